@@ -1,0 +1,67 @@
+"""``current``: facts about the task that is running, readable from any step.
+
+Outside a running task every fact is ``None`` and ``is_running_flow`` is
+False. The task executor calls :meth:`Current._bind` before the step and
+:meth:`Current._unbind` after it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_FIELDS = (
+    "flow_name", "run_id", "step_name", "task_id", "retry_count", "origin_run_id",
+    "pathspec", "username", "namespace", "tags", "parameter_names", "graph",
+)  # fmt: skip
+
+
+class Current:
+    """The facts of the running task (Metaflow's ``current``)."""
+
+    flow_name: str | None
+    run_id: str | None
+    step_name: str | None
+    task_id: str | None
+    retry_count: int | None
+    origin_run_id: str | None
+    pathspec: str | None
+    username: str | None
+    namespace: str | None
+    tags: frozenset[str] | None
+    parameter_names: list[str] | None
+    graph: dict[str, Any] | None
+
+    def __init__(self) -> None:
+        self._unbind()
+
+    @property
+    def is_running_flow(self) -> bool:
+        return self.run_id is not None
+
+    def _bind(self, **facts: Any) -> None:
+        unknown = set(facts) - set(_FIELDS) - set(self._extras)
+        for name in unknown:
+            self._extras.add(name)
+        for name, value in facts.items():
+            setattr(self, name, value)
+
+    def _unbind(self) -> None:
+        for name in getattr(self, "_extras", ()):
+            delattr(self, name)
+        self._extras: set[str] = set()
+        for name in _FIELDS:
+            setattr(self, name, None)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return getattr(self, name, default)
+
+    def __contains__(self, name: str) -> bool:
+        return getattr(self, name, None) is not None
+
+    def __repr__(self) -> str:
+        if not self.is_running_flow:
+            return "current(not running a flow)"
+        return f"current({self.pathspec})"
+
+
+current = Current()

@@ -1,0 +1,128 @@
+"""What every step decorator shares: argument checking and attachment to a step.
+
+A decorator never wraps the user's function. It records itself on the function
+(``func.__grange_decorators__``) and returns the same function, so the source
+that the graph parser reads is the user's own and ``@step`` stays the innermost
+decorator. Mistakes made while decorating (unknown arguments, a decorator below
+``@step``) are recorded on the function too and reported by lint with the file
+and line, instead of raising from inside a class body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from grange.exceptions import DecoratorError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STEP_MARK = "__grange_step__"
+DECORATORS = "__grange_decorators__"
+PENDING = "__grange_pending__"
+PROBLEMS = "__grange_problems__"
+
+
+@dataclass(frozen=True)
+class DecoratorProblem:
+    """A misuse noticed while decorating, reported later by lint."""
+
+    decorator: str
+    message: str
+    fix: str
+
+
+class StepDecorator:
+    """Base class of step decorators such as ``@retry`` or ``@resources``.
+
+    Subclasses set ``name`` (as written after ``@``) and ``defaults`` (every
+    accepted argument with its default). ``attributes`` holds the defaults
+    updated with what the user gave.
+    """
+
+    name: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    allow_multiple: ClassVar[bool] = False
+
+    def __init__(self, attributes: dict[str, Any] | None = None, *, statically_defined: bool = True) -> None:
+        given = dict(attributes or {})
+        unknown = sorted(set(given) - set(self.defaults))
+        if unknown:
+            accepted = ", ".join(sorted(self.defaults)) or "no arguments"
+            raise DecoratorError(
+                f"@{self.name} got unknown argument(s) {', '.join(unknown)}",
+                fix=f"@{self.name} accepts: {accepted}",
+            )
+        self.attributes: dict[str, Any] = {**self.defaults, **given}
+        self.statically_defined = statically_defined
+        self.validate()
+
+    def validate(self) -> None:
+        """Check ``self.attributes``; raise :class:`DecoratorError` if unusable."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.attributes.items() if v != self.defaults.get(k))
+        return f"@{self.name}({args})" if args else f"@{self.name}"
+
+
+def decorators_of(func: Callable[..., Any]) -> list[StepDecorator]:
+    """The grange decorators on a step function, outermost first."""
+    return list(getattr(func, DECORATORS, ()))
+
+
+def problems_of(func: Callable[..., Any]) -> list[DecoratorProblem]:
+    """Misuses recorded while the step function was decorated."""
+    return list(getattr(func, PROBLEMS, ()))
+
+
+def _record_problem(func: Callable[..., Any], problem: DecoratorProblem) -> None:
+    problems = list(getattr(func, PROBLEMS, ()))
+    problems.append(problem)
+    setattr(func, PROBLEMS, problems)
+
+
+def attach(func: F, deco: StepDecorator) -> F:
+    """Record ``deco`` on ``func``; note a misuse instead of raising."""
+    if not getattr(func, STEP_MARK, False):
+        # Decorators apply bottom-up, so a step decorator that sees a function
+        # not yet marked as a step sits below @step (or there is no @step).
+        pending = list(getattr(func, PENDING, ()))
+        pending.append(deco)
+        setattr(func, PENDING, pending)
+        return func
+    existing = decorators_of(func)
+    if not deco.allow_multiple and any(d.name == deco.name for d in existing):
+        _record_problem(
+            func,
+            DecoratorProblem(deco.name, f"@{deco.name} is given twice", f"keep one @{deco.name}"),
+        )
+        return func
+    # Decorators above run later; keep the list outermost-first as written.
+    setattr(func, DECORATORS, [deco, *existing])
+    return func
+
+
+def make_step_decorator(cls: type[StepDecorator]) -> Callable[..., Any]:
+    """Turn a :class:`StepDecorator` subclass into ``@name`` / ``@name(k=v)``."""
+
+    def decorator(func: Any = None, **kwargs: Any) -> Any:
+        if func is not None and callable(func) and not kwargs:
+            return _apply(func, cls, {})
+        if func is not None:
+            raise TypeError(f"@{cls.name} takes keyword arguments only, e.g. @{cls.name}(...)")
+        return lambda f: _apply(f, cls, kwargs)
+
+    decorator.__name__ = cls.name
+    decorator.__qualname__ = cls.name
+    decorator.__doc__ = cls.__doc__
+    return decorator
+
+
+def _apply(func: F, cls: type[StepDecorator], kwargs: dict[str, Any]) -> F:
+    try:
+        deco = cls(kwargs)
+    except DecoratorError as err:
+        _record_problem(func, DecoratorProblem(cls.name, err.message, err.fix or ""))
+        return func
+    return attach(func, deco)

@@ -1,0 +1,145 @@
+"""Errors a user can cause, each with the exit code the CLI ends with.
+
+    GrangeError                      exit 1   base of everything grange raises on purpose
+    ├── FlowDefinitionError          exit 2   the flow file does not define a valid flow
+    │   ├── LintError                exit 2   graph rules broken (one or more LintProblem)
+    │   └── DecoratorError           exit 2   a decorator is misused (arguments, placement)
+    ├── ParameterError               exit 2   a Parameter is defined or given badly
+    ├── InvalidNextError             exit 1   ``self.next(...)`` called wrongly at run time
+    └── CommandError                 exit 2   a CLI command got arguments it cannot use
+
+Every error carries what is wrong (``message``), where (``file``, ``line``,
+``step``, ``parameter``) and how to fix it (``fix``); :meth:`GrangeError.render`
+turns that into the text the CLI prints instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+class GrangeError(Exception):
+    """Base class of the errors grange raises for problems a user can fix."""
+
+    exit_code: int = 1
+    headline: str = "Error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        step: str | None = None,
+        parameter: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.step = step
+        self.parameter = parameter
+        self.fix = fix
+
+    def location(self) -> str:
+        """``flow.py:12, step 'train'`` — as much of the place as is known."""
+        parts = []
+        if self.file:
+            where = _display_path(self.file)
+            if self.line:
+                where += f":{self.line}"
+            parts.append(where)
+        if self.step:
+            parts.append(f"step '{self.step}'")
+        if self.parameter:
+            parts.append(f"parameter '{self.parameter}'")
+        return ", ".join(parts)
+
+    def render(self) -> str:
+        where = self.location()
+        text = f"{self.headline}: {self.message}"
+        if where:
+            text = f"{where}: {text}"
+        if self.fix:
+            text += f"\n  Fix: {self.fix}"
+        return text
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class FlowDefinitionError(GrangeError):
+    """The flow file does not define a valid flow."""
+
+    exit_code = 2
+    headline = "Invalid flow"
+
+
+class DecoratorError(FlowDefinitionError):
+    """A decorator is misused: unknown arguments, wrong types or placement."""
+
+    headline = "Invalid decorator"
+
+
+class ParameterError(GrangeError):
+    """A Parameter is defined badly, or a value given for it cannot be used."""
+
+    exit_code = 2
+    headline = "Invalid parameter"
+
+
+class InvalidNextError(GrangeError):
+    """``self.next(...)`` was called in a way the flow's graph does not allow."""
+
+    headline = "Invalid transition"
+
+
+class CommandError(GrangeError):
+    """A command-line invocation that cannot be carried out as given."""
+
+    exit_code = 2
+    headline = "Invalid command"
+
+
+@dataclass(frozen=True)
+class LintProblem:
+    """One broken graph rule, located in the user's flow file."""
+
+    rule: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    step: str | None = None
+    fix: str | None = None
+
+    def as_error(self) -> GrangeError:
+        err = FlowDefinitionError(
+            self.message, file=self.file, line=self.line, step=self.step, fix=self.fix
+        )
+        err.headline = f"Invalid flow [{self.rule}]"
+        return err
+
+
+class LintError(FlowDefinitionError):
+    """The flow's graph breaks one or more rules; ``problems`` lists them all."""
+
+    def __init__(self, problems: list[LintProblem]) -> None:
+        first = problems[0]
+        super().__init__(
+            first.message, file=first.file, line=first.line, step=first.step, fix=first.fix
+        )
+        self.problems = list(problems)
+
+    def render(self) -> str:
+        return "\n".join(p.as_error().render() for p in self.problems)
+
+
+def _display_path(path: str) -> str:
+    """A path relative to the working directory when it is under it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel

@@ -1,0 +1,167 @@
+"""``FlowSpec``: the class a user's flow derives from, and ``self.next``.
+
+Instantiating a flow class in the flow file (``MyFlow()`` under
+``if __name__ == "__main__"``) starts the flow's command line, as in Metaflow.
+The task executor creates instances with ``use_cli=False``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from grange.decorators.step import is_step
+from grange.exceptions import InvalidNextError
+
+if TYPE_CHECKING:
+    from grange.graph import FlowGraph
+
+_NEXT_KEYWORDS = ("foreach", "condition")
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What a step's ``self.next(...)`` asked for, recorded at run time."""
+
+    steps: tuple[str, ...]
+    foreach: str | None = None
+    condition: str | None = None
+    case: Any = None
+    cases: dict[Any, str] = field(default_factory=dict)
+    line: int | None = None
+
+
+class FlowSpec:
+    """Base class of every flow. Steps are methods decorated with ``@step``."""
+
+    # Attributes of a running flow that are never saved as artifacts.
+    _EPHEMERAL = frozenset({"_transition", "_grange_parameter_values", "_grange_task"})
+
+    def __init__(self, use_cli: bool = True) -> None:
+        self._transition: Transition | None = None
+        if use_cli:
+            from grange.cli.flow import run_flow_cli
+
+            run_flow_cli(type(self))
+
+    @property
+    def name(self) -> str:
+        """The flow's name: its class name."""
+        return type(self).__name__
+
+    @classmethod
+    def graph(cls) -> FlowGraph:
+        """The flow's static graph, read from its source (cached per class)."""
+        from grange.graph import FlowGraph
+
+        cached = cls.__dict__.get("_grange_graph")
+        if cached is None:
+            cached = FlowGraph.from_flow_class(cls)
+            type.__setattr__(cls, "_grange_graph", cached)
+        return cached
+
+    def next(self, *dsts: Any, foreach: str | None = None, condition: str | None = None, **kwargs: Any) -> None:
+        """Name the step(s) that run after this one.
+
+        - ``self.next(self.b)``: go on to ``b``;
+        - ``self.next(self.b, self.c)``: run ``b`` and ``c`` in parallel (join later);
+        - ``self.next(self.b, foreach="items")``: run ``b`` once per item of ``self.items``;
+        - ``self.next({"x": self.b, "y": self.c}, condition="attr")``: run the step
+          whose key equals ``self.attr``.
+        """
+        frame = sys._getframe(1)
+        line = frame.f_lineno
+        step = frame.f_code.co_name
+
+        def fail(message: str, fix: str) -> InvalidNextError:
+            return InvalidNextError(message, file=frame.f_code.co_filename, line=line, step=step, fix=fix)
+
+        if kwargs:
+            name = sorted(kwargs)[0]
+            raise fail(
+                f"self.next() got an unknown keyword '{name}'",
+                "self.next() accepts foreach='attr' or condition='attr'",
+            )
+        if self._transition is not None:
+            raise fail(
+                "self.next() is called more than once in this step",
+                "call self.next() exactly once, as the last statement of the step",
+            )
+        if len(dsts) == 1 and isinstance(dsts[0], dict):
+            self._transition = self._switch_transition(dsts[0], foreach, condition, line, fail)
+            return
+        if condition is not None:
+            raise fail(
+                "condition= needs a dict of cases as the only argument",
+                "write self.next({'a': self.step_a, 'b': self.step_b}, condition='attr')",
+            )
+        if not dsts:
+            raise fail("self.next() needs at least one step", "pass the next step, e.g. self.next(self.end)")
+        names = tuple(self._step_name(d, fail) for d in dsts)
+        if foreach is not None:
+            self._check_foreach(foreach, names, fail)
+        self._transition = Transition(steps=names, foreach=foreach, line=line)
+
+    def _step_name(self, dst: Any, fail: Callable[[str, str], InvalidNextError]) -> str:
+        name = getattr(dst, "__name__", None)
+        if not (callable(dst) and is_step(dst) and name and getattr(type(self), name, None) is not None):
+            raise fail(
+                f"{dst!r} is not a step of this flow",
+                "pass steps as attributes of self, e.g. self.next(self.train)",
+            )
+        return name
+
+    def _check_foreach(self, foreach: Any, names: tuple[str, ...], fail: Callable[[str, str], InvalidNextError]) -> None:
+        if not isinstance(foreach, str):
+            raise fail("foreach= must be the name of an attribute, as a string", "write foreach='items'")
+        if len(names) != 1:
+            raise fail("a foreach goes to exactly one step", "split into one step: self.next(self.b, foreach='items')")
+        try:
+            items = getattr(self, foreach)
+        except AttributeError:
+            raise fail(
+                f"foreach='{foreach}' names an attribute that is not set",
+                f"set self.{foreach} to a list (or other iterable) before self.next()",
+            ) from None
+        try:
+            iter(items)
+        except TypeError:
+            raise fail(
+                f"self.{foreach} is a {type(items).__name__}, which cannot be iterated",
+                f"set self.{foreach} to a list, tuple, range or other iterable",
+            ) from None
+
+    def _switch_transition(
+        self,
+        cases: dict[Any, Any],
+        foreach: str | None,
+        condition: str | None,
+        line: int,
+        fail: Callable[[str, str], InvalidNextError],
+    ) -> Transition:
+        if foreach is not None:
+            raise fail("a switch cannot also be a foreach", "use either condition= or foreach=, not both")
+        if not isinstance(condition, str):
+            raise fail(
+                "a dict of cases needs condition='attr', naming the attribute to switch on",
+                "write self.next({'a': self.step_a, 'b': self.step_b}, condition='attr')",
+            )
+        if not cases:
+            raise fail("the dict of cases is empty", "give at least two cases")
+        steps = {key: self._step_name(dst, fail) for key, dst in cases.items()}
+        try:
+            value = getattr(self, condition)
+        except AttributeError:
+            raise fail(
+                f"condition='{condition}' names an attribute that is not set",
+                f"set self.{condition} before calling self.next()",
+            ) from None
+        if value not in steps:
+            raise fail(
+                f"self.{condition} is {value!r}, which is not one of the cases "
+                f"{', '.join(repr(k) for k in steps)}",
+                f"set self.{condition} to one of the cases, or add a case for {value!r}",
+            )
+        return Transition(steps=(steps[value],), condition=condition, case=value, cases=steps, line=line)

@@ -1,0 +1,39 @@
+from grange import FlowSpec, step
+
+
+class NestedBranchFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.outer_a, self.outer_b)
+
+    @step
+    def outer_a(self):
+        self.next(self.inner_a, self.inner_b)
+
+    @step
+    def inner_a(self):
+        self.next(self.inner_join)
+
+    @step
+    def inner_b(self):
+        self.next(self.inner_join)
+
+    @step
+    def inner_join(self, inputs):
+        self.next(self.outer_join)
+
+    @step
+    def outer_b(self):
+        self.next(self.outer_join)
+
+    @step
+    def outer_join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    NestedBranchFlow()
