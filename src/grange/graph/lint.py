@@ -42,5 +42,5 @@ def check(graph: FlowGraph) -> None:
 @rule
 def definition_problems(graph: FlowGraph) -> Iterable[LintProblem]:
     """Problems noticed while reading the class (decorator misuse, no source)."""
-    for rule_name, message, line, step, fix in graph.definition_problems:
-        yield LintProblem(rule_name, message, graph.file if line else None, line, step, fix)
+    for rule_name, message, file, line, step, fix in graph.definition_problems:
+        yield LintProblem(rule_name, message, file, line, step, fix)

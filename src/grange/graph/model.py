@@ -146,8 +146,8 @@ class FlowGraph:
     # Methods of the flow class that are not steps (for lint's hints).
     other_methods: tuple[str, ...] = ()
     # Problems found while reading the class (decorator misuse, missing source);
-    # lint reports them. Each is (rule, message, line, step, fix).
-    definition_problems: list[tuple[str, str, int | None, str | None, str]] = field(default_factory=list)
+    # lint reports them. Each is (rule, message, file, line, step, fix).
+    definition_problems: list[tuple[str, str, str, int | None, str | None, str]] = field(default_factory=list)
 
     @classmethod
     def from_flow_class(cls, flow_cls: type) -> FlowGraph:

@@ -28,7 +28,7 @@ def parse_flow_class(flow_cls: type) -> FlowGraph:
     file, line = _class_location(flow_cls)
     nodes: dict[str, StepNode] = {}
     others: list[str] = []
-    problems: list[tuple[str, str, int | None, str | None, str]] = []
+    problems: list[tuple[str, str, str, int | None, str | None, str]] = []
     for attr in dir(flow_cls):
         if attr.startswith("__"):
             continue
@@ -47,7 +47,7 @@ def parse_flow_class(flow_cls: type) -> FlowGraph:
                     (
                         "decorator-without-step",
                         f"'{attr}' has @{deco.name} but no @step, so it is not a step",
-                        *_func_location(func)[1:],
+                        *_func_location(func),
                         attr,
                         f"add @step directly above 'def {attr}', below @{deco.name}",
                     )
@@ -137,6 +137,7 @@ def _parse_step(func: Any, attr: str, problems: list[Any]) -> StepNode | None:
             (
                 "no-source",
                 f"the source of step '{attr}' cannot be read, so its transitions are unknown",
+                file,
                 first_line,
                 attr,
                 "define flows in a .py file (not in an interactive session or with exec)",
@@ -181,7 +182,7 @@ def _decorators(func: Any, fdef: ast.FunctionDef | ast.AsyncFunctionDef, attr: s
         deco = attached.get(name)
         infos.append(DecoratorInfo(name=name, attributes=dict(deco.attributes) if deco else {}, line=lineno))
     for prob in problems_of(func):
-        problems.append(("decorator", prob.message, lines.get(prob.decorator, fdef.lineno), attr, prob.fix))
+        problems.append(("decorator", prob.message, file, lines.get(prob.decorator, fdef.lineno), attr, prob.fix))
     return tuple(infos)
 
 
