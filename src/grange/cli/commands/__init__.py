@@ -1,0 +1,95 @@
+"""The commands of a flow's command line, one module per verb, loaded on demand.
+
+:data:`COMMANDS` is the registry. Adding a verb means writing its module here
+(a click command reading the flow with ``grange.cli.context.pass_flow``) and
+adding one :class:`CommandEntry` line; no other module changes. A command's
+module is imported only when the command runs or ``--help`` lists it, so
+``python flow.py step ...`` pays for no other command's imports.
+
+An entry with ``for_flow_file=True`` is also a command of the ``grange``
+console script, as ``grange NAME FLOW_FILE [--flow NAME]``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from grange.cli.errors import GuardedGroup
+
+
+@dataclass(frozen=True)
+class CommandEntry:
+    """A command as typed (``name``), and where its click command lives.
+
+    ``target`` is ``"module:attribute"`` relative to this package.
+    """
+
+    name: str
+    target: str
+    for_flow_file: bool = False
+
+    def load(self) -> click.Command:
+        """Import the command's module and return its click command."""
+        module_name, _, attribute = self.target.partition(":")
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        command = getattr(module, attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{self.target} is not a click command")
+        return command
+
+
+COMMANDS: tuple[CommandEntry, ...] = (
+    CommandEntry("check", "check:check", for_flow_file=True),
+    CommandEntry("help", "help:help_command"),
+    CommandEntry("output-dot", "show:output_dot"),
+    CommandEntry("show", "show:show", for_flow_file=True),
+    CommandEntry("version", "version:version"),
+)
+
+
+class LazyGroup(GuardedGroup):
+    """A guarded click group whose subcommands come from registry entries.
+
+    ``wrap`` adapts each loaded command (the ``grange`` script uses it to add
+    the ``FLOW_FILE`` argument); unknown commands get a "Did you mean" hint.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        entries: Sequence[CommandEntry] = COMMANDS,
+        wrap: Callable[[click.Command], click.Command] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.entries = {entry.name: entry for entry in entries}
+        self.wrap = wrap
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.entries, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        entry = self.entries.get(cmd_name)
+        if entry is None:
+            return None
+        command = entry.load()
+        return self.wrap(command) if self.wrap is not None else command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        known = self.list_commands(ctx)
+        if name and not name.startswith("-") and name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            ctx.fail(f"No such command '{name}'.{hint}")
+        return super().resolve_command(ctx, args)

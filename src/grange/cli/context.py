@@ -1,0 +1,86 @@
+"""What every command receives: the :class:`Settings` of the command line and
+the :class:`FlowContext` of the flow it works on.
+
+Both are built when a command line is parsed (environment variables are read
+then, by click, never when a module is imported) and travel in ``ctx.obj``.
+A command asks for the flow with the :data:`pass_flow` decorator.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from grange.flowspec import FlowSpec
+    from grange.graph import FlowGraph
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The top-level options of a command line, shared by every command.
+
+    ``datastore_root``, ``metadata``, ``with_decorators`` and ``namespace``
+    are recorded for the commands that run or read flows (``run``, ``resume``,
+    ``step``, ``logs``, ``dump``, ...); ``None`` means "the default".
+    """
+
+    debug: bool = False
+    quiet: bool = False
+    datastore_root: str | None = None
+    metadata: str | None = None
+    with_decorators: tuple[str, ...] = ()
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class FlowContext:
+    """The flow a command works on, how the user reached it, and the settings.
+
+    ``via_grange`` is true under ``grange COMMAND FLOW_FILE`` and false under
+    ``python FLOW_FILE COMMAND``; hints printed to the user follow the same form.
+    """
+
+    flow_cls: type[FlowSpec]
+    settings: Settings
+    flow_file: str
+    via_grange: bool = False
+    flow_option: str | None = None
+
+    @property
+    def flow_name(self) -> str:
+        """The flow's name: its class name."""
+        return self.flow_cls.__name__
+
+    def graph(self) -> FlowGraph:
+        """The flow's static graph (read once per class, then cached)."""
+        return self.flow_cls.graph()
+
+    def command_line(self, command: str) -> str:
+        """How the user runs ``command`` on this flow, e.g. ``python flow.py show``."""
+        path = display_path(self.flow_file)
+        if not self.via_grange:
+            return f"python {path} {command}".rstrip()
+        flow = f" --flow {self.flow_option}" if self.flow_option else ""
+        return f"grange {command} {path}{flow}"
+
+    def say(self, message: str) -> None:
+        """Print a hint or progress line on stderr, unless ``--quiet``."""
+        if not self.settings.quiet:
+            click.echo(message, err=True)
+
+
+pass_flow = click.make_pass_decorator(FlowContext)
+"""Decorate a command callback to receive the :class:`FlowContext` first."""
+
+
+def display_path(path: str) -> str:
+    """``path`` relative to the working directory when it lies under it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel

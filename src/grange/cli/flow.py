@@ -1,0 +1,120 @@
+"""A flow's own command line: ``python flow.py [OPTIONS] COMMAND [ARGS]``.
+
+``FlowSpec()`` in a flow file calls :func:`run_flow_cli`, which builds the
+group for the flow class (:func:`build_flow_cli`) and runs it on
+``sys.argv``. The top-level options become a :class:`Settings` that every
+command reads from its :class:`FlowContext`. With no command, ``check`` runs,
+as in Metaflow.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import click
+
+from grange.cli.commands import LazyGroup
+from grange.cli.context import FlowContext, Settings
+from grange.cli.errors import debug_option
+
+if TYPE_CHECKING:
+    from grange.flowspec import FlowSpec
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def run_flow_cli(flow_cls: type[FlowSpec], argv: Sequence[str] | None = None) -> None:
+    """Run the command line of ``flow_cls`` on ``argv`` (default ``sys.argv[1:]``).
+
+    Ends the process (``SystemExit``) with the command's exit status.
+    """
+    group = build_flow_cli(flow_cls)
+    group.main(args=None if argv is None else list(argv), prog_name=_prog_name(flow_cls))
+
+
+def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
+    """The click group of ``flow_cls``: top-level options and every registered command."""
+    flow_file = _flow_file(flow_cls)
+
+    @click.group(
+        cls=LazyGroup,
+        invoke_without_command=True,
+        context_settings=CONTEXT_SETTINGS,
+        help=_group_help(flow_cls),
+    )
+    @debug_option
+    @click.option(
+        "--quiet/--not-quiet", default=False, help="Print results only: no hints or progress."
+    )
+    @click.option(
+        "--datastore-root",
+        metavar="PATH",
+        envvar="GRANGE_DATASTORE_ROOT",
+        help="Where runs are stored [default: .grange beside the flow file].",
+    )
+    @click.option(
+        "--metadata",
+        metavar="URL",
+        envvar="GRANGE_METADATA",
+        help="Metadata index: 'local' (SQLite under the datastore root) or a postgresql:// URL.",
+    )
+    @click.option(
+        "--with",
+        "with_decorators",
+        multiple=True,
+        metavar="DECORATOR",
+        help="Add a decorator to every step, e.g. --with retry:times=3 (repeatable).",
+    )
+    @click.option("--namespace", metavar="NAME", help="Namespace that runs are read from.")
+    @click.pass_context
+    def cli(
+        ctx: click.Context,
+        debug: bool,
+        quiet: bool,
+        datastore_root: str | None,
+        metadata: str | None,
+        with_decorators: tuple[str, ...],
+        namespace: str | None,
+    ) -> None:
+        settings = Settings(
+            debug=debug,
+            quiet=quiet,
+            datastore_root=datastore_root,
+            metadata=metadata,
+            with_decorators=tuple(with_decorators),
+            namespace=namespace,
+        )
+        ctx.obj = FlowContext(flow_cls, settings, flow_file)
+        if ctx.invoked_subcommand is None:
+            _default_command(ctx, ctx.obj)
+
+    return cli
+
+
+def _default_command(ctx: click.Context, flow: FlowContext) -> None:
+    group = ctx.command
+    assert isinstance(group, click.Group)
+    check = group.get_command(ctx, "check")
+    assert check is not None
+    ctx.invoke(check)
+    flow.say(f"'{flow.command_line('--help')}' lists every command.")
+
+
+def _flow_file(flow_cls: type) -> str:
+    try:
+        return os.path.abspath(inspect.getfile(flow_cls))
+    except TypeError:
+        return f"{flow_cls.__name__}.py"
+
+
+def _prog_name(flow_cls: type) -> str:
+    return os.path.basename(_flow_file(flow_cls))
+
+
+def _group_help(flow_cls: type) -> str:
+    doc = inspect.getdoc(flow_cls) if flow_cls.__doc__ else None
+    about = doc.splitlines()[0] if doc else "A grange flow."
+    return f"{flow_cls.__name__}: {about}\n\nWith no command, checks the flow."

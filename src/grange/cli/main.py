@@ -1,0 +1,52 @@
+"""The ``grange`` console script: ``grange [OPTIONS] COMMAND FLOW_FILE [ARGS]``.
+
+Flow commands registered with ``for_flow_file=True`` (``check``, ``show``)
+are offered here with the flow file as their first argument; they load the
+flow without running the file's ``__main__`` block and then do exactly what
+``python FLOW_FILE COMMAND`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from grange._version import __version__
+from grange.cli.commands import COMMANDS, LazyGroup
+from grange.cli.context import Settings
+from grange.cli.errors import debug_option
+from grange.cli.flow import CONTEXT_SETTINGS
+from grange.cli.loader import for_flow_file
+
+
+def build_main_cli() -> click.Group:
+    """The click group of the ``grange`` console script."""
+
+    @click.group(
+        cls=LazyGroup,
+        entries=[entry for entry in COMMANDS if entry.for_flow_file],
+        wrap=for_flow_file,
+        context_settings=CONTEXT_SETTINGS,
+    )
+    @click.version_option(
+        __version__, "--version", prog_name="grange", message="%(prog)s %(version)s"
+    )
+    @debug_option
+    @click.option(
+        "--quiet/--not-quiet", default=False, help="Print results only: no hints or progress."
+    )
+    @click.pass_context
+    def grange(ctx: click.Context, debug: bool, quiet: bool) -> None:
+        """grange: ML workflows as Python classes.
+
+        Flow files also have their own command line: python FLOW_FILE --help.
+        """
+        ctx.obj = Settings(debug=debug, quiet=quiet)
+
+    return grange
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``grange`` console script; ends the process."""
+    build_main_cli().main(args=None if argv is None else list(argv), prog_name="grange")

@@ -1,0 +1,69 @@
+"""How the CLI reports errors: GrangeError text, internal errors, --debug."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from grange.cli.errors import GuardedCommand, GuardedGroup, debug_option
+from grange.exceptions import CommandError, LintError, LintProblem
+
+
+def raising(exc: Exception) -> click.Group:
+    """A group with --debug and one command, ``go``, that raises ``exc``."""
+
+    @click.group(cls=GuardedGroup)
+    @debug_option
+    def cli(debug: bool) -> None:
+        pass
+
+    @cli.command()
+    def go() -> None:
+        raise exc
+
+    return cli
+
+
+def test_a_grange_error_prints_its_render_text_and_exit_code() -> None:
+    result = CliRunner().invoke(raising(CommandError("no such run", fix="list runs")), ["go"])
+    assert result.exit_code == 2
+    assert result.stderr == "Invalid command: no such run\n  Fix: list runs\n"
+
+
+def test_a_lint_error_prints_every_problem() -> None:
+    problems = [LintProblem("orphan", "step 'x' is never reached", "f.py", 3, "x", "remove it")]
+    problems.append(LintProblem("orphan", "step 'y' is never reached", "f.py", 9, "y", "remove it"))
+    result = CliRunner().invoke(raising(LintError(problems)), ["go"])
+    assert result.exit_code == 2
+    assert "f.py:3, step 'x': Invalid flow [orphan]" in result.stderr
+    assert "f.py:9, step 'y': Invalid flow [orphan]" in result.stderr
+
+
+def test_an_internal_error_is_one_line_and_a_hint() -> None:
+    result = CliRunner().invoke(raising(RuntimeError("boom\nsecond line")), ["go"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "Internal error: RuntimeError: boom",
+        "This is a bug in grange; run with --debug (or GRANGE_DEBUG=1) for the traceback.",
+    ]
+
+
+@pytest.mark.parametrize("args,env", [(["--debug", "go"], {}), (["go"], {"GRANGE_DEBUG": "1"})])
+def test_debug_re_raises(args: list[str], env: dict[str, str]) -> None:
+    result = CliRunner().invoke(raising(RuntimeError("boom")), args, env=env)
+    assert isinstance(result.exception, RuntimeError)
+    assert "Internal error" not in result.output
+
+
+def test_click_usage_errors_pass_through() -> None:
+    result = CliRunner().invoke(raising(RuntimeError("boom")), ["go", "--nope"])
+    assert result.exit_code == 2
+    assert "No such option" in result.stderr and "--nope" in result.stderr
+
+
+def test_a_guarded_command_reports_errors_of_its_own() -> None:
+    command = GuardedCommand("solo", callback=lambda: (_ for _ in ()).throw(KeyError("k")))
+    result = CliRunner().invoke(command, [])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Internal error: KeyError: 'k'\n")
