@@ -1,9 +1,39 @@
 """Lint: the rules a flow's graph must follow, each error naming step, line and fix.
 
-``lint(graph)`` returns every problem of the first rule group that fails
-(later rules assume earlier ones hold, so reporting them too would only add
-noise); ``check(graph)`` raises :class:`LintError` when there is any.
-Rules are plain functions registered in ``RULES``, in the order they run.
+``lint(graph)`` returns every problem of the first rule that fails (later
+rules assume earlier ones hold, so reporting them too would only add noise);
+``check(graph)`` raises :class:`LintError` when there is any. Rules are plain
+functions listed in ``RULES``, in the order they run; the rules themselves
+live in :mod:`grange.graph.rules`. Each problem's ``rule`` is a stable id:
+
+=====================  ==========================================================
+rule id                what it checks
+=====================  ==========================================================
+(from the parser)      decorator misuse, unreadable source, a parameter replaced
+                       by a step in the same class
+reserved-step-name     no step named like an attribute every flow has (``next``...)
+step-name              lowercase ASCII letters, digits and ``_``; no leading ``_``
+missing-start/-end     the flow has a ``start`` and an ``end`` step
+start-has-inputs       nothing goes to ``start``
+end-has-next           ``end`` calls no ``self.next``
+end-is-join            ``end`` takes no ``inputs``
+start-is-join          ``start`` takes no ``inputs``
+argument-count         ``(self)`` or ``(self, inputs)``; a join is not also a split
+missing-next           every other step ends with ``self.next(...)``, last
+invalid-next           ``self.next(...)`` has a supported, literal form
+unknown-step           ``self.next`` goes to steps of the flow (parameter-step-clash
+                       when the name is a parameter's)
+switch-shape           a switch has cases, a condition and two or more targets
+cycle                  no loop but a switch going back to itself
+orphan                 every step is reached from ``start``
+split-join-balance     each split is closed by one join of all its branches
+foreach-into-join      a foreach does not go straight to a join
+switch-into-join       no switch case goes straight to a join
+duplicate-parameter    parameter names are unique (case, ``-``/``_`` ignored)
+reserved-parameter     no parameter name or attribute grange uses
+invalid-parameter      each ``Parameter(...)`` definition is usable
+parameter-step-clash   no parameter attribute is also a step name
+=====================  ==========================================================
 """
 
 from __future__ import annotations
@@ -12,13 +42,42 @@ from collections.abc import Callable, Iterable
 
 from grange.exceptions import LintError, LintProblem
 from grange.graph.model import FlowGraph
+from grange.graph.rules import parameters, shape, steps, transitions
 
 Rule = Callable[[FlowGraph], Iterable[LintProblem]]
-RULES: list[Rule] = []
+
+
+def definition_problems(graph: FlowGraph) -> Iterable[LintProblem]:
+    """Problems noticed while reading the class (decorator misuse, no source)."""
+    for rule_name, message, file, line, step, fix in graph.definition_problems:
+        yield LintProblem(rule_name, message, file, line, step, fix)
+
+
+RULES: list[Rule] = [
+    definition_problems,
+    steps.reserved_step_names,
+    steps.step_names,
+    steps.start_and_end_exist,
+    steps.start_and_end_shape,
+    steps.argument_counts,
+    transitions.missing_next,
+    transitions.invalid_next,
+    transitions.unknown_steps,
+    transitions.switch_shapes,
+    shape.cycles,
+    shape.orphans,
+    shape.split_join_balance,
+    shape.foreach_into_join,
+    shape.switch_into_join,
+    parameters.duplicate_parameters,
+    parameters.reserved_parameters,
+    parameters.invalid_parameters,
+    parameters.parameter_step_clashes,
+]
 
 
 def rule(func: Rule) -> Rule:
-    """Register a lint rule; rules run in the order they are defined."""
+    """Register an extra lint rule; it runs after the rules above, in registration order."""
     RULES.append(func)
     return func
 
@@ -37,10 +96,3 @@ def check(graph: FlowGraph) -> None:
     problems = lint(graph)
     if problems:
         raise LintError(problems)
-
-
-@rule
-def definition_problems(graph: FlowGraph) -> Iterable[LintProblem]:
-    """Problems noticed while reading the class (decorator misuse, no source)."""
-    for rule_name, message, file, line, step, fix in graph.definition_problems:
-        yield LintProblem(rule_name, message, file, line, step, fix)

@@ -37,7 +37,13 @@ class DecoratorInfo:
 
 @dataclass(frozen=True)
 class ParameterInfo:
-    """A parameter of the flow: CLI name, attribute, type, default, help."""
+    """A parameter of the flow: CLI name, attribute, type, default, help.
+
+    ``file`` and ``line`` locate the ``attribute = Parameter(...)`` assignment
+    (in the base class that defines it, for an inherited parameter);
+    ``definition_problems`` are the reasons the definition is unusable, as
+    :meth:`grange.parameters.Parameter.definition_problems` gives them.
+    """
 
     name: str
     attribute: str
@@ -46,6 +52,9 @@ class ParameterInfo:
     required: bool
     help: str | None
     is_file: bool = False
+    file: str | None = None
+    line: int | None = None
+    definition_problems: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +76,11 @@ class StepNode:
     case targets in case order); ``in_funcs`` are the steps that name this one.
     ``transition_problem`` says why the step's ``self.next`` could not be read
     (lint turns it into an error); it is None for a well-formed step.
+    ``misplaced_next`` is set when a ``self.next`` call exists but is not the
+    step's last statement: the kind of block holding it (``"if"``, ``"for"``,
+    ``"while"``, ``"try"``, ``"with"``, ``"match"``), ``"early"`` for a
+    ``self.next`` statement followed by more code, or ``"expression"`` for a
+    call buried in another statement.
     """
 
     name: str
@@ -84,6 +98,7 @@ class StepNode:
     has_next: bool = False
     next_line: int | None = None
     transition_problem: str | None = None
+    misplaced_next: str | None = None
     defined_in: str | None = None  # the class that defines the step (inheritance)
     # Filled by the structure pass (see graph.structure):
     split_parents: tuple[str, ...] = ()

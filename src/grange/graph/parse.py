@@ -18,7 +18,7 @@ from grange.decorators.base import PENDING, decorators_of, problems_of
 from grange.decorators.step import is_step
 from grange.graph.model import DecoratorInfo, FlowGraph, NodeType, ParameterInfo, StepNode
 from grange.graph.structure import annotate
-from grange.parameters import flow_parameters
+from grange.parameters import Parameter, flow_parameters
 
 START, END = "start", "end"
 
@@ -63,7 +63,7 @@ def parse_flow_class(flow_cls: type) -> FlowGraph:
         line=line,
         doc=inspect.getdoc(flow_cls) if flow_cls.__doc__ else None,
         nodes=ordered,
-        parameters=tuple(_parameter_info(flow_cls)),
+        parameters=tuple(_parameter_info(flow_cls, problems)),
         other_methods=tuple(sorted(others)),
         definition_problems=problems,
     )
@@ -71,21 +71,99 @@ def parse_flow_class(flow_cls: type) -> FlowGraph:
     return graph
 
 
-def _parameter_info(flow_cls: type) -> list[ParameterInfo]:
+def _parameter_info(flow_cls: type, problems: list[Any]) -> list[ParameterInfo]:
+    """Parameters of the flow, each located at its assignment in the class body."""
+    where: dict[str, tuple[str, int]] = {}
+    for klass in reversed(flow_cls.__mro__):
+        params = [a for a, v in vars(klass).items() if isinstance(v, Parameter)]
+        if not params and not any(is_step(v) for v in vars(klass).values()):
+            continue
+        file, line = _class_location(klass)
+        cdef = _find_class(file, klass.__name__, line)
+        assigned = _parameter_assignments(cdef)
+        where.update((a, (file, assigned.get(a, line))) for a in params)
+        if cdef is not None:
+            _shadowed_parameters(cdef, file, assigned, problems)
     infos = []
     for p in flow_parameters(flow_cls):
+        attribute = p.attribute or p.name
+        file, line = where.get(attribute, ("", 0))
         infos.append(
             ParameterInfo(
                 name=p.name,
-                attribute=p.attribute or p.name,
+                attribute=attribute,
                 type=p.type_name,
                 default=p.default,
                 required=p.required,
                 help=p.help,
                 is_file=p.is_file,
+                file=file or None,
+                line=line or None,
+                definition_problems=tuple(p.definition_problems()),
             )
         )
     return infos
+
+
+def _parameter_assignments(cdef: ast.ClassDef | None) -> dict[str, int]:
+    """``attribute -> line`` of each ``attribute = Parameter(...)`` in a class body."""
+    found: dict[str, int] = {}
+    for stmt in cdef.body if cdef else ():
+        if isinstance(stmt, ast.Assign):
+            targets, value = stmt.targets, stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            targets, value = [stmt.target], stmt.value
+        else:
+            continue
+        if not (isinstance(value, ast.Call) and _decorator_name(value).endswith(_PARAMETER_CALLS)):
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                found.setdefault(target.id, stmt.lineno)
+    return found
+
+
+_PARAMETER_CALLS = ("Parameter", "IncludeFile")
+
+
+def _shadowed_parameters(
+    cdef: ast.ClassDef, file: str, assigned: dict[str, int], problems: list[Any]
+) -> None:
+    """Note a parameter and a step of the same name in one class body: one replaces the other."""
+    for stmt in cdef.body:
+        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if stmt.name not in assigned or "step" not in map(_decorator_name, stmt.decorator_list):
+            continue
+        name, line = stmt.name, assigned[stmt.name]
+        problems.append(
+            (
+                "parameter-step-clash",
+                f"'{name}' is defined twice in class {cdef.name}: as a parameter (line {line}) "
+                f"and as a step (line {stmt.lineno}); the later definition silently replaces "
+                "the earlier one",
+                file,
+                line,
+                name,
+                f"rename the parameter's attribute, e.g. {name}_value = Parameter(...); the "
+                "name given to Parameter (the command-line option) can stay as it is",
+            )
+        )
+
+
+def _find_class(file: str, name: str, line: int) -> ast.ClassDef | None:
+    try:
+        tree = _module_tree(file, os.path.getmtime(file))
+    except OSError:
+        return None
+    for node in ast.walk(tree) if tree else ():
+        if (
+            isinstance(node, ast.ClassDef)
+            and node.name == name
+            and line in (node.lineno, *(d.lineno for d in node.decorator_list))
+        ):
+            return node
+    return None
 
 
 def _class_location(flow_cls: type) -> tuple[str, int]:
@@ -205,25 +283,33 @@ def _self_attr(expr: ast.expr) -> str | None:
     return None
 
 
+_BLOCKS = {
+    "If": "if", "For": "for", "AsyncFor": "for", "While": "while", "Try": "try",
+    "TryStar": "try", "With": "with", "AsyncWith": "with", "Match": "match",
+}  # fmt: skip
+
+
 def _read_transition(node: StepNode, fdef: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-    last = fdef.body[-1]
-    call = _is_self_next(last)
-    if call is None:
-        nested = [
-            n for n in ast.walk(fdef) if isinstance(n, ast.Call) and _is_self_next(ast.Expr(value=n))
-        ]
-        if nested:
-            node.has_next = True
-            node.next_line = nested[0].lineno
-            node.transition_problem = (
-                "self.next() must be the last statement of the step, not inside "
-                f"{type(last).__name__.lower()} or another block"
-            )
+    call = _is_self_next(fdef.body[-1])
+    if call is not None:
+        node.has_next = True
+        node.next_line = call.lineno
+        node.transition_problem = _parse_next_call(node, call)
         return
-    node.has_next = True
-    node.next_line = call.lineno
-    problem = _parse_next_call(node, call)
-    node.transition_problem = problem
+    for stmt in fdef.body:
+        calls = [
+            n for n in ast.walk(stmt) if isinstance(n, ast.Call) and _is_self_next(ast.Expr(n))
+        ]
+        if not calls:
+            continue
+        node.has_next = True
+        node.next_line = min(c.lineno for c in calls)
+        if _is_self_next(stmt):
+            node.misplaced_next = "early"
+        else:
+            node.misplaced_next = _BLOCKS.get(type(stmt).__name__, "expression")
+        node.transition_problem = "self.next() must be the last statement of the step"
+        return
 
 
 def _parse_next_call(node: StepNode, call: ast.Call) -> str | None:
