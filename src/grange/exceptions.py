@@ -6,6 +6,12 @@
     │   └── DecoratorError           exit 2   a decorator is misused (arguments, placement)
     ├── ParameterError               exit 2   a Parameter is defined or given badly
     ├── InvalidNextError             exit 1   ``self.next(...)`` called wrongly at run time
+    │   └── EmptyForeachError        exit 1   a foreach over zero items
+    ├── TooManySplitsError           exit 1   a foreach over more items than --max-num-splits
+    ├── DatastoreError               exit 1   stored bytes cannot be read or written
+    │   ├── BlobNotFound             exit 1   no blob under the key asked for
+    │   ├── ArtifactSerializationError exit 1 an artifact cannot be pickled
+    │   └── ArtifactLoadError        exit 1   a stored artifact cannot be unpickled
     └── CommandError                 exit 2   a CLI command got arguments it cannot use
 
 Every error carries what is wrong (``message``), where (``file``, ``line``,
@@ -94,6 +100,60 @@ class InvalidNextError(GrangeError):
     """``self.next(...)`` was called in a way the flow's graph does not allow."""
 
     headline = "Invalid transition"
+
+
+class EmptyForeachError(InvalidNextError):
+    """A foreach was asked to fan out over zero items (Metaflow refuses this too)."""
+
+
+class TooManySplitsError(GrangeError):
+    """A foreach produced more items than ``--max-num-splits`` allows."""
+
+    headline = "Too many foreach splits"
+
+
+class DatastoreError(GrangeError):
+    """Base of the errors about stored bytes: missing, unreadable or unwritable."""
+
+    headline = "Datastore error"
+
+
+class BlobNotFound(DatastoreError):
+    """No blob is stored under ``key``."""
+
+    headline = "Not found in the datastore"
+
+    def __init__(self, key: str, where: str | None = None) -> None:
+        text = f"no blob '{key}'" + (f" in {where}" if where else "")
+        super().__init__(text)
+        self.key = key
+
+
+class ArtifactSerializationError(DatastoreError):
+    """An artifact cannot be pickled; ``type_name`` and ``original`` say why."""
+
+    headline = "Cannot save artifact"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        type_name: str | None = None,
+        original: BaseException | None = None,
+        artifact: str | None = None,
+        step: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        super().__init__(message, step=step, fix=fix)
+        self.type_name = type_name
+        self.original = original
+        self.artifact = artifact
+
+
+class ArtifactLoadError(DatastoreError):
+    """A stored artifact cannot be turned back into an object."""
+
+    headline = "Cannot load artifact"
 
 
 class CommandError(GrangeError):

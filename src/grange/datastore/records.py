@@ -1,0 +1,182 @@
+"""The record of one task attempt, and where an attempt's files live.
+
+Every attempt has a folder ``<flow>/<run>/<step>/<task>/<attempt>/`` holding::
+
+    record.json   the AttemptRecord: status, timing, artifact name -> blob
+    stdout.log    what the task printed
+    stderr.log
+
+``record.json`` is written last and in one atomic put, so an attempt is
+visible exactly when its record is: a task killed at any point before leaves
+no record, and readers treat it as never finished. Logs may exist without a
+record (they are appended while the task runs).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from grange.datastore.backend import BlobStore, check_key
+from grange.datastore.cas import ArtifactRef
+from grange.exceptions import BlobNotFound
+
+RECORD_FORMAT = 1
+RECORD_NAME = "record.json"
+LOG_STREAMS = ("stdout", "stderr")
+
+Status = Literal["ok", "failed"]
+
+
+@dataclass(frozen=True)
+class TaskPaths:
+    """The keys of one attempt's files."""
+
+    flow: str
+    run_id: str
+    step: str
+    task_id: str
+    attempt: int
+
+    def __post_init__(self) -> None:
+        for part in (self.flow, self.run_id, self.step, self.task_id):
+            if "/" in part:
+                raise ValueError(f"an id cannot contain '/': {part!r}")
+            check_key(part)
+        if self.attempt < 0:
+            raise ValueError(f"attempt must be >= 0, not {self.attempt}")
+
+    @property
+    def task_prefix(self) -> str:
+        return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"
+
+    @property
+    def prefix(self) -> str:
+        """``<flow>/<run>/<step>/<task>/<attempt>``."""
+        return f"{self.task_prefix}/{self.attempt}"
+
+    @property
+    def record(self) -> str:
+        return f"{self.prefix}/{RECORD_NAME}"
+
+    def log(self, stream: str) -> str:
+        """The key of the ``stdout`` or ``stderr`` log."""
+        if stream not in LOG_STREAMS:
+            raise ValueError(f"a log stream is one of {LOG_STREAMS}, not {stream!r}")
+        return f"{self.prefix}/{stream}.log"
+
+    @property
+    def stdout(self) -> str:
+        return self.log("stdout")
+
+    @property
+    def stderr(self) -> str:
+        return self.log("stderr")
+
+
+@dataclass
+class AttemptRecord:
+    """What one attempt of one task did.
+
+    ``started_at``/``finished_at`` are epoch seconds; ``exception`` is
+    ``{"type", "message", "traceback"}`` for a failed attempt; ``extra`` holds
+    what upper layers need to keep with the attempt (foreach stack, the
+    transition taken, ...), as JSON-compatible values.
+    """
+
+    flow: str
+    run_id: str
+    step: str
+    task_id: str
+    attempt: int
+    status: Status
+    started_at: float
+    finished_at: float
+    artifacts: dict[str, ArtifactRef] = field(default_factory=dict)
+    exception: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in ("ok", "failed"):
+            raise ValueError(f"status must be 'ok' or 'failed', not {self.status!r}")
+
+    @property
+    def paths(self) -> TaskPaths:
+        return TaskPaths(self.flow, self.run_id, self.step, self.task_id, self.attempt)
+
+    def to_json(self) -> str:
+        data = {
+            "format": RECORD_FORMAT,
+            "flow": self.flow,
+            "run_id": self.run_id,
+            "step": self.step,
+            "task_id": self.task_id,
+            "attempt": self.attempt,
+            "status": self.status,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "artifacts": {name: ref.to_dict() for name, ref in sorted(self.artifacts.items())},
+            "exception": self.exception,
+            "extra": self.extra,
+        }
+        return json.dumps(data, indent=1, sort_keys=False, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> AttemptRecord:
+        data = json.loads(text)
+        if data.get("format") != RECORD_FORMAT:
+            raise ValueError(f"unknown attempt record format {data.get('format')!r}")
+        return cls(
+            flow=data["flow"],
+            run_id=data["run_id"],
+            step=data["step"],
+            task_id=data["task_id"],
+            attempt=int(data["attempt"]),
+            status=data["status"],
+            started_at=float(data["started_at"]),
+            finished_at=float(data["finished_at"]),
+            artifacts={k: ArtifactRef.from_dict(v) for k, v in data["artifacts"].items()},
+            exception=data.get("exception"),
+            extra=data.get("extra") or {},
+        )
+
+
+def write_record(blobs: BlobStore, record: AttemptRecord, *, overwrite: bool = False) -> bool:
+    """Commit ``record`` in one atomic put; ``False`` if that attempt had one already."""
+    payload = record.to_json().encode()
+    return blobs.put_bytes(record.paths.record, payload, overwrite=overwrite)
+
+
+def read_record(
+    blobs: BlobStore, flow: str, run_id: str, step: str, task_id: str, attempt: int
+) -> AttemptRecord | None:
+    """The committed record of that attempt, or ``None`` if it never finished."""
+    key = TaskPaths(flow, run_id, step, task_id, attempt).record
+    try:
+        data = blobs.get_bytes(key)
+    except BlobNotFound:
+        return None
+    return AttemptRecord.from_json(data)
+
+
+def list_attempts(blobs: BlobStore, flow: str, run_id: str, step: str, task_id: str) -> list[int]:
+    """Attempt numbers of the task that have a committed record, ascending."""
+    prefix = TaskPaths(flow, run_id, step, task_id, 0).task_prefix
+    found = set()
+    for key in blobs.list(prefix):
+        rest = key[len(prefix) + 1 :]
+        attempt, _, name = rest.partition("/")
+        if name == RECORD_NAME and attempt.isdigit():
+            found.add(int(attempt))
+    return sorted(found)
+
+
+def latest_record(
+    blobs: BlobStore, flow: str, run_id: str, step: str, task_id: str
+) -> AttemptRecord | None:
+    """The record of the task's highest committed attempt, or ``None``."""
+    attempts = list_attempts(blobs, flow, run_id, step, task_id)
+    if not attempts:
+        return None
+    return read_record(blobs, flow, run_id, step, task_id, attempts[-1])
