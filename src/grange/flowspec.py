@@ -7,16 +7,15 @@ The task executor creates instances with ``use_cli=False``.
 
 from __future__ import annotations
 
+import difflib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from grange.decorators.step import is_step
 from grange.exceptions import InvalidNextError
-
-if TYPE_CHECKING:
-    from grange.graph import FlowGraph
+from grange.parameters import Parameter
 
 _NEXT_KEYWORDS = ("foreach", "condition")
 
@@ -36,9 +35,6 @@ class Transition:
 class FlowSpec:
     """Base class of every flow. Steps are methods decorated with ``@step``."""
 
-    # Attributes of a running flow that are never saved as artifacts.
-    _EPHEMERAL = frozenset({"_transition", "_grange_parameter_values", "_grange_task"})
-
     def __init__(self, use_cli: bool = True) -> None:
         self._transition: Transition | None = None
         if use_cli:
@@ -51,18 +47,75 @@ class FlowSpec:
         """The flow's name: its class name."""
         return type(self).__name__
 
-    @classmethod
-    def graph(cls) -> FlowGraph:
-        """The flow's static graph, read from its source (cached per class)."""
-        from grange.graph import FlowGraph
+    # -- artifacts and foreach, answered by the running task's context ---------
 
-        cached = cls.__dict__.get("_grange_graph")
-        if cached is None:
-            cached = FlowGraph.from_flow_class(cls)
-            type.__setattr__(cls, "_grange_graph", cached)
-        return cached
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: an artifact not loaded yet.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name in ("input", "index"):
+            # The property raised AttributeError; say why instead of "no artifact".
+            self._foreach_ctx(name)
+        declared = getattr(type(self), name, None)
+        if isinstance(declared, Parameter):
+            declared.__get__(self, type(self))  # raises, saying why there is no value
+        ctx = self.__dict__.get("_grange_task")
+        if ctx is not None:
+            try:
+                value = ctx.load_artifact(name)
+            except KeyError:
+                pass
+            else:
+                self.__dict__[name] = value
+                return value
+            known = sorted(set(ctx.artifact_names()) | {k for k in self.__dict__ if not k.startswith("_")})
+            hint = difflib.get_close_matches(name, known, n=1)
+            raise AttributeError(
+                f"step '{ctx.spec.step}' has no artifact '{name}'"
+                + (f" — did you mean '{hint[0]}'?" if hint else "")
+                + (" (a join starts empty: read branches through inputs, or merge_artifacts(inputs))"
+                   if ctx.is_join else "")
+            )
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
-    def next(self, *dsts: Any, foreach: str | None = None, condition: str | None = None, **kwargs: Any) -> None:
+    @property
+    def input(self) -> Any:
+        """The item of the enclosing foreach that this task processes."""
+        return self._foreach_ctx("input").foreach_input()
+
+    @property
+    def index(self) -> int:
+        """The position of ``self.input`` in the foreach's items."""
+        return self._foreach_ctx("index").foreach_index()
+
+    def foreach_stack(self) -> list[tuple[int, int, Any]]:
+        """``(index, number of splits, item)`` for each enclosing foreach, outermost first."""
+        ctx = self.__dict__.get("_grange_task")
+        return ctx.foreach_stack() if ctx is not None else []
+
+    def merge_artifacts(self, inputs: Any, exclude: list[str] | None = None, include: list[str] | None = None) -> None:
+        """In a join, take every artifact the branches agree on (not already set on self).
+
+        An artifact whose value differs between branches is an error naming it
+        and the branches; set it on ``self`` first, or ``exclude=`` it.
+        """
+        ctx = self.__dict__.get("_grange_task")
+        if ctx is None:
+            raise InvalidNextError("merge_artifacts() works only while a flow runs")
+        ctx.merge(self.__dict__, inputs, list(include or ()), list(exclude or ()))
+
+    def _foreach_ctx(self, what: str) -> Any:
+        ctx = self.__dict__.get("_grange_task")
+        if ctx is None or not ctx.in_foreach:
+            step = ctx.spec.step if ctx is not None else "this step"
+            raise AttributeError(
+                f"self.{what} is only set inside a foreach, and {step!r} is not in one"
+            )
+        return ctx
+
+    def next(
+        self, *dsts: Any, foreach: str | None = None, condition: str | None = None, **kwargs: Any
+    ) -> None:
         """Name the step(s) that run after this one.
 
         - ``self.next(self.b)``: go on to ``b``;
@@ -76,7 +129,9 @@ class FlowSpec:
         step = frame.f_code.co_name
 
         def fail(message: str, fix: str) -> InvalidNextError:
-            return InvalidNextError(message, file=frame.f_code.co_filename, line=line, step=step, fix=fix)
+            return InvalidNextError(
+                message, file=frame.f_code.co_filename, line=line, step=step, fix=fix
+            )
 
         if kwargs:
             name = sorted(kwargs)[0]
@@ -98,7 +153,10 @@ class FlowSpec:
                 "write self.next({'a': self.step_a, 'b': self.step_b}, condition='attr')",
             )
         if not dsts:
-            raise fail("self.next() needs at least one step", "pass the next step, e.g. self.next(self.end)")
+            raise fail(
+                "self.next() needs at least one step",
+                "pass the next step, e.g. self.next(self.end)",
+            )
         names = tuple(self._step_name(d, fail) for d in dsts)
         if foreach is not None:
             self._check_foreach(foreach, names, fail)
@@ -106,18 +164,27 @@ class FlowSpec:
 
     def _step_name(self, dst: Any, fail: Callable[[str, str], InvalidNextError]) -> str:
         name = getattr(dst, "__name__", None)
-        if not (callable(dst) and is_step(dst) and name and getattr(type(self), name, None) is not None):
+        if not (
+            callable(dst) and is_step(dst) and name and getattr(type(self), name, None) is not None
+        ):
             raise fail(
                 f"{dst!r} is not a step of this flow",
                 "pass steps as attributes of self, e.g. self.next(self.train)",
             )
         return name
 
-    def _check_foreach(self, foreach: Any, names: tuple[str, ...], fail: Callable[[str, str], InvalidNextError]) -> None:
+    def _check_foreach(
+        self, foreach: Any, names: tuple[str, ...], fail: Callable[[str, str], InvalidNextError]
+    ) -> None:
         if not isinstance(foreach, str):
-            raise fail("foreach= must be the name of an attribute, as a string", "write foreach='items'")
+            raise fail(
+                "foreach= must be the name of an attribute, as a string", "write foreach='items'"
+            )
         if len(names) != 1:
-            raise fail("a foreach goes to exactly one step", "split into one step: self.next(self.b, foreach='items')")
+            raise fail(
+                "a foreach goes to exactly one step",
+                "split into one step: self.next(self.b, foreach='items')",
+            )
         try:
             items = getattr(self, foreach)
         except AttributeError:
@@ -142,7 +209,9 @@ class FlowSpec:
         fail: Callable[[str, str], InvalidNextError],
     ) -> Transition:
         if foreach is not None:
-            raise fail("a switch cannot also be a foreach", "use either condition= or foreach=, not both")
+            raise fail(
+                "a switch cannot also be a foreach", "use either condition= or foreach=, not both"
+            )
         if not isinstance(condition, str):
             raise fail(
                 "a dict of cases needs condition='attr', naming the attribute to switch on",
@@ -164,4 +233,6 @@ class FlowSpec:
                 f"{', '.join(repr(k) for k in steps)}",
                 f"set self.{condition} to one of the cases, or add a case for {value!r}",
             )
-        return Transition(steps=(steps[value],), condition=condition, case=value, cases=steps, line=line)
+        return Transition(
+            steps=(steps[value],), condition=condition, case=value, cases=steps, line=line
+        )

@@ -184,9 +184,9 @@ class Parameter:
                 converted: Any = _to_bool(value)
             elif isinstance(self.type, JSONTypeClass):
                 converted = self.type.convert(value)
-            elif self.type is int and isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            elif self.type is int and isinstance(value, bool):
+            elif self.type is int and (
+                isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())
+            ):
                 raise ValueError(value)
             else:
                 converted = self.type(value)
@@ -205,16 +205,16 @@ class Parameter:
         """The default, with a callable default evaluated now; ``None`` if none."""
         default = self.default
         if callable(default):
-            ctx = ParameterContext(flow_name=flow_name, user_name=current_username(), parameter_name=self.name)
+            ctx = ParameterContext(
+                flow_name=flow_name, user_name=current_username(), parameter_name=self.name
+            )
             try:
                 default = default(ctx)
             except Exception as exc:
                 raise ParameterError(
-                    f"the default of parameter '{self.name}' raised "
-                    f"{type(exc).__name__}: {exc}",
+                    f"the default of parameter '{self.name}' raised {type(exc).__name__}: {exc}",
                     parameter=self.name,
-                    fix="fix the default function, or pass a value with "
-                    f"--{self.name} VALUE",
+                    fix=f"fix the default function, or pass a value with --{self.name} VALUE",
                 ) from exc
         if default is None:
             return None
@@ -244,7 +244,9 @@ class IncludeFile(Parameter):
     ) -> None:
         self.is_text = True if is_text is None else is_text
         self.encoding = encoding or "utf-8"
-        super().__init__(name, default=default, type=str, help=help, required=required, show_default=show_default)
+        super().__init__(
+            name, default=default, type=str, help=help, required=required, show_default=show_default
+        )
 
     @property
     def is_file(self) -> bool:
@@ -338,8 +340,11 @@ def resolve_values(flow_cls: type, given: dict[str, Any]) -> dict[str, Any]:
 
         name = unknown[0]
         close = difflib.get_close_matches(name, [p.name for p in params], n=1)
-        hint = f"did you mean '{close[0]}'?" if close else (
-            "the flow's parameters are: " + (", ".join(p.name for p in params) or "none"))
+        hint = (
+            f"did you mean '{close[0]}'?"
+            if close
+            else ("the flow's parameters are: " + (", ".join(p.name for p in params) or "none"))
+        )
         raise ParameterError(f"the flow has no parameter '{name}'", parameter=name, fix=hint)
     normalized_given = {normalized_name(k): v for k, v in given.items()}
     values: dict[str, Any] = {}

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FLOWS, load_flow
 from grange import FlowSpec
 from grange.exceptions import LintError, LintProblem
+from grange.graph import graph_of
 from grange.graph.lint import RULES, check, lint
 from grange.graph.rules.steps import FLOW_ATTRIBUTES, suggest_step_name
+from support import FLOWS, load_flow
 
 BROKEN = FLOWS / "broken"
 VALID = FLOWS / "valid"
@@ -67,7 +68,7 @@ CASES = [
 
 
 def problems_of(stem: str, flow: str | None = None) -> list[LintProblem]:
-    return lint(load_flow(BROKEN / f"{stem}.py", flow).graph())
+    return lint(graph_of(load_flow(BROKEN / f"{stem}.py", flow)))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.rule}:{c.stem}" for c in CASES])
@@ -90,16 +91,16 @@ def test_every_broken_flow_file_has_a_case() -> None:
 
 @pytest.mark.parametrize("path", sorted(VALID.glob("*.py")), ids=lambda p: p.stem)
 def test_valid_flows_have_no_problems(path: Path) -> None:
-    assert lint(load_flow(path).graph()) == []
+    assert lint(graph_of(load_flow(path))) == []
 
 
 def test_check_raises_a_lint_error_listing_every_problem() -> None:
     with pytest.raises(LintError) as info:
-        check(load_flow(BROKEN / "typo_target.py").graph())
+        check(graph_of(load_flow(BROKEN / "typo_target.py")))
     assert info.value.exit_code == 2
     assert [p.rule for p in info.value.problems] == ["unknown-step"]
     assert "typo_target.py:9, step 'start'" in info.value.render()
-    check(load_flow(VALID / "branch.py").graph())  # a valid flow raises nothing
+    check(graph_of(load_flow(VALID / "branch.py")))  # a valid flow raises nothing
 
 
 def test_flow_attributes_cover_every_public_flowspec_attribute() -> None:
@@ -146,7 +147,7 @@ def end(self):
 def lint_source(tmp_path: Path, body: str) -> list[LintProblem]:
     """Lint ``FixtureFlow`` with ``body`` and an ordinary end step."""
     path = write_flow(tmp_path, textwrap.dedent(body) + END)
-    return lint(load_flow(path, "FixtureFlow").graph())
+    return lint(graph_of(load_flow(path, "FixtureFlow")))
 
 
 def test_start_is_join(tmp_path: Path) -> None:
@@ -277,13 +278,13 @@ def test_a_parameter_hiding_a_base_step_is_named(tmp_path: Path) -> None:
             pass
     """
     path = write_flow(tmp_path, 'train = Parameter("train")\n', header, base="Base")
-    problems = lint(load_flow(path, "FixtureFlow").graph())
+    problems = lint(graph_of(load_flow(path, "FixtureFlow")))
     assert [(p.rule, p.step) for p in problems] == [("parameter-step-clash", "start")]
     assert "'train', which is a parameter" in problems[0].message
 
 
 def test_inherited_parameters_are_located_in_their_base_class() -> None:
-    graph = load_flow(VALID / "inherited.py").graph()
+    graph = graph_of(load_flow(VALID / "inherited.py"))
     seed, depth = graph.parameters
     assert (Path(seed.file or "").name, seed.line) == ("base_flow.py", 7)
     assert (Path(depth.file or "").name, depth.line) == ("inherited.py", 9)

@@ -13,6 +13,7 @@ import pytest
 
 from grange.cli.loader import load_flow_class
 from grange.graph import DecoratorInfo, FlowGraph, NodeType, StepNode
+from grange.graph import graph_of as read_graph
 from grange.graph.render import (
     mermaid_id,
     render,
@@ -27,7 +28,7 @@ ALL_VALID = sorted(p.stem for p in VALID.glob("*.py"))
 
 
 def graph_of(stem: str) -> FlowGraph:
-    return load_flow_class(str(VALID / f"{stem}.py")).graph()
+    return read_graph(load_flow_class(str(VALID / f"{stem}.py")))
 
 
 def edges_of(graph: FlowGraph) -> set[tuple[str, str]]:

@@ -57,7 +57,9 @@ class FlowContext:
 
     def graph(self) -> FlowGraph:
         """The flow's static graph (read once per class, then cached)."""
-        return self.flow_cls.graph()
+        from grange.graph import graph_of
+
+        return graph_of(self.flow_cls)
 
     def command_line(self, command: str) -> str:
         """How the user runs ``command`` on this flow, e.g. ``python flow.py show``."""

@@ -41,6 +41,7 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
 
     @click.group(
         cls=LazyGroup,
+        flow_cls=flow_cls,
         invoke_without_command=True,
         context_settings=CONTEXT_SETTINGS,
         help=_group_help(flow_cls),

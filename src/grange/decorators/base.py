@@ -45,7 +45,9 @@ class StepDecorator:
     defaults: ClassVar[dict[str, Any]] = {}
     allow_multiple: ClassVar[bool] = False
 
-    def __init__(self, attributes: dict[str, Any] | None = None, *, statically_defined: bool = True) -> None:
+    def __init__(
+        self, attributes: dict[str, Any] | None = None, *, statically_defined: bool = True
+    ) -> None:
         given = dict(attributes or {})
         unknown = sorted(set(given) - set(self.defaults))
         if unknown:
@@ -62,7 +64,9 @@ class StepDecorator:
         """Check ``self.attributes``; raise :class:`DecoratorError` if unusable."""
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.attributes.items() if v != self.defaults.get(k))
+        args = ", ".join(
+            f"{k}={v!r}" for k, v in self.attributes.items() if v != self.defaults.get(k)
+        )
         return f"@{self.name}({args})" if args else f"@{self.name}"
 
 

@@ -7,4 +7,14 @@ cards, the UI and the Argo compiler all read this one model.
 
 from grange.graph.model import DecoratorInfo, FlowGraph, NodeType, ParameterInfo, StepNode
 
-__all__ = ["DecoratorInfo", "FlowGraph", "NodeType", "ParameterInfo", "StepNode"]
+
+def graph_of(flow_cls: type) -> FlowGraph:
+    """The graph of a flow class, read from its source once and cached on the class."""
+    cached = flow_cls.__dict__.get("_grange_graph")
+    if cached is None:
+        cached = FlowGraph.from_flow_class(flow_cls)
+        type.__setattr__(flow_cls, "_grange_graph", cached)
+    return cached
+
+
+__all__ = ["DecoratorInfo", "FlowGraph", "NodeType", "ParameterInfo", "StepNode", "graph_of"]

@@ -192,7 +192,9 @@ def _module_tree(file: str, mtime: float) -> ast.Module | None:
         return None
 
 
-def _find_def(file: str, name: str, first_line: int) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+def _find_def(
+    file: str, name: str, first_line: int
+) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     try:
         tree = _module_tree(file, os.path.getmtime(file))
     except OSError:
@@ -247,9 +249,15 @@ def _decorator_name(expr: ast.expr) -> str:
     return ast.unparse(target)
 
 
-def _decorators(func: Any, fdef: ast.FunctionDef | ast.AsyncFunctionDef, attr: str, file: str, problems: list[Any]) -> tuple[DecoratorInfo, ...]:
+def _decorators(
+    func: Any,
+    fdef: ast.FunctionDef | ast.AsyncFunctionDef,
+    attr: str,
+    file: str,
+    problems: list[Any],
+) -> tuple[DecoratorInfo, ...]:
     written = [(_decorator_name(d), d.lineno) for d in fdef.decorator_list]
-    lines = {}
+    lines: dict[str, int] = {}
     for name, lineno in written:
         lines.setdefault(name, lineno)
     attached = {d.name: d for d in decorators_of(func)}
@@ -258,9 +266,20 @@ def _decorators(func: Any, fdef: ast.FunctionDef | ast.AsyncFunctionDef, attr: s
         if name == "step":
             continue
         deco = attached.get(name)
-        infos.append(DecoratorInfo(name=name, attributes=dict(deco.attributes) if deco else {}, line=lineno))
+        infos.append(
+            DecoratorInfo(name=name, attributes=dict(deco.attributes) if deco else {}, line=lineno)
+        )
     for prob in problems_of(func):
-        problems.append(("decorator", prob.message, file, lines.get(prob.decorator, fdef.lineno), attr, prob.fix))
+        problems.append(
+            (
+                "decorator",
+                prob.message,
+                file,
+                lines.get(prob.decorator, fdef.lineno),
+                attr,
+                prob.fix,
+            )
+        )
     return tuple(infos)
 
 
@@ -278,7 +297,11 @@ def _is_self_next(stmt: ast.stmt) -> ast.Call | None:
 
 
 def _self_attr(expr: ast.expr) -> str | None:
-    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self":
+    if (
+        isinstance(expr, ast.Attribute)
+        and isinstance(expr.value, ast.Name)
+        and expr.value.id == "self"
+    ):
         return expr.attr
     return None
 
@@ -351,7 +374,7 @@ def _parse_switch(node: StepNode, cases: ast.Dict, keywords: dict[str, str]) -> 
         return "a switch cannot also be a foreach: use condition= or foreach=, not both"
     node.switch_condition = keywords.get("condition")
     parsed: dict[Any, str] = {}
-    for key, value in zip(cases.keys, cases.values):
+    for key, value in zip(cases.keys, cases.values, strict=True):
         if key is None:
             return "a switch's cases cannot use **; write each case as 'key': self.step"
         if not (isinstance(key, ast.Constant) and isinstance(key.value, (str, int, bool))):

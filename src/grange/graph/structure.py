@@ -95,7 +95,9 @@ def _out_stack(parent: StepNode, stack: Stack, child: str) -> Stack:
     return stack
 
 
-def _close_split(graph: FlowGraph, join: StepNode, incoming: list[Stack], problems: list[BalanceProblem]) -> Stack:
+def _close_split(
+    graph: FlowGraph, join: StepNode, incoming: list[Stack], problems: list[BalanceProblem]
+) -> Stack:
     if any(not s for s in incoming):
         problems.append(
             BalanceProblem(

@@ -27,18 +27,22 @@ from grange.cli.errors import GuardedGroup
 class CommandEntry:
     """A command as typed (``name``), and where its click command lives.
 
-    ``target`` is ``"module:attribute"`` relative to this package.
+    ``target`` is ``"module:attribute"`` relative to this package; the
+    attribute is a click command, or a function of the flow class returning
+    one (for commands whose options depend on the flow, like ``run``).
     """
 
     name: str
     target: str
     for_flow_file: bool = False
 
-    def load(self) -> click.Command:
+    def load(self, flow_cls: type | None = None) -> click.Command:
         """Import the command's module and return its click command."""
         module_name, _, attribute = self.target.partition(":")
         module = importlib.import_module(f"{__name__}.{module_name}")
         command = getattr(module, attribute)
+        if not isinstance(command, click.Command) and callable(command) and flow_cls is not None:
+            command = command(flow_cls)
         if not isinstance(command, click.Command):
             raise TypeError(f"{self.target} is not a click command")
         return command
@@ -48,7 +52,10 @@ COMMANDS: tuple[CommandEntry, ...] = (
     CommandEntry("check", "check:check", for_flow_file=True),
     CommandEntry("help", "help:help_command"),
     CommandEntry("output-dot", "show:output_dot"),
+    CommandEntry("resume", "run:make_resume_command"),
+    CommandEntry("run", "run:make_run_command"),
     CommandEntry("show", "show:show", for_flow_file=True),
+    CommandEntry("step", "step:step"),
     CommandEntry("version", "version:version"),
 )
 
@@ -65,11 +72,13 @@ class LazyGroup(GuardedGroup):
         *args: Any,
         entries: Sequence[CommandEntry] = COMMANDS,
         wrap: Callable[[click.Command], click.Command] | None = None,
+        flow_cls: type | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.entries = {entry.name: entry for entry in entries}
         self.wrap = wrap
+        self.flow_cls = flow_cls
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.entries, *self.commands})
@@ -80,7 +89,7 @@ class LazyGroup(GuardedGroup):
         entry = self.entries.get(cmd_name)
         if entry is None:
             return None
-        command = entry.load()
+        command = entry.load(self.flow_cls)
         return self.wrap(command) if self.wrap is not None else command
 
     def resolve_command(

@@ -1,0 +1,92 @@
+"""``run`` and ``resume``: start a run of the flow on this machine.
+
+Both commands are built per flow class, because ``run`` takes the flow's
+parameters as options (``--alpha 0.3``). They only gather options: the
+runtime (:mod:`grange.runtime`) does the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from grange.cli.context import FlowContext, pass_flow
+from grange.cli.errors import GuardedCommand
+from grange.cli.params import parameter_options, parameter_values
+from grange.cli.runtime_options import build_request
+
+DEFAULT_MAX_WORKERS = 16
+DEFAULT_MAX_NUM_SPLITS = 100_000
+
+
+def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--tag", "tags", multiple=True, metavar="TAG", help="Add a user tag to the run (repeatable)."),
+        click.option("--max-workers", type=click.IntRange(min=1), default=DEFAULT_MAX_WORKERS, show_default=True,
+                     envvar="GRANGE_MAX_WORKERS", help="Run at most this many tasks at once."),
+        click.option("--max-num-splits", type=click.IntRange(min=1), default=DEFAULT_MAX_NUM_SPLITS,
+                     show_default=True, envvar="GRANGE_MAX_NUM_SPLITS",
+                     help="Refuse a foreach over more items than this."),
+        click.option("--run-id-file", metavar="FILE", help="Write the run id to FILE once the run starts."),
+        click.option("--namespace", "run_namespace", metavar="NAME",
+                     help="Namespace that client calls inside the steps read from."),
+        click.option("--no-fork", is_flag=True, envvar="GRANGE_NO_FORK",
+                     help="Start every task in a fresh Python interpreter instead of forking "
+                     "a pre-warmed one (slower; for libraries that break after fork)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def make_run_command(flow_cls: type) -> click.Command:
+    """``run`` for ``flow_cls``, with one option per flow parameter."""
+
+    @click.command(
+        "run",
+        cls=GuardedCommand,
+        short_help="Run the flow on this machine.",
+        help="Run the flow on this machine: every task in its own process, up to "
+        "--max-workers at once, every artifact and log stored under the datastore root. "
+        "Flow parameters are options: --<name> VALUE.",
+    )
+    @_common_options
+    @pass_flow
+    def run(flow: FlowContext, **options: Any) -> None:
+        values = parameter_values(flow.flow_cls, options)
+        request = build_request(flow, options, parameters=values, resume=False)
+        from grange.runtime import execute
+
+        raise SystemExit(execute(request))
+
+    run.params.extend(parameter_options(flow_cls))
+    return run
+
+
+def make_resume_command(flow_cls: type) -> click.Command:
+    """``resume [STEP]``: a new run reusing what the origin run did successfully."""
+
+    @click.command(
+        "resume",
+        cls=GuardedCommand,
+        short_help="Re-run a failed run from where it failed.",
+        help="Start a new run that reuses every successful task of the origin run (the latest "
+        "run by you, or --origin-run-id) and runs the rest. With STEP, that step and every "
+        "step after it run again.",
+    )
+    @click.argument("step", required=False)
+    @click.option("--origin-run-id", metavar="RUN_ID", help="The run to resume [default: your latest run].")
+    @_common_options
+    @pass_flow
+    def resume(flow: FlowContext, step: str | None, origin_run_id: str | None, **options: Any) -> None:
+        request = build_request(flow, options, parameters={}, resume=True,
+                                origin_run_id=origin_run_id, resume_step=step)
+        from grange.runtime import execute
+
+        raise SystemExit(execute(request))
+
+    return resume
+
+

@@ -1,0 +1,129 @@
+"""Starting task processes: the :class:`Launcher` seam and the fresh-interpreter launcher.
+
+A launcher starts one OS process per task attempt and hands the runtime a
+:class:`Worker`: the process id and the read ends of its stdout and stderr.
+The runtime's event loop reads those pipes and learns of exits through
+:meth:`Launcher.exits`. Two launchers exist: :class:`~grange.runtime.zygote.ForkLauncher`
+(default: fork from a pre-warmed process, milliseconds per task) and
+:class:`SpawnLauncher` (a fresh ``python flow.py step ...``, for steps that need
+another interpreter or where forking is unsafe).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from grange.task.spec import TaskSpec, frames_to_json
+
+# A single argument may not exceed 128 KiB on Linux; big input lists go in a file.
+_MAX_INLINE_INPUTS = 32 * 1024
+
+
+@dataclass
+class Worker:
+    """A running task process as the runtime sees it."""
+
+    spec: TaskSpec
+    pid: int
+    stdout: int  # read end of the task's stdout pipe
+    stderr: int
+    exit_code: int | None = None
+    cleanup: list[str] = field(default_factory=list)
+
+
+class Launcher(ABC):
+    """Starts, watches and stops task processes."""
+
+    @abstractmethod
+    def launch(self, spec: TaskSpec) -> Worker:
+        """Start the task of ``spec``; return at once."""
+
+    @abstractmethod
+    def exits(self) -> list[tuple[int, int]]:
+        """``(pid, exit code)`` of workers that ended since the last call.
+
+        The exit code is negative (``-signal``) for a worker killed by a signal.
+        """
+
+    def wakeup_fd(self) -> int | None:
+        """A descriptor that becomes readable when :meth:`exits` has news."""
+        return None
+
+    def kill(self, worker: Worker, sig: int = signal.SIGKILL) -> None:
+        try:
+            os.kill(worker.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def close(self) -> None:
+        """Release what the launcher holds (the fork server, temp files)."""
+
+
+class SpawnLauncher(Launcher):
+    """Runs each task as ``python <flow file> step ...`` in a fresh interpreter."""
+
+    def __init__(self, flow_file: str, top_level_args: list[str], env: dict[str, str] | None = None) -> None:
+        self.flow_file = flow_file
+        self.top_level_args = top_level_args
+        self.env = env
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+
+    def command(self, spec: TaskSpec) -> tuple[list[str], list[str]]:
+        """The command line of ``spec`` and temp files to delete afterwards."""
+        cmd = [sys.executable, self.flow_file, *self.top_level_args, "step", spec.step,
+               "--run-id", spec.run_id, "--task-id", spec.task_id, "--retry-count", str(spec.attempt)]
+        cleanup: list[str] = []
+        inputs = ",".join(spec.input_paths)
+        if len(inputs) > _MAX_INLINE_INPUTS:
+            fd, path = tempfile.mkstemp(prefix="grange-inputs-", suffix=".txt")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(inputs)
+            cmd += ["--input-paths-file", path]
+            cleanup.append(path)
+        elif inputs:
+            cmd += ["--input-paths", inputs]
+        if spec.frames:
+            cmd += ["--split-frames", frames_to_json(spec.frames)]
+        if spec.iteration:
+            cmd += ["--iteration", str(spec.iteration)]
+        if spec.origin_run_id:
+            cmd += ["--origin-run-id", spec.origin_run_id]
+        for tag in spec.tags:
+            cmd += ["--tag", tag]
+        if spec.namespace:
+            cmd += ["--namespace", spec.namespace]
+        return cmd, cleanup
+
+    def launch(self, spec: TaskSpec) -> Worker:
+        cmd, cleanup = self.command(spec)
+        env = dict(self.env if self.env is not None else os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        env["GRANGE_USER"] = spec.user
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+        assert proc.stdout is not None and proc.stderr is not None
+        self._procs[proc.pid] = proc
+        out, err = os.dup(proc.stdout.fileno()), os.dup(proc.stderr.fileno())
+        proc.stdout.close()
+        proc.stderr.close()
+        return Worker(spec, proc.pid, out, err, cleanup=cleanup)
+
+    def exits(self) -> list[tuple[int, int]]:
+        done = []
+        for pid, proc in list(self._procs.items()):
+            code = proc.poll()
+            if code is not None:
+                done.append((pid, code))
+                del self._procs[pid]
+        return done
+
+    def close(self) -> None:
+        for proc in self._procs.values():
+            proc.kill()
+            proc.wait()
+        self._procs.clear()

@@ -1,0 +1,53 @@
+"""What a run prints: task log lines prefixed with ``[run/step/task]``, and the summary.
+
+Plain lines suit pipes and CI; the live progress view (issue 4) will be
+another :class:`Output` with the same methods.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from grange.task.spec import TaskSpec
+
+
+class Output:
+    """Plain, line-oriented run output."""
+
+    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False) -> None:
+        self.stream = stream or sys.stdout
+        self.quiet = quiet
+        self.started = time.monotonic()
+
+    def _prefix(self, spec: TaskSpec) -> str:
+        return f"[{spec.run_id}/{spec.step}/{spec.task_id}]"
+
+    def line(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=self.stream, flush=True)
+
+    def run_started(self, flow: str, run_id: str, *, resumed_from: str | None = None) -> None:
+        origin = f", resuming run {resumed_from}" if resumed_from else ""
+        self.line(f"Running {flow}/{run_id}{origin}")
+
+    def task_started(self, spec: TaskSpec) -> None:
+        retry = f" (retry {spec.attempt})" if spec.attempt else ""
+        self.line(f"{self._prefix(spec)} task starting{retry}")
+
+    def task_lines(self, spec: TaskSpec, stream: str, lines: list[bytes]) -> None:
+        if self.quiet:
+            return
+        prefix = self._prefix(spec)
+        out = "\n".join(f"{prefix} {raw.decode('utf-8', 'replace')}" for raw in lines)
+        print(out, file=self.stream, flush=True)
+
+    def task_finished(self, spec: TaskSpec, *, ok: bool) -> None:
+        self.line(f"{self._prefix(spec)} task {'finished' if ok else 'FAILED'}")
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def summary(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)

@@ -1,0 +1,125 @@
+"""``resume``: a new run that reuses, by reference, what the origin run already did.
+
+A task of the new run is *cloned* instead of executed when its step is not
+re-run, all its inputs were cloned too, and the origin run has a successful
+task in the same place: same step, same branch/foreach positions, same loop
+iteration. Cloning writes a new record pointing at the origin's artifacts;
+no artifact is copied. Without a STEP, everything that succeeded is reused
+and the rest (the failed tasks and what follows them) runs; with a STEP,
+that step and every step after it run again.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from grange.datastore import AttemptRecord, write_record
+from grange.exceptions import CommandError
+from grange.graph import FlowGraph
+from grange.metadata import MetadataStore
+from grange.runtime.scheduler import Pending
+from grange.task.spec import Frame, TaskSpec
+from grange.task.stores import PARAMETERS_STEP, PARAMETERS_TASK, MissingInputError, TaskStores
+
+Identity = tuple[str, tuple[int, ...], int]  # step, branch positions, loop iteration
+
+
+@dataclass
+class ClonePlan:
+    """Which origin tasks a resumed run reuses; callable by the run loop."""
+
+    stores: TaskStores
+    origin_run_id: str
+    rerun_steps: frozenset[str]
+    origin_tasks: dict[Identity, AttemptRecord]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    _cloned: set[str] = field(default_factory=set)  # "step/task" of cloned tasks in the new run
+
+    def __call__(self, pending: Pending, spec: TaskSpec) -> AttemptRecord | None:
+        if pending.step in self.rerun_steps or any(p not in self._cloned for p in pending.inputs):
+            return None
+        identity = (pending.step, tuple(f.index for f in pending.frames), pending.iteration)
+        origin = self.origin_tasks.get(identity)
+        if origin is None:
+            return None
+        self._cloned.add(f"{spec.step}/{spec.task_id}")
+        return self._copy(origin, spec)
+
+    def clone_parameters(self, spec: TaskSpec) -> AttemptRecord:
+        origin = self.stores.parameters_record(self.origin_run_id)
+        return self._copy(origin, spec)
+
+    def _copy(self, origin: AttemptRecord, spec: TaskSpec) -> AttemptRecord:
+        extra = dict(origin.extra)
+        extra["frames"] = [f.to_list() for f in spec.frames]
+        extra["origin"] = f"{origin.flow}/{origin.run_id}/{origin.step}/{origin.task_id}"
+        record = AttemptRecord(
+            flow=spec.flow, run_id=spec.run_id, step=spec.step, task_id=spec.task_id, attempt=0,
+            status="ok", started_at=origin.started_at, finished_at=origin.finished_at,
+            artifacts=dict(origin.artifacts), exception=None, extra=extra,
+        )
+        write_record(self.stores.blobs, record)
+        return record
+
+
+def plan_resume(
+    graph: FlowGraph, metadata: MetadataStore, stores: TaskStores, *, flow: str, user: str,
+    origin_run_id: str | None, step: str | None,
+) -> ClonePlan:
+    """Find the origin run and its reusable tasks; check the STEP to resume from."""
+    origin = _origin_run(metadata, flow, user, origin_run_id)
+    if step is not None and step not in graph:
+        close = difflib.get_close_matches(step, list(graph.nodes), n=1)
+        raise CommandError(
+            f"'{step}' is not a step of {flow}",
+            step=step,
+            fix=f"did you mean '{close[0]}'?" if close else f"steps: {', '.join(graph.nodes)}",
+        )
+    if step is None and origin.status == "succeeded":
+        raise CommandError(
+            f"run {flow}/{origin.run_id} succeeded: there is nothing to resume",
+            fix="name the step to re-run from, e.g. resume " + graph.end,
+        )
+    rerun = _downstream(graph, step) if step else frozenset()
+    tasks: dict[Identity, AttemptRecord] = {}
+    for task in metadata.list_tasks(flow, origin.run_id):
+        if task.step == PARAMETERS_STEP or task.status not in ("ok", "succeeded", "caught"):
+            continue
+        try:
+            record = stores.final_record(flow, origin.run_id, task.step, task.task_id)
+        except MissingInputError:
+            continue
+        frames = tuple(Frame.from_list(f) for f in record.extra.get("frames", ()))
+        tasks[(task.step, tuple(f.index for f in frames), int(record.extra.get("iteration", 0)))] = record
+    return ClonePlan(stores, origin.run_id, rerun, tasks, parameters=dict(origin.parameters))
+
+
+def _origin_run(metadata: MetadataStore, flow: str, user: str, origin_run_id: str | None) -> Any:
+    if origin_run_id is not None:
+        run = metadata.get_run(flow, origin_run_id)
+        if run is None:
+            raise CommandError(
+                f"flow {flow} has no run '{origin_run_id}'",
+                fix=f"list runs with: grange runs {flow}",
+            )
+        return run
+    runs = metadata.list_runs(flow, tags=[f"user:{user}"], limit=1)
+    if not runs:
+        raise CommandError(
+            f"flow {flow} has no run by user '{user}' to resume",
+            fix="start one with: python <flow file> run, or pass --origin-run-id",
+        )
+    return runs[0]
+
+
+def _downstream(graph: FlowGraph, step: str) -> frozenset[str]:
+    seen = {step}
+    todo = [step]
+    while todo:
+        for nxt in graph[todo.pop()].out_funcs:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return frozenset(seen)

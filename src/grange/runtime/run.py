@@ -1,0 +1,189 @@
+"""``run`` and ``resume``: one run of a flow from start to summary.
+
+Order matters here: the fork server is started right after the flow is
+linted and its parameters resolved, before the metadata database is opened
+or anything else that must not be inherited by forked tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grange._version import __version__
+from grange.datastore import AttemptRecord, LocalBlobStore, read_record, write_record
+from grange.flowspec import FlowSpec
+from grange.graph import graph_of, lint
+from grange.metadata import MetadataStore
+from grange.parameters import flow_parameters, resolve_values
+from grange.runtime.launcher import Launcher, SpawnLauncher
+from grange.runtime.loop import LoopResult, RunLoop
+from grange.runtime.output import Output
+from grange.runtime.recorder import Recorder
+from grange.runtime.resume import ClonePlan, plan_resume
+from grange.runtime.scheduler import Pending, Scheduler
+from grange.runtime.summary import summarize
+from grange.runtime.zygote import ForkLauncher
+from grange.task.execute import run_task
+from grange.task.spec import TaskSpec
+from grange.task.stores import PARAMETERS_STEP, PARAMETERS_TASK, TaskStores
+
+
+@dataclass
+class RunRequest:
+    """Everything ``run`` / ``resume`` was asked to do."""
+
+    flow_cls: type[FlowSpec]
+    flow_file: str
+    datastore_root: Path
+    metadata_url: str
+    user: str
+    namespace: str | None = None
+    tags: tuple[str, ...] = ()
+    parameters: dict[str, Any] = field(default_factory=dict)
+    max_workers: int = 16
+    max_num_splits: int = 100_000
+    run_id_file: str | None = None
+    fork: bool = True
+    quiet: bool = False
+    top_level_args: list[str] = field(default_factory=list)
+    resume: bool = False
+    origin_run_id: str | None = None
+    resume_step: str | None = None
+
+
+def execute(req: RunRequest) -> int:
+    """Run (or resume) the flow; print the summary; return the exit code."""
+    flow_cls = req.flow_cls
+    flow = flow_cls.__name__
+    graph = graph_of(flow_cls)
+    lint.check(graph)
+    values = resolve_values(flow_cls, req.parameters) if not req.resume else {}
+    launcher = _launcher(req)
+    try:
+        req.datastore_root.mkdir(parents=True, exist_ok=True)
+        blobs = LocalBlobStore(req.datastore_root)
+        stores = TaskStores(blobs, flow)
+        metadata = MetadataStore.from_url(req.metadata_url)
+        plan: ClonePlan | None = None
+        if req.resume:
+            plan = plan_resume(graph, metadata, stores, flow=flow, user=req.user,
+                               origin_run_id=req.origin_run_id, step=req.resume_step)
+        run_id = metadata.new_run(
+            flow,
+            user=req.user,
+            tags=list(req.tags),
+            system_tags=_system_tags(req),
+            parameters=_printable(values if plan is None else plan.parameters),
+            origin_run_id=plan.origin_run_id if plan else None,
+        )
+        if req.run_id_file:
+            Path(req.run_id_file).write_text(run_id)
+        output = Output(quiet=req.quiet)
+        output.run_started(flow, run_id, resumed_from=plan.origin_run_id if plan else None)
+        recorder = Recorder(metadata, blobs, flow, run_id)
+        params_spec = _spec(req, run_id, PARAMETERS_STEP, PARAMETERS_TASK, Pending(PARAMETERS_STEP, (), ()), plan)
+        if plan is None:
+            params_record = _write_parameters(stores, flow, run_id, values)
+        else:
+            params_record = plan.clone_parameters(params_spec)
+        recorder.cloned(params_spec, params_record)
+        counter = iter(range(1, sys.maxsize))
+
+        def make_spec(pending: Pending) -> TaskSpec:
+            return _spec(req, run_id, pending.step, str(next(counter)), pending, plan)
+
+        def read(spec: TaskSpec) -> AttemptRecord | None:
+            return read_record(blobs, flow, run_id, spec.step, spec.task_id, spec.attempt)
+
+        started = time.time()
+        loop = RunLoop(
+            scheduler=Scheduler(graph),
+            launcher=launcher,
+            recorder=recorder,
+            output=output,
+            make_spec=make_spec,
+            read_record=read,
+            clone=plan,
+            max_workers=req.max_workers,
+        )
+        result = loop.run()
+        status = _status(result, graph.end)
+        metadata.finish_run(flow, run_id, status=status)
+        output.summary(summarize(req, run_id, status, result, time.time() - started))
+        return 0 if status == "succeeded" else 1
+    finally:
+        launcher.close()
+
+
+def _launcher(req: RunRequest) -> Launcher:
+    if req.fork and hasattr(__import__("os"), "fork"):
+        flow_cls, root, limit = req.flow_cls, req.datastore_root, req.max_num_splits
+
+        def entry(spec: TaskSpec) -> int:
+            stores = TaskStores(LocalBlobStore(root), spec.flow)
+            record = run_task(flow_cls, spec, stores, max_num_splits=limit)
+            return 0 if record.status == "ok" else 1
+
+        return ForkLauncher(entry)
+    return SpawnLauncher(req.flow_file, req.top_level_args)
+
+
+def _spec(req: RunRequest, run_id: str, step: str, task_id: str, pending: Pending, plan: ClonePlan | None) -> TaskSpec:
+    return TaskSpec(
+        flow=req.flow_cls.__name__,
+        run_id=run_id,
+        step=step,
+        task_id=task_id,
+        input_paths=tuple(f"{run_id}/{p}" for p in pending.inputs),
+        frames=pending.frames,
+        iteration=pending.iteration,
+        origin_run_id=plan.origin_run_id if plan else None,
+        tags=req.tags,
+        user=req.user,
+        namespace=req.namespace,
+    )
+
+
+def _write_parameters(stores: TaskStores, flow: str, run_id: str, values: dict[str, Any]) -> AttemptRecord:
+    now = time.time()
+    artifacts = {name: stores.save_artifact(name, value, PARAMETERS_STEP) for name, value in values.items()}
+    record = AttemptRecord(flow=flow, run_id=run_id, step=PARAMETERS_STEP, task_id=PARAMETERS_TASK, attempt=0,
+                           status="ok", started_at=now, finished_at=now, artifacts=artifacts, exception=None, extra={})
+    write_record(stores.blobs, record)
+    return record
+
+
+def _system_tags(req: RunRequest) -> list[str]:
+    return [
+        f"user:{req.user}",
+        "runtime:local",
+        f"grange_version:{__version__}",
+        f"python_version:{platform.python_version()}",
+    ]
+
+
+def _printable(values: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, value in values.items():
+        try:
+            json.dumps(value)
+            out[name] = value
+        except (TypeError, ValueError):
+            out[name] = repr(value)[:200]
+    return out
+
+
+def _status(result: LoopResult, end: str) -> str:
+    if result.interrupted or result.failures or end not in result.steps_done:
+        return "failed"
+    return "succeeded"
+
+
+def parameter_names(flow_cls: type[FlowSpec]) -> list[str]:
+    return [p.name for p in flow_parameters(flow_cls)]

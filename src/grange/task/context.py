@@ -1,0 +1,163 @@
+"""The live side of one task: what ``self`` can read, and what it persists.
+
+A :class:`TaskContext` is attached to the flow instance of the running task.
+``FlowSpec`` asks it for artifacts it does not hold yet (loaded lazily from the
+parent task's record), for ``self.input`` / ``self.index`` / ``foreach_stack()``
+and for ``merge_artifacts``; at the end, :meth:`TaskContext.persist` saves what
+the step set and references, never rewrites, what it only inherited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from grange.datastore import ArtifactRef, AttemptRecord, ContentAddressedStore, ForeachRef, load_item
+from grange.exceptions import GrangeError
+from grange.task.inputs import Inputs, ParentView, parse_input_path
+from grange.task.spec import Frame, TaskSpec
+from grange.task.stores import TaskStores
+
+# Attributes of a flow instance that belong to grange, never saved as artifacts.
+INTERNAL_PREFIX = "_grange_"
+NOT_ARTIFACTS = frozenset({"_transition"})
+
+
+class MergeError(GrangeError):
+    """``merge_artifacts`` found branches that disagree, or names that are missing."""
+
+
+class LazyParameters(Mapping[str, Any]):
+    """Parameter values of the run, each loaded on first use."""
+
+    def __init__(self, refs: dict[str, ArtifactRef], cas: ContentAddressedStore, names: list[str]) -> None:
+        self._refs = {n: refs[n] for n in names if n in refs}
+        self._cas = cas
+        self._cache: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._cache:
+            self._cache[name] = self._cas.load(self._refs[name].key)
+        return self._cache[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._refs)
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    @property
+    def refs(self) -> dict[str, ArtifactRef]:
+        return dict(self._refs)
+
+
+class TaskContext:
+    """Reads and writes on behalf of one running task."""
+
+    def __init__(self, spec: TaskSpec, stores: TaskStores, *, is_join: bool, parameter_names: list[str]) -> None:
+        self.spec = spec
+        self.stores = stores
+        self.is_join = is_join
+        params_record = stores.parameters_record(spec.run_id)
+        self.parameters = LazyParameters(params_record.artifacts, stores.cas, parameter_names)
+        self.parents = [
+            ParentView(stores.final_record(spec.flow, *parse_input_path(p, spec.run_id)), stores.cas)
+            for p in spec.input_paths
+        ]
+        # Artifacts the task starts with (by reference): a join starts with the
+        # parameters only; any other step with everything its parent had.
+        if is_join or not self.parents:
+            self.inherited: dict[str, ArtifactRef] = {}
+        else:
+            self.inherited = dict(self.parents[0].refs)
+        self._foreach_cache: dict[int, Any] = {}
+
+    # -- reads from FlowSpec ----------------------------------------------------
+
+    def load_artifact(self, name: str) -> Any:
+        """The value of an inherited artifact; KeyError if the task has none."""
+        ref = self.inherited[name]
+        return self.stores.cas.load(ref.key)
+
+    def artifact_names(self) -> list[str]:
+        return sorted(self.inherited)
+
+    def _frame_value(self, depth: int, frame: Frame) -> Any:
+        if depth not in self._foreach_cache:
+            assert frame.items_key is not None
+            ref = ForeachRef(key=frame.items_key, count=frame.count, flow=self.spec.flow)
+            self._foreach_cache[depth] = load_item(self.stores.blobs, ref, frame.index)
+        return self._foreach_cache[depth]
+
+    @property
+    def in_foreach(self) -> bool:
+        return bool(self.spec.foreach_frames)
+
+    def foreach_input(self) -> Any:
+        frames = self.spec.foreach_frames
+        return self._frame_value(len(frames) - 1, frames[-1])
+
+    def foreach_index(self) -> int:
+        return self.spec.foreach_frames[-1].index
+
+    def foreach_stack(self) -> list[tuple[int, int, Any]]:
+        return [(f.index, f.count, self._frame_value(i, f)) for i, f in enumerate(self.spec.foreach_frames)]
+
+    def inputs(self, graph_in_funcs: tuple[str, ...]) -> Inputs:
+        return Inputs(self.parents, graph_in_funcs)
+
+    # -- merge_artifacts ----------------------------------------------------------
+
+    def merge(self, flow_dict: dict[str, Any], inputs: Inputs, include: list[str] | None, exclude: list[str] | None) -> None:
+        """Adopt (by reference) artifacts the branches agree on; see FlowSpec.merge_artifacts."""
+        if not self.is_join:
+            raise MergeError("merge_artifacts() can only be called in a join step", step=self.spec.step,
+                             fix="call it in the step that takes 'inputs'")
+        if include and exclude:
+            raise MergeError("merge_artifacts() takes include= or exclude=, not both", step=self.spec.step,
+                             fix="pass only one of include= and exclude=")
+        candidates: dict[str, dict[str, ArtifactRef]] = {}  # name -> {branch: ref}
+        for parent in inputs:
+            for name, ref in parent.refs.items():
+                if name.startswith(INTERNAL_PREFIX) or name in self.parameters:
+                    continue
+                candidates.setdefault(name, {})[parent.step_label] = ref
+        wanted = set(include) if include else set(candidates) - set(exclude or ())
+        wanted -= set(flow_dict)  # set in the join already: the join's value wins
+        missing = sorted(n for n in wanted if n not in candidates)
+        conflicts = sorted(n for n in wanted & set(candidates) if len({r.key for r in candidates[n].values()}) > 1)
+        if conflicts:
+            name = conflicts[0]
+            branches = ", ".join(sorted(candidates[name]))
+            also = f"; so do {', '.join(conflicts[1:])}" if conflicts[1:] else ""
+            raise MergeError(
+                f"merge_artifacts() cannot merge artifact '{name}': its value differs between "
+                f"branches {branches}{also}",
+                step=self.spec.step,
+                fix=f"set self.{name} in the join before calling merge_artifacts(), "
+                f"or pass exclude=['{name}']",
+            )
+        if missing:
+            raise MergeError(
+                f"merge_artifacts(include=...) names {', '.join(missing)}, which no branch has",
+                step=self.spec.step,
+                fix="remove them from include=, or set them in the branches",
+            )
+        for name in wanted & set(candidates):
+            self.inherited[name] = next(iter(candidates[name].values()))
+
+    # -- persisting -----------------------------------------------------------------
+
+    def persist(self, flow_dict: dict[str, Any]) -> dict[str, ArtifactRef]:
+        """Save every artifact the step holds; keep references for the rest."""
+        refs: dict[str, ArtifactRef] = dict(self.inherited)
+        refs.update(self.parameters.refs)
+        for name, value in flow_dict.items():
+            if name.startswith(INTERNAL_PREFIX) or name in NOT_ARTIFACTS:
+                continue
+            refs[name] = self.stores.save_artifact(name, value, self.spec.step)
+        return refs
+
+
+def attempt_summary(record: AttemptRecord) -> str:
+    return f"{record.flow}/{record.run_id}/{record.step}/{record.task_id} attempt {record.attempt}"

@@ -1,0 +1,153 @@
+"""Run one task attempt: the single code path behind every way a task is launched."""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Literal
+
+import grange
+from grange.current import current
+from grange.datastore import AttemptRecord, save_items, write_record
+from grange.exceptions import GrangeError, InvalidNextError
+from grange.flowspec import FlowSpec, Transition
+from grange.graph import FlowGraph, NodeType, StepNode, graph_of
+from grange.parameters import flow_parameters
+from grange.task.context import TaskContext
+from grange.task.spec import TaskSpec
+from grange.task.stores import TaskStores
+
+_GRANGE_DIR = str(Path(grange.__file__).parent)
+
+
+def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, stores: TaskStores, *, max_num_splits: int) -> AttemptRecord:
+    """Execute the step of ``spec`` once and commit the attempt's record.
+
+    User code errors do not propagate: they are printed to stderr (with the
+    user's frames only) and recorded as a failed attempt.
+    """
+    graph = graph_of(flow_cls)
+    node = graph[spec.step]
+    started = time.time()
+    extra: dict[str, Any] = {"frames": [f.to_list() for f in spec.frames], "iteration": spec.iteration}
+    artifacts = {}
+    exception = None
+    status: Literal["ok", "failed"]
+    try:
+        ctx = TaskContext(
+            spec, stores, is_join=node.is_join, parameter_names=[p.attribute or p.name for p in flow_parameters(flow_cls)]
+        )
+        flow = flow_cls(use_cli=False)
+        flow.__dict__["_grange_task"] = ctx
+        flow.__dict__["_grange_parameter_values"] = ctx.parameters
+        _bind_current(spec, graph, list(ctx.parameters))
+        try:
+            func = getattr(flow, spec.step)
+            if node.is_join:
+                func(ctx.inputs(node.in_funcs))
+            else:
+                func()
+        finally:
+            current._unbind()
+        transition = _checked_transition(flow, node, graph)
+        if transition is not None:
+            extra["next"] = list(transition.steps)
+            if transition.foreach:
+                ref = save_items(
+                    stores.blobs, spec.flow, getattr(flow, transition.foreach),
+                    max_items=max_num_splits, name=transition.foreach, step=spec.step,
+                )
+                extra["foreach"] = {"key": ref.key, "count": ref.count}
+            if transition.condition:
+                extra["case"] = transition.case
+        artifacts = ctx.persist({k: v for k, v in flow.__dict__.items()})
+        status = "ok"
+    except Exception as exc:
+        status = "failed"
+        exception = _describe(exc, spec)
+        print(exception["text"], file=sys.stderr, flush=True)
+    record = AttemptRecord(
+        flow=spec.flow,
+        run_id=spec.run_id,
+        step=spec.step,
+        task_id=spec.task_id,
+        attempt=spec.attempt,
+        status=status,
+        started_at=started,
+        finished_at=time.time(),
+        artifacts=artifacts,
+        exception=exception,
+        extra=extra,
+    )
+    write_record(stores.blobs, record)
+    return record
+
+
+def _bind_current(spec: TaskSpec, graph: FlowGraph, parameter_names: list[str]) -> None:
+    current._bind(
+        flow_name=spec.flow,
+        run_id=spec.run_id,
+        step_name=spec.step,
+        task_id=spec.task_id,
+        retry_count=spec.attempt,
+        origin_run_id=spec.origin_run_id,
+        pathspec=spec.pathspec,
+        username=spec.user,
+        namespace=spec.namespace,
+        tags=frozenset(spec.tags),
+        parameter_names=parameter_names,
+        graph=graph.to_dict(),
+    )
+
+
+def _checked_transition(flow: FlowSpec, node: StepNode, graph: FlowGraph) -> Transition | None:
+    transition = flow._transition
+    where = {"file": node.file, "step": node.name}
+    if node.type is NodeType.END:
+        return None
+    if transition is None:
+        raise InvalidNextError(
+            f"step '{node.name}' ended without calling self.next()",
+            line=node.next_line or node.line,
+            fix="end the step with self.next(...) on every path",
+            **where,
+        )
+    line = transition.line or node.line
+    if node.is_switch:
+        if transition.condition is None or set(transition.cases.values()) != set(node.switch_cases.values()):
+            raise InvalidNextError(
+                f"step '{node.name}' called self.next() with other cases than its source declares",
+                line=line,
+                fix="keep one self.next({...}, condition=...) as the step's last statement",
+                **where,
+            )
+        return transition
+    if tuple(transition.steps) != node.out_funcs or transition.foreach != node.foreach_var:
+        declared = ", ".join(node.out_funcs)
+        raise InvalidNextError(
+            f"step '{node.name}' went to {', '.join(transition.steps)}, but its last statement "
+            f"goes to {declared}" + (f" (foreach='{node.foreach_var}')" if node.foreach_var else ""),
+            line=line,
+            fix="call self.next() once, as the last statement, the same way on every path; "
+            "use a switch (condition=) to choose between steps",
+            **where,
+        )
+    return transition
+
+
+def _describe(exc: BaseException, spec: TaskSpec) -> dict[str, Any]:
+    """Exception facts for the record, and the text shown to the user."""
+    if isinstance(exc, GrangeError):
+        text = exc.render()
+        tb_text = ""
+    else:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_GRANGE_DIR)]
+        tb_text = "".join(traceback.format_list(frames))
+        text = (
+            f"Step '{spec.step}' (task {spec.pathspec}) failed:\n"
+            f"Traceback (most recent call last):\n{tb_text}"
+            f"{type(exc).__name__}: {exc}"
+        )
+    return {"type": type(exc).__name__, "message": str(exc), "traceback": tb_text, "text": text}

@@ -1,0 +1,57 @@
+"""The datastore as one task sees it: records of its run, artifacts in and out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grange.datastore import (
+    ArtifactRef,
+    AttemptRecord,
+    BlobStore,
+    ContentAddressedStore,
+    list_attempts,
+    read_record,
+)
+from grange.exceptions import GrangeError
+
+PARAMETERS_STEP = "_parameters"
+PARAMETERS_TASK = "0"
+
+
+class MissingInputError(GrangeError):
+    """A parent task has no successful attempt in the datastore."""
+
+
+class TaskStores:
+    """Blob store, content-addressed store and record lookups for one flow."""
+
+    def __init__(self, blobs: BlobStore, flow: str) -> None:
+        self.blobs = blobs
+        self.flow = flow
+        self.cas = ContentAddressedStore(blobs, flow)
+        self._records: dict[tuple[str, str, str], AttemptRecord] = {}
+
+    def final_record(self, flow: str, run_id: str, step: str, task_id: str) -> AttemptRecord:
+        """The record of the task's last successful attempt."""
+        key = (run_id, step, task_id)
+        cached = self._records.get(key)
+        if cached is not None:
+            return cached
+        for attempt in sorted(list_attempts(self.blobs, flow, run_id, step, task_id), reverse=True):
+            record = read_record(self.blobs, flow, run_id, step, task_id, attempt)
+            if record is not None and record.status == "ok":
+                self._records[key] = record
+                return record
+        raise MissingInputError(
+            f"task {flow}/{run_id}/{step}/{task_id} has no successful attempt in the datastore "
+            f"({self.blobs.describe()})",
+            step=step,
+            fix="check that every task of the run uses the same --datastore-root",
+        )
+
+    def parameters_record(self, run_id: str) -> AttemptRecord:
+        return self.final_record(self.flow, run_id, PARAMETERS_STEP, PARAMETERS_TASK)
+
+    def save_artifact(self, name: str, value: Any, step: str) -> ArtifactRef:
+        """Store one artifact; an unpicklable value raises an error naming it and the step."""
+        return self.cas.save(value, name=name, step=step)
