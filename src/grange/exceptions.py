@@ -12,7 +12,9 @@
     │   ├── BlobNotFound             exit 1   no blob under the key asked for
     │   ├── ArtifactSerializationError exit 1 an artifact cannot be pickled
     │   └── ArtifactLoadError        exit 1   a stored artifact cannot be unpickled
-    └── CommandError                 exit 2   a CLI command got arguments it cannot use
+    ├── CommandError                 exit 2   a CLI command got arguments it cannot use
+    └── MetadataError                exit 1   the metadata store cannot do what was asked
+        └── TagError                 exit 2   a run tag is invalid or may not be changed
 
 Every error carries what is wrong (``message``), where (``file``, ``line``,
 ``step``, ``parameter``) and how to fix it (``fix``); :meth:`GrangeError.render`
@@ -161,6 +163,19 @@ class CommandError(GrangeError):
 
     exit_code = 2
     headline = "Invalid command"
+
+
+class MetadataError(GrangeError):
+    """The metadata store cannot do what was asked (unknown run, newer schema, ...)."""
+
+    headline = "Metadata error"
+
+
+class TagError(MetadataError):
+    """A run tag is invalid (empty, too long, too many) or may not be changed."""
+
+    exit_code = 2
+    headline = "Invalid tag"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,184 @@
+"""Database engines: one per URL per process, tuned per backend, safe after fork.
+
+SQLite (the default) is opened in WAL mode with ``synchronous=NORMAL`` (readers
+never block the writer and a commit does not wait for an fsync of the whole
+database) and a generous ``busy_timeout``, so the runtime and many worker
+processes can share one file. Write transactions start with
+``BEGIN IMMEDIATE``: they take the write lock up front, where SQLite's busy
+handler waits for it, instead of failing when a reader later tries to write.
+Read transactions start with a plain ``BEGIN`` and see one snapshot.
+
+PostgreSQL URLs (``postgresql://``, ``postgres://``) are sent to the psycopg 3
+driver, installed with ``pip install 'grange[postgres]'``.
+
+Fork safety: the local runtime forks workers from a warm process. A child must
+never use a connection it inherited (two processes on one socket or one SQLite
+handle corrupt each other's state), so after ``os.fork()`` the child replaces
+every engine's pool with ``dispose(close=False)``: the parent's connections
+stay open for the parent (the child keeps a reference to them so that they
+are never closed from the child either) and the child opens its own on first
+use.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from grange.exceptions import MetadataError
+
+SQLITE_FILE = "metadata.db"
+BUSY_TIMEOUT_MS = 60_000
+_WRITE = "grange_write"
+
+_engines: dict[str, Engine] = {}
+_inherited: list[object] = []  # pools a forked child must neither use nor close
+_lock = threading.Lock()
+_fork_hook_registered = False
+
+
+def sqlite_url(root: Path) -> str:
+    """The URL of the SQLite metadata file under a datastore root."""
+    return f"sqlite:///{Path(root).resolve() / SQLITE_FILE}"
+
+
+def normalize_url(url: str) -> str:
+    """``url`` with PostgreSQL URLs pointed at the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def get_engine(url: str) -> Engine:
+    """This process's engine for ``url``, created on first use."""
+    url = normalize_url(url)
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _create_engine(url)
+            _engines[url] = engine
+            _register_fork_hook()
+        return engine
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        _tune_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        try:
+            return sa.create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError as err:
+            raise MetadataError(
+                f"the PostgreSQL driver is not installed ({err.name})",
+                fix="pip install 'grange[postgres]'",
+            ) from err
+    raise MetadataError(
+        f"unsupported metadata database {parsed.render_as_string(hide_password=True)!r}",
+        fix="use a sqlite:/// or postgresql:// URL",
+    )
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not the driver, open transactions.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            _enable_wal(cursor)
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get(_WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode (a lasting property of the file).
+
+    Switching needs an exclusive lock and SQLite does not always wait for it
+    through the busy handler, so processes opening a new file at once retry.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that may write; commits on success."""
+    with engine.connect() as connection:
+        connection.execution_options(**{_WRITE: True})
+        with connection.begin():
+            yield connection
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a read-only transaction (one consistent snapshot)."""
+    with engine.connect() as connection, connection.begin():
+        yield connection
+
+
+def insert(connection: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT with the backend's ``ON CONFLICT`` clauses available."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _register_fork_hook() -> None:
+    global _fork_hook_registered
+    if not _fork_hook_registered:
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _fork_hook_registered = True
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at the fork
+    for engine in _engines.values():
+        # Keep the inherited pool alive: letting it be collected would close
+        # the parent's SQLite handles or sockets from the child.
+        _inherited.append(engine.pool)
+        engine.dispose(close=False)
+
+
+def dispose_all() -> None:
+    """Close every engine of this process (tests, and processes about to exit)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()

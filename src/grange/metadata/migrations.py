@@ -1,0 +1,105 @@
+"""Versioned migrations of the metadata schema.
+
+The ``schema_version`` table holds one row: the version of the schema the
+database has. :data:`MIGRATIONS` is the ordered list of steps; migration ``N``
+takes a database at version ``N - 1`` to version ``N``.
+
+Migration 1 creates every table of :mod:`grange.metadata.schema`, which always
+describes the *latest* schema, so a new database goes straight to
+:data:`LATEST`; migrations 2 and later exist for databases created by an
+older grange. To change the schema: edit ``schema.py`` and append a migration
+that makes the same change to an existing database (``ALTER TABLE ...``, with
+``op``-free SQLAlchemy Core or plain SQL that both SQLite and PostgreSQL accept).
+
+:func:`migrate` is idempotent and safe when several processes open a store at
+once: a cheap read returns early when the database is current; otherwise the
+work runs in one write transaction that holds the database's migration lock
+(SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-level advisory lock),
+re-reads the version under that lock, and either finds the work done or does
+it and commits schema and version together. A database newer than this code
+is refused with a :class:`~grange.exceptions.MetadataError`, never written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from grange.exceptions import MetadataError
+from grange.metadata import schema
+from grange.metadata.engine import read_transaction, write_transaction
+
+Migration = Callable[[Connection], None]
+
+# Arbitrary, fixed: the key of PostgreSQL's advisory lock for migrations.
+_PG_LOCK_KEY = 0x67_72_61_6E_67_65  # "grange"
+
+
+def _create_tables(connection: Connection) -> None:
+    """Version 1: every table and index of the current schema."""
+    schema.METADATA.create_all(connection, checkfirst=True)
+
+
+MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
+    (1, "create the metadata tables", _create_tables),
+)
+LATEST: int = MIGRATIONS[-1][0]
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the database to :data:`LATEST`; return the version it is at."""
+    with read_transaction(engine) as connection:
+        current = _read_version(connection)
+    _refuse_newer(current)
+    if current == LATEST:
+        return current
+    with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+        schema.schema_version.create(connection, checkfirst=True)
+        current = _read_version(connection)
+        _refuse_newer(current)
+        if current == 0:
+            _create_tables(connection)
+            _stamp(connection, LATEST, insert=True)
+        else:
+            for version, _doc, step in MIGRATIONS:
+                if version > current:
+                    step(connection)
+                    _stamp(connection, version, insert=False)
+    return LATEST
+
+
+def schema_version(engine: Engine) -> int:
+    """The schema version of the database (0 for an empty one)."""
+    with read_transaction(engine) as connection:
+        return _read_version(connection)
+
+
+def _read_version(connection: Connection) -> int:
+    if not sa.inspect(connection).has_table(schema.schema_version.name):
+        return 0
+    table = schema.schema_version
+    version = connection.execute(sa.select(table.c.version).where(table.c.id == 1)).scalar()
+    return int(version or 0)
+
+
+def _stamp(connection: Connection, version: int, *, insert: bool) -> None:
+    table = schema.schema_version
+    values = {"version": version, "updated_at": time.time()}
+    if insert:
+        connection.execute(table.insert().values(id=1, **values))
+    else:
+        connection.execute(table.update().where(table.c.id == 1).values(**values))
+
+
+def _refuse_newer(version: int) -> None:
+    if version > LATEST:
+        raise MetadataError(
+            f"this store was written by a newer grange (metadata schema version "
+            f"{version}; this grange knows versions up to {LATEST}); upgrade",
+            fix="pip install --upgrade grange",
+        )

@@ -1,0 +1,298 @@
+"""``MetadataStore``: the one object the runtime, the task and the client talk to.
+
+Each public method runs in exactly one transaction. Writes come in batches
+(``register_tasks``, ``start_attempts``, ``record_attempts``,
+``heartbeat_attempts``) so that a 10,000-way foreach costs a few dozen
+transactions, not tens of thousands; ``record_attempts`` makes an attempt's
+end, its artifacts and its metadata visible together.
+
+Reads report statuses as described in :mod:`grange.metadata.status`: a run
+stored as running whose heartbeat is older than ``stale_after`` seconds reads
+as ``crashed``, and so do its running tasks and attempts.
+
+Arguments after the first two are keyword-only.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+
+from grange.exceptions import MetadataError
+from grange.metadata import runs as _runs
+from grange.metadata import tasks as _tasks
+from grange.metadata.engine import get_engine, read_transaction, sqlite_url, write_transaction
+from grange.metadata.migrations import migrate
+from grange.metadata.rows import (
+    ArtifactRow,
+    AttemptRecord,
+    AttemptRef,
+    AttemptRow,
+    FlowRow,
+    MetadataRow,
+    RunRow,
+    RunTags,
+    StepRow,
+    TaskKey,
+    TaskRef,
+    TaskRow,
+)
+from grange.metadata.status import DEFAULT_STALE_AFTER, RUNNING, check_final_run_status
+from grange.metadata.tags import mutate_user_tags
+
+__all__ = ["MetadataStore", "sqlite_url"]
+
+_CUSTOM_RUN_ID = re.compile(r"^(?!\d+$)[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+
+
+class MetadataStore:
+    """The index of flows, runs, steps, tasks, attempts, artifacts and tags.
+
+    Build it with :meth:`from_url`; ``stale_after`` is the heartbeat age (in
+    seconds) after which a running run reads as crashed, and ``clock`` the
+    source of "now" (``time.time``; tests pass their own).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        stale_after: float = DEFAULT_STALE_AFTER,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.stale_after = stale_after
+        self._clock = clock
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        stale_after: float = DEFAULT_STALE_AFTER,
+        clock: Callable[[], float] = time.time,
+    ) -> MetadataStore:
+        """Open (creating or migrating as needed) the store at a database URL.
+
+        ``sqlite:///path/metadata.db`` (see :func:`sqlite_url`) or
+        ``postgresql://user:pass@host/db``. The engine is shared by every store
+        of this process on the same URL.
+        """
+        engine = get_engine(url)
+        migrate(engine)
+        return cls(engine, stale_after=stale_after, clock=clock)
+
+    @classmethod
+    def at_root(cls, root: Path, **kwargs: Any) -> MetadataStore:
+        """The SQLite store under a local datastore root."""
+        return cls.from_url(sqlite_url(root), **kwargs)
+
+    def _run_status(self, c: Connection, flow: str, run_id: str, now: float) -> str:
+        """The reported status of a run, for its tasks' and attempts' statuses."""
+        status = _runs.run_status(c, flow, run_id, now=now, stale_after=self.stale_after)
+        return status or RUNNING
+
+    # -- flows and runs: writes -------------------------------------------
+
+    def ensure_flow(self, flow: str) -> None:
+        """Register ``flow`` unless it is known already."""
+        with write_transaction(self.engine) as c:
+            _runs.ensure_flow(c, flow, now=self._clock())
+
+    def new_run(
+        self,
+        flow: str,
+        *,
+        user: str,
+        tags: Iterable[str] = (),
+        system_tags: Iterable[str] = (),
+        parameters: Mapping[str, Any] | None = None,
+        origin_run_id: str | None = None,
+        runtime: str = "local",
+        run_id: str | None = None,
+    ) -> str:
+        """Create a running run and return its id.
+
+        The id is the next integer of the flow's counter, as text, unless a
+        scheduler passes its own ``run_id`` (which must not be all digits, so
+        it can never collide with an allocated one). ``system_tags`` should
+        include ``user:<name>``, the namespace the run belongs to.
+        """
+        if run_id is not None and not _CUSTOM_RUN_ID.match(run_id):
+            raise MetadataError(
+                f"invalid run id {run_id!r}",
+                fix="a run id given by a scheduler must not be all digits and may use "
+                "only letters, digits, '_', '.', ':' and '-'",
+            )
+        with write_transaction(self.engine) as c:
+            return _runs.create_run(
+                c,
+                flow,
+                run_id=run_id,
+                user=user,
+                tags=tags,
+                system_tags=system_tags,
+                parameters=parameters or {},
+                origin_run_id=origin_run_id,
+                runtime=runtime,
+                now=self._clock(),
+            )
+
+    def heartbeat_run(self, flow: str, run_id: str) -> None:
+        """Record that the run's runtime is alive (ignored once it has finished)."""
+        with write_transaction(self.engine) as c:
+            values = {"heartbeat_at": self._clock()}
+            if not _runs.update_run(c, flow, run_id, values=values, only_running=True):
+                _runs.require_run(c, flow, run_id)
+
+    def finish_run(self, flow: str, run_id: str, *, status: str) -> None:
+        """End a run as ``succeeded`` or ``failed``."""
+        check_final_run_status(status)
+        now = self._clock()
+        with write_transaction(self.engine) as c:
+            values = {"status": status, "finished_at": now, "heartbeat_at": now}
+            if not _runs.update_run(c, flow, run_id, values=values):
+                _runs.require_run(c, flow, run_id)
+
+    # -- tags --------------------------------------------------------------
+
+    def add_tags(self, flow: str, run_id: str, *, tags: Iterable[str]) -> frozenset[str]:
+        """Add user tags; returns the run's user tags afterwards."""
+        return self.replace_tags(flow, run_id, remove=(), add=tags)
+
+    def remove_tags(self, flow: str, run_id: str, *, tags: Iterable[str]) -> frozenset[str]:
+        """Remove user tags (a system tag cannot be removed); returns the user tags."""
+        return self.replace_tags(flow, run_id, remove=tags, add=())
+
+    def replace_tags(
+        self, flow: str, run_id: str, *, remove: Iterable[str], add: Iterable[str]
+    ) -> frozenset[str]:
+        """Remove then add user tags, atomically; returns the user tags afterwards.
+
+        Raises :class:`~grange.exceptions.TagError` for an empty tag, a tag
+        over 500 characters, more than 50 user tags, or a system tag in
+        ``remove``; nothing changes then.
+        """
+        with write_transaction(self.engine) as c:
+            _runs.require_run(c, flow, run_id)
+            old = _runs.read_tags(c, flow, [run_id])[run_id]
+            new = mutate_user_tags(user=old.user, system=old.system, remove=remove, add=add)
+            _runs.write_user_tags(c, flow, run_id, old.user, new)
+            return new
+
+    # -- tasks and attempts: batch writes ------------------------------------
+
+    def register_tasks(self, rows: Sequence[TaskRow]) -> None:
+        """Insert tasks (and their steps) in one transaction."""
+        with write_transaction(self.engine) as c:
+            _tasks.register_tasks(c, rows, now=self._clock())
+
+    def start_attempts(self, rows: Sequence[AttemptRow]) -> None:
+        """Mark attempts as started (``started_at`` defaults to now), in one transaction."""
+        with write_transaction(self.engine) as c:
+            _tasks.start_attempts(c, rows, now=self._clock())
+
+    def heartbeat_attempts(self, refs: Sequence[AttemptRef]) -> None:
+        """Set the heartbeat of running attempts to now, in one transaction.
+
+        Readers show it; statuses follow the run's heartbeat (``heartbeat_run``).
+        """
+        with write_transaction(self.engine) as c:
+            _tasks.heartbeat_attempts(c, refs, now=self._clock())
+
+    def record_attempts(self, records: Sequence[AttemptRecord]) -> None:
+        """Record ended attempts with their artifacts and metadata, in ONE transaction.
+
+        An attempt already started is updated (its ``started_at`` is kept);
+        recording the same attempt twice is harmless. Each task's status
+        becomes its latest attempt's.
+        """
+        with write_transaction(self.engine) as c:
+            _tasks.record_attempts(c, records, now=self._clock())
+
+    # -- reads ---------------------------------------------------------------
+
+    def list_flows(self, *, tags: Sequence[str] = ()) -> list[FlowRow]:
+        """Flows by name; with ``tags``, those with a run carrying all of them."""
+        with read_transaction(self.engine) as c:
+            return _runs.list_flows(c, tuple(tags))
+
+    def get_flow(self, flow: str) -> FlowRow | None:
+        with read_transaction(self.engine) as c:
+            return _runs.get_flow(c, flow)
+
+    def list_runs(
+        self,
+        flow: str,
+        *,
+        tags: Sequence[str] = (),
+        limit: int | None = None,
+        status: str | None = None,
+    ) -> list[RunRow]:
+        """Runs of ``flow`` newest first, with every tag in ``tags`` and the given status."""
+        with read_transaction(self.engine) as c:
+            return _runs.list_runs(
+                c,
+                flow,
+                tags=tuple(tags),
+                status=status,
+                limit=limit,
+                now=self._clock(),
+                stale_after=self.stale_after,
+            )
+
+    def get_run(self, flow: str, run_id: str) -> RunRow | None:
+        with read_transaction(self.engine) as c:
+            return _runs.get_run(c, flow, run_id, now=self._clock(), stale_after=self.stale_after)
+
+    def run_tags(self, flow: str, run_id: str) -> RunTags:
+        with read_transaction(self.engine) as c:
+            _runs.require_run(c, flow, run_id)
+            return _runs.read_tags(c, flow, [run_id])[run_id]
+
+    def list_steps(self, flow: str, run_id: str) -> list[StepRow]:
+        with read_transaction(self.engine) as c:
+            return _tasks.list_steps(c, flow, run_id)
+
+    def list_tasks(self, flow: str, run_id: str, *, step: str | None = None) -> list[TaskRow]:
+        """Tasks of a run, or of one of its steps, in registration order."""
+        with read_transaction(self.engine) as c:
+            status = self._run_status(c, flow, run_id, self._clock())
+            return _tasks.list_tasks(c, flow, run_id, step=step, run_status=status)
+
+    def get_task(self, flow: str, run_id: str, *, step: str, task_id: str) -> TaskRow | None:
+        ref = TaskKey(flow, run_id, step, task_id)
+        with read_transaction(self.engine) as c:
+            status = self._run_status(c, flow, run_id, self._clock())
+            return _tasks.get_task(c, ref, run_status=status)
+
+    def list_attempts(self, task: TaskRef) -> list[AttemptRow]:
+        """Every attempt of ``task``, oldest first."""
+        with read_transaction(self.engine) as c:
+            status = self._run_status(c, task.flow, task.run_id, self._clock())
+            return _tasks.list_attempts(c, task, run_status=status)
+
+    def latest_attempt(self, task: TaskRef) -> AttemptRow | None:
+        """The attempt with the highest number, running or ended; None before any."""
+        with read_transaction(self.engine) as c:
+            status = self._run_status(c, task.flow, task.run_id, self._clock())
+            return _tasks.latest_attempt(c, task, run_status=status)
+
+    def artifacts(
+        self, flow: str, run_id: str, *, step: str, task_id: str, attempt: int
+    ) -> list[ArtifactRow]:
+        """The artifacts one attempt recorded, by name."""
+        with read_transaction(self.engine) as c:
+            return _tasks.read_artifacts(c, TaskKey(flow, run_id, step, task_id), attempt)
+
+    def task_metadata(
+        self, flow: str, run_id: str, *, step: str, task_id: str, attempt: int | None = None
+    ) -> list[MetadataRow]:
+        """Metadata values of a task (of one attempt, if given)."""
+        with read_transaction(self.engine) as c:
+            return _tasks.read_metadata(c, TaskKey(flow, run_id, step, task_id), attempt)
