@@ -13,8 +13,12 @@
     │   ├── ArtifactSerializationError exit 1 an artifact cannot be pickled
     │   └── ArtifactLoadError        exit 1   a stored artifact cannot be unpickled
     ├── CommandError                 exit 2   a CLI command got arguments it cannot use
-    └── MetadataError                exit 1   the metadata store cannot do what was asked
-        └── TagError                 exit 2   a run tag is invalid or may not be changed
+    ├── MetadataError                exit 1   the metadata store cannot do what was asked
+    │   └── TagError                 exit 2   a run tag is invalid or may not be changed
+    └── ClientError                  exit 2   the client API cannot give what was asked
+        ├── ObjectNotFound           exit 2   no flow/run/step/task/artifact there (a KeyError)
+        ├── NamespaceMismatch        exit 2   the object's run is outside the current namespace
+        └── InvalidPathspec          exit 2   a pathspec of the wrong shape (a ValueError)
 
 Every error carries what is wrong (``message``), where (``file``, ``line``,
 ``step``, ``parameter``) and how to fix it (``fix``); :meth:`GrangeError.render`
@@ -176,6 +180,53 @@ class TagError(MetadataError):
 
     exit_code = 2
     headline = "Invalid tag"
+
+
+class ClientError(GrangeError):
+    """The client API (``Flow``, ``Run``, ...) cannot give what was asked."""
+
+    exit_code = 2
+    headline = "Client error"
+
+
+class ObjectNotFound(ClientError, KeyError):
+    """No flow, run, step, task or artifact at ``pathspec``.
+
+    Also a :class:`KeyError`, so ``run["stepname"]`` fails the way a mapping
+    lookup does (and the way Metaflow's client does).
+    """
+
+    headline = "Not found"
+
+    def __init__(
+        self, message: str, *, pathspec: str | None = None, fix: str | None = None
+    ) -> None:
+        super().__init__(message, fix=fix)
+        self.pathspec = pathspec
+
+
+class NamespaceMismatch(ClientError):
+    """The object's run does not carry the current namespace tag."""
+
+    headline = "Not in namespace"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        pathspec: str | None = None,
+        namespace: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        super().__init__(message, fix=fix)
+        self.pathspec = pathspec
+        self.namespace = namespace
+
+
+class InvalidPathspec(ClientError, ValueError):
+    """A pathspec with the wrong number of parts, or empty parts."""
+
+    headline = "Invalid pathspec"
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Flow commands registered with ``for_flow_file=True`` (``check``, ``show``)
 are offered here with the flow file as their first argument; they load the
 flow without running the file's ``__main__`` block and then do exactly what
-``python FLOW_FILE COMMAND`` does.
+``python FLOW_FILE COMMAND`` does. The commands of :data:`TOP_LEVEL` need no
+flow file (``grange runs`` reads the store of the current directory).
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from collections.abc import Sequence
 import click
 
 from grange._version import __version__
-from grange.cli.commands import COMMANDS, LazyGroup
+from grange.cli.commands import COMMANDS, CommandEntry, LazyGroup
 from grange.cli.context import Settings
 from grange.cli.errors import debug_option
 from grange.cli.flow import CONTEXT_SETTINGS
 from grange.cli.loader import for_flow_file
+
+TOP_LEVEL: tuple[CommandEntry, ...] = (CommandEntry("runs", "runs:runs"),)
+"""Commands of the ``grange`` script alone, taking no FLOW_FILE (modules in ``commands/``)."""
 
 
 def build_main_cli() -> click.Group:
@@ -25,7 +29,7 @@ def build_main_cli() -> click.Group:
 
     @click.group(
         cls=LazyGroup,
-        entries=[entry for entry in COMMANDS if entry.for_flow_file],
+        entries=[*(entry for entry in COMMANDS if entry.for_flow_file), *TOP_LEVEL],
         wrap=for_flow_file,
         context_settings=CONTEXT_SETTINGS,
     )
@@ -41,6 +45,7 @@ def build_main_cli() -> click.Group:
         """grange: ML workflows as Python classes.
 
         Flow files also have their own command line: python FLOW_FILE --help.
+        'grange runs' lists the runs stored under the current directory.
         """
         ctx.obj = Settings(debug=debug, quiet=quiet)
 

@@ -50,12 +50,15 @@ class CommandEntry:
 
 COMMANDS: tuple[CommandEntry, ...] = (
     CommandEntry("check", "check:check", for_flow_file=True),
+    CommandEntry("dump", "dump:dump"),
     CommandEntry("help", "help:help_command"),
+    CommandEntry("logs", "logs:logs"),
     CommandEntry("output-dot", "show:output_dot"),
     CommandEntry("resume", "run:make_resume_command"),
     CommandEntry("run", "run:make_run_command"),
     CommandEntry("show", "show:show", for_flow_file=True),
     CommandEntry("step", "step:step"),
+    CommandEntry("tag", "tag:tag"),
     CommandEntry("version", "version:version"),
 )
 
@@ -63,8 +66,9 @@ COMMANDS: tuple[CommandEntry, ...] = (
 class LazyGroup(GuardedGroup):
     """A guarded click group whose subcommands come from registry entries.
 
-    ``wrap`` adapts each loaded command (the ``grange`` script uses it to add
-    the ``FLOW_FILE`` argument); unknown commands get a "Did you mean" hint.
+    ``wrap`` adapts each loaded command of an entry with ``for_flow_file``
+    (the ``grange`` script uses it to add the ``FLOW_FILE`` argument); other
+    entries are used as they are. Unknown commands get a "Did you mean" hint.
     """
 
     def __init__(
@@ -90,7 +94,7 @@ class LazyGroup(GuardedGroup):
         if entry is None:
             return None
         command = entry.load(self.flow_cls)
-        return self.wrap(command) if self.wrap is not None else command
+        return self.wrap(command) if self.wrap is not None and entry.for_flow_file else command
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]

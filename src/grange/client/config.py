@@ -1,0 +1,230 @@
+"""Which store the client reads, and which namespace it filters by.
+
+Both are process-wide settings, as in Metaflow, and both are resolved lazily:
+importing this module reads no environment variable and opens no file.
+
+Where runs are read from (:func:`metadata`, :func:`get_metadata`,
+:func:`default_metadata`), first match wins:
+
+1. what :func:`metadata` was given: ``"local@/path/to/.grange"``, a path, or a
+   database URL (``sqlite:///.../metadata.db``, ``postgresql://...``);
+2. ``GRANGE_METADATA`` (a database URL) and ``GRANGE_DATASTORE_ROOT``;
+3. the nearest ``.grange/`` in the working directory or a parent of it, found
+   on first use.
+
+The namespace (:func:`namespace`, :func:`get_namespace`,
+:func:`default_namespace`) is a tag: an object is visible when its run carries
+it. The default is ``user:<name>`` (``GRANGE_USER``, else ``USER``, else the
+login name); inside a running task started with ``--namespace``, that one.
+``namespace(None)`` makes every run visible.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from grange.exceptions import ClientError, ObjectNotFound
+
+if TYPE_CHECKING:
+    from grange.datastore import BlobStore, ContentAddressedStore
+    from grange.metadata import MetadataStore
+
+METADATA_ENV = "GRANGE_METADATA"
+_UNSET = object()
+
+
+@dataclass
+class Stores:
+    """The datastore root and metadata URL the client reads, opened on first use."""
+
+    root: Path
+    url: str
+    _metadata: MetadataStore | None = field(default=None, repr=False)
+    _blobs: BlobStore | None = field(default=None, repr=False)
+    _cas: dict[str, ContentAddressedStore] = field(default_factory=dict, repr=False)
+
+    @property
+    def is_local(self) -> bool:
+        """True when the metadata is the SQLite file under the datastore root."""
+        from grange.metadata import sqlite_url
+
+        return self.url == sqlite_url(self.root)
+
+    def describe(self) -> str:
+        """``local@/abs/.grange`` or the database URL: what :func:`get_metadata` returns."""
+        return f"local@{self.root}" if self.is_local else self.url
+
+    def exists(self) -> bool:
+        """False for a local store that has never been written to."""
+        if not self.url.startswith("sqlite:///"):
+            return True
+        return Path(self.url[len("sqlite:///") :]).is_file()
+
+    @property
+    def metadata(self) -> MetadataStore:
+        """The metadata index; a missing local store is an :class:`ObjectNotFound`."""
+        if self._metadata is None:
+            if not self.exists():
+                raise ObjectNotFound(
+                    f"no grange runs are stored at {self.root}",
+                    fix="run a flow first, or point the client at its store: "
+                    "grange.metadata('local@/path/to/.grange') or GRANGE_DATASTORE_ROOT=...",
+                )
+            from grange.metadata import MetadataStore
+
+            self._metadata = MetadataStore.from_url(self.url)
+        return self._metadata
+
+    @property
+    def blobs(self) -> BlobStore:
+        if self._blobs is None:
+            from grange.datastore import LocalBlobStore
+
+            self._blobs = LocalBlobStore(self.root)
+        return self._blobs
+
+    def cas(self, flow: str) -> ContentAddressedStore:
+        """The content-addressed artifact store of ``flow``."""
+        store = self._cas.get(flow)
+        if store is None:
+            from grange.datastore import ContentAddressedStore
+
+            store = self._cas[flow] = ContentAddressedStore(self.blobs, flow)
+        return store
+
+
+class _Settings:
+    """The process-wide choices; ``None`` stores means "resolve on first use"."""
+
+    def __init__(self) -> None:
+        self.stores: Stores | None = None
+        self.namespace: object = _UNSET
+
+
+_settings = _Settings()
+
+
+def current_stores() -> Stores:
+    """The stores chosen with :func:`metadata`, else the default ones (resolved now)."""
+    if _settings.stores is None:
+        _settings.stores = _default_stores()
+    return _settings.stores
+
+
+def use_stores(root: Path, url: str | None = None) -> Stores:
+    """Read from ``root`` and the metadata at ``url`` (how the command line sets them).
+
+    No ``url``, or ``"local"``, means the SQLite file under ``root``.
+    """
+    from grange.metadata import sqlite_url
+
+    root = Path(root).absolute()
+    if not url or url == "local":
+        url = sqlite_url(root)
+    _settings.stores = Stores(root, url)
+    return _settings.stores
+
+
+def metadata(spec: str) -> str:
+    """Read runs from another store; returns :func:`get_metadata`.
+
+    ``spec`` is ``"local@/path/to/.grange"`` (or a path), ``"local"`` for the
+    default local store, or a database URL: ``sqlite:///.../metadata.db``
+    (its folder is the datastore root) or ``postgresql://...`` (artifacts are
+    then read from ``GRANGE_DATASTORE_ROOT`` or the nearest ``.grange/``).
+    """
+    _settings.stores = _parse_spec(spec)
+    return get_metadata()
+
+
+def get_metadata() -> str:
+    """The store the client reads, as ``local@/abs/path/.grange`` or a database URL."""
+    return current_stores().describe()
+
+
+def default_metadata() -> str:
+    """Forget any :func:`metadata` choice and use the default store; returns it."""
+    _settings.stores = _default_stores()
+    return get_metadata()
+
+
+def namespace(ns: str | None) -> str | None:
+    """Only show runs tagged ``ns`` (``None``: every run); returns :func:`get_namespace`."""
+    if ns is not None and (not isinstance(ns, str) or not ns):
+        raise ClientError(
+            f"a namespace is a non-empty tag such as 'user:ada', not {ns!r}",
+            fix="pass None to see every run",
+        )
+    _settings.namespace = ns
+    return get_namespace()
+
+
+def get_namespace() -> str | None:
+    """The namespace objects are filtered by (the default one until :func:`namespace`)."""
+    if _settings.namespace is _UNSET:
+        default_namespace()
+    ns = _settings.namespace
+    assert ns is None or isinstance(ns, str)
+    return ns
+
+
+def default_namespace() -> str:
+    """Go back to the default namespace, ``user:<name>``, and return it."""
+    from grange.current import current
+    from grange.parameters import current_username
+
+    ns = current.namespace if current.namespace else f"user:{current_username()}"
+    _settings.namespace = ns
+    return ns
+
+
+def _parse_spec(spec: str) -> Stores:
+    from grange.metadata import sqlite_url
+
+    if not isinstance(spec, str) or not spec.strip():
+        raise ClientError(
+            f"cannot read runs from {spec!r}",
+            fix="pass 'local@/path/to/.grange' or a database URL",
+        )
+    spec = spec.strip()
+    if spec == "local":
+        root = _default_root()
+        return Stores(root, sqlite_url(root))
+    provider, at, info = spec.partition("@")
+    if at and provider.isidentifier():
+        if provider != "local":
+            raise ClientError(
+                f"unknown metadata provider {provider!r} in {spec!r}",
+                fix="use 'local@/path/to/.grange', sqlite:///... or postgresql://...",
+            )
+        root = _absolute(info)
+        return Stores(root, sqlite_url(root))
+    if spec.startswith("sqlite:///"):
+        return Stores(Path(spec[len("sqlite:///") :]).parent, spec)
+    if "://" in spec:
+        return Stores(_default_root(), spec)
+    root = _absolute(spec)
+    return Stores(root, sqlite_url(root))
+
+
+def _absolute(path: str) -> Path:
+    return Path(os.path.expanduser(path)).absolute()
+
+
+def _default_root() -> Path:
+    from grange.datastore import find_datastore_root
+
+    return find_datastore_root(Path.cwd(), None, os.environ)
+
+
+def _default_stores() -> Stores:
+    from grange.metadata import sqlite_url
+
+    root = _default_root()
+    url = os.environ.get(METADATA_ENV, "")
+    if not url or url == "local":
+        url = sqlite_url(root)
+    return Stores(root, url)

@@ -1,0 +1,199 @@
+"""``Run("Flow/run")``: one execution of a flow, its steps, its status and its tags.
+
+Status comes from the metadata index and is read afresh on every access, so
+``while not run.finished: time.sleep(5)`` works. ``finished`` is true once the
+run succeeded, failed or crashed (a runtime that stopped heartbeating): unlike
+Metaflow, where ``finished`` follows the ``end`` task and a run that failed
+earlier never finishes (Metaflow issue #1104). ``successful`` means the run
+succeeded, which implies its end step did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from grange.client.base import ClientObject, namespace_fix, timestamp
+from grange.client.flow import missing_run, require_flow
+from grange.datastore import latest_record
+from grange.metadata import RunRow, RunTags
+
+if TYPE_CHECKING:
+    from grange.client.flow import Flow
+    from grange.client.step import Step
+    from grange.client.task import Task, TaskData
+
+
+class Run(ClientObject):
+    """One run of a flow; iteration yields its steps, the most recently started first."""
+
+    _KIND = "run"
+    _DEPTH = 2
+    _CHILD = "step"
+    _PARENT = "flow"
+
+    _row: RunRow
+    _end_step: str | None = None  # found once, then kept
+
+    def _fetch(self) -> RunRow:
+        flow, run_id = self._components
+        row = self._stores.metadata.get_run(flow, run_id)
+        if row is None:
+            require_flow(self._stores, flow)
+            from grange.client.flow import Flow
+
+            raise missing_run(Flow(flow, _namespace_check=False, _stores=self._stores), run_id)
+        return row
+
+    def _fetch_tags(self) -> RunTags:
+        return self._row.tags
+
+    def _namespace_fix(self) -> str:
+        return namespace_fix(f"user:{self._row.user}" if self._row.user else None)
+
+    def _step_names(self) -> list[str]:
+        """Step names, the most recently started first (by their first task)."""
+        flow, run_id = self._components
+        first: dict[str, float] = {}
+        for task in self._stores.metadata.list_tasks(flow, run_id):
+            created = task.created_at or 0.0
+            if task.step not in first or created < first[task.step]:
+                first[task.step] = created
+        return sorted(first, key=lambda step: (-first[step], step))
+
+    def _children(self) -> list[ClientObject]:
+        from grange.client.step import Step
+
+        flow, run_id = self._components
+        rows = {row.step: row for row in self._stores.metadata.list_steps(flow, run_id)}
+        return [self._adopt(Step, name, rows[name]) for name in self._step_names() if name in rows]
+
+    def __getitem__(self, step: str) -> Step:
+        found: Step = self._child(step)
+        return found
+
+    def __iter__(self) -> Iterator[Step]:
+        return super().__iter__()
+
+    def steps(self, *tags: str) -> Iterator[Step]:
+        """The run's steps (tags, as in Metaflow, filter on the run's own tags)."""
+        return self._filtered(tags)
+
+    @property
+    def parent(self) -> Flow:
+        flow: Flow = super().parent  # type: ignore[assignment]
+        return flow
+
+    # -- status ---------------------------------------------------------------------------
+
+    def _fresh(self) -> RunRow:
+        row = self._stores.metadata.get_run(*self._components)
+        if row is not None:
+            self._row = row
+        return self._row
+
+    @property
+    def status(self) -> str:
+        """``running``, ``succeeded``, ``failed`` or ``crashed`` (grange's addition)."""
+        return self._fresh().status
+
+    @property
+    def successful(self) -> bool:
+        return self._fresh().successful
+
+    @property
+    def finished(self) -> bool:
+        """True once the run succeeded, failed or crashed (see the module docstring)."""
+        return self._fresh().finished
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the run ended (for a crashed run, its last heartbeat); ``None`` while running."""
+        row = self._fresh()
+        return timestamp(row.finished_at) if row.finished else None
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """``Flow/run`` of the run this one resumed, else ``None``."""
+        origin = self._row.origin_run_id
+        return f"{self._components[0]}/{origin}" if origin else None
+
+    # -- the end step ---------------------------------------------------------------------
+
+    def _find_end_step(self) -> str | None:
+        """The step that ended the flow: its successful task took no transition.
+
+        Usually the step named ``end``, found with one record read; a flow whose
+        end step has another name (``@step(end=True)``) costs a look at each step.
+        """
+        if self._end_step is not None:
+            return self._end_step
+        flow, run_id = self._components
+        meta = self._stores.metadata
+        steps = {row.step for row in meta.list_steps(flow, run_id)}
+        if "end" in steps and self._ends_flow("end"):
+            self._end_step = "end"
+            return "end"
+        for name in self._step_names():
+            if name != "end" and not name.startswith("_") and self._ends_flow(name):
+                self._end_step = name
+                return name
+        return None
+
+    def _ends_flow(self, step: str) -> bool:
+        flow, run_id = self._components
+        for task in self._stores.metadata.list_tasks(flow, run_id, step=step)[:1]:
+            record = latest_record(self._stores.blobs, flow, run_id, step, task.task_id)
+            return record is not None and record.status == "ok" and "next" not in record.extra
+        return False
+
+    @property
+    def end_task(self) -> Task | None:
+        """The task of the end step, or ``None`` before it has run successfully."""
+        name = self._find_end_step()
+        return self[name].task if name is not None else None
+
+    @property
+    def data(self) -> TaskData | None:
+        """The end task's artifacts (``run.data.model``), or ``None`` without an end task."""
+        end = self.end_task
+        return end.data if end is not None else None
+
+    # -- tags ------------------------------------------------------------------------------
+
+    def add_tag(self, tag: str | Iterable[str]) -> None:
+        """Add a user tag (a tag that is already a system tag is left alone)."""
+        self.replace_tags([], _as_list(tag))
+
+    def add_tags(self, tags: Iterable[str]) -> None:
+        self.replace_tags([], tags)
+
+    def remove_tag(self, tag: str | Iterable[str]) -> None:
+        """Remove a user tag; removing a system tag is a :class:`TagError`."""
+        self.replace_tags(_as_list(tag), [])
+
+    def remove_tags(self, tags: Iterable[str]) -> None:
+        self.replace_tags(tags, [])
+
+    def replace_tag(
+        self, tag_to_remove: str | Iterable[str], tag_to_add: str | Iterable[str]
+    ) -> None:
+        self.replace_tags(_as_list(tag_to_remove), _as_list(tag_to_add))
+
+    def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
+        """Remove, then add, user tags in one change; nothing changes if a rule is broken."""
+        flow, run_id = self._components
+        user = self._stores.metadata.replace_tags(
+            flow, run_id, remove=_checked(tags_to_remove), add=_checked(tags_to_add)
+        )
+        self._tags = RunTags(user=user, system=self._tags.system)
+
+
+def _as_list(tags: str | Iterable[str]) -> list[str]:
+    return [tags] if isinstance(tags, str) else list(tags)
+
+
+def _checked(tags: Iterable[str]) -> Iterable[str]:
+    """A list of the tags; a lone string goes through, for the store to refuse clearly."""
+    return tags if isinstance(tags, str) else list(tags)

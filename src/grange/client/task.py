@@ -1,0 +1,270 @@
+"""``Task("Flow/run/step/task", attempt=None)``: one execution of a step.
+
+Without ``attempt`` a task is seen through its latest attempt: the one that
+started last for status, exception and logs, and the last one that ended for
+artifacts (a retry still running does not hide the data of the attempt
+before it). ``attempt=N`` pins everything to attempt ``N``.
+
+A task's artifacts are every name it ended with, inherited ones and the
+flow's parameters included; ``task.data`` reads each one lazily.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from grange.client.base import ClientObject, timestamp
+from grange.client.data import Metadata, TaskData, TaskException, epoch_ms
+from grange.client.step import natural_key, run_tasks
+from grange.datastore import log_key, read_log
+from grange.exceptions import ObjectNotFound
+from grange.metadata import ArtifactRow, AttemptRow, TaskRow
+from grange.metadata.status import RUNNING
+
+if TYPE_CHECKING:
+    from grange.client.artifact import DataArtifact
+    from grange.client.step import Step
+
+LOG_STREAMS = ("stdout", "stderr")
+
+
+class Task(ClientObject):
+    """One task; iteration yields its public artifacts as :class:`DataArtifact` objects."""
+
+    _KIND = "task"
+    _DEPTH = 4
+    _CHILD = "artifact"
+    _PARENT = "step"
+
+    _row: TaskRow
+    _data: TaskData | None = None  # built on first access
+
+    def _fetch(self) -> TaskRow:
+        flow, run_id, step, task_id = self._components
+        row = self._stores.metadata.get_task(flow, run_id, step=step, task_id=task_id)
+        if row is None:
+            parent: Step = self.parent  # raises ObjectNotFound when the step is missing
+            raise self._not_found("task", [r.task_id for r in parent._task_rows()])
+        if self._attempt is not None:
+            numbers = [a.attempt for a in self._stores.metadata.list_attempts(row)]
+            if self._attempt not in numbers:
+                raise ObjectNotFound(
+                    f"task {self.pathspec} has no attempt {self._attempt}",
+                    pathspec=self.pathspec,
+                    fix="its attempts are " + (", ".join(map(str, numbers)) or "none yet"),
+                )
+        return row
+
+    @property
+    def parent(self) -> Step:
+        step: Step = super().parent  # type: ignore[assignment]
+        return step
+
+    # -- attempts ------------------------------------------------------------------------
+
+    def _attempts(self) -> list[AttemptRow]:
+        rows = self._stores.metadata.list_attempts(self._row)
+        if self._attempt is not None:
+            rows = [row for row in rows if row.attempt == self._attempt]
+        return rows
+
+    def _attempt_row(self) -> AttemptRow | None:
+        """The pinned attempt, else the one that started last."""
+        rows = self._attempts()
+        return rows[-1] if rows else None
+
+    def _data_attempt(self) -> AttemptRow | None:
+        """The pinned attempt, else the last one that ended."""
+        ended = [row for row in self._attempts() if row.status != RUNNING]
+        return ended[-1] if ended else None
+
+    def _artifact_rows(self) -> dict[str, ArtifactRow]:
+        attempt = self._data_attempt()
+        if attempt is None:
+            return {}
+        flow, run_id, step, task_id = self._components
+        rows = self._stores.metadata.artifacts(
+            flow, run_id, step=step, task_id=task_id, attempt=attempt.attempt
+        )
+        return {row.name: row for row in rows}
+
+    @property
+    def current_attempt(self) -> int:
+        """The pinned attempt, else the number of the attempt that started last (0 before any)."""
+        if self._attempt is not None:
+            return self._attempt
+        row = self._attempt_row()
+        return row.attempt if row is not None else 0
+
+    # -- artifacts ---------------------------------------------------------------------
+
+    def _children(self) -> list[ClientObject]:
+        from grange.client.artifact import DataArtifact
+
+        rows = self._artifact_rows()
+        return [self._adopt(DataArtifact, name, rows[name]) for name in sorted(rows)]
+
+    def all_artifacts(self) -> list[DataArtifact]:
+        """Every artifact by name, private ones (``_name``) included; grange's addition."""
+        found: list[DataArtifact] = self._children()  # type: ignore[assignment]
+        return found
+
+    def __getitem__(self, name: str) -> DataArtifact:
+        artifact: DataArtifact = self._child(name, check=False)
+        return artifact
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        return super().__iter__()
+
+    @property
+    def data(self) -> TaskData:
+        """The task's public artifacts as attributes, each read on first access."""
+        if self._data is None:
+            self._data = TaskData(self.pathspec, self._artifact_rows(), self._load)
+        return self._data
+
+    def _load(self, key: str) -> Any:
+        return self._stores.cas(self._components[0]).load(key)
+
+    @property
+    def artifacts(self) -> Any:
+        """The public artifacts as a named tuple of :class:`DataArtifact` (``.artifacts.x.sha``)."""
+        found = list(self)
+        names = namedtuple("MetaflowArtifacts", [a.id for a in found], rename=True)  # type: ignore[misc]
+        return names._make(found)
+
+    # -- status --------------------------------------------------------------------------
+
+    @property
+    def successful(self) -> bool:
+        row = self._attempt_row()
+        return row is not None and row.successful
+
+    @property
+    def finished(self) -> bool:
+        """True once the attempt ended: succeeded, failed or crashed."""
+        row = self._attempt_row()
+        return row is not None and row.status != RUNNING
+
+    @property
+    def finished_at(self) -> datetime | None:
+        row = self._attempt_row()
+        if row is None or row.status == RUNNING:
+            return None
+        return timestamp(row.finished_at or row.heartbeat_at or row.started_at)
+
+    @property
+    def exception(self) -> TaskException | None:
+        """What the attempt raised (``type``, ``message``, ``traceback``), else ``None``."""
+        row = self._attempt_row()
+        if row is None or not row.exception:
+            return None
+        return TaskException.from_record(row.exception)
+
+    @property
+    def index(self) -> int | None:
+        """The position of the task's item in its innermost foreach, else ``None``."""
+        foreach = [frame for frame in self._row.foreach_stack if len(frame) > 4 and frame[4]]
+        return int(foreach[-1][2]) if foreach else None
+
+    @property
+    def runtime_name(self) -> str | None:
+        for tag in self._tags.system:
+            if tag.startswith("runtime:"):
+                return tag.split(":", 1)[1]
+        return None
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """The task ``resume`` cloned this one from, else ``None``."""
+        return self._row.origin_task
+
+    # -- logs --------------------------------------------------------------------------
+
+    def _log(self, stream: str) -> bytes:
+        if stream not in LOG_STREAMS:
+            raise ValueError(f"a log stream is 'stdout' or 'stderr', not {stream!r}")
+        flow, run_id, step, task_id = self._components
+        key = log_key(flow, run_id, step, task_id, self.current_attempt, stream)
+        return read_log(self._stores.blobs, key)
+
+    @property
+    def stdout(self) -> str:
+        """What the attempt printed on standard output (so far, if it is running)."""
+        return self._log("stdout").decode("utf-8", errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self._log("stderr").decode("utf-8", errors="replace")
+
+    @property
+    def stdout_size(self) -> int:
+        return len(self._log("stdout"))
+
+    @property
+    def stderr_size(self) -> int:
+        return len(self._log("stderr"))
+
+    def loglines(self, stream: str, as_unicode: bool = True) -> Iterator[tuple[None, Any]]:
+        """``(timestamp, line)`` pairs; grange keeps no per-line times, so the first is ``None``."""
+        for line in self._log(stream).splitlines():
+            yield None, line.decode("utf-8", errors="replace") if as_unicode else line
+
+    # -- lineage -------------------------------------------------------------------------
+
+    @property
+    def parent_task_pathspecs(self) -> Iterator[str]:
+        """Pathspecs of the tasks whose outputs this task read."""
+        return iter(list(self._row.parent_task_ids))
+
+    @property
+    def child_task_pathspecs(self) -> Iterator[str]:
+        """Pathspecs of the tasks that read this task's outputs."""
+        rows = [row for row in run_tasks(self) if self.pathspec in row.parent_task_ids]
+        rows.sort(key=lambda row: (row.created_at or 0.0, natural_key(row.task_id)))
+        return iter([row.pathspec for row in rows])
+
+    @property
+    def parent_tasks(self) -> Iterator[Task]:
+        return iter([self._relative(p) for p in self.parent_task_pathspecs])
+
+    @property
+    def child_tasks(self) -> Iterator[Task]:
+        return iter([self._relative(p) for p in self.child_task_pathspecs])
+
+    def _relative(self, pathspec: str) -> Task:
+        return Task(pathspec, _namespace_check=False, _stores=self._stores, _namespace=self._ns)
+
+    # -- metadata ------------------------------------------------------------------------
+
+    @property
+    def metadata(self) -> list[Metadata]:
+        """Metadata entries of every attempt (of the pinned one, if any), oldest first."""
+        flow, run_id, step, task_id = self._components
+        entries: list[Metadata] = []
+        for row in self._attempts():
+            entries.append(self._entry("attempt", str(row.attempt), row.started_at))
+            if row.status != RUNNING:
+                ok = str(row.successful)
+                entries.append(self._entry("attempt_ok", ok, row.finished_at or row.started_at))
+        origin = self._row.origin_task
+        if origin:
+            created = self._row.created_at
+            entries.append(self._entry("origin-run-id", origin.split("/")[1], created))
+            entries.append(self._entry("origin-task-id", origin.split("/")[3], created))
+        stored = self._stores.metadata.task_metadata(
+            flow, run_id, step=step, task_id=task_id, attempt=self._attempt
+        )
+        entries += [self._entry(m.name, m.value, m.created_at) for m in stored]
+        return sorted(entries, key=lambda m: m.created_at)
+
+    def _entry(self, name: str, value: str, when: float | None) -> Metadata:
+        return Metadata(name, value, epoch_ms(when), name, self)
+
+    @property
+    def metadata_dict(self) -> dict[str, str]:
+        """The latest value of each metadata name."""
+        return {m.name: m.value for m in self.metadata}
