@@ -68,13 +68,18 @@ class FlowSpec:
             else:
                 self.__dict__[name] = value
                 return value
-            known = sorted(set(ctx.artifact_names()) | {k for k in self.__dict__ if not k.startswith("_")})
+            known = sorted(
+                set(ctx.artifact_names()) | {k for k in self.__dict__ if not k.startswith("_")}
+            )
             hint = difflib.get_close_matches(name, known, n=1)
             raise AttributeError(
                 f"step '{ctx.spec.step}' has no artifact '{name}'"
                 + (f" — did you mean '{hint[0]}'?" if hint else "")
-                + (" (a join starts empty: read branches through inputs, or merge_artifacts(inputs))"
-                   if ctx.is_join else "")
+                + (
+                    " (a join starts empty: read branches through inputs, or merge_artifacts(inputs))"
+                    if ctx.is_join
+                    else ""
+                )
             )
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
@@ -93,7 +98,9 @@ class FlowSpec:
         ctx = self.__dict__.get("_grange_task")
         return ctx.foreach_stack() if ctx is not None else []
 
-    def merge_artifacts(self, inputs: Any, exclude: list[str] | None = None, include: list[str] | None = None) -> None:
+    def merge_artifacts(
+        self, inputs: Any, exclude: list[str] | None = None, include: list[str] | None = None
+    ) -> None:
         """In a join, take every artifact the branches agree on (not already set on self).
 
         An artifact whose value differs between branches is an error naming it

@@ -22,14 +22,10 @@ def datastore_root(settings: Settings) -> Path:
     return find_datastore_root(Path.cwd(), settings.datastore_root, os.environ)
 
 
-def metadata_url(settings: Settings, root: Path) -> str:
-    """The metadata URL: the flag / $GRANGE_METADATA, else SQLite under the datastore root."""
-    from grange.metadata import sqlite_url
-
-    url = settings.metadata
-    if not url or url == "local":
-        return sqlite_url(root)
-    return url
+def metadata_url(settings: Settings) -> str:
+    """The metadata URL from the flag / $GRANGE_METADATA; ``local`` (the default)
+    means SQLite under the datastore root, resolved by whoever opens it."""
+    return settings.metadata or "local"
 
 
 def top_level_args(settings: Settings, root: Path, url: str) -> list[str]:
@@ -40,12 +36,19 @@ def top_level_args(settings: Settings, root: Path, url: str) -> list[str]:
     return args
 
 
-def build_request(flow: FlowContext, options: dict[str, Any], *, parameters: dict[str, Any], resume: bool,
-                  origin_run_id: str | None = None, resume_step: str | None = None) -> RunRequest:
+def build_request(
+    flow: FlowContext,
+    options: dict[str, Any],
+    *,
+    parameters: dict[str, Any],
+    resume: bool,
+    origin_run_id: str | None = None,
+    resume_step: str | None = None,
+) -> RunRequest:
     from grange.runtime import RunRequest
 
     root = datastore_root(flow.settings)
-    url = metadata_url(flow.settings, root)
+    url = metadata_url(flow.settings)
     return RunRequest(
         flow_cls=flow.flow_cls,
         flow_file=flow.flow_file,

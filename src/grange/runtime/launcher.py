@@ -11,6 +11,7 @@ another interpreter or where forking is unsafe).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -37,47 +38,73 @@ class Worker:
     cleanup: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Exited:
+    """A worker process ended; ``code`` is negative (``-signal``) if it was killed."""
+
+    pid: int
+    code: int
+
+
 class Launcher(ABC):
-    """Starts, watches and stops task processes."""
+    """Starts, watches and stops task processes.
+
+    :meth:`launch` returns at once; the :class:`Worker` (with its pid and
+    pipes) and later its :class:`Exited` arrive through :meth:`events`, in
+    that order for any one task.
+    """
 
     @abstractmethod
-    def launch(self, spec: TaskSpec) -> Worker:
-        """Start the task of ``spec``; return at once."""
+    def launch(self, spec: TaskSpec) -> None:
+        """Ask for the task of ``spec`` to start."""
 
     @abstractmethod
-    def exits(self) -> list[tuple[int, int]]:
-        """``(pid, exit code)`` of workers that ended since the last call.
-
-        The exit code is negative (``-signal``) for a worker killed by a signal.
-        """
+    def events(self) -> list[Worker | Exited]:
+        """Workers started and workers exited since the last call."""
 
     def wakeup_fd(self) -> int | None:
-        """A descriptor that becomes readable when :meth:`exits` has news."""
+        """A descriptor that becomes readable when :meth:`events` has news."""
         return None
 
-    def kill(self, worker: Worker, sig: int = signal.SIGKILL) -> None:
-        try:
-            os.kill(worker.pid, sig)
-        except ProcessLookupError:
-            pass
+    def flush(self) -> bool:
+        """Push out launch requests still queued; True when none is left."""
+        return True
 
-    def close(self) -> None:
+    def kill(self, worker: Worker, sig: int = signal.SIGKILL) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, sig)
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release what the launcher holds (the fork server, temp files)."""
 
 
 class SpawnLauncher(Launcher):
     """Runs each task as ``python <flow file> step ...`` in a fresh interpreter."""
 
-    def __init__(self, flow_file: str, top_level_args: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, flow_file: str, top_level_args: list[str], env: dict[str, str] | None = None
+    ) -> None:
         self.flow_file = flow_file
         self.top_level_args = top_level_args
         self.env = env
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._started: list[Worker | Exited] = []
 
     def command(self, spec: TaskSpec) -> tuple[list[str], list[str]]:
         """The command line of ``spec`` and temp files to delete afterwards."""
-        cmd = [sys.executable, self.flow_file, *self.top_level_args, "step", spec.step,
-               "--run-id", spec.run_id, "--task-id", spec.task_id, "--retry-count", str(spec.attempt)]
+        cmd = [
+            sys.executable,
+            self.flow_file,
+            *self.top_level_args,
+            "step",
+            spec.step,
+            "--run-id",
+            spec.run_id,
+            "--task-id",
+            spec.task_id,
+            "--retry-count",
+            str(spec.attempt),
+        ]
         cleanup: list[str] = []
         inputs = ",".join(spec.input_paths)
         if len(inputs) > _MAX_INLINE_INPUTS:
@@ -100,25 +127,27 @@ class SpawnLauncher(Launcher):
             cmd += ["--namespace", spec.namespace]
         return cmd, cleanup
 
-    def launch(self, spec: TaskSpec) -> Worker:
+    def launch(self, spec: TaskSpec) -> None:
         cmd, cleanup = self.command(spec)
         env = dict(self.env if self.env is not None else os.environ)
         env["PYTHONUNBUFFERED"] = "1"
         env["GRANGE_USER"] = spec.user
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
+        )
         assert proc.stdout is not None and proc.stderr is not None
         self._procs[proc.pid] = proc
         out, err = os.dup(proc.stdout.fileno()), os.dup(proc.stderr.fileno())
         proc.stdout.close()
         proc.stderr.close()
-        return Worker(spec, proc.pid, out, err, cleanup=cleanup)
+        self._started.append(Worker(spec, proc.pid, out, err, cleanup=cleanup))
 
-    def exits(self) -> list[tuple[int, int]]:
-        done = []
+    def events(self) -> list[Worker | Exited]:
+        done, self._started = self._started, []
         for pid, proc in list(self._procs.items()):
             code = proc.poll()
             if code is not None:
-                done.append((pid, code))
+                done.append(Exited(pid, code))
                 del self._procs[pid]
         return done
 

@@ -16,13 +16,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from grange.datastore import AttemptRecord
-from grange.runtime.launcher import Launcher, Worker
+from grange.runtime.launcher import Exited, Launcher, Worker
 from grange.runtime.output import Output
-from grange.runtime.recorder import Recorder
 from grange.runtime.scheduler import Outcome, Pending, Scheduler
 from grange.task.spec import TaskSpec
+
+if TYPE_CHECKING:
+    from grange.runtime.recorder import Recorder
 
 ReadRecord = Callable[[TaskSpec], "AttemptRecord | None"]
 MakeSpec = Callable[[Pending], TaskSpec]
@@ -80,6 +83,7 @@ class RunLoop:
         self.sel = selectors.DefaultSelector()
         self.live: dict[int, _Live] = {}
         self.exited: dict[int, int] = {}
+        self.launching = 0  # asked of the launcher, not yet started
         self.ready: deque[Iterator[Pending]] = deque()
         self.result = LoopResult()
 
@@ -92,9 +96,11 @@ class RunLoop:
         try:
             while True:
                 self._fill()
-                if not self.live:
+                if not self.live and not self.launching:
                     break
-                timeout = 0.05 if wake is None else 1.0
+                # Poll the launcher often when it has no wake-up descriptor or
+                # still holds requests the fork server has not accepted.
+                timeout = 0.05 if wake is None else (1.0 if self.launcher.flush() else 0.005)
                 for key, _ in self.sel.select(timeout):
                     if key.data is not None:
                         self._read(key.fd, key.data)
@@ -122,7 +128,11 @@ class RunLoop:
         return None
 
     def _fill(self) -> None:
-        while not self.result.failures and not self.result.interrupted and len(self.live) < self.max_workers:
+        while (
+            not self.result.failures
+            and not self.result.interrupted
+            and len(self.live) < self.max_workers
+        ):
             pending = self._next_pending()
             if pending is None:
                 return
@@ -133,13 +143,17 @@ class RunLoop:
                 self.recorder.cloned(spec, cloned)
                 self._advance(spec, cloned)
                 continue
-            worker = self.launcher.launch(spec)
+            self.launcher.launch(spec)
+            self.launching += 1
             self.recorder.started(spec)
             self.output.task_started(spec)
-            self.live[worker.pid] = _Live(worker)
-            for fd, stream in ((worker.stdout, "stdout"), (worker.stderr, "stderr")):
-                os.set_blocking(fd, False)
-                self.sel.register(fd, selectors.EVENT_READ, (worker.pid, stream))
+
+    def _started(self, worker: Worker) -> None:
+        self.launching -= 1
+        self.live[worker.pid] = _Live(worker)
+        for fd, stream in ((worker.stdout, "stdout"), (worker.stderr, "stderr")):
+            os.set_blocking(fd, False)
+            self.sel.register(fd, selectors.EVENT_READ, (worker.pid, stream))
 
     # -- output -----------------------------------------------------------------
 
@@ -156,8 +170,11 @@ class RunLoop:
     # -- finishing --------------------------------------------------------------
 
     def _reap(self) -> None:
-        for pid, code in self.launcher.exits():
-            self.exited[pid] = code
+        for event in self.launcher.events():
+            if isinstance(event, Exited):
+                self.exited[event.pid] = event.code
+            else:
+                self._started(event)
         for pid in [p for p in self.exited if p in self.live]:
             live = self.live[pid]
             if live.open_streams:
@@ -240,7 +257,7 @@ class RunLoop:
         for live in list(self.live.values()):
             self.launcher.kill(live.worker)
         deadline = time.monotonic() + 5
-        while self.live and time.monotonic() < deadline:
+        while (self.live or self.launching) and time.monotonic() < deadline:
             for key, _ in self.sel.select(0.05):
                 if key.data is not None:
                     self._read(key.fd, key.data)

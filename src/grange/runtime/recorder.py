@@ -19,7 +19,16 @@ from grange.task.spec import TaskSpec
 class Recorder:
     """Buffers metadata writes of one run and appends task logs."""
 
-    def __init__(self, metadata: MetadataStore, blobs: BlobStore, flow: str, run_id: str, *, batch: int = 500, every: float = 0.25) -> None:
+    def __init__(
+        self,
+        metadata: MetadataStore,
+        blobs: BlobStore,
+        flow: str,
+        run_id: str,
+        *,
+        batch: int = 500,
+        every: float = 0.25,
+    ) -> None:
         self.metadata = metadata
         self.blobs = blobs
         self.flow = flow
@@ -38,7 +47,17 @@ class Recorder:
         now = time.time()
         if spec.attempt == 0:
             self._tasks.append(self._task_row(spec, now))
-        self._started.append(AttemptRow(self.flow, self.run_id, spec.step, spec.task_id, spec.attempt, started_at=now, heartbeat_at=now))
+        self._started.append(
+            AttemptRow(
+                self.flow,
+                self.run_id,
+                spec.step,
+                spec.task_id,
+                spec.attempt,
+                started_at=now,
+                heartbeat_at=now,
+            )
+        )
 
     def cloned(self, spec: TaskSpec, record: AttemptRecord) -> None:
         self._tasks.append(self._task_row(spec, time.time(), origin=record.extra.get("origin")))
@@ -56,7 +75,8 @@ class Recorder:
         sink = self._logs.get(key)
         if sink is None:
             sink = self._logs[key] = LogSink(
-                self.blobs, log_key(self.flow, self.run_id, spec.step, spec.task_id, spec.attempt, stream)
+                self.blobs,
+                log_key(self.flow, self.run_id, spec.step, spec.task_id, spec.attempt, stream),
             )
         sink.write(data)
 
@@ -88,7 +108,10 @@ class Recorder:
             spec.task_id,
             created_at=now,
             foreach_stack=[f.to_list() for f in spec.frames],
-            parent_task_ids=[f"{self.flow}/{p}" if p.count("/") == 2 else f"{self.flow}/{self.run_id}/{p}" for p in spec.input_paths],
+            parent_task_ids=[
+                f"{self.flow}/{p}" if p.count("/") == 2 else f"{self.flow}/{self.run_id}/{p}"
+                for p in spec.input_paths
+            ],
             origin_task=origin,
         )
 
@@ -111,8 +134,16 @@ class Recorder:
                 for name, ref in record.artifacts.items()
             ]
         row = AttemptRow(
-            self.flow, self.run_id, spec.step, spec.task_id, spec.attempt,
-            started_at=started, finished_at=ended, status=status, exit_code=exit_code, exception=exception,
+            self.flow,
+            self.run_id,
+            spec.step,
+            spec.task_id,
+            spec.attempt,
+            started_at=started,
+            finished_at=ended,
+            status=status,
+            exit_code=exit_code,
+            exception=exception,
         )
         self._finished.append(AttemptResult(row, artifacts))
 

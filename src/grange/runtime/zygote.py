@@ -22,6 +22,7 @@ ends of the child's stdout/stderr pipes (SCM_RIGHTS), and ``{"exit": pid,
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import random
@@ -32,7 +33,7 @@ import struct
 import sys
 from collections.abc import Callable
 
-from grange.runtime.launcher import Launcher, Worker
+from grange.runtime.launcher import Exited, Launcher, Worker
 from grange.task.spec import TaskSpec
 
 TaskEntry = Callable[[TaskSpec], int]  # runs one task in the current process, returns exit code
@@ -74,42 +75,49 @@ class ForkLauncher(Launcher):
         zygote_requests.close()
         zygote_events.close()
         self.zygote_pid = pid
-        self._pending_exits: list[tuple[int, int]] = []
-        self._spawned: list[tuple[int, int, int]] = []
+        self._events.setblocking(False)
+        self._requests.setblocking(False)
+        self._outbox = bytearray()  # requests not yet accepted by the socket
+        self._requested: dict[int, TaskSpec] = {}
+        self._next_request = 0
 
-    def launch(self, spec: TaskSpec) -> Worker:
-        payload = spec.to_json().encode()
-        self._requests.sendall(_HEADER.pack(len(payload)) + payload)
-        while True:  # the answer to this request; exits may arrive first
-            msg, fds = self._receive(block=True)
-            if "pid" in msg:
-                return Worker(spec, msg["pid"], fds[0], fds[1])
-            self._pending_exits.append((msg["exit"], msg["code"]))
+    def launch(self, spec: TaskSpec) -> None:
+        self._next_request += 1
+        self._requested[self._next_request] = spec
+        payload = json.dumps({"req": self._next_request, "spec": spec.to_json()}).encode()
+        self._outbox += _HEADER.pack(len(payload)) + payload
+        self.flush()
 
-    def _receive(self, *, block: bool) -> tuple[dict, list[int]]:
-        self._events.setblocking(block)
-        try:
-            data, fds, _flags, _addr = socket.recv_fds(self._events, 4096, 2)
-        finally:
-            self._events.setblocking(True)
-        if not data:
-            raise RuntimeError("the grange fork server stopped unexpectedly")
-        return json.loads(data), list(fds)
+    def flush(self) -> bool:
+        """Send what the socket takes now, never blocking: the zygote may itself be
+        waiting for us to read its events, so a blocking send could deadlock."""
+        while self._outbox:
+            try:
+                sent = self._requests.send(self._outbox)
+            except BlockingIOError:
+                return False
+            del self._outbox[:sent]
+        return True
 
     def wakeup_fd(self) -> int:
         return self._events.fileno()
 
-    def exits(self) -> list[tuple[int, int]]:
-        done, self._pending_exits = self._pending_exits, []
+    def events(self) -> list[Worker | Exited]:
+        out: list[Worker | Exited] = []
+        self.flush()
         while True:
             try:
-                msg, fds = self._receive(block=False)
+                data, fds, _flags, _addr = socket.recv_fds(self._events, 4096, 2)
             except BlockingIOError:
-                return done
-            for fd in fds:
-                os.close(fd)
-            if "exit" in msg:
-                done.append((msg["exit"], msg["code"]))
+                return out
+            if not data:
+                raise RuntimeError("the grange fork server stopped unexpectedly")
+            msg = json.loads(data)
+            if "pid" in msg:
+                spec = self._requested.pop(msg["req"])
+                out.append(Worker(spec, msg["pid"], fds[0], fds[1]))
+            else:
+                out.append(Exited(msg["exit"], msg["code"]))
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -130,6 +138,9 @@ class _Zygote:
 
     def serve(self) -> None:
         _die_with_parent()
+        # Objects inherited from the runtime are never garbage: keep the
+        # collector from walking (and so copy-on-write faulting) them in tasks.
+        gc.freeze()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runtime's to handle
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)
@@ -158,12 +169,13 @@ class _Zygote:
             (size,) = _HEADER.unpack_from(self.buffer)
             if len(self.buffer) < _HEADER.size + size:
                 break
-            payload = self.buffer[_HEADER.size : _HEADER.size + size]
+            request = json.loads(self.buffer[_HEADER.size : _HEADER.size + size])
             self.buffer = self.buffer[_HEADER.size + size :]
-            self._fork(TaskSpec.from_json(payload.decode()), (wake_r, wake_w))
+            spec = TaskSpec.from_json(request["spec"])
+            self._fork(request["req"], spec, (wake_r, wake_w))
         return True
 
-    def _fork(self, spec: TaskSpec, close_in_child: tuple[int, int]) -> None:
+    def _fork(self, request: int, spec: TaskSpec, close_in_child: tuple[int, int]) -> None:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         pid = os.fork()
@@ -179,7 +191,7 @@ class _Zygote:
                 os._exit(code)
         os.close(out_w)
         os.close(err_w)
-        socket.send_fds(self.events, [json.dumps({"pid": pid}).encode()], [out_r, err_r])
+        socket.send_fds(self.events, [json.dumps({"req": request, "pid": pid}).encode()], [out_r, err_r])
         os.close(out_r)
         os.close(err_r)
 

@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from grange.datastore import ArtifactRef, AttemptRecord, ContentAddressedStore, ForeachRef, load_item
+from grange.datastore import (
+    ArtifactRef,
+    AttemptRecord,
+    ContentAddressedStore,
+    ForeachRef,
+    load_item,
+)
 from grange.exceptions import GrangeError
 from grange.task.inputs import Inputs, ParentView, parse_input_path
 from grange.task.spec import Frame, TaskSpec
@@ -30,7 +36,9 @@ class MergeError(GrangeError):
 class LazyParameters(Mapping[str, Any]):
     """Parameter values of the run, each loaded on first use."""
 
-    def __init__(self, refs: dict[str, ArtifactRef], cas: ContentAddressedStore, names: list[str]) -> None:
+    def __init__(
+        self, refs: dict[str, ArtifactRef], cas: ContentAddressedStore, names: list[str]
+    ) -> None:
         self._refs = {n: refs[n] for n in names if n in refs}
         self._cas = cas
         self._cache: dict[str, Any] = {}
@@ -54,14 +62,18 @@ class LazyParameters(Mapping[str, Any]):
 class TaskContext:
     """Reads and writes on behalf of one running task."""
 
-    def __init__(self, spec: TaskSpec, stores: TaskStores, *, is_join: bool, parameter_names: list[str]) -> None:
+    def __init__(
+        self, spec: TaskSpec, stores: TaskStores, *, is_join: bool, parameter_names: list[str]
+    ) -> None:
         self.spec = spec
         self.stores = stores
         self.is_join = is_join
         params_record = stores.parameters_record(spec.run_id)
         self.parameters = LazyParameters(params_record.artifacts, stores.cas, parameter_names)
         self.parents = [
-            ParentView(stores.final_record(spec.flow, *parse_input_path(p, spec.run_id)), stores.cas)
+            ParentView(
+                stores.final_record(spec.flow, *parse_input_path(p, spec.run_id)), stores.cas
+            )
             for p in spec.input_paths
         ]
         # Artifacts the task starts with (by reference): a join starts with the
@@ -101,21 +113,36 @@ class TaskContext:
         return self.spec.foreach_frames[-1].index
 
     def foreach_stack(self) -> list[tuple[int, int, Any]]:
-        return [(f.index, f.count, self._frame_value(i, f)) for i, f in enumerate(self.spec.foreach_frames)]
+        return [
+            (f.index, f.count, self._frame_value(i, f))
+            for i, f in enumerate(self.spec.foreach_frames)
+        ]
 
     def inputs(self, graph_in_funcs: tuple[str, ...]) -> Inputs:
         return Inputs(self.parents, graph_in_funcs)
 
     # -- merge_artifacts ----------------------------------------------------------
 
-    def merge(self, flow_dict: dict[str, Any], inputs: Inputs, include: list[str] | None, exclude: list[str] | None) -> None:
+    def merge(
+        self,
+        flow_dict: dict[str, Any],
+        inputs: Inputs,
+        include: list[str] | None,
+        exclude: list[str] | None,
+    ) -> None:
         """Adopt (by reference) artifacts the branches agree on; see FlowSpec.merge_artifacts."""
         if not self.is_join:
-            raise MergeError("merge_artifacts() can only be called in a join step", step=self.spec.step,
-                             fix="call it in the step that takes 'inputs'")
+            raise MergeError(
+                "merge_artifacts() can only be called in a join step",
+                step=self.spec.step,
+                fix="call it in the step that takes 'inputs'",
+            )
         if include and exclude:
-            raise MergeError("merge_artifacts() takes include= or exclude=, not both", step=self.spec.step,
-                             fix="pass only one of include= and exclude=")
+            raise MergeError(
+                "merge_artifacts() takes include= or exclude=, not both",
+                step=self.spec.step,
+                fix="pass only one of include= and exclude=",
+            )
         candidates: dict[str, dict[str, ArtifactRef]] = {}  # name -> {branch: ref}
         for parent in inputs:
             for name, ref in parent.refs.items():
@@ -125,7 +152,9 @@ class TaskContext:
         wanted = set(include) if include else set(candidates) - set(exclude or ())
         wanted -= set(flow_dict)  # set in the join already: the join's value wins
         missing = sorted(n for n in wanted if n not in candidates)
-        conflicts = sorted(n for n in wanted & set(candidates) if len({r.key for r in candidates[n].values()}) > 1)
+        conflicts = sorted(
+            n for n in wanted & set(candidates) if len({r.key for r in candidates[n].values()}) > 1
+        )
         if conflicts:
             name = conflicts[0]
             branches = ", ".join(sorted(candidates[name]))

@@ -22,7 +22,9 @@ from grange.task.stores import TaskStores
 _GRANGE_DIR = str(Path(grange.__file__).parent)
 
 
-def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, stores: TaskStores, *, max_num_splits: int) -> AttemptRecord:
+def run_task(
+    flow_cls: type[FlowSpec], spec: TaskSpec, stores: TaskStores, *, max_num_splits: int
+) -> AttemptRecord:
     """Execute the step of ``spec`` once and commit the attempt's record.
 
     User code errors do not propagate: they are printed to stderr (with the
@@ -31,13 +33,19 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, stores: TaskStores, *, ma
     graph = graph_of(flow_cls)
     node = graph[spec.step]
     started = time.time()
-    extra: dict[str, Any] = {"frames": [f.to_list() for f in spec.frames], "iteration": spec.iteration}
+    extra: dict[str, Any] = {
+        "frames": [f.to_list() for f in spec.frames],
+        "iteration": spec.iteration,
+    }
     artifacts = {}
     exception = None
     status: Literal["ok", "failed"]
     try:
         ctx = TaskContext(
-            spec, stores, is_join=node.is_join, parameter_names=[p.attribute or p.name for p in flow_parameters(flow_cls)]
+            spec,
+            stores,
+            is_join=node.is_join,
+            parameter_names=[p.attribute or p.name for p in flow_parameters(flow_cls)],
         )
         flow = flow_cls(use_cli=False)
         flow.__dict__["_grange_task"] = ctx
@@ -56,8 +64,12 @@ def run_task(flow_cls: type[FlowSpec], spec: TaskSpec, stores: TaskStores, *, ma
             extra["next"] = list(transition.steps)
             if transition.foreach:
                 ref = save_items(
-                    stores.blobs, spec.flow, getattr(flow, transition.foreach),
-                    max_items=max_num_splits, name=transition.foreach, step=spec.step,
+                    stores.blobs,
+                    spec.flow,
+                    getattr(flow, transition.foreach),
+                    max_items=max_num_splits,
+                    name=transition.foreach,
+                    step=spec.step,
                 )
                 extra["foreach"] = {"key": ref.key, "count": ref.count}
             if transition.condition:
@@ -116,7 +128,9 @@ def _checked_transition(flow: FlowSpec, node: StepNode, graph: FlowGraph) -> Tra
         )
     line = transition.line or node.line
     if node.is_switch:
-        if transition.condition is None or set(transition.cases.values()) != set(node.switch_cases.values()):
+        if transition.condition is None or set(transition.cases.values()) != set(
+            node.switch_cases.values()
+        ):
             raise InvalidNextError(
                 f"step '{node.name}' called self.next() with other cases than its source declares",
                 line=line,
@@ -128,7 +142,8 @@ def _checked_transition(flow: FlowSpec, node: StepNode, graph: FlowGraph) -> Tra
         declared = ", ".join(node.out_funcs)
         raise InvalidNextError(
             f"step '{node.name}' went to {', '.join(transition.steps)}, but its last statement "
-            f"goes to {declared}" + (f" (foreach='{node.foreach_var}')" if node.foreach_var else ""),
+            f"goes to {declared}"
+            + (f" (foreach='{node.foreach_var}')" if node.foreach_var else ""),
             line=line,
             fix="call self.next() once, as the last statement, the same way on every path; "
             "use a switch (condition=) to choose between steps",
@@ -143,7 +158,11 @@ def _describe(exc: BaseException, spec: TaskSpec) -> dict[str, Any]:
         text = exc.render()
         tb_text = ""
     else:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_GRANGE_DIR)]
+        frames = [
+            f
+            for f in traceback.extract_tb(exc.__traceback__)
+            if not f.filename.startswith(_GRANGE_DIR)
+        ]
         tb_text = "".join(traceback.format_list(frames))
         text = (
             f"Step '{spec.step}' (task {spec.pathspec}) failed:\n"

@@ -23,18 +23,45 @@ DEFAULT_MAX_NUM_SPLITS = 100_000
 
 def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--tag", "tags", multiple=True, metavar="TAG", help="Add a user tag to the run (repeatable)."),
-        click.option("--max-workers", type=click.IntRange(min=1), default=DEFAULT_MAX_WORKERS, show_default=True,
-                     envvar="GRANGE_MAX_WORKERS", help="Run at most this many tasks at once."),
-        click.option("--max-num-splits", type=click.IntRange(min=1), default=DEFAULT_MAX_NUM_SPLITS,
-                     show_default=True, envvar="GRANGE_MAX_NUM_SPLITS",
-                     help="Refuse a foreach over more items than this."),
-        click.option("--run-id-file", metavar="FILE", help="Write the run id to FILE once the run starts."),
-        click.option("--namespace", "run_namespace", metavar="NAME",
-                     help="Namespace that client calls inside the steps read from."),
-        click.option("--no-fork", is_flag=True, envvar="GRANGE_NO_FORK",
-                     help="Start every task in a fresh Python interpreter instead of forking "
-                     "a pre-warmed one (slower; for libraries that break after fork)."),
+        click.option(
+            "--tag",
+            "tags",
+            multiple=True,
+            metavar="TAG",
+            help="Add a user tag to the run (repeatable).",
+        ),
+        click.option(
+            "--max-workers",
+            type=click.IntRange(min=1),
+            default=DEFAULT_MAX_WORKERS,
+            show_default=True,
+            envvar="GRANGE_MAX_WORKERS",
+            help="Run at most this many tasks at once.",
+        ),
+        click.option(
+            "--max-num-splits",
+            type=click.IntRange(min=1),
+            default=DEFAULT_MAX_NUM_SPLITS,
+            show_default=True,
+            envvar="GRANGE_MAX_NUM_SPLITS",
+            help="Refuse a foreach over more items than this.",
+        ),
+        click.option(
+            "--run-id-file", metavar="FILE", help="Write the run id to FILE once the run starts."
+        ),
+        click.option(
+            "--namespace",
+            "run_namespace",
+            metavar="NAME",
+            help="Namespace that client calls inside the steps read from.",
+        ),
+        click.option(
+            "--no-fork",
+            is_flag=True,
+            envvar="GRANGE_NO_FORK",
+            help="Start every task in a fresh Python interpreter instead of forking "
+            "a pre-warmed one (slower; for libraries that break after fork).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -77,16 +104,19 @@ def make_resume_command(flow_cls: type) -> click.Command:
         "step after it run again.",
     )
     @click.argument("step", required=False)
-    @click.option("--origin-run-id", metavar="RUN_ID", help="The run to resume [default: your latest run].")
+    @click.option(
+        "--origin-run-id", metavar="RUN_ID", help="The run to resume [default: your latest run]."
+    )
     @_common_options
     @pass_flow
-    def resume(flow: FlowContext, step: str | None, origin_run_id: str | None, **options: Any) -> None:
-        request = build_request(flow, options, parameters={}, resume=True,
-                                origin_run_id=origin_run_id, resume_step=step)
+    def resume(
+        flow: FlowContext, step: str | None, origin_run_id: str | None, **options: Any
+    ) -> None:
+        request = build_request(
+            flow, options, parameters={}, resume=True, origin_run_id=origin_run_id, resume_step=step
+        )
         from grange.runtime import execute
 
         raise SystemExit(execute(request))
 
     return resume
-
-

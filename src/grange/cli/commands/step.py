@@ -26,9 +26,14 @@ from grange.parameters import current_username
 @click.option("--run-id", required=True)
 @click.option("--task-id", required=True)
 @click.option("--retry-count", type=int, default=0, help="The attempt number, from 0.")
-@click.option("--input-paths", default="", help="Comma-separated run/step/task of the parent tasks.")
-@click.option("--input-paths-file", type=click.Path(exists=True, dir_okay=False),
-              help="A file holding --input-paths (for joins with very many parents).")
+@click.option(
+    "--input-paths", default="", help="Comma-separated run/step/task of the parent tasks."
+)
+@click.option(
+    "--input-paths-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A file holding --input-paths (for joins with very many parents).",
+)
 @click.option("--split-frames", default="", help="JSON list of the enclosing splits.")
 @click.option("--iteration", type=int, default=0, help="Loop iteration of a looping switch step.")
 @click.option("--origin-run-id", default=None)
@@ -36,9 +41,21 @@ from grange.parameters import current_username
 @click.option("--namespace", "step_namespace", default=None)
 @click.option("--max-num-splits", type=int, default=100_000)
 @pass_flow
-def step(flow: FlowContext, step_name: str, run_id: str, task_id: str, retry_count: int, input_paths: str,
-         input_paths_file: str | None, split_frames: str, iteration: int, origin_run_id: str | None,
-         tags: tuple[str, ...], step_namespace: str | None, max_num_splits: int) -> None:
+def step(
+    flow: FlowContext,
+    step_name: str,
+    run_id: str,
+    task_id: str,
+    retry_count: int,
+    input_paths: str,
+    input_paths_file: str | None,
+    split_frames: str,
+    iteration: int,
+    origin_run_id: str | None,
+    tags: tuple[str, ...],
+    step_namespace: str | None,
+    max_num_splits: int,
+) -> None:
     from grange.datastore import LocalBlobStore
     from grange.task.execute import run_task
     from grange.task.spec import TaskSpec, frames_from_json
