@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from grange.datastore import AttemptRecord, ContentAddressedStore, LocalBlobStore, write_record
-from grange.metadata import ArtifactRow, AttemptRow, MetadataStore, TaskRow, sqlite_url
-from grange.metadata import AttemptRecord as AttemptResult
+from grange.metastore import ArtifactRow, AttemptRow, MetadataStore, TaskRow, sqlite_url
+from grange.metastore import AttemptRecord as AttemptResult
 
 FLOW = "BenchReadFlow"
 STEPS = ("start", "middle", "end")

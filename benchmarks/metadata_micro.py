@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from grange.metadata import (
+from grange.metastore import (
     ArtifactRow,
     AttemptRecord,
     AttemptRow,

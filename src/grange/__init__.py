@@ -7,10 +7,9 @@ use, so ``import grange`` stays fast and loads no database driver.
 
 from __future__ import annotations
 
-import sys
 import typing
 
-from grange._lazy import GrangeModule as _GrangeModule
+
 from grange._version import __version__
 from grange.current import current
 from grange.decorators import step
@@ -57,4 +56,24 @@ __all__ = [
     "step",
 ]
 
-sys.modules[__name__].__class__ = _GrangeModule
+_CLIENT_NAMES = frozenset(
+    {
+        "DataArtifact", "Flow", "Metaflow", "Run", "Step", "Task", "default_metadata",
+        "default_namespace", "get_metadata", "get_namespace", "metadata", "namespace",
+    }
+)  # fmt: skip
+
+
+def __getattr__(name: str) -> typing.Any:
+    """Import the client API on first use (PEP 562)."""
+    if name not in _CLIENT_NAMES:
+        raise AttributeError(f"module 'grange' has no attribute {name!r}")
+    import grange.client as client
+
+    for exported in _CLIENT_NAMES:
+        globals()[exported] = getattr(client, exported)
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _CLIENT_NAMES)

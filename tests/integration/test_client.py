@@ -421,4 +421,4 @@ def test_default_metadata_follows_env_then_the_working_directory(
 
 def test_the_client_is_exported_lazily_from_grange() -> None:
     assert grange.Flow is Flow and grange.namespace is namespace
-    assert grange.metadata is metadata  # the function, not the grange.metadata package
+    assert grange.metadata is metadata  # the function; the index package is grange.metastore

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from grange.metadata import MetadataStore
-from grange.metadata.engine import dispose_all, normalize_url, sqlite_url
+from grange.metastore import MetadataStore
+from grange.metastore.engine import dispose_all, normalize_url, sqlite_url
 
 POSTGRES_ENV = "GRANGE_TEST_POSTGRES_URL"
 
@@ -56,7 +56,7 @@ def postgres_schema(base: str) -> Iterator[str]:
 
 @pytest.fixture
 def store(metadata_url: str) -> MetadataStore:
-    """A migrated, empty :class:`~grange.metadata.MetadataStore`."""
+    """A migrated, empty :class:`~grange.metastore.MetadataStore`."""
     return MetadataStore.from_url(metadata_url)
 
 

@@ -1,4 +1,4 @@
-"""The client names are exported from ``grange`` lazily, and ``metadata`` stays a function.
+"""The client names are exported from ``grange`` lazily, and ``metadata`` is the function.
 
 Each check runs in a fresh interpreter: what is already imported decides the
 outcome, so the test process itself (which imports everything) cannot tell.
@@ -36,7 +36,11 @@ def test_client_is_imported_on_first_use_only() -> None:
 
 @pytest.mark.parametrize(
     "first",
-    ["import grange.metadata", "from grange.metadata import MetadataStore", "import grange.client"],
+    [
+        "import grange.metastore",
+        "from grange.metastore import MetadataStore",
+        "import grange.client",
+    ],
 )
 def test_grange_metadata_is_the_function_whatever_was_imported_first(first: str) -> None:
     result = _python(
@@ -46,7 +50,7 @@ def test_grange_metadata_is_the_function_whatever_was_imported_first(first: str)
         from grange import metadata
         from grange.client import metadata as function
         assert metadata is function and grange.metadata is function, metadata
-        from grange.metadata import MetadataStore  # the subpackage is still importable
+        from grange.metastore import MetadataStore  # the index package has its own name
         """
     )
     assert result.returncode == 0, result.stderr

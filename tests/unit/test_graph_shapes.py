@@ -112,7 +112,17 @@ def test_graph_is_cached_per_class(valid_flow) -> None:
 
 
 @pytest.mark.parametrize(
-    "stem", ["linear", "branch", "nested_branch", "foreach", "nested_foreach", "switch", "switch_loop", "inherited"]
+    "stem",
+    [
+        "linear",
+        "branch",
+        "nested_branch",
+        "foreach",
+        "nested_foreach",
+        "switch",
+        "switch_loop",
+        "inherited",
+    ],
 )
 def test_json_form_round_trips(valid_flow, stem: str) -> None:
     graph = graph_of(valid_flow(stem))

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from grange.exceptions import MetadataError
-from grange.metadata import MetadataStore, sqlite_url
-from grange.metadata.engine import get_engine, normalize_url
+from grange.metastore import MetadataStore, sqlite_url
+from grange.metastore.engine import get_engine, normalize_url
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "grange" / "metadata"
 
@@ -63,7 +63,7 @@ def test_the_layer_imports_only_sqlalchemy_and_itself() -> None:
                     top in stdlib
                     or top == "sqlalchemy"
                     or name in allowed_grange
-                    or name.startswith("grange.metadata")
+                    or name.startswith("grange.metastore")
                 )
                 assert ok, f"{path.name} imports {name}"
 

@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from grange.exceptions import MetadataError
-from grange.metadata import MetadataStore, migrations, schema
-from grange.metadata.engine import get_engine
+from grange.metastore import MetadataStore, migrations, schema
+from grange.metastore.engine import get_engine
 
 
 def test_a_new_store_is_at_the_latest_version(metadata_url: str) -> None:

@@ -16,8 +16,8 @@ import os
 import pytest
 import sqlalchemy as sa
 
-from grange.metadata import MetadataStore, TaskKey, TaskRow
-from grange.metadata.engine import dispose_all
+from grange.metastore import MetadataStore, TaskKey, TaskRow
+from grange.metastore.engine import dispose_all
 
 POSTGRES_ENV = "GRANGE_TEST_POSTGRES_URL"
 

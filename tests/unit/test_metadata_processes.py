@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from grange.metadata import (
+from grange.metastore import (
     ArtifactRow,
     AttemptRecord,
     AttemptRow,

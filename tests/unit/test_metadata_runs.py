@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from grange.exceptions import GrangeError, MetadataError
-from grange.metadata import MetadataStore
-from grange.metadata.runs import runs_query
+from grange.metastore import MetadataStore
+from grange.metastore.runs import runs_query
 
 
 def _run(store: MetadataStore, flow: str = "TrainFlow", **kwargs: object) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grange.metadata import AttemptKey, AttemptRow, MetadataStore, TaskKey, TaskRow
-from grange.metadata.status import reported_attempt_status, reported_run_status
+from grange.metastore import AttemptKey, AttemptRow, MetadataStore, TaskKey, TaskRow
+from grange.metastore.status import reported_attempt_status, reported_run_status
 
 FLOW = "SlowFlow"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from grange.exceptions import MetadataError, TagError
-from grange.metadata import MetadataStore
-from grange.metadata.tags import MAX_TAG_LENGTH, MAX_USER_TAGS
+from grange.metastore import MetadataStore
+from grange.metastore.tags import MAX_TAG_LENGTH, MAX_USER_TAGS
 
 FLOW = "TagFlow"
 

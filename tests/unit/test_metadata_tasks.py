@@ -7,7 +7,7 @@ import time
 import pytest
 
 from grange.exceptions import MetadataError
-from grange.metadata import (
+from grange.metastore import (
     ArtifactRow,
     AttemptKey,
     AttemptRecord,

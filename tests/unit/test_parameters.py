@@ -43,7 +43,9 @@ def test_types_are_inferred_from_defaults() -> None:
 
 
 def test_resolve_converts_given_values_and_fills_defaults() -> None:
-    values = resolve_values(ParamFlow, {"alpha": "0.1", "epochs": "10", "debug": "true", "token": "t"})
+    values = resolve_values(
+        ParamFlow, {"alpha": "0.1", "epochs": "10", "debug": "true", "token": "t"}
+    )
     assert values["alpha"] == 0.1
     assert values["epochs"] == 10
     assert values["debug"] is True
@@ -124,7 +126,9 @@ def test_definition_problems() -> None:
     assert "reserved" in Parameter("max-workers").definition_problems()[0]
     assert "not valid" in Parameter("bad name").definition_problems()[0]
     assert "separator" in Parameter("n", type=int, separator=",").definition_problems()[0]
-    assert "default of parameter 'n'" in Parameter("n", type=int, default="x").definition_problems()[0]
+    assert (
+        "default of parameter 'n'" in Parameter("n", type=int, default="x").definition_problems()[0]
+    )
 
 
 def test_values_are_reachable_as_attributes_and_read_only() -> None:

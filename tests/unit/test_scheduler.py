@@ -25,14 +25,24 @@ class Simulation:
         node = self.graph[pending.step]
         count = 3 if node.foreach_var else None
         steps = node.out_funcs[:1] if node.is_switch else node.out_funcs
-        return Outcome(str(task_id), pending.step, pending.frames, steps, pending.iteration, count, "k" if count else None)
+        return Outcome(
+            str(task_id),
+            pending.step,
+            pending.frames,
+            steps,
+            pending.iteration,
+            count,
+            "k" if count else None,
+        )
 
     def run(self) -> list[tuple[str, tuple[str, ...], tuple[int, ...], int]]:
         queue = [self.scheduler.first()]
         while queue:
             pending = queue.pop(0)
             task_id = next(self.ids)
-            self.launched.append((pending.step, pending.inputs, tuple(f.index for f in pending.frames), task_id))
+            self.launched.append(
+                (pending.step, pending.inputs, tuple(f.index for f in pending.frames), task_id)
+            )
             outcome = (self.choose or self.default)(pending, task_id)
             queue.extend(self.scheduler.on_success(outcome))
         assert self.scheduler.waiting_joins() == {}
@@ -45,7 +55,11 @@ def steps(launched: list) -> list[str]:
 
 def test_linear(valid_flow) -> None:
     launched = Simulation(valid_flow("linear")).run()
-    assert launched == [("start", (), (), 1), ("middle", ("start/1",), (), 2), ("end", ("middle/2",), (), 3)]
+    assert launched == [
+        ("start", (), (), 1),
+        ("middle", ("start/1",), (), 2),
+        ("end", ("middle/2",), (), 3),
+    ]
 
 
 def test_static_branch_joins_once_with_every_branch_in_order(valid_flow) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from grange.client.base import ClientObject, timestamp
-from grange.metadata import ArtifactRow
+from grange.metastore import ArtifactRow
 
 if TYPE_CHECKING:
     from grange.client.task import Task

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, TypeVar
 
 from grange.client.config import Stores, current_stores, get_namespace
 from grange.exceptions import InvalidPathspec, NamespaceMismatch, ObjectNotFound
-from grange.metadata import RunTags
+from grange.metastore import RunTags
 
 T = TypeVar("T", bound="ClientObject")
 

@@ -30,7 +30,7 @@ from grange.exceptions import ClientError, ObjectNotFound
 
 if TYPE_CHECKING:
     from grange.datastore import BlobStore, ContentAddressedStore
-    from grange.metadata import MetadataStore
+    from grange.metastore import MetadataStore
 
 METADATA_ENV = "GRANGE_METADATA"
 _UNSET = object()
@@ -49,7 +49,7 @@ class Stores:
     @property
     def is_local(self) -> bool:
         """True when the metadata is the SQLite file under the datastore root."""
-        from grange.metadata import sqlite_url
+        from grange.metastore import sqlite_url
 
         return self.url == sqlite_url(self.root)
 
@@ -71,9 +71,9 @@ class Stores:
                 raise ObjectNotFound(
                     f"no grange runs are stored at {self.root}",
                     fix="run a flow first, or point the client at its store: "
-                    "grange.metadata('local@/path/to/.grange') or GRANGE_DATASTORE_ROOT=...",
+                    "grange.metastore('local@/path/to/.grange') or GRANGE_DATASTORE_ROOT=...",
                 )
-            from grange.metadata import MetadataStore
+            from grange.metastore import MetadataStore
 
             self._metadata = MetadataStore.from_url(self.url)
         return self._metadata
@@ -119,7 +119,7 @@ def use_stores(root: Path, url: str | None = None) -> Stores:
 
     No ``url``, or ``"local"``, means the SQLite file under ``root``.
     """
-    from grange.metadata import sqlite_url
+    from grange.metastore import sqlite_url
 
     root = Path(root).absolute()
     if not url or url == "local":
@@ -182,7 +182,7 @@ def default_namespace() -> str:
 
 
 def _parse_spec(spec: str) -> Stores:
-    from grange.metadata import sqlite_url
+    from grange.metastore import sqlite_url
 
     if not isinstance(spec, str) or not spec.strip():
         raise ClientError(
@@ -221,7 +221,7 @@ def _default_root() -> Path:
 
 
 def _default_stores() -> Stores:
-    from grange.metadata import sqlite_url
+    from grange.metastore import sqlite_url
 
     root = _default_root()
     url = os.environ.get(METADATA_ENV, "")

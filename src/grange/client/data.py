@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from grange.client.base import suggest
-from grange.metadata import ArtifactRow
+from grange.metastore import ArtifactRow
 
 
 class TaskData:

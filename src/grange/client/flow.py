@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from grange.client.base import ClientObject, suggest
 from grange.client.config import Stores, current_stores, get_namespace
 from grange.exceptions import ObjectNotFound
-from grange.metadata import FlowRow, RunRow, RunTags
+from grange.metastore import FlowRow, RunRow, RunTags
 
 if TYPE_CHECKING:
     from grange.client.run import Run

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from grange.client.base import ClientObject, namespace_fix, timestamp
 from grange.client.flow import missing_run, require_flow
 from grange.datastore import latest_record
-from grange.metadata import RunRow, RunTags
+from grange.metastore import RunRow, RunTags
 
 if TYPE_CHECKING:
     from grange.client.flow import Flow

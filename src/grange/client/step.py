@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from grange.client.base import ClientObject
-from grange.metadata import StepRow, TaskRow
+from grange.metastore import StepRow, TaskRow
 
 if TYPE_CHECKING:
     from grange.client.run import Run

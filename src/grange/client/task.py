@@ -21,8 +21,8 @@ from grange.client.data import Metadata, TaskData, TaskException, epoch_ms
 from grange.client.step import natural_key, run_tasks
 from grange.datastore import log_key, read_log
 from grange.exceptions import ObjectNotFound
-from grange.metadata import ArtifactRow, AttemptRow, TaskRow
-from grange.metadata.status import RUNNING
+from grange.metastore import ArtifactRow, AttemptRow, TaskRow
+from grange.metastore.status import RUNNING
 
 if TYPE_CHECKING:
     from grange.client.artifact import DataArtifact

@@ -162,7 +162,9 @@ class FlowGraph:
     other_methods: tuple[str, ...] = ()
     # Problems found while reading the class (decorator misuse, missing source);
     # lint reports them. Each is (rule, message, file, line, step, fix).
-    definition_problems: list[tuple[str, str, str, int | None, str | None, str]] = field(default_factory=list)
+    definition_problems: list[tuple[str, str, str, int | None, str | None, str]] = field(
+        default_factory=list
+    )
 
     @classmethod
     def from_flow_class(cls, flow_cls: type) -> FlowGraph:
@@ -189,7 +191,9 @@ class FlowGraph:
         seen: set[str] = set()
         if self.start in self.nodes:
             seen.add(self.start)
-            stack: list[tuple[str, Iterator[str]]] = [(self.start, iter(self._children(self.start)))]
+            stack: list[tuple[str, Iterator[str]]] = [
+                (self.start, iter(self._children(self.start)))
+            ]
             while stack:
                 name, children = stack[-1]
                 for child in children:
@@ -200,7 +204,9 @@ class FlowGraph:
                 else:
                     stack.pop()
                     post.append(name)
-        rest = sorted((n for n in self.nodes.values() if n.name not in seen), key=lambda n: (n.file, n.line))
+        rest = sorted(
+            (n for n in self.nodes.values() if n.name not in seen), key=lambda n: (n.file, n.line)
+        )
         return [self.nodes[n] for n in reversed(post)] + rest
 
     def _children(self, name: str) -> list[str]:

@@ -11,8 +11,8 @@ import time
 from typing import Any
 
 from grange.datastore import AttemptRecord, BlobStore, LogSink, log_key
-from grange.metadata import ArtifactRow, AttemptRow, MetadataStore, TaskRow
-from grange.metadata import AttemptRecord as AttemptResult
+from grange.metastore import ArtifactRow, AttemptRow, MetadataStore, TaskRow
+from grange.metastore import AttemptRecord as AttemptResult
 from grange.task.spec import TaskSpec
 
 

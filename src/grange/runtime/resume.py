@@ -23,7 +23,7 @@ from grange.task.spec import Frame, TaskSpec
 from grange.task.stores import PARAMETERS_STEP, MissingInputError, TaskStores
 
 if TYPE_CHECKING:
-    from grange.metadata import MetadataStore
+    from grange.metastore import MetadataStore
 
 Identity = tuple[str, tuple[int, ...], int]  # step, branch positions, loop iteration
 

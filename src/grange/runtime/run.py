@@ -67,7 +67,7 @@ def execute(req: RunRequest) -> int:
     values = resolve_values(flow_cls, req.parameters) if not req.resume else {}
     launcher = _launcher(req)
     try:
-        from grange.metadata import MetadataStore, sqlite_url
+        from grange.metastore import MetadataStore, sqlite_url
         from grange.runtime.recorder import Recorder
 
         req.datastore_root.mkdir(parents=True, exist_ok=True)

@@ -191,7 +191,9 @@ class _Zygote:
                 os._exit(code)
         os.close(out_w)
         os.close(err_w)
-        socket.send_fds(self.events, [json.dumps({"req": request, "pid": pid}).encode()], [out_r, err_r])
+        socket.send_fds(
+            self.events, [json.dumps({"req": request, "pid": pid}).encode()], [out_r, err_r]
+        )
         os.close(out_r)
         os.close(err_r)
 

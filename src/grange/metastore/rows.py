@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from grange.metadata.status import FINISHED_RUN_STATUSES, SUCCESSFUL_ATTEMPT_STATUSES
+from grange.metastore.status import FINISHED_RUN_STATUSES, SUCCESSFUL_ATTEMPT_STATUSES
 
 
 class TaskRef(Protocol):

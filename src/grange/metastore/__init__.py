@@ -10,17 +10,17 @@ nothing of graphs, the runtime or the command line.
     store.register_tasks([...]); store.record_attempts([...])
     store.finish_run("TrainFlow", run_id, status="succeeded")
 
-Modules: :mod:`~grange.metadata.schema` (tables),
-:mod:`~grange.metadata.migrations` (versions), :mod:`~grange.metadata.engine`
-(connections, SQLite tuning, fork safety), :mod:`~grange.metadata.rows`
-(typed rows), :mod:`~grange.metadata.status` (run status, ``crashed``),
-:mod:`~grange.metadata.tags` (tag rules), :mod:`~grange.metadata.runs` and
-:mod:`~grange.metadata.tasks` (queries), :mod:`~grange.metadata.store` (the API).
+Modules: :mod:`~grange.metastore.schema` (tables),
+:mod:`~grange.metastore.migrations` (versions), :mod:`~grange.metastore.engine`
+(connections, SQLite tuning, fork safety), :mod:`~grange.metastore.rows`
+(typed rows), :mod:`~grange.metastore.status` (run status, ``crashed``),
+:mod:`~grange.metastore.tags` (tag rules), :mod:`~grange.metastore.runs` and
+:mod:`~grange.metastore.tasks` (queries), :mod:`~grange.metastore.store` (the API).
 """
 
-from grange.metadata.migrations import LATEST as SCHEMA_VERSION
-from grange.metadata.migrations import migrate
-from grange.metadata.rows import (
+from grange.metastore.migrations import LATEST as SCHEMA_VERSION
+from grange.metastore.migrations import migrate
+from grange.metastore.rows import (
     ArtifactRow,
     AttemptKey,
     AttemptRecord,
@@ -35,8 +35,8 @@ from grange.metadata.rows import (
     TaskRef,
     TaskRow,
 )
-from grange.metadata.status import DEFAULT_STALE_AFTER
-from grange.metadata.store import MetadataStore, sqlite_url
+from grange.metastore.status import DEFAULT_STALE_AFTER
+from grange.metastore.store import MetadataStore, sqlite_url
 
 __all__ = [
     "DEFAULT_STALE_AFTER",

@@ -6,7 +6,7 @@ Each public method runs in exactly one transaction. Writes come in batches
 transactions, not tens of thousands; ``record_attempts`` makes an attempt's
 end, its artifacts and its metadata visible together.
 
-Reads report statuses as described in :mod:`grange.metadata.status`: a run
+Reads report statuses as described in :mod:`grange.metastore.status`: a run
 stored as running whose heartbeat is older than ``stale_after`` seconds reads
 as ``crashed``, and so do its running tasks and attempts.
 
@@ -24,11 +24,11 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 
 from grange.exceptions import MetadataError
-from grange.metadata import runs as _runs
-from grange.metadata import tasks as _tasks
-from grange.metadata.engine import get_engine, read_transaction, sqlite_url, write_transaction
-from grange.metadata.migrations import migrate
-from grange.metadata.rows import (
+from grange.metastore import runs as _runs
+from grange.metastore import tasks as _tasks
+from grange.metastore.engine import get_engine, read_transaction, sqlite_url, write_transaction
+from grange.metastore.migrations import migrate
+from grange.metastore.rows import (
     ArtifactRow,
     AttemptRecord,
     AttemptRef,
@@ -42,8 +42,8 @@ from grange.metadata.rows import (
     TaskRef,
     TaskRow,
 )
-from grange.metadata.status import DEFAULT_STALE_AFTER, RUNNING, check_final_run_status
-from grange.metadata.tags import mutate_user_tags
+from grange.metastore.status import DEFAULT_STALE_AFTER, RUNNING, check_final_run_status
+from grange.metastore.tags import mutate_user_tags
 
 __all__ = ["MetadataStore", "sqlite_url"]
 

@@ -1,7 +1,7 @@
 """Queries on steps, tasks, attempts, artifacts and task metadata.
 
 Writes are batches: one ``executemany`` per table, so that thousands of tasks
-cost a handful of statements. Like :mod:`grange.metadata.runs`, nothing here
+cost a handful of statements. Like :mod:`grange.metastore.runs`, nothing here
 opens a transaction; the store runs each call in exactly one.
 """
 
@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from grange.exceptions import MetadataError
-from grange.metadata import schema
-from grange.metadata.engine import insert
-from grange.metadata.rows import (
+from grange.metastore import schema
+from grange.metastore.engine import insert
+from grange.metastore.rows import (
     ArtifactRow,
     AttemptRecord,
     AttemptRef,
@@ -27,7 +27,7 @@ from grange.metadata.rows import (
     TaskRef,
     TaskRow,
 )
-from grange.metadata.status import (
+from grange.metastore.status import (
     RUNNING,
     TASK_STATUSES,
     check_attempt_status,

@@ -1,9 +1,9 @@
 """Queries on flows, runs and run tags, each on a connection the caller holds.
 
-These functions do not open transactions; :class:`~grange.metadata.store.
+These functions do not open transactions; :class:`~grange.metastore.store.
 MetadataStore` wraps each public call in exactly one. Reads take ``now`` and
 ``stale_after`` to report stale running runs as ``crashed`` (see
-:mod:`grange.metadata.status`).
+:mod:`grange.metastore.status`).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from grange.exceptions import MetadataError
-from grange.metadata import schema
-from grange.metadata.engine import insert
-from grange.metadata.rows import FlowRow, RunRow, RunTags
-from grange.metadata.status import CRASHED, RUNNING, reported_run_status
-from grange.metadata.tags import check_tag_count, check_tags
+from grange.metastore import schema
+from grange.metastore.engine import insert
+from grange.metastore.rows import FlowRow, RunRow, RunTags
+from grange.metastore.status import CRASHED, RUNNING, reported_run_status
+from grange.metastore.tags import check_tag_count, check_tags
 
 _runs, _tags = schema.runs, schema.run_tags
 _last_seen = sa.func.coalesce(_runs.c.heartbeat_at, _runs.c.started_at, _runs.c.created_at)

@@ -4,7 +4,7 @@ The ``schema_version`` table holds one row: the version of the schema the
 database has. :data:`MIGRATIONS` is the ordered list of steps; migration ``N``
 takes a database at version ``N - 1`` to version ``N``.
 
-Migration 1 creates every table of :mod:`grange.metadata.schema`, which always
+Migration 1 creates every table of :mod:`grange.metastore.schema`, which always
 describes the *latest* schema, so a new database goes straight to
 :data:`LATEST`; migrations 2 and later exist for databases created by an
 older grange. To change the schema: edit ``schema.py`` and append a migration
@@ -29,8 +29,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from grange.exceptions import MetadataError
-from grange.metadata import schema
-from grange.metadata.engine import read_transaction, write_transaction
+from grange.metastore import schema
+from grange.metastore.engine import read_transaction, write_transaction
 
 Migration = Callable[[Connection], None]
 

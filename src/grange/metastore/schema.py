@@ -9,7 +9,7 @@ batch inserts stay cheap without them.
 
 This module describes the *latest* schema. A new database is created from it
 directly; an older one is brought up to date by the steps in
-:mod:`grange.metadata.migrations`, which must change this module and add a
+:mod:`grange.metastore.migrations`, which must change this module and add a
 migration together.
 
 Keys and indexes, and the queries they serve:
