@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import typing
 
-
 from grange._version import __version__
 from grange.current import current
 from grange.decorators import step
