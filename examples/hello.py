@@ -1,7 +1,8 @@
 """A first flow: a parameter, a foreach fan-out, a join and a switch.
 
-    python examples/hello.py show     # the graph
-    python examples/hello.py check    # lint it
+    python examples/hello.py run              # run it
+    python examples/hello.py run --scale 1.0  # with another parameter value
+    python examples/hello.py show             # the graph
 """
 
 from grange import FlowSpec, Parameter, step
@@ -30,12 +31,17 @@ class HelloFlow(FlowSpec):
         """Join: keep the best rate."""
         best = max(inputs, key=lambda i: i.score)
         self.best_rate, self.best_score = best.rate, best.score
+        self.next(self.decide)
+
+    @step
+    def decide(self):
+        """A switch: publish only when the best score is good enough."""
         self.verdict = "good" if self.best_score > 1.5 else "poor"
         self.next({"good": self.publish, "poor": self.end}, condition="verdict")
 
     @step
     def publish(self):
-        """Only runs when the best score is good enough."""
+        """Runs only in the 'good' case."""
         print(f"publishing rate {self.best_rate}")
         self.next(self.end)
 
