@@ -142,11 +142,10 @@ class Parameter:
             return str
         if ptype in _SUPPORTED_TYPES or isinstance(ptype, JSONTypeClass):
             return ptype
-        raise ParameterError(
-            f"type {ptype!r} is not supported",
-            parameter=self.name,
-            fix="use one of str, int, float, bool or JSONType",
-        )
+        # Not raised here, inside the user's class body: lint reports it with
+        # the file and line (see definition_problems), and values stay text.
+        self._unsupported_type = ptype
+        return str
 
     @property
     def type_name(self) -> str:
@@ -159,6 +158,12 @@ class Parameter:
     def definition_problems(self) -> list[str]:
         """Reasons this definition is unusable (checked by lint)."""
         problems = []
+        unsupported = getattr(self, "_unsupported_type", None)
+        if unsupported is not None:
+            problems.append(
+                f"type {getattr(unsupported, '__name__', unsupported)!r} of parameter "
+                f"'{self.name}' is not supported: use str, int, float, bool or JSONType"
+            )
         if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
             problems.append(
                 f"parameter name {self.name!r} is not valid: use letters, digits, '_' or '-', "
