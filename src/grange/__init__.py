@@ -11,7 +11,7 @@ import typing
 
 from grange._version import __version__
 from grange.current import current
-from grange.decorators import step
+from grange.decorators import catch, environment, resources, retry, step, timeout
 from grange.exceptions import GrangeError
 from grange.flowspec import FlowSpec
 from grange.parameters import IncludeFile, JSONType, Parameter
@@ -45,14 +45,19 @@ __all__ = [
     "Step",
     "Task",
     "__version__",
+    "catch",
     "current",
     "default_metadata",
     "default_namespace",
+    "environment",
     "get_metadata",
     "get_namespace",
     "metadata",
     "namespace",
+    "resources",
+    "retry",
     "step",
+    "timeout",
 ]
 
 _CLIENT_NAMES = frozenset(

@@ -63,6 +63,8 @@ CASES = [
     Expected("reserved_parameter", "reserved-parameter", None, 8, ("'tags'", "reserved"), ("Parameter('tags_value'",)),
     Expected("invalid_parameter", "invalid-parameter", None, 7, ("'sizes'", "separator"), ("type=str",)),
     Expected("parameter_step_clash", "parameter-step-clash", "train", 7, ("'train' is defined twice", "line 14"), ("train_value = Parameter",)),
+    Expected("bad_decorator_args", "decorator", "train", 9, ("@retry got unknown argument(s) minutes_betwen_retries",), ("accepts: minutes_between_retries, times",)),
+    Expected("catch_on_foreach", "decorator-placement", "start", 25, ("@catch cannot go on step 'start'", "starts a foreach"), ("remove @catch from 'start'",), flow="CatchOnSplitFlow"),
     Expected("inherited_parameter_clash", "parameter-step-clash", "train", 7, ("parameter attribute 'train'", "step 'train' (line 16)"), ("train_value = Parameter",), flow="InheritedParameterClashFlow"),
 ]  # fmt: skip
 

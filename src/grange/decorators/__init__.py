@@ -1,9 +1,25 @@
-"""Step decorators: ``@step`` and the machinery every other step decorator uses.
+"""Step decorators: ``@step`` and the decorators that control how steps run.
 
-Each decorator is one module; this package's ``base`` holds what they share.
+One module per decorator; ``base`` holds the shared machinery and the hooks,
+``options`` what the hooks set, ``registry`` the names used by ``--with``.
 """
 
 from grange.decorators.base import StepDecorator, decorators_of, make_step_decorator
+from grange.decorators.catch import catch
+from grange.decorators.environment import environment
+from grange.decorators.resources import resources
+from grange.decorators.retry import retry
 from grange.decorators.step import step
+from grange.decorators.timeout import timeout
 
-__all__ = ["StepDecorator", "decorators_of", "make_step_decorator", "step"]
+__all__ = [
+    "StepDecorator",
+    "catch",
+    "decorators_of",
+    "environment",
+    "make_step_decorator",
+    "resources",
+    "retry",
+    "step",
+    "timeout",
+]

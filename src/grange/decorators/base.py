@@ -12,9 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from grange.exceptions import DecoratorError
+
+if TYPE_CHECKING:
+    from grange.decorators.options import TaskOptions
+    from grange.graph.model import StepNode
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,6 +66,27 @@ class StepDecorator:
 
     def validate(self) -> None:
         """Check ``self.attributes``; raise :class:`DecoratorError` if unusable."""
+
+    # -- hooks ---------------------------------------------------------------
+    # Every hook takes keyword arguments only. Runtime-side hooks run in the
+    # process that schedules tasks (the local runtime, or a deployer that
+    # compiles the flow); task-side hooks run in the task's own process,
+    # around the user's step. A decorator overrides the hooks it needs.
+
+    def step_init(self, *, node: StepNode) -> str | None:
+        """Runtime side, before anything runs: why this decorator cannot go on
+        ``node`` (lint reports it with the decorator's line), or None."""
+        return None
+
+    def task_options(self, *, options: TaskOptions) -> None:
+        """Runtime side: adjust how the step's tasks are run (retries, timeout,
+        resources, environment, catch). Called once per step per run."""
+
+    def task_pre_step(self, *, flow: Any, step: str, attempt: int) -> None:
+        """Task side: just before the step function is called."""
+
+    def task_post_step(self, *, flow: Any, step: str, attempt: int) -> None:
+        """Task side: just after the step function returned or raised."""
 
     def __repr__(self) -> str:
         args = ", ".join(

@@ -33,6 +33,7 @@ duplicate-parameter    parameter names are unique (case, ``-``/``_`` ignored)
 reserved-parameter     no parameter name or attribute grange uses
 invalid-parameter      each ``Parameter(...)`` definition is usable
 parameter-step-clash   no parameter attribute is also a step name
+decorator-placement    each decorator accepts the step it is on (@catch: no split)
 =====================  ==========================================================
 """
 
@@ -42,7 +43,7 @@ from collections.abc import Callable, Iterable
 
 from grange.exceptions import LintError, LintProblem
 from grange.graph.model import FlowGraph
-from grange.graph.rules import parameters, shape, steps, transitions
+from grange.graph.rules import decorators, parameters, shape, steps, transitions
 
 Rule = Callable[[FlowGraph], Iterable[LintProblem]]
 
@@ -73,6 +74,7 @@ RULES: list[Rule] = [
     parameters.reserved_parameters,
     parameters.invalid_parameters,
     parameters.parameter_step_clashes,
+    decorators.decorator_placement,
 ]
 
 

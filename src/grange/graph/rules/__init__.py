@@ -3,7 +3,8 @@
 - :mod:`~grange.graph.rules.steps`: names, start and end, arguments of each step;
 - :mod:`~grange.graph.rules.transitions`: each step's ``self.next(...)`` call;
 - :mod:`~grange.graph.rules.shape`: loops, unreachable steps, splits and joins;
-- :mod:`~grange.graph.rules.parameters`: the flow's parameters.
+- :mod:`~grange.graph.rules.parameters`: the flow's parameters;
+- :mod:`~grange.graph.rules.decorators`: step decorators on steps that refuse them.
 
 A rule takes a :class:`~grange.graph.model.FlowGraph` and yields
 :class:`~grange.exceptions.LintProblem`; it may assume that every rule before

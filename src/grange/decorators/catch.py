@@ -1,0 +1,48 @@
+"""``@catch(var=None, print_exception=True)``: let the flow go on after a step fails."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from grange.decorators.base import StepDecorator, make_step_decorator
+from grange.decorators.options import TaskOptions
+from grange.exceptions import DecoratorError
+
+if TYPE_CHECKING:
+    from grange.graph.model import StepNode
+
+
+class CatchDecorator(StepDecorator):
+    """After the step's last attempt fails (retries included), the task still
+    succeeds: the exception is stored in ``self.<var>`` (if ``var`` is given)
+    and the flow continues to the next step. The task is recorded as failed
+    but caught. A later step (a join, say: ``input.<var>``) can inspect it.
+    """
+
+    name = "catch"
+    defaults = {"var": None, "print_exception": True}
+
+    def validate(self) -> None:
+        var = self.attributes["var"]
+        if var is not None and (not isinstance(var, str) or not var.isidentifier()):
+            raise DecoratorError(
+                f"@catch(var={var!r}): var must be the name of an attribute",
+                fix="write @catch(var='compute_failed')",
+            )
+
+    def step_init(self, *, node: StepNode) -> str | None:
+        if node.type.value in ("split-foreach", "split-switch"):
+            kind = "a foreach" if node.type.value == "split-foreach" else "a switch"
+            return (
+                f"@catch cannot go on step '{node.name}', which starts {kind}: after a "
+                "failure there is nothing to fan out or choose"
+            )
+        return None
+
+    def task_options(self, *, options: TaskOptions) -> None:
+        options.catch = True
+        options.catch_var = self.attributes["var"]
+        options.print_exception = bool(self.attributes["print_exception"])
+
+
+catch = make_step_decorator(CatchDecorator)

@@ -1,0 +1,115 @@
+"""Step decorators by name, and ``--with`` specs: ``name[:key=value,...]``.
+
+``--with retry`` or ``--with retry:times=5,minutes_between_retries=0`` add a
+decorator to every step that does not have it already: a step's own
+decorator wins. Values are read as JSON, else as text
+(``--with environment:vars={"A":"1"}``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from grange.decorators.base import StepDecorator, decorators_of
+from grange.decorators.catch import CatchDecorator
+from grange.decorators.environment import EnvironmentDecorator
+from grange.decorators.options import TaskOptions
+from grange.decorators.resources import ResourcesDecorator
+from grange.decorators.retry import RetryDecorator
+from grange.decorators.timeout import TimeoutDecorator
+from grange.exceptions import DecoratorError
+
+STEP_DECORATORS: dict[str, type[StepDecorator]] = {
+    cls.name: cls
+    for cls in (
+        CatchDecorator,
+        EnvironmentDecorator,
+        ResourcesDecorator,
+        RetryDecorator,
+        TimeoutDecorator,
+    )
+}
+
+
+def parse_decospec(spec: str) -> StepDecorator:
+    """The decorator a ``--with`` spec names, with its arguments."""
+    name, _, args = spec.partition(":")
+    name = name.strip()
+    cls = STEP_DECORATORS.get(name)
+    if cls is None:
+        close = difflib.get_close_matches(name, list(STEP_DECORATORS), n=1)
+        raise DecoratorError(
+            f"--with {spec}: there is no step decorator '{name}'",
+            fix=f"did you mean '{close[0]}'?"
+            if close
+            else "step decorators: " + ", ".join(sorted(STEP_DECORATORS)),
+        )
+    try:
+        deco = cls(_parse_args(spec, args), statically_defined=False)
+    except DecoratorError as err:
+        raise DecoratorError(f"--with {spec}: {err.message}", fix=err.fix) from None
+    return deco
+
+
+def _parse_args(spec: str, text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part in _split_top_level(text):
+        key, sep, raw = part.partition("=")
+        if not sep or not key.strip():
+            raise DecoratorError(
+                f"--with {spec}: '{part}' is not key=value",
+                fix="write --with name:key=value,key2=value2",
+            )
+        out[key.strip()] = _value(raw.strip())
+    return out
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas that are not inside brackets or quotes (JSON values may hold commas)."""
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, quote = 0, ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    if cur:
+        parts.append("".join(cur))
+    return [p for p in (p.strip() for p in parts) if p]
+
+
+def _value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def step_decorators(
+    func: Callable[..., Any], extra: Iterable[StepDecorator] = ()
+) -> list[StepDecorator]:
+    """A step's own decorators, then the ``--with`` ones it does not have already."""
+    own = decorators_of(func)
+    names = {d.name for d in own}
+    return own + [d for d in extra if d.name not in names]
+
+
+def task_options(decorators: Iterable[StepDecorator]) -> TaskOptions:
+    """The options of a step's tasks, as its decorators set them."""
+    options = TaskOptions()
+    for deco in decorators:
+        deco.task_options(options=options)
+    return options
