@@ -1,7 +1,7 @@
 """What a run prints: task log lines prefixed with ``[run/step/task]``, and the summary.
 
-Plain lines suit pipes and CI; the live progress view (issue 4) will be
-another :class:`Output` with the same methods.
+Plain lines suit pipes and CI; :class:`~grange.runtime.progress.LiveOutput`
+is the live view for terminals, with the same methods.
 """
 
 from __future__ import annotations
@@ -43,8 +43,22 @@ class Output:
         out = "\n".join(f"{prefix} {raw.decode('utf-8', 'replace')}" for raw in lines)
         print(out, file=self.stream, flush=True)
 
-    def task_finished(self, spec: TaskSpec, *, ok: bool) -> None:
-        self.line(f"{self._prefix(spec)} task {'finished' if ok else 'FAILED'}")
+    def task_finished(self, spec: TaskSpec, *, ok: bool, retrying: bool = False) -> None:
+        state = "finished" if ok else ("failed, will retry" if retrying else "FAILED")
+        self.line(f"{self._prefix(spec)} task {state}")
+
+    def task_cloned(self, spec: TaskSpec) -> None:
+        """A resumed run reused this task from its origin run."""
+
+    def expect(self, step: str, count: int) -> None:
+        """``count`` more tasks of ``step`` are coming (a foreach fanned out)."""
+
+    def notice(self, text: str) -> None:
+        """A one-line remark of the runtime (not a task's output)."""
+        self.line(text)
+
+    def close(self) -> None:
+        """The run is over: stop any live display (before the summary)."""
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
