@@ -18,12 +18,35 @@ import subprocess
 import sys
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from grange.task.spec import TaskSpec, frames_to_json
 
 # A single argument may not exceed 128 KiB on Linux; big input lists go in a file.
 _MAX_INLINE_INPUTS = 32 * 1024
+
+
+PARENT_PID_ENV = "GRANGE_PARENT_PID"  # set for `step` processes that must die with the runtime
+
+
+def die_with_parent(parent: int | None = None) -> None:
+    """Ask Linux to kill this process when its parent dies (best effort elsewhere).
+
+    With ``parent``, a process whose parent already died before it asked (it was
+    re-parented) kills itself at once.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -82,11 +105,17 @@ class SpawnLauncher(Launcher):
     """Runs each task as ``python <flow file> step ...`` in a fresh interpreter."""
 
     def __init__(
-        self, flow_file: str, top_level_args: list[str], env: dict[str, str] | None = None
+        self,
+        flow_file: str,
+        top_level_args: list[str],
+        env: dict[str, str] | None = None,
+        *,
+        step_args: Sequence[str] = (),
     ) -> None:
         self.flow_file = flow_file
         self.top_level_args = top_level_args
         self.env = env
+        self.step_args = list(step_args)  # options of every `step` command (run-wide limits)
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._started: list[Worker | Exited] = []
 
@@ -104,6 +133,7 @@ class SpawnLauncher(Launcher):
             spec.task_id,
             "--retry-count",
             str(spec.attempt),
+            *self.step_args,
         ]
         cleanup: list[str] = []
         inputs = ",".join(spec.input_paths)
@@ -132,6 +162,7 @@ class SpawnLauncher(Launcher):
         env = dict(self.env if self.env is not None else os.environ)
         env["PYTHONUNBUFFERED"] = "1"
         env["GRANGE_USER"] = spec.user
+        env[PARENT_PID_ENV] = str(os.getpid())  # the task dies with the runtime
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
         )

@@ -131,7 +131,7 @@ class RunLoop:
         while (
             not self.result.failures
             and not self.result.interrupted
-            and len(self.live) < self.max_workers
+            and len(self.live) + self.launching < self.max_workers
         ):
             pending = self._next_pending()
             if pending is None:
@@ -179,10 +179,14 @@ class RunLoop:
             live = self.live[pid]
             if live.open_streams:
                 # Drain what is left; a grandchild may hold the pipe open, so
-                # stop waiting for EOF once nothing more is readable.
+                # stop waiting for EOF once nothing more is readable. A stream
+                # that already hit EOF is closed, and its descriptor number may
+                # now belong to another worker's pipe: drain only our own.
                 for fd in (live.worker.stdout, live.worker.stderr):
-                    with contextlib.suppress(KeyError, OSError):
-                        key = self.sel.get_key(fd)
+                    key = self.sel.get_map().get(fd)
+                    if key is None or key.data is None or key.data[0] != pid:
+                        continue
+                    with contextlib.suppress(OSError):
                         self._drain(fd, key.data)
                 if live.open_streams:
                     continue

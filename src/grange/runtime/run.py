@@ -22,7 +22,7 @@ from grange._version import __version__
 from grange.datastore import AttemptRecord, LocalBlobStore, read_record, write_record
 from grange.flowspec import FlowSpec
 from grange.graph import graph_of, lint
-from grange.parameters import flow_parameters, resolve_values
+from grange.parameters import flow_parameters
 from grange.runtime.launcher import Launcher, SpawnLauncher
 from grange.runtime.loop import LoopResult, RunLoop
 from grange.runtime.output import Output
@@ -46,6 +46,7 @@ class RunRequest:
     user: str
     namespace: str | None = None
     tags: tuple[str, ...] = ()
+    # values keyed by attribute name, converted and defaulted (``resolve_values``)
     parameters: dict[str, Any] = field(default_factory=dict)
     max_workers: int = 16
     max_num_splits: int = 100_000
@@ -64,7 +65,7 @@ def execute(req: RunRequest) -> int:
     flow = flow_cls.__name__
     graph = graph_of(flow_cls)
     lint.check(graph)
-    values = resolve_values(flow_cls, req.parameters) if not req.resume else {}
+    values = dict(req.parameters) if not req.resume else {}
     launcher = _launcher(req)
     try:
         from grange.metastore import MetadataStore, sqlite_url
@@ -145,7 +146,9 @@ def _launcher(req: RunRequest) -> Launcher:
             return 0 if record.status == "ok" else 1
 
         return ForkLauncher(entry)
-    return SpawnLauncher(req.flow_file, req.top_level_args)
+    return SpawnLauncher(
+        req.flow_file, req.top_level_args, step_args=["--max-num-splits", str(req.max_num_splits)]
+    )
 
 
 def _spec(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 from typing import Any
 
 from grange.runtime.loop import LoopResult
@@ -26,7 +27,7 @@ def summarize(req: Any, run_id: str, status: str, result: LoopResult, seconds: f
         if record is not None and record.exception:
             what = f"{record.exception.get('type')}: {record.exception.get('message')}"
         elif failure.exit_code < 0:
-            what = f"the task process was killed by signal {-failure.exit_code}"
+            what = f"the task process was killed by {_signal_name(-failure.exit_code)}"
         else:
             what = f"the task process exited with code {failure.exit_code}"
         lines.append(
@@ -39,3 +40,10 @@ def summarize(req: Any, run_id: str, status: str, result: LoopResult, seconds: f
     )
     lines.append(f"  Resume with: python {shlex.quote(flow_file)} resume --origin-run-id {run_id}")
     return "\n".join(lines)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return f"signal {number} ({signal.Signals(number).name})"
+    except ValueError:
+        return f"signal {number}"

@@ -33,24 +33,11 @@ import struct
 import sys
 from collections.abc import Callable
 
-from grange.runtime.launcher import Exited, Launcher, Worker
+from grange.runtime.launcher import Exited, Launcher, Worker, die_with_parent
 from grange.task.spec import TaskSpec
 
 TaskEntry = Callable[[TaskSpec], int]  # runs one task in the current process, returns exit code
 _HEADER = struct.Struct("!I")
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies (best effort elsewhere)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 class ForkLauncher(Launcher):
@@ -137,7 +124,7 @@ class _Zygote:
         self.buffer = b""
 
     def serve(self) -> None:
-        _die_with_parent()
+        die_with_parent()
         # Objects inherited from the runtime are never garbage: keep the
         # collector from walking (and so copy-on-write faulting) them in tasks.
         gc.freeze()
@@ -214,7 +201,7 @@ def _child(spec: TaskSpec, out_w: int, err_w: int, entry: TaskEntry) -> int:
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
-    _die_with_parent()
+    die_with_parent()
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(out_w, 1)

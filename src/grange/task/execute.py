@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import grange
 from grange.current import current
-from grange.datastore import AttemptRecord, save_items, write_record
+from grange.datastore import AttemptRecord, ForeachRef, save_items, write_record
 from grange.exceptions import GrangeError, InvalidNextError
 from grange.flowspec import FlowSpec, Transition
 from grange.graph import FlowGraph, NodeType, StepNode, graph_of
@@ -63,14 +64,7 @@ def run_task(
         if transition is not None:
             extra["next"] = list(transition.steps)
             if transition.foreach:
-                ref = save_items(
-                    stores.blobs,
-                    spec.flow,
-                    getattr(flow, transition.foreach),
-                    max_items=max_num_splits,
-                    name=transition.foreach,
-                    step=spec.step,
-                )
+                ref = _save_foreach(flow, transition.foreach, spec, stores, max_num_splits)
                 extra["foreach"] = {"key": ref.key, "count": ref.count}
             if transition.condition:
                 extra["case"] = transition.case
@@ -97,6 +91,28 @@ def run_task(
     return record
 
 
+def _save_foreach(
+    flow: FlowSpec, name: str, spec: TaskSpec, stores: TaskStores, max_num_splits: int
+) -> ForeachRef:
+    """Materialize the foreach's items once. A one-shot iterator (a generator) cannot
+    be iterated again nor pickled, so the artifact keeps the list of what it gave."""
+    value = getattr(flow, name)
+    kept: list[Any] | None = [] if iter(value) is value else None
+    items = value if kept is None else _keeping(value, kept)
+    ref = save_items(
+        stores.blobs, spec.flow, items, max_items=max_num_splits, name=name, step=spec.step
+    )
+    if kept is not None:
+        flow.__dict__[name] = kept
+    return ref
+
+
+def _keeping(iterator: Iterator[Any], kept: list[Any]) -> Iterator[Any]:
+    for item in iterator:
+        kept.append(item)
+        yield item
+
+
 def _bind_current(spec: TaskSpec, graph: FlowGraph, parameter_names: list[str]) -> None:
     current._bind(
         flow_name=spec.flow,
@@ -107,7 +123,8 @@ def _bind_current(spec: TaskSpec, graph: FlowGraph, parameter_names: list[str]) 
         origin_run_id=spec.origin_run_id,
         pathspec=spec.pathspec,
         username=spec.user,
-        namespace=spec.namespace,
+        # What client calls in the step read: --namespace, else the user's own.
+        namespace=spec.namespace or f"user:{spec.user}",
         tags=frozenset(spec.tags),
         parameter_names=parameter_names,
         graph=graph.to_dict(),
