@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
+import os
+import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -41,3 +45,105 @@ def load_flow(path: Path, name: str | None = None) -> type:
         flows = [f for f in flows if f.__name__ == name]
     assert len(flows) == 1, f"expected one flow in {path}, found {flows}"
     return flows[0]
+
+
+# -- running flows as a user does (tests/integration/test_run_*.py) ---------------------------
+
+RUN_FLOWS = FLOWS / "run"
+USER = "tester"
+
+
+@dataclass
+class Result:
+    """What one command printed and returned; ``run_id`` from ``--run-id-file``."""
+
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    run_id: str | None
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def explain(self) -> str:
+        return (
+            f"{' '.join(self.argv[1:])} exited {self.returncode}\n"
+            f"stdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+        )
+
+
+class Runner:
+    """Runs flow files from tests/flows/run in ``cwd``, storing under ``cwd/.grange``."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self.root = cwd / ".grange"
+        self._ids = itertools.count()
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """This process's environment without GRANGE_* variables, storing under ``root``."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GRANGE_")}
+        env.update(GRANGE_DATASTORE_ROOT=str(self.root), GRANGE_USER=USER, **extra)
+        return env
+
+    def argv(
+        self,
+        flow: str | Path,
+        command: str,
+        *args: str,
+        fork: bool = True,
+        top: tuple[str, ...] = (),
+    ) -> tuple[list[str], Path | None]:
+        """The command line of ``python FLOW [TOP] COMMAND ARGS``, and its run-id file."""
+        file = flow if isinstance(flow, Path) else RUN_FLOWS / f"{flow}.py"
+        argv = [sys.executable, str(file), *top, command]
+        id_file = None
+        if command in ("run", "resume"):
+            id_file = self.cwd / f"run-id-{next(self._ids)}"
+            argv += ["--run-id-file", str(id_file)]
+            if not fork:
+                argv.append("--no-fork")
+        return [*argv, *args], id_file
+
+    def __call__(
+        self,
+        flow: str | Path,
+        command: str,
+        *args: str,
+        ok: bool | None = True,
+        fork: bool = True,
+        top: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> Result:
+        """Run the command; ``ok=True``/``False`` asserts it exits zero / non-zero."""
+        argv, id_file = self.argv(flow, command, *args, fork=fork, top=top)
+        proc = subprocess.run(
+            argv,
+            cwd=cwd or self.cwd,
+            env=env if env is not None else self.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        run_id = id_file.read_text().strip() if id_file and id_file.exists() else None
+        result = Result(argv, proc.returncode, proc.stdout, proc.stderr, run_id)
+        if ok is True and result.returncode != 0:
+            raise AssertionError(result.explain())
+        if ok is False and result.returncode == 0:
+            raise AssertionError("expected a failure, but " + result.explain())
+        return result
+
+    def run(self, flow: str | Path, *args: str, **kwargs: object) -> Result:
+        return self(flow, "run", *args, **kwargs)  # type: ignore[arg-type]
+
+    def resume(self, flow: str | Path, *args: str, **kwargs: object) -> Result:
+        return self(flow, "resume", *args, **kwargs)  # type: ignore[arg-type]
+
+    def metadata_url(self) -> str:
+        from grange.metastore import sqlite_url
+
+        return sqlite_url(self.root)

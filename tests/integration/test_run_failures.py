@@ -1,0 +1,120 @@
+"""Failures: the summary a failed run prints (status, run id, the failed step and task,
+the exception, the exact resume command, a non-zero exit), an artifact that cannot be
+saved, and a task process that crashes without taking the runtime down."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+
+from grange import Flow
+from support import RUN_FLOWS, Runner
+
+
+def summary_of(stdout: str, flow: str, run_id: str | None) -> str:
+    """The lines printed from the end-of-run summary on."""
+    marker = re.search(rf"^Run {flow}/{run_id} (succeeded|FAILED)", stdout, re.M)
+    assert marker, stdout
+    return stdout[marker.start() :]
+
+
+def test_a_successful_run_ends_with_a_one_line_summary(runner: Runner) -> None:
+    result = runner.run("linear")
+    summary = summary_of(result.stdout, "LinearRunFlow", result.run_id)
+    assert re.fullmatch(
+        rf"Run LinearRunFlow/{result.run_id} succeeded in \d+\.\d\ds \(3 task\(s\) run\)\.\n",
+        summary,
+    )
+
+
+def test_a_failed_run_names_the_task_the_exception_and_the_resume_command(
+    runner: Runner,
+) -> None:
+    result = runner.run("fail", env=runner.env(FAIL_ITEM="2"), ok=False)
+    assert result.returncode == 1
+    summary = summary_of(result.stdout, "FailRunFlow", result.run_id)
+    assert f"Run FailRunFlow/{result.run_id} FAILED after" in summary
+    run = Flow("FailRunFlow")[result.run_id]
+    failed = [task for task in run["work"] if not task.successful]
+    assert len(failed) == 1
+    assert (
+        f"Step 'work' failed in task {failed[0].pathspec} (attempt 0): "
+        "ValueError: item 2 failed on purpose" in summary
+    )
+    command = re.search(r"Resume with: (.+)$", summary, re.M)
+    assert command is not None
+    argv = shlex.split(command.group(1))
+    assert argv[0] == "python" and argv[2:] == ["resume", "--origin-run-id", result.run_id]
+    assert (runner.cwd / argv[1]).resolve() == RUN_FLOWS / "fail.py"
+    # The user's traceback, without grange's frames, is in the task's stderr.
+    assert "fail.py" in failed[0].stderr and "ValueError: item 2" in failed[0].stderr
+    assert "grange/task" not in failed[0].stderr
+    assert failed[0].exception is not None
+    assert failed[0].exception.type == "ValueError"
+    assert run.status == "failed" and run.finished and not run.successful
+    assert run.end_task is None
+    # The other items of the foreach finished.
+    assert sorted(t.data.out for t in run["work"] if t.successful) == [10, 30]
+
+
+def test_the_printed_resume_command_works_as_printed(runner: Runner) -> None:
+    failed = runner.run("fail", env=runner.env(FAIL_ITEM="1"), ok=False)
+    line = re.search(r"Resume with: (.+)$", failed.stdout, re.M)
+    assert line is not None
+    argv = shlex.split(line.group(1))
+    assert argv[0] == "python"
+    resumed = runner(runner.cwd / argv[1], "resume", *argv[3:])
+    run = Flow("FailRunFlow")[resumed.run_id]
+    assert run.successful and run.data.outs == [10, 20, 30]
+
+
+def test_an_unpicklable_artifact_fails_the_task_saying_what_to_do(runner: Runner) -> None:
+    result = runner.run("unpicklable", ok=False)
+    assert result.returncode == 1
+    summary = summary_of(result.stdout, "UnpicklableFlow", result.run_id)
+    assert "Step 'start' failed" in summary
+    assert "artifact 'lock'" in summary  # the artifact
+    assert "_thread.lock" in summary  # its type
+    assert "step 'start'" in summary  # the step
+    assert "del self.lock" in summary  # what to do
+    task = Flow("UnpicklableFlow")[result.run_id]["start"].task
+    assert not task.successful
+    assert task.exception is not None
+    assert task.exception.type == "ArtifactSerializationError"
+    assert list(task) == []  # nothing of the failed attempt is visible, not even 'fine'
+
+
+@pytest.mark.parametrize(
+    ("how", "fork", "expected"),
+    [
+        ("segv", True, "SIGSEGV"),
+        ("segv", False, "SIGSEGV"),
+        ("null", True, "SIGSEGV"),  # a real invalid memory access, through ctypes
+        ("exit", True, "exited with code 3"),
+        ("exit", False, "exited with code 3"),
+    ],
+    ids=["segv-fork", "segv-no-fork", "null-pointer", "exit-fork", "exit-no-fork"],
+)
+def test_a_crashing_task_fails_alone(runner: Runner, how: str, fork: bool, expected: str) -> None:
+    result = runner.run("crash", "--how", how, fork=fork, ok=False)
+    assert result.returncode == 1
+    summary = summary_of(result.stdout, "CrashRunFlow", result.run_id)
+    run = Flow("CrashRunFlow")[result.run_id]
+    tasks = {task.data.out if task.successful else None: task for task in run["work"]}
+    assert set(tasks) == {0, 2, None}  # the other two items finished
+    crashed = tasks[None]
+    assert f"Step 'work' failed in task {crashed.pathspec} (attempt 0)" in summary
+    assert expected in summary
+    assert crashed.exception is not None and expected in crashed.exception.message
+    assert "about to crash" in crashed.stdout
+    assert run.status == "failed"
+    assert "join" not in {step.id for step in run}
+
+
+def test_a_switch_value_that_is_no_case_fails_clearly(runner: Runner) -> None:
+    result = runner.run("switch", "--coin", "edge", ok=False)
+    summary = summary_of(result.stdout, "SwitchRunFlow", result.run_id)
+    assert "self.side is 'edge', which is not one of the cases 'heads', 'tails'" in summary
+    assert "Step 'start' failed" in summary

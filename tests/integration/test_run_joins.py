@@ -1,0 +1,81 @@
+"""Joins: ``inputs`` (iterable, indexable, by branch name), a join starts empty except
+for parameters, and ``merge_artifacts`` with include=/exclude= and its errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from grange import Flow
+from support import Runner
+
+
+def test_join_reads_branches_and_inherits_only_parameters(runner: Runner) -> None:
+    run_id = runner.run("branches", "--weight", "7").run_id
+    run = Flow("BranchRunFlow")[run_id]
+    join = run["join"].task
+    assert join.data.by_name == (1, 2)  # inputs.one.x, inputs.two.x
+    assert join.data.in_order == [1, 2]  # for i in inputs
+    assert join.data.by_index == 2  # inputs[1]
+    assert join.data.branches == 2
+    # Nothing comes from the branches (nor from before the split)...
+    assert join.data.join_has_base is False
+    assert join.data.join_has_x is False
+    assert "base" not in join and "x" not in join
+    assert run.data.end_has_x is False
+    # ...except the parameters.
+    assert join.data.weight_in_join == 7
+    assert join["weight"].data == 7
+
+
+def merged(runner: Runner, mode: str) -> set[str]:
+    run_id = runner.run("merge", "--mode", mode).run_id
+    task = Flow("MergeRunFlow")[run_id]["join"].task
+    return {artifact.id for artifact in task} - {"mode"}
+
+
+def test_merge_artifacts_exclude(runner: Runner) -> None:
+    assert merged(runner, "exclude") == {"shared", "only_a"}
+
+
+def test_merge_artifacts_include(runner: Runner) -> None:
+    assert merged(runner, "include") == {"shared"}
+
+
+def test_merge_artifacts_keeps_what_the_join_set(runner: Runner) -> None:
+    assert merged(runner, "preset") == {"shared", "only_a", "x"}
+    run = Flow("MergeRunFlow").latest_run
+    assert run is not None
+    assert run.data.x == 0
+    assert run.data.shared == ["same", "in", "both"]
+    # Merged by reference: the join points at the branch's blob.
+    assert run["join"].task["shared"].sha == run["a"].task["shared"].sha
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        pytest.param(
+            "conflict",
+            ["cannot merge artifact 'x'", "a/", "b/", "exclude=['x']"],
+            id="conflict",
+        ),
+        pytest.param("missing", ["include=", "nowhere", "which no branch has"], id="missing"),
+        pytest.param("both", ["include= or exclude=, not both"], id="include-and-exclude"),
+        pytest.param("outside", ["only be called in a join step"], id="outside-a-join"),
+    ],
+)
+def test_merge_artifacts_errors_are_clear(runner: Runner, mode: str, expected: list[str]) -> None:
+    result = runner.run("merge", "--mode", mode, ok=False)
+    assert result.returncode == 1
+    step = "end" if mode == "outside" else "join"
+    summary = result.stdout[result.stdout.index(f"Run MergeRunFlow/{result.run_id} FAILED") :]
+    assert f"Step '{step}' failed" in summary
+    for text in expected:
+        assert text in summary
+    run = Flow("MergeRunFlow")[result.run_id]
+    assert run.status == "failed"
+    task = run[step].task
+    assert not task.successful
+    assert task.exception is not None and task.exception.type == "MergeError"
+    # The failed attempt left no artifact behind.
+    assert list(task) == []

@@ -1,0 +1,110 @@
+"""``resume [STEP] [--origin-run-id]``: a new run that reuses, by reference, every
+successful task of the origin and runs the rest; it records its origin, becomes the
+latest run, and its re-run tasks see ``current.origin_run_id``."""
+
+from __future__ import annotations
+
+import pytest
+
+from grange import Flow
+from grange.metastore import MetadataStore
+from support import Runner
+
+
+def test_resume_reruns_only_what_failed(runner: Runner, fork: bool) -> None:
+    failed_id = runner.run("fail", env=runner.env(FAIL_ITEM="2"), fork=fork, ok=False).run_id
+    result = runner.resume("fail", fork=fork)  # the latest run by this user
+    flow = Flow("FailRunFlow")
+    assert flow.latest_run is not None and flow.latest_run.id == result.run_id
+    assert flow.latest_successful_run is not None
+    assert flow.latest_successful_run.id == result.run_id
+    run = flow[result.run_id]
+    assert run.origin_pathspec == f"FailRunFlow/{failed_id}"
+    assert run.data.outs == [10, 20, 30]
+    origin = flow[failed_id]
+    # start and the two items that succeeded are reused: same artifacts, by reference.
+    assert run["start"].task.origin_pathspec == origin["start"].task.pathspec
+    assert run["start"].task["before"].sha == origin["start"].task["before"].sha
+    reused = {t.data.out: t for t in run["work"] if t.origin_pathspec}
+    assert set(reused) == {10, 30}
+    for task in reused.values():
+        assert task.origin_pathspec.startswith(f"FailRunFlow/{failed_id}/work/")
+        assert task.data.origin is None  # it ran in the origin run, not in a resume
+    rerun = [t for t in run["work"] if not t.origin_pathspec]
+    assert [t.data.out for t in rerun] == [20]
+    assert rerun[0].data.origin == failed_id  # current.origin_run_id
+    assert run["join"].task.origin_pathspec is None
+    assert run.data.origin == failed_id
+    assert "3 reused" in result.stdout  # _parameters is not counted: start + 2 items
+
+
+def test_resume_from_a_step_reruns_it_and_what_follows(runner: Runner) -> None:
+    first = runner.run("fail").run_id
+    result = runner.resume("fail", "join", "--origin-run-id", first)
+    run = Flow("FailRunFlow")[result.run_id]
+    assert run.origin_pathspec == f"FailRunFlow/{first}"
+    assert all(t.origin_pathspec for t in run["work"])
+    assert run["start"].task.origin_pathspec is not None
+    assert run["join"].task.origin_pathspec is None
+    assert run["end"].task.origin_pathspec is None
+    assert run.data.origins == [None, None, None]
+    assert run.data.origin == first
+
+
+def test_resume_keeps_the_origin_parameters(runner: Runner) -> None:
+    first = runner.run("params", "--alpha", "0.75", "--names", "x,y").run_id
+    result = runner.resume("params", "start", "--origin-run-id", first)
+    run = Flow("ParamsRunFlow")[result.run_id]
+    assert run["start"].task.origin_pathspec is None
+    assert run["start"].task.data.seen["alpha"] == 0.75
+    assert run["start"].task.data.seen["names"] == ["x", "y"]
+
+
+def test_resume_a_loop_from_the_failed_iteration(runner: Runner) -> None:
+    failed = runner.run("switch_loop", "--rounds", "4", env=runner.env(LOOP_FAIL_AT="3"), ok=False)
+    result = runner.resume("switch_loop", "--origin-run-id", failed.run_id)
+    run = Flow("LoopRunFlow")[result.run_id]
+    assert run.data.history == [1, 2, 3, 4]
+    loops = sorted(run["loop"], key=lambda t: int(t.id))
+    assert [bool(t.origin_pathspec) for t in loops] == [True, True, False, False]
+
+
+def test_resume_of_a_foreach_split_reruns_every_item(runner: Runner) -> None:
+    first = runner.run("foreach_kinds", "--kind", "generator").run_id
+    result = runner.resume("foreach_kinds", "start", "--origin-run-id", first)
+    run = Flow("ForeachKindsFlow")[result.run_id]
+    assert not any(t.origin_pathspec for t in run["work"])
+    assert run.data.pairs == [(0, 0), (1, 1), (2, 4)]
+
+
+def runs_stored(runner: Runner, flow: str) -> int:
+    return len(MetadataStore.from_url(runner.metadata_url()).list_runs(flow))
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["nosuch"], "'nosuch' is not a step of FailRunFlow"),
+        (["jion"], "did you mean 'join'?"),
+        (["--origin-run-id", "999"], "flow FailRunFlow has no run '999'"),
+        ([], "there is nothing to resume"),
+    ],
+    ids=["unknown-step", "misspelt-step", "unknown-run", "nothing-to-resume"],
+)
+def test_resume_refuses_clearly_and_starts_no_run(
+    runner: Runner, args: list[str], expected: str
+) -> None:
+    runner.run("fail")
+    result = runner.resume("fail", *args, ok=False)
+    assert result.returncode == 2
+    assert expected in result.output
+    assert "Traceback" not in result.output
+    assert result.run_id is None
+    assert runs_stored(runner, "FailRunFlow") == 1
+
+
+def test_resume_without_any_run(runner: Runner) -> None:
+    runner.run("linear")  # the store exists, but FailRunFlow has no run
+    result = runner.resume("fail", ok=False)
+    assert result.returncode == 2
+    assert "has no run by user 'tester' to resume" in result.output
