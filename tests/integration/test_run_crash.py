@@ -111,6 +111,36 @@ def test_kill_9_then_resume(runner: Runner, fork: bool) -> None:
     assert Flow("SleepyFlow").latest_run == new
 
 
+def test_ctrl_c_stops_the_tasks_and_resume_finishes_the_run(runner: Runner) -> None:
+    pids = runner.cwd / "pids"
+    pids.mkdir()
+    argv, id_file = runner.argv("sleepy", "run")
+    proc = subprocess.Popen(
+        argv,
+        cwd=runner.cwd,
+        env=runner.env(SLEEPY_DIR=str(pids)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for("both nap tasks to start", lambda: len(list(pids.glob("*.pid"))) == 2)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=WAIT)
+    assert proc.returncode == 1
+    assert "Interrupted (Ctrl-C); running tasks were stopped." in out
+    assert "Resume with:" in out
+    for pid in (int(p.read_text()) for p in pids.glob("*.pid")):
+        wait_for(f"task process {pid} to die", lambda pid=pid: process_gone(pid), timeout=10)
+    assert id_file is not None
+    run_id = id_file.read_text().strip()
+    assert Flow("SleepyFlow")[run_id].status == "failed"
+    resumed = runner.resume("sleepy")
+    assert "2 reused" in resumed.stdout
+    assert Flow("SleepyFlow")[resumed.run_id].data.outs == [0, 1]
+
+
 def test_two_runs_of_one_flow_at_once_never_mix(runner: Runner) -> None:
     procs = []
     for value in ("left", "right"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 
 import pytest
 
@@ -118,3 +119,21 @@ def test_a_switch_value_that_is_no_case_fails_clearly(runner: Runner) -> None:
     summary = summary_of(result.stdout, "SwitchRunFlow", result.run_id)
     assert "self.side is 'edge', which is not one of the cases 'heads', 'tails'" in summary
     assert "Step 'start' failed" in summary
+
+
+def test_a_reader_that_goes_away_does_not_stop_the_run(runner: Runner) -> None:
+    # python flow.py run | head -1
+    argv, id_file = runner.argv("two_at_once", "run")
+    proc = subprocess.Popen(
+        argv, cwd=runner.cwd, env=runner.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(b"Running ConcurrentRunFlow/")
+    proc.stdout.close()
+    with proc.stderr:
+        errors = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 0, errors
+    assert "Error" not in errors and "Exception" not in errors
+    assert id_file is not None
+    run = Flow("ConcurrentRunFlow")[id_file.read_text().strip()]
+    assert run.successful and len(run.data.outs) == 8

@@ -8,7 +8,7 @@ import pytest
 
 from grange import Flow
 from grange.metastore import MetadataStore
-from support import Runner
+from support import FLOWS, Runner
 
 
 def test_parameters_from_the_command_line(runner: Runner) -> None:
@@ -124,3 +124,13 @@ def test_invalid_options_are_refused_before_anything_runs(
     assert "Traceback" not in result.output
     assert result.run_id is None
     assert runs_stored(runner) == 1
+
+
+def test_a_broken_flow_is_refused_before_anything_is_stored(runner: Runner) -> None:
+    result = runner.run(FLOWS / "broken" / "cycle.py", ok=False)
+    assert result.returncode == 2
+    assert "cycle.py:18, step 'check'" in result.stderr
+    assert "train -> check -> train" in result.stderr
+    assert "Traceback" not in result.output
+    assert result.run_id is None
+    assert not runner.root.exists()

@@ -6,6 +6,8 @@ is the live view for terminals, with the same methods.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
 from typing import TextIO
@@ -20,13 +22,28 @@ class Output:
         self.stream = stream or sys.stdout
         self.quiet = quiet
         self.started = time.monotonic()
+        self.reader_gone = False  # stdout was a pipe whose reader exited (``run | head``)
 
     def _prefix(self, spec: TaskSpec) -> str:
         return f"[{spec.run_id}/{spec.step}/{spec.task_id}]"
 
     def line(self, text: str) -> None:
         if not self.quiet:
+            self._print(text)
+
+    def _print(self, text: str) -> None:
+        """Print a line; if nobody reads the output any more, the run goes on silently."""
+        if self.reader_gone:
+            return
+        try:
             print(text, file=self.stream, flush=True)
+        except BrokenPipeError:
+            self.reader_gone = True
+            # Point the stream at /dev/null so that later flushes (at exit too) succeed.
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self.stream.fileno())
+                os.close(devnull)
 
     def run_started(self, flow: str, run_id: str, *, resumed_from: str | None = None) -> None:
         origin = f", resuming run {resumed_from}" if resumed_from else ""
@@ -41,7 +58,7 @@ class Output:
             return
         prefix = self._prefix(spec)
         out = "\n".join(f"{prefix} {raw.decode('utf-8', 'replace')}" for raw in lines)
-        print(out, file=self.stream, flush=True)
+        self._print(out)
 
     def task_finished(self, spec: TaskSpec, *, ok: bool, retrying: bool = False) -> None:
         state = "finished" if ok else ("failed, will retry" if retrying else "FAILED")
@@ -64,4 +81,4 @@ class Output:
         return time.monotonic() - self.started
 
     def summary(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        self._print(text)
