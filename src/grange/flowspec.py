@@ -203,7 +203,8 @@ class FlowSpec:
             iter(items)
         except TypeError:
             raise fail(
-                f"self.{foreach} is a {type(items).__name__}, which cannot be iterated",
+                f"self.{foreach} is {_article(type(items).__name__)} {type(items).__name__}, "
+                "which cannot be iterated",
                 f"set self.{foreach} to a list, tuple, range or other iterable",
             ) from None
 
@@ -243,3 +244,7 @@ class FlowSpec:
         return Transition(
             steps=(steps[value],), condition=condition, case=value, cases=steps, line=line
         )
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"

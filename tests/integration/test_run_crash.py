@@ -37,6 +37,13 @@ def process_gone(pid: int) -> bool:
     return state.split()[1] in ("Z", "X")
 
 
+def kill_survivors(pids: list[int]) -> None:
+    """Stop the test's own task processes that outlived their runtime (a failed test)."""
+    for pid in pids:
+        if not process_gone(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def task_status(store: MetadataStore, run_id: str, step: str) -> list[str]:
     return [t.status for t in store.list_tasks("SleepyFlow", run_id, step=step)]
 
@@ -79,8 +86,11 @@ def test_kill_9_then_resume(runner: Runner, fork: bool) -> None:
     run_id, task_pids = kill_runtime_while_tasks_run(runner, fork)
 
     # The tasks die with the runtime.
-    for pid in task_pids:
-        wait_for(f"task process {pid} to die", lambda pid=pid: process_gone(pid), timeout=10)
+    try:
+        for pid in task_pids:
+            wait_for(f"task process {pid} to die", lambda pid=pid: process_gone(pid), timeout=10)
+    finally:
+        kill_survivors(task_pids)
 
     # Nothing half-written: the killed tasks left no record, the finished ones all.
     assert_nothing_half_written(runner.root)
@@ -131,8 +141,12 @@ def test_ctrl_c_stops_the_tasks_and_resume_finishes_the_run(runner: Runner) -> N
     assert proc.returncode == 1
     assert "Interrupted (Ctrl-C); running tasks were stopped." in out
     assert "Resume with:" in out
-    for pid in (int(p.read_text()) for p in pids.glob("*.pid")):
-        wait_for(f"task process {pid} to die", lambda pid=pid: process_gone(pid), timeout=10)
+    task_pids = [int(p.read_text()) for p in pids.glob("*.pid")]
+    try:
+        for pid in task_pids:
+            wait_for(f"task process {pid} to die", lambda pid=pid: process_gone(pid), timeout=10)
+    finally:
+        kill_survivors(task_pids)
     assert id_file is not None
     run_id = id_file.read_text().strip()
     assert Flow("SleepyFlow")[run_id].status == "failed"

@@ -65,7 +65,11 @@ def test_foreach_over_a_dataframe_column(runner: Runner) -> None:
     ("kind", "expected"),
     [
         ("empty", ["foreach over self.items produced zero items", "at least one item"]),
-        ("scalar", ["self.items is a int, which cannot be iterated", "list, tuple, range"]),
+        ("scalar", ["self.items is an int, which cannot be iterated", "list, tuple, range"]),
+        (
+            "locks",
+            ["item 0 of the foreach over self.items (_thread.lock) cannot be saved", "picklable"],
+        ),
     ],
 )
 def test_a_foreach_that_cannot_split_fails_clearly(
@@ -92,6 +96,11 @@ def test_max_num_splits_limits_a_foreach(runner: Runner, fork: bool) -> None:
     assert [step.id for step in run] == ["start"]  # no task of the split started
     # Exactly at the limit is fine.
     runner.run("foreach_kinds", "--size", "4", "--max-num-splits", "4", fork=fork)
+
+
+def test_an_endless_generator_is_not_drained(runner: Runner) -> None:
+    result = runner.run("foreach_kinds", "--kind", "endless", "--max-num-splits", "10", ok=False)
+    assert "foreach over self.items has more than 10 items" in result.stdout
 
 
 def test_max_num_splits_defaults_to_100000(runner: Runner) -> None:

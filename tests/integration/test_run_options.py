@@ -111,8 +111,19 @@ def runs_stored(runner: Runner) -> int:
         (["--nosuch", "1"], "No such option '--nosuch'"),
         (["--max-workers", "0"], "Invalid value for '--max-workers'"),
         (["--max-num-splits", "0"], "Invalid value for '--max-num-splits'"),
+        (["--tag", ""], "a tag must not be empty"),
+        (["--tag", "x" * 501], "is 501 characters long; the limit is 500"),
     ],
-    ids=["float", "int", "json", "unknown-option", "max-workers", "max-num-splits"],
+    ids=[
+        "float",
+        "int",
+        "json",
+        "unknown-option",
+        "max-workers",
+        "max-num-splits",
+        "empty-tag",
+        "long-tag",
+    ],
 )
 def test_invalid_options_are_refused_before_anything_runs(
     runner: Runner, args: list[str], expected: str

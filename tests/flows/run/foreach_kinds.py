@@ -1,5 +1,8 @@
 """A foreach over the kind of iterable the 'kind' parameter names."""
 
+import itertools
+import threading
+
 from grange import FlowSpec, Parameter, step
 
 
@@ -20,6 +23,10 @@ def make_items(kind, size):
         import pandas
 
         return pandas.DataFrame({"col": [10 * n for n in range(size)]})["col"]
+    if kind == "endless":
+        return itertools.count()
+    if kind == "locks":
+        return [threading.Lock() for _ in range(size)]
     if kind == "empty":
         return []
     if kind == "scalar":
