@@ -67,6 +67,7 @@ def kill_runtime_while_tasks_run(runner: Runner, fork: bool) -> tuple[str, list[
         run_id = id_file.read_text().strip()
         store = MetadataStore.from_url(runner.metadata_url())
         wait_for("prep to be recorded", lambda: task_status(store, run_id, "prep") == ["ok"])
+        wait_for("nap to be recorded", lambda: len(task_status(store, run_id, "nap")) == 2)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()

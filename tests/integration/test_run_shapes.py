@@ -7,6 +7,8 @@ looping switch; the small ones with both launchers (fork server and
 
 from __future__ import annotations
 
+import pytest
+
 from grange import Flow, Run
 from support import FLOWS, Runner
 
@@ -100,6 +102,7 @@ def test_switch_loop_iterates(runner: Runner) -> None:
     assert run.data.more == "done"
 
 
+@pytest.mark.slow
 def test_one_thousand_way_foreach(runner: Runner) -> None:
     result = runner.run("foreach_kinds", "--kind", "range", "--size", "1000")
     assert "1003 task(s) run" in result.stdout
