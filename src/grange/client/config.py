@@ -71,7 +71,7 @@ class Stores:
                 raise ObjectNotFound(
                     f"no grange runs are stored at {self.root}",
                     fix="run a flow first, or point the client at its store: "
-                    "grange.metastore('local@/path/to/.grange') or GRANGE_DATASTORE_ROOT=...",
+                    "grange.metadata('local@/path/to/.grange') or GRANGE_DATASTORE_ROOT=...",
                 )
             from grange.metastore import MetadataStore
 
