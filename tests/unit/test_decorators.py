@@ -45,6 +45,7 @@ def test_options_from_decorators() -> None:
     options = task_options(decorators_of(Decorated.start))
     assert options.retries == 2 and options.retry_delay == 0 and options.max_attempts == 3
     assert options.timeout == 65
+    assert options.resources is not None
     assert options.resources.cpu == 2 and options.resources.memory == 60000
     assert options.env == {"MODE": "test", "LEVEL": "3"}
     assert options.catch and options.catch_var == "failure" and not options.print_exception
@@ -53,6 +54,7 @@ def test_options_from_decorators() -> None:
 def test_bare_decorator_takes_defaults() -> None:
     options = task_options(decorators_of(Decorated.end))
     assert options.retries == 3 and options.retry_delay == 120
+    assert options.resources is None  # no @resources: nothing reserved locally
 
 
 def test_graph_lists_decorators_with_arguments_and_lines() -> None:

@@ -61,3 +61,14 @@ def test_gpus_from_cuda_visible_devices() -> None:
     assert Machine.detect({"CUDA_VISIBLE_DEVICES": ""}).gpus == ()
     machine = Machine.detect({})
     assert machine.cpus >= 1 and machine.memory > 0
+
+
+def test_a_task_without_resources_reserves_nothing() -> None:
+    p = pool(cpus=2, gpus=("0",))
+    held = p.try_acquire(Resources(cpu=2, memory=100, gpu=1))
+    assert held is not None
+    free = [p.try_acquire(None) for _ in range(20)]  # only --max-workers bounds these
+    assert all(a is not None and a.env() == {} for a in free)
+    for a in free:
+        p.release(a)  # type: ignore[arg-type]
+    assert p.cpu_used == 2 and p.running == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from grange.decorators.base import StepDecorator, make_step_decorator
 from grange.decorators.options import TaskOptions
@@ -39,6 +39,12 @@ class CatchDecorator(StepDecorator):
             )
         return None
 
+    def task_post_step(self, *, flow: Any, step: str, attempt: int) -> None:
+        # A step that did not fail leaves the variable None (and a later step can test it).
+        var = self.attributes["var"]
+        if var and var not in flow.__dict__:
+            flow.__dict__[var] = None
+
     def task_options(self, *, options: TaskOptions) -> None:
         options.catch = True
         options.catch_var = self.attributes["var"]
@@ -46,3 +52,36 @@ class CatchDecorator(StepDecorator):
 
 
 catch = make_step_decorator(CatchDecorator)
+
+
+class CaughtException:
+    """What ``@catch(var=...)`` stores: the exception of the step's last failed attempt.
+
+    Truthy, picklable without the original exception's class: ``type`` (its
+    class name), ``message``, ``traceback`` (the user's frames), and
+    ``str()`` as ``"Type: message"``. When the step did not fail, the
+    variable is None.
+    """
+
+    def __init__(self, type: str, message: str, traceback: str = "") -> None:
+        self.type = type
+        self.message = message
+        self.traceback = traceback
+
+    @property
+    def exception(self) -> str:
+        """The message (Metaflow's wrapper calls it ``exception``)."""
+        return self.message
+
+    @property
+    def stacktrace(self) -> str:
+        return self.traceback
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"CaughtException({self.type!r}, {self.message!r})"

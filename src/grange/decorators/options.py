@@ -32,7 +32,9 @@ class TaskOptions:
     catch_var: str | None = None  # @catch: artifact receiving the exception
     catch: bool = False  # @catch present: the task continues after its last failure
     print_exception: bool = True
-    resources: Resources = field(default_factory=Resources)
+    # None: the step did not ask (no @resources): it reserves nothing locally
+    # and only --max-workers bounds it, as in Metaflow.
+    resources: Resources | None = None
     env: dict[str, str] = field(default_factory=dict)  # @environment
 
     @property

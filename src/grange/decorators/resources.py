@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grange.decorators.base import StepDecorator, make_step_decorator
-from grange.decorators.options import TaskOptions
+from grange.decorators.options import Resources, TaskOptions
 from grange.decorators.validate import non_negative_int, non_negative_number
 from grange.exceptions import DecoratorError
 
@@ -31,12 +31,13 @@ class ResourcesDecorator(StepDecorator):
 
     def task_options(self, *, options: TaskOptions) -> None:
         a = self.attributes
-        res = options.resources
-        res.cpu = float(a["cpu"])
-        res.memory = int(a["memory"])
-        res.gpu = int(a["gpu"] or 0)
-        res.disk = a["disk"]
-        res.shared_memory = a["shared_memory"]
+        options.resources = Resources(
+            cpu=float(a["cpu"]),
+            gpu=int(a["gpu"] or 0),
+            memory=int(a["memory"]),
+            disk=a["disk"],
+            shared_memory=a["shared_memory"],
+        )
 
 
 resources = make_step_decorator(ResourcesDecorator)

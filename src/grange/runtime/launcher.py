@@ -12,6 +12,7 @@ another interpreter or where forking is unsafe).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -155,6 +156,8 @@ class SpawnLauncher(Launcher):
             cmd += ["--tag", tag]
         if spec.namespace:
             cmd += ["--namespace", spec.namespace]
+        if spec.extra:  # environment, timeout, --with, @catch fallback
+            cmd += ["--task-extra", json.dumps(spec.extra, separators=(",", ":"))]
         return cmd, cleanup
 
     def launch(self, spec: TaskSpec) -> None:

@@ -1,26 +1,34 @@
 """The runtime's single event loop: launch ready tasks, stream their output, reap them.
 
-One ``selectors`` loop watches every worker's stdout/stderr pipe and the
-launcher's exit notifications. A task is finished when its process has exited
-and both pipes are drained; then its record is read, the attempt is handed to
-the :class:`Recorder` (batched metadata writes) and the scheduler is told what
-became ready. After a failure no new task starts; running ones finish.
+One ``selectors`` loop watches every worker's stdout/stderr pipe
+(:class:`~grange.runtime.pipes.PipeReader`) and the launcher's notifications.
+A task attempt is finished when its process has exited and its pipes are
+drained; then its record is read, the attempt goes to the :class:`Recorder`
+(batched metadata writes), and either the scheduler is told what became ready
+or the :class:`~grange.runtime.attempts.AttemptPolicy` decides what follows a
+failure: a retry after a delay, the ``@catch`` fallback, or the end of the run
+(after a failure no new task starts; running ones finish). The policy also
+admits tasks by their ``@resources`` and gives their ``@timeout`` deadline.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import os
 import selectors
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from grange.datastore import AttemptRecord
+from grange.runtime.attempts import AttemptPolicy, Fallback, Retry, timeout_exception
 from grange.runtime.launcher import Exited, Launcher, Worker
 from grange.runtime.output import Output
+from grange.runtime.pipes import PipeReader
 from grange.runtime.scheduler import Outcome, Pending, Scheduler
 from grange.task.spec import TaskSpec
 
@@ -37,6 +45,7 @@ class Failure:
     spec: TaskSpec
     exit_code: int
     record: AttemptRecord | None
+    exception: dict[str, Any] | None = None
 
 
 @dataclass
@@ -51,8 +60,9 @@ class LoopResult:
 @dataclass
 class _Live:
     worker: Worker
-    open_streams: int = 2
-    partial: dict[str, bytes] = field(default_factory=lambda: {"stdout": b"", "stderr": b""})
+    started: float
+    deadline: float | None = None
+    timed_out: bool = False
 
 
 class RunLoop:
@@ -67,6 +77,7 @@ class RunLoop:
         output: Output,
         make_spec: MakeSpec,
         read_record: ReadRecord,
+        policy: AttemptPolicy,
         clone: Clone | None = None,
         max_workers: int = 16,
         heartbeat_every: float = 10.0,
@@ -77,14 +88,19 @@ class RunLoop:
         self.output = output
         self.make_spec = make_spec
         self.read_record = read_record
+        self.policy = policy
         self.clone = clone
         self.max_workers = max(1, max_workers)
         self.heartbeat_every = heartbeat_every
         self.sel = selectors.DefaultSelector()
+        self.pipes = PipeReader(self.sel, self._lines)
         self.live: dict[int, _Live] = {}
         self.exited: dict[int, int] = {}
         self.launching = 0  # asked of the launcher, not yet started
         self.ready: deque[Iterator[Pending]] = deque()
+        self.delayed: list[tuple[float, int, TaskSpec]] = []  # retries and @catch fallbacks
+        self.held: TaskSpec | None = None  # next task, waiting for free resources
+        self._order = itertools.count()
         self.result = LoopResult()
 
     def run(self) -> LoopResult:
@@ -96,15 +112,13 @@ class RunLoop:
         try:
             while True:
                 self._fill()
-                if not self.live and not self.launching:
+                if not self.live and not self.launching and (self._stopping or not self._waiting):
                     break
-                # Poll the launcher often when it has no wake-up descriptor or
-                # still holds requests the fork server has not accepted.
-                timeout = 0.05 if wake is None else (1.0 if self.launcher.flush() else 0.005)
-                for key, _ in self.sel.select(timeout):
+                for key, _ in self.sel.select(self._timeout(wake)):
                     if key.data is not None:
-                        self._read(key.fd, key.data)
+                        self.pipes.read(key.fd, key.data)
                 self._reap()
+                self._enforce_deadlines()
                 now = time.monotonic()
                 if now - last_beat > self.heartbeat_every:
                     self.recorder.heartbeat()
@@ -117,55 +131,70 @@ class RunLoop:
             self.recorder.flush(force=True)
         return self.result
 
+    @property
+    def _stopping(self) -> bool:
+        return bool(self.result.failures) or self.result.interrupted
+
+    @property
+    def _waiting(self) -> bool:
+        return bool(self.delayed or self.held or self.ready)
+
+    def _timeout(self, wake: int | None) -> float:
+        if wake is None or not self.launcher.flush():
+            return 0.005 if wake is not None else 0.05
+        now = time.monotonic()
+        times = [live.deadline for live in self.live.values() if live.deadline is not None]
+        if self.delayed:
+            times.append(self.delayed[0][0])
+        return max(0.0, min([now + 1.0, *times]) - now)
+
     # -- launching --------------------------------------------------------------
 
-    def _next_pending(self) -> Pending | None:
+    def _fill(self) -> None:
+        while not self._stopping and len(self.live) + self.launching < self.max_workers:
+            spec = self._next_spec()
+            if spec is None:
+                return
+            admitted = self.policy.admit(spec)
+            if admitted is None:
+                self.held = spec  # head of the line: wait until resources free up
+                return
+            self.launcher.launch(admitted)
+            self.launching += 1
+            self.recorder.started(admitted)
+            self.output.task_started(admitted)
+
+    def _next_spec(self) -> TaskSpec | None:
+        if self.held is not None:
+            spec, self.held = self.held, None
+            return spec
+        if self.delayed and self.delayed[0][0] <= time.monotonic():
+            return heapq.heappop(self.delayed)[2]
         while self.ready:
             try:
-                return next(self.ready[0])
+                pending = next(self.ready[0])
             except StopIteration:
                 self.ready.popleft()
-        return None
-
-    def _fill(self) -> None:
-        while (
-            not self.result.failures
-            and not self.result.interrupted
-            and len(self.live) + self.launching < self.max_workers
-        ):
-            pending = self._next_pending()
-            if pending is None:
-                return
+                continue
             spec = self.make_spec(pending)
             cloned = self.clone(pending, spec) if self.clone else None
-            if cloned is not None:
-                self.result.tasks_cloned += 1
-                self.recorder.cloned(spec, cloned)
-                self._advance(spec, cloned)
-                continue
-            self.launcher.launch(spec)
-            self.launching += 1
-            self.recorder.started(spec)
-            self.output.task_started(spec)
+            if cloned is None:
+                return spec
+            self.result.tasks_cloned += 1
+            self.recorder.cloned(spec, cloned)
+            self.output.task_cloned(spec)
+            self._advance(spec, cloned)
+        return None
 
     def _started(self, worker: Worker) -> None:
         self.launching -= 1
-        self.live[worker.pid] = _Live(worker)
-        for fd, stream in ((worker.stdout, "stdout"), (worker.stderr, "stderr")):
-            os.set_blocking(fd, False)
-            self.sel.register(fd, selectors.EVENT_READ, (worker.pid, stream))
+        now = time.monotonic()
+        self.live[worker.pid] = _Live(worker, now, self.policy.deadline(worker.spec, now))
+        self.pipes.add(worker.pid, worker.spec, worker.stdout, worker.stderr)
 
-    # -- output -----------------------------------------------------------------
-
-    def _read(self, fd: int, data: tuple[int, str]) -> None:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            return
-        if chunk:
-            self._feed(data, chunk)
-        else:
-            self._read_eof(fd, data)
+    def _lines(self, spec: TaskSpec, stream: str, lines: list[bytes], newline: bool) -> None:
+        self.output.task_lines(spec, stream, lines)
+        self.recorder.log(spec, stream, b"\n".join(lines) + (b"\n" if newline else b""))
 
     # -- finishing --------------------------------------------------------------
 
@@ -176,76 +205,57 @@ class RunLoop:
             else:
                 self._started(event)
         for pid in [p for p in self.exited if p in self.live]:
-            live = self.live[pid]
-            if live.open_streams:
-                # Drain what is left; a grandchild may hold the pipe open, so
-                # stop waiting for EOF once nothing more is readable. A stream
-                # that already hit EOF is closed, and its descriptor number may
-                # now belong to another worker's pipe: drain only our own.
-                for fd in (live.worker.stdout, live.worker.stderr):
-                    key = self.sel.get_map().get(fd)
-                    if key is None or key.data is None or key.data[0] != pid:
-                        continue
-                    with contextlib.suppress(OSError):
-                        self._drain(fd, key.data)
-                if live.open_streams:
+            if self.pipes.is_open(pid):
+                self.pipes.drain(pid)
+                if self.pipes.is_open(pid):
                     continue
-            self._finish(live.worker, self.exited.pop(pid))
+            self.pipes.forget(pid)
+            self._finish(self.live.pop(pid), self.exited.pop(pid))
 
-    def _drain(self, fd: int, data: tuple[int, str]) -> None:
-        while fd in self.sel.get_map():
-            try:
-                chunk = os.read(fd, 65536)
-            except BlockingIOError:
-                # Exited but the pipe is still open elsewhere: close our end.
-                self.sel.unregister(fd)
-                os.close(fd)
-                self.live[data[0]].open_streams -= 1
-                return
-            if not chunk:
-                self._read_eof(fd, data)
-                return
-            self._feed(data, chunk)
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for live in self.live.values():
+            if live.deadline is not None and now >= live.deadline and not live.timed_out:
+                live.timed_out = True
+                self.launcher.kill(live.worker)
 
-    def _feed(self, data: tuple[int, str], chunk: bytes) -> None:
-        pid, stream = data
-        live = self.live[pid]
-        text = live.partial[stream] + chunk
-        lines = text.split(b"\n")
-        live.partial[stream] = lines.pop()
-        if lines:
-            self.output.task_lines(live.worker.spec, stream, lines)
-            self.recorder.log(live.worker.spec, stream, b"\n".join(lines) + b"\n")
-
-    def _read_eof(self, fd: int, data: tuple[int, str]) -> None:
-        pid, stream = data
-        live = self.live[pid]
-        if live.partial[stream]:
-            self.output.task_lines(live.worker.spec, stream, [live.partial[stream]])
-            self.recorder.log(live.worker.spec, stream, live.partial[stream])
-            live.partial[stream] = b""
-        self.sel.unregister(fd)
-        os.close(fd)
-        live.open_streams -= 1
-
-    def _finish(self, worker: Worker, code: int) -> None:
-        del self.live[worker.pid]
-        for path in worker.cleanup:
+    def _finish(self, live: _Live, code: int) -> None:
+        spec = live.worker.spec
+        self.policy.release(spec)
+        for path in live.worker.cleanup:
             with contextlib.suppress(OSError):
                 os.unlink(path)
-        record = self.read_record(worker.spec)
+        record = self.read_record(spec)
         self.result.tasks_run += 1
-        self.recorder.finished(worker.spec, record, code)
         if code == 0 and record is not None and record.status == "ok":
-            self.output.task_finished(worker.spec, ok=True)
-            self._advance(worker.spec, record)
-        else:
-            self.output.task_finished(worker.spec, ok=False)
-            self.result.failures.append(Failure(worker.spec, code, record))
+            self.recorder.finished(spec, record, code)
+            self.output.task_finished(spec, ok=True)
+            self._advance(spec, record)
+            return
+        exception = record.exception if record is not None else None
+        if live.timed_out and (exception is None or exception.get("type") != "TimeoutException"):
+            exception = timeout_exception(spec, self.policy.of(spec.step).timeout or 0)
+        self.recorder.finished(spec, record, code, exception=exception)
+        decision = self.policy.after_failure(spec, exception)
+        if isinstance(decision, (Retry, Fallback)):
+            at = decision.at if isinstance(decision, Retry) else 0.0
+            heapq.heappush(self.delayed, (at, next(self._order), decision.spec))
+            self.output.task_finished(spec, ok=False, retrying=True)
+            if isinstance(decision, Retry) and decision.at > time.monotonic() + 1:
+                self.output.notice(
+                    f"[{spec.run_id}/{spec.step}/{spec.task_id}] retrying in "
+                    f"{decision.at - time.monotonic():.0f}s (attempt {decision.spec.attempt})"
+                )
+            return
+        self.output.task_finished(spec, ok=False)
+        self.result.failures.append(Failure(spec, code, record, exception))
 
     def _advance(self, spec: TaskSpec, record: AttemptRecord) -> None:
         self.result.steps_done.add(spec.step)
         foreach = record.extra.get("foreach") or {}
+        if foreach.get("count"):
+            child = self.scheduler.graph[spec.step].out_funcs[0]
+            self.output.expect(child, int(foreach["count"]))
         outcome = Outcome(
             task_id=spec.task_id,
             step=spec.step,
@@ -264,5 +274,5 @@ class RunLoop:
         while (self.live or self.launching) and time.monotonic() < deadline:
             for key, _ in self.sel.select(0.05):
                 if key.data is not None:
-                    self._read(key.fd, key.data)
+                    self.pipes.read(key.fd, key.data)
             self._reap()

@@ -63,8 +63,16 @@ class Recorder:
         self._tasks.append(self._task_row(spec, time.time(), origin=record.extra.get("origin")))
         self._add_finished(spec, record, 0)
 
-    def finished(self, spec: TaskSpec, record: AttemptRecord | None, exit_code: int) -> None:
-        self._add_finished(spec, record, exit_code)
+    def finished(
+        self,
+        spec: TaskSpec,
+        record: AttemptRecord | None,
+        exit_code: int,
+        *,
+        exception: dict[str, Any] | None = None,
+    ) -> None:
+        """An attempt ended; ``exception`` overrides what it recorded (a timeout)."""
+        self._add_finished(spec, record, exit_code, exception)
         for stream in ("stdout", "stderr"):
             sink = self._logs.pop((spec.task_id, spec.attempt, stream), None)
             if sink is not None:
@@ -115,11 +123,17 @@ class Recorder:
             origin_task=origin,
         )
 
-    def _add_finished(self, spec: TaskSpec, record: AttemptRecord | None, exit_code: int) -> None:
+    def _add_finished(
+        self,
+        spec: TaskSpec,
+        record: AttemptRecord | None,
+        exit_code: int,
+        override: dict[str, Any] | None = None,
+    ) -> None:
         now = time.time()
         if record is None:
             status = "failed"
-            exception: dict[str, Any] | None = {
+            exception: dict[str, Any] | None = override or {
                 "type": "WorkerDied",
                 "message": _death_message(exit_code),
             }
@@ -127,7 +141,9 @@ class Recorder:
             started, ended = now, now
         else:
             status = record.status if exit_code == 0 or record.status != "ok" else "failed"
-            exception = record.exception
+            if status == "ok" and record.extra.get("caught"):
+                status = "caught"  # the @catch fallback: the task went on after failing
+            exception = override or record.exception
             started, ended = record.started_at, record.finished_at
             artifacts = [
                 ArtifactRow(name, ref.key, ref.size, ref.type, ref.encoding)

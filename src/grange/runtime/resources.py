@@ -45,9 +45,12 @@ class Allocation:
     memory: int
     gpus: tuple[str, ...] = ()
     oversized: bool = False  # the request was larger than the machine
+    unconstrained: bool = False  # no @resources: nothing reserved, GPUs left as they are
 
     def env(self) -> dict[str, str]:
         """Environment for the task: its GPUs (none visible when it asked for none)."""
+        if self.unconstrained:
+            return {}
         return {"CUDA_VISIBLE_DEVICES": ",".join(self.gpus)}
 
 
@@ -59,7 +62,7 @@ class ResourcePool:
     cpu_used: float = 0.0
     memory_used: int = 0
     gpus_free: list[str] = field(default_factory=list)
-    running: int = 0
+    running: int = 0  # tasks holding a reservation
 
     def __post_init__(self) -> None:
         self.gpus_free = list(self.machine.gpus)
@@ -72,8 +75,11 @@ class ResourcePool:
         oversized = (cpu, memory, gpu) != (request.cpu, request.memory, request.gpu)
         return cpu, memory, gpu, oversized
 
-    def try_acquire(self, request: Resources) -> Allocation | None:
-        """Take what ``request`` needs if it is free now, else None."""
+    def try_acquire(self, request: Resources | None) -> Allocation | None:
+        """Take what ``request`` needs if it is free now, else None. A task without
+        a request (no ``@resources``) reserves nothing and always fits."""
+        if request is None:
+            return Allocation(0.0, 0, unconstrained=True)
         cpu, memory, gpu, oversized = self.clamp(request)
         fits = (
             self.cpu_used + cpu <= self.machine.cpus + 1e-9
@@ -82,15 +88,17 @@ class ResourcePool:
         )
         if not fits and self.running:
             return None
+        self.running += 1
         # Nothing runs: start it anyway, so that no request can block the run.
         self.cpu_used += cpu
         self.memory_used += memory
         gpus = tuple(self.gpus_free[:gpu])
         del self.gpus_free[:gpu]
-        self.running += 1
         return Allocation(cpu, memory, gpus, oversized)
 
     def release(self, allocation: Allocation) -> None:
+        if allocation.unconstrained:
+            return
         self.cpu_used = max(0.0, self.cpu_used - allocation.cpu)
         self.memory_used = max(0, self.memory_used - allocation.memory)
         self.gpus_free.extend(allocation.gpus)

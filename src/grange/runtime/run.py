@@ -11,6 +11,7 @@ fork+task+exit 6.3 ms with SQLAlchemy loaded, 3.3 ms without).
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import time
@@ -20,12 +21,17 @@ from typing import Any
 
 from grange._version import __version__
 from grange.datastore import AttemptRecord, LocalBlobStore, read_record, write_record
+from grange.decorators.options import TaskOptions
+from grange.decorators.registry import parse_decospec, step_decorators, task_options
+from grange.exceptions import DecoratorError
 from grange.flowspec import FlowSpec
-from grange.graph import graph_of, lint
+from grange.graph import FlowGraph, graph_of, lint
 from grange.parameters import flow_parameters
+from grange.runtime.attempts import AttemptPolicy
 from grange.runtime.launcher import Launcher, SpawnLauncher
 from grange.runtime.loop import LoopResult, RunLoop
 from grange.runtime.output import Output
+from grange.runtime.resources import Machine, ResourcePool
 from grange.runtime.resume import ClonePlan, plan_resume
 from grange.runtime.scheduler import Pending, Scheduler
 from grange.runtime.summary import summarize
@@ -57,6 +63,8 @@ class RunRequest:
     resume: bool = False
     origin_run_id: str | None = None
     resume_step: str | None = None
+    decospecs: tuple[str, ...] = ()  # --with DECORATOR[:k=v,...]
+    live: bool = False  # draw the live progress view (a terminal)
 
 
 def execute(req: RunRequest) -> int:
@@ -65,7 +73,12 @@ def execute(req: RunRequest) -> int:
     flow = flow_cls.__name__
     graph = graph_of(flow_cls)
     lint.check(graph)
+    options = step_options(flow_cls, graph, req.decospecs)
     values = dict(req.parameters) if not req.resume else {}
+    # Tasks (and client calls inside them) find the same stores as this run.
+    os.environ["GRANGE_DATASTORE_ROOT"] = str(req.datastore_root)
+    if req.metadata_url != "local":
+        os.environ["GRANGE_METADATA"] = req.metadata_url
     launcher = _launcher(req)
     try:
         from grange.metastore import MetadataStore, sqlite_url
@@ -97,7 +110,7 @@ def execute(req: RunRequest) -> int:
         )
         if req.run_id_file:
             Path(req.run_id_file).write_text(run_id)
-        output = Output(quiet=req.quiet)
+        output = _output(req, graph)
         output.run_started(flow, run_id, resumed_from=plan.origin_run_id if plan else None)
         recorder = Recorder(metadata, blobs, flow, run_id)
         params_spec = _spec(
@@ -124,20 +137,62 @@ def execute(req: RunRequest) -> int:
             output=output,
             make_spec=make_spec,
             read_record=read,
+            policy=AttemptPolicy(
+                options,
+                ResourcePool(Machine.detect()),
+                decospecs=req.decospecs,
+                notice=output.notice,
+            ),
             clone=plan,
             max_workers=req.max_workers,
         )
-        result = loop.run()
+        try:
+            result = loop.run()
+        finally:
+            output.close()
         status = _status(result, graph.end)
         metadata.finish_run(flow, run_id, status=status)
         output.summary(summarize(req, run_id, status, result, time.time() - started))
+        if result.interrupted:
+            return 130
         return 0 if status == "succeeded" else 1
     finally:
         launcher.close()
 
 
+def step_options(
+    flow_cls: type[FlowSpec], graph: FlowGraph, decospecs: tuple[str, ...]
+) -> dict[str, TaskOptions]:
+    """Each step's TaskOptions from its decorators and the run's ``--with`` ones;
+    a ``--with`` decorator a step refuses (``@catch`` on a foreach) is an error."""
+    extra = [parse_decospec(spec) for spec in decospecs]
+    options = {}
+    for node in graph:
+        decorators = step_decorators(getattr(flow_cls, node.name), extra)
+        for deco in decorators:
+            reason = None if deco.statically_defined else deco.step_init(node=node)
+            if reason:
+                raise DecoratorError(
+                    f"--with {deco.name}: {reason}",
+                    file=node.file,
+                    line=node.line,
+                    step=node.name,
+                    fix=f"add @{deco.name} to the steps that can take it instead of --with",
+                )
+        options[node.name] = task_options(decorators)
+    return options
+
+
+def _output(req: RunRequest, graph: FlowGraph) -> Output:
+    if req.live and not req.quiet:
+        from grange.runtime.progress import LiveOutput
+
+        return LiveOutput([n.name for n in graph])
+    return Output(quiet=req.quiet)
+
+
 def _launcher(req: RunRequest) -> Launcher:
-    if req.fork and hasattr(__import__("os"), "fork"):
+    if req.fork and hasattr(os, "fork"):
         flow_cls, root, limit = req.flow_cls, req.datastore_root, req.max_num_splits
 
         def entry(spec: TaskSpec) -> int:

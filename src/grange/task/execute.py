@@ -12,11 +12,13 @@ from typing import Any, Literal
 import grange
 from grange.current import current
 from grange.datastore import AttemptRecord, ForeachRef, save_items, write_record
+from grange.decorators.base import StepDecorator
 from grange.exceptions import GrangeError, InvalidNextError
 from grange.flowspec import FlowSpec, Transition
 from grange.graph import FlowGraph, NodeType, StepNode, graph_of
 from grange.parameters import flow_parameters
 from grange.task.context import TaskContext
+from grange.task.guards import alarm, apply_environment, caught_value, decorators_for
 from grange.task.spec import TaskSpec
 from grange.task.stores import TaskStores
 
@@ -41,6 +43,7 @@ def run_task(
     artifacts = {}
     exception = None
     status: Literal["ok", "failed"]
+    apply_environment(spec)
     try:
         ctx = TaskContext(
             spec,
@@ -53,14 +56,14 @@ def run_task(
         flow.__dict__["_grange_parameter_values"] = ctx.parameters
         _bind_current(spec, graph, list(ctx.parameters))
         try:
-            func = getattr(flow, spec.step)
-            if node.is_join:
-                func(ctx.inputs(node.in_funcs))
+            if "catch" in spec.extra:
+                transition: Transition | None = _fallback(flow, node, spec)
+                extra["caught"] = True
             else:
-                func()
+                _call_step(flow, node, spec, ctx, decorators_for(flow_cls, spec))
+                transition = _checked_transition(flow, node, graph)
         finally:
             current._unbind()
-        transition = _checked_transition(flow, node, graph)
         if transition is not None:
             extra["next"] = list(transition.steps)
             if transition.foreach:
@@ -89,6 +92,40 @@ def run_task(
     )
     write_record(stores.blobs, record)
     return record
+
+
+def _call_step(
+    flow: FlowSpec,
+    node: StepNode,
+    spec: TaskSpec,
+    ctx: TaskContext,
+    decorators: list[StepDecorator],
+) -> None:
+    """The user's step, between its decorators' hooks, under its @timeout alarm."""
+    for deco in decorators:
+        deco.task_pre_step(flow=flow, step=spec.step, attempt=spec.attempt)
+    try:
+        with alarm(spec):
+            func = getattr(flow, spec.step)
+            if node.is_join:
+                func(ctx.inputs(node.in_funcs))
+            else:
+                func()
+    finally:
+        for deco in reversed(decorators):
+            deco.task_post_step(flow=flow, step=spec.step, attempt=spec.attempt)
+
+
+def _fallback(flow: FlowSpec, node: StepNode, spec: TaskSpec) -> Transition | None:
+    """The @catch attempt: no user code; keep the exception, go on as declared."""
+    var, value, show = caught_value(spec)
+    if show:
+        print(f"@catch: step '{spec.step}' failed and the flow goes on: {value}", file=sys.stderr)
+    if var:
+        flow.__dict__[var] = value
+    if node.type is NodeType.END:
+        return None
+    return Transition(steps=node.out_funcs)
 
 
 def _save_foreach(

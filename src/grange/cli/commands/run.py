@@ -50,6 +50,14 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--run-id-file", metavar="FILE", help="Write the run id to FILE once the run starts."
         ),
         click.option(
+            "--with",
+            "with_decorators",
+            multiple=True,
+            metavar="DECORATOR",
+            help="Add a step decorator to every step that lacks it, e.g. --with retry or "
+            "--with retry:times=5,minutes_between_retries=0 (repeatable).",
+        ),
+        click.option(
             "--namespace",
             "run_namespace",
             metavar="NAME",

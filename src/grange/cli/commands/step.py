@@ -8,7 +8,9 @@ says why).
 
 from __future__ import annotations
 
+import json
 import os
+from typing import Any
 
 import click
 
@@ -42,6 +44,9 @@ from grange.parameters import current_username
 @click.option("--tag", "tags", multiple=True)
 @click.option("--namespace", "step_namespace", default=None)
 @click.option("--max-num-splits", type=int, default=100_000)
+@click.option(
+    "--task-extra", default="", help="JSON: environment, timeout, --with, @catch fallback."
+)
 @pass_flow
 def step(
     flow: FlowContext,
@@ -57,6 +62,7 @@ def step(
     tags: tuple[str, ...],
     step_namespace: str | None,
     max_num_splits: int,
+    task_extra: str,
 ) -> None:
     from grange.datastore import LocalBlobStore
     from grange.runtime.launcher import PARENT_PID_ENV, die_with_parent
@@ -83,7 +89,15 @@ def step(
         tags=tags,
         user=current_username(),
         namespace=step_namespace or flow.settings.namespace,
+        extra=_task_extra(task_extra, flow.settings.with_decorators),
     )
     stores = TaskStores(LocalBlobStore(datastore_root(flow.settings)), flow.flow_name)
     record = run_task(flow.flow_cls, spec, stores, max_num_splits=max_num_splits)
     raise SystemExit(0 if record.status == "ok" else 1)
+
+
+def _task_extra(text: str, with_decorators: tuple[str, ...]) -> dict[str, Any]:
+    extra: dict[str, Any] = json.loads(text) if text else {}
+    if with_decorators and "with" not in extra:
+        extra["with"] = list(with_decorators)
+    return extra

@@ -1,0 +1,72 @@
+"""What wraps a step in its task process: decorators' hooks, the ``@timeout``
+alarm, the ``@environment`` variables, and the ``@catch`` fallback."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from grange.decorators.base import StepDecorator
+from grange.decorators.catch import CaughtException
+from grange.decorators.registry import parse_decospec, step_decorators
+from grange.task.spec import TaskSpec
+
+
+class TimeoutException(Exception):
+    """Raised inside a step that ran past its ``@timeout``."""
+
+
+def decorators_for(flow_cls: type, spec: TaskSpec) -> list[StepDecorator]:
+    """The step's own decorators and the run's ``--with`` ones."""
+    extra = [parse_decospec(s) for s in spec.extra.get("with", ())]
+    return step_decorators(getattr(flow_cls, spec.step), extra)
+
+
+def apply_environment(spec: TaskSpec) -> None:
+    """``@environment`` variables (and assigned GPUs) for this task's process."""
+    os.environ.update({k: str(v) for k, v in spec.extra.get("env", {}).items()})
+
+
+@contextlib.contextmanager
+def alarm(spec: TaskSpec) -> Iterator[None]:
+    """Raise :class:`TimeoutException` in the step once its ``@timeout`` passes.
+
+    Works when the step runs Python code or sleeps; code stuck inside a C
+    extension does not see the signal, so the runtime also stops the process
+    a moment after the deadline.
+    """
+    seconds = float(spec.extra.get("timeout") or 0)
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise TimeoutException(
+            f"step '{spec.step}' timed out after {seconds:g} seconds "
+            f"(task {spec.pathspec}, attempt {spec.attempt})"
+        )
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def caught_value(spec: TaskSpec) -> tuple[str | None, CaughtException, bool]:
+    """For a ``@catch`` fallback attempt: the variable, what it holds, and
+    whether to print the exception."""
+    info = spec.extra["catch"]
+    exc = info.get("exception") or {}
+    value = CaughtException(
+        str(exc.get("type", "Exception")),
+        str(exc.get("message", "")),
+        str(exc.get("traceback", "")),
+    )
+    return info.get("var"), value, bool(info.get("print", True))
