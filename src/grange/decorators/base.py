@@ -88,6 +88,13 @@ class StepDecorator:
     def task_post_step(self, *, flow: Any, step: str, attempt: int) -> None:
         """Task side: just after the step function returned or raised."""
 
+    def task_exception(
+        self, *, flow: Any, step: str, attempt: int, last_attempt: bool, exception: BaseException
+    ) -> bool:
+        """Task side: the step raised. Return True to handle it: the attempt then
+        succeeds and the flow goes on to the step's declared successors."""
+        return False
+
     def __repr__(self) -> str:
         args = ", ".join(
             f"{k}={v!r}" for k, v in self.attributes.items() if v != self.defaults.get(k)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import traceback as tb
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grange.decorators.base import StepDecorator, make_step_decorator
@@ -10,6 +13,8 @@ from grange.exceptions import DecoratorError
 
 if TYPE_CHECKING:
     from grange.graph.model import StepNode
+
+_GRANGE_DIR = str(Path(__file__).resolve().parents[1])
 
 
 class CatchDecorator(StepDecorator):
@@ -45,6 +50,20 @@ class CatchDecorator(StepDecorator):
         if var and var not in flow.__dict__:
             flow.__dict__[var] = None
 
+    def task_exception(
+        self, *, flow: Any, step: str, attempt: int, last_attempt: bool, exception: BaseException
+    ) -> bool:
+        if not last_attempt:
+            return False  # @retry goes first
+        caught = CaughtException.of(exception)
+        if self.attributes["print_exception"]:
+            print(f"@catch caught an exception in step '{step}':", file=sys.stderr)
+            print(caught.traceback + str(caught), file=sys.stderr, flush=True)
+        var = self.attributes["var"]
+        if var:
+            flow.__dict__[var] = caught
+        return True
+
     def task_options(self, *, options: TaskOptions) -> None:
         options.catch = True
         options.catch_var = self.attributes["var"]
@@ -67,6 +86,17 @@ class CaughtException:
         self.type = type
         self.message = message
         self.traceback = traceback
+
+    @classmethod
+    def of(cls, exc: BaseException) -> CaughtException:
+        """Wrap a live exception, keeping the user's frames of its traceback."""
+        frames = [f for f in tb.extract_tb(exc.__traceback__) if _GRANGE_DIR not in f.filename]
+        text = (
+            "Traceback (most recent call last):\n" + "".join(tb.format_list(frames))
+            if frames
+            else ""
+        )
+        return cls(type(exc).__name__, str(exc), text)
 
     @property
     def exception(self) -> str:

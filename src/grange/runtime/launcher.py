@@ -156,6 +156,8 @@ class SpawnLauncher(Launcher):
             cmd += ["--tag", tag]
         if spec.namespace:
             cmd += ["--namespace", spec.namespace]
+        if spec.max_user_retries:
+            cmd += ["--max-user-retries", str(spec.max_user_retries)]
         if spec.extra:  # environment, timeout, --with, @catch fallback
             cmd += ["--task-extra", json.dumps(spec.extra, separators=(",", ":"))]
         return cmd, cleanup

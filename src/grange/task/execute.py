@@ -59,8 +59,10 @@ def run_task(
             if "catch" in spec.extra:
                 transition: Transition | None = _fallback(flow, node, spec)
                 extra["caught"] = True
+            elif _call_step(flow, node, spec, ctx, decorators_for(flow_cls, spec)):
+                transition = _declared_transition(node)
+                extra["caught"] = True
             else:
-                _call_step(flow, node, spec, ctx, decorators_for(flow_cls, spec))
                 transition = _checked_transition(flow, node, graph)
         finally:
             current._unbind()
@@ -100,8 +102,11 @@ def _call_step(
     spec: TaskSpec,
     ctx: TaskContext,
     decorators: list[StepDecorator],
-) -> None:
-    """The user's step, between its decorators' hooks, under its @timeout alarm."""
+) -> bool:
+    """The user's step, between its decorators' hooks, under its @timeout alarm.
+
+    Returns True when the step raised and a decorator (``@catch``) handled it.
+    """
     for deco in decorators:
         deco.task_pre_step(flow=flow, step=spec.step, attempt=spec.attempt)
     try:
@@ -111,9 +116,26 @@ def _call_step(
                 func(ctx.inputs(node.in_funcs))
             else:
                 func()
+    except Exception as exc:
+        last = spec.attempt >= spec.max_user_retries
+        handled = [
+            d.task_exception(
+                flow=flow, step=spec.step, attempt=spec.attempt, last_attempt=last, exception=exc
+            )
+            for d in decorators
+        ]
+        if not any(handled):
+            raise
+        return True
     finally:
         for deco in reversed(decorators):
             deco.task_post_step(flow=flow, step=spec.step, attempt=spec.attempt)
+    return False
+
+
+def _declared_transition(node: StepNode) -> Transition | None:
+    """As if the step had called its ``self.next(...)`` (after @catch handled a failure)."""
+    return None if node.type is NodeType.END else Transition(steps=node.out_funcs)
 
 
 def _fallback(flow: FlowSpec, node: StepNode, spec: TaskSpec) -> Transition | None:
@@ -123,9 +145,7 @@ def _fallback(flow: FlowSpec, node: StepNode, spec: TaskSpec) -> Transition | No
         print(f"@catch: step '{spec.step}' failed and the flow goes on: {value}", file=sys.stderr)
     if var:
         flow.__dict__[var] = value
-    if node.type is NodeType.END:
-        return None
-    return Transition(steps=node.out_funcs)
+    return _declared_transition(node)
 
 
 def _save_foreach(

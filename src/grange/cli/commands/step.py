@@ -62,6 +62,7 @@ def step(
     tags: tuple[str, ...],
     step_namespace: str | None,
     max_num_splits: int,
+    max_user_retries: int,
     task_extra: str,
 ) -> None:
     from grange.datastore import LocalBlobStore
@@ -89,6 +90,7 @@ def step(
         tags=tags,
         user=current_username(),
         namespace=step_namespace or flow.settings.namespace,
+        max_user_retries=max_user_retries,
         extra=_task_extra(task_extra, flow.settings.with_decorators),
     )
     stores = TaskStores(LocalBlobStore(datastore_root(flow.settings)), flow.flow_name)
