@@ -47,6 +47,12 @@ from grange.parameters import current_username
 @click.option(
     "--task-extra", default="", help="JSON: environment, timeout, --with, @catch fallback."
 )
+@click.option(
+    "--max-user-retries",
+    type=int,
+    default=0,
+    help="Retries @retry allows (the last attempt may @catch).",
+)
 @pass_flow
 def step(
     flow: FlowContext,
