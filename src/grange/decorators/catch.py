@@ -26,6 +26,7 @@ class CatchDecorator(StepDecorator):
 
     name = "catch"
     defaults = {"var": None, "print_exception": True}
+    _handled = False  # this attempt's exception was caught here (task side)
 
     def validate(self) -> None:
         var = self.attributes["var"]
@@ -44,10 +45,14 @@ class CatchDecorator(StepDecorator):
             )
         return None
 
+    def task_pre_step(self, *, flow: Any, step: str, attempt: int) -> None:
+        self._handled = False
+
     def task_post_step(self, *, flow: Any, step: str, attempt: int) -> None:
-        # A step that did not fail leaves the variable None (and a later step can test it).
+        # A step that did not fail sets the variable to None (and a later step can test
+        # it), also when it holds what an earlier step's @catch(var=<same name>) caught.
         var = self.attributes["var"]
-        if var and var not in flow.__dict__:
+        if var and not self._handled:
             flow.__dict__[var] = None
 
     def task_exception(
@@ -62,6 +67,7 @@ class CatchDecorator(StepDecorator):
         var = self.attributes["var"]
         if var:
             flow.__dict__[var] = caught
+        self._handled = True
         return True
 
     def task_options(self, *, options: TaskOptions) -> None:

@@ -47,8 +47,9 @@ def parse_decospec(spec: str) -> StepDecorator:
             if close
             else "step decorators: " + ", ".join(sorted(STEP_DECORATORS)),
         )
+    attributes = _parse_args(spec, args)
     try:
-        deco = cls(_parse_args(spec, args), statically_defined=False)
+        deco = cls(attributes, statically_defined=False)
     except DecoratorError as err:
         raise DecoratorError(f"--with {spec}: {err.message}", fix=err.fix) from None
     return deco

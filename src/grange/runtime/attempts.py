@@ -130,4 +130,23 @@ class AttemptPolicy:
 def timeout_exception(spec: TaskSpec, seconds: float) -> dict[str, Any]:
     """What a task stopped at its deadline is recorded as having raised."""
     message = f"step '{spec.step}' timed out after {seconds:g} seconds (task {spec.pathspec}, attempt {spec.attempt})"
-    return {"type": "TimeoutException", "message": message, "traceback": "", "text": message}
+    text = (
+        f"TimeoutException: {message}; it did not stop at the deadline (busy in code "
+        "that does not see signals, such as a C extension), so the runtime killed it"
+    )
+    return {"type": "TimeoutException", "message": message, "traceback": "", "text": text}
+
+
+def died_exception(exit_code: int) -> dict[str, Any]:
+    """What a task process that ended without recording a result is recorded as."""
+    if exit_code < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-exit_code).name
+        except ValueError:
+            name = f"signal {-exit_code}"
+        message = f"the task process was killed by {name} before it recorded a result"
+    else:
+        message = f"the task process exited with code {exit_code} before it recorded a result"
+    return {"type": "WorkerDied", "message": message}

@@ -165,6 +165,8 @@ class SpawnLauncher(Launcher):
     def launch(self, spec: TaskSpec) -> None:
         cmd, cleanup = self.command(spec)
         env = dict(self.env if self.env is not None else os.environ)
+        # @environment and assigned GPUs from the start: also for what the flow file imports.
+        env.update({k: str(v) for k, v in spec.extra.get("env", {}).items()})
         env["PYTHONUNBUFFERED"] = "1"
         env["GRANGE_USER"] = spec.user
         env[PARENT_PID_ENV] = str(os.getpid())  # the task dies with the runtime

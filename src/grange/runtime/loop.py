@@ -25,7 +25,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from grange.datastore import AttemptRecord
-from grange.runtime.attempts import AttemptPolicy, Fallback, Retry, timeout_exception
+from grange.runtime.attempts import (
+    AttemptPolicy,
+    Fallback,
+    Retry,
+    died_exception,
+    timeout_exception,
+)
 from grange.runtime.launcher import Exited, Launcher, Worker
 from grange.runtime.output import Output
 from grange.runtime.pipes import PipeReader
@@ -232,9 +238,11 @@ class RunLoop:
             self.output.task_finished(spec, ok=True)
             self._advance(spec, record)
             return
-        exception = record.exception if record is not None else None
+        exception = record.exception if record is not None else died_exception(code)
         if live.timed_out and (exception is None or exception.get("type") != "TimeoutException"):
+            # The task did not stop at its own alarm (stuck in C code): it was killed.
             exception = timeout_exception(spec, self.policy.of(spec.step).timeout or 0)
+            self._lines(spec, "stderr", [exception["text"].encode()], True)
         self.recorder.finished(spec, record, code, exception=exception)
         decision = self.policy.after_failure(spec, exception)
         if isinstance(decision, (Retry, Fallback)):

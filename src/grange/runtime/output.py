@@ -50,7 +50,10 @@ class Output:
         self.line(f"Running {flow}/{run_id}{origin}")
 
     def task_started(self, spec: TaskSpec) -> None:
-        retry = f" (retry {spec.attempt})" if spec.attempt else ""
+        if "catch" in spec.extra:
+            retry = " (@catch: no user code, the flow goes on)"
+        else:
+            retry = f" (retry {spec.attempt})" if spec.attempt else ""
         self.line(f"{self._prefix(spec)} task starting{retry}")
 
     def task_lines(self, spec: TaskSpec, stream: str, lines: list[bytes]) -> None:

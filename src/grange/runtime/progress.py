@@ -58,6 +58,7 @@ class LiveOutput(Output):
     def run_started(self, flow: str, run_id: str, *, resumed_from: str | None = None) -> None:
         origin = f", resuming run {resumed_from}" if resumed_from else ""
         self.title = f"{flow}/{run_id}{origin}"
+        self.live.refresh()  # not the empty frame drawn before the run had an id
 
     def task_started(self, spec: TaskSpec) -> None:
         progress = self._step(spec.step)

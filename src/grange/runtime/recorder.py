@@ -13,6 +13,7 @@ from typing import Any
 from grange.datastore import AttemptRecord, BlobStore, LogSink, log_key
 from grange.metastore import ArtifactRow, AttemptRow, MetadataStore, TaskRow
 from grange.metastore import AttemptRecord as AttemptResult
+from grange.runtime.attempts import died_exception
 from grange.task.spec import TaskSpec
 
 
@@ -133,10 +134,7 @@ class Recorder:
         now = time.time()
         if record is None:
             status = "failed"
-            exception: dict[str, Any] | None = override or {
-                "type": "WorkerDied",
-                "message": _death_message(exit_code),
-            }
+            exception: dict[str, Any] | None = override or died_exception(exit_code)
             artifacts: list[ArtifactRow] = []
             started, ended = now, now
         else:
@@ -162,15 +160,3 @@ class Recorder:
             exception=exception,
         )
         self._finished.append(AttemptResult(row, artifacts))
-
-
-def _death_message(exit_code: int) -> str:
-    if exit_code < 0:
-        import signal
-
-        try:
-            name = signal.Signals(-exit_code).name
-        except ValueError:
-            name = f"signal {-exit_code}"
-        return f"the task process was killed by {name} before it recorded a result"
-    return f"the task process exited with code {exit_code} before it recorded a result"

@@ -24,8 +24,12 @@ def summarize(req: Any, run_id: str, status: str, result: LoopResult, seconds: f
     for failure in result.failures[:5]:
         spec = failure.spec
         record = failure.record
-        if record is not None and record.exception:
-            what = f"{record.exception.get('type')}: {record.exception.get('message')}"
+        # What the attempt raised, or what the runtime saw (a timeout it enforced).
+        exception = failure.exception or (record.exception if record is not None else None)
+        if exception and exception.get("type") == "WorkerDied":
+            what = str(exception.get("message"))  # no Python exception: say what happened
+        elif exception:
+            what = f"{exception.get('type')}: {exception.get('message')}"
         elif failure.exit_code < 0:
             what = f"the task process was killed by {_signal_name(-failure.exit_code)}"
         else:
