@@ -1,0 +1,1 @@
+"""The benchmark harness behind run.py: tools, cases, measurement, machine floor, report."""
