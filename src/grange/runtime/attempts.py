@@ -101,11 +101,16 @@ class AttemptPolicy:
         if allocation is not None:
             self.pool.release(allocation)
 
-    def deadline(self, spec: TaskSpec, started: float) -> float | None:
-        """Monotonic time at which the runtime stops the attempt (a little after the
-        task's own alarm, which gives a traceback where user code was)."""
+    def deadline(self, spec: TaskSpec, started: float, *, startup: float = 0.0) -> float | None:
+        """Monotonic time at which the runtime stops the attempt: a little after the
+        task's own alarm (which counts from the step's start and gives a traceback
+        where user code was), plus ``startup`` — the allowance of a launcher whose
+        tasks import the flow file first (a fresh interpreter). The backstop is for
+        code the alarm cannot interrupt (inside a C extension)."""
         timeout = self.of(spec.step).timeout
-        return None if not timeout or "catch" in spec.extra else started + timeout + 2.0
+        if not timeout or "catch" in spec.extra:
+            return None
+        return started + timeout + 2.0 + startup
 
     # -- after a failure --------------------------------------------------------------
 

@@ -78,6 +78,10 @@ class Launcher(ABC):
     that order for any one task.
     """
 
+    # Seconds a task may spend starting (importing the flow) before its step
+    # begins: the runtime's @timeout backstop waits this much longer.
+    startup_allowance: float = 0.0
+
     @abstractmethod
     def launch(self, spec: TaskSpec) -> None:
         """Ask for the task of ``spec`` to start."""
@@ -104,6 +108,8 @@ class Launcher(ABC):
 
 class SpawnLauncher(Launcher):
     """Runs each task as ``python <flow file> step ...`` in a fresh interpreter."""
+
+    startup_allowance = 10.0  # a fresh interpreter imports the flow and its libraries first
 
     def __init__(
         self,

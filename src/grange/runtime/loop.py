@@ -195,7 +195,11 @@ class RunLoop:
     def _started(self, worker: Worker) -> None:
         self.launching -= 1
         now = time.monotonic()
-        self.live[worker.pid] = _Live(worker, now, self.policy.deadline(worker.spec, now))
+        self.live[worker.pid] = _Live(
+            worker,
+            now,
+            self.policy.deadline(worker.spec, now, startup=self.launcher.startup_allowance),
+        )
         self.pipes.add(worker.pid, worker.spec, worker.stdout, worker.stderr)
 
     def _lines(self, spec: TaskSpec, stream: str, lines: list[bytes], newline: bool) -> None:
