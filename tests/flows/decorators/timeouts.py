@@ -9,11 +9,16 @@ from grange import FlowSpec, Parameter, step, timeout
 
 
 def stuck_in_numpy():
-    """One C call of ~30 s (2e10 multiply-adds, 8 MB of memory): no Python runs until
-    it returns, so only killing the process stops it."""
+    """Long NumPy calls that never look at signals. How long one call takes depends on
+    the NumPy build, so the alarm signal is also ignored (as by code that never
+    returns to Python in time): only killing the process stops it."""
+    import signal
+
     import numpy
 
-    return numpy.convolve(numpy.ones(10**6), numpy.ones(2 * 10**4))
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)  # the alarm never reaches Python
+    while True:
+        numpy.convolve(numpy.ones(10**6), numpy.ones(2 * 10**4))
 
 
 def slow(how):
