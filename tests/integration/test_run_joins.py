@@ -79,3 +79,9 @@ def test_merge_artifacts_errors_are_clear(runner: Runner, mode: str, expected: l
     assert task.exception is not None and task.exception.type == "MergeError"
     # The failed attempt left no artifact behind.
     assert list(task) == []
+
+
+def test_a_foreach_join_reads_each_inputs_index(runner: Runner) -> None:
+    run_id = runner.run("foreach_index").run_id
+    join = Flow("ForeachIndexRunFlow")[run_id]["join"].task
+    assert join.data.pairs == [(0, "a"), (1, "b"), (2, "c")]  # input.index, as in Metaflow

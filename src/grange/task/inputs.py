@@ -43,6 +43,12 @@ class ParentView:
     def step_name(self) -> str:
         return self._record.step
 
+    @property
+    def index(self) -> int | None:
+        """The foreach position of this branch (as ``self.index`` was in it), or None."""
+        foreach = [f for f in self._record.extra.get("frames", ()) if f[4]]
+        return int(foreach[-1][2]) if foreach else None
+
     def __getattr__(self, name: str) -> Any:
         cache = self.__dict__["_cache"]
         if name in cache:
