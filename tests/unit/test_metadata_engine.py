@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from grange.exceptions import MetadataError
-from grange.metastore import MetadataStore, sqlite_url
+from grange.metastore import SCHEMA_VERSION, MetadataStore, migrations, sqlite_url
 from grange.metastore.engine import get_engine, normalize_url
+from grange.metastore.sql_store import SqlAlchemyStore
+from grange.metastore.sqlite_store import SqliteStore
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "grange" / "metadata"
 
@@ -39,10 +41,24 @@ def test_an_unsupported_database_is_a_clear_error() -> None:
     assert "postgresql://" in caught.value.render()
 
 
-def test_one_engine_per_url_per_process(sqlite_store: MetadataStore) -> None:
+def test_one_engine_per_url_per_process(sqlite_store: SqlAlchemyStore) -> None:
     url = str(sqlite_store.engine.url)
     assert get_engine(url) is sqlite_store.engine
-    assert MetadataStore.from_url(url).engine is sqlite_store.engine
+    assert SqlAlchemyStore.open(url).engine is sqlite_store.engine
+
+
+def test_from_url_opens_an_up_to_date_sqlite_file_with_sqlite3(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    created = MetadataStore.from_url(url)
+    assert isinstance(created, SqlAlchemyStore)  # a new file is created by SQLAlchemy
+    reopened = MetadataStore.from_url(url)
+    assert isinstance(reopened, SqliteStore)
+    assert reopened.path == tmp_path.resolve() / "metadata.db"
+    reopened.close()
+
+
+def test_the_schema_versions_agree() -> None:
+    assert migrations.LATEST == SCHEMA_VERSION
 
 
 def test_the_layer_imports_only_sqlalchemy_and_itself() -> None:

@@ -17,6 +17,7 @@ from grange.metastore import (
     TaskRow,
     migrations,
 )
+from grange.metastore.engine import get_engine
 
 pytestmark = pytest.mark.slow
 
@@ -74,8 +75,7 @@ def test_run_ids_are_unique_and_increasing_across_processes(metadata_url: str) -
 def test_processes_opening_a_new_store_at_once(metadata_url: str) -> None:
     per_process = _race(metadata_url, open_after_barrier=True)
     assert len({i for ids in per_process for i in ids}) == WORKERS * RUNS_EACH
-    store = MetadataStore.from_url(metadata_url)
-    assert migrations.schema_version(store.engine) == migrations.LATEST
+    assert migrations.schema_version(get_engine(metadata_url)) == migrations.LATEST
 
 
 def _child(body: Any) -> int:
@@ -97,10 +97,12 @@ def _child(body: Any) -> int:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_opens_its_own_connections(store: MetadataStore) -> None:
     first = store.new_run(FLOW, user="ada")
-    assert store.engine.pool.checkedin() >= 1  # the parent holds a pooled connection
+    engine = getattr(store, "engine", None)  # the sqlite3 store opens one per pid
+    assert engine is None or engine.pool.checkedin() >= 1  # the parent holds a connection
 
     def child() -> None:
-        assert store.engine.pool.checkedin() == 0, "the child inherited the parent's pool"
+        if engine is not None:
+            assert engine.pool.checkedin() == 0, "the child inherited the parent's pool"
         run_id = store.new_run(FLOW, user="child")
         store.add_tags(FLOW, run_id, tags=["from-child"])
         assert store.get_run(FLOW, first) is not None

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from grange.metastore import AttemptKey, AttemptRow, MetadataStore, TaskKey, TaskRow
 from grange.metastore.status import reported_attempt_status, reported_run_status
+
+OpenStore = Callable[..., MetadataStore]  # the ``open_store`` fixture of conftest.py
 
 FLOW = "SlowFlow"
 
@@ -26,8 +30,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def timed(metadata_url: str, clock: Clock) -> MetadataStore:
-    return MetadataStore.from_url(metadata_url, stale_after=30.0, clock=clock)
+def timed(open_store: OpenStore, clock: Clock) -> MetadataStore:
+    return open_store(stale_after=30.0, clock=clock)
 
 
 def test_stale_heartbeat_reads_as_crashed(timed: MetadataStore, clock: Clock) -> None:
@@ -104,14 +108,14 @@ def test_an_attempt_follows_its_run_not_its_own_heartbeat(
     assert timed.latest_attempt(TaskKey(FLOW, run_id, "train", "1")).status == "crashed"  # type: ignore[union-attr]
 
 
-def test_the_threshold_is_an_argument(metadata_url: str, clock: Clock) -> None:
-    patient = MetadataStore.from_url(metadata_url, stale_after=3600.0, clock=clock)
-    hasty = MetadataStore.from_url(metadata_url, stale_after=1.0, clock=clock)
+def test_the_threshold_is_an_argument(open_store: OpenStore, clock: Clock) -> None:
+    patient = open_store(stale_after=3600.0, clock=clock)
+    hasty = open_store(stale_after=1.0, clock=clock)
     run_id = patient.new_run(FLOW, user="ada")
     clock.now += 120
     assert patient.get_run(FLOW, run_id).status == "running"  # type: ignore[union-attr]
     assert hasty.get_run(FLOW, run_id).status == "crashed"  # type: ignore[union-attr]
-    default = MetadataStore.from_url(metadata_url, clock=clock)
+    default = open_store(clock=clock)
     assert default.stale_after == 60.0
     assert default.get_run(FLOW, run_id).status == "crashed"  # type: ignore[union-attr]
 

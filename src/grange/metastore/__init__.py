@@ -1,6 +1,6 @@
 """The metadata index: flows, runs, steps, tasks, attempts, artifacts, tags.
 
-One SQL schema (SQLAlchemy Core) on SQLite by default — a file
+One SQL schema (SQLAlchemy Core, mirrored in plain SQLite SQL) on SQLite by default — a file
 ``metadata.db`` under the datastore root — or PostgreSQL for teams. This layer
 records *where* artifacts are (blob keys), never their bytes, and knows
 nothing of graphs, the runtime or the command line.
@@ -15,11 +15,15 @@ Modules: :mod:`~grange.metastore.schema` (tables),
 (connections, SQLite tuning, fork safety), :mod:`~grange.metastore.rows`
 (typed rows), :mod:`~grange.metastore.status` (run status, ``crashed``),
 :mod:`~grange.metastore.tags` (tag rules), :mod:`~grange.metastore.runs` and
-:mod:`~grange.metastore.tasks` (queries), :mod:`~grange.metastore.store` (the API).
+:mod:`~grange.metastore.tasks` (queries), :mod:`~grange.metastore.store` (the API)
+and its two implementations, :mod:`~grange.metastore.sql_store` (SQLAlchemy)
+and :mod:`~grange.metastore.sqlite_store` (stdlib ``sqlite3`` for an existing
+SQLite file, with :mod:`~grange.metastore.sqlite_runs`,
+:mod:`~grange.metastore.sqlite_tasks` and :mod:`~grange.metastore.sqlite_file`).
 """
 
-from grange.metastore.migrations import LATEST as SCHEMA_VERSION
-from grange.metastore.migrations import migrate
+from typing import Any
+
 from grange.metastore.rows import (
     ArtifactRow,
     AttemptKey,
@@ -37,6 +41,7 @@ from grange.metastore.rows import (
 )
 from grange.metastore.status import DEFAULT_STALE_AFTER
 from grange.metastore.store import MetadataStore, sqlite_url
+from grange.metastore.versions import SCHEMA_VERSION
 
 __all__ = [
     "DEFAULT_STALE_AFTER",
@@ -58,3 +63,12 @@ __all__ = [
     "migrate",
     "sqlite_url",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ``migrate`` needs SQLAlchemy, which an existing local store never imports.
+    if name == "migrate":
+        from grange.metastore.migrations import migrate
+
+        return migrate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,9 +23,7 @@ use.
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,20 +37,26 @@ if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
 
 from grange.exceptions import MetadataError
+from grange.metastore.sqlite_file import BUSY_TIMEOUT_MS, SQLITE_FILE, sqlite_url, tune
 
-SQLITE_FILE = "metadata.db"
-BUSY_TIMEOUT_MS = 60_000
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "SQLITE_FILE",
+    "dispose_all",
+    "get_engine",
+    "insert",
+    "normalize_url",
+    "read_transaction",
+    "sqlite_url",
+    "write_transaction",
+]
+
 _WRITE = "grange_write"
 
 _engines: dict[str, Engine] = {}
 _inherited: list[object] = []  # pools a forked child must neither use nor close
 _lock = threading.Lock()
 _fork_hook_registered = False
-
-
-def sqlite_url(root: Path) -> str:
-    """The URL of the SQLite metadata file under a datastore root."""
-    return f"sqlite:///{Path(root).resolve() / SQLITE_FILE}"
 
 
 def normalize_url(url: str) -> str:
@@ -102,40 +106,12 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event, not the driver, open transactions.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            _enable_wal(cursor)
-            cursor.execute("PRAGMA synchronous = NORMAL")
-        finally:
-            cursor.close()
+        tune(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         write = connection.get_execution_options().get(_WRITE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-def _enable_wal(cursor: Any) -> None:
-    """Put the database file in WAL mode (a lasting property of the file).
-
-    Switching needs an exclusive lock and SQLite does not always wait for it
-    through the busy handler, so processes opening a new file at once retry.
-    """
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    pause = 0.005
-    while True:
-        try:
-            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
-                return
-            cursor.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as err:
-            if "locked" not in str(err) or time.monotonic() > deadline:
-                raise
-        time.sleep(pause)
-        pause = min(pause * 2, 0.1)
 
 
 @contextmanager

@@ -28,9 +28,9 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from grange.exceptions import MetadataError
 from grange.metastore import schema
 from grange.metastore.engine import read_transaction, write_transaction
+from grange.metastore.versions import refuse_newer
 
 Migration = Callable[[Connection], None]
 
@@ -97,9 +97,4 @@ def _stamp(connection: Connection, version: int, *, insert: bool) -> None:
 
 
 def _refuse_newer(version: int) -> None:
-    if version > LATEST:
-        raise MetadataError(
-            f"this store was written by a newer grange (metadata schema version "
-            f"{version}; this grange knows versions up to {LATEST}); upgrade",
-            fix="pip install --upgrade grange",
-        )
+    refuse_newer(version, LATEST)

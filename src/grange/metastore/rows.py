@@ -13,6 +13,7 @@ attributes (a :class:`TaskRow`, an :class:`AttemptRow`) stand for its key.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -235,3 +236,11 @@ class AttemptRecord:
     attempt: AttemptRow
     artifacts: Sequence[ArtifactRow] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple[tuple[int, Any], ...]:
+    """Sort key putting ``task 2`` before ``task 10``."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in _DIGITS.split(text) if p)

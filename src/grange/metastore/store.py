@@ -18,16 +18,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from sqlalchemy.engine import Connection, Engine
-
 from grange.exceptions import MetadataError
-from grange.metastore import runs as _runs
-from grange.metastore import tasks as _tasks
-from grange.metastore.engine import get_engine, read_transaction, sqlite_url, write_transaction
-from grange.metastore.migrations import migrate
 from grange.metastore.rows import (
     ArtifactRow,
     AttemptRecord,
@@ -42,8 +38,10 @@ from grange.metastore.rows import (
     TaskRef,
     TaskRow,
 )
+from grange.metastore.sqlite_file import read_schema_version, sqlite_path, sqlite_url
 from grange.metastore.status import DEFAULT_STALE_AFTER, RUNNING, check_final_run_status
 from grange.metastore.tags import mutate_user_tags
+from grange.metastore.versions import SCHEMA_VERSION, refuse_newer
 
 __all__ = ["MetadataStore", "sqlite_url"]
 
@@ -56,16 +54,25 @@ class MetadataStore:
     Build it with :meth:`from_url`; ``stale_after`` is the heartbeat age (in
     seconds) after which a running run reads as crashed, and ``clock`` the
     source of "now" (``time.time``; tests pass their own).
+
+    Two implementations share this API and its SQL: on SQLAlchemy
+    (:class:`~grange.metastore.sql_store.SqlAlchemyStore`, every backend) and
+    on the stdlib ``sqlite3`` (:class:`~grange.metastore.sqlite_store.
+    SqliteStore`), which :meth:`from_url` picks for an existing SQLite file at
+    the current schema version so that a command never pays for importing
+    SQLAlchemy (~0.2 s). A subclass provides the two transactions and the
+    two query modules (``runs`` and ``tasks`` or their ``sqlite_*`` twins).
     """
+
+    _runs: ModuleType
+    _tasks: ModuleType
 
     def __init__(
         self,
-        engine: Engine,
         *,
         stale_after: float = DEFAULT_STALE_AFTER,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.engine = engine
         self.stale_after = stale_after
         self._clock = clock
 
@@ -80,29 +87,47 @@ class MetadataStore:
         """Open (creating or migrating as needed) the store at a database URL.
 
         ``sqlite:///path/metadata.db`` (see :func:`sqlite_url`) or
-        ``postgresql://user:pass@host/db``. The engine is shared by every store
-        of this process on the same URL.
+        ``postgresql://user:pass@host/db``. An existing SQLite file at the
+        current schema version is opened with ``sqlite3``; anything else
+        (a new file, an older schema, PostgreSQL) with SQLAlchemy, whose
+        engine is shared by every store of this process on the same URL.
         """
-        engine = get_engine(url)
-        migrate(engine)
-        return cls(engine, stale_after=stale_after, clock=clock)
+        path = sqlite_path(url)
+        if path is not None and path.is_file():
+            version = read_schema_version(path)
+            refuse_newer(version)
+            if version == SCHEMA_VERSION:
+                from grange.metastore.sqlite_store import SqliteStore
+
+                return SqliteStore(path, stale_after=stale_after, clock=clock)
+        from grange.metastore.sql_store import SqlAlchemyStore
+
+        return SqlAlchemyStore.open(url, stale_after=stale_after, clock=clock)
 
     @classmethod
     def at_root(cls, root: Path, **kwargs: Any) -> MetadataStore:
         """The SQLite store under a local datastore root."""
         return cls.from_url(sqlite_url(root), **kwargs)
 
-    def _run_status(self, c: Connection, flow: str, run_id: str, now: float) -> str:
+    def _write(self) -> AbstractContextManager[Any]:
+        """A connection in a transaction that may write; commits on success."""
+        raise NotImplementedError
+
+    def _read(self) -> AbstractContextManager[Any]:
+        """A connection in a read-only transaction (one consistent snapshot)."""
+        raise NotImplementedError
+
+    def _run_status(self, c: Any, flow: str, run_id: str, now: float) -> str:
         """The reported status of a run, for its tasks' and attempts' statuses."""
-        status = _runs.run_status(c, flow, run_id, now=now, stale_after=self.stale_after)
+        status = self._runs.run_status(c, flow, run_id, now=now, stale_after=self.stale_after)
         return status or RUNNING
 
     # -- flows and runs: writes -------------------------------------------
 
     def ensure_flow(self, flow: str) -> None:
         """Register ``flow`` unless it is known already."""
-        with write_transaction(self.engine) as c:
-            _runs.ensure_flow(c, flow, now=self._clock())
+        with self._write() as c:
+            self._runs.ensure_flow(c, flow, now=self._clock())
 
     def new_run(
         self,
@@ -129,8 +154,8 @@ class MetadataStore:
                 fix="a run id given by a scheduler must not be all digits and may use "
                 "only letters, digits, '_', '.', ':' and '-'",
             )
-        with write_transaction(self.engine) as c:
-            return _runs.create_run(
+        with self._write() as c:
+            return self._runs.create_run(
                 c,
                 flow,
                 run_id=run_id,
@@ -145,19 +170,19 @@ class MetadataStore:
 
     def heartbeat_run(self, flow: str, run_id: str) -> None:
         """Record that the run's runtime is alive (ignored once it has finished)."""
-        with write_transaction(self.engine) as c:
+        with self._write() as c:
             values = {"heartbeat_at": self._clock()}
-            if not _runs.update_run(c, flow, run_id, values=values, only_running=True):
-                _runs.require_run(c, flow, run_id)
+            if not self._runs.update_run(c, flow, run_id, values=values, only_running=True):
+                self._runs.require_run(c, flow, run_id)
 
     def finish_run(self, flow: str, run_id: str, *, status: str) -> None:
         """End a run as ``succeeded`` or ``failed``."""
         check_final_run_status(status)
         now = self._clock()
-        with write_transaction(self.engine) as c:
+        with self._write() as c:
             values = {"status": status, "finished_at": now, "heartbeat_at": now}
-            if not _runs.update_run(c, flow, run_id, values=values):
-                _runs.require_run(c, flow, run_id)
+            if not self._runs.update_run(c, flow, run_id, values=values):
+                self._runs.require_run(c, flow, run_id)
 
     # -- tags --------------------------------------------------------------
 
@@ -178,32 +203,32 @@ class MetadataStore:
         over 500 characters, more than 50 user tags, or a system tag in
         ``remove``; nothing changes then.
         """
-        with write_transaction(self.engine) as c:
-            _runs.require_run(c, flow, run_id)
-            old = _runs.read_tags(c, flow, [run_id])[run_id]
+        with self._write() as c:
+            self._runs.require_run(c, flow, run_id)
+            old = self._runs.read_tags(c, flow, [run_id])[run_id]
             new = mutate_user_tags(user=old.user, system=old.system, remove=remove, add=add)
-            _runs.write_user_tags(c, flow, run_id, old.user, new)
+            self._runs.write_user_tags(c, flow, run_id, old.user, new)
             return new
 
     # -- tasks and attempts: batch writes ------------------------------------
 
     def register_tasks(self, rows: Sequence[TaskRow]) -> None:
         """Insert tasks (and their steps) in one transaction."""
-        with write_transaction(self.engine) as c:
-            _tasks.register_tasks(c, rows, now=self._clock())
+        with self._write() as c:
+            self._tasks.register_tasks(c, rows, now=self._clock())
 
     def start_attempts(self, rows: Sequence[AttemptRow]) -> None:
         """Mark attempts as started (``started_at`` defaults to now), in one transaction."""
-        with write_transaction(self.engine) as c:
-            _tasks.start_attempts(c, rows, now=self._clock())
+        with self._write() as c:
+            self._tasks.start_attempts(c, rows, now=self._clock())
 
     def heartbeat_attempts(self, refs: Sequence[AttemptRef]) -> None:
         """Set the heartbeat of running attempts to now, in one transaction.
 
         Readers show it; statuses follow the run's heartbeat (``heartbeat_run``).
         """
-        with write_transaction(self.engine) as c:
-            _tasks.heartbeat_attempts(c, refs, now=self._clock())
+        with self._write() as c:
+            self._tasks.heartbeat_attempts(c, refs, now=self._clock())
 
     def record_attempts(self, records: Sequence[AttemptRecord]) -> None:
         """Record ended attempts with their artifacts and metadata, in ONE transaction.
@@ -212,19 +237,19 @@ class MetadataStore:
         recording the same attempt twice is harmless. Each task's status
         becomes its latest attempt's.
         """
-        with write_transaction(self.engine) as c:
-            _tasks.record_attempts(c, records, now=self._clock())
+        with self._write() as c:
+            self._tasks.record_attempts(c, records, now=self._clock())
 
     # -- reads ---------------------------------------------------------------
 
     def list_flows(self, *, tags: Sequence[str] = ()) -> list[FlowRow]:
         """Flows by name; with ``tags``, those with a run carrying all of them."""
-        with read_transaction(self.engine) as c:
-            return _runs.list_flows(c, tuple(tags))
+        with self._read() as c:
+            return self._runs.list_flows(c, tuple(tags))
 
     def get_flow(self, flow: str) -> FlowRow | None:
-        with read_transaction(self.engine) as c:
-            return _runs.get_flow(c, flow)
+        with self._read() as c:
+            return self._runs.get_flow(c, flow)
 
     def list_runs(
         self,
@@ -235,8 +260,8 @@ class MetadataStore:
         status: str | None = None,
     ) -> list[RunRow]:
         """Runs of ``flow`` newest first, with every tag in ``tags`` and the given status."""
-        with read_transaction(self.engine) as c:
-            return _runs.list_runs(
+        with self._read() as c:
+            return self._runs.list_runs(
                 c,
                 flow,
                 tags=tuple(tags),
@@ -247,52 +272,54 @@ class MetadataStore:
             )
 
     def get_run(self, flow: str, run_id: str) -> RunRow | None:
-        with read_transaction(self.engine) as c:
-            return _runs.get_run(c, flow, run_id, now=self._clock(), stale_after=self.stale_after)
+        with self._read() as c:
+            return self._runs.get_run(
+                c, flow, run_id, now=self._clock(), stale_after=self.stale_after
+            )
 
     def run_tags(self, flow: str, run_id: str) -> RunTags:
-        with read_transaction(self.engine) as c:
-            _runs.require_run(c, flow, run_id)
-            return _runs.read_tags(c, flow, [run_id])[run_id]
+        with self._read() as c:
+            self._runs.require_run(c, flow, run_id)
+            return self._runs.read_tags(c, flow, [run_id])[run_id]
 
     def list_steps(self, flow: str, run_id: str) -> list[StepRow]:
-        with read_transaction(self.engine) as c:
-            return _tasks.list_steps(c, flow, run_id)
+        with self._read() as c:
+            return self._tasks.list_steps(c, flow, run_id)
 
     def list_tasks(self, flow: str, run_id: str, *, step: str | None = None) -> list[TaskRow]:
         """Tasks of a run, or of one of its steps, in registration order."""
-        with read_transaction(self.engine) as c:
+        with self._read() as c:
             status = self._run_status(c, flow, run_id, self._clock())
-            return _tasks.list_tasks(c, flow, run_id, step=step, run_status=status)
+            return self._tasks.list_tasks(c, flow, run_id, step=step, run_status=status)
 
     def get_task(self, flow: str, run_id: str, *, step: str, task_id: str) -> TaskRow | None:
         ref = TaskKey(flow, run_id, step, task_id)
-        with read_transaction(self.engine) as c:
+        with self._read() as c:
             status = self._run_status(c, flow, run_id, self._clock())
-            return _tasks.get_task(c, ref, run_status=status)
+            return self._tasks.get_task(c, ref, run_status=status)
 
     def list_attempts(self, task: TaskRef) -> list[AttemptRow]:
         """Every attempt of ``task``, oldest first."""
-        with read_transaction(self.engine) as c:
+        with self._read() as c:
             status = self._run_status(c, task.flow, task.run_id, self._clock())
-            return _tasks.list_attempts(c, task, run_status=status)
+            return self._tasks.list_attempts(c, task, run_status=status)
 
     def latest_attempt(self, task: TaskRef) -> AttemptRow | None:
         """The attempt with the highest number, running or ended; None before any."""
-        with read_transaction(self.engine) as c:
+        with self._read() as c:
             status = self._run_status(c, task.flow, task.run_id, self._clock())
-            return _tasks.latest_attempt(c, task, run_status=status)
+            return self._tasks.latest_attempt(c, task, run_status=status)
 
     def artifacts(
         self, flow: str, run_id: str, *, step: str, task_id: str, attempt: int
     ) -> list[ArtifactRow]:
         """The artifacts one attempt recorded, by name."""
-        with read_transaction(self.engine) as c:
-            return _tasks.read_artifacts(c, TaskKey(flow, run_id, step, task_id), attempt)
+        with self._read() as c:
+            return self._tasks.read_artifacts(c, TaskKey(flow, run_id, step, task_id), attempt)
 
     def task_metadata(
         self, flow: str, run_id: str, *, step: str, task_id: str, attempt: int | None = None
     ) -> list[MetadataRow]:
         """Metadata values of a task (of one attempt, if given)."""
-        with read_transaction(self.engine) as c:
-            return _tasks.read_metadata(c, TaskKey(flow, run_id, step, task_id), attempt)
+        with self._read() as c:
+            return self._tasks.read_metadata(c, TaskKey(flow, run_id, step, task_id), attempt)

@@ -7,7 +7,6 @@ opens a transaction; the store runs each call in exactly one.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +25,7 @@ from grange.metastore.rows import (
     StepRow,
     TaskRef,
     TaskRow,
+    natural_key,
 )
 from grange.metastore.status import (
     RUNNING,
@@ -208,7 +208,7 @@ def list_tasks(
     if step is not None:
         query = query.where(_tasks.c.step == step)
     rows = [_task_row(r, run_status) for r in connection.execute(query)]
-    rows.sort(key=lambda t: (t.created_at or 0.0, _natural(t.task_id)))
+    rows.sort(key=lambda t: (t.created_at or 0.0, natural_key(t.task_id)))
     return rows
 
 
@@ -284,11 +284,3 @@ def _attempt_row(row: Row[Any], run_status: str) -> AttemptRow:
         exception=row.exception,
         heartbeat_at=row.heartbeat_at,
     )
-
-
-_DIGITS = re.compile(r"(\d+)")
-
-
-def _natural(text: str) -> tuple[tuple[int, Any], ...]:
-    """Sort key putting ``task 2`` before ``task 10``."""
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in _DIGITS.split(text) if p)

@@ -1,0 +1,56 @@
+"""The store on SQLAlchemy: every backend, and the only one that creates or migrates.
+
+:meth:`MetadataStore.from_url <grange.metastore.store.MetadataStore.from_url>`
+returns it for PostgreSQL, for a new SQLite file and for one at an older
+schema version; importing this module imports SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from sqlalchemy.engine import Connection, Engine
+
+from grange.metastore import runs, tasks
+from grange.metastore.engine import get_engine, read_transaction, write_transaction
+from grange.metastore.migrations import migrate
+from grange.metastore.status import DEFAULT_STALE_AFTER
+from grange.metastore.store import MetadataStore
+
+
+class SqlAlchemyStore(MetadataStore):
+    """A :class:`MetadataStore` on a SQLAlchemy ``engine`` (SQLite or PostgreSQL)."""
+
+    _runs = runs
+    _tasks = tasks
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        stale_after: float = DEFAULT_STALE_AFTER,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(stale_after=stale_after, clock=clock)
+        self.engine = engine
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        stale_after: float = DEFAULT_STALE_AFTER,
+        clock: Callable[[], float] = time.time,
+    ) -> SqlAlchemyStore:
+        """Open the store at ``url``, creating or migrating its schema as needed."""
+        engine = get_engine(url)
+        migrate(engine)
+        return cls(engine, stale_after=stale_after, clock=clock)
+
+    def _write(self) -> AbstractContextManager[Connection]:
+        return write_transaction(self.engine)
+
+    def _read(self) -> AbstractContextManager[Connection]:
+        return read_transaction(self.engine)

@@ -1,0 +1,89 @@
+"""The store on the stdlib ``sqlite3``: an existing local store without SQLAlchemy.
+
+Importing SQLAlchemy costs ~0.2 s per process (and more at exit), most of a
+``python flow.py run`` of a small flow or of one client read. So
+:meth:`MetadataStore.from_url <grange.metastore.store.MetadataStore.from_url>`
+opens a SQLite file that already holds the current schema with this class,
+which runs the same SQL (:mod:`~grange.metastore.sqlite_runs`,
+:mod:`~grange.metastore.sqlite_tasks`) on plain ``sqlite3`` connections tuned
+like the engine's (:mod:`~grange.metastore.sqlite_file`): WAL,
+``busy_timeout``, ``BEGIN IMMEDIATE`` for writes and ``BEGIN`` for reads.
+Creating or migrating a file stays with SQLAlchemy.
+
+Connections: one per thread per process. After ``os.fork()`` the child never
+uses (nor closes) the connection it inherited: it sees a different pid, keeps
+the old object alive and opens its own.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+from grange.metastore import sqlite_runs, sqlite_tasks
+from grange.metastore.sqlite_file import tune
+from grange.metastore.status import DEFAULT_STALE_AFTER
+from grange.metastore.store import MetadataStore
+
+_inherited: list[sqlite3.Connection] = []  # a forked child's copies of its parent's
+
+
+class SqliteStore(MetadataStore):
+    """A :class:`MetadataStore` on the SQLite file ``path``, at the current schema."""
+
+    _runs = sqlite_runs
+    _tasks = sqlite_tasks
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        stale_after: float = DEFAULT_STALE_AFTER,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(stale_after=stale_after, clock=clock)
+        self.path = Path(path)
+        self._local = threading.local()
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (and again after a fork)."""
+        pid = os.getpid()
+        held: tuple[int, sqlite3.Connection] | None = getattr(self._local, "held", None)
+        if held is not None and held[0] == pid:
+            return held[1]
+        if held is not None:
+            _inherited.append(held[1])
+        connection = sqlite3.connect(self.path, check_same_thread=False)
+        tune(connection)
+        self._local.held = (pid, connection)
+        return connection
+
+    def close(self) -> None:
+        """Close this thread's connection (the next call opens a new one)."""
+        held = getattr(self._local, "held", None)
+        self._local.held = None
+        if held is not None and held[0] == os.getpid():
+            held[1].close()
+
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def _read(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._transaction("BEGIN")
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        connection = self._connection()
+        connection.execute(begin)
+        try:
+            yield connection
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
