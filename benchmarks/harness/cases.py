@@ -256,6 +256,7 @@ def all_cases(read_runs: int) -> list[Case]:
             about="foreach of 100 trivial tasks",
             target=">=30x",
             target_ratio=30,
+            warm=True,
         ),
         ArtifactCase(
             "artifact_256mib",
