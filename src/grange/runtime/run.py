@@ -26,7 +26,6 @@ from grange.decorators.registry import parse_decospec, step_decorators, task_opt
 from grange.exceptions import DecoratorError
 from grange.flowspec import FlowSpec
 from grange.graph import FlowGraph, graph_of, lint
-from grange.parameters import flow_parameters
 from grange.runtime.attempts import AttemptPolicy
 from grange.runtime.launcher import Launcher, SpawnLauncher
 from grange.runtime.loop import LoopResult, RunLoop
@@ -272,7 +271,3 @@ def _status(result: LoopResult, end: str) -> str:
     if result.interrupted or result.failures or end not in result.steps_done:
         return "failed"
     return "succeeded"
-
-
-def parameter_names(flow_cls: type[FlowSpec]) -> list[str]:
-    return [p.name for p in flow_parameters(flow_cls)]

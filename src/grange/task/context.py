@@ -14,7 +14,6 @@ from typing import Any
 
 from grange.datastore import (
     ArtifactRef,
-    AttemptRecord,
     ContentAddressedStore,
     ForeachRef,
     load_item,
@@ -118,8 +117,8 @@ class TaskContext:
             for i, f in enumerate(self.spec.foreach_frames)
         ]
 
-    def inputs(self, graph_in_funcs: tuple[str, ...]) -> Inputs:
-        return Inputs(self.parents, graph_in_funcs)
+    def inputs(self) -> Inputs:
+        return Inputs(self.parents)
 
     # -- merge_artifacts ----------------------------------------------------------
 
@@ -186,7 +185,3 @@ class TaskContext:
                 continue
             refs[name] = self.stores.save_artifact(name, value, self.spec.step)
         return refs
-
-
-def attempt_summary(record: AttemptRecord) -> str:
-    return f"{record.flow}/{record.run_id}/{record.step}/{record.task_id} attempt {record.attempt}"

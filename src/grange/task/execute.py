@@ -113,7 +113,7 @@ def _call_step(
         with alarm(spec):
             func = getattr(flow, spec.step)
             if node.is_join:
-                func(ctx.inputs(node.in_funcs))
+                func(ctx.inputs())
             else:
                 func()
     except Exception as exc:

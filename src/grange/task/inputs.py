@@ -71,7 +71,7 @@ class ParentView:
 class Inputs:
     """The branches arriving at a join, in branch order."""
 
-    def __init__(self, parents: list[ParentView], in_funcs: tuple[str, ...]) -> None:
+    def __init__(self, parents: list[ParentView]) -> None:
         self._parents = parents
         self._by_step = {p.step_name: p for p in parents}
 

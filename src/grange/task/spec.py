@@ -63,11 +63,6 @@ class TaskSpec:
     def foreach_frames(self) -> tuple[Frame, ...]:
         return tuple(f for f in self.frames if f.foreach)
 
-    @property
-    def index_path(self) -> tuple[int, ...]:
-        """Branch positions from the outermost split in: identifies the task across runs."""
-        return tuple(f.index for f in self.frames)
-
     def to_json(self) -> str:
         data = asdict(self)
         data["frames"] = [f.to_list() for f in self.frames]
