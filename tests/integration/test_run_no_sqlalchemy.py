@@ -1,8 +1,8 @@
-"""An existing local store is read and written without importing SQLAlchemy (issue 5).
+"""A local store is created, read and written without importing SQLAlchemy (issue 5).
 
 Importing SQLAlchemy costs ~0.2 s per process; the stdlib ``sqlite3`` store
-(:mod:`grange.metastore.sqlite_store`) serves an up-to-date SQLite file, so
-only the run that creates the store pays for it.
+(:mod:`grange.metastore.sqlite_store`) serves an up-to-date SQLite file, and
+:mod:`grange.metastore.sqlite_schema` creates a new one.
 """
 
 from __future__ import annotations
@@ -36,10 +36,11 @@ def watched(runner: Runner, body: str, *args: str) -> bool:
     return report.read_text() == "True"
 
 
-def test_run_and_read_an_existing_store_without_sqlalchemy(runner: Runner) -> None:
-    runner("linear", "run")  # creates the store (through SQLAlchemy)
+def test_create_run_and_read_a_store_without_sqlalchemy(runner: Runner) -> None:
     flow = str(RUN_FLOWS / "linear.py")
     run = "runpy.run_path(sys.argv[0], run_name='__main__')"
+    assert not watched(runner, run, flow, "run")  # creates the store
+    assert (runner.root / "metadata.db").is_file()
     assert not watched(runner, run, flow, "run")
     read = "from grange import Flow; assert Flow('LinearRunFlow').latest_run.data.counter == 20"
     assert not watched(runner, read, "-")

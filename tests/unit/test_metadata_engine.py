@@ -49,8 +49,7 @@ def test_one_engine_per_url_per_process(sqlite_store: SqlAlchemyStore) -> None:
 
 def test_from_url_opens_an_up_to_date_sqlite_file_with_sqlite3(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path)
-    created = MetadataStore.from_url(url)
-    assert isinstance(created, SqlAlchemyStore)  # a new file is created by SQLAlchemy
+    SqlAlchemyStore.open(url).engine.dispose()  # created and migrated by SQLAlchemy
     reopened = MetadataStore.from_url(url)
     assert isinstance(reopened, SqliteStore)
     assert reopened.path == tmp_path.resolve() / "metadata.db"

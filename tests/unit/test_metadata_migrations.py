@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from grange.exceptions import MetadataError
 from grange.metastore import MetadataStore, migrations, schema
 from grange.metastore.engine import get_engine
+from grange.metastore.sql_store import SqlAlchemyStore
 
 
 def test_a_new_store_is_at_the_latest_version(metadata_url: str) -> None:
@@ -19,7 +20,7 @@ def test_a_new_store_is_at_the_latest_version(metadata_url: str) -> None:
 
 
 def test_migrate_is_idempotent_and_keeps_data(metadata_url: str) -> None:
-    store = MetadataStore.from_url(metadata_url)
+    store = SqlAlchemyStore.open(metadata_url)
     run_id = store.new_run("F", user="ada", tags=["keep"])
     for _ in range(3):
         assert migrations.migrate(store.engine) == migrations.LATEST
@@ -59,7 +60,7 @@ def test_migrations_are_numbered_from_one_without_gaps() -> None:
 def test_an_older_store_runs_the_missing_steps_once(
     metadata_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = MetadataStore.from_url(metadata_url)
+    store = SqlAlchemyStore.open(metadata_url)
     run_id = store.new_run("F", user="ada")
     calls: list[int] = []
 
@@ -81,7 +82,7 @@ def test_an_older_store_runs_the_missing_steps_once(
 def test_a_failed_migration_changes_nothing(
     metadata_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = MetadataStore.from_url(metadata_url)
+    store = SqlAlchemyStore.open(metadata_url)
     before = migrations.LATEST
 
     def broken(connection: Connection) -> None:

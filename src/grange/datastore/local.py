@@ -26,7 +26,6 @@ import contextlib
 import errno
 import mmap
 import os
-import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -47,16 +46,18 @@ class LocalBlobStore(BlobStore):
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).absolute()
+        self._prefix = os.path.join(self.root, "")
 
-    def _path(self, key: str) -> Path:
-        return self.root / check_key(key)
+    def _path(self, key: str) -> str:
+        # Plain strings, not Path objects: this is on every task's path.
+        return self._prefix + check_key(key)
 
     def put_chunks(self, key: str, chunks: Iterable[Chunk], *, overwrite: bool = False) -> bool:
         final = self._path(key)
-        if not overwrite and final.exists():
+        if not overwrite and os.path.exists(final):
             return False
-        final.parent.mkdir(parents=True, exist_ok=True)
-        temp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(6)}")
+        folder, name = os.path.split(final)
+        temp = os.path.join(folder, f".{name}.tmp-{os.getpid()}-{os.urandom(6).hex()}")
         try:
             _write_new(temp, chunks)
             if overwrite:
@@ -91,18 +92,16 @@ class LocalBlobStore(BlobStore):
 
         hasher = threading.Thread(target=hash_chunks, name="grange-hash", daemon=True)
         hasher.start()
-        staging = self.root / STAGING
-        temp = staging / f"{os.getpid()}-{secrets.token_hex(6)}"
+        temp = os.path.join(self._prefix + STAGING, f"{os.getpid()}-{os.urandom(6).hex()}")
         try:
             try:
-                staging.mkdir(parents=True, exist_ok=True)
                 _write_new(temp, chunks)
             finally:
                 hasher.join()
             if errors:
                 raise errors[0]
             final = self._path(keys[0])
-            final.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
             return keys[0], _link_no_overwrite(temp, final)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -159,18 +158,17 @@ class LocalBlobStore(BlobStore):
             raise BlobNotFound(key, self.describe()) from None
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        return os.path.isfile(self._path(key))
 
     def size(self, key: str) -> int:
         try:
-            return self._path(key).stat().st_size
+            return os.stat(self._path(key)).st_size
         except (FileNotFoundError, NotADirectoryError):
             raise BlobNotFound(key, self.describe()) from None
 
     def list(self, prefix: str = "") -> builtins.list[str]:
         folder = check_prefix(prefix)
-        base = self.root / folder if folder else self.root
-        return sorted(_walk(base, folder))
+        return sorted(_walk(self._prefix + folder, folder))
 
     def delete(self, key: str) -> bool:
         try:
@@ -181,7 +179,7 @@ class LocalBlobStore(BlobStore):
 
     def append_bytes(self, key: str, data: Chunk) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "ab", buffering=0) as f:
             view = as_bytes_view(data)
             while view:
@@ -189,15 +187,23 @@ class LocalBlobStore(BlobStore):
                 view = view[n or 0 :]
 
     def url(self, key: str) -> str:
-        return self._path(key).as_uri()
+        return Path(self._path(key)).as_uri()
 
     def describe(self) -> str:
         return f"local datastore at {self.root}"
 
 
-def _write_new(path: Path, chunks: Iterable[Chunk]) -> None:
-    """Create ``path`` (which must not exist) holding the concatenated chunks."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0))
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def _write_new(path: str, chunks: Iterable[Chunk]) -> None:
+    """Create ``path`` (which must not exist, its folder may not) holding the
+    concatenated chunks."""
+    try:
+        fd = os.open(path, _CREATE_FLAGS, 0o666)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, _CREATE_FLAGS, 0o666)
     try:
         for chunk in chunks:
             _write_all(fd, as_bytes_view(chunk))
@@ -212,7 +218,7 @@ def _write_all(fd: int, view: memoryview) -> None:
         view = view[n:]
 
 
-def _link_no_overwrite(temp: Path, final: Path) -> bool:
+def _link_no_overwrite(temp: str, final: str) -> bool:
     """Publish ``temp`` as ``final`` unless ``final`` exists; atomic either way."""
     try:
         os.link(temp, final)
@@ -225,13 +231,13 @@ def _link_no_overwrite(temp: Path, final: Path) -> bool:
         # content-addressed case) or with a whole other blob, never a mix.
         if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
             raise
-        if final.exists():
+        if os.path.exists(final):
             return False
         os.replace(temp, final)
         return True
 
 
-def _walk(base: Path, folder: str) -> Iterator[str]:
+def _walk(base: str, folder: str) -> Iterator[str]:
     """Keys of the files under ``base``, skipping dot-names (temporary files)."""
     try:
         entries = list(os.scandir(base))
@@ -242,6 +248,6 @@ def _walk(base: Path, folder: str) -> Iterator[str]:
             continue
         key = f"{folder}/{entry.name}" if folder else entry.name
         if entry.is_dir(follow_symlinks=False):
-            yield from _walk(Path(entry.path), key)
+            yield from _walk(entry.path, key)
         elif entry.is_file():
             yield key

@@ -22,6 +22,8 @@ from grange.datastore.backend import BlobStore, check_key
 from grange.datastore.cas import ArtifactRef
 from grange.exceptions import BlobNotFound
 
+# Compact, so that the C encoder writes it: records are written by every task.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 RECORD_FORMAT = 1
 RECORD_NAME = "record.json"
 LOG_STREAMS = ("stdout", "stderr")
@@ -120,7 +122,7 @@ class AttemptRecord:
             "exception": self.exception,
             "extra": self.extra,
         }
-        return json.dumps(data, indent=1, sort_keys=False, allow_nan=False)
+        return _ENCODER.encode(data)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> AttemptRecord:

@@ -87,12 +87,16 @@ class MetadataStore:
         """Open (creating or migrating as needed) the store at a database URL.
 
         ``sqlite:///path/metadata.db`` (see :func:`sqlite_url`) or
-        ``postgresql://user:pass@host/db``. An existing SQLite file at the
-        current schema version is opened with ``sqlite3``; anything else
-        (a new file, an older schema, PostgreSQL) with SQLAlchemy, whose
-        engine is shared by every store of this process on the same URL.
+        ``postgresql://user:pass@host/db``. A new SQLite file is created, and
+        one at the current schema version opened, with ``sqlite3``; anything
+        else (an older schema, PostgreSQL) with SQLAlchemy, whose engine is
+        shared by every store of this process on the same URL.
         """
         path = sqlite_path(url)
+        if path is not None and not path.exists():
+            from grange.metastore.sqlite_schema import create_new
+
+            create_new(path)
         if path is not None and path.is_file():
             version = read_schema_version(path)
             refuse_newer(version)

@@ -12,6 +12,7 @@ another interpreter or where forking is unsafe).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -21,8 +22,12 @@ import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from grange.task.spec import TaskSpec, frames_to_json
+
+if TYPE_CHECKING:
+    import ctypes
 
 # A single argument may not exceed 128 KiB on Linux; big input lists go in a file.
 _MAX_INLINE_INPUTS = 32 * 1024
@@ -37,17 +42,26 @@ def die_with_parent(parent: int | None = None) -> None:
     With ``parent``, a process whose parent already died before it asked (it was
     re-parented) kills itself at once.
     """
-    if not sys.platform.startswith("linux"):
+    libc = _libc()
+    if libc is None or not sys.platform.startswith("linux"):
         return
     try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
+    except AttributeError:
         return
     if parent is not None and os.getppid() != parent:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, loaded once per process (forked tasks inherit it)."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
 
 
 @dataclass

@@ -35,7 +35,7 @@ from grange.runtime.resume import ClonePlan, plan_resume
 from grange.runtime.scheduler import Pending, Scheduler
 from grange.runtime.summary import summarize
 from grange.runtime.zygote import ForkLauncher
-from grange.task.execute import run_task
+from grange.task.execute import flow_facts, run_task
 from grange.task.spec import TaskSpec
 from grange.task.stores import PARAMETERS_STEP, PARAMETERS_TASK, TaskStores
 
@@ -193,6 +193,8 @@ def _output(req: RunRequest, graph: FlowGraph) -> Output:
 def _launcher(req: RunRequest) -> Launcher:
     if req.fork and hasattr(os, "fork"):
         flow_cls, root, limit = req.flow_cls, req.datastore_root, req.max_num_splits
+
+        flow_facts(flow_cls)  # computed once here, inherited by every task
 
         def entry(spec: TaskSpec) -> int:
             stores = TaskStores(LocalBlobStore(root), spec.flow)

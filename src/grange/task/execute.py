@@ -6,6 +6,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,11 +19,38 @@ from grange.flowspec import FlowSpec, Transition
 from grange.graph import FlowGraph, NodeType, StepNode, graph_of
 from grange.parameters import flow_parameters
 from grange.task.context import TaskContext
-from grange.task.guards import alarm, apply_environment, caught_value, decorators_for
+from grange.task.guards import (
+    alarm,
+    apply_environment,
+    caught_value,
+    decorators_for,
+    timeout_seconds,
+)
 from grange.task.spec import TaskSpec
 from grange.task.stores import TaskStores
 
 _GRANGE_DIR = str(Path(grange.__file__).parent)
+
+
+@dataclass(frozen=True)
+class FlowFacts:
+    """What every task of a flow class needs and nothing in a task changes."""
+
+    graph: dict[str, Any]  # current.graph
+    parameter_names: list[str]
+
+
+def flow_facts(flow_cls: type[FlowSpec]) -> FlowFacts:
+    """Computed once per process and cached on the class; the runtime computes
+    it before it forks the fork server, so forked tasks inherit it."""
+    cached = flow_cls.__dict__.get("_grange_task_facts")
+    if cached is None:
+        cached = FlowFacts(
+            graph=graph_of(flow_cls).to_dict(),
+            parameter_names=[p.attribute or p.name for p in flow_parameters(flow_cls)],
+        )
+        type.__setattr__(flow_cls, "_grange_task_facts", cached)
+    return cached
 
 
 def run_task(
@@ -34,6 +62,7 @@ def run_task(
     user's frames only) and recorded as a failed attempt.
     """
     graph = graph_of(flow_cls)
+    facts = flow_facts(flow_cls)
     node = graph[spec.step]
     started = time.time()
     extra: dict[str, Any] = {
@@ -49,12 +78,12 @@ def run_task(
             spec,
             stores,
             is_join=node.is_join,
-            parameter_names=[p.attribute or p.name for p in flow_parameters(flow_cls)],
+            parameter_names=facts.parameter_names,
         )
         flow = flow_cls(use_cli=False)
         flow.__dict__["_grange_task"] = ctx
         flow.__dict__["_grange_parameter_values"] = ctx.parameters
-        _bind_current(spec, graph, list(ctx.parameters))
+        _bind_current(spec, facts.graph, list(ctx.parameters))
         try:
             if "catch" in spec.extra:
                 transition: Transition | None = _fallback(flow, node, spec)
@@ -110,12 +139,11 @@ def _call_step(
     for deco in decorators:
         deco.task_pre_step(flow=flow, step=spec.step, attempt=spec.attempt)
     try:
-        with alarm(spec):
-            func = getattr(flow, spec.step)
-            if node.is_join:
-                func(ctx.inputs())
-            else:
-                func()
+        if timeout_seconds(spec):
+            with alarm(spec):
+                _call_user_step(flow, node, spec, ctx)
+        else:  # the common case, kept free of context managers: tasks are many
+            _call_user_step(flow, node, spec, ctx)
     except Exception as exc:
         last = spec.attempt >= spec.max_user_retries
         handled = [
@@ -131,6 +159,14 @@ def _call_step(
         for deco in reversed(decorators):
             deco.task_post_step(flow=flow, step=spec.step, attempt=spec.attempt)
     return False
+
+
+def _call_user_step(flow: FlowSpec, node: StepNode, spec: TaskSpec, ctx: TaskContext) -> None:
+    func = getattr(flow, spec.step)
+    if node.is_join:
+        func(ctx.inputs())
+    else:
+        func()
 
 
 def _declared_transition(node: StepNode) -> Transition | None:
@@ -170,7 +206,7 @@ def _keeping(iterator: Iterator[Any], kept: list[Any]) -> Iterator[Any]:
         yield item
 
 
-def _bind_current(spec: TaskSpec, graph: FlowGraph, parameter_names: list[str]) -> None:
+def _bind_current(spec: TaskSpec, graph: dict[str, Any], parameter_names: list[str]) -> None:
     current._bind(
         flow_name=spec.flow,
         run_id=spec.run_id,
@@ -184,7 +220,7 @@ def _bind_current(spec: TaskSpec, graph: FlowGraph, parameter_names: list[str]) 
         namespace=spec.namespace or f"user:{spec.user}",
         tags=frozenset(spec.tags),
         parameter_names=parameter_names,
-        graph=graph.to_dict(),
+        graph=graph,
     )
 
 

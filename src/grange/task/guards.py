@@ -28,7 +28,14 @@ def decorators_for(flow_cls: type, spec: TaskSpec) -> list[StepDecorator]:
 
 def apply_environment(spec: TaskSpec) -> None:
     """``@environment`` variables (and assigned GPUs) for this task's process."""
-    os.environ.update({k: str(v) for k, v in spec.extra.get("env", {}).items()})
+    env = spec.extra.get("env")
+    if env:
+        os.environ.update({k: str(v) for k, v in env.items()})
+
+
+def timeout_seconds(spec: TaskSpec) -> float:
+    """The step's ``@timeout`` in seconds, or 0 when it has none."""
+    return float(spec.extra.get("timeout") or 0)
 
 
 @contextlib.contextmanager
@@ -39,7 +46,7 @@ def alarm(spec: TaskSpec) -> Iterator[None]:
     extension does not see the signal, so the runtime also stops the process
     a moment after the deadline.
     """
-    seconds = float(spec.extra.get("timeout") or 0)
+    seconds = timeout_seconds(spec)
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
         yield
         return

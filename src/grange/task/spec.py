@@ -69,7 +69,7 @@ class TaskSpec:
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str) -> TaskSpec:
+    def from_json(cls, text: str | bytes) -> TaskSpec:
         data = json.loads(text)
         data["frames"] = tuple(Frame.from_list(f) for f in data["frames"])
         data["input_paths"] = tuple(data["input_paths"])

@@ -37,8 +37,18 @@ class TaskStores:
         cached = self._records.get(key)
         if cached is not None:
             return cached
+        # A task has at most one successful attempt, and it is nearly always the
+        # first: try that before listing the task's attempts.
+        first = read_record(self.blobs, flow, run_id, step, task_id, 0)
+        if first is not None and first.status == "ok":
+            self._records[key] = first
+            return first
         for attempt in sorted(list_attempts(self.blobs, flow, run_id, step, task_id), reverse=True):
-            record = read_record(self.blobs, flow, run_id, step, task_id, attempt)
+            record = (
+                first
+                if attempt == 0
+                else read_record(self.blobs, flow, run_id, step, task_id, attempt)
+            )
             if record is not None and record.status == "ok":
                 self._records[key] = record
                 return record

@@ -1,0 +1,163 @@
+"""The latest metadata schema as SQLite DDL, so a new local store is made without SQLAlchemy.
+
+Creating ``metadata.db`` through SQLAlchemy costs ~0.25 s (importing it and
+reflecting the empty file), which is most of the first ``run`` in a new
+directory. A brand-new file is instead created here with the stdlib
+``sqlite3``, from the statements SQLAlchemy itself emits for
+:mod:`grange.metastore.schema` on SQLite: a test compiles that module and
+compares, so the two cannot drift. Existing files that are empty or at an
+older version still go through SQLAlchemy's migrations.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Final
+
+from grange.metastore.sqlite_file import tune
+from grange.metastore.versions import SCHEMA_VERSION
+
+DDL: Final[tuple[str, ...]] = (
+    """\
+CREATE TABLE artifacts (
+    flow VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    step VARCHAR NOT NULL,
+    task_id VARCHAR NOT NULL,
+    attempt INTEGER NOT NULL,
+    name VARCHAR NOT NULL,
+    "key" VARCHAR NOT NULL,
+    size BIGINT NOT NULL,
+    type VARCHAR NOT NULL,
+    encoding VARCHAR NOT NULL,
+    PRIMARY KEY (flow, run_id, step, task_id, attempt, name)
+)""",
+    """\
+CREATE TABLE attempts (
+    flow VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    step VARCHAR NOT NULL,
+    task_id VARCHAR NOT NULL,
+    attempt INTEGER NOT NULL,
+    started_at DOUBLE,
+    finished_at DOUBLE,
+    status VARCHAR NOT NULL,
+    exit_code INTEGER,
+    exception JSON,
+    heartbeat_at DOUBLE,
+    PRIMARY KEY (flow, run_id, step, task_id, attempt)
+)""",
+    """\
+CREATE TABLE flows (
+    name VARCHAR NOT NULL,
+    created_at DOUBLE NOT NULL,
+    PRIMARY KEY (name)
+)""",
+    """\
+CREATE TABLE run_counters (
+    flow VARCHAR NOT NULL,
+    last_number BIGINT NOT NULL,
+    PRIMARY KEY (flow)
+)""",
+    """\
+CREATE TABLE run_tags (
+    flow VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    tag VARCHAR NOT NULL,
+    system BOOLEAN NOT NULL,
+    PRIMARY KEY (flow, run_id, tag)
+)""",
+    """\
+CREATE INDEX ix_run_tags_tag ON run_tags (tag, flow, run_id)""",
+    """\
+CREATE TABLE runs (
+    flow VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    number BIGINT NOT NULL,
+    user VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    created_at DOUBLE NOT NULL,
+    started_at DOUBLE,
+    finished_at DOUBLE,
+    heartbeat_at DOUBLE,
+    origin_run_id VARCHAR,
+    runtime VARCHAR NOT NULL,
+    parameters JSON,
+    PRIMARY KEY (flow, run_id),
+    CONSTRAINT uq_runs_flow_number UNIQUE (flow, number)
+)""",
+    """\
+CREATE TABLE schema_version (
+    id INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    updated_at DOUBLE NOT NULL,
+    PRIMARY KEY (id)
+)""",
+    """\
+CREATE TABLE steps (
+    flow VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    step VARCHAR NOT NULL,
+    created_at DOUBLE NOT NULL,
+    PRIMARY KEY (flow, run_id, step)
+)""",
+    """\
+CREATE TABLE task_metadata (
+    flow VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    step VARCHAR NOT NULL,
+    task_id VARCHAR NOT NULL,
+    attempt INTEGER NOT NULL,
+    name VARCHAR NOT NULL,
+    value TEXT NOT NULL,
+    created_at DOUBLE NOT NULL,
+    PRIMARY KEY (flow, run_id, step, task_id, attempt, name)
+)""",
+    """\
+CREATE TABLE tasks (
+    flow VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    step VARCHAR NOT NULL,
+    task_id VARCHAR NOT NULL,
+    created_at DOUBLE NOT NULL,
+    status VARCHAR NOT NULL,
+    foreach_stack JSON,
+    parent_task_ids JSON,
+    origin_task VARCHAR,
+    PRIMARY KEY (flow, run_id, step, task_id)
+)""",
+)
+"""``CREATE`` statements of every table and index, in SQLAlchemy's order (and
+text, but for whitespace at the ends of lines)."""
+
+
+def create_new(path: Path) -> None:
+    """Create the schema in ``path`` unless another process just did.
+
+    ``BEGIN IMMEDIATE`` serializes processes creating the same new file: the
+    first creates and stamps it, the others find ``schema_version`` and leave.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, check_same_thread=False)
+    try:
+        tune(connection)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            done = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+            ).fetchone()
+            if done is None:
+                for statement in DDL:
+                    connection.execute(statement)
+                connection.execute(
+                    "INSERT INTO schema_version (id, version, updated_at) VALUES (1, ?, ?)",
+                    (SCHEMA_VERSION, time.time()),
+                )
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
