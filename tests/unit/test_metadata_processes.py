@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from grange.metastore import (
     migrations,
 )
 from grange.metastore.engine import get_engine
+from grange.runtime.zygote import task_fork
 
 pytestmark = pytest.mark.slow
 
@@ -78,9 +80,9 @@ def test_processes_opening_a_new_store_at_once(metadata_url: str) -> None:
     assert migrations.schema_version(get_engine(metadata_url)) == migrations.LATEST
 
 
-def _child(body: Any) -> int:
+def _child(body: Any, fork: Callable[[], int] = os.fork) -> int:
     """Fork; run ``body`` in the child; the child's exit code (0 when it passed)."""
-    pid = os.fork()
+    pid = fork()
     if pid == 0:  # pragma: no cover - runs in the child
         code = 1
         try:
@@ -95,19 +97,22 @@ def _child(body: Any) -> int:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_a_forked_child_opens_its_own_connections(store: MetadataStore) -> None:
+@pytest.mark.parametrize("how", ["os.fork", "fork server"])
+def test_a_forked_child_opens_its_own_connections(store: MetadataStore, how: str) -> None:
+    """Also when forked the fork server's way, which runs no os.register_at_fork hook."""
     first = store.new_run(FLOW, user="ada")
     engine = getattr(store, "engine", None)  # the sqlite3 store opens one per pid
+    parent_pool = engine.pool if engine is not None else None
     assert engine is None or engine.pool.checkedin() >= 1  # the parent holds a connection
 
     def child() -> None:
-        if engine is not None:
-            assert engine.pool.checkedin() == 0, "the child inherited the parent's pool"
         run_id = store.new_run(FLOW, user="child")
+        if engine is not None:
+            assert engine.pool is not parent_pool, "the child used the parent's pool"
         store.add_tags(FLOW, run_id, tags=["from-child"])
         assert store.get_run(FLOW, first) is not None
 
-    assert _child(child) == 0
+    assert _child(child, os.fork if how == "os.fork" else task_fork()) == 0
     # the parent's own pooled connection still works, and sees the child's write
     third = store.new_run(FLOW, user="ada")
     assert [r.run_id for r in store.list_runs(FLOW)] == [third, "2", first]

@@ -13,11 +13,14 @@ driver, installed with ``pip install 'grange[postgres]'``.
 
 Fork safety: the local runtime forks workers from a warm process. A child must
 never use a connection it inherited (two processes on one socket or one SQLite
-handle corrupt each other's state), so after ``os.fork()`` the child replaces
-every engine's pool with ``dispose(close=False)``: the parent's connections
-stay open for the parent (the child keeps a reference to them so that they
-are never closed from the child either) and the child opens its own on first
-use.
+handle corrupt each other's state), so a process that finds it is not the one
+that made the engines (its pid changed) replaces every engine's pool with
+``dispose(close=False)`` before it uses any: the parent's connections stay
+open for the parent (the child keeps a reference to them so that they are
+never closed from the child either) and the child opens its own on first
+use. The check runs on every transaction, not in an ``os.register_at_fork``
+hook, because grange's fork server forks tasks without running those hooks
+(see :mod:`grange.runtime.zygote`).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ _WRITE = "grange_write"
 _engines: dict[str, Engine] = {}
 _inherited: list[object] = []  # pools a forked child must neither use nor close
 _lock = threading.Lock()
-_fork_hook_registered = False
+_pid = os.getpid()  # the process the engines' pools belong to
 
 
 def normalize_url(url: str) -> str:
@@ -70,12 +73,12 @@ def normalize_url(url: str) -> str:
 def get_engine(url: str) -> Engine:
     """This process's engine for ``url``, created on first use."""
     url = normalize_url(url)
+    _adopt_after_fork()
     with _lock:
         engine = _engines.get(url)
         if engine is None:
             engine = _create_engine(url)
             _engines[url] = engine
-            _register_fork_hook()
         return engine
 
 
@@ -117,6 +120,7 @@ def _tune_sqlite(engine: Engine) -> None:
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a transaction that may write; commits on success."""
+    _adopt_after_fork()
     with engine.connect() as connection:
         connection.execution_options(**{_WRITE: True})
         with connection.begin():
@@ -126,6 +130,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a read-only transaction (one consistent snapshot)."""
+    _adopt_after_fork()
     with engine.connect() as connection, connection.begin():
         yield connection
 
@@ -141,15 +146,12 @@ def insert(connection: Connection, table: sa.Table) -> postgresql.Insert | sqlit
     return sqlite.insert(table)
 
 
-def _register_fork_hook() -> None:
-    global _fork_hook_registered
-    if not _fork_hook_registered:
-        os.register_at_fork(after_in_child=_after_fork_in_child)
-        _fork_hook_registered = True
-
-
-def _after_fork_in_child() -> None:
-    global _lock
+def _adopt_after_fork() -> None:
+    """In a forked child, the first time: fresh pools for every inherited engine."""
+    global _lock, _pid
+    if _pid == os.getpid():
+        return
+    _pid = os.getpid()
     _lock = threading.Lock()  # another thread may have held it at the fork
     for engine in _engines.values():
         # Keep the inherited pool alive: letting it be collected would close
