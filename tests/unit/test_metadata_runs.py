@@ -76,10 +76,10 @@ def test_list_flows_in_a_namespace(store: MetadataStore) -> None:
 
 def test_namespace_filter_uses_the_tag_index(sqlite_store: MetadataStore) -> None:
     store = sqlite_store
-    query = runs_query("TrainFlow", tags=["user:ada"], limit=1, now=0.0, stale_after=60.0)
-    sql = str(query.compile(store.engine, compile_kwargs={"literal_binds": True}))
+    sql, params = runs_query("TrainFlow", tags=["user:ada"], limit=1, now=0.0, stale_after=60.0)
     with store.engine.connect() as connection:
-        plan = " | ".join(r[-1] for r in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", tuple(params))
+        plan = " | ".join(r[-1] for r in rows)
     assert "ix_run_tags_tag" in plan, plan
     assert "uq_runs_flow_number" in plan or "sqlite_autoindex_runs" in plan, plan
     assert "SCAN runs" not in plan.replace("USING INDEX", "|"), plan

@@ -1,6 +1,6 @@
 """The metadata index: flows, runs, steps, tasks, attempts, artifacts, tags.
 
-One SQL schema (SQLAlchemy Core, mirrored in plain SQLite SQL) on SQLite by default — a file
+One SQL schema (SQLAlchemy Core, with its SQLite DDL) on SQLite by default — a file
 ``metadata.db`` under the datastore root — or PostgreSQL for teams. This layer
 records *where* artifacts are (blob keys), never their bytes, and knows
 nothing of graphs, the runtime or the command line.
@@ -15,11 +15,12 @@ Modules: :mod:`~grange.metastore.schema` (tables),
 (connections, SQLite tuning, fork safety), :mod:`~grange.metastore.rows`
 (typed rows), :mod:`~grange.metastore.status` (run status, ``crashed``),
 :mod:`~grange.metastore.tags` (tag rules), :mod:`~grange.metastore.runs` and
-:mod:`~grange.metastore.tasks` (queries), :mod:`~grange.metastore.store` (the API)
-and its two implementations, :mod:`~grange.metastore.sql_store` (SQLAlchemy)
-and :mod:`~grange.metastore.sqlite_store` (stdlib ``sqlite3`` for an existing
-SQLite file, with :mod:`~grange.metastore.sqlite_runs`,
-:mod:`~grange.metastore.sqlite_tasks` and :mod:`~grange.metastore.sqlite_file`).
+:mod:`~grange.metastore.tasks` (queries, one SQL text for every backend, run
+through :mod:`~grange.metastore.dbapi`), :mod:`~grange.metastore.store` (the
+API) and its two implementations, :mod:`~grange.metastore.sql_store`
+(SQLAlchemy: PostgreSQL, and migrations) and :mod:`~grange.metastore.sqlite_store`
+(stdlib ``sqlite3`` for a local SQLite file, with
+:mod:`~grange.metastore.sqlite_schema` and :mod:`~grange.metastore.sqlite_file`).
 """
 
 from typing import Any

@@ -30,14 +30,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-
-if TYPE_CHECKING:
-    from sqlalchemy.dialects import postgresql, sqlite
 
 from grange.exceptions import MetadataError
 from grange.metastore.sqlite_file import BUSY_TIMEOUT_MS, SQLITE_FILE, sqlite_url, tune
@@ -47,7 +44,6 @@ __all__ = [
     "SQLITE_FILE",
     "dispose_all",
     "get_engine",
-    "insert",
     "normalize_url",
     "read_transaction",
     "sqlite_url",
@@ -133,17 +129,6 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
     _adopt_after_fork()
     with engine.connect() as connection, connection.begin():
         yield connection
-
-
-def insert(connection: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
-    # The dialects are imported here, not at the top: the PostgreSQL one alone
-    # adds ~20 ms to every command that opens a SQLite store.
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    """An INSERT with the backend's ``ON CONFLICT`` clauses available."""
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def _adopt_after_fork() -> None:

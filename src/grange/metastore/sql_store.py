@@ -8,12 +8,12 @@ schema version; importing this module imports SQLAlchemy.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
-from grange.metastore import runs, tasks
+from grange.metastore.dbapi import DriverSql
 from grange.metastore.engine import get_engine, read_transaction, write_transaction
 from grange.metastore.migrations import migrate
 from grange.metastore.status import DEFAULT_STALE_AFTER
@@ -22,9 +22,6 @@ from grange.metastore.store import MetadataStore
 
 class SqlAlchemyStore(MetadataStore):
     """A :class:`MetadataStore` on a SQLAlchemy ``engine`` (SQLite or PostgreSQL)."""
-
-    _runs = runs
-    _tasks = tasks
 
     def __init__(
         self,
@@ -49,8 +46,12 @@ class SqlAlchemyStore(MetadataStore):
         migrate(engine)
         return cls(engine, stale_after=stale_after, clock=clock)
 
-    def _write(self) -> AbstractContextManager[Connection]:
-        return write_transaction(self.engine)
+    @contextmanager
+    def _write(self) -> Iterator[DriverSql]:
+        with write_transaction(self.engine) as connection:
+            yield DriverSql(connection)
 
-    def _read(self) -> AbstractContextManager[Connection]:
-        return read_transaction(self.engine)
+    @contextmanager
+    def _read(self) -> Iterator[DriverSql]:
+        with read_transaction(self.engine) as connection:
+            yield DriverSql(connection)

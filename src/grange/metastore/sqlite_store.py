@@ -4,11 +4,12 @@ Importing SQLAlchemy costs ~0.2 s per process (and more at exit), most of a
 ``python flow.py run`` of a small flow or of one client read. So
 :meth:`MetadataStore.from_url <grange.metastore.store.MetadataStore.from_url>`
 opens a SQLite file that already holds the current schema with this class,
-which runs the same SQL (:mod:`~grange.metastore.sqlite_runs`,
-:mod:`~grange.metastore.sqlite_tasks`) on plain ``sqlite3`` connections tuned
-like the engine's (:mod:`~grange.metastore.sqlite_file`): WAL,
-``busy_timeout``, ``BEGIN IMMEDIATE`` for writes and ``BEGIN`` for reads.
-Creating or migrating a file stays with SQLAlchemy.
+which runs the same statements (:mod:`~grange.metastore.runs`,
+:mod:`~grange.metastore.tasks`) on plain ``sqlite3`` connections tuned like
+the engine's (:mod:`~grange.metastore.sqlite_file`): WAL, ``busy_timeout``,
+``BEGIN IMMEDIATE`` for writes and ``BEGIN`` for reads. A new file is created
+by :mod:`~grange.metastore.sqlite_schema`; migrating an older one stays with
+SQLAlchemy.
 
 Connections: one per thread per process. After ``os.fork()`` the child never
 uses (nor closes) the connection it inherited: it sees a different pid, keeps
@@ -25,7 +26,6 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from grange.metastore import sqlite_runs, sqlite_tasks
 from grange.metastore.sqlite_file import tune
 from grange.metastore.status import DEFAULT_STALE_AFTER
 from grange.metastore.store import MetadataStore
@@ -35,9 +35,6 @@ _inherited: list[sqlite3.Connection] = []  # a forked child's copies of its pare
 
 class SqliteStore(MetadataStore):
     """A :class:`MetadataStore` on the SQLite file ``path``, at the current schema."""
-
-    _runs = sqlite_runs
-    _tasks = sqlite_tasks
 
     def __init__(
         self,

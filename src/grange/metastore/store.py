@@ -20,10 +20,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from grange.exceptions import MetadataError
+from grange.metastore import runs, tasks
+from grange.metastore.dbapi import Sql
 from grange.metastore.rows import (
     ArtifactRow,
     AttemptRecord,
@@ -55,17 +56,15 @@ class MetadataStore:
     seconds) after which a running run reads as crashed, and ``clock`` the
     source of "now" (``time.time``; tests pass their own).
 
-    Two implementations share this API and its SQL: on SQLAlchemy
-    (:class:`~grange.metastore.sql_store.SqlAlchemyStore`, every backend) and
-    on the stdlib ``sqlite3`` (:class:`~grange.metastore.sqlite_store.
-    SqliteStore`), which :meth:`from_url` picks for an existing SQLite file at
-    the current schema version so that a command never pays for importing
-    SQLAlchemy (~0.2 s). A subclass provides the two transactions and the
-    two query modules (``runs`` and ``tasks`` or their ``sqlite_*`` twins).
+    Two implementations share this API and its SQL text (the query modules
+    :mod:`~grange.metastore.runs` and :mod:`~grange.metastore.tasks`): on
+    SQLAlchemy (:class:`~grange.metastore.sql_store.SqlAlchemyStore`, every
+    backend) and on the stdlib ``sqlite3`` (:class:`~grange.metastore.
+    sqlite_store.SqliteStore`), which :meth:`from_url` picks for a SQLite file
+    that is new or at the current schema version, so that a command never
+    pays for importing SQLAlchemy (~0.2 s). A subclass provides the two
+    transactions, each yielding a :class:`~grange.metastore.dbapi.Sql`.
     """
-
-    _runs: ModuleType
-    _tasks: ModuleType
 
     def __init__(
         self,
@@ -113,17 +112,17 @@ class MetadataStore:
         """The SQLite store under a local datastore root."""
         return cls.from_url(sqlite_url(root), **kwargs)
 
-    def _write(self) -> AbstractContextManager[Any]:
+    def _write(self) -> AbstractContextManager[Sql]:
         """A connection in a transaction that may write; commits on success."""
         raise NotImplementedError
 
-    def _read(self) -> AbstractContextManager[Any]:
+    def _read(self) -> AbstractContextManager[Sql]:
         """A connection in a read-only transaction (one consistent snapshot)."""
         raise NotImplementedError
 
-    def _run_status(self, c: Any, flow: str, run_id: str, now: float) -> str:
+    def _run_status(self, c: Sql, flow: str, run_id: str, now: float) -> str:
         """The reported status of a run, for its tasks' and attempts' statuses."""
-        status = self._runs.run_status(c, flow, run_id, now=now, stale_after=self.stale_after)
+        status = runs.run_status(c, flow, run_id, now=now, stale_after=self.stale_after)
         return status or RUNNING
 
     # -- flows and runs: writes -------------------------------------------
@@ -131,7 +130,7 @@ class MetadataStore:
     def ensure_flow(self, flow: str) -> None:
         """Register ``flow`` unless it is known already."""
         with self._write() as c:
-            self._runs.ensure_flow(c, flow, now=self._clock())
+            runs.ensure_flow(c, flow, now=self._clock())
 
     def new_run(
         self,
@@ -159,7 +158,7 @@ class MetadataStore:
                 "only letters, digits, '_', '.', ':' and '-'",
             )
         with self._write() as c:
-            return self._runs.create_run(
+            return runs.create_run(
                 c,
                 flow,
                 run_id=run_id,
@@ -176,8 +175,8 @@ class MetadataStore:
         """Record that the run's runtime is alive (ignored once it has finished)."""
         with self._write() as c:
             values = {"heartbeat_at": self._clock()}
-            if not self._runs.update_run(c, flow, run_id, values=values, only_running=True):
-                self._runs.require_run(c, flow, run_id)
+            if not runs.update_run(c, flow, run_id, values=values, only_running=True):
+                runs.require_run(c, flow, run_id)
 
     def finish_run(self, flow: str, run_id: str, *, status: str) -> None:
         """End a run as ``succeeded`` or ``failed``."""
@@ -185,8 +184,8 @@ class MetadataStore:
         now = self._clock()
         with self._write() as c:
             values = {"status": status, "finished_at": now, "heartbeat_at": now}
-            if not self._runs.update_run(c, flow, run_id, values=values):
-                self._runs.require_run(c, flow, run_id)
+            if not runs.update_run(c, flow, run_id, values=values):
+                runs.require_run(c, flow, run_id)
 
     # -- tags --------------------------------------------------------------
 
@@ -208,10 +207,10 @@ class MetadataStore:
         ``remove``; nothing changes then.
         """
         with self._write() as c:
-            self._runs.require_run(c, flow, run_id)
-            old = self._runs.read_tags(c, flow, [run_id])[run_id]
+            runs.require_run(c, flow, run_id)
+            old = runs.read_tags(c, flow, [run_id])[run_id]
             new = mutate_user_tags(user=old.user, system=old.system, remove=remove, add=add)
-            self._runs.write_user_tags(c, flow, run_id, old.user, new)
+            runs.write_user_tags(c, flow, run_id, old.user, new)
             return new
 
     # -- tasks and attempts: batch writes ------------------------------------
@@ -219,12 +218,12 @@ class MetadataStore:
     def register_tasks(self, rows: Sequence[TaskRow]) -> None:
         """Insert tasks (and their steps) in one transaction."""
         with self._write() as c:
-            self._tasks.register_tasks(c, rows, now=self._clock())
+            tasks.register_tasks(c, rows, now=self._clock())
 
     def start_attempts(self, rows: Sequence[AttemptRow]) -> None:
         """Mark attempts as started (``started_at`` defaults to now), in one transaction."""
         with self._write() as c:
-            self._tasks.start_attempts(c, rows, now=self._clock())
+            tasks.start_attempts(c, rows, now=self._clock())
 
     def heartbeat_attempts(self, refs: Sequence[AttemptRef]) -> None:
         """Set the heartbeat of running attempts to now, in one transaction.
@@ -232,7 +231,7 @@ class MetadataStore:
         Readers show it; statuses follow the run's heartbeat (``heartbeat_run``).
         """
         with self._write() as c:
-            self._tasks.heartbeat_attempts(c, refs, now=self._clock())
+            tasks.heartbeat_attempts(c, refs, now=self._clock())
 
     def record_attempts(self, records: Sequence[AttemptRecord]) -> None:
         """Record ended attempts with their artifacts and metadata, in ONE transaction.
@@ -242,18 +241,18 @@ class MetadataStore:
         becomes its latest attempt's.
         """
         with self._write() as c:
-            self._tasks.record_attempts(c, records, now=self._clock())
+            tasks.record_attempts(c, records, now=self._clock())
 
     # -- reads ---------------------------------------------------------------
 
     def list_flows(self, *, tags: Sequence[str] = ()) -> list[FlowRow]:
         """Flows by name; with ``tags``, those with a run carrying all of them."""
         with self._read() as c:
-            return self._runs.list_flows(c, tuple(tags))
+            return runs.list_flows(c, tuple(tags))
 
     def get_flow(self, flow: str) -> FlowRow | None:
         with self._read() as c:
-            return self._runs.get_flow(c, flow)
+            return runs.get_flow(c, flow)
 
     def list_runs(
         self,
@@ -265,7 +264,7 @@ class MetadataStore:
     ) -> list[RunRow]:
         """Runs of ``flow`` newest first, with every tag in ``tags`` and the given status."""
         with self._read() as c:
-            return self._runs.list_runs(
+            return runs.list_runs(
                 c,
                 flow,
                 tags=tuple(tags),
@@ -277,53 +276,51 @@ class MetadataStore:
 
     def get_run(self, flow: str, run_id: str) -> RunRow | None:
         with self._read() as c:
-            return self._runs.get_run(
-                c, flow, run_id, now=self._clock(), stale_after=self.stale_after
-            )
+            return runs.get_run(c, flow, run_id, now=self._clock(), stale_after=self.stale_after)
 
     def run_tags(self, flow: str, run_id: str) -> RunTags:
         with self._read() as c:
-            self._runs.require_run(c, flow, run_id)
-            return self._runs.read_tags(c, flow, [run_id])[run_id]
+            runs.require_run(c, flow, run_id)
+            return runs.read_tags(c, flow, [run_id])[run_id]
 
     def list_steps(self, flow: str, run_id: str) -> list[StepRow]:
         with self._read() as c:
-            return self._tasks.list_steps(c, flow, run_id)
+            return tasks.list_steps(c, flow, run_id)
 
     def list_tasks(self, flow: str, run_id: str, *, step: str | None = None) -> list[TaskRow]:
         """Tasks of a run, or of one of its steps, in registration order."""
         with self._read() as c:
             status = self._run_status(c, flow, run_id, self._clock())
-            return self._tasks.list_tasks(c, flow, run_id, step=step, run_status=status)
+            return tasks.list_tasks(c, flow, run_id, step=step, run_status=status)
 
     def get_task(self, flow: str, run_id: str, *, step: str, task_id: str) -> TaskRow | None:
         ref = TaskKey(flow, run_id, step, task_id)
         with self._read() as c:
             status = self._run_status(c, flow, run_id, self._clock())
-            return self._tasks.get_task(c, ref, run_status=status)
+            return tasks.get_task(c, ref, run_status=status)
 
     def list_attempts(self, task: TaskRef) -> list[AttemptRow]:
         """Every attempt of ``task``, oldest first."""
         with self._read() as c:
             status = self._run_status(c, task.flow, task.run_id, self._clock())
-            return self._tasks.list_attempts(c, task, run_status=status)
+            return tasks.list_attempts(c, task, run_status=status)
 
     def latest_attempt(self, task: TaskRef) -> AttemptRow | None:
         """The attempt with the highest number, running or ended; None before any."""
         with self._read() as c:
             status = self._run_status(c, task.flow, task.run_id, self._clock())
-            return self._tasks.latest_attempt(c, task, run_status=status)
+            return tasks.latest_attempt(c, task, run_status=status)
 
     def artifacts(
         self, flow: str, run_id: str, *, step: str, task_id: str, attempt: int
     ) -> list[ArtifactRow]:
         """The artifacts one attempt recorded, by name."""
         with self._read() as c:
-            return self._tasks.read_artifacts(c, TaskKey(flow, run_id, step, task_id), attempt)
+            return tasks.read_artifacts(c, TaskKey(flow, run_id, step, task_id), attempt)
 
     def task_metadata(
         self, flow: str, run_id: str, *, step: str, task_id: str, attempt: int | None = None
     ) -> list[MetadataRow]:
         """Metadata values of a task (of one attempt, if given)."""
         with self._read() as c:
-            return self._tasks.read_metadata(c, TaskKey(flow, run_id, step, task_id), attempt)
+            return tasks.read_metadata(c, TaskKey(flow, run_id, step, task_id), attempt)

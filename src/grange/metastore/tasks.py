@@ -1,8 +1,9 @@
-"""Queries on steps, tasks, attempts, artifacts and task metadata.
+"""Queries on steps, tasks, attempts, artifacts and metadata.
 
-Writes are batches: one ``executemany`` per table, so that thousands of tasks
-cost a handful of statements. Like :mod:`grange.metastore.runs`, nothing here
-opens a transaction; the store runs each call in exactly one.
+One text per statement for every store (see :mod:`grange.metastore.dbapi`);
+batch writes are one ``executemany`` per table, so recording a thousand
+attempts costs a handful of statements. Like :mod:`grange.metastore.runs`,
+nothing here opens a transaction.
 """
 
 from __future__ import annotations
@@ -10,12 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Row
-
 from grange.exceptions import MetadataError
-from grange.metastore import schema
-from grange.metastore.engine import insert
+from grange.metastore.dbapi import Sql, from_json, marks, to_json
 from grange.metastore.rows import (
     ArtifactRow,
     AttemptRecord,
@@ -34,253 +31,217 @@ from grange.metastore.status import (
     reported_attempt_status,
 )
 
-_steps, _tasks, _attempts = schema.steps, schema.tasks, schema.attempts
-_artifacts, _meta = schema.artifacts, schema.task_metadata
-_TASK_KEY = list(schema.TASK_KEY)
-_ATTEMPT_KEY = [*schema.TASK_KEY, "attempt"]
+_KEY = "flow = ? AND run_id = ? AND step = ? AND task_id = ?"
+_TASK_COLUMNS = (
+    "flow, run_id, step, task_id, created_at, status, foreach_stack, parent_task_ids, origin_task"
+)
+_ATTEMPT_COLUMNS = (
+    "flow, run_id, step, task_id, attempt, started_at, finished_at, status, exit_code, "
+    "exception, heartbeat_at"
+)
+_ATTEMPT_INSERT = f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES ({marks(11)})"
+_ATTEMPT_CONFLICT = " ON CONFLICT (flow, run_id, step, task_id, attempt) DO UPDATE SET "
 
 
-def _key_params(ref: TaskRef, prefix: str = "k_") -> dict[str, Any]:
-    return {prefix + c: getattr(ref, c) for c in _TASK_KEY}
+def _key(ref: TaskRef) -> tuple[str, str, str, str]:
+    return (ref.flow, ref.run_id, ref.step, ref.task_id)
 
 
-def _where_key(table: sa.Table, prefix: str = "k_") -> sa.ColumnElement[bool]:
-    """``table``'s task key equal to bound parameters named ``prefix + column``."""
-    return sa.and_(*(table.c[c] == sa.bindparam(prefix + c) for c in _TASK_KEY))
-
-
-def _where_task(table: sa.Table, ref: TaskRef) -> sa.ColumnElement[bool]:
-    return sa.and_(*(table.c[c] == getattr(ref, c) for c in _TASK_KEY))
-
-
-def register_tasks(connection: Connection, rows: Sequence[TaskRow], *, now: float) -> None:
+def register_tasks(connection: Sql, rows: Sequence[TaskRow], *, now: float) -> None:
     """Insert tasks (and the steps they belong to); a task id used twice is an error."""
     if not rows:
         return
     steps = {(r.flow, r.run_id, r.step) for r in rows}
-    step_rows = [{"flow": f, "run_id": r, "step": s, "created_at": now} for f, r, s in steps]
-    stmt = insert(connection, _steps).on_conflict_do_nothing(index_elements=_TASK_KEY[:3])
-    connection.execute(stmt, step_rows)
+    connection.executemany(
+        "INSERT INTO steps (flow, run_id, step, created_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (flow, run_id, step) DO NOTHING",
+        [(f, r, s, now) for f, r, s in steps],
+    )
     values = []
     for r in rows:
         if r.status not in TASK_STATUSES:
             raise MetadataError(f"task {r.pathspec}: unknown status {r.status!r}")
+        created = now if r.created_at is None else r.created_at
         values.append(
-            {
-                "flow": r.flow,
-                "run_id": r.run_id,
-                "step": r.step,
-                "task_id": r.task_id,
-                "created_at": now if r.created_at is None else r.created_at,
-                "status": r.status,
-                "foreach_stack": list(r.foreach_stack),
-                "parent_task_ids": list(r.parent_task_ids),
-                "origin_task": r.origin_task,
-            }
-        )
+            (*_key(r), created, r.status, to_json(list(r.foreach_stack)),
+             to_json(list(r.parent_task_ids)), r.origin_task)
+        )  # fmt: skip
     try:
-        connection.execute(_tasks.insert(), values)
-    except sa.exc.IntegrityError as err:
+        connection.executemany(f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({marks(9)})", values)
+    except connection.IntegrityError as err:
         raise MetadataError(
             "a task id was registered twice in the same step and run",
             fix="allocate task ids that are unique within a run",
         ) from err
 
 
-def start_attempts(connection: Connection, rows: Sequence[AttemptRow], *, now: float) -> None:
+def start_attempts(connection: Sql, rows: Sequence[AttemptRow], *, now: float) -> None:
     """Mark attempts as running (inserting them) and their tasks as running."""
     if not rows:
         return
-    values = [_attempt_values(r, now=now) | {"status": RUNNING, "finished_at": None} for r in rows]
-    stmt = insert(connection, _attempts)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=_ATTEMPT_KEY,
-        set_={c: stmt.excluded[c] for c in ("started_at", "status", "finished_at", "heartbeat_at")},
+    update = ", ".join(
+        f"{c} = excluded.{c}" for c in ("started_at", "status", "finished_at", "heartbeat_at")
     )
-    connection.execute(stmt, values)
+    values = [_attempt_values(r, now=now, status=RUNNING, finished_at=None) for r in rows]
+    connection.executemany(_ATTEMPT_INSERT + _ATTEMPT_CONFLICT + update, values)
     _set_task_status(connection, [(r, RUNNING) for r in rows])
 
 
-def heartbeat_attempts(connection: Connection, refs: Sequence[AttemptRef], *, now: float) -> None:
+def heartbeat_attempts(connection: Sql, refs: Sequence[AttemptRef], *, now: float) -> None:
     """Set the heartbeat of running attempts to ``now``."""
     if not refs:
         return
-    stmt = (
-        _attempts.update()
-        .where(_where_key(_attempts), _attempts.c.attempt == sa.bindparam("k_attempt"))
-        .where(_attempts.c.status == RUNNING)
-        .values(heartbeat_at=now)
+    connection.executemany(
+        f"UPDATE attempts SET heartbeat_at = ? WHERE {_KEY} AND attempt = ? AND status = ?",
+        [(now, *_key(r), r.attempt, RUNNING) for r in refs],
     )
-    connection.execute(stmt, [_key_params(r) | {"k_attempt": r.attempt} for r in refs])
 
 
-def record_attempts(
-    connection: Connection, records: Sequence[AttemptRecord], *, now: float
-) -> None:
+def record_attempts(connection: Sql, records: Sequence[AttemptRecord], *, now: float) -> None:
     """Upsert the end of each attempt with its artifacts and metadata."""
     if not records:
         return
     attempts = []
-    artifacts: list[dict[str, Any]] = []
-    metadata: list[dict[str, Any]] = []
+    artifacts: list[tuple[Any, ...]] = []
+    metadata: list[tuple[Any, ...]] = []
     for record in records:
         row = record.attempt
         check_attempt_status(row.status)
-        values = _attempt_values(row, now=now)
-        if row.finished_at is None and row.status != RUNNING:
-            values["finished_at"] = now
-        attempts.append(values)
-        key = {c: values[c] for c in _ATTEMPT_KEY}
-        artifacts += [
-            key | {"name": a.name, "key": a.key, "size": a.size, "type": a.type,
-                   "encoding": a.encoding}
-            for a in record.artifacts
-        ]  # fmt: skip
-        metadata += [
-            key | {"name": n, "value": v, "created_at": now} for n, v in record.metadata.items()
-        ]
-    stmt = insert(connection, _attempts)
-    update: dict[str, sa.ColumnElement[Any]] = {
-        c: stmt.excluded[c] for c in ("finished_at", "status", "exit_code", "exception")
-    }
-    update["started_at"] = sa.func.coalesce(_attempts.c.started_at, stmt.excluded.started_at)
-    update["heartbeat_at"] = sa.func.coalesce(stmt.excluded.heartbeat_at, _attempts.c.heartbeat_at)
-    connection.execute(
-        stmt.on_conflict_do_update(index_elements=_ATTEMPT_KEY, set_=update), attempts
+        finished_at = row.finished_at
+        if finished_at is None and row.status != RUNNING:
+            finished_at = now
+        attempts.append(_attempt_values(row, now=now, status=row.status, finished_at=finished_at))
+        key = (*_key(row), row.attempt)
+        artifacts += [(*key, a.name, a.key, a.size, a.type, a.encoding) for a in record.artifacts]
+        metadata += [(*key, n, v, now) for n, v in record.metadata.items()]
+    update = ", ".join(
+        f"{c} = excluded.{c}" for c in ("finished_at", "status", "exit_code", "exception")
     )
+    update += ", started_at = coalesce(attempts.started_at, excluded.started_at)"
+    update += ", heartbeat_at = coalesce(excluded.heartbeat_at, attempts.heartbeat_at)"
+    connection.executemany(_ATTEMPT_INSERT + _ATTEMPT_CONFLICT + update, attempts)
+    pk = "flow, run_id, step, task_id, attempt, name"
     if artifacts:
-        stmt = insert(connection, _artifacts)
-        update = {c: stmt.excluded[c] for c in ("key", "size", "type", "encoding")}
-        pk = [*_ATTEMPT_KEY, "name"]
-        connection.execute(stmt.on_conflict_do_update(index_elements=pk, set_=update), artifacts)
+        connection.executemany(
+            f'INSERT INTO artifacts ({pk}, "key", size, type, encoding) '
+            f"VALUES ({marks(10)}) ON CONFLICT ({pk}) DO UPDATE SET "
+            '"key" = excluded."key", size = excluded.size, type = excluded.type, '
+            "encoding = excluded.encoding",
+            artifacts,
+        )
     if metadata:
-        stmt = insert(connection, _meta)
-        update = {c: stmt.excluded[c] for c in ("value", "created_at")}
-        pk = [*_ATTEMPT_KEY, "name"]
-        connection.execute(stmt.on_conflict_do_update(index_elements=pk, set_=update), metadata)
+        connection.executemany(
+            f"INSERT INTO task_metadata ({pk}, value, created_at) "
+            f"VALUES ({marks(8)}) ON CONFLICT ({pk}) DO UPDATE SET "
+            "value = excluded.value, created_at = excluded.created_at",
+            metadata,
+        )
     _set_task_status(connection, [(r.attempt, r.attempt.status) for r in records])
 
 
-def _attempt_values(row: AttemptRow, *, now: float) -> dict[str, Any]:
-    return {
-        "flow": row.flow,
-        "run_id": row.run_id,
-        "step": row.step,
-        "task_id": row.task_id,
-        "attempt": row.attempt,
-        "started_at": now if row.started_at is None else row.started_at,
-        "finished_at": row.finished_at,
-        "status": row.status,
-        "exit_code": row.exit_code,
-        "exception": None if row.exception is None else dict(row.exception),
-        "heartbeat_at": row.heartbeat_at,
-    }
+def _attempt_values(
+    row: AttemptRow, *, now: float, status: str, finished_at: float | None
+) -> tuple[Any, ...]:
+    started_at = now if row.started_at is None else row.started_at
+    exception = None if row.exception is None else dict(row.exception)
+    return (*_key(row), row.attempt, started_at, finished_at, status, row.exit_code,
+            to_json(exception), row.heartbeat_at)  # fmt: skip
 
 
-def _set_task_status(connection: Connection, pairs: Sequence[tuple[AttemptRef, str]]) -> None:
+def _set_task_status(connection: Sql, pairs: Sequence[tuple[AttemptRef, str]]) -> None:
     """A task's status follows its latest attempt: later attempts are not overwritten."""
-    later = sa.exists().where(
-        _where_key(_attempts), _attempts.c.attempt > sa.bindparam("k_attempt")
+    connection.executemany(
+        f"UPDATE tasks SET status = ? WHERE {_KEY} AND NOT EXISTS "
+        f"(SELECT 1 FROM attempts WHERE {_KEY} AND attempt > ?)",
+        [(s, *_key(r), *_key(r), r.attempt) for r, s in pairs],
     )
-    stmt = (
-        _tasks.update()
-        .where(_where_key(_tasks), sa.not_(later))
-        .values(status=sa.bindparam("k_status"))
-    )
-    params = [_key_params(r) | {"k_attempt": r.attempt, "k_status": s} for r, s in pairs]
-    connection.execute(stmt, params)
 
 
-def list_steps(connection: Connection, flow: str, run_id: str) -> list[StepRow]:
+def list_steps(connection: Sql, flow: str, run_id: str) -> list[StepRow]:
     query = (
-        sa.select(_steps)
-        .where(_steps.c.flow == flow, _steps.c.run_id == run_id)
-        .order_by(_steps.c.created_at, _steps.c.step)
+        "SELECT flow, run_id, step, created_at FROM steps WHERE flow = ? AND run_id = ? "
+        "ORDER BY created_at, step"
     )
-    return [StepRow(r.flow, r.run_id, r.step, r.created_at) for r in connection.execute(query)]
+    return [StepRow(*r) for r in connection.execute(query, (flow, run_id))]
 
 
 def list_tasks(
-    connection: Connection, flow: str, run_id: str, *, step: str | None, run_status: str
+    connection: Sql, flow: str, run_id: str, *, step: str | None, run_status: str
 ) -> list[TaskRow]:
     """Tasks of a run (of one step), in the order they were registered."""
-    query = sa.select(_tasks).where(_tasks.c.flow == flow, _tasks.c.run_id == run_id)
+    sql = f"SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?"
+    params = [flow, run_id]
     if step is not None:
-        query = query.where(_tasks.c.step == step)
-    rows = [_task_row(r, run_status) for r in connection.execute(query)]
+        sql += " AND step = ?"
+        params.append(step)
+    rows = [_task_row(r, run_status) for r in connection.execute(sql, params)]
     rows.sort(key=lambda t: (t.created_at or 0.0, natural_key(t.task_id)))
     return rows
 
 
-def get_task(connection: Connection, ref: TaskRef, *, run_status: str) -> TaskRow | None:
-    row = connection.execute(sa.select(_tasks).where(_where_task(_tasks, ref))).first()
-    return None if row is None else _task_row(row, run_status)
+def get_task(connection: Sql, ref: TaskRef, *, run_status: str) -> TaskRow | None:
+    row = connection.execute(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE {_KEY}", _key(ref))
+    found = row.fetchone()
+    return None if found is None else _task_row(found, run_status)
 
 
-def list_attempts(connection: Connection, ref: TaskRef, *, run_status: str) -> list[AttemptRow]:
-    query = sa.select(_attempts).where(_where_task(_attempts, ref)).order_by(_attempts.c.attempt)
-    return [_attempt_row(r, run_status) for r in connection.execute(query)]
+def list_attempts(connection: Sql, ref: TaskRef, *, run_status: str) -> list[AttemptRow]:
+    query = f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE {_KEY} ORDER BY attempt"
+    return [_attempt_row(r, run_status) for r in connection.execute(query, _key(ref))]
 
 
-def latest_attempt(connection: Connection, ref: TaskRef, *, run_status: str) -> AttemptRow | None:
+def latest_attempt(connection: Sql, ref: TaskRef, *, run_status: str) -> AttemptRow | None:
+    query = f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE {_KEY} ORDER BY attempt DESC LIMIT 1"
+    row = connection.execute(query, _key(ref)).fetchone()
+    return None if row is None else _attempt_row(row, run_status)
+
+
+def read_artifacts(connection: Sql, ref: TaskRef, attempt: int) -> list[ArtifactRow]:
     query = (
-        sa.select(_attempts)
-        .where(_where_task(_attempts, ref))
-        .order_by(_attempts.c.attempt.desc())
-        .limit(1)
+        f'SELECT name, "key", size, type, encoding FROM artifacts WHERE {_KEY} AND attempt = ? '
+        "ORDER BY name"
     )
-    row = connection.execute(query).first()
-    if row is None:
-        return None
-    return _attempt_row(row, run_status)
+    return [ArtifactRow(*r) for r in connection.execute(query, (*_key(ref), attempt))]
 
 
-def read_artifacts(connection: Connection, ref: TaskRef, attempt: int) -> list[ArtifactRow]:
-    query = (
-        sa.select(_artifacts)
-        .where(_where_task(_artifacts, ref), _artifacts.c.attempt == attempt)
-        .order_by(_artifacts.c.name)
-    )
-    return [
-        ArtifactRow(r.name, r.key, r.size, r.type, r.encoding) for r in connection.execute(query)
-    ]
-
-
-def read_metadata(connection: Connection, ref: TaskRef, attempt: int | None) -> list[MetadataRow]:
-    query = sa.select(_meta).where(_where_task(_meta, ref))
+def read_metadata(connection: Sql, ref: TaskRef, attempt: int | None) -> list[MetadataRow]:
+    sql = f"SELECT name, value, attempt, created_at FROM task_metadata WHERE {_KEY}"
+    params: list[Any] = list(_key(ref))
     if attempt is not None:
-        query = query.where(_meta.c.attempt == attempt)
-    query = query.order_by(_meta.c.attempt, _meta.c.name)
-    return [
-        MetadataRow(r.name, r.value, r.attempt, r.created_at) for r in connection.execute(query)
-    ]
+        sql += " AND attempt = ?"
+        params.append(attempt)
+    sql += " ORDER BY attempt, name"
+    return [MetadataRow(*r) for r in connection.execute(sql, params)]
 
 
-def _task_row(row: Row[Any], run_status: str) -> TaskRow:
+def _task_row(row: Sequence[Any], run_status: str) -> TaskRow:
+    flow, run_id, step, task_id, created_at, status, stack, parents, origin = row
     return TaskRow(
-        flow=row.flow,
-        run_id=row.run_id,
-        step=row.step,
-        task_id=row.task_id,
-        created_at=row.created_at,
-        status=reported_attempt_status(row.status, run_status=run_status),
-        foreach_stack=tuple(row.foreach_stack or ()),
-        parent_task_ids=tuple(row.parent_task_ids or ()),
-        origin_task=row.origin_task,
+        flow=flow,
+        run_id=run_id,
+        step=step,
+        task_id=task_id,
+        created_at=created_at,
+        status=reported_attempt_status(status, run_status=run_status),
+        foreach_stack=tuple(from_json(stack) or ()),
+        parent_task_ids=tuple(from_json(parents) or ()),
+        origin_task=origin,
     )
 
 
-def _attempt_row(row: Row[Any], run_status: str) -> AttemptRow:
+def _attempt_row(row: Sequence[Any], run_status: str) -> AttemptRow:
+    (flow, run_id, step, task_id, attempt, started_at, finished_at, status, exit_code,
+     exception, heartbeat_at) = row  # fmt: skip
     return AttemptRow(
-        flow=row.flow,
-        run_id=row.run_id,
-        step=row.step,
-        task_id=row.task_id,
-        attempt=row.attempt,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        status=reported_attempt_status(row.status, run_status=run_status),
-        exit_code=row.exit_code,
-        exception=row.exception,
-        heartbeat_at=row.heartbeat_at,
+        flow=flow,
+        run_id=run_id,
+        step=step,
+        task_id=task_id,
+        attempt=attempt,
+        started_at=started_at,
+        finished_at=finished_at,
+        status=reported_attempt_status(status, run_status=run_status),
+        exit_code=exit_code,
+        exception=from_json(exception),
+        heartbeat_at=heartbeat_at,
     )
