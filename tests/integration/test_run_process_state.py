@@ -2,7 +2,7 @@
 
 Forked tasks must look like fresh processes where it matters: their own pid,
 ``random`` and NumPy reseeded, module globals not shared between tasks, and
-threads, thread pools and logging that work (the fork server forks without
+threads, thread pools, process pools and logging that work (the fork server forks without
 running Python's after-fork hooks, see docs/running.md).
 """
 
@@ -16,6 +16,7 @@ def test_each_task_starts_from_a_clean_process(runner: Runner, fork: bool) -> No
     result = runner.run("process_state", fork=fork)
     run = Flow("ProcessStateFlow")[result.run_id]
     assert run.successful
+    assert run["start"].task.data.pool_squares == [0, 1, 4, 9]
     tasks = run.data.tasks
     assert [t[0] for t in tasks] == [0, 1, 2, 3]
     for item, seen, _pid, _draws, threads, thread_ran, squares in tasks:

@@ -2,6 +2,7 @@
 
 import concurrent.futures
 import logging
+import multiprocessing
 import os
 import random
 import threading
@@ -14,10 +15,16 @@ SEEN: list[int] = []  # a task that sees another task's item here was not isolat
 START_THREADS = threading.active_count()
 
 
+def _square(x):
+    return x * x
+
+
 class ProcessStateFlow(FlowSpec):
     @step
     def start(self):
         self.items = list(range(4))
+        with multiprocessing.Pool(2) as pool:  # forks grandchildren of the fork server
+            self.pool_squares = pool.map(_square, self.items)
         self.next(self.work, foreach="items")
 
     @step
