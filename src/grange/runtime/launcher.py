@@ -78,10 +78,22 @@ class Worker:
 
 @dataclass(frozen=True)
 class Exited:
-    """A worker process ended; ``code`` is negative (``-signal``) if it was killed."""
+    """A worker process ended; ``code`` is negative (``-signal``) if it was killed.
+
+    ``lost``: the end was not seen, the launcher lost track of the process (its
+    fork server died) and killed it; a record the task committed still counts.
+    """
 
     pid: int
     code: int
+    lost: bool = False
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know about how tasks are launched (printed as is)."""
+
+    text: str
 
 
 class Launcher(ABC):
@@ -101,8 +113,8 @@ class Launcher(ABC):
         """Ask for the task of ``spec`` to start."""
 
     @abstractmethod
-    def events(self) -> list[Worker | Exited]:
-        """Workers started and workers exited since the last call."""
+    def events(self) -> list[Worker | Exited | Notice]:
+        """Workers started and workers exited since the last call (and notices)."""
 
     def wakeup_fd(self) -> int | None:
         """A descriptor that becomes readable when :meth:`events` has news."""
@@ -200,8 +212,9 @@ class SpawnLauncher(Launcher):
         proc.stderr.close()
         self._started.append(Worker(spec, proc.pid, out, err, cleanup=cleanup))
 
-    def events(self) -> list[Worker | Exited]:
-        done, self._started = self._started, []
+    def events(self) -> list[Worker | Exited | Notice]:
+        done: list[Worker | Exited | Notice] = list(self._started)
+        self._started = []
         for pid, proc in list(self._procs.items()):
             code = proc.poll()
             if code is not None:

@@ -32,7 +32,7 @@ from grange.runtime.attempts import (
     died_exception,
     timeout_exception,
 )
-from grange.runtime.launcher import Exited, Launcher, Worker
+from grange.runtime.launcher import Exited, Launcher, Notice, Worker
 from grange.runtime.output import Output
 from grange.runtime.pipes import PipeReader
 from grange.runtime.scheduler import Outcome, Pending, Scheduler
@@ -102,21 +102,21 @@ class RunLoop:
         self.pipes = PipeReader(self.sel, self._lines)
         self.live: dict[int, _Live] = {}
         self.exited: dict[int, int] = {}
+        self.lost: set[int] = set()  # exits the launcher did not see (see Exited.lost)
         self.launching = 0  # asked of the launcher, not yet started
         self.ready: deque[Iterator[Pending]] = deque()
         self.delayed: list[tuple[float, int, TaskSpec]] = []  # retries and @catch fallbacks
         self.held: TaskSpec | None = None  # next task, waiting for free resources
         self._order = itertools.count()
+        self._wake: int | None = None  # the launcher's descriptor, registered in sel
         self.result = LoopResult()
 
     def run(self) -> LoopResult:
-        wake = self.launcher.wakeup_fd()
-        if wake is not None:
-            self.sel.register(wake, selectors.EVENT_READ, None)
         self.ready.append(iter([self.scheduler.first()]))
         last_beat = 0.0
         try:
             while True:
+                wake = self._watch_launcher()
                 self._fill()
                 if not self.live and not self.launching and (self._stopping or not self._waiting):
                     break
@@ -136,6 +136,18 @@ class RunLoop:
         finally:
             self.recorder.flush(force=True)
         return self.result
+
+    def _watch_launcher(self) -> int | None:
+        """Select on the launcher's wake-up descriptor, which may change (a fork
+        server that died is replaced by fresh interpreters, which have none)."""
+        wake = self.launcher.wakeup_fd()
+        if wake != self._wake:
+            if self._wake is not None:
+                self.sel.unregister(self._wake)
+            if wake is not None:
+                self.sel.register(wake, selectors.EVENT_READ, None)
+            self._wake = wake
+        return wake
 
     @property
     def _stopping(self) -> bool:
@@ -212,6 +224,10 @@ class RunLoop:
         for event in self.launcher.events():
             if isinstance(event, Exited):
                 self.exited[event.pid] = event.code
+                if event.lost:
+                    self.lost.add(event.pid)
+            elif isinstance(event, Notice):
+                self.output.notice(event.text)
             else:
                 self._started(event)
         for pid in [p for p in self.exited if p in self.live]:
@@ -237,7 +253,9 @@ class RunLoop:
                 os.unlink(path)
         record = self.read_record(spec)
         self.result.tasks_run += 1
-        if code == 0 and record is not None and record.status == "ok":
+        lost = live.worker.pid in self.lost
+        self.lost.discard(live.worker.pid)
+        if (code == 0 or lost) and record is not None and record.status == "ok":
             self.recorder.finished(spec, record, code)
             self.output.task_finished(spec, ok=True)
             self._advance(spec, record)

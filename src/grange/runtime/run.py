@@ -201,7 +201,11 @@ def _launcher(req: RunRequest) -> Launcher:
             record = run_task(flow_cls, spec, stores, max_num_splits=limit)
             return 0 if record.status == "ok" else 1
 
-        return ForkLauncher(entry)
+        return ForkLauncher(entry, fallback=lambda: _spawn_launcher(req))
+    return _spawn_launcher(req)
+
+
+def _spawn_launcher(req: RunRequest) -> SpawnLauncher:
     return SpawnLauncher(
         req.flow_file, req.top_level_args, step_args=["--max-num-splits", str(req.max_num_splits)]
     )

@@ -34,7 +34,7 @@ import struct
 import sys
 from collections.abc import Callable
 
-from grange.runtime.launcher import Exited, Launcher, Worker, die_with_parent
+from grange.runtime.launcher import Exited, Launcher, Notice, Worker, die_with_parent
 from grange.task.spec import TaskSpec
 
 TaskEntry = Callable[[TaskSpec], int]  # runs one task in the current process, returns exit code
@@ -43,9 +43,15 @@ _EVENT = struct.Struct("=cii")  # b"p", request id, pid  |  b"x", pid, exit code
 
 
 class ForkLauncher(Launcher):
-    """Launches tasks by asking a forked zygote to fork them."""
+    """Launches tasks by asking a forked zygote to fork them.
 
-    def __init__(self, entry: TaskEntry) -> None:
+    If the zygote dies (killed, out of memory), the tasks it was running die
+    with it: they are reported as exited with SIGKILL, so the run's retry
+    policy applies to them, and every later task, and those asked for but not
+    yet started, start through ``fallback()`` (fresh interpreters) instead.
+    """
+
+    def __init__(self, entry: TaskEntry, *, fallback: Callable[[], Launcher] | None = None) -> None:
         self._requests, zygote_requests = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._events, zygote_events = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
         sys.stdout.flush()
@@ -69,8 +75,15 @@ class ForkLauncher(Launcher):
         self._outbox = bytearray()  # requests not yet accepted by the socket
         self._requested: dict[int, TaskSpec] = {}
         self._next_request = 0
+        self._running: set[int] = set()  # tasks the zygote started that have not exited
+        self._make_fallback = fallback
+        self._fallback: Launcher | None = None
+        self._zygote_status: int | None = None  # wait status, once the zygote is gone
 
     def launch(self, spec: TaskSpec) -> None:
+        if self._fallback is not None:
+            self._fallback.launch(spec)
+            return
         self._next_request += 1
         self._requested[self._next_request] = spec
         payload = spec.to_json().encode()
@@ -80,38 +93,93 @@ class ForkLauncher(Launcher):
     def flush(self) -> bool:
         """Send what the socket takes now, never blocking: the zygote may itself be
         waiting for us to read its events, so a blocking send could deadlock."""
+        if self._fallback is not None:
+            return self._fallback.flush()
         while self._outbox:
             try:
                 sent = self._requests.send(self._outbox)
             except BlockingIOError:
                 return False
+            except OSError:  # the zygote is gone; events() notices and switches
+                return True
             del self._outbox[:sent]
         return True
 
-    def wakeup_fd(self) -> int:
-        return self._events.fileno()
+    def wakeup_fd(self) -> int | None:
+        return self._events.fileno() if self._fallback is None else self._fallback.wakeup_fd()
 
-    def events(self) -> list[Worker | Exited]:
-        out: list[Worker | Exited] = []
+    def events(self) -> list[Worker | Exited | Notice]:
+        if self._fallback is not None:
+            return self._fallback.events()
+        out: list[Worker | Exited | Notice] = []
         self.flush()
         while True:
             try:
                 data, fds, _flags, _addr = socket.recv_fds(self._events, _EVENT.size, 2)
             except BlockingIOError:
-                return out
-            if not data:
-                raise RuntimeError("the grange fork server stopped unexpectedly")
+                break
             kind, a, b = _EVENT.unpack(data)
             if kind == b"p":
+                self._running.add(b)
                 out.append(Worker(self._requested.pop(a), b, fds[0], fds[1]))
             else:
+                self._running.discard(a)
                 out.append(Exited(a, b))
+        # A datagram socket shows no end of file when its peer dies: ask the process.
+        if self._zygote_gone():
+            out += self._switch_to_fallback()
+        return out
+
+    def _zygote_gone(self) -> bool:
+        try:
+            pid, status = os.waitpid(self.zygote_pid, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = self.zygote_pid, 0
+        if pid == 0:
+            return False
+        self._zygote_status = status
+        return True
+
+    def _switch_to_fallback(self) -> list[Worker | Exited | Notice]:
+        status = self._zygote_status or 0
+        how = (
+            f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+            if os.WIFSIGNALED(status)
+            else f"exited with code {os.waitstatus_to_exitcode(status)}"
+        )
+        if self._make_fallback is None:
+            raise RuntimeError(f"the grange fork server stopped unexpectedly ({how})")
+        self._fallback = self._make_fallback()
+        self.startup_allowance = self._fallback.startup_allowance
+        lost = sorted(self._running)
+        out: list[Worker | Exited | Notice] = [
+            Notice(
+                f"The fork server that starts tasks stopped unexpectedly ({how}); "
+                f"{len(lost)} task(s) it was running died with it. The remaining tasks "
+                "start in fresh interpreters, as with --no-fork."
+            )
+        ]
+        for pid in lost:  # they die with it (PR_SET_PDEATHSIG); make sure
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            out.append(Exited(pid, -signal.SIGKILL, lost=True))
+        self._running.clear()
+        waiting = [self._requested[r] for r in sorted(self._requested)]
+        self._requested.clear()
+        self._outbox.clear()
+        for spec in waiting:
+            self._fallback.launch(spec)
+        out += self._fallback.events()
+        return out
 
     def close(self) -> None:
+        if self._fallback is not None:
+            self._fallback.close()
         with contextlib.suppress(OSError):
             self._requests.close()
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.zygote_pid, 0)
+        if self._zygote_status is None:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.zygote_pid, 0)
         self._events.close()
 
 
@@ -124,6 +192,7 @@ class _Zygote:
         self.entry = entry
         self.buffer = b""
         self.fork = task_fork()
+        self.pid = os.getpid()
 
     def serve(self) -> None:
         die_with_parent()
@@ -176,7 +245,7 @@ class _Zygote:
                     os.close(fd)
                 self.requests.close()
                 self.events.close()
-                code = _child(TaskSpec.from_json(spec), out_w, err_w, self.entry)
+                code = _child(TaskSpec.from_json(spec), out_w, err_w, self.entry, self.pid)
             finally:
                 os._exit(code)
         os.close(out_w)
@@ -236,12 +305,12 @@ def _thread_count() -> int:
         return 0
 
 
-def _child(spec: TaskSpec, out_w: int, err_w: int, entry: TaskEntry) -> int:
+def _child(spec: TaskSpec, out_w: int, err_w: int, entry: TaskEntry, zygote: int) -> int:
     """Inside a forked task process: wire up output, reseed, run."""
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
-    die_with_parent()
+    die_with_parent(zygote)  # also if the zygote died before this line: never orphaned
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(out_w, 1)

@@ -1,0 +1,44 @@
+"""A foreach whose first task kills the fork server it was forked from, once.
+
+The marker file (in the working directory) makes it happen once per test,
+also across a resume. Under --no-fork the parent is the runtime: never kill it.
+"""
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from grange import FlowSpec, step
+
+MARKER = Path("fork-server-killed")
+
+
+class ForkServerDiesFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = list(range(4))
+        self.next(self.work, foreach="items")
+
+    @step
+    def work(self):
+        forked = "GRANGE_PARENT_PID" not in os.environ
+        if self.input == 0 and forked and not MARKER.exists():
+            MARKER.write_text(str(os.getppid()))
+            os.kill(os.getppid(), signal.SIGKILL)
+            time.sleep(30)  # this task dies with its parent before this ends
+        self.value = self.input * 10
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.values = sorted(i.value for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    ForkServerDiesFlow()
