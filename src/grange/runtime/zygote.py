@@ -278,7 +278,7 @@ def task_fork() -> Callable[[], int]:
     page faults per task, a tenth of what a trivial task costs. Hooks that
     libraries register with ``pthread_atfork`` (C level) still run.
     """
-    if not sys.platform.startswith("linux") or _thread_count() != 1:
+    if not _libc_fork_is_safe() or _thread_count() != 1:
         return os.fork
     try:
         import ctypes
@@ -296,6 +296,20 @@ def task_fork() -> Callable[[], int]:
         return pid
 
     return libc_fork
+
+
+def _libc_fork_is_safe() -> bool:
+    """CPython 3.10 to 3.13 with a GIL, on Linux: the interpreters whose after-fork
+    work was checked to matter only with more than one thread (a test runs tasks
+    with threads, thread and process pools, logging and reseeded generators)."""
+    import sysconfig
+
+    return (
+        sys.platform.startswith("linux")
+        and sys.implementation.name == "cpython"
+        and (3, 10) <= sys.version_info[:2] <= (3, 13)
+        and not sysconfig.get_config_var("Py_GIL_DISABLED")
+    )
 
 
 def _thread_count() -> int:
