@@ -30,3 +30,10 @@ def test_each_task_starts_from_a_clean_process(runner: Runner, fork: bool) -> No
     assert len(set(python_draws)) == 4 and len(set(numpy_draws)) == 4
     for item in range(4):
         assert f"logged from item {item}" in result.output
+
+
+def test_a_flows_own_after_fork_hook_runs_in_every_task(runner: Runner) -> None:
+    """With a hook that is not the standard library's, the fork server uses os.fork."""
+    result = runner.run("fork_hook")
+    run = Flow("ForkHookFlow")[result.run_id]
+    assert run.data.pid in run.data.hook_ran_in

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -96,3 +98,31 @@ def test_processes_creating_one_new_store_at_once_agree(tmp_path: Path) -> None:
     assert [name for kind, name, _ in _master(path) if kind == "table"] == sorted(
         t.name for t in schema.METADATA.sorted_tables
     )
+
+
+def _open_and_write(root: Path, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        store = MetadataStore.at_root(root)
+        run_id = store.new_run("F", user="ada")
+        results.put((type(store).__name__, run_id))
+    except BaseException as e:  # reported by the parent
+        results.put(("error", repr(e)))
+
+
+def test_processes_opening_one_new_store_at_once_all_use_sqlite3(tmp_path: Path) -> None:
+    """None of them falls back to SQLAlchemy because another one's file appeared first."""
+    context = multiprocessing.get_context("fork")
+    for trial in range(3):
+        root = tmp_path / f"store-{trial}"
+        barrier, results = context.Barrier(6), context.Queue()
+        workers = [
+            context.Process(target=_open_and_write, args=(root, barrier, results)) for _ in range(6)
+        ]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=60)
+        got = [results.get(timeout=10) for _ in workers]
+        assert {kind for kind, _ in got} == {"SqliteStore"}, got
+        assert sorted(int(run_id) for _, run_id in got) == list(range(1, 7))

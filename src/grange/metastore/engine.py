@@ -56,6 +56,7 @@ _engines: dict[str, Engine] = {}
 _inherited: list[object] = []  # pools a forked child must neither use nor close
 _lock = threading.Lock()
 _pid = os.getpid()  # the process the engines' pools belong to
+_adopt_locks: dict[int, threading.Lock] = {}
 
 
 def normalize_url(url: str) -> str:
@@ -134,15 +135,21 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
 def _adopt_after_fork() -> None:
     """In a forked child, the first time: fresh pools for every inherited engine."""
     global _lock, _pid
-    if _pid == os.getpid():
+    pid = os.getpid()
+    if _pid == pid:
         return
-    _pid = os.getpid()
-    _lock = threading.Lock()  # another thread may have held it at the fork
-    for engine in _engines.values():
-        # Keep the inherited pool alive: letting it be collected would close
-        # the parent's SQLite handles or sockets from the child.
-        _inherited.append(engine.pool)
-        engine.dispose(close=False)
+    # A lock of this process's own (setdefault is atomic): the module lock may
+    # have been held by a thread that the fork did not copy.
+    with _adopt_locks.setdefault(pid, threading.Lock()):
+        if _pid == pid:
+            return  # another thread of this child did it
+        _lock = threading.Lock()
+        for engine in _engines.values():
+            # Keep the inherited pool alive: letting it be collected would close
+            # the parent's SQLite handles or sockets from the child.
+            _inherited.append(engine.pool)
+            engine.dispose(close=False)
+        _pid = pid  # last: other threads wait on the lock until the pools are new
 
 
 def dispose_all() -> None:

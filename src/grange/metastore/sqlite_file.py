@@ -78,3 +78,15 @@ def read_schema_version(path: Path) -> int:
         return int(row[0] or 0) if row else 0
     finally:
         connection.close()
+
+
+def is_empty(path: Path) -> bool:
+    """Whether an existing file holds no table at all (a database just created)."""
+    if path.stat().st_size == 0:
+        return True
+    connection = sqlite3.connect(path, check_same_thread=False)
+    try:
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    finally:
+        connection.close()

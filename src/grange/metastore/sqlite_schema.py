@@ -134,10 +134,11 @@ text, but for whitespace at the ends of lines)."""
 
 
 def create_new(path: Path) -> None:
-    """Create the schema in ``path`` unless another process just did.
+    """Create the schema in ``path`` if it holds no table, unless another process
+    just did.
 
     ``BEGIN IMMEDIATE`` serializes processes creating the same new file: the
-    first creates and stamps it, the others find ``schema_version`` and leave.
+    first creates and stamps it, the others find its tables and leave.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, check_same_thread=False)
@@ -145,10 +146,10 @@ def create_new(path: Path) -> None:
         tune(connection)
         connection.execute("BEGIN IMMEDIATE")
         try:
-            done = connection.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-            ).fetchone()
-            if done is None:
+            # Only a file with no table at all: one with other tables (or ours
+            # at some version) is SQLAlchemy's to migrate, or to refuse.
+            tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables == 0:
                 for statement in DDL:
                     connection.execute(statement)
                 connection.execute(

@@ -39,7 +39,7 @@ from grange.metastore.rows import (
     TaskRef,
     TaskRow,
 )
-from grange.metastore.sqlite_file import read_schema_version, sqlite_path, sqlite_url
+from grange.metastore.sqlite_file import is_empty, read_schema_version, sqlite_path, sqlite_url
 from grange.metastore.status import DEFAULT_STALE_AFTER, RUNNING, check_final_run_status
 from grange.metastore.tags import mutate_user_tags
 from grange.metastore.versions import SCHEMA_VERSION, refuse_newer
@@ -92,17 +92,25 @@ class MetadataStore:
         shared by every store of this process on the same URL.
         """
         path = sqlite_path(url)
-        if path is not None and not path.exists():
+        if path is not None:
             from grange.metastore.sqlite_schema import create_new
 
-            create_new(path)
-        if path is not None and path.is_file():
-            version = read_schema_version(path)
-            refuse_newer(version)
-            if version == SCHEMA_VERSION:
-                from grange.metastore.sqlite_store import SqliteStore
+            if not path.exists():
+                create_new(path)
+            if path.is_file():
+                version = read_schema_version(path)
+                if version == 0:
+                    # Made a moment ago by another process's connect: create it
+                    # too (or wait for that process to have done so), then look
+                    # again (its tables may have been committed since).
+                    if is_empty(path):
+                        create_new(path)
+                    version = read_schema_version(path)
+                refuse_newer(version)
+                if version == SCHEMA_VERSION:
+                    from grange.metastore.sqlite_store import SqliteStore
 
-                return SqliteStore(path, stale_after=stale_after, clock=clock)
+                    return SqliteStore(path, stale_after=stale_after, clock=clock)
         from grange.metastore.sql_store import SqlAlchemyStore
 
         return SqlAlchemyStore.open(url, stale_after=stale_after, clock=clock)

@@ -96,6 +96,17 @@ class Notice:
     text: str
 
 
+@dataclass(frozen=True)
+class NotStarted:
+    """A task whose process could not be started (no pid: it never ran)."""
+
+    spec: TaskSpec
+    reason: str
+
+
+Event = Worker | Exited | Notice | NotStarted
+
+
 class Launcher(ABC):
     """Starts, watches and stops task processes.
 
@@ -113,8 +124,8 @@ class Launcher(ABC):
         """Ask for the task of ``spec`` to start."""
 
     @abstractmethod
-    def events(self) -> list[Worker | Exited | Notice]:
-        """Workers started and workers exited since the last call (and notices)."""
+    def events(self) -> list[Event]:
+        """Workers started, exited or that could not start since the last call (and notices)."""
 
     def wakeup_fd(self) -> int | None:
         """A descriptor that becomes readable when :meth:`events` has news."""
@@ -150,7 +161,7 @@ class SpawnLauncher(Launcher):
         self.env = env
         self.step_args = list(step_args)  # options of every `step` command (run-wide limits)
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
-        self._started: list[Worker | Exited] = []
+        self._started: list[Event] = []
 
     def command(self, spec: TaskSpec) -> tuple[list[str], list[str]]:
         """The command line of ``spec`` and temp files to delete afterwards."""
@@ -202,9 +213,21 @@ class SpawnLauncher(Launcher):
         env["PYTHONUNBUFFERED"] = "1"
         env["GRANGE_USER"] = spec.user
         env[PARENT_PID_ENV] = str(os.getpid())  # the task dies with the runtime
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
-        )
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
+        except OSError as error:  # out of processes, memory or descriptors
+            for path in cleanup:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+            reason = f"could not start the task's process: {error}"
+            self._started.append(NotStarted(spec, reason))
+            return
         assert proc.stdout is not None and proc.stderr is not None
         self._procs[proc.pid] = proc
         out, err = os.dup(proc.stdout.fileno()), os.dup(proc.stderr.fileno())
@@ -212,8 +235,8 @@ class SpawnLauncher(Launcher):
         proc.stderr.close()
         self._started.append(Worker(spec, proc.pid, out, err, cleanup=cleanup))
 
-    def events(self) -> list[Worker | Exited | Notice]:
-        done: list[Worker | Exited | Notice] = list(self._started)
+    def events(self) -> list[Event]:
+        done: list[Event] = list(self._started)
         self._started = []
         for pid, proc in list(self._procs.items()):
             code = proc.poll()

@@ -32,7 +32,7 @@ from grange.runtime.attempts import (
     died_exception,
     timeout_exception,
 )
-from grange.runtime.launcher import Exited, Launcher, Notice, Worker
+from grange.runtime.launcher import Exited, Launcher, Notice, NotStarted, Worker
 from grange.runtime.output import Output
 from grange.runtime.pipes import PipeReader
 from grange.runtime.scheduler import Outcome, Pending, Scheduler
@@ -228,6 +228,8 @@ class RunLoop:
                     self.lost.add(event.pid)
             elif isinstance(event, Notice):
                 self.output.notice(event.text)
+            elif isinstance(event, NotStarted):
+                self._not_started(event)
             else:
                 self._started(event)
         for pid in [p for p in self.exited if p in self.live]:
@@ -265,6 +267,24 @@ class RunLoop:
             # The task did not stop at its own alarm (stuck in C code): it was killed.
             exception = timeout_exception(spec, self.policy.of(spec.step).timeout or 0)
             self._lines(spec, "stderr", [exception["text"].encode()], True)
+        self._failed(spec, record, code, exception)
+
+    def _not_started(self, event: NotStarted) -> None:
+        """A task whose process could not start: a failed attempt, like one that died."""
+        self.launching -= 1
+        self.policy.release(event.spec)
+        self.result.tasks_run += 1
+        self._lines(event.spec, "stderr", [event.reason.encode()], True)
+        self._failed(event.spec, None, -1, {"type": "WorkerDied", "message": event.reason})
+
+    def _failed(
+        self,
+        spec: TaskSpec,
+        record: AttemptRecord | None,
+        code: int,
+        exception: dict[str, Any] | None,
+    ) -> None:
+        """Record a failed attempt; retry it, run its @catch fallback, or fail the run."""
         self.recorder.finished(spec, record, code, exception=exception)
         decision = self.policy.after_failure(spec, exception)
         if isinstance(decision, (Retry, Fallback)):

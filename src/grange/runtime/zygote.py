@@ -17,13 +17,15 @@ Protocol, in fixed binary frames because the zygote handles one of each per
 task: the runtime sends ``(request id, length)`` and the task spec's JSON on a
 stream socket; the zygote forks without reading the spec (the child parses
 it) and answers on a datagram socket with ``("p", request id, pid)`` plus the
-read ends of the child's stdout/stderr pipes (SCM_RIGHTS), and ``("x", pid,
-exit code)`` when a child ends.
+read ends of the child's stdout/stderr pipes (SCM_RIGHTS), ``("x", pid,
+exit code)`` when a child ends, and ``("f", request id, errno)`` for a task
+it could not fork.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import os
 import random
@@ -32,14 +34,24 @@ import signal
 import socket
 import struct
 import sys
+import time
 from collections.abc import Callable
 
-from grange.runtime.launcher import Exited, Launcher, Notice, Worker, die_with_parent
+from grange.runtime.launcher import (
+    Event,
+    Exited,
+    Launcher,
+    Notice,
+    NotStarted,
+    Worker,
+    die_with_parent,
+)
 from grange.task.spec import TaskSpec
 
 TaskEntry = Callable[[TaskSpec], int]  # runs one task in the current process, returns exit code
 _REQUEST = struct.Struct("=II")  # request id, length of the spec's JSON that follows
-_EVENT = struct.Struct("=cii")  # b"p", request id, pid  |  b"x", pid, exit code
+_EVENT = struct.Struct("=cii")  # b"p", request, pid | b"x", pid, exit code | b"f", request, errno
+_ALL_SIGNALS = signal.valid_signals()
 
 
 class ForkLauncher(Launcher):
@@ -108,27 +120,34 @@ class ForkLauncher(Launcher):
     def wakeup_fd(self) -> int | None:
         return self._events.fileno() if self._fallback is None else self._fallback.wakeup_fd()
 
-    def events(self) -> list[Worker | Exited | Notice]:
+    def events(self) -> list[Event]:
         if self._fallback is not None:
             return self._fallback.events()
-        out: list[Worker | Exited | Notice] = []
         self.flush()
+        out = self._read_events()
+        # A datagram socket shows no end of file when its peer dies: ask the process.
+        if self._zygote_gone():
+            out += self._read_events()  # what it sent before dying is all queued now
+            out += self._switch_to_fallback()
+        return out
+
+    def _read_events(self) -> list[Event]:
+        out: list[Event] = []
         while True:
             try:
                 data, fds, _flags, _addr = socket.recv_fds(self._events, _EVENT.size, 2)
             except BlockingIOError:
-                break
+                return out
             kind, a, b = _EVENT.unpack(data)
             if kind == b"p":
                 self._running.add(b)
                 out.append(Worker(self._requested.pop(a), b, fds[0], fds[1]))
-            else:
+            elif kind == b"x":
                 self._running.discard(a)
                 out.append(Exited(a, b))
-        # A datagram socket shows no end of file when its peer dies: ask the process.
-        if self._zygote_gone():
-            out += self._switch_to_fallback()
-        return out
+            else:  # b"f": the zygote could not fork
+                reason = f"could not start the task's process: {os.strerror(b)}"
+                out.append(NotStarted(self._requested.pop(a), reason))
 
     def _zygote_gone(self) -> bool:
         try:
@@ -140,7 +159,7 @@ class ForkLauncher(Launcher):
         self._zygote_status = status
         return True
 
-    def _switch_to_fallback(self) -> list[Worker | Exited | Notice]:
+    def _switch_to_fallback(self) -> list[Event]:
         status = self._zygote_status or 0
         how = (
             f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
@@ -152,17 +171,16 @@ class ForkLauncher(Launcher):
         self._fallback = self._make_fallback()
         self.startup_allowance = self._fallback.startup_allowance
         lost = sorted(self._running)
-        out: list[Worker | Exited | Notice] = [
+        out: list[Event] = [
             Notice(
                 f"The fork server that starts tasks stopped unexpectedly ({how}); "
                 f"{len(lost)} task(s) it was running died with it. The remaining tasks "
                 "start in fresh interpreters, as with --no-fork."
             )
         ]
-        for pid in lost:  # they die with it (PR_SET_PDEATHSIG); make sure
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            out.append(Exited(pid, -signal.SIGKILL, lost=True))
+        # They die with it (PR_SET_PDEATHSIG), and init reaps them: not ours to
+        # kill, their pids may be reused already.
+        out += [Exited(pid, -signal.SIGKILL, lost=True) for pid in lost]
         self._running.clear()
         waiting = [self._requested[r] for r in sorted(self._requested)]
         self._requested.clear()
@@ -176,10 +194,19 @@ class ForkLauncher(Launcher):
         if self._fallback is not None:
             self._fallback.close()
         with contextlib.suppress(OSError):
-            self._requests.close()
-        if self._zygote_status is None:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.zygote_pid, 0)
+            self._requests.close()  # the zygote reads the end of its requests and exits
+        deadline = time.monotonic() + 5
+        while self._zygote_status is None and not self._zygote_gone():
+            # It may be blocked sending events nobody reads any more: read them.
+            for event in self._read_events():
+                if isinstance(event, Worker):
+                    os.close(event.stdout)
+                    os.close(event.stderr)
+            if time.monotonic() > deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.zygote_pid, signal.SIGKILL)
+                deadline = float("inf")
+            time.sleep(0.01)
         self._events.close()
 
 
@@ -235,9 +262,23 @@ class _Zygote:
         return True
 
     def _fork(self, request: int, spec: bytes, close_in_child: tuple[int, int]) -> None:
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        pid = self.fork()
+        """Fork the task of ``request``; a failure (no memory, no pids) fails that
+        task alone: the zygote answers ``("f", request, errno)`` and goes on."""
+        pipes: list[int] = []
+        # No signal handler may run during the fork: the child would inherit
+        # the "tripped" flag and run the zygote's handler (os.fork clears it).
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
+        try:
+            pipes += os.pipe()
+            pipes += os.pipe()
+            pid = self._fork_retrying()
+        except OSError as err:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            for fd in pipes:
+                os.close(fd)
+            self.events.send(_EVENT.pack(b"f", request, err.errno or 0))
+            return
+        out_r, out_w, err_r, err_w = pipes
         if pid == 0:
             code = 1
             try:
@@ -245,14 +286,26 @@ class _Zygote:
                     os.close(fd)
                 self.requests.close()
                 self.events.close()
-                code = _child(TaskSpec.from_json(spec), out_w, err_w, self.entry, self.pid)
+                code = _child(TaskSpec.from_json(spec), out_w, err_w, self.entry, self.pid, mask)
             finally:
                 os._exit(code)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(out_w)
         os.close(err_w)
         socket.send_fds(self.events, [_EVENT.pack(b"p", request, pid)], [out_r, err_r])
         os.close(out_r)
         os.close(err_r)
+
+    def _fork_retrying(self) -> int:
+        """Fork; when the system is briefly out of processes or memory, wait and retry."""
+        for pause in (0.01, 0.05, 0.2, 0.5, 1.0):
+            try:
+                return self.fork()
+            except OSError as err:
+                if err.errno not in (errno.EAGAIN, errno.ENOMEM):
+                    raise
+            time.sleep(pause)
+        return self.fork()
 
     def _reap(self) -> None:
         while True:
@@ -270,15 +323,16 @@ def task_fork() -> Callable[[], int]:
     """How the zygote forks a task: libc's ``fork()`` when it is safe, else ``os.fork``.
 
     ``os.fork`` also runs the interpreter's after-fork work in the child, and
-    the standard library's ``os.register_at_fork`` hooks: re-create locks that
-    *other threads* may have held (threading, logging, concurrent.futures) and
-    reseed ``random``. A zygote with a single thread has no such locks and
-    :func:`_child` reseeds on its own, so calling ``fork()`` directly, with the
-    GIL held, does the same job; it saves ~0.4 ms of CPU and ~170 copy-on-write
-    page faults per task, a tenth of what a trivial task costs. Hooks that
-    libraries register with ``pthread_atfork`` (C level) still run.
+    the ``os.register_at_fork`` hooks. The standard library's re-create locks
+    that *other threads* may have held (threading, logging,
+    concurrent.futures) and reseed ``random``. A zygote with a single thread
+    has no such locks and :func:`_child` reseeds on its own, so when no other
+    hook is registered, calling ``fork()`` directly, with the GIL held and
+    signals blocked, does the same job; it saves ~0.4 ms of CPU and ~170
+    copy-on-write page faults per task, a tenth of what a trivial task costs.
+    Hooks that libraries register with ``pthread_atfork`` (C level) run either way.
     """
-    if not _libc_fork_is_safe() or _thread_count() != 1:
+    if not _libc_fork_is_safe() or _thread_count() != 1 or _foreign_fork_hooks():
         return os.fork
     try:
         import ctypes
@@ -312,6 +366,37 @@ def _libc_fork_is_safe() -> bool:
     )
 
 
+# Modules whose os.register_at_fork(after_in_child=...) hooks only matter when
+# the forking process has other threads (or reseed what _child reseeds).
+_STDLIB_FORK_HOOKS = frozenset({"threading", "random", "logging", "concurrent.futures.thread"})
+
+
+def _foreign_fork_hooks() -> list[str]:
+    """After-fork hooks registered by anything but the standard library.
+
+    A library that registers one (PyTorch's CUDA fork check, gRPC, telemetry
+    exporters) expects it to run in every child, so then the zygote uses
+    ``os.fork``. The interpreter keeps the hooks in a list that is found as a
+    referrer of the threading module's own hook.
+    """
+    import gc
+    import threading
+
+    hook = getattr(threading, "_after_fork", None)
+    if hook is None:
+        return ["(unknown: threading._after_fork is missing)"]
+    foreign = []
+    for holder in gc.get_referrers(hook):
+        if not isinstance(holder, list):
+            continue
+        for fn in holder:
+            module = getattr(fn, "__module__", None)
+            if module in _STDLIB_FORK_HOOKS or getattr(fn, "__name__", "") == "_at_fork_reinit":
+                continue  # _at_fork_reinit: a lock made new (concurrent.futures)
+            foreign.append(f"{module}.{getattr(fn, '__qualname__', fn)}")
+    return foreign
+
+
 def _thread_count() -> int:
     try:
         return len(os.listdir("/proc/self/task"))
@@ -319,11 +404,14 @@ def _thread_count() -> int:
         return 0
 
 
-def _child(spec: TaskSpec, out_w: int, err_w: int, entry: TaskEntry, zygote: int) -> int:
+def _child(
+    spec: TaskSpec, out_w: int, err_w: int, entry: TaskEntry, zygote: int, mask: set[int]
+) -> int:
     """Inside a forked task process: wire up output, reseed, run."""
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # blocked around the fork
     die_with_parent(zygote)  # also if the zygote died before this line: never orphaned
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

@@ -9,6 +9,7 @@ from grange.datastore import (
     AttemptRecord,
     BlobStore,
     ContentAddressedStore,
+    TaskPaths,
     list_attempts,
     read_record,
 )
@@ -37,10 +38,12 @@ class TaskStores:
         cached = self._records.get(key)
         if cached is not None:
             return cached
-        # A task has at most one successful attempt, and it is nearly always the
-        # first: try that before listing the task's attempts.
+        # Nearly always the first attempt is the last and succeeded: read it, and
+        # list the attempts only if it failed or a second one exists (an attempt
+        # can commit "ok" and still be retried, e.g. killed by @timeout after).
         first = read_record(self.blobs, flow, run_id, step, task_id, 0)
-        if first is not None and first.status == "ok":
+        second = TaskPaths(flow, run_id, step, task_id, 1).record
+        if first is not None and first.status == "ok" and not self.blobs.exists(second):
             self._records[key] = first
             return first
         for attempt in sorted(list_attempts(self.blobs, flow, run_id, step, task_id), reverse=True):

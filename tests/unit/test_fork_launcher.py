@@ -1,0 +1,103 @@
+"""The fork server, driven directly: failures of fork() and of the server itself."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import time
+from collections.abc import Callable
+
+import pytest
+
+from grange.runtime import zygote
+from grange.runtime.launcher import Event, Exited, Launcher, Notice, NotStarted, Worker
+from grange.task.spec import TaskSpec
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+
+
+def _spec(task_id: str) -> TaskSpec:
+    return TaskSpec(flow="F", run_id="1", step="work", task_id=task_id)
+
+
+def _entry(spec: TaskSpec) -> int:
+    if spec.task_id == "sleep":
+        time.sleep(30)
+    return int(spec.task_id) if spec.task_id.isdigit() else 0
+
+
+def _collect(launcher: Launcher, until: Callable[[list[Event]], bool]) -> list[Event]:
+    got: list[Event] = []
+    deadline = time.monotonic() + 30
+    while not until(got):
+        assert time.monotonic() < deadline, got
+        for event in launcher.events():
+            if isinstance(event, Worker):
+                os.close(event.stdout)
+                os.close(event.stderr)
+            got.append(event)
+        time.sleep(0.01)
+    return got
+
+
+def test_a_failed_fork_fails_that_task_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def failing_second_fork() -> Callable[[], int]:
+        def fork() -> int:
+            calls.append(1)
+            if len(calls) == 2:
+                raise OSError(errno.EPERM, "no forking today")
+            return os.fork()
+
+        return fork
+
+    monkeypatch.setattr(zygote, "task_fork", failing_second_fork)
+    launcher = zygote.ForkLauncher(_entry)
+    try:
+        for task_id in ("3", "4", "5"):
+            launcher.launch(_spec(task_id))
+        done = _collect(
+            launcher, lambda got: sum(isinstance(e, (Exited, NotStarted)) for e in got) == 3
+        )
+    finally:
+        launcher.close()
+    not_started = [e for e in done if isinstance(e, NotStarted)]
+    assert [e.spec.task_id for e in not_started] == ["4"]
+    assert "could not start the task's process" in not_started[0].reason
+    assert sorted(e.code for e in done if isinstance(e, Exited)) == [3, 5]
+
+
+def test_a_dead_fork_server_hands_over_to_the_fallback() -> None:
+    fallback: list[Launcher] = []
+
+    class Recording(Launcher):
+        def __init__(self) -> None:
+            self.launched: list[TaskSpec] = []
+
+        def launch(self, spec: TaskSpec) -> None:
+            self.launched.append(spec)
+
+        def events(self) -> list[Event]:
+            return []
+
+    def make() -> Launcher:
+        fallback.append(Recording())
+        return fallback[0]
+
+    launcher = zygote.ForkLauncher(_entry, fallback=make)
+    try:
+        launcher.launch(_spec("sleep"))
+        started = _collect(launcher, lambda got: any(isinstance(e, Worker) for e in got))
+        worker = next(e for e in started if isinstance(e, Worker))
+        os.kill(launcher.zygote_pid, signal.SIGKILL)
+        after = _collect(launcher, lambda got: any(isinstance(e, Notice) for e in got))
+        launcher.launch(_spec("6"))
+    finally:
+        launcher.close()
+    notice = next(e for e in after if isinstance(e, Notice))
+    assert "stopped unexpectedly (killed by SIGKILL)" in notice.text
+    assert Exited(worker.pid, -signal.SIGKILL, lost=True) in after
+    assert launcher.wakeup_fd() is None  # the fallback's: fresh interpreters have none
+    assert [s.task_id for s in fallback[0].launched] == ["6"]  # type: ignore[attr-defined]
