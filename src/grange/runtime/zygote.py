@@ -35,6 +35,7 @@ import socket
 import struct
 import sys
 import time
+import traceback
 from collections.abc import Callable
 
 from grange.runtime.launcher import (
@@ -77,6 +78,8 @@ class ForkLauncher(Launcher):
                 _Zygote(zygote_requests, zygote_events, entry).serve()
             except BaseException:
                 code = 1
+                with contextlib.suppress(BaseException):  # a bug in grange: say where
+                    traceback.print_exc()
             finally:
                 os._exit(code)
         zygote_requests.close()
