@@ -7,6 +7,8 @@ import itertools
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -147,3 +149,28 @@ class Runner:
         from grange.metastore import sqlite_url
 
         return sqlite_url(self.root)
+
+
+POSTGRES_ENV = "GRANGE_TEST_POSTGRES_URL"  # postgresql://user@host:port/db; .ci/run sets it
+
+
+def postgres_schema(base: str) -> Iterator[str]:
+    """A URL whose connections work in a new schema, dropped afterwards."""
+    import sqlalchemy as sa
+
+    from grange.metastore.engine import dispose_all, normalize_url
+
+    name = f"grange_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(normalize_url(base))
+    try:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+        url = sa.make_url(normalize_url(base)).update_query_dict(
+            {"options": f"-csearch_path={name}"}
+        )
+        yield url.render_as_string(hide_password=False)
+        dispose_all()
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
+    finally:
+        admin.dispose()

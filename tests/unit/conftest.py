@@ -14,22 +14,18 @@ reports the PostgreSQL tests as skipped, with the reason.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from grange.metastore import MetadataStore
-from grange.metastore.engine import dispose_all, normalize_url, sqlite_url
+from grange.metastore.engine import dispose_all, sqlite_url
 from grange.metastore.sql_store import SqlAlchemyStore
 from grange.metastore.sqlite_file import sqlite_path
 from grange.metastore.sqlite_store import SqliteStore
-
-POSTGRES_ENV = "GRANGE_TEST_POSTGRES_URL"
-
+from support import POSTGRES_ENV, postgres_schema
 
 BACKENDS = ["sqlite", "postgres"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
 IMPLEMENTATIONS = ["sqlalchemy", "sqlite3"]
@@ -45,24 +41,6 @@ def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         dispose_all()
         return
     yield from postgres_schema(os.environ[POSTGRES_ENV])
-
-
-def postgres_schema(base: str) -> Iterator[str]:
-    """A URL whose connections work in a new schema, dropped afterwards."""
-    name = f"grange_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalize_url(base))
-    try:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'CREATE SCHEMA "{name}"')
-        url = sa.make_url(normalize_url(base)).update_query_dict(
-            {"options": f"-csearch_path={name}"}
-        )
-        yield url.render_as_string(hide_password=False)
-        dispose_all()
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
-    finally:
-        admin.dispose()
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)

@@ -5,8 +5,7 @@ These tests, and a ``[postgres]`` variant of every test using the ``store`` or
 (``postgresql://user@host:port/db``; each test works in a schema of its own,
 dropped afterwards).
 
-TODO(ci): .ci/run should start a PostgreSQL server on loopback and export
-GRANGE_TEST_POSTGRES_URL, so that these run in CI instead of being skipped.
+``.ci/run`` starts a server on loopback and sets the variable.
 """
 
 from __future__ import annotations
