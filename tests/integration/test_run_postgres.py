@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from grange import Flow, metadata
+from grange.exceptions import ClientError
 from support import POSTGRES_ENV, Runner, postgres_schema
 
 pytestmark = pytest.mark.skipif(
@@ -34,6 +35,12 @@ def test_run_fail_resume_and_read_back_on_postgresql(
     failed = runner.run("fail", "--tag", "pg", top=top, env=env, fork=fork, ok=False)
     resumed = runner.resume("fail", top=top, fork=fork)
     nested = runner.run("nested_foreach", top=top, fork=fork)
+    # Read with no datastore (the index alone): a clear error, not None.
+    monkeypatch.setenv("GRANGE_DATASTORE_ROOT", str(runner.cwd / "elsewhere"))
+    metadata(pg_url)
+    with pytest.raises(ClientError, match="holds no record of it") as caught:
+        _ = Flow("FailRunFlow")[str(resumed.run_id)].data
+    assert "GRANGE_DATASTORE_ROOT" in caught.value.render()
     monkeypatch.setenv("GRANGE_DATASTORE_ROOT", str(runner.root))  # where the artifacts are
     metadata(pg_url)  # the client reads the same index
     flow = Flow("FailRunFlow")

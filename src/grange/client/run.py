@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from grange.client.base import ClientObject, namespace_fix, timestamp
 from grange.client.flow import missing_run, require_flow
 from grange.datastore import latest_record
+from grange.exceptions import ClientError
 from grange.metastore import RunRow, RunTags
 
 if TYPE_CHECKING:
@@ -144,7 +145,17 @@ class Run(ClientObject):
     def _ends_flow(self, step: str) -> bool:
         flow, run_id = self._components
         for task in self._stores.metadata.list_tasks(flow, run_id, step=step)[:1]:
-            record = latest_record(self._stores.blobs, flow, run_id, step, task.task_id)
+            blobs = self._stores.blobs
+            record = latest_record(blobs, flow, run_id, step, task.task_id)
+            if record is None and task.status in ("ok", "caught"):
+                # The index and the datastore are not the same run's (a database
+                # URL read with another machine's, or no, GRANGE_DATASTORE_ROOT).
+                raise ClientError(
+                    f"the metadata index says task {flow}/{run_id}/{step}/{task.task_id} "
+                    f"succeeded, but {blobs.describe()} holds no record of it",
+                    fix="set GRANGE_DATASTORE_ROOT to the datastore the run was stored in "
+                    "before calling metadata(...)",
+                )
             return record is not None and record.status == "ok" and "next" not in record.extra
         return False
 
