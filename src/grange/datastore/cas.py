@@ -10,6 +10,7 @@ says how it is encoded.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,12 +45,16 @@ class ArtifactRef:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ArtifactRef:
-        return cls(
-            key=str(data["key"]),
-            size=int(data["size"]),
-            encoding=str(data["encoding"]),
-            type=str(data["type"]),
+        return _shared_ref(
+            str(data["key"]), int(data["size"]), str(data["encoding"]), str(data["type"])
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_ref(key: str, size: int, encoding: str, type: str) -> ArtifactRef:
+    """One object per distinct reference: a join over 100,000 foreach tasks reads
+    100,000 records that mostly reference the same few artifacts."""
+    return ArtifactRef(key=key, size=size, encoding=encoding, type=type)
 
 
 class ContentAddressedStore:

@@ -15,6 +15,7 @@ record (they are appended while the task runs).
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -129,10 +130,11 @@ class AttemptRecord:
         data = json.loads(text)
         if data.get("format") != RECORD_FORMAT:
             raise ValueError(f"unknown attempt record format {data.get('format')!r}")
+        # Interned: a join reads a record per parent, all of one flow, run and step.
         return cls(
-            flow=data["flow"],
-            run_id=data["run_id"],
-            step=data["step"],
+            flow=sys.intern(data["flow"]),
+            run_id=sys.intern(data["run_id"]),
+            step=sys.intern(data["step"]),
             task_id=data["task_id"],
             attempt=int(data["attempt"]),
             status=data["status"],
