@@ -32,3 +32,12 @@ def test_without_retries_the_run_fails_cleanly_and_resumes(runner: Runner) -> No
     resumed = runner.resume("fork_server_dies", "--origin-run-id", str(failed.run_id))
     run = Flow("ForkServerDiesFlow")[resumed.run_id]
     assert run.successful and run.data.values == [0, 10, 20, 30]
+
+
+def test_a_task_lost_after_it_committed_counts_as_succeeded(runner: Runner) -> None:
+    result = runner.run("lost_after_commit")
+    assert "stopped unexpectedly" in result.output
+    run = Flow("LostAfterCommitFlow")[result.run_id]
+    assert run.successful and run.data.values == [0, 1]
+    second = next(t for t in run["work"] if t.data.value == 1)
+    assert second.successful and second.current_attempt == 0  # not retried, not failed

@@ -108,3 +108,106 @@ def test_resume_without_any_run(runner: Runner) -> None:
     result = runner.resume("fail", ok=False)
     assert result.returncode == 2
     assert "has no run by user 'tester' to resume" in result.output
+
+
+BEFORE_EDIT = """
+from grange import FlowSpec, step
+
+
+class EditedFlow(FlowSpec):
+    @step
+    def start(self):
+        self.trail = ["start"]
+        self.next(self.a)
+
+    @step
+    def a(self):
+        self.bug = 1 / 0  # fixed in the next version of the file
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    EditedFlow()
+"""
+
+STEP_INSERTED = """
+from grange import FlowSpec, step
+
+
+class EditedFlow(FlowSpec):
+    @step
+    def start(self):
+        self.trail = ["start"]
+        self.next(self.prep)
+
+    @step
+    def prep(self):
+        self.trail = self.trail + ["prep"]
+        self.next(self.a)
+
+    @step
+    def a(self):
+        self.trail = self.trail + ["a"]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    EditedFlow()
+"""
+
+MADE_A_FOREACH = """
+from grange import FlowSpec, step
+
+
+class EditedFlow(FlowSpec):
+    @step
+    def start(self):
+        self.trail = ["start"]
+        self.parts = [1, 2]
+        self.next(self.a, foreach="parts")
+
+    @step
+    def a(self):
+        self.part = self.input
+        self.next(self.gather)
+
+    @step
+    def gather(self, inputs):
+        self.trail = ["start", "a", "gather"]
+        self.parts_done = sorted(i.part for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    EditedFlow()
+"""
+
+
+@pytest.mark.parametrize("edited", [STEP_INSERTED, MADE_A_FOREACH], ids=["step", "foreach"])
+def test_resume_after_the_flow_file_changed_reruns_what_no_longer_fits(
+    runner: Runner, edited: str
+) -> None:
+    """Metaflow's everyday loop: fix the code (and reshape the graph), then resume.
+    A task whose transition the edited step no longer declares runs again."""
+    flow_file = runner.cwd / "edited.py"
+    flow_file.write_text(BEFORE_EDIT)
+    failed = runner.run(flow_file, ok=False)
+    flow_file.write_text(edited)
+    resumed = runner.resume(flow_file, "--origin-run-id", str(failed.run_id))
+    run = Flow("EditedFlow")[resumed.run_id]
+    assert run.successful
+    assert "Internal error" not in resumed.output
+    assert run["start"].task.origin_pathspec is None  # its transition changed: it ran again
+    assert run.data.trail[-1] in ("a", "gather")

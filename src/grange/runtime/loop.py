@@ -109,11 +109,11 @@ class RunLoop:
         self.held: TaskSpec | None = None  # next task, waiting for free resources
         self._order = itertools.count()
         self._wake: int | None = None  # the launcher's descriptor, registered in sel
+        self._last_beat = 0.0
         self.result = LoopResult()
 
     def run(self) -> LoopResult:
         self.ready.append(iter([self.scheduler.first()]))
-        last_beat = 0.0
         try:
             while True:
                 wake = self._watch_launcher()
@@ -125,17 +125,21 @@ class RunLoop:
                         self.pipes.read(key.fd, key.data)
                 self._reap()
                 self._enforce_deadlines()
-                now = time.monotonic()
-                if now - last_beat > self.heartbeat_every:
-                    self.recorder.heartbeat()
-                    last_beat = now
-                self.recorder.flush(force=False)
+                self._keep_alive()
         except KeyboardInterrupt:
             self.result.interrupted = True
             self._stop_all()
         finally:
             self.recorder.flush(force=True)
         return self.result
+
+    def _keep_alive(self) -> None:
+        """Heartbeat the run now and then, and write what the recorder batched."""
+        now = time.monotonic()
+        if now - self._last_beat > self.heartbeat_every:
+            self.recorder.heartbeat()
+            self._last_beat = now
+        self.recorder.flush(force=False)
 
     def _watch_launcher(self) -> int | None:
         """Select on the launcher's wake-up descriptor, which may change (a fork
@@ -202,6 +206,8 @@ class RunLoop:
             self.recorder.cloned(spec, cloned)
             self.output.task_cloned(spec)
             self._advance(spec, cloned)
+            if self.result.tasks_cloned % 256 == 0:
+                self._keep_alive()  # a resume may clone for minutes before it runs a task
         return None
 
     def _started(self, worker: Worker) -> None:
@@ -258,7 +264,8 @@ class RunLoop:
         lost = live.worker.pid in self.lost
         self.lost.discard(live.worker.pid)
         if (code == 0 or lost) and record is not None and record.status == "ok":
-            self.recorder.finished(spec, record, code)
+            # A lost task's -9 is what was done to it after it committed: it succeeded.
+            self.recorder.finished(spec, record, 0 if lost else code)
             self.output.task_finished(spec, ok=True)
             self._advance(spec, record)
             return

@@ -3,8 +3,10 @@
 A task of the new run is *cloned* instead of executed when its step is not
 re-run, all its inputs were cloned too, and the origin run has a successful
 task in the same place: same step, same branch/foreach positions, same loop
-iteration. Cloning writes a new record pointing at the origin's artifacts;
-no artifact is copied. Without a STEP, everything that succeeded is reused
+iteration, and a transition the step still declares (the flow file may have
+changed since: a step inserted after it, a linear step made a foreach; such a
+task runs again, and so does everything after it). Cloning writes a new
+record pointing at the origin's artifacts; no artifact is copied. Without a STEP, everything that succeeded is reused
 and the rest (the failed tasks and what follows them) runs; with a STEP,
 that step and every step after it run again.
 """
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from grange.datastore import AttemptRecord, write_record
 from grange.exceptions import CommandError
-from grange.graph import FlowGraph
+from grange.graph import FlowGraph, NodeType, StepNode
 from grange.runtime.scheduler import Pending
 from grange.task.spec import Frame, TaskSpec
 from grange.task.stores import PARAMETERS_STEP, MissingInputError, TaskStores
@@ -36,6 +38,7 @@ class ClonePlan:
     origin_run_id: str
     rerun_steps: frozenset[str]
     origin_tasks: dict[Identity, AttemptRecord]
+    graph: FlowGraph
     parameters: dict[str, Any] = field(default_factory=dict)
     _cloned: set[str] = field(default_factory=set)  # "step/task" of cloned tasks in the new run
 
@@ -44,7 +47,7 @@ class ClonePlan:
             return None
         identity = (pending.step, tuple(f.index for f in pending.frames), pending.iteration)
         origin = self.origin_tasks.get(identity)
-        if origin is None:
+        if origin is None or not _still_fits(self.graph[pending.step], origin):
             return None
         self._cloned.add(f"{spec.step}/{spec.task_id}")
         return self._copy(origin, spec)
@@ -111,7 +114,18 @@ def plan_resume(
         tasks[
             (task.step, tuple(f.index for f in frames), int(record.extra.get("iteration", 0)))
         ] = record
-    return ClonePlan(stores, origin.run_id, rerun, tasks, parameters=dict(origin.parameters))
+    return ClonePlan(stores, origin.run_id, rerun, tasks, graph, parameters=dict(origin.parameters))
+
+
+def _still_fits(node: StepNode, origin: AttemptRecord) -> bool:
+    """Whether the origin task's transition is one the step declares now."""
+    taken = tuple(origin.extra.get("next", ()))
+    foreach = bool(origin.extra.get("foreach"))
+    if node.type is NodeType.END:
+        return not taken and not foreach
+    if node.is_switch:
+        return len(taken) == 1 and taken[0] in node.switch_cases.values() and not foreach
+    return taken == tuple(node.out_funcs) and foreach == (node.type is NodeType.SPLIT_FOREACH)
 
 
 def _origin_run(metadata: MetadataStore, flow: str, user: str, origin_run_id: str | None) -> Any:

@@ -10,6 +10,7 @@ fork+task+exit 6.3 ms with SQLAlchemy loaded, 3.3 ms without).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -147,6 +148,12 @@ def execute(req: RunRequest) -> int:
         )
         try:
             result = loop.run()
+        except BaseException:
+            # An error of grange's own: the run is over, say so in the index
+            # rather than let it read as running, then crashed.
+            with contextlib.suppress(Exception):
+                metadata.finish_run(flow, run_id, status="failed")
+            raise
         finally:
             output.close()
         status = _status(result, graph.end)

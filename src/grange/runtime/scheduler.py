@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from grange.exceptions import GrangeError
 from grange.graph import FlowGraph, NodeType
 from grange.task.spec import Frame
 
@@ -45,9 +46,11 @@ class Outcome:
         return f"{self.step}/{self.task_id}"
 
 
-class TransitionMismatch(Exception):
+class TransitionMismatch(GrangeError):
     """The transition a task took is not one its step declares (a grange bug or a
     flow file edited during the run)."""
+
+    headline = "The flow changed during the run"
 
 
 class Scheduler:
@@ -115,7 +118,9 @@ class Scheduler:
         if not set(outcome.next_steps) <= allowed:
             raise TransitionMismatch(
                 f"step '{outcome.step}' went to {', '.join(outcome.next_steps)}; "
-                f"its source says {', '.join(node.out_funcs) or 'nothing'}"
+                f"its source says {', '.join(node.out_funcs) or 'nothing'}",
+                step=outcome.step,
+                fix="do not edit the flow file while it runs; run it again",
             )
         if node.is_switch and len(outcome.next_steps) != 1:
             raise TransitionMismatch(f"switch step '{outcome.step}' must choose exactly one case")

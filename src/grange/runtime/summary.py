@@ -21,6 +21,8 @@ def summarize(req: Any, run_id: str, status: str, result: LoopResult, seconds: f
     lines = [f"Run {flow}/{run_id} FAILED after {seconds:.2f}s ({counts})."]
     if result.interrupted:
         lines.append("  Interrupted (Ctrl-C); running tasks were stopped.")
+    elif not result.failures:
+        lines.append("  No task failed, but the run stopped before its end step.")
     for failure in result.failures[:5]:
         spec = failure.spec
         record = failure.record
