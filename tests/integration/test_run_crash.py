@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from grange import Flow
 from grange.metastore import MetadataStore
 from support import Runner
@@ -122,10 +124,16 @@ def test_kill_9_then_resume(runner: Runner, fork: bool) -> None:
     assert Flow("SleepyFlow").latest_run == new
 
 
-def test_ctrl_c_stops_the_tasks_and_resume_finishes_the_run(runner: Runner) -> None:
+@pytest.mark.parametrize(
+    "extra", [(), ("--with", "retry:times=2,minutes_between_retries=0")], ids=["", "retry"]
+)
+def test_ctrl_c_stops_the_tasks_and_resume_finishes_the_run(
+    runner: Runner, extra: tuple[str, ...]
+) -> None:
+    """Also under @retry: the tasks Ctrl-C stopped are not retried (nor said to be)."""
     pids = runner.cwd / "pids"
     pids.mkdir()
-    argv, id_file = runner.argv("sleepy", "run")
+    argv, id_file = runner.argv("sleepy", "run", *extra)
     proc = subprocess.Popen(
         argv,
         cwd=runner.cwd,
@@ -142,6 +150,7 @@ def test_ctrl_c_stops_the_tasks_and_resume_finishes_the_run(runner: Runner) -> N
     assert proc.returncode == 130  # interrupted, as shells report Ctrl-C
     assert "Interrupted (Ctrl-C); running tasks were stopped." in out
     assert "Resume with:" in out
+    assert "will retry" not in out
     task_pids = [int(p.read_text()) for p in pids.glob("*.pid")]
     try:
         for pid in task_pids:

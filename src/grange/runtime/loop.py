@@ -294,7 +294,7 @@ class RunLoop:
         """Record a failed attempt; retry it, run its @catch fallback, or fail the run."""
         self.recorder.finished(spec, record, code, exception=exception)
         decision = self.policy.after_failure(spec, exception)
-        if isinstance(decision, (Retry, Fallback)):
+        if isinstance(decision, (Retry, Fallback)) and not self.result.interrupted:
             at = decision.at if isinstance(decision, Retry) else 0.0
             heapq.heappush(self.delayed, (at, next(self._order), decision.spec))
             self.output.task_finished(spec, ok=False, retrying=True)
