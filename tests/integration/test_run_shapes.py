@@ -111,3 +111,18 @@ def test_one_thousand_way_foreach(runner: Runner) -> None:
     assert [p for p, _ in pairs] == list(range(1000))
     assert [g for _, g in pairs] == list(range(1000))
     assert len(list(run["work"])) == 1000
+
+
+def test_changing_a_value_read_through_data_never_changes_the_next_read(
+    runner: Runner,
+) -> None:
+    """As in Metaflow: each read of ``task.data.x`` loads the artifact afresh."""
+    run_id = runner.run("linear").run_id
+    run = Flow("LinearRunFlow")[run_id]
+    task = run["start"].task
+    data = task.data
+    data.kept["same"].append(4)
+    task.data.kept["added"] = True
+    assert data.kept == {"same": [1, 2, 3]}
+    assert task.data.kept == {"same": [1, 2, 3]}
+    assert run.data.kept == {"same": [1, 2, 3]}

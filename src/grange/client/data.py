@@ -13,8 +13,10 @@ from grange.metastore import ArtifactRow
 class TaskData:
     """A task's artifacts as attributes: ``task.data.model``.
 
-    Each artifact is read from the datastore the first time it is asked for,
-    then kept; ``"name" in data`` and ``dir(data)`` need no read at all.
+    Each artifact is read from the datastore each time it is asked for, as
+    Metaflow does: changing the value you got (``df.drop(..., inplace=True)``)
+    never changes what the next read gives. ``"name" in data`` and
+    ``dir(data)`` need no read at all.
     Private artifacts (``_name``) are not offered here; ``task["_name"]`` reads them.
     """
 
@@ -24,18 +26,15 @@ class TaskData:
         self._pathspec = pathspec
         self._rows = {name: row for name, row in rows.items() if not name.startswith("_")}
         self._load = load
-        self._loaded: dict[str, Any] = {}
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("_pathspec", "_rows", "_load", "_loaded"):
+        if name.startswith("__") or name in ("_pathspec", "_rows", "_load"):
             raise AttributeError(name)
         row = self._rows.get(name)
         if row is None:
             hint = suggest(name, self._rows, "artifact")
             raise AttributeError(f"task {self._pathspec} has no artifact '{name}'; {hint}")
-        if name not in self._loaded:
-            self._loaded[name] = self._load(row.key)
-        return self._loaded[name]
+        return self._load(row.key)
 
     def __contains__(self, name: object) -> bool:
         return name in self._rows

@@ -40,7 +40,6 @@ class Task(ClientObject):
     _PARENT = "step"
 
     _row: TaskRow
-    _data: TaskData | None = None  # built on first access
 
     def _fetch(self) -> TaskRow:
         flow, run_id, step, task_id = self._components
@@ -121,10 +120,9 @@ class Task(ClientObject):
 
     @property
     def data(self) -> TaskData:
-        """The task's public artifacts as attributes, each read on first access."""
-        if self._data is None:
-            self._data = TaskData(self.pathspec, self._artifact_rows(), self._load)
-        return self._data
+        """The task's public artifacts as attributes, as they are now (a task still
+        running gains them when it ends); each read from the datastore when asked for."""
+        return TaskData(self.pathspec, self._artifact_rows(), self._load)
 
     def _load(self, key: str) -> Any:
         return self._stores.cas(self._components[0]).load(key)
