@@ -123,9 +123,12 @@ def test_dump_of_a_foreach_step_shows_every_task(project: Project) -> None:
     ]
 
 
-def test_dump_of_a_failed_task_says_why_it_is_empty(project: Project) -> None:
+def test_dump_of_a_failed_task_shows_what_it_left(project: Project) -> None:
+    """As in Metaflow, a failed attempt keeps the artifacts it had when it failed."""
     result = project.flow("fail_flow.py", "dump", "1/explode")
     assert "the task failed with ValueError: exploded on purpose" in result.stdout
+    assert "before [size: " in result.stdout and "'saved before the failure'" in result.stdout
+    assert "after [" not in result.stdout  # set after the failure point: never was
 
 
 def test_dump_errors_are_short_and_helpful(project: Project) -> None:

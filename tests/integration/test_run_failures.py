@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from grange import Flow
+from grange import Flow, Task
 from support import RUN_FLOWS, Runner
 
 
@@ -137,3 +137,52 @@ def test_a_reader_that_goes_away_does_not_stop_the_run(runner: Runner) -> None:
     assert id_file is not None
     run = Flow("ConcurrentRunFlow")[id_file.read_text().strip()]
     assert run.successful and len(run.data.outs) == 8
+
+
+FAILS_AFTER_SETTING = """
+import threading
+
+from grange import FlowSpec, retry, step
+
+
+class KeepsWhatFailedFlow(FlowSpec):
+    @step
+    def start(self):
+        self.size = 3
+        self.next(self.fit)
+
+    @retry(times=1, minutes_between_retries=0)
+    @step
+    def fit(self):
+        self.losses = [0.9, 0.5, float("nan")]
+        self.lock = threading.Lock()  # cannot be pickled: left out, said so
+        if self.losses:
+            raise FloatingPointError("the loss diverged")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    KeepsWhatFailedFlow()
+"""
+
+
+def test_a_failed_attempt_keeps_the_artifacts_it_had_set(runner: Runner) -> None:
+    """As in Metaflow: what a failing step had set can be read to debug it, for each
+    attempt; a value that cannot be pickled is left out with a note, never masking the
+    step's own error."""
+    flow_file = runner.cwd / "keeps.py"
+    flow_file.write_text(FAILS_AFTER_SETTING)
+    result = runner.run(flow_file, ok=False)
+    assert "FloatingPointError: the loss diverged" in result.output
+    assert "artifact 'lock' of the failed task is not saved" in result.output
+    run = Flow("KeepsWhatFailedFlow")[result.run_id]
+    task = run["fit"].task
+    assert not task.successful and task.current_attempt == 1
+    for attempt in (0, 1):
+        data = Task(f"{task.pathspec}", attempt=attempt).data
+        assert data.losses[:2] == [0.9, 0.5] and data.size == 3
+        assert "lock" not in data

@@ -9,6 +9,7 @@ the step set and references, never rewrites, what it only inherited.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -176,12 +177,23 @@ class TaskContext:
 
     # -- persisting -----------------------------------------------------------------
 
-    def persist(self, flow_dict: dict[str, Any]) -> dict[str, ArtifactRef]:
-        """Save every artifact the step holds; keep references for the rest."""
+    def persist(
+        self, flow_dict: dict[str, Any], *, skip_unsaveable: bool = False
+    ) -> dict[str, ArtifactRef]:
+        """Save every artifact the step holds; keep references for the rest.
+
+        ``skip_unsaveable`` (a failed attempt's artifacts): an artifact that
+        cannot be saved is left out, with a line on stderr, instead of raising.
+        """
         refs: dict[str, ArtifactRef] = dict(self.inherited)
         refs.update(self.parameters.refs)
         for name, value in flow_dict.items():
             if name.startswith(INTERNAL_PREFIX) or name in NOT_ARTIFACTS:
                 continue
-            refs[name] = self.stores.save_artifact(name, value, self.spec.step)
+            try:
+                refs[name] = self.stores.save_artifact(name, value, self.spec.step)
+            except Exception as err:
+                if not skip_unsaveable:
+                    raise
+                print(f"artifact '{name}' of the failed task is not saved: {err}", file=sys.stderr)
         return refs

@@ -72,6 +72,9 @@ def run_task(
     artifacts = {}
     exception = None
     status: Literal["ok", "failed"]
+    ctx: TaskContext | None = None
+    flow: FlowSpec | None = None
+    persisting = False
     apply_environment(spec)
     try:
         ctx = TaskContext(
@@ -102,12 +105,17 @@ def run_task(
                 extra["foreach"] = {"key": ref.key, "count": ref.count}
             if transition.condition:
                 extra["case"] = transition.case
+        persisting = True
         artifacts = ctx.persist({k: v for k, v in flow.__dict__.items()})
         status = "ok"
     except Exception as exc:
         status = "failed"
         exception = _describe(exc, spec)
         print(exception["text"], file=sys.stderr, flush=True)
+        if ctx is not None and flow is not None and not persisting:
+            # As Metaflow does: keep what the step had set, to look at the failure
+            # (unless saving them was the failure: then, like Metaflow, none).
+            artifacts = ctx.persist(dict(flow.__dict__), skip_unsaveable=True)
     record = AttemptRecord(
         flow=spec.flow,
         run_id=spec.run_id,

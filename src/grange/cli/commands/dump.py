@@ -76,6 +76,9 @@ def dump(
         artifacts = selected[task.pathspec]
         if not artifacts:
             click.echo(f"  ({_why_empty(task)})")
+        elif task.finished and task.exception is not None:
+            error = task.exception
+            click.echo(f"  (the task failed with {error.type}: {error.message}; as it left them:)")
         for artifact in artifacts:
             click.echo("  " + _line(artifact, max_value_size))
 
