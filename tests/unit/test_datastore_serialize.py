@@ -236,6 +236,19 @@ def test_a_read_only_buffer_gives_read_only_arrays(np: Any) -> None:
     assert np.array_equal(out, arr) and not out.flags.writeable
 
 
+def test_a_read_only_array_comes_back_writable(np: Any) -> None:
+    """Like np.asarray(PIL image) or np.frombuffer(bytes): the next step (and the
+    client) may change it in place, as with Metaflow; the stored blob never changes."""
+    frozen = np.frombuffer(bytes(range(256)) * 4, dtype=np.uint8).reshape(4, 256)
+    assert not frozen.flags.writeable
+    buf = memoryview(bytearray(blob_of({"img": frozen, "other": np.arange(3)})))
+    out: Any = deserialize(buf)
+    assert out["img"].flags.writeable and np.array_equal(out["img"], frozen)
+    out["img"][0, 0] = 7
+    assert deserialize(buf)["img"][0, 0] == 7  # type: ignore[index]  # the buffer, not a copy
+    assert frozen[0, 0] == 0
+
+
 def test_pandas_dataframe_round_trips() -> None:
     pd = pytest.importorskip("pandas")
     df = pd.DataFrame({"a": range(1000), "b": [f"s{i}" for i in range(1000)], "c": 1.5})

@@ -36,10 +36,12 @@ from __future__ import annotations
 import hashlib
 import pickle
 import struct
+import sys
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from grange.datastore.backend import as_bytes_view
 from grange.exceptions import ArtifactLoadError, ArtifactSerializationError
@@ -99,6 +101,23 @@ class _Frames:
         return n
 
 
+class _Pickler(pickle.Pickler):
+    """Protocol 5, except that a read-only NumPy array is saved as a writable copy.
+
+    Pickle marks a read-only out-of-band buffer so that it loads read-only, and
+    arrays from ``np.frombuffer(bytes)``, ``np.asarray(PIL image)`` or a
+    read-only memory map are read-only: a later step could not change them in
+    place, which it can in Metaflow (whose pickles copy everything). Copying
+    only these keeps every other array free of copies.
+    """
+
+    def reducer_override(self, obj: object) -> Any:
+        numpy = sys.modules.get("numpy")
+        if numpy is not None and isinstance(obj, numpy.ndarray) and not obj.flags.writeable:
+            return obj.copy().__reduce_ex__(5)
+        return NotImplemented
+
+
 def serialize(obj: object, *, name: str | None = None, step: str | None = None) -> Serialized:
     """Turn ``obj`` into chunks; :class:`ArtifactSerializationError` if it can't be.
 
@@ -115,7 +134,7 @@ def serialize(obj: object, *, name: str | None = None, step: str | None = None) 
         return False
 
     try:
-        pickle.Pickler(frames, protocol=5, buffer_callback=keep_buffer).dump(obj)
+        _Pickler(frames, protocol=5, buffer_callback=keep_buffer).dump(obj)
     except Exception as e:
         raise _cannot_save(obj, e, name, step) from e
 
