@@ -206,7 +206,9 @@ def test_a_failed_task_exposes_its_exception(store: Store) -> None:
     assert "exploded on purpose" in str(error)
     assert "about to explode" in task.stdout
     assert "ValueError: exploded on purpose" in task.stderr
-    assert list(task) == []  # a failed attempt saves no artifacts
+    # As in Metaflow, a failed attempt keeps its artifacts as they were when it failed.
+    assert [a.id for a in task] == ["before"]
+    assert task.data.before == "saved before the failure"
     before = Run(f"ClientFailFlow/{store.failed}")["start"].task
     assert before is not None and before.data.before == "saved before the failure"
 
