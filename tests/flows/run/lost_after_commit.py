@@ -9,10 +9,14 @@ from pathlib import Path
 from grange import FlowSpec, retry, step
 
 MARKER = Path("fork-server-killed")
+COMMITTED = Path("item-1-committed")
 
 
 class Lingering:
+    """Dropped once the task has committed its record: says so, then lingers."""
+
     def __del__(self):
+        COMMITTED.write_text("yes")
         time.sleep(3)
 
 
@@ -27,7 +31,9 @@ class LostAfterCommitFlow(FlowSpec):
     def work(self):
         forked = "GRANGE_PARENT_PID" not in os.environ
         if self.input == 0 and forked and not MARKER.exists():
-            time.sleep(1)  # item 1 has committed and lingers by now
+            deadline = time.time() + 60
+            while not COMMITTED.exists() and time.time() < deadline:
+                time.sleep(0.01)  # until item 1 has committed and lingers
             MARKER.write_text(str(os.getppid()))
             os.kill(os.getppid(), signal.SIGKILL)
             time.sleep(30)
