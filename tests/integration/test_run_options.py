@@ -113,6 +113,7 @@ def runs_stored(runner: Runner) -> int:
         (["--max-num-splits", "0"], "Invalid value for '--max-num-splits'"),
         (["--tag", ""], "a tag must not be empty"),
         (["--tag", "x" * 501], "is 501 characters long; the limit is 500"),
+        (["--run-id-file", "/nonexistent/dir/id"], "--run-id-file /nonexistent/dir/id: cannot"),
     ],
     ids=[
         "float",
@@ -123,6 +124,7 @@ def runs_stored(runner: Runner) -> int:
         "max-num-splits",
         "empty-tag",
         "long-tag",
+        "run-id-file",
     ],
 )
 def test_invalid_options_are_refused_before_anything_runs(
@@ -145,3 +147,34 @@ def test_a_broken_flow_is_refused_before_anything_is_stored(runner: Runner) -> N
     assert "Traceback" not in result.output
     assert result.run_id is None
     assert not runner.root.exists()
+
+
+@pytest.mark.parametrize(
+    ("top", "expected"),
+    [
+        (("--datastore-root", "a-file"), "is not a directory grange can write to"),
+        (("--metadata", "garbage"), "'garbage' is not a database URL"),
+        (
+            ("--metadata", "postgresql://user:secret@127.0.0.1:1/db"),
+            "cannot open the metadata database postgresql+psycopg://user:***@127.0.0.1:1/db",
+        ),
+    ],
+    ids=["datastore-root-is-a-file", "metadata-not-a-url", "metadata-unreachable"],
+)
+def test_stores_that_cannot_be_used_are_named_with_a_fix(
+    runner: Runner, top: tuple[str, ...], expected: str
+) -> None:
+    (runner.cwd / "a-file").write_text("not a folder")
+    result = runner.run("params", top=top, ok=False)
+    assert expected in result.output
+    assert "Fix:" in result.output
+    assert "Internal error" not in result.output and "Traceback" not in result.output
+    assert "secret" not in result.output  # no password in messages
+
+
+def test_a_damaged_metadata_file_is_named(runner: Runner) -> None:
+    runner.root.mkdir()
+    (runner.root / "metadata.db").write_bytes(b"not a database " * 100)
+    result = runner.run("params", ok=False)
+    assert "metadata.db is not a grange metadata database, or it is damaged" in result.output
+    assert "Internal error" not in result.output

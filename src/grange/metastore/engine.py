@@ -80,7 +80,14 @@ def get_engine(url: str) -> Engine:
 
 
 def _create_engine(url: str) -> Engine:
-    parsed = sa.make_url(url)
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise MetadataError(
+            f"{url!r} is not a database URL",
+            fix="use 'local' (the default), sqlite:///path/metadata.db or "
+            "postgresql://user@host:port/db",
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":

@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
+from grange.exceptions import MetadataError
 from grange.metastore.dbapi import DriverSql
 from grange.metastore.engine import get_engine, read_transaction, write_transaction
 from grange.metastore.migrations import migrate
@@ -43,7 +45,14 @@ class SqlAlchemyStore(MetadataStore):
     ) -> SqlAlchemyStore:
         """Open the store at ``url``, creating or migrating its schema as needed."""
         engine = get_engine(url)
-        migrate(engine)
+        try:
+            migrate(engine)
+        except DBAPIError as err:  # the server is not there, refuses us, or the file is not one
+            where = engine.url.render_as_string(hide_password=True)
+            raise MetadataError(
+                f"cannot open the metadata database {where}: {err.orig}".strip(),
+                fix="check the URL, and that the database server runs and is reachable from here",
+            ) from None
         return cls(engine, stale_after=stale_after, clock=clock)
 
     @contextmanager

@@ -16,6 +16,7 @@ Arguments after the first two are keyword-only.
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -93,24 +94,38 @@ class MetadataStore:
         """
         path = sqlite_path(url)
         if path is not None:
-            from grange.metastore.sqlite_schema import create_new
+            try:
+                return cls._open_sqlite(path, url, stale_after=stale_after, clock=clock)
+            except sqlite3.DatabaseError as err:
+                raise MetadataError(
+                    f"{path} is not a grange metadata database, or it is damaged ({err})",
+                    fix="move it away to start a new store there, or use another --datastore-root",
+                ) from None
+        from grange.metastore.sql_store import SqlAlchemyStore
 
-            if not path.exists():
-                create_new(path)
-            if path.is_file():
+        return SqlAlchemyStore.open(url, stale_after=stale_after, clock=clock)
+
+    @classmethod
+    def _open_sqlite(
+        cls, path: Path, url: str, *, stale_after: float, clock: Callable[[], float]
+    ) -> MetadataStore:
+        """The SQLite file at ``path``: created with sqlite3 if new, opened with it
+        at the current version, else migrated by SQLAlchemy."""
+        from grange.metastore.sqlite_schema import create_new
+
+        if not path.exists():
+            create_new(path)
+        if path.is_file():
+            version = read_schema_version(path)
+            if version == 0:  # just made by another process's connect: (wait and) look again
+                if is_empty(path):
+                    create_new(path)
                 version = read_schema_version(path)
-                if version == 0:
-                    # Made a moment ago by another process's connect: create it
-                    # too (or wait for that process to have done so), then look
-                    # again (its tables may have been committed since).
-                    if is_empty(path):
-                        create_new(path)
-                    version = read_schema_version(path)
-                refuse_newer(version)
-                if version == SCHEMA_VERSION:
-                    from grange.metastore.sqlite_store import SqliteStore
+            refuse_newer(version)
+            if version == SCHEMA_VERSION:
+                from grange.metastore.sqlite_store import SqliteStore
 
-                    return SqliteStore(path, stale_after=stale_after, clock=clock)
+                return SqliteStore(path, stale_after=stale_after, clock=clock)
         from grange.metastore.sql_store import SqlAlchemyStore
 
         return SqlAlchemyStore.open(url, stale_after=stale_after, clock=clock)

@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from grange._version import __version__
 from grange.datastore import AttemptRecord, LocalBlobStore, read_record, write_record
 from grange.decorators.options import TaskOptions
 from grange.decorators.registry import parse_decospec, step_decorators, task_options
-from grange.exceptions import DecoratorError
+from grange.exceptions import CommandError, DecoratorError
 from grange.flowspec import FlowSpec
 from grange.graph import FlowGraph, graph_of, lint
 from grange.runtime.attempts import AttemptPolicy
@@ -79,6 +80,7 @@ def execute(req: RunRequest) -> int:
     os.environ["GRANGE_DATASTORE_ROOT"] = str(req.datastore_root)
     if req.metadata_url != "local":
         os.environ["GRANGE_METADATA"] = req.metadata_url
+    _check_paths(req)
     launcher = _launcher(req)
     try:
         from grange.metastore import MetadataStore, sqlite_url
@@ -164,6 +166,31 @@ def execute(req: RunRequest) -> int:
         return 0 if status == "succeeded" else 1
     finally:
         launcher.close()
+
+
+def _check_paths(req: RunRequest) -> None:
+    """Refuse, before anything is registered, a datastore root or a run-id file
+    that cannot be written: a run must not be left behind half started."""
+    root = req.datastore_root
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=root, prefix=".grange-probe-")  # can we, really?
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise CommandError(
+            f"the datastore root {root} is not a directory grange can write to "
+            f"({err.strerror or err})",
+            fix="pass --datastore-root (or set GRANGE_DATASTORE_ROOT to) a writable directory",
+        ) from None
+    if req.run_id_file:
+        target = Path(req.run_id_file)
+        folder = target.parent if str(target.parent) else Path(".")
+        if target.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise CommandError(
+                f"--run-id-file {req.run_id_file}: cannot write a file there",
+                fix="name a file in a directory that exists and is writable",
+            )
 
 
 def step_options(
