@@ -22,6 +22,7 @@ from grange.datastore import (
     read_record,
     write_record,
 )
+from grange.exceptions import DatastoreError
 
 
 @pytest.fixture(params=["memory", "local"])
@@ -156,3 +157,10 @@ def test_buffered_log_sink_flushes_on_size_and_close(blobs: BlobStore) -> None:
     sink.close()
     sink.close()
     assert read_log(blobs, key) == b"abc\ndefghijk\ntail\n"
+
+
+def test_a_damaged_record_is_an_error_naming_it(blobs: BlobStore) -> None:
+    rec = record()
+    blobs.put_bytes(rec.paths.record, b'{"format": 1, broken')
+    with pytest.raises(DatastoreError, match=r"the record TrainFlow/.*/record.json .* is damaged"):
+        read_record(blobs, rec.flow, rec.run_id, rec.step, rec.task_id, 0)

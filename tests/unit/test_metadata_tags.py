@@ -61,6 +61,7 @@ def test_user_tags_equal_to_system_tags_are_dropped_at_creation(store: MetadataS
         (["x" * (MAX_TAG_LENGTH + 1)], f"the limit is {MAX_TAG_LENGTH}"),
         ("single-string", "must be a list of tags, not the single string"),
         ([3], "a tag must be a string, not int"),
+        (["two\nlines"], "holds a control character"),
         ([], "no tag to add or remove"),
     ],
 )

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from grange.datastore.backend import BlobStore, check_key
 from grange.datastore.cas import ArtifactRef
-from grange.exceptions import BlobNotFound
+from grange.exceptions import BlobNotFound, DatastoreError
 
 # Compact, so that the C encoder writes it: records are written by every task.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
@@ -161,7 +161,15 @@ def read_record(
         data = blobs.get_bytes(key)
     except BlobNotFound:
         return None
-    return AttemptRecord.from_json(data)
+    try:
+        return AttemptRecord.from_json(data)
+    except (ValueError, KeyError, TypeError) as err:
+        raise DatastoreError(
+            f"the record {key} in {blobs.describe()} is damaged ({type(err).__name__}: {err})",
+            step=step,
+            fix="move that attempt's folder away: the task then counts as not run, "
+            "and resume runs it again",
+        ) from None
 
 
 def list_attempts(blobs: BlobStore, flow: str, run_id: str, step: str, task_id: str) -> list[int]:

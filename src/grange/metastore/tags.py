@@ -5,7 +5,7 @@ A run has *system* tags, set once by the runtime when the run is created
 which ``add_tags`` / ``remove_tags`` / ``replace_tags`` change. The rules follow
 Metaflow's so that existing tagging code behaves the same:
 
-- a tag is a non-empty string of at most :data:`MAX_TAG_LENGTH` characters;
+- a tag is a non-empty string of at most :data:`MAX_TAG_LENGTH` printable characters;
 - a run has at most :data:`MAX_USER_TAGS` user tags, except that a run already
   over the limit may be changed as long as the change does not add to it;
 - removing a system tag is an error; adding a tag the run already has as a
@@ -36,6 +36,11 @@ def check_tags(tags: Iterable[str], *, what: str = "tags") -> frozenset[str]:
             raise TagError(f"a tag must be a string, not {type(tag).__name__} ({tag!r})")
         if not tag:
             raise TagError("a tag must not be empty", fix="give the tag some text")
+        if not tag.isprintable():
+            raise TagError(
+                f"the tag {tag!r} holds a control character (a newline, a tab, ...)",
+                fix="use printable characters only",
+            )
         if len(tag) > MAX_TAG_LENGTH:
             raise TagError(
                 f"the tag {tag[:40]!r}... is {len(tag)} characters long; "
