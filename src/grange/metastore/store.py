@@ -95,22 +95,24 @@ class MetadataStore:
         path = sqlite_path(url)
         if path is not None:
             try:
-                return cls._open_sqlite(path, url, stale_after=stale_after, clock=clock)
+                store = cls._open_sqlite(path, stale_after=stale_after, clock=clock)
             except sqlite3.DatabaseError as err:
                 raise MetadataError(
                     f"{path} is not a grange metadata database, or it is damaged ({err})",
                     fix="move it away to start a new store there, or use another --datastore-root",
                 ) from None
+            if store is not None:
+                return store
         from grange.metastore.sql_store import SqlAlchemyStore
 
         return SqlAlchemyStore.open(url, stale_after=stale_after, clock=clock)
 
     @classmethod
     def _open_sqlite(
-        cls, path: Path, url: str, *, stale_after: float, clock: Callable[[], float]
-    ) -> MetadataStore:
-        """The SQLite file at ``path``: created with sqlite3 if new, opened with it
-        at the current version, else migrated by SQLAlchemy."""
+        cls, path: Path, *, stale_after: float, clock: Callable[[], float]
+    ) -> MetadataStore | None:
+        """The SQLite file at ``path``, created with sqlite3 if new and opened with it
+        at the current version; ``None`` for an older one (SQLAlchemy migrates it)."""
         from grange.metastore.sqlite_schema import create_new
 
         if not path.exists():
@@ -126,9 +128,7 @@ class MetadataStore:
                 from grange.metastore.sqlite_store import SqliteStore
 
                 return SqliteStore(path, stale_after=stale_after, clock=clock)
-        from grange.metastore.sql_store import SqlAlchemyStore
-
-        return SqlAlchemyStore.open(url, stale_after=stale_after, clock=clock)
+        return None
 
     @classmethod
     def at_root(cls, root: Path, **kwargs: Any) -> MetadataStore:
