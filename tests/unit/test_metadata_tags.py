@@ -107,3 +107,26 @@ def test_tag_errors_render_a_fix(store: MetadataStore, run_id: str) -> None:
     with pytest.raises(TagError) as caught:
         store.remove_tags(FLOW, run_id, tags=["user:ada"])
     assert "Fix: remove only user tags" in caught.value.render()
+
+
+@pytest.mark.parametrize(
+    "tag", ["user:mallory", "runtime:argo", "python_version:2.7", "grange_version:0", "origin:x"]
+)
+def test_user_tags_cannot_forge_system_tags(store: MetadataStore, run_id: str, tag: str) -> None:
+    with pytest.raises(TagError, match="form of a system tag"):
+        store.add_tags(FLOW, run_id, tags=[tag])
+    with pytest.raises(TagError, match="form of a system tag"):
+        store.replace_tags(FLOW, run_id, remove=["exp"], add=[tag])
+    with pytest.raises(TagError, match="form of a system tag"):
+        store.new_run(FLOW, user="ada", tags=[tag], system_tags=["user:ada"])
+    assert store.run_tags(FLOW, run_id).user == {"exp"}
+    assert [r.run_id for r in store.list_runs(FLOW, tags=[tag])] == []
+
+
+def test_tags_that_only_look_alike_are_user_tags(store: MetadataStore, run_id: str) -> None:
+    assert store.add_tags(FLOW, run_id, tags=["username:x", "user", "my-user:x"]) == {
+        "exp",
+        "username:x",
+        "user",
+        "my-user:x",
+    }

@@ -17,7 +17,7 @@ from grange.exceptions import MetadataError
 from grange.metastore.dbapi import Sql, from_json, marks, to_json
 from grange.metastore.rows import FlowRow, RunRow, RunTags
 from grange.metastore.status import CRASHED, RUNNING, reported_run_status
-from grange.metastore.tags import check_tag_count, check_tags
+from grange.metastore.tags import check_tag_count, check_tags, check_user_tags
 
 _LAST_SEEN = "coalesce(heartbeat_at, started_at, created_at)"
 _RUN_COLUMNS = (
@@ -50,7 +50,9 @@ def create_run(
 ) -> str:
     """Insert a running run, allocating its number (and id unless given)."""
     system = check_tags(system_tags, what="system tags")
-    user_tags = check_tags(tags) - system
+    user_tags = check_tags(tags)
+    check_user_tags(user_tags, system)
+    user_tags -= system
     check_tag_count(user_tags)
     ensure_flow(connection, flow, now=now)
     number = int(

@@ -10,7 +10,11 @@ Metaflow's so that existing tagging code behaves the same:
   over the limit may be changed as long as the change does not add to it;
 - removing a system tag is an error; adding a tag the run already has as a
   system tag changes nothing (it is already one of the run's tags);
-- ``replace_tags`` removes first, then adds, as one change.
+- ``replace_tags`` removes first, then adds, as one change;
+- a user tag may not take a system tag's form (:data:`RESERVED_TAG_PREFIXES`:
+  ``user:``, ``runtime:``, ...) unless the run already has that very tag as a
+  system tag: otherwise ``--tag user:mallory`` would put a run in mallory's
+  namespace.
 """
 
 from __future__ import annotations
@@ -21,6 +25,37 @@ from grange.exceptions import TagError
 
 MAX_USER_TAGS = 50
 MAX_TAG_LENGTH = 500
+
+RESERVED_TAG_PREFIXES = (
+    "date:",
+    "grange_version:",
+    "metaflow_version:",
+    "origin:",
+    "production:",
+    "project:",
+    "project_branch:",
+    "python_version:",
+    "runtime:",
+    "schedule:",
+    "trigger:",
+    "user:",
+)
+"""Forms that only system tags take: namespaces (``user:``, ``project:``,
+``production:``) and facts the runtime records about a run."""
+
+
+def check_user_tags(tags: frozenset[str], system: frozenset[str]) -> None:
+    """Refuse user tags in a system tag's form (see :data:`RESERVED_TAG_PREFIXES`)."""
+    forged = sorted(t for t in tags - system if t.startswith(RESERVED_TAG_PREFIXES))
+    if forged:
+        prefix = forged[0].split(":", 1)[0] + ":"
+        raise TagError(
+            f"the tag {forged[0]!r} has the form of a system tag ('{prefix}...'), "
+            "which grange sets itself: a user tag cannot put a run in another namespace "
+            "or claim facts about it",
+            fix="choose a tag that does not start with any of "
+            + ", ".join(RESERVED_TAG_PREFIXES),
+        )
 
 
 def check_tags(tags: Iterable[str], *, what: str = "tags") -> frozenset[str]:
@@ -77,6 +112,7 @@ def mutate_user_tags(
     to_add = check_tags(add, what="tags to add")
     if not to_remove and not to_add:
         raise TagError("no tag to add or remove", fix="name at least one tag")
+    check_user_tags(to_add, system)
     immutable = sorted(to_remove & system)
     if immutable:
         raise TagError(
