@@ -10,8 +10,10 @@
     ├── TooManySplitsError           exit 1   a foreach over more items than --max-num-splits
     ├── DatastoreError               exit 1   stored bytes cannot be read or written
     │   ├── BlobNotFound             exit 1   no blob under the key asked for
+    │   ├── RecordExistsError        exit 1   an attempt's record was written already
     │   ├── ArtifactSerializationError exit 1 an artifact cannot be pickled
     │   └── ArtifactLoadError        exit 1   a stored artifact cannot be unpickled
+    │       └── DamagedBlobError     exit 1   stored bytes do not hash to their content key
     ├── CommandError                 exit 2   a CLI command got arguments it cannot use
     ├── MetadataError                exit 1   the metadata store cannot do what was asked
     │   └── TagError                 exit 2   a run tag is invalid or may not be changed
@@ -135,6 +137,10 @@ class BlobNotFound(DatastoreError):
         self.key = key
 
 
+class RecordExistsError(DatastoreError):
+    """An attempt's record exists already; records are written once, never replaced."""
+
+
 class ArtifactSerializationError(DatastoreError):
     """An artifact cannot be pickled; ``type_name`` and ``original`` say why."""
 
@@ -160,6 +166,12 @@ class ArtifactLoadError(DatastoreError):
     """A stored artifact cannot be turned back into an object."""
 
     headline = "Cannot load artifact"
+
+
+class DamagedBlobError(ArtifactLoadError):
+    """A content-addressed blob whose bytes no longer hash to its key."""
+
+    headline = "Damaged artifact"
 
 
 class CommandError(GrangeError):

@@ -8,17 +8,19 @@ from typing import Any
 
 import pytest
 
+import grange.datastore.cas as cas_module
 import grange.datastore.local as local
 from grange.datastore import (
     ArtifactRef,
     ArtifactSerializationError,
-    BlobNotFound,
     BlobStore,
     ContentAddressedStore,
     LocalBlobStore,
     MemoryBlobStore,
     serialize,
 )
+from grange.datastore.foreach import ForeachRef, iter_items, load_item, save_items
+from grange.exceptions import ArtifactLoadError, DamagedBlobError
 
 
 @pytest.fixture(params=["memory", "local"])
@@ -103,7 +105,7 @@ def test_refs_round_trip_through_dicts(cas: ContentAddressedStore) -> None:
 
 
 def test_loading_a_missing_key_names_it(cas: ContentAddressedStore) -> None:
-    with pytest.raises(BlobNotFound, match="TrainFlow/data/de/deadbeef"):
+    with pytest.raises(ArtifactLoadError, match="TrainFlow/data/de/deadbeef is missing"):
         cas.load("deadbeef")
 
 
@@ -164,3 +166,96 @@ def test_a_failing_hash_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monke
         blobs.put_content([b"x" * 100], broken_key, size=100)
     assert blobs.list("") == []
     assert list((tmp_path / local.STAGING).iterdir()) == []
+
+
+def _flip_byte(blobs: BlobStore, key: str, offset: int = -1) -> None:
+    """Damage a stored blob in place, as a bad disk sector or a stray write would."""
+    data = bytearray(blobs.get_bytes(key))
+    data[offset] ^= 0x01
+    blobs.put_bytes(key, bytes(data), overwrite=True)
+
+
+@pytest.mark.parametrize("size", [100, 300 * 1024, 3 * 1024 * 1024])
+def test_a_damaged_blob_is_detected_named_and_repaired_by_saving_again(
+    cas: ContentAddressedStore, size: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    value = b"x" * size + b"end"
+    ref = cas.save(value)
+    _flip_byte(cas.blobs, cas.blob_key(ref.key))
+    cas_module._verified.clear()  # this process read it intact before
+    with pytest.raises(DamagedBlobError) as info:
+        cas.load(ref.key, name="model", task="TrainFlow/3/train/7")
+    text = info.value.render()
+    assert "artifact 'model' of task TrainFlow/3/train/7" in text
+    assert "step 'train'" in text
+    assert cas.blob_key(ref.key) in text and "does not hash to" in text
+    assert "saving the same value replaces" in text
+    # saving the same value again replaces the damaged blob, atomically, and says so
+    assert cas.save(value) == ref
+    assert "was damaged; replaced it" in capsys.readouterr().err
+    assert cas.load(ref.key) == value
+
+
+def test_saving_an_intact_existing_value_writes_nothing(cas: ContentAddressedStore) -> None:
+    ser = serialize([1, 2, 3])
+    assert cas.put_serialized(ser) is True
+    assert cas.put_serialized(serialize([1, 2, 3])) is False
+
+
+def test_an_unpicklable_blob_names_the_artifact_and_the_file(cas: ContentAddressedStore) -> None:
+    class Boom:
+        def __init__(self) -> None:
+            self.state = 1
+
+        def __setstate__(self, state: object) -> None:
+            raise RuntimeError("no way back")
+
+    globals()["Boom"] = Boom  # picklable by reference for this test
+    Boom.__qualname__ = "Boom"
+    try:
+        ref = cas.save(Boom())
+        with pytest.raises(ArtifactLoadError) as info:
+            cas.load(ref.key, name="thing", task="TrainFlow/3/start/1")
+    finally:
+        del globals()["Boom"]
+    text = info.value.render()
+    assert "artifact 'thing' of task TrainFlow/3/start/1" in text
+    assert "no way back" in text and cas.blob_key(ref.key) in text
+
+
+def test_a_damaged_foreach_item_is_an_error_not_a_wrong_value(blobs: BlobStore) -> None:
+    ref = save_items(blobs, "TrainFlow", ["alpha", "beta", "gamma"], max_items=10)
+    assert [load_item(blobs, ref, i) for i in range(3)] == ["alpha", "beta", "gamma"]
+    _flip_byte(blobs, ref.blob_key, -3)  # inside the last item's pickled string
+    assert load_item(blobs, ref, 0) == "alpha"
+    with pytest.raises(DamagedBlobError, match="item 2 does not match its checksum"):
+        load_item(blobs, ref, 2)
+    with pytest.raises(DamagedBlobError, match="does not hash to"):
+        list(iter_items(blobs, ref))
+    # saving the same items again repairs the split
+    assert save_items(blobs, "TrainFlow", ["alpha", "beta", "gamma"], max_items=10) == ref
+    assert load_item(blobs, ref, 2) == "gamma"
+
+
+def test_a_truncated_foreach_split_is_an_error(blobs: BlobStore) -> None:
+    ref = save_items(blobs, "TrainFlow", list(range(5)), max_items=10)
+    data = blobs.get_bytes(ref.blob_key)
+    blobs.put_bytes(ref.blob_key, data[:-4], overwrite=True)
+    with pytest.raises(DamagedBlobError, match="shorter than its table says"):
+        load_item(blobs, ref, 4)
+
+
+def test_foreach_splits_written_before_checksums_still_load(blobs: BlobStore) -> None:
+    import pickle
+    import struct
+
+    items = [pickle.dumps(v, protocol=5) for v in ("a", "b")]
+    offsets = [16 + 8 * 3]
+    for item in items:
+        offsets.append(offsets[-1] + len(item))
+    data = struct.pack("<4sIQ", b"GFE1", 0, 2) + struct.pack("<3Q", *offsets) + b"".join(items)
+    key = hashlib.sha1(data).hexdigest()
+    ContentAddressedStore(blobs, "TrainFlow").put_chunks(key, [data])
+    ref = ForeachRef(key=key, count=2, flow="TrainFlow")
+    assert [load_item(blobs, ref, 0), load_item(blobs, ref, 1)] == ["a", "b"]
+    assert list(iter_items(blobs, ref)) == ["a", "b"]

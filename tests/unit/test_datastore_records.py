@@ -22,7 +22,7 @@ from grange.datastore import (
     read_record,
     write_record,
 )
-from grange.exceptions import DatastoreError
+from grange.exceptions import DatastoreError, RecordExistsError
 
 
 @pytest.fixture(params=["memory", "local"])
@@ -93,7 +93,9 @@ def test_write_then_read(blobs: BlobStore) -> None:
 
 def test_a_committed_record_is_not_replaced_unless_asked(blobs: BlobStore) -> None:
     write_record(blobs, record())
-    assert write_record(blobs, record(status="failed")) is False
+    with pytest.raises(RecordExistsError, match="has a record already") as info:
+        write_record(blobs, record(status="failed"))
+    assert "grange db rebuild" in info.value.render()
     assert read_record(blobs, "TrainFlow", "1700000000000001", "train", "7", 0).status == "ok"  # type: ignore[union-attr]
     assert write_record(blobs, record(status="failed"), overwrite=True) is True
 

@@ -50,7 +50,8 @@ class DataArtifact(ClientObject):
     @property
     def data(self) -> Any:
         """The value, read from the datastore and unpickled (on every access)."""
-        return self._stores.cas(self._components[0]).load(self._row.key)
+        task = self.pathspec.rsplit("/", 1)[0]
+        return self._stores.cas(self._components[0]).load(self._row.key, name=self.id, task=task)
 
     @property
     def sha(self) -> str:

@@ -21,7 +21,7 @@ class TaskData:
     """
 
     def __init__(
-        self, pathspec: str, rows: Mapping[str, ArtifactRow], load: Callable[[str], Any]
+        self, pathspec: str, rows: Mapping[str, ArtifactRow], load: Callable[[str, str], Any]
     ) -> None:
         self._pathspec = pathspec
         self._rows = {name: row for name, row in rows.items() if not name.startswith("_")}
@@ -34,7 +34,7 @@ class TaskData:
         if row is None:
             hint = suggest(name, self._rows, "artifact")
             raise AttributeError(f"task {self._pathspec} has no artifact '{name}'; {hint}")
-        return self._load(row.key)
+        return self._load(row.key, name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._rows

@@ -124,8 +124,8 @@ class Task(ClientObject):
         running gains them when it ends); each read from the datastore when asked for."""
         return TaskData(self.pathspec, self._artifact_rows(), self._load)
 
-    def _load(self, key: str) -> Any:
-        return self._stores.cas(self._components[0]).load(key)
+    def _load(self, key: str, name: str) -> Any:
+        return self._stores.cas(self._components[0]).load(key, name=name, task=self.pathspec)
 
     @property
     def artifacts(self) -> Any:

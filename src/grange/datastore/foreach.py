@@ -3,15 +3,22 @@
 Metaflow hands every foreach task the whole list and lets it pick its item, so a
 10,000-way foreach over big items reads the list 10,000 times. Here the split
 materializes its iterable exactly once, in iteration order, into one
-content-addressed blob with an offsets table, and task ``i`` reads the table
-entry and item ``i`` only (two range reads)::
+content-addressed blob with a table of offsets and checksums, and task ``i``
+reads the header, its table entries and item ``i`` only (three range reads)::
 
     offset     size        field
-    0          4           magic b"GFE1"
+    0          4           magic b"GFE2"
     4          4           reserved (0)
     8          8           item count n
-    16         8*(n+1)     absolute offsets; item i is bytes [off[i], off[i+1])
+    16         16*(n+1)    entries (offset u64, crc32 u32, reserved u32): item i
+                           is bytes [off[i], off[i+1]) and its crc32 is crc[i];
+                           entry n holds the end offset (and crc 0)
     off[0]     ...         each item, pickled (protocol 5, in-band)
+
+A task reads only its item, so the blob's sha1 (its key) cannot be checked on
+that path: the item's crc32 is, and a damaged item is an error naming the blob,
+never a wrong value. Reading every item (:func:`iter_items`) checks the sha1.
+Tables written before checksums (magic ``GFE1``: 8-byte offsets only) still load.
 
 Any iterable works: a list, tuple, range, a generator (consumed once), a set
 (stored in the order iterating it gave, which then holds for every reader), a
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import pickle
 import struct
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,14 +40,18 @@ from grange.datastore.cas import ContentAddressedStore, data_key
 from grange.datastore.serialize import sha1_of, type_name
 from grange.exceptions import (
     ArtifactSerializationError,
+    DamagedBlobError,
     EmptyForeachError,
     InvalidNextError,
     TooManySplitsError,
 )
 
-MAGIC = b"GFE1"
+MAGIC = b"GFE2"
+MAGIC_V1 = b"GFE1"
 _HEAD = struct.Struct("<4sIQ")
-_PAIR = struct.Struct("<QQ")
+_ENTRY = struct.Struct("<QII")
+_PAIR_V2 = struct.Struct("<QIIQ")  # entry i, then the offset of entry i + 1
+_PAIR_V1 = struct.Struct("<QQ")
 
 
 @dataclass(frozen=True)
@@ -101,10 +113,13 @@ def save_items(
             fix="check the variable: a foreach needs at least one item; "
             "branch around the foreach when there is nothing to do",
         )
-    offsets = [_HEAD.size + 8 * (len(items) + 1)]
-    for item in items:
-        offsets.append(offsets[-1] + len(item))
-    chunks = [_HEAD.pack(MAGIC, 0, len(items)), struct.pack(f"<{len(offsets)}Q", *offsets)]
+    table = bytearray(_ENTRY.size * (len(items) + 1))
+    offset = _HEAD.size + len(table)
+    for i, item in enumerate(items):
+        _ENTRY.pack_into(table, i * _ENTRY.size, offset, zlib.crc32(item), 0)
+        offset += len(item)
+    _ENTRY.pack_into(table, len(items) * _ENTRY.size, offset, 0, 0)
+    chunks: list[bytes | bytearray] = [_HEAD.pack(MAGIC, 0, len(items)), table]
     chunks.extend(items)
     key = sha1_of(chunks)
     cas.put_chunks(key, chunks)
@@ -115,17 +130,56 @@ def load_item(blobs: BlobStore, ref: ForeachRef, index: int) -> object:
     """Item ``index`` of the split, reading only its offsets and its bytes."""
     if not 0 <= index < ref.count:
         raise IndexError(f"foreach index {index} out of range (the split has {ref.count} items)")
-    start, end = _PAIR.unpack(blobs.get_range(ref.blob_key, _HEAD.size + 8 * index, _PAIR.size))
-    return pickle.loads(blobs.get_range(ref.blob_key, start, end - start))
+    magic, _, count = _HEAD.unpack(_exact(blobs, ref, 0, _HEAD.size))
+    if count != ref.count or magic not in (MAGIC, MAGIC_V1):
+        raise _damaged(blobs, ref, "its header does not describe this split")
+    if magic == MAGIC_V1:
+        start, end = _PAIR_V1.unpack(_exact(blobs, ref, _HEAD.size + 8 * index, _PAIR_V1.size))
+        crc = None
+    else:
+        entry = _HEAD.size + _ENTRY.size * index
+        start, crc, _, end = _PAIR_V2.unpack(_exact(blobs, ref, entry, _PAIR_V2.size))
+    if not _HEAD.size <= start <= end:
+        raise _damaged(blobs, ref, f"the offsets of item {index} are damaged")
+    data = _exact(blobs, ref, start, end - start)
+    if crc is not None and zlib.crc32(data) != crc:
+        raise _damaged(blobs, ref, f"item {index} does not match its checksum")
+    try:
+        return pickle.loads(data)
+    except Exception as err:
+        raise _damaged(blobs, ref, f"item {index} cannot be unpickled ({err})") from err
+
+
+def _exact(blobs: BlobStore, ref: ForeachRef, start: int, length: int) -> bytes:
+    """``length`` bytes at ``start`` of the split's blob; a short read means damage."""
+    data = blobs.get_range(ref.blob_key, start, length)
+    if len(data) != length:
+        raise _damaged(blobs, ref, "it is shorter than its table says")
+    return data
+
+
+def _damaged(blobs: BlobStore, ref: ForeachRef, reason: str) -> DamagedBlobError:
+    return DamagedBlobError(
+        f"the stored foreach split {blobs.url(ref.blob_key)} is damaged: {reason}",
+        fix="run the step that made the foreach again (a new run, or resume from that "
+        "step): saving the same items replaces the damaged blob",
+    )
 
 
 def iter_items(blobs: BlobStore, ref: ForeachRef) -> Iterator[object]:
     """Every item of the split, in order, from one read of the blob."""
     view = blobs.open_buffer(ref.blob_key)
+    if sha1_of((view,)) != ref.key:
+        raise _damaged(blobs, ref, f"it does not hash to {ref.key}")
     magic, _, count = _HEAD.unpack_from(view)
-    if magic != MAGIC or count != ref.count:
+    if magic not in (MAGIC, MAGIC_V1) or count != ref.count:
         raise ValueError(f"blob {ref.blob_key} is not the foreach split {ref}")
-    offsets = struct.unpack_from(f"<{count + 1}Q", view, _HEAD.size)
+    if magic == MAGIC_V1:
+        offsets = list(struct.unpack_from(f"<{count + 1}Q", view, _HEAD.size))
+    else:
+        offsets = [
+            _ENTRY.unpack_from(view, _HEAD.size + _ENTRY.size * i)[0] for i in range(count + 1)
+        ]
     for i in range(count):
         yield pickle.loads(view[offsets[i] : offsets[i + 1]])
 

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from grange.datastore.backend import BlobStore, check_key
 from grange.datastore.cas import ArtifactRef
-from grange.exceptions import BlobNotFound, DatastoreError
+from grange.exceptions import BlobNotFound, DatastoreError, RecordExistsError
 
 # Compact, so that the C encoder writes it: records are written by every task.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
@@ -147,9 +147,26 @@ class AttemptRecord:
 
 
 def write_record(blobs: BlobStore, record: AttemptRecord, *, overwrite: bool = False) -> bool:
-    """Commit ``record`` in one atomic put; ``False`` if that attempt had one already."""
+    """Commit ``record`` in one atomic put; returns ``True``.
+
+    A record is never written twice: if that attempt has one already (and
+    ``overwrite`` is false), nothing is written and :class:`RecordExistsError`
+    says so. Two runs can only meet in one folder if the metadata index handed
+    out a run id the datastore had used already, and then the attempt must
+    fail rather than build on the other run's records.
+    """
     payload = record.to_json().encode()
-    return blobs.put_bytes(record.paths.record, payload, overwrite=overwrite)
+    key = record.paths.record
+    if not blobs.put_bytes(key, payload, overwrite=overwrite):
+        raise RecordExistsError(
+            f"attempt {record.attempt} of task {record.paths.task_prefix} has a record "
+            f"already ({blobs.url(key)}): another process wrote this attempt, so this one's "
+            "result is not stored",
+            step=record.step,
+            fix="if another run shares this run id, the metadata index is out of step with "
+            "the datastore: rebuild it with 'grange db rebuild', then run again",
+        )
+    return True
 
 
 def read_record(

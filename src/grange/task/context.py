@@ -37,15 +37,20 @@ class LazyParameters(Mapping[str, Any]):
     """Parameter values of the run, each loaded on first use."""
 
     def __init__(
-        self, refs: dict[str, ArtifactRef], cas: ContentAddressedStore, names: list[str]
+        self,
+        refs: dict[str, ArtifactRef],
+        cas: ContentAddressedStore,
+        names: list[str],
+        task: str | None = None,
     ) -> None:
         self._refs = {n: refs[n] for n in names if n in refs}
         self._cas = cas
+        self._task = task
         self._cache: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._cache:
-            self._cache[name] = self._cas.load(self._refs[name].key)
+            self._cache[name] = self._cas.load(self._refs[name].key, name=name, task=self._task)
         return self._cache[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -69,7 +74,9 @@ class TaskContext:
         self.stores = stores
         self.is_join = is_join
         params_record = stores.parameters_record(spec.run_id)
-        self.parameters = LazyParameters(params_record.artifacts, stores.cas, parameter_names)
+        self.parameters = LazyParameters(
+            params_record.artifacts, stores.cas, parameter_names, spec.pathspec
+        )
         self.parents = [
             ParentView(
                 stores.final_record(spec.flow, *parse_input_path(p, spec.run_id)), stores.cas
@@ -89,7 +96,7 @@ class TaskContext:
     def load_artifact(self, name: str) -> Any:
         """The value of an inherited artifact; KeyError if the task has none."""
         ref = self.inherited[name]
-        return self.stores.cas.load(ref.key)
+        return self.stores.cas.load(ref.key, name=name, task=self.spec.pathspec)
 
     def artifact_names(self) -> list[str]:
         return sorted(self.inherited)

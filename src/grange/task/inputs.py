@@ -58,7 +58,9 @@ class ParentView:
             raise AttributeError(
                 f"branch '{self._record.step}' (task {self._record.task_id}) has no artifact '{name}'"
             )
-        cache[name] = self._cas.load(ref.key)
+        record = self._record
+        task = f"{record.flow}/{record.run_id}/{record.step}/{record.task_id}"
+        cache[name] = self._cas.load(ref.key, name=name, task=task)
         return cache[name]
 
     def __setattr__(self, name: str, value: Any) -> None:
