@@ -14,6 +14,8 @@
     │   ├── ArtifactSerializationError exit 1 an artifact cannot be pickled
     │   └── ArtifactLoadError        exit 1   a stored artifact cannot be unpickled
     │       └── DamagedBlobError     exit 1   stored bytes do not hash to their content key
+    ├── StoreFullError               exit 1   the disk holding a store is full
+    ├── StoreReadOnlyError           exit 1   a store can be read but not written
     ├── CommandError                 exit 2   a CLI command got arguments it cannot use
     ├── MetadataError                exit 1   the metadata store cannot do what was asked
     │   └── TagError                 exit 2   a run tag is invalid or may not be changed
@@ -172,6 +174,18 @@ class DamagedBlobError(ArtifactLoadError):
     """A content-addressed blob whose bytes no longer hash to its key."""
 
     headline = "Damaged artifact"
+
+
+class StoreFullError(GrangeError):
+    """A write failed because the disk (or quota) holding a store is full."""
+
+    headline = "Disk full"
+
+
+class StoreReadOnlyError(GrangeError):
+    """A store on a read-only file system (or without write permission) was written to."""
+
+    headline = "Read-only store"
 
 
 class CommandError(GrangeError):

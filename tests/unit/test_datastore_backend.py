@@ -232,3 +232,13 @@ def test_datastore_imports_only_the_stdlib_and_grange_exceptions() -> None:
                 ok = name.split(".")[0] in allowed or name == "grange.exceptions"
                 ok = ok or name.startswith("grange.datastore")
                 assert ok, f"{path.name} imports {name}"
+
+
+def test_children_lists_one_level(blobs: BlobStore) -> None:
+    for key in ("F/1/run.json", "F/1/start/1/0/record.json", "F/2/run.json", "F/data/ab/abc", "G/x"):
+        blobs.put_bytes(key, b"x")
+    assert blobs.children() == ["F", "G"]
+    assert blobs.children("F") == ["1", "2", "data"]
+    assert blobs.children("F/1/") == ["run.json", "start"]
+    assert blobs.children("F/3") == []
+    assert blobs.children("G/x") == []

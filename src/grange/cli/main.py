@@ -20,7 +20,10 @@ from grange.cli.errors import debug_option
 from grange.cli.flow import CONTEXT_SETTINGS
 from grange.cli.loader import for_flow_file
 
-TOP_LEVEL: tuple[CommandEntry, ...] = (CommandEntry("runs", "runs:runs"),)
+TOP_LEVEL: tuple[CommandEntry, ...] = (
+    CommandEntry("db", "db:db"),
+    CommandEntry("runs", "runs:runs"),
+)
 """Commands of the ``grange`` script alone, taking no FLOW_FILE (modules in ``commands/``)."""
 
 

@@ -67,7 +67,9 @@ class Stores:
     def metadata(self) -> MetadataStore:
         """The metadata index; a missing local store is an :class:`ObjectNotFound`."""
         if self._metadata is None:
-            if not self.exists():
+            if not self.exists() and self.is_local and self._has_runs():
+                self._metadata = self._rebuilt_index()
+            elif not self.exists():
                 raise ObjectNotFound(
                     f"no grange runs are stored at {self.root}",
                     fix="run a flow first, or point the client at its store: "
@@ -77,6 +79,21 @@ class Stores:
 
             self._metadata = MetadataStore.from_url(self.url)
         return self._metadata
+
+    def _has_runs(self) -> bool:
+        from grange.reindex import flows_in
+
+        return bool(flows_in(self.blobs))
+
+    def _rebuilt_index(self) -> MetadataStore:
+        """The local index was lost (moved, deleted) while the datastore kept its
+        runs: build a new one from the records, which are the truth."""
+        from grange.metastore import MetadataStore
+        from grange.reindex import rebuild
+
+        store = MetadataStore.from_url(self.url)
+        rebuild(self.blobs, store)
+        return store
 
     @property
     def blobs(self) -> BlobStore:

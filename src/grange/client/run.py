@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from grange.client.base import ClientObject, namespace_fix, timestamp
 from grange.client.flow import missing_run, require_flow
 from grange.datastore import latest_record
+from grange.datastore.runs import write_tags
 from grange.exceptions import ClientError
 from grange.metastore import RunRow, RunTags
 
@@ -199,6 +200,8 @@ class Run(ClientObject):
             flow, run_id, remove=_checked(tags_to_remove), add=_checked(tags_to_add)
         )
         self._tags = RunTags(user=user, system=self._tags.system)
+        # Kept in the datastore too, so that a rebuilt index has them.
+        write_tags(self._stores.blobs, flow, run_id, sorted(user))
 
 
 def _as_list(tags: str | Iterable[str]) -> list[str]:

@@ -14,6 +14,7 @@ never a prefix, even if the writer dies in the middle (see
 from __future__ import annotations
 
 import abc
+import builtins
 import threading
 from collections.abc import Callable, Iterable, Sequence
 
@@ -108,6 +109,10 @@ class BlobStore(abc.ABC):
         """Sorted keys under the folder ``prefix`` (recursively); ``''`` lists all."""
 
     @abc.abstractmethod
+    def children(self, prefix: str = "") -> builtins.list[str]:
+        """Sorted names directly under the folder ``prefix``: blobs and folders alike."""
+
+    @abc.abstractmethod
     def delete(self, key: str) -> bool:
         """Remove ``key``; returns whether it existed."""
 
@@ -173,6 +178,14 @@ class MemoryBlobStore(BlobStore):
         start = folder + "/" if folder else ""
         with self._lock:
             return sorted(k for k in self._blobs if k.startswith(start))
+
+    def children(self, prefix: str = "") -> builtins.list[str]:
+        folder = check_prefix(prefix)
+        start = folder + "/" if folder else ""
+        with self._lock:
+            return sorted(
+                {k[len(start) :].split("/", 1)[0] for k in self._blobs if k.startswith(start)}
+            )
 
     def delete(self, key: str) -> bool:
         with self._lock:

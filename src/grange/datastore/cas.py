@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grange.datastore.backend import BlobStore, Chunk, check_key
+from grange.datastore.errors import write_error
 from grange.datastore.serialize import Serialized, deserialize, serialize, sha1_of, type_name
 from grange.exceptions import ArtifactLoadError, BlobNotFound, DamagedBlobError
 
@@ -94,7 +95,13 @@ class ContentAddressedStore:
         cannot be pickled (:class:`~grange.exceptions.ArtifactSerializationError`).
         """
         ser = serialize(obj, name=name, step=step)
-        self.put_serialized(ser)
+        try:
+            self.put_serialized(ser)
+        except OSError as err:
+            what = f"artifact '{name}'" if name else "an artifact"
+            raise write_error(
+                err, what, self.blobs.url(self.blob_key(ser.key)), step=step
+            ) from None
         return ArtifactRef(key=ser.key, size=ser.size, encoding=ser.encoding, type=type_name(obj))
 
     def save_many(

@@ -121,7 +121,7 @@ def save_items(
     _ENTRY.pack_into(table, len(items) * _ENTRY.size, offset, 0, 0)
     chunks: list[bytes | bytearray] = [_HEAD.pack(MAGIC, 0, len(items)), table]
     chunks.extend(items)
-    key = sha1_of(chunks)
+    key = sha1_of(memoryview(c) for c in chunks)
     cas.put_chunks(key, chunks)
     return ForeachRef(key=key, count=len(items), flow=flow)
 

@@ -170,6 +170,14 @@ class LocalBlobStore(BlobStore):
         folder = check_prefix(prefix)
         return sorted(_walk(self._prefix + folder, folder))
 
+    def children(self, prefix: str = "") -> builtins.list[str]:
+        try:
+            entries = os.scandir(self._prefix + check_prefix(prefix))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        with entries:
+            return sorted(e.name for e in entries if not e.name.startswith("."))
+
     def delete(self, key: str) -> bool:
         try:
             os.unlink(self._path(key))

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from grange.datastore.backend import BlobStore, check_key
 from grange.datastore.cas import ArtifactRef
+from grange.datastore.errors import write_error
 from grange.exceptions import BlobNotFound, DatastoreError, RecordExistsError
 
 # Compact, so that the C encoder writes it: records are written by every task.
@@ -157,7 +158,12 @@ def write_record(blobs: BlobStore, record: AttemptRecord, *, overwrite: bool = F
     """
     payload = record.to_json().encode()
     key = record.paths.record
-    if not blobs.put_bytes(key, payload, overwrite=overwrite):
+    try:
+        written = blobs.put_bytes(key, payload, overwrite=overwrite)
+    except OSError as err:
+        what = f"the record of task {record.paths.task_prefix} (attempt {record.attempt})"
+        raise write_error(err, what, blobs.url(key), step=record.step) from None
+    if not written:
         raise RecordExistsError(
             f"attempt {record.attempt} of task {record.paths.task_prefix} has a record "
             f"already ({blobs.url(key)}): another process wrote this attempt, so this one's "

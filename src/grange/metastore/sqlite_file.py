@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+from urllib.request import pathname2url
 
 SQLITE_FILE = "metadata.db"
 BUSY_TIMEOUT_MS = 60_000
@@ -31,13 +32,14 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
-def tune(connection: sqlite3.Connection) -> None:
+def tune(connection: sqlite3.Connection, *, readonly: bool = False) -> None:
     """Apply grange's settings to a new connection (driver-level autocommit)."""
     connection.isolation_level = None
     cursor = connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        enable_wal(cursor)
+        if not readonly:
+            enable_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()
@@ -64,9 +66,27 @@ def enable_wal(cursor: sqlite3.Cursor) -> None:
         pause = min(pause * 2, 0.1)
 
 
-def read_schema_version(path: Path) -> int:
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection to the file; ``readonly`` for a store that cannot be written here.
+
+    A WAL database on a read-only file system cannot be opened the usual way
+    when its ``-shm`` file is absent (SQLite would create it), so such a file
+    is opened ``immutable`` when it has no pending ``-wal`` either: then
+    nothing can be changing it and nothing is missed.
+    """
+    if not readonly:
+        return sqlite3.connect(path, check_same_thread=False)
+    uri = f"file:{pathname2url(str(path))}?mode=ro"
+    wal = Path(f"{path}-wal")
+    shm = Path(f"{path}-shm")
+    if not shm.exists() and (not wal.exists() or wal.stat().st_size == 0):
+        uri += "&immutable=1"
+    return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+
+def read_schema_version(path: Path, *, readonly: bool = False) -> int:
     """The schema version of an existing file (0 if it has no ``schema_version``)."""
-    connection = sqlite3.connect(path, check_same_thread=False)
+    connection = connect(path, readonly=readonly)
     try:
         connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         found = connection.execute(

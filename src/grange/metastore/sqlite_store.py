@@ -18,6 +18,7 @@ the old object alive and opens its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -26,9 +27,11 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from grange.metastore.sqlite_file import tune
+from grange.metastore.sqlite_errors import read_only_error, storage_error, writable
+from grange.metastore.sqlite_file import connect, is_empty, read_schema_version, tune
 from grange.metastore.status import DEFAULT_STALE_AFTER
 from grange.metastore.store import MetadataStore
+from grange.metastore.versions import SCHEMA_VERSION, refuse_newer
 
 _inherited: list[sqlite3.Connection] = []  # a forked child's copies of its parent's
 
@@ -42,9 +45,11 @@ class SqliteStore(MetadataStore):
         *,
         stale_after: float = DEFAULT_STALE_AFTER,
         clock: Callable[[], float] = time.time,
+        readonly: bool = False,
     ) -> None:
         super().__init__(stale_after=stale_after, clock=clock)
         self.path = Path(path)
+        self.readonly = readonly
         self._local = threading.local()
 
     def _connection(self) -> sqlite3.Connection:
@@ -55,8 +60,11 @@ class SqliteStore(MetadataStore):
             return held[1]
         if held is not None:
             _inherited.append(held[1])
-        connection = sqlite3.connect(self.path, check_same_thread=False)
-        tune(connection)
+        try:
+            connection = connect(self.path, readonly=self.readonly)
+            tune(connection, readonly=self.readonly)
+        except sqlite3.DatabaseError as err:
+            raise storage_error(err, self.path, doing="open") from None
         self._local.held = (pid, connection)
         return connection
 
@@ -75,12 +83,49 @@ class SqliteStore(MetadataStore):
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        """One transaction; SQLite's own errors (a full disk, a read-only file, a
+        damaged one) become the :class:`~grange.exceptions.GrangeError` that says so."""
+        doing = "read" if begin == "BEGIN" else "write to"
         connection = self._connection()
-        connection.execute(begin)
         try:
-            yield connection
-        except BaseException:
+            connection.execute(begin)
+            try:
+                yield connection
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        except sqlite3.DatabaseError as err:
             if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+            raise storage_error(err, self.path, doing=doing) from None
+
+
+def open_sqlite(
+    path: Path, *, stale_after: float = DEFAULT_STALE_AFTER, clock: Callable[[], float] = time.time
+) -> SqliteStore | None:
+    """The SQLite file at ``path``, created with sqlite3 if new and opened with it
+    at the current version; ``None`` for an older one (SQLAlchemy migrates it).
+    A file that cannot be written here is opened read-only, as it is."""
+    from grange.metastore.sqlite_schema import create_new
+
+    if path.is_file() and not writable(path):
+        version = read_schema_version(path, readonly=True)
+        refuse_newer(version)
+        if version != SCHEMA_VERSION:
+            raise read_only_error(path, f"migrate (schema version {version}) the index")
+        return SqliteStore(path, stale_after=stale_after, clock=clock, readonly=True)
+    if not path.exists():
+        create_new(path)
+    if path.is_file():
+        version = read_schema_version(path)
+        if version == 0:  # just made by another process's connect: (wait and) look again
+            if is_empty(path):
+                create_new(path)
+            version = read_schema_version(path)
+        refuse_newer(version)
+        if version == SCHEMA_VERSION:
+            return SqliteStore(path, stale_after=stale_after, clock=clock)
+    return None

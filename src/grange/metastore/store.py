@@ -40,10 +40,10 @@ from grange.metastore.rows import (
     TaskRef,
     TaskRow,
 )
-from grange.metastore.sqlite_file import is_empty, read_schema_version, sqlite_path, sqlite_url
+from grange.metastore.sqlite_errors import storage_error
+from grange.metastore.sqlite_file import sqlite_path, sqlite_url
 from grange.metastore.status import DEFAULT_STALE_AFTER, RUNNING, check_final_run_status
 from grange.metastore.tags import mutate_user_tags
-from grange.metastore.versions import SCHEMA_VERSION, refuse_newer
 
 __all__ = ["MetadataStore", "sqlite_url"]
 
@@ -95,40 +95,16 @@ class MetadataStore:
         path = sqlite_path(url)
         if path is not None:
             try:
-                store = cls._open_sqlite(path, stale_after=stale_after, clock=clock)
-            except sqlite3.DatabaseError as err:
-                raise MetadataError(
-                    f"{path} is not a grange metadata database, or it is damaged ({err})",
-                    fix="move it away to start a new store there, or use another --datastore-root",
-                ) from None
+                from grange.metastore.sqlite_store import open_sqlite
+
+                store = open_sqlite(path, stale_after=stale_after, clock=clock)
+            except (sqlite3.DatabaseError, OSError) as err:
+                raise storage_error(err, path, doing="open") from None
             if store is not None:
                 return store
         from grange.metastore.sql_store import SqlAlchemyStore
 
         return SqlAlchemyStore.open(url, stale_after=stale_after, clock=clock)
-
-    @classmethod
-    def _open_sqlite(
-        cls, path: Path, *, stale_after: float, clock: Callable[[], float]
-    ) -> MetadataStore | None:
-        """The SQLite file at ``path``, created with sqlite3 if new and opened with it
-        at the current version; ``None`` for an older one (SQLAlchemy migrates it)."""
-        from grange.metastore.sqlite_schema import create_new
-
-        if not path.exists():
-            create_new(path)
-        if path.is_file():
-            version = read_schema_version(path)
-            if version == 0:  # just made by another process's connect: (wait and) look again
-                if is_empty(path):
-                    create_new(path)
-                version = read_schema_version(path)
-            refuse_newer(version)
-            if version == SCHEMA_VERSION:
-                from grange.metastore.sqlite_store import SqliteStore
-
-                return SqliteStore(path, stale_after=stale_after, clock=clock)
-        return None
 
     @classmethod
     def at_root(cls, root: Path, **kwargs: Any) -> MetadataStore:
@@ -193,6 +169,24 @@ class MetadataStore:
                 runtime=runtime,
                 now=self._clock(),
             )
+
+    def restore_run(self, run: RunRow) -> bool:
+        """Insert a run rebuilt from the datastore's records (its id, status, times and
+        tags as given) unless the index knows its id; returns whether it was inserted.
+        The flow's counter moves past it, so a new run never takes its id."""
+        with self._write() as c:
+            return runs.restore_run(c, run)
+
+    def discard_run(self, flow: str, run_id: str) -> None:
+        """Delete a run that :meth:`new_run` created but that never registered a task
+        (its id turned out to be taken in the datastore)."""
+        with self._write() as c:
+            runs.discard_run(c, flow, run_id)
+
+    def run_ids(self, flow: str) -> set[str]:
+        """Every run id of ``flow`` in the index, whatever its status."""
+        with self._read() as c:
+            return runs.run_ids(c, flow)
 
     def heartbeat_run(self, flow: str, run_id: str) -> None:
         """Record that the run's runtime is alive (ignored once it has finished)."""

@@ -53,8 +53,7 @@ def check_user_tags(tags: frozenset[str], system: frozenset[str]) -> None:
             f"the tag {forged[0]!r} has the form of a system tag ('{prefix}...'), "
             "which grange sets itself: a user tag cannot put a run in another namespace "
             "or claim facts about it",
-            fix="choose a tag that does not start with any of "
-            + ", ".join(RESERVED_TAG_PREFIXES),
+            fix="choose a tag that does not start with any of " + ", ".join(RESERVED_TAG_PREFIXES),
         )
 
 

@@ -11,6 +11,7 @@ fork+task+exit 6.3 ms with SQLAlchemy loaded, 3.3 ms without).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import platform
@@ -23,6 +24,7 @@ from typing import Any
 
 from grange._version import __version__
 from grange.datastore import AttemptRecord, LocalBlobStore, read_record, write_record
+from grange.datastore.runs import write_final
 from grange.decorators.options import TaskOptions
 from grange.decorators.registry import parse_decospec, step_decorators, task_options
 from grange.exceptions import CommandError, DecoratorError
@@ -84,6 +86,7 @@ def execute(req: RunRequest) -> int:
     launcher = _launcher(req)
     try:
         from grange.metastore import MetadataStore, sqlite_url
+        from grange.reindex import start_run
         from grange.runtime.recorder import Recorder
 
         req.datastore_root.mkdir(parents=True, exist_ok=True)
@@ -102,17 +105,20 @@ def execute(req: RunRequest) -> int:
                 origin_run_id=req.origin_run_id,
                 step=req.resume_step,
             )
-        run_id = metadata.new_run(
+        output = _output(req, graph)
+        run_id = start_run(
+            metadata,
+            blobs,
             flow,
             user=req.user,
             tags=list(req.tags),
             system_tags=_system_tags(req),
             parameters=_printable(values if plan is None else plan.parameters),
             origin_run_id=plan.origin_run_id if plan else None,
+            notice=output.notice,
         )
         if req.run_id_file:
             Path(req.run_id_file).write_text(run_id)
-        output = _output(req, graph)
         output.run_started(flow, run_id, resumed_from=plan.origin_run_id if plan else None)
         recorder = Recorder(metadata, blobs, flow, run_id)
         params_spec = _spec(
@@ -154,18 +160,24 @@ def execute(req: RunRequest) -> int:
             # An error of grange's own: the run is over, say so in the index
             # rather than let it read as running, then crashed.
             with contextlib.suppress(Exception):
-                metadata.finish_run(flow, run_id, status="failed")
+                _finish(metadata, blobs, flow, run_id, "failed")
             raise
         finally:
             output.close()
         status = _status(result, graph.end)
-        metadata.finish_run(flow, run_id, status=status)
+        _finish(metadata, blobs, flow, run_id, status)
         output.summary(summarize(req, run_id, status, result, time.time() - started))
         if result.interrupted:
             return 130
         return 0 if status == "succeeded" else 1
     finally:
         launcher.close()
+
+
+def _finish(metadata: Any, blobs: LocalBlobStore, flow: str, run_id: str, status: str) -> None:
+    """Record the run's end in the datastore (for a rebuilt index), then in the index."""
+    write_final(blobs, flow, run_id, status=status, at=time.time())
+    metadata.finish_run(flow, run_id, status=status)
 
 
 def _check_paths(req: RunRequest) -> None:
@@ -178,6 +190,10 @@ def _check_paths(req: RunRequest) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
+        if err.errno in (errno.EROFS, errno.EACCES, errno.ENOSPC):
+            from grange.metastore.sqlite_errors import storage_error
+
+            raise storage_error(err, root, doing="run a flow in") from None
         raise CommandError(
             f"the datastore root {root} is not a directory grange can write to "
             f"({err.strerror or err})",

@@ -1,0 +1,79 @@
+"""A new run never reuses or reads another run's records, whatever the index says.
+
+The issue's reproducer: run, move ``metadata.db`` away, run again; the second
+run used to take id 1 again, read the first run's records ("x = 1") and
+"succeed" with them. The datastore's claim on each run id makes that
+impossible, and the index is rebuilt from the records when it is behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from grange import Flow, Run, metadata, namespace
+from grange.metastore import MetadataStore
+from support import Runner
+
+
+def _values(run: Run) -> dict[str, object]:
+    return {"alpha": run.data.seen["alpha"], "in_end": run["end"].task.data.alpha_in_end}
+
+
+def test_a_lost_index_never_makes_a_new_run_reuse_an_old_runs_folder(
+    runner: Runner, tmp_path: Path
+) -> None:
+    first = runner.run("params", "--alpha", "1")
+    shutil.move(runner.root / "metadata.db", tmp_path / "moved.db")
+    for extra in ("metadata.db-wal", "metadata.db-shm"):
+        if (runner.root / extra).exists():
+            shutil.move(runner.root / extra, tmp_path / extra)
+    second = runner.run("params", "--alpha", "2")
+    assert first.run_id == "1"
+    assert second.run_id == "2", second.explain()
+    assert "rebuilt it from the records" in second.output
+    metadata(f"local@{runner.root}")
+    namespace(None)
+    run1, run2 = Run("ParamsRunFlow/1"), Run("ParamsRunFlow/2")
+    assert _values(run1) == {"alpha": 1.0, "in_end": 1.0}
+    assert _values(run2) == {"alpha": 2.0, "in_end": 2.0}
+    assert run1.successful and run2.successful
+    assert [r.id for r in Flow("ParamsRunFlow")] == ["2", "1"]
+    # the rebuilt run kept what the lost index knew of it
+    assert "user:tester" in run1.system_tags
+    assert run1["start"].task.successful
+
+
+def test_a_second_index_over_one_datastore_never_shares_run_ids(
+    runner: Runner, tmp_path: Path
+) -> None:
+    runner.run("params", "--alpha", "1")
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    second = runner.run("params", "--alpha", "3", top=("--metadata", other))
+    assert second.run_id == "2", second.explain()
+    store = MetadataStore.from_url(other)
+    assert store.run_ids("ParamsRunFlow") == {"1", "2"}
+    metadata(f"local@{runner.root}")
+    namespace(None)
+    # the default index did not see run 2; a run with it claims 3, after rebuilding
+    third = runner.run("params", "--alpha", "4")
+    assert third.run_id == "3", third.explain()
+    assert Run("ParamsRunFlow/2").data.seen["alpha"] == 3.0
+    assert Run("ParamsRunFlow/3").data.seen["alpha"] == 4.0
+
+
+def test_the_client_rebuilds_a_lost_local_index_from_the_records(runner: Runner) -> None:
+    runner.run("params", "--alpha", "5")
+    runner.run("params", "--alpha", "6", "--tag", "keep")
+    metadata(f"local@{runner.root}")
+    namespace(None)
+    Run("ParamsRunFlow/2").replace_tags(["keep"], ["kept", "later"])
+    for name in ("metadata.db", "metadata.db-wal", "metadata.db-shm"):
+        (runner.root / name).unlink(missing_ok=True)
+    metadata(f"local@{runner.root}")
+    namespace(None)
+    runs = list(Flow("ParamsRunFlow"))
+    assert [r.id for r in runs] == ["2", "1"]
+    assert [r.data.seen["alpha"] for r in runs] == [6.0, 5.0]
+    assert runs[0].user_tags == frozenset({"kept", "later"}) and runs[0].successful
+    assert Flow("ParamsRunFlow").latest_successful_run.id == "2"
