@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import builtins
+import hashlib
 import threading
 from collections.abc import Callable, Iterable, Sequence
 
@@ -95,6 +96,10 @@ class BlobStore(abc.ABC):
         Backends make it as lazy and copy-free as they can (the local disk maps
         the file copy-on-write), so unpickled arrays can point into it.
         """
+
+    def sha1(self, key: str) -> str:
+        """Hex sha1 of the blob's bytes; backends stream it without keeping the blob."""
+        return hashlib.sha1(self.get_bytes(key), usedforsecurity=False).hexdigest()
 
     @abc.abstractmethod
     def exists(self, key: str) -> bool:

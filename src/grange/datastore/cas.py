@@ -139,7 +139,7 @@ class ContentAddressedStore:
     def _repair(self, key: str, path: str, chunks: Iterable[Chunk]) -> bool:
         """Replace the stored blob under ``key`` by ``chunks`` if its bytes are damaged."""
         try:
-            if self.intact(key, self.blobs.open_buffer(path), cached=False):
+            if self.intact(key, None, cached=False):
                 return False
         except BlobNotFound:  # deleted meanwhile: write it
             pass
@@ -150,17 +150,24 @@ class ContentAddressedStore:
         )
         return True
 
-    def intact(self, key: str, buffer: memoryview, *, cached: bool = True) -> bool:
-        """Whether ``buffer`` (the blob of ``key``) hashes to ``key``; with ``cached``,
-        a large blob this process found intact before is trusted without hashing."""
+    def intact(self, key: str, buffer: memoryview | None, *, cached: bool = True) -> bool:
+        """Whether the stored blob of ``key`` hashes to ``key``; with ``cached``, a
+        large blob this process found intact before is trusted without hashing.
+
+        ``buffer`` is the blob as loaded, hashed as it is when small; a large one
+        is hashed by the backend from its own reads, so that checking it does not
+        make a lazily mapped blob resident.
+        """
         verified = _verified.get(self.blobs)
         if verified is None:
             verified = _verified[self.blobs] = set()
         if cached and key in verified:
             return True
-        if sha1_of((buffer,)) != key:
+        if buffer is not None and len(buffer) < VERIFIED_CACHE_MIN:
+            return sha1_of((buffer,)) == key
+        if self.blobs.sha1(self.blob_key(key)) != key:
             return False
-        if len(buffer) >= VERIFIED_CACHE_MIN:
+        if buffer is not None:
             if len(verified) > 65536:
                 verified.clear()
             verified.add(key)

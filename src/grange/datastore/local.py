@@ -24,6 +24,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import errno
+import hashlib
 import mmap
 import os
 import threading
@@ -37,6 +38,8 @@ from grange.exceptions import BlobNotFound
 MMAP_THRESHOLD = 256 * 1024
 #: Content-addressed blobs at least this large are hashed while being written.
 PARALLEL_HASH_MIN = 16 * 1024 * 1024
+#: Bytes read at a time when hashing a stored blob.
+HASH_CHUNK = 1024 * 1024
 #: Where those are written before their key is known (hidden from ``list``).
 STAGING = ".staging"
 
@@ -156,6 +159,20 @@ class LocalBlobStore(BlobStore):
                 return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY))
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise BlobNotFound(key, self.describe()) from None
+
+    def sha1(self, key: str) -> str:
+        """Hashed from reads into one small buffer, not through a mapping: checking a
+        large blob must not make it resident in this process (loads stay lazy)."""
+        digest = hashlib.sha1(usedforsecurity=False)
+        buffer = bytearray(HASH_CHUNK)
+        view = memoryview(buffer)
+        try:
+            with open(self._path(key), "rb", buffering=0) as f:
+                while n := f.readinto(buffer):
+                    digest.update(view[:n])
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise BlobNotFound(key, self.describe()) from None
+        return digest.hexdigest()
 
     def exists(self, key: str) -> bool:
         return os.path.isfile(self._path(key))
