@@ -35,6 +35,7 @@ class Expected:
 # One broken flow per row; `line` is hard-coded from the file.
 CASES = [
     Expected("decorator_below_step", "decorator", "train", 23, ("@note", "below @step"), ("move @note above @step",)),
+    Expected("long_flow_name", "flow-name", None, 6, ("(130 characters)", "at most 128 bytes", "folder name"), ("shorter name",)),
     Expected("reserved_step", "reserved-step-name", "input", 12, ("'input'", "reserved", "self.input"), ("rename the step", "'input_step'")),
     Expected("bad_step_name", "step-name", "TrainModel", 12, ("'TrainModel'", "lowercase"), ("'train_model'",)),
     Expected("missing_start", "missing-start", None, 6, ("MissingStartFlow", "no 'start' step"), ("def start(self)",)),
@@ -291,3 +292,31 @@ def test_inherited_parameters_are_located_in_their_base_class() -> None:
     assert (Path(seed.file or "").name, seed.line) == ("base_flow.py", 7)
     assert (Path(depth.file or "").name, depth.line) == ("inherited.py", 9)
     assert seed.definition_problems == ()
+
+
+def test_a_step_name_too_long_to_store_is_refused_at_its_def(tmp_path: Path) -> None:
+    """300 characters once reached the datastore: OSError: File name too long."""
+    long = "s" * 300
+    body = f"@step\ndef start(self):\n    self.next(self.{long})\n\n"
+    body += f"@step\ndef {long}(self):\n    self.next(self.end)\n"
+    problems = lint_source(tmp_path, body)
+    assert [(p.rule, p.step, p.line) for p in problems] == [("step-name", long, 10)]
+    assert "(300 characters)" in problems[0].message
+    assert "at most 128 characters" in problems[0].message
+    assert "update the self.next" in (problems[0].fix or "")
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"), [("F" * 128, True), ("F" * 129, False), ("Ü" * 64, True), ("Ü" * 65, False)]
+)
+def test_the_flow_name_limit_counts_utf8_bytes(tmp_path: Path, name: str, ok: bool) -> None:
+    path = tmp_path / "named_flow.py"
+    path.write_text(
+        "from grange import FlowSpec, step\n\n\n"
+        f"class {name}(FlowSpec):\n"
+        "    @step\n    def start(self):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n",
+        encoding="utf-8",
+    )
+    problems = lint(graph_of(load_flow(path, name)))
+    assert [(p.rule, p.line) for p in problems] == ([] if ok else [("flow-name", 4)])

@@ -11,8 +11,10 @@ rule id                what it checks
 =====================  ==========================================================
 (from the parser)      decorator misuse, unreadable source, a parameter replaced
                        by a step in the same class
+flow-name              the flow's name fits in a folder name (128 characters)
 reserved-step-name     no step named like an attribute every flow has (``next``...)
-step-name              lowercase ASCII letters, digits and ``_``; no leading ``_``
+step-name              lowercase ASCII letters, digits and ``_``; no leading ``_``;
+                       at most 128 characters
 missing-start/-end     the flow has a ``start`` and an ``end`` step
 start-has-inputs       nothing goes to ``start``
 end-has-next           ``end`` calls no ``self.next``
@@ -43,7 +45,7 @@ from collections.abc import Callable, Iterable
 
 from grange.exceptions import LintError, LintProblem
 from grange.graph.model import FlowGraph
-from grange.graph.rules import decorators, parameters, shape, steps, transitions
+from grange.graph.rules import decorators, names, parameters, shape, steps, transitions
 
 Rule = Callable[[FlowGraph], Iterable[LintProblem]]
 
@@ -56,6 +58,7 @@ def definition_problems(graph: FlowGraph) -> Iterable[LintProblem]:
 
 RULES: list[Rule] = [
     definition_problems,
+    names.flow_name,
     steps.reserved_step_names,
     steps.step_names,
     steps.start_and_end_exist,
