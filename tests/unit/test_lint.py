@@ -48,6 +48,7 @@ CASES = [
     Expected("join_and_split", "argument-count", "join", 20, ("both a join", "foreach split"), ("add a step", "join_next")),
     Expected("no_next", "missing-next", "train", 12, ("'train' does not end with self.next",), ("last statement", "self.next(self.end)")),
     Expected("next_in_if", "missing-next", "start", 11, ("inside an if statement",), ("switch", "condition='route'")),
+    Expected("next_twice", "missing-next", "start", 9, ("calls self.next() twice (lines 9 and 10)", "exactly once"), ("self.next(self.a, self.b)", "switch")),
     Expected("invalid_next", "invalid-next", "start", 9, ("num_parallel",), ("foreach='items'", "condition='attr'")),
     Expected("typo_target", "unknown-step", "start", 9, ("'trian'", "not a step of this flow"), ("did you mean 'train'?", "self.train")),
     Expected("method_without_step", "unknown-step", "start", 9, ("'prepare'", "not a step"), ("add @step", "def prepare")),
@@ -320,3 +321,23 @@ def test_the_flow_name_limit_counts_utf8_bytes(tmp_path: Path, name: str, ok: bo
     )
     problems = lint(graph_of(load_flow(path, name)))
     assert [(p.rule, p.line) for p in problems] == ([] if ok else [("flow-name", 4)])
+
+
+def test_self_next_in_a_branch_and_at_the_end_is_reported_as_called_more_than_once(
+    tmp_path: Path,
+) -> None:
+    body = """
+    @step
+    def start(self):
+        if self.x:
+            self.next(self.a)
+        self.next(self.end)
+        self.next(self.a)
+
+    @step
+    def a(self):
+        self.next(self.end)
+    """
+    problems = lint_source(tmp_path, body)
+    assert [(p.rule, p.step, p.line) for p in problems] == [("missing-next", "start", 8)]
+    assert "3 times (lines 8, 9 and 10)" in problems[0].message

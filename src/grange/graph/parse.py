@@ -317,6 +317,20 @@ def _read_transition(node: StepNode, fdef: ast.FunctionDef | ast.AsyncFunctionDe
     if call is not None:
         node.has_next = True
         node.next_line = call.lineno
+        earlier = [
+            n.lineno
+            for stmt in fdef.body[:-1]
+            for n in ast.walk(stmt)
+            if isinstance(n, ast.Call) and _is_self_next(ast.Expr(n))
+        ]
+        if earlier:
+            # Two transitions: the graph would follow only the last one and call
+            # the other's target an orphan; say what is really wrong.
+            node.misplaced_next = "twice"
+            node.next_lines = (*earlier, call.lineno)
+            node.next_line = earlier[0]
+            node.transition_problem = "self.next() is called more than once"
+            return
         node.transition_problem = _parse_next_call(node, call)
         return
     for stmt in fdef.body:
