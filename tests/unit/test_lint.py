@@ -339,5 +339,5 @@ def test_self_next_in_a_branch_and_at_the_end_is_reported_as_called_more_than_on
         self.next(self.end)
     """
     problems = lint_source(tmp_path, body)
-    assert [(p.rule, p.step, p.line) for p in problems] == [("missing-next", "start", 8)]
-    assert "3 times (lines 8, 9 and 10)" in problems[0].message
+    assert [(p.rule, p.step, p.line) for p in problems] == [("missing-next", "start", 9)]
+    assert "3 times (lines 9, 10 and 11)" in problems[0].message
