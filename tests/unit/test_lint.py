@@ -67,6 +67,7 @@ CASES = [
     Expected("parameter_step_clash", "parameter-step-clash", "train", 7, ("'train' is defined twice", "line 14"), ("train_value = Parameter",)),
     Expected("bad_decorator_args", "decorator", "train", 9, ("@retry got unknown argument(s) minutes_betwen_retries",), ("accepts: minutes_between_retries, times",)),
     Expected("catch_on_foreach", "decorator-placement", "start", 25, ("@catch cannot go on step 'start'", "starts a foreach"), ("remove @catch from 'start'",), flow="CatchOnSplitFlow"),
+    Expected("catch_var_parameter", "decorator-attribute", "start", 9, ("@catch stores into self.alpha", "parameter 'alpha'", "replace its value"), ("@catch(var='start_failed')",)),
     Expected("inherited_parameter_clash", "parameter-step-clash", "train", 7, ("parameter attribute 'train'", "step 'train' (line 16)"), ("train_value = Parameter",), flow="InheritedParameterClashFlow"),
 ]  # fmt: skip
 
@@ -341,3 +342,34 @@ def test_self_next_in_a_branch_and_at_the_end_is_reported_as_called_more_than_on
     problems = lint_source(tmp_path, body)
     assert [(p.rule, p.step, p.line) for p in problems] == [("missing-next", "start", 9)]
     assert "3 times (lines 9, 10 and 11)" in problems[0].message
+
+
+@pytest.mark.parametrize(
+    ("var", "words"),
+    [
+        ("input", "every flow already has"),
+        ("next", "every flow already has"),
+        ("end", "is the step 'end'"),
+        ("_transition", "starts with '_'"),
+    ],
+)
+def test_catch_var_naming_a_reserved_attribute_or_a_step_is_refused(
+    tmp_path: Path, var: str, words: str
+) -> None:
+    path = write_flow(
+        tmp_path,
+        f"@catch(var={var!r})\n@step\ndef start(self):\n    self.next(self.end)\n" + END,
+        header="from grange import catch\n",
+    )
+    problems = lint(graph_of(load_flow(path, "FixtureFlow")))
+    assert [(p.rule, p.step) for p in problems] == [("decorator-attribute", "start")]
+    assert words in problems[0].message
+
+
+def test_catch_var_of_its_own_is_fine(tmp_path: Path) -> None:
+    path = write_flow(
+        tmp_path,
+        "@catch(var='start_failed')\n@step\ndef start(self):\n    self.next(self.end)\n" + END,
+        header="from grange import catch\n",
+    )
+    assert lint(graph_of(load_flow(path, "FixtureFlow"))) == []

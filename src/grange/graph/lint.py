@@ -36,6 +36,7 @@ reserved-parameter     no parameter name or attribute grange uses
 invalid-parameter      each ``Parameter(...)`` definition is usable
 parameter-step-clash   no parameter attribute is also a step name
 decorator-placement    each decorator accepts the step it is on (@catch: no split)
+decorator-attribute    ``@catch(var=...)`` names no parameter, step or reserved attribute
 =====================  ==========================================================
 """
 
@@ -78,6 +79,7 @@ RULES: list[Rule] = [
     parameters.invalid_parameters,
     parameters.parameter_step_clashes,
     decorators.decorator_placement,
+    decorators.decorator_attributes,
 ]
 
 
