@@ -7,7 +7,9 @@ opens a SQLite file that already holds the current schema with this class,
 which runs the same statements (:mod:`~grange.metastore.runs`,
 :mod:`~grange.metastore.tasks`) on plain ``sqlite3`` connections tuned like
 the engine's (:mod:`~grange.metastore.sqlite_file`): WAL, ``busy_timeout``,
-``BEGIN IMMEDIATE`` for writes and ``BEGIN`` for reads. A new file is created
+``BEGIN IMMEDIATE`` for writes and ``BEGIN`` for reads; a lock held by another
+process for long is announced, then named (:mod:`~grange.metastore.locked`).
+A new file is created
 by :mod:`~grange.metastore.sqlite_schema`; migrating an older one stays with
 SQLAlchemy.
 
@@ -26,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+from grange.metastore import locked
 from grange.metastore.sqlite_file import tune
 from grange.metastore.status import DEFAULT_STALE_AFTER
 from grange.metastore.store import MetadataStore
@@ -57,6 +60,7 @@ class SqliteStore(MetadataStore):
             _inherited.append(held[1])
         connection = sqlite3.connect(self.path, check_same_thread=False)
         tune(connection)
+        connection.execute(f"PRAGMA busy_timeout = {locked.NOTICE_AFTER_MS}")  # then: locked.py
         self._local.held = (pid, connection)
         return connection
 
@@ -76,11 +80,20 @@ class SqliteStore(MetadataStore):
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
         connection = self._connection()
-        connection.execute(begin)
+        try:
+            connection.execute(begin)
+        except sqlite3.OperationalError as err:
+            if not locked.is_locked(err):
+                raise
+            locked.wait_for_lock(
+                self.path, lambda: connection.execute(begin), waited=locked.NOTICE_AFTER_S
+            )
         try:
             yield connection
-        except BaseException:
+        except BaseException as err:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
+            if isinstance(err, sqlite3.OperationalError) and locked.is_locked(err):
+                raise locked.locked_error(self.path, locked.NOTICE_AFTER_S) from err
             raise
         connection.execute("COMMIT")

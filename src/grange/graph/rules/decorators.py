@@ -33,7 +33,7 @@ def decorator_placement(graph: FlowGraph) -> Iterable[LintProblem]:
 def decorator_attributes(graph: FlowGraph) -> Iterable[LintProblem]:
     """(decorator-attribute) What a decorator sets on self (``@catch(var=...)``) is
     no parameter, no step and no attribute every flow has."""
-    parameters = {p.attribute: p for p in graph.parameters}
+    parameters = {p.attribute for p in graph.parameters}
     for node in graph:
         for info in node.decorators:
             cls = STEP_DECORATORS.get(info.name)
@@ -52,7 +52,7 @@ def decorator_attributes(graph: FlowGraph) -> Iterable[LintProblem]:
                     )
 
 
-def _clash(name: str, value: str, graph: FlowGraph, parameters: dict[str, object]) -> str | None:
+def _clash(name: str, value: str, graph: FlowGraph, parameters: set[str]) -> str | None:
     """Why setting ``self.<name>`` in a step would hide or replace something (None if free)."""
     if name in parameters:
         return f"is the parameter '{name}': {value} would replace its value"
