@@ -40,7 +40,7 @@ def decorator_attributes(graph: FlowGraph) -> Iterable[LintProblem]:
             if cls is None:
                 continue
             for name in cls(info.attributes).flow_attributes():
-                clash = _clash(name, f"what @{info.name} stores", graph, parameters)
+                clash = _clash(name, graph, parameters)
                 if clash:
                     yield LintProblem(
                         "decorator-attribute",
@@ -52,14 +52,14 @@ def decorator_attributes(graph: FlowGraph) -> Iterable[LintProblem]:
                     )
 
 
-def _clash(name: str, value: str, graph: FlowGraph, parameters: set[str]) -> str | None:
+def _clash(name: str, graph: FlowGraph, parameters: set[str]) -> str | None:
     """Why setting ``self.<name>`` in a step would hide or replace something (None if free)."""
     if name in parameters:
-        return f"is the parameter '{name}': {value} would replace its value"
+        return f"is the parameter '{name}': storing there would replace its value"
     if name in graph.nodes:
-        return f"is the step '{name}': {value} would hide it"
+        return f"is the step '{name}': storing there would hide the step"
     if name in FLOW_ATTRIBUTES:
-        return f"every flow already has: {value} would hide self.{name}"
+        return "every flow already has: storing there would hide it"
     if name.startswith("_"):
-        return "starts with '_': names starting with '_' are grange's own"
+        return "starts with '_': such names are grange's own"
     return None
