@@ -373,3 +373,20 @@ def test_catch_var_of_its_own_is_fine(tmp_path: Path) -> None:
         header="from grange import catch\n",
     )
     assert lint(graph_of(load_flow(path, "FixtureFlow"))) == []
+
+
+def test_a_step_on_a_special_method_is_named(tmp_path: Path) -> None:
+    """Once silently no step: '__call__' was then 'not a step of this flow'."""
+    body = """
+    @step
+    def start(self):
+        self.next(self.__call__)
+
+    @step
+    def __call__(self):
+        self.next(self.end)
+    """
+    problems = lint_source(tmp_path, body)
+    assert [(p.rule, p.step, p.line) for p in problems] == [("step-name", "__call__", 10)]
+    assert "a name starting with '__' is Python's own" in problems[0].message
+    assert "def call(self)" in (problems[0].fix or "")
