@@ -285,3 +285,25 @@ def test_grange_reports_a_bad_flow_file(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     missing = grange_cli("show", tmp_path / "nope.py")
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("strat",), ["step 'strat': flow", "has no step of that name", "did you mean 'start'?"]),
+        (("end", "--input-paths", "garbage"), ["'garbage' is not RUN/STEP/TASK"]),
+        (("end", "--split-frames", "{bad"), ["--split-frames: '{bad' cannot be read"]),
+        (("end", "--task-extra", "[1]"), ["--task-extra: '[1]' cannot be read"]),
+    ],
+)
+def test_the_internal_step_command_names_a_bad_argument(
+    tmp_path: Path, args: tuple[str, ...], words: list[str]
+) -> None:
+    """Once an internal KeyError / JSONDecodeError / a 'failed' task with a ValueError."""
+    env = {"GRANGE_DATASTORE_ROOT": str(tmp_path)}
+    result = run(VALID / "linear.py", "step", *args, "--run-id", "1", "--task-id", "2", env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Internal error" not in result.stderr and "Traceback" not in result.stderr
+    for fragment in words:
+        assert fragment in result.stderr, result.stderr
+    assert not any(tmp_path.iterdir())  # nothing was recorded

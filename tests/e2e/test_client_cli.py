@@ -141,6 +141,23 @@ def test_dump_errors_are_short_and_helpful(project: Project) -> None:
     )
 
 
+def test_dump_to_a_file_that_cannot_be_written_names_it(project: Project, tmp_path: Path) -> None:
+    """Once an internal FileNotFoundError / OSError: Input/output error."""
+    missing = tmp_path / "no-such-dir" / "out.pkl"
+    assert_user_error(
+        project.flow("params_flow.py", "dump", "1/start", "--file", str(missing)),
+        f"dump --file {missing}: cannot write it (No such file or directory)",
+        f"create the directory {missing.parent} first",
+    )
+    assert not missing.parent.exists()
+    if Path("/proc/version").exists():  # Linux: opens for writing, fails on write
+        assert_user_error(
+            project.flow("params_flow.py", "dump", "1/start", "--file", "/proc/version"),
+            "dump --file /proc/version: cannot write it",
+            "name a regular file",
+        )
+
+
 # -- logs ----------------------------------------------------------------------------------
 
 

@@ -61,6 +61,10 @@ def test_foreach_over_a_dataframe_column(runner: Runner) -> None:
     assert [int(v) for v in items] == [0, 10, 20, 30]
 
 
+# Every foreach error names the flow file and the line of the self.next(..., foreach=) call.
+AT_THE_NEXT_CALL = "foreach_kinds.py:44, step 'start'"
+
+
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [
@@ -78,7 +82,7 @@ def test_a_foreach_that_cannot_split_fails_clearly(
     result = runner.run("foreach_kinds", "--kind", kind, ok=False)
     assert result.returncode == 1
     assert "Step 'start' failed in task ForeachKindsFlow/" in result.stdout
-    for text in expected:
+    for text in [*expected, AT_THE_NEXT_CALL]:
         assert text in result.stdout
     run = Flow("ForeachKindsFlow")[result.run_id]
     assert run.status == "failed"
@@ -92,6 +96,7 @@ def test_max_num_splits_limits_a_foreach(runner: Runner, fork: bool) -> None:
     assert result.returncode == 1
     assert "more than the limit of 4" in result.stdout
     assert "--max-num-splits" in result.stdout
+    assert AT_THE_NEXT_CALL in result.stdout
     run = Flow("ForeachKindsFlow")[result.run_id]
     assert [step.id for step in run] == ["start"]  # no task of the split started
     # Exactly at the limit is fine.
@@ -101,6 +106,7 @@ def test_max_num_splits_limits_a_foreach(runner: Runner, fork: bool) -> None:
 def test_an_endless_generator_is_not_drained(runner: Runner) -> None:
     result = runner.run("foreach_kinds", "--kind", "endless", "--max-num-splits", "10", ok=False)
     assert "foreach over self.items has more than 10 items" in result.stdout
+    assert AT_THE_NEXT_CALL in result.stdout
 
 
 def test_max_num_splits_defaults_to_100000(runner: Runner) -> None:

@@ -145,3 +145,18 @@ def test_a_steps_own_decorator_wins_over_with() -> None:
     options = task_options(decos)
     assert options.retries == 3  # the step's own @retry, not --with's times=7
     assert options.timeout == 9
+
+
+def test_decorators_see_a_step_through_their_own_step_shape() -> None:
+    """The graph's StepNode is one StepShape; any object with a name and a type is another."""
+    from types import SimpleNamespace
+
+    from grange.decorators.catch import CatchDecorator
+
+    deco = CatchDecorator({})
+    assert "starts a foreach" in (
+        deco.step_init(node=SimpleNamespace(name="start", type="split-foreach")) or ""
+    )
+    assert deco.step_init(node=SimpleNamespace(name="train", type="linear")) is None
+    flow = load_flow(FLOWS / "broken" / "catch_on_foreach.py", "CatchOnSplitFlow")
+    assert "starts a foreach" in (deco.step_init(node=graph_of(flow)["start"]) or "")

@@ -35,6 +35,7 @@ class Expected:
 # One broken flow per row; `line` is hard-coded from the file.
 CASES = [
     Expected("decorator_below_step", "decorator", "train", 23, ("@note", "below @step"), ("move @note above @step",)),
+    Expected("long_flow_name", "flow-name", None, 6, ("(130 characters)", "at most 128 bytes", "folder name"), ("shorter name",)),
     Expected("reserved_step", "reserved-step-name", "input", 12, ("'input'", "reserved", "self.input"), ("rename the step", "'input_step'")),
     Expected("bad_step_name", "step-name", "TrainModel", 12, ("'TrainModel'", "lowercase"), ("'train_model'",)),
     Expected("missing_start", "missing-start", None, 6, ("MissingStartFlow", "no 'start' step"), ("def start(self)",)),
@@ -47,6 +48,7 @@ CASES = [
     Expected("join_and_split", "argument-count", "join", 20, ("both a join", "foreach split"), ("add a step", "join_next")),
     Expected("no_next", "missing-next", "train", 12, ("'train' does not end with self.next",), ("last statement", "self.next(self.end)")),
     Expected("next_in_if", "missing-next", "start", 11, ("inside an if statement",), ("switch", "condition='route'")),
+    Expected("next_twice", "missing-next", "start", 9, ("calls self.next() twice (lines 9 and 10)", "exactly once"), ("self.next(self.a, self.b)", "switch")),
     Expected("invalid_next", "invalid-next", "start", 9, ("num_parallel",), ("foreach='items'", "condition='attr'")),
     Expected("typo_target", "unknown-step", "start", 9, ("'trian'", "not a step of this flow"), ("did you mean 'train'?", "self.train")),
     Expected("method_without_step", "unknown-step", "start", 9, ("'prepare'", "not a step"), ("add @step", "def prepare")),
@@ -65,6 +67,7 @@ CASES = [
     Expected("parameter_step_clash", "parameter-step-clash", "train", 7, ("'train' is defined twice", "line 14"), ("train_value = Parameter",)),
     Expected("bad_decorator_args", "decorator", "train", 9, ("@retry got unknown argument(s) minutes_betwen_retries",), ("accepts: minutes_between_retries, times",)),
     Expected("catch_on_foreach", "decorator-placement", "start", 25, ("@catch cannot go on step 'start'", "starts a foreach"), ("remove @catch from 'start'",), flow="CatchOnSplitFlow"),
+    Expected("catch_var_parameter", "decorator-attribute", "start", 9, ("@catch stores into self.alpha", "parameter 'alpha'", "replace its value"), ("@catch(var='start_failed')",)),
     Expected("inherited_parameter_clash", "parameter-step-clash", "train", 7, ("parameter attribute 'train'", "step 'train' (line 16)"), ("train_value = Parameter",), flow="InheritedParameterClashFlow"),
 ]  # fmt: skip
 
@@ -291,3 +294,99 @@ def test_inherited_parameters_are_located_in_their_base_class() -> None:
     assert (Path(seed.file or "").name, seed.line) == ("base_flow.py", 7)
     assert (Path(depth.file or "").name, depth.line) == ("inherited.py", 9)
     assert seed.definition_problems == ()
+
+
+def test_a_step_name_too_long_to_store_is_refused_at_its_def(tmp_path: Path) -> None:
+    """300 characters once reached the datastore: OSError: File name too long."""
+    long = "s" * 300
+    body = f"@step\ndef start(self):\n    self.next(self.{long})\n\n"
+    body += f"@step\ndef {long}(self):\n    self.next(self.end)\n"
+    problems = lint_source(tmp_path, body)
+    assert [(p.rule, p.step, p.line) for p in problems] == [("step-name", long, 10)]
+    assert "(300 characters)" in problems[0].message
+    assert "at most 128 characters" in problems[0].message
+    assert "update the self.next" in (problems[0].fix or "")
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"), [("F" * 128, True), ("F" * 129, False), ("Ü" * 64, True), ("Ü" * 65, False)]
+)
+def test_the_flow_name_limit_counts_utf8_bytes(tmp_path: Path, name: str, ok: bool) -> None:
+    path = tmp_path / "named_flow.py"
+    path.write_text(
+        "from grange import FlowSpec, step\n\n\n"
+        f"class {name}(FlowSpec):\n"
+        "    @step\n    def start(self):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n",
+        encoding="utf-8",
+    )
+    problems = lint(graph_of(load_flow(path, name)))
+    assert [(p.rule, p.line) for p in problems] == ([] if ok else [("flow-name", 4)])
+
+
+def test_self_next_in_a_branch_and_at_the_end_is_reported_as_called_more_than_once(
+    tmp_path: Path,
+) -> None:
+    body = """
+    @step
+    def start(self):
+        if self.x:
+            self.next(self.a)
+        self.next(self.end)
+        self.next(self.a)
+
+    @step
+    def a(self):
+        self.next(self.end)
+    """
+    problems = lint_source(tmp_path, body)
+    assert [(p.rule, p.step, p.line) for p in problems] == [("missing-next", "start", 9)]
+    assert "3 times (lines 9, 10 and 11)" in problems[0].message
+
+
+@pytest.mark.parametrize(
+    ("var", "words"),
+    [
+        ("input", "every flow already has"),
+        ("next", "every flow already has"),
+        ("end", "is the step 'end'"),
+        ("_transition", "starts with '_'"),
+    ],
+)
+def test_catch_var_naming_a_reserved_attribute_or_a_step_is_refused(
+    tmp_path: Path, var: str, words: str
+) -> None:
+    path = write_flow(
+        tmp_path,
+        f"@catch(var={var!r})\n@step\ndef start(self):\n    self.next(self.end)\n" + END,
+        header="from grange import catch\n",
+    )
+    problems = lint(graph_of(load_flow(path, "FixtureFlow")))
+    assert [(p.rule, p.step) for p in problems] == [("decorator-attribute", "start")]
+    assert words in problems[0].message
+
+
+def test_catch_var_of_its_own_is_fine(tmp_path: Path) -> None:
+    path = write_flow(
+        tmp_path,
+        "@catch(var='start_failed')\n@step\ndef start(self):\n    self.next(self.end)\n" + END,
+        header="from grange import catch\n",
+    )
+    assert lint(graph_of(load_flow(path, "FixtureFlow"))) == []
+
+
+def test_a_step_on_a_special_method_is_named(tmp_path: Path) -> None:
+    """Once silently no step: '__call__' was then 'not a step of this flow'."""
+    body = """
+    @step
+    def start(self):
+        self.next(self.__call__)
+
+    @step
+    def __call__(self):
+        self.next(self.end)
+    """
+    problems = lint_source(tmp_path, body)
+    assert [(p.rule, p.step, p.line) for p in problems] == [("step-name", "__call__", 10)]
+    assert "a name starting with '__' is Python's own" in problems[0].message
+    assert "def call(self)" in (problems[0].fix or "")

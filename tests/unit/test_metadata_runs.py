@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from grange.exceptions import GrangeError, MetadataError
 from grange.metastore import MetadataStore
+from grange.metastore.locked import NOTICE_AFTER_MS, TOTAL_WAIT_S
 from grange.metastore.runs import runs_query
 
 
@@ -139,5 +140,7 @@ def test_sqlite_store_runs_in_wal_mode(sqlite_store: MetadataStore) -> None:
     with sqlite_store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
-        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+        # SQLite waits silently this long for a lock, then grange says so and waits on.
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == NOTICE_AFTER_MS
+        assert TOTAL_WAIT_S >= 10
         assert sa.inspect(connection).has_table("runs")

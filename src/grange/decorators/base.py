@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from grange.exceptions import DecoratorError
 
 if TYPE_CHECKING:
     from grange.decorators.options import TaskOptions
-    from grange.graph.model import StepNode
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,6 +25,26 @@ STEP_MARK = "__grange_step__"
 DECORATORS = "__grange_decorators__"
 PENDING = "__grange_pending__"
 PROBLEMS = "__grange_problems__"
+
+
+class StepShape(Protocol):
+    """What a decorator is told about the step it is on.
+
+    The decorators package owns this interface and the graph provides it
+    (:class:`grange.graph.model.StepNode` has these attributes), so that the
+    decorators never import the graph: ``graph`` sits above ``decorators``.
+    """
+
+    @property
+    def name(self) -> str:
+        """The step's name."""
+        ...
+
+    @property
+    def type(self) -> str:
+        """Its shape: ``start``, ``linear``, ``split-static``, ``split-foreach``,
+        ``split-switch``, ``join`` or ``end``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -73,10 +92,18 @@ class StepDecorator:
     # compiles the flow); task-side hooks run in the task's own process,
     # around the user's step. A decorator overrides the hooks it needs.
 
-    def step_init(self, *, node: StepNode) -> str | None:
+    def step_init(self, *, node: StepShape) -> str | None:
         """Runtime side, before anything runs: why this decorator cannot go on
         ``node`` (lint reports it with the decorator's line), or None."""
         return None
+
+    def flow_attributes(self) -> tuple[str, ...]:
+        """The attributes of ``self`` this decorator sets in the step (``@catch(var=...)``).
+
+        Lint refuses one that is a parameter, a step or an attribute every flow
+        already has: setting it would hide or replace that.
+        """
+        return ()
 
     def task_options(self, *, options: TaskOptions) -> None:
         """Runtime side: adjust how the step's tasks are run (retries, timeout,

@@ -5,14 +5,11 @@ from __future__ import annotations
 import sys
 import traceback as tb
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from grange.decorators.base import StepDecorator, make_step_decorator
+from grange.decorators.base import StepDecorator, StepShape, make_step_decorator
 from grange.decorators.options import TaskOptions
 from grange.exceptions import DecoratorError
-
-if TYPE_CHECKING:
-    from grange.graph.model import StepNode
 
 _GRANGE_DIR = str(Path(__file__).resolve().parents[1])
 
@@ -36,14 +33,18 @@ class CatchDecorator(StepDecorator):
                 fix="write @catch(var='compute_failed')",
             )
 
-    def step_init(self, *, node: StepNode) -> str | None:
-        if node.type.value in ("split-foreach", "split-switch"):
-            kind = "a foreach" if node.type.value == "split-foreach" else "a switch"
+    def step_init(self, *, node: StepShape) -> str | None:
+        if node.type in ("split-foreach", "split-switch"):
+            kind = "a foreach" if node.type == "split-foreach" else "a switch"
             return (
                 f"@catch cannot go on step '{node.name}', which starts {kind}: after a "
                 "failure there is nothing to fan out or choose"
             )
         return None
+
+    def flow_attributes(self) -> tuple[str, ...]:
+        var = self.attributes["var"]
+        return (var,) if var else ()
 
     def task_pre_step(self, *, flow: Any, step: str, attempt: int) -> None:
         self._handled = False

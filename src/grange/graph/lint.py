@@ -11,8 +11,10 @@ rule id                what it checks
 =====================  ==========================================================
 (from the parser)      decorator misuse, unreadable source, a parameter replaced
                        by a step in the same class
+flow-name              the flow's name fits in a folder name (128 characters)
 reserved-step-name     no step named like an attribute every flow has (``next``...)
-step-name              lowercase ASCII letters, digits and ``_``; no leading ``_``
+step-name              lowercase ASCII letters, digits and ``_``; no leading ``_``;
+                       at most 128 characters
 missing-start/-end     the flow has a ``start`` and an ``end`` step
 start-has-inputs       nothing goes to ``start``
 end-has-next           ``end`` calls no ``self.next``
@@ -34,6 +36,7 @@ reserved-parameter     no parameter name or attribute grange uses
 invalid-parameter      each ``Parameter(...)`` definition is usable
 parameter-step-clash   no parameter attribute is also a step name
 decorator-placement    each decorator accepts the step it is on (@catch: no split)
+decorator-attribute    ``@catch(var=...)`` names no parameter, step or reserved attribute
 =====================  ==========================================================
 """
 
@@ -43,7 +46,7 @@ from collections.abc import Callable, Iterable
 
 from grange.exceptions import LintError, LintProblem
 from grange.graph.model import FlowGraph
-from grange.graph.rules import decorators, parameters, shape, steps, transitions
+from grange.graph.rules import decorators, names, parameters, shape, steps, transitions
 
 Rule = Callable[[FlowGraph], Iterable[LintProblem]]
 
@@ -56,6 +59,7 @@ def definition_problems(graph: FlowGraph) -> Iterable[LintProblem]:
 
 RULES: list[Rule] = [
     definition_problems,
+    names.flow_name,
     steps.reserved_step_names,
     steps.step_names,
     steps.start_and_end_exist,
@@ -75,6 +79,7 @@ RULES: list[Rule] = [
     parameters.invalid_parameters,
     parameters.parameter_step_clashes,
     decorators.decorator_placement,
+    decorators.decorator_attributes,
 ]
 
 

@@ -79,8 +79,9 @@ class StepNode:
     ``misplaced_next`` is set when a ``self.next`` call exists but is not the
     step's last statement: the kind of block holding it (``"if"``, ``"for"``,
     ``"while"``, ``"try"``, ``"with"``, ``"match"``), ``"early"`` for a
-    ``self.next`` statement followed by more code, or ``"expression"`` for a
-    call buried in another statement.
+    ``self.next`` statement followed by more code, ``"expression"`` for a
+    call buried in another statement, or ``"twice"`` when the step ends with
+    ``self.next`` but calls it before too (``next_lines`` lists every call).
     """
 
     name: str
@@ -97,6 +98,7 @@ class StepNode:
     switch_cases: dict[Any, str] = field(default_factory=dict)
     has_next: bool = False
     next_line: int | None = None
+    next_lines: tuple[int, ...] = ()
     transition_problem: str | None = None
     misplaced_next: str | None = None
     defined_in: str | None = None  # the class that defines the step (inheritance)

@@ -31,6 +31,7 @@ def parse_flow_class(flow_cls: type) -> FlowGraph:
     problems: list[tuple[str, str, str, int | None, str | None, str]] = []
     for attr in dir(flow_cls):
         if attr.startswith("__"):
+            _dunder_step(flow_cls, attr, problems)
             continue
         obj = inspect.getattr_static(flow_cls, attr, None)
         func = obj.__func__ if isinstance(obj, (staticmethod, classmethod)) else obj
@@ -69,6 +70,23 @@ def parse_flow_class(flow_cls: type) -> FlowGraph:
     )
     annotate(graph)
     return graph
+
+
+def _dunder_step(flow_cls: type, attr: str, problems: list[Any]) -> None:
+    """Note a ``@step`` on a special method (``__call__``): it can be no step."""
+    func = inspect.getattr_static(flow_cls, attr, None)
+    if inspect.isfunction(func) and is_step(func):
+        problems.append(
+            (
+                "step-name",
+                f"'{attr}' has @step, but a name starting with '__' is Python's own "
+                "(a special method), so it cannot be a step",
+                *_func_location(func),
+                attr,
+                f"rename it, e.g. 'def {attr.strip('_') or 'my_step'}(self)', and update the "
+                "self.next(...) calls that go to it",
+            )
+        )
 
 
 def _parameter_info(flow_cls: type, problems: list[Any]) -> list[ParameterInfo]:
@@ -317,6 +335,20 @@ def _read_transition(node: StepNode, fdef: ast.FunctionDef | ast.AsyncFunctionDe
     if call is not None:
         node.has_next = True
         node.next_line = call.lineno
+        earlier = [
+            n.lineno
+            for stmt in fdef.body[:-1]
+            for n in ast.walk(stmt)
+            if isinstance(n, ast.Call) and _is_self_next(ast.Expr(n))
+        ]
+        if earlier:
+            # Two transitions: the graph would follow only the last one and call
+            # the other's target an orphan; say what is really wrong.
+            node.misplaced_next = "twice"
+            node.next_lines = (*earlier, call.lineno)
+            node.next_line = earlier[0]
+            node.transition_problem = "self.next() is called more than once"
+            return
         node.transition_problem = _parse_next_call(node, call)
         return
     for stmt in fdef.body:

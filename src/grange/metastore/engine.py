@@ -2,8 +2,9 @@
 
 SQLite (the default) is opened in WAL mode with ``synchronous=NORMAL`` (readers
 never block the writer and a commit does not wait for an fsync of the whole
-database) and a generous ``busy_timeout``, so the runtime and many worker
-processes can share one file. Write transactions start with
+database) and a ``busy_timeout``, so the runtime and many worker processes
+can share one file; a lock held elsewhere for long is announced, then named
+(:mod:`grange.metastore.locked`). Write transactions start with
 ``BEGIN IMMEDIATE``: they take the write lock up front, where SQLite's busy
 handler waits for it, instead of failing when a reader later tries to write.
 Read transactions start with a plain ``BEGIN`` and see one snapshot.
@@ -37,6 +38,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from grange.exceptions import MetadataError
+from grange.metastore import locked
 from grange.metastore.sqlite_file import BUSY_TIMEOUT_MS, SQLITE_FILE, sqlite_url, tune
 
 __all__ = [
@@ -110,22 +112,46 @@ def _create_engine(url: str) -> Engine:
 
 
 def _tune_sqlite(engine: Engine) -> None:
+    path = engine.url.database or ":memory:"
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event, not the driver, open transactions.
         tune(dbapi_connection)
+        # Wait silently this long for a lock, then say so (grange.metastore.locked).
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {locked.NOTICE_AFTER_MS}")
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         write = connection.get_execution_options().get(_WRITE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+        try:
+            connection.exec_driver_sql(begin)
+        except sa.exc.OperationalError as err:
+            if not locked.is_locked(err):
+                raise
+            locked.wait_for_lock(
+                path, lambda: connection.exec_driver_sql(begin), waited=locked.NOTICE_AFTER_S
+            )
+
+
+@contextmanager
+def _named_lock(engine: Engine) -> Iterator[None]:
+    """A statement refused by a lock held elsewhere: name the file and the holder."""
+    try:
+        yield
+    except sa.exc.OperationalError as err:
+        if engine.dialect.name == "sqlite" and locked.is_locked(err):
+            path = engine.url.database or ":memory:"
+            raise locked.locked_error(path, locked.NOTICE_AFTER_S) from err
+        raise
 
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a transaction that may write; commits on success."""
     _adopt_after_fork()
-    with engine.connect() as connection:
+    with _named_lock(engine), engine.connect() as connection:
         connection.execution_options(**{_WRITE: True})
         with connection.begin():
             yield connection
@@ -135,7 +161,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 def read_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a read-only transaction (one consistent snapshot)."""
     _adopt_after_fork()
-    with engine.connect() as connection, connection.begin():
+    with _named_lock(engine), engine.connect() as connection, connection.begin():
         yield connection
 
 

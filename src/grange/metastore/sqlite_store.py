@@ -7,7 +7,9 @@ opens a SQLite file that already holds the current schema with this class,
 which runs the same statements (:mod:`~grange.metastore.runs`,
 :mod:`~grange.metastore.tasks`) on plain ``sqlite3`` connections tuned like
 the engine's (:mod:`~grange.metastore.sqlite_file`): WAL, ``busy_timeout``,
-``BEGIN IMMEDIATE`` for writes and ``BEGIN`` for reads. A new file is created
+``BEGIN IMMEDIATE`` for writes and ``BEGIN`` for reads; a lock held by another
+process for long is announced, then named (:mod:`~grange.metastore.locked`).
+A new file is created
 by :mod:`~grange.metastore.sqlite_schema`; migrating an older one stays with
 SQLAlchemy.
 
@@ -27,6 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+from grange.metastore import locked
 from grange.metastore.sqlite_errors import read_only_error, storage_error, writable
 from grange.metastore.sqlite_file import connect, is_empty, read_schema_version, tune
 from grange.metastore.status import DEFAULT_STALE_AFTER
@@ -63,6 +66,7 @@ class SqliteStore(MetadataStore):
         try:
             connection = connect(self.path, readonly=self.readonly)
             tune(connection, readonly=self.readonly)
+            connection.execute(f"PRAGMA busy_timeout = {locked.NOTICE_AFTER_MS}")  # then: locked.py
         except sqlite3.DatabaseError as err:
             raise storage_error(err, self.path, doing="open") from None
         self._local.held = (pid, connection)
@@ -88,12 +92,21 @@ class SqliteStore(MetadataStore):
         doing = "read" if begin == "BEGIN" else "write to"
         connection = self._connection()
         try:
-            connection.execute(begin)
+            try:
+                connection.execute(begin)
+            except sqlite3.OperationalError as err:
+                if not locked.is_locked(err):
+                    raise
+                locked.wait_for_lock(
+                    self.path, lambda: connection.execute(begin), waited=locked.NOTICE_AFTER_S
+                )
             try:
                 yield connection
-            except BaseException:
+            except BaseException as err:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
+                if isinstance(err, sqlite3.OperationalError) and locked.is_locked(err):
+                    raise locked.locked_error(self.path, locked.NOTICE_AFTER_S) from err
                 raise
             connection.execute("COMMIT")
         except sqlite3.DatabaseError as err:

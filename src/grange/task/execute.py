@@ -101,7 +101,12 @@ def run_task(
         if transition is not None:
             extra["next"] = list(transition.steps)
             if transition.foreach:
-                ref = _save_foreach(flow, transition.foreach, spec, stores, max_num_splits)
+                try:
+                    ref = _save_foreach(flow, transition.foreach, spec, stores, max_num_splits)
+                except GrangeError as err:  # too many items, none, unpicklable: name the call
+                    if err.file is None:
+                        err.file, err.line = node.file, transition.line or node.next_line
+                    raise
                 extra["foreach"] = {"key": ref.key, "count": ref.count}
             if transition.condition:
                 extra["case"] = transition.case

@@ -10,7 +10,9 @@ namespace is readable.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import os
 import pickle
 from typing import Any
 
@@ -65,8 +67,7 @@ def dump(
     _check_included(wanted, tasks, selected)
     if out_file is not None:
         values = {ps: {a.id: a.data for a in arts} for ps, arts in selected.items()}
-        with open(out_file, "wb") as fh:
-            pickle.dump(values, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        _write_pickle(out_file, values)
         count = sum(len(v) for v in values.values())
         flow.say(f"Wrote {count} artifact(s) of {len(values)} task(s) to {out_file}")
         return
@@ -81,6 +82,26 @@ def dump(
             click.echo(f"  (the task failed with {error.type}: {error.message}; as it left them:)")
         for artifact in artifacts:
             click.echo("  " + _line(artifact, max_value_size))
+
+
+def _write_pickle(out_file: str, values: dict[str, dict[str, Any]]) -> None:
+    """Pickle ``values`` to ``out_file``; a file that cannot be written is named, with
+    the reason, and a file this call created is not left half written."""
+    existed = os.path.lexists(out_file)
+    try:
+        with open(out_file, "wb") as fh:
+            pickle.dump(values, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    except OSError as err:
+        if not existed:
+            with contextlib.suppress(OSError):
+                os.remove(out_file)
+        reason = err.strerror or type(err).__name__
+        parent = os.path.dirname(os.path.abspath(out_file))
+        if not os.path.isdir(parent):
+            fix = f"create the directory {parent} first, or name a file in one that exists"
+        else:
+            fix = "name a regular file in a directory you can write to, e.g. --file artifacts.pkl"
+        raise CommandError(f"dump --file {out_file}: cannot write it ({reason})", fix=fix) from None
 
 
 def _why_empty(task: Any) -> str:

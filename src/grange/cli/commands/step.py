@@ -8,15 +8,18 @@ says why).
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from grange.cli.context import FlowContext, pass_flow
 from grange.cli.errors import GuardedCommand
 from grange.cli.runtime_options import datastore_root
+from grange.exceptions import CommandError
 from grange.parameters import current_username
 
 
@@ -80,6 +83,7 @@ def step(
     parent = os.environ.pop(PARENT_PID_ENV, None)
     if parent and parent.isdigit():  # started by a local runtime: never outlive it
         die_with_parent(int(parent))
+    _check_step(flow, step_name)
     if input_paths_file:
         with open(input_paths_file, encoding="utf-8") as fh:
             input_paths = fh.read().strip()
@@ -89,8 +93,8 @@ def step(
         step=step_name,
         task_id=task_id,
         attempt=retry_count,
-        input_paths=tuple(p for p in input_paths.split(",") if p),
-        frames=frames_from_json(split_frames),
+        input_paths=_input_paths(input_paths),
+        frames=_parsed("--split-frames", split_frames, frames_from_json, "[[...], ...]"),
         iteration=iteration,
         origin_run_id=origin_run_id,
         tags=tags,
@@ -104,8 +108,52 @@ def step(
     raise SystemExit(0 if record.status == "ok" else 1)
 
 
+def _check_step(flow: FlowContext, step_name: str) -> None:
+    """The step exists in the flow's graph (the runtime only ever names real steps)."""
+    steps = list(flow.graph().nodes)
+    if step_name in steps:
+        return
+    close = difflib.get_close_matches(step_name, steps, n=1)
+    raise CommandError(
+        f"step {step_name!r}: flow {flow.flow_name} has no step of that name",
+        fix=(f"did you mean '{close[0]}'? " if close else "") + "steps: " + ", ".join(steps),
+    )
+
+
+def _input_paths(text: str) -> tuple[str, ...]:
+    paths = tuple(p for p in text.split(",") if p)
+    for path in paths:
+        if len(path.split("/")) != 3 or not all(path.split("/")):
+            raise CommandError(
+                f"--input-paths: {path!r} is not RUN/STEP/TASK",
+                fix="give the parent tasks as comma-separated RUN/STEP/TASK, e.g. 3/start/1",
+            )
+    return paths
+
+
+T = TypeVar("T")
+
+
+def _parsed(option: str, text: str, parse: Callable[[str], T], form: str) -> T:
+    """``parse(text)``, with a malformed value named instead of a JSON or type error."""
+    try:
+        return parse(text)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as err:
+        raise CommandError(
+            f"{option}: {text!r} cannot be read ({type(err).__name__}: {err})",
+            fix=f"give JSON of the form {form} (the runtime writes this option itself)",
+        ) from None
+
+
 def _task_extra(text: str, with_decorators: tuple[str, ...]) -> dict[str, Any]:
-    extra: dict[str, Any] = json.loads(text) if text else {}
+    extra = _parsed("--task-extra", text, _json_object, '{"key": value, ...}')
     if with_decorators and "with" not in extra:
         extra["with"] = list(with_decorators)
     return extra
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    value = json.loads(text) if text else {}
+    if not isinstance(value, dict):
+        raise TypeError(f"a JSON object is needed, not {type(value).__name__}")
+    return value

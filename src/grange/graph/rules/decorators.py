@@ -1,4 +1,4 @@
-"""Rules about step decorators placed on a step that cannot take them."""
+"""Rules about step decorators: placed on steps that take them, setting free attributes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from grange.decorators.registry import STEP_DECORATORS
 from grange.exceptions import LintProblem
 from grange.graph.model import FlowGraph
+from grange.graph.rules.steps import FLOW_ATTRIBUTES
 
 
 def decorator_placement(graph: FlowGraph) -> Iterable[LintProblem]:
@@ -27,3 +28,38 @@ def decorator_placement(graph: FlowGraph) -> Iterable[LintProblem]:
                     f"remove @{info.name} from '{node.name}', or move the work that may fail "
                     "into a step of its own and decorate that one",
                 )
+
+
+def decorator_attributes(graph: FlowGraph) -> Iterable[LintProblem]:
+    """(decorator-attribute) What a decorator sets on self (``@catch(var=...)``) is
+    no parameter, no step and no attribute every flow has."""
+    parameters = {p.attribute for p in graph.parameters}
+    for node in graph:
+        for info in node.decorators:
+            cls = STEP_DECORATORS.get(info.name)
+            if cls is None:
+                continue
+            for name in cls(info.attributes).flow_attributes():
+                clash = _clash(name, graph, parameters)
+                if clash:
+                    yield LintProblem(
+                        "decorator-attribute",
+                        f"@{info.name} stores into self.{name}, which {clash}",
+                        node.file,
+                        info.line or node.line,
+                        node.name,
+                        f"choose a name of its own, e.g. @{info.name}(var='{node.name}_failed')",
+                    )
+
+
+def _clash(name: str, graph: FlowGraph, parameters: set[str]) -> str | None:
+    """Why setting ``self.<name>`` in a step would hide or replace something (None if free)."""
+    if name in parameters:
+        return f"is the parameter '{name}': storing there would replace its value"
+    if name in graph.nodes:
+        return f"is the step '{name}': storing there would hide the step"
+    if name in FLOW_ATTRIBUTES:
+        return "every flow already has: storing there would hide it"
+    if name.startswith("_"):
+        return "starts with '_': such names are grange's own"
+    return None

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from grange.exceptions import LintProblem
 from grange.graph.model import FlowGraph, StepNode
 from grange.graph.rules import at_next, at_step, quoted
+from grange.graph.rules.names import MAX_NAME_BYTES, length_rule, shown, too_long
 
 # Names every flow object already has (FlowSpec's public attributes and the
 # values a running step reads from self); a step or parameter of that name
@@ -37,9 +38,18 @@ def reserved_step_names(graph: FlowGraph) -> Iterator[LintProblem]:
 
 
 def step_names(graph: FlowGraph) -> Iterator[LintProblem]:
-    """(step-name) Step names use lowercase ASCII letters, digits and '_', not first '_'."""
+    """(step-name) Step names use lowercase ASCII letters, digits and '_', not first '_',
+    and have at most 128 characters."""
     for node in graph.nodes.values():
-        if not _VALID_STEP_NAME.fullmatch(node.name):
+        if too_long(node.name):
+            yield at_step(
+                "step-name",
+                node,
+                f"step {shown(node.name)} has a name too long to store: " + length_rule("step"),
+                f"rename the step to a shorter name (at most {MAX_NAME_BYTES} characters), "
+                "and update the self.next(...) calls that go to it",
+            )
+        elif not _VALID_STEP_NAME.fullmatch(node.name):
             yield at_step(
                 "step-name",
                 node,

@@ -45,7 +45,20 @@ def missing_next(graph: FlowGraph) -> Iterator[LintProblem]:
 
 def _misplaced_next(node: StepNode, where: str) -> LintProblem:
     name = node.name
-    if where == "early":
+    if where == "twice":
+        lines = ", ".join(map(str, node.next_lines[:-1])) + f" and {node.next_lines[-1]}"
+        times = "twice" if len(node.next_lines) == 2 else f"{len(node.next_lines)} times"
+        message = (
+            f"step '{name}' calls self.next() {times} (lines {lines}); "
+            "a step calls it exactly once, as its last statement"
+        )
+        fix = (
+            f"keep one self.next(...) at the end of '{name}': to run several steps after "
+            "it, name them all in one call, e.g. self.next(self.a, self.b); to choose one "
+            "at run time, use a switch: self.next({'a': self.a, 'b': self.b}, "
+            "condition='attr')"
+        )
+    elif where == "early":
         message = f"step '{name}' has more code after its self.next() call"
         fix = f"move self.next(...) to the end of '{name}', after the rest of its code"
     elif where == "if":
