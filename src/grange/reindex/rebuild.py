@@ -145,10 +145,31 @@ def _index_run(
         if (step, task_id) in indexed:
             continue
         ordered = sorted(numbers)
-        first = next(
-            (records[(step, task_id, n)] for n in ordered if (step, task_id, n) in records), None
+        last = next(
+            (
+                records[(step, task_id, n)]
+                for n in reversed(ordered)
+                if (step, task_id, n) in records
+            ),
+            None,
         )
-        tasks.append(_task_row(flow, run_id, step, task_id, first))
+        tasks.append(
+            _task_row(
+                flow,
+                run_id,
+                step,
+                task_id,
+                last,
+                started=min(
+                    (
+                        records[(step, task_id, n)].started_at
+                        for n in ordered
+                        if (step, task_id, n) in records
+                    ),
+                    default=None,
+                ),
+            )
+        )
         for n in ordered:
             record = records.get((step, task_id, n))
             results.append(_attempt_result(flow, run_id, step, task_id, n, record))
@@ -211,15 +232,22 @@ def _run_row(
 
 
 def _task_row(
-    flow: str, run_id: str, step: str, task_id: str, record: AttemptRecord | None
+    flow: str,
+    run_id: str,
+    step: str,
+    task_id: str,
+    record: AttemptRecord | None,
+    *,
+    started: float | None,
 ) -> TaskRow:
+    """The task as its latest record describes it, created when its first attempt started."""
     extra = record.extra if record else {}
     return TaskRow(
         flow,
         run_id,
         step,
         task_id,
-        created_at=record.started_at if record else None,
+        created_at=started,
         foreach_stack=list(extra.get("frames") or ()),
         parent_task_ids=[
             p if p.count("/") == 3 else f"{flow}/{p}" for p in extra.get("inputs") or ()
