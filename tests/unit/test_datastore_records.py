@@ -166,3 +166,44 @@ def test_a_damaged_record_is_an_error_naming_it(blobs: BlobStore) -> None:
     blobs.put_bytes(rec.paths.record, b'{"format": 1, broken')
     with pytest.raises(DatastoreError, match=r"the record TrainFlow/.*/record.json .* is damaged"):
         read_record(blobs, rec.flow, rec.run_id, rec.step, rec.task_id, 0)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"[]", "a record is a JSON object, not list"),
+        (b"null", "not NoneType"),
+        (b'{"format": 1}', "KeyError"),
+        (b'{"format": 2}', "unknown attempt record format"),
+    ],
+)
+def test_a_record_of_the_wrong_shape_is_named_not_a_traceback(
+    blobs: BlobStore, payload: bytes, reason: str
+) -> None:
+    key = record().paths.record
+    blobs.put_bytes(key, payload)
+    with pytest.raises(DatastoreError, match="is damaged") as info:
+        read_record(blobs, "TrainFlow", "1700000000000001", "train", "7", 0)
+    assert reason in info.value.message and key in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"artifacts": []}, "'list' object has no attribute 'items'"),
+        ({"extra": 5}, "'extra' is int"),
+        ({"exception": "boom"}, "'exception' is str"),
+        ({"run_id": "1700000000000002"}, "it is the record of TrainFlow/1700000000000002/train/7/0"),
+    ],
+)
+def test_a_record_with_wrong_fields_or_in_the_wrong_folder_is_damaged(
+    blobs: BlobStore, change: dict[str, object], reason: str
+) -> None:
+    import json
+
+    data = json.loads(record().to_json())
+    data.update(change)
+    blobs.put_bytes(record().paths.record, json.dumps(data).encode())
+    with pytest.raises(DatastoreError, match="is damaged") as info:
+        read_record(blobs, "TrainFlow", "1700000000000001", "train", "7", 0)
+    assert reason in info.value.message

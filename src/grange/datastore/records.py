@@ -129,6 +129,8 @@ class AttemptRecord:
     @classmethod
     def from_json(cls, text: str | bytes) -> AttemptRecord:
         data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"a record is a JSON object, not {type(data).__name__}")
         if data.get("format") != RECORD_FORMAT:
             raise ValueError(f"unknown attempt record format {data.get('format')!r}")
         # Interned: a join reads a record per parent, all of one flow, run and step.
@@ -142,9 +144,15 @@ class AttemptRecord:
             started_at=float(data["started_at"]),
             finished_at=float(data["finished_at"]),
             artifacts={k: ArtifactRef.from_dict(v) for k, v in data["artifacts"].items()},
-            exception=data.get("exception"),
-            extra=data.get("extra") or {},
+            exception=_mapping_or_none(data.get("exception"), "exception"),
+            extra=_mapping_or_none(data.get("extra"), "extra") or {},
         )
+
+
+def _mapping_or_none(value: Any, name: str) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise ValueError(f"'{name}' is {type(value).__name__}, not an object")
+    return value
 
 
 def write_record(blobs: BlobStore, record: AttemptRecord, *, overwrite: bool = False) -> bool:
@@ -185,8 +193,14 @@ def read_record(
     except BlobNotFound:
         return None
     try:
-        return AttemptRecord.from_json(data)
-    except (ValueError, KeyError, TypeError) as err:
+        record = AttemptRecord.from_json(data)
+        found = (record.flow, record.run_id, record.step, record.task_id, record.attempt)
+        if found != (flow, run_id, step, task_id, attempt):
+            raise ValueError(f"it is the record of {'/'.join(map(str, found))}")
+        if not isinstance(record.artifacts, dict):
+            raise TypeError("'artifacts' is not an object")
+        return record
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise DatastoreError(
             f"the record {key} in {blobs.describe()} is damaged ({type(err).__name__}: {err})",
             step=step,
