@@ -5,6 +5,7 @@
     │   ├── LintError                exit 2   graph rules broken (one or more LintProblem)
     │   └── DecoratorError           exit 2   a decorator is misused (arguments, placement)
     ├── ParameterError               exit 2   a Parameter is defined or given badly
+    │   └── ParameterAssignmentError exit 2   a step assigns or deletes a parameter (an AttributeError)
     ├── InvalidNextError             exit 1   ``self.next(...)`` called wrongly at run time
     │   └── EmptyForeachError        exit 1   a foreach over zero items
     ├── TooManySplitsError           exit 1   a foreach over more items than --max-num-splits
@@ -100,6 +101,16 @@ class ParameterError(GrangeError):
 
     exit_code = 2
     headline = "Invalid parameter"
+
+
+class ParameterAssignmentError(ParameterError, AttributeError):
+    """A step assigned to (or deleted) a parameter, which is read-only while a flow runs.
+
+    Also an :class:`AttributeError`, as in Metaflow (where a parameter is a
+    property without a setter), so flows that catch ``AttributeError`` keep working.
+    """
+
+    headline = "Read-only parameter"
 
 
 class InvalidNextError(GrangeError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from grange import FlowSpec, IncludeFile, JSONType, Parameter, step
@@ -139,6 +141,37 @@ def test_values_are_reachable_as_attributes_and_read_only() -> None:
     with pytest.raises(ParameterError, match="cannot be assigned"):
         flow.alpha = 3
     assert isinstance(ParamFlow.alpha, Parameter)
+
+
+def test_assigning_or_deleting_a_parameter_is_an_attribute_error_at_the_users_line() -> None:
+    # Metaflow raises AttributeError (a property without a setter); flows catch it.
+    flow = ParamFlow(use_cli=False)
+    flow._grange_parameter_values = resolve_values(ParamFlow, {"token": "t"})
+    line = sys._getframe().f_lineno + 2
+    with pytest.raises(AttributeError) as info:
+        flow.alpha = 3
+    err = info.value
+    assert isinstance(err, ParameterError) and err.exit_code == 2
+    assert (err.file, err.line, err.parameter) == (__file__, line, "alpha")
+    assert "read-only" in err.message
+    with pytest.raises(AttributeError, match="cannot be deleted"):
+        del flow.alpha
+    assert flow.alpha == 0.5
+
+
+def test_is_flag_makes_a_bool_parameter_defaulting_to_false() -> None:
+    param = Parameter("dry-run", is_flag=True)
+    assert (param.type, param.default, param.is_flag) == (bool, False, True)
+    assert param.definition_problems() == []
+    assert Parameter("on", is_flag=True, default=True).default is True
+    assert "is_flag=True but is not of type bool" in Parameter(
+        "n", is_flag=True, type=int
+    ).definition_problems()[0]
+
+
+@pytest.mark.parametrize("name", ["debug", "quiet", "metadata", "name", "input", "run-id"])
+def test_names_of_other_commands_options_are_not_reserved(name: str) -> None:
+    assert Parameter(name).definition_problems() == []
 
 
 def test_parameter_outside_a_run_says_so() -> None:
