@@ -182,33 +182,57 @@ class Task(ClientObject):
 
     # -- logs --------------------------------------------------------------------------
 
-    def _log(self, stream: str) -> bytes:
+    def log_bytes(self, stream: str) -> bytes:
+        """What the attempt wrote on ``stream`` (``'stdout'`` or ``'stderr'``), byte for
+        byte; grange's addition. A task that ``resume`` reused shows what it printed
+        in the run it comes from (:meth:`log_source` names that task)."""
         if stream not in LOG_STREAMS:
             raise ValueError(f"a log stream is 'stdout' or 'stderr', not {stream!r}")
-        flow, run_id, step, task_id = self._components
-        key = log_key(flow, run_id, step, task_id, self.current_attempt, stream)
+        source = self._ran_as()
+        flow, run_id, step, task_id = source._components
+        key = log_key(flow, run_id, step, task_id, source.current_attempt, stream)
         return read_log(self._stores.blobs, key)
+
+    def log_source(self) -> str:
+        """The pathspec of the task whose output :meth:`log_bytes` shows: this one, or
+        for a task that ``resume`` reused, the task that ran in an earlier run."""
+        return self._ran_as().pathspec
+
+    def _ran_as(self) -> Task:
+        """This task, or (a clone by ``resume``) the task of an earlier run that ran."""
+        task: Task = self
+        seen = {self.pathspec}
+        while task._row.origin_task and task._attempt in (None, 0):
+            origin = task._row.origin_task
+            if origin in seen:
+                break
+            seen.add(origin)
+            try:
+                task = Task(origin, _namespace_check=False, _stores=self._stores, _namespace=None)
+            except ObjectNotFound:
+                break
+        return task
 
     @property
     def stdout(self) -> str:
         """What the attempt printed on standard output (so far, if it is running)."""
-        return self._log("stdout").decode("utf-8", errors="replace")
+        return self.log_bytes("stdout").decode("utf-8", errors="replace")
 
     @property
     def stderr(self) -> str:
-        return self._log("stderr").decode("utf-8", errors="replace")
+        return self.log_bytes("stderr").decode("utf-8", errors="replace")
 
     @property
     def stdout_size(self) -> int:
-        return len(self._log("stdout"))
+        return len(self.log_bytes("stdout"))
 
     @property
     def stderr_size(self) -> int:
-        return len(self._log("stderr"))
+        return len(self.log_bytes("stderr"))
 
     def loglines(self, stream: str, as_unicode: bool = True) -> Iterator[tuple[None, Any]]:
         """``(timestamp, line)`` pairs; grange keeps no per-line times, so the first is ``None``."""
-        for line in self._log(stream).splitlines():
+        for line in self.log_bytes(stream).splitlines():
             yield None, line.decode("utf-8", errors="replace") if as_unicode else line
 
     # -- lineage -------------------------------------------------------------------------
@@ -249,10 +273,14 @@ class Task(ClientObject):
                 ok = str(row.successful)
                 entries.append(self._entry("attempt_ok", ok, row.finished_at or row.started_at))
         origin = self._row.origin_task
+        created = self._row.created_at
         if origin:
-            created = self._row.created_at
             entries.append(self._entry("origin-run-id", origin.split("/")[1], created))
             entries.append(self._entry("origin-task-id", origin.split("/")[3], created))
+        else:  # as in Metaflow, every task of a resumed run names the origin run
+            run = self._stores.metadata.get_run(flow, run_id)
+            if run is not None and run.origin_run_id:
+                entries.append(self._entry("origin-run-id", run.origin_run_id, created))
         stored = self._stores.metadata.task_metadata(
             flow, run_id, step=step, task_id=task_id, attempt=self._attempt
         )
