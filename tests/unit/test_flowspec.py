@@ -9,7 +9,9 @@ import pytest
 from grange import FlowSpec
 
 
-def test_instantiating_the_base_class_points_at_the_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_instantiating_the_base_class_points_at_the_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     line = sys._getframe().f_lineno + 2
     with pytest.raises(SystemExit) as info:
         FlowSpec()

@@ -164,9 +164,10 @@ def test_is_flag_makes_a_bool_parameter_defaulting_to_false() -> None:
     assert (param.type, param.default, param.is_flag) == (bool, False, True)
     assert param.definition_problems() == []
     assert Parameter("on", is_flag=True, default=True).default is True
-    assert "is_flag=True but is not of type bool" in Parameter(
-        "n", is_flag=True, type=int
-    ).definition_problems()[0]
+    assert (
+        "is_flag=True but is not of type bool"
+        in Parameter("n", is_flag=True, type=int).definition_problems()[0]
+    )
 
 
 @pytest.mark.parametrize("name", ["debug", "quiet", "metadata", "name", "input", "run-id"])
