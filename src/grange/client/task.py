@@ -11,6 +11,7 @@ flow's parameters included; ``task.data`` reads each one lazily.
 
 from __future__ import annotations
 
+import time
 from collections import namedtuple
 from collections.abc import Iterator
 from datetime import datetime
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from grange.client.base import ClientObject, timestamp
 from grange.client.data import Metadata, TaskData, TaskException, epoch_ms
 from grange.client.step import natural_key, run_tasks
+from grange.current import current
 from grange.datastore import log_key, read_log
 from grange.exceptions import ObjectNotFound
 from grange.metastore import ArtifactRow, AttemptRow, TaskRow
@@ -29,6 +31,41 @@ if TYPE_CHECKING:
     from grange.client.step import Step
 
 LOG_STREAMS = ("stdout", "stderr")
+
+
+def running_task_row(pathspec: str) -> TaskRow | None:
+    """The row of the task this process is running, if ``pathspec`` names it.
+
+    The runtime indexes tasks in batches, so a step that looks itself up
+    (``Task(current.pathspec)``) may run before its row is written; it is
+    built from the running task's own facts then.
+    """
+    spec = current._task
+    if spec is None or current.pathspec != pathspec:
+        return None
+    flow, run_id = spec.flow, spec.run_id
+    return TaskRow(
+        flow,
+        run_id,
+        spec.step,
+        spec.task_id,
+        created_at=time.time(),
+        status=RUNNING,
+        foreach_stack=[f.to_list() for f in spec.frames],
+        parent_task_ids=[
+            f"{flow}/{p}" if p.count("/") == 2 else f"{flow}/{run_id}/{p}" for p in spec.input_paths
+        ],
+    )
+
+
+def running_attempt_row(pathspec: str) -> AttemptRow | None:
+    """The attempt this process is running, if ``pathspec`` names its task."""
+    spec = current._task
+    if spec is None or current.pathspec != pathspec:
+        return None
+    return AttemptRow(
+        spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, started_at=time.time()
+    )
 
 
 class Task(ClientObject):
@@ -44,6 +81,8 @@ class Task(ClientObject):
     def _fetch(self) -> TaskRow:
         flow, run_id, step, task_id = self._components
         row = self._stores.metadata.get_task(flow, run_id, step=step, task_id=task_id)
+        if row is None:
+            row = running_task_row(self.pathspec)
         if row is None:
             parent: Step = self.parent  # raises ObjectNotFound when the step is missing
             raise self._not_found("task", [r.task_id for r in parent._task_rows()])
@@ -66,6 +105,9 @@ class Task(ClientObject):
 
     def _attempts(self) -> list[AttemptRow]:
         rows = self._stores.metadata.list_attempts(self._row)
+        running = running_attempt_row(self.pathspec)
+        if running is not None and all(r.attempt != running.attempt for r in rows):
+            rows.append(running)  # this process runs it; the runtime has not indexed it yet
         if self._attempt is not None:
             rows = [row for row in rows if row.attempt == self._attempt]
         return rows

@@ -229,6 +229,7 @@ def _bind_current(spec: TaskSpec, graph: dict[str, Any], parameter_names: list[s
         tags=frozenset(spec.tags),
         parameter_names=parameter_names,
         graph=graph,
+        _task=spec,
     )
 
 
