@@ -78,9 +78,16 @@ def dump(
             click.echo(f"  ({_why_empty(task)})")
         elif task.finished and task.exception is not None:
             error = task.exception
-            click.echo(f"  (the task failed with {error.type}: {error.message}; as it left them:)")
+            click.echo(
+                f"  (the task failed with {_kind(error)}: {error.message}; as it left them:)"
+            )
         for artifact in artifacts:
             click.echo("  " + _line(artifact, max_value_size))
+
+
+def _kind(error: Any) -> str:
+    """The exception's class name, without its module (``builtins.ValueError``)."""
+    return str(error.type).rsplit(".", 1)[-1]
 
 
 def _why_empty(task: Any) -> str:
@@ -88,7 +95,7 @@ def _why_empty(task: Any) -> str:
         return "no artifacts: the task has not finished"
     error = task.exception
     if error is not None:
-        return f"no artifacts: the task failed with {error.type}: {error.message}"
+        return f"no artifacts: the task failed with {_kind(error)}: {error.message}"
     return "no artifacts"
 
 
