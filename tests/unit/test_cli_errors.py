@@ -8,7 +8,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from grange import FlowSpec, step
 from grange.cli.errors import GuardedCommand, GuardedGroup, debug_option
+from grange.cli.flow import build_flow_cli
 from grange.exceptions import (
     CommandError,
     DatastoreError,
@@ -93,21 +95,26 @@ def test_every_grange_error_exits_2(exc: GrangeError) -> None:
     assert CliRunner().invoke(raising(exc), ["go"]).exit_code == 2
 
 
+class TinyFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
 def test_a_bogus_metadata_url_exits_2(tmp_path: Path) -> None:
-    from grange.cli.flow import build_flow_cli
-    from grange.decorators.step import step
-    from grange.flowspec import FlowSpec
-
-    class TinyFlow(FlowSpec):
-        @step
-        def start(self):
-            self.next(self.end)
-
-        @step
-        def end(self):
-            pass
-
     args = ["--datastore-root", str(tmp_path), "--metadata", "bogus", "run"]
     result = CliRunner().invoke(build_flow_cli(TinyFlow), args)
     assert result.exit_code == 2, result.output
     assert "'bogus' is not a database URL" in result.stderr
+
+
+def test_the_step_command_names_an_unknown_step(tmp_path: Path) -> None:
+    args = ["--datastore-root", str(tmp_path), "step", "strat", "--run-id", "1", "--task-id", "2"]
+    result = CliRunner().invoke(build_flow_cli(TinyFlow), args)
+    assert result.exit_code == 2, result.output
+    assert "flow TinyFlow has no step 'strat'" in result.stderr
+    assert "did you mean 'start'?" in result.stderr

@@ -10,6 +10,7 @@ recorded: threads the step left running do not keep it alive.
 from __future__ import annotations
 
 import atexit
+import difflib
 import contextlib
 import json
 import os
@@ -23,6 +24,7 @@ import click
 from grange.cli.context import FlowContext, pass_flow
 from grange.cli.errors import GuardedCommand
 from grange.cli.runtime_options import datastore_root
+from grange.exceptions import CommandError
 from grange.parameters import current_username
 
 
@@ -83,6 +85,14 @@ def step(
     from grange.task.spec import TaskSpec, frames_from_json
     from grange.task.stores import TaskStores
 
+    graph = flow.graph()
+    if step_name not in graph.nodes:
+        close = difflib.get_close_matches(step_name, list(graph.nodes), n=1)
+        raise CommandError(
+            f"flow {flow.flow_name} has no step '{step_name}'",
+            fix=(f"did you mean '{close[0]}'? " if close else "")
+            + f"its steps: {', '.join(n.name for n in graph)}",
+        )
     parent = os.environ.pop(PARENT_PID_ENV, None)
     if parent and parent.isdigit():  # started by a local runtime: never outlive it
         die_with_parent(int(parent))
