@@ -43,7 +43,7 @@ class Current:
     _task: Any = None
 
     def _bind(self, **facts: Any) -> None:
-        unknown = set(facts) - set(_FIELDS) - set(self._extras)
+        unknown = set(facts) - set(_FIELDS) - set(self._extras) - {"_task"}
         for name in unknown:
             self._extras.add(name)
         for name, value in facts.items():

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from grange.current import current
 from grange.exceptions import ParameterAssignmentError, ParameterError
 
 # The names a parameter may not take (compared after folding '-' to '_' and
@@ -149,7 +148,6 @@ class Parameter:
             f"{what} in a step",
             file=frame.f_code.co_filename,
             line=frame.f_lineno,
-            step=current.step_name,
             parameter=self.name,
             fix=fix,
         )

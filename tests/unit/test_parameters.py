@@ -224,3 +224,20 @@ def test_inherited_parameters_are_part_of_the_flow(valid_flow) -> None:
     cls = valid_flow("inherited")
     assert [p.name for p in flow_parameters(cls)] == ["seed", "depth"]
     assert resolve_values(cls, {"seed": "2"}) == {"seed": 2, "depth": 3}
+
+
+def test_the_parameters_of_docs_flows_md_are_valid() -> None:
+    from pathlib import Path
+
+    from grange import FlowSpec
+    from grange.parameters import RESERVED_PARAMETER_NAMES, flow_parameters, normalized_name
+
+    text = (Path(__file__).parents[2] / "docs" / "flows.md").read_text()
+    block = next(b for b in text.split("```python")[1:] if "class SweepFlow" in b)
+    scope: dict[str, object] = {"FlowSpec": FlowSpec}
+    exec(block.split("```")[0], scope)
+    params = flow_parameters(scope["SweepFlow"])  # type: ignore[arg-type]
+    assert {p.name for p in params} >= {"debug", "dry-run"}
+    for param in params:
+        assert param.definition_problems() == [], param
+        assert normalized_name(param.name) not in RESERVED_PARAMETER_NAMES

@@ -10,8 +10,8 @@ recorded: threads the step left running do not keep it alive.
 from __future__ import annotations
 
 import atexit
-import difflib
 import contextlib
+import difflib
 import json
 import os
 import signal
