@@ -57,7 +57,7 @@ def test_logs_of_a_reused_task_are_those_it_printed_in_its_run(runner: Runner) -
         assert task.log_source() == source.pathspec
         logs = runner("fail", "logs", task.pathspec.split("/", 1)[1], "--stdout")
         assert logs.stdout == "working on 1\n"
-        assert f"reused by resume: printed by {source.pathspec}" in logs.stderr
+        assert f"reused by resume: printed by {source.pathspec} (attempt 0)" in logs.stderr
 
 
 def test_resume_from_a_step_reruns_it_and_what_follows(runner: Runner) -> None:

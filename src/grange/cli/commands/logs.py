@@ -50,12 +50,17 @@ def logs(
     if both or not streams:
         streams = ["stdout", "stderr"]
     connect(flow.settings, every_namespace=True)
+    from grange.client import Task
+
     tasks = tasks_at(flow.flow_name, path, attempt=attempt)
     several = len(tasks) * len(streams) > 1
     out = click.get_binary_stream("stdout")
     for task in tasks:
         source = task.log_source()
-        reused = f", reused by resume: printed by {source}" if source != task.pathspec else ""
+        reused = ""
+        if source != task.pathspec:
+            ran = Task(source)
+            reused = f", reused by resume: printed by {source} (attempt {ran.current_attempt})"
         for stream in streams:
             data = task.log_bytes(stream)
             if several or reused:
