@@ -71,7 +71,7 @@ def caught_value(spec: TaskSpec) -> tuple[str | None, CaughtException, bool]:
     whether to print the exception."""
     info = spec.extra["catch"]
     exc = info.get("exception") or {}
-    if exc.get("type", WORKER_DIED) == WORKER_DIED:
+    if exc.get("type", WORKER_DIED) in (WORKER_DIED, "Unknown"):
         # No Python exception to keep: the process died (as Metaflow, say @catch handled
         # a failure that came from outside the step's code, and how the process ended).
         died = str(exc.get("message") or "the task process ended without a result")
