@@ -38,8 +38,12 @@ class Current:
     def is_running_flow(self) -> bool:
         return self.run_id is not None
 
+    # The running task's spec (grange.task.TaskSpec), for the client to see the
+    # task before the runtime has indexed it; None outside a task.
+    _task: Any = None
+
     def _bind(self, **facts: Any) -> None:
-        unknown = set(facts) - set(_FIELDS) - set(self._extras)
+        unknown = set(facts) - set(_FIELDS) - set(self._extras) - {"_task"}
         for name in unknown:
             self._extras.add(name)
         for name, value in facts.items():
@@ -49,6 +53,7 @@ class Current:
         for name in getattr(self, "_extras", ()):
             delattr(self, name)
         self._extras: set[str] = set()
+        self._task = None
         for name in _FIELDS:
             setattr(self, name, None)
 

@@ -1,28 +1,32 @@
 """Errors a user can cause, each with the exit code the CLI ends with.
 
-    GrangeError                      exit 1   base of everything grange raises on purpose
-    ├── FlowDefinitionError          exit 2   the flow file does not define a valid flow
-    │   ├── LintError                exit 2   graph rules broken (one or more LintProblem)
-    │   └── DecoratorError           exit 2   a decorator is misused (arguments, placement)
-    ├── ParameterError               exit 2   a Parameter is defined or given badly
-    ├── InvalidNextError             exit 1   ``self.next(...)`` called wrongly at run time
-    │   └── EmptyForeachError        exit 1   a foreach over zero items
-    ├── TooManySplitsError           exit 1   a foreach over more items than --max-num-splits
-    ├── DatastoreError               exit 1   stored bytes cannot be read or written
-    │   ├── BlobNotFound             exit 1   no blob under the key asked for
-    │   ├── RecordExistsError        exit 1   an attempt's record was written already
-    │   ├── ArtifactSerializationError exit 1 an artifact cannot be pickled
-    │   └── ArtifactLoadError        exit 1   a stored artifact cannot be unpickled
-    │       └── DamagedBlobError     exit 1   stored bytes do not hash to their content key
-    ├── StoreFullError               exit 1   the disk holding a store is full
-    ├── StoreReadOnlyError           exit 1   a store can be read but not written
-    ├── CommandError                 exit 2   a CLI command got arguments it cannot use
-    ├── MetadataError                exit 1   the metadata store cannot do what was asked
-    │   └── TagError                 exit 2   a run tag is invalid or may not be changed
-    └── ClientError                  exit 2   the client API cannot give what was asked
-        ├── ObjectNotFound           exit 2   no flow/run/step/task/artifact there (a KeyError)
-        ├── NamespaceMismatch        exit 2   the object's run is outside the current namespace
-        └── InvalidPathspec          exit 2   a pathspec of the wrong shape (a ValueError)
+Every one ends the CLI with status 2, as docs/cli.md says (1 is a failed run,
+130 an interrupted one; an internal error of grange, a bug, also ends with 1):
+
+    GrangeError                      base of everything grange raises on purpose
+    ├── FlowDefinitionError          the flow file does not define a valid flow
+    │   ├── LintError                graph rules broken (one or more LintProblem)
+    │   └── DecoratorError           a decorator is misused (arguments, placement)
+    ├── ParameterError               a Parameter is defined or given badly
+    │   └── ParameterAssignmentError a step assigns or deletes a parameter (an AttributeError)
+    ├── InvalidNextError             ``self.next(...)`` called wrongly at run time
+    │   └── EmptyForeachError        a foreach over zero items
+    ├── TooManySplitsError           a foreach over more items than --max-num-splits
+    ├── DatastoreError               stored bytes cannot be read or written
+    │   ├── BlobNotFound             no blob under the key asked for
+    │   ├── RecordExistsError        an attempt's record was written already
+    │   ├── ArtifactSerializationError an artifact cannot be pickled
+    │   └── ArtifactLoadError        a stored artifact cannot be unpickled
+    │       └── DamagedBlobError     stored bytes do not hash to their content key
+    ├── StoreFullError               the disk holding a store is full
+    ├── StoreReadOnlyError           a store can be read but not written
+    ├── CommandError                 a CLI command got arguments it cannot use
+    ├── MetadataError                the metadata store cannot do what was asked
+    │   └── TagError                 a run tag is invalid or may not be changed
+    └── ClientError                  the client API cannot give what was asked
+        ├── ObjectNotFound           no flow/run/step/task/artifact there (a KeyError)
+        ├── NamespaceMismatch        the object's run is outside the current namespace
+        └── InvalidPathspec          a pathspec of the wrong shape (a ValueError)
 
 Every error carries what is wrong (``message``), where (``file``, ``line``,
 ``step``, ``parameter``) and how to fix it (``fix``); :meth:`GrangeError.render`
@@ -38,7 +42,7 @@ from dataclasses import dataclass
 class GrangeError(Exception):
     """Base class of the errors grange raises for problems a user can fix."""
 
-    exit_code: int = 1
+    exit_code: int = 2
     headline: str = "Error"
 
     def __init__(
@@ -104,6 +108,16 @@ class ParameterError(GrangeError):
 
     exit_code = 2
     headline = "Invalid parameter"
+
+
+class ParameterAssignmentError(ParameterError, AttributeError):
+    """A step assigned to (or deleted) a parameter, which is read-only while a flow runs.
+
+    Also an :class:`AttributeError`, as in Metaflow (where a parameter is a
+    property without a setter), so flows that catch ``AttributeError`` keep working.
+    """
+
+    headline = "Read-only parameter"
 
 
 class InvalidNextError(GrangeError):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grange.decorators.step import is_step
-from grange.exceptions import InvalidNextError
+from grange.exceptions import FlowDefinitionError, InvalidNextError
 from grange.parameters import Parameter
 
 _NEXT_KEYWORDS = ("foreach", "condition")
@@ -38,6 +38,8 @@ class FlowSpec:
     def __init__(self, use_cli: bool = True) -> None:
         self._transition: Transition | None = None
         if use_cli:
+            if type(self) is FlowSpec:
+                _refuse_base_class(sys._getframe(1))
             from grange.cli.flow import run_flow_cli
 
             run_flow_cli(type(self))
@@ -244,6 +246,28 @@ class FlowSpec:
         return Transition(
             steps=(steps[value],), condition=condition, case=value, cases=steps, line=line
         )
+
+
+def _refuse_base_class(frame: Any) -> None:
+    """``FlowSpec()`` itself in a flow file: say which class to instantiate, and exit 2."""
+    flows = sorted(
+        name
+        for name, value in frame.f_globals.items()
+        if isinstance(value, type) and issubclass(value, FlowSpec) and value is not FlowSpec
+    )
+    fix = (
+        f"instantiate your flow class instead: {flows[0]}()"
+        if len(flows) == 1
+        else "instantiate your flow class (the one deriving from FlowSpec) instead, e.g. MyFlow()"
+    )
+    err = FlowDefinitionError(
+        "FlowSpec() starts nothing: FlowSpec is the base class, not a flow",
+        file=frame.f_code.co_filename,
+        line=frame.f_lineno,
+        fix=fix,
+    )
+    print(err.render(), file=sys.stderr)
+    raise SystemExit(err.exit_code)
 
 
 def _article(word: str) -> str:

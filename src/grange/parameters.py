@@ -15,20 +15,23 @@ import getpass
 import json
 import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from grange.exceptions import ParameterError
+from grange.exceptions import ParameterAssignmentError, ParameterError
 
-# Names of command-line options of `run`/`resume` and of internal values that
-# a parameter may not take (compared after folding '-' to '_' and case).
+# The names a parameter may not take (compared after folding '-' to '_' and
+# case): every option of ``run`` and ``resume`` (their names and the keywords
+# click passes them under), since a parameter becomes one more option of
+# ``run``. Nothing else: the top-level options (``--debug``, ``--quiet``, ...)
+# live on another command. tests/unit/test_cli_params.py derives this set from
+# the click commands, so the two cannot drift apart.
 RESERVED_PARAMETER_NAMES = frozenset(
     {
-        "params", "with", "tag", "tags", "namespace", "obj", "decospecs", "run_id_file",
-        "max_num_splits", "max_workers", "max_log_size", "user_namespace", "run_id",
-        "task_id", "runner_attribute_file", "datastore_root", "origin_run_id", "quiet",
-        "debug", "help", "name", "input", "index",
+        "help", "max_num_splits", "max_workers", "namespace", "no_fork", "origin_run_id",
+        "run_id_file", "run_namespace", "tag", "tags", "with", "with_decorators",
     }
 )  # fmt: skip
 
@@ -78,11 +81,13 @@ class Parameter:
     """A value given to a run, reachable in every step as ``self.<attribute>``.
 
     ``Parameter(name, default=None, type=None, help=None, required=False,
-    show_default=True, separator=None)``: ``type`` is one of ``str``, ``int``,
-    ``float``, ``bool`` or ``JSONType``; when omitted it is inferred from the
-    default (``str`` if there is none). ``default`` may be a callable taking a
-    :class:`ParameterContext`, evaluated when a run starts. ``separator`` (for
-    ``str`` parameters) splits the value into a list.
+    show_default=True, separator=None, is_flag=False)``: ``type`` is one of
+    ``str``, ``int``, ``float``, ``bool`` or ``JSONType``; when omitted it is
+    inferred from the default (``str`` if there is none). ``default`` may be a
+    callable taking a :class:`ParameterContext`, evaluated when a run starts.
+    ``separator`` (for ``str`` parameters) splits the value into a list.
+    ``is_flag=True`` makes a bool parameter (default ``False``) given as a bare
+    ``--name`` on the command line, as Metaflow's click flag is.
     """
 
     def __init__(
@@ -94,8 +99,13 @@ class Parameter:
         required: bool | None = None,
         show_default: bool | None = None,
         separator: str | None = None,
+        is_flag: bool | None = None,
     ) -> None:
         self.name = name
+        self.is_flag = bool(is_flag)
+        if self.is_flag:
+            type = bool if type is None else type
+            default = False if default is None else default
         self.default = default
         self.help = help
         self.required = bool(required) and default is None
@@ -119,11 +129,27 @@ class Parameter:
         return values[self.attribute]
 
     def __set__(self, instance: Any, value: Any) -> None:
-        raise ParameterError(
-            f"'{self.attribute}' is a parameter of the flow and cannot be assigned in a step",
+        raise self._read_only(
+            "assigned",
+            f"store the changed value under another name, e.g. self.{self.attribute}_used = ...",
+        )
+
+    def __delete__(self, instance: Any) -> None:
+        raise self._read_only(
+            "deleted",
+            "a parameter stays with the run; remove the del statement",
+        )
+
+    def _read_only(self, what: str, fix: str) -> ParameterAssignmentError:
+        """The error for ``self.<param> = ...`` / ``del self.<param>``, at the user's line."""
+        frame = sys._getframe(2)
+        return ParameterAssignmentError(
+            f"'{self.attribute}' is a parameter of the flow: it is read-only and cannot be "
+            f"{what} in a step",
+            file=frame.f_code.co_filename,
+            line=frame.f_lineno,
             parameter=self.name,
-            fix="store the changed value under another name, e.g. "
-            f"self.{self.attribute}_used = ...",
+            fix=fix,
         )
 
     # -- definition ----------------------------------------------------------
@@ -171,6 +197,8 @@ class Parameter:
             )
         elif normalized_name(self.name) in RESERVED_PARAMETER_NAMES:
             problems.append(f"parameter name '{self.name}' is reserved by grange")
+        if self.is_flag and self.type is not bool:
+            problems.append(f"parameter '{self.name}' has is_flag=True but is not of type bool")
         if self.separator is not None and self.type is not str:
             problems.append(f"parameter '{self.name}' has a separator but is not of type str")
         if self.default is not None and not callable(self.default):

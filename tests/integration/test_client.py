@@ -200,7 +200,7 @@ def test_a_failed_task_exposes_its_exception(store: Store) -> None:
     assert not task.successful and task.finished
     error = task.exception
     assert isinstance(error, TaskException)
-    assert error.type == "ValueError"
+    assert error.type == "builtins.ValueError"  # qualified, as Metaflow's client shows it
     assert error.message == "exploded on purpose"
     assert "fail_flow.py" in error.traceback
     assert "exploded on purpose" in str(error)

@@ -34,7 +34,7 @@ def test_catch_keeps_a_foreach_going_and_the_join_sees_what_failed(runner: Runne
     assert statuses(runner, caught.pathspec) == ["caught"]
     assert statuses(runner, tasks[1].pathspec) == ["ok"]
     error = caught.data.compute_failed
-    assert error.type == "ZeroDivisionError" and error.message == "division by zero"
+    assert error.type == "builtins.ZeroDivisionError" and error.message == "division by zero"
     assert "5 / self.div" in error.traceback and "catch_foreach.py" in error.traceback
     assert GRANGE_PACKAGE not in error.traceback  # none of grange's own frames
     assert tasks[1].data.compute_failed is None
@@ -57,7 +57,7 @@ def test_retry_then_catch(runner: Runner) -> None:
     assert Task(fragile.pathspec, attempt=0).exception.message == "'missing on attempt 0'"
     assert fragile.data.tried == 2
     assert fragile.data.fragile_error.message == "'missing on attempt 2'"
-    assert run["end"].task.data.error_type == "KeyError"
+    assert run["end"].task.data.error_type == "builtins.KeyError"
     assert run["end"].task.data.error_text == "KeyError: 'missing on attempt 2'"
 
     quiet = run["quiet"].task  # @catch without var, print_exception=False
@@ -75,6 +75,30 @@ def test_catch_after_the_process_died_runs_a_fallback_attempt(runner: Runner, fo
     assert "about to die" in Task(task.pathspec, attempt=0).stdout
     assert "SIGKILL" in run["end"].task.data.what
     assert f"[{result.run_id}/crash/{task.id}] task starting (@catch" in result.stdout
+    # As in Metaflow: no exception of the step's own, a failure that @catch handled.
+    assert run["end"].task.data.crashed_type == "grange.decorators.catch.FailureHandledByCatch"
+    assert "killed by SIGKILL" in Task(task.pathspec, attempt=0).stderr  # its own log says so
+
+
+def test_catch_sees_sys_exit_and_keyboard_interrupt(runner: Runner, fork: bool) -> None:
+    result = runner.run(flow("catch_exit"), fork=fork)
+    run = Flow("CatchExitFlow")[result.run_id]
+    assert run.successful
+    quit_seen, stop_seen = run["end"].task.data.seen
+    assert quit_seen == (
+        "builtins.SystemExit",
+        "the step called sys.exit(4): exit code 4",
+        "SystemExit: the step called sys.exit(4): exit code 4",
+    )
+    assert stop_seen == (
+        "builtins.KeyboardInterrupt",
+        "the step raised KeyboardInterrupt: stop here",
+        "KeyboardInterrupt: the step raised KeyboardInterrupt: stop here",
+    )
+    assert "sys.exit(4)" in run["end"].task.data.quit_trace
+    quits = run["quits"].task
+    assert statuses(runner, quits.pathspec) == ["caught"]  # caught in the task itself
+    assert quits.data.before == "set before the exit"
 
 
 def test_a_step_that_succeeds_sets_its_catch_var_to_none(runner: Runner) -> None:

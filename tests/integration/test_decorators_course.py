@@ -24,7 +24,10 @@ def test_timeout_stops_the_big_matrix_step(runner: Runner) -> None:
     assert result.returncode == 1
     run = Flow("BigSumTimeout")[result.run_id]
     start = run["start"].task
-    assert start.exception is not None and start.exception.type == "TimeoutException"
+    assert (
+        start.exception is not None
+        and start.exception.type == "grange.decorators.timeout.TimeoutException"
+    )
     assert "step 'start' timed out after 5 seconds" in summary_of(result.stdout)
     assert "sum" not in start.data
     assert "end" not in run

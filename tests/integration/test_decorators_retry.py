@@ -27,7 +27,7 @@ def test_a_flaky_step_is_retried_until_it_succeeds_and_every_attempt_is_kept(
         assert f"attempt {number} started at" in failed.stdout
         assert f"attempt {number} failing at" in failed.stdout
         assert failed.exception is not None
-        assert failed.exception.type == "ConnectionError"
+        assert failed.exception.type == "builtins.ConnectionError"
         assert failed.exception.message == f"transient failure on attempt {number}"
         assert f"ConnectionError: transient failure on attempt {number}" in failed.stderr
     last = Task(task.pathspec, attempt=2)

@@ -25,7 +25,10 @@ def test_timeout_stops_the_step(runner: Runner, how: str, fork: bool) -> None:
     task = run["slow"].task
     summary = summary_of(result.stdout)
     assert f"Step 'slow' failed in task {task.pathspec} (attempt 0): {TIMED_OUT}" in summary
-    assert task.exception is not None and task.exception.type == "TimeoutException"
+    assert (
+        task.exception is not None
+        and task.exception.type == "grange.decorators.timeout.TimeoutException"
+    )
     assert "timed out after 1 seconds" in task.exception.message
     assert TIMED_OUT in task.stderr
     assert f"working ({how})" in task.stdout
@@ -47,7 +50,10 @@ def test_a_timeout_is_a_failure_that_retry_retries(runner: Runner) -> None:
     task = run["slow"].task
     assert statuses(runner, task.pathspec) == ["failed", "ok"]
     first = Task(task.pathspec, attempt=0)
-    assert first.exception is not None and first.exception.type == "TimeoutException"
+    assert (
+        first.exception is not None
+        and first.exception.type == "grange.decorators.timeout.TimeoutException"
+    )
     assert task.data.attempt == 1
 
 
@@ -67,7 +73,7 @@ def test_a_timeout_is_a_failure_that_catch_catches(
     # the step set; a process deaf to the alarm is killed and a fallback attempt follows.
     assert statuses(runner, task.pathspec) == expected
     end = run["end"].task.data
-    assert end.caught_type == "TimeoutException"
+    assert end.caught_type == "grange.decorators.timeout.TimeoutException"
     assert "step 'slow' timed out after 1 seconds" in end.caught
     if how == "sleep":
         assert task.data.before == "set before the timeout"

@@ -85,10 +85,17 @@ def test_with_catch_in_fresh_interpreters(runner: Runner) -> None:
     assert run["flaky"].task.data.error is None
 
 
-def test_with_retry_without_arguments_waits_two_minutes_between_attempts(runner: Runner) -> None:
-    """The defaults of --with retry: times=3, two minutes apart. Seen in the runtime's
-    notice, then the run is interrupted (Ctrl-C) rather than waited for."""
-    argv, _ = runner.argv(flow("with_flaky"), "run", "--with", "retry")
+def test_with_retry_without_arguments_retries_at_once(runner: Runner) -> None:
+    """As Metaflow's local runtime: no wait unless minutes_between_retries is given."""
+    result = runner.run(flow("with_flaky"), "--with", "retry", env=runner.env(FLAKY_FAILS="1"))
+    assert Flow("WithFlakyFlow")[result.run_id].successful
+    assert "retrying in" not in result.stdout + result.stderr
+
+
+def test_with_retry_waits_the_minutes_it_is_given(runner: Runner) -> None:
+    """An explicit minutes_between_retries is waited. Seen in the runtime's notice, then
+    the run is interrupted (Ctrl-C) rather than waited for."""
+    argv, _ = runner.argv(flow("with_flaky"), "run", "--with", "retry:minutes_between_retries=2")
     proc = subprocess.Popen(
         argv,
         cwd=runner.cwd,

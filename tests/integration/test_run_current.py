@@ -54,3 +54,15 @@ def test_current_outside_a_flow() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out == "False None\n"
+
+
+def test_a_running_task_sees_itself_through_the_client(runner: Runner, fork: bool) -> None:
+    run_id = runner.run("self_lookup", fork=fork).run_id
+    run = Flow("SelfLookupFlow")[run_id]
+    assert {"seen-start", "seen-work", "seen-join"} <= run.user_tags
+    for task in [run["start"].task, *run["work"], run["join"].task]:
+        seen = task.data.seen
+        assert seen["pathspec"] == task.pathspec
+        assert seen["finished"] is False and seen["attempt"] == 0
+        assert seen["parents"] == sorted(task.parent_task_pathspecs)
+        assert seen["in_step"] and seen["tagged"]

@@ -55,7 +55,7 @@ def test_a_failed_run_names_the_task_the_exception_and_the_resume_command(
     assert "fail.py" in failed[0].stderr and "ValueError: item 2" in failed[0].stderr
     assert str(Path(grange.__file__).resolve().parent / "task") not in failed[0].stderr
     assert failed[0].exception is not None
-    assert failed[0].exception.type == "ValueError"
+    assert failed[0].exception.type == "builtins.ValueError"
     assert run.status == "failed" and run.finished and not run.successful
     assert run.end_task is None
     # The other items of the foreach finished.
@@ -85,7 +85,7 @@ def test_an_unpicklable_artifact_fails_the_task_saying_what_to_do(runner: Runner
     task = Flow("UnpicklableFlow")[result.run_id]["start"].task
     assert not task.successful
     assert task.exception is not None
-    assert task.exception.type == "ArtifactSerializationError"
+    assert task.exception.type == "grange.exceptions.ArtifactSerializationError"
     assert list(task) == []  # nothing of the failed attempt is visible, not even 'fine'
 
 
@@ -95,10 +95,26 @@ def test_an_unpicklable_artifact_fails_the_task_saying_what_to_do(runner: Runner
         ("segv", True, "SIGSEGV"),
         ("segv", False, "SIGSEGV"),
         ("null", True, "SIGSEGV"),  # a real invalid memory access, through ctypes
+        ("null", False, "SIGSEGV"),
         ("exit", True, "exited with code 3"),
         ("exit", False, "exited with code 3"),
+        ("sysexit", True, "the step called sys.exit(3): exit code 3"),
+        ("sysexit", False, "the step called sys.exit(3): exit code 3"),
+        ("interrupt", True, "the step raised KeyboardInterrupt"),
+        ("interrupt", False, "the step raised KeyboardInterrupt"),
     ],
-    ids=["segv-fork", "segv-no-fork", "null-pointer", "exit-fork", "exit-no-fork"],
+    ids=[
+        "segv-fork",
+        "segv-no-fork",
+        "null-pointer",
+        "null-pointer-no-fork",
+        "exit-fork",
+        "exit-no-fork",
+        "sys-exit-fork",
+        "sys-exit-no-fork",
+        "keyboard-interrupt-fork",
+        "keyboard-interrupt-no-fork",
+    ],
 )
 def test_a_crashing_task_fails_alone(runner: Runner, how: str, fork: bool, expected: str) -> None:
     result = runner.run("crash", "--how", how, fork=fork, ok=False)
@@ -112,8 +128,18 @@ def test_a_crashing_task_fails_alone(runner: Runner, how: str, fork: bool, expec
     assert expected in summary
     assert crashed.exception is not None and expected in crashed.exception.message
     assert "about to crash" in crashed.stdout
+    assert expected in crashed.stderr  # the task's own log says how it ended
     assert run.status == "failed"
     assert "join" not in {step.id for step in run}
+    if how == "null":  # faulthandler: the Python stack of the crash, in the task's log
+        assert "Fatal Python error: Segmentation fault" in crashed.stderr
+        assert "crash.py" in crashed.stderr
+    if how in ("sysexit", "interrupt"):  # a failure of the step, at the line that exited
+        name = "SystemExit" if how == "sysexit" else "KeyboardInterrupt"
+        assert crashed.exception.type == f"builtins.{name}"
+        line = "sys.exit(3)" if how == "sysexit" else "raise KeyboardInterrupt"
+        assert line in crashed.exception.traceback and line in crashed.stderr
+        assert "before it recorded a result" not in summary
 
 
 def test_a_switch_value_that_is_no_case_fails_clearly(runner: Runner) -> None:
@@ -188,3 +214,11 @@ def test_a_failed_attempt_keeps_the_artifacts_it_had_set(runner: Runner) -> None
         data = Task(f"{task.pathspec}", attempt=attempt).data
         assert data.losses[:2] == [0.9, 0.5] and data.size == 3
         assert "lock" not in data
+
+
+def test_a_thread_left_running_does_not_hang_the_run(runner: Runner, fork: bool) -> None:
+    # A fresh interpreter waits for non-daemon threads at exit; a task must not.
+    result = runner.run("threads", fork=fork)
+    start = Flow("ThreadsRunFlow")[result.run_id]["start"].task
+    assert start.successful
+    assert "note: step 'start' left 1 thread(s) running (left-behind)" in start.stderr

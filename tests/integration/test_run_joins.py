@@ -76,7 +76,7 @@ def test_merge_artifacts_errors_are_clear(runner: Runner, mode: str, expected: l
     assert run.status == "failed"
     task = run[step].task
     assert not task.successful
-    assert task.exception is not None and task.exception.type == "MergeError"
+    assert task.exception is not None and task.exception.type == "grange.task.context.MergeError"
     # The failed attempt keeps what it had (the parameter), and nothing was merged.
     assert [a.id for a in task] == ["mode"]
 

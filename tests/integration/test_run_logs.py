@@ -3,6 +3,8 @@ and stream, read back by the client and by ``python flow.py logs RUN/STEP[/TASK]
 
 from __future__ import annotations
 
+import subprocess
+
 from grange import Flow
 from support import Runner
 
@@ -24,7 +26,7 @@ def test_output_is_streamed_with_prefixes_and_stored(runner: Runner, fork: bool)
         assert task.stderr == ""
         for n in range(3):
             assert f"[{result.run_id}/work/{task.id}] item {item} line {n}" in lines
-    assert run["end"].task.stdout == "bye\n"
+    assert run["end"].task.stdout == "bye\ncaf\ufffd \ufffd not utf-8\n"
 
 
 def test_a_task_closing_its_stdout_leaves_other_pipes_alone(runner: Runner, fork: bool) -> None:
@@ -42,7 +44,7 @@ def test_logs_command(runner: Runner) -> None:
     run = Flow("LogsRunFlow")[run_id]
     start = run["start"].task
     out = runner("logs", "logs", f"{run_id}/start/{start.id}", "--stdout")
-    assert out.stdout == "hello from start\nno newline at the end\n"
+    assert out.stdout == "hello from start\nno newline at the end"  # as stored: no newline added
     err = runner("logs", "logs", f"{run_id}/start/{start.id}", "--stderr")
     assert err.stdout == "a warning from start\n"
     both = runner("logs", "logs", f"{run_id}/work")
@@ -51,6 +53,21 @@ def test_logs_command(runner: Runner) -> None:
         assert task.stdout in both.stdout
     missing = runner("logs", "logs", f"{run_id}/nosuch", ok=False)
     assert "step LogsRunFlow/" in missing.stderr and "does not exist" in missing.stderr
+    other = runner("logs", "logs", f"OtherFlow/{run_id}/start", ok=False)
+    assert other.returncode == 2
+    assert f"OtherFlow/{run_id}/start is a path in flow OtherFlow" in other.stderr
+    assert "LogsRunFlow/OtherFlow" not in other.stderr
+    named = runner("logs", "logs", f"LogsRunFlow/{run_id}/start/{start.id}", "--stdout")
+    assert named.stdout == out.stdout
+
+
+def test_logs_command_prints_the_stored_bytes(runner: Runner) -> None:
+    run_id = runner.run("logs").run_id
+    end = Flow("LogsRunFlow")[run_id]["end"].task
+    assert end.log_bytes("stdout") == b"bye\ncaf\xe9 \xff not utf-8\n"
+    argv, _ = runner.argv("logs", "logs", f"{run_id}/end/{end.id}", "--stdout")
+    proc = subprocess.run(argv, cwd=runner.cwd, env=runner.env(), capture_output=True, check=True)
+    assert proc.stdout == b"bye\ncaf\xe9 \xff not utf-8\n"
 
 
 def test_a_failed_task_keeps_its_output_and_traceback(runner: Runner) -> None:

@@ -36,6 +36,28 @@ def test_resume_reruns_only_what_failed(runner: Runner, fork: bool) -> None:
     assert run["join"].task.origin_pathspec is None
     assert run.data.origin == failed_id
     assert "3 reused" in result.stdout  # _parameters is not counted: start + 2 items
+    # As in Metaflow, every task of a resumed run names the origin run; clones also the task.
+    assert rerun[0].metadata_dict["origin-run-id"] == failed_id
+    assert "origin-task-id" not in rerun[0].metadata_dict
+    assert run["end"].task.metadata_dict["origin-run-id"] == failed_id
+    assert reused[10].metadata_dict["origin-run-id"] == failed_id
+    assert "origin-run-id" not in origin["start"].task.metadata_dict  # not a resumed run
+
+
+def test_logs_of_a_reused_task_are_those_it_printed_in_its_run(runner: Runner) -> None:
+    failed_id = runner.run("fail", env=runner.env(FAIL_ITEM="2"), ok=False).run_id
+    first = runner.resume("fail", env=runner.env(FAIL_ITEM="2"), ok=False).run_id
+    second = runner.resume("fail").run_id  # item 1 reused twice: a clone of a clone
+    origin = Flow("FailRunFlow")[failed_id]
+    for run_id in (first, second):
+        task = next(t for t in Flow("FailRunFlow")[run_id]["work"] if t.data.out == 10)
+        source = next(t for t in origin["work"] if t.index == 0)
+        assert task.origin_pathspec is not None
+        assert task.stdout == "working on 1\n"
+        assert task.log_source() == source.pathspec
+        logs = runner("fail", "logs", task.pathspec.split("/", 1)[1], "--stdout")
+        assert logs.stdout == "working on 1\n"
+        assert f"reused by resume: printed by {source.pathspec} (attempt 0)" in logs.stderr
 
 
 def test_resume_from_a_step_reruns_it_and_what_follows(runner: Runner) -> None:

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import pytest
 from click.testing import CliRunner
 
+from grange import FlowSpec, step
 from grange.cli.errors import GuardedCommand, GuardedGroup, debug_option
-from grange.exceptions import CommandError, LintError, LintProblem
+from grange.cli.flow import build_flow_cli
+from grange.exceptions import (
+    CommandError,
+    DatastoreError,
+    GrangeError,
+    InvalidNextError,
+    LintError,
+    LintProblem,
+    MetadataError,
+)
 
 
 def raising(exc: Exception) -> click.Group:
@@ -67,3 +79,42 @@ def test_a_guarded_command_reports_errors_of_its_own() -> None:
     result = CliRunner().invoke(command, [])
     assert result.exit_code == 1
     assert result.stderr.startswith("Internal error: KeyError: 'k'\n")
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        MetadataError("'bogus' is not a database URL"),
+        DatastoreError("the datastore root is not writable"),
+        InvalidNextError("bad next"),
+        GrangeError("anything else"),
+    ],
+)
+def test_every_grange_error_exits_2(exc: GrangeError) -> None:
+    # docs/cli.md: errors end with status 2, a failed run with 1.
+    assert CliRunner().invoke(raising(exc), ["go"]).exit_code == 2
+
+
+class TinyFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_a_bogus_metadata_url_exits_2(tmp_path: Path) -> None:
+    args = ["--datastore-root", str(tmp_path), "--metadata", "bogus", "run"]
+    result = CliRunner().invoke(build_flow_cli(TinyFlow), args)
+    assert result.exit_code == 2, result.output
+    assert "'bogus' is not a database URL" in result.stderr
+
+
+def test_the_step_command_names_an_unknown_step(tmp_path: Path) -> None:
+    args = ["--datastore-root", str(tmp_path), "step", "strat", "--run-id", "1", "--task-id", "2"]
+    result = CliRunner().invoke(build_flow_cli(TinyFlow), args)
+    assert result.exit_code == 2, result.output
+    assert "flow TinyFlow has no step 'strat'" in result.stderr
+    assert "did you mean 'start'?" in result.stderr

@@ -14,6 +14,7 @@ from grange import FlowSpec, IncludeFile, JSONType, Parameter, step
 from grange.cli.errors import GuardedCommand
 from grange.cli.params import envvar_name, option_dest, parameter_options, parameter_values
 from grange.exceptions import ParameterError
+from grange.parameters import RESERVED_PARAMETER_NAMES, normalized_name
 
 
 def stamp(ctx: Any) -> str:
@@ -199,3 +200,94 @@ def test_a_bad_default_is_reported_where_it_is_defined() -> None:
     assert err.file == __file__
     assert err.line is not None
     assert "count = Parameter(" in Path(__file__).read_text().splitlines()[err.line - 1]
+
+
+class FlagFlow(FlowSpec):
+    dry_run = Parameter("dry-run", is_flag=True, help="change nothing")
+    alpha = Parameter("alpha", default=0.5)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_an_is_flag_parameter_is_a_bare_option() -> None:
+    assert values(run_command(FlagFlow))["dry_run"] is False
+    assert values(run_command(FlagFlow, "--dry-run"))["dry_run"] is True
+    assert values(run_command(FlagFlow, env={"GRANGE_RUN_DRY_RUN": "yes"}))["dry_run"] is True
+    assert values(run_command(FlagFlow, env={"GRANGE_RUN_DRY_RUN": "0"}))["dry_run"] is False
+    bad = run_command(FlagFlow, env={"GRANGE_RUN_DRY_RUN": "maybe"})  # never silently false
+    assert bad.exit_code == 2 and "GRANGE_RUN_DRY_RUN" in bad.stderr
+    text = " ".join(run_command(FlagFlow, "--help").stdout.split())
+    assert "--dry-run change nothing [bool; default: false] [env var: GRANGE_RUN_DRY_RUN]" in text
+
+
+def test_a_bad_value_from_the_environment_names_the_variable() -> None:
+    bad = run_command(FlagFlow, env={"GRANGE_RUN_ALPHA": "fast"})
+    assert bad.exit_code == 2
+    assert "environment variable GRANGE_RUN_ALPHA" in bad.stderr
+    assert "set GRANGE_RUN_ALPHA to a value of type float" in bad.stderr
+    given = run_command(FlagFlow, "--alpha", "fast")  # from the option: named as the option
+    assert given.exit_code == 2
+    assert "GRANGE_RUN_ALPHA" not in given.stderr and "--alpha 0.5" in given.stderr
+
+
+def _option_names(command: click.Command) -> set[str]:
+    names = set()
+    for param in command.get_params(click.Context(command)):
+        if isinstance(param, click.Option):
+            names.update(normalized_name(o.lstrip("-")) for o in param.opts + param.secondary_opts)
+            names.add(normalized_name(param.name or ""))
+    return names
+
+
+def test_reserved_parameter_names_are_exactly_the_options_of_run_and_resume() -> None:
+    from grange.cli.commands.run import make_resume_command, make_run_command
+
+    options = _option_names(make_run_command(RequiredFlow)) | _option_names(
+        make_resume_command(RequiredFlow)
+    )
+    options -= {"token"}  # the flow's own parameter
+    assert options == set(RESERVED_PARAMETER_NAMES)
+
+
+class OddNamesFlow(FlowSpec):
+    debug = Parameter("debug", type=bool, default=False)
+    flow = Parameter("flow", default="f")
+    quiet = Parameter("quiet", default=1)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_names_metaflow_accepts_are_run_options(tmp_path: Path) -> None:
+    from grange.cli.flow import build_flow_cli
+
+    seen: dict[str, Any] = {}
+
+    def fake_execute(request: Any) -> int:
+        seen.update(request.parameters)
+        return 0
+
+    import grange.runtime
+
+    original = grange.runtime.execute
+    grange.runtime.execute = fake_execute  # type: ignore[assignment]
+    try:
+        result = CliRunner().invoke(
+            build_flow_cli(OddNamesFlow),
+            ["--datastore-root", str(tmp_path), "run", "--debug", "true", "--flow", "x"],
+        )
+    finally:
+        grange.runtime.execute = original  # type: ignore[assignment]
+    assert result.exit_code == 0, result.output
+    assert seen == {"debug": True, "flow": "x", "quiet": 1}

@@ -235,7 +235,13 @@ def test_datastore_imports_only_the_stdlib_and_grange_exceptions() -> None:
 
 
 def test_children_lists_one_level(blobs: BlobStore) -> None:
-    for key in ("F/1/run.json", "F/1/start/1/0/record.json", "F/2/run.json", "F/data/ab/abc", "G/x"):
+    for key in (
+        "F/1/run.json",
+        "F/1/start/1/0/record.json",
+        "F/2/run.json",
+        "F/data/ab/abc",
+        "G/x",
+    ):
         blobs.put_bytes(key, b"x")
     assert blobs.children() == ["F", "G"]
     assert blobs.children("F") == ["1", "2", "data"]

@@ -193,7 +193,10 @@ def test_a_record_of_the_wrong_shape_is_named_not_a_traceback(
         ({"artifacts": []}, "'list' object has no attribute 'items'"),
         ({"extra": 5}, "'extra' is int"),
         ({"exception": "boom"}, "'exception' is str"),
-        ({"run_id": "1700000000000002"}, "it is the record of TrainFlow/1700000000000002/train/7/0"),
+        (
+            {"run_id": "1700000000000002"},
+            "it is the record of TrainFlow/1700000000000002/train/7/0",
+        ),
     ],
 )
 def test_a_record_with_wrong_fields_or_in_the_wrong_folder_is_damaged(

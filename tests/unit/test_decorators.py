@@ -53,8 +53,17 @@ def test_options_from_decorators() -> None:
 
 def test_bare_decorator_takes_defaults() -> None:
     options = task_options(decorators_of(Decorated.end))
-    assert options.retries == 3 and options.retry_delay == 120
+    # As Metaflow's local runtime: retry at once unless minutes_between_retries is given.
+    assert options.retries == 3 and options.retry_delay == 0
     assert options.resources is None  # no @resources: nothing reserved locally
+
+
+def test_retry_waits_locally_only_when_asked() -> None:
+    assert task_options([parse_decospec("retry")]).retry_delay == 0
+    assert task_options([parse_decospec("retry:times=1")]).retry_delay == 0
+    explicit = parse_decospec("retry:minutes_between_retries=2")
+    assert task_options([explicit]).retry_delay == 120
+    assert task_options([parse_decospec("retry:minutes_between_retries=0.5")]).retry_delay == 30
 
 
 def test_graph_lists_decorators_with_arguments_and_lines() -> None:

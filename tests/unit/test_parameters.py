@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from grange import FlowSpec, IncludeFile, JSONType, Parameter, step
@@ -141,6 +143,38 @@ def test_values_are_reachable_as_attributes_and_read_only() -> None:
     assert isinstance(ParamFlow.alpha, Parameter)
 
 
+def test_assigning_or_deleting_a_parameter_is_an_attribute_error_at_the_users_line() -> None:
+    # Metaflow raises AttributeError (a property without a setter); flows catch it.
+    flow = ParamFlow(use_cli=False)
+    flow._grange_parameter_values = resolve_values(ParamFlow, {"token": "t"})
+    line = sys._getframe().f_lineno + 2
+    with pytest.raises(AttributeError) as info:
+        flow.alpha = 3
+    err = info.value
+    assert isinstance(err, ParameterError) and err.exit_code == 2
+    assert (err.file, err.line, err.parameter) == (__file__, line, "alpha")
+    assert "read-only" in err.message
+    with pytest.raises(AttributeError, match="cannot be deleted"):
+        del flow.alpha
+    assert flow.alpha == 0.5
+
+
+def test_is_flag_makes_a_bool_parameter_defaulting_to_false() -> None:
+    param = Parameter("dry-run", is_flag=True)
+    assert (param.type, param.default, param.is_flag) == (bool, False, True)
+    assert param.definition_problems() == []
+    assert Parameter("on", is_flag=True, default=True).default is True
+    assert (
+        "is_flag=True but is not of type bool"
+        in Parameter("n", is_flag=True, type=int).definition_problems()[0]
+    )
+
+
+@pytest.mark.parametrize("name", ["debug", "quiet", "metadata", "name", "input", "run-id"])
+def test_names_of_other_commands_options_are_not_reserved(name: str) -> None:
+    assert Parameter(name).definition_problems() == []
+
+
 def test_parameter_outside_a_run_says_so() -> None:
     flow = ParamFlow(use_cli=False)
     with pytest.raises(AttributeError, match="no value outside a run"):
@@ -190,3 +224,20 @@ def test_inherited_parameters_are_part_of_the_flow(valid_flow) -> None:
     cls = valid_flow("inherited")
     assert [p.name for p in flow_parameters(cls)] == ["seed", "depth"]
     assert resolve_values(cls, {"seed": "2"}) == {"seed": 2, "depth": 3}
+
+
+def test_the_parameters_of_docs_flows_md_are_valid() -> None:
+    from pathlib import Path
+
+    from grange import FlowSpec
+    from grange.parameters import RESERVED_PARAMETER_NAMES, flow_parameters, normalized_name
+
+    text = (Path(__file__).parents[2] / "docs" / "flows.md").read_text()
+    block = next(b for b in text.split("```python")[1:] if "class SweepFlow" in b)
+    scope: dict[str, object] = {"FlowSpec": FlowSpec}
+    exec(block.split("```")[0], scope)
+    params = flow_parameters(scope["SweepFlow"])  # type: ignore[arg-type]
+    assert {p.name for p in params} >= {"debug", "dry-run"}
+    for param in params:
+        assert param.definition_problems() == [], param
+        assert normalized_name(param.name) not in RESERVED_PARAMETER_NAMES

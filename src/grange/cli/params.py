@@ -9,20 +9,24 @@ text only; :func:`parameter_values` hands it to
 :class:`~grange.exceptions.ParameterError` naming the parameter and the type
 it expects (the CLI prints it and exits with status 2).
 
-As in Metaflow, a bool parameter takes a value (``--flag true``), and a value
+As in Metaflow, a bool parameter takes a value (``--flag true``) unless it was
+defined with ``is_flag=True`` (then a bare ``--flag`` sets it), and a value
 may also come from the environment: ``GRANGE_RUN_<NAME>`` (the name upper-cased,
-``-`` as ``_``), read when the command line is parsed.
+``-`` as ``_``), read when the command line is parsed. A bad value from the
+environment is reported naming the variable, not the option.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from grange.exceptions import ParameterError
 from grange.parameters import Parameter, flow_parameters, normalized_name, resolve_values
@@ -44,7 +48,9 @@ def parameter_options(
     return [_option(param, envvar_prefix) for param in flow_parameters(flow_cls)]
 
 
-def parameter_values(flow_cls: type, options: Mapping[str, Any]) -> dict[str, Any]:
+def parameter_values(
+    flow_cls: type, options: Mapping[str, Any], envvar_prefix: str | None = ENVVAR_PREFIX
+) -> dict[str, Any]:
     """The value of every parameter for a run, keyed by attribute name.
 
     ``options`` are a command's parsed keyword arguments; those of the
@@ -52,11 +58,42 @@ def parameter_values(flow_cls: type, options: Mapping[str, Any]) -> dict[str, An
     and missing ones take their defaults, by :func:`resolve_values`.
     """
     given = {}
+    from_env = set()
+    ctx = click.get_current_context(silent=True)
     for param in flow_parameters(flow_cls):
         raw = options.get(option_dest(param))
+        if raw is None and param.is_flag and envvar_prefix:
+            # click reads no variable for a flag (it would take any text as false): the
+            # variable's text is converted like a value, and a bad one is an error.
+            raw = os.environ.get(envvar_name(param, envvar_prefix))
+            if raw is not None:
+                from_env.add(param.name)
+        elif (
+            ctx is not None
+            and raw is not None
+            and ctx.get_parameter_source(option_dest(param)) is ParameterSource.ENVIRONMENT
+        ):
+            from_env.add(param.name)
         if raw is not None:
             given[param.name] = raw
-    return resolve_values(flow_cls, given)
+    try:
+        return resolve_values(flow_cls, given)
+    except ParameterError as err:
+        if err.parameter not in from_env:
+            raise
+        raise _from_environment(flow_cls, err, envvar_prefix or ENVVAR_PREFIX) from None
+
+
+def _from_environment(flow_cls: type, err: ParameterError, prefix: str) -> ParameterError:
+    """``err`` restated for a value that came from ``GRANGE_RUN_<NAME>``."""
+    param = next(p for p in flow_parameters(flow_cls) if p.name == err.parameter)
+    var = envvar_name(param, prefix)
+    return ParameterError(
+        f"{err.message} (the value comes from the environment variable {var})",
+        parameter=param.name,
+        fix=f"set {var} to a value of type {param.type_name}, or unset it "
+        f"(unset {var}) and pass --{param.name}{'' if param.is_flag else ' VALUE'}",
+    )
 
 
 def option_dest(param: Parameter) -> str:
@@ -91,6 +128,17 @@ def check_definitions(flow_cls: type) -> None:
 
 def _option(param: Parameter, envvar_prefix: str | None) -> click.Option:
     envvar = envvar_name(param, envvar_prefix) if envvar_prefix else None
+    if param.is_flag:
+        # A bare --name gives the text "true", converted like any bool value; not given,
+        # the value is None and the parameter takes its default.
+        return click.Option(
+            [f"--{param.name}", option_dest(param)],
+            is_flag=True,
+            flag_value="true",
+            type=click.STRING,
+            default=None,
+            help=_help_text(param) + (f" [env var: {envvar}]" if envvar else ""),
+        )
     return click.Option(
         [f"--{param.name}", option_dest(param)],
         type=click.STRING,

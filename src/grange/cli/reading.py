@@ -44,6 +44,12 @@ def parse_task_path(flow: str, text: str) -> tuple[str, str, str | None]:
     parts = text.strip("/").split("/")
     if len(parts) in (3, 4) and parts[0] == flow:
         parts = parts[1:]
+    elif len(parts) == 4 or (len(parts) == 3 and _looks_like_flow(parts[0])):
+        raise CommandError(
+            f"{text} is a path in flow {parts[0]}, but this command reads flow {flow}",
+            fix=f"run the command on the file of flow {parts[0]}, with the path "
+            f"{'/'.join(parts[1:])}",
+        )
     if len(parts) not in (2, 3) or not all(parts):
         raise CommandError(
             f"expected RUN/STEP or RUN/STEP/TASK, not {text!r}",
@@ -51,6 +57,11 @@ def parse_task_path(flow: str, text: str) -> tuple[str, str, str | None]:
         )
     run_id, step = parts[0], parts[1]
     return run_id, step, parts[2] if len(parts) == 3 else None
+
+
+def _looks_like_flow(part: str) -> bool:
+    """A flow's name (a Python class name, capitalised), not a run id."""
+    return part.isidentifier() and part[:1].isupper()
 
 
 def tasks_at(flow: str, text: str, *, attempt: int | None = None) -> list[Task]:

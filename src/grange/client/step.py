@@ -9,11 +9,13 @@ not taken does not appear.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from grange.client.base import ClientObject
+from grange.current import current
 from grange.metastore import StepRow, TaskRow
 
 if TYPE_CHECKING:
@@ -55,12 +57,22 @@ class Step(ClientObject):
         for row in rows:
             if row.step == name:
                 return row
+        running = current._task  # a step looking at itself before the runtime indexed it
+        if running is not None and current.pathspec == f"{self.pathspec}/{running.task_id}":
+            return StepRow(flow, run_id, name, created_at=time.time())
         self.parent  # noqa: B018 - raises ObjectNotFound when the run itself is missing
         raise self._not_found("step", [r.step for r in rows if not r.step.startswith("_")])
 
     def _task_rows(self) -> list[TaskRow]:
         flow, run_id, name = self._components
         rows = self._stores.metadata.list_tasks(flow, run_id, step=name)
+        running = current._task
+        if running is not None and current.pathspec == f"{self.pathspec}/{running.task_id}":
+            from grange.client.task import running_task_row
+
+            if all(row.task_id != running.task_id for row in rows):
+                row = running_task_row(str(current.pathspec))
+                rows = [*rows, *([row] if row is not None else [])]
         return sorted(rows, key=lambda row: natural_key(row.task_id))
 
     def _children(self) -> list[ClientObject]:

@@ -11,6 +11,7 @@ flow's parameters included; ``task.data`` reads each one lazily.
 
 from __future__ import annotations
 
+import time
 from collections import namedtuple
 from collections.abc import Iterator
 from datetime import datetime
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from grange.client.base import ClientObject, timestamp
 from grange.client.data import Metadata, TaskData, TaskException, epoch_ms
 from grange.client.step import natural_key, run_tasks
+from grange.current import current
 from grange.datastore import log_key, read_log
 from grange.exceptions import ObjectNotFound
 from grange.metastore import ArtifactRow, AttemptRow, TaskRow
@@ -29,6 +31,41 @@ if TYPE_CHECKING:
     from grange.client.step import Step
 
 LOG_STREAMS = ("stdout", "stderr")
+
+
+def running_task_row(pathspec: str) -> TaskRow | None:
+    """The row of the task this process is running, if ``pathspec`` names it.
+
+    The runtime indexes tasks in batches, so a step that looks itself up
+    (``Task(current.pathspec)``) may run before its row is written; it is
+    built from the running task's own facts then.
+    """
+    spec = current._task
+    if spec is None or current.pathspec != pathspec:
+        return None
+    flow, run_id = spec.flow, spec.run_id
+    return TaskRow(
+        flow,
+        run_id,
+        spec.step,
+        spec.task_id,
+        created_at=time.time(),
+        status=RUNNING,
+        foreach_stack=[f.to_list() for f in spec.frames],
+        parent_task_ids=[
+            f"{flow}/{p}" if p.count("/") == 2 else f"{flow}/{run_id}/{p}" for p in spec.input_paths
+        ],
+    )
+
+
+def running_attempt_row(pathspec: str) -> AttemptRow | None:
+    """The attempt this process is running, if ``pathspec`` names its task."""
+    spec = current._task
+    if spec is None or current.pathspec != pathspec:
+        return None
+    return AttemptRow(
+        spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, started_at=time.time()
+    )
 
 
 class Task(ClientObject):
@@ -44,6 +81,8 @@ class Task(ClientObject):
     def _fetch(self) -> TaskRow:
         flow, run_id, step, task_id = self._components
         row = self._stores.metadata.get_task(flow, run_id, step=step, task_id=task_id)
+        if row is None:
+            row = running_task_row(self.pathspec)
         if row is None:
             parent: Step = self.parent  # raises ObjectNotFound when the step is missing
             raise self._not_found("task", [r.task_id for r in parent._task_rows()])
@@ -66,6 +105,9 @@ class Task(ClientObject):
 
     def _attempts(self) -> list[AttemptRow]:
         rows = self._stores.metadata.list_attempts(self._row)
+        running = running_attempt_row(self.pathspec)
+        if running is not None and all(r.attempt != running.attempt for r in rows):
+            rows.append(running)  # this process runs it; the runtime has not indexed it yet
         if self._attempt is not None:
             rows = [row for row in rows if row.attempt == self._attempt]
         return rows
@@ -182,33 +224,57 @@ class Task(ClientObject):
 
     # -- logs --------------------------------------------------------------------------
 
-    def _log(self, stream: str) -> bytes:
+    def log_bytes(self, stream: str) -> bytes:
+        """What the attempt wrote on ``stream`` (``'stdout'`` or ``'stderr'``), byte for
+        byte; grange's addition. A task that ``resume`` reused shows what it printed
+        in the run it comes from (:meth:`log_source` names that task)."""
         if stream not in LOG_STREAMS:
             raise ValueError(f"a log stream is 'stdout' or 'stderr', not {stream!r}")
-        flow, run_id, step, task_id = self._components
-        key = log_key(flow, run_id, step, task_id, self.current_attempt, stream)
+        source = self._ran_as()
+        flow, run_id, step, task_id = source._components
+        key = log_key(flow, run_id, step, task_id, source.current_attempt, stream)
         return read_log(self._stores.blobs, key)
+
+    def log_source(self) -> str:
+        """The pathspec of the task whose output :meth:`log_bytes` shows: this one, or
+        for a task that ``resume`` reused, the task that ran in an earlier run."""
+        return self._ran_as().pathspec
+
+    def _ran_as(self) -> Task:
+        """This task, or (a clone by ``resume``) the task of an earlier run that ran."""
+        task: Task = self
+        seen = {self.pathspec}
+        while task._row.origin_task and task._attempt in (None, 0):
+            origin = task._row.origin_task
+            if origin in seen:
+                break
+            seen.add(origin)
+            try:
+                task = Task(origin, _namespace_check=False, _stores=self._stores, _namespace=None)
+            except ObjectNotFound:
+                break
+        return task
 
     @property
     def stdout(self) -> str:
         """What the attempt printed on standard output (so far, if it is running)."""
-        return self._log("stdout").decode("utf-8", errors="replace")
+        return self.log_bytes("stdout").decode("utf-8", errors="replace")
 
     @property
     def stderr(self) -> str:
-        return self._log("stderr").decode("utf-8", errors="replace")
+        return self.log_bytes("stderr").decode("utf-8", errors="replace")
 
     @property
     def stdout_size(self) -> int:
-        return len(self._log("stdout"))
+        return len(self.log_bytes("stdout"))
 
     @property
     def stderr_size(self) -> int:
-        return len(self._log("stderr"))
+        return len(self.log_bytes("stderr"))
 
     def loglines(self, stream: str, as_unicode: bool = True) -> Iterator[tuple[None, Any]]:
         """``(timestamp, line)`` pairs; grange keeps no per-line times, so the first is ``None``."""
-        for line in self._log(stream).splitlines():
+        for line in self.log_bytes(stream).splitlines():
             yield None, line.decode("utf-8", errors="replace") if as_unicode else line
 
     # -- lineage -------------------------------------------------------------------------
@@ -249,10 +315,14 @@ class Task(ClientObject):
                 ok = str(row.successful)
                 entries.append(self._entry("attempt_ok", ok, row.finished_at or row.started_at))
         origin = self._row.origin_task
+        created = self._row.created_at
         if origin:
-            created = self._row.created_at
             entries.append(self._entry("origin-run-id", origin.split("/")[1], created))
             entries.append(self._entry("origin-task-id", origin.split("/")[3], created))
+        else:  # as in Metaflow, every task of a resumed run names the origin run
+            run = self._stores.metadata.get_run(flow, run_id)
+            if run is not None and run.origin_run_id:
+                entries.append(self._entry("origin-run-id", run.origin_run_id, created))
         stored = self._stores.metadata.task_metadata(
             flow, run_id, step=step, task_id=task_id, attempt=self._attempt
         )

@@ -80,13 +80,33 @@ class CatchDecorator(StepDecorator):
 catch = make_step_decorator(CatchDecorator)
 
 
+def qualified_name(exc: BaseException | type[BaseException]) -> str:
+    """``module.Class`` of an exception (``builtins.ValueError``), as Metaflow records it."""
+    cls = exc if isinstance(exc, type) else type(exc)
+    return f"{cls.__module__}.{cls.__name__}"
+
+
+def display_name(type_name: str) -> str:
+    """How Python's traceback names a type: without ``builtins.`` or ``__main__.``."""
+    for prefix in ("builtins.", "__main__."):
+        if type_name.startswith(prefix):
+            return type_name[len(prefix) :]
+    return type_name
+
+
+class FailureHandledByCatch(Exception):
+    """What ``@catch`` records when the step's process ended without raising anything
+    (killed by a signal, out of memory): the failure came from outside the user's code."""
+
+
 class CaughtException:
     """What ``@catch(var=...)`` stores: the exception of the step's last failed attempt.
 
     Truthy, picklable without the original exception's class: ``type`` (its
-    class name), ``message``, ``traceback`` (the user's frames), and
-    ``str()`` as ``"Type: message"``. When the step did not fail, the
-    variable is None.
+    qualified class name, ``builtins.ValueError``, as in Metaflow), ``message``
+    (also as ``exception``), ``traceback`` (the user's frames; also as
+    ``stacktrace``), and ``str()`` as Python's last traceback line,
+    ``"ValueError: message"``. When the step did not fail, the variable is None.
     """
 
     def __init__(self, type: str, message: str, traceback: str = "") -> None:
@@ -103,7 +123,7 @@ class CaughtException:
             if frames
             else ""
         )
-        return cls(type(exc).__name__, str(exc), text)
+        return cls(qualified_name(exc), exception_message(exc), text)
 
     @property
     def exception(self) -> str:
@@ -118,7 +138,23 @@ class CaughtException:
         return True
 
     def __str__(self) -> str:
-        return f"{self.type}: {self.message}"
+        return f"{display_name(self.type)}: {self.message}"
 
     def __repr__(self) -> str:
         return f"CaughtException({self.type!r}, {self.message!r})"
+
+
+def exception_message(exc: BaseException) -> str:
+    """``str(exc)``, or for a step that ended the process (``sys.exit``, ``KeyboardInterrupt``)
+    a sentence saying so, with the exit code."""
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        if code is None or isinstance(code, int):
+            return (
+                f"the step called sys.exit({'' if code is None else code}): exit code {code or 0}"
+            )
+        return f"the step called sys.exit({code!r}): exit code 1"
+    if isinstance(exc, KeyboardInterrupt):
+        text = str(exc)
+        return "the step raised KeyboardInterrupt" + (f": {text}" if text else "")
+    return str(exc)

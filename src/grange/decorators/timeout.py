@@ -8,6 +8,11 @@ from grange.decorators.validate import non_negative_number
 from grange.exceptions import DecoratorError
 
 
+class TimeoutException(Exception):
+    """Raised inside a step that ran past its ``@timeout`` (recorded as
+    ``grange.decorators.timeout.TimeoutException``)."""
+
+
 class TimeoutDecorator(StepDecorator):
     """Stop an attempt that runs longer than ``seconds + 60*minutes + 3600*hours``.
 

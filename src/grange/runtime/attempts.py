@@ -19,7 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from grange.decorators.catch import qualified_name
 from grange.decorators.options import TaskOptions
+from grange.decorators.timeout import TimeoutException
 from grange.runtime.resources import Allocation, ResourcePool
 from grange.task.spec import TaskSpec
 
@@ -132,6 +134,9 @@ class AttemptPolicy:
         return GiveUp()
 
 
+TIMEOUT_TYPE = qualified_name(TimeoutException)  # as a task's own alarm records it
+
+
 def timeout_exception(spec: TaskSpec, seconds: float) -> dict[str, Any]:
     """What a task stopped at its deadline is recorded as having raised."""
     message = f"step '{spec.step}' timed out after {seconds:g} seconds (task {spec.pathspec}, attempt {spec.attempt})"
@@ -139,7 +144,7 @@ def timeout_exception(spec: TaskSpec, seconds: float) -> dict[str, Any]:
         f"TimeoutException: {message}; it did not stop at the deadline (busy in code "
         "that does not see signals, such as a C extension), so the runtime killed it"
     )
-    return {"type": "TimeoutException", "message": message, "traceback": "", "text": text}
+    return {"type": TIMEOUT_TYPE, "message": message, "traceback": "", "text": text}
 
 
 def died_exception(exit_code: int) -> dict[str, Any]:

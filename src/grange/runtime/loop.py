@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from grange.datastore import AttemptRecord
 from grange.runtime.attempts import (
+    TIMEOUT_TYPE,
     AttemptPolicy,
     Fallback,
     Retry,
@@ -270,10 +271,12 @@ class RunLoop:
             self._advance(spec, record)
             return
         exception = record.exception if record is not None else died_exception(code)
-        if live.timed_out and (exception is None or exception.get("type") != "TimeoutException"):
+        if live.timed_out and (exception is None or exception.get("type") != TIMEOUT_TYPE):
             # The task did not stop at its own alarm (stuck in C code): it was killed.
             exception = timeout_exception(spec, self.policy.of(spec.step).timeout or 0)
             self._lines(spec, "stderr", [exception["text"].encode()], True)
+        elif record is None:  # the task's own log says how it ended (SIGSEGV, SIGKILL...)
+            self._lines(spec, "stderr", [died_exception(code)["message"].encode()], True)
         self._failed(spec, record, code, exception)
 
     def _not_started(self, event: NotStarted) -> None:

@@ -30,8 +30,9 @@ def summarize(req: Any, run_id: str, status: str, result: LoopResult, seconds: f
         exception = failure.exception or (record.exception if record is not None else None)
         if exception and exception.get("type") == "WorkerDied":
             what = str(exception.get("message"))  # no Python exception: say what happened
-        elif exception:
-            what = f"{exception.get('type')}: {exception.get('message')}"
+        elif exception:  # the class's own name: "ValueError", not "builtins.ValueError"
+            kind = str(exception.get("type")).rsplit(".", 1)[-1]
+            what = f"{kind}: {exception.get('message')}"
         elif failure.exit_code < 0:
             what = f"the task process was killed by {_signal_name(-failure.exit_code)}"
         else:

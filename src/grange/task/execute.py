@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import faulthandler
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ import grange
 from grange.current import current
 from grange.datastore import AttemptRecord, ForeachRef, save_items, write_record
 from grange.decorators.base import StepDecorator
+from grange.decorators.catch import display_name, exception_message, qualified_name
 from grange.exceptions import GrangeError, InvalidNextError
 from grange.flowspec import FlowSpec, Transition
 from grange.graph import FlowGraph, NodeType, StepNode, graph_of
@@ -30,6 +33,12 @@ from grange.task.spec import TaskSpec
 from grange.task.stores import TaskStores
 
 _GRANGE_DIR = str(Path(grange.__file__).parent)
+
+# What a step can raise that fails the step (and that @catch sees): exceptions, and
+# sys.exit() and KeyboardInterrupt raised by its code, which would otherwise end the
+# task's process with no record of where. (Ctrl-C does not raise in a task: the
+# runtime handles it, and task processes die of SIGINT.)
+STEP_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,10 @@ def run_task(
     flow: FlowSpec | None = None
     persisting = False
     apply_environment(spec)
+    if not faulthandler.is_enabled():
+        # A crash in C code (SIGSEGV, SIGBUS, SIGABRT...) prints the Python stack that
+        # was running to the task's own stderr log, not only "killed" in the summary.
+        faulthandler.enable()
     try:
         ctx = TaskContext(
             spec,
@@ -113,7 +126,7 @@ def run_task(
         persisting = True
         artifacts = ctx.persist({k: v for k, v in flow.__dict__.items()})
         status = "ok"
-    except Exception as exc:
+    except STEP_FAILURES as exc:
         status = "failed"
         exception = _describe(exc, spec)
         print(exception["text"], file=sys.stderr, flush=True)
@@ -135,7 +148,26 @@ def run_task(
         extra=extra,
     )
     write_record(stores.blobs, record)
+    if threading.active_count() > 1:
+        _note_threads(spec)
     return record
+
+
+def _note_threads(spec: TaskSpec) -> None:
+    """Threads the step started and left running do not keep the task alive (the
+    process ends once the attempt is recorded, fork or not): say so in its log."""
+    left = [
+        t.name
+        for t in threading.enumerate()
+        if t is not threading.current_thread() and not t.daemon and t.is_alive()
+    ]
+    if left:
+        print(
+            f"note: step '{spec.step}' left {len(left)} thread(s) running "
+            f"({', '.join(left[:5])}); they stop when the task ends",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _call_step(
@@ -157,7 +189,7 @@ def _call_step(
                 _call_user_step(flow, node, spec, ctx)
         else:  # the common case, kept free of context managers: tasks are many
             _call_user_step(flow, node, spec, ctx)
-    except Exception as exc:
+    except STEP_FAILURES as exc:
         last = spec.attempt >= spec.max_user_retries
         handled = [
             d.task_exception(
@@ -234,6 +266,7 @@ def _bind_current(spec: TaskSpec, graph: dict[str, Any], parameter_names: list[s
         tags=frozenset(spec.tags),
         parameter_names=parameter_names,
         graph=graph,
+        _task=spec,
     )
 
 
@@ -276,7 +309,12 @@ def _checked_transition(flow: FlowSpec, node: StepNode, graph: FlowGraph) -> Tra
 
 
 def _describe(exc: BaseException, spec: TaskSpec) -> dict[str, Any]:
-    """Exception facts for the record, and the text shown to the user."""
+    """Exception facts for the record, and the text shown to the user.
+
+    ``type`` is the qualified class name (``builtins.ValueError``), as Metaflow records it.
+    """
+    type_name = qualified_name(exc)
+    message = exception_message(exc)
     if isinstance(exc, GrangeError):
         text = exc.render()
         tb_text = ""
@@ -290,6 +328,6 @@ def _describe(exc: BaseException, spec: TaskSpec) -> dict[str, Any]:
         text = (
             f"Step '{spec.step}' (task {spec.pathspec}) failed:\n"
             f"Traceback (most recent call last):\n{tb_text}"
-            f"{type(exc).__name__}: {exc}"
+            f"{display_name(type_name)}: {message}"
         )
-    return {"type": type(exc).__name__, "message": str(exc), "traceback": tb_text, "text": text}
+    return {"type": type_name, "message": message, "traceback": tb_text, "text": text}

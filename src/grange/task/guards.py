@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from grange.decorators.base import StepDecorator
-from grange.decorators.catch import CaughtException
+from grange.decorators.catch import CaughtException, FailureHandledByCatch, qualified_name
 from grange.decorators.registry import parse_decospec, step_decorators
+from grange.decorators.timeout import TimeoutException
 from grange.task.spec import TaskSpec
 
-
-class TimeoutException(Exception):
-    """Raised inside a step that ran past its ``@timeout``."""
+# What the runtime records for a task process that ended without a result.
+WORKER_DIED = "WorkerDied"
 
 
 def decorators_for(flow_cls: type, spec: TaskSpec) -> list[StepDecorator]:
@@ -71,9 +71,18 @@ def caught_value(spec: TaskSpec) -> tuple[str | None, CaughtException, bool]:
     whether to print the exception."""
     info = spec.extra["catch"]
     exc = info.get("exception") or {}
-    value = CaughtException(
-        str(exc.get("type", "Exception")),
-        str(exc.get("message", "")),
-        str(exc.get("traceback", "")),
-    )
+    if exc.get("type", WORKER_DIED) in (WORKER_DIED, "Unknown"):
+        # No Python exception to keep: the process died (as Metaflow, say @catch handled
+        # a failure that came from outside the step's code, and how the process ended).
+        died = str(exc.get("message") or "the task process ended without a result")
+        value = CaughtException(
+            qualified_name(FailureHandledByCatch),
+            f"the step's code raised no exception, but its last attempt failed: {died}",
+        )
+    else:
+        value = CaughtException(
+            str(exc.get("type", "Exception")),
+            str(exc.get("message", "")),
+            str(exc.get("traceback", "")),
+        )
     return info.get("var"), value, bool(info.get("print", True))

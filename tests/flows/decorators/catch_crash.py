@@ -22,6 +22,7 @@ class CatchCrashFlow(FlowSpec):
     @step
     def end(self):
         self.what = str(self.crashed)
+        self.crashed_type = self.crashed.type
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import ctypes
 import os
 import signal
+import sys
 
 from grange import FlowSpec, Parameter, step
 
@@ -25,6 +26,10 @@ class CrashRunFlow(FlowSpec):
                 ctypes.string_at(0)  # a real segmentation fault
             elif self.how == "exit":
                 os._exit(3)
+            elif self.how == "sysexit":
+                sys.exit(3)
+            elif self.how == "interrupt":
+                raise KeyboardInterrupt
         self.out = self.input
         self.next(self.join)
 

@@ -26,7 +26,8 @@ class LogsRunFlow(FlowSpec):
 
     @step
     def end(self):
-        print("bye")
+        print("bye", flush=True)
+        sys.stdout.buffer.write(b"caf\xe9 \xff not utf-8\n")  # stored and printed as is
 
 
 if __name__ == "__main__":

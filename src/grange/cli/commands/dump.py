@@ -79,7 +79,9 @@ def dump(
             click.echo(f"  ({_why_empty(task)})")
         elif task.finished and task.exception is not None:
             error = task.exception
-            click.echo(f"  (the task failed with {error.type}: {error.message}; as it left them:)")
+            click.echo(
+                f"  (the task failed with {_kind(error)}: {error.message}; as it left them:)"
+            )
         for artifact in artifacts:
             click.echo("  " + _line(artifact, max_value_size))
 
@@ -104,12 +106,17 @@ def _write_pickle(out_file: str, values: dict[str, dict[str, Any]]) -> None:
         raise CommandError(f"dump --file {out_file}: cannot write it ({reason})", fix=fix) from None
 
 
+def _kind(error: Any) -> str:
+    """The exception's class name, without its module (``builtins.ValueError``)."""
+    return str(error.type).rsplit(".", 1)[-1]
+
+
 def _why_empty(task: Any) -> str:
     if not task.finished:
         return "no artifacts: the task has not finished"
     error = task.exception
     if error is not None:
-        return f"no artifacts: the task failed with {error.type}: {error.message}"
+        return f"no artifacts: the task failed with {_kind(error)}: {error.message}"
     return "no artifacts"
 
 

@@ -1,13 +1,18 @@
 """``logs RUN/STEP[/TASK]``: print what tasks wrote to stdout and stderr.
 
-The logs themselves go to standard output, exactly as the task wrote them, so
-``logs 3/train/4 --stdout > out.txt`` saves them unchanged. When several logs
-are printed, each is preceded by a ``==> Flow/3/train/4 stdout (attempt 0) <==``
-line on standard error (not with ``--quiet``). Without ``--attempt`` each task's
-latest attempt is shown. Runs are named explicitly, so every namespace is readable.
+The logs themselves go to standard output, byte for byte as the task wrote them
+(invalid UTF-8 included), so ``logs 3/train/4 --stdout > out.txt`` saves them
+unchanged. When several logs are printed, each is preceded by a
+``==> Flow/3/train/4 stdout (attempt 0) <==`` line on standard error (not with
+``--quiet``). A task that ``resume`` reused shows what it printed in the run it
+comes from, and that line (printed then also for one log) names that task.
+Without ``--attempt`` each task's latest attempt is shown. Runs are named
+explicitly, so every namespace is readable.
 """
 
 from __future__ import annotations
+
+import sys
 
 import click
 
@@ -18,7 +23,8 @@ from grange.cli.reading import connect, tasks_at
 @click.command(
     short_help="Print the stdout and stderr of a task or of every task of a step.",
     help="Print what a task (RUN/STEP/TASK) or every task of a step (RUN/STEP) printed, "
-    "e.g. 'logs 3/train' or 'logs 3/train/4 --stderr'. Both streams unless one is chosen.",
+    "e.g. 'logs 3/train' or 'logs 3/train/4 --stderr', byte for byte. Both streams unless "
+    "one is chosen. A task that resume reused shows what it printed in its earlier run.",
 )
 @click.argument("path", metavar="RUN/STEP[/TASK]")
 @click.option("--stdout", "want_stdout", is_flag=True, help="Show standard output.")
@@ -44,12 +50,25 @@ def logs(
     if both or not streams:
         streams = ["stdout", "stderr"]
     connect(flow.settings, every_namespace=True)
+    from grange.client import Task
+
     tasks = tasks_at(flow.flow_name, path, attempt=attempt)
-    headers = len(tasks) * len(streams) > 1
+    several = len(tasks) * len(streams) > 1
+    out = click.get_binary_stream("stdout")
     for task in tasks:
+        source = task.log_source()
+        reused = ""
+        if source != task.pathspec:
+            ran = Task(source)
+            reused = f", reused by resume: printed by {source} (attempt {ran.current_attempt})"
         for stream in streams:
-            text = task.stdout if stream == "stdout" else task.stderr
-            if headers:
-                flow.say(f"==> {task.pathspec} {stream} (attempt {task.current_attempt}) <==")
-            if text:
-                click.echo(text, nl=not text.endswith("\n"))
+            data = task.log_bytes(stream)
+            if several or reused:
+                out.flush()
+                flow.say(
+                    f"==> {task.pathspec} {stream} (attempt {task.current_attempt}{reused}) <=="
+                )
+            out.write(data)
+            if data and not data.endswith(b"\n") and sys.stdout.isatty():
+                out.write(b"\n")  # on a terminal only: a file gets the bytes unchanged
+    out.flush()

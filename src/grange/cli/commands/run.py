@@ -89,7 +89,7 @@ def make_run_command(flow_cls: type) -> click.Command:
     )
     @_common_options
     @pass_flow
-    def run(flow: FlowContext, **options: Any) -> None:
+    def run(flow: FlowContext, /, **options: Any) -> None:
         values = parameter_values(flow.flow_cls, options)
         request = build_request(flow, options, parameters=values, resume=False)
         from grange.runtime import execute
@@ -118,7 +118,7 @@ def make_resume_command(flow_cls: type) -> click.Command:
     @_common_options
     @pass_flow
     def resume(
-        flow: FlowContext, step: str | None, origin_run_id: str | None, **options: Any
+        flow: FlowContext, /, step: str | None, origin_run_id: str | None, **options: Any
     ) -> None:
         request = build_request(
             flow, options, parameters={}, resume=True, origin_run_id=origin_run_id, resume_step=step

@@ -3,14 +3,20 @@
 The local runtime calls the same code in a forked worker; ``--no-fork``, a
 Kubernetes pod and an Argo container run this command. Its exit status is 0
 when the attempt succeeded and 1 when the step raised (the attempt's record
-says why).
+says why). As a forked worker does, the process ends once the attempt is
+recorded: threads the step left running do not keep it alive.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import difflib
 import json
 import os
+import signal
+import sys
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -80,10 +86,13 @@ def step(
     from grange.task.spec import TaskSpec, frames_from_json
     from grange.task.stores import TaskStores
 
+    _check_step(flow, step_name)
     parent = os.environ.pop(PARENT_PID_ENV, None)
     if parent and parent.isdigit():  # started by a local runtime: never outlive it
         die_with_parent(int(parent))
-    _check_step(flow, step_name)
+        # Ctrl-C is the runtime's to handle; it ends the task as it ends a forked one,
+        # and a KeyboardInterrupt in the task is then one its step raised.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     if input_paths_file:
         with open(input_paths_file, encoding="utf-8") as fh:
             input_paths = fh.read().strip()
@@ -105,7 +114,19 @@ def step(
     )
     stores = TaskStores(LocalBlobStore(datastore_root(flow.settings)), flow.flow_name)
     record = run_task(flow.flow_cls, spec, stores, max_num_splits=max_num_splits)
-    raise SystemExit(0 if record.status == "ok" else 1)
+    _end_process(0 if record.status == "ok" else 1)
+
+
+def _end_process(code: int) -> None:
+    """Exit now, as a forked task does: after the exit handlers, without waiting for
+    threads the step left running (an interpreter's normal exit would hang on them)."""
+    if threading.active_count() == 1:
+        raise SystemExit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _check_step(flow: FlowContext, step_name: str) -> None:
