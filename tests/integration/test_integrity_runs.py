@@ -77,3 +77,14 @@ def test_the_client_rebuilds_a_lost_local_index_from_the_records(runner: Runner)
     assert [r.data.seen["alpha"] for r in runs] == [6.0, 5.0]
     assert runs[0].user_tags == frozenset({"kept", "later"}) and runs[0].successful
     assert Flow("ParamsRunFlow").latest_successful_run.id == "2"
+
+
+def test_a_rebuilt_index_keeps_the_links_between_tasks(runner: Runner) -> None:
+    runner.run("branches")
+    for name in ("metadata.db", "metadata.db-wal", "metadata.db-shm"):
+        (runner.root / name).unlink(missing_ok=True)
+    metadata(f"local@{runner.root}")
+    namespace(None)
+    (run,) = list(Flow("BranchRunFlow"))
+    join = run["join"].task
+    assert sorted(t.pathspec.split("/")[2] for t in join.parent_tasks) == ["one", "two"]

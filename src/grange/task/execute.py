@@ -62,6 +62,11 @@ def flow_facts(flow_cls: type[FlowSpec]) -> FlowFacts:
     return cached
 
 
+#: A record lists its task's inputs (its parents) up to this many: the parents of
+#: the join of a 100,000-way foreach would make its record megabytes long.
+MAX_RECORDED_INPUTS = 64
+
+
 def run_task(
     flow_cls: type[FlowSpec], spec: TaskSpec, stores: TaskStores, *, max_num_splits: int
 ) -> AttemptRecord:
@@ -78,6 +83,8 @@ def run_task(
         "frames": [f.to_list() for f in spec.frames],
         "iteration": spec.iteration,
     }
+    if len(spec.input_paths) <= MAX_RECORDED_INPUTS:
+        extra["inputs"] = list(spec.input_paths)  # for an index rebuilt from the records
     artifacts = {}
     exception = None
     status: Literal["ok", "failed"]
