@@ -88,3 +88,33 @@ def test_a_rebuilt_index_keeps_the_links_between_tasks(runner: Runner) -> None:
     (run,) = list(Flow("BranchRunFlow"))
     join = run["join"].task
     assert sorted(t.pathspec.split("/")[2] for t in join.parent_tasks) == ["one", "two"]
+
+
+def test_a_damaged_blob_is_named_and_the_next_run_that_saves_it_repairs_it(
+    runner: Runner,
+) -> None:
+    import pytest
+
+    from grange.exceptions import DamagedBlobError
+
+    runner.run("params", "--alpha", "1")
+    metadata(f"local@{runner.root}")
+    namespace(None)
+    first = Run("ParamsRunFlow/1")
+    sha = first["start"].task["seen"].sha
+    blob = runner.root / "ParamsRunFlow" / "data" / sha[:2] / sha
+    data = bytearray(blob.read_bytes())
+    data[-3] ^= 0x01
+    blob.write_bytes(bytes(data))
+    with pytest.raises(DamagedBlobError) as info:
+        first["start"].task.data.seen  # noqa: B018
+    text = info.value.render()
+    assert "artifact 'seen' of task ParamsRunFlow/1/start/1" in text and str(blob) in text
+    dumped = runner("params", "dump", "1/start")  # the other artifacts are still shown
+    assert "seen [size: 135 B, type: dict] = <cannot load: DamagedBlobError" in dumped.stdout
+    assert "alpha [size: 53 B, type: float] = 1.0" in dumped.stdout
+    # the same value saved again by a later run replaces the damaged blob
+    second = runner.run("params", "--alpha", "1")
+    assert "was damaged; replaced it" in second.output
+    assert Run(f"ParamsRunFlow/{second.run_id}").data.seen["alpha"] == 1.0
+    assert first["start"].task.data.seen["alpha"] == 1.0
