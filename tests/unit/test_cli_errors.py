@@ -116,5 +116,5 @@ def test_the_step_command_names_an_unknown_step(tmp_path: Path) -> None:
     args = ["--datastore-root", str(tmp_path), "step", "strat", "--run-id", "1", "--task-id", "2"]
     result = CliRunner().invoke(build_flow_cli(TinyFlow), args)
     assert result.exit_code == 2, result.output
-    assert "flow TinyFlow has no step 'strat'" in result.stderr
+    assert "step 'strat': flow TinyFlow has no step of that name" in result.stderr
     assert "did you mean 'start'?" in result.stderr
