@@ -138,3 +138,28 @@ def test_start_run_claims_the_id_and_skips_ids_the_datastore_holds(
     with pytest.raises(DatastoreError, match="exists already"):
         start_run(store, blobs, FLOW, user="bob", system_tags=[], run_id="argo-2")
     assert "argo-2" not in store.run_ids(FLOW)
+
+
+def test_rebuild_finishes_what_an_old_or_lagging_index_holds_as_running(
+    store: MetadataStore,
+) -> None:
+    from grange.metastore import AttemptRow, TaskRow
+
+    blobs = MemoryBlobStore()
+    run_id = start_run(store, blobs, FLOW, user="ada", system_tags=["user:ada"])
+    _record(blobs, run_id, "start", "1")
+    # the index saw the task start, never its end (a runtime killed, an old copy)
+    store.register_tasks([TaskRow(FLOW, run_id, "start", "1")])
+    store.start_attempts([AttemptRow(FLOW, run_id, "start", "1", 0)])
+    store.register_tasks([TaskRow(FLOW, run_id, "late", "2")])
+    store.start_attempts([AttemptRow(FLOW, run_id, "late", "2", 0)])
+    blobs.put_bytes(f"{FLOW}/{run_id}/late/2/0/stdout.log", b"still going")
+    write_final(blobs, FLOW, run_id, status="failed", at=200.0)
+    report = rebuild(blobs, store)
+    assert report.ended == [f"{FLOW}/{run_id}"] and report.tasks == 1
+    run = store.get_run(FLOW, run_id)
+    assert run is not None and (run.status, run.finished_at) == ("failed", 200.0)
+    tasks = {t.step: t.status for t in store.list_tasks(FLOW, run_id)}
+    assert tasks["start"] == "ok"
+    assert tasks["late"] == "crashed"  # no record: it never finished
+    assert "ended 1 run(s)" in report.describe()

@@ -195,10 +195,12 @@ class MetadataStore:
             if not runs.update_run(c, flow, run_id, values=values, only_running=True):
                 runs.require_run(c, flow, run_id)
 
-    def finish_run(self, flow: str, run_id: str, *, status: str) -> None:
-        """End a run as ``succeeded`` or ``failed``."""
+    def finish_run(
+        self, flow: str, run_id: str, *, status: str, at: float | None = None
+    ) -> None:
+        """End a run as ``succeeded`` or ``failed`` (``at``: when, else now)."""
         check_final_run_status(status)
-        now = self._clock()
+        now = self._clock() if at is None else at
         with self._write() as c:
             values = {"status": status, "finished_at": now, "heartbeat_at": now}
             if not runs.update_run(c, flow, run_id, values=values):
@@ -232,10 +234,11 @@ class MetadataStore:
 
     # -- tasks and attempts: batch writes ------------------------------------
 
-    def register_tasks(self, rows: Sequence[TaskRow]) -> None:
-        """Insert tasks (and their steps) in one transaction."""
+    def register_tasks(self, rows: Sequence[TaskRow], *, keep_existing: bool = False) -> None:
+        """Insert tasks (and their steps) in one transaction; with ``keep_existing`` a
+        task indexed already (by a rebuild from the records) is kept, not an error."""
         with self._write() as c:
-            tasks.register_tasks(c, rows, now=self._clock())
+            tasks.register_tasks(c, rows, now=self._clock(), keep_existing=keep_existing)
 
     def start_attempts(self, rows: Sequence[AttemptRow]) -> None:
         """Mark attempts as started (``started_at`` defaults to now), in one transaction."""

@@ -47,8 +47,11 @@ def _key(ref: TaskRef) -> tuple[str, str, str, str]:
     return (ref.flow, ref.run_id, ref.step, ref.task_id)
 
 
-def register_tasks(connection: Sql, rows: Sequence[TaskRow], *, now: float) -> None:
-    """Insert tasks (and the steps they belong to); a task id used twice is an error."""
+def register_tasks(
+    connection: Sql, rows: Sequence[TaskRow], *, now: float, keep_existing: bool = False
+) -> None:
+    """Insert tasks (and the steps they belong to); a task id used twice is an error,
+    unless ``keep_existing``: then a task the index has already is left as it is."""
     if not rows:
         return
     steps = {(r.flow, r.run_id, r.step) for r in rows}
@@ -66,8 +69,11 @@ def register_tasks(connection: Sql, rows: Sequence[TaskRow], *, now: float) -> N
             (*_key(r), created, r.status, to_json(list(r.foreach_stack)),
              to_json(list(r.parent_task_ids)), r.origin_task)
         )  # fmt: skip
+    sql = f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({marks(9)})"
+    if keep_existing:
+        sql += " ON CONFLICT (flow, run_id, step, task_id) DO NOTHING"
     try:
-        connection.executemany(f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({marks(9)})", values)
+        connection.executemany(sql, values)
     except connection.IntegrityError as err:
         raise MetadataError(
             "a task id was registered twice in the same step and run",

@@ -37,8 +37,10 @@ from grange.metastore import (
 )
 from grange.metastore import AttemptRecord as AttemptResult
 from grange.metastore.rows import natural_key
+from grange.metastore.status import CRASHED, RUNNING
 
 UNKNOWN_USER = "unknown"
+SETTLED = frozenset({"ok", "caught"})  # task statuses no later record can change
 _BATCH = 500
 
 
@@ -47,14 +49,17 @@ class RebuildReport:
     """What a rebuild added to the index, and what it could not read."""
 
     runs: list[str] = field(default_factory=list)  # pathspecs of the runs added
+    ended: list[str] = field(default_factory=list)  # known runs whose end was missed
     tasks: int = 0
     attempts: int = 0
     damaged: list[str] = field(default_factory=list)  # what was skipped, and why
 
     def describe(self) -> str:
-        if not self.runs and not self.tasks:
+        if not self.runs and not self.tasks and not self.ended:
             return "the index was up to date"
         text = f"added {len(self.runs)} run(s) and {self.tasks} task(s) ({self.attempts} attempts)"
+        if self.ended:
+            text += f", ended {len(self.ended)} run(s) it held as running"
         if self.runs:
             shown = ", ".join(self.runs[:5]) + (", ..." if len(self.runs) > 5 else "")
             text += f": {shown}"
@@ -104,6 +109,68 @@ def _index_run(
     known: bool,
     report: RebuildReport,
 ) -> None:
+    """Index one run from its files: all of it if the index lacks it, else the tasks
+    the index lacks or has not seen finish, and its end if the index missed it."""
+    attempts, recorded = _scan(blobs, flow, run_id)
+    try:
+        claim = read_claim(blobs, flow, run_id)
+    except DatastoreError as err:
+        report.damaged.append(err.message)
+        claim = None
+    if claim is None and not recorded and not known:
+        return  # an empty folder
+    statuses: dict[tuple[str, str], str] = {}
+    if known:
+        statuses = {(t.step, t.task_id): t.status for t in metadata.list_tasks(flow, run_id)}
+    todo = sorted(k for k in attempts if statuses.get(k) not in SETTLED)
+    wanted = set(todo)
+    records: dict[tuple[str, str, int], AttemptRecord] = {}
+    for step, task_id, n in sorted(recorded):
+        if (step, task_id) not in wanted:
+            continue
+        try:
+            found = read_record(blobs, flow, run_id, step, task_id, n)
+        except DatastoreError as err:
+            report.damaged.append(err.message)
+            continue
+        if found is not None:
+            records[(step, task_id, n)] = found
+    if known:
+        _apply_final(blobs, metadata, flow, run_id, report)
+    else:
+        metadata.restore_run(_run_row(blobs, flow, run_id, claim, records, report))
+        report.runs.append(f"{flow}/{run_id}")
+    tasks: list[TaskRow] = []
+    results: list[AttemptResult] = []
+    for step, task_id in todo:
+        new = (step, task_id) not in statuses
+        ordered = sorted(attempts[(step, task_id)])
+        have = [records[(step, task_id, n)] for n in ordered if (step, task_id, n) in records]
+        if new:
+            first = min((r.started_at for r in have), default=None)
+            tasks.append(
+                _task_row(flow, run_id, step, task_id, have[-1] if have else None, started=first)
+            )
+        elif not have:
+            continue  # indexed, and still running (or died) without a record: as it is
+        for n in ordered:
+            record = records.get((step, task_id, n))
+            if record is not None or new:  # an attempt with no record never finished
+                results.append(_attempt_result(flow, run_id, step, task_id, n, record))
+        report.tasks += 1
+        report.attempts += len(ordered)
+        if len(results) >= _BATCH:
+            metadata.register_tasks(tasks, keep_existing=True)
+            metadata.record_attempts(results)
+            tasks, results = [], []
+    metadata.register_tasks(tasks, keep_existing=True)
+    metadata.record_attempts(results)
+
+
+def _scan(
+    blobs: BlobStore, flow: str, run_id: str
+) -> tuple[dict[tuple[str, str], set[int]], set[tuple[str, str, int]]]:
+    """The attempts of each task that left files, and those that left a record."""
     attempts: dict[tuple[str, str], set[int]] = defaultdict(set)
     recorded: set[tuple[str, str, int]] = set()
     prefix = f"{flow}/{run_id}/"
@@ -115,72 +182,28 @@ def _index_run(
         attempts[(step, task_id)].add(int(attempt))
         if name == RECORD_NAME:
             recorded.add((step, task_id, int(attempt)))
+    return attempts, recorded
+
+
+def _apply_final(
+    blobs: BlobStore, metadata: MetadataStore, flow: str, run_id: str, report: RebuildReport
+) -> None:
+    """A run the index still holds as running, that the datastore says ended, ends."""
+    final = _final(blobs, flow, run_id, report)
+    run = metadata.get_run(flow, run_id)
+    if final is not None and run is not None and run.status in (RUNNING, CRASHED):
+        metadata.finish_run(flow, run_id, status=final[0], at=final[1])
+        report.ended.append(f"{flow}/{run_id}")
+
+
+def _final(
+    blobs: BlobStore, flow: str, run_id: str, report: RebuildReport
+) -> tuple[str, float] | None:
     try:
-        claim = read_claim(blobs, flow, run_id)
+        return read_final(blobs, flow, run_id)
     except DatastoreError as err:
         report.damaged.append(err.message)
-        claim = None
-    if claim is None and not recorded and not known:
-        return  # an empty folder, or a run that claimed and never started
-    indexed: set[tuple[str, str]] = set()
-    if known:
-        indexed = {(t.step, t.task_id) for t in metadata.list_tasks(flow, run_id)}
-    records: dict[tuple[str, str, int], AttemptRecord] = {}
-    for step, task_id, n in sorted(recorded):
-        if (step, task_id) in indexed:
-            continue
-        try:
-            found = read_record(blobs, flow, run_id, step, task_id, n)
-        except DatastoreError as err:
-            report.damaged.append(err.message)
-            continue
-        if found is not None:
-            records[(step, task_id, n)] = found
-    if not known:
-        metadata.restore_run(_run_row(blobs, flow, run_id, claim, records))
-        report.runs.append(f"{flow}/{run_id}")
-    tasks: list[TaskRow] = []
-    results: list[AttemptResult] = []
-    for (step, task_id), numbers in sorted(attempts.items()):
-        if (step, task_id) in indexed:
-            continue
-        ordered = sorted(numbers)
-        last = next(
-            (
-                records[(step, task_id, n)]
-                for n in reversed(ordered)
-                if (step, task_id, n) in records
-            ),
-            None,
-        )
-        tasks.append(
-            _task_row(
-                flow,
-                run_id,
-                step,
-                task_id,
-                last,
-                started=min(
-                    (
-                        records[(step, task_id, n)].started_at
-                        for n in ordered
-                        if (step, task_id, n) in records
-                    ),
-                    default=None,
-                ),
-            )
-        )
-        for n in ordered:
-            record = records.get((step, task_id, n))
-            results.append(_attempt_result(flow, run_id, step, task_id, n, record))
-        report.tasks += 1
-        report.attempts += len(ordered)
-        if len(results) >= _BATCH:
-            metadata.register_tasks(tasks)
-            metadata.record_attempts(results)
-            tasks, results = [], []
-    metadata.register_tasks(tasks)
-    metadata.record_attempts(results)
+        return None
 
 
 def _run_row(
@@ -189,15 +212,13 @@ def _run_row(
     run_id: str,
     claim: RunClaim | None,
     records: dict[tuple[str, str, int], AttemptRecord],
+    report: RebuildReport,
 ) -> RunRow:
     times = [r.finished_at for r in records.values()]
     starts = [r.started_at for r in records.values()]
     created = claim.created_at if claim else min(starts, default=time.time())
     last_seen = max([created, *times])
-    try:
-        final = read_final(blobs, flow, run_id)
-    except DatastoreError:
-        final = None
+    final = _final(blobs, flow, run_id, report)
     ended_ok = any(r.status == "ok" and r.step == "end" for r in records.values())
     if final is not None:
         status, finished_at = final
@@ -210,7 +231,8 @@ def _run_row(
     user_tags: Iterable[str] = claim.tags if claim else ()
     try:
         changed = read_tags(blobs, flow, run_id)
-    except DatastoreError:
+    except DatastoreError as err:
+        report.damaged.append(err.message)
         changed = None
     if changed is not None:
         user_tags = changed

@@ -101,7 +101,7 @@ class Recorder:
         if not force and pending < self.batch and time.monotonic() - self._last_flush < self.every:
             return
         if self._tasks:
-            self.metadata.register_tasks(self._tasks)
+            self.metadata.register_tasks(self._tasks, keep_existing=True)
         if self._started:
             self.metadata.start_attempts(self._started)
         if self._finished:
