@@ -118,3 +118,51 @@ def test_a_damaged_blob_is_named_and_the_next_run_that_saves_it_repairs_it(
     assert "was damaged; replaced it" in second.output
     assert Run(f"ParamsRunFlow/{second.run_id}").data.seen["alpha"] == 1.0
     assert first["start"].task.data.seen["alpha"] == 1.0
+
+
+def test_a_rebuilt_index_links_cloned_tasks_to_their_own_runs_parents(runner: Runner) -> None:
+    first = runner.run("branches")
+    resumed = runner.resume("branches", "join")
+    for name in ("metadata.db", "metadata.db-wal", "metadata.db-shm"):
+        (runner.root / name).unlink(missing_ok=True)
+    metadata(f"local@{runner.root}")
+    namespace(None)
+    run = Run(f"BranchRunFlow/{resumed.run_id}")
+    one = run["one"].task
+    assert one.origin_pathspec and one.origin_pathspec.startswith(f"BranchRunFlow/{first.run_id}/")
+    assert [t.pathspec for t in one.parent_tasks] == [run["start"].task.pathspec]
+
+
+def _lose_index(runner: Runner) -> None:
+    for name in ("metadata.db", "metadata.db-wal", "metadata.db-shm"):
+        (runner.root / name).unlink(missing_ok=True)
+
+
+def test_a_run_after_the_index_was_lost_rebuilds_every_flow(runner: Runner) -> None:
+    runner.run("branches")
+    runner.run("params")
+    _lose_index(runner)
+    again = runner.run("params")
+    assert "was missing; rebuilt it from the records" in again.output
+    metadata(f"local@{runner.root}")
+    namespace(None)
+    assert [r.id for r in Flow("BranchRunFlow")] == ["1"]
+    assert [r.id for r in Flow("ParamsRunFlow")] == ["2", "1"]
+
+
+def test_readers_racing_to_rebuild_a_lost_index_all_see_every_run(runner: Runner) -> None:
+    import subprocess
+    import sys
+
+    for _ in range(4):
+        runner.run("params")
+    _lose_index(runner)
+    code = "from grange import Flow, namespace; namespace(None); print(Flow('ParamsRunFlow').latest_run.id)"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], env=runner.env(), stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    assert [p.communicate()[0].strip() for p in procs] == ["4"] * 4
+    assert not list(runner.root.glob(".metadata.db.rebuild-*"))

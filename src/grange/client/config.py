@@ -58,42 +58,36 @@ class Stores:
         return f"local@{self.root}" if self.is_local else self.url
 
     def exists(self) -> bool:
-        """False for a local store that has never been written to."""
+        """False for a local store that has never been written to (no index, no runs)."""
         if not self.url.startswith("sqlite:///"):
             return True
-        return Path(self.url[len("sqlite:///") :]).is_file()
+        return Path(self.url[len("sqlite:///") :]).is_file() or (self.is_local and self._has_runs())
 
     @property
     def metadata(self) -> MetadataStore:
         """The metadata index; a missing local store is an :class:`ObjectNotFound`."""
         if self._metadata is None:
-            if not self.exists() and self.is_local and self._has_runs():
-                self._metadata = self._rebuilt_index()
-            elif not self.exists():
+            if not self.exists():
                 raise ObjectNotFound(
                     f"no grange runs are stored at {self.root}",
                     fix="run a flow first, or point the client at its store: "
                     "grange.metadata('local@/path/to/.grange') or GRANGE_DATASTORE_ROOT=...",
                 )
-            from grange.metastore import MetadataStore
+            if self.is_local:
+                from grange.reindex import open_local_index
 
-            self._metadata = MetadataStore.from_url(self.url)
+                # A lost metadata.db is rebuilt from the records, which are the truth.
+                self._metadata = open_local_index(self.root, self.blobs)
+            else:
+                from grange.metastore import MetadataStore
+
+                self._metadata = MetadataStore.from_url(self.url)
         return self._metadata
 
     def _has_runs(self) -> bool:
         from grange.reindex import flows_in
 
         return bool(flows_in(self.blobs))
-
-    def _rebuilt_index(self) -> MetadataStore:
-        """The local index was lost (moved, deleted) while the datastore kept its
-        runs: build a new one from the records, which are the truth."""
-        from grange.metastore import MetadataStore
-        from grange.reindex import rebuild
-
-        store = MetadataStore.from_url(self.url)
-        rebuild(self.blobs, store)
-        return store
 
     @property
     def blobs(self) -> BlobStore:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from types import TracebackType
 
 from grange.datastore.backend import BlobStore, Chunk
+from grange.datastore.errors import write_error
 from grange.datastore.records import TaskPaths
 from grange.exceptions import BlobNotFound
 
@@ -55,7 +56,10 @@ class LogSink:
 
     def flush(self) -> None:
         if self._pending:
-            self.blobs.append_bytes(self.key, bytes(self._pending))
+            try:
+                self.blobs.append_bytes(self.key, bytes(self._pending))
+            except OSError as err:
+                raise write_error(err, f"the log {self.key}", self.blobs.url(self.key)) from None
             self._pending.clear()
 
     def close(self) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grange.datastore.backend import BlobStore, check_key
+from grange.datastore.errors import write_error
 from grange.exceptions import BlobNotFound, DatastoreError
 
 CLAIM = "run.json"
@@ -106,7 +107,7 @@ def claim_run(blobs: BlobStore, claim: RunClaim) -> bool:
     prefix = run_prefix(claim.flow, claim.run_id)
     if blobs.children(prefix):
         return False  # claimed already, or a run from before claims
-    return blobs.put_bytes(f"{prefix}/{CLAIM}", claim.to_json())
+    return _put(blobs, f"{prefix}/{CLAIM}", claim.to_json(), f"the claim of run {prefix}")
 
 
 def read_claim(blobs: BlobStore, flow: str, run_id: str) -> RunClaim | None:
@@ -123,7 +124,8 @@ def read_claim(blobs: BlobStore, flow: str, run_id: str) -> RunClaim | None:
 def write_final(blobs: BlobStore, flow: str, run_id: str, *, status: str, at: float) -> None:
     """Record how the run ended (written once; a second call changes nothing)."""
     payload = json.dumps({"status": status, "finished_at": at}).encode()
-    blobs.put_bytes(f"{run_prefix(flow, run_id)}/{FINAL}", payload)
+    key = f"{run_prefix(flow, run_id)}/{FINAL}"
+    _put(blobs, key, payload, f"the end of run {flow}/{run_id}")
 
 
 def read_final(blobs: BlobStore, flow: str, run_id: str) -> tuple[str, float] | None:
@@ -142,7 +144,8 @@ def read_final(blobs: BlobStore, flow: str, run_id: str) -> tuple[str, float] | 
 def write_tags(blobs: BlobStore, flow: str, run_id: str, tags: Sequence[str]) -> None:
     """Keep the run's user tags after a change, for a rebuilt index."""
     payload = json.dumps(sorted(tags)).encode()
-    blobs.put_bytes(f"{run_prefix(flow, run_id)}/{TAGS}", payload, overwrite=True)
+    key = f"{run_prefix(flow, run_id)}/{TAGS}"
+    _put(blobs, key, payload, f"the tags of run {flow}/{run_id}", overwrite=True)
 
 
 def read_tags(blobs: BlobStore, flow: str, run_id: str) -> list[str] | None:
@@ -158,6 +161,13 @@ def read_tags(blobs: BlobStore, flow: str, run_id: str) -> list[str] | None:
         return [str(t) for t in tags]
     except (ValueError, TypeError) as err:
         raise _damaged(blobs, key, err) from None
+
+
+def _put(blobs: BlobStore, key: str, data: bytes, what: str, *, overwrite: bool = False) -> bool:
+    try:
+        return blobs.put_bytes(key, data, overwrite=overwrite)
+    except OSError as err:
+        raise write_error(err, what, blobs.url(key)) from None
 
 
 def _get(blobs: BlobStore, key: str) -> bytes | None:

@@ -69,19 +69,25 @@ def enable_wal(cursor: sqlite3.Cursor) -> None:
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection to the file; ``readonly`` for a store that cannot be written here.
 
-    A WAL database on a read-only file system cannot be opened the usual way
-    when its ``-shm`` file is absent (SQLite would create it), so such a file
-    is opened ``immutable`` when it has no pending ``-wal`` either: then
-    nothing can be changing it and nothing is missed.
+    A read-only connection to a WAL database needs its ``-shm`` file, which
+    SQLite creates if it can; on a read-only file system with no ``-shm`` (no
+    process has the file open) the file is opened ``immutable`` instead, and
+    only when no ``-wal`` holds pending changes: then nothing can be changing it
+    and nothing is missed. Anywhere else a plain read-only connection is used,
+    so that a reader sees what writers commit.
     """
     if not readonly:
         return sqlite3.connect(path, check_same_thread=False)
     uri = f"file:{pathname2url(str(path))}?mode=ro"
-    wal = Path(f"{path}-wal")
-    shm = Path(f"{path}-shm")
-    if not shm.exists() and (not wal.exists() or wal.stat().st_size == 0):
-        uri += "&immutable=1"
-    return sqlite3.connect(uri, uri=True, check_same_thread=False)
+    try:
+        connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return connection
+    except sqlite3.OperationalError:
+        wal = Path(f"{path}-wal")
+        if Path(f"{path}-shm").exists() or (wal.exists() and wal.stat().st_size > 0):
+            raise
+    return sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False)
 
 
 def read_schema_version(path: Path, *, readonly: bool = False) -> int:

@@ -195,9 +195,7 @@ class MetadataStore:
             if not runs.update_run(c, flow, run_id, values=values, only_running=True):
                 runs.require_run(c, flow, run_id)
 
-    def finish_run(
-        self, flow: str, run_id: str, *, status: str, at: float | None = None
-    ) -> None:
+    def finish_run(self, flow: str, run_id: str, *, status: str, at: float | None = None) -> None:
         """End a run as ``succeeded`` or ``failed`` (``at``: when, else now)."""
         check_final_run_status(status)
         now = self._clock() if at is None else at

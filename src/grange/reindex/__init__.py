@@ -7,6 +7,14 @@ what it lacks (:func:`rebuild`, behind ``grange db rebuild``).
 """
 
 from grange.reindex.claim import start_run
+from grange.reindex.index import build_local_index, open_local_index
 from grange.reindex.rebuild import RebuildReport, flows_in, rebuild
 
-__all__ = ["RebuildReport", "flows_in", "rebuild", "start_run"]
+__all__ = [
+    "RebuildReport",
+    "build_local_index",
+    "flows_in",
+    "open_local_index",
+    "rebuild",
+    "start_run",
+]

@@ -67,7 +67,12 @@ def start_run(
             host=socket.gethostname(),
             pid=os.getpid(),
         )
-        if claim_run(blobs, claim):
+        try:
+            claimed = claim_run(blobs, claim)
+        except BaseException:
+            metadata.discard_run(flow, new_id)  # no run without its claim
+            raise
+        if claimed:
             return new_id
         metadata.discard_run(flow, new_id)
         if run_id is not None:

@@ -21,6 +21,7 @@ from grange.datastore import AttemptRecord, write_record
 from grange.exceptions import CommandError
 from grange.graph import FlowGraph, NodeType, StepNode
 from grange.runtime.scheduler import Pending
+from grange.task.execute import MAX_RECORDED_INPUTS
 from grange.task.spec import Frame, TaskSpec
 from grange.task.stores import PARAMETERS_STEP, MissingInputError, TaskStores
 
@@ -60,6 +61,9 @@ class ClonePlan:
         extra = dict(origin.extra)
         extra["frames"] = [f.to_list() for f in spec.frames]
         extra["origin"] = f"{origin.flow}/{origin.run_id}/{origin.step}/{origin.task_id}"
+        extra.pop("inputs", None)  # the origin's parents; this clone's are in this run
+        if len(spec.input_paths) <= MAX_RECORDED_INPUTS:
+            extra["inputs"] = list(spec.input_paths)
         record = AttemptRecord(
             flow=spec.flow,
             run_id=spec.run_id,

@@ -85,15 +85,18 @@ def execute(req: RunRequest) -> int:
     _check_paths(req)
     launcher = _launcher(req)
     try:
-        from grange.metastore import MetadataStore, sqlite_url
-        from grange.reindex import start_run
+        from grange.metastore import MetadataStore
+        from grange.reindex import open_local_index, start_run
         from grange.runtime.recorder import Recorder
 
         req.datastore_root.mkdir(parents=True, exist_ok=True)
         blobs = LocalBlobStore(req.datastore_root)
         stores = TaskStores(blobs, flow)
-        url = sqlite_url(req.datastore_root) if req.metadata_url == "local" else req.metadata_url
-        metadata = MetadataStore.from_url(url)
+        notices: list[str] = []  # said once the output is up
+        if req.metadata_url == "local":
+            metadata = open_local_index(req.datastore_root, blobs, notice=notices.append)
+        else:
+            metadata = MetadataStore.from_url(req.metadata_url)
         plan: ClonePlan | None = None
         if req.resume:
             plan = plan_resume(
@@ -106,6 +109,8 @@ def execute(req: RunRequest) -> int:
                 step=req.resume_step,
             )
         output = _output(req, graph)
+        for text in notices:
+            output.notice(text)
         run_id = start_run(
             metadata,
             blobs,
@@ -175,9 +180,19 @@ def execute(req: RunRequest) -> int:
 
 
 def _finish(metadata: Any, blobs: LocalBlobStore, flow: str, run_id: str, status: str) -> None:
-    """Record the run's end in the datastore (for a rebuilt index), then in the index."""
-    write_final(blobs, flow, run_id, status=status, at=time.time())
-    metadata.finish_run(flow, run_id, status=status)
+    """Record the run's end in the datastore (for a rebuilt index), then in the index;
+    if one fails (a full disk), the other is still tried, then the first error raised."""
+    errors: list[Exception] = []
+    for record_end in (
+        lambda: write_final(blobs, flow, run_id, status=status, at=time.time()),
+        lambda: metadata.finish_run(flow, run_id, status=status),
+    ):
+        try:
+            record_end()
+        except Exception as err:
+            errors.append(err)
+    if errors:
+        raise errors[0]
 
 
 def _check_paths(req: RunRequest) -> None:

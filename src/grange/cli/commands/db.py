@@ -15,12 +15,13 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from grange.cli.context import Settings
 from grange.cli.runtime_options import datastore_root
-from grange.exceptions import CommandError, MetadataError
+from grange.exceptions import CommandError, MetadataError, StoreReadOnlyError
 
 
 @click.group(short_help="Look after the metadata index (rebuild it from the datastore).")
@@ -67,7 +68,6 @@ def rebuild(
     settings = Settings(debug=base.debug, quiet=base.quiet, datastore_root=datastore_root)
     root = _datastore_root(settings)
     local = metadata in (None, "", "local")
-    url = sqlite_url(root) if local else str(metadata)
     blobs = LocalBlobStore(root)
     missing = [f for f in flows if f not in flows_in(blobs)]
     if missing:
@@ -80,32 +80,47 @@ def rebuild(
             "--fresh replaces the local metadata.db only",
             fix="drop --fresh: the runs the database lacks are added to it",
         )
-    started = time.monotonic()
-    moved: list[Path] = []
-    try:
-        store = None if fresh else MetadataStore.from_url(url)
-    except MetadataError as err:
-        if not local or "damaged" not in err.message:
-            raise
-        click.echo(f"The index {root / 'metadata.db'} is damaged ({err.message}).", err=True)
-        store = None
-    if store is None:
-        moved = _move_aside(root)
-        store = MetadataStore.from_url(url)
-    quiet = settings.quiet
+    if (fresh or local) and not os.access(root, os.W_OK):
+        raise StoreReadOnlyError(
+            f"cannot rebuild the index in {root}: the store is read-only here",
+            fix="copy the store somewhere writable; reading it works as it is "
+            "(the client builds a temporary index when metadata.db is missing)",
+        )
 
     def progress(pathspec: str) -> None:
-        if not quiet:
+        if not settings.quiet:
             click.echo(f"  reading {pathspec}", err=True)
 
-    report = rebuild_index(blobs, store, flows=flows or None, progress=progress)
-    took = time.monotonic() - started
+    started = time.monotonic()
+    url = sqlite_url(root) if local else str(metadata)
     where = root / "metadata.db" if local else url.split("@")[-1]
-    for path in moved:
-        click.echo(f"Moved the old index aside: {path}")
+    if fresh:
+        report = _fresh(root, blobs, progress)
+    else:
+        try:
+            report = rebuild_index(
+                blobs, MetadataStore.from_url(url), flows=flows or None, progress=progress
+            )
+        except MetadataError as err:
+            if not local or "damaged" not in err.message:
+                raise
+            click.echo(f"The index {where} is damaged ({err.message}).", err=True)
+            report = _fresh(root, blobs, progress)
+    took = time.monotonic() - started
     click.echo(
         f"Rebuilt the index {where} from {blobs.describe()}: {report.describe()} ({took:.2f}s)."
     )
+
+
+def _fresh(root: Path, blobs: Any, progress: Any) -> Any:
+    """Build a new local index beside the old one, then swap it in (old moved aside)."""
+    from grange.reindex import build_local_index
+
+    _, report = build_local_index(root, blobs, replace=True, progress=progress)
+    old = sorted(p for p in root.glob("metadata.db.old-*") if not p.name.endswith(("-wal", "-shm")))
+    if old:
+        click.echo(f"Moved the old index aside: {old[-1]}")
+    return report
 
 
 def _datastore_root(settings: Settings) -> Path:
@@ -116,16 +131,3 @@ def _datastore_root(settings: Settings) -> Path:
             fix="run it where a flow's .grange/ folder is, or pass --datastore-root",
         )
     return root
-
-
-def _move_aside(root: Path) -> list[Path]:
-    """Rename ``metadata.db`` (and its WAL files) to ``metadata.db.old-<time>``."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    moved = []
-    for suffix in ("", "-wal", "-shm"):
-        path = root / f"metadata.db{suffix}"
-        if path.exists():
-            target = root / f"metadata.db.old-{stamp}{suffix}"
-            os.replace(path, target)
-            moved.append(target)
-    return moved[:1]
