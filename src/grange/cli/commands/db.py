@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from grange.cli.context import Settings
+from grange.cli.options import store_options
 from grange.cli.runtime_options import datastore_root
 from grange.exceptions import CommandError, MetadataError, StoreReadOnlyError
 
@@ -38,18 +39,7 @@ def db() -> None:
 )
 @click.option("--flow", "flows", multiple=True, metavar="NAME", help="Only this flow (repeatable).")
 @click.option("--fresh", is_flag=True, help="Move the local metadata.db aside and build a new one.")
-@click.option(
-    "--datastore-root",
-    metavar="PATH",
-    envvar="GRANGE_DATASTORE_ROOT",
-    help="Where runs are stored [default: the nearest .grange/].",
-)
-@click.option(
-    "--metadata",
-    metavar="URL",
-    envvar="GRANGE_METADATA",
-    help="Metadata index: 'local' (SQLite under the datastore root) or a postgresql:// URL.",
-)
+@store_options
 @click.pass_context
 def rebuild(
     ctx: click.Context,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from grange.cli.context import Settings
+from grange.cli.options import store_options
 from grange.cli.reading import connect, duration, table, when
 from grange.exceptions import NamespaceMismatch
 
@@ -41,18 +42,7 @@ DEFAULT_LIMIT = 20
     help="Show at most N runs.",
 )
 @click.option("--all", "every_user", is_flag=True, help="Runs of every user, not only yours.")
-@click.option(
-    "--datastore-root",
-    metavar="PATH",
-    envvar="GRANGE_DATASTORE_ROOT",
-    help="Where runs are stored [default: the nearest .grange/].",
-)
-@click.option(
-    "--metadata",
-    metavar="URL",
-    envvar="GRANGE_METADATA",
-    help="Metadata index: 'local' (SQLite under the datastore root) or a postgresql:// URL.",
-)
+@store_options
 @click.pass_context
 def runs(
     ctx: click.Context,

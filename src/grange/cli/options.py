@@ -1,0 +1,26 @@
+"""Options that several commands of the ``grange`` script share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def store_options(command: F) -> F:
+    """``--datastore-root`` and ``--metadata``: the store a command reads or repairs."""
+    command = click.option(
+        "--metadata",
+        metavar="URL",
+        envvar="GRANGE_METADATA",
+        help="Metadata index: 'local' (SQLite under the datastore root) or a postgresql:// URL.",
+    )(command)
+    return click.option(
+        "--datastore-root",
+        metavar="PATH",
+        envvar="GRANGE_DATASTORE_ROOT",
+        help="Where runs are stored [default: the nearest .grange/].",
+    )(command)
