@@ -10,11 +10,11 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
-import grange
 from mfcompat.adapt import adapt_check, adapt_flow, swap_imports, swap_names
 from mfcompat.classify import DIFFERENCE, MISSING, UNCLASSIFIED, classify, summary_lines
 from mfcompat.runner import Result, case_env, run_case, run_options
+
+import grange
 
 NAMES = frozenset(grange.__all__)
 
@@ -166,7 +166,9 @@ def test_classify_missing_features_and_known_differences() -> None:
     r = Result("SomeTest", "g", passed=False, features=["@parallel", "cards"])
     classify(r)
     assert (r.category, r.reason) == (MISSING, "cards")
-    r = Result("CatchRetryTest", "g", passed=False, output="x\nExpected result: a.b.Boom, got Boom\n")
+    r = Result(
+        "CatchRetryTest", "g", passed=False, output="x\nExpected result: a.b.Boom, got Boom\n"
+    )
     classify(r)
     assert r.category == DIFFERENCE and r.reason.startswith("2 ")
     ok = Result("T", "g", passed=True)

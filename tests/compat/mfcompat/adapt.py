@@ -167,9 +167,7 @@ def swap_names(code: str) -> str:
     # A qualified name split over two adjacent literals: "metaflow.plugins.x." "Name"
     for old, new in QUALIFIED_NAMES.items():
         head, _, tail = old.rpartition(".")
-        code = re.sub(
-            rf'"{re.escape(head)}\."\s*"{re.escape(tail)}"', f'"{new}"', code
-        )
+        code = re.sub(rf'"{re.escape(head)}\."\s*"{re.escape(tail)}"', f'"{new}"', code)
     return code
 
 
@@ -197,7 +195,5 @@ def adapt_check(code: str, grange_names: frozenset[str]) -> Adapted:
     code, count = _USE_CLI_FALSE.subn(r"\1\2 = flow_view(\3)", code)
     if count != 1:
         raise ValueError("the check has no 'flow = Flow(use_cli=False)' line to adapt")
-    code = code.replace(
-        "from metaflow_test import ", "from metaflow_test import flow_view, ", 1
-    )
+    code = code.replace("from metaflow_test import ", "from metaflow_test import flow_view, ", 1)
     return swap_imports(swap_names(code), grange_names)

@@ -77,9 +77,15 @@ KNOWN = [
     Known(
         "6 resumed tasks have no origin-run-id metadata",
         frozenset(
-            {"ResumeEndStepTest", "ResumeStartStepTest", "ResumeForeachInnerTest",
-             "ResumeForeachJoinTest", "ResumeForeachSplitTest", "ResumeSucceededStepTest"}
-        ),  # fmt: skip
+            {
+                "ResumeEndStepTest",
+                "ResumeStartStepTest",
+                "ResumeForeachInnerTest",
+                "ResumeForeachJoinTest",
+                "ResumeForeachSplitTest",
+                "ResumeSucceededStepTest",
+            }
+        ),
         r"origin-run-id|Invalid resume",
     ),
     Known(

@@ -33,7 +33,9 @@ class CliCheck(Checker):
 
     def _dump(self, step: str, *options: str) -> dict[str, dict[str, Any]]:
         with tempfile.NamedTemporaryFile(dir=".", suffix=".pkl") as tmp:
-            self.run_cli(["dump", "--private", *options, "--file", tmp.name, f"{self.run_id}/{step}"])
+            self.run_cli(
+                ["dump", "--private", *options, "--file", tmp.name, f"{self.run_id}/{step}"]
+            )
             with open(tmp.name, "rb") as f:
                 return pickle.load(f)
 
