@@ -7,8 +7,10 @@ A failure is matched, in order, against
 2. :data:`KNOWN`: the behaviour differences of issue 9, each recognised by its
    test and the message it fails with;
 
-and is ``unclassified`` otherwise: a new difference or a harness problem, to
-be looked at (the suite test fails on it).
+A failure whose output says the machine ran out of disk space is
+``environment`` (run it again); any other is ``unclassified``: a new
+difference or a harness problem, to be looked at. The suite test fails on
+both.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ FEATURE_ORDER = [
 MISSING = "missing feature"
 DIFFERENCE = "behaviour difference"
 UNCLASSIFIED = "unclassified"
+ENVIRONMENT = "environment"
+_DISK_FULL = re.compile(r"database or disk is full|No space left on device")
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,9 @@ def classify(result: Result) -> None:
             result.features,
             key=lambda f: FEATURE_ORDER.index(f) if f in FEATURE_ORDER else len(FEATURE_ORDER),
         )
+        return
+    if _DISK_FULL.search(result.output):
+        result.category, result.reason = ENVIRONMENT, "the disk was full: run it again"
         return
     for known in KNOWN:
         if known.matches(result):

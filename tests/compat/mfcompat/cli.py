@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mfcompat.classify import classify, summary_lines
+from mfcompat.classify import ENVIRONMENT, UNCLASSIFIED, classify, summary_lines
 from mfcompat.report import markdown
 from mfcompat.runner import Result, generate, run_all, to_json
 
@@ -72,4 +72,4 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(to_json(results), encoding="utf-8")
     if args.markdown:
         args.markdown.write_text(markdown(results), encoding="utf-8")
-    return 0 if all(r.passed or r.category != "unclassified" for r in results) else 1
+    return 1 if any(r.category in (UNCLASSIFIED, ENVIRONMENT) for r in results) else 0
