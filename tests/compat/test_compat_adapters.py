@@ -83,6 +83,11 @@ def test_swap_imports_keeps_used_names_and_records_missing_ones() -> None:
     assert adapted.features == ["@project"]
 
 
+def test_swap_imports_keeps_code_on_the_same_line() -> None:
+    code = "import os; from metaflow import current, card; x = current\n"
+    assert swap_imports(code, NAMES).code == "import os; from grange import current; x = current\n"
+
+
 def test_swap_imports_maps_submodules_indented() -> None:
     code = textwrap.dedent(
         """\

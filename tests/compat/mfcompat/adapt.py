@@ -150,13 +150,13 @@ def swap_imports(code: str, grange_names: frozenset[str]) -> Adapted:
     # Replace from the bottom up so that earlier line numbers stay valid.
     for node, new in sorted(edits, key=lambda e: e[0].lineno, reverse=True):
         start, end = node.lineno - 1, (node.end_lineno or node.lineno) - 1
-        indent = lines[start][: node.col_offset]
         prefix = lines[start][: node.col_offset]
-        replacement = [indent + new_line for new_line in new] or [indent + "pass"]
-        # An import after other code on its line (``x; from ...``) keeps that code.
-        if prefix.strip():
-            replacement = [prefix + "; ".join(new or ["pass"])]
-        lines[start : end + 1] = replacement
+        suffix = lines[end][node.end_col_offset :] if node.end_col_offset is not None else ""
+        new = new or ["pass"]  # every name was unused
+        if prefix.strip() or suffix.strip():  # other code on its line (``x; from ...; y``)
+            lines[start : end + 1] = [prefix + "; ".join(new) + suffix]
+        else:
+            lines[start : end + 1] = [prefix + line for line in new]
     return Adapted("\n".join(lines) + "\n", missing)
 
 
