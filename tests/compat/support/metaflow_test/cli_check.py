@@ -20,6 +20,14 @@ from metaflow_test import AssertLogFailed
 from metaflow_test.checker import Checker
 
 
+class CliFailed(subprocess.CalledProcessError):
+    """A command of the flow's CLI failed; its message ends with what the command printed."""
+
+    def __str__(self) -> str:
+        printed = (self.stderr or b"").decode("utf-8", "replace").strip()
+        return f"{super().__str__()}\n{printed}"
+
+
 class CliCheck(Checker):
     def run_cli(self, args: list[str]) -> subprocess.CompletedProcess:
         cmd = [sys.executable, "test_flow.py"]
@@ -27,8 +35,7 @@ class CliCheck(Checker):
         cmd += args
         done = subprocess.run(cmd, capture_output=True, check=False)
         if done.returncode:
-            sys.stderr.write(done.stderr.decode("utf-8", "replace"))
-            done.check_returncode()
+            raise CliFailed(done.returncode, cmd, done.stdout, done.stderr)
         return done
 
     def _dump(self, step: str, *options: str) -> dict[str, dict[str, Any]]:
