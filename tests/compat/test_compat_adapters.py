@@ -1,0 +1,181 @@
+"""The compatibility harness's own adapters, on a hand-written flow and check (no Metaflow needed).
+
+The code below is written in the shape that Metaflow's formatter prints
+(a fixed ``from metaflow import ...`` line, ``metaflow_test`` helpers, a
+check that builds ``Flow(use_cli=False)``), but it is our own small example.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from mfcompat.adapt import adapt_check, adapt_flow, swap_imports, swap_names
+from mfcompat.classify import DIFFERENCE, MISSING, UNCLASSIFIED, classify, summary_lines
+from mfcompat.runner import Result, case_env, run_case, run_options
+
+import grange
+
+NAMES = frozenset(grange.__all__)
+
+FLOW = textwrap.dedent(
+    """\
+    # -*- coding: utf-8 -*-
+    from metaflow import FlowSpec, step, Parameter, project, current, parallel
+    from metaflow_test import assert_equals, ResumeFromHere
+    import os
+    os.environ['METAFLOW_RUN_LIMIT'] = '3'
+    class TinyFlow(FlowSpec):
+        limit = Parameter("limit", default=None)
+        @step
+        def start(self):
+            from metaflow.exception import MetaflowException
+            self.where = self._current_step
+            self.items = list(range(int(self.limit)))
+            self.next(self.work, foreach="items")
+        @step
+        def work(self):
+            self.vars = [frame.var for frame in self._foreach_stack]
+            self.square = self.input * self.input
+            self.next(self.join)
+        @step
+        def join(self, inputs):
+            self.total = sum(i.square for i in inputs)
+            self.vars = inputs[0].vars
+            self.next(self.end)
+        @step
+        def end(self):
+            assert_equals(5, self.total)
+    if __name__ == '__main__':
+        TinyFlow()
+    """
+)
+
+CHECK = textwrap.dedent(
+    """\
+    # -*- coding: utf-8 -*-
+    import sys
+    from metaflow_test import assert_equals, assert_exception, new_checker
+    def check_results(flow, checker):
+        assert_equals("split", flow._graph["start"].type[-5:] and "split")
+        assert_equals("foreach", flow._graph["start"].type)
+        assert_equals(["start", "work", "join", "end"], [step.name for step in flow])
+        checker.assert_artifact("end", "total", 5)
+        checker.assert_artifact("start", "where", "start")
+        checker.assert_artifact("join", "vars", ["items"])
+        run = checker.get_run()
+        if run is not None:
+            assert_equals(3, len(list(run["work"])))
+    if __name__ == '__main__':
+        from test_flow import TinyFlow
+        flow = TinyFlow(use_cli=False)
+        check = new_checker(flow)
+        check_results(flow, check)
+    """
+)
+
+
+def test_swap_imports_keeps_used_names_and_records_missing_ones() -> None:
+    code = "from metaflow import FlowSpec, step, card, project\n@project(name='x')\nclass F(FlowSpec): step\n"
+    adapted = swap_imports(code, NAMES)
+    assert adapted.code.splitlines()[0] == "from grange import FlowSpec, step, project"
+    assert adapted.missing == ["project"]
+    assert adapted.features == ["@project"]
+
+
+def test_swap_imports_keeps_code_on_the_same_line() -> None:
+    code = "import os; from metaflow import current, card; x = current\n"
+    assert swap_imports(code, NAMES).code == "import os; from grange import current; x = current\n"
+
+
+def test_swap_imports_maps_submodules_indented() -> None:
+    code = textwrap.dedent(
+        """\
+        def f():
+            from metaflow.exception import MetaflowException, ExternalCommandFailed
+            from metaflow.plugins.cards.card_client import Card
+            return MetaflowException, ExternalCommandFailed, Card
+        """
+    )
+    adapted = swap_imports(code, NAMES)
+    lines = adapted.code.splitlines()
+    assert lines[1] == "    from grange import GrangeError as MetaflowException"
+    assert lines[2] == "    from metaflow_test.stand_ins import ExternalCommandFailed"
+    assert lines[3] == "    from grange.plugins.cards.card_client import Card"
+    assert adapted.features == ["cards"]
+
+
+def test_swap_names_env_and_qualified_names() -> None:
+    code = (
+        "os.environ['METAFLOW_RUN_X'] = os.environ['METAFLOW_USER']\n"
+        'e = "metaflow.plugins.timeout_decorator." "TimeoutException"\n'
+    )
+    assert swap_names(code) == (
+        "os.environ['GRANGE_RUN_X'] = os.environ['GRANGE_USER']\n"
+        'e = "grange.task.guards.TimeoutException"\n'
+    )
+
+
+def test_adapt_flow_and_check() -> None:
+    flow = adapt_flow(FLOW, NAMES)
+    # The names the file does not use (project, parallel) are not imported.
+    assert "from grange import FlowSpec, step, Parameter, current\n" in flow.code
+    assert "self.where = current.step_name" in flow.code
+    assert "for frame in foreach_frames(self)" in flow.code
+    assert "from metaflow_test import foreach_frames, assert_equals" in flow.code
+    assert "GRANGE_RUN_LIMIT" in flow.code
+    check = adapt_check(CHECK, NAMES)
+    assert "flow = flow_view(TinyFlow)" in check.code
+    assert check.missing == []
+    with pytest.raises(ValueError, match="use_cli=False"):
+        adapt_check("x = 1\n", NAMES)
+
+
+def _case(flow: str, check: str = CHECK) -> dict:
+    return {
+        "test": "TinyTest", "graph": "tiny-foreach", "flow_name": "TinyFlow",
+        "flow_code": flow, "check_code": check, "should_resume": False,
+        "resume_step": None, "should_fail": False, "files": [],
+    }  # fmt: skip
+
+
+CONTEXT = {
+    "env": {"METAFLOW_USER": "tester", "METAFLOW_DEFAULT_METADATA": "local"},
+    "run_options": ["--max-workers=4", "--tag=a tag", "--metadata=local"],
+}
+
+
+def test_context_is_translated() -> None:
+    env = case_env(CONTEXT)
+    assert env["GRANGE_USER"] == "tester" and "METAFLOW_DEFAULT_METADATA" not in env
+    assert run_options(CONTEXT) == ["--max-workers=4", "--tag=a tag"]
+
+
+def test_run_case_passes_on_grange() -> None:
+    result = run_case(_case(FLOW), CONTEXT, NAMES, timeout=300)
+    assert result.passed, result.output
+    classify(result)
+    assert result.category == "pass"
+
+
+def test_run_case_reports_a_failed_check() -> None:
+    check = CHECK.replace('"total", 5', '"total", 6')
+    result = run_case(_case(FLOW, check), CONTEXT, NAMES, timeout=300)
+    assert not result.passed and result.phase == "CliCheck"
+    assert "but got total=5" in result.output
+    classify(result)
+    assert result.category == UNCLASSIFIED
+
+
+def test_classify_missing_features_and_known_differences() -> None:
+    r = Result("SomeTest", "g", passed=False, features=["@parallel", "cards"])
+    classify(r)
+    assert (r.category, r.reason) == (MISSING, "cards")
+    r = Result(
+        "CatchRetryTest", "g", passed=False, output="x\nExpected result: a.b.Boom, got Boom\n"
+    )
+    classify(r)
+    assert r.category == DIFFERENCE and r.reason.startswith("2 ")
+    ok = Result("T", "g", passed=True)
+    classify(ok)
+    assert summary_lines([ok, r])[0] == "1 of 2 combinations pass"
