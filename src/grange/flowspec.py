@@ -14,10 +14,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grange.decorators.step import is_step
-from grange.exceptions import FlowDefinitionError, InvalidNextError
-from grange.parameters import Parameter
+from grange.exceptions import FlowDefinitionError, InvalidNextError, ParameterAssignmentError
+from grange.parameters import Parameter, flow_constants, user_frame
 
 _NEXT_KEYWORDS = ("foreach", "condition")
+
+
+def _constants(flow_cls: type) -> frozenset[str]:
+    """Names of the flow's constants (see :func:`~grange.parameters.flow_constants`)."""
+    names = flow_cls.__dict__.get("_grange_constant_names")
+    if names is None:
+        names = frozenset(flow_constants(flow_cls))
+        type.__setattr__(flow_cls, "_grange_constant_names", names)
+    return names
+
+
+def _read_only_constant(name: str, what: str) -> ParameterAssignmentError:
+    """``self.<constant> = ...`` in a step: an AttributeError at the user's line, as the
+    read-only property it is in Metaflow."""
+    frame = user_frame()
+    return ParameterAssignmentError(
+        f"'{name}' is a constant of the flow (a class attribute): it is read-only and "
+        f"cannot be {what} in a step",
+        file=frame.f_code.co_filename,
+        line=frame.f_lineno,
+        fix=f"store the changed value under another name, e.g. self.{name}_used = ...",
+    )
 
 
 @dataclass(frozen=True)
@@ -84,6 +106,16 @@ class FlowSpec:
                 )
             )
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _constants(type(self)):
+            raise _read_only_constant(name, "assigned")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name in _constants(type(self)):
+            raise _read_only_constant(name, "deleted")
+        object.__delattr__(self, name)
 
     @property
     def input(self) -> Any:

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,7 +143,7 @@ class Parameter:
 
     def _read_only(self, what: str, fix: str) -> ParameterAssignmentError:
         """The error for ``self.<param> = ...`` / ``del self.<param>``, at the user's line."""
-        frame = sys._getframe(2)
+        frame = user_frame()
         return ParameterAssignmentError(
             f"'{self.attribute}' is a parameter of the flow: it is read-only and cannot be "
             f"{what} in a step",
@@ -356,6 +357,50 @@ def flow_parameters(flow_cls: type) -> list[Parameter]:
                 seen.pop(attr, None)
                 seen[attr] = value
     return list(seen.values())
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_frame() -> types.FrameType:
+    """The innermost frame of the caller's stack that is not grange's own code."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+    return frame
+
+
+def flow_constants(flow_cls: type) -> dict[str, Any]:
+    """The flow's constants, as Metaflow has them: public class attributes of the
+    flow and its bases (not of ``FlowSpec``) that are not parameters, steps,
+    functions, properties or classes. Each run stores them with its parameters,
+    and a step cannot assign them (a new process reads the flow file again, so
+    a change would not travel)."""
+    cached = flow_cls.__dict__.get("_grange_constants")
+    if cached is not None:
+        return dict(cached)
+    found: dict[str, Any] = {}
+    for klass in reversed(flow_cls.__mro__):
+        if klass.__module__.startswith("grange.") or klass is object:
+            continue
+        for attr, value in vars(klass).items():
+            if attr.startswith("_") or isinstance(value, _NOT_CONSTANTS):
+                found.pop(attr, None)
+                continue
+            found[attr] = value
+    type.__setattr__(flow_cls, "_grange_constants", dict(found))
+    return found
+
+
+_NOT_CONSTANTS = (
+    Parameter,
+    types.FunctionType,
+    types.MethodType,
+    staticmethod,
+    classmethod,
+    property,
+    type,
+)
 
 
 def resolve_values(flow_cls: type, given: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from grange.decorators.registry import parse_decospec, step_decorators, task_opt
 from grange.exceptions import CommandError, DecoratorError
 from grange.flowspec import FlowSpec
 from grange.graph import FlowGraph, graph_of, lint
+from grange.parameters import flow_constants
 from grange.runtime.attempts import AttemptPolicy
 from grange.runtime.launcher import Launcher, SpawnLauncher
 from grange.runtime.loop import LoopResult, RunLoop
@@ -130,7 +131,9 @@ def execute(req: RunRequest) -> int:
             req, run_id, PARAMETERS_STEP, PARAMETERS_TASK, Pending(PARAMETERS_STEP, (), ()), plan
         )
         if plan is None:
-            params_record = _write_parameters(stores, flow, run_id, values)
+            params_record = _write_parameters(
+                stores, flow, run_id, {**flow_constants(flow_cls), **values}
+            )
         else:
             params_record = plan.clone_parameters(params_spec)
         recorder.cloned(params_spec, params_record)

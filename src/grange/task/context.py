@@ -10,7 +10,7 @@ the step set and references, never rewrites, what it only inherited.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from grange.datastore import (
@@ -68,7 +68,13 @@ class TaskContext:
     """Reads and writes on behalf of one running task."""
 
     def __init__(
-        self, spec: TaskSpec, stores: TaskStores, *, is_join: bool, parameter_names: list[str]
+        self,
+        spec: TaskSpec,
+        stores: TaskStores,
+        *,
+        is_join: bool,
+        parameter_names: list[str],
+        constant_names: Sequence[str] = (),
     ) -> None:
         self.spec = spec
         self.stores = stores
@@ -77,6 +83,10 @@ class TaskContext:
         self.parameters = LazyParameters(
             params_record.artifacts, stores.cas, parameter_names, spec.pathspec
         )
+        # The flow's constants, stored with the parameters: every task carries them.
+        self.constants = {
+            n: params_record.artifacts[n] for n in constant_names if n in params_record.artifacts
+        }
         self.parents = [
             ParentView(
                 stores.final_record(spec.flow, *parse_input_path(p, spec.run_id)), stores.cas
@@ -153,7 +163,11 @@ class TaskContext:
         candidates: dict[str, dict[str, ArtifactRef]] = {}  # name -> {branch: ref}
         for parent in inputs:
             for name, ref in parent.refs.items():
-                if name.startswith(INTERNAL_PREFIX) or name in self.parameters:
+                if (
+                    name.startswith(INTERNAL_PREFIX)
+                    or name in self.parameters
+                    or name in self.constants
+                ):
                     continue
                 candidates.setdefault(name, {})[parent.step_label] = ref
         wanted = set(include) if include else set(candidates) - set(exclude or ())
@@ -194,6 +208,7 @@ class TaskContext:
         """
         refs: dict[str, ArtifactRef] = dict(self.inherited)
         refs.update(self.parameters.refs)
+        refs.update(self.constants)
         for name, value in flow_dict.items():
             if name.startswith(INTERNAL_PREFIX) or name in NOT_ARTIFACTS:
                 continue

@@ -20,7 +20,7 @@ from grange.decorators.catch import display_name, exception_message, qualified_n
 from grange.exceptions import GrangeError, InvalidNextError
 from grange.flowspec import FlowSpec, Transition
 from grange.graph import FlowGraph, NodeType, StepNode, graph_of
-from grange.parameters import flow_parameters
+from grange.parameters import flow_constants, flow_parameters
 from grange.task.context import TaskContext
 from grange.task.guards import (
     alarm,
@@ -47,6 +47,7 @@ class FlowFacts:
 
     graph: dict[str, Any]  # current.graph
     parameter_names: list[str]
+    constant_names: list[str]  # class attributes stored with the parameters
 
 
 def flow_facts(flow_cls: type[FlowSpec]) -> FlowFacts:
@@ -57,6 +58,7 @@ def flow_facts(flow_cls: type[FlowSpec]) -> FlowFacts:
         cached = FlowFacts(
             graph=graph_of(flow_cls).to_dict(),
             parameter_names=[p.attribute or p.name for p in flow_parameters(flow_cls)],
+            constant_names=list(flow_constants(flow_cls)),
         )
         type.__setattr__(flow_cls, "_grange_task_facts", cached)
     return cached
@@ -102,6 +104,7 @@ def run_task(
             stores,
             is_join=node.is_join,
             parameter_names=facts.parameter_names,
+            constant_names=facts.constant_names,
         )
         flow = flow_cls(use_cli=False)
         flow.__dict__["_grange_task"] = ctx
