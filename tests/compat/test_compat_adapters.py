@@ -112,7 +112,7 @@ def test_swap_names_env_and_qualified_names() -> None:
     )
     assert swap_names(code) == (
         "os.environ['GRANGE_RUN_X'] = os.environ['GRANGE_USER']\n"
-        'e = "grange.task.guards.TimeoutException"\n'
+        'e = "grange.decorators.timeout.TimeoutException"\n'
     )
 
 

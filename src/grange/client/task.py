@@ -316,13 +316,16 @@ class Task(ClientObject):
                 entries.append(self._entry("attempt_ok", ok, row.finished_at or row.started_at))
         origin = self._row.origin_task
         created = self._row.created_at
+        run = self._stores.metadata.get_run(flow, run_id)
         if origin:
             entries.append(self._entry("origin-run-id", origin.split("/")[1], created))
             entries.append(self._entry("origin-task-id", origin.split("/")[3], created))
-        else:  # as in Metaflow, every task of a resumed run names the origin run
-            run = self._stores.metadata.get_run(flow, run_id)
-            if run is not None and run.origin_run_id:
-                entries.append(self._entry("origin-run-id", run.origin_run_id, created))
+        elif run is not None and run.origin_run_id:
+            # as in Metaflow, every task of a resumed run names the origin run
+            entries.append(self._entry("origin-run-id", run.origin_run_id, created))
+        for tag in run.tags.system if run is not None else ():
+            if tag.startswith("python_version:"):  # the interpreter every task of it ran
+                entries.append(self._entry("python_version", tag.split(":", 1)[1], created))
         stored = self._stores.metadata.task_metadata(
             flow, run_id, step=step, task_id=task_id, attempt=self._attempt
         )

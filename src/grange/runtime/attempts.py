@@ -147,6 +147,17 @@ def timeout_exception(spec: TaskSpec, seconds: float) -> dict[str, Any]:
     return {"type": TIMEOUT_TYPE, "message": message, "traceback": "", "text": text}
 
 
+# What a signal means, for the line a task's log ends with (Metaflow's says "segmentation fault").
+_MEANING = {
+    "SIGSEGV": " (segmentation fault)",
+    "SIGBUS": " (bus error)",
+    "SIGABRT": " (aborted)",
+    "SIGKILL": " (killed)",
+    "SIGFPE": " (floating-point exception)",
+    "SIGILL": " (illegal instruction)",
+}
+
+
 def died_exception(exit_code: int) -> dict[str, Any]:
     """What a task process that ended without recording a result is recorded as."""
     if exit_code < 0:
@@ -156,7 +167,7 @@ def died_exception(exit_code: int) -> dict[str, Any]:
             name = signal.Signals(-exit_code).name
         except ValueError:
             name = f"signal {-exit_code}"
-        message = f"the task process was killed by {name} before it recorded a result"
+        message = f"the task process was killed by {name}{_MEANING.get(name, '')} before it recorded a result"
     else:
         message = f"the task process exited with code {exit_code} before it recorded a result"
     return {"type": "WorkerDied", "message": message}

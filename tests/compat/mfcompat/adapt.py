@@ -55,7 +55,8 @@ MODULE_NAMES: dict[tuple[str, str], tuple[str, str]] = {
 #: Qualified exception names compared by checks: Metaflow's -> grange's.
 QUALIFIED_NAMES: dict[str, str] = {
     "metaflow.exception.ExternalCommandFailed": "metaflow_test.stand_ins.ExternalCommandFailed",
-    "metaflow.plugins.timeout_decorator.TimeoutException": "grange.task.guards.TimeoutException",
+    "metaflow.plugins.timeout_decorator.TimeoutException": "grange.decorators.timeout.TimeoutException",
+    "metaflow.plugins.catch_decorator.FailureHandledByCatch": "grange.decorators.catch.FailureHandledByCatch",
 }
 
 #: Private attributes of Metaflow's FlowSpec -> grange's public way to get the same.
