@@ -17,6 +17,7 @@ from grange.decorators.base import StepDecorator, decorators_of
 from grange.decorators.catch import CatchDecorator
 from grange.decorators.environment import EnvironmentDecorator
 from grange.decorators.options import TaskOptions
+from grange.decorators.parallel import ParallelDecorator
 from grange.decorators.resources import ResourcesDecorator
 from grange.decorators.retry import RetryDecorator
 from grange.decorators.timeout import TimeoutDecorator
@@ -27,6 +28,7 @@ STEP_DECORATORS: dict[str, type[StepDecorator]] = {
     for cls in (
         CatchDecorator,
         EnvironmentDecorator,
+        ParallelDecorator,
         ResourcesDecorator,
         RetryDecorator,
         TimeoutDecorator,

@@ -26,6 +26,7 @@ from grange.task.guards import (
     decorators_for,
     timeout_seconds,
 )
+from grange.task.parallel import gang_facts
 from grange.task.spec import TaskSpec
 from grange.task.stores import TaskStores
 
@@ -87,6 +88,8 @@ def run_task(
         flow.__dict__["_grange_task"] = ctx
         flow.__dict__["_grange_parameter_values"] = ctx.parameters
         _bind_current(spec, facts.graph, list(ctx.parameters))
+        if "parallel" in spec.extra:
+            current._bind(**gang_facts(spec))
         try:
             if "catch" in spec.extra:
                 transition: Transition | None = _fallback(flow, node, spec)
@@ -108,6 +111,19 @@ def run_task(
                         err.file, err.line = node.file, transition.line or node.next_line
                     raise
                 extra["foreach"] = {"key": ref.key, "count": ref.count}
+            elif transition.num_parallel:
+                # A gang: its tasks are the items 0..N-1, so self.input == self.index
+                # == current.parallel.node_index, as in Metaflow.
+                ref = save_items(
+                    stores.blobs,
+                    spec.flow,
+                    range(transition.num_parallel),
+                    max_items=max_num_splits,
+                    name="num_parallel",
+                    step=spec.step,
+                )
+                extra["foreach"] = {"key": ref.key, "count": ref.count}
+                extra["parallel"] = ref.count
             if transition.condition:
                 extra["case"] = transition.case
         persisting = True
@@ -261,12 +277,17 @@ def _checked_transition(flow: FlowSpec, node: StepNode, graph: FlowGraph) -> Tra
                 **where,
             )
         return transition
-    if tuple(transition.steps) != node.out_funcs or transition.foreach != node.foreach_var:
+    if (
+        tuple(transition.steps) != node.out_funcs
+        or transition.foreach != node.foreach_var
+        or (transition.num_parallel is None) != (node.num_parallel is None)
+    ):
         declared = ", ".join(node.out_funcs)
         raise InvalidNextError(
             f"step '{node.name}' went to {', '.join(transition.steps)}, but its last statement "
             f"goes to {declared}"
-            + (f" (foreach='{node.foreach_var}')" if node.foreach_var else ""),
+            + (f" (foreach='{node.foreach_var}')" if node.foreach_var else "")
+            + (f" (num_parallel={node.num_parallel})" if node.num_parallel is not None else ""),
             line=line,
             fix="call self.next() once, as the last statement, the same way on every path; "
             "use a switch (condition=) to choose between steps",
