@@ -362,6 +362,8 @@ class RunLoop:
             if live.worker.spec.task_id in stop:
                 self.launcher.kill(live.worker)
         if not ok:
+            if exception and exception.get("type") == "GangMemberFailed":
+                self._lines(spec, "stderr", [exception["text"].encode()], True)
             self.recorder.finished(spec, record, code, exception=exception)
         if settled is not None:
             self._gang_settled(settled)
