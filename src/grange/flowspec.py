@@ -240,11 +240,7 @@ class FlowSpec:
                 "num_parallel= goes to exactly one @parallel step",
                 "write self.next(self.train, num_parallel=4)",
             )
-        if (
-            not isinstance(num_parallel, int)
-            or isinstance(num_parallel, bool)
-            or num_parallel < 1
-        ):
+        if not isinstance(num_parallel, int) or isinstance(num_parallel, bool) or num_parallel < 1:
             raise fail(
                 f"num_parallel={num_parallel!r} is not a whole number of at least 1",
                 "pass the number of tasks of the gang, e.g. num_parallel=4",

@@ -120,7 +120,10 @@ def test_a_gang_starts_with_its_control_task_and_holds_successes_until_all_end()
     admitted = TaskSpec(**{**leader.__dict__, "extra": {**leader.extra, "timeout": 5}})
     followers = gangs.followers(admitted)
     assert [f.task_id for f in followers] == ["3", "4"]
-    assert all(f.extra["timeout"] == 5 and f.extra["parallel"] == leader.extra["parallel"] for f in followers)
+    assert all(
+        f.extra["timeout"] == 5 and f.extra["parallel"] == leader.extra["parallel"]
+        for f in followers
+    )
     assert gangs.followers(admitted) == []  # launched once
     members = [admitted, *followers]
     assert gangs.finished(members[1], record(members[1]), 0, None, ok=True) == ([], None, None)

@@ -19,7 +19,7 @@ class ParallelDecorator(StepDecorator):
     """Run the step as a gang of ``num_parallel`` tasks started together."""
 
     name = "parallel"
-    defaults: dict[str, object] = {}
+    defaults = {}
 
     def step_init(self, *, node: StepShape) -> str | None:
         if node.type == "split-switch":

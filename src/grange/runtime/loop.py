@@ -228,10 +228,10 @@ class RunLoop:
         rest = list(itertools.islice(self.ready[0], first.frames[-1].count - 1))
         pendings = [first, *rest]
         specs = [self.make_spec(p) for p in pendings]
-        first = self.clone(pendings[0], specs[0]) if self.clone is not None else None
-        if first is not None and self.clone is not None:
+        reused = self.clone(pendings[0], specs[0]) if self.clone is not None else None
+        if reused is not None and self.clone is not None:
             # The origin run's gang succeeded as a whole (the plan reuses whole gangs only).
-            clones = [(specs[0], first)] + [
+            clones: list[tuple[TaskSpec, AttemptRecord | None]] = [(specs[0], reused)] + [
                 (s, self.clone(p, s)) for p, s in zip(pendings[1:], specs[1:], strict=True)
             ]
             for spec, cloned in clones:
@@ -370,8 +370,8 @@ class RunLoop:
 
     def _gang_settled(self, settled: Settled) -> None:
         if settled.first_failure is None:
-            for spec, record in settled.succeeded:
-                self._advance(spec, record)
+            for spec, done in settled.succeeded:
+                self._advance(spec, done)
             return
         leader = settled.members[0]
         failed, record, code, exception = settled.first_failure

@@ -121,7 +121,9 @@ class Gangs:
             return stop, (None if ok else exception), None
         settled = Settled(
             members=gang.members,
-            succeeded=[(m, gang.succeeded[m.task_id]) for m in gang.members if m.task_id in gang.succeeded],
+            succeeded=[
+                (m, gang.succeeded[m.task_id]) for m in gang.members if m.task_id in gang.succeeded
+            ],
             first_failure=gang.first_failure,
             failed=gang.failed,
         )

@@ -69,7 +69,10 @@ class GangFlow(FlowSpec):
             "env": {k: v for k, v in os.environ.items() if "_PARALLEL_" in k},
         }
         fail_times = int(os.environ.get("GANG_FAIL_TIMES", "99"))
-        if os.environ.get("GANG_FAIL_NODE") == str(p.node_index) and current.retry_count < fail_times:
+        if (
+            os.environ.get("GANG_FAIL_NODE") == str(p.node_index)
+            and current.retry_count < fail_times
+        ):
             if os.environ.get("GANG_SOLO"):
                 wait_for_the_others()
             raise RuntimeError(f"node {p.node_index} fails on purpose")
