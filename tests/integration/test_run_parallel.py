@@ -4,7 +4,9 @@ resumed as one unit, with both launchers."""
 
 from __future__ import annotations
 
+import re
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +87,13 @@ def test_resume_runs_a_failed_gang_again_whole(runner: Runner, fork: bool) -> No
     reused = Flow("GangFlow")[again.run_id]
     assert all(t.origin_pathspec for t in reused["train"].tasks())
     assert reused["join"].task.data.totals == [33, 33, 33]
+
+
+def test_the_documented_example_runs_as_described(runner: Runner) -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "decorators.md").read_text()
+    example = next(b for b in re.findall(r"```python\n(.*?)```", page, re.S) if "@parallel" in b)
+    file = runner.cwd / "flow.py"
+    file.write_text(example.replace("PORT = 29517", f"PORT = {free_port()}"))
+    result = runner.run(file, "--max-workers", "2")
+    run = Flow("AllReduceFlow")[result.run_id]
+    assert "all-reduced: [33, 33, 33]" in run["end"].task.stdout
