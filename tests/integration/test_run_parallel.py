@@ -36,6 +36,9 @@ def test_a_gang_all_reduces_and_its_join_sees_every_node(runner: Runner, fork: b
     assert len(tasks) == 3 and all(t.successful for t in tasks)
     control = tasks[0].id
     assert join.controls == [control]
+    assert [t.id for t in run["train"].control_tasks()] == [control]  # as Metaflow's client
+    assert run["train"].control_task is not None and run["train"].control_task.id == control
+    assert list(run["join"].control_tasks()) == [] and run["start"].control_task is None
     for node, task in enumerate(tasks):
         facts = task.data.facts
         assert facts["task_id"] == task.id
