@@ -100,3 +100,10 @@ def test_the_documented_example_runs_as_described(runner: Runner) -> None:
     result = runner.run(file, "--max-workers", "2")
     run = Flow("AllReduceFlow")[result.run_id]
     assert "all-reduced: [33, 33, 33]" in run["end"].task.stdout
+
+
+def test_a_gang_larger_than_max_num_splits_is_refused_at_its_line(runner: Runner) -> None:
+    result = runner.run("gang", "--max-num-splits", "2", ok=False)
+    assert "gang.py:54, step 'start'" in result.output
+    assert "num_parallel=3) asks for a gang of 3 tasks, more than the limit of 2" in result.output
+    assert "--max-num-splits" in result.output

@@ -26,7 +26,7 @@ from grange.task.guards import (
     decorators_for,
     timeout_seconds,
 )
-from grange.task.parallel import gang_facts
+from grange.task.parallel import gang_facts, save_gang
 from grange.task.spec import TaskSpec
 from grange.task.stores import TaskStores
 
@@ -112,15 +112,12 @@ def run_task(
                     raise
                 extra["foreach"] = {"key": ref.key, "count": ref.count}
             elif transition.num_parallel:
-                # A gang: its tasks are the items 0..N-1, so self.input == self.index
-                # == current.parallel.node_index, as in Metaflow.
-                ref = save_items(
-                    stores.blobs,
-                    spec.flow,
-                    range(transition.num_parallel),
-                    max_items=max_num_splits,
-                    name="num_parallel",
-                    step=spec.step,
+                ref = save_gang(
+                    transition.num_parallel,
+                    spec,
+                    stores,
+                    max_num_splits,
+                    where=(node.file, transition.line or node.next_line),
                 )
                 extra["foreach"] = {"key": ref.key, "count": ref.count}
                 extra["parallel"] = ref.count

@@ -13,7 +13,10 @@ from __future__ import annotations
 import os
 from typing import Any, NamedTuple
 
+from grange.datastore import ForeachRef, save_items
+from grange.exceptions import TooManySplitsError
 from grange.task.spec import TaskSpec
+from grange.task.stores import TaskStores
 
 MAIN_IP = "127.0.0.1"  # the local runtime: every node of a gang runs on this machine
 
@@ -46,3 +49,26 @@ def gang_facts(spec: TaskSpec) -> dict[str, Any]:
     for prefix in ("GRANGE_PARALLEL_", "MF_PARALLEL_"):
         os.environ.update({prefix + k: v for k, v in env.items()})
     return {"parallel": facts, "is_parallel": True}
+
+
+def save_gang(
+    num_parallel: int,
+    spec: TaskSpec,
+    stores: TaskStores,
+    limit: int,
+    *,
+    where: tuple[str, int | None] = ("", None),
+) -> ForeachRef:
+    """The split of a gang, stored like a foreach over ``range(num_parallel)``, so that
+    ``self.input == self.index == current.parallel.node_index``, as in Metaflow."""
+    if num_parallel > limit:
+        raise TooManySplitsError(
+            f"self.next(..., num_parallel={num_parallel}) asks for a gang of {num_parallel:,} "
+            f"tasks, more than the limit of {limit:,}",
+            file=where[0] or None,
+            line=where[1],
+            step=spec.step,
+            fix="raise the limit with --max-num-splits (e.g. run --max-num-splits N); every "
+            "task of a gang runs on this machine at once",
+        )
+    return save_items(stores.blobs, spec.flow, range(num_parallel), max_items=limit)
