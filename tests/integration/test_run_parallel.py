@@ -107,3 +107,20 @@ def test_a_gang_larger_than_max_num_splits_is_refused_at_its_line(runner: Runner
     assert "gang.py:54, step 'start'" in result.output
     assert "num_parallel=3) asks for a gang of 3 tasks, more than the limit of 2" in result.output
     assert "--max-num-splits" in result.output
+
+
+def test_metaflow_core_checks_on_the_small_parallel_graph(runner: Runner) -> None:
+    from decorator_support import statuses
+
+    result = runner.run("gang_core")
+    run = Flow("GangCoreFlow")[result.run_id]
+    split = run["parallel_split"].task
+    assert split.data.this_is_split and split.current_attempt == 2
+    inner = run["parallel_inner"]
+    assert len(list(inner.tasks())) == 4 and len(list(inner.control_tasks())) == 1
+    assert run["caught"].task.data.got == [0, 1, 2, 3]
+    # @retry + @catch on a gang: every node fails, the gang is retried whole twice, and
+    # each node's last attempt is caught
+    for task in run["soft_death"].tasks():
+        assert statuses(runner, task.pathspec) == ["failed", "failed", "caught"]
+    assert run["join"].task.data.caught_in == [(2, "ValueError")] * 3
