@@ -27,6 +27,9 @@ def test_a_gang_all_reduces_and_its_join_sees_every_node(runner: Runner, fork: b
     result = runner.run(
         "gang", "--max-workers", "1", env=runner.env(GANG_PORT=free_port()), fork=fork
     )
+    assert "gang of 3 tasks of @parallel step 'train' starts all at once, past --max-workers 1" in (
+        result.output
+    )
     run = Flow("GangFlow")[result.run_id]
     join = run["join"].task.data
     assert join.nodes == [0, 1, 2]

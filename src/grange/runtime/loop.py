@@ -242,6 +242,9 @@ class RunLoop:
                 self.output.task_cloned(spec)
                 self._advance(spec, cloned)
             return None
+        note = self.gangs.past_limit(specs, self.max_workers)
+        if note:
+            self.output.notice(note)
         return self.gangs.form(specs)
 
     def _started(self, worker: Worker) -> None:

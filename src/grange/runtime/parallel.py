@@ -63,6 +63,18 @@ class Gangs:
         self.steps = frozenset(n.name for n in graph.nodes.values() if n.parallel_step)
         self._gangs: dict[str, _Gang] = {}  # task id of any member -> its gang's attempt
         self._followers: dict[str, list[TaskSpec]] = {}  # leader task id -> to launch with it
+        self._noticed: set[str] = set()
+
+    def past_limit(self, specs: list[TaskSpec], max_workers: int) -> str | None:
+        """What to tell the user, once per step, when its gangs outnumber --max-workers."""
+        step = specs[0].step
+        if len(specs) <= max_workers or step in self._noticed:
+            return None
+        self._noticed.add(step)
+        return (
+            f"The gang of {len(specs)} tasks of @parallel step '{step}' starts all at once, "
+            f"past --max-workers {max_workers}: its tasks must run together."
+        )
 
     def form(self, specs: list[TaskSpec]) -> TaskSpec:
         """A new gang (node 0 first): the control task to launch; the rest follow it."""
