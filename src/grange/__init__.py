@@ -11,7 +11,7 @@ import typing
 
 from grange._version import __version__
 from grange.current import current
-from grange.decorators import catch, environment, resources, retry, step, timeout
+from grange.decorators import catch, environment, parallel, resources, retry, step, timeout
 from grange.exceptions import GrangeError
 from grange.flowspec import FlowSpec
 from grange.parameters import IncludeFile, JSONType, Parameter
@@ -54,6 +54,7 @@ __all__ = [
     "get_namespace",
     "metadata",
     "namespace",
+    "parallel",
     "resources",
     "retry",
     "step",

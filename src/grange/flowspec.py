@@ -48,6 +48,7 @@ class Transition:
 
     steps: tuple[str, ...]
     foreach: str | None = None
+    num_parallel: int | None = None  # a gang of @parallel tasks
     condition: str | None = None
     case: Any = None
     cases: dict[Any, str] = field(default_factory=dict)
@@ -155,7 +156,12 @@ class FlowSpec:
         return ctx
 
     def next(
-        self, *dsts: Any, foreach: str | None = None, condition: str | None = None, **kwargs: Any
+        self,
+        *dsts: Any,
+        foreach: str | None = None,
+        condition: str | None = None,
+        num_parallel: int | None = None,
+        **kwargs: Any,
     ) -> None:
         """Name the step(s) that run after this one.
 
@@ -163,7 +169,9 @@ class FlowSpec:
         - ``self.next(self.b, self.c)``: run ``b`` and ``c`` in parallel (join later);
         - ``self.next(self.b, foreach="items")``: run ``b`` once per item of ``self.items``;
         - ``self.next({"x": self.b, "y": self.c}, condition="attr")``: run the step
-          whose key equals ``self.attr``.
+          whose key equals ``self.attr``;
+        - ``self.next(self.b, num_parallel=4)``: run the ``@parallel`` step ``b`` as a
+          gang of 4 tasks started together.
         """
         frame = sys._getframe(1)
         line = frame.f_lineno
@@ -178,13 +186,18 @@ class FlowSpec:
             name = sorted(kwargs)[0]
             raise fail(
                 f"self.next() got an unknown keyword '{name}'",
-                "self.next() accepts foreach='attr' or condition='attr'",
+                "self.next() accepts foreach='attr', condition='attr' or num_parallel=N",
             )
         if self._transition is not None:
             raise fail(
                 "self.next() is called more than once in this step",
                 "call self.next() exactly once, as the last statement of the step",
             )
+        if num_parallel is not None:
+            self._transition = self._parallel_transition(
+                dsts, num_parallel, foreach, condition, line, fail
+            )
+            return
         if len(dsts) == 1 and isinstance(dsts[0], dict):
             self._transition = self._switch_transition(dsts[0], foreach, condition, line, fail)
             return
@@ -241,6 +254,33 @@ class FlowSpec:
                 "which cannot be iterated",
                 f"set self.{foreach} to a list, tuple, range or other iterable",
             ) from None
+
+    def _parallel_transition(
+        self,
+        dsts: tuple[Any, ...],
+        num_parallel: Any,
+        foreach: str | None,
+        condition: str | None,
+        line: int,
+        fail: Callable[[str, str], InvalidNextError],
+    ) -> Transition:
+        if foreach is not None or condition is not None:
+            raise fail(
+                "num_parallel= cannot be combined with foreach= or condition=",
+                "start the gang from a step of its own: self.next(self.train, num_parallel=4)",
+            )
+        if len(dsts) != 1 or isinstance(dsts[0], dict):
+            raise fail(
+                "num_parallel= goes to exactly one @parallel step",
+                "write self.next(self.train, num_parallel=4)",
+            )
+        if not isinstance(num_parallel, int) or isinstance(num_parallel, bool) or num_parallel < 1:
+            raise fail(
+                f"num_parallel={num_parallel!r} is not a whole number of at least 1",
+                "pass the number of tasks of the gang, e.g. num_parallel=4",
+            )
+        name = self._step_name(dsts[0], fail)
+        return Transition(steps=(name,), num_parallel=num_parallel, line=line)
 
     def _switch_transition(
         self,

@@ -60,6 +60,12 @@ def test_a_misused_decorator_is_reported_with_file_line_and_step(
             "step decorators: catch, environment, resources, retry, timeout",
         ),
         (
+            "parallel",
+            "--with parallel: @parallel cannot be added to every step: it makes a step a gang "
+            "that only self.next(..., num_parallel=N) may start",
+            "put @parallel above @step on the step that num_parallel= goes to",
+        ),
+        (
             "retry:times=x",
             "--with retry:times=x: @retry(times='x'): times must be an integer >= 0",
             "pass times= as an integer >= 0",
@@ -75,7 +81,7 @@ def test_a_misused_decorator_is_reported_with_file_line_and_step(
             "@resources accepts: cpu, disk, gpu, memory, shared_memory",
         ),
     ],
-    ids=["typo", "unknown", "wrong-type", "not-key-value", "unknown-argument"],
+    ids=["typo", "unknown", "parallel", "wrong-type", "not-key-value", "unknown-argument"],
 )
 def test_an_invalid_with_is_refused(runner: Runner, spec: str, message: str, fix: str) -> None:
     result = runner.run(flow("environment"), "--with", spec, ok=False)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from grange.client.base import ClientObject
 from grange.current import current
+from grange.datastore import latest_record
 from grange.metastore import StepRow, TaskRow
 
 if TYPE_CHECKING:
@@ -103,6 +104,27 @@ class Step(ClientObject):
     def tasks(self, *tags: str) -> Iterator[Task]:
         """The step's tasks (tags, as in Metaflow, filter on the run's tags)."""
         return self._filtered(tags)
+
+    def control_tasks(self, *tags: str) -> Iterator[Task]:
+        """The control task (node 0) of each ``@parallel`` gang of this step; nothing
+        for a step that is not ``@parallel``."""
+        gang_splits: dict[tuple[str, str], bool] = {}
+        for task in self.tasks(*tags):
+            stack = task._row.foreach_stack
+            if not stack or int(stack[-1][2]) != 0:
+                continue
+            split = (str(stack[-1][0]), str(stack[-1][1]))
+            if split not in gang_splits:
+                flow, run_id, _ = self._components
+                record = latest_record(self._stores.blobs, flow, run_id, *split)
+                gang_splits[split] = bool(record is not None and record.extra.get("parallel"))
+            if gang_splits[split]:
+                yield task
+
+    @property
+    def control_task(self) -> Task | None:
+        """The control task of the step's ``@parallel`` gang, or ``None``."""
+        return next(self.control_tasks(), None)
 
     @property
     def finished_at(self) -> datetime | None:

@@ -7,6 +7,7 @@ One module per decorator; ``base`` holds the shared machinery and the hooks,
 from grange.decorators.base import StepDecorator, decorators_of, make_step_decorator
 from grange.decorators.catch import catch
 from grange.decorators.environment import environment
+from grange.decorators.parallel import parallel
 from grange.decorators.resources import resources
 from grange.decorators.retry import retry
 from grange.decorators.step import step
@@ -18,6 +19,7 @@ __all__ = [
     "decorators_of",
     "environment",
     "make_step_decorator",
+    "parallel",
     "resources",
     "retry",
     "step",

@@ -43,6 +43,7 @@ class StepShape(Protocol):
     @property
     def type(self) -> str:
         """Its shape: ``start``, ``linear``, ``split-static``, ``split-foreach``,
+        ``split-parallel``,
         ``split-switch``, ``join`` or ``end``."""
         ...
 

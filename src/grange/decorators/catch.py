@@ -34,8 +34,10 @@ class CatchDecorator(StepDecorator):
             )
 
     def step_init(self, *, node: StepShape) -> str | None:
-        if node.type in ("split-foreach", "split-switch"):
-            kind = "a foreach" if node.type == "split-foreach" else "a switch"
+        if node.type in ("split-foreach", "split-parallel", "split-switch"):
+            kind = {"split-foreach": "a foreach", "split-parallel": "a gang"}.get(
+                node.type, "a switch"
+            )
             return (
                 f"@catch cannot go on step '{node.name}', which starts {kind}: after a "
                 "failure there is nothing to fan out or choose"

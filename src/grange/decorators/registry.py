@@ -17,6 +17,7 @@ from grange.decorators.base import StepDecorator, decorators_of
 from grange.decorators.catch import CatchDecorator
 from grange.decorators.environment import EnvironmentDecorator
 from grange.decorators.options import TaskOptions
+from grange.decorators.parallel import ParallelDecorator
 from grange.decorators.resources import ResourcesDecorator
 from grange.decorators.retry import RetryDecorator
 from grange.decorators.timeout import TimeoutDecorator
@@ -27,6 +28,7 @@ STEP_DECORATORS: dict[str, type[StepDecorator]] = {
     for cls in (
         CatchDecorator,
         EnvironmentDecorator,
+        ParallelDecorator,
         ResourcesDecorator,
         RetryDecorator,
         TimeoutDecorator,
@@ -34,18 +36,30 @@ STEP_DECORATORS: dict[str, type[StepDecorator]] = {
 }
 
 
+# Decorators that change the flow's graph cannot be added to every step.
+NOT_WITH = frozenset({"parallel"})
+
+
 def parse_decospec(spec: str) -> StepDecorator:
     """The decorator a ``--with`` spec names, with its arguments."""
     name, _, args = spec.partition(":")
     name = name.strip()
+    if name in NOT_WITH:
+        raise DecoratorError(
+            f"--with {spec}: @{name} cannot be added to every step: it makes a step a gang "
+            "that only self.next(..., num_parallel=N) may start",
+            fix=f"put @{name} above @step on the step that num_parallel= goes to",
+        )
     cls = STEP_DECORATORS.get(name)
     if cls is None:
-        close = difflib.get_close_matches(name, list(STEP_DECORATORS), n=1)
+        close = difflib.get_close_matches(
+            name, [n for n in STEP_DECORATORS if n not in NOT_WITH], n=1
+        )
         raise DecoratorError(
             f"--with {spec}: there is no step decorator '{name}'",
             fix=f"did you mean '{close[0]}'?"
             if close
-            else "step decorators: " + ", ".join(sorted(STEP_DECORATORS)),
+            else "step decorators: " + ", ".join(sorted(set(STEP_DECORATORS) - NOT_WITH)),
         )
     attributes = _parse_args(spec, args)
     try:

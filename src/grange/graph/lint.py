@@ -28,6 +28,9 @@ unknown-step           ``self.next`` goes to steps of the flow (parameter-step-c
 switch-shape           a switch has cases, a condition and two or more targets
 cycle                  no loop but a switch going back to itself
 orphan                 every step is reached from ``start``
+parallel-target        ``num_parallel=`` goes to a ``@parallel`` step
+parallel-caller        a ``@parallel`` step is reached only with ``num_parallel=``
+parallel-join          a ``@parallel`` step goes straight to a join
 split-join-balance     each split is closed by one join of all its branches
 foreach-into-join      a foreach does not go straight to a join
 switch-into-join       no switch case goes straight to a join
@@ -46,7 +49,15 @@ from collections.abc import Callable, Iterable
 
 from grange.exceptions import LintError, LintProblem
 from grange.graph.model import FlowGraph
-from grange.graph.rules import decorators, names, parameters, shape, steps, transitions
+from grange.graph.rules import (
+    decorators,
+    names,
+    parallel,
+    parameters,
+    shape,
+    steps,
+    transitions,
+)
 
 Rule = Callable[[FlowGraph], Iterable[LintProblem]]
 
@@ -71,6 +82,9 @@ RULES: list[Rule] = [
     transitions.switch_shapes,
     shape.cycles,
     shape.orphans,
+    parallel.parallel_targets,
+    parallel.parallel_callers,
+    parallel.parallel_joins,
     shape.split_join_balance,
     shape.foreach_into_join,
     shape.switch_into_join,

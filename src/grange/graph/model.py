@@ -15,6 +15,7 @@ class NodeType(str, Enum):
     LINEAR = "linear"  # one step in, one step out
     SPLIT_STATIC = "split-static"  # self.next(self.a, self.b, ...)
     SPLIT_FOREACH = "split-foreach"  # self.next(self.a, foreach="items")
+    SPLIT_PARALLEL = "split-parallel"  # self.next(self.a, num_parallel=N): a gang of N
     SPLIT_SWITCH = "split-switch"  # self.next({...}, condition="attr")
     JOIN = "join"  # def step(self, inputs)
     END = "end"  # the end step: no self.next
@@ -94,6 +95,9 @@ class StepNode:
     out_funcs: tuple[str, ...] = ()
     in_funcs: tuple[str, ...] = ()
     foreach_var: str | None = None
+    # self.next(self.a, num_parallel=N): N as written (an int literal, else the
+    # expression's source text, evaluated when the step runs).
+    num_parallel: int | str | None = None
     switch_condition: str | None = None
     switch_cases: dict[Any, str] = field(default_factory=dict)
     has_next: bool = False
@@ -109,7 +113,17 @@ class StepNode:
 
     @property
     def is_split(self) -> bool:
-        return self.type in (NodeType.SPLIT_STATIC, NodeType.SPLIT_FOREACH)
+        return self.type in (NodeType.SPLIT_STATIC, NodeType.SPLIT_FOREACH, NodeType.SPLIT_PARALLEL)
+
+    @property
+    def is_fanout(self) -> bool:
+        """A foreach or a gang: one target, run as many tasks."""
+        return self.type in (NodeType.SPLIT_FOREACH, NodeType.SPLIT_PARALLEL)
+
+    @property
+    def parallel_step(self) -> bool:
+        """The step is ``@parallel``: its tasks run as one gang."""
+        return self.decorator("parallel") is not None
 
     @property
     def is_switch(self) -> bool:
@@ -137,6 +151,8 @@ class StepNode:
         }
         if self.foreach_var is not None:
             out["foreach_var"] = self.foreach_var
+        if self.num_parallel is not None:
+            out["num_parallel"] = self.num_parallel
         if self.is_switch:
             out["condition"] = self.switch_condition
             out["switch_cases"] = {str(k): v for k, v in self.switch_cases.items()}

@@ -372,15 +372,20 @@ def _parse_next_call(node: StepNode, call: ast.Call) -> str | None:
     for kw in call.keywords:
         if kw.arg is None:
             return "self.next() cannot take **kwargs; write foreach='attr' or condition='attr'"
+        if kw.arg == "num_parallel":
+            problem = _read_num_parallel(node, kw.value)
+            if problem:
+                return problem
+            continue
         if kw.arg not in ("foreach", "condition"):
-            if kw.arg == "num_parallel":
-                return "num_parallel= (@parallel gang steps) is not supported by grange"
             return f"self.next() got an unknown keyword '{kw.arg}'"
         if not (isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str)):
             return f"{kw.arg}= must be a string literal naming an attribute, e.g. {kw.arg}='items'"
         keywords[kw.arg] = kw.value.value
     if any(isinstance(a, ast.Starred) for a in call.args):
         return "self.next() cannot take *args; list the steps, e.g. self.next(self.a, self.b)"
+    if node.num_parallel is not None and keywords:
+        return f"num_parallel= cannot be combined with {next(iter(keywords))}="
     if len(call.args) == 1 and isinstance(call.args[0], ast.Dict):
         return _parse_switch(node, call.args[0], keywords)
     if "condition" in keywords:
@@ -397,7 +402,20 @@ def _parse_next_call(node: StepNode, call: ast.Call) -> str | None:
         if len(targets) != 1:
             return "a foreach goes to exactly one step"
         node.foreach_var = keywords["foreach"]
+    if node.num_parallel is not None and len(targets) != 1:
+        return "num_parallel= goes to exactly one @parallel step"
     node.out_funcs = tuple(targets)
+    return None
+
+
+def _read_num_parallel(node: StepNode, value: ast.expr) -> str | None:
+    """``num_parallel=``: an int literal (at least 1) or an expression read at run time."""
+    if isinstance(value, ast.Constant):
+        if not isinstance(value.value, int) or isinstance(value.value, bool) or value.value < 1:
+            return f"num_parallel={value.value!r} must be a whole number of at least 1"
+        node.num_parallel = value.value
+    else:
+        node.num_parallel = ast.unparse(value)
     return None
 
 
@@ -429,6 +447,8 @@ def _node_type(node: StepNode) -> NodeType:
         return NodeType.SPLIT_SWITCH
     if node.foreach_var is not None:
         return NodeType.SPLIT_FOREACH
+    if node.num_parallel is not None:
+        return NodeType.SPLIT_PARALLEL
     if len(node.out_funcs) > 1:
         return NodeType.SPLIT_STATIC
     if node.name == START:

@@ -83,6 +83,8 @@ def _successor_lines(node: StepNode) -> list[str]:
     arrow = f"{INDENT}=> {', '.join(node.out_funcs) or '(nothing)'}"
     if node.foreach_var is not None:
         arrow += f" (foreach item of self.{node.foreach_var})"
+    if node.num_parallel is not None:
+        arrow += f" (a gang of num_parallel={node.num_parallel} tasks)"
     return [arrow]
 
 
@@ -163,6 +165,8 @@ def _labelled_edges(node: StepNode) -> list[tuple[str, str | None]]:
         return [(target, _case_text(case)) for case, target in node.switch_cases.items()]
     if node.foreach_var is not None:
         return [(target, f"foreach {node.foreach_var}") for target in node.out_funcs]
+    if node.num_parallel is not None:
+        return [(target, f"num_parallel={node.num_parallel}") for target in node.out_funcs]
     return [(target, None) for target in node.out_funcs]
 
 

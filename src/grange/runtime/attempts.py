@@ -152,7 +152,6 @@ _MEANING = {
     "SIGSEGV": " (segmentation fault)",
     "SIGBUS": " (bus error)",
     "SIGABRT": " (aborted)",
-    "SIGKILL": " (killed)",
     "SIGFPE": " (floating-point exception)",
     "SIGILL": " (illegal instruction)",
 }

@@ -35,6 +35,7 @@ from grange.runtime.attempts import (
 )
 from grange.runtime.launcher import Exited, Launcher, Notice, NotStarted, Worker
 from grange.runtime.output import Output
+from grange.runtime.parallel import Gangs, Settled
 from grange.runtime.pipes import PipeReader
 from grange.runtime.scheduler import Outcome, Pending, Scheduler
 from grange.task.spec import TaskSpec
@@ -112,6 +113,7 @@ class RunLoop:
         self._wake: int | None = None  # the launcher's descriptor, registered in sel
         self._last_beat = 0.0
         self.result = LoopResult()
+        self.gangs = Gangs(scheduler.graph)  # @parallel steps: see runtime.parallel
 
     def run(self) -> LoopResult:
         self.ready.append(iter([self.scheduler.first()]))
@@ -182,10 +184,15 @@ class RunLoop:
             if admitted is None:
                 self.held = spec  # head of the line: wait until resources free up
                 return
-            self.launcher.launch(admitted)
-            self.launching += 1
-            self.recorder.started(admitted)
-            self.output.task_started(admitted)
+            self._launch(admitted)
+            for follower in self.gangs.followers(admitted):  # a gang starts all at once
+                self._launch(follower)
+
+    def _launch(self, spec: TaskSpec) -> None:
+        self.launcher.launch(spec)
+        self.launching += 1
+        self.recorder.started(spec)
+        self.output.task_started(spec)
 
     def _next_spec(self) -> TaskSpec | None:
         if self.held is not None:
@@ -199,6 +206,11 @@ class RunLoop:
             except StopIteration:
                 self.ready.popleft()
                 continue
+            if pending.step in self.gangs.steps:
+                gang = self._gang(pending)
+                if gang is None:
+                    continue
+                return gang
             spec = self.make_spec(pending)
             cloned = self.clone(pending, spec) if self.clone else None
             if cloned is None:
@@ -210,6 +222,31 @@ class RunLoop:
             if self.result.tasks_cloned % 256 == 0:
                 self._keep_alive()  # a resume may clone for minutes before it runs a task
         return None
+
+    def _gang(self, first: Pending) -> TaskSpec | None:
+        """All the tasks of a @parallel gang (consecutive in the scheduler's answer): its
+        control task to launch, or None when a resume reused the whole gang."""
+        rest = list(itertools.islice(self.ready[0], first.frames[-1].count - 1))
+        pendings = [first, *rest]
+        specs = [self.make_spec(p) for p in pendings]
+        reused = self.clone(pendings[0], specs[0]) if self.clone is not None else None
+        if reused is not None and self.clone is not None:
+            # The origin run's gang succeeded as a whole (the plan reuses whole gangs only).
+            clones: list[tuple[TaskSpec, AttemptRecord | None]] = [(specs[0], reused)] + [
+                (s, self.clone(p, s)) for p, s in zip(pendings[1:], specs[1:], strict=True)
+            ]
+            for spec, cloned in clones:
+                if cloned is None:
+                    raise RuntimeError(f"resume reused part of the gang of {spec.step}")
+                self.result.tasks_cloned += 1
+                self.recorder.cloned(spec, cloned)
+                self.output.task_cloned(spec)
+                self._advance(spec, cloned)
+            return None
+        note = self.gangs.past_limit(specs, self.max_workers)
+        if note:
+            self.output.notice(note)
+        return self.gangs.form(specs)
 
     def _started(self, worker: Worker) -> None:
         self.launching -= 1
@@ -268,6 +305,9 @@ class RunLoop:
             # A lost task's -9 is what was done to it after it committed: it succeeded.
             self.recorder.finished(spec, record, 0 if lost else code)
             self.output.task_finished(spec, ok=True)
+            if "parallel" in spec.extra:
+                self._gang_ended(spec, record, code, None, ok=True)
+                return
             self._advance(spec, record)
             return
         exception = record.exception if record is not None else died_exception(code)
@@ -295,6 +335,9 @@ class RunLoop:
         exception: dict[str, Any] | None,
     ) -> None:
         """Record a failed attempt; retry it, run its @catch fallback, or fail the run."""
+        if "parallel" in spec.extra:
+            self._gang_ended(spec, record, code, exception, ok=False)
+            return
         self.recorder.finished(spec, record, code, exception=exception)
         decision = self.policy.after_failure(spec, exception)
         if isinstance(decision, (Retry, Fallback)) and not self.result.interrupted:
@@ -309,6 +352,46 @@ class RunLoop:
             return
         self.output.task_finished(spec, ok=False)
         self.result.failures.append(Failure(spec, code, record, exception))
+
+    def _gang_ended(
+        self,
+        spec: TaskSpec,
+        record: AttemptRecord | None,
+        code: int,
+        exception: dict[str, Any] | None,
+        *,
+        ok: bool,
+    ) -> None:
+        """A task of a @parallel gang ended; the gang goes on once all its tasks have."""
+        stop, exception, settled = self.gangs.finished(spec, record, code, exception, ok=ok)
+        for live in list(self.live.values()):
+            if live.worker.spec.task_id in stop:
+                self.launcher.kill(live.worker)
+        if not ok:
+            if exception and exception.get("type") == "GangMemberFailed":
+                self._lines(spec, "stderr", [exception["text"].encode()], True)
+            self.recorder.finished(spec, record, code, exception=exception)
+        if settled is not None:
+            self._gang_settled(settled)
+
+    def _gang_settled(self, settled: Settled) -> None:
+        if settled.first_failure is None:
+            for spec, done in settled.succeeded:
+                self._advance(spec, done)
+            return
+        leader = settled.members[0]
+        failed, record, code, exception = settled.first_failure
+        decision = self.policy.after_failure(leader, exception)
+        retrying = isinstance(decision, (Retry, Fallback)) and not self.result.interrupted
+        for spec in settled.failed:
+            self.output.task_finished(spec, ok=False, retrying=retrying)
+        if retrying:
+            assert isinstance(decision, (Retry, Fallback))
+            self.gangs.again(settled, decision.spec)
+            at = decision.at if isinstance(decision, Retry) else 0.0
+            heapq.heappush(self.delayed, (at, next(self._order), decision.spec))
+            return
+        self.result.failures.append(Failure(failed, code, record, exception))
 
     def _advance(self, spec: TaskSpec, record: AttemptRecord) -> None:
         self.result.steps_done.add(spec.step)

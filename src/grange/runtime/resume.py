@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from grange.datastore import AttemptRecord, write_record
 from grange.exceptions import CommandError
 from grange.graph import FlowGraph, NodeType, StepNode
+from grange.runtime.parallel import whole_gangs
 from grange.runtime.scheduler import Pending
 from grange.task.execute import MAX_RECORDED_INPUTS
 from grange.task.spec import Frame, TaskSpec
@@ -118,6 +119,7 @@ def plan_resume(
         tasks[
             (task.step, tuple(f.index for f in frames), int(record.extra.get("iteration", 0)))
         ] = record
+    tasks = whole_gangs(graph, tasks)  # a gang that failed runs again, all of it
     return ClonePlan(stores, origin.run_id, rerun, tasks, graph, parameters=dict(origin.parameters))
 
 
@@ -129,7 +131,9 @@ def _still_fits(node: StepNode, origin: AttemptRecord) -> bool:
         return not taken and not foreach
     if node.is_switch:
         return len(taken) == 1 and taken[0] in node.switch_cases.values() and not foreach
-    return taken == tuple(node.out_funcs) and foreach == (node.type is NodeType.SPLIT_FOREACH)
+    if isinstance(node.num_parallel, int) and origin.extra.get("parallel") != node.num_parallel:
+        return False  # the gang's size changed in the flow file: start it again
+    return taken == tuple(node.out_funcs) and foreach == node.is_fanout
 
 
 def _origin_run(metadata: MetadataStore, flow: str, user: str, origin_run_id: str | None) -> Any:

@@ -68,7 +68,7 @@ class Scheduler:
         """The tasks that ``outcome`` makes ready, lazily."""
         node = self.graph[outcome.step]
         self._check(outcome)
-        if node.type is NodeType.SPLIT_FOREACH:
+        if node.is_fanout:  # a foreach, or a gang (its tasks are consecutive: see runtime.parallel)
             yield from self._foreach(outcome)
             return
         for target in outcome.next_steps:

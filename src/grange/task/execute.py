@@ -29,6 +29,7 @@ from grange.task.guards import (
     decorators_for,
     timeout_seconds,
 )
+from grange.task.parallel import gang_facts, save_gang
 from grange.task.spec import TaskSpec
 from grange.task.stores import TaskStores
 
@@ -110,6 +111,8 @@ def run_task(
         flow.__dict__["_grange_task"] = ctx
         flow.__dict__["_grange_parameter_values"] = ctx.parameters
         _bind_current(spec, facts.graph, list(ctx.parameters))
+        if "parallel" in spec.extra:
+            current._bind(**gang_facts(spec))
         try:
             if "catch" in spec.extra:
                 transition: Transition | None = _fallback(flow, node, spec)
@@ -131,6 +134,16 @@ def run_task(
                         err.file, err.line = node.file, transition.line or node.next_line
                     raise
                 extra["foreach"] = {"key": ref.key, "count": ref.count}
+            elif transition.num_parallel:
+                ref = save_gang(
+                    transition.num_parallel,
+                    spec,
+                    stores,
+                    max_num_splits,
+                    where=(node.file, transition.line or node.next_line),
+                )
+                extra["foreach"] = {"key": ref.key, "count": ref.count}
+                extra["parallel"] = ref.count
             if transition.condition:
                 extra["case"] = transition.case
         persisting = True
@@ -304,12 +317,17 @@ def _checked_transition(flow: FlowSpec, node: StepNode, graph: FlowGraph) -> Tra
                 **where,
             )
         return transition
-    if tuple(transition.steps) != node.out_funcs or transition.foreach != node.foreach_var:
+    if (
+        tuple(transition.steps) != node.out_funcs
+        or transition.foreach != node.foreach_var
+        or (transition.num_parallel is None) != (node.num_parallel is None)
+    ):
         declared = ", ".join(node.out_funcs)
         raise InvalidNextError(
             f"step '{node.name}' went to {', '.join(transition.steps)}, but its last statement "
             f"goes to {declared}"
-            + (f" (foreach='{node.foreach_var}')" if node.foreach_var else ""),
+            + (f" (foreach='{node.foreach_var}')" if node.foreach_var else "")
+            + (f" (num_parallel={node.num_parallel})" if node.num_parallel is not None else ""),
             line=line,
             fix="call self.next() once, as the last statement, the same way on every path; "
             "use a switch (condition=) to choose between steps",

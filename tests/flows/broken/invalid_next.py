@@ -1,13 +1,14 @@
-"""Broken: self.next() uses num_parallel=, which grange does not support."""
+"""Broken: num_parallel= is not a whole number of at least 1."""
 
-from grange import FlowSpec, step
+from grange import FlowSpec, parallel, step
 
 
 class InvalidNextFlow(FlowSpec):
     @step
     def start(self):
-        self.next(self.train, num_parallel=4)
+        self.next(self.train, num_parallel=0)
 
+    @parallel
     @step
     def train(self):
         self.next(self.join)

@@ -165,4 +165,6 @@ def _splits(node: StepNode) -> str:
         return "switch"
     if node.foreach_var is not None:
         return "foreach split"
+    if node.num_parallel is not None:
+        return "parallel split"
     return "split" if len(node.out_funcs) > 1 else ""

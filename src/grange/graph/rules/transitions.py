@@ -11,7 +11,7 @@ from grange.graph.rules import at_next, at_step
 
 FORMS = (
     "write one of: self.next(self.a) | self.next(self.a, self.b) | "
-    "self.next(self.a, foreach='items') | "
+    "self.next(self.a, foreach='items') | self.next(self.a, num_parallel=4) | "
     "self.next({'x': self.a, 'y': self.b}, condition='attr')"
 )
 
