@@ -123,50 +123,55 @@ def execute(req: RunRequest) -> int:
             origin_run_id=plan.origin_run_id if plan else None,
             notice=output.notice,
         )
-        if req.run_id_file:
-            Path(req.run_id_file).write_text(run_id)
-        output.run_started(flow, run_id, resumed_from=plan.origin_run_id if plan else None)
-        recorder = Recorder(metadata, blobs, flow, run_id)
-        params_spec = _spec(
-            req, run_id, PARAMETERS_STEP, PARAMETERS_TASK, Pending(PARAMETERS_STEP, (), ()), plan
-        )
-        if plan is None:
-            params_record = _write_parameters(
-                stores, flow, run_id, {**flow_constants(flow_cls), **values}
-            )
-        else:
-            params_record = plan.clone_parameters(params_spec)
-        recorder.cloned(params_spec, params_record)
-        counter = iter(range(1, sys.maxsize))
-
-        def make_spec(pending: Pending) -> TaskSpec:
-            return _spec(req, run_id, pending.step, str(next(counter)), pending, plan)
-
-        def read(spec: TaskSpec) -> AttemptRecord | None:
-            return read_record(blobs, flow, run_id, spec.step, spec.task_id, spec.attempt)
-
-        started = time.time()
-        loop = RunLoop(
-            scheduler=Scheduler(graph),
-            launcher=launcher,
-            recorder=recorder,
-            output=output,
-            make_spec=make_spec,
-            read_record=read,
-            policy=AttemptPolicy(
-                options,
-                ResourcePool(Machine.detect()),
-                decospecs=req.decospecs,
-                notice=output.notice,
-            ),
-            clone=plan,
-            max_workers=req.max_workers,
-        )
         try:
+            if req.run_id_file:
+                Path(req.run_id_file).write_text(run_id)
+            output.run_started(flow, run_id, resumed_from=plan.origin_run_id if plan else None)
+            recorder = Recorder(metadata, blobs, flow, run_id)
+            params_spec = _spec(
+                req,
+                run_id,
+                PARAMETERS_STEP,
+                PARAMETERS_TASK,
+                Pending(PARAMETERS_STEP, (), ()),
+                plan,
+            )
+            if plan is None:
+                params_record = _write_parameters(
+                    stores, flow, run_id, {**flow_constants(flow_cls), **values}
+                )
+            else:
+                params_record = plan.clone_parameters(params_spec)
+            recorder.cloned(params_spec, params_record)
+            counter = iter(range(1, sys.maxsize))
+
+            def make_spec(pending: Pending) -> TaskSpec:
+                return _spec(req, run_id, pending.step, str(next(counter)), pending, plan)
+
+            def read(spec: TaskSpec) -> AttemptRecord | None:
+                return read_record(blobs, flow, run_id, spec.step, spec.task_id, spec.attempt)
+
+            started = time.time()
+            loop = RunLoop(
+                scheduler=Scheduler(graph),
+                launcher=launcher,
+                recorder=recorder,
+                output=output,
+                make_spec=make_spec,
+                read_record=read,
+                policy=AttemptPolicy(
+                    options,
+                    ResourcePool(Machine.detect()),
+                    decospecs=req.decospecs,
+                    notice=output.notice,
+                ),
+                clone=plan,
+                max_workers=req.max_workers,
+            )
             result = loop.run()
         except BaseException:
-            # An error of grange's own: the run is over, say so in the index
-            # rather than let it read as running, then crashed.
+            # An error of grange's own (or a full disk) after the run was registered:
+            # the run is over, say so in the index rather than let it read as running.
             with contextlib.suppress(Exception):
                 _finish(metadata, blobs, flow, run_id, "failed")
             raise
