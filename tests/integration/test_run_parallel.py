@@ -126,4 +126,4 @@ def test_metaflow_core_checks_on_the_small_parallel_graph(runner: Runner) -> Non
     # each node's last attempt is caught
     for task in run["soft_death"].tasks():
         assert statuses(runner, task.pathspec) == ["failed", "failed", "caught"]
-    assert run["join"].task.data.caught_in == [(2, "ValueError")] * 3
+    assert run["join"].task.data.caught_in == [(2, "builtins.ValueError")] * 3

@@ -151,8 +151,8 @@ def _index_run(
             tasks.append(
                 _task_row(flow, run_id, step, task_id, have[-1] if have else None, started=first)
             )
-        elif not have:
-            continue  # indexed, and still running (or died) without a record: as it is
+        elif not have or _outcome(have[-1]) == statuses[(step, task_id)]:
+            continue  # as the index has it: still running without a record, or told
         for n in ordered:
             record = records.get((step, task_id, n))
             if record is not None or new:  # an attempt with no record never finished
@@ -165,6 +165,13 @@ def _index_run(
             tasks, results = [], []
     metadata.register_tasks(tasks, keep_existing=True)
     metadata.record_attempts(results)
+
+
+def _outcome(record: AttemptRecord) -> str:
+    """The task status a task's latest record gives it."""
+    if record.status == "ok" and record.extra.get("caught"):
+        return "caught"
+    return record.status
 
 
 def _scan(
@@ -284,7 +291,7 @@ def _attempt_result(
     if record is None:  # the attempt started (it has logs) and never committed
         row = AttemptRow(flow, run_id, step, task_id, attempt, status="crashed")
         return AttemptResult(row, [])
-    status = "caught" if record.status == "ok" and record.extra.get("caught") else record.status
+    status = _outcome(record)
     row = AttemptRow(
         flow,
         run_id,

@@ -148,7 +148,7 @@ class Gangs:
 
 def _stopped_exception(spec: TaskSpec, failure: Failed) -> dict[str, Any]:
     failed = failure[0]
-    what = (failure[3] or {}).get("type", "a failure")
+    what = str((failure[3] or {}).get("type", "a failure")).rsplit(".", 1)[-1]
     message = (
         f"stopped by the runtime: task {failed.task_id} (node "
         f"{failed.frames[-1].index}) of the same @parallel gang failed ({what})"
