@@ -16,14 +16,17 @@ from typing import Any
 from grange.exceptions import MetadataError
 from grange.metastore.dbapi import Sql, from_json, marks, to_json
 from grange.metastore.rows import FlowRow, RunRow, RunTags
+from grange.metastore.liveness import RuntimeProcess, is_alive
 from grange.metastore.status import CRASHED, RUNNING, reported_run_status
 from grange.metastore.tags import check_tag_count, check_tags
 
 _LAST_SEEN = "coalesce(heartbeat_at, started_at, created_at)"
+_PROCESS = "runtime_host, runtime_pid, runtime_started"
 _RUN_COLUMNS = (
     'flow, run_id, number, "user", status, created_at, started_at, finished_at, '
-    "heartbeat_at, origin_run_id, runtime, parameters"
+    f"heartbeat_at, origin_run_id, runtime, parameters, {_PROCESS}"
 )
+_INSERTED_COLUMNS = _RUN_COLUMNS.removesuffix(f", {_PROCESS}")
 _CHUNK = 500
 
 
@@ -64,7 +67,7 @@ def create_run(
     if run_id_exists(connection, flow, run_id):
         raise MetadataError(f"run {flow}/{run_id} exists already", fix="choose another run id")
     connection.execute(
-        f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO runs ({_INSERTED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (flow, run_id, number, user, RUNNING, now, now, None, now, origin_run_id, runtime,
          to_json(dict(parameters))),
     )  # fmt: skip
@@ -75,6 +78,15 @@ def create_run(
             "INSERT INTO run_tags (flow, run_id, tag, system) VALUES (?, ?, ?, ?)", rows
         )
     return run_id
+
+
+def record_process(connection: Sql, flow: str, run_id: str, process: RuntimeProcess) -> None:
+    """Record the process that runs the run (see :mod:`grange.metastore.liveness`)."""
+    connection.execute(
+        "UPDATE runs SET runtime_host = ?, runtime_pid = ?, runtime_started = ? "
+        "WHERE flow = ? AND run_id = ?",
+        (process.host, process.pid, process.started, flow, run_id),
+    )
 
 
 def run_id_exists(connection: Sql, flow: str, run_id: str) -> bool:
@@ -196,19 +208,12 @@ def runs_query(
         sql += " AND run_id IN (SELECT run_id FROM run_tags WHERE tag = ? AND flow = ?)"
         params += [tag, flow]
     if status is not None:
-        # "The run reads as status", as reported_run_status decides it.
-        cutoff = now - stale_after
-        if status == RUNNING:
-            sql += f" AND status = ? AND {_LAST_SEEN} >= ?"
-            params += [RUNNING, cutoff]
-        elif status == CRASHED:
-            sql += f" AND status = ? AND NOT ({_LAST_SEEN} >= ?)"
-            params += [RUNNING, cutoff]
-        else:
-            sql += " AND status = ?"
-            params.append(status)
+        # Running and crashed runs are both stored as running: which one a run
+        # reads as (its process, its heartbeat) is decided on each row after.
+        sql += " AND status = ?"
+        params.append(RUNNING if status == CRASHED else status)
     sql += " ORDER BY number DESC"
-    if limit is not None:
+    if limit is not None and status not in (RUNNING, CRASHED):
         sql += " LIMIT ?"
         params.append(limit)
     return sql, params
@@ -229,6 +234,9 @@ def list_runs(
         flow, tags=tags, status=status, limit=limit, now=now, stale_after=stale_after
     )
     rows = connection.execute(sql, params).fetchall()
+    if status in (RUNNING, CRASHED):
+        rows = [r for r in rows if _reported(r, now=now, stale_after=stale_after) == status]
+        rows = rows[:limit] if limit is not None else rows
     tag_map = read_tags(connection, flow, [r[1] for r in rows])
     return [_run_row(r, tag_map[r[1]], now=now, stale_after=stale_after) for r in rows]
 
@@ -248,18 +256,29 @@ def run_status(
     connection: Sql, flow: str, run_id: str, *, now: float, stale_after: float
 ) -> str | None:
     """The reported status of a run (``None`` if there is no such run)."""
-    query = f"SELECT status, {_LAST_SEEN} FROM runs WHERE flow = ? AND run_id = ?"
+    query = f"SELECT status, {_LAST_SEEN}, {_PROCESS} FROM runs WHERE flow = ? AND run_id = ?"
     row = connection.execute(query, (flow, run_id)).fetchone()
     if row is None:
         return None
-    return reported_run_status(row[0], row[1], now=now, stale_after=stale_after)
+    stored, last_seen, host, pid, started = row
+    alive = is_alive(host, pid, started) if stored == RUNNING else None
+    return reported_run_status(stored, last_seen, now=now, stale_after=stale_after, alive=alive)
+
+
+def _reported(row: Sequence[Any], *, now: float, stale_after: float) -> str:
+    """The reported status of a row of ``_RUN_COLUMNS``: its process is checked
+    only when it is stored as running (and was run on this host)."""
+    stored, created_at, started_at, heartbeat_at = row[4], row[5], row[6], row[8]
+    alive = is_alive(*row[12:15]) if stored == RUNNING else None
+    last_seen = heartbeat_at or started_at or created_at
+    return reported_run_status(stored, last_seen, now=now, stale_after=stale_after, alive=alive)
 
 
 def _run_row(row: Sequence[Any], tags: RunTags, *, now: float, stale_after: float) -> RunRow:
     (flow, run_id, number, user, stored, created_at, started_at, finished_at, heartbeat_at,
-     origin_run_id, runtime, parameters) = row  # fmt: skip
+     origin_run_id, runtime, parameters, *_process) = row  # fmt: skip
     last_seen = heartbeat_at or started_at or created_at
-    status = reported_run_status(stored, last_seen, now=now, stale_after=stale_after)
+    status = _reported(row, now=now, stale_after=stale_after)
     return RunRow(
         flow=flow,
         run_id=run_id,

@@ -84,6 +84,7 @@ def execute(req: RunRequest) -> int:
     launcher = _launcher(req)
     try:
         from grange.metastore import MetadataStore, sqlite_url
+        from grange.metastore.liveness import current_process
         from grange.runtime.recorder import Recorder
 
         req.datastore_root.mkdir(parents=True, exist_ok=True)
@@ -109,6 +110,7 @@ def execute(req: RunRequest) -> int:
             system_tags=_system_tags(req),
             parameters=_printable(values if plan is None else plan.parameters),
             origin_run_id=plan.origin_run_id if plan else None,
+            process=current_process(),
         )
         if req.run_id_file:
             Path(req.run_id_file).write_text(run_id)
