@@ -69,6 +69,63 @@ def test_a_failed_fork_fails_that_task_alone(monkeypatch: pytest.MonkeyPatch) ->
     assert sorted(e.code for e in done if isinstance(e, Exited)) == [3, 5]
 
 
+def test_a_dead_fork_server_is_restarted() -> None:
+    """A new fork server takes over: the tasks it was asked for, and later ones, are forked."""
+    launcher = zygote.ForkLauncher(_entry, fallback=lambda: pytest.fail("no fallback"))
+    try:
+        first = launcher.zygote_pid
+        launcher.launch(_spec("sleep"))
+        started = _collect(launcher, lambda got: any(isinstance(e, Worker) for e in got))
+        worker = next(e for e in started if isinstance(e, Worker))
+        os.kill(first, signal.SIGKILL)
+        launcher.launch(_spec("7"))  # asked for while the dead server is not yet noticed
+        after = _collect(
+            launcher, lambda got: any(isinstance(e, Exited) and e.code == 7 for e in got)
+        )
+        launcher.launch(_spec("5"))
+        later = _collect(launcher, lambda got: any(isinstance(e, Exited) for e in got))
+        assert launcher.zygote_pid != first
+    finally:
+        launcher.close()
+    notice = next(e for e in after if isinstance(e, Notice))
+    assert "stopped unexpectedly (killed by SIGKILL)" in notice.text
+    assert "A new one was started." in notice.text
+    assert Exited(worker.pid, -signal.SIGKILL, lost=True) in after
+    assert [e.code for e in later if isinstance(e, Exited)] == [5]
+
+
+def test_a_fork_server_that_keeps_dying_hands_over_to_the_fallback() -> None:
+    fallback: list[Launcher] = []
+
+    def make() -> Launcher:
+        fallback.append(_Recording())
+        return fallback[0]
+
+    launcher = zygote.ForkLauncher(_entry, fallback=make, restarts=1)
+    try:
+        for _ in range(2):
+            os.kill(launcher.zygote_pid, signal.SIGKILL)
+            got = _collect(launcher, lambda got: any(isinstance(e, Notice) for e in got))
+        launcher.launch(_spec("6"))
+    finally:
+        launcher.close()
+    notice = next(e for e in got if isinstance(e, Notice))
+    assert "restarted 1 time(s) already" in notice.text
+    assert "fresh interpreters" in notice.text
+    assert [s.task_id for s in fallback[0].launched] == ["6"]  # type: ignore[attr-defined]
+
+
+class _Recording(Launcher):
+    def __init__(self) -> None:
+        self.launched: list[TaskSpec] = []
+
+    def launch(self, spec: TaskSpec) -> None:
+        self.launched.append(spec)
+
+    def events(self) -> list[Event]:
+        return []
+
+
 def test_a_dead_fork_server_hands_over_to_the_fallback() -> None:
     fallback: list[Launcher] = []
 
@@ -86,7 +143,7 @@ def test_a_dead_fork_server_hands_over_to_the_fallback() -> None:
         fallback.append(Recording())
         return fallback[0]
 
-    launcher = zygote.ForkLauncher(_entry, fallback=make)
+    launcher = zygote.ForkLauncher(_entry, fallback=make, restarts=0)
     try:
         launcher.launch(_spec("sleep"))
         started = _collect(launcher, lambda got: any(isinstance(e, Worker) for e in got))
@@ -100,4 +157,5 @@ def test_a_dead_fork_server_hands_over_to_the_fallback() -> None:
     assert "stopped unexpectedly (killed by SIGKILL)" in notice.text
     assert Exited(worker.pid, -signal.SIGKILL, lost=True) in after
     assert launcher.wakeup_fd() is None  # the fallback's: fresh interpreters have none
+    assert "fresh interpreters" in notice.text
     assert [s.task_id for s in fallback[0].launched] == ["6"]  # type: ignore[attr-defined]

@@ -53,6 +53,64 @@ def die_with_parent(parent: int | None = None) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def adopt_orphans() -> bool:
+    """Make this process the "subreaper" of its descendants (Linux): a process a
+    child of ours leaves behind (``sleep 1000 &`` in a shell it started) becomes
+    our child when its parent ends, instead of init's, so that
+    :func:`end_children` finds it. False where this is not available."""
+    libc = _libc()
+    if libc is None or not sys.platform.startswith("linux"):
+        return False
+    try:
+        return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except AttributeError:
+        return False
+
+
+def child_pids() -> set[int]:
+    """The pids of this process's children (of every thread), from /proc."""
+    pids: set[int] = set()
+    try:
+        threads = os.listdir("/proc/self/task")
+    except OSError:
+        return pids
+    for tid in threads:
+        try:
+            with open(f"/proc/self/task/{tid}/children", "rb") as fh:
+                pids.update(int(p) for p in fh.read().split())
+        except OSError:
+            continue
+    return pids
+
+
+def end_children(*, keep: frozenset[int] = frozenset()) -> None:
+    """Kill and reap every child of this process but ``keep``, and the orphans
+    they leave (which come to us with :func:`adopt_orphans`), until none is left."""
+    for _ in range(1000):  # a fork bomb must not keep us here forever
+        pids = child_pids() - keep
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in pids:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def guard_task(parent: int) -> None:
+    """In a ``step`` process a local runtime started: die with the runtime, and
+    end whatever the step started when the process exits."""
+    import atexit
+
+    die_with_parent(parent)
+    if adopt_orphans():
+        atexit.register(end_children)
+
+
 @functools.cache
 def _libc() -> ctypes.CDLL | None:
     """The C library, loaded once per process (forked tasks inherit it)."""

@@ -35,6 +35,7 @@ from grange.runtime.output import Output
 from grange.runtime.resources import Machine, ResourcePool
 from grange.runtime.resume import ClonePlan, plan_resume
 from grange.runtime.scheduler import Pending, Scheduler
+from grange.runtime.signals import StopSignals, exit_code
 from grange.runtime.summary import summarize
 from grange.runtime.zygote import ForkLauncher
 from grange.task.execute import flow_facts, run_task
@@ -82,6 +83,7 @@ def execute(req: RunRequest) -> int:
         os.environ["GRANGE_METADATA"] = req.metadata_url
     _check_paths(req)
     launcher = _launcher(req)
+    stop_signals = StopSignals().__enter__()  # after the fork server: not inherited
     try:
         from grange.metastore import MetadataStore, sqlite_url
         from grange.metastore.liveness import current_process
@@ -115,6 +117,8 @@ def execute(req: RunRequest) -> int:
         if req.run_id_file:
             Path(req.run_id_file).write_text(run_id)
         output = _output(req, graph)
+        if isinstance(launcher, ForkLauncher):
+            launcher.pause_threads = output.paused
         output.run_started(flow, run_id, resumed_from=plan.origin_run_id if plan else None)
         recorder = Recorder(metadata, blobs, flow, run_id)
         params_spec = _spec(
@@ -152,6 +156,7 @@ def execute(req: RunRequest) -> int:
         )
         try:
             result = loop.run()
+            stop_signals.settle()  # from here on, the run's end is recorded whatever comes
         except BaseException:
             # An error of grange's own: the run is over, say so in the index
             # rather than let it read as running, then crashed.
@@ -164,9 +169,10 @@ def execute(req: RunRequest) -> int:
         metadata.finish_run(flow, run_id, status=status)
         output.summary(summarize(req, run_id, status, result, time.time() - started))
         if result.interrupted:
-            return 130
+            return exit_code(result.stop_signal)
         return 0 if status == "succeeded" else 1
     finally:
+        stop_signals.__exit__()
         launcher.close()
 
 

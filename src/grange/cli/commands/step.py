@@ -72,14 +72,14 @@ def step(
     task_extra: str,
 ) -> None:
     from grange.datastore import LocalBlobStore
-    from grange.runtime.launcher import PARENT_PID_ENV, die_with_parent
+    from grange.runtime.launcher import PARENT_PID_ENV, guard_task
     from grange.task.execute import run_task
     from grange.task.spec import TaskSpec, frames_from_json
     from grange.task.stores import TaskStores
 
     parent = os.environ.pop(PARENT_PID_ENV, None)
     if parent and parent.isdigit():  # started by a local runtime: never outlive it
-        die_with_parent(int(parent))
+        guard_task(int(parent))
     if input_paths_file:
         with open(input_paths_file, encoding="utf-8") as fh:
             input_paths = fh.read().strip()
