@@ -276,7 +276,7 @@ def _reported(row: Sequence[Any], *, now: float, stale_after: float) -> str:
 
 def _run_row(row: Sequence[Any], tags: RunTags, *, now: float, stale_after: float) -> RunRow:
     (flow, run_id, number, user, stored, created_at, started_at, finished_at, heartbeat_at,
-     origin_run_id, runtime, parameters, *_process) = row  # fmt: skip
+     origin_run_id, runtime, parameters, runtime_host, runtime_pid, _started) = row  # fmt: skip
     last_seen = heartbeat_at or started_at or created_at
     status = _reported(row, now=now, stale_after=stale_after)
     return RunRow(
@@ -293,4 +293,6 @@ def _run_row(row: Sequence[Any], tags: RunTags, *, now: float, stale_after: floa
         runtime=runtime,
         parameters=from_json(parameters) or {},
         tags=tags,
+        runtime_host=runtime_host,
+        runtime_pid=runtime_pid,
     )

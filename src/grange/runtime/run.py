@@ -65,6 +65,7 @@ class RunRequest:
     resume: bool = False
     origin_run_id: str | None = None
     resume_step: str | None = None
+    force: bool = False  # resume: even an origin run that is still running
     decospecs: tuple[str, ...] = ()  # --with DECORATOR[:k=v,...]
     live: bool = False  # draw the live progress view (a terminal)
 
@@ -104,6 +105,7 @@ def execute(req: RunRequest) -> int:
                 user=req.user,
                 origin_run_id=req.origin_run_id,
                 step=req.resume_step,
+                force=req.force,
             )
         run_id = metadata.new_run(
             flow,
