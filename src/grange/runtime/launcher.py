@@ -36,24 +36,27 @@ _MAX_INLINE_INPUTS = 32 * 1024
 PARENT_PID_ENV = "GRANGE_PARENT_PID"  # set for `step` processes that must die with the runtime
 
 
-def die_with_parent(parent: int | None = None) -> None:
-    """Ask Linux to kill this process when its parent dies (best effort elsewhere).
+def die_with_parent(parent: int | None = None, sig: int = signal.SIGKILL) -> bool:
+    """Ask Linux to send ``sig`` to this process when its parent dies (best effort
+    elsewhere: False).
 
     With ``parent``, a process whose parent already died before it asked (it was
-    re-parented) kills itself at once.
+    re-parented) gets ``sig`` at once.
     """
     libc = _libc()
     if libc is None or not sys.platform.startswith("linux"):
-        return
+        return False
     try:
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc.prctl(1, sig)  # PR_SET_PDEATHSIG
     except AttributeError:
-        return
+        return False
     if parent is not None and os.getppid() != parent:
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), sig)
+    return True
 
 
 _PR_SET_CHILD_SUBREAPER = 36
+_GUARDED = sys.platform.startswith("linux")  # step processes run under guard_task's guard
 
 
 def adopt_orphans() -> bool:
@@ -102,13 +105,59 @@ def end_children(*, keep: frozenset[int] = frozenset()) -> None:
 
 
 def guard_task(parent: int) -> None:
-    """In a ``step`` process a local runtime started: die with the runtime, and
-    end whatever the step started when the process exits."""
+    """In a ``step`` process a local runtime started: split into a small guard and
+    the task, so that nothing the step starts outlives the task or the runtime.
+
+    The guard (this process, the pid the runtime knows) adopts orphans, forks
+    the task and waits. It ends the task and everything under it, then itself
+    with the task's status, when the task exits, when the runtime dies
+    (SIGTERM, its death signal) or when the runtime stops it (SIGTERM, see
+    :meth:`SpawnLauncher.kill`). The task (the child, which returns from here
+    and runs the step) dies with the guard and ends its own children at exit.
+    Where this is not available (not Linux), the step runs in this process.
+    """
     import atexit
 
-    die_with_parent(parent)
-    if adopt_orphans():
+    if not adopt_orphans():
+        die_with_parent(parent)
+        return
+    signal.signal(signal.SIGTERM, _end_guarded)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the task; the runtime decides
+    die_with_parent(parent, signal.SIGTERM)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    task = os.fork()
+    if task == 0:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+        die_with_parent(os.getppid())
+        adopt_orphans()
         atexit.register(end_children)
+        return
+    while True:
+        try:
+            _pid, status = os.waitpid(task, 0)
+            break
+        except ChildProcessError:
+            status = 0
+            break
+    end_children()
+    if os.WIFSIGNALED(status):
+        _die_by(os.WTERMSIG(status))
+    os._exit(os.waitstatus_to_exitcode(status))
+
+
+def _end_guarded(_signum: int, _frame: object) -> None:
+    """The guard was told to stop (or its runtime died): end the task and all under it."""
+    end_children()
+    _die_by(signal.SIGKILL)
+
+
+def _die_by(sig: int) -> None:
+    with contextlib.suppress(OSError, ValueError):  # SIGKILL has no handler to reset
+        signal.signal(sig, signal.SIG_DFL)
+    os.kill(os.getpid(), sig)
+    os._exit(128 + sig)  # a signal that does not kill (SIGSTOP): never reached otherwise
 
 
 @functools.cache
@@ -303,8 +352,18 @@ class SpawnLauncher(Launcher):
                 del self._procs[pid]
         return done
 
+    def kill(self, worker: Worker, sig: int = signal.SIGKILL) -> None:
+        """SIGTERM to the step's guard (:func:`guard_task`), which ends the task and
+        what it started, then itself with SIGKILL; SIGKILL would leave those behind."""
+        super().kill(worker, signal.SIGTERM if sig == signal.SIGKILL and _GUARDED else sig)
+
     def close(self) -> None:
         for proc in self._procs.values():
-            proc.kill()
-            proc.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGTERM if _GUARDED else signal.SIGKILL)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         self._procs.clear()
