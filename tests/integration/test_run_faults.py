@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
+from test_run_crash import WAIT, kill_survivors, process_gone, wait_for
 
 from grange import Flow, Run
 from grange.exceptions import ObjectNotFound
 from grange.metastore.liveness import start_time
 from support import Runner
-from test_run_crash import WAIT, kill_survivors, process_gone, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -93,9 +93,7 @@ def check_values(run_id: str) -> None:
     run = Flow("FaultFlow")[run_id]
     assert run.successful, run.status
     assert run.data.squares == SQUARES and run.data.checked is True
-    assert sorted((t.data.square, t.index) for t in run["work"]) == [
-        (i * i, i) for i in range(N)
-    ]
+    assert sorted((t.data.square, t.index) for t in run["work"]) == [(i * i, i) for i in range(N)]
 
 
 def test_runs_killed_at_random_moments_read_dead_and_resume_right(runner: Runner) -> None:

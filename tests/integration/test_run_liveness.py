@@ -12,11 +12,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_run_crash import WAIT, kill_survivors, process_gone, wait_for
 
 from grange import Flow
 from grange.metastore import MetadataStore
 from support import Runner
-from test_run_crash import WAIT, kill_survivors, process_gone, wait_for
 
 
 def start_sleepy(runner: Runner, *, session: bool = False) -> tuple[subprocess.Popen[str], Path]:

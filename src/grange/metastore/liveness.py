@@ -2,16 +2,15 @@
 
 A local runtime records, with its run, the process that runs it: a *host id*,
 its pid and the pid's start time. A read on the same host checks that process
-directly, so a run whose runtime was killed (``kill -9``, a closed terminal, a
-reboot) reads ``crashed`` on the very next read. A read on another host (a
+directly, so a run whose runtime was killed (``kill -9``, a closed terminal)
+reads ``crashed`` on the very next read. A read on another host (a
 shared PostgreSQL index) cannot see the process and falls back to the
 heartbeat window: ``GRANGE_HEARTBEAT_WINDOW`` seconds without a heartbeat
 (default 60) and the run reads ``crashed``.
 
-- The host id is ``<hostname>:<boot id>:<pid namespace>`` (Linux): a reboot
-  makes a new boot id, so every run of the previous boot reads as gone; two
-  containers on one machine have different pid namespaces, so neither
-  judges the other's pids.
+- The host id is ``<hostname>:<boot id>:<pid namespace>`` (Linux): after a
+  reboot (a new boot id) the pids of the previous boot are not judged, nor
+  are another container's (another pid namespace): the heartbeat decides.
 - The start time (field 22 of ``/proc/<pid>/stat``, clock ticks since boot)
   tells a reused pid from the runtime's own.
 - Off Linux there is no host id: every read uses the heartbeat window.

@@ -15,8 +15,8 @@ from typing import Any
 
 from grange.exceptions import MetadataError
 from grange.metastore.dbapi import Sql, from_json, marks, to_json
-from grange.metastore.rows import FlowRow, RunRow, RunTags
 from grange.metastore.liveness import RuntimeProcess, is_alive
+from grange.metastore.rows import FlowRow, RunRow, RunTags
 from grange.metastore.status import CRASHED, RUNNING, reported_run_status
 from grange.metastore.tags import check_tag_count, check_tags
 
@@ -275,7 +275,7 @@ def _reported(row: Sequence[Any], *, now: float, stale_after: float) -> str:
 
 
 def _run_row(row: Sequence[Any], tags: RunTags, *, now: float, stale_after: float) -> RunRow:
-    (flow, run_id, number, user, stored, created_at, started_at, finished_at, heartbeat_at,
+    (flow, run_id, number, user, _stored, created_at, started_at, finished_at, heartbeat_at,
      origin_run_id, runtime, parameters, runtime_host, runtime_pid, _started) = row  # fmt: skip
     last_seen = heartbeat_at or started_at or created_at
     status = _reported(row, now=now, stale_after=stale_after)

@@ -132,7 +132,11 @@ def plan_resume(
         except MissingInputError:
             continue  # every attempt failed
         frames = tuple(Frame.from_list(f) for f in record.extra.get("frames", ()))
-        identity = (task_step, tuple(f.index for f in frames), int(record.extra.get("iteration", 0)))
+        identity = (
+            task_step,
+            tuple(f.index for f in frames),
+            int(record.extra.get("iteration", 0)),
+        )
         tasks[identity] = record
     return ClonePlan(stores, origin.run_id, rerun, tasks, graph, parameters=dict(origin.parameters))
 

@@ -17,7 +17,9 @@ def summarize(req: Any, run_id: str, status: str, result: LoopResult, seconds: f
         f", {result.tasks_cloned} reused" if result.tasks_cloned else ""
     )
     if status == "succeeded":
-        nothing = ": nothing needed re-running" if result.tasks_cloned and not result.tasks_run else ""
+        nothing = (
+            ": nothing needed re-running" if result.tasks_cloned and not result.tasks_run else ""
+        )
         return f"Run {flow}/{run_id} succeeded in {seconds:.2f}s ({counts}){nothing}."
     lines = [f"Run {flow}/{run_id} FAILED after {seconds:.2f}s ({counts})."]
     if result.interrupted and result.stop_signal == signal.SIGINT:

@@ -218,7 +218,9 @@ class ForkLauncher(Launcher):
             raise RuntimeError(f"the grange fork server stopped unexpectedly ({how})")
         self._fallback = self._make_fallback()
         self.startup_allowance = self._fallback.startup_allowance
-        restarted = f" It was restarted {self._restarted} time(s) already." if self._restarted else ""
+        restarted = (
+            f" It was restarted {self._restarted} time(s) already." if self._restarted else ""
+        )
         out.insert(
             0,
             Notice(
