@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -103,6 +104,15 @@ def test_kill_9_then_resume(runner: Runner, fork: bool) -> None:
 
     # On this host, a run whose runtime is gone reads crashed at once (no heartbeat wait).
     assert run.status == "crashed" and run.finished
+    listing = subprocess.run(
+        [sys.executable, "-c", "from grange.cli.main import main; main()", "runs", "SleepyFlow"],
+        cwd=runner.cwd,
+        env=runner.env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "crashed" in listing.stdout and "running" not in listing.stdout
     store = MetadataStore.from_url(runner.metadata_url())
     assert task_status(store, run_id, "nap") == ["crashed", "crashed"]
     assert task_status(store, run_id, "prep") == ["ok"]

@@ -59,16 +59,17 @@ _PR_SET_CHILD_SUBREAPER = 36
 _GUARDED = sys.platform.startswith("linux")  # step processes run under guard_task's guard
 
 
-def adopt_orphans() -> bool:
+def adopt_orphans(on: bool = True) -> bool:
     """Make this process the "subreaper" of its descendants (Linux): a process a
     child of ours leaves behind (``sleep 1000 &`` in a shell it started) becomes
     our child when its parent ends, instead of init's, so that
-    :func:`end_children` finds it. False where this is not available."""
+    :func:`end_children` finds it (``on=False``: no longer). False where this
+    is not available."""
     libc = _libc()
     if libc is None or not sys.platform.startswith("linux"):
         return False
     try:
-        return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+        return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)) == 0
     except AttributeError:
         return False
 

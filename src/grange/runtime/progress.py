@@ -56,7 +56,10 @@ class LiveOutput(Output):
     @contextlib.contextmanager
     def paused(self) -> Iterator[object]:
         """Stop the refresh thread (and join it) for the block, then draw again."""
+        thread = getattr(self.live, "_refresh_thread", None)  # rich's stop() does not join it
         self.live.stop()
+        if thread is not None:
+            thread.join(timeout=2)
         try:
             yield None
         finally:

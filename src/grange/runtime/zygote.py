@@ -48,6 +48,7 @@ from grange.runtime.launcher import (
     NotStarted,
     Worker,
     adopt_orphans,
+    child_pids,
     die_with_parent,
     end_children,
 )
@@ -89,6 +90,10 @@ class ForkLauncher(Launcher):
         self._running: set[int] = set()  # tasks the zygote started that have not exited
         self._make_fallback = fallback
         self._fallback: Launcher | None = None
+        # What the tasks of a zygote that died leave behind comes to the runtime
+        # (not to init), to be ended; children it had before are not ours.
+        self._own_children = frozenset(child_pids())
+        self._adopting = adopt_orphans()
         self._start_zygote()
 
     def _start_zygote(self) -> None:
@@ -98,6 +103,7 @@ class ForkLauncher(Launcher):
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # the zygote
+            gc.freeze()  # what the runtime left to collect is not ours to finalize (files!)
             code = 0
             try:
                 self._requests.close()
@@ -209,6 +215,7 @@ class ForkLauncher(Launcher):
         self._outbox.clear()
         self._events.close()
         self._requests.close()
+        end_children(keep=self._own_children)  # the dead tasks, and what they started
         if self._restart():
             out.insert(0, Notice(f"{said} A new one was started."))
             for spec in waiting:
@@ -263,6 +270,9 @@ class ForkLauncher(Launcher):
                 deadline = float("inf")
             time.sleep(0.01)
         self._events.close()
+        if self._adopting:
+            end_children(keep=self._own_children)  # left by tasks of fresh interpreters
+            adopt_orphans(False)
 
 
 class _Zygote:
