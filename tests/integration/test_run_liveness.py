@@ -169,14 +169,22 @@ def test_processes_a_step_starts_end_with_its_task(runner: Runner, fork: bool) -
     kill_survivors(pids)
 
 
-@pytest.mark.parametrize("target", ["runtime", "task"])
+def parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_bytes()
+    return int(stat[stat.rfind(b")") + 2 :].split()[1])
+
+
+@pytest.mark.parametrize("target", ["runtime", "task", "parent"])
 def test_processes_a_step_starts_end_when_it_is_killed(
     runner: Runner, fork: bool, target: str
 ) -> None:
+    """``parent``: the fork server (fork), or the guard of a fresh interpreter (no-fork)."""
     proc, folder = start_children(runner, fork)
     task = int((folder / "holding").read_text())
+    victim = {"runtime": proc.pid, "task": task, "parent": parent_of(task)}[target]
+    assert victim != proc.pid or target == "runtime"
     try:
-        os.kill(proc.pid if target == "runtime" else task, signal.SIGKILL)
+        os.kill(victim, signal.SIGKILL)
         proc.wait(timeout=WAIT)
     finally:
         kill_survivors([proc.pid])

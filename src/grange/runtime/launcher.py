@@ -122,15 +122,21 @@ def guard_task(parent: int) -> None:
     if not adopt_orphans():
         die_with_parent(parent)
         return
-    signal.signal(signal.SIGTERM, _end_guarded)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the task; the runtime decides
+    previous = {
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _end_guarded),
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    }
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # nohup: stays ignored
+        previous[signal.SIGHUP] = signal.signal(
+            signal.SIGHUP, _end_guarded
+        )  # Ctrl-C reaches the task; the runtime decides
     die_with_parent(parent, signal.SIGTERM)
     sys.stdout.flush()
     sys.stderr.flush()
     task = os.fork()
     if task == 0:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, signal.SIG_DFL)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         die_with_parent(os.getppid())
         adopt_orphans()
         atexit.register(end_children)
@@ -270,6 +276,9 @@ class SpawnLauncher(Launcher):
         self.step_args = list(step_args)  # options of every `step` command (run-wide limits)
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._started: list[Event] = []
+        # A task killed from outside leaves what it started to us (not to init).
+        self._own_children = frozenset(child_pids())
+        self._adopting = adopt_orphans()
 
     def command(self, spec: TaskSpec) -> tuple[list[str], list[str]]:
         """The command line of ``spec`` and temp files to delete afterwards."""
@@ -346,11 +355,15 @@ class SpawnLauncher(Launcher):
     def events(self) -> list[Event]:
         done: list[Event] = list(self._started)
         self._started = []
+        killed = False
         for pid, proc in list(self._procs.items()):
             code = proc.poll()
             if code is not None:
                 done.append(Exited(pid, code))
                 del self._procs[pid]
+                killed = killed or code < 0
+        if killed and self._adopting:
+            end_children(keep=self._own_children | set(self._procs))
         return done
 
     def kill(self, worker: Worker, sig: int = signal.SIGKILL) -> None:
@@ -368,3 +381,7 @@ class SpawnLauncher(Launcher):
                 proc.kill()
                 proc.wait()
         self._procs.clear()
+        if self._adopting:
+            end_children(keep=self._own_children)
+            adopt_orphans(False)
+            self._adopting = False
