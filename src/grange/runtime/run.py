@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -169,7 +170,9 @@ def execute(req: RunRequest) -> int:
             output.close()
         status = _status(result, graph.end)
         metadata.finish_run(flow, run_id, status=status)
-        output.summary(summarize(req, run_id, status, result, time.time() - started))
+        hung_up = result.interrupted and result.stop_signal == signal.SIGHUP
+        with contextlib.suppress(OSError) if hung_up else contextlib.nullcontext():
+            output.summary(summarize(req, run_id, status, result, time.time() - started))
         if result.interrupted:
             return exit_code(result.stop_signal)
         return 0 if status == "succeeded" else 1
