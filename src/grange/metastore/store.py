@@ -96,7 +96,8 @@ class MetadataStore(RunTagging):
         shared by every store of this process on the same URL. ``stale_after``:
         ``GRANGE_HEARTBEAT_WINDOW`` (seconds), else ``DEFAULT_STALE_AFTER``.
         """
-        stale_after = stale_after or heartbeat_window(os.environ, DEFAULT_STALE_AFTER)
+        if stale_after is None:
+            stale_after = heartbeat_window(os.environ, DEFAULT_STALE_AFTER)
         path = sqlite_path(url)
         if path is not None:
             try:
