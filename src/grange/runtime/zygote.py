@@ -103,12 +103,19 @@ class ForkLauncher(Launcher):
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # the zygote
-            gc.freeze()  # what the runtime left to collect is not ours to finalize (files!)
+            # What the runtime left to collect is not ours to finalize (open files!):
+            # no collection until serve() freezes it all.
+            collecting = gc.isenabled()
+            gc.disable()
             code = 0
             try:
                 self._requests.close()
                 self._events.close()
-                _Zygote(zygote_requests, zygote_events, self._entry).serve()
+                zygote = _Zygote(zygote_requests, zygote_events, self._entry)
+                gc.freeze()
+                if collecting:
+                    gc.enable()
+                zygote.serve()
             except BaseException:
                 code = 1
                 with contextlib.suppress(BaseException):  # a bug in grange: say where
