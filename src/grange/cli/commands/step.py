@@ -72,7 +72,7 @@ def step(
     task_extra: str,
 ) -> None:
     from grange.datastore import LocalBlobStore
-    from grange.runtime.launcher import PARENT_PID_ENV, guard_task
+    from grange.runtime.processes import PARENT_PID_ENV, guard_task
     from grange.task.execute import run_task
     from grange.task.spec import TaskSpec, frames_from_json
     from grange.task.stores import TaskStores
