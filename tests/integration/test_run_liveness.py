@@ -9,6 +9,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,15 @@ from grange.metastore import MetadataStore
 from support import Runner
 
 
-def start_sleepy(runner: Runner, *, session: bool = False) -> tuple[subprocess.Popen[str], Path]:
+def start_sleepy(
+    runner: Runner, *, session: bool = False, fork: bool = True, nohup: bool = False
+) -> tuple[subprocess.Popen[str], Path]:
     """SleepyFlow running, both 'nap' tasks started; returns the runtime and its run-id file."""
     pids = runner.cwd / "pids"
     pids.mkdir(exist_ok=True)
-    argv, id_file = runner.argv("sleepy", "run")
+    argv, id_file = runner.argv("sleepy", "run", fork=fork)
+    if nohup:
+        argv = ["nohup", *argv]
     assert id_file is not None
     proc = subprocess.Popen(
         argv,
@@ -73,6 +78,22 @@ def test_sigterm_and_sighup_stop_the_run_like_ctrl_c(
     resumed = runner.resume("sleepy")
     assert "2 reused" in resumed.stdout
     assert Flow("SleepyFlow")[resumed.run_id].data.outs == [0, 1]
+
+
+def test_under_nohup_sighup_stops_nothing(runner: Runner, fork: bool) -> None:
+    proc, _ = start_sleepy(runner, session=True, fork=fork, nohup=True)
+    try:
+        os.killpg(proc.pid, signal.SIGHUP)  # the terminal closed
+        time.sleep(0.5)
+        assert proc.poll() is None
+        assert not any(process_gone(pid) for pid in nap_pids(runner))
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=WAIT)
+    finally:
+        kill_survivors([proc.pid])
+    assert proc.returncode == 128 + signal.SIGTERM, out
+    assert "Stopped by SIGTERM" in out
+    assert_gone(nap_pids(runner))
 
 
 def test_resume_of_a_run_still_running_is_refused_unless_forced(runner: Runner) -> None:

@@ -81,6 +81,11 @@ class ForkLauncher(Launcher):
         self._running: set[int] = set()  # tasks the zygote started that have not exited
         self._make_fallback = fallback
         self._fallback: Launcher | None = None
+        # SIGHUP as the runtime had it before the run (ignored under nohup): a
+        # restarted zygote is forked while the runtime handles it itself.
+        self._hangup = signal.getsignal(signal.SIGHUP)
+        if self._hangup is None:  # set outside Python: leave it to the default
+            self._hangup = signal.SIG_DFL
         # What the tasks of a zygote that died leave behind comes to the runtime
         # (not to init), to be ended; children it had before are not ours.
         self._own_children = frozenset(child_pids())
@@ -102,7 +107,7 @@ class ForkLauncher(Launcher):
             try:
                 self._requests.close()
                 self._events.close()
-                zygote = _Zygote(zygote_requests, zygote_events, self._entry)
+                zygote = _Zygote(zygote_requests, zygote_events, self._entry, self._hangup)
                 gc.freeze()
                 if collecting:
                     gc.enable()
@@ -276,7 +281,10 @@ class ForkLauncher(Launcher):
 class _Zygote:
     """The loop inside the zygote process."""
 
-    def __init__(self, requests: socket.socket, events: socket.socket, entry: TaskEntry) -> None:
+    def __init__(
+        self, requests: socket.socket, events: socket.socket, entry: TaskEntry, hangup: object
+    ) -> None:
+        self.hangup = hangup  # what SIGHUP does in tasks: as in the runtime before the run
         self.requests = requests
         self.events = events
         self.entry = entry
@@ -357,6 +365,7 @@ class _Zygote:
                     os.close(fd)
                 self.requests.close()
                 self.events.close()
+                signal.signal(signal.SIGHUP, self.hangup)  # type: ignore[arg-type]
                 code = _child(TaskSpec.from_json(spec), out_w, err_w, self.entry, self.pid, mask)
             finally:
                 os._exit(code)
@@ -405,7 +414,7 @@ def _child(
 ) -> int:
     """Inside a forked task process: wire up output, reseed, run."""
     signal.set_wakeup_fd(-1)
-    for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # blocked around the fork
     die_with_parent(zygote)  # also if the zygote died before this line: never orphaned
