@@ -1,8 +1,9 @@
-"""When the fork server dies mid-run, the run goes on in fresh interpreters.
+"""When the fork server dies mid-run, a new one is started and the run goes on.
 
 The tasks it was running die with it and are retried (or fail) like any task
-whose process died; the tasks not started yet start with ``--no-fork``'s
-launcher. The run never hangs and never ends in an internal error.
+whose process died; the tasks not started yet, and every later one, are forked
+from the new server (fresh interpreters only if it keeps dying). The run never
+hangs and never ends in an internal error.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ def test_a_dead_fork_server_is_replaced_and_retries_finish_the_run(runner: Runne
     assert "fork server that starts tasks stopped unexpectedly (killed by SIGKILL)" in (
         result.output
     )
+    assert "A new one was started." in result.output
+    assert "fresh interpreters" not in result.output
     assert (runner.cwd / "fork-server-killed").exists()
     run = Flow("ForkServerDiesFlow")[result.run_id]
     assert run.successful
     assert run.data.values == [0, 10, 20, 30]
+    assert run.data.all_forked  # by the new fork server, not in fresh interpreters
     first = next(t for t in run["work"] if t.data.value == 0)
     assert first.current_attempt == 1  # attempt 0 died with the fork server
 

@@ -109,9 +109,8 @@ def runs_stored(runner: Runner, flow: str) -> int:
         (["nosuch"], "'nosuch' is not a step of FailRunFlow"),
         (["jion"], "did you mean 'join'?"),
         (["--origin-run-id", "999"], "flow FailRunFlow has no run '999'"),
-        ([], "there is nothing to resume"),
     ],
-    ids=["unknown-step", "misspelt-step", "unknown-run", "nothing-to-resume"],
+    ids=["unknown-step", "misspelt-step", "unknown-run"],
 )
 def test_resume_refuses_clearly_and_starts_no_run(
     runner: Runner, args: list[str], expected: str

@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,13 @@ def _spec(task_id: str) -> TaskSpec:
 
 def _entry(spec: TaskSpec) -> int:
     if spec.task_id == "sleep":
+        time.sleep(30)
+    if spec.task_id.startswith("/"):  # start a process, say its pid, wait to be killed
+        import subprocess
+
+        child = subprocess.Popen(["sleep", "1000"])
+        with open(spec.task_id, "w") as fh:
+            fh.write(str(child.pid))
         time.sleep(30)
     return int(spec.task_id) if spec.task_id.isdigit() else 0
 
@@ -69,6 +77,81 @@ def test_a_failed_fork_fails_that_task_alone(monkeypatch: pytest.MonkeyPatch) ->
     assert sorted(e.code for e in done if isinstance(e, Exited)) == [3, 5]
 
 
+def test_a_dead_fork_server_is_restarted() -> None:
+    """A new fork server takes over: the tasks it was asked for, and later ones, are forked."""
+    launcher = zygote.ForkLauncher(_entry, fallback=lambda: pytest.fail("no fallback"))
+    try:
+        first = launcher.zygote_pid
+        launcher.launch(_spec("sleep"))
+        started = _collect(launcher, lambda got: any(isinstance(e, Worker) for e in got))
+        worker = next(e for e in started if isinstance(e, Worker))
+        os.kill(first, signal.SIGKILL)
+        launcher.launch(_spec("7"))  # asked for while the dead server is not yet noticed
+        after = _collect(
+            launcher, lambda got: any(isinstance(e, Exited) and e.code == 7 for e in got)
+        )
+        launcher.launch(_spec("5"))
+        later = _collect(launcher, lambda got: any(isinstance(e, Exited) for e in got))
+        assert launcher.zygote_pid != first
+    finally:
+        launcher.close()
+    notice = next(e for e in after if isinstance(e, Notice))
+    assert "stopped unexpectedly (killed by SIGKILL)" in notice.text
+    assert "A new one was started." in notice.text
+    assert Exited(worker.pid, -signal.SIGKILL, lost=True) in after
+    assert [e.code for e in later if isinstance(e, Exited)] == [5]
+
+
+def test_what_tasks_started_ends_when_their_fork_server_is_killed(tmp_path: Path) -> None:
+    launcher = zygote.ForkLauncher(_entry, fallback=lambda: pytest.fail("no fallback"))
+    marker = tmp_path / "child"
+    try:
+        launcher.launch(_spec(str(marker)))
+        deadline = time.monotonic() + 30
+        while not marker.exists() or not marker.read_text():
+            assert time.monotonic() < deadline
+            launcher.events()
+            time.sleep(0.01)
+        child = int(marker.read_text())
+        os.kill(launcher.zygote_pid, signal.SIGKILL)
+        _collect(launcher, lambda got: any(isinstance(e, Notice) for e in got))
+        assert not Path(f"/proc/{child}").exists()  # killed and reaped by the runtime
+    finally:
+        launcher.close()
+
+
+def test_a_fork_server_that_keeps_dying_hands_over_to_the_fallback() -> None:
+    fallback: list[Launcher] = []
+
+    def make() -> Launcher:
+        fallback.append(_Recording())
+        return fallback[0]
+
+    launcher = zygote.ForkLauncher(_entry, fallback=make, restarts=1)
+    try:
+        for _ in range(2):
+            os.kill(launcher.zygote_pid, signal.SIGKILL)
+            got = _collect(launcher, lambda got: any(isinstance(e, Notice) for e in got))
+        launcher.launch(_spec("6"))
+    finally:
+        launcher.close()
+    notice = next(e for e in got if isinstance(e, Notice))
+    assert "restarted 1 time(s) already" in notice.text
+    assert "fresh interpreters" in notice.text
+    assert [s.task_id for s in fallback[0].launched] == ["6"]  # type: ignore[attr-defined]
+
+
+class _Recording(Launcher):
+    def __init__(self) -> None:
+        self.launched: list[TaskSpec] = []
+
+    def launch(self, spec: TaskSpec) -> None:
+        self.launched.append(spec)
+
+    def events(self) -> list[Event]:
+        return []
+
+
 def test_a_dead_fork_server_hands_over_to_the_fallback() -> None:
     fallback: list[Launcher] = []
 
@@ -86,7 +169,7 @@ def test_a_dead_fork_server_hands_over_to_the_fallback() -> None:
         fallback.append(Recording())
         return fallback[0]
 
-    launcher = zygote.ForkLauncher(_entry, fallback=make)
+    launcher = zygote.ForkLauncher(_entry, fallback=make, restarts=0)
     try:
         launcher.launch(_spec("sleep"))
         started = _collect(launcher, lambda got: any(isinstance(e, Worker) for e in got))
@@ -100,4 +183,23 @@ def test_a_dead_fork_server_hands_over_to_the_fallback() -> None:
     assert "stopped unexpectedly (killed by SIGKILL)" in notice.text
     assert Exited(worker.pid, -signal.SIGKILL, lost=True) in after
     assert launcher.wakeup_fd() is None  # the fallback's: fresh interpreters have none
+    assert "fresh interpreters" in notice.text
     assert [s.task_id for s in fallback[0].launched] == ["6"]  # type: ignore[attr-defined]
+
+
+def test_the_live_view_pauses_its_thread_for_a_restart() -> None:
+    """A new fork server is forked from the runtime: no other thread may run then."""
+    import io
+    import threading
+
+    from grange.runtime.progress import LiveOutput
+
+    before = threading.active_count()
+    output = LiveOutput(["start"], stream=io.StringIO())
+    try:
+        assert threading.active_count() == before + 1  # rich's refresh thread
+        with output.paused():
+            assert threading.active_count() == before
+        assert threading.active_count() == before + 1
+    finally:
+        output.close()

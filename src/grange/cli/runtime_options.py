@@ -67,6 +67,7 @@ def build_request(
         resume=resume,
         origin_run_id=origin_run_id,
         resume_step=resume_step,
+        force=bool(options.get("force")),
         decospecs=(*flow.settings.with_decorators, *(options.get("with_decorators") or ())),
         live=sys.stdout.isatty() and not os.environ.get("GRANGE_PLAIN_OUTPUT"),
     )

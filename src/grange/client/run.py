@@ -2,7 +2,7 @@
 
 Status comes from the metadata index and is read afresh on every access, so
 ``while not run.finished: time.sleep(5)`` works. ``finished`` is true once the
-run succeeded, failed or crashed (a runtime that stopped heartbeating): unlike
+run succeeded, failed or crashed (its runtime is gone; grange.metastore.liveness): unlike
 Metaflow, where ``finished`` follows the ``end`` task and a run that failed
 earlier never finishes (Metaflow issue #1104). ``successful`` means the run
 succeeded, which implies its end step did.

@@ -43,8 +43,19 @@ def _create_tables(connection: Connection) -> None:
     schema.METADATA.create_all(connection, checkfirst=True)
 
 
+def _runtime_process(connection: Connection) -> None:
+    """Version 2: the process that runs a run, for exact liveness on its host."""
+    for column, kind in (
+        ("runtime_host", "VARCHAR"),
+        ("runtime_pid", "INTEGER"),
+        ("runtime_started", "BIGINT"),
+    ):
+        connection.exec_driver_sql(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+
+
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "create the metadata tables", _create_tables),
+    (2, "record the runtime process of runs", _runtime_process),
 )
 LATEST: int = MIGRATIONS[-1][0]
 

@@ -90,9 +90,10 @@ class RunTags:
 class RunRow:
     """A run as every read reports it.
 
-    ``status`` is the *reported* status: a run stored as ``running`` whose last
-    heartbeat is older than the store's ``stale_after`` reads as ``crashed``,
-    with ``finished_at`` set to that last heartbeat. ``number`` is the per-flow
+    ``status`` is the *reported* status: a run stored as ``running`` whose
+    runtime process is gone (on its host) or whose last heartbeat is older than
+    the store's ``stale_after`` (elsewhere) reads as ``crashed``, with
+    ``finished_at`` set to that last heartbeat. ``number`` is the per-flow
     sequence number that orders runs (newest has the highest).
     """
 
@@ -109,6 +110,8 @@ class RunRow:
     runtime: str
     parameters: Mapping[str, Any]
     tags: RunTags
+    runtime_host: str | None = None  # the process that runs it (metastore.liveness)
+    runtime_pid: int | None = None
 
     @property
     def pathspec(self) -> str:

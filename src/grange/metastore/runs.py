@@ -15,15 +15,18 @@ from typing import Any
 
 from grange.exceptions import MetadataError
 from grange.metastore.dbapi import Sql, from_json, marks, to_json
+from grange.metastore.liveness import RuntimeProcess, is_alive
 from grange.metastore.rows import FlowRow, RunRow, RunTags
 from grange.metastore.status import CRASHED, RUNNING, reported_run_status
 from grange.metastore.tags import check_tag_count, check_tags, check_user_tags
 
 _LAST_SEEN = "coalesce(heartbeat_at, started_at, created_at)"
+_PROCESS = "runtime_host, runtime_pid, runtime_started"
 _RUN_COLUMNS = (
     'flow, run_id, number, "user", status, created_at, started_at, finished_at, '
-    "heartbeat_at, origin_run_id, runtime, parameters"
+    f"heartbeat_at, origin_run_id, runtime, parameters, {_PROCESS}"
 )
+_INSERTED_COLUMNS = _RUN_COLUMNS.removesuffix(f", {_PROCESS}")
 _CHUNK = 500
 
 
@@ -60,7 +63,7 @@ def create_run(
     if run_id_exists(connection, flow, run_id):
         raise MetadataError(f"run {flow}/{run_id} exists already", fix="choose another run id")
     connection.execute(
-        f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO runs ({_INSERTED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (flow, run_id, number, user, RUNNING, now, now, None, now, origin_run_id, runtime,
          to_json(dict(parameters))),
     )  # fmt: skip
@@ -73,7 +76,7 @@ def create_run(
     return run_id
 
 
-def restore_run(connection: Sql, run: RunRow) -> bool:
+def restore_run(connection: Sql, run: RunRow, process: RuntimeProcess | None = None) -> bool:
     """Insert a run rebuilt from the datastore, unless its id is known; whether inserted.
 
     A numeric run id keeps its number when it is free; any other run takes the
@@ -95,11 +98,13 @@ def restore_run(connection: Sql, run: RunRow) -> bool:
             (run.flow, number),
         )
     connection.execute(
-        f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO runs ({_INSERTED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (run.flow, run.run_id, number, run.user, run.status, run.created_at, run.started_at,
          run.finished_at, run.heartbeat_at, run.origin_run_id, run.runtime,
          to_json(dict(run.parameters))),
     )  # fmt: skip
+    if process is not None:
+        record_process(connection, run.flow, run.run_id, process)
     rows = [(run.flow, run.run_id, t, False) for t in sorted(run.tags.user - run.tags.system)]
     rows += [(run.flow, run.run_id, t, True) for t in sorted(run.tags.system)]
     if rows:
@@ -131,6 +136,15 @@ def _next_number(connection: Sql, flow: str) -> int:
             "DO UPDATE SET last_number = run_counters.last_number + 1 RETURNING last_number",
             (flow,),
         ).fetchone()[0]
+    )
+
+
+def record_process(connection: Sql, flow: str, run_id: str, process: RuntimeProcess) -> None:
+    """Record the process that runs the run (see :mod:`grange.metastore.liveness`)."""
+    connection.execute(
+        "UPDATE runs SET runtime_host = ?, runtime_pid = ?, runtime_started = ? "
+        "WHERE flow = ? AND run_id = ?",
+        (process.host, process.pid, process.started, flow, run_id),
     )
 
 
@@ -253,19 +267,12 @@ def runs_query(
         sql += " AND run_id IN (SELECT run_id FROM run_tags WHERE tag = ? AND flow = ?)"
         params += [tag, flow]
     if status is not None:
-        # "The run reads as status", as reported_run_status decides it.
-        cutoff = now - stale_after
-        if status == RUNNING:
-            sql += f" AND status = ? AND {_LAST_SEEN} >= ?"
-            params += [RUNNING, cutoff]
-        elif status == CRASHED:
-            sql += f" AND status = ? AND NOT ({_LAST_SEEN} >= ?)"
-            params += [RUNNING, cutoff]
-        else:
-            sql += " AND status = ?"
-            params.append(status)
+        # Running and crashed runs are both stored as running: which one a run
+        # reads as (its process, its heartbeat) is decided on each row after.
+        sql += " AND status = ?"
+        params.append(RUNNING if status == CRASHED else status)
     sql += " ORDER BY number DESC"
-    if limit is not None:
+    if limit is not None and status not in (RUNNING, CRASHED):
         sql += " LIMIT ?"
         params.append(limit)
     return sql, params
@@ -286,6 +293,9 @@ def list_runs(
         flow, tags=tags, status=status, limit=limit, now=now, stale_after=stale_after
     )
     rows = connection.execute(sql, params).fetchall()
+    if status in (RUNNING, CRASHED):
+        rows = [r for r in rows if _reported(r, now=now, stale_after=stale_after) == status]
+        rows = rows[:limit] if limit is not None else rows
     tag_map = read_tags(connection, flow, [r[1] for r in rows])
     return [_run_row(r, tag_map[r[1]], now=now, stale_after=stale_after) for r in rows]
 
@@ -305,18 +315,29 @@ def run_status(
     connection: Sql, flow: str, run_id: str, *, now: float, stale_after: float
 ) -> str | None:
     """The reported status of a run (``None`` if there is no such run)."""
-    query = f"SELECT status, {_LAST_SEEN} FROM runs WHERE flow = ? AND run_id = ?"
+    query = f"SELECT status, {_LAST_SEEN}, {_PROCESS} FROM runs WHERE flow = ? AND run_id = ?"
     row = connection.execute(query, (flow, run_id)).fetchone()
     if row is None:
         return None
-    return reported_run_status(row[0], row[1], now=now, stale_after=stale_after)
+    stored, last_seen, host, pid, started = row
+    alive = is_alive(host, pid, started) if stored == RUNNING else None
+    return reported_run_status(stored, last_seen, now=now, stale_after=stale_after, alive=alive)
+
+
+def _reported(row: Sequence[Any], *, now: float, stale_after: float) -> str:
+    """The reported status of a row of ``_RUN_COLUMNS``: its process is checked
+    only when it is stored as running (and was run on this host)."""
+    stored, created_at, started_at, heartbeat_at = row[4], row[5], row[6], row[8]
+    alive = is_alive(*row[12:15]) if stored == RUNNING else None
+    last_seen = heartbeat_at or started_at or created_at
+    return reported_run_status(stored, last_seen, now=now, stale_after=stale_after, alive=alive)
 
 
 def _run_row(row: Sequence[Any], tags: RunTags, *, now: float, stale_after: float) -> RunRow:
-    (flow, run_id, number, user, stored, created_at, started_at, finished_at, heartbeat_at,
-     origin_run_id, runtime, parameters) = row  # fmt: skip
+    (flow, run_id, number, user, _stored, created_at, started_at, finished_at, heartbeat_at,
+     origin_run_id, runtime, parameters, runtime_host, runtime_pid, _started) = row  # fmt: skip
     last_seen = heartbeat_at or started_at or created_at
-    status = reported_run_status(stored, last_seen, now=now, stale_after=stale_after)
+    status = _reported(row, now=now, stale_after=stale_after)
     return RunRow(
         flow=flow,
         run_id=run_id,
@@ -331,4 +352,6 @@ def _run_row(row: Sequence[Any], tags: RunTags, *, now: float, stale_after: floa
         runtime=runtime,
         parameters=from_json(parameters) or {},
         tags=tags,
+        runtime_host=runtime_host,
+        runtime_pid=runtime_pid,
     )

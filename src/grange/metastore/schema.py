@@ -81,6 +81,10 @@ runs = sa.Table(
     sa.Column("origin_run_id", sa.String),
     sa.Column("runtime", sa.String, nullable=False),
     sa.Column("parameters", _JSON),
+    # The process that runs it (grange.metastore.liveness); NULL when unknown.
+    sa.Column("runtime_host", sa.String),
+    sa.Column("runtime_pid", sa.Integer),
+    sa.Column("runtime_started", sa.BigInteger),
     sa.PrimaryKeyConstraint("flow", "run_id"),
     sa.UniqueConstraint("flow", "number", name="uq_runs_flow_number"),
 )

@@ -85,6 +85,9 @@ CREATE TABLE runs (
     origin_run_id VARCHAR,
     runtime VARCHAR NOT NULL,
     parameters JSON,
+    runtime_host VARCHAR,
+    runtime_pid INTEGER,
+    runtime_started BIGINT,
     PRIMARY KEY (flow, run_id),
     CONSTRAINT uq_runs_flow_number UNIQUE (flow, number)
 )""",

@@ -2,10 +2,17 @@
 
 A run is *stored* as ``running`` until its runtime calls ``finish_run`` with
 ``succeeded`` or ``failed``. A runtime killed with ``kill -9`` (or a laptop
-that lost power) never does, so every read *reports* a run as ``crashed`` when
-it is stored as ``running`` and its last sign of life (the last heartbeat, else
-its start) is older than ``stale_after`` seconds. Nothing is written: a runtime
-that comes back and heartbeats again makes the run read as ``running`` again.
+that lost power) never does, so every read *reports* a run stored as
+``running`` as ``crashed`` when its runtime is gone:
+
+- on the host that runs it, at once: the runtime's process (host id, pid,
+  start time; see :mod:`grange.metastore.liveness`) no longer exists;
+- elsewhere, or where the process cannot be checked, when its last sign of
+  life (the last heartbeat, else its start) is older than ``stale_after``
+  seconds (the heartbeat window, ``GRANGE_HEARTBEAT_WINDOW``).
+
+Nothing is written: a runtime that comes back and heartbeats again (a
+suspended laptop, another host's view) makes the run read as ``running``.
 
 ``finished`` means "nothing more will happen to it": a run is finished when it
 succeeded, failed or crashed. (Metaflow derives ``finished`` from the ``end``
@@ -28,7 +35,8 @@ from typing import Final
 from grange.exceptions import MetadataError
 
 DEFAULT_STALE_AFTER: Final = 60.0
-"""Seconds without a heartbeat after which a running run reads as crashed."""
+"""Seconds without a heartbeat after which a running run reads as crashed, where
+its runtime's process cannot be checked (another host); ``GRANGE_HEARTBEAT_WINDOW``."""
 
 RUNNING: Final = "running"
 SUCCEEDED: Final = "succeeded"
@@ -58,12 +66,23 @@ def is_stale(last_seen: float | None, *, now: float, stale_after: float) -> bool
 
 
 def reported_run_status(
-    stored: str, last_seen: float | None, *, now: float, stale_after: float
+    stored: str,
+    last_seen: float | None,
+    *,
+    now: float,
+    stale_after: float,
+    alive: bool | None = None,
 ) -> str:
-    """The status a read reports for a run stored as ``stored``."""
-    if stored == RUNNING and is_stale(last_seen, now=now, stale_after=stale_after):
-        return CRASHED
-    return stored
+    """The status a read reports for a run stored as ``stored``.
+
+    ``alive``: whether its runtime process exists, when this host can tell
+    (:func:`grange.metastore.liveness.is_alive`); None falls back to the heartbeat.
+    """
+    if stored != RUNNING:
+        return stored
+    if alive is not None:
+        return RUNNING if alive else CRASHED
+    return CRASHED if is_stale(last_seen, now=now, stale_after=stale_after) else RUNNING
 
 
 def reported_attempt_status(stored: str, *, run_status: str) -> str:

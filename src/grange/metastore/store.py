@@ -7,14 +7,16 @@ transactions, not tens of thousands; ``record_attempts`` makes an attempt's
 end, its artifacts and its metadata visible together.
 
 Reads report statuses as described in :mod:`grange.metastore.status`: a run
-stored as running whose heartbeat is older than ``stale_after`` seconds reads
-as ``crashed``, and so do its running tasks and attempts.
+stored as running whose runtime process is gone (on its host) or whose
+heartbeat is older than ``stale_after`` seconds (elsewhere) reads as
+``crashed``, and so do its running tasks and attempts.
 
 Arguments after the first two are keyword-only.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import time
@@ -26,6 +28,7 @@ from typing import Any
 from grange.exceptions import MetadataError
 from grange.metastore import runs, tasks
 from grange.metastore.dbapi import Sql
+from grange.metastore.liveness import RuntimeProcess, heartbeat_window
 from grange.metastore.rows import (
     ArtifactRow,
     AttemptRecord,
@@ -43,14 +46,14 @@ from grange.metastore.rows import (
 from grange.metastore.sqlite_errors import storage_error
 from grange.metastore.sqlite_file import sqlite_path, sqlite_url
 from grange.metastore.status import DEFAULT_STALE_AFTER, RUNNING, check_final_run_status
-from grange.metastore.tags import mutate_user_tags
+from grange.metastore.tagging import RunTagging
 
 __all__ = ["MetadataStore", "sqlite_url"]
 
 _CUSTOM_RUN_ID = re.compile(r"^(?!\d+$)[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 
 
-class MetadataStore:
+class MetadataStore(RunTagging):
     """The index of flows, runs, steps, tasks, attempts, artifacts and tags.
 
     Build it with :meth:`from_url`; ``stale_after`` is the heartbeat age (in
@@ -81,7 +84,7 @@ class MetadataStore:
         cls,
         url: str,
         *,
-        stale_after: float = DEFAULT_STALE_AFTER,
+        stale_after: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> MetadataStore:
         """Open (creating or migrating as needed) the store at a database URL.
@@ -90,8 +93,11 @@ class MetadataStore:
         ``postgresql://user:pass@host/db``. A new SQLite file is created, and
         one at the current schema version opened, with ``sqlite3``; anything
         else (an older schema, PostgreSQL) with SQLAlchemy, whose engine is
-        shared by every store of this process on the same URL.
+        shared by every store of this process on the same URL. ``stale_after``:
+        ``GRANGE_HEARTBEAT_WINDOW`` (seconds), else ``DEFAULT_STALE_AFTER``.
         """
+        if stale_after is None:
+            stale_after = heartbeat_window(os.environ, DEFAULT_STALE_AFTER)
         path = sqlite_path(url)
         if path is not None:
             try:
@@ -142,13 +148,15 @@ class MetadataStore:
         origin_run_id: str | None = None,
         runtime: str = "local",
         run_id: str | None = None,
+        process: RuntimeProcess | None = None,
     ) -> str:
         """Create a running run and return its id.
 
         The id is the next integer of the flow's counter, as text, unless a
         scheduler passes its own ``run_id`` (which must not be all digits, so
         it can never collide with an allocated one). ``system_tags`` should
-        include ``user:<name>``, the namespace the run belongs to.
+        include ``user:<name>``, the namespace the run belongs to; ``process``
+        is the runtime's (its host then sees at once when it is gone).
         """
         if run_id is not None and not _CUSTOM_RUN_ID.match(run_id):
             raise MetadataError(
@@ -157,7 +165,7 @@ class MetadataStore:
                 "only letters, digits, '_', '.', ':' and '-'",
             )
         with self._write() as c:
-            return runs.create_run(
+            run_id = runs.create_run(
                 c,
                 flow,
                 run_id=run_id,
@@ -169,13 +177,16 @@ class MetadataStore:
                 runtime=runtime,
                 now=self._clock(),
             )
+            if process is not None:
+                runs.record_process(c, flow, run_id, process)
+            return run_id
 
-    def restore_run(self, run: RunRow) -> bool:
+    def restore_run(self, run: RunRow, *, process: RuntimeProcess | None = None) -> bool:
         """Insert a run rebuilt from the datastore's records (its id, status, times and
         tags as given) unless the index knows its id; returns whether it was inserted.
         The flow's counter moves past it, so a new run never takes its id."""
         with self._write() as c:
-            return runs.restore_run(c, run)
+            return runs.restore_run(c, run, process)
 
     def discard_run(self, flow: str, run_id: str) -> None:
         """Delete a run that :meth:`new_run` created but that never registered a task
@@ -203,32 +214,6 @@ class MetadataStore:
             values = {"status": status, "finished_at": now, "heartbeat_at": now}
             if not runs.update_run(c, flow, run_id, values=values):
                 runs.require_run(c, flow, run_id)
-
-    # -- tags --------------------------------------------------------------
-
-    def add_tags(self, flow: str, run_id: str, *, tags: Iterable[str]) -> frozenset[str]:
-        """Add user tags; returns the run's user tags afterwards."""
-        return self.replace_tags(flow, run_id, remove=(), add=tags)
-
-    def remove_tags(self, flow: str, run_id: str, *, tags: Iterable[str]) -> frozenset[str]:
-        """Remove user tags (a system tag cannot be removed); returns the user tags."""
-        return self.replace_tags(flow, run_id, remove=tags, add=())
-
-    def replace_tags(
-        self, flow: str, run_id: str, *, remove: Iterable[str], add: Iterable[str]
-    ) -> frozenset[str]:
-        """Remove then add user tags, atomically; returns the user tags afterwards.
-
-        Raises :class:`~grange.exceptions.TagError` for an empty tag, a tag
-        over 500 characters, more than 50 user tags, or a system tag in
-        ``remove``; nothing changes then.
-        """
-        with self._write() as c:
-            runs.require_run(c, flow, run_id)
-            old = runs.read_tags(c, flow, [run_id])[run_id]
-            new = mutate_user_tags(user=old.user, system=old.system, remove=remove, add=add)
-            runs.write_user_tags(c, flow, run_id, old.user, new)
-            return new
 
     # -- tasks and attempts: batch writes ------------------------------------
 

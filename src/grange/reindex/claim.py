@@ -22,6 +22,7 @@ from grange.datastore import BlobStore
 from grange.datastore.runs import RunClaim, claim_run
 from grange.exceptions import DatastoreError
 from grange.metastore import MetadataStore
+from grange.metastore.liveness import RuntimeProcess
 from grange.reindex.rebuild import rebuild
 
 MAX_TRIES = 5
@@ -40,6 +41,7 @@ def start_run(
     runtime: str = "local",
     run_id: str | None = None,
     notice: Callable[[str], None] | None = None,
+    process: RuntimeProcess | None = None,
 ) -> str:
     """Create a running run in the index, claimed in the datastore; its id."""
     tags, system_tags = list(tags), list(system_tags)
@@ -53,6 +55,7 @@ def start_run(
             origin_run_id=origin_run_id,
             runtime=runtime,
             run_id=run_id,
+            process=process,
         )
         claim = RunClaim(
             flow=flow,
@@ -64,8 +67,9 @@ def start_run(
             parameters=dict(parameters or {}),
             origin_run_id=origin_run_id,
             runtime=runtime,
-            host=socket.gethostname(),
-            pid=os.getpid(),
+            host=process.host if process else socket.gethostname(),
+            pid=process.pid if process else os.getpid(),
+            extra={"process_started": process.started} if process else {},
         )
         try:
             claimed = claim_run(blobs, claim)

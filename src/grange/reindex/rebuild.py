@@ -36,6 +36,7 @@ from grange.metastore import (
     TaskRow,
 )
 from grange.metastore import AttemptRecord as AttemptResult
+from grange.metastore.liveness import RuntimeProcess
 from grange.metastore.rows import natural_key
 from grange.metastore.status import CRASHED, RUNNING
 
@@ -138,7 +139,9 @@ def _index_run(
     if known:
         _apply_final(blobs, metadata, flow, run_id, report)
     else:
-        metadata.restore_run(_run_row(blobs, flow, run_id, claim, records, report))
+        metadata.restore_run(
+            _run_row(blobs, flow, run_id, claim, records, report), process=_process(claim)
+        )
         report.runs.append(f"{flow}/{run_id}")
     tasks: list[TaskRow] = []
     results: list[AttemptResult] = []
@@ -258,6 +261,14 @@ def _run_row(
         parameters=dict(claim.parameters) if claim else {},
         tags=RunTags(frozenset(user_tags) - system, frozenset(system)),
     )
+
+
+def _process(claim: RunClaim | None) -> RuntimeProcess | None:
+    """The runtime process a claim names, so that its host sees at once if it is gone."""
+    started = claim.extra.get("process_started") if claim else None
+    if claim is None or claim.host is None or claim.pid is None or started is None:
+        return None
+    return RuntimeProcess(claim.host, int(claim.pid), int(started))
 
 
 def _task_row(

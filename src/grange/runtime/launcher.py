@@ -12,7 +12,6 @@ another interpreter or where forking is unsafe).
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import signal
@@ -22,46 +21,18 @@ import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from grange.runtime.processes import (
+    GUARDED,
+    PARENT_PID_ENV,
+    adopt_orphans,
+    child_pids,
+    end_children,
+)
 from grange.task.spec import TaskSpec, frames_to_json
-
-if TYPE_CHECKING:
-    import ctypes
 
 # A single argument may not exceed 128 KiB on Linux; big input lists go in a file.
 _MAX_INLINE_INPUTS = 32 * 1024
-
-
-PARENT_PID_ENV = "GRANGE_PARENT_PID"  # set for `step` processes that must die with the runtime
-
-
-def die_with_parent(parent: int | None = None) -> None:
-    """Ask Linux to kill this process when its parent dies (best effort elsewhere).
-
-    With ``parent``, a process whose parent already died before it asked (it was
-    re-parented) kills itself at once.
-    """
-    libc = _libc()
-    if libc is None or not sys.platform.startswith("linux"):
-        return
-    try:
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except AttributeError:
-        return
-    if parent is not None and os.getppid() != parent:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-@functools.cache
-def _libc() -> ctypes.CDLL | None:
-    """The C library, loaded once per process (forked tasks inherit it)."""
-    import ctypes
-
-    try:
-        return ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
 
 
 @dataclass
@@ -162,6 +133,9 @@ class SpawnLauncher(Launcher):
         self.step_args = list(step_args)  # options of every `step` command (run-wide limits)
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._started: list[Event] = []
+        # A task killed from outside leaves what it started to us (not to init).
+        self._own_children = frozenset(child_pids())
+        self._adopting = adopt_orphans()
 
     def command(self, spec: TaskSpec) -> tuple[list[str], list[str]]:
         """The command line of ``spec`` and temp files to delete afterwards."""
@@ -238,15 +212,33 @@ class SpawnLauncher(Launcher):
     def events(self) -> list[Event]:
         done: list[Event] = list(self._started)
         self._started = []
+        killed = False
         for pid, proc in list(self._procs.items()):
             code = proc.poll()
             if code is not None:
                 done.append(Exited(pid, code))
                 del self._procs[pid]
+                killed = killed or code < 0
+        if killed and self._adopting:
+            end_children(keep=self._own_children | set(self._procs))
         return done
+
+    def kill(self, worker: Worker, sig: int = signal.SIGKILL) -> None:
+        """SIGTERM to the step's guard (:func:`guard_task`), which ends the task and
+        what it started, then itself with SIGKILL; SIGKILL would leave those behind."""
+        super().kill(worker, signal.SIGTERM if sig == signal.SIGKILL and GUARDED else sig)
 
     def close(self) -> None:
         for proc in self._procs.values():
-            proc.kill()
-            proc.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGTERM if GUARDED else signal.SIGKILL)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         self._procs.clear()
+        if self._adopting:
+            end_children(keep=self._own_children)
+            adopt_orphans(False)
+            self._adopting = False

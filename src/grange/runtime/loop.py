@@ -38,6 +38,7 @@ from grange.runtime.output import Output
 from grange.runtime.parallel import Gangs, Settled
 from grange.runtime.pipes import PipeReader
 from grange.runtime.scheduler import Outcome, Pending, Scheduler
+from grange.runtime.signals import signal_of
 from grange.task.spec import TaskSpec
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class Failure:
 class LoopResult:
     failures: list[Failure] = field(default_factory=list)
     interrupted: bool = False
+    stop_signal: int = 2  # what interrupted it: SIGINT (Ctrl-C), SIGTERM or SIGHUP
     tasks_run: int = 0
     tasks_cloned: int = 0
     steps_done: set[str] = field(default_factory=set)
@@ -129,8 +131,9 @@ class RunLoop:
                 self._reap()
                 self._enforce_deadlines()
                 self._keep_alive()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM/SIGHUP (signals.Stopped)
             self.result.interrupted = True
+            self.result.stop_signal = signal_of(interrupt)
             self._stop_all()
         finally:
             self.recorder.flush(force=True)

@@ -73,6 +73,10 @@ class Output:
     def expect(self, step: str, count: int) -> None:
         """``count`` more tasks of ``step`` are coming (a foreach fanned out)."""
 
+    def paused(self) -> contextlib.AbstractContextManager[object]:
+        """A block during which the output runs no thread of its own (for a fork)."""
+        return contextlib.nullcontext()
+
     def notice(self, text: str) -> None:
         """A one-line remark of the runtime (not a task's output)."""
         self.line(text)

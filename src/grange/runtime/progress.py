@@ -7,7 +7,9 @@ output still scrolls above the view, prefixed with ``[run/step/task]``.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -50,6 +52,18 @@ class LiveOutput(Output):
         self.live.start()
 
     # -- Output -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[object]:
+        """Stop the refresh thread (and join it) for the block, then draw again."""
+        thread = getattr(self.live, "_refresh_thread", None)  # rich's stop() does not join it
+        self.live.stop()
+        if thread is not None:
+            thread.join(timeout=2)
+        try:
+            yield None
+        finally:
+            self.live.start()
 
     def line(self, text: str) -> None:
         if not self.quiet:

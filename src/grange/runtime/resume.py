@@ -6,9 +6,17 @@ task in the same place: same step, same branch/foreach positions, same loop
 iteration, and a transition the step still declares (the flow file may have
 changed since: a step inserted after it, a linear step made a foreach; such a
 task runs again, and so does everything after it). Cloning writes a new
-record pointing at the origin's artifacts; no artifact is copied. Without a STEP, everything that succeeded is reused
-and the rest (the failed tasks and what follows them) runs; with a STEP,
-that step and every step after it run again.
+record pointing at the origin's artifacts; no artifact is copied. Without a
+STEP, everything that succeeded is reused and the rest (the failed tasks and
+what follows them) runs; with a STEP, that step and every step after it run
+again. A run that succeeded is resumed too: every task is reused, so
+``run; resume`` is always safe.
+
+Which origin tasks succeeded is read from the datastore's committed records,
+not from the index: a runtime killed just after a task committed may never
+have indexed it, and that task is still reused. An origin run still running
+(its runtime alive: :mod:`grange.metastore.liveness`) is refused unless
+forced: its tasks would run twice.
 """
 
 from __future__ import annotations
@@ -18,13 +26,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from grange.datastore import AttemptRecord, write_record
+from grange.datastore.records import RECORD_NAME
 from grange.exceptions import CommandError
 from grange.graph import FlowGraph, NodeType, StepNode
 from grange.runtime.parallel import whole_gangs
 from grange.runtime.scheduler import Pending
 from grange.task.execute import MAX_RECORDED_INPUTS
 from grange.task.spec import Frame, TaskSpec
-from grange.task.stores import PARAMETERS_STEP, MissingInputError, TaskStores
+from grange.task.stores import PARAMETERS_STEP, PARAMETERS_TASK, MissingInputError, TaskStores
 
 if TYPE_CHECKING:
     from grange.metastore import MetadataStore
@@ -91,9 +100,17 @@ def plan_resume(
     user: str,
     origin_run_id: str | None,
     step: str | None,
+    force: bool = False,
 ) -> ClonePlan:
     """Find the origin run and its reusable tasks; check the STEP to resume from."""
     origin = _origin_run(metadata, flow, user, origin_run_id)
+    if origin.status == "running" and not force:  # its runtime is alive: see liveness
+        raise CommandError(
+            f"run {flow}/{origin.run_id} is still running{_where(origin)}: resuming it now "
+            "would run its tasks a second time",
+            fix="wait for it to end, or stop it (Ctrl-C, or kill its runtime) first; "
+            "--force resumes it anyway",
+        )
     if step is not None and step not in graph:
         close = difflib.get_close_matches(step, list(graph.nodes), n=1)
         raise CommandError(
@@ -101,26 +118,52 @@ def plan_resume(
             step=step,
             fix=f"did you mean '{close[0]}'?" if close else f"steps: {', '.join(graph.nodes)}",
         )
-    if step is None and origin.status == "succeeded":
+    committed = committed_tasks(stores, flow, origin.run_id)
+    if (PARAMETERS_STEP, PARAMETERS_TASK) not in committed:
         raise CommandError(
-            f"run {flow}/{origin.run_id} succeeded: there is nothing to resume",
-            fix="name the step to re-run from, e.g. resume " + graph.end,
+            f"run {flow}/{origin.run_id} cannot be resumed: its files are not in the "
+            f"{stores.blobs.describe()} (its folder {flow}/{origin.run_id} was deleted, or "
+            "the run was stopped before it stored anything)",
+            fix="start a new run with: python <flow file> run, or resume another run "
+            "with --origin-run-id",
         )
     rerun = _downstream(graph, step) if step else frozenset()
     tasks: dict[Identity, AttemptRecord] = {}
-    for task in metadata.list_tasks(flow, origin.run_id):
-        if task.step == PARAMETERS_STEP or task.status not in ("ok", "succeeded", "caught"):
+    for task_step, task_id in committed:
+        if task_step == PARAMETERS_STEP or task_step not in graph:
             continue
         try:
-            record = stores.final_record(flow, origin.run_id, task.step, task.task_id)
+            record = stores.final_record(flow, origin.run_id, task_step, task_id)
         except MissingInputError:
-            continue
+            continue  # every attempt failed
         frames = tuple(Frame.from_list(f) for f in record.extra.get("frames", ()))
-        tasks[
-            (task.step, tuple(f.index for f in frames), int(record.extra.get("iteration", 0)))
-        ] = record
+        identity = (
+            task_step,
+            tuple(f.index for f in frames),
+            int(record.extra.get("iteration", 0)),
+        )
+        tasks[identity] = record
     tasks = whole_gangs(graph, tasks)  # a gang that failed runs again, all of it
     return ClonePlan(stores, origin.run_id, rerun, tasks, graph, parameters=dict(origin.parameters))
+
+
+def committed_tasks(stores: TaskStores, flow: str, run_id: str) -> list[tuple[str, str]]:
+    """``(step, task id)`` of every task of the run with a committed record, in the
+    datastore: the truth, whether or not the index ever saw them."""
+    prefix = f"{flow}/{run_id}/"
+    found: set[tuple[str, str]] = set()
+    for key in stores.blobs.list(prefix.rstrip("/")):
+        parts = key[len(prefix) :].split("/")
+        if len(parts) == 4 and parts[3] == RECORD_NAME and parts[2].isdigit():
+            found.add((parts[0], parts[1]))
+    return sorted(found)
+
+
+def _where(origin: Any) -> str:
+    """`` (its runtime is process N on host H)`` when the index knows it."""
+    if origin.runtime_pid is None or origin.runtime_host is None:
+        return ""
+    return f" (its runtime is process {origin.runtime_pid} on {origin.runtime_host.split(':')[0]})"
 
 
 def _still_fits(node: StepNode, origin: AttemptRecord) -> bool:

@@ -15,6 +15,7 @@ import errno
 import json
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -38,6 +39,7 @@ from grange.runtime.output import Output
 from grange.runtime.resources import Machine, ResourcePool
 from grange.runtime.resume import ClonePlan, plan_resume
 from grange.runtime.scheduler import Pending, Scheduler
+from grange.runtime.signals import StopSignals, exit_code
 from grange.runtime.summary import summarize
 from grange.runtime.zygote import ForkLauncher
 from grange.task.execute import flow_facts, run_task
@@ -67,6 +69,7 @@ class RunRequest:
     resume: bool = False
     origin_run_id: str | None = None
     resume_step: str | None = None
+    force: bool = False  # resume: even an origin run that is still running
     decospecs: tuple[str, ...] = ()  # --with DECORATOR[:k=v,...]
     live: bool = False  # draw the live progress view (a terminal)
 
@@ -85,8 +88,10 @@ def execute(req: RunRequest) -> int:
         os.environ["GRANGE_METADATA"] = req.metadata_url
     _check_paths(req)
     launcher = _launcher(req)
+    stop_signals = StopSignals().__enter__()  # after the fork server: not inherited
     try:
         from grange.metastore import MetadataStore
+        from grange.metastore.liveness import current_process
         from grange.reindex import open_local_index, start_run
         from grange.runtime.recorder import Recorder
 
@@ -108,10 +113,13 @@ def execute(req: RunRequest) -> int:
                 user=req.user,
                 origin_run_id=req.origin_run_id,
                 step=req.resume_step,
+                force=req.force,
             )
         output = _output(req, graph)
         for text in notices:
             output.notice(text)
+        if isinstance(launcher, ForkLauncher):
+            launcher.pause_threads = output.paused
         run_id = start_run(
             metadata,
             blobs,
@@ -122,6 +130,7 @@ def execute(req: RunRequest) -> int:
             parameters=_printable(values if plan is None else plan.parameters),
             origin_run_id=plan.origin_run_id if plan else None,
             notice=output.notice,
+            process=current_process(),
         )
         try:
             if req.run_id_file:
@@ -169,6 +178,7 @@ def execute(req: RunRequest) -> int:
                 max_workers=req.max_workers,
             )
             result = loop.run()
+            stop_signals.settle()  # from here on, the run's end is recorded whatever comes
         except BaseException:
             # An error of grange's own (or a full disk) after the run was registered:
             # the run is over, say so in the index rather than let it read as running.
@@ -179,11 +189,14 @@ def execute(req: RunRequest) -> int:
             output.close()
         status = _status(result, graph.end)
         _finish(metadata, blobs, flow, run_id, status)
-        output.summary(summarize(req, run_id, status, result, time.time() - started))
+        hung_up = result.interrupted and result.stop_signal == signal.SIGHUP
+        with contextlib.suppress(OSError) if hung_up else contextlib.nullcontext():
+            output.summary(summarize(req, run_id, status, result, time.time() - started))
         if result.interrupted:
-            return 130
+            return exit_code(result.stop_signal)
         return 0 if status == "succeeded" else 1
     finally:
+        stop_signals.__exit__()
         launcher.close()
 
 

@@ -17,10 +17,16 @@ def summarize(req: Any, run_id: str, status: str, result: LoopResult, seconds: f
         f", {result.tasks_cloned} reused" if result.tasks_cloned else ""
     )
     if status == "succeeded":
-        return f"Run {flow}/{run_id} succeeded in {seconds:.2f}s ({counts})."
+        nothing = (
+            ": nothing needed re-running" if result.tasks_cloned and not result.tasks_run else ""
+        )
+        return f"Run {flow}/{run_id} succeeded in {seconds:.2f}s ({counts}){nothing}."
     lines = [f"Run {flow}/{run_id} FAILED after {seconds:.2f}s ({counts})."]
-    if result.interrupted:
+    if result.interrupted and result.stop_signal == signal.SIGINT:
         lines.append("  Interrupted (Ctrl-C); running tasks were stopped.")
+    elif result.interrupted:
+        name = _signal_name(result.stop_signal).split("(")[-1].rstrip(")")
+        lines.append(f"  Stopped by {name}; running tasks were stopped.")
     elif not result.failures:
         lines.append("  No task failed, but the run stopped before its end step.")
     for failure in result.failures[:5]:

@@ -34,24 +34,21 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
-from grange.runtime.launcher import (
-    Event,
-    Exited,
-    Launcher,
-    Notice,
-    NotStarted,
-    Worker,
-    die_with_parent,
-)
+from grange.runtime.forking import task_fork
+from grange.runtime.launcher import Event, Exited, Launcher, Notice, NotStarted, Worker
+from grange.runtime.processes import adopt_orphans, child_pids, die_with_parent, end_children
 from grange.task.spec import TaskSpec
 
 TaskEntry = Callable[[TaskSpec], int]  # runs one task in the current process, returns exit code
 _REQUEST = struct.Struct("=II")  # request id, length of the spec's JSON that follows
-_EVENT = struct.Struct("=cii")  # b"p", request, pid | b"x", pid, exit code | b"f", request, errno
+_EVENT = struct.Struct("=cii")
+MAX_RESTARTS = 3  # then fresh interpreters: a zygote that keeps dying is not worth forking  # b"p", request, pid | b"x", pid, exit code | b"f", request, errno
 
 
 class ForkLauncher(Launcher):
@@ -59,39 +56,76 @@ class ForkLauncher(Launcher):
 
     If the zygote dies (killed, out of memory), the tasks it was running die
     with it: they are reported as exited with SIGKILL, so the run's retry
-    policy applies to them, and every later task, and those asked for but not
-    yet started, start through ``fallback()`` (fresh interpreters) instead.
+    policy applies to them. A new zygote is forked from the runtime for the
+    tasks asked for but not yet started and every later one; after
+    ``restarts`` such restarts (or when the runtime has other threads to
+    pause), they start through ``fallback()`` (fresh interpreters) instead.
     """
 
-    def __init__(self, entry: TaskEntry, *, fallback: Callable[[], Launcher] | None = None) -> None:
-        self._requests, zygote_requests = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._events, zygote_events = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # the zygote
-            code = 0
-            try:
-                self._requests.close()
-                self._events.close()
-                _Zygote(zygote_requests, zygote_events, entry).serve()
-            except BaseException:
-                code = 1
-                with contextlib.suppress(BaseException):  # a bug in grange: say where
-                    traceback.print_exc()
-            finally:
-                os._exit(code)
-        zygote_requests.close()
-        zygote_events.close()
-        self.zygote_pid = pid
-        self._events.setblocking(False)
-        self._requests.setblocking(False)
+    def __init__(
+        self,
+        entry: TaskEntry,
+        *,
+        fallback: Callable[[], Launcher] | None = None,
+        restarts: int = MAX_RESTARTS,
+    ) -> None:
+        self._entry = entry
+        self._restarts_left = restarts
+        self._restarted = 0
+        # How to stop the runtime's own threads (the live view) around a
+        # restart: a fork must not copy a lock another thread holds.
+        self.pause_threads: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
         self._outbox = bytearray()  # requests not yet accepted by the socket
         self._requested: dict[int, TaskSpec] = {}
         self._next_request = 0
         self._running: set[int] = set()  # tasks the zygote started that have not exited
         self._make_fallback = fallback
         self._fallback: Launcher | None = None
+        # SIGHUP as the runtime had it before the run (ignored under nohup): a
+        # restarted zygote is forked while the runtime handles it itself.
+        self._hangup = signal.getsignal(signal.SIGHUP)
+        if self._hangup is None:  # set outside Python: leave it to the default
+            self._hangup = signal.SIG_DFL
+        # What the tasks of a zygote that died leave behind comes to the runtime
+        # (not to init), to be ended; children it had before are not ours.
+        self._own_children = frozenset(child_pids())
+        self._adopting = adopt_orphans()
+        self._start_zygote()
+
+    def _start_zygote(self) -> None:
+        self._requests, zygote_requests = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._events, zygote_events = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the zygote
+            # What the runtime left to collect is not ours to finalize (open files!):
+            # no collection until serve() freezes it all.
+            collecting = gc.isenabled()
+            gc.disable()
+            code = 0
+            try:
+                self._requests.close()
+                self._events.close()
+                zygote = _Zygote(zygote_requests, zygote_events, self._entry, self._hangup)
+                gc.freeze()
+                if collecting:
+                    gc.enable()
+                zygote.serve()
+            except BaseException:
+                code = 1
+                with contextlib.suppress(BaseException):  # a bug in grange: say where
+                    traceback.print_exc()
+            finally:
+                # The runtime is gone or done: no task, nor what a task started, outlives it.
+                with contextlib.suppress(BaseException):
+                    end_children()
+                os._exit(code)
+        zygote_requests.close()
+        zygote_events.close()
+        self.zygote_pid = pid
+        self._events.setblocking(False)
+        self._requests.setblocking(False)
         self._zygote_status: int | None = None  # wait status, once the zygote is gone
 
     def launch(self, spec: TaskSpec) -> None:
@@ -162,35 +196,64 @@ class ForkLauncher(Launcher):
         return True
 
     def _switch_to_fallback(self) -> list[Event]:
+        """The zygote died: its tasks died with it. Start a new one (or, after
+        :data:`MAX_RESTARTS`, fresh interpreters) and relaunch what was asked."""
         status = self._zygote_status or 0
         how = (
             f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
             if os.WIFSIGNALED(status)
             else f"exited with code {os.waitstatus_to_exitcode(status)}"
         )
-        if self._make_fallback is None:
-            raise RuntimeError(f"the grange fork server stopped unexpectedly ({how})")
-        self._fallback = self._make_fallback()
-        self.startup_allowance = self._fallback.startup_allowance
         lost = sorted(self._running)
-        out: list[Event] = [
-            Notice(
-                f"The fork server that starts tasks stopped unexpectedly ({how}); "
-                f"{len(lost)} task(s) it was running died with it. The remaining tasks "
-                "start in fresh interpreters, as with --no-fork."
-            )
-        ]
+        said = (
+            f"The fork server that starts tasks stopped unexpectedly ({how}); "
+            f"{len(lost)} task(s) it was running died with it."
+        )
         # They die with it (PR_SET_PDEATHSIG), and init reaps them: not ours to
         # kill, their pids may be reused already.
-        out += [Exited(pid, -signal.SIGKILL, lost=True) for pid in lost]
+        out: list[Event] = [Exited(pid, -signal.SIGKILL, lost=True) for pid in lost]
         self._running.clear()
         waiting = [self._requested[r] for r in sorted(self._requested)]
         self._requested.clear()
         self._outbox.clear()
+        self._events.close()
+        self._requests.close()
+        end_children(keep=self._own_children)  # the dead tasks, and what they started
+        if self._restart():
+            out.insert(0, Notice(f"{said} A new one was started."))
+            for spec in waiting:
+                self.launch(spec)
+            return out
+        if self._make_fallback is None:
+            raise RuntimeError(f"the grange fork server stopped unexpectedly ({how})")
+        self._fallback = self._make_fallback()
+        self.startup_allowance = self._fallback.startup_allowance
+        restarted = (
+            f" It was restarted {self._restarted} time(s) already." if self._restarted else ""
+        )
+        out.insert(
+            0,
+            Notice(
+                f"{said}{restarted} The remaining tasks start in fresh interpreters, "
+                "as with --no-fork."
+            ),
+        )
         for spec in waiting:
             self._fallback.launch(spec)
         out += self._fallback.events()
         return out
+
+    def _restart(self) -> bool:
+        """Start a new zygote, unless restarts are used up or unsafe (other threads)."""
+        if self._restarts_left <= 0:
+            return False
+        with self.pause_threads():
+            if threading.active_count() != 1:
+                return False
+            self._restarts_left -= 1
+            self._restarted += 1
+            self._start_zygote()
+        return True
 
     def close(self) -> None:
         if self._fallback is not None:
@@ -210,12 +273,18 @@ class ForkLauncher(Launcher):
                 deadline = float("inf")
             time.sleep(0.01)
         self._events.close()
+        if self._adopting:
+            end_children(keep=self._own_children)  # left by tasks of fresh interpreters
+            adopt_orphans(False)
 
 
 class _Zygote:
     """The loop inside the zygote process."""
 
-    def __init__(self, requests: socket.socket, events: socket.socket, entry: TaskEntry) -> None:
+    def __init__(
+        self, requests: socket.socket, events: socket.socket, entry: TaskEntry, hangup: object
+    ) -> None:
+        self.hangup = hangup  # what SIGHUP does in tasks: as in the runtime before the run
         self.requests = requests
         self.events = events
         self.entry = entry
@@ -223,13 +292,17 @@ class _Zygote:
         self.fork = task_fork()
         self.pid = os.getpid()
         self.handled: set[signal.Signals] = set()
+        self.tasks: set[int] = set()  # forked tasks not reaped yet
 
     def serve(self) -> None:
-        die_with_parent()
+        # No death signal: when the runtime dies, the end of its requests (or a
+        # failed send) ends this loop, and then every task with what it started.
+        adopt_orphans()  # what a dead task left behind comes here, to be ended
         # Objects inherited from the runtime are never garbage: keep the
         # collector from walking (and so copy-on-write faulting) them in tasks.
         gc.freeze()
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runtime's to handle
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # the runtime's to handle (it closes us)
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)
         signal.set_wakeup_fd(wake_w)
@@ -292,10 +365,12 @@ class _Zygote:
                     os.close(fd)
                 self.requests.close()
                 self.events.close()
+                signal.signal(signal.SIGHUP, self.hangup)  # type: ignore[arg-type]
                 code = _child(TaskSpec.from_json(spec), out_w, err_w, self.entry, self.pid, mask)
             finally:
                 os._exit(code)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        self.tasks.add(pid)
         os.close(out_w)
         os.close(err_w)
         socket.send_fds(self.events, [_EVENT.pack(b"p", request, pid)], [out_r, err_r])
@@ -314,100 +389,24 @@ class _Zygote:
         return self.fork()
 
     def _reap(self) -> None:
+        ended = False
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                break
             if pid == 0:
-                return
+                break
+            if pid not in self.tasks:
+                continue  # an orphan a task left behind (see below)
+            self.tasks.discard(pid)
+            ended = True
             code = os.waitstatus_to_exitcode(status)
             self.events.send(_EVENT.pack(b"x", pid, code))
-
-
-def task_fork() -> Callable[[], int]:
-    """How the zygote forks a task: libc's ``fork()`` when it is safe, else ``os.fork``.
-
-    ``os.fork`` also runs the interpreter's after-fork work in the child, and
-    the ``os.register_at_fork`` hooks. The standard library's re-create locks
-    that *other threads* may have held (threading, logging,
-    concurrent.futures) and reseed ``random``. A zygote with a single thread
-    has no such locks and :func:`_child` reseeds on its own, so when no other
-    hook is registered, calling ``fork()`` directly, with the GIL held and
-    signals blocked, does the same job; it saves ~0.4 ms of CPU and ~170
-    copy-on-write page faults per task, a tenth of what a trivial task costs.
-    Hooks that libraries register with ``pthread_atfork`` (C level) run either way.
-    """
-    if not _libc_fork_is_safe() or _thread_count() != 1 or _foreign_fork_hooks():
-        return os.fork
-    try:
-        import ctypes
-
-        fork = ctypes.PyDLL(None, use_errno=True).fork  # PyDLL: called with the GIL held
-    except (OSError, AttributeError):
-        return os.fork
-    fork.restype = ctypes.c_int
-    fork.argtypes = []
-
-    def libc_fork() -> int:
-        pid = int(fork())
-        if pid < 0:
-            raise OSError(ctypes.get_errno(), "fork() failed")
-        return pid
-
-    return libc_fork
-
-
-def _libc_fork_is_safe() -> bool:
-    """CPython 3.10 to 3.13 with a GIL, on Linux: the interpreters whose after-fork
-    work was checked to matter only with more than one thread (a test runs tasks
-    with threads, thread and process pools, logging and reseeded generators)."""
-    import sysconfig
-
-    return (
-        sys.platform.startswith("linux")
-        and sys.implementation.name == "cpython"
-        and (3, 10) <= sys.version_info[:2] <= (3, 13)
-        and not sysconfig.get_config_var("Py_GIL_DISABLED")
-    )
-
-
-# Modules whose os.register_at_fork(after_in_child=...) hooks only matter when
-# the forking process has other threads (or reseed what _child reseeds).
-_STDLIB_FORK_HOOKS = frozenset({"threading", "random", "logging", "concurrent.futures.thread"})
-
-
-def _foreign_fork_hooks() -> list[str]:
-    """After-fork hooks registered by anything but the standard library.
-
-    A library that registers one (PyTorch's CUDA fork check, gRPC, telemetry
-    exporters) expects it to run in every child, so then the zygote uses
-    ``os.fork``. The interpreter keeps the hooks in a list that is found as a
-    referrer of the threading module's own hook.
-    """
-    import gc
-    import threading
-
-    hook = getattr(threading, "_after_fork", None)
-    if hook is None:
-        return ["(unknown: threading._after_fork is missing)"]
-    foreign = []
-    for holder in gc.get_referrers(hook):
-        if not isinstance(holder, list):
-            continue
-        for fn in holder:
-            module = getattr(fn, "__module__", None)
-            if module in _STDLIB_FORK_HOOKS or getattr(fn, "__name__", "") == "_at_fork_reinit":
-                continue  # _at_fork_reinit: a lock made new (concurrent.futures)
-            foreign.append(f"{module}.{getattr(fn, '__qualname__', fn)}")
-    return foreign
-
-
-def _thread_count() -> int:
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:
-        return 0
+        if ended:
+            # A task ends its own children; one that was killed could not, and
+            # they were handed to us (adopt_orphans): end them now.
+            end_children(keep=frozenset(self.tasks))
 
 
 def _child(
@@ -419,6 +418,7 @@ def _child(
         signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # blocked around the fork
     die_with_parent(zygote)  # also if the zygote died before this line: never orphaned
+    adopt_orphans()  # what the step starts stays ours, ended when the task ends
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(out_w, 1)
@@ -437,3 +437,4 @@ def _child(
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
+        end_children()

@@ -28,11 +28,13 @@ class ForkServerDiesFlow(FlowSpec):
             os.kill(os.getppid(), signal.SIGKILL)
             time.sleep(30)  # this task dies with its parent before this ends
         self.value = self.input * 10
+        self.forked = forked
         self.next(self.join)
 
     @step
     def join(self, inputs):
         self.values = sorted(i.value for i in inputs)
+        self.all_forked = all(i.forked for i in inputs)
         self.next(self.end)
 
     @step

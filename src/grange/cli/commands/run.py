@@ -109,11 +109,16 @@ def make_resume_command(flow_cls: type) -> click.Command:
         short_help="Re-run a failed run from where it failed.",
         help="Start a new run that reuses every successful task of the origin run (the latest "
         "run by you, or --origin-run-id) and runs the rest. With STEP, that step and every "
-        "step after it run again.",
+        "step after it run again. A run still running is refused unless --force.",
     )
     @click.argument("step", required=False)
     @click.option(
         "--origin-run-id", metavar="RUN_ID", help="The run to resume [default: your latest run]."
+    )
+    @click.option(
+        "--force",
+        is_flag=True,
+        help="Resume the origin run even if it is still running (its tasks may then run twice).",
     )
     @_common_options
     @pass_flow

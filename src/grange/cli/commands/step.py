@@ -81,7 +81,7 @@ def step(
     task_extra: str,
 ) -> None:
     from grange.datastore import LocalBlobStore
-    from grange.runtime.launcher import PARENT_PID_ENV, die_with_parent
+    from grange.runtime.processes import PARENT_PID_ENV, guard_task
     from grange.task.execute import run_task
     from grange.task.spec import TaskSpec, frames_from_json
     from grange.task.stores import TaskStores
@@ -89,7 +89,7 @@ def step(
     _check_step(flow, step_name)
     parent = os.environ.pop(PARENT_PID_ENV, None)
     if parent and parent.isdigit():  # started by a local runtime: never outlive it
-        die_with_parent(int(parent))
+        guard_task(int(parent))
         # Ctrl-C is the runtime's to handle; it ends the task as it ends a forked one,
         # and a KeyboardInterrupt in the task is then one its step raised.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
