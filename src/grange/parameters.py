@@ -31,7 +31,7 @@ from grange.exceptions import ParameterAssignmentError, ParameterError
 # the click commands, so the two cannot drift apart.
 RESERVED_PARAMETER_NAMES = frozenset(
     {
-        "help", "max_num_splits", "max_workers", "namespace", "no_fork", "origin_run_id",
+        "force", "help", "max_num_splits", "max_workers", "namespace", "no_fork", "origin_run_id",
         "run_id_file", "run_namespace", "tag", "tags", "with", "with_decorators",
     }
 )  # fmt: skip

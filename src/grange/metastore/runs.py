@@ -26,7 +26,7 @@ _RUN_COLUMNS = (
     'flow, run_id, number, "user", status, created_at, started_at, finished_at, '
     f"heartbeat_at, origin_run_id, runtime, parameters, {_PROCESS}"
 )
-_INSERTED_COLUMNS = _RUN_COLUMNS.removesuffix(f", {_PROCESS}")
+INSERTED_COLUMNS = _RUN_COLUMNS.removesuffix(f", {_PROCESS}")
 _CHUNK = 500
 
 
@@ -58,12 +58,12 @@ def create_run(
     user_tags -= system
     check_tag_count(user_tags)
     ensure_flow(connection, flow, now=now)
-    number = _next_number(connection, flow)
+    number = next_number(connection, flow)
     run_id = str(number) if run_id is None else run_id
     if run_id_exists(connection, flow, run_id):
         raise MetadataError(f"run {flow}/{run_id} exists already", fix="choose another run id")
     connection.execute(
-        f"INSERT INTO runs ({_INSERTED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO runs ({INSERTED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (flow, run_id, number, user, RUNNING, now, now, None, now, origin_run_id, runtime,
          to_json(dict(parameters))),
     )  # fmt: skip
@@ -76,60 +76,7 @@ def create_run(
     return run_id
 
 
-def restore_run(connection: Sql, run: RunRow, process: RuntimeProcess | None = None) -> bool:
-    """Insert a run rebuilt from the datastore, unless its id is known; whether inserted.
-
-    A numeric run id keeps its number when it is free; any other run takes the
-    next number of the counter, which afterwards is past every number in use,
-    so that later runs never reuse an id.
-    """
-    if run_id_exists(connection, run.flow, run.run_id):
-        return False
-    ensure_flow(connection, run.flow, now=run.created_at)
-    number = int(run.run_id) if run.run_id.isdigit() else None
-    taken = "SELECT run_id FROM runs WHERE flow = ? AND number = ?"
-    if number is None or connection.execute(taken, (run.flow, number)).fetchone() is not None:
-        number = _next_number(connection, run.flow)
-    else:
-        connection.execute(
-            "INSERT INTO run_counters (flow, last_number) VALUES (?, ?) ON CONFLICT (flow) "
-            "DO UPDATE SET last_number = CASE WHEN run_counters.last_number < "
-            "excluded.last_number THEN excluded.last_number ELSE run_counters.last_number END",
-            (run.flow, number),
-        )
-    connection.execute(
-        f"INSERT INTO runs ({_INSERTED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (run.flow, run.run_id, number, run.user, run.status, run.created_at, run.started_at,
-         run.finished_at, run.heartbeat_at, run.origin_run_id, run.runtime,
-         to_json(dict(run.parameters))),
-    )  # fmt: skip
-    if process is not None:
-        record_process(connection, run.flow, run.run_id, process)
-    rows = [(run.flow, run.run_id, t, False) for t in sorted(run.tags.user - run.tags.system)]
-    rows += [(run.flow, run.run_id, t, True) for t in sorted(run.tags.system)]
-    if rows:
-        connection.executemany(
-            "INSERT INTO run_tags (flow, run_id, tag, system) VALUES (?, ?, ?, ?)", rows
-        )
-    return True
-
-
-def discard_run(connection: Sql, flow: str, run_id: str) -> None:
-    """Delete a run that was created but never used (no task registered)."""
-    used = "SELECT 1 FROM tasks WHERE flow = ? AND run_id = ? LIMIT 1"
-    if connection.execute(used, (flow, run_id)).fetchone() is not None:
-        raise MetadataError(f"run {flow}/{run_id} has tasks; it cannot be discarded")
-    connection.execute("DELETE FROM run_tags WHERE flow = ? AND run_id = ?", (flow, run_id))
-    connection.execute("DELETE FROM runs WHERE flow = ? AND run_id = ?", (flow, run_id))
-
-
-def run_ids(connection: Sql, flow: str) -> set[str]:
-    """Every run id of ``flow`` the index knows."""
-    rows = connection.execute("SELECT run_id FROM runs WHERE flow = ?", (flow,)).fetchall()
-    return {r[0] for r in rows}
-
-
-def _next_number(connection: Sql, flow: str) -> int:
+def next_number(connection: Sql, flow: str) -> int:
     return int(
         connection.execute(
             "INSERT INTO run_counters (flow, last_number) VALUES (?, 1) ON CONFLICT (flow) "

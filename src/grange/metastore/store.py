@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from grange.exceptions import MetadataError
-from grange.metastore import runs, tasks
+from grange.metastore import restore, runs, tasks
 from grange.metastore.dbapi import Sql
 from grange.metastore.liveness import RuntimeProcess, heartbeat_window
 from grange.metastore.rows import (
@@ -186,18 +186,18 @@ class MetadataStore(RunTagging):
         tags as given) unless the index knows its id; returns whether it was inserted.
         The flow's counter moves past it, so a new run never takes its id."""
         with self._write() as c:
-            return runs.restore_run(c, run, process)
+            return restore.restore_run(c, run, process)
 
     def discard_run(self, flow: str, run_id: str) -> None:
         """Delete a run that :meth:`new_run` created but that never registered a task
         (its id turned out to be taken in the datastore)."""
         with self._write() as c:
-            runs.discard_run(c, flow, run_id)
+            restore.discard_run(c, flow, run_id)
 
     def run_ids(self, flow: str) -> set[str]:
         """Every run id of ``flow`` in the index, whatever its status."""
         with self._read() as c:
-            return runs.run_ids(c, flow)
+            return restore.run_ids(c, flow)
 
     def heartbeat_run(self, flow: str, run_id: str) -> None:
         """Record that the run's runtime is alive (ignored once it has finished)."""
