@@ -204,9 +204,10 @@ def _finish(metadata: Any, blobs: LocalBlobStore, flow: str, run_id: str, status
     """Record the run's end in the datastore (for a rebuilt index), then in the index;
     if one fails (a full disk), the other is still tried, then the first error raised."""
     errors: list[Exception] = []
+    at = time.time()  # the same in both, so that a rebuilt index says what this one says
     for record_end in (
-        lambda: write_final(blobs, flow, run_id, status=status, at=time.time()),
-        lambda: metadata.finish_run(flow, run_id, status=status),
+        lambda: write_final(blobs, flow, run_id, status=status, at=at),
+        lambda: metadata.finish_run(flow, run_id, status=status, at=at),
     ):
         try:
             record_end()
