@@ -2,8 +2,9 @@
 
 A generated check receives ``flow`` and reads ``flow.name``, ``for step in
 flow: step.name`` and ``flow._graph[name].type``. Metaflow names a foreach
-split ``"foreach"`` and a static split ``"split"``; grange names them
-``"split-foreach"`` and ``"split-static"`` (the other types agree).
+split ``"foreach"`` (a ``num_parallel`` gang too) and a static split ``"split"``;
+grange names them ``"split-foreach"``, ``"split-parallel"`` and ``"split-static"``
+(the other types agree).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-_METAFLOW_TYPES = {"split-foreach": "foreach", "split-static": "split"}
+_METAFLOW_TYPES = {"split-foreach": "foreach", "split-parallel": "foreach", "split-static": "split"}
 
 
 @dataclass(frozen=True)
@@ -68,5 +69,5 @@ def foreach_frames(flow: Any) -> list[ForeachFrame]:
     return [
         ForeachFrame(name, graph[name].foreach_var or "")
         for name in node.split_parents
-        if graph[name].type.value == "split-foreach"
+        if graph[name].type.value in ("split-foreach", "split-parallel")
     ]
