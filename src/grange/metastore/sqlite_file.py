@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
-from urllib.request import pathname2url
+from urllib.parse import quote
 
 SQLITE_FILE = "metadata.db"
 BUSY_TIMEOUT_MS = 60_000
@@ -78,7 +78,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """
     if not readonly:
         return sqlite3.connect(path, check_same_thread=False)
-    uri = f"file:{pathname2url(str(path))}?mode=ro"
+    uri = f"file:{quote(str(path))}?mode=ro"  # urllib.request costs 20 ms to import
     try:
         connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
         connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
