@@ -149,6 +149,7 @@ class MetadataStore(RunTagging):
         runtime: str = "local",
         run_id: str | None = None,
         process: RuntimeProcess | None = None,
+        created_at: float | None = None,
     ) -> str:
         """Create a running run and return its id.
 
@@ -156,7 +157,8 @@ class MetadataStore(RunTagging):
         scheduler passes its own ``run_id`` (which must not be all digits, so
         it can never collide with an allocated one). ``system_tags`` should
         include ``user:<name>``, the namespace the run belongs to; ``process``
-        is the runtime's (its host then sees at once when it is gone).
+        is the runtime's (its host then sees at once when it is gone);
+        ``created_at`` the creation time, when the caller records it elsewhere too.
         """
         if run_id is not None and not _CUSTOM_RUN_ID.match(run_id):
             raise MetadataError(
@@ -175,7 +177,7 @@ class MetadataStore(RunTagging):
                 parameters=parameters or {},
                 origin_run_id=origin_run_id,
                 runtime=runtime,
-                now=self._clock(),
+                now=self._clock() if created_at is None else created_at,
             )
             if process is not None:
                 runs.record_process(c, flow, run_id, process)

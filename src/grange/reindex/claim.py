@@ -46,6 +46,7 @@ def start_run(
     """Create a running run in the index, claimed in the datastore; its id."""
     tags, system_tags = list(tags), list(system_tags)
     for _ in range(MAX_TRIES):
+        now = time.time()  # one creation time in the index and in the claim
         new_id = metadata.new_run(
             flow,
             user=user,
@@ -56,11 +57,12 @@ def start_run(
             runtime=runtime,
             run_id=run_id,
             process=process,
+            created_at=now,
         )
         claim = RunClaim(
             flow=flow,
             run_id=new_id,
-            created_at=time.time(),
+            created_at=now,
             user=user,
             tags=tags,
             system_tags=system_tags,
