@@ -62,3 +62,21 @@ def test_bad_arguments_are_named(folder: Path) -> None:
     assert done.returncode == 2 and "has no runs of NoSuchFlow" in done.stderr
     done = grange(folder, "db", "rebuild", "--datastore-root", str(folder / "nowhere"))
     assert done.returncode == 2 and "there is no datastore" in done.stderr
+
+
+def test_an_index_damaged_past_its_header_is_rebuilt(folder: Path) -> None:
+    import os
+
+    db = folder / ".grange" / "metadata.db"
+    before = grange(folder, "runs", "--all").stdout
+    page = 4096
+    with open(db, "r+b") as fh:  # the header page intact, every b-tree page broken
+        for offset in range(2 * page, os.path.getsize(db), page):
+            fh.seek(offset)
+            fh.write(b"\xff" * 8)
+    broken = grange(folder, "runs", "--all")
+    assert broken.returncode == 2 and "grange db rebuild" in broken.stderr, broken.stderr
+    done = grange(folder, "db", "rebuild")
+    assert done.returncode == 0, done.stderr
+    assert "is damaged" in done.stderr and "added 3 run(s)" in done.stdout
+    assert grange(folder, "runs", "--all").stdout == before

@@ -147,7 +147,9 @@ def test_a_disk_filled_under_the_index_loses_no_committed_task(
     runner.root = copy
     run = Run("FillDiskFlow/1")
     assert run.status in ("failed", "crashed"), run.status
-    resumed = runner.resume("fill_disk", "--origin-run-id", "1", cwd=tmp_path)  # fills 32 MiB at most
+    resumed = runner.resume(
+        "fill_disk", "--origin-run-id", "1", cwd=tmp_path
+    )  # fills 32 MiB at most
     assert "total 60" in resumed.output, resumed.explain()
     new = Run(f"FillDiskFlow/{resumed.run_id}")
     assert new.successful
