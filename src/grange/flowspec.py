@@ -20,15 +20,6 @@ from grange.parameters import Parameter, flow_constants, user_frame
 _NEXT_KEYWORDS = ("foreach", "condition")
 
 
-def _constants(flow_cls: type) -> frozenset[str]:
-    """Names of the flow's constants (see :func:`~grange.parameters.flow_constants`)."""
-    names = flow_cls.__dict__.get("_grange_constant_names")
-    if names is None:
-        names = frozenset(flow_constants(flow_cls))
-        type.__setattr__(flow_cls, "_grange_constant_names", names)
-    return names
-
-
 def _read_only_constant(name: str, what: str) -> ParameterAssignmentError:
     """``self.<constant> = ...`` in a step: an AttributeError at the user's line, as the
     read-only property it is in Metaflow."""
@@ -109,12 +100,12 @@ class FlowSpec:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in _constants(type(self)):
+        if name in flow_constants(type(self)):
             raise _read_only_constant(name, "assigned")
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        if name in _constants(type(self)):
+        if name in flow_constants(type(self)):
             raise _read_only_constant(name, "deleted")
         object.__delattr__(self, name)
 

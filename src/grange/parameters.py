@@ -17,7 +17,7 @@ import os
 import re
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -370,15 +370,15 @@ def user_frame() -> types.FrameType:
     return frame
 
 
-def flow_constants(flow_cls: type) -> dict[str, Any]:
+def flow_constants(flow_cls: type) -> Mapping[str, Any]:
     """The flow's constants, as Metaflow has them: public class attributes of the
     flow and its bases (not of ``FlowSpec``) that are not parameters, steps,
     functions, properties or classes. Each run stores them with its parameters,
     and a step cannot assign them (a new process reads the flow file again, so
-    a change would not travel)."""
-    cached = flow_cls.__dict__.get("_grange_constants")
+    a change would not travel). Computed once per class, read-only."""
+    cached: Mapping[str, Any] | None = flow_cls.__dict__.get("_grange_constants")
     if cached is not None:
-        return dict(cached)
+        return cached
     found: dict[str, Any] = {}
     for klass in reversed(flow_cls.__mro__):
         if klass.__module__.startswith("grange.") or klass is object:
@@ -388,8 +388,9 @@ def flow_constants(flow_cls: type) -> dict[str, Any]:
                 found.pop(attr, None)
                 continue
             found[attr] = value
-    type.__setattr__(flow_cls, "_grange_constants", dict(found))
-    return found
+    constants = types.MappingProxyType(found)
+    type.__setattr__(flow_cls, "_grange_constants", constants)
+    return constants
 
 
 _NOT_CONSTANTS = (
