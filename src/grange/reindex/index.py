@@ -73,7 +73,7 @@ def build_local_index(
         return MetadataStore.from_url(f"sqlite:///{temp}"), report
     try:
         if replace:
-            move_aside(root)
+            report.moved_aside = move_aside(root)
             os.replace(temp, target)
         else:
             with contextlib.suppress(FileExistsError):  # another process built it first

@@ -22,6 +22,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from grange.datastore import AttemptRecord, BlobStore, read_record
 from grange.datastore.records import RECORD_NAME
@@ -51,6 +52,7 @@ class RebuildReport:
 
     runs: list[str] = field(default_factory=list)  # pathspecs of the runs added
     ended: list[str] = field(default_factory=list)  # known runs whose end was missed
+    moved_aside: Path | None = None  # the old index, when a new one replaced it
     tasks: int = 0
     attempts: int = 0
     damaged: list[str] = field(default_factory=list)  # what was skipped, and why

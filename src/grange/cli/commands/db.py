@@ -107,9 +107,8 @@ def _fresh(root: Path, blobs: Any, progress: Any) -> Any:
     from grange.reindex import build_local_index
 
     _, report = build_local_index(root, blobs, replace=True, progress=progress)
-    old = sorted(p for p in root.glob("metadata.db.old-*") if not p.name.endswith(("-wal", "-shm")))
-    if old:
-        click.echo(f"Moved the old index aside: {old[-1]}")
+    if report.moved_aside is not None:
+        click.echo(f"Moved the old index aside: {report.moved_aside}")
     return report
 
 
