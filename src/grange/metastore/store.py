@@ -117,6 +117,9 @@ class MetadataStore(RunTagging):
         """The SQLite store under a local datastore root."""
         return cls.from_url(sqlite_url(root), **kwargs)
 
+    def close(self) -> None:
+        """Close this thread's connection, if the store keeps one (SQLite's does)."""
+
     def _write(self) -> AbstractContextManager[Sql]:
         """A connection in a transaction that may write; commits on success."""
         raise NotImplementedError

@@ -65,10 +65,10 @@ def build_local_index(
     try:
         report = rebuild(blobs, store, progress=progress)
     except BaseException:
-        _close(store)
+        store.close()
         _remove(temp)
         raise
-    _close(store)  # the last connection: SQLite folds the WAL into the file
+    store.close()  # the last connection: SQLite folds the WAL into the file
     if not writable:
         return MetadataStore.from_url(f"sqlite:///{temp}"), report
     try:
@@ -94,15 +94,6 @@ def move_aside(root: Path) -> Path | None:
             os.replace(path, target)
             moved = moved or target
     return moved
-
-
-def _close(store: MetadataStore) -> None:
-    close = getattr(store, "close", None)
-    if close is not None:
-        close()
-    engine = getattr(store, "engine", None)
-    if engine is not None:
-        engine.dispose()
 
 
 def _remove(path: Path) -> None:
