@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from s3server import MotoServer
 from support import FLOWS, load_flow
 
 
@@ -13,3 +14,22 @@ from support import FLOWS, load_flow
 def valid_flow() -> Callable[[str], type]:
     """Load a flow from tests/flows/valid by file stem."""
     return lambda stem: load_flow(FLOWS / "valid" / f"{stem}.py")
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """moto's S3 server on loopback, one for the whole session (skipped if moto is missing)."""
+    pytest.importorskip("moto.server")
+    pytest.importorskip("obstore")
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh, empty bucket on the loopback server; the environment points at it."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return s3_server.make_bucket()

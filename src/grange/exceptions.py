@@ -16,11 +16,16 @@ Every one ends the CLI with status 2, as docs/cli.md says (1 is a failed run,
     │   ├── BlobNotFound             no blob under the key asked for
     │   ├── RecordExistsError        an attempt's record was written already
     │   ├── ArtifactSerializationError an artifact cannot be pickled
-    │   └── ArtifactLoadError        a stored artifact cannot be unpickled
-    │       └── DamagedBlobError     stored bytes do not hash to their content key
+    │   ├── ArtifactLoadError        a stored artifact cannot be unpickled
+    │   │   └── DamagedBlobError     stored bytes do not hash to their content key
+    │   └── StoreAccessError         a remote store cannot be reached or used (bucket,
+    │                                credentials, permissions, network)
     ├── StoreFullError               the disk holding a store is full
     ├── StoreReadOnlyError           a store can be read but not written
     ├── CommandError                 a CLI command got arguments it cannot use
+    ├── ConfigError                  the configuration file or a profile is invalid
+    ├── PolicyError                  a profile's policy refuses what was asked
+    ├── SecretError                  a secret cannot be read from its source
     ├── MetadataError                the metadata store cannot do what was asked
     │   └── TagError                 a run tag is invalid or may not be changed
     └── ClientError                  the client API cannot give what was asked
@@ -200,6 +205,38 @@ class StoreReadOnlyError(GrangeError):
     """A store on a read-only file system (or without write permission) was written to."""
 
     headline = "Read-only store"
+
+
+class StoreAccessError(DatastoreError):
+    """A remote store (S3) refused or could not serve a request.
+
+    ``reason`` is one of ``"no-bucket"``, ``"credentials"``, ``"denied"``,
+    ``"unreachable"`` or ``"other"``; the message names the bucket and key.
+    """
+
+    headline = "Cannot use the datastore"
+
+    def __init__(self, message: str, *, reason: str = "other", fix: str | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.reason = reason
+
+
+class ConfigError(GrangeError):
+    """The configuration file (``~/.grange/config.toml``) or a profile in it is invalid."""
+
+    headline = "Invalid configuration"
+
+
+class PolicyError(GrangeError):
+    """A profile's policy refuses what was asked; the message names the rule."""
+
+    headline = "Refused by policy"
+
+
+class SecretError(GrangeError):
+    """A secret could not be read from its source (missing, denied, malformed)."""
+
+    headline = "Secret unavailable"
 
 
 class CommandError(GrangeError):

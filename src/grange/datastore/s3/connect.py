@@ -1,0 +1,176 @@
+"""One obstore client per bucket per process, and its errors in the user's terms.
+
+Fork safety: obstore runs requests on a Tokio runtime whose threads do not
+survive ``fork``. A client is therefore keyed by the process id as well, and
+grange's fork server never opens one (the runtime process and each task do,
+after their fork). :func:`open_store` refuses, with an internal error, to be
+used in a forked child of a process that already started the runtime.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from grange.datastore.s3.settings import S3Settings
+from grange.exceptions import BlobNotFound, StoreAccessError
+
+if TYPE_CHECKING:
+    from obstore.store import S3Store
+
+_lock = threading.Lock()
+_stores: dict[tuple[int, str, S3Settings], S3Store] = {}
+_started_in: int | None = None  # the pid whose Tokio runtime obstore started
+
+INSTALL_FIX = "install the S3 support: pip install 'grange[s3]'"
+
+
+def open_store(bucket: str, settings: S3Settings) -> S3Store:
+    """This process's obstore client of ``bucket`` (made on first use)."""
+    global _started_in
+    pid = os.getpid()
+    key = (pid, bucket, settings)
+    store = _stores.get(key)
+    if store is not None:
+        return store
+    with _lock:
+        if _started_in is not None and _started_in != pid:
+            # A forked child of a process that used obstore: its runtime threads are gone.
+            _stores.clear()
+        store = _stores.get(key)
+        if store is None:
+            store = _stores[key] = _make(bucket, settings)
+            _started_in = pid
+    return store
+
+
+def _make(bucket: str, settings: S3Settings) -> S3Store:
+    try:
+        from obstore.store import S3Store
+    except ImportError:
+        raise StoreAccessError(
+            f"s3://{bucket} cannot be used: the obstore library is not installed",
+            reason="other",
+            fix=INSTALL_FIX,
+        ) from None
+    config: dict[str, Any] = {"region": settings.region}
+    client: dict[str, Any] = {
+        "timeout": timedelta(seconds=settings.timeout),
+        "connect_timeout": timedelta(seconds=settings.connect_timeout),
+    }
+    if settings.endpoint_url:
+        config["endpoint"] = settings.endpoint_url
+        config["virtual_hosted_style_request"] = False
+        if settings.endpoint_url.startswith("http://"):
+            client["allow_http"] = True
+    retry = {
+        "max_retries": settings.retries,
+        "retry_timeout": timedelta(seconds=settings.retry_timeout),
+        "backoff": {
+            "init_backoff": timedelta(milliseconds=100),
+            "max_backoff": timedelta(seconds=10),
+        },
+    }
+    provider = _boto3_provider(bucket) if settings.use_boto3_credentials else None
+    return S3Store(
+        bucket,
+        config=config,  # type: ignore[arg-type]
+        client_options=client,  # type: ignore[arg-type]
+        retry_config=retry,  # type: ignore[arg-type]
+        credential_provider=provider,
+    )
+
+
+def _boto3_provider(bucket: str) -> Any:
+    """Credentials from boto3's chain (``~/.aws`` profiles, SSO), refreshed by it."""
+    try:
+        from obstore.auth.boto3 import Boto3CredentialProvider
+    except ImportError:
+        return None  # no boto3: obstore's own chain (environment, web identity, IMDS)
+    try:
+        return Boto3CredentialProvider()
+    except Exception as err:  # botocore's errors name the profile and the problem
+        raise StoreAccessError(
+            f"no AWS credentials for s3://{bucket}: {err}",
+            reason="credentials",
+            fix="check AWS_PROFILE and ~/.aws/config (aws sso login, if it uses SSO)",
+        ) from None
+
+
+_CODE = re.compile(r"<Code>([A-Za-z]+)</Code>")
+_CREDENTIAL_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "TokenRefreshRequired",
+}
+
+
+def s3_error_code(err: BaseException) -> str | None:
+    """The S3 error code (``NoSuchBucket``, ``AccessDenied``...) in an obstore error."""
+    match = _CODE.search(str(err))
+    return match.group(1) if match else None
+
+
+def translate(
+    err: BaseException,
+    *,
+    bucket: str,
+    key: str | None,
+    doing: str,
+    settings: S3Settings | None = None,
+    where: str | None = None,
+) -> Exception:
+    """The grange error for an obstore error met while ``doing`` (``"read"``, ...)
+    ``key`` of ``bucket``: what went wrong, on which bucket and key, and the fix.
+
+    A missing key becomes :class:`BlobNotFound`; anything else a
+    :class:`StoreAccessError`. Errors that are not obstore's are returned as is.
+    """
+    url = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
+    code = s3_error_code(err)
+    name = type(err).__name__
+    endpoint = (settings.endpoint_url if settings else None) or "AWS S3"
+    if code == "NoSuchBucket":
+        return StoreAccessError(
+            f"cannot {doing} {url}: the bucket {bucket!r} does not exist at {endpoint}",
+            reason="no-bucket",
+            fix=f"create it (aws s3 mb s3://{bucket}), or point grange at an existing "
+            "bucket with --datastore-root / the profile's datastore_root",
+        )
+    if isinstance(err, FileNotFoundError) or name == "NotFoundError" or code == "NoSuchKey":
+        return BlobNotFound(key or "", where or f"s3://{bucket}")
+    if code in _CREDENTIAL_CODES or name == "UnauthenticatedError":
+        return StoreAccessError(
+            f"cannot {doing} {url}: the AWS credentials were refused ({code or name})",
+            reason="credentials",
+            fix="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE "
+            "(run 'aws sts get-caller-identity' to see who you are)",
+        )
+    if (
+        code == "AccessDenied"
+        or isinstance(err, PermissionError)
+        or name == ("PermissionDeniedError")
+    ):
+        return StoreAccessError(
+            f"cannot {doing} {url}: access denied",
+            reason="denied",
+            fix=f"grant your AWS identity s3:GetObject, s3:PutObject and s3:ListBucket "
+            f"on {bucket}, or use a profile whose datastore you may use",
+        )
+    text = str(err)
+    if name == "GenericError" and ("error sending request" in text or "timed out" in text):
+        return StoreAccessError(
+            f"cannot {doing} {url}: {endpoint} did not answer, even after retries",
+            reason="unreachable",
+            fix="check the network and GRANGE_S3_ENDPOINT_URL; once the store is back, "
+            "'resume' re-runs only what did not finish",
+        )
+    if type(err).__module__.startswith("obstore") or name in ("GenericError",):
+        first = text.split("\n\nDebug source:", 1)[0].strip()
+        return StoreAccessError(f"cannot {doing} {url}: {first[:500]}", reason="other", fix=None)
+    return err  # type: ignore[return-value]
