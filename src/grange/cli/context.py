@@ -26,6 +26,8 @@ class Settings:
     ``datastore_root``, ``metadata``, ``with_decorators`` and ``namespace``
     are recorded for the commands that run or read flows (``run``, ``resume``,
     ``step``, ``logs``, ``dump``, ...); ``None`` means "the default".
+    ``profile`` is ``--profile`` (the configuration file is read only by the
+    commands that need it: ``grange.cli.runtime_options.effective``).
     """
 
     debug: bool = False
@@ -34,6 +36,7 @@ class Settings:
     metadata: str | None = None
     with_decorators: tuple[str, ...] = ()
     namespace: str | None = None
+    profile: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,10 +67,11 @@ class FlowContext:
     def command_line(self, command: str) -> str:
         """How the user runs ``command`` on this flow, e.g. ``python flow.py show``."""
         path = display_path(self.flow_file)
+        profile = f"--profile {self.settings.profile} " if self.settings.profile else ""
         if not self.via_grange:
-            return f"python {path} {command}".rstrip()
+            return f"python {path} {profile}{command}".rstrip()
         flow = f" --flow {self.flow_option}" if self.flow_option else ""
-        return f"grange {command} {path}{flow}"
+        return f"grange {profile}{command} {path}{flow}"
 
     def say(self, message: str) -> None:
         """Print a hint or progress line on stderr, unless ``--quiet``."""

@@ -19,6 +19,7 @@ import click
 from grange.cli.commands import LazyGroup
 from grange.cli.context import FlowContext, Settings
 from grange.cli.errors import debug_option
+from grange.cli.options import profile_option
 
 if TYPE_CHECKING:
     from grange.flowspec import FlowSpec
@@ -70,6 +71,7 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
         help="Add a decorator to every step, e.g. --with retry:times=3 (repeatable).",
     )
     @click.option("--namespace", metavar="NAME", help="Namespace that runs are read from.")
+    @profile_option
     @click.pass_context
     def cli(
         ctx: click.Context,
@@ -79,6 +81,7 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
         metadata: str | None,
         with_decorators: tuple[str, ...],
         namespace: str | None,
+        profile: str | None,
     ) -> None:
         settings = Settings(
             debug=debug,
@@ -87,6 +90,7 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
             metadata=metadata,
             with_decorators=tuple(with_decorators),
             namespace=namespace,
+            profile=profile,
         )
         ctx.obj = FlowContext(flow_cls, settings, flow_file)
         if ctx.invoked_subcommand is None:

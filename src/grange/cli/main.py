@@ -19,8 +19,10 @@ from grange.cli.context import Settings
 from grange.cli.errors import debug_option
 from grange.cli.flow import CONTEXT_SETTINGS
 from grange.cli.loader import for_flow_file
+from grange.cli.options import profile_option
 
 TOP_LEVEL: tuple[CommandEntry, ...] = (
+    CommandEntry("config", "config:config"),
     CommandEntry("db", "db:db"),
     CommandEntry("runs", "runs:runs"),
 )
@@ -43,14 +45,15 @@ def build_main_cli() -> click.Group:
     @click.option(
         "--quiet/--not-quiet", default=False, help="Print results only: no hints or progress."
     )
+    @profile_option
     @click.pass_context
-    def grange(ctx: click.Context, debug: bool, quiet: bool) -> None:
+    def grange(ctx: click.Context, debug: bool, quiet: bool, profile: str | None) -> None:
         """grange: ML workflows as Python classes.
 
         Flow files also have their own command line: python FLOW_FILE --help.
         'grange runs' lists the runs stored under the current directory.
         """
-        ctx.obj = Settings(debug=debug, quiet=quiet)
+        ctx.obj = Settings(debug=debug, quiet=quiet, profile=profile)
 
     return grange
 

@@ -24,3 +24,13 @@ def store_options(command: F) -> F:
         envvar="GRANGE_DATASTORE_ROOT",
         help="Where runs are stored [default: the nearest .grange/].",
     )(command)
+
+
+def profile_option(command: F) -> F:
+    """``--profile NAME``: the profile of ``~/.grange/config.toml`` to work under."""
+    return click.option(
+        "--profile",
+        metavar="NAME",
+        help="Work under this profile of ~/.grange/config.toml (or $GRANGE_CONFIG) "
+        "[default: $GRANGE_PROFILE, else the file's default_profile].",
+    )(command)

@@ -2,8 +2,9 @@
 
 They read through the client API (:mod:`grange.client`), pointed at the store
 the command line chose: ``--datastore-root`` / ``GRANGE_DATASTORE_ROOT``, else
-the nearest ``.grange/``; ``--metadata`` / ``GRANGE_METADATA``, else SQLite
-under that root (the same rules as ``run``).
+the profile's root, else the nearest ``.grange/``; ``--metadata`` /
+``GRANGE_METADATA``, else the profile's, else SQLite under that root (the same
+rules as ``run``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from grange.cli.context import Settings
-from grange.cli.runtime_options import datastore_root
+from grange.cli.runtime_options import datastore_root, metadata_url
 from grange.exceptions import CommandError, NamespaceMismatch
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def connect(settings: Settings, *, every_namespace: bool = False) -> None:
     from grange.client.config import use_stores
 
     root = datastore_root(settings)
-    use_stores(root, settings.metadata)
+    use_stores(root, metadata_url(settings))
     if every_namespace:
         namespace(None)
     elif settings.namespace:

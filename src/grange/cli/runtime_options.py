@@ -9,28 +9,63 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grange.cli.context import FlowContext, Settings
+from grange.exceptions import CommandError
 from grange.parameters import current_username
 
 if TYPE_CHECKING:
+    from grange.config import Effective
     from grange.runtime import RunRequest
 
 
+def effective(settings: Settings) -> Effective:
+    """The profile in force and the settings it gives (flags > environment > profile >
+    defaults), read from the configuration file now (see :func:`grange.config.resolve`)."""
+    from grange.config import resolve
+
+    flags = {
+        "datastore": getattr(settings, "datastore", None),
+        "datastore_root": settings.datastore_root,
+        "metadata": settings.metadata,
+    }
+    return resolve(settings.profile, os.environ, flags=flags)
+
+
+def datastore_location(settings: Settings) -> str | None:
+    """The datastore root as given: the flag, else $GRANGE_DATASTORE_ROOT, else the
+    profile's ``datastore_root`` (a folder or ``s3://...``); ``None``: the default."""
+    if settings.datastore_root:  # the flag wins: no need to read the file (``step``)
+        return settings.datastore_root
+    root = effective(settings).datastore_root.value
+    return root if isinstance(root, str) else None
+
+
 def datastore_root(settings: Settings) -> Path:
-    """The datastore root: the flag, else $GRANGE_DATASTORE_ROOT, else the nearest .grange/."""
+    """The datastore root: :func:`datastore_location`, else the nearest .grange/."""
     from grange.datastore import find_datastore_root
 
-    return find_datastore_root(Path.cwd(), settings.datastore_root, os.environ)
+    location = datastore_location(settings)
+    if location is not None and location.startswith("s3://"):  # until the S3 datastore lands
+        raise CommandError(
+            f"the datastore root {location} is in S3, which this build cannot store runs in",
+            fix="choose a local folder (--datastore-root PATH) or a profile with a local root",
+        )
+    return find_datastore_root(Path.cwd(), location, os.environ)
 
 
 def metadata_url(settings: Settings) -> str:
-    """The metadata URL from the flag / $GRANGE_METADATA; ``local`` (the default)
-    means SQLite under the datastore root, resolved by whoever opens it."""
-    return settings.metadata or "local"
+    """The metadata URL from the flag / $GRANGE_METADATA, else the profile's;
+    ``local`` (the default) means SQLite under the datastore root, resolved by
+    whoever opens it."""
+    return settings.metadata or str(effective(settings).metadata.value)
 
 
 def top_level_args(settings: Settings, root: Path, url: str) -> list[str]:
     """Top-level options that a fresh ``python flow.py step`` needs to find the same stores."""
-    args = ["--datastore-root", str(root), "--metadata", url]
+    from grange.config import mask_text
+
+    args = ["--datastore-root", str(root)]
+    if mask_text(url) == url:  # a password stays out of command lines (ps shows them);
+        args += ["--metadata", url]  # the tasks' GRANGE_METADATA holds it (run.execute)
     if settings.debug:
         args.append("--debug")
     return args
@@ -45,10 +80,17 @@ def build_request(
     origin_run_id: str | None = None,
     resume_step: str | None = None,
 ) -> RunRequest:
+    from grange.cli.policy import enforce_run_policy
     from grange.runtime import RunRequest
 
+    profile = effective(flow.settings)
     root = datastore_root(flow.settings)
     url = metadata_url(flow.settings)
+    tags = tuple(options.get("tags") or ())
+    decospecs = (*flow.settings.with_decorators, *(options.get("with_decorators") or ()))
+    # Before anything is registered: a refused run leaves nothing behind.
+    enforce_run_policy(flow, profile.policy, root=str(root), tags=tags, decospecs=decospecs)
+    os.environ.update(profile.child_env())  # tasks work under the same profile
     return RunRequest(
         flow_cls=flow.flow_cls,
         flow_file=flow.flow_file,
@@ -56,7 +98,7 @@ def build_request(
         metadata_url=url,
         user=current_username(),
         namespace=options.get("run_namespace") or flow.settings.namespace,
-        tags=tuple(options.get("tags") or ()),
+        tags=tags,
         parameters=parameters,
         max_workers=options["max_workers"],
         max_num_splits=options["max_num_splits"],
@@ -68,6 +110,6 @@ def build_request(
         origin_run_id=origin_run_id,
         resume_step=resume_step,
         force=bool(options.get("force")),
-        decospecs=(*flow.settings.with_decorators, *(options.get("with_decorators") or ())),
+        decospecs=decospecs,
         live=sys.stdout.isatty() and not os.environ.get("GRANGE_PLAIN_OUTPUT"),
     )

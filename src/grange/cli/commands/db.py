@@ -21,7 +21,7 @@ import click
 
 from grange.cli.context import Settings
 from grange.cli.options import store_options
-from grange.cli.runtime_options import datastore_root
+from grange.cli.runtime_options import datastore_root, metadata_url
 from grange.exceptions import CommandError, MetadataError, StoreReadOnlyError
 
 
@@ -55,8 +55,15 @@ def rebuild(
     from grange.reindex import rebuild as rebuild_index
 
     base = ctx.find_object(Settings) or Settings()
-    settings = Settings(debug=base.debug, quiet=base.quiet, datastore_root=datastore_root)
+    settings = Settings(
+        debug=base.debug,
+        quiet=base.quiet,
+        datastore_root=datastore_root,
+        metadata=metadata,
+        profile=base.profile,
+    )
     root = _datastore_root(settings)
+    metadata = metadata_url(settings)  # the flag, else the profile's
     local = metadata in (None, "", "local")
     blobs = LocalBlobStore(root)
     missing = [f for f in flows if f not in flows_in(blobs)]

@@ -57,7 +57,11 @@ def runs(
 
     base = ctx.find_object(Settings) or Settings()
     settings = Settings(
-        debug=base.debug, quiet=base.quiet, datastore_root=datastore_root, metadata=metadata
+        debug=base.debug,
+        quiet=base.quiet,
+        datastore_root=datastore_root,
+        metadata=metadata,
+        profile=base.profile,
     )
     connect(settings, every_namespace=every_user)
     flows = [_flow(flow_name)] if flow_name else Metaflow().flows
