@@ -9,8 +9,13 @@ Where runs are read from (:func:`metadata`, :func:`get_metadata`,
 1. what :func:`metadata` was given: ``"local@/path/to/.grange"``, a path, or a
    database URL (``sqlite:///.../metadata.db``, ``postgresql://...``);
 2. ``GRANGE_METADATA`` (a database URL) and ``GRANGE_DATASTORE_ROOT``;
-3. the nearest ``.grange/`` in the working directory or a parent of it, found
+3. the stores of the profile in force (``GRANGE_PROFILE``, else the
+   ``default_profile`` of ``~/.grange/config.toml``; see docs/profiles.md);
+4. the nearest ``.grange/`` in the working directory or a parent of it, found
    on first use.
+
+``metadata("profile:NAME")`` reads profile NAME's stores, which the profile in
+force allows only when its policy lists NAME in ``readable_profiles``.
 
 The namespace (:func:`namespace`, :func:`get_namespace`,
 :func:`default_namespace`) is a tag: an object is visible when its run carries
@@ -29,6 +34,7 @@ from typing import TYPE_CHECKING
 from grange.exceptions import ClientError, ObjectNotFound
 
 if TYPE_CHECKING:
+    from grange.config import Effective
     from grange.datastore import BlobStore, ContentAddressedStore
     from grange.metastore import MetadataStore
 
@@ -143,7 +149,7 @@ def metadata(spec: str) -> str:
     """Read runs from another store; returns :func:`get_metadata`.
 
     ``spec`` is ``"local@/path/to/.grange"`` (or a path), ``"local"`` for the
-    default local store, or a database URL: ``sqlite:///.../metadata.db``
+    default local store, ``"profile:NAME"`` for a profile's stores, or a database URL: ``sqlite:///.../metadata.db``
     (its folder is the datastore root) or ``postgresql://...`` (artifacts are
     then read from ``GRANGE_DATASTORE_ROOT`` or the nearest ``.grange/``).
     """
@@ -201,6 +207,8 @@ def _parse_spec(spec: str) -> Stores:
             fix="pass 'local@/path/to/.grange' or a database URL",
         )
     spec = spec.strip()
+    if spec.startswith("profile:"):
+        return _other_profile(spec[len("profile:") :])
     if spec == "local":
         root = _default_root()
         return Stores(root, sqlite_url(root))
@@ -232,10 +240,55 @@ def _default_root() -> Path:
 
 
 def _default_stores() -> Stores:
+    """``GRANGE_DATASTORE_ROOT`` / ``GRANGE_METADATA``, else the profile in force's
+    stores (``GRANGE_PROFILE``, else ``default_profile``), else the nearest .grange/."""
+    from grange.config import resolve
+
+    return _profile_stores(resolve(None, os.environ))
+
+
+def _profile_stores(effective: Effective) -> Stores:
     from grange.metastore import sqlite_url
 
-    root = _default_root()
-    url = os.environ.get(METADATA_ENV, "")
+    location = effective.datastore_root.value
+    if location is None:
+        root = _default_root()
+    elif str(location).startswith("s3://"):  # until the client reads S3 datastores
+        raise ClientError(
+            f"the datastore root {location} is in S3, which this build cannot read",
+            fix="read a local store: grange.metadata('local@/path/to/.grange')",
+        )
+    else:
+        root = _absolute(str(location))
+    url = str(effective.metadata.value)
     if not url or url == "local":
         url = sqlite_url(root)
     return Stores(root, url)
+
+
+def _other_profile(name: str) -> Stores:
+    """The stores of profile ``name``, if the profile in force may read its runs.
+
+    Under a profile, another one's runs are readable only when its policy lists
+    the other in ``readable_profiles``; without a profile, any (the credentials
+    of its stores decide, as always).
+    """
+    from grange.config import PROFILE_ENV, active, resolve
+    from grange.exceptions import PolicyError
+
+    current = active()
+    here = current.profile_name
+    if here is not None and name != here and name not in current.policy.readable_profiles:
+        rule = current.policy.rules.get("readable_profiles")
+        written = rule.as_written() if rule else "readable_profiles is not set (no other profile)"
+        raise PolicyError(
+            f"profile {here!r} may not read the runs of profile {name!r}: {written}",
+            file=rule.file if rule else current.config_file,
+            line=rule.line if rule else None,
+            fix=f"add {name!r} to readable_profiles in [profiles.{here}.policy], or work under "
+            f"profile {name!r} itself (--profile {name} / {PROFILE_ENV}={name})",
+        )
+    # The environment's stores are this profile's (a run exports them to its tasks):
+    # they must not stand in for the other profile's.
+    env = {k: v for k, v in os.environ.items() if k not in ("GRANGE_DATASTORE_ROOT", METADATA_ENV)}
+    return _profile_stores(resolve(name, env))

@@ -84,9 +84,7 @@ def parse_config(text: str, file: str) -> ConfigFile:
     where = _Where(text, file)
     top = where.table(data, "", TOP)
     profiles_table = top.get("profiles", {})
-    profiles = {
-        name: _profile(where, name, body) for name, body in sorted(profiles_table.items())
-    }
+    profiles = {name: _profile(where, name, body) for name, body in sorted(profiles_table.items())}
     default = top.get("default_profile")
     if default is not None and default not in profiles:
         raise where.error(
@@ -125,7 +123,9 @@ def _profile(where: _Where, name: str, body: Any) -> Profile:
     if not isinstance(body, dict):
         raise where.error("profiles", name, "must be a table", f"write it as [{table}]")
     values = where.table(body, table, PROFILE)
-    sub = {key: where.table(values.get(key, {}), f"{table}.{key}", SUBTABLES[key]) for key in SUBTABLES}
+    sub = {
+        key: where.table(values.get(key, {}), f"{table}.{key}", SUBTABLES[key]) for key in SUBTABLES
+    }
     kind, root = values.get("datastore"), values.get("datastore_root")
     if kind == "s3" and root is None:
         raise where.error(
@@ -134,14 +134,18 @@ def _profile(where: _Where, name: str, body: Any) -> Profile:
             "is 's3' but the profile has no datastore_root",
             'add datastore_root = "s3://BUCKET/PREFIX"',
         )
-    if kind is not None and root is not None and "${" not in root:
-        if (kind == "s3") != root.startswith("s3://"):
-            raise where.error(
-                table,
-                "datastore_root",
-                f"{root!r} is not a location for datastore = {kind!r}",
-                "an s3 datastore's root is s3://BUCKET/PREFIX, a local one's a folder",
-            )
+    if (
+        kind is not None
+        and root is not None
+        and "${" not in root
+        and (kind == "s3") != root.startswith("s3://")
+    ):
+        raise where.error(
+            table,
+            "datastore_root",
+            f"{root!r} is not a location for datastore = {kind!r}",
+            "an s3 datastore's root is s3://BUCKET/PREFIX, a local one's a folder",
+        )
     return Profile(
         name=name,
         file=where.file,
@@ -208,7 +212,9 @@ class _Where:
                 ) from None
         return out
 
-    def lines_of(self, table: str, values: Mapping[str, Any], s3: Mapping[str, Any]) -> dict[str, int]:
+    def lines_of(
+        self, table: str, values: Mapping[str, Any], s3: Mapping[str, Any]
+    ) -> dict[str, int]:
         """Where each key of a profile (and of its ``[s3]`` table, as ``s3.KEY``) is."""
         found = {key: self.line(table, key) for key in values}
         found.update({f"s3.{key}": self.line(f"{table}.s3", key) for key in s3})

@@ -20,7 +20,9 @@ from collections.abc import Iterable, Mapping
 from grange.config.model import Policy, Rule, Secrets
 from grange.exceptions import PolicyError
 
-_PRODUCTION_FIX = "deploy from a profile that allows it (--profile NAME), or deploy without --production"
+_PRODUCTION_FIX = (
+    "deploy from a profile that allows it (--profile NAME), or deploy without --production"
+)
 
 
 def refusal(

@@ -140,7 +140,9 @@ def render(report: dict[str, Any]) -> str:
     lines.append("")
     rows = [(name, e) for name, e in report["settings"].items()]
     show_s3 = report["settings"]["datastore"]["value"] == "s3" or any(
-        e.get("source") not in ("default", None) for e in report["s3"].values() if isinstance(e, dict)
+        e.get("source") not in ("default", None)
+        for e in report["s3"].values()
+        if isinstance(e, dict)
     )
     if show_s3:
         rows += [(f"s3.{name}", e) for name, e in report["s3"].items() if isinstance(e, dict)]
