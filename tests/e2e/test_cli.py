@@ -232,8 +232,9 @@ def test_grange_version_and_help() -> None:
     assert grange_cli("--version").stdout == f"grange {grange.__version__}\n"
     result = grange_cli("--help")
     assert result.returncode == 0 and result.stdout.startswith("Usage: grange [OPTIONS] COMMAND")
-    assert "check  Check that the flow is valid" in result.stdout
-    assert "show   Show the flow's steps" in result.stdout
+    assert re.search(r"\n  check +Check that the flow is valid", result.stdout)
+    assert re.search(r"\n  show +Show the flow's steps", result.stdout)
+    assert re.search(r"\n  config +Show the configuration", result.stdout)
 
 
 def test_the_console_script_is_installed() -> None:
