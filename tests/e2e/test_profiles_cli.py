@@ -209,3 +209,14 @@ def test_resources_above_the_policy_name_the_step_and_line(project: Project) -> 
     assert not project.store("prod").exists()
     # the same flow under a profile without the rule runs
     assert project.flow("profile_flow.py", "run", "--with", "resources:memory=100").returncode == 0
+
+
+def test_a_broken_file_is_named_with_its_line_and_a_suggestion(project: Project) -> None:
+    project.config.write_text('[profiles.dev]\ndatastore_rot = "/srv"\n')
+    for result in (project.grange("config", "show"), project.flow("profile_flow.py", "run")):
+        assert result.returncode == 2, output(result)
+        assert result.stderr.startswith(
+            f"{project.config.name}:2: Invalid configuration: [profiles.dev] datastore_rot: "
+            "is not a known key\n  Fix: did you mean 'datastore_root'?"
+        ), result.stderr
+    assert not (project.folder / ".grange").exists()
