@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from flow_runs import clean_env, python
-from support import FLOWS
+from support import FLOWS, POSTGRES_ENV, postgres_schema
 
 GRANGE = "import sys; from grange.cli.main import main; sys.argv[0] = 'grange'; main()"
 PASSWORD = "hunter2-very-secret"
@@ -220,3 +222,41 @@ def test_a_broken_file_is_named_with_its_line_and_a_suggestion(project: Project)
             "is not a known key\n  Fix: did you mean 'datastore_root'?"
         ), result.stderr
     assert not (project.folder / ".grange").exists()
+
+
+@pytest.fixture
+def schema_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema (dropped afterwards); the test is skipped without a server."""
+    if not os.environ.get(POSTGRES_ENV):
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    yield from postgres_schema(os.environ[POSTGRES_ENV])
+
+
+def test_a_postgresql_profile_with_its_password_from_the_environment(
+    project: Project, schema_url: str
+) -> None:
+    scheme, _, rest = schema_url.partition("://")
+    user, _, host = rest.partition("@")
+    url = f"{scheme}://{user}:${{PG_TEST_PASSWORD}}@{host}"  # the server trusts loopback
+    project.config.write_text(
+        f'[profiles.team]\ndatastore_root = "{project.folder}/team-store"\nmetadata = "{url}"\n'
+    )
+    secret = {"PG_TEST_PASSWORD": PASSWORD}
+    for args in (("run",), ("run", "--no-fork")):
+        ran = project.flow("profile_flow.py", "--profile", "team", *args, **secret)
+        assert ran.returncode == 0, output(ran)
+        assert PASSWORD not in output(ran)
+    runs = project.grange("--profile", "team", "runs", "ProfileFlow", **secret)
+    assert runs.returncode == 0, output(runs)
+    assert [line.split()[0] for line in runs.stdout.splitlines()[1:]] == ["2", "1"]
+    assert not (project.store("team") / "metadata.db").exists()  # the index is PostgreSQL's
+    shown = project.grange("--profile", "team", "config", "show", "--json", **secret)
+    assert json.loads(shown.stdout)["settings"]["metadata"]["value"].startswith(
+        f"{scheme}://{user}:***@"
+    )
+    for path in project.store("team").rglob("*"):
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes(), path
+    missing = project.grange("--profile", "team", "runs")
+    assert missing.returncode == 2
+    assert "uses ${PG_TEST_PASSWORD}, but PG_TEST_PASSWORD is not set" in missing.stderr
