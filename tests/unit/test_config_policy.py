@@ -167,3 +167,12 @@ def test_a_refused_policy_error_never_leaks_a_password(tmp_path: Path) -> None:
     eff = resolve("p", {"GRANGE_CONFIG": str(path)})
     err = refused(lambda: check_datastore_root(eff.policy, "/tmp"))
     assert "hunter2" not in err.render()
+
+
+def test_s3_rules_left_out_allow_anything(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[profiles.w.policy]\ns3_write_prefixes = ["s3://out/"]\n')
+    env = {"GRANGE_CONFIG": str(path), "GRANGE_PROFILE": "w"}
+    check_s3_access("s3://anything/x", env=env)  # reads: no rule
+    check_s3_access("s3://out/x", write=True, env=env)
+    refused(lambda: check_s3_access("s3://anything/x", write=True, env=env))

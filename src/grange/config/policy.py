@@ -180,9 +180,7 @@ def check_s3_policy(policy: Policy, url: str, *, write: bool, datastore_root: st
     rule = "s3_write_prefixes" if write else "s3_read_prefixes"
     allowed_write = policy.s3_write_prefixes
     allowed_read = policy.s3_read_prefixes
-    if write and allowed_write is None:
-        return
-    if not write and allowed_read is None and allowed_write is None:
+    if (allowed_write if write else allowed_read) is None:  # no rule: anything
         return
     prefixes = list(allowed_write or ())
     if not write:
@@ -191,8 +189,6 @@ def check_s3_policy(policy: Policy, url: str, *, write: bool, datastore_root: st
         prefixes.append(datastore_root)
     if is_under(url, prefixes):
         return
-    if rule not in policy.rules:  # reads limited by s3_write_prefixes alone
-        rule = "s3_write_prefixes"
     doing = "writing" if write else "reading"
     listed = policy.rules[rule].value
     raise refusal(
