@@ -260,3 +260,18 @@ def test_a_postgresql_profile_with_its_password_from_the_environment(
     missing = project.grange("--profile", "team", "runs")
     assert missing.returncode == 2
     assert "uses ${PG_TEST_PASSWORD}, but PG_TEST_PASSWORD is not set" in missing.stderr
+
+
+def test_a_failed_run_under_a_profile_says_how_to_resume_under_it(project: Project) -> None:
+    (project.folder / "fails.py").write_text(
+        "from grange import FlowSpec, step\n\n\n"
+        "class FailsFlow(FlowSpec):\n"
+        "    @step\n    def start(self):\n        int('no')\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n\n\n"
+        "if __name__ == '__main__':\n    FailsFlow()\n"
+    )
+    failed = project.flow("fails.py", "--profile", "prod", "run", "--tag", "team:ml")
+    assert failed.returncode == 1, output(failed)
+    assert "Resume with: python fails.py --profile prod resume --origin-run-id 1" in failed.stdout
+    resumed = project.flow("fails.py", "--profile", "prod", "resume", "--origin-run-id", "1")
+    assert "required_tags" in resumed.stderr  # the same policy applies to the resume

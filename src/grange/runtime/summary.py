@@ -51,7 +51,12 @@ def summarize(req: Any, run_id: str, status: str, result: LoopResult, seconds: f
     flow_file = (
         os.path.relpath(req.flow_file) if not req.flow_file.startswith("..") else req.flow_file
     )
-    lines.append(f"  Resume with: python {shlex.quote(flow_file)} resume --origin-run-id {run_id}")
+    # Under a profile (exported by the command line for the tasks), resume under it too.
+    profile = os.environ.get("GRANGE_PROFILE")
+    where = f" --profile {shlex.quote(profile)}" if profile else ""
+    lines.append(
+        f"  Resume with: python {shlex.quote(flow_file)}{where} resume --origin-run-id {run_id}"
+    )
     return "\n".join(lines)
 
 
