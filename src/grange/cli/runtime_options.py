@@ -12,14 +12,18 @@ from grange.cli.context import FlowContext, Settings
 from grange.parameters import current_username
 
 if TYPE_CHECKING:
+    from grange.datastore import DatastoreLocation
     from grange.runtime import RunRequest
 
 
-def datastore_root(settings: Settings) -> Path:
-    """The datastore root: the flag, else $GRANGE_DATASTORE_ROOT, else the nearest .grange/."""
-    from grange.datastore import find_datastore_root
+def datastore_root(settings: Settings) -> DatastoreLocation:
+    """The datastore: the flag, else $GRANGE_DATASTORE_ROOT, else the nearest .grange/
+    (an s3:// location with --datastore s3; see grange.datastore.location)."""
+    from grange.datastore import resolve_location
 
-    return find_datastore_root(Path.cwd(), settings.datastore_root, os.environ)
+    return resolve_location(
+        Path.cwd(), settings.datastore_root, os.environ, kind=settings.datastore
+    )
 
 
 def metadata_url(settings: Settings) -> str:
@@ -28,7 +32,7 @@ def metadata_url(settings: Settings) -> str:
     return settings.metadata or "local"
 
 
-def top_level_args(settings: Settings, root: Path, url: str) -> list[str]:
+def top_level_args(settings: Settings, root: DatastoreLocation, url: str) -> list[str]:
     """Top-level options that a fresh ``python flow.py step`` needs to find the same stores."""
     args = ["--datastore-root", str(root), "--metadata", url]
     if settings.debug:

@@ -49,6 +49,7 @@ def runs(
     flow_name: str | None,
     limit: int,
     every_user: bool,
+    datastore: str | None,
     datastore_root: str | None,
     metadata: str | None,
 ) -> None:
@@ -57,7 +58,11 @@ def runs(
 
     base = ctx.find_object(Settings) or Settings()
     settings = Settings(
-        debug=base.debug, quiet=base.quiet, datastore_root=datastore_root, metadata=metadata
+        debug=base.debug,
+        quiet=base.quiet,
+        datastore=datastore,
+        datastore_root=datastore_root,
+        metadata=metadata,
     )
     connect(settings, every_namespace=every_user)
     flows = [_flow(flow_name)] if flow_name else Metaflow().flows
