@@ -22,6 +22,7 @@ from grange.cli.loader import for_flow_file
 
 TOP_LEVEL: tuple[CommandEntry, ...] = (
     CommandEntry("db", "db:db"),
+    CommandEntry("push", "push:push"),
     CommandEntry("runs", "runs:runs"),
 )
 """Commands of the ``grange`` script alone, taking no FLOW_FILE (modules in ``commands/``)."""
