@@ -66,9 +66,7 @@ def test_push_copies_a_run_with_a_new_id_and_shares_blobs(runner: Runner, tmp_pa
     namespace(None)
     pushed = Flow("LogsRunFlow")["2"]
     assert pushed.successful and pushed.finished
-    assert [t.index for t in pushed["work"]] is not None
-    assert sorted(t.data.__class__.__name__ for t in pushed["work"])  # tasks are indexed
-    assert len(list(pushed["work"])) == 3
+    assert len(list(pushed["work"])) == 3  # every task is indexed
     assert "hello from start" in pushed["start"].task.stdout
     assert pushed["start"].task["items"].data == [0, 1, 2]
     claim = read_claim(LocalBlobStore(team), "LogsRunFlow", "2")
