@@ -110,3 +110,34 @@ def test_logs_dump_and_runs_commands(runner: Runner, store: Store) -> None:
     )
     assert runs.returncode == 0, runs.stderr
     assert "LogsRunFlow" in runs.stdout and "succeeded" in runs.stdout
+
+
+def test_no_credentials_reach_the_store(runner: Runner, store: Store) -> None:
+    """Neither the AWS secret key nor a database password is written anywhere a run
+    writes: records, logs, run files, the index."""
+    env = runner.env(**store.env)
+    secrets = [env.get("AWS_SECRET_ACCESS_KEY", "grange-test-secret")]
+    if store.name == "s3+postgres":
+        # The test server trusts every login, so a password can be given and looked for.
+        url = env["GRANGE_METADATA"].replace(
+            "postgresql://postgres@", "postgresql://postgres:pw-4711@"
+        )
+        env["GRANGE_METADATA"] = url
+        secrets.append("pw-4711")
+    run_id = runner.run("logs", env=env).run_id
+    assert run_id
+    found = _everything_stored(store, runner)
+    for secret in secrets:
+        assert secret.encode() not in found
+
+
+def _everything_stored(store: Store, runner: Runner) -> bytes:
+    from grange.datastore.location import DatastoreLocation
+
+    location = DatastoreLocation.of(store.root)
+    blobs = location.open()
+    data = b"".join(blobs.get_bytes(key) for key in blobs.list(""))
+    index = location.index_dir
+    if index.exists():
+        data += b"".join(p.read_bytes() for p in index.rglob("*") if p.is_file())
+    return data
