@@ -1,0 +1,279 @@
+"""The requests behind ``grange.S3``: obstore's async calls, many at a time.
+
+A batch (``get_many``, ``put_many``, ``info_many``, a listing) runs on one
+event loop with at most ``concurrency`` requests in flight. Downloads stream
+into local files chunk by chunk and uploads stream from files (multipart above
+the part size), so a big object is never held in memory whole, let alone twice.
+Every obstore error becomes an :class:`~grange.datatools.s3.errors.S3Error`
+naming the URL and the fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import os
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from grange.datastore.s3.connect import open_store, s3_error_code, translate
+from grange.datastore.s3.settings import S3Settings
+from grange.datatools.s3.errors import (
+    S3AccessDenied,
+    S3Error,
+    S3InvalidRange,
+    S3NotFound,
+)
+from grange.datatools.s3.locations import Location
+from grange.datatools.s3.objects import USER_ATTRIBUTES
+from grange.exceptions import BlobNotFound, GrangeError, StoreAccessError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+STREAM_CHUNK = 8 * 1024 * 1024  # bytes handed over per read of a download
+_BIG_WRITE = 1024 * 1024  # chunks at least this big are written from a thread
+_ACTIONS = {"read": "s3:GetObject", "write": "s3:PutObject", "list": "s3:ListBucket"}
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a download or a HEAD learnt about an object."""
+
+    size: int  # of the whole object
+    last_modified: float
+    attributes: Mapping[str, str]
+    start: int = 0  # the bytes downloaded, if any: [start, end)
+    end: int = 0
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to its end from synchronous code (in a thread of its own when
+    this thread already runs an event loop, as in a notebook)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1, thread_name_prefix="grange-s3") as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def bounded(
+    items: Sequence[T], work: Callable[[T], Awaitable[R]], limit: int
+) -> list[R]:
+    """``work(item)`` for every item, at most ``limit`` at once, results in order.
+
+    After a failure no new item starts; the error of the first failed item
+    (in the order given) is raised once the ones in flight have finished.
+    """
+    results: list[Any] = [None] * len(items)
+    errors: dict[int, BaseException] = {}
+    queue = iter(enumerate(items))
+
+    async def worker() -> None:
+        for index, item in queue:
+            if errors:
+                return
+            try:
+                results[index] = await work(item)
+            except Exception as err:
+                errors[index] = err
+                return
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(limit, len(items))))))
+    if errors:
+        raise errors[min(errors)]
+    return results
+
+
+class Transfers:
+    """Requests to S3 with the given settings, ``concurrency`` of them at a time."""
+
+    def __init__(self, settings: S3Settings, concurrency: int) -> None:
+        self.settings = settings
+        self.concurrency = concurrency
+
+    def store(self, bucket: str) -> Any:
+        return open_store(bucket, self.settings)
+
+    async def download(
+        self, loc: Location, rng: Any, path: str, *, missing_ok: bool
+    ) -> Fetched | None:
+        """Stream ``loc`` (or the range ``rng`` of it) into ``path``; None if missing."""
+        import obstore
+
+        options = {"range": rng} if rng is not None else None
+        try:
+            resp = await obstore.get_async(self.store(loc.bucket), loc.key, options=options)  # type: ignore[arg-type]
+            start, end = resp.range
+            written = 0
+            with open(path, "wb") as out:
+                async for chunk in resp.stream(min_chunk_size=STREAM_CHUNK):
+                    if len(chunk) >= _BIG_WRITE:
+                        await asyncio.to_thread(out.write, chunk)
+                    else:
+                        out.write(chunk)
+                    written += len(chunk)
+        except Exception as err:
+            failure = self.error(err, loc, "read")
+            if missing_ok and isinstance(failure, S3NotFound):
+                return None
+            raise failure from None
+        if written != end - start:
+            raise S3Error(
+                f"cannot read {loc.url}: the store sent {written} bytes of {end - start}",
+                reason="other",
+                fix="try again; if it persists, check the store (the object may be changing)",
+            )
+        meta = resp.meta
+        return Fetched(
+            meta["size"], meta["last_modified"].timestamp(), dict(resp.attributes), start, end
+        )
+
+    async def head(self, loc: Location, *, missing_ok: bool) -> Fetched | None:
+        """Size, time, content type and metadata of ``loc``, without its bytes."""
+        import obstore
+
+        try:
+            resp = await obstore.get_async(
+                self.store(loc.bucket), loc.key, options={"head": True}
+            )
+        except Exception as err:
+            failure = self.error(err, loc, "read")
+            if missing_ok and isinstance(failure, S3NotFound):
+                return None
+            raise failure from None
+        meta = resp.meta
+        return Fetched(meta["size"], meta["last_modified"].timestamp(), dict(resp.attributes))
+
+    async def upload(
+        self,
+        loc: Location,
+        source: bytes | memoryview | Path | Any,
+        *,
+        content_type: str | None,
+        metadata: Mapping[str, object] | None,
+        overwrite: bool,
+    ) -> bool:
+        """Put ``source`` (bytes, a local file's path, or a readable file) at ``loc``.
+
+        With ``overwrite=False`` nothing is written over an existing object
+        (an atomic conditional put); returns whether the object was written.
+        """
+        import obstore
+        from obstore.exceptions import AlreadyExistsError, NotSupportedError
+
+        attributes: dict[str, str] = {}
+        if content_type:
+            attributes["Content-Type"] = content_type
+        if metadata:
+            attributes[USER_ATTRIBUTES] = json.dumps(dict(metadata), sort_keys=True)
+        store = self.store(loc.bucket)
+
+        async def put(mode: str | None) -> None:
+            if hasattr(source, "seek"):
+                source.seek(0)
+            await obstore.put_async(
+                store,
+                loc.key,
+                source,
+                attributes=attributes or None,  # type: ignore[arg-type]
+                mode=mode,  # type: ignore[arg-type]
+                chunk_size=self.settings.part_size,
+                max_concurrency=self.concurrency,
+            )
+
+        try:
+            if overwrite:
+                await put(None)
+                return True
+            try:
+                await put("create")
+                return True
+            except AlreadyExistsError:
+                return False
+            except NotSupportedError:  # a store without conditional puts
+                if await self.head(loc, missing_ok=True) is not None:
+                    return False
+                await put(None)
+                return True
+        except Exception as err:
+            raise self.error(err, loc, "write") from None
+
+    async def listing(self, loc: Location, *, recursive: bool) -> list[tuple[str, int | None]]:
+        """``(key, size)`` below ``loc``; folders (size None) only when not recursive."""
+        import obstore
+
+        store = self.store(loc.bucket)
+        prefix = loc.key or None
+        try:
+            if not recursive:
+                found = await obstore.list_with_delimiter_async(store, prefix)
+                folders: list[tuple[str, int | None]] = [
+                    (p + "/", None) for p in found["common_prefixes"]
+                ]
+                objects = [(o["path"], int(o["size"])) for o in found["objects"]]
+                return sorted(objects + folders)
+            out: list[tuple[str, int | None]] = []
+            async for batch in obstore.list(store, prefix, chunk_size=1000):
+                out.extend((o["path"], int(o["size"])) for o in batch)
+            return out
+        except Exception as err:
+            raise self.error(err, loc, "list") from None
+
+    def error(self, err: BaseException, loc: Location, doing: str) -> Exception:
+        """``err`` met while ``doing`` ``loc``, as an :class:`S3Error` in the user's terms."""
+        if isinstance(err, GrangeError):
+            return err
+        url = loc.url
+        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+            return S3Error(
+                f"cannot download {url}: no space left on the local disk",
+                reason="disk-full",
+                fix="free some space, or pass S3(tmproot=...) a folder on a bigger disk",
+            )
+        if s3_error_code(err) == "InvalidRange" or " 416 " in str(err):
+            return S3InvalidRange(
+                f"cannot read {url}: the range asked for is outside the object",
+                fix="ask for an offset below the object's size (see S3.info(key).size)",
+            )
+        if type(err).__name__ == "InvalidPathError":
+            return S3Error(
+                f"cannot {doing} {url}: it holds a key grange.S3 cannot address "
+                f"({str(err).splitlines()[0]})",
+                reason="invalid-url",
+                fix="keys with empty parts ('a//b') must be read with another tool (aws s3)",
+            )
+        out = translate(
+            err, bucket=loc.bucket, key=loc.key or None, doing=doing, settings=self.settings
+        )
+        if isinstance(out, BlobNotFound):
+            return S3NotFound(
+                f"no object at {url}",
+                fix="check the key (S3.list_paths shows what is there), or pass "
+                "return_missing=True to get it back with .exists == False",
+            )
+        if isinstance(out, StoreAccessError):
+            if out.reason == "denied":
+                action = _ACTIONS.get(doing, "s3:GetObject")
+                return S3AccessDenied(
+                    f"cannot {doing} {url}: access denied",
+                    fix=f"grant your AWS identity {action} on {url} "
+                    "('aws sts get-caller-identity' shows who you are)",
+                )
+            return S3Error(out.message, reason=out.reason, fix=out.fix)
+        return out
+
+
+def local_file(path: str, key: object) -> Path:
+    """``path`` as a local file to upload; S3NotFound if there is none."""
+    if not os.path.isfile(path):
+        raise S3NotFound(
+            f"no local file {path!r} to upload to {key!r}",
+            fix="check the path given to put_files",
+        )
+    return Path(path)
