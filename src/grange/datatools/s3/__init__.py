@@ -27,7 +27,7 @@ from grange.datatools.s3.errors import (
 )
 from grange.datatools.s3.objects import RangeInfo, S3GetObject, S3Object, S3PutObject
 
-__all__ = [
+__all__ = [  # noqa: RUF022 (plain sorted(), as the API test checks)
     "MetaflowS3AccessDenied",
     "MetaflowS3Exception",
     "MetaflowS3InvalidObject",

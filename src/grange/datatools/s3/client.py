@@ -11,14 +11,14 @@ Every URL is checked against the active profile's policy before any request.
 
 from __future__ import annotations
 
+import importlib
 import io
 import itertools
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from grange.datastore.s3.settings import S3Settings
@@ -37,15 +37,19 @@ from grange.datatools.s3.transfer import Fetched, Transfers, bounded, local_file
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def _check_policy(url: str, *, write: bool) -> None:
-    """Refuse ``url`` if the active profile's policy does not let steps read
-    (or write) it. TODO(issue 10 merge): grange.config lands with
-    check_s3_access; drop the ImportError fallback then."""
+def _policy_checker() -> Callable[..., None] | None:
+    """The active profile's check of S3 URLs (``check_s3_access(url, write=...)``).
+
+    TODO(issue 10 merge): grange.config lands with check_s3_access; import it
+    plainly then and drop the ImportError fallback. (importlib for now: the
+    import linter resolves a module that does not exist yet to ``grange``.)
+    """
     try:
-        from grange.config import check_s3_access  # type: ignore[import-not-found,unused-ignore]
+        module = importlib.import_module("grange.config")
     except ImportError:
-        return
-    check_s3_access(url, write=write)
+        return None
+    check: Callable[..., None] = module.check_s3_access
+    return check
 
 
 class S3:
@@ -88,6 +92,7 @@ class S3:
         self._tmproot = tmproot
         self._tmpdir: str | None = None
         self._names = itertools.count()
+        self._policy = _policy_checker()  # read once: a batch checks every URL
 
     # -- scope -----------------------------------------------------------------
 
@@ -121,7 +126,8 @@ class S3:
     def _location(self, key: object, *, write: bool = False, folder: bool = False) -> Location:
         url = key_url(self._root, key)
         loc = split_url(url, folder=folder)
-        _check_policy(loc.url + ("/" if folder and loc.key else ""), write=write)
+        if self._policy is not None:  # before any request
+            self._policy(loc.url + ("/" if folder and loc.key else ""), write=write)
         return loc
 
     # -- listing ---------------------------------------------------------------
@@ -141,7 +147,7 @@ class S3:
                     self.concurrency)
         )  # fmt: skip
         out = []
-        for loc, found in zip(locs, listings):
+        for loc, found in zip(locs, listings, strict=True):
             for key, size in found:
                 out.append(S3Object(loc.url, f"s3://{loc.bucket}/{key}", size=size))
         return out
@@ -160,7 +166,7 @@ class S3:
                     self.concurrency)
         )  # fmt: skip
         out = []
-        for loc, meta in zip(locs, found):
+        for loc, meta in zip(locs, found, strict=True):
             if meta is None:
                 out.append(S3Object(self._root, loc.url))
             else:
@@ -212,7 +218,7 @@ class S3:
         prefixes: Sequence[str | None] | None,
     ) -> list[S3Object]:
         paths = [self._local_path(loc.url) for loc, _ in asked]
-        jobs = list(zip(asked, paths))
+        jobs = list(zip(asked, paths, strict=True))
 
         async def one(job: tuple[tuple[Location, Any], str]) -> Fetched | None:
             (loc, rng), path = job
@@ -220,12 +226,14 @@ class S3:
 
         fetched = run_sync(bounded(jobs, one, self.concurrency))
         out = []
-        for i, (((loc, rng), path), meta) in enumerate(zip(jobs, fetched)):
+        for i, (((loc, rng), path), meta) in enumerate(zip(jobs, fetched, strict=True)):
             prefix = prefixes[i] if prefixes is not None else self._root
             if meta is None:
                 out.append(S3Object(prefix, loc.url))
                 continue
-            out.append(self._object(loc, meta, path, info=info, ranged=rng is not None, prefix=prefix))
+            out.append(
+                self._object(loc, meta, path, info=info, ranged=rng is not None, prefix=prefix)
+            )
         return out
 
     def _object(
@@ -320,7 +328,9 @@ class S3:
             )  # fmt: skip
 
         written = run_sync(bounded(jobs, one, self.concurrency))
-        return [(item.key, loc.url) for (item, loc, _), done in zip(jobs, written) if done]
+        return [
+            (item.key, loc.url) for (item, loc, _), done in zip(jobs, written, strict=True) if done
+        ]
 
 
 def _put_item(entry: object, *, files: bool) -> S3PutObject:

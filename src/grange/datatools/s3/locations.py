@@ -43,9 +43,7 @@ def split_url(url: str, *, what: str = "S3 URL", folder: bool = False) -> Locati
     """``s3://bucket/key`` as a :class:`Location`; ``folder`` allows an empty key
     and a trailing ``/``."""
     if not isinstance(url, str) or not url.startswith(SCHEME):
-        raise S3URLError(
-            f"{what} {url!r} is not an s3:// URL", fix="write it as s3://BUCKET/KEY"
-        )
+        raise S3URLError(f"{what} {url!r} is not an s3:// URL", fix="write it as s3://BUCKET/KEY")
     bucket, _, key = url[len(SCHEME) :].partition("/")
     if not bucket:
         raise S3URLError(f"{what} {url!r} names no bucket", fix="write it as s3://BUCKET/KEY")
@@ -95,7 +93,9 @@ def key_url(root: str | None, key: object) -> str:
         if current.is_running_flow:
             fix = "use S3(run=self) or S3(s3root='s3://...') for keys, or give whole s3:// URLs"
         else:
-            fix = "create it as S3(s3root='s3://bucket/prefix') to use keys, or give whole s3:// URLs"
+            fix = (
+                "create it as S3(s3root='s3://bucket/prefix') to use keys, or give whole s3:// URLs"
+            )
         raise S3URLError(f"{key!r} is not an s3:// URL and this S3 has no root", fix=fix)
     if key and key.startswith(SCHEME):
         raise S3URLError(
@@ -161,9 +161,13 @@ def _run_root(run: object, bucket: str | None, prefix: str | None) -> str:
                 f"set {ROOT_ENV}=s3://BUCKET/PREFIX, or use S3(s3root='s3://...')",
             )
         base = join(datastore.rstrip("/"), RUN_FOLDER)
-    root = split_url(base, what=ROOT_ENV if os.environ.get(ROOT_ENV) else "datastore root", folder=True)
+    root = split_url(
+        base, what=ROOT_ENV if os.environ.get(ROOT_ENV) else "datastore root", folder=True
+    )
     bucket = bucket or root.bucket
-    parts = [p for p in ((prefix if prefix is not None else root.key).strip("/"), flow, run_id) if p]
+    parts = [
+        p for p in ((prefix if prefix is not None else root.key).strip("/"), flow, run_id) if p
+    ]
     return split_url(f"{SCHEME}{bucket}/{'/'.join(parts)}", folder=True).url
 
 

@@ -9,7 +9,9 @@ from collections.abc import Mapping
 from typing import IO, NamedTuple, Union
 
 #: What ``put`` accepts: text (stored as UTF-8), bytes, or a readable, seekable file.
-PutValue = Union[str, bytes, bytearray, memoryview, IO[bytes], io.RawIOBase, io.BufferedIOBase]
+PutValue = Union[  # noqa: UP007 (a runtime alias: Python 3.10 cannot | these)
+    str, bytes, bytearray, memoryview, IO[bytes], io.RawIOBase, io.BufferedIOBase
+]
 
 #: The object metadata header holding a user's metadata as JSON. Objects that
 #: Metaflow wrote carry theirs under its own name, which is read as well.
@@ -37,7 +39,8 @@ class S3PutObject(NamedTuple):
     value: PutValue | None = None
     path: str | None = None
     content_type: str | None = None
-    encryption: str | None = None  # server-side encryption: not supported (the bucket's default applies)
+    # Server-side encryption per object is not supported: the bucket's default applies.
+    encryption: str | None = None
     metadata: Mapping[str, object] | None = None
 
 
@@ -60,8 +63,8 @@ class S3Object:
     """
 
     __slots__ = (
-        "_url", "_prefix", "_key", "_path", "_size", "_content_type", "_metadata",
-        "_range_info", "_last_modified",
+        "_content_type", "_key", "_last_modified", "_metadata", "_path", "_prefix",
+        "_range_info", "_size", "_url",
     )  # fmt: skip
 
     def __init__(

@@ -62,9 +62,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-async def bounded(
-    items: Sequence[T], work: Callable[[T], Awaitable[R]], limit: int
-) -> list[R]:
+async def bounded(items: Sequence[T], work: Callable[[T], Awaitable[R]], limit: int) -> list[R]:
     """``work(item)`` for every item, at most ``limit`` at once, results in order.
 
     After a failure no new item starts; the error of the first failed item
@@ -139,9 +137,7 @@ class Transfers:
         import obstore
 
         try:
-            resp = await obstore.get_async(
-                self.store(loc.bucket), loc.key, options={"head": True}
-            )
+            resp = await obstore.get_async(self.store(loc.bucket), loc.key, options={"head": True})
         except Exception as err:
             failure = self.error(err, loc, "read")
             if missing_ok and isinstance(failure, S3NotFound):
@@ -181,7 +177,7 @@ class Transfers:
                 store,
                 loc.key,
                 source,
-                attributes=attributes or None,  # type: ignore[arg-type]
+                attributes=attributes or None,
                 mode=mode,  # type: ignore[arg-type]
                 chunk_size=self.settings.part_size,
                 max_concurrency=self.concurrency,
