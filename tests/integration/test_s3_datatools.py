@@ -25,6 +25,7 @@ from grange.datatools.s3 import (
 )
 from grange.datatools.s3.transfer import Transfers
 from grange.exceptions import PolicyError, StoreAccessError
+from s3server import MotoServer
 
 pytest.importorskip("obstore")
 
@@ -311,3 +312,21 @@ def test_the_profile_policy_is_asked_before_any_request(
         (f"{root}/fine", False),
         (f"{root}/", False),
     ]
+
+
+def test_the_example_in_the_docs_holds(s3_server: MotoServer, s3_bucket: str) -> None:
+    import doctest
+    import re
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "s3-data.md").read_text()
+    examples = re.findall(r"^```pycon\n(.*?)^```", text, re.S | re.M)
+    assert examples
+    try:
+        s3_server.make_bucket("my-bucket")
+    except Exception as err:  # made by an earlier run of this test in the session
+        assert "BucketAlreadyOwnedByYou" in str(err)
+    for example in examples:
+        test = doctest.DocTestParser().get_doctest(example, {}, "s3-data.md", None, 0)
+        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+        runner.run(test)
+        assert runner.summarize(verbose=False).failed == 0
