@@ -330,3 +330,15 @@ def test_the_example_in_the_docs_holds(s3_server: MotoServer, s3_bucket: str) ->
         runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
         runner.run(test)
         assert runner.summarize(verbose=False).failed == 0
+
+
+def test_folder_markers_are_not_objects(s3: S3, s3_server: MotoServer, s3_bucket: str) -> None:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_server.url, region_name="us-east-1")
+    client.put_object(Bucket=s3_bucket, Key="root/dir/", Body=b"")  # as the AWS console makes
+    s3.put_many([("dir/f", "1"), ("empty", b"")])
+    assert [(o.key, o.size) for o in s3.list_recursive()] == [("dir/f", 1), ("empty", 0)]
+    assert [o.key for o in s3.list_recursive(["dir"])] == ["f"]
+    assert [(o.key, o.exists) for o in s3.list_paths(["dir"])] == [("f", True)]
+    assert [(o.key, o.blob) for o in s3.get_all()] == [("dir/f", b"1"), ("empty", b"")]

@@ -213,13 +213,38 @@ class Transfers:
                     (p + "/", None) for p in found["common_prefixes"]
                 ]
                 objects = [(o["path"], int(o["size"])) for o in found["objects"]]
+                # The folder's own marker ("prefix/", read back as "prefix") is no child.
+                objects = [(p, s) for p, s in objects if p != loc.key]
                 return sorted(objects + folders)
-            out: list[tuple[str, int | None]] = []
+            out: list[tuple[str, int]] = []
             async for batch in obstore.list(store, prefix, chunk_size=1000):
                 out.extend((o["path"], int(o["size"])) for o in batch)
-            return out
         except Exception as err:
             raise self.error(err, loc, "list") from None
+        return await self._without_folder_markers(loc, out)
+
+    async def _without_folder_markers(
+        self, loc: Location, found: list[tuple[str, int]]
+    ) -> list[tuple[str, int | None]]:
+        """``found`` without folder markers: the empty ``dir/`` objects that consoles
+        create, which obstore reads back as ``dir``. An empty entry that a HEAD of
+        that name does not find was such a marker; one that it finds is a real
+        (empty) object and is kept, once."""
+        empty = sorted({p for p, size in found if size == 0 and p != loc.key})
+        heads = await bounded(
+            [Location(loc.bucket, p) for p in empty],
+            lambda one: self.head(one, missing_ok=True),
+            self.concurrency,
+        )
+        real = {p for p, meta in zip(empty, heads, strict=True) if meta is not None}
+        out: list[tuple[str, int | None]] = []
+        for path, size in found:
+            if size == 0:
+                if path not in real:
+                    continue
+                real.discard(path)  # a real object and a marker of the same name: once
+            out.append((path, size))
+        return out
 
     def error(self, err: BaseException, loc: Location, doing: str) -> Exception:
         """``err`` met while ``doing`` ``loc``, as an :class:`S3Error` in the user's terms."""
