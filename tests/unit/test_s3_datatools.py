@@ -125,3 +125,17 @@ def test_import_grange_loads_neither_s3_nor_obstore() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["[]", "False"]
+
+
+def test_a_single_key_where_a_list_is_expected_is_refused() -> None:
+    s3 = S3(s3root="s3://b/p")
+    for call in (s3.get_many, s3.list_paths, s3.info_many, s3.put_many, s3.get_recursive):
+        with pytest.raises(S3URLError, match="takes a list of keys"):
+            call("data.csv")  # type: ignore[operator]
+
+
+def test_a_tmproot_that_cannot_hold_downloads_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "not-there"
+    with pytest.raises(S3Error, match="cannot create a folder for downloads") as err:
+        S3(s3root="s3://b/p", tmproot=str(missing)).get("k")
+    assert str(missing) in str(err.value) and "tmproot" in str(err.value)

@@ -11,6 +11,7 @@ Every URL is checked against the active profile's policy before any request.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import io
 import itertools
@@ -119,7 +120,15 @@ class S3:
 
     def _local_path(self, url: str) -> str:
         if self._tmpdir is None:
-            self._tmpdir = tempfile.mkdtemp(prefix="grange.s3.", dir=self._tmproot)
+            try:
+                self._tmpdir = tempfile.mkdtemp(prefix="grange.s3.", dir=self._tmproot)
+            except OSError as err:
+                where = self._tmproot or tempfile.gettempdir()
+                raise S3Error(
+                    f"cannot create a folder for downloads in {where}: {err.strerror}",
+                    reason="disk-full" if err.errno == errno.ENOSPC else "other",
+                    fix="pass S3(tmproot=...) an existing folder you may write to",
+                ) from None
         leaf = _SAFE.sub("_", url.rsplit("/", 1)[-1])[-80:]
         return os.path.join(self._tmpdir, f"{next(self._names):06d}-{leaf}")
 
@@ -141,7 +150,9 @@ class S3:
         return self._list(keys, recursive=True)
 
     def _list(self, keys: Iterable[str] | None, *, recursive: bool) -> list[S3Object]:
-        locs = [self._location(k, folder=True) for k in ([None] if keys is None else keys)]
+        method = "list_paths" if not recursive else "list_recursive"
+        given = [None] if keys is None else _many(keys, method)
+        locs = [self._location(k, folder=True) for k in given]
         listings = run_sync(
             bounded(locs, lambda loc: self._transfers.listing(loc, recursive=recursive),
                     self.concurrency)
@@ -160,7 +171,7 @@ class S3:
 
     def info_many(self, keys: Iterable[str], return_missing: bool = False) -> list[S3Object]:
         """:meth:`info` of many objects, in parallel."""
-        locs = [self._location(k) for k in keys]
+        locs = [self._location(k) for k in _many(keys, "info_many")]
         found = run_sync(
             bounded(locs, lambda loc: self._transfers.head(loc, missing_ok=return_missing),
                     self.concurrency)
@@ -191,12 +202,12 @@ class S3:
         return_info: bool = True,
     ) -> list[S3Object]:
         """Download many objects in parallel; the results are in the order of ``keys``."""
-        asked = [(self._location(k), byte_range(k)) for k in keys]
+        asked = [(self._location(k), byte_range(k)) for k in _many(keys, "get_many")]
         return self._download(asked, return_missing, return_info, prefixes=None)
 
     def get_recursive(self, keys: Iterable[str], return_info: bool = False) -> list[S3Object]:
         """Download every object below each key."""
-        listed = self.list_recursive(keys)
+        listed = self.list_recursive(_many(keys, "get_recursive"))
         asked = [(split_url(o.url), None) for o in listed]
         prefixes = [o.prefix for o in listed]
         return self._download(asked, False, return_info, prefixes=prefixes)
@@ -291,7 +302,7 @@ class S3:
         self, key_objs: Iterable[tuple[str, PutValue] | S3PutObject], overwrite: bool = True
     ) -> list[tuple[str, str]]:
         """Upload many values in parallel; returns ``(key, url)`` of those written."""
-        items = [_put_item(k, files=False) for k in key_objs]
+        items = [_put_item(k, files=False) for k in _many(key_objs, "put_many")]
         return self._put(items, overwrite, files=False)
 
     def put_files(
@@ -299,7 +310,7 @@ class S3:
     ) -> list[tuple[str, str]]:
         """Upload many local files in parallel (multipart when big); returns
         ``(key, url)`` of those written."""
-        items = [_put_item(k, files=True) for k in key_paths]
+        items = [_put_item(k, files=True) for k in _many(key_paths, "put_files")]
         return self._put(items, overwrite, files=True)
 
     def _put(
@@ -331,6 +342,16 @@ class S3:
         return [
             (item.key, loc.url) for (item, loc, _), done in zip(jobs, written, strict=True) if done
         ]
+
+
+def _many(keys: Any, method: str) -> list[Any]:
+    """``keys`` as a list; a single string is refused (it would be read letter by letter)."""
+    if isinstance(keys, (str, bytes, S3GetObject, S3PutObject)):
+        raise S3URLError(
+            f"{method}() takes a list of keys, not the single key {keys!r:.80}",
+            fix=f"pass a list: {method}([{keys!r:.40}]), or call the one-key method",
+        )
+    return list(keys)
 
 
 def _put_item(entry: object, *, files: bool) -> S3PutObject:
