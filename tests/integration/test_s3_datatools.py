@@ -162,17 +162,42 @@ def test_put_many_and_put_files_without_overwriting(s3: S3, tmp_path: Path) -> N
         s3.put_files([("f4", str(tmp_path / "missing"))])
 
 
-def test_a_big_file_goes_up_in_parts_and_comes_back_whole(
+def test_a_big_file_goes_up_and_comes_back_in_parallel_parts(
     s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GRANGE_S3_PART_SIZE_MB", "5")  # S3's smallest part
+    parts = _Counting(Transfers._download_parts)
+    monkeypatch.setattr(Transfers, "_download_parts", lambda self, *a, **k: parts(self, *a, **k))
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(11 * 1024 * 1024))  # three parts
     with S3(s3root=f"s3://{s3_bucket}/big", tmproot=str(tmp_path)) as s3:
         s3.put_files([("big.bin", str(big))])
-        obj = s3.get("big.bin")
-        assert obj.size == big.stat().st_size
+        s3.put("small.bin", b"x" * 1024)
+        obj, small = s3.get_many(["big.bin", "small.bin"])
+        assert obj.size == big.stat().st_size and obj.range_info == (obj.size, 0, obj.size)
         assert Path(obj.path or "").read_bytes() == big.read_bytes()
+        assert small.blob == b"x" * 1024
+        assert parts.calls == 1  # the big one only
+        part = s3.get(S3GetObject("big.bin", 5, 10))  # a range is one request
+        assert part.blob == big.read_bytes()[5:15] and parts.calls == 1
+
+
+def test_an_object_replaced_while_read_in_parts_is_not_mixed(
+    s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRANGE_S3_PART_SIZE_MB", "5")
+    real = Transfers._download_parts
+
+    async def replaced_meanwhile(
+        self: Transfers, loc: Any, path: str, size: int, etag: str
+    ) -> None:
+        return await real(self, loc, path, size, '"an-older-etag"')
+
+    monkeypatch.setattr(Transfers, "_download_parts", replaced_meanwhile)
+    with S3(s3root=f"s3://{s3_bucket}/big", tmproot=str(tmp_path)) as s3:
+        s3.put("big.bin", os.urandom(10 * 1024 * 1024))
+        with pytest.raises(S3Error, match="replaced while it was being read"):
+            s3.get("big.bin")
 
 
 def test_temporary_files_are_removed_at_the_end_of_the_scope(

@@ -36,6 +36,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 STREAM_CHUNK = 8 * 1024 * 1024  # bytes handed over per read of a download
+PART_CHUNK = 1024 * 1024  # the same, for a part of an object read in parallel parts
 _BIG_WRITE = 1024 * 1024  # chunks at least this big are written from a thread
 _ACTIONS = {"read": "s3:GetObject", "write": "s3:PutObject", "list": "s3:ListBucket"}
 
@@ -94,6 +95,7 @@ class Transfers:
     def __init__(self, settings: S3Settings, concurrency: int) -> None:
         self.settings = settings
         self.concurrency = concurrency
+        self._gates: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     def store(self, bucket: str) -> Any:
         return open_store(bucket, self.settings)
@@ -101,36 +103,67 @@ class Transfers:
     async def download(
         self, loc: Location, rng: Any, path: str, *, missing_ok: bool
     ) -> Fetched | None:
-        """Stream ``loc`` (or the range ``rng`` of it) into ``path``; None if missing."""
+        """Stream ``loc`` (or the range ``rng`` of it) into ``path``; None if missing.
+
+        A whole object of two parts or more is read in parts, in parallel: the
+        first response only tells its size and ETag, and every part must match
+        that ETag, so an object replaced meanwhile is never read half old, half new.
+        """
         import obstore
 
         options = {"range": rng} if rng is not None else None
         try:
             resp = await obstore.get_async(self.store(loc.bucket), loc.key, options=options)  # type: ignore[arg-type]
             start, end = resp.range
-            written = 0
-            with open(path, "wb") as out:
-                async for chunk in resp.stream(min_chunk_size=STREAM_CHUNK):
-                    if len(chunk) >= _BIG_WRITE:
-                        await asyncio.to_thread(out.write, chunk)
-                    else:
-                        out.write(chunk)
-                    written += len(chunk)
+            meta, attributes = resp.meta, dict(resp.attributes)
+            etag = meta.get("e_tag")
+            if rng is None and etag and end - start >= 2 * self.settings.part_size:
+                del resp  # its body is read in parts instead
+                await self._download_parts(loc, path, end - start, etag)
+            else:
+                await _stream_into(resp, path, loc, end - start)
         except Exception as err:
             failure = self.error(err, loc, "read")
             if missing_ok and isinstance(failure, S3NotFound):
                 return None
             raise failure from None
-        if written != end - start:
-            raise S3Error(
-                f"cannot read {loc.url}: the store sent {written} bytes of {end - start}",
-                reason="other",
-                fix="try again; if it persists, check the store (the object may be changing)",
-            )
-        meta = resp.meta
-        return Fetched(
-            meta["size"], meta["last_modified"].timestamp(), dict(resp.attributes), start, end
-        )
+        return Fetched(meta["size"], meta["last_modified"].timestamp(), attributes, start, end)
+
+    async def _download_parts(self, loc: Location, path: str, size: int, etag: str) -> None:
+        """Read ``size`` bytes of ``loc`` into ``path`` in parts of the part size.
+
+        Part requests of a whole batch share one gate of ``concurrency``
+        requests; each hands over at most :data:`PART_CHUNK` bytes at a time.
+        """
+        import obstore
+
+        store, part, gate = self.store(loc.bucket), self.settings.part_size, self._gate()
+        with open(path, "wb") as out:
+            out.truncate(size)
+            fd = out.fileno()
+
+            async def one(bounds: tuple[int, int]) -> None:
+                first, stop = bounds
+                async with gate:
+                    resp = await obstore.get_async(
+                        store, loc.key, options={"range": bounds, "if_match": etag}
+                    )
+                    offset = first
+                    async for chunk in resp.stream(min_chunk_size=PART_CHUNK):
+                        await asyncio.to_thread(_pwrite_all, fd, chunk, offset)
+                        offset += len(chunk)
+                if offset != stop:
+                    raise _short(loc, offset - first, stop - first)
+
+            parts = [(a, min(a + part, size)) for a in range(0, size, part)]
+            await bounded(parts, one, self.concurrency)
+
+    def _gate(self) -> asyncio.Semaphore:
+        """The semaphore bounding part requests on the running event loop."""
+        loop = asyncio.get_running_loop()
+        if self._gates is None or self._gates[0] is not loop:
+            self._gates = (loop, asyncio.Semaphore(self.concurrency))
+        return self._gates[1]
 
     async def head(self, loc: Location, *, missing_ok: bool) -> Fetched | None:
         """Size, time, content type and metadata of ``loc``, without its bytes."""
@@ -262,6 +295,12 @@ class Transfers:
                 f"cannot read {url}: the range asked for is outside the object",
                 fix="ask for an offset below the object's size (see S3.info(key).size)",
             )
+        if type(err).__name__ == "PreconditionError":
+            return S3Error(
+                f"cannot read {url}: it was replaced while it was being read",
+                reason="other",
+                fix="read it again once its writer has finished",
+            )
         if type(err).__name__ == "InvalidPathError":
             return S3Error(
                 f"cannot {doing} {url}: it holds a key grange.S3 cannot address "
@@ -288,6 +327,35 @@ class Transfers:
                 )
             return S3Error(out.message, reason=out.reason, fix=out.fix)
         return out
+
+
+async def _stream_into(resp: Any, path: str, loc: Location, expected: int) -> None:
+    """Write the body of ``resp`` into ``path``, checking that all of it came."""
+    written = 0
+    with open(path, "wb") as out:
+        async for chunk in resp.stream(min_chunk_size=STREAM_CHUNK):
+            if len(chunk) >= _BIG_WRITE:
+                await asyncio.to_thread(out.write, chunk)
+            else:
+                out.write(chunk)
+            written += len(chunk)
+    if written != expected:
+        raise _short(loc, written, expected)
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        done = os.pwrite(fd, view, offset)
+        view, offset = view[done:], offset + done
+
+
+def _short(loc: Location, got: int, expected: int) -> S3Error:
+    return S3Error(
+        f"cannot read {loc.url}: the store sent {got} bytes of {expected}",
+        reason="other",
+        fix="try again; if it persists, check the store (the object may be changing)",
+    )
 
 
 def local_file(path: str, key: object) -> Path:
