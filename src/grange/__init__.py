@@ -11,7 +11,16 @@ import typing
 
 from grange._version import __version__
 from grange.current import current
-from grange.decorators import catch, environment, parallel, resources, retry, step, timeout
+from grange.decorators import (
+    catch,
+    environment,
+    parallel,
+    resources,
+    retry,
+    secrets,
+    step,
+    timeout,
+)
 from grange.exceptions import GrangeError
 from grange.flowspec import FlowSpec
 from grange.parameters import IncludeFile, JSONType, Parameter
@@ -57,6 +66,7 @@ __all__ = [
     "parallel",
     "resources",
     "retry",
+    "secrets",
     "step",
     "timeout",
 ]
