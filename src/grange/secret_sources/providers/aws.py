@@ -68,6 +68,7 @@ class AwsSecretsManagerProvider(Provider):
             client = session.client(
                 "secretsmanager", region_name=region, endpoint_url=endpoint, config=config
             )
+            region = region or client.meta.region_name
             response = client.get_secret_value(SecretId=secret_id)
         except ProviderError:
             raise
