@@ -48,9 +48,7 @@ def assert_nowhere(runner: Runner, result: Result, *values: str) -> None:
                 assert value.encode() not in path.read_bytes(), path
 
 
-def test_a_step_gets_its_secrets_and_they_are_masked_everywhere(
-    runner: Runner, fork: bool
-) -> None:
+def test_a_step_gets_its_secrets_and_they_are_masked_everywhere(runner: Runner, fork: bool) -> None:
     result = run(runner, fork=fork)
     run_ = Flow("SecretsFlow")[result.run_id]
     assert run_.successful
