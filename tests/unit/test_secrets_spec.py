@@ -12,9 +12,8 @@ from grange.exceptions import DecoratorError, LintError, PolicyError, SecretErro
 from grange.graph import graph_of
 from grange.graph.lint import check, lint
 from grange.graph.render import render
-from grange.secret_sources import SecretSource, SecretsPolicy, parse_source
-from grange.secret_sources.policy import ResolvedSource
-from grange.secret_sources.spec import SourceSpecError
+from grange.secret_sources.policy import ResolvedSource, SecretsPolicy
+from grange.secret_sources.spec import SecretSource, SourceSpecError, parse_source
 from support import FLOWS, load_flow
 
 

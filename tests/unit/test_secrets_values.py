@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from grange.exceptions import PolicyError, SecretError
-from grange.secret_sources import SecretSource, SecretsPolicy
 from grange.secret_sources.artifacts import secret_in
 from grange.secret_sources.load import load_secrets
+from grange.secret_sources.policy import SecretsPolicy
 from grange.secret_sources.providers import PROVIDERS, ProviderError
 from grange.secret_sources.providers.aws import _client_error
 from grange.secret_sources.providers.local import parse_dotenv
 from grange.secret_sources.redact import Redactor, StreamRedactor
+from grange.secret_sources.spec import SecretSource
 from grange.secret_sources.values import SecretEnv, ValuesError, sanitize_key, secret_texts
 
 PASSWORD = "s3cr3t-Pa55word-XYZ"

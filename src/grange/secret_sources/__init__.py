@@ -9,17 +9,6 @@
   :mod:`~grange.secret_sources.artifacts`: masking values in output, refusing them in artifacts.
 
 This package knows nothing of steps, tasks or storage: the task layer calls it.
-Importing it imports no provider (the decorators import it at ``import grange``).
+Importing it imports nothing: the decorators import :mod:`~grange.secret_sources.spec`
+at ``import grange``, the task layer the rest when a step has ``@secrets``.
 """
-
-from grange.secret_sources.policy import ResolvedSource, SecretsPolicy
-from grange.secret_sources.spec import PROVIDER_TYPES, SecretSource, parse_source, parse_sources
-
-__all__ = [
-    "PROVIDER_TYPES",
-    "ResolvedSource",
-    "SecretSource",
-    "SecretsPolicy",
-    "parse_source",
-    "parse_sources",
-]

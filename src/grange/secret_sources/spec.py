@@ -16,9 +16,7 @@ imports no provider, so the decorators (which may not import boto3) use it.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 #: Every provider grange has, by the name a source gives it.
@@ -37,14 +35,37 @@ class SourceSpecError(ValueError):
         self.fix = fix
 
 
-@dataclass(frozen=True)
 class SecretSource:
-    """One source of ``@secrets``: which provider (None: the default one), which secret."""
+    """One source of ``@secrets``: which provider (None: the default one), which secret.
 
-    id: str
-    type: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-    role: str | None = None
+    A plain class, not a dataclass: this module is imported by ``import grange``.
+    """
+
+    __slots__ = ("id", "options", "role", "type")
+
+    def __init__(
+        self,
+        id: str,
+        type: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        role: str | None = None,
+    ) -> None:
+        self.id = id
+        self.type = type
+        self.options: Mapping[str, Any] = dict(options or {})
+        self.role = role
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.id, self.type, self.options, self.role)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretSource) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((self.id, self.type, self.role))
+
+    def __repr__(self) -> str:
+        return f"SecretSource(id={self.id!r}, type={self.type!r}, role={self.role!r})"
 
     def label(self, provider: str | None = None) -> str:
         """How messages name the source: ``aws-secrets-manager.prod/db``."""
@@ -98,6 +119,8 @@ def check_type(kind: str, written: str) -> str:
     """``kind`` if it names a provider; else :class:`SourceSpecError` with a suggestion."""
     if kind in PROVIDER_TYPES:
         return kind
+    import difflib  # only for the message
+
     close = difflib.get_close_matches(kind, PROVIDER_TYPES, n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
     raise SourceSpecError(

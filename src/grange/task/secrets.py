@@ -17,15 +17,15 @@ import contextlib
 import json
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grange.decorators.base import StepDecorator
 from grange.decorators.secrets import SecretsDecorator
-from grange.secret_sources.artifacts import SecretInArtifactError, secret_in
-from grange.secret_sources.load import load_secrets
-from grange.secret_sources.output import OutputMask
-from grange.secret_sources.policy import SecretsPolicy
-from grange.secret_sources.redact import Redactor
+
+if TYPE_CHECKING:  # the modules themselves are imported by steps with @secrets only
+    from grange.secret_sources.output import OutputMask
+    from grange.secret_sources.policy import SecretsPolicy
+    from grange.secret_sources.redact import Redactor
 
 
 class TaskSecrets:
@@ -54,6 +54,10 @@ class TaskSecrets:
         deco = next((d for d in decorators if isinstance(d, SecretsDecorator)), None)
         if deco is None or not deco.sources:
             return
+        from grange.secret_sources.load import load_secrets
+        from grange.secret_sources.output import OutputMask
+        from grange.secret_sources.policy import SecretsPolicy
+
         loaded = load_secrets(
             deco.sources,
             step=step,
@@ -82,6 +86,8 @@ class TaskSecrets:
         """:class:`SecretInArtifactError` if ``value`` holds a secret value."""
         if self.redactor is None:
             return
+        from grange.secret_sources.artifacts import SecretInArtifactError, secret_in
+
         text = secret_in(value, self.redactor)
         if text is None:
             return
