@@ -191,3 +191,23 @@ def test_profile_tables_are_checked() -> None:
         SecretsPolicy.from_profile("p", {"allowed_sources": "prod/*"})
     with pytest.raises(SecretError, match="default_provider must be a provider name"):
         SecretsPolicy.from_profile("p", {"default_provider": 3})
+
+
+def test_sources_can_be_checked_before_a_run_starts() -> None:
+    from grange.task.secrets import check_sources
+
+    decorators = decorators_of(InlineFlow.start)
+    check_sources(decorators, step="start", policy=SecretsPolicy())
+    with pytest.raises(PolicyError) as info:
+        check_sources(
+            decorators,
+            step="start",
+            policy=SecretsPolicy(allowed_sources=("local-file.*",), origin="profile 'prod'"),
+            file="flow.py",
+            line=7,
+        )
+    assert "flow.py:7, step 'start'" in info.value.render()
+    assert "'inline.t' is not allowed by profile 'prod'" in info.value.message
+    check_sources(
+        decorators_of(InlineFlow.end), step="end", policy=SecretsPolicy(allowed_sources=())
+    )

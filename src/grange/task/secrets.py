@@ -122,3 +122,31 @@ class TaskSecrets:
             if text in (value, json.dumps(value)[1:-1], repr(value)[1:-1]):
                 return name
         return "?"
+
+
+def check_sources(
+    decorators: Sequence[StepDecorator],
+    *,
+    step: str,
+    policy: SecretsPolicy | None = None,
+    file: str | None = None,
+    line: int | None = None,
+) -> None:
+    """Before a run starts or a flow is deployed: the step's ``@secrets`` sources each
+    have a provider, and ``policy`` allows them. Reads no secret.
+
+    Raises :class:`~grange.exceptions.SecretError` or :class:`~grange.exceptions.PolicyError`.
+    """
+    deco = next((d for d in decorators if isinstance(d, SecretsDecorator)), None)
+    if deco is None or not deco.sources:
+        return
+    from grange.exceptions import GrangeError
+    from grange.secret_sources.policy import SecretsPolicy
+
+    policy = policy or SecretsPolicy.from_env()
+    try:
+        resolved = [policy.resolve(s, role=deco.role, step=step) for s in deco.sources]
+        policy.check(resolved, step=step)
+    except GrangeError as err:
+        err.file, err.line = err.file or file, err.line or line
+        raise
