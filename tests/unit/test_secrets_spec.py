@@ -45,7 +45,7 @@ def test_source_forms(item: object, expected: SecretSource) -> None:
 @pytest.mark.parametrize(
     ("item", "message", "fix"),
     [
-        ("aws-secret-manager.db", "'aws-secret-manager' in 'aws-secret-manager.db' is not a secrets provider", "did you mean 'aws-secrets-manager'?"),
+        ("aws-secret-manager.db", "'aws-secret-manager' in 'aws-secret-manager.db' is not a secrets provider", "did you mean 'aws-secrets-manager.db'?"),
         ("team.db", "'team' in 'team.db' is not a secrets provider", "{'id': 'team.db'}"),
         ("local-file.", "names no secret after the provider", "write the id after the dot"),
         ("", "a source is an empty string", 'sources=["db"]'),
@@ -83,7 +83,7 @@ def test_a_bad_source_is_a_lint_error_naming_file_line_and_step() -> None:
     text = info.value.render()
     assert "invalid.py:11, step 'train'" in text
     assert "'aws-secret-manager' in 'aws-secret-manager.prod/db' is not a secrets provider" in text
-    assert "did you mean 'aws-secrets-manager'?" in text
+    assert "did you mean 'aws-secrets-manager.prod/db'?" in text
 
 
 class InlineFlow(FlowSpec):

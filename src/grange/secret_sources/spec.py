@@ -115,19 +115,32 @@ def parse_sources(value: object) -> tuple[SecretSource, ...]:
     return tuple(parse_source(item) for item in value)
 
 
-def check_type(kind: str, written: str) -> str:
-    """``kind`` if it names a provider; else :class:`SourceSpecError` with a suggestion."""
+def check_type(kind: str, written: str, secret_id: str | None = None) -> str:
+    """``kind`` if it names a provider; else :class:`SourceSpecError` with a suggestion.
+
+    ``written`` is the source as written; ``secret_id`` the id after the dot, if any.
+    """
     if kind in PROVIDER_TYPES:
         return kind
     import difflib  # only for the message
 
     close = difflib.get_close_matches(kind, PROVIDER_TYPES, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    raise SourceSpecError(
+    message = (
         f"'{kind}' in {written!r} is not a secrets provider "
-        f"(providers: {', '.join(PROVIDER_TYPES)})",
-        hint + "an id that holds a dot is written with its provider in front "
-        f"('local-file.{written}') or as a dict ({{'id': {written!r}}})",
+        f"(providers: {', '.join(PROVIDER_TYPES)})"
+    )
+    if close:
+        fix = (
+            f"did you mean '{close[0]}.{secret_id}'?"
+            if secret_id
+            else f"did you mean '{close[0]}'?"
+        )
+        raise SourceSpecError(message, fix)
+    raise SourceSpecError(
+        message,
+        "the part before the first dot names the provider: write an id that holds a dot "
+        f"with its provider in front ('local-file.{written}') or as a dict "
+        f"({{'id': {written!r}}})",
     )
 
 
@@ -137,7 +150,7 @@ def _from_str(text: str) -> SecretSource:
     kind, dot, rest = text.partition(".")
     if not dot:
         return SecretSource(id=text)
-    check_type(kind, text)
+    check_type(kind, text, rest)
     _check_id(rest, text)
     return SecretSource(id=rest, type=kind)
 
