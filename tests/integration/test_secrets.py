@@ -171,4 +171,23 @@ def test_with_secrets_gives_every_step_the_secret(runner: Runner, fork: bool) ->
     digest = hashlib.sha256(PASSWORD.encode()).hexdigest()
     assert run_.data.start_sha == digest and run_.data.end_sha == digest
     assert "start sees ****" in run_["start"].task.stdout
+    assert run_["start"].task.data.secrets_imported
+    assert_nowhere(runner, result, PASSWORD)
+
+
+def test_a_step_without_secrets_pays_nothing_for_them(runner: Runner, fork: bool) -> None:
+    result = runner.run(SECRET_FLOWS / "plain.py", fork=fork)
+    start = Flow("PlainFlow")[result.run_id]["start"].task
+    assert start.data.start_sha is None
+    assert start.data.secrets_imported is False
+
+
+def test_a_crash_in_c_code_still_shows_where_the_step_was(runner: Runner) -> None:
+    # The masking thread dies with the process: the crash dump (code locations, no
+    # values) goes to the real stderr, not through it.
+    result = run(runner, ok=False, LEAK="crash")
+    task = Flow("SecretsFlow")[result.run_id]["start"].task
+    assert "Fatal Python error: Segmentation fault" in task.stderr
+    assert 'use.py", line' in task.stderr and "in start" in task.stderr
+    assert "{'pw': '****'}" in task.stderr  # what the step printed before, masked
     assert_nowhere(runner, result, PASSWORD)

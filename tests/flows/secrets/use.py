@@ -3,7 +3,8 @@ hands them to a subprocess, and (per $LEAK) tries to leak one.
 
 $SECRET_SOURCES (JSON) are the sources; $LEAK picks the leak: ``artifact``,
 ``nested`` (inside a dict), ``foreach`` (an item), ``exception`` (in a message),
-``catch`` (an exception that @catch keeps); $FAIL_FIRST=1 fails attempt 0.
+``catch`` (an exception that @catch keeps), or ``crash`` (a segfault);
+$FAIL_FIRST=1 fails attempt 0.
 """
 
 import hashlib
@@ -41,6 +42,10 @@ class SecretsFlow(FlowSpec):
             self.config = {"db": {"password": password, "port": 5432}}
         elif LEAK == "exception":
             raise ValueError("cannot connect with " + password)
+        elif LEAK == "crash":  # a crash in C code: its Python stack still reaches the log
+            import ctypes
+
+            ctypes.string_at(0)
         self.next(self.guarded)
 
     @catch(var="caught", print_exception=True)
