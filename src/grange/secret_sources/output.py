@@ -87,17 +87,16 @@ class OutputMask:
         open_reads: set[int],
         masks: dict[int, StreamRedactor],
         sel: selectors.BaseSelector,
-    ) -> bool:
+    ) -> None:
         try:
             chunk = os.read(r, 65536)
         except BlockingIOError:
-            return False
+            return
         if not chunk:
             open_reads.discard(r)
             sel.unregister(r)
-            return False
+            return
         self._emit(r, masks[r].feed(chunk))
-        return True
 
     def _drain(self, open_reads: set[int], masks: dict[int, StreamRedactor]) -> None:
         """After close: what is in the pipes now (a subprocess still holding one
