@@ -146,6 +146,10 @@ def test_policy_from_the_environment() -> None:
     assert policy.resolve(SecretSource(id="a", role="src"), role="deco").role == "src"
     assert policy.resolve(SecretSource(id="a"), role="deco").role == "deco"
     assert SecretsPolicy.from_env({}) == SecretsPolicy(origin="$GRANGE_SECRETS_ALLOWED")
+    # A runtime hands its policy on to its tasks through the same variables.
+    assert SecretsPolicy.from_env(policy.as_env()) == policy
+    profile = SecretsPolicy.from_profile("prod", {"allowed_sources": [], "default_role": "r"})
+    assert SecretsPolicy.from_env(profile.as_env()) == profile  # refusals name the profile
 
 
 def test_allowed_patterns_match_the_id_or_provider_and_id() -> None:

@@ -10,6 +10,9 @@ without one it comes from the environment:
 ``GRANGE_SECRETS_ROLE``      role of sources and decorators that give none
 =========================  ===================================================
 
+(set but empty, ``GRANGE_SECRETS_ALLOWED`` allows no source). A runtime passes a
+profile's policy on to its tasks with :meth:`SecretsPolicy.as_env`.
+
 A pattern is matched (``fnmatch``, ``*`` also crossing ``/``) against the
 source's id and against ``provider.id``: ``prod/*`` allows every id under
 ``prod/`` from any provider, ``aws-secrets-manager.prod/*`` only from AWS.
@@ -29,6 +32,7 @@ from grange.secret_sources.spec import PROVIDER_TYPES, SecretSource, SourceSpecE
 PROVIDER_ENV = "GRANGE_SECRETS_PROVIDER"
 ALLOWED_ENV = "GRANGE_SECRETS_ALLOWED"
 ROLE_ENV = "GRANGE_SECRETS_ROLE"
+ORIGIN_ENV = "GRANGE_SECRETS_POLICY_FROM"  # set by as_env(): who set the policy ("profile 'prod'")
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,22 @@ class SecretsPolicy:
             if allowed is None
             else tuple(p.strip() for p in allowed.split(",") if p.strip()),
             default_role=env.get(ROLE_ENV) or None,
-            origin=f"${ALLOWED_ENV}",
+            origin=env.get(ORIGIN_ENV) or f"${ALLOWED_ENV}",
         )
+
+    def as_env(self) -> dict[str, str]:
+        """Environment variables that give a task process this same policy (what a
+        runtime passes on to its tasks, a pod's spec to its container)."""
+        out = {}
+        if self.default_provider:
+            out[PROVIDER_ENV] = self.default_provider
+        if self.allowed_sources is not None:
+            out[ALLOWED_ENV] = ",".join(self.allowed_sources)
+        if self.default_role:
+            out[ROLE_ENV] = self.default_role
+        if out and not self.origin.startswith("$"):
+            out[ORIGIN_ENV] = self.origin
+        return out
 
     @classmethod
     def from_profile(
