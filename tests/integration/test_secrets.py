@@ -191,3 +191,22 @@ def test_a_crash_in_c_code_still_shows_where_the_step_was(runner: Runner) -> Non
     assert 'use.py", line' in task.stderr and "in start" in task.stderr
     assert "{'pw': '****'}" in task.stderr  # what the step printed before, masked
     assert_nowhere(runner, result, PASSWORD)
+
+
+@pytest.mark.parametrize("provider", ["env", "kubernetes"])
+def test_the_env_and_kubernetes_providers_in_a_run(runner: Runner, provider: str) -> None:
+    if provider == "env":  # a CI system's secret, handed over in one variable
+        env = {"CI_DB": json.dumps({"DB_PASSWORD": PASSWORD}), "SECRET_SOURCES": '["env.CI_DB"]'}
+    else:  # a Kubernetes Secret mounted as a volume: one file per key
+        mounted = runner.cwd / "mounted" / "db-creds"
+        mounted.mkdir(parents=True)
+        (mounted / "DB_PASSWORD").write_text(PASSWORD)
+        env = {
+            "GRANGE_KUBERNETES_SECRETS_DIR": str(mounted.parent),
+            "SECRET_SOURCES": '["kubernetes.db-creds"]',
+        }
+    result = run(runner, **env)
+    task = Flow("SecretsFlow")[result.run_id]["start"].task
+    assert task.data.password_sha == hashlib.sha256(PASSWORD.encode()).hexdigest()
+    assert "password is ****" in task.stdout
+    assert_nowhere(runner, result, PASSWORD)
