@@ -30,7 +30,7 @@ from grange.task.guards import (
     timeout_seconds,
 )
 from grange.task.parallel import gang_facts, save_gang
-from grange.task.secrets import TaskSecrets
+from grange.task.secrets import TaskSecrets, preload_secrets, uses_secrets
 from grange.task.spec import TaskSpec
 from grange.task.stores import TaskStores
 
@@ -57,8 +57,11 @@ def flow_facts(flow_cls: type[FlowSpec]) -> FlowFacts:
     it before it forks the fork server, so forked tasks inherit it."""
     cached = flow_cls.__dict__.get("_grange_task_facts")
     if cached is None:
+        graph = graph_of(flow_cls)
+        if uses_secrets(flow_cls, [n.name for n in graph]):
+            preload_secrets()  # in the fork server once, not in each task that reads them
         cached = FlowFacts(
-            graph=graph_of(flow_cls).to_dict(),
+            graph=graph.to_dict(),
             parameter_names=[p.attribute or p.name for p in flow_parameters(flow_cls)],
             constant_names=list(flow_constants(flow_cls)),
         )

@@ -19,13 +19,30 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from grange.decorators.base import StepDecorator
+from grange.decorators.base import StepDecorator, decorators_of
 from grange.decorators.secrets import SecretsDecorator
 
 if TYPE_CHECKING:  # the modules themselves are imported by steps with @secrets only
     from grange.secret_sources.output import OutputMask
     from grange.secret_sources.policy import SecretsPolicy
     from grange.secret_sources.redact import Redactor
+
+
+def uses_secrets(flow_cls: type, steps: Sequence[str]) -> bool:
+    """Whether a step of the flow has ``@secrets`` of its own."""
+    return any(
+        isinstance(d, SecretsDecorator)
+        for name in steps
+        for d in decorators_of(getattr(flow_cls, name))
+    )
+
+
+def preload_secrets() -> None:
+    """Import what reading secrets needs, so that processes forked afterwards
+    (the tasks of a flow that uses ``@secrets``) do not each import it."""
+    import grange.secret_sources.artifacts
+    import grange.secret_sources.load
+    import grange.secret_sources.output  # noqa: F401
 
 
 class TaskSecrets:
