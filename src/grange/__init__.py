@@ -12,7 +12,16 @@ import typing
 
 from grange._version import __version__
 from grange.current import current
-from grange.decorators import catch, environment, parallel, resources, retry, step, timeout
+from grange.decorators import (
+    catch,
+    environment,
+    parallel,
+    resources,
+    retry,
+    secrets,
+    step,
+    timeout,
+)
 from grange.exceptions import GrangeError
 from grange.flowspec import FlowSpec
 from grange.parameters import IncludeFile, JSONType, Parameter
@@ -63,6 +72,7 @@ __all__ = [  # noqa: RUF022 (plain sorted(), as the API test checks)
     "parallel",
     "resources",
     "retry",
+    "secrets",
     "step",
     "timeout",
 ]
