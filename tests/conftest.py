@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -14,6 +15,19 @@ from support import FLOWS, load_flow
 def valid_flow() -> Callable[[str], type]:
     """Load a flow from tests/flows/valid by file stem."""
     return lambda stem: load_flow(FLOWS / "valid" / f"{stem}.py")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def grange_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """This machine's grange cache (indexes of S3 stores, downloaded blobs, push
+    journals) in a temporary folder, never the user's ~/.cache."""
+    before = os.environ.get("GRANGE_CACHE_DIR")
+    os.environ["GRANGE_CACHE_DIR"] = str(tmp_path_factory.mktemp("grange-cache"))
+    yield
+    if before is None:
+        os.environ.pop("GRANGE_CACHE_DIR", None)
+    else:
+        os.environ["GRANGE_CACHE_DIR"] = before
 
 
 @pytest.fixture(scope="session")

@@ -85,9 +85,13 @@ class Runner:
         self._ids = itertools.count()
 
     def env(self, **extra: str) -> dict[str, str]:
-        """This process's environment without GRANGE_* variables, storing under ``root``."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GRANGE_")}
-        env.update(GRANGE_DATASTORE_ROOT=str(self.root), GRANGE_USER=USER, **extra)
+        """This process's environment without GRANGE_* variables (but the cache and S3
+        connection ones, which point at the tests' own), storing under ``root``."""
+        keep = ("GRANGE_CACHE_DIR", "GRANGE_S3_")
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith("GRANGE_") or k.startswith(keep)
+        }
+        env.update({"GRANGE_DATASTORE_ROOT": str(self.root), "GRANGE_USER": USER, **extra})
         return env
 
     def argv(

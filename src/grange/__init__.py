@@ -1,8 +1,9 @@
 """grange: ML workflows as Python classes, run fast locally, deployed to Argo unchanged.
 
 The public API is what this module exports; everything else is internal.
-The client API (``Flow``, ``Run``, ``namespace``, ...) is imported on first
-use, so ``import grange`` stays fast and loads no database driver.
+The client API (``Flow``, ``Run``, ``namespace``, ...) and ``S3`` are imported
+on first use, so ``import grange`` stays fast and loads no database driver or
+S3 library.
 """
 
 from __future__ import annotations
@@ -11,7 +12,16 @@ import typing
 
 from grange._version import __version__
 from grange.current import current
-from grange.decorators import catch, environment, parallel, resources, retry, step, timeout
+from grange.decorators import (
+    catch,
+    environment,
+    parallel,
+    resources,
+    retry,
+    secrets,
+    step,
+    timeout,
+)
 from grange.exceptions import GrangeError
 from grange.flowspec import FlowSpec
 from grange.parameters import IncludeFile, JSONType, Parameter
@@ -31,8 +41,9 @@ if typing.TYPE_CHECKING:
         metadata,
         namespace,
     )
+    from grange.datatools.s3 import S3, S3GetObject, S3Object, S3PutObject
 
-__all__ = [
+__all__ = [  # noqa: RUF022 (plain sorted(), as the API test checks)
     "DataArtifact",
     "Flow",
     "FlowSpec",
@@ -42,6 +53,10 @@ __all__ = [
     "Metaflow",
     "Parameter",
     "Run",
+    "S3",
+    "S3GetObject",
+    "S3Object",
+    "S3PutObject",
     "Step",
     "Task",
     "__version__",
@@ -57,6 +72,7 @@ __all__ = [
     "parallel",
     "resources",
     "retry",
+    "secrets",
     "step",
     "timeout",
 ]
@@ -69,16 +85,21 @@ _CLIENT_NAMES = frozenset(
 )  # fmt: skip
 
 
-def __getattr__(name: str) -> typing.Any:
-    """Import the client API on first use (PEP 562)."""
-    if name not in _CLIENT_NAMES:
-        raise AttributeError(f"module 'grange' has no attribute {name!r}")
-    import grange.client as client
+_S3_NAMES = frozenset({"S3", "S3GetObject", "S3Object", "S3PutObject"})
 
-    for exported in _CLIENT_NAMES:
-        globals()[exported] = getattr(client, exported)
+
+def __getattr__(name: str) -> typing.Any:
+    """Import the client API, or ``S3``, on first use (PEP 562)."""
+    if name in _CLIENT_NAMES:
+        import grange.client as module
+    elif name in _S3_NAMES:
+        import grange.datatools.s3 as module  # type: ignore[no-redef]
+    else:
+        raise AttributeError(f"module 'grange' has no attribute {name!r}")
+    for exported in _CLIENT_NAMES if name in _CLIENT_NAMES else _S3_NAMES:
+        globals()[exported] = getattr(module, exported)
     return globals()[name]
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _CLIENT_NAMES)
+    return sorted(set(globals()) | _CLIENT_NAMES | _S3_NAMES)

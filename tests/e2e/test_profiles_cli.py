@@ -40,7 +40,7 @@ class Project:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
-    for name in ("profile_flow.py", "big_flow.py"):
+    for name in ("profile_flow.py", "big_flow.py", "secret_flow.py"):
         shutil.copy(FLOWS / "profiles" / name, tmp_path / name)
     config = tmp_path / "config.toml"
     config.write_text(
@@ -275,3 +275,27 @@ def test_a_failed_run_under_a_profile_says_how_to_resume_under_it(project: Proje
     assert "Resume with: python fails.py --profile prod resume --origin-run-id 1" in failed.stdout
     resumed = project.flow("fails.py", "--profile", "prod", "resume", "--origin-run-id", "1")
     assert "required_tags" in resumed.stderr  # the same policy applies to the resume
+
+
+def test_the_profile_sets_the_secrets_provider_and_which_sources_may_be_read(
+    project: Project,
+) -> None:
+    with project.config.open("a") as fh:
+        fh.write(
+            "\n[profiles.dev.secrets]\n"
+            'default_provider = "env"\nallowed_sources = ["PROD_*"]\n'
+            "\n[profiles.team.secrets]\n"
+            'default_provider = "env"\nallowed_sources = ["TEAM_*"]\n'
+        )
+    secret = {"PROD_DB": json.dumps({"DB_PASSWORD": PASSWORD})}
+    ran = project.flow("secret_flow.py", "run", **secret)  # dev: default_profile
+    assert ran.returncode == 0, output(ran)
+    assert PASSWORD not in output(ran)
+    dump = project.flow("secret_flow.py", "dump", "1/start")
+    assert "got_password [size:" in dump.stdout and "= True" in dump.stdout
+
+    refused = project.flow("secret_flow.py", "--profile", "team", "run", **secret)
+    assert refused.returncode == 2, output(refused)
+    assert refused.stderr.startswith("secret_flow.py:9, step 'start': Refused by policy:")
+    assert "profile 'team'" in refused.stderr and "TEAM_*" in refused.stderr
+    assert not project.store("team").exists()

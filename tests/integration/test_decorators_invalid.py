@@ -57,7 +57,7 @@ def test_a_misused_decorator_is_reported_with_file_line_and_step(
         (
             "kubernetes",
             "--with kubernetes: there is no step decorator 'kubernetes'",
-            "step decorators: catch, environment, resources, retry, timeout",
+            "step decorators: catch, environment, resources, retry, secrets, timeout",
         ),
         (
             "parallel",

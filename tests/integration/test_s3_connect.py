@@ -47,3 +47,23 @@ def test_create_only_put_is_honoured(s3_bucket: str) -> None:
     err = _error(lambda: obstore.put(store, "claim", b"second", mode="create"))
     assert type(err).__name__ == "AlreadyExistsError"
     assert bytes(obstore.get(store, "claim").bytes()) == b"first"
+
+
+def test_a_forked_child_of_an_s3_user_is_told_not_to_hang(s3_bucket: str, tmp_path) -> None:
+    """obstore's threads do not survive fork: a child's first request would hang forever."""
+    import os
+
+    settings = S3Settings.from_env()
+    obstore.put(open_store(s3_bucket, settings), "k", b"v")
+    out = tmp_path / "child"
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            open_store(s3_bucket, settings)
+            out.write_text("opened")
+        except StoreAccessError as err:
+            out.write_text(str(err))
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert "forked from one that used S3" in out.read_text()

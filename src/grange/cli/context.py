@@ -34,6 +34,7 @@ class Settings:
     quiet: bool = False
     datastore_root: str | None = None
     metadata: str | None = None
+    datastore: str | None = None  # "local" or "s3"; None: from the root given
     with_decorators: tuple[str, ...] = ()
     namespace: str | None = None
     profile: str | None = None

@@ -52,10 +52,17 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
         "--quiet/--not-quiet", default=False, help="Print results only: no hints or progress."
     )
     @click.option(
+        "--datastore",
+        type=click.Choice(["local", "s3"]),
+        envvar="GRANGE_DATASTORE",
+        help="Where artifacts are stored: 'local' (default) or 's3' (with an s3:// root).",
+    )
+    @click.option(
         "--datastore-root",
-        metavar="PATH",
+        metavar="PATH|URL",
         envvar="GRANGE_DATASTORE_ROOT",
-        help="Where runs are stored [default: .grange beside the flow file].",
+        help="Where runs are stored: a directory or s3://bucket/prefix "
+        "[default: .grange beside the flow file].",
     )
     @click.option(
         "--metadata",
@@ -77,6 +84,7 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
         ctx: click.Context,
         debug: bool,
         quiet: bool,
+        datastore: str | None,
         datastore_root: str | None,
         metadata: str | None,
         with_decorators: tuple[str, ...],
@@ -87,6 +95,7 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
             debug=debug,
             quiet=quiet,
             datastore_root=datastore_root,
+            datastore=datastore,
             metadata=metadata,
             with_decorators=tuple(with_decorators),
             namespace=namespace,

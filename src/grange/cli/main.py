@@ -24,6 +24,7 @@ from grange.cli.options import profile_option
 TOP_LEVEL: tuple[CommandEntry, ...] = (
     CommandEntry("config", "config:config"),
     CommandEntry("db", "db:db"),
+    CommandEntry("push", "push:push"),
     CommandEntry("runs", "runs:runs"),
 )
 """Commands of the ``grange`` script alone, taking no FLOW_FILE (modules in ``commands/``)."""

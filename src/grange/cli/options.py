@@ -11,18 +11,25 @@ F = TypeVar("F", bound=Callable[..., object])
 
 
 def store_options(command: F) -> F:
-    """``--datastore-root`` and ``--metadata``: the store a command reads or repairs."""
+    """``--datastore``, ``--datastore-root`` and ``--metadata``: the store a command reads or repairs."""
     command = click.option(
         "--metadata",
         metavar="URL",
         envvar="GRANGE_METADATA",
         help="Metadata index: 'local' (SQLite under the datastore root) or a postgresql:// URL.",
     )(command)
+    command = click.option(
+        "--datastore",
+        type=click.Choice(["local", "s3"]),
+        envvar="GRANGE_DATASTORE",
+        help="Where artifacts are stored: 'local' (default) or 's3' (with an s3:// root).",
+    )(command)
     return click.option(
         "--datastore-root",
-        metavar="PATH",
+        metavar="PATH|URL",
         envvar="GRANGE_DATASTORE_ROOT",
-        help="Where runs are stored [default: the nearest .grange/].",
+        help="Where runs are stored: a directory or s3://bucket/prefix "
+        "[default: the nearest .grange/].",
     )(command)
 
 

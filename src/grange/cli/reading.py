@@ -9,12 +9,13 @@ rules as ``run``).
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from grange.cli.context import Settings
-from grange.cli.runtime_options import datastore_root, metadata_url
+from grange.cli.runtime_options import datastore_root, effective, metadata_url
 from grange.exceptions import CommandError, NamespaceMismatch
 
 if TYPE_CHECKING:
@@ -32,6 +33,9 @@ def connect(settings: Settings, *, every_namespace: bool = False) -> None:
 
     root = datastore_root(settings)
     use_stores(root, metadata_url(settings))
+    # The profile chosen on the command line is this process's: the S3 settings of
+    # its datastore, checks made by the client.
+    os.environ.update(effective(settings).child_env())
     if every_namespace:
         namespace(None)
     elif settings.namespace:

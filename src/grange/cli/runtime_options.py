@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grange.cli.context import FlowContext, Settings
-from grange.exceptions import CommandError
 from grange.parameters import current_username
 
 if TYPE_CHECKING:
     from grange.config import Effective
+    from grange.datastore import DatastoreLocation
     from grange.runtime import RunRequest
 
 
@@ -23,33 +23,26 @@ def effective(settings: Settings) -> Effective:
     from grange.config import resolve
 
     flags = {
-        "datastore": getattr(settings, "datastore", None),
+        "datastore": settings.datastore,
         "datastore_root": settings.datastore_root,
         "metadata": settings.metadata,
     }
     return resolve(settings.profile, os.environ, flags=flags)
 
 
-def datastore_location(settings: Settings) -> str | None:
-    """The datastore root as given: the flag, else $GRANGE_DATASTORE_ROOT, else the
-    profile's ``datastore_root`` (a folder or ``s3://...``); ``None``: the default."""
-    if settings.datastore_root:  # the flag wins: no need to read the file (``step``)
-        return settings.datastore_root
-    root = effective(settings).datastore_root.value
-    return root if isinstance(root, str) else None
+def datastore_root(settings: Settings) -> DatastoreLocation:
+    """The datastore: the flag, else $GRANGE_DATASTORE_ROOT, else the profile's root,
+    else the nearest .grange/ (an s3:// location with --datastore s3; see
+    grange.datastore.location)."""
+    from grange.datastore import resolve_location
 
-
-def datastore_root(settings: Settings) -> Path:
-    """The datastore root: :func:`datastore_location`, else the nearest .grange/."""
-    from grange.datastore import find_datastore_root
-
-    location = datastore_location(settings)
-    if location is not None and location.startswith("s3://"):  # until the S3 datastore lands
-        raise CommandError(
-            f"the datastore root {location} is in S3, which this build cannot store runs in",
-            fix="choose a local folder (--datastore-root PATH) or a profile with a local root",
-        )
-    return find_datastore_root(Path.cwd(), location, os.environ)
+    if settings.datastore_root:  # the flag wins: no need to read the profile (``step``)
+        root, kind = settings.datastore_root, settings.datastore
+    else:
+        profile = effective(settings)
+        root = profile.datastore_root.value
+        kind = profile.datastore.value if profile.datastore.source != "default" else None
+    return resolve_location(Path.cwd(), root, os.environ, kind=kind)
 
 
 def metadata_url(settings: Settings) -> str:
@@ -59,7 +52,7 @@ def metadata_url(settings: Settings) -> str:
     return settings.metadata or str(effective(settings).metadata.value)
 
 
-def top_level_args(settings: Settings, root: Path, url: str) -> list[str]:
+def top_level_args(settings: Settings, root: DatastoreLocation, url: str) -> list[str]:
     """Top-level options that a fresh ``python flow.py step`` needs to find the same stores."""
     from grange.config import mask_text
 
@@ -80,7 +73,7 @@ def build_request(
     origin_run_id: str | None = None,
     resume_step: str | None = None,
 ) -> RunRequest:
-    from grange.cli.policy import enforce_run_policy
+    from grange.cli.policy import enforce_run_policy, profile_env
     from grange.runtime import RunRequest
 
     profile = effective(flow.settings)
@@ -89,8 +82,8 @@ def build_request(
     tags = tuple(options.get("tags") or ())
     decospecs = (*flow.settings.with_decorators, *(options.get("with_decorators") or ()))
     # Before anything is registered: a refused run leaves nothing behind.
-    enforce_run_policy(flow, profile.policy, root=str(root), tags=tags, decospecs=decospecs)
-    os.environ.update(profile.child_env())  # tasks work under the same profile
+    enforce_run_policy(flow, profile, root=str(root), tags=tags, decospecs=decospecs)
+    os.environ.update(profile_env(profile))  # tasks work under the same profile
     return RunRequest(
         flow_cls=flow.flow_cls,
         flow_file=flow.flow_file,

@@ -6,9 +6,11 @@ importing this module reads no environment variable and opens no file.
 Where runs are read from (:func:`metadata`, :func:`get_metadata`,
 :func:`default_metadata`), first match wins:
 
-1. what :func:`metadata` was given: ``"local@/path/to/.grange"``, a path, or a
-   database URL (``sqlite:///.../metadata.db``, ``postgresql://...``);
-2. ``GRANGE_METADATA`` (a database URL) and ``GRANGE_DATASTORE_ROOT``;
+1. what :func:`metadata` was given: ``"local@/path/to/.grange"`` (or
+   ``"local@s3://bucket/prefix"``), a path, ``"profile:NAME"``, or a database URL
+   (``sqlite:///.../metadata.db``, ``postgresql://...``);
+2. ``GRANGE_METADATA`` (a database URL) and ``GRANGE_DATASTORE_ROOT`` (a path or an
+   ``s3://`` URL; ``GRANGE_DATASTORE=s3`` with ``GRANGE_DATASTORE_SYSROOT_S3`` too);
 3. the stores of the profile in force (``GRANGE_PROFILE``, else the
    ``default_profile`` of ``~/.grange/config.toml``; see docs/profiles.md);
 4. the nearest ``.grange/`` in the working directory or a parent of it, found
@@ -27,10 +29,12 @@ login name); inside a running task started with ``--namespace``, that one.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grange.datastore.location import DatastoreLocation
 from grange.exceptions import ClientError, ObjectNotFound
 
 if TYPE_CHECKING:
@@ -44,9 +48,13 @@ _UNSET = object()
 
 @dataclass
 class Stores:
-    """The datastore root and metadata URL the client reads, opened on first use."""
+    """The datastore and metadata URL the client reads, opened on first use.
 
-    root: Path
+    ``root`` is a local directory or an ``s3://`` location; the local SQLite index
+    of a remote datastore lives in this machine's cache (``root.index_dir``).
+    """
+
+    root: DatastoreLocation
     url: str
     _metadata: MetadataStore | None = field(default=None, repr=False)
     _blobs: BlobStore | None = field(default=None, repr=False)
@@ -54,10 +62,10 @@ class Stores:
 
     @property
     def is_local(self) -> bool:
-        """True when the metadata is the SQLite file under the datastore root."""
+        """True when the metadata is the datastore's own SQLite index."""
         from grange.metastore import sqlite_url
 
-        return self.url == sqlite_url(self.root)
+        return self.url == sqlite_url(self.root.index_dir)
 
     def describe(self) -> str:
         """``local@/abs/.grange`` or the database URL: what :func:`get_metadata` returns."""
@@ -83,7 +91,10 @@ class Stores:
                 from grange.reindex import open_local_index
 
                 # A lost metadata.db is rebuilt from the records, which are the truth.
-                self._metadata = open_local_index(self.root, self.blobs)
+                index_dir = self.root.index_dir
+                if not self.root.is_local:
+                    index_dir.mkdir(parents=True, exist_ok=True)
+                self._metadata = open_local_index(index_dir, self.blobs)
             else:
                 from grange.metastore import MetadataStore
 
@@ -98,9 +109,7 @@ class Stores:
     @property
     def blobs(self) -> BlobStore:
         if self._blobs is None:
-            from grange.datastore import LocalBlobStore
-
-            self._blobs = LocalBlobStore(self.root)
+            self._blobs = self.root.open()
         return self._blobs
 
     def cas(self, flow: str) -> ContentAddressedStore:
@@ -131,16 +140,16 @@ def current_stores() -> Stores:
     return _settings.stores
 
 
-def use_stores(root: Path, url: str | None = None) -> Stores:
+def use_stores(root: Path | str | DatastoreLocation, url: str | None = None) -> Stores:
     """Read from ``root`` and the metadata at ``url`` (how the command line sets them).
 
-    No ``url``, or ``"local"``, means the SQLite file under ``root``.
+    No ``url``, or ``"local"``, means the datastore's own SQLite index.
     """
     from grange.metastore import sqlite_url
 
-    root = Path(root).absolute()
+    root = DatastoreLocation.of(root)
     if not url or url == "local":
-        url = sqlite_url(root)
+        url = sqlite_url(root.index_dir)
     _settings.stores = Stores(root, url)
     return _settings.stores
 
@@ -211,7 +220,7 @@ def _parse_spec(spec: str) -> Stores:
         return _other_profile(spec[len("profile:") :])
     if spec == "local":
         root = _default_root()
-        return Stores(root, sqlite_url(root))
+        return Stores(root, sqlite_url(root.index_dir))
     provider, at, info = spec.partition("@")
     if at and provider.isidentifier():
         if provider != "local":
@@ -219,24 +228,23 @@ def _parse_spec(spec: str) -> Stores:
                 f"unknown metadata provider {provider!r} in {spec!r}",
                 fix="use 'local@/path/to/.grange', sqlite:///... or postgresql://...",
             )
-        root = _absolute(info)
-        return Stores(root, sqlite_url(root))
+        root = DatastoreLocation.of(info)
+        return Stores(root, sqlite_url(root.index_dir))
     if spec.startswith("sqlite:///"):
-        return Stores(Path(spec[len("sqlite:///") :]).parent, spec)
+        return Stores(DatastoreLocation.of(Path(spec[len("sqlite:///") :]).parent), spec)
+    if spec.startswith("s3://"):
+        root = DatastoreLocation.of(spec)
+        return Stores(root, sqlite_url(root.index_dir))
     if "://" in spec:
         return Stores(_default_root(), spec)
-    root = _absolute(spec)
-    return Stores(root, sqlite_url(root))
+    root = DatastoreLocation.of(spec)
+    return Stores(root, sqlite_url(root.index_dir))
 
 
-def _absolute(path: str) -> Path:
-    return Path(os.path.expanduser(path)).absolute()
+def _default_root() -> DatastoreLocation:
+    from grange.datastore.location import resolve_location
 
-
-def _default_root() -> Path:
-    from grange.datastore import find_datastore_root
-
-    return find_datastore_root(Path.cwd(), None, os.environ)
+    return resolve_location(Path.cwd(), None, os.environ)
 
 
 def _default_stores() -> Stores:
@@ -244,25 +252,23 @@ def _default_stores() -> Stores:
     stores (``GRANGE_PROFILE``, else ``default_profile``), else the nearest .grange/."""
     from grange.config import resolve
 
-    return _profile_stores(resolve(None, os.environ))
+    return _profile_stores(resolve(None, os.environ), os.environ)
 
 
-def _profile_stores(effective: Effective) -> Stores:
+def _profile_stores(effective: Effective, env: Mapping[str, str]) -> Stores:
+    from grange.datastore.location import resolve_location
     from grange.metastore import sqlite_url
 
-    location = effective.datastore_root.value
-    if location is None:
-        root = _default_root()
-    elif str(location).startswith("s3://"):  # until the client reads S3 datastores
-        raise ClientError(
-            f"the datastore root {location} is in S3, which this build cannot read",
-            fix="read a local store: grange.metadata('local@/path/to/.grange')",
-        )
-    else:
-        root = _absolute(str(location))
+    kind = effective.datastore
+    root = resolve_location(
+        Path.cwd(),
+        effective.datastore_root.value,
+        env,
+        kind=kind.value if kind.source != "default" else None,
+    )
     url = str(effective.metadata.value)
     if not url or url == "local":
-        url = sqlite_url(root)
+        url = sqlite_url(root.index_dir)
     return Stores(root, url)
 
 
@@ -291,4 +297,4 @@ def _other_profile(name: str) -> Stores:
     # The environment's stores are this profile's (a run exports them to its tasks):
     # they must not stand in for the other profile's.
     env = {k: v for k, v in os.environ.items() if k not in ("GRANGE_DATASTORE_ROOT", METADATA_ENV)}
-    return _profile_stores(resolve(name, env))
+    return _profile_stores(resolve(name, env), env)

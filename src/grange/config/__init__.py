@@ -35,7 +35,6 @@ from grange.config.policy import (
     check_image,
     check_production_deploy,
     check_resources,
-    check_secret_source,
     check_tags,
 )
 from grange.config.resolve import PROFILE_ENV, Effective, Sourced, resolve
@@ -56,7 +55,6 @@ __all__ = [
     "check_production_deploy",
     "check_resources",
     "check_s3_access",
-    "check_secret_source",
     "check_tags",
     "config_path",
     "mask",

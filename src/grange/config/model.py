@@ -63,7 +63,7 @@ class Secrets:
     profile: str | None = None
     default_provider: str | None = None
     allowed_sources: tuple[str, ...] | None = None  # None: any source
-    role: str | None = None
+    default_role: str | None = None
     rules: Mapping[str, Rule] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import fnmatch
 import os
 from collections.abc import Iterable, Mapping
 
-from grange.config.model import Policy, Rule, Secrets
+from grange.config.model import Policy, Rule
 from grange.exceptions import PolicyError
 
 _PRODUCTION_FIX = (
@@ -197,22 +197,6 @@ def check_s3_policy(policy: Policy, url: str, *, write: bool, datastore_root: st
         f"{doing} {url!r} through grange.S3",
         f"{'write' if write else 'read'} under one of {', '.join(listed) or '(none)'}, or ask "
         f"for {url} to be added to {rule} of profile {policy.profile!r}",
-    )
-
-
-def check_secret_source(secrets: Secrets, source: str) -> None:
-    """A ``@secrets`` source matches one of the profile's ``allowed_sources`` patterns."""
-    allowed = secrets.allowed_sources
-    if allowed is None or any(fnmatch.fnmatchcase(source, p) for p in allowed):
-        return
-    written = secrets.rules["allowed_sources"]
-    raise PolicyError(
-        f"profile {secrets.profile!r} refuses the secret source {source!r}: rule "
-        f"{written.as_written()}",
-        file=written.file,
-        line=written.line,
-        fix="read a source matching one of those patterns, or run under a profile that "
-        "allows it (--profile NAME)",
     )
 
 

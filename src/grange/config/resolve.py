@@ -25,6 +25,7 @@ PROFILE_ENV = "GRANGE_PROFILE"
 DATASTORE_ENV = "GRANGE_DATASTORE"
 ROOT_ENV = "GRANGE_DATASTORE_ROOT"
 METADATA_ENV = "GRANGE_METADATA"
+S3_ROOT_ENV = "GRANGE_DATASTORE_SYSROOT_S3"
 #: The environment variable of each S3 setting (the first of S3Settings' own list).
 S3_ENV = {name: f"GRANGE_S3_{name.upper()}" for name in S3}
 
@@ -121,14 +122,14 @@ def resolve(
         _env(env, ROOT_ENV),
         _from_profile(profile, "datastore_root", env),
     )
-    kind = _datastore_kind(
-        _first(
-            _flag(flags, "datastore", env, DATASTORE_ENV, "--datastore"),
-            _env(env, DATASTORE_ENV),
-            _from_profile(profile, "datastore", env),
-        ),
-        root,
+    kind_given = _first(
+        _flag(flags, "datastore", env, DATASTORE_ENV, "--datastore"),
+        _env(env, DATASTORE_ENV),
+        _from_profile(profile, "datastore", env),
     )
+    if root is None and kind_given is not None and kind_given.value == "s3":
+        root = _env(env, S3_ROOT_ENV)  # Metaflow's DATASTORE_SYSROOT_S3, for --datastore s3
+    kind = _datastore_kind(kind_given, root)
     metadata = _first(
         _flag(flags, "metadata", env, METADATA_ENV, "--metadata"),
         _env(env, METADATA_ENV),
@@ -223,7 +224,7 @@ def _datastore_kind(kind: Sourced | None, root: Sourced | None) -> Sourced:
             raise ConfigError(
                 f"the s3 datastore (from {kind.describe()}) needs a datastore root",
                 fix="give --datastore-root s3://BUCKET/PREFIX (or GRANGE_DATASTORE_ROOT, "
-                "or datastore_root in the profile)",
+                f"{S3_ROOT_ENV}, or datastore_root in the profile)",
             )
         return kind or Sourced("local")
     root_kind = "s3" if str(root.value).startswith("s3://") else "local"

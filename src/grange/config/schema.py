@@ -165,7 +165,7 @@ POLICY: Mapping[str, Key] = {
 SECRETS: Mapping[str, Key] = {
     "default_provider": Key(_string, "the provider of @secrets sources without one"),
     "allowed_sources": Key(_strings, "patterns of the secret sources steps may read"),
-    "role": Key(_string, "the role assumed to read secrets"),
+    "default_role": Key(_string, "the role of sources and @secrets that name none"),
 }
 
 PROFILE: Mapping[str, Key] = {

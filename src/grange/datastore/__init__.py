@@ -13,6 +13,7 @@ from grange.datastore.backend import BlobStore, MemoryBlobStore
 from grange.datastore.cas import ArtifactRef, ContentAddressedStore
 from grange.datastore.foreach import ForeachRef, iter_items, load_item, save_items
 from grange.datastore.local import LocalBlobStore
+from grange.datastore.location import DatastoreLocation, resolve_location
 from grange.datastore.logs import LogSink, log_key, read_log
 from grange.datastore.records import (
     AttemptRecord,
@@ -33,6 +34,7 @@ __all__ = [
     "BlobNotFound",
     "BlobStore",
     "ContentAddressedStore",
+    "DatastoreLocation",
     "ForeachRef",
     "LocalBlobStore",
     "LogSink",
@@ -49,6 +51,7 @@ __all__ = [
     "log_key",
     "read_log",
     "read_record",
+    "resolve_location",
     "save_items",
     "serialize",
     "write_record",

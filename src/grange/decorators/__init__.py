@@ -10,6 +10,7 @@ from grange.decorators.environment import environment
 from grange.decorators.parallel import parallel
 from grange.decorators.resources import resources
 from grange.decorators.retry import retry
+from grange.decorators.secrets import secrets
 from grange.decorators.step import step
 from grange.decorators.timeout import timeout
 
@@ -22,6 +23,7 @@ __all__ = [
     "parallel",
     "resources",
     "retry",
+    "secrets",
     "step",
     "timeout",
 ]

@@ -20,6 +20,7 @@ from grange.decorators.options import TaskOptions
 from grange.decorators.parallel import ParallelDecorator
 from grange.decorators.resources import ResourcesDecorator
 from grange.decorators.retry import RetryDecorator
+from grange.decorators.secrets import SecretsDecorator
 from grange.decorators.timeout import TimeoutDecorator
 from grange.exceptions import DecoratorError
 
@@ -31,6 +32,7 @@ STEP_DECORATORS: dict[str, type[StepDecorator]] = {
         ParallelDecorator,
         ResourcesDecorator,
         RetryDecorator,
+        SecretsDecorator,
         TimeoutDecorator,
     )
 }

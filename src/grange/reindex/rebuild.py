@@ -103,6 +103,14 @@ def rebuild(
     return report
 
 
+def index_run(blobs: BlobStore, metadata: MetadataStore, flow: str, run_id: str) -> RebuildReport:
+    """Bring one run of the index up to date with its records (adding it if missing)."""
+    report = RebuildReport()
+    known = run_id in metadata.run_ids(flow)
+    _index_run(blobs, metadata, flow, run_id, known=known, report=report)
+    return report
+
+
 def _index_run(
     blobs: BlobStore,
     metadata: MetadataStore,

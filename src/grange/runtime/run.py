@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from grange._version import __version__
-from grange.datastore import AttemptRecord, LocalBlobStore, read_record, write_record
+from grange.datastore import (
+    AttemptRecord,
+    BlobStore,
+    DatastoreLocation,
+    read_record,
+    write_record,
+)
 from grange.datastore.runs import write_final
 from grange.decorators.options import TaskOptions
 from grange.decorators.registry import parse_decospec, step_decorators, task_options
@@ -53,7 +59,7 @@ class RunRequest:
 
     flow_cls: type[FlowSpec]
     flow_file: str
-    datastore_root: Path
+    datastore_root: DatastoreLocation  # a local directory or s3://bucket/prefix
     metadata_url: str  # "local": SQLite under the datastore root
     user: str
     namespace: str | None = None
@@ -95,12 +101,15 @@ def execute(req: RunRequest) -> int:
         from grange.reindex import open_local_index, start_run
         from grange.runtime.recorder import Recorder
 
-        req.datastore_root.mkdir(parents=True, exist_ok=True)
-        blobs = LocalBlobStore(req.datastore_root)
+        # Opened after the fork server started: an S3 client's threads would not
+        # survive its forks (grange.datastore.s3.connect).
+        blobs = _open_blobs(req.datastore_root)
         stores = TaskStores(blobs, flow)
         notices: list[str] = []  # said once the output is up
         if req.metadata_url == "local":
-            metadata = open_local_index(req.datastore_root, blobs, notice=notices.append)
+            index_dir = req.datastore_root.index_dir
+            index_dir.mkdir(parents=True, exist_ok=True)
+            metadata = open_local_index(index_dir, blobs, notice=notices.append)
         else:
             metadata = MetadataStore.from_url(req.metadata_url)
         plan: ClonePlan | None = None
@@ -200,7 +209,7 @@ def execute(req: RunRequest) -> int:
         launcher.close()
 
 
-def _finish(metadata: Any, blobs: LocalBlobStore, flow: str, run_id: str, status: str) -> None:
+def _finish(metadata: Any, blobs: BlobStore, flow: str, run_id: str, status: str) -> None:
     """Record the run's end in the datastore (for a rebuilt index), then in the index;
     if one fails (a full disk), the other is still tried, then the first error raised."""
     errors: list[Exception] = []
@@ -220,7 +229,10 @@ def _finish(metadata: Any, blobs: LocalBlobStore, flow: str, run_id: str, status
 def _check_paths(req: RunRequest) -> None:
     """Refuse, before anything is registered, a datastore root or a run-id file
     that cannot be written: a run must not be left behind half started."""
-    root = req.datastore_root
+    if not req.datastore_root.is_local:
+        _check_run_id_file(req)
+        return
+    root = req.datastore_root.path
     try:
         root.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=root, prefix=".grange-probe-")  # can we, really?
@@ -236,6 +248,20 @@ def _check_paths(req: RunRequest) -> None:
             f"({err.strerror or err})",
             fix="pass --datastore-root (or set GRANGE_DATASTORE_ROOT to) a writable directory",
         ) from None
+    _check_run_id_file(req)
+
+
+def _open_blobs(location: DatastoreLocation) -> BlobStore:
+    """The run's datastore; a remote one is checked with one cheap request (a missing
+    bucket, refused credentials or an unreachable endpoint is said now, before a run
+    is registered)."""
+    blobs = location.open()
+    if not location.is_local:
+        blobs.children("")
+    return blobs
+
+
+def _check_run_id_file(req: RunRequest) -> None:
     if req.run_id_file:
         target = Path(req.run_id_file)
         folder = target.parent if str(target.parent) else Path(".")
@@ -284,7 +310,7 @@ def _launcher(req: RunRequest) -> Launcher:
         flow_facts(flow_cls)  # computed once here, inherited by every task
 
         def entry(spec: TaskSpec) -> int:
-            stores = TaskStores(LocalBlobStore(root), spec.flow)
+            stores = TaskStores(root.open(), spec.flow)
             record = run_task(flow_cls, spec, stores, max_num_splits=limit)
             return 0 if record.status == "ok" else 1
 

@@ -40,6 +40,7 @@ import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
+from grange.datastore.s3 import connect as s3_connect
 from grange.runtime.forking import task_fork
 from grange.runtime.launcher import Event, Exited, Launcher, Notice, NotStarted, Worker
 from grange.runtime.processes import adopt_orphans, child_pids, die_with_parent, end_children
@@ -244,8 +245,9 @@ class ForkLauncher(Launcher):
         return out
 
     def _restart(self) -> bool:
-        """Start a new zygote, unless restarts are used up or unsafe (other threads)."""
-        if self._restarts_left <= 0:
+        """Start a new zygote, unless restarts are used up or unsafe (other threads,
+        or an S3 client's native threads: its children would hang on their first request)."""
+        if self._restarts_left <= 0 or s3_connect.started_here():
             return False
         with self.pause_threads():
             if threading.active_count() != 1:

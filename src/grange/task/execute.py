@@ -30,6 +30,7 @@ from grange.task.guards import (
     timeout_seconds,
 )
 from grange.task.parallel import gang_facts, save_gang
+from grange.task.secrets import TaskSecrets, preload_secrets, uses_secrets
 from grange.task.spec import TaskSpec
 from grange.task.stores import TaskStores
 
@@ -56,8 +57,11 @@ def flow_facts(flow_cls: type[FlowSpec]) -> FlowFacts:
     it before it forks the fork server, so forked tasks inherit it."""
     cached = flow_cls.__dict__.get("_grange_task_facts")
     if cached is None:
+        graph = graph_of(flow_cls)
+        if uses_secrets(flow_cls, [n.name for n in graph]):
+            preload_secrets()  # in the fork server once, not in each task that reads them
         cached = FlowFacts(
-            graph=graph_of(flow_cls).to_dict(),
+            graph=graph.to_dict(),
             parameter_names=[p.attribute or p.name for p in flow_parameters(flow_cls)],
             constant_names=list(flow_constants(flow_cls)),
         )
@@ -78,6 +82,20 @@ def run_task(
     User code errors do not propagate: they are printed to stderr (with the
     user's frames only) and recorded as a failed attempt.
     """
+    secrets = TaskSecrets()  # inert unless the step has @secrets
+    try:
+        return _run_attempt(flow_cls, spec, stores, max_num_splits, secrets)
+    finally:
+        secrets.close()
+
+
+def _run_attempt(
+    flow_cls: type[FlowSpec],
+    spec: TaskSpec,
+    stores: TaskStores,
+    max_num_splits: int,
+    secrets: TaskSecrets,
+) -> AttemptRecord:
     graph = graph_of(flow_cls)
     facts = flow_facts(flow_cls)
     node = graph[spec.step]
@@ -117,7 +135,7 @@ def run_task(
             if "catch" in spec.extra:
                 transition: Transition | None = _fallback(flow, node, spec)
                 extra["caught"] = True
-            elif _call_step(flow, node, spec, ctx, decorators_for(flow_cls, spec)):
+            elif _call_step(flow, node, spec, ctx, decorators_for(flow_cls, spec), secrets):
                 transition = _declared_transition(node)
                 extra["caught"] = True
             else:
@@ -128,7 +146,9 @@ def run_task(
             extra["next"] = list(transition.steps)
             if transition.foreach:
                 try:
-                    ref = _save_foreach(flow, transition.foreach, spec, stores, max_num_splits)
+                    ref = _save_foreach(
+                        flow, transition.foreach, spec, stores, max_num_splits, secrets
+                    )
                 except GrangeError as err:  # too many items, none, unpicklable: name the call
                     if err.file is None:
                         err.file, err.line = node.file, transition.line or node.next_line
@@ -151,7 +171,7 @@ def run_task(
         status = "ok"
     except STEP_FAILURES as exc:
         status = "failed"
-        exception = _describe(exc, spec)
+        exception = secrets.mask_record(_describe(exc, spec))
         print(exception["text"], file=sys.stderr, flush=True)
         if ctx is not None and flow is not None and not persisting:
             # As Metaflow does: keep what the step had set, to look at the failure
@@ -199,11 +219,16 @@ def _call_step(
     spec: TaskSpec,
     ctx: TaskContext,
     decorators: list[StepDecorator],
+    secrets: TaskSecrets,
 ) -> bool:
     """The user's step, between its decorators' hooks, under its @timeout alarm.
 
     Returns True when the step raised and a decorator (``@catch``) handled it.
+    ``@secrets`` are read first (after the inputs, before any hook).
     """
+    secrets.start(decorators, step=spec.step, file=node.file, line=node.line)
+    if secrets.active:
+        ctx.stores.artifact_check = secrets.check_artifact
     for deco in decorators:
         deco.task_pre_step(flow=flow, step=spec.step, attempt=spec.attempt)
     try:
@@ -213,6 +238,7 @@ def _call_step(
         else:  # the common case, kept free of context managers: tasks are many
             _call_user_step(flow, node, spec, ctx)
     except STEP_FAILURES as exc:
+        secrets.mask_exception(exc)
         last = spec.attempt >= spec.max_user_retries
         handled = [
             d.task_exception(
@@ -253,11 +279,20 @@ def _fallback(flow: FlowSpec, node: StepNode, spec: TaskSpec) -> Transition | No
 
 
 def _save_foreach(
-    flow: FlowSpec, name: str, spec: TaskSpec, stores: TaskStores, max_num_splits: int
+    flow: FlowSpec,
+    name: str,
+    spec: TaskSpec,
+    stores: TaskStores,
+    max_num_splits: int,
+    secrets: TaskSecrets,
 ) -> ForeachRef:
     """Materialize the foreach's items once. A one-shot iterator (a generator) cannot
     be iterated again nor pickled, so the artifact keeps the list of what it gave."""
     value = getattr(flow, name)
+    if secrets.active:  # the items are checked before any is stored
+        if iter(value) is value:
+            value = flow.__dict__[name] = list(value)
+        secrets.check_artifact(name, value, spec.step)
     kept: list[Any] | None = [] if iter(value) is value else None
     items = value if kept is None else _keeping(value, kept)
     ref = save_items(

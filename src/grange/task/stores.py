@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from grange.datastore import (
@@ -31,6 +32,8 @@ class TaskStores:
         self.flow = flow
         self.cas = ContentAddressedStore(blobs, flow)
         self._records: dict[tuple[str, str, str], AttemptRecord] = {}
+        # Set while a step with @secrets runs: raises for a value that holds a secret.
+        self.artifact_check: Callable[[str, Any, str], None] | None = None
 
     def final_record(self, flow: str, run_id: str, step: str, task_id: str) -> AttemptRecord:
         """The record of the task's last successful attempt."""
@@ -67,4 +70,6 @@ class TaskStores:
 
     def save_artifact(self, name: str, value: Any, step: str) -> ArtifactRef:
         """Store one artifact; an unpicklable value raises an error naming it and the step."""
+        if self.artifact_check is not None:
+            self.artifact_check(name, value, step)
         return self.cas.save(value, name=name, step=step)

@@ -44,6 +44,7 @@ def show(
     ctx: click.Context,
     profile: str | None,
     as_json: bool,
+    datastore: str | None,
     datastore_root: str | None,
     metadata: str | None,
 ) -> None:
@@ -52,6 +53,7 @@ def show(
     settings = Settings(
         debug=base.debug,
         quiet=base.quiet,
+        datastore=datastore,
         datastore_root=datastore_root,
         metadata=metadata,
         profile=profile or base.profile,

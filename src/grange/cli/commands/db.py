@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,6 +23,9 @@ from grange.cli.context import Settings
 from grange.cli.options import store_options
 from grange.cli.runtime_options import datastore_root, metadata_url
 from grange.exceptions import CommandError, MetadataError, StoreReadOnlyError
+
+if TYPE_CHECKING:
+    from grange.datastore import DatastoreLocation
 
 
 @click.group(short_help="Look after the metadata index (rebuild it from the datastore).")
@@ -45,11 +48,11 @@ def rebuild(
     ctx: click.Context,
     flows: tuple[str, ...],
     fresh: bool,
+    datastore: str | None,
     datastore_root: str | None,
     metadata: str | None,
 ) -> None:
     """Rebuild, and print what was added."""
-    from grange.datastore import LocalBlobStore
     from grange.metastore import MetadataStore, sqlite_url
     from grange.reindex import flows_in
     from grange.reindex import rebuild as rebuild_index
@@ -58,18 +61,20 @@ def rebuild(
     settings = Settings(
         debug=base.debug,
         quiet=base.quiet,
+        datastore=datastore,
         datastore_root=datastore_root,
         metadata=metadata,
         profile=base.profile,
     )
-    root = _datastore_root(settings)
+    location = _datastore(settings)
+    root = location.index_dir  # where the local index lives
     metadata = metadata_url(settings)  # the flag, else the profile's
     local = metadata in (None, "", "local")
-    blobs = LocalBlobStore(root)
+    blobs = location.open()
     missing = [f for f in flows if f not in flows_in(blobs)]
     if missing:
         raise CommandError(
-            f"the datastore at {root} has no runs of {', '.join(missing)}",
+            f"the datastore at {location} has no runs of {', '.join(missing)}",
             fix="check the flow name (its class name) and --datastore-root",
         )
     if fresh and not local:
@@ -77,6 +82,8 @@ def rebuild(
             "--fresh replaces the local metadata.db only",
             fix="drop --fresh: the runs the database lacks are added to it",
         )
+    if local and not location.is_local:
+        root.mkdir(parents=True, exist_ok=True)
     if (fresh or local) and not os.access(root, os.W_OK):
         raise StoreReadOnlyError(
             f"cannot rebuild the index in {root}: the store is read-only here",
@@ -119,11 +126,11 @@ def _fresh(root: Path, blobs: Any, progress: Any) -> Any:
     return report
 
 
-def _datastore_root(settings: Settings) -> Path:
-    root = datastore_root(settings)
-    if not root.is_dir():
+def _datastore(settings: Settings) -> DatastoreLocation:
+    location = datastore_root(settings)
+    if location.is_local and not location.path.is_dir():
         raise CommandError(
-            f"there is no datastore at {root}",
+            f"there is no datastore at {location}",
             fix="run it where a flow's .grange/ folder is, or pass --datastore-root",
         )
-    return root
+    return location

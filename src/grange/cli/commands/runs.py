@@ -49,6 +49,7 @@ def runs(
     flow_name: str | None,
     limit: int,
     every_user: bool,
+    datastore: str | None,
     datastore_root: str | None,
     metadata: str | None,
 ) -> None:
@@ -59,6 +60,7 @@ def runs(
     settings = Settings(
         debug=base.debug,
         quiet=base.quiet,
+        datastore=datastore,
         datastore_root=datastore_root,
         metadata=metadata,
         profile=base.profile,

@@ -80,7 +80,6 @@ def step(
     max_user_retries: int,
     task_extra: str,
 ) -> None:
-    from grange.datastore import LocalBlobStore
     from grange.runtime.processes import PARENT_PID_ENV, guard_task
     from grange.task.execute import run_task
     from grange.task.spec import TaskSpec, frames_from_json
@@ -112,7 +111,7 @@ def step(
         max_user_retries=max_user_retries,
         extra=_task_extra(task_extra, flow.settings.with_decorators),
     )
-    stores = TaskStores(LocalBlobStore(datastore_root(flow.settings)), flow.flow_name)
+    stores = TaskStores(datastore_root(flow.settings).open(), flow.flow_name)
     record = run_task(flow.flow_cls, spec, stores, max_num_splits=max_num_splits)
     _end_process(0 if record.status == "ok" else 1)
 

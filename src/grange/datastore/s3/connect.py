@@ -1,10 +1,13 @@
 """One obstore client per bucket per process, and its errors in the user's terms.
 
-Fork safety: obstore runs requests on a Tokio runtime whose threads do not
-survive ``fork``. A client is therefore keyed by the process id as well, and
-grange's fork server never opens one (the runtime process and each task do,
-after their fork). :func:`open_store` refuses, with an internal error, to be
-used in a forked child of a process that already started the runtime.
+Fork safety: obstore runs requests on a Tokio runtime, one per process, whose
+threads do not survive ``fork``: a forked child of a process that made a
+request hangs on its own first request (measured). grange's fork server
+therefore never makes one (the runtime process and each task do, after their
+fork), the runtime does not fork a new fork server once it has used S3
+(:func:`started_here`), and :func:`open_store` refuses, with a clear error,
+to work in a forked child of a process that used S3 (a step's
+``multiprocessing`` pool with the ``fork`` start method, for instance).
 """
 
 from __future__ import annotations
@@ -38,13 +41,23 @@ def open_store(bucket: str, settings: S3Settings) -> S3Store:
         return store
     with _lock:
         if _started_in is not None and _started_in != pid:
-            # A forked child of a process that used obstore: its runtime threads are gone.
-            _stores.clear()
+            raise StoreAccessError(
+                f"s3://{bucket} cannot be used in this process: it was forked from one that "
+                "used S3 already, and the S3 client's threads do not survive a fork",
+                reason="other",
+                fix="start worker processes with the 'spawn' or 'forkserver' start method "
+                "(multiprocessing.get_context('spawn')), or use S3 only in the children",
+            )
         store = _stores.get(key)
         if store is None:
             store = _stores[key] = _make(bucket, settings)
             _started_in = pid
     return store
+
+
+def started_here() -> bool:
+    """Whether this process has made an S3 client (so it must not fork workers that use S3)."""
+    return _started_in is not None
 
 
 def _make(bucket: str, settings: S3Settings) -> S3Store:
