@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import grange.config
 from grange import S3, S3GetObject, S3PutObject
 from grange.datatools.s3 import (
     S3AccessDenied,
@@ -320,7 +321,9 @@ def test_the_profile_policy_is_asked_before_any_request(
             raise PolicyError(f"writing {url} is not allowed", fix="use an allowed prefix")
 
     monkeypatch.setitem(
-        sys.modules, "grange.config", types.SimpleNamespace(check_s3_access=check_s3_access)
+        sys.modules,
+        "grange.config",
+        types.SimpleNamespace(check_s3_access=check_s3_access, active=grange.config.active),
     )
     with S3(s3root=f"s3://{s3_bucket}/root") as guarded:
         with pytest.raises(PolicyError, match="forbidden/x"):

@@ -21,7 +21,6 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from grange.config import active, check_s3_access
 from grange.datastore.s3.settings import S3Settings
 from grange.datatools.s3 import locations
 from grange.datatools.s3.errors import S3Error, S3InvalidObject, S3URLError
@@ -40,6 +39,8 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 def _policy_checker() -> Callable[..., None] | None:
     """The active profile's check of S3 URLs (``check_s3_access(url, write=...)``)."""
+    from grange.config import check_s3_access
+
     return check_s3_access
 
 
@@ -78,6 +79,8 @@ class S3:
                 fix="e.g. S3(concurrency=64)",
             )
         self._root = locations.root_from_args(s3root=s3root, bucket=bucket, prefix=prefix, run=run)
+        from grange.config import active
+
         settings = S3Settings.from_env(overrides=active().s3_overrides())  # env, then profile
         self._transfers = Transfers(settings, concurrency or settings.max_concurrency)
         self._tmproot = tmproot
