@@ -85,7 +85,7 @@ def get_engine(url: str) -> Engine:
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = _create_engine(url)
+            engine = _create_engine(url, given)
             _given[engine] = given
             _engines[url] = engine
         return engine
@@ -107,12 +107,12 @@ def pool_of(engine: Engine) -> PoolSettings | None:
     return _pools.get(engine)
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, given: str) -> Engine:
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
         raise MetadataError(
-            f"{mask_url(url)!r} is not a database URL",
+            f"{mask_url(given)!r} is not a database URL",
             fix="use 'local' (the default), sqlite:///path/metadata.db or "
             "postgresql://user@host:port/db",
         ) from None
@@ -124,19 +124,19 @@ def _create_engine(url: str) -> Engine:
         _tune_sqlite(engine)
         return engine
     if backend == "postgresql":
-        clean, pool = pool_settings(parsed, os.environ)
+        clean, pool = pool_settings(parsed, os.environ, shown=mask_url(given))
         try:
             engine = sa.create_engine(clean, **pool.engine_options())
         except ModuleNotFoundError as err:
             raise MetadataError(
-                f"cannot use the metadata database {mask_url(url)}: the PostgreSQL driver "
+                f"cannot use the metadata database {mask_url(given)}: the PostgreSQL driver "
                 f"is not installed ({err.name})",
                 fix="pip install 'grange[postgres]' (or pip install 'psycopg[binary]')",
             ) from None
         _pools[engine] = pool  # grange db status shows it
         return engine
     raise MetadataError(
-        f"unsupported metadata database {mask_url(url)!r}",
+        f"unsupported metadata database {mask_url(given)!r}",
         fix="use 'local', a sqlite:/// or a postgresql:// URL",
     )
 

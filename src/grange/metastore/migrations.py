@@ -133,6 +133,11 @@ def schema_version(engine: Engine) -> int:
         return _read_version(connection)
 
 
+def schema_version_of(connection: Connection) -> int:
+    """The schema version, read on a connection the caller holds (0: empty)."""
+    return _read_version(connection)
+
+
 def _read_version(connection: Connection) -> int:
     if not sa.inspect(connection).has_table(schema.schema_version.name):
         return 0

@@ -39,7 +39,8 @@ def detail(err: BaseException) -> str:
             text = text.split(marker, 1)[1]
     if text.startswith("connection failed:") and " failed: " in text:
         text = text.rsplit(" failed: ", 1)[1]
-    return " ".join(text.split())
+    first = text.strip().splitlines()[0] if text.strip() else text  # libpq adds a hint line
+    return " ".join(first.split())
 
 
 def translate(err: BaseException, url: str, *, doing: str = "use") -> GrangeError | None:

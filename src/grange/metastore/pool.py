@@ -78,18 +78,20 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def pool_settings(url: URL, env: Mapping[str, str]) -> tuple[URL, PoolSettings]:
+def pool_settings(
+    url: URL, env: Mapping[str, str], *, shown: str = "the metadata URL"
+) -> tuple[URL, PoolSettings]:
     """The URL without grange's parameters, and the pool settings it and ``env`` give.
 
     ``connect_timeout`` stays in the URL (libpq reads it) and
-    ``application_name`` is added unless given.
+    ``application_name`` is added unless given; ``shown`` names the URL in errors.
     """
     query = dict(url.query)
     values: dict[str, Any] = {}
     for name, kind in _PARSERS.items():
         env_name = _env_name(name)
         given = query.pop(name, None) if name != "connect_timeout" else query.get(name)
-        where = f"'{name}' in the metadata URL"
+        where = f"'{name}' in {shown}"
         if isinstance(given, tuple):
             given = given[-1]
         if given is None and env.get(env_name):
