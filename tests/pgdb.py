@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -20,8 +21,9 @@ needs_postgres = pytest.mark.skipif(
 )
 
 
+@contextmanager
 def fresh_database(base: str | None = None) -> Iterator[str]:
-    """Yield the ``postgresql://`` URL of a new, empty database; drop it afterwards."""
+    """The ``postgresql://`` URL of a new, empty database, dropped afterwards."""
     import sqlalchemy as sa
 
     from grange.metastore.engine import dispose_all, normalize_url
@@ -33,9 +35,11 @@ def fresh_database(base: str | None = None) -> Iterator[str]:
         with admin.connect() as connection:
             connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
         url = sa.make_url(base).set(database=name)
-        yield url.render_as_string(hide_password=False)
-        dispose_all()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        try:
+            yield url.render_as_string(hide_password=False)
+        finally:
+            dispose_all()
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         admin.dispose()

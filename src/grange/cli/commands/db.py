@@ -99,8 +99,14 @@ def upgrade(datastore_root: str | None, metadata: str | None) -> None:
         return
     for version, what in done.applied if done.before else ():
         click.echo(f"  applied migration {version}: {what}")
-    before = "empty" if done.before == 0 else f"version {done.before}"
-    click.echo(f"Upgraded the metadata index {shown} from {before} to schema version {done.after}.")
+    if done.before == 0:
+        click.echo(
+            f"Created the tables of the metadata index {shown} (schema version {done.after})."
+        )
+        return
+    click.echo(
+        f"Upgraded the metadata index {shown} from schema version {done.before} to {done.after}."
+    )
 
 
 @db.command(
