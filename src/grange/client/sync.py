@@ -6,8 +6,11 @@ is the truth, and nothing in the index. Before the client answers a question
 about a flow, it indexes what the datastore holds and the index lacks
 (:func:`grange.reindex.index_missing_runs`): at most once per flow per
 process, for the cost of one listing of the flow's run folders compared with
-the index's run ids. Asked for one run the index lacks (``Run("F/7")``), it
-looks for that run's folder alone (:func:`index_if_stored`).
+the index's run ids; and it brings up to date the runs the index has as
+crashed that the datastore says ended (indexed while they ran elsewhere).
+Asked for one run the index lacks (``Run("F/7")``), it looks for that run's
+folder alone (:func:`index_if_stored`); asked for one it has as crashed, for
+its ``run-final.json`` (:func:`refresh_if_ended`).
 
 The client writes into the index only where it may: on an index it cannot
 write (a read-only store, a PostgreSQL user without write rights, a read
@@ -22,10 +25,12 @@ import sys
 from typing import TYPE_CHECKING
 
 from grange.exceptions import ObjectNotFound, StoreReadOnlyError
+from grange.metastore.status import CRASHED
 from grange.metastore.urls import mask_url
 
 if TYPE_CHECKING:
     from grange.client.config import Stores
+    from grange.metastore import RunRow
 
 _ALL_FLOWS = "*"  # in Stores.synced: the flows of the whole datastore were compared
 
@@ -37,10 +42,11 @@ def sync_flow(stores: Stores, flow: str) -> None:
     stores.synced.add(flow)
     if not flow.isidentifier():
         return
-    from grange.reindex import index_missing_runs, missing_runs
+    from grange.reindex import index_ended_runs, index_missing_runs, missing_runs
 
     try:
         index_missing_runs(stores.blobs, stores.metadata, flow)
+        index_ended_runs(stores.blobs, stores.metadata, flow)
     except StoreReadOnlyError:
         missing = missing_runs(stores.blobs, stores.metadata, flow)
         if missing:
@@ -78,6 +84,24 @@ def index_if_stored(stores: Stores, flow: str, run_id: str) -> bool:
             fix=f"index it where the index can be written: grange db sync --flow {flow}",
         ) from None
     return stores.metadata.get_run(flow, run_id) is not None
+
+
+def refresh_if_ended(stores: Stores, row: RunRow) -> RunRow:
+    """A run the index has as crashed, brought up to date (once per process) if the
+    datastore says it ended: it ran where the index could not follow it."""
+    key = f"{row.flow}/{row.run_id}"
+    if row.status != CRASHED or key in stores.synced or row.flow in stores.synced:
+        return row
+    stores.synced.add(key)
+    from grange.reindex import index_if_ended
+
+    try:
+        report = index_if_ended(stores.blobs, stores.metadata, row.flow, row.run_id)
+    except StoreReadOnlyError:
+        return row
+    if not report.tasks and not report.ended:
+        return row
+    return stores.metadata.get_run(row.flow, row.run_id) or row
 
 
 def _say_not_indexed(stores: Stores, flow: str, missing: list[str]) -> None:

@@ -12,12 +12,21 @@ when the index lacks what a reader asks for).
 from grange.reindex.claim import start_run
 from grange.reindex.index import build_local_index, open_local_index
 from grange.reindex.rebuild import RebuildReport, flows_in, rebuild
-from grange.reindex.sync import index_missing_runs, index_stored_run, missing_runs, sync
+from grange.reindex.sync import (
+    index_ended_runs,
+    index_if_ended,
+    index_missing_runs,
+    index_stored_run,
+    missing_runs,
+    sync,
+)
 
 __all__ = [
     "RebuildReport",
     "build_local_index",
     "flows_in",
+    "index_ended_runs",
+    "index_if_ended",
     "index_missing_runs",
     "index_stored_run",
     "missing_runs",

@@ -11,8 +11,11 @@ can write it:
   has as finished are not read at all, so it costs one listing per flow plus
   the unfinished runs' files (``grange db rebuild`` reads every run).
 - :func:`index_missing_runs`: what a reader does, at most once per flow per
-  process: one listing of the flow's run folders, compared with the index.
-- :func:`index_stored_run`: a reader asked for one run the index lacks.
+  process: one listing of the flow's run folders, compared with the index;
+  and :func:`index_ended_runs`: the runs it has as crashed that have ended
+  since (a run indexed while it ran elsewhere).
+- :func:`index_stored_run`: a reader asked for one run the index lacks (and
+  :func:`index_if_ended` for one it has as crashed).
 
 Each of them leaves a run the index gains meanwhile (its own runtime registered
 it) to that runtime, and never changes what the index has as finished.
@@ -27,7 +30,7 @@ from grange.datastore import BlobStore
 from grange.metastore import MetadataStore
 from grange.metastore.rows import natural_key
 from grange.metastore.status import CRASHED
-from grange.reindex.rebuild import RebuildReport, flows_in, index_run, stored_runs
+from grange.reindex.rebuild import RebuildReport, flows_in, has_ended, index_run, stored_runs
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 
@@ -68,6 +71,29 @@ def index_missing_runs(blobs: BlobStore, metadata: MetadataStore, flow: str) -> 
     report = RebuildReport()
     for run_id in missing_runs(blobs, metadata, flow):
         index_run(blobs, metadata, flow, run_id, known=False, report=report)
+    return report
+
+
+def index_ended_runs(blobs: BlobStore, metadata: MetadataStore, flow: str) -> RebuildReport:
+    """Bring up to date the runs of ``flow`` the index has as crashed (stored as running,
+    no runtime seen) that the datastore says ended: their tasks and how they ended.
+
+    Such a run was indexed while it ran elsewhere (by a reader, or a ``sync``); one
+    ``run-final.json`` lookup per such run, so a run that did crash costs little."""
+    report = RebuildReport()
+    for run in metadata.list_runs(flow, status=CRASHED):
+        if has_ended(blobs, flow, run.run_id):
+            index_run(blobs, metadata, flow, run.run_id, known=True, report=report)
+    return report
+
+
+def index_if_ended(
+    blobs: BlobStore, metadata: MetadataStore, flow: str, run_id: str
+) -> RebuildReport:
+    """:func:`index_ended_runs` for one run that the index has as crashed."""
+    report = RebuildReport()
+    if has_ended(blobs, flow, run_id):
+        index_run(blobs, metadata, flow, run_id, known=True, report=report)
     return report
 
 
