@@ -15,7 +15,7 @@ from grange.datastore.runs import write_final
 from grange.metastore import MetadataStore, sqlite_url
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit"))
-from test_reindex import FLOW, _a_run, _record  # noqa: E402
+from test_reindex import FLOW, _a_run, _record
 
 
 @pytest.fixture
