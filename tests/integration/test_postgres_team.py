@@ -14,6 +14,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -248,3 +249,39 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_readers_indexing_the_same_runs_at_once_index_each_once(
+    pg_url: str, tmp_path: Path
+) -> None:
+    from grange.datastore import LocalBlobStore
+    from grange.reindex import index_missing_runs
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "unit"))
+    from test_reindex import FLOW as TRAIN
+    from test_reindex import _a_run
+
+    blobs = LocalBlobStore(tmp_path / ".grange")
+    for number in range(1, 11):
+        _a_run(blobs, str(number))
+    store = MetadataStore.from_url(pg_url)
+    start = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            start.wait()
+            index_missing_runs(blobs, store, TRAIN)
+        except BaseException as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=reader) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert store.run_ids(TRAIN) == {str(n) for n in range(1, 11)}
+    for number in range(1, 11):
+        assert len(store.list_tasks(TRAIN, str(number))) == 4
+    dispose_all()
