@@ -1,33 +1,46 @@
-"""The BlobStore contract tests of tests/unit, for the S3 test modules to run again.
+"""Unit tests of the datastore over a ``blobs`` store, for the S3 test modules to run again.
 
-``contract_tests()`` returns the unit module's tests that take only a
-``blobs`` store (the ones about the local disk itself are left out), so that a
-module defining its own ``blobs`` fixture runs them against its store.
+``store_tests(module)`` returns the tests of ``tests/unit/<module>.py`` that use
+the ``blobs`` store (directly or through its ``cas`` fixture), and that
+module's other fixtures, so that a module defining its own ``blobs`` fixture
+runs them against its store. Tests about one backend's own details (the local
+disk's files, how memory names itself) are left out.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import inspect
-from collections.abc import Callable
+import sys
 from pathlib import Path
 from typing import Any
 
-UNIT = Path(__file__).parent / "unit" / "test_datastore_backend.py"
+UNIT = Path(__file__).parent / "unit"
 #: Tests of the contract that say how memory and local stores name themselves.
 NOT_CONTRACT = {"test_url_and_describe_say_where"}
+USES_STORE = {"blobs", "cas"}
 
 
-def contract_tests() -> dict[str, Callable[..., Any]]:
-    spec = importlib.util.spec_from_file_location("grange_blobstore_contract", UNIT)
+def store_tests(module: str, *, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    path = UNIT / f"{module}.py"
+    spec = importlib.util.spec_from_file_location(f"grange_s3_contract_{module}", path)
     assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    tests = {}
-    for name, fn in vars(module).items():
-        if not name.startswith("test_") or name in NOT_CONTRACT or not callable(fn):
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = loaded  # its classes pickle by reference
+    spec.loader.exec_module(loaded)
+    out: dict[str, Any] = {}
+    for name, obj in vars(loaded).items():
+        if name == "blobs" or name in NOT_CONTRACT or name in skip:
             continue
-        params = inspect.signature(fn).parameters
-        if "blobs" in params and set(params) <= {"blobs", "tmp_path", "key"}:
-            tests[name] = fn
-    return tests
+        if name.startswith("test_"):
+            if callable(obj) and USES_STORE & set(inspect.signature(obj).parameters):
+                out[name] = obj
+        elif _is_fixture(obj):
+            out[name] = obj
+    return out
+
+
+def _is_fixture(obj: object) -> bool:
+    return type(obj).__name__ == "FixtureFunctionDefinition" or hasattr(
+        obj, "_pytestfixturefunction"
+    )

@@ -11,9 +11,15 @@ from grange.datastore.s3 import S3Url
 from grange.datastore.s3.blobstore import S3BlobStore
 from grange.datastore.s3.cache import BlobCache
 from grange.datastore.s3.settings import S3Settings
-from s3contract import contract_tests
+from s3contract import store_tests
 
 pytest.importorskip("obstore")
+
+
+#: Logs on S3 are uploaded whole, every few seconds and at close (tested below).
+APPEND_ONLY = frozenset(
+    {"test_log_sink_appends_and_read_log", "test_buffered_log_sink_flushes_on_size_and_close"}
+)
 
 
 @pytest.fixture
@@ -25,7 +31,13 @@ def blobs(s3_bucket: str, tmp_path: Path) -> BlobStore:
     )
 
 
-globals().update(contract_tests())
+for _module in (
+    "test_datastore_backend",
+    "test_datastore_cas",
+    "test_datastore_foreach",
+    "test_datastore_records",
+):
+    globals().update(store_tests(_module, skip=APPEND_ONLY))
 
 
 def test_url_and_describe_name_the_bucket_and_prefix(blobs: S3BlobStore) -> None:

@@ -78,8 +78,9 @@ class S3BlobStore(BlobStore):
         self.settings = settings or S3Settings()
         self.cache = cache
         self.conditional_put = conditional_put
-        self._served: OrderedDict[str, str | IO[bytes]] = OrderedDict()
+        self._served: OrderedDict[str, str | tuple[str, int]] = OrderedDict()
         self._served_lock = threading.Lock()
+        self._bucket_seen = False
 
     @classmethod
     def from_env(cls, url: S3Url, env: Mapping[str, str] | None = None) -> S3BlobStore:
@@ -115,11 +116,23 @@ class S3BlobStore(BlobStore):
         try:
             return dict(obstore.head(self._store, self._full(key)))
         except (NotFoundError, FileNotFoundError):
+            self._check_bucket(key)
             return None
         except Exception as err:
-            if s3_error_code(err) == "NoSuchKey":
-                return None
             self._fail(err, key, "read")
+
+    def _check_bucket(self, key: str) -> None:
+        """A HEAD's 404 has no body: the first one in this process is asked again
+        with a GET, whose answer tells a missing key from a missing bucket."""
+        if self._bucket_seen:
+            return
+        try:
+            obstore.get(self._store, self._full(key)).bytes()
+        except Exception as err:
+            missing_key = isinstance(err, (NotFoundError, FileNotFoundError))
+            if not missing_key or s3_error_code(err) == "NoSuchBucket":
+                self._fail(err, key, "read")
+        self._bucket_seen = True
 
     # -- writing ------------------------------------------------------------------
 
@@ -135,8 +148,19 @@ class S3BlobStore(BlobStore):
                 return self._create_only(key, full, data)
             if self._head(key) is not None:
                 return False  # content-addressed: the stored blob holds these bytes
+        if overwrite:
+            self._forget(key)
         self._upload(key, full, chunks)
         return True
+
+    def _forget(self, key: str) -> None:
+        """Drop the cached copy of a content-addressed blob being replaced or deleted
+        (a repair of a damaged blob: the cache only ever holds intact ones)."""
+        name = data_hash(key)
+        if name is not None and self.cache is not None:
+            self.cache.discard(self.bucket, name)
+        with self._served_lock:
+            self._served.pop(key, None)
 
     def _create_only(self, key: str, full: str, data: bytes) -> bool:
         try:
@@ -231,6 +255,7 @@ class S3BlobStore(BlobStore):
     def delete(self, key: str) -> bool:
         if self._head(key) is None:
             return False
+        self._forget(key)
         try:
             obstore.delete(self._store, self._full(key))
         except Exception as err:
@@ -295,7 +320,7 @@ class S3BlobStore(BlobStore):
         if self.cache is not None:
             cached = self.cache.open(self.bucket, name)
             if cached is not None:
-                self._remember(key, os.fdopen(os.dup(cached.fileno()), "rb", buffering=0))
+                self._remember(key, (cached.name, os.fstat(cached.fileno()).st_ino))
                 return cached
         try:
             result = obstore.get(self._store, self._full(key))
@@ -335,31 +360,29 @@ class S3BlobStore(BlobStore):
         os.makedirs(self.cache.root, exist_ok=True)
         return str(self.cache.root)
 
-    def _remember(self, key: str, served: str | IO[bytes]) -> None:
-        """Keep what the last read of ``key`` handed out: its hash, or its open file."""
+    def _remember(self, key: str, served: str | tuple[str, int]) -> None:
+        """Keep what the last read of ``key`` handed out: its hash, or its cached file."""
         with self._served_lock:
-            old = self._served.pop(key, None)
+            self._served.pop(key, None)
             self._served[key] = served
             while len(self._served) > SERVED_KEEP:
-                _, dropped = self._served.popitem(last=False)
-                _close(dropped)
-        _close(old)
+                self._served.popitem(last=False)
 
     def sha1(self, key: str) -> str:
         """The hash of the bytes the last :meth:`open_buffer` of ``key`` handed out
-        (computed while downloading, or from the very cached file it mapped), else of
+        (computed while downloading, or of the very cached file it mapped), else of
         the stored object, streamed. A cached file that fails it is removed."""
         with self._served_lock:
             served = self._served.pop(key, None)
         if isinstance(served, str):
             return served
         if served is not None:
-            with served:
-                digest = _hash_file(served)
-            name = data_hash(key)
-            if name is not None and digest != name and self.cache is not None:
-                self.cache.discard(self.bucket, name)
-            return digest
+            digest = _hash_cached(*served)
+            if digest is not None:
+                name = data_hash(key)
+                if name is not None and digest != name and self.cache is not None:
+                    self.cache.discard(self.bucket, name)
+                return digest
         digest = hashlib.sha1(usedforsecurity=False)
         try:
             for piece in obstore.get(self._store, self._full(key)).stream(STREAM_CHUNK):
@@ -420,17 +443,17 @@ def _write_all(f: IO[bytes], view: memoryview) -> None:
         view = view[n or 0 :]
 
 
-def _hash_file(f: IO[bytes]) -> str:
+def _hash_cached(path: str, inode: int) -> str | None:
+    """The sha1 of the cached file ``path`` if it is still the file ``inode``."""
     digest = hashlib.sha1(usedforsecurity=False)
     buffer = bytearray(1024 * 1024)
     view = memoryview(buffer)
-    offset = 0
-    while n := os.preadv(f.fileno(), [buffer], offset):
-        digest.update(view[:n])
-        offset += n
+    try:
+        with open(path, "rb", buffering=0) as f:
+            if os.fstat(f.fileno()).st_ino != inode:
+                return None  # replaced since: hash the stored object instead
+            while n := f.readinto(buffer):
+                digest.update(view[:n])
+    except FileNotFoundError:
+        return None
     return digest.hexdigest()
-
-
-def _close(served: str | IO[bytes] | None) -> None:
-    if served is not None and not isinstance(served, str):
-        served.close()
