@@ -43,6 +43,9 @@ class S3Proxy:
         self.faults = 0
         self._throttle = 0
         self._refuse: tuple[int, str] | None = None
+        #: Called with each forwarded request's head once the server answered it,
+        #: before the client hears the answer.
+        self.after_request: Callable[[bytes], None] | None = None
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", self.port))
         self._closing = False
@@ -114,6 +117,8 @@ class S3Proxy:
                 answer = _read_head(upstream_reader)
                 if answer is None:
                     return
+                if self.after_request is not None:
+                    self.after_request(head)  # before the client hears the answer
                 client.sendall(answer)
                 status = int(answer.split(b" ", 2)[1])
                 if not is_head and status not in (204, 304):
