@@ -96,3 +96,28 @@ def test_put_many_inside_a_running_event_loop(s3_bucket: str) -> None:
     assert asyncio.run(main()) == [True, True]
     assert store.list("F") == ["F/x", "F/y"]
 
+
+
+def test_a_steps_small_artifacts_are_saved_in_one_batch(s3_bucket: str) -> None:
+    from grange.datastore import ContentAddressedStore
+
+    store = S3BlobStore(S3Url(s3_bucket, "p"), S3Settings.from_env())
+    batches: list[int] = []
+    put_many = store.put_many
+
+    def counting(items, **kwargs):  # type: ignore[no-untyped-def]
+        items = list(items)
+        batches.append(len(items))
+        return put_many(items, **kwargs)
+
+    store.put_many = counting  # type: ignore[method-assign]
+    cas = ContentAddressedStore(store, "F")
+    values: dict[str, object] = {f"a{i}": list(range(i)) for i in range(30)}
+    values["again"] = values["a3"]
+    values["stream"] = (i for i in range(3))  # cannot be pickled
+    skipped: list[str] = []
+    refs = cas.save_many(values, step="train", on_error=lambda name, err: skipped.append(name))
+    assert batches == [30] and skipped == ["stream"]
+    assert refs["again"] == refs["a3"] and "stream" not in refs
+    assert all(cas.load(refs[f"a{i}"].key) == list(range(i)) for i in range(30))
+    assert cas.save_many({"b": list(range(5))}) == {"b": refs["a5"]}  # stored: not rewritten

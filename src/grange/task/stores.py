@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from grange.datastore import (
@@ -68,3 +69,17 @@ class TaskStores:
     def save_artifact(self, name: str, value: Any, step: str) -> ArtifactRef:
         """Store one artifact; an unpicklable value raises an error naming it and the step."""
         return self.cas.save(value, name=name, step=step)
+
+    def save_artifacts(
+        self,
+        values: Mapping[str, Any],
+        step: str,
+        *,
+        on_error: Callable[[str, Exception], None] | None = None,
+    ) -> dict[str, ArtifactRef]:
+        """Store a step's artifacts, the small ones in one batch (concurrent puts on S3).
+
+        An unpicklable value raises an error naming it and the step, or with
+        ``on_error`` is reported to it and left out.
+        """
+        return self.cas.save_many(values, step=step, on_error=on_error)
