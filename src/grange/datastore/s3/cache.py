@@ -10,11 +10,13 @@ stale. A cached file is ``<cache>/<bucket>/<xx>/<sha1>``, where ``<cache>`` is
   sees a whole file or none; a killed download leaves only a hidden temporary,
   removed by a later eviction pass.
 * **Bounded**: ``GRANGE_S3_CACHE_MB`` (default 2048; ``0`` turns the cache off)
-  bounds the total size. When this process has added about a tenth of the bound,
-  it scans the cache and removes the least recently used whole files (a hit
-  touches its file's mtime) until the cache is at 80 % of the bound. A blob
-  larger than the bound is never cached: it is streamed to an unnamed temporary
-  file instead.
+  bounds the total size. A process that has added a tenth of the bound, or that
+  adds a blob when no process scanned the cache for a minute, scans it and
+  removes the least recently used whole files (a hit touches its file's mtime)
+  until the cache is at 80 % of the bound. Many processes adding blobs at once
+  may therefore overshoot the bound by what they add within a minute. A blob
+  larger than the bound is never cached: it is streamed to an unnamed
+  temporary file instead.
 * **Safe with concurrent processes**: renames are atomic, two processes caching
   the same blob write identical bytes, and removing a file another process has
   mapped or opened leaves its copy intact (POSIX keeps the inode alive).
@@ -37,6 +39,10 @@ from grange.exceptions import ConfigError
 DEFAULT_LIMIT_MB = 2048
 #: Temporary files older than this (seconds) were left by a killed process.
 STALE_TEMP_AGE = 3600.0
+#: A process that caches a blob scans the cache if no process did for this long (s).
+SCAN_EVERY = 60.0
+#: The file whose mtime says when the cache was last scanned.
+SCANNED = ".scanned"
 
 
 def data_hash(key: str) -> str | None:
@@ -53,8 +59,7 @@ class BlobCache:
     def __init__(self, root: Path | str, limit: int) -> None:
         self.root = Path(root)
         self.limit = limit
-        self._added = 0
-        self._scanned_in: int | None = None  # the pid that last scanned
+        self._added = 0  # bytes this process cached since its last scan
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BlobCache | None:
@@ -106,8 +111,16 @@ class BlobCache:
         """Move a completed temporary file into place (same bytes if it raced another)."""
         os.replace(temp, self.path(bucket, name))
         self._added += size
-        if self._scanned_in != os.getpid() or self._added > self.limit // 10:
+        if self._added > self.limit // 10 or self._last_scan_age() > SCAN_EVERY:
             self.evict()
+
+    def _last_scan_age(self) -> float:
+        """Seconds since any process last scanned the cache (one stat, not a scan:
+        each of many forked tasks must not walk the whole cache)."""
+        try:
+            return time.time() - os.stat(os.path.join(self.root, SCANNED)).st_mtime
+        except FileNotFoundError:
+            return float("inf")
 
     def discard(self, bucket: str, name: str) -> None:
         """Remove a cached file found damaged; the next read downloads the blob again."""
@@ -116,7 +129,10 @@ class BlobCache:
 
     def evict(self) -> None:
         """Remove least recently used files until the cache fits in 80 % of its bound."""
-        self._scanned_in, self._added = os.getpid(), 0
+        self._added = 0
+        marker = os.path.join(self.root, SCANNED)
+        with contextlib.suppress(OSError), open(marker, "ab"):
+            os.utime(marker)
         files: list[tuple[float, int, str]] = []
         now = time.time()
         for path, stat in _walk(str(self.root)):
