@@ -47,7 +47,9 @@ def test_without_conditional_puts_a_lost_race_is_detected_by_the_nonce(
     puts its own before A reads back: A sees B's nonce and reports the key taken."""
     proxy = S3Proxy(s3_server.url)
     settings = S3Settings.from_env()
-    a = S3BlobStore(S3Url(s3_bucket, "p"), settings.with_(endpoint_url=proxy.url), conditional_put="never")
+    a = S3BlobStore(
+        S3Url(s3_bucket, "p"), settings.with_(endpoint_url=proxy.url), conditional_put="never"
+    )
     b = S3BlobStore(S3Url(s3_bucket, "p"), settings, conditional_put="never")
     key = "F/1/start/1/0/record.json"
 
@@ -95,7 +97,6 @@ def test_put_many_inside_a_running_event_loop(s3_bucket: str) -> None:
 
     assert asyncio.run(main()) == [True, True]
     assert store.list("F") == ["F/x", "F/y"]
-
 
 
 def test_a_steps_small_artifacts_are_saved_in_one_batch(s3_bucket: str) -> None:

@@ -27,9 +27,7 @@ def _store(proxy: S3Proxy, bucket: str, **settings: object) -> S3BlobStore:
     return S3BlobStore(S3Url(bucket, "p"), base, cache=None, conditional_put="always")
 
 
-def test_throttled_requests_are_retried_until_they_succeed(
-    proxy: S3Proxy, s3_bucket: str
-) -> None:
+def test_throttled_requests_are_retried_until_they_succeed(proxy: S3Proxy, s3_bucket: str) -> None:
     store = _store(proxy, s3_bucket)
     proxy.throttle(3)
     assert store.put_bytes("F/1/start/1/0/record.json", b"{}")

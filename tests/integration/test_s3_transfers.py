@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from grange.datastore import ContentAddressedStore
-from grange.exceptions import DamagedBlobError
 from grange.datastore.s3 import S3Settings, S3Url
 from grange.datastore.s3.blobstore import S3BlobStore
 from grange.datastore.s3.cache import BlobCache
+from grange.exceptions import DamagedBlobError
 from s3server import MotoServer
 
 pytest.importorskip("obstore")

@@ -139,7 +139,9 @@ class ContentAddressedStore:
             refs[name] = ref
         if batch:
             try:
-                written = self.blobs.put_many((path, ser.chunks) for path, (_, ser) in batch.items())
+                written = self.blobs.put_many(
+                    (path, ser.chunks) for path, (_, ser) in batch.items()
+                )
             except OSError as err:
                 names = ", ".join(f"'{name}'" for name, _ in batch.values())
                 raise write_error(

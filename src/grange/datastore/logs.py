@@ -178,7 +178,7 @@ class _Flusher:
                 if not sink.closed and now - sink._uploaded_at >= sink.upload_every:
                     try:
                         sink._upload()
-                    except Exception:  # noqa: S112 - retried next time; close() raises
+                    except Exception:
                         continue
 
 

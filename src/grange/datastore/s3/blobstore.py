@@ -26,13 +26,12 @@ from __future__ import annotations
 import builtins
 import contextlib
 import hashlib
-import itertools
 import mmap
 import os
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import obstore
@@ -40,10 +39,17 @@ from obstore.exceptions import NotFoundError
 
 from grange.datastore.backend import BlobStore, Chunk, as_bytes_view, check_key, check_prefix
 from grange.datastore.s3 import commit
-from grange.datastore.s3.batch import BatchError, put_many_async
 from grange.datastore.s3.cache import BlobCache, data_hash
 from grange.datastore.s3.connect import open_store, s3_error_code, translate
 from grange.datastore.s3.settings import S3Settings
+from grange.datastore.s3.transfer import (
+    STREAM_CHUNK,
+    BatchError,
+    download,
+    hash_file,
+    put_many_async,
+    upload,
+)
 from grange.datastore.s3.url import S3Url
 from grange.exceptions import BlobNotFound
 
@@ -52,8 +58,6 @@ if TYPE_CHECKING:
 
 #: Blobs smaller than this are read into memory; larger ones are mapped from a file.
 MMAP_THRESHOLD = 256 * 1024
-#: Downloads are streamed in pieces of at least this size.
-STREAM_CHUNK = 8 * 1024 * 1024
 #: Hashes of the bytes last handed out per key, kept for :meth:`S3BlobStore.sha1`.
 SERVED_KEEP = 64
 
@@ -176,31 +180,14 @@ class S3BlobStore(BlobStore):
             self._fail(err, key, "write")
 
     def _upload(self, key: str, full: str, chunks: Iterable[Chunk]) -> None:
-        """One PUT for a blob smaller than a part, else a parallel multipart upload
-        fed from ``chunks`` as they come (nothing joined beyond one part)."""
-        part = self.settings.part_size
-        iterator = iter(chunks)
-        head: list[memoryview] = []
-        size = 0
-        for chunk in iterator:
-            view = as_bytes_view(chunk)
-            head.append(view)
-            size += view.nbytes
-            if size >= part:
-                break
         try:
-            if size < part:
-                data = head[0] if len(head) == 1 else b"".join(head)
-                obstore.put(self._store, full, data, use_multipart=False)
-            else:
-                stream = itertools.chain(head, (as_bytes_view(c) for c in iterator))
-                obstore.put(
-                    self._store,
-                    full,
-                    _nonempty(stream),
-                    chunk_size=part,
-                    max_concurrency=self.settings.max_concurrency,
-                )
+            upload(
+                self._store,
+                full,
+                chunks,
+                part_size=self.settings.part_size,
+                concurrency=self.settings.max_concurrency,
+            )
         except Exception as err:
             self._fail(err, key, "write")
 
@@ -308,7 +295,7 @@ class S3BlobStore(BlobStore):
                 buffer = bytearray(size)
                 view = memoryview(buffer)
                 got = 0
-                while got < size and (n := f.readinto(view[got:])):
+                while got < size and (n := os.preadv(f.fileno(), [view[got:]], got)):
                     got += n
                 return view[:got]
             return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY))
@@ -327,22 +314,19 @@ class S3BlobStore(BlobStore):
         except Exception as err:
             self._fail(err, key, "read")
         size = int(result.meta["size"])
-        digest = hashlib.sha1(usedforsecurity=False)
         if self.cache is not None and size <= self.cache.limit:
             f, temp = self.cache.new_file(self.bucket, name)
         else:
             f, temp = tempfile.TemporaryFile(dir=self._temp_dir()), None  # noqa: SIM115
         try:
             try:
-                for piece in result.stream(min_chunk_size=STREAM_CHUNK):
-                    digest.update(piece)
-                    _write_all(f, memoryview(piece))
+                digest = download(result, f)
             except Exception as err:
                 self._fail(err, key, "read")
-            if temp is not None and self.cache is not None:
-                if digest.hexdigest() == name:  # only intact blobs are cached
-                    self.cache.publish(temp, self.bucket, name, size)
-                    temp = None
+            intact = digest == name
+            if temp is not None and self.cache is not None and intact:
+                self.cache.publish(temp, self.bucket, name, size)  # only intact blobs
+                temp = None
             f.seek(0)
         except BaseException:
             f.close()
@@ -351,7 +335,7 @@ class S3BlobStore(BlobStore):
             if temp is not None:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(temp)
-        self._remember(key, digest.hexdigest())
+        self._remember(key, digest)
         return f
 
     def _temp_dir(self) -> str | None:
@@ -377,12 +361,12 @@ class S3BlobStore(BlobStore):
         if isinstance(served, str):
             return served
         if served is not None:
-            digest = _hash_cached(*served)
-            if digest is not None:
+            cached = hash_file(*served)
+            if cached is not None:
                 name = data_hash(key)
-                if name is not None and digest != name and self.cache is not None:
+                if name is not None and cached != name and self.cache is not None:
                     self.cache.discard(self.bucket, name)
-                return digest
+                return cached
         digest = hashlib.sha1(usedforsecurity=False)
         try:
             for piece in obstore.get(self._store, self._full(key)).stream(STREAM_CHUNK):
@@ -431,29 +415,3 @@ class S3BlobStore(BlobStore):
 
     def describe(self) -> str:
         return f"S3 datastore at {self.s3url}"
-
-
-def _nonempty(views: Iterable[memoryview]) -> Iterator[memoryview]:
-    return (v for v in views if v.nbytes)
-
-
-def _write_all(f: IO[bytes], view: memoryview) -> None:
-    while view:
-        n = f.write(view)
-        view = view[n or 0 :]
-
-
-def _hash_cached(path: str, inode: int) -> str | None:
-    """The sha1 of the cached file ``path`` if it is still the file ``inode``."""
-    digest = hashlib.sha1(usedforsecurity=False)
-    buffer = bytearray(1024 * 1024)
-    view = memoryview(buffer)
-    try:
-        with open(path, "rb", buffering=0) as f:
-            if os.fstat(f.fileno()).st_ino != inode:
-                return None  # replaced since: hash the stored object instead
-            while n := f.readinto(buffer):
-                digest.update(view[:n])
-    except FileNotFoundError:
-        return None
-    return digest.hexdigest()

@@ -157,11 +157,13 @@ class BlobCache:
     def usage(self) -> int:
         """Bytes held by cached files now."""
         files = _walk(str(self.root))
-        return sum(stat.st_size for path, stat in files if not os.path.basename(path).startswith("."))
+        return sum(
+            stat.st_size for path, stat in files if not os.path.basename(path).startswith(".")
+        )
 
 
 def _walk(folder: str) -> list[tuple[str, os.stat_result]]:
-    out = []
+    out: list[tuple[str, os.stat_result]] = []
     try:
         entries = list(os.scandir(folder))
     except (FileNotFoundError, NotADirectoryError):

@@ -24,6 +24,7 @@ ways, chosen by ``GRANGE_S3_CONDITIONAL_PUT``:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
@@ -75,9 +76,8 @@ def honours_create(
 
 
 def _probe(store: S3Store, prefix: str) -> bool:
-    key = f"{prefix}/.grange/probe-{uuid.uuid4().hex}" if prefix else (
-        f".grange/probe-{uuid.uuid4().hex}"
-    )
+    name = f".grange/probe-{uuid.uuid4().hex}"
+    key = f"{prefix}/{name}" if prefix else name
     obstore.put(store, key, b"1", mode="create")
     try:
         obstore.put(store, key, b"2", mode="create")
@@ -85,10 +85,8 @@ def _probe(store: S3Store, prefix: str) -> bool:
     except (AlreadyExistsError, PreconditionError):
         return True
     finally:
-        try:
+        with contextlib.suppress(Exception):  # hidden: a leftover probe costs nothing
             obstore.delete(store, key)
-        except Exception:  # noqa: S110 - the probe is hidden; a leftover costs nothing
-            pass
 
 
 def put_create_only(store: S3Store, key: str, data: bytes, *, conditional: bool) -> bool:
