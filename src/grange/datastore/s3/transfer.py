@@ -4,6 +4,8 @@
   multipart upload fed from the serializer's chunks as they come (obstore keeps
   references to the buffers: nothing is joined or copied beyond one part);
 * :func:`download`: one streamed GET into a file, hashed on the way;
+  :func:`download_ranges`: parallel ranged GETs into a file (for AWS S3, where
+  one connection is the bottleneck; ``GRANGE_S3_RANGED_GET=1``);
 * :func:`put_many_async`: many small puts at once. A task that saves fifty
   small artifacts should not wait for fifty round trips one after the other:
   the HEAD (is the content stored already?) and the PUT of each blob run
@@ -17,8 +19,8 @@ import hashlib
 import itertools
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from typing import IO, TYPE_CHECKING
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import obstore
 from obstore.exceptions import NotFoundError
@@ -31,6 +33,10 @@ if TYPE_CHECKING:
 
 #: Downloads are streamed in pieces of at least this size.
 STREAM_CHUNK = 8 * 1024 * 1024
+#: Parts of one ranged download in flight at once (each in memory until written).
+RANGED_MAX = 8
+
+T = TypeVar("T")
 
 
 def upload(
@@ -70,17 +76,23 @@ def download(result: GetResult, f: IO[bytes]) -> str:
 
 def hash_file(path: str, inode: int) -> str | None:
     """The hex sha1 of the file ``path`` if it is still the file ``inode``, else None."""
-    digest = hashlib.sha1(usedforsecurity=False)
-    buffer = bytearray(1024 * 1024)
-    view = memoryview(buffer)
     try:
         with open(path, "rb", buffering=0) as f:
             if os.fstat(f.fileno()).st_ino != inode:
                 return None
-            while n := f.readinto(buffer):
-                digest.update(view[:n])
+            return _hash_fd(f.fileno())
     except FileNotFoundError:
         return None
+
+
+def _hash_fd(fd: int) -> str:
+    digest = hashlib.sha1(usedforsecurity=False)
+    buffer = bytearray(1024 * 1024)
+    view = memoryview(buffer)
+    offset = 0
+    while n := os.preadv(fd, [buffer], offset):
+        digest.update(view[:n])
+        offset += n
     return digest.hexdigest()
 
 
@@ -102,21 +114,55 @@ def put_many_async(
 ) -> list[bool]:
     """Put each ``(key, data)``; with ``skip_existing``, a key that exists is left
     alone (``False``). Raises :class:`BatchError` for the first failed item."""
+    return _run(lambda: _put_all(store, items, skip_existing, concurrency))
+
+
+def download_ranges(
+    store: S3Store, key: str, size: int, f: IO[bytes], *, part_size: int, concurrency: int
+) -> str:
+    """Download ``key`` (``size`` bytes) into ``f`` with parallel ranged GETs, at most
+    :data:`RANGED_MAX` parts (of ``part_size``) in flight; return its hex sha1.
+
+    Faster on AWS S3, where one connection reads at ~100 MB/s; slower on servers
+    that copy the whole object for each range (moto). Off unless asked for.
+    """
+    fd = f.fileno()
+
+    async def fetch_all() -> None:
+        gate = asyncio.Semaphore(max(1, min(concurrency, RANGED_MAX)))
+
+        async def fetch(start: int) -> None:
+            async with gate:
+                end = min(start + part_size, size)
+                data = await obstore.get_range_async(store, key, start=start, end=end)
+                view, offset = memoryview(data), start
+                while view:
+                    n = os.pwrite(fd, view, offset)
+                    view, offset = view[n:], offset + n
+
+        await asyncio.gather(*(fetch(start) for start in range(0, size, part_size)))
+
+    _run(fetch_all)
+    return _hash_fd(fd)
+
+
+def _run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to its end, from plain code or from inside an event loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(_put_all(store, items, skip_existing, concurrency))
+        return asyncio.run(make())
     # Called from inside an event loop (a notebook): run ours in a thread.
-    out: list[list[bool]] = []
+    out: list[T] = []
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            out.append(asyncio.run(_put_all(store, items, skip_existing, concurrency)))
+            out.append(asyncio.run(make()))
         except BaseException as err:  # re-raised in the caller's thread
             errors.append(err)
 
-    thread = threading.Thread(target=run, name="grange-s3-batch")
+    thread = threading.Thread(target=run, name="grange-s3-async")
     thread.start()
     thread.join()
     if errors:
