@@ -70,3 +70,24 @@ def test_open_blob_store_picks_the_backend_from_the_root(
     monkeypatch.setenv("GRANGE_S3_CACHE_MB", "lots")
     with pytest.raises(ConfigError, match="GRANGE_S3_CACHE_MB"):
         open_blob_store(f"s3://{s3_bucket}")
+
+
+def test_listings_page_through_more_than_one_answer(blobs: S3BlobStore) -> None:
+    """S3 answers at most 1,000 keys at a time."""
+    keys = [f"F/{i:04d}/run.json" for i in range(1010)]
+    assert all(blobs.put_many([(k, [b"{}"]) for k in keys], overwrite=True))
+    blobs.put_bytes("F/data/ab/abc", b"x")
+    assert blobs.list("F") == sorted([*keys, "F/data/ab/abc"])
+    assert blobs.children("F") == [f"{i:04d}" for i in range(1010)] + ["data"]
+
+
+def test_a_store_at_the_root_of_the_bucket(s3_bucket: str) -> None:
+    from grange.datastore import AttemptRecord, write_record
+
+    store = S3BlobStore(S3Url(s3_bucket), S3Settings.from_env(), cache=None)
+    write_record(store, AttemptRecord("F", "1", "start", "1", 0, "ok", 1.0, 2.0))  # probes
+    store.put_bytes("G/x", b"x")
+    assert store.list() == ["F/1/start/1/0/record.json", "G/x"]
+    assert store.children() == ["F", "G"]
+    assert store.url("G/x") == f"s3://{s3_bucket}/G/x"
+    assert store.describe() == f"S3 datastore at s3://{s3_bucket}"
