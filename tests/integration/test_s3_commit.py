@@ -99,7 +99,10 @@ def test_put_many_inside_a_running_event_loop(s3_bucket: str) -> None:
     assert store.list("F") == ["F/x", "F/y"]
 
 
-def test_a_steps_small_artifacts_are_saved_in_one_batch(s3_bucket: str) -> None:
+def test_a_steps_small_artifacts_are_saved_in_one_batch(
+    s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import grange.datastore.cas as cas_module
     from grange.datastore import ContentAddressedStore
 
     store = S3BlobStore(S3Url(s3_bucket, "p"), S3Settings.from_env())
@@ -122,3 +125,8 @@ def test_a_steps_small_artifacts_are_saved_in_one_batch(s3_bucket: str) -> None:
     assert refs["again"] == refs["a3"] and "stream" not in refs
     assert all(cas.load(refs[f"a{i}"].key) == list(range(i)) for i in range(30))
     assert cas.save_many({"b": list(range(5))}) == {"b": refs["a5"]}  # stored: not rewritten
+    # Batches are bounded in bytes: the serialized values wait in memory until written.
+    monkeypatch.setattr(cas_module, "BATCH_BYTES", 2000)
+    batches.clear()
+    cas.save_many({f"c{i}": "c" * 900 + str(i) for i in range(5)})
+    assert batches == [3, 2]

@@ -35,8 +35,10 @@ from grange.exceptions import (
     DamagedBlobError,
 )
 
-#: Blobs smaller than this are written together by :meth:`ContentAddressedStore.save_many`.
+#: Blobs smaller than this are written together by :meth:`ContentAddressedStore.save_many`,
+#: in batches of at most about :data:`BATCH_BYTES`.
 BATCH_MAX = 1024 * 1024
+BATCH_BYTES = 64 * 1024 * 1024
 #: Blobs at least this large are hashed once per process, then trusted.
 VERIFIED_CACHE_MIN = 1024 * 1024
 # Blob keys verified in this process, per backend (a backend object per store).
@@ -121,6 +123,7 @@ class ContentAddressedStore:
         refs: dict[str, ArtifactRef] = {}
         seen: dict[int, ArtifactRef] = {}
         batch: dict[str, tuple[str, Serialized]] = {}  # blob key -> (name, bytes)
+        pending = 0
         for name, obj in objects.items():
             ref = seen.get(id(obj))
             if ref is None:
@@ -133,24 +136,29 @@ class ContentAddressedStore:
                     continue
                 if ser.size < BATCH_MAX:
                     batch.setdefault(self.blob_key(ser.key), (name, ser))
+                    pending += ser.size
+                    if pending >= BATCH_BYTES:
+                        self._put_batch(batch, step)
+                        batch, pending = {}, 0
                 else:
                     self._put_named(ser, name, step)
                 ref = seen[id(obj)] = ArtifactRef(ser.key, ser.size, ser.encoding, type_name(obj))
             refs[name] = ref
         if batch:
-            try:
-                written = self.blobs.put_many(
-                    (path, ser.chunks) for path, (_, ser) in batch.items()
-                )
-            except OSError as err:
-                names = ", ".join(f"'{name}'" for name, _ in batch.values())
-                raise write_error(
-                    err, f"artifacts {names}", self.blobs.url(next(iter(batch))), step=step
-                ) from None
-            for (path, (_, ser)), done in zip(batch.items(), written, strict=True):
-                if not done:
-                    self._repair(ser.key, path, ser.chunks)
+            self._put_batch(batch, step)
         return refs
+
+    def _put_batch(self, batch: dict[str, tuple[str, Serialized]], step: str | None) -> None:
+        try:
+            written = self.blobs.put_many((path, ser.chunks) for path, (_, ser) in batch.items())
+        except OSError as err:
+            names = ", ".join(f"'{name}'" for name, _ in batch.values())
+            raise write_error(
+                err, f"artifacts {names}", self.blobs.url(next(iter(batch))), step=step
+            ) from None
+        for (path, (_, ser)), done in zip(batch.items(), written, strict=True):
+            if not done:
+                self._repair(ser.key, path, ser.chunks)
 
     def _put_named(self, ser: Serialized, name: str | None, step: str | None) -> None:
         try:
