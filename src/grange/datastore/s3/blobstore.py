@@ -130,16 +130,15 @@ class S3BlobStore(BlobStore):
             self._fail(err, key, "read")
 
     def _check_bucket(self, key: str) -> None:
-        """A HEAD's 404 has no body: the first one in this process is asked again
-        with a GET, whose answer tells a missing key from a missing bucket."""
+        """A HEAD's 404 has no body: after the first one in this process, a listing
+        (one small request, whose error has a body) tells a missing key from a
+        missing bucket."""
         if self._bucket_seen:
             return
         try:
-            obstore.get(self._store, self._full(key)).bytes()
+            next(iter(obstore.list(self._store, self._full(key), chunk_size=1)), None)
         except Exception as err:
-            missing_key = isinstance(err, (NotFoundError, FileNotFoundError))
-            if not missing_key or s3_error_code(err) == "NoSuchBucket":
-                self._fail(err, key, "read")
+            self._fail(err, key, "read")
         self._bucket_seen = True
 
     # -- writing ------------------------------------------------------------------
