@@ -91,3 +91,12 @@ def test_a_store_at_the_root_of_the_bucket(s3_bucket: str) -> None:
     assert store.children() == ["F", "G"]
     assert store.url("G/x") == f"s3://{s3_bucket}/G/x"
     assert store.describe() == f"S3 datastore at s3://{s3_bucket}"
+
+
+def test_a_store_can_be_pickled_for_another_process(blobs: S3BlobStore) -> None:
+    import pickle
+
+    blobs.put_bytes("F/data/ab/abc", b"x")
+    assert blobs.get_bytes("F/data/ab/abc") == b"x"
+    copy = pickle.loads(pickle.dumps(blobs))
+    assert copy.describe() == blobs.describe() and copy.get_bytes("F/data/ab/abc") == b"x"

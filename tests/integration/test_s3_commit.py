@@ -85,6 +85,12 @@ def test_put_many_writes_small_blobs_concurrently_and_skips_stored_ones(s3_bucke
     assert store.put_many([(record, [b"{}"]), (record, [b"{!}"])]) == [True, False]
     assert store.put_many([(record, [b"{!}"])], overwrite=True) == [True]
     assert store.get_bytes(record) == b"{!}"
+    # One key twice in a batch: as if written one after the other.
+    log = "F/1/start/1/0/stdout.log"
+    assert store.put_many([(log, [b"1"]), (log, [b"2"])], overwrite=True) == [True, True]
+    assert store.get_bytes(log) == b"2"
+    blob = f"F/data/ff/ff{'1' * 38}"
+    assert store.put_many([(blob, [b"same"]), (blob, [b"same"])]) == [True, False]
 
 
 def test_put_many_inside_a_running_event_loop(s3_bucket: str) -> None:

@@ -101,6 +101,16 @@ class S3BlobStore(BlobStore):
             ranged_get=env.get("GRANGE_S3_RANGED_GET", "").strip().lower() in ("1", "true", "on"),
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (to hand to another process): what was read here stays here."""
+        state = dict(self.__dict__)
+        state["_served"], state["_served_lock"] = OrderedDict(), None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._served_lock = threading.Lock()
+
     # -- plumbing -----------------------------------------------------------------
 
     @property
@@ -211,14 +221,20 @@ class S3BlobStore(BlobStore):
         records, claims and blobs bigger than a part go through :meth:`put_chunks`."""
         items = list(items)
         results: list[bool | None] = [None] * len(items)
-        batch: list[tuple[int, str, bytes]] = []
+        queued: dict[str, tuple[int, bytes]] = {}  # key -> (item, bytes), one put per key
         for i, (key, chunks) in enumerate(items):
             views = [as_bytes_view(c) for c in chunks]
             size = sum(v.nbytes for v in views)
             if size >= self.settings.part_size or (not overwrite and data_hash(key) is None):
                 results[i] = self.put_chunks(key, views, overwrite=overwrite)
+            elif key in queued and not overwrite:
+                results[i] = False  # as if after the first: that key exists then
             else:
-                batch.append((i, key, b"".join(views)))
+                if overwrite:
+                    self._forget(key)
+                queued[key] = (i, b"".join(views))  # with overwrite, the last one wins
+                results[i] = True
+        batch = [(i, key, data) for key, (i, data) in queued.items()]
         if batch:
             try:
                 done = put_many_async(
