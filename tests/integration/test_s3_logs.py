@@ -68,3 +68,23 @@ def test_appending_stays_available_for_other_callers(s3_bucket: str) -> None:
     store.append_bytes("F/1/s/1/0/stdout.log", b"one\n")
     store.append_bytes("F/1/s/1/0/stdout.log", b"two\n")
     assert store.get_bytes("F/1/s/1/0/stdout.log") == b"one\ntwo\n"
+
+
+def test_closing_many_logs_uploads_them_in_one_batch(s3_server: MotoServer, s3_bucket: str) -> None:
+    from grange.datastore.logs import close_all
+
+    store = S3BlobStore(S3Url(s3_bucket, "p"), S3Settings.from_env())
+    sinks = [
+        LogSink(store, log_key("F", "1", "train", str(i), 0, stream), upload_every=3600)
+        for i in range(10)
+        for stream in ("stdout", "stderr")
+    ]
+    for sink in sinks:
+        sink.write(sink.key.encode() + b"\n")
+    batches: list[int] = []
+    put_many = store.put_many
+    store.put_many = lambda items, **kw: batches.append(len(items)) or put_many(items, **kw)  # type: ignore[method-assign]
+    close_all([*sinks, sinks[0]])
+    assert batches == [20]
+    assert all(read_log(store, s.key) == s.key.encode() + b"\n" for s in sinks)
+    assert all(s.closed for s in sinks)

@@ -16,6 +16,7 @@ and the complete log once the task ends.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import weakref
@@ -144,6 +145,35 @@ class LogSink:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def close_all(sinks: Iterable[LogSink]) -> None:
+    """Close several sinks; on a store that cannot append, their final uploads are
+    one concurrent batch (:meth:`BlobStore.put_many`) instead of one after another."""
+    whole: dict[BlobStore, dict[int, LogSink]] = {}
+    for sink in sinks:
+        if sink.closed:
+            continue
+        if sink._whole:
+            whole.setdefault(sink.blobs, {})[id(sink)] = sink
+        else:
+            sink.close()
+    for blobs, group in whole.items():
+        with contextlib.ExitStack() as stack:
+            items = []
+            for sink in group.values():
+                sink.closed = True
+                stack.enter_context(sink._upload_lock)  # no background upload overtakes
+                with sink._lock:
+                    if sink._dirty:
+                        items.append((sink, bytes(sink._pending)))
+                        sink._dirty = False
+            try:
+                blobs.put_many([(sink.key, [data]) for sink, data in items], overwrite=True)
+            except BaseException:
+                for sink, _ in items:  # still to upload: closing again retries
+                    sink._dirty, sink.closed = True, False
+                raise
 
 
 class _Flusher:
