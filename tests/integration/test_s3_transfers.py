@@ -223,3 +223,11 @@ def test_parallel_ranged_download_when_asked_for(
     assert len(ranges) == 3  # three 5 MiB parts, fetched side by side
     if cache is not None:
         assert os.path.getsize(cache.path(s3_bucket, ref.key)) == ref.size
+
+
+def test_an_unusable_cache_folder_only_turns_the_cache_off(s3_bucket: str, tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_bytes(b"")  # a file where the cache folder should be
+    cas = ContentAddressedStore(_store(s3_bucket, BlobCache(blocked / "cache", 64 * MIB)), "F")
+    value = os.urandom(MIB)
+    assert cas.load(cas.save(value).key) == value

@@ -352,19 +352,16 @@ class S3BlobStore(BlobStore):
             def fetch(f: IO[bytes]) -> str:
                 return download(result, f)
 
-        if self.cache is not None and size <= self.cache.limit:
-            f, temp = self.cache.new_file(self.bucket, name)
-        else:
-            f, temp = tempfile.TemporaryFile(dir=self._temp_dir()), None  # noqa: SIM115
+        f, temp = self._new_file(name, size)
         try:
             try:
                 digest = fetch(f)
             except Exception as err:
                 self._fail(err, key, "read")
-            intact = digest == name
-            if temp is not None and self.cache is not None and intact:
-                self.cache.publish(temp, self.bucket, name, size)  # only intact blobs
-                temp = None
+            if temp is not None and self.cache is not None and digest == name:
+                with contextlib.suppress(OSError):  # only intact blobs are cached
+                    self.cache.publish(temp, self.bucket, name, size)
+                    temp = None
             f.seek(0)
         except BaseException:
             f.close()
@@ -376,11 +373,16 @@ class S3BlobStore(BlobStore):
         self._remember(key, digest)
         return f
 
-    def _temp_dir(self) -> str | None:
-        if self.cache is None:
-            return None
-        os.makedirs(self.cache.root, exist_ok=True)
-        return str(self.cache.root)
+    def _new_file(self, name: str, size: int) -> tuple[IO[bytes], str | None]:
+        """A file to download into: a temporary one in the cache (and its name), or,
+        for a blob bigger than the cache or without a usable cache, an unnamed one."""
+        if self.cache is not None:
+            with contextlib.suppress(OSError):  # a read-only or full cache: not cached
+                if size <= self.cache.limit:
+                    return self.cache.new_file(self.bucket, name)
+                os.makedirs(self.cache.root, exist_ok=True)
+                return tempfile.TemporaryFile(dir=self.cache.root), None
+        return tempfile.TemporaryFile(), None
 
     def _remember(self, key: str, served: str | tuple[str, int]) -> None:
         """Keep what the last read of ``key`` handed out: its hash, or its cached file."""
