@@ -107,5 +107,8 @@ def put_create_only(store: S3Store, key: str, data: bytes, *, conditional: bool)
         pass
     nonce = uuid.uuid4().hex
     obstore.put(store, key, data, attributes={NONCE: nonce}, use_multipart=False)
-    stored = obstore.get(store, key)
+    try:
+        stored = obstore.get(store, key)
+    except (NotFoundError, FileNotFoundError):
+        return False  # removed at once by someone else: not ours to count on
     return stored.attributes.get(NONCE) == nonce
