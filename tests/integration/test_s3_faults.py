@@ -38,6 +38,21 @@ def test_throttled_requests_are_retried_until_they_succeed(proxy: S3Proxy, s3_bu
     assert proxy.faults == 7
 
 
+def test_throttled_multipart_uploads_and_streamed_downloads_succeed(
+    proxy: S3Proxy, s3_bucket: str
+) -> None:
+    import os
+
+    store = _store(proxy, s3_bucket, part_size_mb=5)
+    data = os.urandom(12 << 20)
+    chunks = [memoryview(data)[i : i + (1 << 20)] for i in range(0, len(data), 1 << 20)]
+    proxy.throttle(4)  # the upload's first requests: create, parts
+    assert store.put_chunks("F/data/ab/abcdef", chunks)
+    proxy.throttle(2)
+    assert bytes(store.open_buffer("F/data/ab/abcdef")) == data
+    assert proxy.faults == 6
+
+
 def test_a_stopped_store_is_unreachable_naming_bucket_and_key(
     proxy: S3Proxy, s3_bucket: str
 ) -> None:
