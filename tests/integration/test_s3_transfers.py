@@ -231,3 +231,33 @@ def test_an_unusable_cache_folder_only_turns_the_cache_off(s3_bucket: str, tmp_p
     cas = ContentAddressedStore(_store(s3_bucket, BlobCache(blocked / "cache", 64 * MIB)), "F")
     value = os.urandom(MIB)
     assert cas.load(cas.save(value).key) == value
+
+
+# Loads one blob several times through a shared cache folder; prints what it read.
+LOAD_SCRIPT = """
+import hashlib, sys
+from grange.datastore import ContentAddressedStore
+from grange.datastore.open import open_blob_store
+
+cas = ContentAddressedStore(open_blob_store(sys.argv[1]), "F")
+for _ in range(3):
+    print(hashlib.sha1(cas.load(sys.argv[2])).hexdigest())
+"""
+
+
+def test_processes_sharing_the_cache_read_whole_blobs(s3_bucket: str, tmp_path: Path) -> None:
+    cas = ContentAddressedStore(_store(s3_bucket, None), "F")
+    value = os.urandom(6 * MIB)
+    ref = cas.save(value)
+    env = {**os.environ, "GRANGE_CACHE_DIR": str(tmp_path / "c"), "GRANGE_S3_CACHE_MB": "64"}
+    args = [sys.executable, "-c", LOAD_SCRIPT, f"s3://{s3_bucket}/p", ref.key]
+    children = [
+        subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True) for _ in range(3)
+    ]
+    outputs = [child.communicate()[0].split() for child in children]
+    assert all(child.returncode == 0 for child in children)
+    import hashlib
+
+    assert outputs == [[hashlib.sha1(value).hexdigest()] * 3] * 3
+    cached = [p for p in (tmp_path / "c" / "blobs").rglob("*") if p.is_file()]
+    assert [p.name for p in cached if not p.name.startswith(".")] == [ref.key]
