@@ -261,3 +261,22 @@ def test_processes_sharing_the_cache_read_whole_blobs(s3_bucket: str, tmp_path: 
     assert outputs == [[hashlib.sha1(value).hexdigest()] * 3] * 3
     cached = [p for p in (tmp_path / "c" / "blobs").rglob("*") if p.is_file()]
     assert [p.name for p in cached if not p.name.startswith(".")] == [ref.key]
+
+
+def test_a_foreach_split_is_fetched_once_for_the_tasks_of_a_machine(
+    s3_server: MotoServer, s3_bucket: str, tmp_path: Path
+) -> None:
+    from grange.datastore.foreach import load_item, save_items
+    from s3proxy import S3Proxy
+
+    proxy = S3Proxy(s3_server.url)
+    settings = S3Settings.from_env().with_(endpoint_url=proxy.url)
+    cache = BlobCache(tmp_path / "cache", 64 * MIB)
+    ref = save_items(_store(s3_bucket, None), "F", [f"item {i}" for i in range(50)], max_items=99)
+    try:
+        for i in range(50):  # each task opens its own store, as forked tasks do
+            store = S3BlobStore(S3Url(s3_bucket, "p"), settings, cache=cache)
+            assert load_item(store, ref, i) == f"item {i}"
+    finally:
+        proxy.close()
+    assert proxy.requests == 2  # the first piece, then the whole table into the cache

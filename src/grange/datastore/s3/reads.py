@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 #: Blobs smaller than this are read into memory; larger ones are mapped from a file.
 MMAP_THRESHOLD = 256 * 1024
+#: A content-addressed blob read by range is cached whole if at most this large.
+WHOLE_MAX = 16 * 1024 * 1024
 #: Hashes of the bytes last handed out per key, kept for :meth:`Reads.sha1`.
 SERVED_KEEP = 64
 
@@ -91,14 +93,20 @@ class Reads:
             self.size(key)  # BlobNotFound if absent
             return b""
         try:
-            return obstore.get_range(
-                self._store, self._full(key), start=start, end=start + length
-            ).to_bytes()
+            result = obstore.get(
+                self._store, self._full(key), options={"range": (start, start + length)}
+            )
+            data = result.bytes().to_bytes()
         except Exception as err:
             if s3_error_code(err) == "InvalidRange":  # starts at or past the end
                 self.size(key)
                 return b""
             self._fail(err, key, "read")
+        if name is not None and self.cache is not None and result.meta["size"] <= WHOLE_MAX:
+            # A small blob read in pieces (a foreach table: every task of the split
+            # reads three pieces): fetch it whole once, for the next reads here.
+            self._open_file(key).close()
+        return data
 
     def open_buffer(self, key: str) -> memoryview:
         """A writable view: small blobs in memory, larger ones mapped copy-on-write
