@@ -18,6 +18,7 @@ chunked bodies); it runs in threads of the test process.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Callable
@@ -49,6 +50,8 @@ class S3Proxy:
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", self.port))
         self._closing = False
+        self._sockets: set[socket.socket] = set()
+        self._threads: list[threading.Thread] = []
         self._thread = threading.Thread(target=self._accept, name="s3proxy", daemon=True)
         self._thread.start()
 
@@ -75,8 +78,19 @@ class S3Proxy:
         self.stopped = False
 
     def close(self) -> None:
+        """Stop serving and end every thread of the proxy (a test process that later
+        forks checks that it has no other threads)."""
         self._closing = True
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread in accept()
         self._listener.close()
+        with self._lock:
+            open_sockets = list(self._sockets)
+        for sock in open_sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in [self._thread, *self._threads]:
+            thread.join()
 
     # -- serving ------------------------------------------------------------------
 
@@ -86,14 +100,21 @@ class S3Proxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            if self.stopped:
+            if self.stopped or self._closing:
                 _drop(client)
                 continue
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+            thread = threading.Thread(
+                target=self._serve, args=(client,), name="s3proxy-connection", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
 
     def _serve(self, client: socket.socket) -> None:
         upstream: socket.socket | None = None
+        upstream_reader = None
         reader = client.makefile("rb")
+        with self._lock:
+            self._sockets.add(client)
         try:
             while True:
                 head = _read_head(reader)
@@ -112,6 +133,8 @@ class S3Proxy:
                 if upstream is None:
                     upstream = socket.create_connection(self.upstream)
                     upstream_reader = upstream.makefile("rb")
+                    with self._lock:
+                        self._sockets.add(upstream)
                 upstream.sendall(head + body)
                 is_head = head.split(b" ", 1)[0] == b"HEAD"
                 answer = _read_head(upstream_reader)
@@ -126,8 +149,14 @@ class S3Proxy:
         except OSError:
             return
         finally:
+            with self._lock:
+                self._sockets.discard(client)
+                if upstream is not None:
+                    self._sockets.discard(upstream)
             reader.close()
             client.close()
+            if upstream_reader is not None:
+                upstream_reader.close()
             if upstream is not None:
                 upstream.close()
 

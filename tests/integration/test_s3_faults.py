@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -17,9 +18,12 @@ pytest.importorskip("obstore")
 
 @pytest.fixture
 def proxy(s3_server: MotoServer) -> Iterator[S3Proxy]:
+    before = set(threading.enumerate())
     proxy = S3Proxy(s3_server.url)
     yield proxy
     proxy.close()
+    # The proxy's threads end with it: a test that forks later wants no others.
+    assert not [t for t in set(threading.enumerate()) - before if t.name.startswith("s3proxy")]
 
 
 def _store(proxy: S3Proxy, bucket: str, **settings: object) -> S3BlobStore:
