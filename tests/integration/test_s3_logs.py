@@ -89,3 +89,22 @@ def test_closing_many_logs_uploads_them_in_one_batch(s3_server: MotoServer, s3_b
     assert batches == [20]
     assert all(read_log(store, s.key) == s.key.encode() + b"\n" for s in sinks)
     assert all(s.closed for s in sinks)
+
+
+def test_background_uploads_pause_for_a_fork(s3_bucket: str) -> None:
+    import threading
+
+    from grange.datastore.logs import paused_uploads
+
+    store = S3BlobStore(S3Url(s3_bucket, "p"), S3Settings.from_env())
+    key = log_key("F", "1", "train", "5", 0, "stdout")
+    sink = LogSink(store, key, upload_every=0.1)
+    sink.write(b"one\n")
+    uploader = [t for t in threading.enumerate() if t.name == "grange-log-upload"]
+    assert uploader
+    with paused_uploads():
+        assert not any(t.name == "grange-log-upload" for t in threading.enumerate())
+        sink.write(b"two\n")  # kept, not uploaded by a thread
+        assert not any(t.name == "grange-log-upload" for t in threading.enumerate())
+    _eventually(lambda: read_log(store, key) == b"one\ntwo\n")  # the thread is back
+    sink.close()

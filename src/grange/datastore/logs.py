@@ -20,7 +20,7 @@ import contextlib
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 
 from grange.datastore.backend import BlobStore, Chunk
@@ -183,19 +183,40 @@ class _Flusher:
         self._sinks: weakref.WeakSet[LogSink] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._wake = threading.Event()  # set: end the thread now (paused)
+        self._paused = 0
 
     def watch(self, sink: LogSink) -> None:
         with self._lock:
             self._sinks.add(sink)
-            if self._thread is None or not self._thread.is_alive():
+            if not self._paused and (self._thread is None or not self._thread.is_alive()):
+                self._wake.clear()
                 self._thread = threading.Thread(
                     target=self._run, name="grange-log-upload", daemon=True
                 )
                 self._thread.start()
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        with self._lock:
+            self._paused += 1
+            thread, self._thread = self._thread, None
+            self._wake.set()
+        if thread is not None:
+            thread.join()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._paused -= 1
+                waiting = bool(self._sinks)
+            if waiting:
+                for sink in list(self._sinks):
+                    self.watch(sink)
+                    break
+
     def _run(self) -> None:
-        while True:
-            time.sleep(TICK)
+        while not self._wake.wait(TICK):
             with self._lock:
                 for sink in [s for s in self._sinks if s.closed or not s._dirty]:
                     self._sinks.discard(sink)
@@ -213,6 +234,14 @@ class _Flusher:
 
 
 _flusher = _Flusher()
+
+
+def paused_uploads() -> contextlib.AbstractContextManager[None]:
+    """While in this block, no thread uploads logs in the background (the thread is
+    ended, and started again after): for a process about to ``fork``, which must not
+    copy a lock another thread holds. Output written meanwhile is kept and uploaded
+    after the block (or when its sink is closed)."""
+    return _flusher.paused()
 
 
 def read_log(blobs: BlobStore, key: str) -> bytes:
