@@ -75,12 +75,9 @@ class DatastoreLocation:
             from grange.datastore.local import LocalBlobStore
 
             return LocalBlobStore(self.url)
-        import importlib  # TODO(merge wt/s3store): a plain import once the module lands
+        from grange.datastore.s3.blobstore import S3BlobStore
 
-        from grange.datastore.s3.settings import S3Settings
-
-        module = importlib.import_module("grange.datastore.s3.blobstore")
-        return module.S3BlobStore(parse_s3_url(self.url), S3Settings.from_env())
+        return S3BlobStore.from_env(parse_s3_url(self.url, what="the datastore root"))
 
     def __str__(self) -> str:
         return self.url
