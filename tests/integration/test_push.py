@@ -131,3 +131,39 @@ def test_an_interrupted_push_continues_the_same_run(
     assert len(records) == len(
         [k for k in source.list("LogsRunFlow/" + run_id) if k.endswith("record.json")]
     )
+
+
+def test_push_to_s3_and_postgresql(runner: Runner, s3_bucket: str) -> None:
+    """The team setup: a laptop's run pushed to S3 with its index on PostgreSQL, then
+    read back there by the client; pushing it again copies nothing."""
+    import os
+
+    from support import POSTGRES_ENV, postgres_schema
+
+    if not os.environ.get(POSTGRES_ENV):
+        pytest.skip(f"no PostgreSQL server: set {POSTGRES_ENV}")
+    run_id = runner.run("nested_foreach").run_id
+    target = f"s3://{s3_bucket}/team"
+    for url in postgres_schema(os.environ[POSTGRES_ENV]):
+        args = ("push", f"NestedForeachRunFlow/{run_id}", "--to-datastore-root", target)
+        out = grange(*args, "--to-metadata", url, cwd=runner.cwd, env=runner.env())
+        assert out.returncode == 0, out.stderr
+        assert "as NestedForeachRunFlow/1" in out.stdout
+        again = grange(*args, "--to-metadata", url, cwd=runner.cwd, env=runner.env())
+        assert (
+            "continued an earlier push" in again.stdout
+            and "0 artifact blobs copied" in again.stdout
+        )
+
+        from grange import Flow, metadata, namespace
+
+        os.environ["GRANGE_DATASTORE_ROOT"] = target
+        try:
+            metadata(url)
+            namespace(None)
+            run = Flow("NestedForeachRunFlow")["1"]
+            assert run.successful
+            assert run.data.grid == [["x1", "x2", "x3"], ["y1", "y2", "y3"]]
+            assert len(list(run["leaf"])) == 6
+        finally:
+            del os.environ["GRANGE_DATASTORE_ROOT"]

@@ -156,7 +156,7 @@ def test_a_broken_flow_is_refused_before_anything_is_stored(runner: Runner) -> N
         (("--metadata", "garbage"), "'garbage' is not a database URL"),
         (
             ("--metadata", "postgresql://user:secret@127.0.0.1:1/db"),
-            "cannot open the metadata database postgresql+psycopg://user:***@127.0.0.1:1/db",
+            "cannot connect to the metadata database postgresql://user:***@127.0.0.1:1/db",
         ),
     ],
     ids=["datastore-root-is-a-file", "metadata-not-a-url", "metadata-unreachable"],

@@ -59,6 +59,8 @@ class Stores:
     _metadata: MetadataStore | None = field(default=None, repr=False)
     _blobs: BlobStore | None = field(default=None, repr=False)
     _cas: dict[str, ContentAddressedStore] = field(default_factory=dict, repr=False)
+    # flows whose stored runs were compared with the index (grange.client.sync)
+    synced: set[str] = field(default_factory=set, repr=False, compare=False)
 
     @property
     def is_local(self) -> bool:

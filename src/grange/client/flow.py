@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 from grange.client.base import ClientObject, suggest
 from grange.client.config import Stores, current_stores, get_namespace
+from grange.client.sync import sync_flow, sync_flows
 from grange.exceptions import ObjectNotFound
 from grange.metastore import FlowRow, RunRow, RunTags
+from grange.metastore.urls import mask_url
 
 if TYPE_CHECKING:
     from grange.client.run import Run
@@ -33,6 +35,7 @@ class Metaflow:
         if not self._stores.exists():
             return iter([])
         tags = [self._ns] if self._ns else []
+        sync_flows(self._stores)
         rows = self._stores.metadata.list_flows(tags=tags)
         return iter(
             [
@@ -70,11 +73,12 @@ class Flow(ClientObject):
 
     def _fetch(self) -> FlowRow:
         stores = self._stores
+        sync_flow(stores, self.id)  # runs that wrote only records, indexed first
         row = stores.metadata.get_flow(self.id)
         if row is None:
             known = [f.name for f in stores.metadata.list_flows()]
             raise ObjectNotFound(
-                f"flow {self.id} has no runs in {stores.describe()}",
+                f"flow {self.id} has no runs in {mask_url(stores.describe())}",
                 pathspec=self.pathspec,
                 fix=suggest(self.id, known, "flow"),
             )
@@ -93,6 +97,7 @@ class Flow(ClientObject):
         self, *tags: str, limit: int | None = None, status: str | None = None
     ) -> list[RunRow]:
         wanted = [*tags, self._ns] if self._ns else list(tags)
+        sync_flow(self._stores, self.id)
         return self._stores.metadata.list_runs(self.id, tags=wanted, limit=limit, status=status)
 
     def _make_run(self, row: RunRow) -> Run:

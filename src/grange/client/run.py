@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from grange.client.base import ClientObject, namespace_fix, timestamp
 from grange.client.flow import missing_run, require_flow
+from grange.client.sync import index_if_stored, refresh_if_ended
 from grange.datastore import latest_record
 from grange.datastore.runs import write_tags
 from grange.exceptions import ClientError
@@ -41,12 +42,14 @@ class Run(ClientObject):
     def _fetch(self) -> RunRow:
         flow, run_id = self._components
         row = self._stores.metadata.get_run(flow, run_id)
+        if row is None and index_if_stored(self._stores, flow, run_id):
+            row = self._stores.metadata.get_run(flow, run_id)  # it wrote only records
         if row is None:
             require_flow(self._stores, flow)
             from grange.client.flow import Flow
 
             raise missing_run(Flow(flow, _namespace_check=False, _stores=self._stores), run_id)
-        return row
+        return refresh_if_ended(self._stores, row)
 
     def _fetch_tags(self) -> RunTags:
         return self._row.tags

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from grange.client.base import ClientObject
+from grange.client.sync import index_if_stored
 from grange.current import current
 from grange.datastore import latest_record
 from grange.metastore import StepRow, TaskRow
@@ -61,6 +62,8 @@ class Step(ClientObject):
         running = current._task  # a step looking at itself before the runtime indexed it
         if running is not None and current.pathspec == f"{self.pathspec}/{running.task_id}":
             return StepRow(flow, run_id, name, created_at=time.time())
+        if index_if_stored(self._stores, flow, run_id):  # a run that wrote only records
+            return self._fetch()
         self.parent  # noqa: B018 - raises ObjectNotFound when the run itself is missing
         raise self._not_found("step", [r.step for r in rows if not r.step.startswith("_")])
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from grange.client.base import ClientObject, timestamp
 from grange.client.data import Metadata, TaskData, TaskException, epoch_ms
 from grange.client.step import natural_key, run_tasks
+from grange.client.sync import index_if_stored
 from grange.current import current
 from grange.datastore import log_key, read_log
 from grange.exceptions import ObjectNotFound
@@ -83,6 +84,8 @@ class Task(ClientObject):
         row = self._stores.metadata.get_task(flow, run_id, step=step, task_id=task_id)
         if row is None:
             row = running_task_row(self.pathspec)
+        if row is None and index_if_stored(self._stores, flow, run_id):  # wrote only records
+            return self._fetch()
         if row is None:
             parent: Step = self.parent  # raises ObjectNotFound when the step is missing
             raise self._not_found("task", [r.task_id for r in parent._task_rows()])

@@ -51,7 +51,11 @@ def as_bytes_view(chunk: Chunk) -> memoryview:
 
 
 class BlobStore(abc.ABC):
-    """Where the bytes live: local disk, memory, or (later) an object store."""
+    """Where the bytes live: local disk, memory, or an object store (S3)."""
+
+    #: Whether :meth:`append_bytes` is cheap. Object stores cannot append: a
+    #: :class:`~grange.datastore.logs.LogSink` then uploads whole logs instead.
+    can_append: bool = True
 
     @abc.abstractmethod
     def put_chunks(self, key: str, chunks: Iterable[Chunk], *, overwrite: bool = False) -> bool:
@@ -80,6 +84,16 @@ class BlobStore(abc.ABC):
         if self.exists(key):
             return key, False
         return key, self.put_chunks(key, chunks)
+
+    def put_many(
+        self, items: Iterable[tuple[str, Sequence[Chunk]]], *, overwrite: bool = False
+    ) -> builtins.list[bool]:
+        """:meth:`put_chunks` for each ``(key, chunks)``; whether each was written.
+
+        Backends with a round trip per request (S3) write them concurrently;
+        this default writes them one after the other.
+        """
+        return [self.put_chunks(key, chunks, overwrite=overwrite) for key, chunks in items]
 
     @abc.abstractmethod
     def get_bytes(self, key: str) -> bytes:

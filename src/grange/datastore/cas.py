@@ -21,15 +21,24 @@ from __future__ import annotations
 import functools
 import sys
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from grange.datastore.backend import BlobStore, Chunk, check_key
 from grange.datastore.errors import write_error
 from grange.datastore.serialize import Serialized, deserialize, serialize, sha1_of, type_name
-from grange.exceptions import ArtifactLoadError, BlobNotFound, DamagedBlobError
+from grange.exceptions import (
+    ArtifactLoadError,
+    ArtifactSerializationError,
+    BlobNotFound,
+    DamagedBlobError,
+)
 
+#: Blobs smaller than this are written together by :meth:`ContentAddressedStore.save_many`,
+#: in batches of at most about :data:`BATCH_BYTES`.
+BATCH_MAX = 1024 * 1024
+BATCH_BYTES = 64 * 1024 * 1024
 #: Blobs at least this large are hashed once per process, then trusted.
 VERIFIED_CACHE_MIN = 1024 * 1024
 # Blob keys verified in this process, per backend (a backend object per store).
@@ -95,6 +104,63 @@ class ContentAddressedStore:
         cannot be pickled (:class:`~grange.exceptions.ArtifactSerializationError`).
         """
         ser = serialize(obj, name=name, step=step)
+        self._put_named(ser, name, step)
+        return ArtifactRef(key=ser.key, size=ser.size, encoding=ser.encoding, type=type_name(obj))
+
+    def save_many(
+        self,
+        objects: Mapping[str, object],
+        *,
+        step: str | None = None,
+        on_error: Callable[[str, Exception], None] | None = None,
+    ) -> dict[str, ArtifactRef]:
+        """:meth:`save` for each ``name: object``; one object under two names is saved once.
+
+        Blobs under :data:`BATCH_MAX` bytes are written together with
+        :meth:`BlobStore.put_many` (concurrently on S3). An object that cannot be
+        serialized raises, or with ``on_error`` is reported to it and left out.
+        """
+        refs: dict[str, ArtifactRef] = {}
+        seen: dict[int, ArtifactRef] = {}
+        batch: dict[str, tuple[str, Serialized]] = {}  # blob key -> (name, bytes)
+        pending = 0
+        for name, obj in objects.items():
+            ref = seen.get(id(obj))
+            if ref is None:
+                try:
+                    ser = serialize(obj, name=name, step=step)
+                except ArtifactSerializationError as err:
+                    if on_error is None:
+                        raise
+                    on_error(name, err)
+                    continue
+                if ser.size < BATCH_MAX:
+                    batch.setdefault(self.blob_key(ser.key), (name, ser))
+                    pending += ser.size
+                    if pending >= BATCH_BYTES:
+                        self._put_batch(batch, step)
+                        batch, pending = {}, 0
+                else:
+                    self._put_named(ser, name, step)
+                ref = seen[id(obj)] = ArtifactRef(ser.key, ser.size, ser.encoding, type_name(obj))
+            refs[name] = ref
+        if batch:
+            self._put_batch(batch, step)
+        return refs
+
+    def _put_batch(self, batch: dict[str, tuple[str, Serialized]], step: str | None) -> None:
+        try:
+            written = self.blobs.put_many((path, ser.chunks) for path, (_, ser) in batch.items())
+        except OSError as err:
+            names = ", ".join(f"'{name}'" for name, _ in batch.values())
+            raise write_error(
+                err, f"artifacts {names}", self.blobs.url(next(iter(batch))), step=step
+            ) from None
+        for (path, (_, ser)), done in zip(batch.items(), written, strict=True):
+            if not done:
+                self._repair(ser.key, path, ser.chunks)
+
+    def _put_named(self, ser: Serialized, name: str | None, step: str | None) -> None:
         try:
             self.put_serialized(ser)
         except OSError as err:
@@ -102,20 +168,6 @@ class ContentAddressedStore:
             raise write_error(
                 err, what, self.blobs.url(self.blob_key(ser.key)), step=step
             ) from None
-        return ArtifactRef(key=ser.key, size=ser.size, encoding=ser.encoding, type=type_name(obj))
-
-    def save_many(
-        self, objects: Mapping[str, object], *, step: str | None = None
-    ) -> dict[str, ArtifactRef]:
-        """:meth:`save` for each ``name: object``; one object under two names is saved once."""
-        refs: dict[str, ArtifactRef] = {}
-        seen: dict[int, ArtifactRef] = {}
-        for name, obj in objects.items():
-            ref = seen.get(id(obj))
-            if ref is None:
-                ref = seen[id(obj)] = self.save(obj, name=name, step=step)
-            refs[name] = ref
-        return refs
 
     def put_serialized(self, ser: Serialized) -> bool:
         """Store already serialized bytes; ``False`` if they were stored (intact) already."""

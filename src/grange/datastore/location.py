@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from grange.datastore.root import ENV_VAR, find_datastore_root
 from grange.datastore.s3.url import is_s3_url, parse_s3_url
-from grange.exceptions import CommandError
+from grange.exceptions import CommandError, StoreAccessError
 
 if TYPE_CHECKING:
     from grange.datastore.backend import BlobStore
@@ -75,12 +75,16 @@ class DatastoreLocation:
             from grange.datastore.local import LocalBlobStore
 
             return LocalBlobStore(self.url)
-        import importlib  # TODO(merge wt/s3store): a plain import once the module lands
-
-        from grange.datastore.s3.settings import S3Settings
-
-        module = importlib.import_module("grange.datastore.s3.blobstore")
-        return module.S3BlobStore(parse_s3_url(self.url), S3Settings.from_env())
+        url = parse_s3_url(self.url, what="the datastore root")
+        try:
+            from grange.datastore.s3.blobstore import S3BlobStore
+        except ImportError as err:
+            raise StoreAccessError(
+                f"the datastore {self.url} is in S3, but {err.name or 'obstore'} is not installed",
+                reason="other",
+                fix="install the S3 support: pip install 'grange[s3]'",
+            ) from None
+        return S3BlobStore.from_env(url)
 
     def __str__(self) -> str:
         return self.url

@@ -10,7 +10,8 @@ handler waits for it, instead of failing when a reader later tries to write.
 Read transactions start with a plain ``BEGIN`` and see one snapshot.
 
 PostgreSQL URLs (``postgresql://``, ``postgres://``) are sent to the psycopg 3
-driver, installed with ``pip install 'grange[postgres]'``.
+driver, installed with ``pip install 'grange[postgres]'``; their pool is set
+from the URL and the environment (:mod:`grange.metastore.pool`).
 
 Fork safety: the local runtime forks workers from a warm process. A child must
 never use a connection it inherited (two processes on one socket or one SQLite
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,15 +41,20 @@ from sqlalchemy.engine import Connection, Engine
 
 from grange.exceptions import MetadataError
 from grange.metastore import locked
+from grange.metastore.pool import PoolSettings, pool_settings
 from grange.metastore.sqlite_file import BUSY_TIMEOUT_MS, SQLITE_FILE, sqlite_url, tune
+from grange.metastore.urls import mask_url
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "SQLITE_FILE",
     "dispose_all",
     "get_engine",
+    "given_url",
     "normalize_url",
+    "pool_of",
     "read_transaction",
+    "shown_url",
     "sqlite_url",
     "write_transaction",
 ]
@@ -59,6 +66,8 @@ _inherited: list[object] = []  # pools a forked child must neither use nor close
 _lock = threading.Lock()
 _pid = os.getpid()  # the process the engines' pools belong to
 _adopt_locks: dict[int, threading.Lock] = {}
+_given: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()  # URLs as typed
+_pools: weakref.WeakKeyDictionary[Engine, PoolSettings] = weakref.WeakKeyDictionary()
 
 
 def normalize_url(url: str) -> str:
@@ -71,22 +80,39 @@ def normalize_url(url: str) -> str:
 
 def get_engine(url: str) -> Engine:
     """This process's engine for ``url``, created on first use."""
-    url = normalize_url(url)
+    given, url = url, normalize_url(url)
     _adopt_after_fork()
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = _create_engine(url)
+            engine = _create_engine(url, given)
+            _given[engine] = given
             _engines[url] = engine
         return engine
 
 
-def _create_engine(url: str) -> Engine:
+def shown_url(engine: Engine) -> str:
+    """The URL the engine was opened with, as the user wrote it, password masked."""
+    given = _given.get(engine)
+    return mask_url(given) if given else engine.url.render_as_string(hide_password=True)
+
+
+def given_url(engine: Engine) -> str:
+    """The URL the engine was opened with, as the user wrote it (password included)."""
+    return _given.get(engine) or engine.url.render_as_string(hide_password=False)
+
+
+def pool_of(engine: Engine) -> PoolSettings | None:
+    """The pool settings of a PostgreSQL engine (None for SQLite)."""
+    return _pools.get(engine)
+
+
+def _create_engine(url: str, given: str) -> Engine:
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
         raise MetadataError(
-            f"{url!r} is not a database URL",
+            f"{mask_url(given)!r} is not a database URL",
             fix="use 'local' (the default), sqlite:///path/metadata.db or "
             "postgresql://user@host:port/db",
         ) from None
@@ -98,16 +124,20 @@ def _create_engine(url: str) -> Engine:
         _tune_sqlite(engine)
         return engine
     if backend == "postgresql":
+        clean, pool = pool_settings(parsed, os.environ, shown=mask_url(given))
         try:
-            return sa.create_engine(url, pool_pre_ping=True)
+            engine = sa.create_engine(clean, **pool.engine_options())
         except ModuleNotFoundError as err:
             raise MetadataError(
-                f"the PostgreSQL driver is not installed ({err.name})",
-                fix="pip install 'grange[postgres]'",
-            ) from err
+                f"cannot use the metadata database {mask_url(given)}: the PostgreSQL driver "
+                f"is not installed ({err.name})",
+                fix="pip install 'grange[postgres]' (or pip install 'psycopg[binary]')",
+            ) from None
+        _pools[engine] = pool  # grange db status shows it
+        return engine
     raise MetadataError(
-        f"unsupported metadata database {parsed.render_as_string(hide_password=True)!r}",
-        fix="use a sqlite:/// or postgresql:// URL",
+        f"unsupported metadata database {mask_url(given)!r}",
+        fix="use 'local', a sqlite:/// or a postgresql:// URL",
     )
 
 

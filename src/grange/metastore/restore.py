@@ -41,12 +41,17 @@ def restore_run(connection: Sql, run: RunRow, process: RuntimeProcess | None = N
             "excluded.last_number THEN excluded.last_number ELSE run_counters.last_number END",
             (run.flow, number),
         )
-    connection.execute(
-        f"INSERT INTO runs ({INSERTED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    # Two readers may restore the same run at once (PostgreSQL lets both pass the
+    # check above): the second one's insert does nothing, and it reports so.
+    inserted = connection.execute(
+        f"INSERT INTO runs ({INSERTED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
         (run.flow, run.run_id, number, run.user, run.status, run.created_at, run.started_at,
          run.finished_at, run.heartbeat_at, run.origin_run_id, run.runtime,
          to_json(dict(run.parameters))),
-    )  # fmt: skip
+    ).rowcount  # fmt: skip
+    if not inserted:
+        return False
     if process is not None:
         record_process(connection, run.flow, run.run_id, process)
     rows = [(run.flow, run.run_id, t, False) for t in sorted(run.tags.user - run.tags.system)]

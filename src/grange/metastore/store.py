@@ -6,10 +6,10 @@ Each public method runs in exactly one transaction. Writes come in batches
 transactions, not tens of thousands; ``record_attempts`` makes an attempt's
 end, its artifacts and its metadata visible together.
 
-Reads report statuses as described in :mod:`grange.metastore.status`: a run
-stored as running whose runtime process is gone (on its host) or whose
-heartbeat is older than ``stale_after`` seconds (elsewhere) reads as
-``crashed``, and so do its running tasks and attempts.
+The reads live in :mod:`grange.metastore.reading`, the tag changes in
+:mod:`grange.metastore.tagging`. Every public method is retried as a whole
+when PostgreSQL aborts its transaction under load (a deadlock, a
+serialization failure; :mod:`grange.metastore.retry`).
 
 Arguments after the first two are keyword-only.
 """
@@ -29,23 +29,18 @@ from grange.exceptions import MetadataError
 from grange.metastore import restore, runs, tasks
 from grange.metastore.dbapi import Sql
 from grange.metastore.liveness import RuntimeProcess, heartbeat_window
+from grange.metastore.reading import RunReading
+from grange.metastore.retry import retrying
 from grange.metastore.rows import (
-    ArtifactRow,
     AttemptRecord,
     AttemptRef,
     AttemptRow,
-    FlowRow,
-    MetadataRow,
     RunRow,
-    RunTags,
-    StepRow,
-    TaskKey,
-    TaskRef,
     TaskRow,
 )
 from grange.metastore.sqlite_errors import storage_error
 from grange.metastore.sqlite_file import sqlite_path, sqlite_url
-from grange.metastore.status import DEFAULT_STALE_AFTER, RUNNING, check_final_run_status
+from grange.metastore.status import DEFAULT_STALE_AFTER, check_final_run_status
 from grange.metastore.tagging import RunTagging
 
 __all__ = ["MetadataStore", "sqlite_url"]
@@ -53,7 +48,7 @@ __all__ = ["MetadataStore", "sqlite_url"]
 _CUSTOM_RUN_ID = re.compile(r"^(?!\d+$)[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 
 
-class MetadataStore(RunTagging):
+class MetadataStore(RunTagging, RunReading):
     """The index of flows, runs, steps, tasks, attempts, artifacts and tags.
 
     Build it with :meth:`from_url`; ``stale_after`` is the heartbeat age (in
@@ -128,18 +123,15 @@ class MetadataStore(RunTagging):
         """A connection in a read-only transaction (one consistent snapshot)."""
         raise NotImplementedError
 
-    def _run_status(self, c: Sql, flow: str, run_id: str, now: float) -> str:
-        """The reported status of a run, for its tasks' and attempts' statuses."""
-        status = runs.run_status(c, flow, run_id, now=now, stale_after=self.stale_after)
-        return status or RUNNING
-
     # -- flows and runs: writes -------------------------------------------
 
+    @retrying
     def ensure_flow(self, flow: str) -> None:
         """Register ``flow`` unless it is known already."""
         with self._write() as c:
             runs.ensure_flow(c, flow, now=self._clock())
 
+    @retrying
     def new_run(
         self,
         flow: str,
@@ -186,6 +178,7 @@ class MetadataStore(RunTagging):
                 runs.record_process(c, flow, run_id, process)
             return run_id
 
+    @retrying
     def restore_run(self, run: RunRow, *, process: RuntimeProcess | None = None) -> bool:
         """Insert a run rebuilt from the datastore's records (its id, status, times and
         tags as given) unless the index knows its id; returns whether it was inserted.
@@ -193,17 +186,14 @@ class MetadataStore(RunTagging):
         with self._write() as c:
             return restore.restore_run(c, run, process)
 
+    @retrying
     def discard_run(self, flow: str, run_id: str) -> None:
         """Delete a run that :meth:`new_run` created but that never registered a task
         (its id turned out to be taken in the datastore)."""
         with self._write() as c:
             restore.discard_run(c, flow, run_id)
 
-    def run_ids(self, flow: str) -> set[str]:
-        """Every run id of ``flow`` in the index, whatever its status."""
-        with self._read() as c:
-            return restore.run_ids(c, flow)
-
+    @retrying
     def heartbeat_run(self, flow: str, run_id: str) -> None:
         """Record that the run's runtime is alive (ignored once it has finished)."""
         with self._write() as c:
@@ -211,6 +201,7 @@ class MetadataStore(RunTagging):
             if not runs.update_run(c, flow, run_id, values=values, only_running=True):
                 runs.require_run(c, flow, run_id)
 
+    @retrying
     def finish_run(self, flow: str, run_id: str, *, status: str, at: float | None = None) -> None:
         """End a run as ``succeeded`` or ``failed`` (``at``: when, else now)."""
         check_final_run_status(status)
@@ -222,17 +213,20 @@ class MetadataStore(RunTagging):
 
     # -- tasks and attempts: batch writes ------------------------------------
 
+    @retrying
     def register_tasks(self, rows: Sequence[TaskRow], *, keep_existing: bool = False) -> None:
         """Insert tasks (and their steps) in one transaction; with ``keep_existing`` a
         task indexed already (by a rebuild from the records) is kept, not an error."""
         with self._write() as c:
             tasks.register_tasks(c, rows, now=self._clock(), keep_existing=keep_existing)
 
+    @retrying
     def start_attempts(self, rows: Sequence[AttemptRow]) -> None:
         """Mark attempts as started (``started_at`` defaults to now), in one transaction."""
         with self._write() as c:
             tasks.start_attempts(c, rows, now=self._clock())
 
+    @retrying
     def heartbeat_attempts(self, refs: Sequence[AttemptRef]) -> None:
         """Set the heartbeat of running attempts to now, in one transaction.
 
@@ -241,6 +235,7 @@ class MetadataStore(RunTagging):
         with self._write() as c:
             tasks.heartbeat_attempts(c, refs, now=self._clock())
 
+    @retrying
     def record_attempts(self, records: Sequence[AttemptRecord]) -> None:
         """Record ended attempts with their artifacts and metadata, in ONE transaction.
 
@@ -250,85 +245,3 @@ class MetadataStore(RunTagging):
         """
         with self._write() as c:
             tasks.record_attempts(c, records, now=self._clock())
-
-    # -- reads ---------------------------------------------------------------
-
-    def list_flows(self, *, tags: Sequence[str] = ()) -> list[FlowRow]:
-        """Flows by name; with ``tags``, those with a run carrying all of them."""
-        with self._read() as c:
-            return runs.list_flows(c, tuple(tags))
-
-    def get_flow(self, flow: str) -> FlowRow | None:
-        with self._read() as c:
-            return runs.get_flow(c, flow)
-
-    def list_runs(
-        self,
-        flow: str,
-        *,
-        tags: Sequence[str] = (),
-        limit: int | None = None,
-        status: str | None = None,
-    ) -> list[RunRow]:
-        """Runs of ``flow`` newest first, with every tag in ``tags`` and the given status."""
-        with self._read() as c:
-            return runs.list_runs(
-                c,
-                flow,
-                tags=tuple(tags),
-                status=status,
-                limit=limit,
-                now=self._clock(),
-                stale_after=self.stale_after,
-            )
-
-    def get_run(self, flow: str, run_id: str) -> RunRow | None:
-        with self._read() as c:
-            return runs.get_run(c, flow, run_id, now=self._clock(), stale_after=self.stale_after)
-
-    def run_tags(self, flow: str, run_id: str) -> RunTags:
-        with self._read() as c:
-            runs.require_run(c, flow, run_id)
-            return runs.read_tags(c, flow, [run_id])[run_id]
-
-    def list_steps(self, flow: str, run_id: str) -> list[StepRow]:
-        with self._read() as c:
-            return tasks.list_steps(c, flow, run_id)
-
-    def list_tasks(self, flow: str, run_id: str, *, step: str | None = None) -> list[TaskRow]:
-        """Tasks of a run, or of one of its steps, in registration order."""
-        with self._read() as c:
-            status = self._run_status(c, flow, run_id, self._clock())
-            return tasks.list_tasks(c, flow, run_id, step=step, run_status=status)
-
-    def get_task(self, flow: str, run_id: str, *, step: str, task_id: str) -> TaskRow | None:
-        ref = TaskKey(flow, run_id, step, task_id)
-        with self._read() as c:
-            status = self._run_status(c, flow, run_id, self._clock())
-            return tasks.get_task(c, ref, run_status=status)
-
-    def list_attempts(self, task: TaskRef) -> list[AttemptRow]:
-        """Every attempt of ``task``, oldest first."""
-        with self._read() as c:
-            status = self._run_status(c, task.flow, task.run_id, self._clock())
-            return tasks.list_attempts(c, task, run_status=status)
-
-    def latest_attempt(self, task: TaskRef) -> AttemptRow | None:
-        """The attempt with the highest number, running or ended; None before any."""
-        with self._read() as c:
-            status = self._run_status(c, task.flow, task.run_id, self._clock())
-            return tasks.latest_attempt(c, task, run_status=status)
-
-    def artifacts(
-        self, flow: str, run_id: str, *, step: str, task_id: str, attempt: int
-    ) -> list[ArtifactRow]:
-        """The artifacts one attempt recorded, by name."""
-        with self._read() as c:
-            return tasks.read_artifacts(c, TaskKey(flow, run_id, step, task_id), attempt)
-
-    def task_metadata(
-        self, flow: str, run_id: str, *, step: str, task_id: str, attempt: int | None = None
-    ) -> list[MetadataRow]:
-        """Metadata values of a task (of one attempt, if given)."""
-        with self._read() as c:
-            return tasks.read_metadata(c, TaskKey(flow, run_id, step, task_id), attempt)

@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 
 from grange.metastore import runs
 from grange.metastore.dbapi import Sql
+from grange.metastore.retry import retrying
 from grange.metastore.tags import mutate_user_tags
 
 
@@ -24,6 +25,7 @@ class RunTagging:
         """Remove user tags (a system tag cannot be removed); returns the user tags."""
         return self.replace_tags(flow, run_id, remove=tags, add=())
 
+    @retrying
     def replace_tags(
         self, flow: str, run_id: str, *, remove: Iterable[str], add: Iterable[str]
     ) -> frozenset[str]:

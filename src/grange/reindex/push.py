@@ -43,7 +43,7 @@ from grange.datastore.runs import (
 )
 from grange.exceptions import BlobNotFound, DamagedBlobError, DatastoreError, RecordExistsError
 from grange.metastore import MetadataStore
-from grange.reindex.rebuild import index_run, rebuild
+from grange.reindex.rebuild import rebuild, reindex_run
 
 MAX_TRIES = 5
 COPY_THREADS = 8
@@ -141,7 +141,7 @@ def push_run(
             data = source.get_bytes(f"{prefix}/{name}")
             target.put_bytes(f"{new_prefix}/{name}", data, overwrite=name == TAGS)
             report.files_copied += 1
-    index_run(target, metadata, flow, new_id)
+    reindex_run(target, metadata, flow, new_id)
     _write_journal(journal, {"target_run_id": new_id, "done": True})
     return report
 
@@ -165,7 +165,7 @@ def _target_run(
         found = read_claim(target, claim.flow, earlier)
         if found is not None and found.extra.get("pushed_from") == origin:
             if earlier not in metadata.run_ids(claim.flow):
-                index_run(target, metadata, claim.flow, earlier)
+                reindex_run(target, metadata, claim.flow, earlier)
             return earlier, True
     for _ in range(MAX_TRIES):
         new_id = metadata.new_run(

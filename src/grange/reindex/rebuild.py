@@ -26,7 +26,7 @@ from pathlib import Path
 
 from grange.datastore import AttemptRecord, BlobStore, read_record
 from grange.datastore.records import RECORD_NAME
-from grange.datastore.runs import RunClaim, read_claim, read_final, read_tags
+from grange.datastore.runs import FINAL, RunClaim, read_claim, read_final, read_tags
 from grange.exceptions import DatastoreError
 from grange.metastore import (
     ArtifactRow,
@@ -56,10 +56,11 @@ class RebuildReport:
     tasks: int = 0
     attempts: int = 0
     damaged: list[str] = field(default_factory=list)  # what was skipped, and why
+    live: list[str] = field(default_factory=list)  # runs left to their running runtime
 
     def describe(self) -> str:
         if not self.runs and not self.tasks and not self.ended:
-            return "the index was up to date"
+            return "the index was up to date" + self._live_note()
         text = f"added {len(self.runs)} run(s) and {self.tasks} task(s) ({self.attempts} attempts)"
         if self.ended:
             text += f", ended {len(self.ended)} run(s) it held as running"
@@ -68,7 +69,14 @@ class RebuildReport:
             text += f": {shown}"
         if self.damaged:
             text += f"; skipped {len(self.damaged)} damaged file(s): {self.damaged[0]}"
-        return text
+        return text + self._live_note()
+
+    def _live_note(self) -> str:
+        if not self.live:
+            return ""
+        return (
+            f"; left {len(self.live)} running run(s) to their runtime ({', '.join(self.live[:3])})"
+        )
 
 
 def flows_in(blobs: BlobStore) -> list[str]:
@@ -92,26 +100,48 @@ def rebuild(
     report = RebuildReport()
     for flow in flows_in(blobs) if flows is None else flows:
         known = metadata.run_ids(flow)
-        stored = [r for r in blobs.children(flow) if r != "data"]
-        stored.sort(key=lambda r: (not r.isdigit(), natural_key(r)))
-        for run_id in stored:
+        live = live_runs(metadata, flow) if known_runs else set()
+        for run_id in stored_runs(blobs, flow):
             if run_id in known and not known_runs:
+                continue
+            if run_id in live and not has_ended(blobs, flow, run_id):
+                report.live.append(f"{flow}/{run_id}")
                 continue
             if progress is not None:
                 progress(f"{flow}/{run_id}")
-            _index_run(blobs, metadata, flow, run_id, known=run_id in known, report=report)
+            index_run(blobs, metadata, flow, run_id, known=run_id in known, report=report)
     return report
 
 
-def index_run(blobs: BlobStore, metadata: MetadataStore, flow: str, run_id: str) -> RebuildReport:
+def reindex_run(blobs: BlobStore, metadata: MetadataStore, flow: str, run_id: str) -> RebuildReport:
     """Bring one run of the index up to date with its records (adding it if missing)."""
     report = RebuildReport()
     known = run_id in metadata.run_ids(flow)
-    _index_run(blobs, metadata, flow, run_id, known=known, report=report)
+    index_run(blobs, metadata, flow, run_id, known=known, report=report)
     return report
 
 
-def _index_run(
+def stored_runs(blobs: BlobStore, flow: str) -> list[str]:
+    """The run ids that have a folder in the datastore, oldest first."""
+    stored = [r for r in blobs.children(flow) if r != "data"]
+    stored.sort(key=lambda r: (not r.isdigit(), natural_key(r)))
+    return stored
+
+
+def live_runs(metadata: MetadataStore, flow: str) -> set[str]:
+    """Runs the index has as running with a live runtime: that runtime indexes them.
+
+    Adding their tasks from here would race with it (it registers each task once).
+    """
+    return {r.run_id for r in metadata.list_runs(flow, status=RUNNING)}
+
+
+def has_ended(blobs: BlobStore, flow: str, run_id: str) -> bool:
+    """Whether the run's ``run-final.json`` exists (its runtime recorded its end)."""
+    return blobs.exists(f"{flow}/{run_id}/{FINAL}")
+
+
+def index_run(
     blobs: BlobStore,
     metadata: MetadataStore,
     flow: str,
@@ -148,11 +178,12 @@ def _index_run(
             records[(step, task_id, n)] = found
     if known:
         _apply_final(blobs, metadata, flow, run_id, report)
-    else:
-        metadata.restore_run(
-            _run_row(blobs, flow, run_id, claim, records, report), process=_process(claim)
-        )
+    elif metadata.restore_run(
+        _run_row(blobs, flow, run_id, claim, records, report), process=_process(claim)
+    ):
         report.runs.append(f"{flow}/{run_id}")
+    else:
+        return  # indexed meanwhile (by its runtime, or another reader): theirs to fill in
     tasks: list[TaskRow] = []
     results: list[AttemptResult] = []
     for step, task_id in todo:

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from grange.datastore import AttemptRecord, BlobStore, LogSink, log_key
+from grange.datastore.logs import close_all
 from grange.metastore import ArtifactRow, AttemptRow, MetadataStore, TaskRow
 from grange.metastore import AttemptRecord as AttemptResult
 from grange.runtime.attempts import died_exception
@@ -41,6 +42,9 @@ class Recorder:
         self._finished: list[AttemptResult] = []
         self._last_flush = time.monotonic()
         self._logs: dict[tuple[str, int, str], LogSink] = {}
+        # Logs of attempts that ended, closed together at the next flush: on S3 a close
+        # uploads the whole log, and many at once are one concurrent batch.
+        self._closing: list[LogSink] = []
 
     # -- events -------------------------------------------------------------------
 
@@ -77,7 +81,7 @@ class Recorder:
         for stream in ("stdout", "stderr"):
             sink = self._logs.pop((spec.task_id, spec.attempt, stream), None)
             if sink is not None:
-                sink.close()
+                self._closing.append(sink)
 
     def log(self, spec: TaskSpec, stream: str, data: bytes) -> None:
         key = (spec.task_id, spec.attempt, stream)
@@ -95,11 +99,14 @@ class Recorder:
     # -- batching -------------------------------------------------------------------
 
     def flush(self, *, force: bool) -> None:
-        pending = len(self._tasks) + len(self._started) + len(self._finished)
+        pending = len(self._tasks) + len(self._started) + len(self._finished) + len(self._closing)
         if not pending:
             return
         if not force and pending < self.batch and time.monotonic() - self._last_flush < self.every:
             return
+        if self._closing:  # before the index says the attempts ended: their logs are whole
+            closing, self._closing = self._closing, []
+            close_all(closing)
         if self._tasks:
             self.metadata.register_tasks(self._tasks, keep_existing=True)
         if self._started:

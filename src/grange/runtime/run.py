@@ -346,9 +346,7 @@ def _write_parameters(
     stores: TaskStores, flow: str, run_id: str, values: dict[str, Any]
 ) -> AttemptRecord:
     now = time.time()
-    artifacts = {
-        name: stores.save_artifact(name, value, PARAMETERS_STEP) for name, value in values.items()
-    }
+    artifacts = stores.save_artifacts(values, PARAMETERS_STEP)  # one batch (S3: concurrent)
     record = AttemptRecord(
         flow=flow,
         run_id=run_id,

@@ -209,13 +209,18 @@ class TaskContext:
         refs: dict[str, ArtifactRef] = dict(self.inherited)
         refs.update(self.parameters.refs)
         refs.update(self.constants)
-        for name, value in flow_dict.items():
-            if name.startswith(INTERNAL_PREFIX) or name in NOT_ARTIFACTS:
-                continue
-            try:
-                refs[name] = self.stores.save_artifact(name, value, self.spec.step)
-            except Exception as err:
-                if not skip_unsaveable:
-                    raise
-                print(f"artifact '{name}' of the failed task is not saved: {err}", file=sys.stderr)
+        values = {
+            name: value
+            for name, value in flow_dict.items()
+            if not name.startswith(INTERNAL_PREFIX) and name not in NOT_ARTIFACTS
+        }
+
+        def skip(name: str, err: Exception) -> None:
+            print(f"artifact '{name}' of the failed task is not saved: {err}", file=sys.stderr)
+
+        refs.update(
+            self.stores.save_artifacts(
+                values, self.spec.step, on_error=skip if skip_unsaveable else None
+            )
+        )
         return refs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from grange.datastore import (
@@ -73,3 +73,29 @@ class TaskStores:
         if self.artifact_check is not None:
             self.artifact_check(name, value, step)
         return self.cas.save(value, name=name, step=step)
+
+    def save_artifacts(
+        self,
+        values: Mapping[str, Any],
+        step: str,
+        *,
+        on_error: Callable[[str, Exception], None] | None = None,
+    ) -> dict[str, ArtifactRef]:
+        """Store a step's artifacts, the small ones in one batch (concurrent puts on S3).
+
+        An unpicklable value (or one the ``artifact_check`` refuses) raises an error
+        naming it and the step, or with ``on_error`` is reported to it and left out.
+        """
+        if self.artifact_check is not None:
+            checked = {}
+            for name, value in values.items():
+                try:
+                    self.artifact_check(name, value, step)
+                except Exception as err:
+                    if on_error is None:
+                        raise
+                    on_error(name, err)
+                    continue
+                checked[name] = value
+            values = checked
+        return self.cas.save_many(values, step=step, on_error=on_error)
