@@ -148,6 +148,9 @@ def test_the_profile_chooses_the_stores_and_reaches_the_tasks(project: Project) 
     runs = project.grange("--profile", "prod", "runs", "ProfileFlow")
     assert runs.returncode == 0, output(runs)
     assert [line.split()[0] for line in runs.stdout.splitlines()[1:]] == ["2", "1"]
+    status = project.grange("--profile", "prod", "db", "status")
+    assert status.returncode == 0, output(status)
+    assert f"{project.store('prod')}/metadata.db" in status.stdout
     dev_runs = project.grange("runs", "ProfileFlow")
     assert [line.split()[0] for line in dev_runs.stdout.splitlines()[1:]] == ["1"]
 
