@@ -77,6 +77,13 @@ def test_a_failed_fork_fails_that_task_alone(monkeypatch: pytest.MonkeyPatch) ->
     assert sorted(e.code for e in done if isinstance(e, Exited)) == [3, 5]
 
 
+@pytest.fixture(autouse=True)
+def no_s3_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Earlier tests in this process may have used S3 (which forbids restarting a fork
+    server from it); these tasks never do."""
+    monkeypatch.setattr(zygote.s3_connect, "started_here", lambda: False)
+
+
 def test_a_dead_fork_server_is_restarted() -> None:
     """A new fork server takes over: the tasks it was asked for, and later ones, are forked."""
     launcher = zygote.ForkLauncher(_entry, fallback=lambda: pytest.fail("no fallback"))
@@ -137,6 +144,30 @@ def test_a_fork_server_that_keeps_dying_hands_over_to_the_fallback() -> None:
         launcher.close()
     notice = next(e for e in got if isinstance(e, Notice))
     assert "restarted 1 time(s) already" in notice.text
+    assert "fresh interpreters" in notice.text
+    assert [s.task_id for s in fallback[0].launched] == ["6"]  # type: ignore[attr-defined]
+
+
+def test_a_process_that_used_s3_hands_a_dead_fork_server_over_to_the_fallback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """S3's native threads do not survive a fork: a new fork server forked from a runtime
+    that used S3 would hang its tasks, so fresh interpreters take over at once."""
+    fallback: list[Launcher] = []
+
+    def make() -> Launcher:
+        fallback.append(_Recording())
+        return fallback[0]
+
+    launcher = zygote.ForkLauncher(_entry, fallback=make)
+    monkeypatch.setattr(zygote.s3_connect, "started_here", lambda: True)
+    try:
+        os.kill(launcher.zygote_pid, signal.SIGKILL)
+        got = _collect(launcher, lambda got: any(isinstance(e, Notice) for e in got))
+        launcher.launch(_spec("6"))
+    finally:
+        launcher.close()
+    notice = next(e for e in got if isinstance(e, Notice))
     assert "fresh interpreters" in notice.text
     assert [s.task_id for s in fallback[0].launched] == ["6"]  # type: ignore[attr-defined]
 

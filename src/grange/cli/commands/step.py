@@ -118,8 +118,11 @@ def step(
 
 def _end_process(code: int) -> None:
     """Exit now, as a forked task does: after the exit handlers, without waiting for
-    threads the step left running (an interpreter's normal exit would hang on them)."""
-    if threading.active_count() == 1:
+    threads the step left running (an interpreter's normal exit would hang on them),
+    nor finalizing the interpreter under an S3 client's native threads."""
+    from grange.datastore.s3.connect import started_here
+
+    if threading.active_count() == 1 and not started_here():
         raise SystemExit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
