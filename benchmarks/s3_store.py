@@ -27,6 +27,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,6 +46,16 @@ from harness.tools import Tool, grange_tool, metaflow_tool, render_flow  # noqa:
 from s3server import FAKE_CREDENTIALS, MotoServer  # noqa: E402
 
 STAMP = re.compile(r"BENCH (made|summed)=([0-9.]+)")
+AWS_CLI = """
+set -e
+dd if=/dev/urandom of="$1/blob" bs=1M count="$4" status=none
+start=$(date +%s.%N)
+aws --endpoint-url "$2" s3 cp --only-show-errors "$1/blob" "s3://$3/cli/blob"
+aws --endpoint-url "$2" s3 cp --only-show-errors "s3://$3/cli/blob" "$1/back"
+end=$(date +%s.%N)
+echo "CLI $(echo "$end - $start" | bc)"
+rm -f "$1/blob" "$1/back"
+"""
 RAW = """
 import sys, time, boto3
 url, bucket, mib = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -130,6 +141,16 @@ def artifact_case(
         )
         times.setdefault("raw", []).append(float(raw.stdout.split()[-1]))
         log(f"artifact {mib} MiB raw boto3: {times['raw'][-1]:.2f}s")
+        if shutil.which("aws") and shutil.which("bc"):
+            cli = subprocess.run(
+                ["bash", "-c", AWS_CLI, "aws-cli", str(work), server.url, bucket, str(mib)],
+                env={**os.environ, **FAKE_CREDENTIALS},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            times.setdefault("aws_cli", []).append(float(cli.stdout.split()[-1]))
+            log(f"artifact {mib} MiB aws s3 cp: {times['aws_cli'][-1]:.2f}s")
     row = {"benchmark": f"artifact_{mib}mib", "what": "save + load through S3"}
     for name, values in times.items():
         row[name] = statistics.median(values)
@@ -177,6 +198,9 @@ def store_env(tool: Tool, server: MotoServer, root: str, cache: Path) -> dict[st
     env.update(FAKE_CREDENTIALS)
     if tool.name == "grange":
         env.update(GRANGE_DATASTORE_ROOT=root, GRANGE_S3_ENDPOINT_URL=server.url)
+        for name in ("GRANGE_S3_PART_SIZE_MB", "GRANGE_S3_MAX_CONCURRENCY", "GRANGE_S3_CACHE_MB"):
+            if os.environ.get(name):  # tuning under test
+                env[name] = os.environ[name]
         env["GRANGE_CACHE_DIR"] = str(cache)
     else:
         env.update(
@@ -208,6 +232,8 @@ def render(rows: list[dict[str, Any]]) -> str:
             g, m, raw = row.get("grange"), row.get("metaflow"), row.get("raw")
             text = f"{row['benchmark']:<18} grange {g:6.2f}s  raw boto3 {raw:6.2f}s"
             text += f"  grange/raw {g / raw:4.2f}x"
+            if row.get("aws_cli") is not None:
+                text += f"  aws s3 cp {row['aws_cli']:6.2f}s"
             if m is not None:
                 text += f"  metaflow {m:6.2f}s  metaflow/grange {m / g:4.2f}x"
             lines.append(text)

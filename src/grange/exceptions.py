@@ -211,7 +211,7 @@ class StoreAccessError(DatastoreError):
     """A remote store (S3) refused or could not serve a request.
 
     ``reason`` is one of ``"no-bucket"``, ``"credentials"``, ``"denied"``,
-    ``"unreachable"`` or ``"other"``; the message names the bucket and key.
+    ``"unreachable"``, ``"throttled"`` or ``"other"``; the message names the bucket and key.
     """
 
     headline = "Cannot use the datastore"

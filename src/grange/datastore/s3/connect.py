@@ -176,6 +176,15 @@ def translate(
             f"on {bucket}, or use a profile whose datastore you may use",
         )
     text = str(err)
+    if code in ("SlowDown", "ServiceUnavailable", "RequestLimitExceeded", "Throttling"):
+        return StoreAccessError(
+            f"cannot {doing} {url}: the store kept answering '{code}' (too many requests) "
+            "even after retries",
+            reason="throttled",
+            fix="run fewer tasks at once (--max-workers) or lower GRANGE_S3_MAX_CONCURRENCY, "
+            "or allow more retries (GRANGE_S3_RETRIES, GRANGE_S3_RETRY_TIMEOUT); then "
+            "'resume' re-runs only what did not finish",
+        )
     if name == "GenericError" and ("error sending request" in text or "timed out" in text):
         return StoreAccessError(
             f"cannot {doing} {url}: {endpoint} did not answer, even after retries",
