@@ -167,3 +167,41 @@ def test_push_to_s3_and_postgresql(runner: Runner, s3_bucket: str) -> None:
             assert len(list(run["leaf"])) == 6
         finally:
             del os.environ["GRANGE_DATASTORE_ROOT"]
+
+
+def test_push_to_a_profile_obeys_its_policy(runner: Runner, tmp_path: Path) -> None:
+    team = tmp_path / "team-store"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[profiles.team]
+datastore_root = "{team}"
+
+[profiles.team.policy]
+allowed_datastore_roots = ["{team}"]
+required_tags = ["team:*"]
+"""
+    )
+    env = runner.env(GRANGE_CONFIG=str(config))
+    untagged = runner.run("linear", env=env).run_id
+    tagged = runner.run("linear", "--tag", "team:vision", env=env).run_id
+    refused = grange("push", f"LinearRunFlow/{untagged}", "--to", "team", cwd=runner.cwd, env=env)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "required_tags" in refused.stderr and "team:" in refused.stderr
+    assert not (team / "LinearRunFlow").exists()  # nothing was copied
+    out = grange("push", f"LinearRunFlow/{tagged}", "--to", "team", cwd=runner.cwd, env=env)
+    assert out.returncode == 0, out.stderr
+    assert f"to {team} as LinearRunFlow/1" in out.stdout
+    unknown = grange("push", f"LinearRunFlow/{tagged}", "--to", "nope", cwd=runner.cwd, env=env)
+    assert unknown.returncode == 2 and "team" in unknown.stderr  # the profiles are listed
+    both = grange(
+        "push",
+        "LinearRunFlow/1",
+        "--to",
+        "team",
+        "--to-datastore-root",
+        "x",
+        cwd=runner.cwd,
+        env=env,
+    )
+    assert both.returncode == 2 and "give one of them" in both.stderr

@@ -56,6 +56,7 @@ class Stores:
 
     root: DatastoreLocation
     url: str
+    s3: dict[str, object] = field(default_factory=dict, repr=False)  # a profile's [s3]
     _metadata: MetadataStore | None = field(default=None, repr=False)
     _blobs: BlobStore | None = field(default=None, repr=False)
     _cas: dict[str, ContentAddressedStore] = field(default_factory=dict, repr=False)
@@ -111,7 +112,7 @@ class Stores:
     @property
     def blobs(self) -> BlobStore:
         if self._blobs is None:
-            self._blobs = self.root.open()
+            self._blobs = self.root.open(s3=self.s3 or None)
         return self._blobs
 
     def cas(self, flow: str) -> ContentAddressedStore:
@@ -271,7 +272,7 @@ def _profile_stores(effective: Effective, env: Mapping[str, str]) -> Stores:
     url = str(effective.metadata.value)
     if not url or url == "local":
         url = sqlite_url(root.index_dir)
-    return Stores(root, url)
+    return Stores(root, url, s3=effective.s3_overrides())
 
 
 def _other_profile(name: str) -> Stores:

@@ -69,8 +69,9 @@ class DatastoreLocation:
         digest = hashlib.sha1(self.url.encode(), usedforsecurity=False).hexdigest()[:12]
         return cache_dir() / "index" / f"{s3.bucket}-{digest}"
 
-    def open(self) -> BlobStore:
-        """The blob store of this location (an S3 one needs ``grange[s3]``)."""
+    def open(self, *, s3: Mapping[str, object] | None = None) -> BlobStore:
+        """The blob store of this location (an S3 one needs ``grange[s3]``); ``s3``
+        holds a profile's S3 settings, used where the environment gives none."""
         if self.is_local:
             from grange.datastore.local import LocalBlobStore
 
@@ -84,7 +85,7 @@ class DatastoreLocation:
                 reason="other",
                 fix="install the S3 support: pip install 'grange[s3]'",
             ) from None
-        return S3BlobStore.from_env(url)
+        return S3BlobStore.from_env(url, overrides=s3)
 
     def __str__(self) -> str:
         return self.url

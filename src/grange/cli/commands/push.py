@@ -8,13 +8,16 @@ continues where it stopped. See :mod:`grange.reindex.push`.
 
 from __future__ import annotations
 
+import os
 import time
+from typing import Any
 
 import click
 
 from grange.cli.context import Settings
 from grange.cli.options import store_options
 from grange.cli.runtime_options import datastore_root as resolve_datastore
+from grange.cli.runtime_options import effective
 from grange.exceptions import CommandError
 
 
@@ -25,6 +28,12 @@ from grange.exceptions import CommandError
     "an interrupted push continues when run again.",
 )
 @click.argument("pathspec", metavar="FLOW/RUN")
+@click.option(
+    "--to",
+    "to_profile",
+    metavar="PROFILE",
+    help="The target: a profile of ~/.grange/config.toml (its datastore, metadata and policy).",
+)
 @click.option(
     "--to-datastore-root",
     "to_root",
@@ -43,6 +52,7 @@ from grange.exceptions import CommandError
 def push(
     ctx: click.Context,
     pathspec: str,
+    to_profile: str | None,
     to_root: str | None,
     to_metadata: str | None,
     force: bool,
@@ -61,31 +71,44 @@ def push(
         raise CommandError(
             f"expected FLOW/RUN, not {pathspec!r}", fix="e.g. grange push TrainFlow/12 ..."
         )
+    if to_profile and to_root:
+        raise CommandError(
+            "--to PROFILE and --to-datastore-root both name the target",
+            fix="give one of them",
+        )
+    s3: dict[str, object] | None = None
+    if to_profile:
+        to_root, to_metadata, s3 = _profile_target(to_profile, to_metadata)
     if not to_root:
         raise CommandError(
-            "where to? no target datastore was given",
-            fix="pass --to-datastore-root s3://BUCKET/PREFIX (and --to-metadata postgresql://...)",
+            "where to? no target was given",
+            fix="pass --to PROFILE, or --to-datastore-root s3://BUCKET/PREFIX "
+            "(and --to-metadata postgresql://...)",
         )
-    source = resolve_datastore(
-        Settings(
-            debug=base.debug, quiet=base.quiet, datastore=datastore, datastore_root=datastore_root
-        )
+    source_settings = Settings(
+        debug=base.debug,
+        quiet=base.quiet,
+        datastore=datastore,
+        datastore_root=datastore_root,
+        profile=base.profile,
     )
+    source = resolve_datastore(source_settings)
     target = DatastoreLocation.of(to_root)
     if target == source:
-        raise CommandError(
-            f"the run is in {source} already", fix="give another --to-datastore-root"
-        )
+        raise CommandError(f"the run is in {source} already", fix="give another target")
+    source_blobs = source.open(s3=effective(source_settings).s3_overrides() or None)
+    if to_profile:
+        _check_target_policy(to_profile, source_blobs, flow, run_id, str(target))
     if not to_metadata or to_metadata == "local":
         target.index_dir.mkdir(parents=True, exist_ok=True)
         to_metadata = sqlite_url(target.index_dir)
     started = time.monotonic()
     say = (lambda _: None) if base.quiet else (lambda text: click.echo(text, err=True))
     report = push_run(
-        source.open(),
+        source_blobs,
         flow,
         run_id,
-        target.open(),
+        target.open(s3=s3),
         MetadataStore.from_url(to_metadata),
         journal=journal_path(cache_dir(), str(source), str(target), flow, run_id),
         force=force,
@@ -96,3 +119,40 @@ def push(
         f"Pushed {report.source} to {target} as {report.target}{again}: {report.describe()} "
         f"({time.monotonic() - started:.2f}s)."
     )
+
+
+#: Variables that name the store in use: they must not leak into the target's settings.
+_STORE_ENV = ("GRANGE_DATASTORE_ROOT", "GRANGE_DATASTORE", "GRANGE_METADATA", "GRANGE_PROFILE")
+
+
+def _profile_target(
+    name: str, to_metadata: str | None
+) -> tuple[str, str | None, dict[str, object]]:
+    """The datastore root, metadata URL and S3 settings of profile ``name``."""
+    from grange.config import resolve
+
+    env = {k: v for k, v in os.environ.items() if k not in _STORE_ENV}
+    effective = resolve(name, env)
+    root = effective.datastore_root.value
+    if not isinstance(root, str) or not root:
+        raise CommandError(
+            f"profile {name!r} sets no datastore_root, so there is nowhere to push to",
+            fix=f"set datastore_root in [profiles.{name}] of {effective.config_file}",
+        )
+    metadata = to_metadata or str(effective.metadata.value or "local")
+    return root, metadata, effective.s3_overrides()
+
+
+def _check_target_policy(name: str, blobs: Any, flow: str, run_id: str, root: str) -> None:
+    """The target profile's policy holds for this run: its datastore root, its tags."""
+    from grange.config import check_datastore_root, check_tags, resolve
+    from grange.datastore.runs import read_claim, read_tags
+
+    env = {k: v for k, v in os.environ.items() if k not in _STORE_ENV}
+    policy = resolve(name, env).policy
+    check_datastore_root(policy, root)
+    claim = read_claim(blobs, flow, run_id)
+    tags = read_tags(blobs, flow, run_id)
+    if tags is None:
+        tags = list(claim.tags) if claim is not None else []
+    check_tags(policy, tags)

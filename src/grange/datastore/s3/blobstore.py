@@ -75,12 +75,19 @@ class S3BlobStore(Reads, BlobStore):
         self._bucket_seen = False
 
     @classmethod
-    def from_env(cls, url: S3Url, env: Mapping[str, str] | None = None) -> S3BlobStore:
-        """A store of ``url`` configured by the environment (``os.environ`` by default)."""
+    def from_env(
+        cls,
+        url: S3Url,
+        env: Mapping[str, str] | None = None,
+        *,
+        overrides: Mapping[str, object] | None = None,
+    ) -> S3BlobStore:
+        """A store of ``url`` configured by the environment (``os.environ`` by default),
+        then by ``overrides`` (a profile's ``[s3]`` table) where the environment is silent."""
         env = os.environ if env is None else env
         return cls(
             url,
-            S3Settings.from_env(env),
+            S3Settings.from_env(env, overrides),
             cache=BlobCache.from_env(env),
             conditional_put=commit.mode_from_env(env),
             ranged_get=env.get("GRANGE_S3_RANGED_GET", "").strip().lower() in ("1", "true", "on"),
