@@ -28,21 +28,24 @@ def proxy(s3_server: MotoServer) -> Iterator[S3Proxy]:
 
 def _env(runner: Runner, proxy: S3Proxy, bucket: str, **extra: str) -> dict[str, str]:
     return runner.env(
-        GRANGE_DATASTORE_ROOT=f"s3://{bucket}/runs",
-        GRANGE_S3_ENDPOINT_URL=proxy.url,
-        GRANGE_S3_RETRY_TIMEOUT="3",
-        GRANGE_S3_CONNECT_TIMEOUT="1",
-        **extra,
+        **{
+            "GRANGE_DATASTORE_ROOT": f"s3://{bucket}/runs",
+            "GRANGE_S3_ENDPOINT_URL": proxy.url,
+            "GRANGE_S3_RETRY_TIMEOUT": "3",
+            "GRANGE_S3_CONNECT_TIMEOUT": "1",
+            **extra,
+        }
     )
 
 
 def test_a_throttled_store_is_retried_and_the_run_succeeds(
     runner: Runner, proxy: S3Proxy, s3_bucket: str
 ) -> None:
-    env = _env(runner, proxy, s3_bucket)
-    proxy.throttle(8)  # the next 8 requests answer 503 SlowDown (each is retried)
+    # Backoff doubles from 0.1 s: five in a row fit well in a minute of retrying.
+    env = _env(runner, proxy, s3_bucket, GRANGE_S3_RETRY_TIMEOUT="60")
+    proxy.throttle(5)  # the next 5 requests answer 503 SlowDown (each is retried)
     result = runner.run("s3_outage", env=env)
-    assert proxy.faults == 8
+    assert proxy.faults == 5
     metadata(f"local@s3://{s3_bucket}/runs")
     namespace(None)
     assert Flow("OutageRunFlow")[str(result.run_id)].data.outs == [10, 20, 30]
