@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -99,10 +100,13 @@ def test_the_cache_serves_a_blob_again_without_the_server(s3_bucket: str, tmp_pa
     assert cache.usage() < value.nbytes + 4096
 
 
-def test_a_damaged_cached_file_is_detected_and_dropped(s3_bucket: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [2 * MIB, 1000], ids=["large", "small"])
+def test_a_damaged_cached_file_is_dropped_and_the_stored_blob_read(
+    s3_bucket: str, tmp_path: Path, size: int
+) -> None:
     cache = BlobCache(tmp_path / "cache", 64 * MIB)
     cas = ContentAddressedStore(_store(s3_bucket, cache), "F")
-    value = os.urandom(2 * MIB)  # incompressible, hashed by the store, not in memory
+    value = os.urandom(size)  # incompressible
     ref = cas.save(value)
     assert cas.load(ref.key) == value
     path = cache.path(s3_bucket, ref.key)
@@ -110,10 +114,34 @@ def test_a_damaged_cached_file_is_detected_and_dropped(s3_bucket: str, tmp_path:
         f.seek(-1, os.SEEK_END)
         f.write(b"\x00")
     fresh = ContentAddressedStore(_store(s3_bucket, cache), "F")
-    with pytest.raises(DamagedBlobError):
-        fresh.load(ref.key)
-    assert not os.path.exists(path)  # dropped: the next load downloads it again
+    assert fresh.load(ref.key) == value  # the damaged copy is dropped, the stored one read
     assert fresh.load(ref.key) == value
+    cached = Path(path).read_bytes()  # cached again, intact
+    assert hashlib.sha1(cached).hexdigest() == ref.key
+
+
+def test_a_damaged_cached_foreach_split_is_read_again(s3_bucket: str, tmp_path: Path) -> None:
+    from grange.datastore import load_item, save_items
+
+    cache = BlobCache(tmp_path / "cache", 64 * MIB)
+    store = _store(s3_bucket, cache)
+    ref = save_items(ContentAddressedStore(store, "F"), "F", list(range(50)), max_items=100)
+    assert load_item(store, ref, 3) == 3  # the split is now cached whole
+    path = cache.path(s3_bucket, ref.key)
+    data = bytearray(Path(path).read_bytes())
+    data[-3] ^= 0xFF
+    Path(path).write_bytes(bytes(data))
+    fresh = _store(s3_bucket, cache)
+    assert [load_item(fresh, ref, i) for i in (49, 3)] == [49, 3]
+
+
+def test_a_damaged_stored_blob_is_still_an_error(s3_bucket: str, tmp_path: Path) -> None:
+    store = _store(s3_bucket, None)
+    cas = ContentAddressedStore(store, "F")
+    ref = cas.save(os.urandom(1000))
+    store.put_bytes(cas.blob_key(ref.key), b"not the bytes", overwrite=True)
+    with pytest.raises(DamagedBlobError):
+        ContentAddressedStore(_store(s3_bucket, None), "F").load(ref.key)
 
 
 def test_the_cache_stays_within_its_bound(s3_bucket: str, tmp_path: Path) -> None:

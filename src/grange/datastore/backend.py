@@ -115,6 +115,11 @@ class BlobStore(abc.ABC):
         """Hex sha1 of the blob's bytes; backends stream it without keeping the blob."""
         return hashlib.sha1(self.get_bytes(key), usedforsecurity=False).hexdigest()
 
+    def drop_local_copy(self, key: str) -> bool:
+        """Forget a local copy of ``key`` (a cache of a remote store) found damaged, so
+        that the next read fetches the stored blob; whether there was one to forget."""
+        return False
+
     @abc.abstractmethod
     def exists(self, key: str) -> bool:
         """Whether a complete blob is stored under ``key``."""

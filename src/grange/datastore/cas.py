@@ -246,7 +246,12 @@ class ContentAddressedStore:
                 fix="the datastore lost it: run the step that produced it again "
                 "(a new run, or resume from that step)",
             ) from None
-        if not self.intact(key, buffer):
+        intact = self.intact(key, buffer)
+        if not intact and self.blobs.drop_local_copy(path):
+            # A damaged local copy (the cache of a remote store): read the stored blob.
+            buffer = self.blobs.open_buffer(path)
+            intact = self.intact(key, buffer, cached=False)
+        if not intact:
             raise self._load_error(
                 DamagedBlobError,
                 name,

@@ -127,9 +127,21 @@ def save_items(
 
 
 def load_item(blobs: BlobStore, ref: ForeachRef, index: int) -> object:
-    """Item ``index`` of the split, reading only its offsets and its bytes."""
+    """Item ``index`` of the split, reading only its offsets and its bytes.
+
+    A damaged local copy of a remote split (its cache) is dropped and the stored
+    split read again, once."""
     if not 0 <= index < ref.count:
         raise IndexError(f"foreach index {index} out of range (the split has {ref.count} items)")
+    try:
+        return _load_item(blobs, ref, index)
+    except DamagedBlobError:
+        if not blobs.drop_local_copy(ref.blob_key):
+            raise
+    return _load_item(blobs, ref, index)
+
+
+def _load_item(blobs: BlobStore, ref: ForeachRef, index: int) -> object:
     magic, _, count = _HEAD.unpack(_exact(blobs, ref, 0, _HEAD.size))
     if count != ref.count or magic not in (MAGIC, MAGIC_V1):
         raise _damaged(blobs, ref, "its header does not describe this split")
@@ -169,6 +181,8 @@ def _damaged(blobs: BlobStore, ref: ForeachRef, reason: str) -> DamagedBlobError
 def iter_items(blobs: BlobStore, ref: ForeachRef) -> Iterator[object]:
     """Every item of the split, in order, from one read of the blob."""
     view = blobs.open_buffer(ref.blob_key)
+    if sha1_of((view,)) != ref.key and blobs.drop_local_copy(ref.blob_key):
+        view = blobs.open_buffer(ref.blob_key)  # a damaged local copy: read the stored one
     if sha1_of((view,)) != ref.key:
         raise _damaged(blobs, ref, f"it does not hash to {ref.key}")
     magic, _, count = _HEAD.unpack_from(view)

@@ -162,6 +162,13 @@ class S3BlobStore(Reads, BlobStore):
         self._upload(key, full, chunks)
         return True
 
+    def drop_local_copy(self, key: str) -> bool:
+        """Remove the cached file of a content-addressed blob (found damaged by a reader)."""
+        if data_hash(key) is None or self.cache is None:
+            return False
+        self._forget(key)
+        return True
+
     def _forget(self, key: str) -> None:
         """Drop the cached copy of a content-addressed blob being replaced or deleted
         (a repair of a damaged blob: the cache only ever holds intact ones)."""
