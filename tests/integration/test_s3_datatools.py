@@ -370,3 +370,21 @@ def test_folder_markers_are_not_objects(s3: S3, s3_server: MotoServer, s3_bucket
     assert [o.key for o in s3.list_recursive(["dir"])] == ["f"]
     assert [(o.key, o.exists) for o in s3.list_paths(["dir"])] == [("f", True)]
     assert [(o.key, o.blob) for o in s3.get_all()] == [("dir/f", b"1"), ("empty", b"")]
+
+
+def test_grange_s3_may_not_write_into_the_datastore_files(
+    s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records, claims and blobs are written once, by grange: a step cannot overwrite
+    them through grange.S3; the run's own data-s3/ folder is writable."""
+    from grange.datatools.s3 import S3URLError
+
+    root = f"s3://{s3_bucket}/store"
+    monkeypatch.setenv("GRANGE_DATASTORE_ROOT", root)
+    with S3() as s3:
+        with pytest.raises(S3URLError, match="inside the datastore"):
+            s3.put(f"{root}/Flow/1/run.json", "{}")
+        with pytest.raises(S3URLError):
+            s3.put_many([(f"{root}/Flow/data/ab/abc", b"x")])
+        assert s3.put(f"{root}/data-s3/Flow/1/mine", "ok").endswith("/data-s3/Flow/1/mine")
+        assert s3.put(f"s3://{s3_bucket}/elsewhere/x", "ok")

@@ -138,7 +138,11 @@ def test_s3_access_reads_the_profile_from_the_environment(prod_env: dict[str, st
     check_s3_access("s3://prod-data/x/y.csv", env=prod_env)
     check_s3_access("s3://prod-out/results/r.parquet", write=True, env=prod_env)
     check_s3_access("s3://prod-out/results/r.parquet", env=prod_env)  # written: readable
-    check_s3_access("s3://prod-bucket/grange/S3/run/1", write=True, env=prod_env)  # own root
+    check_s3_access("s3://prod-bucket/grange/data-s3/S3/1/x", write=True, env=prod_env)  # own
+    check_s3_access("s3://prod-bucket/grange/S3/1/run.json", env=prod_env)  # read the root
+    refused(
+        lambda: check_s3_access("s3://prod-bucket/grange/S3/1/run.json", write=True, env=prod_env)
+    )
     err = refused(lambda: check_s3_access("s3://prod-data/x", write=True, env=prod_env))
     assert "writing 's3://prod-data/x' through grange.S3" in err.message
     assert 's3_write_prefixes = ["s3://prod-out/results"]' in err.message

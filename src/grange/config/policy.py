@@ -176,7 +176,8 @@ def image_repository(image: str) -> str:
 def check_s3_policy(policy: Policy, url: str, *, write: bool, datastore_root: str | None) -> None:
     """``url`` may be read (or written) under ``policy``: it is under one of
     ``s3_write_prefixes`` (which may also be read), of ``s3_read_prefixes`` for a
-    read, or under the run's own datastore root."""
+    read, or under the run's own datastore root (for a write: its ``data-s3/``
+    folder, where ``S3(run=...)`` keeps a run's data)."""
     rule = "s3_write_prefixes" if write else "s3_read_prefixes"
     allowed_write = policy.s3_write_prefixes
     allowed_read = policy.s3_read_prefixes
@@ -186,7 +187,9 @@ def check_s3_policy(policy: Policy, url: str, *, write: bool, datastore_root: st
     if not write:
         prefixes += list(allowed_read or ())
     if datastore_root and datastore_root.startswith("s3://"):
-        prefixes.append(datastore_root)
+        # A run may read its datastore; it writes only its S3(run=...) folder there.
+        root = datastore_root.rstrip("/")
+        prefixes.append(f"{root}/data-s3/" if write else root)
     if is_under(url, prefixes):
         return
     doing = "writing" if write else "reading"

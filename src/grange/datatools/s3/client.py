@@ -24,7 +24,14 @@ from typing import Any
 from grange.datastore.s3.settings import S3Settings
 from grange.datatools.s3 import locations
 from grange.datatools.s3.errors import S3Error, S3InvalidObject, S3URLError
-from grange.datatools.s3.locations import Location, byte_range, key_url, split_url
+from grange.datatools.s3.locations import (
+    DATASTORE_ENV,
+    RUN_FOLDER,
+    Location,
+    byte_range,
+    key_url,
+    split_url,
+)
 from grange.datatools.s3.objects import (
     PutValue,
     RangeInfo,
@@ -42,6 +49,21 @@ def _policy_checker() -> Callable[..., None] | None:
     from grange.config import check_s3_access
 
     return check_s3_access
+
+
+def _check_not_the_datastore(url: str) -> None:
+    """Refuse writing into an S3 datastore's own files (records, claims, blobs: written
+    once, by grange); a run's ``S3(run=...)`` folder, ``data-s3/``, is the exception."""
+    root = os.environ.get(DATASTORE_ENV, "").rstrip("/")
+    if not root.startswith("s3://") or not (url == root or url.startswith(root + "/")):
+        return
+    if url.startswith(f"{root}/{RUN_FOLDER}/"):
+        return
+    raise S3URLError(
+        f"{url} is inside the datastore {root}, whose files grange writes once: "
+        "grange.S3 may not write there",
+        fix="write under another prefix, or in the run's own folder with S3(run=self)",
+    )
 
 
 class S3:
@@ -128,6 +150,8 @@ class S3:
     def _location(self, key: object, *, write: bool = False, folder: bool = False) -> Location:
         url = key_url(self._root, key)
         loc = split_url(url, folder=folder)
+        if write:
+            _check_not_the_datastore(loc.url)
         if self._policy is not None:  # before any request
             self._policy(loc.url + ("/" if folder and loc.key else ""), write=write)
         return loc
