@@ -92,7 +92,20 @@ def test_policy_refuses_before_anything_is_fetched(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="not allowed"):
         load(source, policy=SecretsPolicy(allowed_sources=("prod/*",)))
     with pytest.raises(SecretError, match="no secret 'staging/db'"):
-        load(source, policy=SecretsPolicy(allowed_sources=("staging/*",)))
+        load(source, policy=SecretsPolicy())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"path": "/srv/prod.json"}, {"dir": "/srv/secrets"}, {"endpoint_url": "http://evil:1"}],
+)
+def test_allowed_sources_cannot_be_escaped_through_options(options: dict[str, str]) -> None:
+    """The patterns judge a source's id, so the id must be what is read: an option
+    that points the provider elsewhere is refused under a policy."""
+    source = SecretSource(id="ok/anything", type="local-file", options=options)
+    with pytest.raises(PolicyError, match="does not allow") as info:
+        load(source, policy=SecretsPolicy(allowed_sources=("ok/*",)))
+    assert next(iter(options)) in str(info.value)
 
 
 def test_the_default_provider_reads_bare_ids(tmp_path: Path) -> None:

@@ -35,6 +35,10 @@ ROLE_ENV = "GRANGE_SECRETS_ROLE"
 ORIGIN_ENV = "GRANGE_SECRETS_POLICY_FROM"  # set by as_env(): who set the policy ("profile 'prod'")
 
 
+#: Options that make a provider read somewhere other than its id says.
+REDIRECTING_OPTIONS = frozenset({"path", "dir", "directory", "endpoint_url", "file"})
+
+
 @dataclass(frozen=True)
 class ResolvedSource:
     """A source with its provider and role decided: what is fetched."""
@@ -163,7 +167,11 @@ class SecretsPolicy:
         )
 
     def check(self, sources: Iterable[ResolvedSource], *, step: str | None = None) -> None:
-        """:class:`PolicyError` naming the first source the patterns do not allow."""
+        """:class:`PolicyError` naming the first source the patterns do not allow.
+
+        Under patterns, a source may not point its provider elsewhere (a file path,
+        a folder, another endpoint): its id is what the patterns judge, so the id
+        must be what is read."""
         for source in sources:
             if not self.allows(source):
                 patterns = ", ".join(self.allowed_sources or ()) or "none"
@@ -173,4 +181,15 @@ class SecretsPolicy:
                     step=step,
                     fix="read a secret that the allowed patterns match, or run with a "
                     "profile that allows this one",
+                )
+            moved = sorted(set(source.options) & REDIRECTING_OPTIONS)
+            if self.allowed_sources is not None and moved:
+                raise PolicyError(
+                    f"@secrets source '{source.label}' sets {', '.join(moved)}, which "
+                    f"{self.origin} does not allow: its allowed sources are named by id "
+                    f"({', '.join(self.allowed_sources) or 'none'})",
+                    step=step,
+                    fix=f"drop the option{'s' if len(moved) > 1 else ''} "
+                    f"{', '.join(moved)}: the profile's provider settings decide where "
+                    "secrets are read",
                 )
