@@ -68,3 +68,16 @@ def test_boto3_credentials_only_when_aws_config_is_what_there_is(tmp_path: Path)
     assert S3Settings.from_env(home).use_boto3_credentials
     keys = {**home, "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}
     assert not S3Settings.from_env(keys).use_boto3_credentials
+
+
+def test_one_bucket_on_two_endpoints_has_two_indexes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from grange.datastore.location import DatastoreLocation
+
+    location = DatastoreLocation.of("s3://team-bucket/grange")
+    monkeypatch.setenv("GRANGE_S3_ENDPOINT_URL", "http://minio.local:9000")
+    minio = location.index_dir
+    monkeypatch.delenv("GRANGE_S3_ENDPOINT_URL")
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    aws = location.index_dir
+    assert minio != aws and minio.name.startswith("team-bucket-")

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grange.datastore.root import ENV_VAR, find_datastore_root
+from grange.datastore.s3.settings import ENV as S3_ENV
 from grange.datastore.s3.url import is_s3_url, parse_s3_url
 from grange.exceptions import CommandError, StoreAccessError
 
@@ -37,6 +38,7 @@ KINDS = ("local", "s3")
 KIND_ENV = "GRANGE_DATASTORE"
 S3_ROOT_ENV = "GRANGE_DATASTORE_SYSROOT_S3"
 CACHE_ENV = "GRANGE_CACHE_DIR"
+ENDPOINT_ENV = S3_ENV["endpoint_url"]
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,10 @@ class DatastoreLocation:
         if self.is_local:
             return Path(self.url)
         s3 = parse_s3_url(self.url)
-        digest = hashlib.sha1(self.url.encode(), usedforsecurity=False).hexdigest()[:12]
+        # One bucket name on two endpoints (a MinIO and AWS) is two stores.
+        endpoint = next((os.environ[v] for v in ENDPOINT_ENV if os.environ.get(v)), "")
+        key = f"{self.url}\n{endpoint.rstrip('/')}" if endpoint else self.url
+        digest = hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:12]
         return cache_dir() / "index" / f"{s3.bucket}-{digest}"
 
     def open(self, *, s3: Mapping[str, object] | None = None) -> BlobStore:
