@@ -102,3 +102,13 @@ def test_a_run_indexed_meanwhile_is_left_to_whoever_indexed_it(
     report = index_missing_runs(blobs, store, FLOW)
     assert report.runs == [] and report.tasks == 0
     assert [t.step for t in store.list_tasks(FLOW, "1")] == ["start"]
+
+
+def test_a_flow_whose_only_folder_is_a_run_is_synced(store: MetadataStore) -> None:
+    """A flow that saved no artifact has no data/ folder: its one run is still found."""
+    blobs = MemoryBlobStore()
+    _a_run(blobs, "1")
+    for key in blobs.list(f"{FLOW}/data"):
+        blobs.delete(key)
+    assert blobs.children(FLOW) == ["1"]
+    assert missing_runs(blobs, store, FLOW) == ["1"]

@@ -58,11 +58,11 @@ def sync(
 
 def missing_runs(blobs: BlobStore, metadata: MetadataStore, flow: str) -> list[str]:
     """Run ids of ``flow`` with a folder in the datastore that the index lacks."""
-    stored = blobs.children(flow)
-    if len(stored) <= 1:  # nothing, or only data/
+    stored = [r for r in blobs.children(flow) if r != "data"]
+    if not stored:
         return []
     known = metadata.run_ids(flow)
-    missing = [r for r in stored if r not in known and r != "data" and _RUN_ID.match(r)]
+    missing = [r for r in stored if r not in known and _RUN_ID.match(r)]
     return sorted(missing, key=lambda r: (not r.isdigit(), natural_key(r)))
 
 
