@@ -81,3 +81,21 @@ def test_one_bucket_on_two_endpoints_has_two_indexes(monkeypatch: pytest.MonkeyP
         monkeypatch.delenv(name, raising=False)
     aws = location.index_dir
     assert minio != aws and minio.name.startswith("team-bucket-")
+
+
+def test_a_part_below_s3s_minimum_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="5 MiB"):
+        S3Settings.from_env({"HOME": str(tmp_path), "GRANGE_S3_PART_SIZE_MB": "1"})
+
+
+def test_no_credentials_at_all_is_said_so() -> None:
+    from grange.datastore.s3.connect import translate
+    from grange.exceptions import StoreAccessError
+
+    err = Exception(
+        "Generic S3 error: Error performing PUT http://169.254.169.254/latest/api/token "
+        "in 1ms - Server returned non-2xx status code: 403 Forbidden"
+    )
+    out = translate(err, bucket="b", key="k", doing="write")
+    assert isinstance(out, StoreAccessError) and out.reason == "credentials"
+    assert "no AWS credentials" in str(out)

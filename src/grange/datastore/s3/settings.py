@@ -88,6 +88,11 @@ def _convert(name: str, value: object, source: str) -> object:
             number = int(str(value))
             if number < 1:
                 raise ValueError
+            if name == "part_size_mb" and number < 5:
+                raise ConfigError(
+                    f"{source}={value!r} is below S3's smallest multipart part, 5 MiB",
+                    fix=f"set {source} to 5 or more (default 16)",
+                )
             return number
         if kind == "float":
             seconds = float(str(value))
