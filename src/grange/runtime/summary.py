@@ -51,9 +51,10 @@ def summarize(req: Any, run_id: str, status: str, result: LoopResult, seconds: f
     flow_file = (
         os.path.relpath(req.flow_file) if not req.flow_file.startswith("..") else req.flow_file
     )
-    # Under a profile (exported by the command line for the tasks), resume under it too.
+    # Under a profile (exported by the command line for the tasks), resume under it too;
+    # else in the same stores, named when they are not the ones found by default.
     profile = os.environ.get("GRANGE_PROFILE")
-    where = f" --profile {shlex.quote(profile)}" if profile else ""
+    where = f" --profile {shlex.quote(profile)}" if profile else _stores_options(req)
     lines.append(
         f"  Resume with: python {shlex.quote(flow_file)}{where} resume --origin-run-id {run_id}"
     )
@@ -65,3 +66,28 @@ def _signal_name(number: int) -> str:
         return f"signal {number} ({signal.Signals(number).name})"
     except ValueError:
         return f"signal {number}"
+
+
+def _stores_options(req: Any) -> str:
+    """``--datastore-root``/``--metadata`` of the run, where resuming without them would
+    look elsewhere (a password is left out: libpq finds it in PGPASSWORD or ~/.pgpass)."""
+    from pathlib import Path
+
+    from grange.datastore.root import find_datastore_root
+
+    out = ""
+    root = req.datastore_root
+    default = find_datastore_root(Path.cwd(), None, {})
+    if not root.is_local or root.path != default:
+        out += f" --datastore-root {shlex.quote(str(root))}"
+    if req.metadata_url not in ("", "local"):
+        out += f" --metadata {shlex.quote(_without_password(req.metadata_url))}"
+    return out
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.partition("@")
+    if sep and at and ":" in userinfo:
+        return f"{scheme}://{userinfo.split(':', 1)[0]}@{host}"
+    return url
