@@ -205,3 +205,30 @@ required_tags = ["team:*"]
         env=env,
     )
     assert both.returncode == 2 and "give one of them" in both.stderr
+
+
+def test_a_pushed_resumed_run_keeps_the_logs_of_the_tasks_it_reused(
+    runner: Runner, tmp_path: Path
+) -> None:
+    team = tmp_path / "team"
+    failed = runner.run("fail", env=runner.env(FAIL_ITEM="2"), ok=False)
+    resumed = runner.resume("fail")
+    out = grange(
+        "push",
+        f"FailRunFlow/{resumed.run_id}",
+        "--to-datastore-root",
+        str(team),
+        cwd=runner.cwd,
+        env=runner.env(),
+    )
+    assert out.returncode == 0, out.stderr
+    from grange import Flow, metadata, namespace
+
+    metadata(f"local@{team}")
+    namespace(None)
+    run = Flow("FailRunFlow")["1"]
+    assert run.successful and run.data.outs == [10, 20, 30]
+    logs = sorted(task.stdout.strip() for task in run["work"])
+    assert logs == ["working on 1", "working on 2", "working on 3"]  # reused ones too
+    assert all(task.origin_pathspec is None for task in run["work"])  # no dangling origin
+    assert failed.run_id

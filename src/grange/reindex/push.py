@@ -30,7 +30,7 @@ from typing import Any
 
 from grange.datastore import AttemptRecord, BlobStore
 from grange.datastore.cas import data_key
-from grange.datastore.records import RECORD_NAME
+from grange.datastore.records import LOG_STREAMS, RECORD_NAME, latest_record
 from grange.datastore.runs import (
     CLAIM,
     FINAL,
@@ -134,6 +134,8 @@ def push_run(
         ):
             report.files_copied += 1
     for key, record in records:
+        if isinstance(record.extra.get("origin"), str):
+            report.files_copied += _copy_origin_logs(source, target, record, new_prefix)
         _put_record(target, _renamed(record, run_id, new_id), key)
         report.records += 1
     for name in (TAGS, FINAL):
@@ -234,8 +236,39 @@ def _read_record(source: BlobStore, key: str) -> AttemptRecord:
         ) from None
 
 
+def _copy_origin_logs(
+    source: BlobStore, target: BlobStore, record: AttemptRecord, new_prefix: str
+) -> int:
+    """A task a resume reused printed nothing in this run: its logs are its origin's,
+    in a run the target does not have. They are copied into the pushed task's folder."""
+    origin = record.extra.get("origin")
+    seen: set[str] = set()
+    found: AttemptRecord | None = None
+    while isinstance(origin, str) and origin not in seen and origin.count("/") == 3:
+        seen.add(origin)
+        flow, run, step, task = origin.split("/")
+        found = latest_record(source, flow, run, step, task)
+        if found is None:
+            return 0
+        origin = found.extra.get("origin")
+    if found is None:
+        return 0
+    copied = 0
+    for stream in LOG_STREAMS:
+        here = f"{new_prefix}/{record.step}/{record.task_id}/{record.attempt}/{stream}.log"
+        try:
+            data = source.get_bytes(found.paths.log(stream))
+        except BlobNotFound:
+            continue
+        target.put_bytes(here, data, overwrite=True)
+        copied += 1
+    return copied
+
+
 def _renamed(record: AttemptRecord, old: str, new: str) -> AttemptRecord:
     extra = dict(record.extra)
+    if "origin" in extra:  # a task of another run of the source store: not in the target
+        extra["pushed_origin"] = extra.pop("origin")
     inputs = extra.get("inputs")
     if isinstance(inputs, list):
         extra["inputs"] = [
