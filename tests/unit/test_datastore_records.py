@@ -210,3 +210,28 @@ def test_a_record_with_wrong_fields_or_in_the_wrong_folder_is_damaged(
     with pytest.raises(DatastoreError, match="is damaged") as info:
         read_record(blobs, "TrainFlow", "1700000000000001", "train", "7", 0)
     assert reason in info.value.message
+
+
+def test_concurrent_tag_changes_all_reach_the_datastore() -> None:
+    """Six processes tagging one run at once (each with its own index, on S3): every
+    change ends up in run-tags.json, none is lost to a concurrent whole-file write."""
+    import threading
+
+    from grange.datastore import MemoryBlobStore
+    from grange.datastore.runs import read_tags, update_tags
+
+    blobs = MemoryBlobStore()
+    barrier = threading.Barrier(6)
+
+    def tag(n: int) -> None:
+        barrier.wait()
+        update_tags(blobs, "F", "1", remove=[], add=[f"t{n}"], start=["base"])
+
+    threads = [threading.Thread(target=tag, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert read_tags(blobs, "F", "1") == ["base", *(f"t{n}" for n in range(6))]
+    update_tags(blobs, "F", "1", remove=["t3"], add=[], start=[])
+    assert "t3" not in (read_tags(blobs, "F", "1") or [])

@@ -18,7 +18,7 @@ from grange.client.base import ClientObject, namespace_fix, timestamp
 from grange.client.flow import missing_run, require_flow
 from grange.client.sync import index_if_stored, refresh_if_ended
 from grange.datastore import latest_record
-from grange.datastore.runs import write_tags
+from grange.datastore.runs import update_tags
 from grange.exceptions import ClientError
 from grange.metastore import RunRow, RunTags
 
@@ -199,12 +199,20 @@ class Run(ClientObject):
     def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
         """Remove, then add, user tags in one change; nothing changes if a rule is broken."""
         flow, run_id = self._components
-        user = self._stores.metadata.replace_tags(
-            flow, run_id, remove=_checked(tags_to_remove), add=_checked(tags_to_add)
-        )
+        remove, add = _checked(tags_to_remove), _checked(tags_to_add)
+        before = set(self._tags.user)
+        user = self._stores.metadata.replace_tags(flow, run_id, remove=remove, add=add)
         self._tags = RunTags(user=user, system=self._tags.system)
-        # Kept in the datastore too, so that a rebuilt index has them.
-        write_tags(self._stores.blobs, flow, run_id, sorted(user))
+        # Kept in the datastore too, so that a rebuilt index has them: this change,
+        # applied to what the datastore holds (other processes may change them too).
+        update_tags(
+            self._stores.blobs,
+            flow,
+            run_id,
+            remove=[t for t in remove if t not in add],
+            add=[t for t in add if t in user],
+            start=sorted(before),
+        )
 
 
 def _as_list(tags: str | Iterable[str]) -> list[str]:

@@ -23,7 +23,9 @@ None of these names can be a step's folder: step names are identifiers.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import random
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,6 +148,48 @@ def write_tags(blobs: BlobStore, flow: str, run_id: str, tags: Sequence[str]) ->
     payload = json.dumps(sorted(tags)).encode()
     key = f"{run_prefix(flow, run_id)}/{TAGS}"
     _put(blobs, key, payload, f"the tags of run {flow}/{run_id}", overwrite=True)
+
+
+def update_tags(
+    blobs: BlobStore,
+    flow: str,
+    run_id: str,
+    *,
+    remove: Iterable[str],
+    add: Iterable[str],
+    start: Sequence[str],
+    tries: int = 8,
+) -> list[str]:
+    """Apply a change of user tags to ``run-tags.json`` (``start``: the tags when the
+    file does not exist yet), and check that it held.
+
+    Several processes may change one run's tags at once (on S3 with a local index
+    each, nothing else orders them): each applies its own change to what the file
+    holds, writes it, reads it back after a moment and applies its change again if
+    a concurrent writer's list replaced it. Returns the tags written last.
+    """
+    removed, added = set(remove), set(add)
+    rng = random.Random()
+    tags: list[str] = list(start)
+    for _ in range(tries):
+        current = read_tags(blobs, flow, run_id)
+        base = set(start if current is None else current)
+        tags = sorted((base - removed) | added)
+        if current is not None and sorted(current) == tags:
+            return tags
+        write_tags(blobs, flow, run_id, tags)
+        # Longer than a concurrent writer's read-then-write takes, twice: a list it
+        # read before ours landed would replace ours within that time.
+        held = True
+        for _ in range(2):
+            time.sleep(rng.uniform(0.05, 0.15))
+            after = set(read_tags(blobs, flow, run_id) or [])
+            held = added <= after and not removed & after
+            if not held:
+                break
+        if held:
+            return sorted(after)
+    return tags
 
 
 def read_tags(blobs: BlobStore, flow: str, run_id: str) -> list[str] | None:
