@@ -96,7 +96,7 @@ class Stores:
                 # A lost metadata.db is rebuilt from the records, which are the truth.
                 index_dir = self.root.index_dir
                 if not self.root.is_local:
-                    index_dir.mkdir(parents=True, exist_ok=True)
+                    self.root.make_index_dir()
                 self._metadata = open_local_index(index_dir, self.blobs)
             else:
                 from grange.metastore import MetadataStore

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from grange.datastore.root import ENV_VAR, find_datastore_root
 from grange.datastore.s3.settings import ENV as S3_ENV
 from grange.datastore.s3.url import is_s3_url, parse_s3_url
-from grange.exceptions import CommandError, StoreAccessError
+from grange.exceptions import CommandError, DatastoreError, StoreAccessError
 
 if TYPE_CHECKING:
     from grange.datastore.backend import BlobStore
@@ -73,6 +73,19 @@ class DatastoreLocation:
         key = f"{self.url}\n{endpoint.rstrip('/')}" if endpoint else self.url
         digest = hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:12]
         return cache_dir() / "index" / f"{s3.bucket}-{digest}"
+
+    def make_index_dir(self) -> Path:
+        """:attr:`index_dir`, created if needed; a cache that cannot hold it is named."""
+        folder = self.index_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise DatastoreError(
+                f"cannot keep the index of {self.url} in {folder}: {err.strerror or err}",
+                fix=f"set {CACHE_ENV} to a folder you may write to (default ~/.cache/grange), "
+                "or use a PostgreSQL index (--metadata postgresql://...)",
+            ) from None
+        return folder
 
     def open(self, *, s3: Mapping[str, object] | None = None) -> BlobStore:
         """The blob store of this location (an S3 one needs ``grange[s3]``); ``s3``

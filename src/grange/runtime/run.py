@@ -107,8 +107,7 @@ def execute(req: RunRequest) -> int:
         stores = TaskStores(blobs, flow)
         notices: list[str] = []  # said once the output is up
         if req.metadata_url == "local":
-            index_dir = req.datastore_root.index_dir
-            index_dir.mkdir(parents=True, exist_ok=True)
+            index_dir = req.datastore_root.make_index_dir()
             metadata = open_local_index(index_dir, blobs, notice=notices.append)
         else:
             metadata = MetadataStore.from_url(req.metadata_url)

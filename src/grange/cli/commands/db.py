@@ -222,7 +222,7 @@ class _Target:
         metadata = metadata_url(self.settings)  # the flag, else the profile's
         self.local = metadata in (None, "", "local")
         if self.local and not self.location.is_local:
-            self.root.mkdir(parents=True, exist_ok=True)
+            self.location.make_index_dir()
         self.url = sqlite_url(self.root) if self.local else str(metadata)
         self.where = str(self.root / "metadata.db") if self.local else mask_url(self.url)
         self.blobs = self.location.open()

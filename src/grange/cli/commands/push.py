@@ -100,7 +100,7 @@ def push(
     if to_profile:
         _check_target_policy(to_profile, source_blobs, flow, run_id, str(target))
     if not to_metadata or to_metadata == "local":
-        target.index_dir.mkdir(parents=True, exist_ok=True)
+        target.make_index_dir()
         to_metadata = sqlite_url(target.index_dir)
     started = time.monotonic()
     say = (lambda _: None) if base.quiet else (lambda text: click.echo(text, err=True))
