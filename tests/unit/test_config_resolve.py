@@ -161,12 +161,14 @@ def test_secret_names_are_masked_at_any_depth() -> None:
     value = {
         "namespace": "prod",
         "api_token": "abc",
+        "auth": "Bearer abc",
         "nested": {"db_password": "x", "aws_secret_access_key": "y", "url": "http://u:pw@h/"},
         "env": [{"name": "A", "value": "postgresql://u:pw@h/d"}],
     }
     assert mask(value) == {
         "namespace": "prod",
         "api_token": "***",
+        "auth": "***",
         "nested": {"db_password": "***", "aws_secret_access_key": "***", "url": "http://u:***@h/"},
         "env": [{"name": "A", "value": "postgresql://u:***@h/d"}],
     }

@@ -139,3 +139,13 @@ def test_a_tmproot_that_cannot_hold_downloads_is_named(tmp_path: Path) -> None:
     with pytest.raises(S3Error, match="cannot create a folder for downloads") as err:
         S3(s3root="s3://b/p", tmproot=str(missing)).get("k")
     assert str(missing) in str(err.value) and "tmproot" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["role", "session_vars", "client_params"])
+def test_metaflows_connection_arguments_are_refused_clearly(name: str) -> None:
+    from grange import S3
+    from grange.datatools.s3 import S3Error
+
+    with pytest.raises(S3Error) as info:
+        S3(**{name: "x"})
+    assert f"S3({name}=...) is not supported" in str(info.value)

@@ -1,5 +1,6 @@
 """Hiding secrets in settings that are printed: passwords in URLs, and any value
-whose name says it is secret (``*password*``, ``*secret*``, ``*token*``, ``*key*``)."""
+whose name says it is secret (``*password*``, ``*secret*``, ``*token*``, ``*key*``,
+``*auth*``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 MASK = "***"
-_SECRET_NAME = re.compile(r"password|passwd|secret|token|key|credential", re.I)
+_SECRET_NAME = re.compile(r"password|passwd|secret|token|key|credential|auth", re.I)
 # scheme://user:password@host -> scheme://user:***@host
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/@:\s]*):(?P<pw>\S*)@")
 # ?password=...&sslkey=... in a query string

@@ -87,7 +87,23 @@ class S3:
         encryption: str | None = None,
         *,
         concurrency: int | None = None,
+        role: str | None = None,
+        session_vars: object = None,
+        client_params: object = None,
     ) -> None:
+        for name, given in (
+            ("role", role),
+            ("session_vars", session_vars),
+            ("client_params", client_params),
+        ):
+            if given is not None:
+                raise S3Error(
+                    f"S3({name}=...) is not supported: grange.S3 uses the AWS credentials "
+                    "and S3 settings of the environment (or the profile)",
+                    reason="other",
+                    fix=f"drop {name}=; set AWS_PROFILE / AWS_* credentials, or the "
+                    "GRANGE_S3_* settings (docs/s3-data.md)",
+                )
         if encryption is not None:
             raise S3Error(
                 f"S3(encryption={encryption!r}) is not supported: grange.S3 does not set "
