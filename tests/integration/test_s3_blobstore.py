@@ -46,30 +46,30 @@ def test_url_and_describe_name_the_bucket_and_prefix(blobs: S3BlobStore) -> None
     assert blobs.describe() in repr(blobs)
 
 
-def test_open_blob_store_picks_the_backend_from_the_root(
+def test_a_location_opens_the_backend_its_root_names(
     s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from grange.datastore import LocalBlobStore
-    from grange.datastore.open import open_blob_store
+    from grange.datastore.location import DatastoreLocation
     from grange.exceptions import CommandError, ConfigError
 
     monkeypatch.setenv("GRANGE_CACHE_DIR", str(tmp_path / "c"))
     monkeypatch.setenv("GRANGE_S3_CACHE_MB", "16")
     monkeypatch.setenv("GRANGE_S3_CONDITIONAL_PUT", "never")
-    store = open_blob_store(f"s3://{s3_bucket}/team")
+    store = DatastoreLocation.of(f"s3://{s3_bucket}/team").open()
     assert isinstance(store, S3BlobStore)
     assert store.s3url == S3Url(s3_bucket, "team") and store.conditional_put == "never"
     assert store.cache is not None and store.cache.root == tmp_path / "c" / "blobs"
     assert store.cache.limit == 16 << 20
-    assert isinstance(open_blob_store(tmp_path / "local"), LocalBlobStore)
-    assert isinstance(open_blob_store(str(tmp_path / "local")), LocalBlobStore)
+    assert isinstance(DatastoreLocation.of(tmp_path / "local").open(), LocalBlobStore)
+    assert isinstance(DatastoreLocation.of(str(tmp_path / "local")).open(), LocalBlobStore)
     monkeypatch.setenv("GRANGE_S3_CACHE_MB", "0")
-    assert open_blob_store(f"s3://{s3_bucket}").cache is None  # type: ignore[attr-defined]
+    assert DatastoreLocation.of(f"s3://{s3_bucket}").open().cache is None  # type: ignore[attr-defined]
     with pytest.raises(CommandError, match="valid bucket"):
-        open_blob_store("s3://No_Such/x")
+        DatastoreLocation.of("s3://No_Such/x").open()
     monkeypatch.setenv("GRANGE_S3_CACHE_MB", "lots")
     with pytest.raises(ConfigError, match="GRANGE_S3_CACHE_MB"):
-        open_blob_store(f"s3://{s3_bucket}")
+        DatastoreLocation.of(f"s3://{s3_bucket}").open()
 
 
 def test_listings_page_through_more_than_one_answer(blobs: S3BlobStore) -> None:

@@ -30,12 +30,12 @@ PEAK_SCRIPT = """
 import json, resource, sys
 import numpy as np
 from grange.datastore import ContentAddressedStore
-from grange.datastore.open import open_blob_store
+from grange.datastore.location import DatastoreLocation
 
 def peak():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
-cas = ContentAddressedStore(open_blob_store(sys.argv[1]), "Big")
+cas = ContentAddressedStore(DatastoreLocation.of(sys.argv[1]).open(), "Big")
 if sys.argv[2] == "save":
     value = np.arange(256 * 1024 * 1024 // 8, dtype=np.int64)
     before = peak()
@@ -164,9 +164,9 @@ def test_the_cache_stays_within_its_bound(s3_bucket: str, tmp_path: Path) -> Non
 # Uploads a blob whose chunks stall after 3 parts, so that the test can kill it.
 KILL_SCRIPT = """
 import sys, time
-from grange.datastore.open import open_blob_store
+from grange.datastore.location import DatastoreLocation
 
-store = open_blob_store(sys.argv[1])
+store = DatastoreLocation.of(sys.argv[1]).open()
 
 def chunks():
     for i in range(12):
@@ -265,9 +265,9 @@ def test_an_unusable_cache_folder_only_turns_the_cache_off(s3_bucket: str, tmp_p
 LOAD_SCRIPT = """
 import hashlib, sys
 from grange.datastore import ContentAddressedStore
-from grange.datastore.open import open_blob_store
+from grange.datastore.location import DatastoreLocation
 
-cas = ContentAddressedStore(open_blob_store(sys.argv[1]), "F")
+cas = ContentAddressedStore(DatastoreLocation.of(sys.argv[1]).open(), "F")
 for _ in range(3):
     print(hashlib.sha1(cas.load(sys.argv[2])).hexdigest())
 """

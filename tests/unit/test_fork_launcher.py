@@ -128,11 +128,7 @@ def test_what_tasks_started_ends_when_their_fork_server_is_killed(tmp_path: Path
 
 
 def test_a_fork_server_that_keeps_dying_hands_over_to_the_fallback() -> None:
-    fallback: list[Launcher] = []
-
-    def make() -> Launcher:
-        fallback.append(_Recording())
-        return fallback[0]
+    fallback, make = _fallback()
 
     launcher = zygote.ForkLauncher(_entry, fallback=make, restarts=1)
     try:
@@ -153,11 +149,7 @@ def test_a_process_that_used_s3_hands_a_dead_fork_server_over_to_the_fallback(
 ) -> None:
     """S3's native threads do not survive a fork: a new fork server forked from a runtime
     that used S3 would hang its tasks, so fresh interpreters take over at once."""
-    fallback: list[Launcher] = []
-
-    def make() -> Launcher:
-        fallback.append(_Recording())
-        return fallback[0]
+    fallback, make = _fallback()
 
     launcher = zygote.ForkLauncher(_entry, fallback=make)
     monkeypatch.setattr(zygote.s3_connect, "started_here", lambda: True)
@@ -172,6 +164,17 @@ def test_a_process_that_used_s3_hands_a_dead_fork_server_over_to_the_fallback(
     assert [s.task_id for s in fallback[0].launched] == ["6"]  # type: ignore[attr-defined]
 
 
+def _fallback() -> tuple[list[Launcher], Callable[[], Launcher]]:
+    """A fallback launcher factory, and the list holding the one it made."""
+    made: list[Launcher] = []
+
+    def make() -> Launcher:
+        made.append(_Recording())
+        return made[0]
+
+    return made, make
+
+
 class _Recording(Launcher):
     def __init__(self) -> None:
         self.launched: list[TaskSpec] = []
@@ -184,21 +187,7 @@ class _Recording(Launcher):
 
 
 def test_a_dead_fork_server_hands_over_to_the_fallback() -> None:
-    fallback: list[Launcher] = []
-
-    class Recording(Launcher):
-        def __init__(self) -> None:
-            self.launched: list[TaskSpec] = []
-
-        def launch(self, spec: TaskSpec) -> None:
-            self.launched.append(spec)
-
-        def events(self) -> list[Event]:
-            return []
-
-    def make() -> Launcher:
-        fallback.append(Recording())
-        return fallback[0]
+    fallback, make = _fallback()
 
     launcher = zygote.ForkLauncher(_entry, fallback=make, restarts=0)
     try:

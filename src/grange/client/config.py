@@ -282,13 +282,12 @@ def _other_profile(name: str) -> Stores:
     the other in ``readable_profiles``; without a profile, any (the credentials
     of its stores decide, as always).
     """
-    from grange.config import PROFILE_ENV, active, resolve
+    from grange.config import PROFILE_ENV, active, resolve_profile, without_stores
     from grange.exceptions import PolicyError
 
     # The environment's stores are this profile's (a run exports them to its tasks):
     # they must not stand in for the other profile's.
-    env = {k: v for k, v in os.environ.items() if k not in ("GRANGE_DATASTORE_ROOT", METADATA_ENV)}
-    other = resolve(name, env)  # an unknown name is said first, with the profiles there are
+    other = resolve_profile(name)  # an unknown name is said first, with the profiles there are
     current = active()
     here = current.profile_name
     if here is not None and name != here and name not in current.policy.readable_profiles:
@@ -301,4 +300,4 @@ def _other_profile(name: str) -> Stores:
             fix=f"add {name!r} to readable_profiles in [profiles.{here}.policy], or work under "
             f"profile {name!r} itself (--profile {name} / {PROFILE_ENV}={name})",
         )
-    return _profile_stores(other, env)
+    return _profile_stores(other, without_stores(os.environ))

@@ -37,7 +37,14 @@ from grange.config.policy import (
     check_resources,
     check_tags,
 )
-from grange.config.resolve import PROFILE_ENV, Effective, Sourced, resolve
+from grange.config.resolve import (
+    PROFILE_ENV,
+    Effective,
+    Sourced,
+    resolve,
+    resolve_profile,
+    without_stores,
+)
 
 __all__ = [
     "CONFIG_ENV",
@@ -62,4 +69,6 @@ __all__ = [
     "parse_config",
     "read_config",
     "resolve",
+    "resolve_profile",
+    "without_stores",
 ]

@@ -97,6 +97,19 @@ class Effective:
         return env
 
 
+def resolve_profile(name: str, env: Mapping[str, str] | None = None) -> Effective:
+    """Profile ``name``'s own settings, for reaching another profile's stores (a push
+    target, ``metadata("profile:NAME")``): the variables that name the stores in use
+    here (``GRANGE_DATASTORE_ROOT``, ``GRANGE_METADATA``...) do not stand in for its."""
+    return resolve(name, without_stores(os.environ if env is None else env))
+
+
+def without_stores(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without the variables that name the stores (and profile) in use."""
+    here = (ROOT_ENV, DATASTORE_ENV, METADATA_ENV, S3_ROOT_ENV, PROFILE_ENV)
+    return {k: v for k, v in env.items() if k not in here}
+
+
 def resolve(
     profile_flag: str | None = None,
     env: Mapping[str, str] | None = None,

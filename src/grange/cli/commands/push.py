@@ -8,7 +8,6 @@ continues where it stopped. See :mod:`grange.reindex.push`.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -76,9 +75,9 @@ def push(
             "--to PROFILE and --to-datastore-root both name the target",
             fix="give one of them",
         )
-    s3: dict[str, object] | None = None
+    target_profile = None
     if to_profile:
-        to_root, to_metadata, s3 = _profile_target(to_profile, to_metadata)
+        to_root, to_metadata, target_profile = _profile_target(to_profile, to_metadata)
     if not to_root:
         raise CommandError(
             "where to? no target was given",
@@ -97,8 +96,8 @@ def push(
     if target == source:
         raise CommandError(f"the run is in {source} already", fix="give another target")
     source_blobs = source.open(s3=effective(source_settings).s3_overrides() or None)
-    if to_profile:
-        _check_target_policy(to_profile, source_blobs, flow, run_id, str(target))
+    if target_profile is not None:
+        _check_target_policy(target_profile.policy, source_blobs, flow, run_id, str(target))
     if not to_metadata or to_metadata == "local":
         target.make_index_dir()
         to_metadata = sqlite_url(target.index_dir)
@@ -108,7 +107,7 @@ def push(
         source_blobs,
         flow,
         run_id,
-        target.open(s3=s3),
+        target.open(s3=target_profile.s3_overrides() if target_profile else None),
         MetadataStore.from_url(to_metadata),
         journal=journal_path(cache_dir(), str(source), str(target), flow, run_id),
         force=force,
@@ -121,38 +120,28 @@ def push(
     )
 
 
-#: Variables that name the store in use: they must not leak into the target's settings.
-_STORE_ENV = ("GRANGE_DATASTORE_ROOT", "GRANGE_DATASTORE", "GRANGE_METADATA", "GRANGE_PROFILE")
+def _profile_target(name: str, to_metadata: str | None) -> tuple[str, str, Any]:
+    """The datastore root, metadata URL and effective settings of profile ``name``."""
+    from grange.config import resolve_profile
 
-
-def _profile_target(
-    name: str, to_metadata: str | None
-) -> tuple[str, str | None, dict[str, object]]:
-    """The datastore root, metadata URL and S3 settings of profile ``name``."""
-    from grange.config import resolve
-
-    env = {k: v for k, v in os.environ.items() if k not in _STORE_ENV}
-    effective = resolve(name, env)
+    effective = resolve_profile(name)
     root = effective.datastore_root.value
     if not isinstance(root, str) or not root:
         raise CommandError(
             f"profile {name!r} sets no datastore_root, so there is nowhere to push to",
             fix=f"set datastore_root in [profiles.{name}] of {effective.config_file}",
         )
-    metadata = to_metadata or str(effective.metadata.value or "local")
-    return root, metadata, effective.s3_overrides()
+    return root, to_metadata or str(effective.metadata.value or "local"), effective
 
 
-def _check_target_policy(name: str, blobs: Any, flow: str, run_id: str, root: str) -> None:
+def _check_target_policy(policy: Any, blobs: Any, flow: str, run_id: str, root: str) -> None:
     """The target profile's policy holds for this run: its datastore root, its tags."""
-    from grange.config import check_datastore_root, check_tags, resolve
+    from grange.config import check_datastore_root, check_tags
     from grange.datastore.runs import read_claim, read_tags
 
-    env = {k: v for k, v in os.environ.items() if k not in _STORE_ENV}
-    policy = resolve(name, env).policy
     check_datastore_root(policy, root)
-    claim = read_claim(blobs, flow, run_id)
     tags = read_tags(blobs, flow, run_id)
     if tags is None:
+        claim = read_claim(blobs, flow, run_id)
         tags = list(claim.tags) if claim is not None else []
     check_tags(policy, tags)

@@ -157,16 +157,16 @@ def translate(
         )
     if isinstance(err, FileNotFoundError) or name == "NotFoundError" or code == "NoSuchKey":
         return BlobNotFound(key or "", where or f"s3://{bucket}")
-    no_credentials = "169.254.169.254" in str(err) or "169.254.170.2" in str(err)
-    if code in _CREDENTIAL_CODES or name == "UnauthenticatedError" or no_credentials:
-        if no_credentials:  # no keys anywhere: the instance metadata service was asked
-            return StoreAccessError(
-                f"cannot {doing} {url}: no AWS credentials were found (environment, "
-                "~/.aws, web identity, instance or container role)",
-                reason="credentials",
-                fix="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE "
-                "(with boto3 installed), or run where a role provides them",
-            )
+    if "169.254.169.254" in str(err) or "169.254.170.2" in str(err):
+        # No keys anywhere: obstore asked the instance (or container) metadata service.
+        return StoreAccessError(
+            f"cannot {doing} {url}: no AWS credentials were found (environment, "
+            "~/.aws, web identity, instance or container role)",
+            reason="credentials",
+            fix="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE "
+            "(with boto3 installed), or run where a role provides them",
+        )
+    if code in _CREDENTIAL_CODES or name == "UnauthenticatedError":
         return StoreAccessError(
             f"cannot {doing} {url}: the AWS credentials were refused ({code or name})",
             reason="credentials",
