@@ -1,0 +1,1 @@
+"""The Argo Workflows compiler: a flow to a WorkflowTemplate (typed hera models)."""
