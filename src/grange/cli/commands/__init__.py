@@ -49,6 +49,7 @@ class CommandEntry:
 
 
 COMMANDS: tuple[CommandEntry, ...] = (
+    CommandEntry("argo-workflows", "argo:make_argo_group"),
     CommandEntry("check", "check:check", for_flow_file=True),
     CommandEntry("dump", "dump:dump"),
     CommandEntry("help", "help:help_command"),
