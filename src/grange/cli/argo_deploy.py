@@ -212,7 +212,10 @@ class Deployment:
         service account or a Kubernetes secret)."""
         from grange.datastore.s3.settings import S3Settings
 
+        from grange.config.export import pod_env
+
         env = S3Settings.from_env(os.environ, overrides=self.profile.s3_overrides()).as_env()
+        env.update(pod_env(self.profile.profile_name, os.environ))
         env["GRANGE_USER"] = self.user
         return env
 
