@@ -171,9 +171,9 @@ def check_package(data: bytes, ref: PackageRef) -> None:
     """Refuse bytes that are not the package ``ref`` names."""
     got = hashlib.sha256(data).hexdigest()
     if got != ref.sha:
+        sizes = f"; {len(data)} bytes, {ref.size} expected" if ref.size else ""
         raise DatastoreError(
-            f"the code package {ref.url} is damaged: its sha256 is {got}, not {ref.sha} "
-            f"({len(data)} bytes, {ref.size} expected)",
+            f"the code package {ref.url} is damaged: its sha256 is {got}, not {ref.sha}{sizes}",
             fix="run the flow again from the same files: that stores the package anew",
         )
 
