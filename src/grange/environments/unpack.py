@@ -62,9 +62,10 @@ def unpack(data: bytes, target: Path) -> Path:
     return target
 
 
-def extract_all(data: bytes, folder: Path) -> None:
+def extract_all(data: bytes, folder: Path, *, replace: bool = False) -> None:
     """Extract the regular files of the archive ``data`` under ``folder``; anything
-    else, or a path that would leave the folder, is a ``ValueError``."""
+    else, or a path that would leave the folder, is a ``ValueError``. A file there
+    already is an error unless ``replace``."""
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
         for member in archive:
             name = member.name
@@ -80,6 +81,8 @@ def extract_all(data: bytes, folder: Path) -> None:
                 raise ValueError(f"the package's entry {name!r} has no data")
             path = folder.joinpath(*parts)
             path.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.closing(source), open(path, "xb") as out:
+            if replace and path.is_symlink():
+                path.unlink()
+            with contextlib.closing(source), open(path, "wb" if replace else "xb") as out:
                 shutil.copyfileobj(source, out)
             os.chmod(path, 0o755 if member.mode & 0o100 else 0o644)
