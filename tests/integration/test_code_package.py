@@ -96,7 +96,7 @@ def test_package_list_and_save(runner: Runner, project: Path, tmp_path: Path) ->
     flow_file = project / "code_flow.py"
     listed = runner(flow_file, "package", "list")
     size = (project / "helper.py").stat().st_size
-    assert listed.stdout.splitlines()[-1] == f"{size} B  helper.py"
+    assert listed.stdout.splitlines()[-1].strip() == f"{size} B  helper.py"
     assert [line.split()[-1] for line in listed.stdout.splitlines()] == [
         "code_flow.py",
         "helper.py",
