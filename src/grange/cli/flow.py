@@ -78,6 +78,17 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
         help="Add a decorator to every step, e.g. --with retry:times=3 (repeatable).",
     )
     @click.option("--namespace", metavar="NAME", help="Namespace that runs are read from.")
+    @click.option(
+        "--branch",
+        metavar="NAME",
+        help="@project flows: run or deploy on branch test.NAME (prod.NAME with --production) "
+        "[default: user.<you>].",
+    )
+    @click.option(
+        "--production",
+        is_flag=True,
+        help="@project flows: run or deploy on the production branch (prod).",
+    )
     @profile_option
     @click.pass_context
     def cli(
@@ -89,6 +100,8 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
         metadata: str | None,
         with_decorators: tuple[str, ...],
         namespace: str | None,
+        branch: str | None,
+        production: bool,
         profile: str | None,
     ) -> None:
         settings = Settings(
@@ -100,8 +113,12 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
             with_decorators=tuple(with_decorators),
             namespace=namespace,
             profile=profile,
+            branch=branch,
+            production=production,
         )
         ctx.obj = FlowContext(flow_cls, settings, flow_file)
+        if branch is not None or production:
+            ctx.obj.project()  # said now, whatever the command: no @project, a bad name
         if ctx.invoked_subcommand is None:
             _default_command(ctx, ctx.obj)
 

@@ -123,6 +123,11 @@ class ProjectInfo:
         """What client calls inside the run's tasks read by default: the branch's runs only."""
         return f"project_branch:{self.branch_name}"
 
+    @property
+    def branch_options(self) -> list[str]:
+        """The command-line options that choose this branch again (none: the user's)."""
+        return branch_options(self.branch_name)
+
     def current_facts(self) -> dict[str, object]:
         """The ``current.*`` values of a task of this branch."""
         return {
@@ -132,6 +137,15 @@ class ProjectInfo:
             "is_production": self.is_production,
             "is_user_branch": self.is_user_branch,
         }
+
+
+def branch_options(branch_name: str) -> list[str]:
+    """``--branch``/``--production`` options that give ``branch_name`` (``prod.x``:
+    ``--branch x --production``; ``user.<name>``: none, it is the default)."""
+    kind, _, name = branch_name.partition(".")
+    if kind not in ("test", "prod"):
+        return []
+    return [*(["--branch", name] if name else []), *(["--production"] if kind == "prod" else [])]
 
 
 #: ``current.*`` in a task of a flow without ``@project`` (as Metaflow: nothing set).

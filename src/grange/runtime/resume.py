@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from grange.datastore import AttemptRecord, write_record
 from grange.datastore.records import RECORD_NAME
+from grange.decorators.project import branch_options
 from grange.exceptions import CommandError
 from grange.graph import FlowGraph, NodeType, StepNode
 from grange.runtime.parallel import whole_gangs
@@ -101,9 +102,15 @@ def plan_resume(
     origin_run_id: str | None,
     step: str | None,
     force: bool = False,
+    branch_tag: str | None = None,
 ) -> ClonePlan:
-    """Find the origin run and its reusable tasks; check the STEP to resume from."""
-    origin = _origin_run(metadata, flow, user, origin_run_id)
+    """Find the origin run and its reusable tasks; check the STEP to resume from.
+
+    ``branch_tag`` (``project_branch:<branch>``, a ``@project`` flow): the origin
+    is the user's latest run of that branch, and a run of another branch is
+    refused: a resumed run reuses its origin's artifacts, and branches never mix.
+    """
+    origin = _origin_run(metadata, flow, user, origin_run_id, branch_tag)
     if origin.status == "running" and not force:  # its runtime is alive: see liveness
         raise CommandError(
             f"run {flow}/{origin.run_id} is still running{_where(origin)}: resuming it now "
@@ -179,7 +186,13 @@ def _still_fits(node: StepNode, origin: AttemptRecord) -> bool:
     return taken == tuple(node.out_funcs) and foreach == node.is_fanout
 
 
-def _origin_run(metadata: MetadataStore, flow: str, user: str, origin_run_id: str | None) -> Any:
+def _origin_run(
+    metadata: MetadataStore,
+    flow: str,
+    user: str,
+    origin_run_id: str | None,
+    branch_tag: str | None,
+) -> Any:
     if origin_run_id is not None:
         run = metadata.get_run(flow, origin_run_id)
         if run is None:
@@ -187,14 +200,44 @@ def _origin_run(metadata: MetadataStore, flow: str, user: str, origin_run_id: st
                 f"flow {flow} has no run '{origin_run_id}'",
                 fix=f"list runs with: grange runs {flow}",
             )
+        if branch_tag is not None:
+            _check_branch(metadata, flow, origin_run_id, branch_tag)
         return run
-    runs = metadata.list_runs(flow, tags=[f"user:{user}"], limit=1)
+    tags = [f"user:{user}", *([branch_tag] if branch_tag else [])]
+    runs = metadata.list_runs(flow, tags=tags, limit=1)
     if not runs:
+        on = f" on branch {branch_tag.partition(':')[2]}" if branch_tag else ""
         raise CommandError(
-            f"flow {flow} has no run by user '{user}' to resume",
-            fix="start one with: python <flow file> run, or pass --origin-run-id",
+            f"flow {flow} has no run by user '{user}'{on} to resume",
+            fix="start one with: python <flow file> run, or pass --origin-run-id"
+            + (" (a run of the same branch)" if branch_tag else ""),
         )
     return runs[0]
+
+
+def _options_text(branch: str) -> str:
+    return " ".join(branch_options(branch)) or "without --branch or --production"
+
+
+def _check_branch(metadata: MetadataStore, flow: str, run_id: str, branch_tag: str) -> None:
+    """The origin run belongs to the branch being resumed on (``project_branch:<b>``)."""
+    tags = metadata.run_tags(flow, run_id).all
+    theirs = sorted(t.partition(":")[2] for t in tags if t.startswith("project_branch:"))
+    ours = branch_tag.partition(":")[2]
+    if theirs == [ours]:
+        return
+    was = f"branch {theirs[0]}" if theirs else "no @project branch"
+    raise CommandError(
+        f"run {flow}/{run_id} belongs to {was}, and this resume is on branch {ours}: a "
+        "resumed run reuses its origin's artifacts, and branches never mix",
+        fix=(
+            f"resume it on its own branch ({_options_text(theirs[0])}), or resume a run "
+            f"of branch {ours}"
+            if theirs
+            else f"start a new run on branch {ours} instead"
+        ),
+    )
+
 
 
 def _downstream(graph: FlowGraph, step: str) -> frozenset[str]:

@@ -64,6 +64,20 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Namespace that client calls inside the steps read from.",
         ),
         click.option(
+            "--branch",
+            "run_branch",
+            metavar="NAME",
+            help="@project flows: the run belongs to branch test.NAME (prod.NAME with "
+            "--production); as the top-level --branch.",
+        ),
+        click.option(
+            "--production",
+            "run_production",
+            is_flag=True,
+            help="@project flows: the run belongs to the production branch; as the "
+            "top-level --production.",
+        ),
+        click.option(
             "--no-fork",
             is_flag=True,
             envvar="GRANGE_NO_FORK",
