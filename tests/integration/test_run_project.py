@@ -110,9 +110,7 @@ def test_branch_options_need_a_project(runner: Runner) -> None:
 
 def test_the_profile_decides_who_may_run_production(runner: Runner, tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
-    config.write_text(
-        "[profiles.dev]\n\n[profiles.dev.policy]\nallow_production_deploy = false\n"
-    )
+    config.write_text("[profiles.dev]\n\n[profiles.dev.policy]\nallow_production_deploy = false\n")
     env = runner.env(GRANGE_CONFIG=str(config), GRANGE_PROFILE="dev")
     refused = runner.run(FLOW, top=("--production",), env=env, ok=False)
     assert refused.returncode == 2
@@ -120,8 +118,9 @@ def test_the_profile_decides_who_may_run_production(runner: Runner, tmp_path: Pa
         "config.toml:4: Refused by policy: profile 'dev' refuses a --production run: rule "
         "[profiles.dev.policy] allow_production_deploy = false" in refused.stderr
     )
-    assert "Fix: run from a profile that allows it (--profile NAME), or run without --production" in (
-        refused.stderr
+    assert (
+        "Fix: run from a profile that allows it (--profile NAME), or run without --production"
+        in (refused.stderr)
     )
     assert not (runner.root / "ProjectFactsFlow").exists()  # nothing was registered
     assert runner.run(FLOW, top=("--branch", "x"), env=env).run_id is not None

@@ -248,7 +248,10 @@ def test_branch_options_without_project_are_refused_as_metaflow_does() -> None:
     for kwargs, option in (({"branch": "x"}, "--branch"), ({"production": True}, "--production")):
         with pytest.raises(CommandError) as info:
             project_info(Plain, user=USER, **kwargs)  # type: ignore[arg-type]
-        assert info.value.message == f"{option} applies to flows in a project, and Plain has no @project"
+        assert (
+            info.value.message
+            == f"{option} applies to flows in a project, and Plain has no @project"
+        )
         assert "add @project(name='...') above 'class Plain'" in (info.value.fix or "")
 
 

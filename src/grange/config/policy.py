@@ -21,7 +21,6 @@ from grange.config.model import Policy, Rule
 from grange.exceptions import PolicyError
 
 
-
 def refusal(
     policy: Policy,
     rule: str,

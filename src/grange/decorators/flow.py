@@ -190,7 +190,7 @@ def _misplaced(target: C, cls: type[FlowDecorator]) -> C:
     )
     if callable(target) and not isinstance(target, type):
         # Below or above @step: either way the step's lint reports it at this line.
-        _record_problem(target, problem)  # type: ignore[arg-type]
+        _record_problem(target, problem)
         return target
     what = getattr(target, "__name__", type(target).__name__)
     raise DecoratorError(

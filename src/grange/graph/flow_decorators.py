@@ -57,4 +57,3 @@ def _located(
             )
         )
     return list(reversed(located))
-

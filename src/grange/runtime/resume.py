@@ -239,7 +239,6 @@ def _check_branch(metadata: MetadataStore, flow: str, run_id: str, branch_tag: s
     )
 
 
-
 def _downstream(graph: FlowGraph, step: str) -> frozenset[str]:
     seen = {step}
     todo = [step]

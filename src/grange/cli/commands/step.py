@@ -115,9 +115,7 @@ def step(
         extra=_task_extra(task_extra, flow.settings.with_decorators),
     )
     stores = TaskStores(datastore_root(flow.settings).open(), flow.flow_name)
-    record = run_task(
-        flow.flow_cls, spec, stores, max_num_splits=max_num_splits, project=project
-    )
+    record = run_task(flow.flow_cls, spec, stores, max_num_splits=max_num_splits, project=project)
     _end_process(0 if record.status == "ok" else 1)
 
 
