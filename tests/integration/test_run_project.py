@@ -58,18 +58,26 @@ def test_branches_never_mix(runner: Runner) -> None:
     assert {r.id for r in Flow("ProjectFactsFlow")} == {first_a, first_b, second_a}
     namespace(None)
 
-    # resume picks the latest run of its own branch, and refuses another branch's.
-    resumed = runner.resume(FLOW, "end", top=("--branch", "b")).run_id
-    assert flow[resumed].origin_pathspec == f"ProjectFactsFlow/{first_b}"  # not second_a
-    assert "project_branch:test.b" in flow[resumed].system_tags
-    refused = runner.resume(FLOW, "--origin-run-id", second_a, top=("--branch", "b"), ok=False)
-    assert refused.returncode == 2
+    # resume takes the user's latest run, which must be of the branch resumed on.
+    latest = runner.resume(FLOW, "end", top=("--branch", "b"), ok=False)
+    assert latest.returncode == 2 and "Traceback" not in latest.output
     assert (
-        f"run ProjectFactsFlow/{second_a} belongs to branch test.a, and this resume is on "
-        "branch test.b" in refused.stderr
+        f"your latest run, ProjectFactsFlow/{second_a}, belongs to branch test.a, and this "
+        "resume is on branch test.b" in latest.stderr
     )
-    assert "resume it on its own branch (--branch a)" in refused.stderr
-    assert "Traceback" not in refused.output
+    assert (
+        "Fix: resume it on its own branch (--branch a); or resume your latest run of branch "
+        f"test.b: --origin-run-id {first_b}" in latest.stderr
+    )
+    other = runner.resume(FLOW, "--origin-run-id", second_a, top=("--branch", "b"), ok=False)
+    assert f"run ProjectFactsFlow/{second_a} belongs to branch test.a" in other.stderr
+    resumed = runner.resume(FLOW, "end", "--origin-run-id", first_b, top=("--branch", "b"))
+    run = flow[resumed.run_id or ""]
+    assert run.origin_pathspec == f"ProjectFactsFlow/{first_b}"
+    assert "project_branch:test.b" in run.system_tags
+    assert run["end"].task.data.facts == facts("test.b")
+    again = runner.resume(FLOW, "end", top=("--branch", "b"))  # its latest run is b's now
+    assert flow[again.run_id or ""].origin_pathspec == f"ProjectFactsFlow/{resumed.run_id}"
 
 
 def test_a_failed_run_says_how_to_resume_on_its_branch(runner: Runner, tmp_path: Path) -> None:

@@ -288,3 +288,33 @@ def test_current_project_facts_outside_a_run() -> None:
     assert current.project_flow_name is None
     assert current.is_production is False and current.is_user_branch is False
     assert "project_name" not in current and "is_production" not in current
+
+
+def test_show_prints_flow_decorators_above_the_flow() -> None:
+    from grange.graph.render import render_text
+
+    text = render_text(graph_of(Decorated))
+    assert text.startswith(
+        "@note(text='one')\n@project(name='demo', branch=None, production=False)\n"
+        "@note(text='two')\nFlow Decorated\n"
+    )
+
+
+def test_current_is_bound_with_the_project_facts_or_without() -> None:
+    from grange.task.context import bind_current
+    from grange.task.spec import TaskSpec
+
+    spec = TaskSpec(flow="Decorated", run_id="1", step="start", task_id="1", user=USER)
+    info = project_info(Decorated, user=USER, branch="x")
+    try:
+        bind_current(spec, {}, [], info)
+        assert current.project_flow_name == "demo.test.x.Decorated"
+        assert current.branch_name == "test.x" and current.is_user_branch is False
+        assert current.namespace == "project_branch:test.x"
+        assert "is_production" in current
+        current._unbind()
+        bind_current(spec, {}, [], None)
+        assert current.project_name is None and current.is_production is False
+        assert current.namespace == f"user:{USER}"
+    finally:
+        current._unbind()

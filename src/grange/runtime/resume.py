@@ -193,6 +193,7 @@ def _origin_run(
     origin_run_id: str | None,
     branch_tag: str | None,
 ) -> Any:
+    explicit = origin_run_id is not None
     if origin_run_id is not None:
         run = metadata.get_run(flow, origin_run_id)
         if run is None:
@@ -200,42 +201,49 @@ def _origin_run(
                 f"flow {flow} has no run '{origin_run_id}'",
                 fix=f"list runs with: grange runs {flow}",
             )
-        if branch_tag is not None:
-            _check_branch(metadata, flow, origin_run_id, branch_tag)
-        return run
-    tags = [f"user:{user}", *([branch_tag] if branch_tag else [])]
-    runs = metadata.list_runs(flow, tags=tags, limit=1)
-    if not runs:
-        on = f" on branch {branch_tag.partition(':')[2]}" if branch_tag else ""
-        raise CommandError(
-            f"flow {flow} has no run by user '{user}'{on} to resume",
-            fix="start one with: python <flow file> run, or pass --origin-run-id"
-            + (" (a run of the same branch)" if branch_tag else ""),
-        )
-    return runs[0]
+    else:
+        runs = metadata.list_runs(flow, tags=[f"user:{user}"], limit=1)
+        if not runs:
+            raise CommandError(
+                f"flow {flow} has no run by user '{user}' to resume",
+                fix="start one with: python <flow file> run, or pass --origin-run-id",
+            )
+        run = runs[0]
+    if branch_tag is not None:
+        _check_branch(metadata, flow, run.run_id, branch_tag, user=user, explicit=explicit)
+    return run
 
 
 def _options_text(branch: str) -> str:
     return " ".join(branch_options(branch)) or "without --branch or --production"
 
 
-def _check_branch(metadata: MetadataStore, flow: str, run_id: str, branch_tag: str) -> None:
-    """The origin run belongs to the branch being resumed on (``project_branch:<b>``)."""
+def _check_branch(
+    metadata: MetadataStore, flow: str, run_id: str, branch_tag: str, *, user: str, explicit: bool
+) -> None:
+    """The origin run belongs to the branch being resumed on (``project_branch:<b>``).
+
+    Without ``--origin-run-id`` the origin is the user's latest run, as
+    everywhere else; when that run is another branch's, the fix names the
+    user's latest run of this branch rather than resuming it silently.
+    """
     tags = metadata.run_tags(flow, run_id).all
     theirs = sorted(t.partition(":")[2] for t in tags if t.startswith("project_branch:"))
     ours = branch_tag.partition(":")[2]
     if theirs == [ours]:
         return
     was = f"branch {theirs[0]}" if theirs else "no @project branch"
+    what = f"run {flow}/{run_id}" if explicit else f"your latest run, {flow}/{run_id},"
+    fixes = [f"resume it on its own branch ({_options_text(theirs[0])})"] if theirs else []
+    same = metadata.list_runs(flow, tags=[f"user:{user}", branch_tag], limit=1)
+    if same:
+        fixes.append(f"resume your latest run of branch {ours}: --origin-run-id {same[0].run_id}")
+    else:
+        fixes.append(f"start a run on branch {ours} first")
     raise CommandError(
-        f"run {flow}/{run_id} belongs to {was}, and this resume is on branch {ours}: a "
-        "resumed run reuses its origin's artifacts, and branches never mix",
-        fix=(
-            f"resume it on its own branch ({_options_text(theirs[0])}), or resume a run "
-            f"of branch {ours}"
-            if theirs
-            else f"start a new run on branch {ours} instead"
-        ),
+        f"{what} belongs to {was}, and this resume is on branch {ours}: a resumed run "
+        "reuses its origin's artifacts, and branches never mix",
+        fix="; or ".join(fixes),
     )
 
 
