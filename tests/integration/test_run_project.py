@@ -24,7 +24,9 @@ def facts(branch: str, *, production: bool = False, user_branch: bool = False) -
 
 
 def test_every_task_knows_its_branch(runner: Runner, fork: bool) -> None:
-    run_id = runner.run(FLOW, top=("--branch", "feature_1"), fork=fork).run_id
+    result = runner.run(FLOW, top=("--branch", "feature_1"), fork=fork)
+    assert "Project: demo, branch: test.feature_1" in result.stderr
+    run_id = result.run_id
     run = Flow("ProjectFactsFlow")[run_id]
     tasks = [run["start"].task, *run["work"], run["join"].task, run["end"].task]
     assert len(tasks) == 5
@@ -56,6 +58,8 @@ def test_branches_never_mix(runner: Runner) -> None:
     assert [r.id for r in Flow("ProjectFactsFlow")] == [first_b]
     namespace(f"user:{USER}")
     assert {r.id for r in Flow("ProjectFactsFlow")} == {first_a, first_b, second_a}
+    branch_a = Flow("ProjectFactsFlow").runs("project_branch:test.a")
+    assert [r.id for r in branch_a] == [second_a, first_a]  # newest first
     namespace(None)
 
     # resume takes the user's latest run, which must be of the branch resumed on.

@@ -97,6 +97,8 @@ def build_request(
         production=project is not None and project.is_production,
     )
     os.environ.update(profile_env(profile))  # tasks work under the same profile
+    if project is not None:  # as Metaflow says it when a run starts
+        flow.say(f"Project: {project.project_name}, branch: {project.branch_name}")
     return RunRequest(
         flow_cls=flow.flow_cls,
         flow_file=flow.flow_file,
