@@ -107,8 +107,8 @@ def plan_resume(
     """Find the origin run and its reusable tasks; check the STEP to resume from.
 
     ``branch_tag`` (``project_branch:<branch>``, a ``@project`` flow): the origin
-    is the user's latest run of that branch, and a run of another branch is
-    refused: a resumed run reuses its origin's artifacts, and branches never mix.
+    (the user's latest run, or ``origin_run_id``) must belong to that branch: a
+    resumed run reuses its origin's artifacts, and branches never mix.
     """
     origin = _origin_run(metadata, flow, user, origin_run_id, branch_tag)
     if origin.status == "running" and not force:  # its runtime is alive: see liveness
@@ -234,7 +234,9 @@ def _check_branch(
         return
     was = f"branch {theirs[0]}" if theirs else "no @project branch"
     what = f"run {flow}/{run_id}" if explicit else f"your latest run, {flow}/{run_id},"
-    fixes = [f"resume it on its own branch ({_options_text(theirs[0])})"] if theirs else []
+    # Another user's sandbox (user.<them>) is no branch this user can choose.
+    own = bool(theirs) and (not theirs[0].startswith("user.") or theirs[0] == f"user.{user}")
+    fixes = [f"resume it on its own branch ({_options_text(theirs[0])})"] if own else []
     same = metadata.list_runs(flow, tags=[f"user:{user}", branch_tag], limit=1)
     if same:
         fixes.append(f"resume your latest run of branch {ours}: --origin-run-id {same[0].run_id}")
