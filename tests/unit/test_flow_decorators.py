@@ -177,13 +177,23 @@ def test_a_flow_check_is_reported_by_lint() -> None:
     assert problems[0].line == NeedsX.__dict__["_grange_graph"].decorators[0].line
 
 
-def test_a_flow_decorator_on_something_else_than_a_flow_is_an_error() -> None:
-    with pytest.raises(DecoratorError, match="not a flow"):
+def test_a_flow_decorator_on_a_mixin_is_reported_in_the_flows_deriving_from_it() -> None:
+    @project(name="x")
+    class Mixin:
+        pass
 
-        @project(name="x")
-        class NotAFlow:
-            pass
+    class MixedFlow(Mixin, Plain):
+        pass
 
+    assert flow_decorators_of(MixedFlow) == []
+    problems = lint(graph_of(MixedFlow))
+    assert [(p.rule, p.message) for p in problems] == [
+        (
+            "flow-decorator",
+            "@project is on class Mixin, which does not derive from FlowSpec; a flow "
+            "decorator goes on the flow's class",
+        )
+    ]
     with pytest.raises(TypeError, match="keyword arguments only"):
         project("x")
 

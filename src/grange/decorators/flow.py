@@ -144,9 +144,8 @@ def _is_flow_class(target: Any) -> bool:
 
 
 def _apply(target: C, cls: type[FlowDecorator], kwargs: dict[str, Any]) -> C:
-    if not _is_flow_class(target):
+    if not isinstance(target, type):
         return _misplaced(target, cls)
-    assert isinstance(target, type)
     owner = target.__name__
 
     def problem(message: str, fix: str) -> C:
@@ -155,6 +154,13 @@ def _apply(target: C, cls: type[FlowDecorator], kwargs: dict[str, Any]) -> C:
         type.__setattr__(target, FLOW_PROBLEMS, problems)
         return target
 
+    if not _is_flow_class(target):
+        # A mixin: lint reports it in every flow that derives from it.
+        return problem(
+            f"@{cls.name} is on class {owner}, which does not derive from FlowSpec; a flow "
+            "decorator goes on the flow's class",
+            f"move @{cls.name}(...) above the class that derives from FlowSpec",
+        )
     try:
         deco = cls(kwargs)
     except DecoratorError as err:
@@ -183,18 +189,15 @@ def _apply(target: C, cls: type[FlowDecorator], kwargs: dict[str, Any]) -> C:
 
 def _misplaced(target: C, cls: type[FlowDecorator]) -> C:
     """A flow decorator on a step (recorded for lint) or on something else (an error now)."""
-    problem = DecoratorProblem(
-        cls.name,
-        f"@{cls.name} is a flow decorator: it goes above the flow's class, not on a step",
-        f"move @{cls.name}(...) above 'class ...(FlowSpec):'",
+    if not callable(target):
+        raise TypeError(f"@{cls.name} goes above a flow's class, not on {target!r}")
+    # Below or above @step: either way the step's lint reports it at this line.
+    _record_problem(
+        target,
+        DecoratorProblem(
+            cls.name,
+            f"@{cls.name} is a flow decorator: it goes above the flow's class, not on a step",
+            f"move @{cls.name}(...) above 'class ...(FlowSpec):'",
+        ),
     )
-    if callable(target) and not isinstance(target, type):
-        # Below or above @step: either way the step's lint reports it at this line.
-        _record_problem(target, problem)
-        return target
-    what = getattr(target, "__name__", type(target).__name__)
-    raise DecoratorError(
-        f"@{cls.name} is on {what}, which is not a flow: a flow decorator goes above a "
-        "class deriving from FlowSpec",
-        fix=f"move @{cls.name}(...) above 'class ...(FlowSpec):'",
-    )
+    return target
