@@ -328,3 +328,22 @@ def test_current_is_bound_with_the_project_facts_or_without() -> None:
         assert current.namespace == f"user:{USER}"
     finally:
         current._unbind()
+
+
+def test_run_takes_branch_options_after_the_command_unless_a_parameter_is_so_named() -> None:
+    from grange import Parameter
+    from grange.cli.commands.run import make_resume_command, make_run_command
+
+    @project(name="demo")
+    class WithBranchParameter(Plain):
+        branch = Parameter("branch", default="main")
+
+    def options(command: Any) -> set[str]:
+        return {o for p in command.params for o in getattr(p, "opts", ())}
+
+    assert {"--branch", "--production"} <= options(make_run_command(Decorated))
+    assert {"--branch", "--production"} <= options(make_resume_command(Decorated))
+    assert "--production" not in options(make_run_command(Plain))  # no @project
+    own = make_run_command(WithBranchParameter)
+    assert [p.name for p in own.params if "--branch" in getattr(p, "opts", ())] == ["branch"]
+    assert "--production" not in options(own)
