@@ -82,14 +82,32 @@ def _shorten(name: str, source: str) -> str:
     budget = MAX_NAME - HASH_LENGTH - 1
     parts = name.split(".")
     if len(parts) > 1:
-        # Keep every part readable: the flow (last) part first, then the others by turn.
-        share = max(1, (budget - (len(parts) - 1)) // len(parts))
-        head = ".".join(p[:share].strip("-") for p in parts)
+        # Every part stays readable: share the room fairly, short parts keep all of theirs.
+        lengths = _fair_shares([len(p) for p in parts], budget - (len(parts) - 1))
+        head = ".".join(p[:n].strip("-") for p, n in zip(parts, lengths))
         head = re.sub(r"\.{2,}", ".", head).strip(".")
     else:
         head = name
     head = head[:budget].rstrip("-.")
     return f"{head}-{tag}"
+
+
+def _fair_shares(lengths: list[int], room: int) -> list[int]:
+    """Water-filling: each part gets up to an equal share; what short parts leave is
+    shared among the longer ones."""
+    shares = [0] * len(lengths)
+    left = list(range(len(lengths)))
+    while left and room > 0:
+        share = max(1, room // len(left))
+        for i in list(left):
+            take = min(share, lengths[i] - shares[i], room)
+            shares[i] += take
+            room -= take
+            if shares[i] >= lengths[i]:
+                left.remove(i)
+            if room <= 0:
+                break
+    return shares
 
 
 def step_template(step: str) -> str:
