@@ -37,9 +37,13 @@ def check_supported(graph: FlowGraph) -> None:
     """Refuse, with the step and line, what the compiler cannot express yet."""
     for node in graph:
         if node.type is NodeType.SPLIT_PARALLEL or node.parallel_step:
+            what = (
+                "starts a gang of @parallel tasks (num_parallel)"
+                if node.type is NodeType.SPLIT_PARALLEL
+                else "is a @parallel step"
+            )
             raise CompileError(
-                f"step '{node.name}' uses @parallel (num_parallel), which cannot be deployed to "
-                "Argo Workflows yet",
+                f"step '{node.name}' {what}, which cannot be deployed to Argo Workflows yet",
                 file=node.file,
                 line=node.next_line or node.line,
                 step=node.name,
