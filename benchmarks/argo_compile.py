@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-FLOW = '''
+FLOW = """
 from grange import FlowSpec, step
 
 
@@ -51,7 +51,7 @@ class WideFlow(FlowSpec):
     @step
     def end(self):
         pass
-'''
+"""
 
 
 def _compile(batch_size: int):  # -> (manifests, seconds per compile)
@@ -75,8 +75,9 @@ def _compile(batch_size: int):  # -> (manifests, seconds per compile)
         image="python:3.11",
         user="bench",
         foreach_batch_size=batch_size,
-        package=PackageRef(url="s3://bucket/grange/code/" + "ab" * 32, sha="ab" * 32,
-                           flow_file="wide.py"),
+        package=PackageRef(
+            url="s3://bucket/grange/code/" + "ab" * 32, sha="ab" * 32, flow_file="wide.py"
+        ),
     )
 
     def once():
@@ -138,8 +139,10 @@ def main() -> None:
             manifests = once()
             times.append(time.perf_counter() - t0)
         count = len(manifests.workflow_template["spec"]["templates"])
-        print(f"{width:>7} {1000 * statistics.median(times):>20.1f} "
-              f"{manifests.size():>15} {count:>10}")
+        print(
+            f"{width:>7} {1000 * statistics.median(times):>20.1f} "
+            f"{manifests.size():>15} {count:>10}"
+        )
     assert manifests is not None
     print()
     print("Per run, what Argo carries (grange | Metaflow's scheme):")
@@ -150,10 +153,12 @@ def main() -> None:
         mf = metaflow_carries(width)
         print(f"{width:>7} " + " ".join(f"{f'{g[k]} | {mf[k]}':>28}" for k in keys))
     print()
-    print(f"Argo's limits: 1,048,576 bytes per Workflow (status included); output parameters "
-          f"~262,144 bytes; one argv/env string 131,072 bytes. Batches of "
-          f"{args.batch_size} keep grange's output at "
-          f"{math.ceil(100_000 / args.batch_size)} objects even at --max-num-splits 100000.")
+    print(
+        f"Argo's limits: 1,048,576 bytes per Workflow (status included); output parameters "
+        f"~262,144 bytes; one argv/env string 131,072 bytes. Batches of "
+        f"{args.batch_size} keep grange's output at "
+        f"{math.ceil(100_000 / args.batch_size)} objects even at --max-num-splits 100000."
+    )
 
 
 if __name__ == "__main__":

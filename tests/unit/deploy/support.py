@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.argo_schema import validate
+from tests.support import load_flow
+
 from grange.decorators.registry import step_decorators, task_options
 from grange.deploy.argo import ArgoSettings, Manifests, compile_flow
 from grange.environments.package import PackageRef
 from grange.graph.model import FlowGraph
-from tests.argo_schema import validate
-from tests.support import load_flow
 
 ROOT = Path(__file__).resolve().parents[3]
 FLOWS = Path(__file__).parent / "flows"

@@ -16,19 +16,29 @@ import re
 from pathlib import Path
 
 import pytest
+from tests.unit.deploy.support import FLOWS, ROOT, check_valid, compile_path
 
 from grange.exceptions import CompileError
-from tests.unit.deploy.support import FLOWS, ROOT, check_valid, compile_path
 
 GOLDEN = ROOT / "tests" / "golden"
 UPDATE = os.environ.get("GRANGE_UPDATE_GOLDEN") == "1"
 VERSION_NOTE = re.compile(r"(grange\.dev/grange-version: ).*")
 
 TEST_FLOWS = [
-    *(ROOT / "tests" / "flows" / "valid" / f"{name}.py" for name in (
-        "linear", "branch", "nested_branch", "foreach", "nested_foreach", "switch",
-        "switch_loop", "parallel", "inherited",
-    )),
+    *(
+        ROOT / "tests" / "flows" / "valid" / f"{name}.py"
+        for name in (
+            "linear",
+            "branch",
+            "nested_branch",
+            "foreach",
+            "nested_foreach",
+            "switch",
+            "switch_loop",
+            "parallel",
+            "inherited",
+        )
+    ),
     ROOT / "tests" / "flows" / "course" / "CatchFlow.py",
     ROOT / "tests" / "flows" / "run" / "params.py",
     *sorted(FLOWS.glob("*.py")),
@@ -97,7 +107,8 @@ def test_no_stale_golden_files() -> None:
     stale = [
         p.relative_to(GOLDEN).as_posix()
         for p in GOLDEN.rglob("*")
-        if p.is_file() and p.name != "README.md"
+        if p.is_file()
+        and p.name != "README.md"
         and p.relative_to(GOLDEN).as_posix().split(".")[0] not in names
     ]
     assert stale == [], f"golden files without a flow: {stale}"

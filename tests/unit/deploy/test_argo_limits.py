@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from tests.unit.deploy.support import ROOT, compile_path
 
 from grange.deploy.argo import limits
 from grange.exceptions import CompileError
-from tests.unit.deploy.support import ROOT, compile_path
 
 LINEAR = ROOT / "tests" / "flows" / "valid" / "linear.py"
 
@@ -42,7 +42,9 @@ def test_a_step_in_another_namespace_is_refused(tmp_path) -> None:
     flow.write_text(
         LINEAR.read_text()
         .replace("from grange import", "from grange import kubernetes,")
-        .replace("    @step\n    def end", "    @kubernetes(namespace='other')\n    @step\n    def end")
+        .replace(
+            "    @step\n    def end", "    @kubernetes(namespace='other')\n    @step\n    def end"
+        )
     )
     with pytest.raises(CompileError) as err:
         compile_path(flow)

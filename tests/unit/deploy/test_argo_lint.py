@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support import load_flow
+from tests.unit.deploy.support import FLOWS, ROOT, compile_path
 
 from grange.deploy.argo.lint import lint
 from grange.exceptions import CompileError
 from grange.graph.model import FlowGraph
-from tests.support import load_flow
-from tests.unit.deploy.support import FLOWS, ROOT, compile_path
 
 HELLO = ROOT / "examples" / "hello.py"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from tests.argo_schema import validate
+from tests.unit.deploy.support import FLOWS, check_valid, compile_path
 
 from grange.deploy.argo import trigger_workflow
 from grange.deploy.argo.parameters import MAX_VALUE_BYTES
 from grange.exceptions import CompileError, ParameterError
-from tests.argo_schema import validate
-from tests.unit.deploy.support import FLOWS, check_valid, compile_path
 
 
 def _arguments(man) -> dict:
@@ -31,9 +31,7 @@ def test_every_type_is_json_encoded() -> None:
         "needed": "<none>",  # required: Argo refuses a run that does not give it
         "derived": '"ParamsFlow-default"',  # a callable default, evaluated at compile time
     }
-    declared = json.loads(
-        man.workflow_template["metadata"]["annotations"]["grange.dev/parameters"]
-    )
+    declared = json.loads(man.workflow_template["metadata"]["annotations"]["grange.dev/parameters"])
     assert {p["name"]: p["type"] for p in declared}["config"] == "JSON"
     assert {p["name"]: p["required"] for p in declared}["needed"] is True
 

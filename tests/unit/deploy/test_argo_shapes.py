@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from grange.exceptions import CompileError
 from tests.unit.deploy.support import (
     FLOWS,
     ROOT,
@@ -15,6 +13,8 @@ from tests.unit.deploy.support import (
     tasks,
     templates,
 )
+
+from grange.exceptions import CompileError
 
 VALID = ROOT / "tests" / "flows" / "valid"
 

@@ -72,8 +72,8 @@ def compile_flow(
         metadata=m.ObjectMeta(
             name=name,
             namespace=settings.namespace,
-            labels=metadata.labels(name, settings, "flow"),
-            annotations=metadata.annotations(graph, settings),
+            labels=metadata.object_labels(name, settings, "flow"),
+            annotations=metadata.object_annotations(graph, settings),
         ),
         spec=spec,
     )

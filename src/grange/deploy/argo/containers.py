@@ -230,8 +230,7 @@ def _pod_fields(template: m.Template, plan: PodPlan, settings: ArgoSettings) -> 
         template.node_selector = dict(plan.node_selector)
     if plan.tolerations:
         template.tolerations = [
-            m.Toleration.model_validate(api.sanitize_for_serialization(t))
-            for t in plan.tolerations
+            m.Toleration.model_validate(api.sanitize_for_serialization(t)) for t in plan.tolerations
         ]
     if plan.service_account and plan.service_account != settings.service_account:
         template.service_account_name = plan.service_account

@@ -117,20 +117,22 @@ class DagBuilder:
                 start=m.IntOrString("{{inputs.parameters.start}}"),
                 end=m.IntOrString("{{inputs.parameters.end}}"),
             ),
-            arguments=m.Arguments(parameters=[m.Parameter(name="index", value=f"{INDEX}.{{{{item}}}}")]),
+            arguments=m.Arguments(
+                parameters=[m.Parameter(name="index", value=f"{INDEX}.{{{{item}}}}")]
+            ),
         )
         return m.Template(
             name=naming.batch_template(split.name),
-            inputs=m.Inputs(
-                parameters=[m.Parameter(name=p) for p in ("start", "end", "index")]
-            ),
+            inputs=m.Inputs(parameters=[m.Parameter(name=p) for p in ("start", "end", "index")]),
             dag=m.DAGTemplate(tasks=[task]),
         )
 
     # -- tasks ---------------------------------------------------------------------
 
     def _step_task(self, node: StepNode, scope: str | None) -> m.DAGTask:
-        task = m.DAGTask(name=naming.step_template(node.name), template=naming.step_template(node.name))
+        task = m.DAGTask(
+            name=naming.step_template(node.name), template=naming.step_template(node.name)
+        )
         if scope is not None:
             task.arguments = m.Arguments(parameters=[m.Parameter(name="index", value=INDEX)])
         depends, when = self._edges(node, scope)
@@ -173,7 +175,7 @@ class DagBuilder:
         if not switches or node.is_join:
             return depends, None
         terms = []
-        for rep, parent in parents:
+        for rep, _ in parents:
             if rep in switches:
                 terms.append(
                     f"'{{{{tasks.{rep}.outputs.parameters.switch-step}}}}' == '{node.name}'"

@@ -29,13 +29,32 @@ from grange.deploy.argo import naming
 from grange.exceptions import CompileError
 from grange.graph.model import FlowGraph
 
-_TYPES = ("container", "dag", "steps", "script", "resource", "suspend", "data", "http",
-          "plugin", "containerSet")
+_TYPES = (
+    "container",
+    "dag",
+    "steps",
+    "script",
+    "resource",
+    "suspend",
+    "data",
+    "http",
+    "plugin",
+    "containerSet",
+)
 _REF = re.compile(r"{{\s*([^{}]*?)\s*}}")
-_WORKFLOW_VARS = {"workflow.name", "workflow.uid", "workflow.status", "workflow.namespace",
-                  "workflow.creationTimestamp", "workflow.failures", "workflow.duration"}
-_DEPENDS_TOKEN = re.compile(r"([A-Za-z0-9][-A-Za-z0-9]*)\.(Succeeded|Failed|Errored|Skipped|"
-                            r"Omitted|Daemoned|Completed|AnySucceeded|AllFailed)")
+_WORKFLOW_VARS = {
+    "workflow.name",
+    "workflow.uid",
+    "workflow.status",
+    "workflow.namespace",
+    "workflow.creationTimestamp",
+    "workflow.failures",
+    "workflow.duration",
+}
+_DEPENDS_TOKEN = re.compile(
+    r"([A-Za-z0-9][-A-Za-z0-9]*)\.(Succeeded|Failed|Errored|Skipped|"
+    r"Omitted|Daemoned|Completed|AnySucceeded|AllFailed)"
+)
 _DEPENDS_REST = re.compile(r"^[\s()&|!]*$")
 
 
@@ -67,8 +86,10 @@ class _Linter:
     def run(self) -> None:
         name = self.doc.get("metadata", {}).get("name", "")
         if not naming.is_object_name(name, naming.MAX_NAME):
-            self.fail(f"name {name!r} is not an RFC 1123 name of at most {naming.MAX_NAME} "
-                      "characters", fix="pass a valid --name")
+            self.fail(
+                f"name {name!r} is not an RFC 1123 name of at most {naming.MAX_NAME} characters",
+                fix="pass a valid --name",
+            )
         for template in self.spec.get("templates", []):
             tname = template.get("name", "")
             if tname in self.templates:
@@ -76,8 +97,10 @@ class _Linter:
             if not naming.is_field_name(tname):
                 self.fail(f"template name {tname!r} is not valid", tname)
             self.templates[tname] = template
-        for ref, what in ((self.spec.get("entrypoint"), "entrypoint"),
-                          (self.spec.get("onExit"), "onExit")):
+        for ref, what in (
+            (self.spec.get("entrypoint"), "entrypoint"),
+            (self.spec.get("onExit"), "onExit"),
+        ):
             if ref is not None and ref not in self.templates:
                 self.fail(f"{what} '{ref}' names no template")
         arguments = {p["name"] for p in self.spec.get("arguments", {}).get("parameters", [])}
@@ -88,9 +111,11 @@ class _Linter:
         node = self.steps.get(tname)
         if node is None:
             return "rename the step whose name clashes with a name the compiler makes"
-        return (f"rename step '{node.name}': its Argo name '{tname}' is also the name of a "
-                "template the compiler makes (the flow, a foreach's '-foreach', '-batch', "
-                "'-body' or '-item', or 'argo-finish')")
+        return (
+            f"rename step '{node.name}': its Argo name '{tname}' is also the name of a "
+            "template the compiler makes (the flow, a foreach's '-foreach', '-batch', "
+            "'-body' or '-item', or 'argo-finish')"
+        )
 
     def _template(self, template: dict[str, Any], arguments: set[str]) -> None:
         tname = template["name"]
@@ -100,11 +125,12 @@ class _Linter:
         if "parallelism" in template and kinds[0] not in ("dag", "steps"):
             self.fail(f"template '{tname}' sets parallelism, allowed on dag templates only", tname)
         if "activeDeadlineSeconds" in template and kinds[0] in ("dag", "steps"):
-            self.fail(f"template '{tname}' sets activeDeadlineSeconds, allowed on leaf "
-                      "templates only", tname)
+            self.fail(
+                f"template '{tname}' sets activeDeadlineSeconds, allowed on leaf templates only",
+                tname,
+            )
         inputs = {p["name"] for p in template.get("inputs", {}).get("parameters", [])}
-        scope = _Scope(inputs=inputs, arguments=arguments,
-                       retries="retryStrategy" in template)
+        scope = _Scope(inputs=inputs, arguments=arguments, retries="retryStrategy" in template)
         if "dag" in template:
             self._dag(template, scope)
             skip = {"dag"}
@@ -127,11 +153,12 @@ class _Linter:
             if not naming.is_field_name(name) or name[0].isdigit():
                 self.fail(f"task name {name!r} in DAG '{tname}' is not valid", name)
             if "dependencies" in task or "continueOn" in task:
-                self.fail(f"task '{name}' uses dependencies/continueOn: grange uses depends",
-                          name)
+                self.fail(f"task '{name}' uses dependencies/continueOn: grange uses depends", name)
             if task.get("template") not in self.templates:
-                self.fail(f"task '{name}' calls template '{task.get('template')}', which does "
-                          "not exist", name)
+                self.fail(
+                    f"task '{name}' calls template '{task.get('template')}', which does not exist",
+                    name,
+                )
             loops = [k for k in ("withItems", "withParam", "withSequence") if k in task]
             if len(loops) > 1:
                 self.fail(f"task '{name}' sets {loops}: at most one is allowed", name)
@@ -141,30 +168,32 @@ class _Linter:
             ancestors = _ancestors(task["name"], parents)
             loop = any(k in task for k in ("withItems", "withParam", "withSequence"))
             callee = self.templates[task["template"]]
-            wanted = {p["name"] for p in callee.get("inputs", {}).get("parameters", [])
-                      if "value" not in p}
+            wanted = {
+                p["name"]
+                for p in callee.get("inputs", {}).get("parameters", [])
+                if "value" not in p
+            }
             given = {p["name"] for p in task.get("arguments", {}).get("parameters", [])}
             if wanted - given:
-                self.fail(f"task '{task['name']}' does not give input(s) "
-                          f"{sorted(wanted - given)} of template '{task['template']}'",
-                          task["name"])
+                self.fail(
+                    f"task '{task['name']}' does not give input(s) "
+                    f"{sorted(wanted - given)} of template '{task['template']}'",
+                    task["name"],
+                )
             for text in _strings({k: v for k, v in task.items() if k != "name"}):
-                self._refs(text, scope, task["name"], loop=loop, ancestors=ancestors,
-                           tasks=by_name)
+                self._refs(text, scope, task["name"], loop=loop, ancestors=ancestors, tasks=by_name)
 
     def _depends(self, depends: str, tasks: dict[str, Any], name: str) -> set[str]:
         found = set(_DEPENDS_TOKEN.findall(depends))
         rest = _DEPENDS_TOKEN.sub("", depends)
         if not _DEPENDS_REST.match(rest):
-            self.fail(f"task '{name}' has a depends expression Argo cannot read: {depends!r}",
-                      name)
+            self.fail(f"task '{name}' has a depends expression Argo cannot read: {depends!r}", name)
         if depends.count("(") != depends.count(")"):
             self.fail(f"task '{name}' has unbalanced parentheses in depends: {depends!r}", name)
         out = set()
         for dep, _ in found:
             if dep not in tasks:
-                self.fail(f"task '{name}' depends on '{dep}', which is not a task of its DAG",
-                          name)
+                self.fail(f"task '{name}' depends on '{dep}', which is not a task of its DAG", name)
             out.add(dep)
         return out
 

@@ -46,7 +46,7 @@ class Manifests:
         return json.dumps(docs[0] if len(docs) == 1 else docs, indent=2) + "\n"
 
     def to_yaml(self) -> str:
-        import yaml
+        import yaml  # type: ignore[import-untyped]  # (a dependency of kubernetes)
 
         return yaml.safe_dump_all(
             self.documents(), sort_keys=False, default_flow_style=False, width=100

@@ -27,7 +27,7 @@ RUN_ID = "argo-{{workflow.name}}"
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
 
-def labels(name: str, settings: ArgoSettings, kind: str) -> dict[str, str]:
+def object_labels(name: str, settings: ArgoSettings, kind: str) -> dict[str, str]:
     out = dict(settings.labels)
     out.update(
         {
@@ -44,7 +44,7 @@ def labels(name: str, settings: ArgoSettings, kind: str) -> dict[str, str]:
     return out
 
 
-def annotations(graph: FlowGraph, settings: ArgoSettings) -> dict[str, str]:
+def object_annotations(graph: FlowGraph, settings: ArgoSettings) -> dict[str, str]:
     from grange import __version__
 
     out = dict(settings.annotations)
@@ -61,7 +61,9 @@ def annotations(graph: FlowGraph, settings: ArgoSettings) -> dict[str, str]:
     if settings.tags:
         out[f"{PREFIX}tags"] = json.dumps(sorted(settings.tags))
     if settings.package is not None:
-        out[f"{PREFIX}code-package"] = json.dumps(settings.package.to_dict(), sort_keys=True, separators=(",", ":"))
+        out[f"{PREFIX}code-package"] = json.dumps(
+            settings.package.to_dict(), sort_keys=True, separators=(",", ":")
+        )
     for field, value in (settings.project or {}).items():
         out[f"{PREFIX}{field.replace('_', '-')}"] = _text(value)
     if graph.doc:
@@ -74,14 +76,14 @@ def annotations(graph: FlowGraph, settings: ArgoSettings) -> dict[str, str]:
 def workflow_metadata(name: str, settings: ArgoSettings) -> m.WorkflowMetadata:
     """Every run (Workflow) of the template carries these, and its run id."""
     return m.WorkflowMetadata(
-        labels=labels(name, settings, "run"),
+        labels=object_labels(name, settings, "run"),
         annotations={f"{PREFIX}run-id": RUN_ID, f"{PREFIX}owner": settings.user},
     )
 
 
 def pod_metadata(name: str, settings: ArgoSettings) -> m.Metadata:
     return m.Metadata(
-        labels=labels(name, settings, "task"), annotations={f"{PREFIX}run-id": RUN_ID}
+        labels=object_labels(name, settings, "task"), annotations={f"{PREFIX}run-id": RUN_ID}
     )
 
 

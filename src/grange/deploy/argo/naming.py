@@ -84,7 +84,7 @@ def _shorten(name: str, source: str) -> str:
     if len(parts) > 1:
         # Every part stays readable: share the room fairly, short parts keep all of theirs.
         lengths = _fair_shares([len(p) for p in parts], budget - (len(parts) - 1))
-        head = ".".join(p[:n].strip("-") for p, n in zip(parts, lengths))
+        head = ".".join(p[:n].strip("-") for p, n in zip(parts, lengths, strict=True))
         head = re.sub(r"\.{2,}", ".", head).strip(".")
     else:
         head = name

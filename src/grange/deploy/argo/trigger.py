@@ -60,9 +60,7 @@ def trigger_workflow(template: dict[str, Any], parameters: dict[str, Any], user:
             namespace=meta.get("namespace"),
             annotations={f"{PREFIX}triggered-by": user},
             labels={
-                k: v
-                for k, v in (meta.get("labels") or {}).items()
-                if k != "app.kubernetes.io/name"
+                k: v for k, v in (meta.get("labels") or {}).items() if k != "app.kubernetes.io/name"
             }
             | {"app.kubernetes.io/name": "grange-run"},
         ),
