@@ -232,7 +232,9 @@ def _pod_fields(template: m.Template, plan: PodPlan, settings: ArgoSettings) -> 
         template.tolerations = [
             m.Toleration.model_validate(api.sanitize_for_serialization(t)) for t in plan.tolerations
         ]
-    if plan.service_account and plan.service_account != settings.service_account:
+    if plan.service_account and plan.service_account != settings.pod_defaults().get(
+        "service_account"
+    ):
         template.service_account_name = plan.service_account
 
 
