@@ -35,6 +35,7 @@ DEFAULT_RETRY_DELAY = 120.0  # seconds: @retry's minutes_between_retries default
 # the timeout (with a traceback); the pod deadline is the backstop, and it also
 # counts the image pull and the code package's download.
 TIMEOUT_ALLOWANCE = 120
+EXIT_RETRIES = 3
 _INDEX = "{{inputs.parameters.index}}"
 
 
@@ -198,6 +199,12 @@ class ContainerBuilder:
                     "--status",
                     "{{workflow.status}}",
                 ],
+            ),
+            # A pod that could not start must not leave the run unrecorded.
+            retry_strategy=m.RetryStrategy(
+                limit=m.IntOrString(str(EXIT_RETRIES)),
+                retry_policy="Always",
+                backoff=m.Backoff(duration="10s"),
             ),
         )
 
