@@ -16,6 +16,7 @@ from grange.current import current
 from grange.decorators import (
     catch,
     environment,
+    kubernetes,
     parallel,
     project,
     resources,
@@ -72,6 +73,7 @@ __all__ = [  # noqa: RUF022 (plain sorted(), as the API test checks)
     "environment",
     "get_metadata",
     "get_namespace",
+    "kubernetes",
     "metadata",
     "namespace",
     "parallel",

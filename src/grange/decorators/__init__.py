@@ -10,6 +10,7 @@ from grange.decorators.base import StepDecorator, decorators_of, make_step_decor
 from grange.decorators.catch import catch
 from grange.decorators.environment import environment
 from grange.decorators.flow import FlowDecorator, flow_decorators_of, make_flow_decorator
+from grange.decorators.kubernetes import kubernetes
 from grange.decorators.parallel import parallel
 from grange.decorators.project import ProjectInfo, project, project_info
 from grange.decorators.resources import resources
@@ -27,6 +28,7 @@ __all__ = [
     "environment",
     "flow_decorators_of",
     "make_flow_decorator",
+    "kubernetes",
     "make_step_decorator",
     "parallel",
     "project",

@@ -17,6 +17,7 @@ from grange.decorators.base import StepDecorator, decorators_of
 from grange.decorators.catch import CatchDecorator
 from grange.decorators.environment import EnvironmentDecorator
 from grange.decorators.flow import FlowDecorator
+from grange.decorators.kubernetes import KubernetesDecorator
 from grange.decorators.options import TaskOptions
 from grange.decorators.parallel import ParallelDecorator
 from grange.decorators.project import ProjectDecorator
@@ -31,6 +32,7 @@ STEP_DECORATORS: dict[str, type[StepDecorator]] = {
     for cls in (
         CatchDecorator,
         EnvironmentDecorator,
+        KubernetesDecorator,
         ParallelDecorator,
         ResourcesDecorator,
         RetryDecorator,
