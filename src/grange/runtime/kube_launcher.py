@@ -85,12 +85,11 @@ class KubeLauncher(Launcher):
         self.package = package
         self.settings = dict(settings)
         self.allowance = float(settings.get("startup_allowance") or DEFAULT_STARTUP_ALLOWANCE)
+        # One value for every worker (the runtime reads it as each starts): the
+        # larger, which only delays the backstop of local tasks' own alarms.
+        self.startup_allowance = max(inner.startup_allowance, self.allowance)
         self._followers: dict[int, _Follower] = {}
         self._events: list[Event] = []
-
-    @property  # type: ignore[override]
-    def startup_allowance(self) -> float:  # the runtime reads it as each worker starts
-        return max(self.inner.startup_allowance, self.allowance)
 
     # -- launching ----------------------------------------------------------------------
 
@@ -307,17 +306,14 @@ class KubernetesRun:
         options: Mapping[str, TaskOptions],
         top_level_args: list[str],
         step_args: list[str],
+        suffixes: tuple[str, ...] = (),
     ) -> KubeLauncher:
         """The launcher of the run; stores its code package (after the fork server
-        started: an S3 client's threads would not survive its forks)."""
-        try:
-            from grange.environments.package import package_flow
-        except ImportError:
-            raise KubernetesError(
-                "this grange cannot build code packages, which Kubernetes pods run from",
-                fix="install a grange with grange.environments.package.package_flow",
-            ) from None
-        package = package_flow(flow_file, datastore_root, flow)
+        started: an S3 client's threads would not survive its forks). The package is
+        the run's own (same files, same bytes: it is stored once)."""
+        from grange.environments.package import package_flow
+
+        package = package_flow(flow_file, datastore_root, flow, suffixes)
         return KubeLauncher(
             inner,
             flow=flow,

@@ -133,8 +133,9 @@ def execute(req: RunRequest) -> int:
         output = _output(req, graph)
         for text in notices:
             output.notice(text)
-        if isinstance(launcher, ForkLauncher):
-            launcher.pause_threads = output.paused
+        local = getattr(launcher, "inner", launcher)  # a KubeLauncher wraps the local one
+        if isinstance(local, ForkLauncher):
+            local.pause_threads = output.paused
         code_package, package_notes = packaging.result()
         for text in package_notes:
             output.notice(text)
@@ -332,6 +333,7 @@ def _launcher(req: RunRequest) -> Launcher:
             options=options,
             top_level_args=req.top_level_args,
             step_args=["--max-num-splits", str(req.max_num_splits)],
+            suffixes=req.package_suffixes,
         )
     except BaseException:
         inner.close()
