@@ -136,8 +136,9 @@ def execute(req: RunRequest) -> int:
         output = _output(req, graph)
         for text in notices:
             output.notice(text)
-        if isinstance(launcher, ForkLauncher):
-            launcher.pause_threads = output.paused
+        local = getattr(launcher, "inner", launcher)  # a KubeLauncher wraps the local one
+        if isinstance(local, ForkLauncher):
+            local.pause_threads = output.paused
         code_package, package_notes = packaging.result()
         for text in package_notes:
             output.notice(text)
@@ -317,6 +318,32 @@ def _output(req: RunRequest, graph: FlowGraph) -> Output:
 
 
 def _launcher(req: RunRequest) -> Launcher:
+    """The run's launcher: forked workers (or fresh interpreters), and Kubernetes Jobs
+    for the steps that ask for them (checked before anything starts)."""
+    from grange.runtime import kube_launcher
+
+    options = step_options(req.flow_cls, graph_of(req.flow_cls), req.decospecs)
+    kube = kube_launcher.prepare(options, datastore_root=req.datastore_root)
+    inner = _local_launcher(req)
+    if kube is None:
+        return inner
+    try:
+        return kube.wrap(
+            inner,
+            flow=req.flow_cls.__name__,
+            flow_file=req.flow_file,
+            datastore_root=req.datastore_root,
+            options=options,
+            top_level_args=req.top_level_args,
+            step_args=["--max-num-splits", str(req.max_num_splits)],
+            suffixes=req.package_suffixes,
+        )
+    except BaseException:
+        inner.close()
+        raise
+
+
+def _local_launcher(req: RunRequest) -> Launcher:
     if req.fork and hasattr(os, "fork"):
         flow_cls, root, limit = req.flow_cls, req.datastore_root, req.max_num_splits
         project = req.project
