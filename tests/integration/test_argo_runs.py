@@ -1,0 +1,99 @@
+"""Flows run as Argo workflows in the local executor, through the step command's Argo
+mode (tests/argo_executor.reference builds the manifests, per the pod protocol), and
+read back through the client: the same artifacts as ``python flow.py run``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from argo_executor import WorkflowResult, run_workflow
+from argo_executor.reference import reference_template
+from grange import Flow
+from support import RUN_FLOWS, Runner, load_flow
+
+
+def argo_run(
+    runner: Runner,
+    flow: str | Path,
+    *,
+    params: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    **options: Any,
+) -> tuple[WorkflowResult, str]:
+    file = flow if isinstance(flow, Path) else RUN_FLOWS / f"{flow}.py"
+    flow_cls = load_flow(file)
+    defaults = {p.name: json.dumps(p.default) for p in _parameters(flow_cls)}
+    template = reference_template(
+        flow_cls, str(file), name="t", top_level=("--quiet",), parameters=defaults, **options
+    )
+    workflow = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "t-"},
+        "spec": {
+            "workflowTemplateRef": {"name": "t"},
+            "arguments": {
+                "parameters": [
+                    {"name": k, "value": json.dumps(v)} for k, v in (params or {}).items()
+                ]
+            },
+        },
+    }
+    result = run_workflow(
+        template, workflow, env=runner.env(**(env or {})), cwd=runner.cwd, time_scale=0.001
+    )
+    return result, f"argo-{result.name}"
+
+
+def _parameters(flow_cls: type) -> list[Any]:
+    from grange.parameters import flow_parameters
+
+    return flow_parameters(flow_cls)
+
+
+def artifacts(flow: str, run_id: str) -> dict[str, list[str]]:
+    """Every step's tasks' artifacts (name -> repr), as a sorted list per step."""
+    run = Flow(flow)[run_id]
+    return {
+        step.id: sorted(
+            json.dumps({a.id: repr(a.data) for a in task}, sort_keys=True) for task in step.tasks()
+        )
+        for step in run
+    }
+
+
+SHAPES = [
+    ("linear", {}),
+    ("branches", {"weight": 5}),
+    ("nested_foreach", {}),
+    ("switch", {"coin": "tails"}),
+    ("params", {"alpha": 0.25, "names": "x,y,z", "config": '{"k": 2}', "learning-rate": 0.5}),
+    ("foreach_kinds", {"kind": "dict", "size": 4}),
+]
+
+
+@pytest.mark.parametrize(("flow", "params"), SHAPES, ids=[s[0] for s in SHAPES])
+def test_same_artifacts_as_a_local_run(runner: Runner, flow: str, params: dict[str, Any]) -> None:
+    args = [x for k, v in params.items() for x in (f"--{k}", str(v))]
+    local = runner.run(flow, *args)
+    result, run_id = argo_run(runner, flow, params=params)
+    assert result.phase == "Succeeded", result.explain()
+    name = load_flow(RUN_FLOWS / f"{flow}.py").__name__
+    assert artifacts(name, run_id) == artifacts(name, local.run_id)
+    run = Flow(name)[run_id]
+    assert run.successful and run.finished
+    assert "runtime:argo" in run.system_tags
+
+
+def test_batches_of_a_wider_foreach(runner: Runner) -> None:
+    result, run_id = argo_run(runner, "foreach_kinds", params={"size": 7}, foreach_batch_size=3)
+    assert result.phase == "Succeeded", result.explain()
+    batches = [n for n in result.nodes if n.template == "start-batch" and n.type == "DAG"]
+    assert len(batches) == 3  # 0-2, 3-5, 6
+    run = Flow("ForeachKindsFlow")[run_id]
+    assert sorted(t["got"].data for t in run["work"].tasks()) == [f"i{n}" for n in range(7)]
+    assert sorted(t.id for t in run["work"].tasks()) == [f"t{n}" for n in range(7)]
