@@ -97,3 +97,62 @@ def test_batches_of_a_wider_foreach(runner: Runner) -> None:
     run = Flow("ForeachKindsFlow")[run_id]
     assert sorted(t["got"].data for t in run["work"].tasks()) == [f"i{n}" for n in range(7)]
     assert sorted(t.id for t in run["work"].tasks()) == [f"t{n}" for n in range(7)]
+
+
+DECORATORS = RUN_FLOWS.parent / "decorators"
+
+
+def test_a_retry_that_succeeds(runner: Runner) -> None:
+    result, run_id = argo_run(runner, DECORATORS / "flaky.py", env={"FLAKY_FAILS": "2"})
+    assert result.phase == "Succeeded", result.explain()
+    assert result.pods("flaky")[0].retries == 2  # Argo retried the pod: {{retries}} = 2
+    run = Flow("FlakyFlow")[run_id]
+    assert run.data.final_attempt == 2
+    assert run["flaky"].task.current_attempt == 2 and run["flaky"].task.successful
+
+
+def test_catch_in_the_step_and_after_the_pod_died(runner: Runner) -> None:
+    result, run_id = argo_run(runner, DECORATORS / "retry_catch.py")
+    assert result.phase == "Succeeded", result.explain()
+    run = Flow("RetryCatchFlow")[run_id]
+    assert run.data.error_type == "builtins.KeyError"
+    assert "missing on attempt 2" in run.data.error_text
+    # The pod is killed: Argo retries it, past --max-user-retries: the @catch fallback.
+    result, run_id = argo_run(runner, DECORATORS / "catch_crash.py")
+    assert result.phase == "Succeeded", result.explain()
+    assert result.pods("crash")[0].retries == 1
+    run = Flow("CatchCrashFlow")[run_id]
+    assert run.data.crashed_type == "grange.decorators.catch.FailureHandledByCatch"
+
+
+def test_a_failure_then_resume_locally(runner: Runner) -> None:
+    result, run_id = argo_run(runner, "fail", env={"FAIL_ITEM": "2"})
+    assert result.phase == "Failed"
+    failed = Flow("FailRunFlow")[run_id]
+    assert not failed.successful and failed.finished  # argo-finish recorded the failure
+    resumed = runner.resume("fail", "--origin-run-id", run_id)
+    run = Flow("FailRunFlow")[resumed.run_id]
+    assert run.successful and run.data.outs == [10, 20, 30]
+    assert run.origin_pathspec == f"FailRunFlow/{run_id}"
+    reused = sorted(t.data.out for t in run["work"] if t.origin_pathspec)
+    assert reused == [10, 30]
+
+
+def test_bad_workflow_argument_is_named(runner: Runner) -> None:
+    result, run_id = argo_run(runner, "params", params={"count": "many"})
+    assert result.phase == "Failed"
+    stderr = result.pods("start")[0].attempts[0].stderr.read_text()
+    assert "'count'" in stderr and "argo-workflows trigger --count" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_start_claims_the_run_once(runner: Runner) -> None:
+    """A retried start of the same workflow goes on; another workflow's start with the
+    same run id (another deployment sharing the datastore) is refused."""
+    file = str(RUN_FLOWS / "linear.py")
+    step = ["step", "start", "--run-id", "argo-same", "--argo-index", ""]
+    runner(Path(file), step[0], *step[1:], "--argo-workflow-uid", "u1")
+    runner(Path(file), step[0], *step[1:], "--argo-workflow-uid", "u1", "--retry-count", "1")
+    other = runner(Path(file), step[0], *step[1:], "--argo-workflow-uid", "u2", ok=False)
+    assert "exists already" in other.stderr and "u2" in other.stderr
+    assert "Traceback" not in other.stderr
