@@ -156,3 +156,36 @@ def test_start_claims_the_run_once(runner: Runner) -> None:
     other = runner(Path(file), step[0], *step[1:], "--argo-workflow-uid", "u2", ok=False)
     assert "exists already" in other.stderr and "u2" in other.stderr
     assert "Traceback" not in other.stderr
+
+
+def test_a_run_on_argo_reads_running_until_its_end_is_recorded(runner: Runner) -> None:
+    """No local process, no heartbeat: the run reads running however long its tasks
+    take (not crashed after the heartbeat window), readers index its tasks as they
+    come, and it reads failed once the exit handler recorded the end."""
+    import time
+
+    from grange.datastore import DatastoreLocation
+    from grange.metastore.sqlite_store import open_sqlite
+    from grange.reindex import index_missing_runs
+    from grange.reindex.sync import index_if_ended
+
+    file = RUN_FLOWS / "linear.py"
+    args = ["--run-id", "argo-slow", "--argo-index", "", "--argo-workflow-uid", "u"]
+    runner(file, "step", "start", *args)
+    blobs = DatastoreLocation.of(runner.root).open()
+    later = open_sqlite(runner.cwd / "index.sqlite", clock=lambda: time.time() + 3600)
+    assert later is not None
+    index_missing_runs(blobs, later, "LinearRunFlow")
+    assert later.get_run("LinearRunFlow", "argo-slow").status == "running"
+    assert {t.step for t in later.list_tasks("LinearRunFlow", "argo-slow")} == {
+        "_parameters",
+        "start",
+    }
+    runner(file, "step", "middle", *args)
+    index_if_ended(blobs, later, "LinearRunFlow", "argo-slow", cluster=True)
+    assert "middle" in {t.step for t in later.list_tasks("LinearRunFlow", "argo-slow")}
+    runner(file, "argo-finish", "--run-id", "argo-slow", "--status", "Failed")
+    index_if_ended(blobs, later, "LinearRunFlow", "argo-slow", cluster=True)
+    assert later.get_run("LinearRunFlow", "argo-slow").status == "failed"
+    # The client does the same, once per process.
+    assert Flow("LinearRunFlow")["argo-slow"].finished
