@@ -189,3 +189,22 @@ def test_a_run_on_argo_reads_running_until_its_end_is_recorded(runner: Runner) -
     assert later.get_run("LinearRunFlow", "argo-slow").status == "failed"
     # The client does the same, once per process.
     assert Flow("LinearRunFlow")["argo-slow"].finished
+
+
+@pytest.mark.parametrize("flow", ["nested_foreach", "branches"])
+def test_on_a_loopback_s3_datastore(
+    runner: Runner, s3_server: Any, s3_bucket: str, flow: str
+) -> None:
+    """Pods share an S3 datastore: the same artifacts as a local run into the same store."""
+    from grange import metadata, namespace
+
+    root = f"s3://{s3_bucket}/runs"
+    env = {"GRANGE_DATASTORE_ROOT": root, **s3_server.env()}
+    local = runner.run(flow, env=runner.env(**env))
+    result, run_id = argo_run(runner, flow, env=env)
+    assert result.phase == "Succeeded", result.explain()
+    metadata(f"local@{root}")
+    namespace(None)
+    name = load_flow(RUN_FLOWS / f"{flow}.py").__name__
+    assert artifacts(name, run_id) == artifacts(name, str(local.run_id))
+    assert Flow(name)[run_id].successful
