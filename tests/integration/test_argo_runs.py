@@ -73,6 +73,7 @@ SHAPES = [
     ("switch", {"coin": "tails"}),
     ("params", {"alpha": 0.25, "names": "x,y,z", "config": '{"k": 2}', "learning-rate": 0.5}),
     ("foreach_kinds", {"kind": "dict", "size": 4}),
+    ("argo_shapes", {}),
 ]
 
 
