@@ -15,6 +15,7 @@ from grange.current import current
 from grange.decorators import (
     catch,
     environment,
+    kubernetes,
     parallel,
     resources,
     retry,
@@ -67,6 +68,7 @@ __all__ = [  # noqa: RUF022 (plain sorted(), as the API test checks)
     "environment",
     "get_metadata",
     "get_namespace",
+    "kubernetes",
     "metadata",
     "namespace",
     "parallel",

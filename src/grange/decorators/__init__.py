@@ -7,6 +7,7 @@ One module per decorator; ``base`` holds the shared machinery and the hooks,
 from grange.decorators.base import StepDecorator, decorators_of, make_step_decorator
 from grange.decorators.catch import catch
 from grange.decorators.environment import environment
+from grange.decorators.kubernetes import kubernetes
 from grange.decorators.parallel import parallel
 from grange.decorators.resources import resources
 from grange.decorators.retry import retry
@@ -19,6 +20,7 @@ __all__ = [
     "catch",
     "decorators_of",
     "environment",
+    "kubernetes",
     "make_step_decorator",
     "parallel",
     "resources",

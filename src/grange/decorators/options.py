@@ -23,6 +23,37 @@ class Resources:
 
 
 @dataclass
+class KubernetesOptions:
+    """Where and how a step's pods run (``@kubernetes``); None: from the profile or defaults.
+
+    Sizes are MiB. ``cpu``, ``memory`` and ``disk`` are the decorator's own values:
+    a pod asks for the larger of these and ``@resources``.
+    """
+
+    cpu: float = 1
+    memory: int = 4096
+    disk: int = 10240
+    gpu: int | None = None
+    gpu_vendor: str | None = None
+    image: str | None = None
+    image_pull_policy: str | None = None
+    namespace: str | None = None
+    service_account: str | None = None
+    secrets: tuple[str, ...] = ()
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: list[dict[str, object]] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    persistent_volume_claims: dict[str, str] = field(default_factory=dict)  # claim -> mount path
+    shared_memory: int | None = None
+    use_tmpfs: bool = False
+    tmpfs_size: int | None = None
+    tmpfs_path: str = "/grange_temp"
+    port: int | None = None
+    qos: str | None = None
+
+
+@dataclass
 class TaskOptions:
     """Everything the runtime needs to know to run one step's tasks."""
 
@@ -36,6 +67,8 @@ class TaskOptions:
     # and only --max-workers bounds it, as in Metaflow.
     resources: Resources | None = None
     env: dict[str, str] = field(default_factory=dict)  # @environment
+    # @kubernetes (or --with kubernetes): the step's tasks run as Kubernetes pods.
+    kubernetes: KubernetesOptions | None = None
 
     @property
     def max_attempts(self) -> int:

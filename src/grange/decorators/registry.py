@@ -16,6 +16,7 @@ from typing import Any
 from grange.decorators.base import StepDecorator, decorators_of
 from grange.decorators.catch import CatchDecorator
 from grange.decorators.environment import EnvironmentDecorator
+from grange.decorators.kubernetes import KubernetesDecorator
 from grange.decorators.options import TaskOptions
 from grange.decorators.parallel import ParallelDecorator
 from grange.decorators.resources import ResourcesDecorator
@@ -29,6 +30,7 @@ STEP_DECORATORS: dict[str, type[StepDecorator]] = {
     for cls in (
         CatchDecorator,
         EnvironmentDecorator,
+        KubernetesDecorator,
         ParallelDecorator,
         ResourcesDecorator,
         RetryDecorator,

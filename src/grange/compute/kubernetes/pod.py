@@ -3,17 +3,62 @@
 The same plan is used by the local runtime's ``@kubernetes`` Jobs and by the
 Argo compiler (which converts it to Argo's container template): one mapping of
 ``@kubernetes`` / ``@resources`` to Kubernetes, in one place.
+
+The mapping (as Metaflow's, so that a flow asks a cluster for the same):
+
+- requests: ``cpu``, ``memory`` ``"<MiB>M"``, ``ephemeral-storage`` ``"<MiB>M"``, each
+  the larger of ``@kubernetes`` (defaults 1, 4096, 10240) and ``@resources``;
+  with ``qos="guaranteed"`` the limits equal the requests;
+- ``gpu`` (the larger of both decorators): ``limits["<gpu_vendor>.com/gpu"]``;
+- ``secrets`` (the profile's, then the step's): ``envFrom`` Secret references;
+- ``persistent_volume_claims``: a volume and a mount per claim;
+- ``shared_memory``: a memory-backed emptyDir at ``/dev/shm`` (``@resources`` wins);
+- ``use_tmpfs`` / ``tmpfs_size``: a memory-backed emptyDir at ``tmpfs_path``
+  (size: half the memory unless given);
+- ``port``: a container port; ``node_selector``, ``tolerations``, ``labels``,
+  ``annotations``, ``service_account``, ``namespace``: the pod's (the step's
+  value over the profile's ``[kubernetes]`` one; labels and annotations merged);
+- ``image``: the step's, else the profile's ``[kubernetes] image``, else
+  ``python:<major>.<minor>`` of the interpreter running the flow
+  (:func:`default_image`).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from grange.decorators.options import TaskOptions
+from grange.decorators.kubernetes import check_kubernetes
+from grange.decorators.options import KubernetesOptions, TaskOptions
+from grange.exceptions import ConfigError, DecoratorError, PolicyError
 
-DEFAULT_IMAGE = "python:3.11"
+# Keys of a profile's [kubernetes] table that act as defaults of every pod.
+PROFILE_POD_KEYS = (
+    "image",
+    "image_pull_policy",
+    "namespace",
+    "service_account",
+    "secrets",
+    "node_selector",
+    "tolerations",
+    "labels",
+    "annotations",
+    "gpu_vendor",
+    "qos",
+)
+
+TMPFS_VOLUME = "tmpfs-ephemeral-volume"
+SHM_VOLUME = "dshm"
+
+
+def default_image() -> str:
+    """The image of a pod that no step or profile names: ``python:<major>.<minor>``."""
+    return f"python:{sys.version_info.major}.{sys.version_info.minor}"
+
+
+DEFAULT_IMAGE = default_image()
 
 
 @dataclass
@@ -29,6 +74,34 @@ class PodPlan:
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def image(self) -> str:
+        return str(self.container.image)
+
+    def pod_spec(self, *, active_deadline_seconds: int | None = None) -> Any:
+        """A ``V1PodSpec`` running the container once (``restartPolicy: Never``)."""
+        from kubernetes import client as k8s
+
+        return k8s.V1PodSpec(
+            containers=[self.container],
+            restart_policy="Never",
+            volumes=self.volumes or None,
+            node_selector=self.node_selector or None,
+            tolerations=self.tolerations or None,
+            service_account_name=self.service_account,
+            active_deadline_seconds=active_deadline_seconds,
+        )
+
+
+def profile_defaults(defaults: Mapping[str, Any] | None) -> KubernetesOptions:
+    """The pod settings of a profile's ``[kubernetes]`` table, checked (a
+    :class:`ConfigError` naming the key)."""
+    given = {k: v for k, v in (defaults or {}).items() if k in PROFILE_POD_KEYS}
+    try:
+        return check_kubernetes(given, where="[kubernetes]")
+    except DecoratorError as err:
+        raise ConfigError(f"profile setting {err.message}", fix=err.fix) from None
+
 
 def plan_pod(
     step: str,
@@ -41,29 +114,86 @@ def plan_pod(
 ) -> PodPlan:
     """The pod of ``step``'s tasks: ``options`` (its decorators), the command to run,
     the environment, and ``defaults`` (the profile's ``[kubernetes]`` section:
-    ``image``, ``namespace``, ``service_account``, ...).
+    ``image``, ``namespace``, ``service_account``, ... see :data:`PROFILE_POD_KEYS`).
 
-    Groundwork: image, command and CPU/memory only; the ``@kubernetes`` work fills
-    in the rest (keep this signature).
+    A step without ``@kubernetes`` gets the decorator's defaults (as on Argo,
+    where every step is a pod).
     """
     from kubernetes import client as k8s
 
-    defaults = dict(defaults or {})
-    resources = options.resources
-    requests = {
-        "cpu": _cpu(resources.cpu if resources else 1),
-        "memory": f"{resources.memory if resources else 4096}M",
-    }
+    k = options.kubernetes or KubernetesOptions()
+    p = profile_defaults(defaults)
+    r = options.resources
+    cpu = max(k.cpu, r.cpu if r else 0)
+    memory = max(k.memory, r.memory if r else 0)
+    disk = max(k.disk, (r.disk or 0) if r else 0)
+    gpus = [g for g in (k.gpu, r.gpu if r and r.gpu else None) if g is not None]
+    shared_memory = (r.shared_memory if r else None) or k.shared_memory
+    qos = k.qos or p.qos or "burstable"
+
+    requests = {"cpu": _cpu(cpu), "memory": f"{memory}M", "ephemeral-storage": f"{disk}M"}
+    limits = dict(requests) if qos == "guaranteed" else {}
+    if gpus:
+        limits[f"{k.gpu_vendor or p.gpu_vendor or 'nvidia'}.com/gpu"] = str(max(gpus))
+
+    volumes: list[Any] = []
+    mounts: list[Any] = []
+    if k.use_tmpfs or k.tmpfs_size:
+        size = k.tmpfs_size or memory // 2
+        volumes.append(_memory_dir(k8s, TMPFS_VOLUME, size))
+        mounts.append(k8s.V1VolumeMount(name=TMPFS_VOLUME, mount_path=k.tmpfs_path))
+    if shared_memory:
+        volumes.append(_memory_dir(k8s, SHM_VOLUME, shared_memory))
+        mounts.append(k8s.V1VolumeMount(name=SHM_VOLUME, mount_path="/dev/shm"))
+    for i, (claim, path) in enumerate(sorted(k.persistent_volume_claims.items())):
+        name = f"pvc-{i}"
+        source = k8s.V1PersistentVolumeClaimVolumeSource(claim_name=claim)
+        volumes.append(k8s.V1Volume(name=name, persistent_volume_claim=source))
+        mounts.append(k8s.V1VolumeMount(name=name, mount_path=path))
+
+    secrets = list(dict.fromkeys((*p.secrets, *k.secrets)))
     container = k8s.V1Container(
         name="main",
-        image=str(defaults.get("image") or DEFAULT_IMAGE),
+        image=k.image or p.image or default_image(),
+        image_pull_policy=k.image_pull_policy or p.image_pull_policy,
         command=list(command),
         args=list(args) or None,
-        env=[k8s.V1EnvVar(name=k, value=v) for k, v in sorted((env or {}).items())] or None,
-        resources=k8s.V1ResourceRequirements(requests=requests),
+        env=[k8s.V1EnvVar(name=n, value=v) for n, v in sorted((env or {}).items())] or None,
+        env_from=[k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=s)) for s in secrets]
+        or None,
+        resources=k8s.V1ResourceRequirements(requests=requests, limits=limits or None),
+        volume_mounts=mounts or None,
+        ports=[k8s.V1ContainerPort(container_port=k.port)] if k.port else None,
+        termination_message_policy="FallbackToLogsOnError",
     )
-    return PodPlan(container=container, namespace=str(defaults.get("namespace") or "default"))
+    return PodPlan(
+        container=container,
+        volumes=volumes,
+        node_selector={**p.node_selector, **k.node_selector},
+        tolerations=[k8s.V1Toleration(**t) for t in (k.tolerations or p.tolerations)],  # type: ignore[arg-type]
+        service_account=k.service_account or p.service_account,
+        namespace=k.namespace or p.namespace or "default",
+        labels={**p.labels, **k.labels},
+        annotations={**p.annotations, **k.annotations},
+    )
+
+
+def check_plan_image(plan: PodPlan, policy: Any, step: str) -> None:
+    """The profile's ``allowed_registries`` admits the pod's image (a
+    :class:`~grange.exceptions.PolicyError` naming the step otherwise)."""
+    from grange.config.policy import check_image
+
+    try:
+        check_image(policy, plan.image)
+    except PolicyError as err:
+        err.step = err.step or step
+        raise
+
+
+def _memory_dir(k8s: Any, name: str, mib: int) -> Any:
+    source = k8s.V1EmptyDirVolumeSource(medium="Memory", size_limit=f"{mib}Mi")
+    return k8s.V1Volume(name=name, empty_dir=source)
 
 
 def _cpu(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
