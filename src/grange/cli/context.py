@@ -38,6 +38,7 @@ class Settings:
     with_decorators: tuple[str, ...] = ()
     namespace: str | None = None
     profile: str | None = None
+    package_suffixes: tuple[str, ...] = ()  # --package-suffixes, besides .py
 
 
 @dataclass(frozen=True)

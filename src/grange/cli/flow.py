@@ -78,6 +78,13 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
         help="Add a decorator to every step, e.g. --with retry:times=3 (repeatable).",
     )
     @click.option("--namespace", metavar="NAME", help="Namespace that runs are read from.")
+    @click.option(
+        "--package-suffixes",
+        metavar="SUFFIXES",
+        envvar="GRANGE_PACKAGE_SUFFIXES",
+        help="Comma-separated file suffixes that the code package holds besides .py "
+        "files, e.g. .json,.yaml.",
+    )
     @profile_option
     @click.pass_context
     def cli(
@@ -89,6 +96,7 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
         metadata: str | None,
         with_decorators: tuple[str, ...],
         namespace: str | None,
+        package_suffixes: str | None,
         profile: str | None,
     ) -> None:
         settings = Settings(
@@ -100,12 +108,22 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
             with_decorators=tuple(with_decorators),
             namespace=namespace,
             profile=profile,
+            package_suffixes=_suffixes(package_suffixes),
         )
         ctx.obj = FlowContext(flow_cls, settings, flow_file)
         if ctx.invoked_subcommand is None:
             _default_command(ctx, ctx.obj)
 
     return cli
+
+
+def _suffixes(text: str | None) -> tuple[str, ...]:
+    """``--package-suffixes``, checked now (``.py`` first, then the ones given)."""
+    if not text:
+        return ()
+    from grange.environments.select import normalize_suffixes
+
+    return normalize_suffixes([text])
 
 
 def _default_command(ctx: click.Context, flow: FlowContext) -> None:

@@ -105,4 +105,5 @@ def build_request(
         force=bool(options.get("force")),
         decospecs=decospecs,
         live=sys.stdout.isatty() and not os.environ.get("GRANGE_PLAIN_OUTPUT"),
+        package_suffixes=flow.settings.package_suffixes,
     )

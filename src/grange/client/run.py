@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from grange.client.base import ClientObject, namespace_fix, timestamp
 from grange.client.flow import missing_run, require_flow
@@ -23,9 +23,12 @@ from grange.exceptions import ClientError
 from grange.metastore import RunRow, RunTags
 
 if TYPE_CHECKING:
+    from grange.client.code import CodePackage
     from grange.client.flow import Flow
     from grange.client.step import Step
     from grange.client.task import Task, TaskData
+
+_UNREAD: Any = object()  # Run._code before the claim was read
 
 
 class Run(ClientObject):
@@ -38,6 +41,7 @@ class Run(ClientObject):
 
     _row: RunRow
     _end_step: str | None = None  # found once, then kept
+    _code: Any = _UNREAD  # the CodePackage once read (None: the run has none)
 
     def _fetch(self) -> RunRow:
         flow, run_id = self._components
@@ -117,6 +121,22 @@ class Run(ClientObject):
         """When the run ended (for a crashed run, its last heartbeat); ``None`` while running."""
         row = self._fresh()
         return timestamp(row.finished_at) if row.finished else None
+
+    @property
+    def code(self) -> CodePackage | None:
+        """The code package the run was started from (its flow's directory and grange's
+        source; see :class:`~grange.client.code.CodePackage`), or ``None`` for a run
+        that recorded none."""
+        if self._code is _UNREAD:
+            from grange.client.code import code_of
+            from grange.datastore.runs import read_claim
+
+            flow, run_id = self._components
+            claim = read_claim(self._stores.blobs, flow, run_id)
+            extra = dict(claim.extra) if claim is not None else {}
+            self._code = code_of(extra, flow, self._stores.blobs)
+        code: CodePackage | None = self._code
+        return code
 
     @property
     def origin_pathspec(self) -> str | None:

@@ -42,8 +42,12 @@ def start_run(
     run_id: str | None = None,
     notice: Callable[[str], None] | None = None,
     process: RuntimeProcess | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> str:
-    """Create a running run in the index, claimed in the datastore; its id."""
+    """Create a running run in the index, claimed in the datastore; its id.
+
+    ``extra`` goes into the claim as it is (``code_package``: the run's code package).
+    """
     tags, system_tags = list(tags), list(system_tags)
     for _ in range(MAX_TRIES):
         now = time.time()  # one creation time in the index and in the claim
@@ -71,7 +75,10 @@ def start_run(
             runtime=runtime,
             host=process.host if process else socket.gethostname(),
             pid=process.pid if process else os.getpid(),
-            extra={"process_started": process.started} if process else {},
+            extra={
+                **({"process_started": process.started} if process else {}),
+                **(extra or {}),
+            },
         )
         try:
             claimed = claim_run(blobs, claim)

@@ -33,6 +33,7 @@ from grange.datastore import (
 from grange.datastore.runs import write_final
 from grange.decorators.options import TaskOptions
 from grange.decorators.registry import parse_decospec, step_decorators, task_options
+from grange.environments.package import PackageInBackground
 from grange.exceptions import CommandError, DecoratorError
 from grange.flowspec import FlowSpec
 from grange.graph import FlowGraph, graph_of, lint
@@ -77,6 +78,7 @@ class RunRequest:
     force: bool = False  # resume: even an origin run that is still running
     decospecs: tuple[str, ...] = ()  # --with DECORATOR[:k=v,...]
     live: bool = False  # draw the live progress view (a terminal)
+    package_suffixes: tuple[str, ...] = ()  # --package-suffixes, besides .py
 
 
 def execute(req: RunRequest) -> int:
@@ -93,6 +95,10 @@ def execute(req: RunRequest) -> int:
         os.environ["GRANGE_METADATA"] = req.metadata_url
     _check_paths(req)
     launcher = _launcher(req)
+    # The code package is built while the run starts up (after the fork server
+    # started: no thread is forked), stored once the datastore is open, and
+    # recorded in the run's claim.
+    packaging = PackageInBackground(req.flow_file, flow, req.package_suffixes, req.datastore_root)
     stop_signals = StopSignals().__enter__()  # after the fork server: not inherited
     try:
         from grange.metastore import MetadataStore
@@ -103,6 +109,7 @@ def execute(req: RunRequest) -> int:
         # Opened after the fork server started: an S3 client's threads would not
         # survive its forks (grange.datastore.s3.connect).
         blobs = _open_blobs(req.datastore_root)
+        packaging.store_in(blobs)
         stores = TaskStores(blobs, flow)
         notices: list[str] = []  # said once the output is up
         if req.metadata_url == "local":
@@ -127,6 +134,9 @@ def execute(req: RunRequest) -> int:
             output.notice(text)
         if isinstance(launcher, ForkLauncher):
             launcher.pause_threads = output.paused
+        code_package, package_notes = packaging.result()
+        for text in package_notes:
+            output.notice(text)
         run_id = start_run(
             metadata,
             blobs,
@@ -138,6 +148,7 @@ def execute(req: RunRequest) -> int:
             origin_run_id=plan.origin_run_id if plan else None,
             notice=output.notice,
             process=current_process(),
+            extra={"code_package": code_package.to_dict()} if code_package else None,
         )
         try:
             if req.run_id_file:

@@ -55,6 +55,7 @@ COMMANDS: tuple[CommandEntry, ...] = (
     CommandEntry("help", "help:help_command"),
     CommandEntry("logs", "logs:logs"),
     CommandEntry("output-dot", "show:output_dot"),
+    CommandEntry("package", "package:package"),
     CommandEntry("resume", "run:make_resume_command"),
     CommandEntry("run", "run:make_run_command"),
     CommandEntry("show", "show:show", for_flow_file=True),
