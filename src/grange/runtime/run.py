@@ -29,7 +29,6 @@ from grange.datastore import (
     BlobStore,
     DatastoreLocation,
     read_record,
-    write_record,
 )
 from grange.datastore.runs import write_final
 from grange.decorators.options import TaskOptions
@@ -52,7 +51,7 @@ from grange.runtime.summary import summarize
 from grange.runtime.zygote import ForkLauncher
 from grange.task.execute import flow_facts, run_task
 from grange.task.spec import TaskSpec
-from grange.task.stores import PARAMETERS_STEP, PARAMETERS_TASK, TaskStores
+from grange.task.stores import PARAMETERS_STEP, PARAMETERS_TASK, TaskStores, write_parameters
 
 
 @dataclass
@@ -169,8 +168,8 @@ def execute(req: RunRequest) -> int:
                 plan,
             )
             if plan is None:
-                params_record = _write_parameters(
-                    stores, flow, run_id, {**flow_constants(flow_cls), **values}
+                params_record = write_parameters(
+                    stores, run_id, {**flow_constants(flow_cls), **values}
                 )
             else:
                 params_record = plan.clone_parameters(params_spec)
@@ -381,28 +380,6 @@ def _spec(
         user=req.user,
         namespace=req.namespace,
     )
-
-
-def _write_parameters(
-    stores: TaskStores, flow: str, run_id: str, values: dict[str, Any]
-) -> AttemptRecord:
-    now = time.time()
-    artifacts = stores.save_artifacts(values, PARAMETERS_STEP)  # one batch (S3: concurrent)
-    record = AttemptRecord(
-        flow=flow,
-        run_id=run_id,
-        step=PARAMETERS_STEP,
-        task_id=PARAMETERS_TASK,
-        attempt=0,
-        status="ok",
-        started_at=now,
-        finished_at=now,
-        artifacts=artifacts,
-        exception=None,
-        extra={},
-    )
-    write_record(stores.blobs, record)
-    return record
 
 
 def _system_tags(req: RunRequest) -> list[str]:
