@@ -35,8 +35,9 @@ if TYPE_CHECKING:
     from grange.config import Effective
     from grange.deploy.cluster import ArgoCluster
 
-TOKEN_ANNOTATION = "grange/production-token"
-OWNER_ANNOTATION = "grange/owner"
+PREFIX = "grange.dev/"  # as grange.deploy.argo.metadata's
+TOKEN_ANNOTATION = PREFIX + "production-token"
+OWNER_ANNOTATION = PREFIX + "owner"
 RUN_PREFIX = "argo-"
 
 
@@ -94,7 +95,7 @@ class Deployment:
 
     # -- create ------------------------------------------------------------------
     def create(self, options: dict[str, Any]) -> None:
-        from dataclasses import asdict
+        from dataclasses import asdict, replace
 
         from grange.config import check_production_deploy
         from grange.deploy.argo import ArgoSettings, compile_flow
@@ -129,8 +130,6 @@ class Deployment:
                 "(fine for reading the manifests or running them with a local executor)."
             )
         name = self.template_name(options.get("branch"), options.get("production", False))
-        self._check_images(steps)
-        package = self._package(root)
         token = None if only else self._token_for_create(name, options)
         settings = ArgoSettings(
             name=name,
@@ -138,7 +137,6 @@ class Deployment:
             image=options.get("image"),
             datastore_root=str(root),
             metadata=metadata_url(flow.settings),
-            package=package,
             top_level_args=self._top_level_args(options),
             max_workers=options["max_workers"],
             workflow_timeout=options.get("workflow_timeout"),
@@ -154,6 +152,9 @@ class Deployment:
             production=production,
             user=self.user,
         )
+        self._check_images(steps, settings.pod_defaults())  # before anything is stored
+        package = self._package(root)
+        settings = replace(settings, package=package)
         manifests = compile_flow(flow.flow_cls, graph, steps, settings)
         if only == "json":
             click.echo(manifests.to_json())
@@ -164,7 +165,6 @@ class Deployment:
         template = manifests.workflow_template
         annotations = template["metadata"].setdefault("annotations", {})
         annotations[TOKEN_ANNOTATION] = token
-        annotations.setdefault(OWNER_ANNOTATION, self.user)
         flow.say(f"Deploying {flow.flow_name} to Argo Workflows as {name} ...")
         _, replaced = self.cluster.apply(template)
         for doc in manifests.documents()[1:]:
@@ -178,14 +178,13 @@ class Deployment:
             f"Start a run with: {flow.command_line('argo-workflows trigger')}"
         )
 
-    def _check_images(self, steps: dict[str, Any]) -> None:
-        from grange.compute.kubernetes.pod import plan_pod
-        from grange.config import check_image
+    def _check_images(self, steps: dict[str, Any], defaults: dict[str, Any]) -> None:
+        """Every step's image is one the profile's ``allowed_registries`` admits."""
+        from grange.compute.kubernetes.pod import check_plan_image, plan_pod
 
-        policy = self.profile.policy
         for step, options in steps.items():
-            plan = plan_pod(step, options, command=["true"], defaults=self.profile.kubernetes)
-            check_image(policy, plan.container.image)
+            plan = plan_pod(step, options, command=["true"], defaults=defaults)
+            check_plan_image(plan, self.profile.policy, step)
 
     def _package(self, root: Any) -> Any:
         from grange.environments.package import package_flow
@@ -313,9 +312,7 @@ class Deployment:
 
     def list_runs(self, *, branch: str | None, production: bool) -> None:
         name = self.template_name(branch, production)
-        runs = self.cluster.list(
-            "Workflow", label_selector=f"workflows.argoproj.io/workflow-template={name}"
-        )
+        runs = self.cluster.list("Workflow", label_selector=f"{PREFIX}workflow-template={name}")
         runs.sort(key=lambda w: w.get("metadata", {}).get("creationTimestamp") or "")
         if not runs:
             self.flow.say(f"No runs of {name} in namespace {self.namespace}.")
@@ -339,7 +336,7 @@ class Deployment:
         deleted = []
         if self.cluster.delete("CronWorkflow", name):
             deleted.append(f"CronWorkflow {name}")
-        for sensor in json.loads(annotations.get("grange/sensors", "[]") or "[]"):
+        for sensor in json.loads(annotations.get(PREFIX + "sensors", "[]") or "[]"):
             if self.cluster.delete("Sensor", sensor):
                 deleted.append(f"Sensor {sensor}")
         self.cluster.delete("WorkflowTemplate", name)
@@ -350,7 +347,7 @@ class Deployment:
         selector = "app.kubernetes.io/part-of=grange"
         for template in self.cluster.list("WorkflowTemplate", label_selector=selector):
             annotations = template["metadata"].get("annotations") or {}
-            if all_flows or annotations.get("grange/flow-name") == self.flow.flow_name:
+            if all_flows or annotations.get(PREFIX + "flow-name") == self.flow.flow_name:
                 click.echo(template["metadata"]["name"])
 
     def _deployed(self, name: str) -> dict[str, Any]:
@@ -370,7 +367,7 @@ class Deployment:
                 f"no Argo run {run_id} in namespace {self.namespace}",
                 fix="list the runs with `argo-workflows list-runs`",
             )
-        flow = (workflow["metadata"].get("annotations") or {}).get("grange/flow-name")
+        flow = (workflow["metadata"].get("annotations") or {}).get(PREFIX + "flow-name")
         if flow not in (None, self.flow.flow_name):
             raise CommandError(f"the Argo run {run_id} is a run of {flow}, not of "
                                f"{self.flow.flow_name}")  # fmt: skip
