@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.argo_schema import validate
 
 from argo_executor import run_workflow
 from grange import Flow
 from kubefake import FakeKube
 from support import Runner
-from tests.argo_schema import validate
 
 FLOW = '''
 from grange import FlowSpec, Parameter, project, step

@@ -209,9 +209,8 @@ class Deployment:
     def _pod_env(self) -> dict[str, str]:
         """S3 settings the pods need (never credentials: those come from the cluster's
         service account or a Kubernetes secret)."""
-        from grange.datastore.s3.settings import S3Settings
-
         from grange.config.export import pod_env
+        from grange.datastore.s3.settings import S3Settings
 
         env = S3Settings.from_env(os.environ, overrides=self.profile.s3_overrides()).as_env()
         env.update(pod_env(self.profile.profile_name, os.environ))
