@@ -14,7 +14,7 @@ from tests.unit.deploy.support import (
     templates,
 )
 
-from grange.exceptions import CompileError
+from grange.exceptions import CompileError, LintError
 
 VALID = ROOT / "tests" / "flows" / "valid"
 
@@ -265,8 +265,15 @@ def test_a_case_reached_around_its_switch_is_refused(tmp_path) -> None:
     source = (FLOWS / "nested_switch.py").read_text()
     # 'choose' sends its case 'y' straight to 'merge', which 'plain' (outside 'choose') reaches too.
     flow = tmp_path / "around.py"
-    flow.write_text(source.replace('"y": self.y}', '"y": self.merge}'))
+    y_step = "    @step\n    def y(self):\n        self.next(self.merge)\n\n"
+    flow.write_text(source.replace('"y": self.y}', '"y": self.merge}').replace(y_step, ""))
     with pytest.raises(CompileError) as err:
         compile_path(flow)
     assert err.value.step == "merge"
     assert "'plain'" in err.value.message and "switch 'choose'" in err.value.message
+
+
+def test_a_flow_that_breaks_the_graph_rules_is_refused_by_lint() -> None:
+    with pytest.raises(LintError) as err:
+        compile_path(ROOT / "tests" / "flows" / "broken" / "switch_into_join.py")
+    assert err.value.step and err.value.line
