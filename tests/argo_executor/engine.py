@@ -28,6 +28,7 @@ from typing import Any
 from .expressions import ExpressionError, depends_tasks, eval_depends, eval_when, substitute
 from .refuse import CLUSTER_ONLY, Refused, check, check_template, check_volume
 
+_DAG_TASKS = " dag tasks"  # in a scope: the names of the DAG's tasks (no template can say it)
 DONE = {"Succeeded", "Failed", "Error", "Skipped", "Omitted"}
 FAILED = {"Failed", "Error"}
 
@@ -320,7 +321,9 @@ class Executor:
             try:
                 with cond:
                     tscope = dict(scope)
+                    tscope[_DAG_TASKS] = " ".join(tasks)
                     for tname, tnode in done.items():
+                        tscope[f"tasks.{tname}.status"] = tnode.phase
                         for k, v in tnode.outputs.items():
                             tscope[f"tasks.{tname}.outputs.parameters.{k}"] = v
                 result_node = self.run_task(task, node, tscope)
@@ -442,8 +445,15 @@ class Executor:
 
     @staticmethod
     def _lenient(scope: Mapping[str, str]) -> Callable[[str], bool]:
-        # Outputs of a task that did not run stay unresolved text, as in Argo.
-        return lambda ref: ref.startswith("tasks.")
+        """Outputs of a task of this DAG that did not run (or gave none) stay unresolved
+        text, as in Argo; any other unknown reference is an error."""
+        names = set(scope.get(_DAG_TASKS, "").split())
+
+        def lenient(ref: str) -> bool:
+            m = re.fullmatch(r"tasks\.([\w-]+)\.outputs\.parameters\.[\w-]+", ref)
+            return bool(m) and m.group(1) in names
+
+        return lenient
 
     def _args(self, task: Mapping[str, Any], scope: Mapping[str, str]) -> dict[str, str]:
         out = {}

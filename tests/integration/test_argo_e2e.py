@@ -148,3 +148,40 @@ def test_on_a_loopback_s3_datastore(runner: Runner, s3_server: Any, s3_bucket: s
     namespace(None)
     name = load_flow(file).__name__
     assert artifacts(name, run_id) == artifacts(name, str(local.run_id))
+
+
+def _golden_cases() -> list[tuple[str, Path | str]]:
+    """Every flow with a golden file (tests/unit/deploy/test_argo_golden.py) that compiles."""
+    from tests.unit.deploy.test_argo_golden import CASES, GOLDEN
+
+    return [(name, src) for name, src in CASES if (GOLDEN / f"{name}.yaml").exists()]
+
+
+GOLDEN_CASES = _golden_cases()
+
+
+# What a golden flow needs to run: parameters without a default, or why it cannot run.
+NEEDS: dict[str, dict[str, Any]] = {"flows/deploy-params": {"needed": 7}}
+CANNOT_RUN = {
+    "flows/deploy-mixed": "a join that is also a switch: `run` refuses it (lint)",
+    "docs/secrets-0": "reads a secret from the user's own secrets folder",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "source"), GOLDEN_CASES, ids=[c[0] for c in GOLDEN_CASES])
+def test_every_golden_flow_runs_as_locally(runner: Runner, name: str, source: Path | str) -> None:
+    if name in CANNOT_RUN:
+        pytest.skip(CANNOT_RUN[name])
+    if isinstance(source, str):  # a whole flow from docs/, in a folder of its own
+        file = runner.cwd / name.replace("/", "_") / "flow.py"
+        file.parent.mkdir()
+        file.write_text(source)
+    else:
+        file = source
+    params = NEEDS.get(name, {})
+    local = runner.run(file, *[x for k, v in params.items() for x in (f"--{k}", str(v))])
+    result, run_id = trigger(runner, deploy(str(runner.root), file), params)
+    assert result.phase == "Succeeded", result.explain()
+    flow = load_flow(file).__name__
+    assert artifacts(flow, run_id) == artifacts(flow, str(local.run_id))

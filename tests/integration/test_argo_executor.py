@@ -146,6 +146,12 @@ def test_when_skips_and_depends_omits(tmp_path: Path) -> None:
             },
             {"name": "after", "template": "after", "depends": "heads.Succeeded || tails.Succeeded"},
             {"name": "only-tails", "template": "after", "depends": "tails.Succeeded"},
+            {
+                "name": "heads-ran",
+                "template": "after",
+                "depends": "heads || tails",
+                "when": "'{{tasks.heads.status}}' == 'Succeeded'",
+            },
         ),
         py("switch", write("switch-step", "'tails'"), outputs=("switch-step",)),
         py("heads", log(seen, "'heads'")),
@@ -156,13 +162,14 @@ def test_when_skips_and_depends_omits(tmp_path: Path) -> None:
     assert result.phase == "Succeeded", result.explain()
     assert lines(seen) == ["after", "after", "tails"]
     phases = {n.name.rsplit(".", 1)[-1]: n.phase for n in result.nodes}
-    assert phases["heads"] == "Skipped"
+    assert phases["heads"] == "Skipped" and phases["heads-ran"] == "Skipped"
 
     manifest["spec"]["templates"][1]["container"]["command"][2] = write("switch-step", "'heads'")
     seen.unlink()
     result = run_workflow(manifest, cwd=tmp_path)
     phases = {n.name.rsplit(".", 1)[-1]: n.phase for n in result.nodes}
     assert phases["tails"] == "Skipped" and phases["only-tails"] == "Omitted"
+    assert phases["heads-ran"] == "Succeeded"
     assert result.phase == "Succeeded"
 
 

@@ -33,7 +33,13 @@ from grange.decorators.registry import parse_decospec, step_decorators, task_opt
 from grange.exceptions import ParameterError
 from grange.flowspec import FlowSpec
 from grange.graph import graph_of
-from grange.parameters import flow_constants, flow_parameters, normalized_name, resolve_values
+from grange.parameters import (
+    Parameter,
+    flow_constants,
+    flow_parameters,
+    normalized_name,
+    resolve_values,
+)
 from grange.runtime.remote_task import (
     argo_task_id,
     claim_argo_run,
@@ -146,7 +152,7 @@ def argo_parameter_values(flow_cls: type, given: Sequence[str]) -> dict[str, Any
     A value that is not JSON is taken as text (a hand-submitted workflow), then
     converted to the parameter's type like a command-line value."""
     raw: dict[str, Any] = {}
-    names = {normalized_name(p.name): p.name for p in flow_parameters(flow_cls)}
+    params = {normalized_name(p.name): p for p in flow_parameters(flow_cls)}
     for pair in given:
         name, sep, text = pair.partition("=")
         if not sep or not name:
@@ -155,11 +161,11 @@ def argo_parameter_values(flow_cls: type, given: Sequence[str]) -> dict[str, Any
                 fix="the compiled workflow passes NAME={{workflow.parameters.NAME}}; "
                 "compile the flow again with `argo-workflows create`",
             )
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = text
-        raw[names.get(normalized_name(name), name)] = value
+        param = params.get(normalized_name(name))
+        if param is None:
+            raw[name] = text  # unknown: resolve_values names it
+            continue
+        raw[param.name] = _given(param, text)
     try:
         return resolve_values(flow_cls, raw)
     except ParameterError as err:
@@ -170,6 +176,24 @@ def argo_parameter_values(flow_cls: type, given: Sequence[str]) -> dict[str, Any
             + (f" ({err.fix})" if err.fix else "")
         )
         raise
+
+
+def _given(param: Parameter, text: str) -> Any:
+    """The value ``param`` was given as JSON ``text``, as raw input to ``convert``.
+
+    The compiler encodes converted defaults, so a ``separator`` parameter's default
+    arrives as a JSON list of its parts (joined back: ``convert`` splits it again);
+    a ``str`` parameter given a JSON object or list takes the text itself."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text  # not JSON (a workflow submitted by hand): text, as on a command line
+    parts = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if parts and param.separator is not None:
+        return param.separator.join(value)
+    if isinstance(value, (list, dict)) and param.type is str:
+        return text
+    return value
 
 
 def _previous_exception(stores: TaskStores, req: ArgoTaskRequest, task_id: str) -> dict[str, Any]:
