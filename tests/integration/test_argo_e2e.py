@@ -185,3 +185,19 @@ def test_every_golden_flow_runs_as_locally(runner: Runner, name: str, source: Pa
     assert result.phase == "Succeeded", result.explain()
     flow = load_flow(file).__name__
     assert artifacts(flow, run_id) == artifacts(flow, str(local.run_id))
+
+
+@pytest.mark.parametrize(
+    ("flow", "check"),
+    [
+        ("retry_catch", lambda run: run.data.error_type == "builtins.KeyError"),
+        ("catch_crash", lambda run: "FailureHandledByCatch" in run.data.crashed_type),
+    ],
+)
+def test_catch_keeps_the_flow_going(runner: Runner, flow: str, check: Any) -> None:
+    """@catch as locally: a step's exception caught on its last attempt, and (a pod
+    killed) the fallback attempt Argo's extra retry runs."""
+    file = FLOWS / "decorators" / f"{flow}.py"
+    result, run_id = trigger(runner, deploy(str(runner.root), file))
+    assert result.phase == "Succeeded", result.explain()
+    assert check(Flow(load_flow(file).__name__)[run_id])

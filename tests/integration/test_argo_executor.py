@@ -8,11 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.argo_schema import validate
 
-from argo_executor import Refused, run_workflow
+from argo_executor import Refused
+from argo_executor import run_workflow as execute
 
 OUT = {"name": "out", "emptyDir": {}}
 MOUNT = {"name": "out", "mountPath": "/mnt/out"}
+
+
+def run_workflow(template: dict[str, Any], workflow: Any = None, **options: Any) -> Any:
+    """Run the manifests once they validate (strict) against Argo's schemas."""
+    for doc in (template, workflow):
+        if doc is not None:
+            assert validate(doc) == [], validate(doc)
+    return execute(template, workflow, **options)
 
 
 def py(
@@ -238,7 +248,12 @@ def test_template_defaults_and_missing_output(tmp_path: Path) -> None:
     manifest = wft(
         dag("main", {"name": "a", "template": "a"}),
         py("a", "import os; " + log(tmp_path / "seen", "os.environ['SHARED']"), outputs=("never",)),
-        templateDefaults={"container": {"env": [{"name": "SHARED", "value": "{{workflow.name}}"}]}},
+        templateDefaults={
+            "container": {
+                "image": "python:3.11",
+                "env": [{"name": "SHARED", "value": "{{workflow.name}}"}],
+            }
+        },
     )
     result = run_workflow(manifest, cwd=tmp_path)
     assert result.phase == "Error" or result.phase == "Failed"
@@ -271,7 +286,7 @@ def test_refuses_what_it_does_not_implement(
     }[where]
     target.update(field)
     with pytest.raises(Refused):
-        run_workflow(manifest, cwd=tmp_path)
+        execute(manifest, cwd=tmp_path)
 
 
 def test_python_is_this_interpreter(tmp_path: Path) -> None:

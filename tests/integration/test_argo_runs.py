@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.argo_schema import validate
 
 from argo_executor import WorkflowResult, run_workflow
 from argo_executor.reference import reference_template
@@ -43,6 +44,7 @@ def argo_run(
             },
         },
     }
+    assert validate(template) == [] and validate(workflow) == []
     result = run_workflow(
         template, workflow, env=runner.env(**(env or {})), cwd=runner.cwd, time_scale=0.001
     )
@@ -140,7 +142,7 @@ def test_a_failure_then_resume_locally(runner: Runner) -> None:
 
 
 def test_bad_workflow_argument_is_named(runner: Runner) -> None:
-    result, run_id = argo_run(runner, "params", params={"count": "many"})
+    result, _ = argo_run(runner, "params", params={"count": "many"})
     assert result.phase == "Failed"
     stderr = result.pods("start")[0].attempts[0].stderr.read_text()
     assert "'count'" in stderr and "argo-workflows trigger --count" in stderr
