@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.argo_schema import validate
 
 from argo_executor import WorkflowResult, run_workflow
 from grange import Flow, metadata, namespace
@@ -20,7 +21,6 @@ from grange.environments.package import package_flow
 from grange.graph import graph_of
 from grange.runtime.run import step_options
 from support import FLOWS, RUN_FLOWS, USER, Runner, load_flow
-from tests.argo_schema import validate
 
 
 def deploy(root: str, file: Path, **settings: Any) -> dict[str, Any]:
