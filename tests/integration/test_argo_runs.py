@@ -211,3 +211,27 @@ def test_on_a_loopback_s3_datastore(
     name = load_flow(RUN_FLOWS / f"{flow}.py").__name__
     assert artifacts(name, run_id) == artifacts(name, str(local.run_id))
     assert Flow(name)[run_id].successful
+
+
+def test_argo_finish_records_only_a_missing_end(runner: Runner) -> None:
+    from grange.datastore import DatastoreLocation
+    from grange.datastore.runs import read_final
+
+    file = RUN_FLOWS / "linear.py"
+    blobs = DatastoreLocation.of(runner.root).open()
+    # A workflow whose start never ran (an image that cannot be pulled): no run to end.
+    runner(file, "argo-finish", "--run-id", "argo-never", "--status", "Failed")
+    assert not blobs.children("LinearRunFlow/argo-never")
+    # A run whose end succeeded keeps its end, whatever Argo says after.
+    result, run_id = argo_run(runner, "linear")
+    assert result.phase == "Succeeded" and result.exit is not None
+    before = read_final(blobs, "LinearRunFlow", run_id)
+    runner(file, "argo-finish", "--run-id", run_id, "--status", "Failed")
+    assert read_final(blobs, "LinearRunFlow", run_id) == before
+    assert before is not None and before[0] == "succeeded"
+    # Argo says Succeeded but end never recorded success: failed, not a false success.
+    args = ["--run-id", "argo-half", "--argo-index", "", "--argo-workflow-uid", "u"]
+    runner(file, "step", "start", *args)
+    runner(file, "argo-finish", "--run-id", "argo-half", "--status", "Succeeded")
+    final = read_final(blobs, "LinearRunFlow", "argo-half")
+    assert final is not None and final[0] == "failed"
