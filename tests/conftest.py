@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -47,3 +48,19 @@ def s3_bucket(s3_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return s3_server.make_bucket()
+
+
+@pytest.fixture
+def kube(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """A fake Kubernetes API server on loopback (tests/kubefake), ``KUBECONFIG`` pointing at it."""
+    pytest.importorskip("kubernetes")
+    pytest.importorskip("kubernetes_validate")
+    from kubefake import FakeKube
+
+    workdir = tmp_path_factory.mktemp("kube")
+    fake = FakeKube(workdir / "node").start()
+    monkeypatch.setenv("KUBECONFIG", str(fake.write_kubeconfig(workdir / "kubeconfig")))
+    yield fake
+    fake.stop()

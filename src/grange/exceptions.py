@@ -27,6 +27,7 @@ Every one ends the CLI with status 2, as docs/cli.md says (1 is a failed run,
     ├── ConfigError                  the configuration file or a profile is invalid
     ├── PolicyError                  a profile's policy refuses what was asked
     ├── SecretError                  a secret cannot be read from its source
+    ├── KubernetesError              a cluster cannot be reached or used as asked
     ├── MetadataError                the metadata store cannot do what was asked
     │   └── TagError                 a run tag is invalid or may not be changed
     └── ClientError                  the client API cannot give what was asked
@@ -232,6 +233,13 @@ class PolicyError(GrangeError):
     """A profile's policy refuses what was asked; the message names the rule."""
 
     headline = "Refused by policy"
+
+
+class KubernetesError(GrangeError):
+    """Kubernetes cannot be reached or used as asked (no configuration, a refused
+    request, a local datastore that pods cannot read)."""
+
+    headline = "Kubernetes error"
 
 
 class SecretError(GrangeError):

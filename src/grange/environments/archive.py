@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import struct
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -50,6 +51,8 @@ BLOCK = 512  # tar's block size
 #: ``GRANGE_PACKAGE_MAX_MB`` says otherwise.
 DEFAULT_MAX_MB = 64
 MAX_ENV = "GRANGE_PACKAGE_MAX_MB"
+#: Files changed less than this many seconds ago are packed afresh (cached_member).
+SETTLE = 2.0
 #: Flow parts kept in the cache folder (a few KB each; grange's part: one per version).
 KEEP_FLOW_PARTS = 64
 #: Gzip members built or read in this process, by kind and fingerprint (cached_member).
@@ -79,7 +82,7 @@ def build_archive(selection: Selection, flow_name: str) -> bytes:
         return gzip_member(b"".join(tar_entries(entries)))
 
     listing = "".join(f"{f.name} {f.size} {f.executable:d} {f.stamp}\n" for f in selection.files)
-    flow_part = cached_member("flow", info.decode() + "\n" + listing, build)
+    flow_part = cached_member("flow", info.decode() + "\n" + listing, build, selection.changed_at)
     return flow_part + grange_member()
 
 
@@ -133,11 +136,13 @@ def gzip_member(data: bytes) -> bytes:
     return header + body + trailer
 
 
-def grange_files() -> list[tuple[str, str, str]]:
-    """grange's own source as ``(name in the package, path, stamp)``, sorted by name
-    (plain strings and scandir: this runs on every ``run``)."""
+def grange_files() -> tuple[list[tuple[str, str, str]], float]:
+    """grange's own source as ``(name in the package, path, stamp)``, sorted by name,
+    and the latest ctime among them (plain strings and scandir: this runs on every
+    ``run``)."""
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     found: list[tuple[str, str, str]] = []
+    changed_at = 0.0
     pending = [(top, GRANGE_DIR)]
     while pending:
         folder, name = pending.pop()
@@ -147,16 +152,18 @@ def grange_files() -> list[tuple[str, str, str]]:
                     if entry.name != "__pycache__" and not entry.name.startswith("."):
                         pending.append((entry.path, f"{name}/{entry.name}"))
                 elif entry.name.endswith(".py") or entry.name == "py.typed":
-                    found.append((f"{name}/{entry.name}", entry.path, file_stamp(entry.stat())))
+                    st = entry.stat()
+                    found.append((f"{name}/{entry.name}", entry.path, file_stamp(st)))
+                    changed_at = max(changed_at, st.st_ctime)
     found.sort()
-    return found
+    return found, changed_at
 
 
 def grange_member() -> bytes:
     """The gzip member of grange's source and the tar's end, built once per installation
     (kept by a fingerprint of its files: an editable install changes without a new
     version)."""
-    files = grange_files()
+    files, changed_at = grange_files()
 
     def build() -> bytes:
         entries = []
@@ -166,15 +173,25 @@ def grange_member() -> bytes:
         return gzip_member(b"".join(tar_entries(entries)) + b"\0" * (2 * BLOCK))
 
     listing = "".join(f"{name} {stamp}\n" for name, _, stamp in files)
-    return cached_member("grange", f"{__version__}\n{listing}", build)
+    return cached_member("grange", f"{__version__}\n{listing}", build, changed_at)
 
 
-def cached_member(kind: str, description: str, build: Callable[[], bytes]) -> bytes:
+def cached_member(
+    kind: str, description: str, build: Callable[[], bytes], changed_at: float
+) -> bytes:
     """The gzip member ``build()`` makes from the files ``description`` lists (names,
     sizes, inodes, mtimes and ctimes: any write to a file changes its ctime), kept
     in memory and under ``<cache>/code/`` with its sha256, checked when read back.
-    A cache folder that cannot be written is skipped; the oldest flow parts are
-    dropped past :data:`KEEP_FLOW_PARTS`."""
+
+    File times tick coarsely (a few ms), so a file written twice within a tick
+    keeps its stamp: files changed less than :data:`SETTLE` seconds ago
+    (``changed_at``, their latest ctime) are packed afresh and the result is not
+    kept, as git treats "racily clean" files. A cache folder that cannot be
+    written is skipped; the oldest flow parts are dropped past
+    :data:`KEEP_FLOW_PARTS`.
+    """
+    if time.time() - changed_at < SETTLE:
+        return build()
     fingerprint = hashlib.sha256(f"{FORMAT} {LEVEL} {kind}\n{description}".encode()).hexdigest()
     key = f"{kind}-{fingerprint[:40]}"
     member = _members.get(key)

@@ -63,6 +63,7 @@ class Selection:
     suffixes: tuple[str, ...]
     files: list[PackedFile] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    changed_at: float = 0.0  # the latest ctime of the files (see archive.cached_member)
 
     @property
     def size(self) -> int:
@@ -131,6 +132,7 @@ def select_files(
         selection.files.append(
             PackedFile(given.name, str(given), info.st_size, executable, file_stamp(info))
         )
+        selection.changed_at = max(selection.changed_at, info.st_ctime)
     selection.files.sort(key=lambda f: f.name)
     return selection
 
@@ -245,6 +247,7 @@ class _Walker:
         self.selection.files.append(
             PackedFile(name, entry.path, info.st_size, executable, file_stamp(info))
         )
+        self.selection.changed_at = max(self.selection.changed_at, info.st_ctime)
 
 
 def _outer_ignores(root: Path) -> _Rules:

@@ -32,6 +32,7 @@ from grange.datastore import (
 )
 from grange.datastore.runs import write_final
 from grange.decorators.options import TaskOptions
+from grange.decorators.project import ProjectInfo
 from grange.decorators.registry import parse_decospec, step_decorators, task_options
 from grange.environments.package import PackageInBackground
 from grange.exceptions import CommandError, DecoratorError
@@ -79,6 +80,7 @@ class RunRequest:
     decospecs: tuple[str, ...] = ()  # --with DECORATOR[:k=v,...]
     live: bool = False  # draw the live progress view (a terminal)
     package_suffixes: tuple[str, ...] = ()  # --package-suffixes, besides .py
+    project: ProjectInfo | None = None  # @project: the branch the run belongs to
 
 
 def execute(req: RunRequest) -> int:
@@ -128,12 +130,14 @@ def execute(req: RunRequest) -> int:
                 origin_run_id=req.origin_run_id,
                 step=req.resume_step,
                 force=req.force,
+                branch_tag=req.project.system_tags[1] if req.project else None,
             )
         output = _output(req, graph)
         for text in notices:
             output.notice(text)
-        if isinstance(launcher, ForkLauncher):
-            launcher.pause_threads = output.paused
+        local = getattr(launcher, "inner", launcher)  # a KubeLauncher wraps the local one
+        if isinstance(local, ForkLauncher):
+            local.pause_threads = output.paused
         code_package, package_notes = packaging.result()
         for text in package_notes:
             output.notice(text)
@@ -313,14 +317,41 @@ def _output(req: RunRequest, graph: FlowGraph) -> Output:
 
 
 def _launcher(req: RunRequest) -> Launcher:
+    """The run's launcher: forked workers (or fresh interpreters), and Kubernetes Jobs
+    for the steps that ask for them (checked before anything starts)."""
+    from grange.runtime import kube_launcher
+
+    options = step_options(req.flow_cls, graph_of(req.flow_cls), req.decospecs)
+    kube = kube_launcher.prepare(options, datastore_root=req.datastore_root)
+    inner = _local_launcher(req)
+    if kube is None:
+        return inner
+    try:
+        return kube.wrap(
+            inner,
+            flow=req.flow_cls.__name__,
+            flow_file=req.flow_file,
+            datastore_root=req.datastore_root,
+            options=options,
+            top_level_args=req.top_level_args,
+            step_args=["--max-num-splits", str(req.max_num_splits)],
+            suffixes=req.package_suffixes,
+        )
+    except BaseException:
+        inner.close()
+        raise
+
+
+def _local_launcher(req: RunRequest) -> Launcher:
     if req.fork and hasattr(os, "fork"):
         flow_cls, root, limit = req.flow_cls, req.datastore_root, req.max_num_splits
+        project = req.project
 
         flow_facts(flow_cls)  # computed once here, inherited by every task
 
         def entry(spec: TaskSpec) -> int:
             stores = TaskStores(root.open(), spec.flow)
-            record = run_task(flow_cls, spec, stores, max_num_splits=limit)
+            record = run_task(flow_cls, spec, stores, max_num_splits=limit, project=project)
             return 0 if record.status == "ok" else 1
 
         return ForkLauncher(entry, fallback=lambda: _spawn_launcher(req))
@@ -357,6 +388,8 @@ def _system_tags(req: RunRequest) -> list[str]:
         "runtime:local",
         f"grange_version:{__version__}",
         f"python_version:{platform.python_version()}",
+        # @project: project:<name> and project_branch:<branch>, as Metaflow's
+        *(req.project.system_tags if req.project is not None else ()),
     ]
 
 

@@ -112,3 +112,19 @@ def test_no_stale_golden_files() -> None:
         and p.relative_to(GOLDEN).as_posix().split(".")[0] not in names
     ]
     assert stale == [], f"golden files without a flow: {stale}"
+
+
+def test_manifests_stay_within_the_emitted_subset() -> None:
+    import yaml
+
+    from grange.deploy.argo import subset
+
+    for golden in GOLDEN.rglob("*.yaml"):
+        doc = yaml.safe_load(golden.read_text())
+        spec = doc["spec"]
+        assert set(spec) <= subset.WORKFLOW_SPEC, golden
+        for template in [*spec["templates"], spec["templateDefaults"]]:
+            assert set(template) <= subset.TEMPLATE, (golden, template.get("name"))
+            assert set(template.get("retryStrategy", {})) <= subset.RETRY_STRATEGY
+            for task in template.get("dag", {}).get("tasks", []):
+                assert set(task) <= subset.DAG_TASK, (golden, task["name"])

@@ -250,3 +250,23 @@ def test_shapes_not_on_argo_yet_are_refused_with_the_step_and_line(flow, words) 
     assert err.value.step and err.value.line and err.value.file
     for word in words:
         assert word in text
+
+
+def test_a_nested_switch_merges_with_every_case_depending_on_the_right_switch() -> None:
+    man = compile_path(FLOWS / "nested_switch.py")
+    check_valid(man)
+    entry = tasks(man, "NestedSwitchFlow")
+    assert entry["x"]["when"] == "'{{tasks.choose.outputs.parameters.switch-step}}' == 'x'"
+    assert entry["merge"]["depends"] == "(plain.Succeeded || x.Succeeded || y.Succeeded)"
+    assert "when" not in entry["merge"]
+
+
+def test_a_case_reached_around_its_switch_is_refused(tmp_path) -> None:
+    source = (FLOWS / "nested_switch.py").read_text()
+    # 'choose' sends its case 'y' straight to 'merge', which 'plain' (outside 'choose') reaches too.
+    flow = tmp_path / "around.py"
+    flow.write_text(source.replace('"y": self.y}', '"y": self.merge}'))
+    with pytest.raises(CompileError) as err:
+        compile_path(flow)
+    assert err.value.step == "merge"
+    assert "'plain'" in err.value.message and "switch 'choose'" in err.value.message

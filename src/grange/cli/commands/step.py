@@ -151,6 +151,7 @@ def step(
     if input_paths_file:
         with open(input_paths_file, encoding="utf-8") as fh:
             input_paths = fh.read().strip()
+    project = flow.project()  # the top-level --branch/--production, as the runtime's
     spec = TaskSpec(
         flow=flow.flow_name,
         run_id=run_id,
@@ -163,12 +164,14 @@ def step(
         origin_run_id=origin_run_id,
         tags=tags,
         user=current_username(),
-        namespace=step_namespace or flow.settings.namespace,
+        namespace=step_namespace
+        or flow.settings.namespace
+        or (project.namespace if project is not None else None),
         max_user_retries=max_user_retries,
         extra=_task_extra(task_extra, flow.settings.with_decorators),
     )
     stores = TaskStores(datastore_root(flow.settings).open(), flow.flow_name)
-    record = run_task(flow.flow_cls, spec, stores, max_num_splits=max_num_splits)
+    record = run_task(flow.flow_cls, spec, stores, max_num_splits=max_num_splits, project=project)
     _end_process(0 if record.status == "ok" else 1)
 
 

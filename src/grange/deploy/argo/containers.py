@@ -35,6 +35,7 @@ DEFAULT_RETRY_DELAY = 120.0  # seconds: @retry's minutes_between_retries default
 # the timeout (with a traceback); the pod deadline is the backstop, and it also
 # counts the image pull and the code package's download.
 TIMEOUT_ALLOWANCE = 120
+EXIT_RETRIES = 3
 _INDEX = "{{inputs.parameters.index}}"
 
 
@@ -199,6 +200,12 @@ class ContainerBuilder:
                     "{{workflow.status}}",
                 ],
             ),
+            # A pod that could not start must not leave the run unrecorded.
+            retry_strategy=m.RetryStrategy(
+                limit=m.IntOrString(str(EXIT_RETRIES)),
+                retry_policy="Always",
+                backoff=m.Backoff(duration="10s"),
+            ),
         )
 
 
@@ -232,7 +239,9 @@ def _pod_fields(template: m.Template, plan: PodPlan, settings: ArgoSettings) -> 
         template.tolerations = [
             m.Toleration.model_validate(api.sanitize_for_serialization(t)) for t in plan.tolerations
         ]
-    if plan.service_account and plan.service_account != settings.service_account:
+    if plan.service_account and plan.service_account != settings.pod_defaults().get(
+        "service_account"
+    ):
         template.service_account_name = plan.service_account
 
 

@@ -174,6 +174,9 @@ class DagBuilder:
         switches = [r for r, p in parents if p.is_switch and r == naming.step_template(p.name)]
         if not switches or node.is_join:
             return depends, None
+        for rep, parent in parents:
+            if rep in switches:
+                self._check_switch_ran(node, parent, [p for r, p in parents if r != rep])
         terms = []
         for rep, _ in parents:
             if rep in switches:
@@ -183,6 +186,37 @@ class DagBuilder:
             else:
                 terms.append(f"'{{{{tasks.{rep}.status}}}}' == 'Succeeded'")
         return depends, " || ".join(terms)
+
+    def _check_switch_ran(self, node: StepNode, switch: StepNode, others: list[StepNode]) -> None:
+        """``node``'s ``when`` reads ``switch``'s output, which exists only if the switch
+        ran (Argo fails a run that reads a skipped task's output): so every other parent
+        must be reachable only through the switch."""
+        for other in others:
+            if not self._dominates(switch.name, other.name):
+                raise CompileError(
+                    f"step '{node.name}' is a case of switch '{switch.name}' and is also reached "
+                    f"from '{other.name}', which can run when '{switch.name}' does not: Argo "
+                    "cannot tell which way the flow came",
+                    file=node.file,
+                    line=node.line,
+                    step=node.name,
+                    fix=f"let the case of '{switch.name}' go to a small step of its own that "
+                    f"then goes to '{node.name}'",
+                )
+
+    def _dominates(self, first: str, step: str) -> bool:
+        """Every path from the start to ``step`` passes through ``first``."""
+        seen = {self.graph.start}
+        todo = [self.graph.start] if self.graph.start != first else []
+        while todo:
+            cur = todo.pop()
+            if cur == step:
+                return False
+            for nxt in self.graph[cur].out_funcs:
+                if nxt in self.graph and nxt not in seen and nxt != first:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return True
 
     def _representative(self, parent: StepNode, scope: str | None) -> str | None:
         """The task of this DAG that stands for ``parent``: the parent's own task, the

@@ -1,0 +1,354 @@
+"""Tasks of ``@kubernetes`` steps (or of every step, with ``--with kubernetes``) as Kubernetes Jobs.
+
+:class:`KubeLauncher` wraps the run's usual launcher: a task of a Kubernetes
+step starts a small follower process (:mod:`grange.compute.kubernetes.follow`)
+that creates its Job, streams the pod's log to its stdout and exits with the
+container's exit code; other tasks (and ``@catch`` fallbacks, which run no user
+code) go to the inner launcher. The runtime sees followers as ordinary task
+processes: it reads their output, retries per ``@retry`` (one Job per attempt)
+and stops them on ``@timeout`` or Ctrl-C (SIGTERM: the follower deletes its Job).
+
+A follower becomes a worker for the runtime once its container runs, so that
+``@timeout`` counts from then, not from the image pull. The pod runs the code
+package of the run (``grange.environments.bootstrap``), built and stored once
+when the run starts. Pods cannot read a datastore on this machine's disk: a local
+datastore is refused unless the profile says the pods share this filesystem
+(``[kubernetes] shared_filesystem = true``, as the tests' fake cluster does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from grange.decorators.options import TaskOptions
+from grange.exceptions import KubernetesError
+from grange.runtime.launcher import Event, Exited, Launcher, NotStarted, SpawnLauncher, Worker
+from grange.task.spec import TaskSpec
+
+BOOTSTRAP = ["python", "-m", "grange.environments.bootstrap"]
+# Seconds a pod may take from its container's start to its step's start: download
+# and unpack the code package, start Python, import the flow.
+DEFAULT_STARTUP_ALLOWANCE = 60.0
+# A command line argument may not exceed 128 KiB on Linux (the pod's as well).
+_MAX_ARG = 120 * 1024
+
+
+@dataclass
+class _Follower:
+    spec: TaskSpec
+    proc: subprocess.Popen[bytes]
+    ready: int  # read end of the follower's ready pipe; -1 once it said so
+    stdout: int
+    stderr: int
+    files: list[str]
+
+
+def kubernetes_steps(options: Mapping[str, TaskOptions]) -> set[str]:
+    return {step for step, o in options.items() if o.kubernetes is not None}
+
+
+class KubeLauncher(Launcher):
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        inner: Launcher,
+        *,
+        flow: str,
+        flow_file: str,
+        options: Mapping[str, TaskOptions],
+        top_level_args: list[str],
+        step_args: list[str],
+        package: Any,  # grange.environments.package.PackageRef
+        settings: Mapping[str, Any],
+    ) -> None:
+        self.inner = inner
+        self.flow = flow
+        self.flow_file = flow_file
+        self.options = dict(options)
+        self.steps = kubernetes_steps(options)
+        self.top_level_args = top_level_args
+        self.step_args = step_args
+        self.package = package
+        self.settings = dict(settings)
+        self.allowance = float(settings.get("startup_allowance") or DEFAULT_STARTUP_ALLOWANCE)
+        # One value for every worker (the runtime reads it as each starts): the
+        # larger, which only delays the backstop of local tasks' own alarms.
+        self.startup_allowance = max(inner.startup_allowance, self.allowance)
+        self._followers: dict[int, _Follower] = {}
+        self._events: list[Event] = []
+
+    # -- launching ----------------------------------------------------------------------
+
+    def launch(self, spec: TaskSpec) -> None:
+        if spec.step not in self.steps or "catch" in spec.extra:
+            self.inner.launch(spec)  # a @catch fallback runs no user code: here
+            return
+        try:
+            job, files = self._job(spec)
+        except (KubernetesError, OSError) as err:
+            self._events.append(NotStarted(spec, str(err)))
+            return
+        spec_file = _write_temp(
+            json.dumps({"job": job, "settings": self._client_settings(), **self._timeouts()})
+        )
+        files.append(spec_file)
+        ready_r, ready_w = os.pipe()
+        cmd = [
+            sys.executable,
+            "-m",
+            "grange.compute.kubernetes.follow",
+            "--spec",
+            spec_file,
+            "--ready-fd",
+            str(ready_w),
+        ]
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                pass_fds=(ready_w,),
+            )
+        except OSError as err:
+            for fd in (ready_r, ready_w):
+                os.close(fd)
+            _remove(files)
+            self._events.append(NotStarted(spec, f"could not start the task's follower: {err}"))
+            return
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(ready_w)
+        assert proc.stdout is not None and proc.stderr is not None
+        out, err_fd = os.dup(proc.stdout.fileno()), os.dup(proc.stderr.fileno())
+        proc.stdout.close()
+        proc.stderr.close()
+        self._followers[proc.pid] = _Follower(spec, proc, ready_r, out, err_fd, files)
+
+    def _job(self, spec: TaskSpec) -> tuple[dict[str, Any], list[str]]:
+        from grange.compute.kubernetes.job import LAUNCH_LABEL, generate_name, job_manifest
+        from grange.compute.kubernetes.pod import plan_pod
+
+        # The step command as a fresh interpreter would run it (SpawnLauncher.command).
+        shape = SimpleNamespace(
+            flow_file=self.flow_file, top_level_args=self.top_level_args, step_args=self.step_args
+        )
+        cmd, files = SpawnLauncher.command(shape, spec)  # type: ignore[arg-type]
+        if "--input-paths-file" in cmd:  # a pod cannot read this machine's file
+            at = cmd.index("--input-paths-file")
+            with open(cmd[at + 1], encoding="utf-8") as fh:
+                inputs = fh.read()
+            _remove(files)
+            files = []
+            if len(inputs) > _MAX_ARG:
+                raise KubernetesError(
+                    f"step '{spec.step}' joins {inputs.count(',') + 1} tasks: their list is too "
+                    "long for a pod's command line"
+                )
+            cmd[at : at + 2] = ["--input-paths", inputs]
+        ref = self.package
+        args = [
+            "--package-url",
+            ref.url,
+            "--package-sha",
+            ref.sha,
+            "--flow-file",
+            ref.flow_file,
+            "--",
+            *cmd[2:],
+        ]
+        options = self.options[spec.step]
+        plan = plan_pod(
+            spec.step,
+            options,
+            command=BOOTSTRAP,
+            args=args,
+            env=self._env(spec),
+            defaults=self.settings,
+        )
+        deadline = None
+        if options.timeout:  # a guard: the runtime stops the attempt well before
+            deadline = math.ceil(options.timeout + self.allowance) + 60
+        labels = {
+            "app.kubernetes.io/managed-by": "grange",
+            "grange.dev/flow": self.flow,
+            "grange.dev/run": spec.run_id,
+            "grange.dev/step": spec.step,
+            "grange.dev/task": spec.task_id,
+            "grange.dev/attempt": str(spec.attempt),
+            "grange.dev/user": spec.user,
+            LAUNCH_LABEL: uuid.uuid4().hex,
+        }
+        plan.annotations.setdefault(
+            "grange.dev/pathspec", f"{self.flow}/{spec.run_id}/{spec.step}/{spec.task_id}"
+        )
+        job = job_manifest(
+            plan,
+            name=generate_name(self.flow, spec.step),
+            labels=labels,
+            active_deadline_seconds=deadline,
+        )
+        return job, files
+
+    def _env(self, spec: TaskSpec) -> dict[str, str]:
+        env = {k: str(v) for k, v in spec.extra.get("env", {}).items()}
+        # The profile's S3 settings (endpoints, timeouts): never credentials, which
+        # pods get from the cluster (a service account's role, or secrets=...).
+        env.update({k: v for k, v in os.environ.items() if k.startswith("GRANGE_S3_")})
+        env["PYTHONUNBUFFERED"] = "1"
+        env["GRANGE_USER"] = spec.user
+        return env
+
+    def _client_settings(self) -> dict[str, Any]:
+        return {
+            k: self.settings[k]
+            for k in ("kubeconfig", "context", "in_cluster")
+            if k in self.settings
+        }
+
+    def _timeouts(self) -> dict[str, Any]:
+        value = self.settings.get("unschedulable_timeout")
+        return {"unschedulable_timeout": value} if value is not None else {}
+
+    # -- following ----------------------------------------------------------------------
+
+    def events(self) -> list[Event]:
+        out = self.inner.events() + self._events
+        self._events = []
+        waiting = {f.ready: f for f in self._followers.values() if f.ready >= 0}
+        readable = set(select.select(list(waiting), [], [], 0)[0]) if waiting else set()
+        for pid, f in list(self._followers.items()):
+            code = f.proc.poll()
+            if f.ready >= 0 and (f.ready in readable or code is not None):
+                os.close(f.ready)
+                f.ready = -1
+                out.append(Worker(f.spec, pid, f.stdout, f.stderr, cleanup=f.files))
+            if code is not None and f.ready < 0:
+                del self._followers[pid]
+                out.append(Exited(pid, code))
+        return out
+
+    def wakeup_fd(self) -> int | None:
+        # Followers are polled (every 50 ms while any is alive), the inner launcher too.
+        return None if self._followers else self.inner.wakeup_fd()
+
+    def flush(self) -> bool:
+        return self.inner.flush()
+
+    def kill(self, worker: Worker, sig: int = signal.SIGKILL) -> None:
+        if worker.pid in self._followers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGTERM)  # it deletes its Job, then dies of it
+            return
+        self.inner.kill(worker, sig)
+
+    def close(self) -> None:
+        for f in self._followers.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(f.proc.pid, signal.SIGTERM)
+        for f in self._followers.values():
+            try:
+                f.proc.wait(timeout=30)  # deleting a Job takes one API call
+            except subprocess.TimeoutExpired:
+                f.proc.kill()
+                f.proc.wait()
+            if f.ready >= 0:
+                os.close(f.ready)
+                for fd in (f.stdout, f.stderr):
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+            _remove(f.files)
+        self._followers.clear()
+        self.inner.close()
+
+
+def _write_temp(text: str) -> str:
+    fd, path = tempfile.mkstemp(prefix="grange-job-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
+
+
+def _remove(paths: list[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+@dataclass
+class KubernetesRun:
+    """What a run with Kubernetes steps checked before it started (see :func:`prepare`)."""
+
+    steps: set[str]
+    settings: dict[str, Any]
+
+    def wrap(
+        self,
+        inner: Launcher,
+        *,
+        flow: str,
+        flow_file: str,
+        datastore_root: Any,
+        options: Mapping[str, TaskOptions],
+        top_level_args: list[str],
+        step_args: list[str],
+        suffixes: tuple[str, ...] = (),
+    ) -> KubeLauncher:
+        """The launcher of the run; stores its code package (after the fork server
+        started: an S3 client's threads would not survive its forks). The package is
+        the run's own (same files, same bytes: it is stored once)."""
+        from grange.environments.package import package_flow
+
+        package = package_flow(flow_file, datastore_root, flow, suffixes)
+        return KubeLauncher(
+            inner,
+            flow=flow,
+            flow_file=flow_file,
+            options=options,
+            top_level_args=top_level_args,
+            step_args=step_args,
+            package=package,
+            settings=self.settings,
+        )
+
+
+def prepare(options: Mapping[str, TaskOptions], *, datastore_root: Any) -> KubernetesRun | None:
+    """None if no step runs on Kubernetes; else check, before the run starts, that
+    its pods can work: the client is configured, every step's pod is valid and its
+    image allowed by the profile, and the datastore is one pods can reach."""
+    steps = kubernetes_steps(options)
+    if not steps:
+        return None
+    from grange.compute.kubernetes.api import load_client
+    from grange.compute.kubernetes.pod import check_plan_image, plan_pod
+    from grange.config.active import active
+
+    profile = active()
+    settings = dict(profile.kubernetes)
+    if datastore_root.is_local and not settings.get("shared_filesystem"):
+        raise KubernetesError(
+            f"steps {', '.join(sorted(steps))} run on Kubernetes, but the datastore "
+            f"{datastore_root} is on this machine's disk, which pods cannot read",
+            fix="use an S3 datastore (--datastore-root s3://BUCKET/PREFIX, or a profile's "
+            "datastore_root); only if every node mounts this path, set [kubernetes] "
+            "shared_filesystem = true in the profile",
+        )
+    for step in sorted(steps):
+        plan = plan_pod(step, options[step], command=BOOTSTRAP, defaults=settings)
+        check_plan_image(plan, profile.policy, step)
+    load_client(settings)  # fails now, clearly, if there is no cluster configuration
+    return KubernetesRun(steps, settings)
