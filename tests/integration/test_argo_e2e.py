@@ -103,6 +103,7 @@ def test_compiled_flow_runs_as_locally(runner: Runner, flow: str, params: dict[s
     run = Flow(name)[run_id]
     assert run.successful and run.finished
     assert "runtime:argo" in run.system_tags
+    assert run.code is not None and f"class {name}" in run.code.flowspec
 
 
 @pytest.mark.slow

@@ -22,6 +22,7 @@ The index is never written from a pod: readers index the run from its records
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from typing import Any
 from grange.datastore import read_record
 from grange.datastore.runs import read_claim, read_final, write_final
 from grange.decorators.registry import parse_decospec, step_decorators, task_options
-from grange.exceptions import ParameterError
+from grange.exceptions import GrangeError, ParameterError
 from grange.flowspec import FlowSpec
 from grange.graph import graph_of
 from grange.parameters import (
@@ -138,12 +139,31 @@ def _start_run(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReques
         user=req.user,
         tags=req.tags,
         parameters=values,
+        code_package=_code_package(stores),
     )
     written = read_record(
         stores.blobs, stores.flow, req.run_id, PARAMETERS_STEP, PARAMETERS_TASK, 0
     )
     if written is None:  # not by an earlier attempt of start
         write_parameters(stores, req.run_id, {**flow_constants(flow_cls), **values})
+
+
+def _code_package(stores: TaskStores) -> dict[str, Any] | None:
+    """The package this pod runs from, as the bootstrap told it (None: not from one)."""
+    from grange._version import __version__
+    from grange.environments.package import PackageRef, package_key
+
+    url = os.environ.get("GRANGE_CODE_PACKAGE_URL")
+    sha = os.environ.get("GRANGE_CODE_PACKAGE_SHA")
+    flow_file = os.environ.get("GRANGE_CODE_PACKAGE_FLOW_FILE")
+    if not (url and sha and flow_file):
+        return None
+    try:  # one request, at the start of a run only
+        size = stores.blobs.size(package_key(stores.flow, sha))
+    except (GrangeError, OSError, ValueError):  # stored elsewhere: the size is only informative
+        size = 0
+    ref = PackageRef(url=url, sha=sha, flow_file=flow_file, size=size, grange_version=__version__)
+    return ref.to_dict()
 
 
 def argo_parameter_values(flow_cls: type, given: Sequence[str]) -> dict[str, Any]:

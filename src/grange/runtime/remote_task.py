@@ -238,8 +238,12 @@ def claim_argo_run(
     user: str,
     tags: Iterable[str],
     parameters: Mapping[str, Any],
+    code_package: Mapping[str, Any] | None = None,
 ) -> None:
     """Claim run ``run_id`` for this workflow (its start task), idempotently.
+
+    ``code_package``: the package the pod runs from (``PackageRef.to_dict()``), which
+    the client shows as ``run.code``.
 
     A retry of start in the same workflow finds its own claim and goes on; a
     claim by anything else (another workflow of the same name sharing the
@@ -259,7 +263,10 @@ def claim_argo_run(
         ),
         parameters=_printable(parameters),
         runtime=ARGO_RUNTIME,
-        extra={"argo_workflow_uid": workflow_uid} if workflow_uid else {},
+        extra={
+            **({"argo_workflow_uid": workflow_uid} if workflow_uid else {}),
+            **({"code_package": dict(code_package)} if code_package else {}),
+        },
     )
     if claim_run(stores.blobs, claim):
         return
