@@ -166,6 +166,7 @@ NEEDS: dict[str, dict[str, Any]] = {"flows/deploy-params": {"needed": 7}}
 CANNOT_RUN = {
     "flows/deploy-mixed": "a join that is also a switch: `run` refuses it (lint)",
     "docs/secrets-0": "reads a secret from the user's own secrets folder",
+    "flows/deploy-decorated": "a @kubernetes step: `run` sends it to a cluster",
 }
 
 
