@@ -235,3 +235,14 @@ def test_argo_finish_records_only_a_missing_end(runner: Runner) -> None:
     runner(file, "argo-finish", "--run-id", "argo-half", "--status", "Succeeded")
     final = read_final(blobs, "LinearRunFlow", "argo-half")
     assert final is not None and final[0] == "failed"
+
+
+def test_a_task_whose_parents_did_not_run_is_named(runner: Runner) -> None:
+    file = RUN_FLOWS / "nested_foreach.py"
+    common = ["--run-id", "argo-hand", "--argo-workflow-uid", "u"]
+    joined = runner(file, "step", "join_outer", *common, "--argo-index", "", ok=False)
+    assert "join_outer" in joined.stderr and "have not all succeeded" in joined.stderr
+    assert "Traceback" not in joined.stderr
+    runner(file, "step", "start", *common, "--argo-index", "")
+    beyond = runner(file, "step", "mid", *common, "--argo-index", "2", ok=False)
+    assert "item 2 of a foreach of 2 item(s)" in beyond.stderr

@@ -150,6 +150,14 @@ def _follow(
             continue
         outcome = _outcome(record)
         if parent_node.is_fanout:
+            if index[-1] >= (outcome.foreach_count or 0):
+                raise CommandError(
+                    f"--argo-index {'.'.join(map(str, index))}: item {index[-1]} of a foreach "
+                    f"of {outcome.foreach_count or 0} item(s) (split task {parent}/"
+                    f"{record.task_id})",
+                    fix="the compiled workflow passes the index; compile the flow again with "
+                    "`argo-workflows create` if the workflow was edited",
+                )
             return scheduler.foreach_item(outcome, index[-1])
         for pending in scheduler.on_success(outcome):
             if pending.step == step:
