@@ -30,8 +30,9 @@ place a pod on a cluster (image, resources, node selection, metadata) are
 accepted as no-ops (see :mod:`.refuse`).
 """
 
-from .engine import Node, WorkflowResult, run_workflow
+from .engine import run_workflow
 from .expressions import ExpressionError, eval_depends, eval_when, substitute
+from .nodes import Node, WorkflowResult
 from .refuse import Refused
 
 __all__ = [
