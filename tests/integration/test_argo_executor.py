@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from tests.argo_schema import validate
 
-from argo_executor import Refused
+from argo_executor import ExpressionError, Refused
 from argo_executor import run_workflow as execute
 
 OUT = {"name": "out", "emptyDir": {}}
@@ -297,3 +297,39 @@ def test_python_is_this_interpreter(tmp_path: Path) -> None:
     result = run_workflow(manifest, cwd=tmp_path)
     assert result.pods("a")[0].outputs["exe"] == sys.executable
     assert json.loads(json.dumps(result.phase)) == "Succeeded"
+
+
+def test_workflow_deadline_and_arguments(tmp_path: Path) -> None:
+    seen = tmp_path / "seen"
+    manifest = wft(
+        dag(
+            "main",
+            {"name": "hang", "template": "hang"},
+            {"name": "after", "template": "after", "depends": "hang"},
+        ),
+        py("hang", "import time; time.sleep(60)"),
+        py("after", log(seen, "'after'")),
+        py("exit", log(seen, "'exit-{{workflow.status}}'")),
+        activeDeadlineSeconds=1,
+        onExit="exit",
+    )
+    result = run_workflow(manifest, cwd=tmp_path)
+    assert result.phase == "Failed"
+    assert lines(seen) == ["exit-Failed"]  # the exit handler runs past the deadline
+
+    manifest = wft(
+        dag("main", {"name": "a", "template": "a"}),
+        py("a", "pass"),
+        arguments={"parameters": [{"name": "alpha", "value": "1"}]},
+    )
+    workflow = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "demo-"},
+        "spec": {
+            "workflowTemplateRef": {"name": "demo"},
+            "arguments": {"parameters": [{"name": "beta", "value": "2"}]},
+        },
+    }
+    with pytest.raises(ExpressionError, match="beta"):
+        run_workflow(manifest, workflow, cwd=tmp_path)
