@@ -206,3 +206,19 @@ def test_catch_keeps_the_flow_going(runner: Runner, flow: str, check: Any) -> No
     result, run_id = trigger(runner, deploy(str(runner.root), file))
     assert result.phase == "Succeeded", result.explain()
     assert check(Flow(load_flow(file).__name__)[run_id])
+
+
+def test_a_project_branch_on_argo(runner: Runner) -> None:
+    """@project: the deployment's --branch reaches every pod (current.*, the client's
+    namespace in steps) and the run's system tags, as in a local run of that branch."""
+    file = RUN_FLOWS / "project_facts.py"
+    template = deploy(str(runner.root), file, top_level_args=["--branch", "exp1"])
+    result, run_id = trigger(runner, template)
+    assert result.phase == "Succeeded", result.explain()
+    run = Flow("ProjectFactsFlow")[run_id]
+    assert {"project:demo", "project_branch:test.exp1"} <= set(run.system_tags)
+    local = runner.run(file, top=("--branch", "exp1"))
+    there = Flow("ProjectFactsFlow")[str(local.run_id)]
+    assert run.data.facts == there.data.facts
+    assert run.data.facts["branch_name"] == "test.exp1"
+    assert run["join"].task.data.work_facts == there["join"].task.data.work_facts

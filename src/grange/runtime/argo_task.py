@@ -30,6 +30,7 @@ from typing import Any
 
 from grange.datastore import read_record
 from grange.datastore.runs import read_claim, read_final, write_final
+from grange.decorators.project import ProjectInfo
 from grange.decorators.registry import parse_decospec, step_decorators, task_options
 from grange.exceptions import GrangeError, ParameterError
 from grange.flowspec import FlowSpec
@@ -78,6 +79,7 @@ class ArgoTaskRequest:
     tags: tuple[str, ...] = ()
     namespace: str | None = None
     with_decorators: tuple[str, ...] = ()
+    project: ProjectInfo | None = None  # @project: the branch (--branch/--production)
 
 
 def run_argo_task(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskRequest) -> int:
@@ -119,7 +121,9 @@ def run_argo_task(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReq
         max_user_retries=req.max_user_retries,
         extra=extra,
     )
-    record = run_task(flow_cls, spec, stores, max_num_splits=req.max_num_splits)
+    record = run_task(
+        flow_cls, spec, stores, max_num_splits=req.max_num_splits, project=req.project
+    )
     if record.status != "ok":
         return 1
     if req.outputs_dir:
@@ -140,6 +144,7 @@ def _start_run(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReques
         tags=req.tags,
         parameters=values,
         code_package=_code_package(stores),
+        system_tags=req.project.system_tags if req.project is not None else (),
     )
     written = read_record(
         stores.blobs, stores.flow, req.run_id, PARAMETERS_STEP, PARAMETERS_TASK, 0

@@ -247,6 +247,7 @@ def claim_argo_run(
     tags: Iterable[str],
     parameters: Mapping[str, Any],
     code_package: Mapping[str, Any] | None = None,
+    system_tags: Iterable[str] = (),
 ) -> None:
     """Claim run ``run_id`` for this workflow (its start task), idempotently.
 
@@ -268,6 +269,7 @@ def claim_argo_run(
             f"runtime:{ARGO_RUNTIME}",
             f"grange_version:{__version__}",
             f"python_version:{platform.python_version()}",
+            *system_tags,  # @project: project:<name>, project_branch:<branch>
         ),
         parameters=_printable(parameters),
         runtime=ARGO_RUNTIME,
