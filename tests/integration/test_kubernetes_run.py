@@ -22,7 +22,7 @@ from kubefake import FakeKube
 from s3server import MotoServer
 from support import Runner
 
-FLOW = '''
+FLOW = """
 import os
 from grange import FlowSpec, current, kubernetes, retry, step
 
@@ -52,9 +52,9 @@ class KubeFlow(FlowSpec):
 
 if __name__ == "__main__":
     KubeFlow()
-'''
+"""
 
-RETRY_FLOW = '''
+RETRY_FLOW = """
 import os, time
 from grange import FlowSpec, current, retry, step, timeout
 
@@ -73,9 +73,9 @@ class RetryFlow(FlowSpec):
 
 if __name__ == "__main__":
     RetryFlow()
-'''
+"""
 
-SLOW_FLOW = '''
+SLOW_FLOW = """
 import time
 from grange import FlowSpec, kubernetes, step, timeout
 
@@ -94,7 +94,7 @@ class SlowFlow(FlowSpec):
 
 if __name__ == "__main__":
     SlowFlow()
-'''
+"""
 
 
 @pytest.fixture
@@ -166,7 +166,9 @@ def test_ctrl_c_deletes_the_running_jobs(
     proc = subprocess.Popen(
         argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    while not [p for p in kube.objects("pods") if (p.get("status") or {}).get("phase") == "Running"]:
+    while not [
+        p for p in kube.objects("pods") if (p.get("status") or {}).get("phase") == "Running"
+    ]:
         assert proc.poll() is None, proc.communicate()[0].decode()
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
@@ -204,7 +206,11 @@ def test_an_image_that_cannot_be_pulled_fails_the_task_clearly(
     kube.unpullable.add("ghcr.io/acme/missing:1")
     env = runner.env(**shared_profile(tmp_path), KUBECONFIG=os.environ["KUBECONFIG"])
     result = runner.run(
-        project / "retry_flow.py", "--with", "kubernetes:image=ghcr.io/acme/missing:1", env=env, ok=False
+        project / "retry_flow.py",
+        "--with",
+        "kubernetes:image=ghcr.io/acme/missing:1",
+        env=env,
+        ok=False,
     )
     assert "'ghcr.io/acme/missing:1' cannot be pulled" in result.output
     assert "ImagePullBackOff" in result.output
@@ -215,7 +221,9 @@ def test_s3_datastore(
     runner: Runner, project: Path, kube: FakeKube, s3_server: MotoServer, s3_bucket: str
 ) -> None:
     root = f"s3://{s3_bucket}/kube"
-    env = runner.env(**s3_server.env(), GRANGE_DATASTORE_ROOT=root, KUBECONFIG=os.environ["KUBECONFIG"])
+    env = runner.env(
+        **s3_server.env(), GRANGE_DATASTORE_ROOT=root, KUBECONFIG=os.environ["KUBECONFIG"]
+    )
     # The nodes' own credentials (a real cluster: the service account's role).
     kube.node_env.update({k: v for k, v in s3_server.env().items() if k.startswith("AWS_")})
     result = runner.run(project / "kube_flow.py", env=env)

@@ -120,6 +120,12 @@ def step(
         # Ctrl-C is the runtime's to handle; it ends the task as it ends a forked one,
         # and a KeyboardInterrupt in the task is then one its step raised.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+    project = flow.project()  # the top-level --branch/--production, as the runtime's
+    namespace = (
+        step_namespace
+        or flow.settings.namespace
+        or (project.namespace if project is not None else None)
+    )
     if argo_index is not None:
         from grange.runtime.argo_task import ArgoTaskRequest, run_argo_task
         from grange.runtime.remote_task import parse_index
@@ -138,8 +144,9 @@ def step(
             max_num_splits=max_num_splits,
             user=current_username(),
             tags=tags,
-            namespace=step_namespace or flow.settings.namespace,
+            namespace=namespace,
             with_decorators=flow.settings.with_decorators,
+            project=project,
         )
         stores = TaskStores(datastore_root(flow.settings).open(), flow.flow_name)
         _end_process(run_argo_task(flow.flow_cls, stores, request))
@@ -151,7 +158,6 @@ def step(
     if input_paths_file:
         with open(input_paths_file, encoding="utf-8") as fh:
             input_paths = fh.read().strip()
-    project = flow.project()  # the top-level --branch/--production, as the runtime's
     spec = TaskSpec(
         flow=flow.flow_name,
         run_id=run_id,
@@ -164,9 +170,7 @@ def step(
         origin_run_id=origin_run_id,
         tags=tags,
         user=current_username(),
-        namespace=step_namespace
-        or flow.settings.namespace
-        or (project.namespace if project is not None else None),
+        namespace=namespace,
         max_user_retries=max_user_retries,
         extra=_task_extra(task_extra, flow.settings.with_decorators),
     )
