@@ -187,9 +187,11 @@ def test_start_gets_parameters_uid_and_tags() -> None:
     args = templates(man)["start"]["container"]["args"]
     assert "--argo-workflow-uid" in args and "{{workflow.uid}}" in args
     assert "text={{workflow.parameters.text}}" in args
-    assert args[args.index("--tag") + 1] == "nightly"
     end_args = templates(man)["end"]["container"]["args"]
-    assert "--argo-parameter" not in end_args and "--tag" not in end_args
+    assert "--argo-parameter" not in end_args
+    # every step's current.tags: one shared variable, not arguments per template
+    shared = man.workflow_template["spec"]["templateDefaults"]["container"]["env"]
+    assert {"name": "GRANGE_ARGO_TAGS", "value": '["nightly"]'} in shared
 
 
 def test_settings_reach_the_spec_and_metadata() -> None:

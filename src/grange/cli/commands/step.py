@@ -143,7 +143,7 @@ def step(
             foreach_batch_size=foreach_batch_size,
             max_num_splits=max_num_splits,
             user=current_username(),
-            tags=tags,
+            tags=tags or _deployment_tags(),
             namespace=namespace,
             with_decorators=flow.settings.with_decorators,
             project=project,
@@ -177,6 +177,22 @@ def step(
     stores = TaskStores(datastore_root(flow.settings).open(), flow.flow_name)
     record = run_task(flow.flow_cls, spec, stores, max_num_splits=max_num_splits, project=project)
     _end_process(0 if record.status == "ok" else 1)
+
+
+ARGO_TAGS_ENV = "GRANGE_ARGO_TAGS"  # the deployment's --tag values, JSON (every pod)
+
+
+def _deployment_tags() -> tuple[str, ...]:
+    """The tags an Argo deployment gives every task of its runs (``GRANGE_ARGO_TAGS``,
+    set once in the template's shared environment, so that ``current.tags`` is the
+    same in every step, as in a local run)."""
+    text = os.environ.get(ARGO_TAGS_ENV)
+    if not text:
+        return ()
+    tags = _parsed(ARGO_TAGS_ENV, text, json.loads, '["tag", ...]')
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise CommandError(f"{ARGO_TAGS_ENV}: {text!r} is not a JSON list of tags")
+    return tuple(tags)
 
 
 def _end_process(code: int) -> NoReturn:

@@ -92,8 +92,6 @@ def _extra_args(graph: FlowGraph, step: str, settings: ArgoSettings) -> list[str
     if step == graph.start:
         args += ["--argo-workflow-uid", "{{workflow.uid}}"]
         args += params.start_args(graph)
-        for tag in settings.tags:
-            args += ["--tag", tag]
     if node.type is NodeType.SPLIT_FOREACH:
         args += [
             "--foreach-batch-size",
