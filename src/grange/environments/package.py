@@ -105,12 +105,14 @@ def store_package(
     from grange._version import __version__
 
     key = package_key(flow_name, package.sha)
-    if location.is_local:
-        present = blobs.exists(key) and _intact(blobs, key, package.sha)
-    else:
-        present = blobs.exists(key) and blobs.size(key) == package.size
-    if not present:
-        blobs.put_bytes(key, package.data, overwrite=blobs.exists(key))
+    try:
+        stored: int | None = blobs.size(key)  # one request on S3
+    except BlobNotFound:
+        stored = None
+    if stored is None:
+        blobs.put_bytes(key, package.data)  # a concurrent run's identical put may win
+    elif stored != package.size or (location.is_local and not _intact(blobs, key, package.sha)):
+        blobs.put_bytes(key, package.data, overwrite=True)  # damaged: replaced atomically
     url = str(location.path / key) if location.is_local else blobs.url(key)
     return PackageRef(
         url=url,

@@ -118,3 +118,22 @@ def test_in_background_links_outside_are_named(
         f"the code package leaves out shared.py: a link to {tmp_path / 'shared.py'}, "
         "outside the flow's directory"
     ]
+
+
+def test_a_remote_copy_is_trusted_by_size_and_replaced_when_it_is_wrong(flow_file: str) -> None:
+    from grange.environments.package import build_package, store_package
+
+    remote = DatastoreLocation("s3://bucket/team")
+    blobs = MemoryBlobStore()
+    package = build_package(flow_file, "F")
+    key = package_key("F", package.sha)
+    blobs.put_bytes(key, b"truncated")
+    ref = store_package(blobs, remote, "F", package)
+    assert blobs.get_bytes(key) == package.data  # wrong size: replaced
+    assert ref.url == blobs.url(key)
+    same_size = bytes(len(package.data))
+    blobs.put_bytes(key, same_size, overwrite=True)
+    store_package(blobs, remote, "F", package)
+    assert blobs.get_bytes(key) == same_size  # not read back: readers check the sha256
+    with pytest.raises(DatastoreError, match="damaged"):
+        read_package(blobs, "F", ref)
