@@ -109,10 +109,15 @@ def store_package(
         stored: int | None = blobs.size(key)  # one request on S3
     except BlobNotFound:
         stored = None
-    if stored is None:
-        blobs.put_bytes(key, package.data)  # a concurrent run's identical put may win
-    elif stored != package.size or (location.is_local and not _intact(blobs, key, package.sha)):
-        blobs.put_bytes(key, package.data, overwrite=True)  # damaged: replaced atomically
+    try:
+        if stored is None:
+            blobs.put_bytes(key, package.data)  # a concurrent run's identical put may win
+        elif stored != package.size or (location.is_local and not _intact(blobs, key, package.sha)):
+            blobs.put_bytes(key, package.data, overwrite=True)  # damaged: replaced atomically
+    except OSError as err:  # a full disk, a read-only store
+        from grange.datastore.errors import write_error
+
+        raise write_error(err, "the code package", blobs.describe()) from None
     url = str(location.path / key) if location.is_local else blobs.url(key)
     return PackageRef(
         url=url,

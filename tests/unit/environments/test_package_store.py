@@ -137,3 +137,23 @@ def test_a_remote_copy_is_trusted_by_size_and_replaced_when_it_is_wrong(flow_fil
     assert blobs.get_bytes(key) == same_size  # not read back: readers check the sha256
     with pytest.raises(DatastoreError, match="damaged"):
         read_package(blobs, "F", ref)
+
+
+def test_a_store_that_cannot_be_written_is_named(
+    flow_file: str, location: DatastoreLocation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from grange.datastore import LocalBlobStore
+    from grange.exceptions import StoreFullError
+
+    def full(self: object, key: str, chunks: object, *, overwrite: bool = False) -> bool:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(LocalBlobStore, "put_chunks", full)
+    with pytest.raises(StoreFullError, match="the code package could not be saved"):
+        package_flow(flow_file, location, "F")
+    packing = PackageInBackground(flow_file, "F", (), location)
+    packing.store_in(location.open())
+    ref, notes = packing.result()
+    assert ref is None and "the disk holding" in notes[0]
