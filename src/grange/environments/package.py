@@ -16,7 +16,8 @@ and :mod:`~grange.environments.archive`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,22 @@ class PackageRef:
             size=int(data.get("size") or 0),
             grange_version=str(data.get("grange_version") or ""),
         )
+
+
+ENV_URL = "GRANGE_CODE_PACKAGE_URL"
+ENV_SHA = "GRANGE_CODE_PACKAGE_SHA"
+ENV_FLOW_FILE = "GRANGE_CODE_PACKAGE_FLOW_FILE"
+
+
+def ref_from_env(env: Mapping[str, str] | None = None) -> PackageRef | None:
+    """The package this process runs from, as the bootstrap says in the environment
+    (``GRANGE_CODE_PACKAGE_URL``, ``_SHA``, ``_FLOW_FILE``); ``None`` outside a package.
+    A run claimed in a pod (Argo's start step) records it with this."""
+    env = os.environ if env is None else env
+    url, sha, flow_file = env.get(ENV_URL), env.get(ENV_SHA), env.get(ENV_FLOW_FILE)
+    if not (url and sha and flow_file):
+        return None
+    return PackageRef(url=url, sha=sha, flow_file=flow_file)
 
 
 @dataclass(frozen=True)

@@ -157,3 +157,15 @@ def test_a_store_that_cannot_be_written_is_named(
     packing.store_in(location.open())
     ref, notes = packing.result()
     assert ref is None and "the disk holding" in notes[0]
+
+
+def test_ref_from_env() -> None:
+    from grange.environments.package import ref_from_env
+
+    assert ref_from_env({}) is None
+    env = {
+        "GRANGE_CODE_PACKAGE_URL": "s3://b/F/data/ab/x",
+        "GRANGE_CODE_PACKAGE_SHA": "ab" * 32,
+        "GRANGE_CODE_PACKAGE_FLOW_FILE": "flows/f.py",
+    }
+    assert ref_from_env(env) == PackageRef("s3://b/F/data/ab/x", "ab" * 32, "flows/f.py")
