@@ -108,9 +108,7 @@ def step(
         origin_run_id=origin_run_id,
         tags=tags,
         user=current_username(),
-        namespace=step_namespace
-        or flow.settings.namespace
-        or (project.namespace if project is not None else None),
+        namespace=step_namespace or flow.settings.namespace,
         max_user_retries=max_user_retries,
         extra=_task_extra(task_extra, flow.settings.with_decorators),
     )
