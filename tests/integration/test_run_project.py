@@ -32,7 +32,12 @@ def test_every_task_knows_its_branch(runner: Runner, fork: bool) -> None:
     assert len(tasks) == 5
     for task in tasks:
         assert task.data.facts == facts("test.feature_1"), task.pathspec
-    assert run["start"].task.data.client_namespace == f"user:{USER}"
+    start = run["start"].task
+    assert start.data.client_namespace == f"user:{USER}"
+    assert start.data.task_obj.pathspec == start.pathspec
+    namespace("no-such-namespace")  # objects looked up without the check pass that on
+    assert start.data.run_obj["start"].task.pathspec == start.pathspec
+    namespace(None)
     assert {"project:demo", "project_branch:test.feature_1", f"user:{USER}"} <= run.system_tags
 
 
@@ -102,6 +107,15 @@ def test_a_failed_run_says_how_to_resume_on_its_branch(runner: Runner, tmp_path:
     assert "resume --origin-run-id" in failed.output
     hint = next(line for line in failed.output.splitlines() if "Resume with:" in line)
     assert "--branch x --production resume" in hint
+
+
+def test_branch_and_production_from_the_environment(runner: Runner) -> None:
+    env = runner.env(GRANGE_BRANCH="from_env", GRANGE_PRODUCTION="1")
+    run_id = runner.run(FLOW, env=env).run_id
+    assert Flow("ProjectFactsFlow")[run_id]["end"].task.data.facts == facts(
+        "prod.from_env", production=True
+    )
+    runner.run("linear", env=env)  # a flow without @project ignores them, as Metaflow's
 
 
 def test_branch_options_need_a_project(runner: Runner) -> None:
