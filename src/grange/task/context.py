@@ -10,8 +10,8 @@ the step set and references, never rewrites, what it only inherited.
 from __future__ import annotations
 
 import sys
-from functools import partial
 from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from grange.current import current
