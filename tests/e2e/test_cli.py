@@ -127,8 +127,9 @@ def test_help_lists_commands_and_top_level_options() -> None:
     for option in ("--debug", "--quiet", "--datastore-root", "--metadata", "--with", "--namespace"):
         assert option in result.stdout
     commands = result.stdout.split("Commands:")[1]
-    assert "check       Check that the flow is valid (the default command)." in commands
-    assert "show        Show the flow's steps and how they connect." in commands
+    assert re.search(r"\n  check +Check that the flow is valid \(the default command\)\.", commands)
+    assert re.search(r"\n  show +Show the flow's steps and how they connect\.", commands)
+    assert re.search(r"\n  argo-workflows +Deploy the flow to Argo Workflows", commands)
 
 
 @pytest.mark.parametrize("stem", RUNNABLE)

@@ -121,12 +121,12 @@ def step(
         # and a KeyboardInterrupt in the task is then one its step raised.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
     project = flow.project()  # the top-level --branch/--production, as the runtime's
-    namespace = (
-        step_namespace
-        or flow.settings.namespace
-        or (project.namespace if project is not None else None)
-    )
+    namespace = step_namespace or flow.settings.namespace
     if argo_index is not None:
+        # A deployed run's tasks read their own branch's runs, as Metaflow's deployed
+        # (production-token) namespaces do; a local run's read the user's namespace.
+        if namespace is None and project is not None:
+            namespace = project.namespace
         from grange.runtime.argo_task import ArgoTaskRequest, run_argo_task
         from grange.runtime.remote_task import parse_index
 
