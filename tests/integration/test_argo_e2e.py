@@ -227,6 +227,7 @@ def test_a_project_branch_on_argo(runner: Runner) -> None:
     assert there.data.facts["namespace"] == "user:tester"
     assert {**run.data.facts, "namespace": None} == {**there.data.facts, "namespace": None}
     assert run.data.facts["branch_name"] == "test.exp1"
+
     def without_namespace(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{**f, "namespace": None} for f in facts]
 
