@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from kubefake import FakeKube
 from s3server import MotoServer
 from support import Runner
 
-FLOW = '''
+FLOW = """
 import os
 from grange import FlowSpec, current, kubernetes, retry, step
 
@@ -53,9 +52,9 @@ class KubeFlow(FlowSpec):
 
 if __name__ == "__main__":
     KubeFlow()
-'''
+"""
 
-RETRY_FLOW = '''
+RETRY_FLOW = """
 import os, time
 from grange import FlowSpec, current, retry, step, timeout
 
@@ -74,9 +73,9 @@ class RetryFlow(FlowSpec):
 
 if __name__ == "__main__":
     RetryFlow()
-'''
+"""
 
-SLOW_FLOW = '''
+SLOW_FLOW = """
 import time
 from grange import FlowSpec, kubernetes, step, timeout
 
@@ -95,7 +94,7 @@ class SlowFlow(FlowSpec):
 
 if __name__ == "__main__":
     SlowFlow()
-'''
+"""
 
 
 @pytest.fixture
@@ -126,9 +125,10 @@ def test_a_kubernetes_step_runs_as_jobs(
     pods = run["join"].task.data.pods
     assert len(pods) == 3 and all(p.startswith("kubeflow-square-") for p in pods)
     assert "squaring 2" in result.output  # the pod's log, streamed
-    assert "squaring 2" in run["square"].tasks().__next__().stdout or any(
-        "squaring" in t.stdout for t in run["square"].tasks()
-    )
+    logs = sorted(t.stdout for t in run["square"].tasks())  # and kept as the task's
+    assert [line.splitlines()[-1] for line in logs] == ["squaring 1", "squaring 2", "squaring 3"]
+    job = kube.requests.index(("POST", "/apis/batch/v1/namespaces/default/jobs"))
+    assert job >= 0
     deleted = kube.deleted_jobs
     assert len(deleted) == 3 and {p for _, _, p in deleted} == {"Background"}
     assert kube.objects("jobs") == [] and kube.objects("pods") == []
@@ -167,7 +167,9 @@ def test_ctrl_c_deletes_the_running_jobs(
     proc = subprocess.Popen(
         argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    while not [p for p in kube.objects("pods") if (p.get("status") or {}).get("phase") == "Running"]:
+    while not [
+        p for p in kube.objects("pods") if (p.get("status") or {}).get("phase") == "Running"
+    ]:
         assert proc.poll() is None, proc.communicate()[0].decode()
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
@@ -205,7 +207,11 @@ def test_an_image_that_cannot_be_pulled_fails_the_task_clearly(
     kube.unpullable.add("ghcr.io/acme/missing:1")
     env = runner.env(**shared_profile(tmp_path), KUBECONFIG=os.environ["KUBECONFIG"])
     result = runner.run(
-        project / "retry_flow.py", "--with", "kubernetes:image=ghcr.io/acme/missing:1", env=env, ok=False
+        project / "retry_flow.py",
+        "--with",
+        "kubernetes:image=ghcr.io/acme/missing:1",
+        env=env,
+        ok=False,
     )
     assert "'ghcr.io/acme/missing:1' cannot be pulled" in result.output
     assert "ImagePullBackOff" in result.output
@@ -216,7 +222,9 @@ def test_s3_datastore(
     runner: Runner, project: Path, kube: FakeKube, s3_server: MotoServer, s3_bucket: str
 ) -> None:
     root = f"s3://{s3_bucket}/kube"
-    env = runner.env(**s3_server.env(), GRANGE_DATASTORE_ROOT=root, KUBECONFIG=os.environ["KUBECONFIG"])
+    env = runner.env(
+        **s3_server.env(), GRANGE_DATASTORE_ROOT=root, KUBECONFIG=os.environ["KUBECONFIG"]
+    )
     # The nodes' own credentials (a real cluster: the service account's role).
     kube.node_env.update({k: v for k, v in s3_server.env().items() if k.startswith("AWS_")})
     result = runner.run(project / "kube_flow.py", env=env)
