@@ -24,7 +24,7 @@ from support import Runner
 
 FLOW = """
 import os
-from grange import FlowSpec, current, kubernetes, retry, step
+from grange import FlowSpec, current, kubernetes, resources, retry, step
 
 class KubeFlow(FlowSpec):
     @step
@@ -32,6 +32,7 @@ class KubeFlow(FlowSpec):
         self.items = [1, 2, 3]
         self.next(self.square, foreach="items")
 
+    @resources(cpu=64, memory=1000000)
     @kubernetes(cpu=0.5, memory=256, labels={"team": "ml"})
     @step
     def square(self):
@@ -125,6 +126,7 @@ def test_a_kubernetes_step_runs_as_jobs(
     pods = run["join"].task.data.pods
     assert len(pods) == 3 and all(p.startswith("kubeflow-square-") for p in pods)
     assert "squaring 2" in result.output  # the pod's log, streamed
+    assert "more than this machine has" not in result.output  # pods take nothing here
     logs = sorted(t.stdout for t in run["square"].tasks())  # and kept as the task's
     assert [line.splitlines()[-1] for line in logs] == ["squaring 1", "squaring 2", "squaring 3"]
     job = kube.requests.index(("POST", "/apis/batch/v1/namespaces/default/jobs"))
@@ -235,3 +237,12 @@ def test_s3_datastore(
     run = Flow("KubeFlow")[str(result.run_id)]
     assert run.successful and run.data.total == 14
     assert len(kube.deleted_jobs) == 3
+
+
+def test_a_parallel_step_is_refused_on_kubernetes(
+    runner: Runner, tmp_path: Path, kube: FakeKube
+) -> None:
+    env = runner.env(**shared_profile(tmp_path), KUBECONFIG=os.environ["KUBECONFIG"])
+    result = runner.run("gang", "--with", "kubernetes", env=env, ok=False)
+    assert result.returncode == 2 and "is @parallel" in result.output
+    assert "Traceback" not in result.output and kube.requests == []

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -326,13 +326,24 @@ class KubernetesRun:
         )
 
 
-def prepare(options: Mapping[str, TaskOptions], *, datastore_root: Any) -> KubernetesRun | None:
+def prepare(
+    options: Mapping[str, TaskOptions], *, datastore_root: Any, gangs: Set[str] = frozenset()
+) -> KubernetesRun | None:
     """None if no step runs on Kubernetes; else check, before the run starts, that
     its pods can work: the client is configured, every step's pod is valid and its
-    image allowed by the profile, and the datastore is one pods can reach."""
+    image allowed by the profile, and the datastore is one pods can reach.
+    ``gangs``: the ``@parallel`` steps, whose tasks must reach each other."""
     steps = kubernetes_steps(options)
     if not steps:
         return None
+    for step in sorted(steps & gangs):
+        raise KubernetesError(
+            f"step '{step}' is @parallel: its tasks must reach each other, which the Jobs "
+            "of a local run cannot do yet",
+            step=step,
+            fix="run it without @kubernetes (or without --with kubernetes), or deploy the "
+            "flow with argo-workflows create",
+        )
     from grange.compute.kubernetes.api import load_client
     from grange.compute.kubernetes.pod import check_plan_image, plan_pod
     from grange.config.active import active
