@@ -136,3 +136,14 @@ def test_the_follower_streams_the_log_and_returns_the_exit_code(
     out = capfdbinary.readouterr().out
     assert out == b"hello from the pod\n"
     assert kube.objects("jobs") == []
+
+
+def test_a_misspelt_setting_is_refused_with_a_suggestion() -> None:
+    from grange.compute.kubernetes.settings import check_settings
+    from grange.exceptions import ConfigError
+
+    check_settings({"image": "x", "shared_filesystem": True})
+    with pytest.raises(ConfigError) as info:
+        check_settings({"namspace": "ml"})
+    assert info.value.message == "[kubernetes] namspace: is not a known key"
+    assert (info.value.fix or "").startswith("did you mean 'namespace'?")

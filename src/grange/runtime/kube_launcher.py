@@ -346,10 +346,12 @@ def prepare(
         )
     from grange.compute.kubernetes.api import load_client
     from grange.compute.kubernetes.pod import check_plan_image, plan_pod
+    from grange.compute.kubernetes.settings import check_settings
     from grange.config.active import active
 
     profile = active()
     settings = dict(profile.kubernetes)
+    check_settings(settings)
     if datastore_root.is_local and not settings.get("shared_filesystem"):
         raise KubernetesError(
             f"steps {', '.join(sorted(steps))} run on Kubernetes, but the datastore "
