@@ -204,7 +204,7 @@ def cached_member(
         if path is not None:
             _write_cached(path, member)
             if kind != "grange":
-                _prune(path.parent, f"{kind}-", KEEP_FLOW_PARTS)
+                prune(path.parent, f"{kind}-", KEEP_FLOW_PARTS)
     _members[key] = member
     while len(_members) > 8:
         del _members[next(iter(_members))]
@@ -243,7 +243,8 @@ def _write_cached(path: Path, member: bytes) -> None:
             temp.unlink()
 
 
-def _prune(folder: Path, prefix: str, keep: int) -> None:
+def prune(folder: Path, prefix: str, keep: int) -> None:
+    """Remove the oldest files of ``folder`` named ``prefix...`` past the ``keep`` newest."""
     with contextlib.suppress(OSError):
         kept = [e for e in os.scandir(folder) if e.name.startswith(prefix)]
         if len(kept) <= keep:

@@ -32,6 +32,7 @@ DEFAULT_SUFFIXES = (".py",)
 #: What the package itself puts at its top: a flow's directory may not hold them there.
 RESERVED = ("grange", "INFO.json")
 SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
+ABSENT = "-"  # the stamp of a path that does not exist
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ class Selection:
     files: list[PackedFile] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     changed_at: float = 0.0  # the latest ctime of the files (see archive.cached_member)
+    # What decides the list (directories walked, ignore files, .git above): path ->
+    # file_stamp, or "-" for absent (see grange.environments.listing).
+    watch: dict[str, str] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -121,10 +125,17 @@ def select_files(
             f"{root}: the code package holds that directory only",
             fix="run the flow from its real location, or copy it into the directory",
         )
-    selection = Selection(root=root, flow_file=given.name, suffixes=normalize_suffixes(suffixes))
-    excluded = {os.path.realpath(p) for p in exclude}
-    walker = _Walker(selection, real_root, excluded, _outer_ignores(root))
-    walker.walk(str(root), "", walker.base, set())
+    suffixes = normalize_suffixes(suffixes)
+    excluded = sorted({os.path.realpath(p) for p in exclude})
+    from grange.environments import listing
+
+    key = listing.key_of(real_root, given.name, suffixes, excluded)
+    cached = listing.load(key, root)
+    if cached is not None:
+        return cached
+    selection = Selection(root=root, flow_file=given.name, suffixes=suffixes)
+    walker = _Walker(selection, real_root, set(excluded))
+    walker.walk(str(root), "", _outer_ignores(root, selection.watch), set())
     if not any(f.name == selection.flow_file for f in selection.files):
         # Ignored, or its suffix not packed: the package must hold it all the same.
         info = given.stat()
@@ -134,6 +145,7 @@ def select_files(
         )
         selection.changed_at = max(selection.changed_at, info.st_ctime)
     selection.files.sort(key=lambda f: f.name)
+    listing.store(key, selection)
     return selection
 
 
@@ -159,23 +171,21 @@ class _Rules:
                 decision = bool(result.include)
         return bool(decision)
 
-    def extended(self, base: str, folder: str) -> _Rules:
+    def extended(self, base: str, folder: str, watch: dict[str, str]) -> _Rules:
         specs = list(self.specs)
         for ignore in IGNORE_FILES:
-            spec = _read_spec(os.path.join(folder, ignore))
+            path = os.path.join(folder, ignore)
+            spec = _read_spec(path, watch)
             if spec is not None:
                 specs.append((base, spec))
         return _Rules(tuple(specs))
 
 
 class _Walker:
-    def __init__(
-        self, selection: Selection, real_root: str, excluded: set[str], outer: _Rules
-    ) -> None:
+    def __init__(self, selection: Selection, real_root: str, excluded: set[str]) -> None:
         self.selection = selection
         self.real_root = real_root
         self.excluded = excluded
-        self.base = outer
 
     def skip(self, name: str, reason: str) -> None:
         self.selection.skipped.append(Skipped(name, reason))
@@ -186,11 +196,13 @@ class _Walker:
             self.skip(prefix.rstrip("/"), "a link back to a directory packed already")
             return
         seen = seen | {real}
-        rules = rules.extended(prefix, folder)
+        watch = self.selection.watch
         try:
+            watch[folder] = file_stamp(os.stat(folder))  # entries added, removed, renamed
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as err:
             raise _unreadable(folder, err) from None
+        rules = rules.extended(prefix, folder, watch)
         for entry in entries:
             name = prefix + entry.name
             try:
@@ -227,6 +239,7 @@ class _Walker:
                 return
             if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
                 self.skip(name + "/", "a virtual environment")
+                self.selection.watch[entry.path] = file_stamp(info)  # until it is not
                 return
             if rules.ignored(name, is_dir=True):
                 return
@@ -250,13 +263,15 @@ class _Walker:
         self.selection.changed_at = max(self.selection.changed_at, info.st_ctime)
 
 
-def _outer_ignores(root: Path) -> _Rules:
+def _outer_ignores(root: Path, watch: dict[str, str]) -> _Rules:
     """The ``.gitignore`` files above the flow's directory, up to its git repository's
     root (none when it is not in a repository)."""
     levels: list[Path] = []
     folder = root
     while True:
-        if (folder / ".git").exists():
+        git = folder / ".git"
+        watch[str(git)] = _stamp(str(git))
+        if watch[str(git)] != ABSENT:
             break
         if folder.parent == folder:
             return _Rules()  # not in a git repository
@@ -264,7 +279,7 @@ def _outer_ignores(root: Path) -> _Rules:
         levels.append(folder)
     specs: list[tuple[str, object]] = []
     for above in reversed(levels):  # outermost first
-        spec = _read_spec(str(above / ".gitignore"))
+        spec = _read_spec(str(above / ".gitignore"), watch)
         if spec is not None:
             specs.append((_outer_base(root, above), spec))
     return _Rules(tuple(specs))
@@ -282,17 +297,26 @@ def _relative(name: str, base: str) -> str:
     return name[len(base) :]  # at or below it: strip the way down
 
 
-def _read_spec(path: str) -> object | None:
+def _read_spec(path: str, watch: dict[str, str]) -> object | None:
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
+            watch[path] = file_stamp(os.fstat(f.fileno()))
             lines = f.read().splitlines()
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        watch[path] = ABSENT
         return None
     except OSError as err:
         raise _unreadable(path, err) from None
     import pathspec
 
     return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def _stamp(path: str) -> str:
+    try:
+        return file_stamp(os.stat(path))
+    except OSError:
+        return ABSENT
 
 
 def _inside(path: str, folder: str) -> bool:
