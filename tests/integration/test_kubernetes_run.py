@@ -98,11 +98,36 @@ if __name__ == "__main__":
 """
 
 
+STUCK_FLOW = """
+import signal, time
+from grange import FlowSpec, kubernetes, step, timeout
+
+class StuckFlow(FlowSpec):
+    @timeout(seconds=1)
+    @kubernetes
+    @step
+    def start(self):
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])  # as if stuck in C code
+        print("stuck", flush=True)
+        time.sleep(120)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    StuckFlow()
+"""
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     folder = tmp_path / "project"
     folder.mkdir()
-    for name, text in (("kube_flow", FLOW), ("retry_flow", RETRY_FLOW), ("slow_flow", SLOW_FLOW)):
+    flows = {"kube_flow": FLOW, "retry_flow": RETRY_FLOW, "slow_flow": SLOW_FLOW}
+    flows["stuck_flow"] = STUCK_FLOW
+    for name, text in flows.items():
         (folder / f"{name}.py").write_text(textwrap.dedent(text))
     return folder
 
@@ -159,6 +184,17 @@ def test_timeout_stops_the_pod_and_deletes_the_job(
     assert "timed out" in result.output.lower() or "Timeout" in result.output
     assert len(kube.deleted_jobs) == 1
     assert kube.objects("jobs") == []
+
+
+def test_a_step_past_its_timeout_is_stopped_by_the_runtime_and_its_job_deleted(
+    runner: Runner, project: Path, tmp_path: Path, kube: FakeKube
+) -> None:
+    extra = "startup_allowance = 1\n"
+    env = runner.env(**shared_profile(tmp_path, extra), KUBECONFIG=os.environ["KUBECONFIG"])
+    result = runner.run(project / "stuck_flow.py", env=env, ok=False)
+    assert "stuck" in result.output
+    assert "TimeoutException: step 'start' timed out after 1 seconds" in result.output
+    assert len(kube.deleted_jobs) == 1 and kube.objects("jobs") == []
 
 
 def test_ctrl_c_deletes_the_running_jobs(

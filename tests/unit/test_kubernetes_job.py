@@ -1,19 +1,16 @@
-"""The Job of a task attempt, what a pod's status means, and the follower against the fake."""
+"""The Job of a task attempt, what a pod's status means, the [kubernetes] settings."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import kubernetes_validate
 import pytest
 
-from grange.compute.kubernetes.follow import Follower
 from grange.compute.kubernetes.job import generate_name, job_manifest, label_value, pod_outcome
 from grange.compute.kubernetes.pod import plan_pod
 from grange.decorators.kubernetes import KubernetesDecorator
 from grange.decorators.registry import task_options
-from kubefake import FakeKube
 
 
 def manifest(**kube: Any) -> dict[str, Any]:
@@ -102,40 +99,6 @@ def test_pod_outcomes(
     assert (outcome.state, outcome.exit_code) == (state, code)
     if says:
         assert says in (outcome.message or "")
-
-
-def test_unschedulable_is_a_notice_then_a_failure(
-    kube: FakeKube, capsys: pytest.CaptureFixture[str]
-) -> None:
-    job = manifest(node_selector={"pool": "gpu"})
-    follower = Follower({"job": job, "unschedulable_timeout": 0.3}, None)
-    try:
-        assert follower.run() == 1
-    finally:
-        follower.delete()
-    err = capsys.readouterr().err
-    assert "cannot be scheduled yet (Unschedulable): 0/1 nodes are available" in err
-    assert "could not be scheduled for" in err and "node_selector" in err
-    assert [p for _, _, p in kube.deleted_jobs] == ["Background"]
-
-
-def test_the_follower_streams_the_log_and_returns_the_exit_code(
-    kube: FakeKube, capfdbinary: pytest.CaptureFixture[bytes]
-) -> None:
-    job = manifest()
-    job["spec"]["template"]["spec"]["containers"][0]["command"] = [
-        "python",
-        "-c",
-        "print('hello from the pod'); raise SystemExit(4)",
-    ]
-    follower = Follower({"job": json.loads(json.dumps(job))}, None)
-    try:
-        assert follower.run() == 4
-    finally:
-        follower.delete()
-    out = capfdbinary.readouterr().out
-    assert out == b"hello from the pod\n"
-    assert kube.objects("jobs") == []
 
 
 def test_a_misspelt_setting_is_refused_with_a_suggestion() -> None:

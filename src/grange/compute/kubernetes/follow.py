@@ -70,8 +70,9 @@ class Follower:
             _say(f"Kubernetes: {outcome.message}")
             return 1
         self._ready()
+        # Also when the container ended before it was seen running: its log is all there.
+        self._stream_log(pod)
         if outcome.state == "running":
-            self._stream_log(pod)
             outcome = self._wait_end(pod)
         if outcome.message:
             _say(f"Kubernetes: {outcome.message}")
