@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -79,3 +80,26 @@ def test_the_log_of_a_container_that_ended_before_it_was_seen_is_shown(
     finally:
         follower.delete()
     assert capfdbinary.readouterr().out == b"quick\n"
+
+
+def test_a_job_deleted_before_its_pod_started_ends_the_follower(
+    kube: FakeKube, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from kubefake.store import KINDS
+
+    monkeypatch.setattr(kube.kubelet, "_run_job", lambda job: None)  # no pod, ever
+
+    def delete_soon() -> None:
+        while not kube.objects("jobs"):
+            time.sleep(0.01)
+        name = kube.objects("jobs")[0]["metadata"]["name"]
+        kube.store.delete(KINDS["jobs"], "default", name, "Background")
+
+    threading.Thread(target=delete_soon, daemon=True).start()
+    follower = Follower({"job": manifest()}, None)
+    assert follower.run() == 1
+    follower.delete()  # quietly: it is gone already
+    err = capsys.readouterr().err
+    assert "was deleted before its pod started" in err and "could not delete" not in err

@@ -121,8 +121,28 @@ class Follower:
                     unschedulable_since = None
             elif seen:
                 return seen, Outcome("failed", message=f"the pod {seen} was deleted")
+            else:
+                failed = self._job_failure()
+                if failed:
+                    return seen, Outcome("failed", message=failed)
             time.sleep(delay)
             delay = min(delay * 1.5, 1.0)
+
+    def _job_failure(self) -> str | None:
+        """Why the Job ended without a pod (deleted, past its deadline...), or None."""
+        try:
+            answer = self.batch.read_namespaced_job(
+                self.name, self.namespace, _preload_content=False
+            )
+        except Exception as err:
+            if getattr(err, "status", None) == 404:
+                return f"the Job {self.namespace}/{self.name} was deleted before its pod started"
+            raise api_error(err, f"reading Job {self.namespace}/{self.name}") from None
+        for condition in (json.loads(answer.data).get("status") or {}).get("conditions") or []:
+            if condition.get("type") == "Failed" and condition.get("status") == "True":
+                reason = condition.get("reason") or "Failed"
+                return f"the Job failed ({reason}): {condition.get('message') or 'no pod ran'}"
+        return None
 
     def _wait_end(self, name: str) -> Outcome:
         delay = 0.02
