@@ -8,6 +8,7 @@ S3 library.
 
 from __future__ import annotations
 
+import importlib
 import typing
 
 from grange._version import __version__
@@ -17,6 +18,7 @@ from grange.decorators import (
     environment,
     kubernetes,
     parallel,
+    project,
     resources,
     retry,
     secrets,
@@ -46,6 +48,8 @@ if typing.TYPE_CHECKING:
 
 __all__ = [  # noqa: RUF022 (plain sorted(), as the API test checks)
     "DataArtifact",
+    "DeployedFlow",
+    "Deployer",
     "Flow",
     "FlowSpec",
     "GrangeError",
@@ -60,6 +64,7 @@ __all__ = [  # noqa: RUF022 (plain sorted(), as the API test checks)
     "S3PutObject",
     "Step",
     "Task",
+    "TriggeredRun",
     "__version__",
     "catch",
     "current",
@@ -72,6 +77,7 @@ __all__ = [  # noqa: RUF022 (plain sorted(), as the API test checks)
     "metadata",
     "namespace",
     "parallel",
+    "project",
     "resources",
     "retry",
     "secrets",
@@ -89,19 +95,23 @@ _CLIENT_NAMES = frozenset(
 
 _S3_NAMES = frozenset({"S3", "S3GetObject", "S3Object", "S3PutObject"})
 
+_DEPLOY_NAMES = frozenset({"DeployedFlow", "Deployer", "TriggeredRun"})
+
 
 def __getattr__(name: str) -> typing.Any:
-    """Import the client API, or ``S3``, on first use (PEP 562)."""
-    if name in _CLIENT_NAMES:
-        import grange.client as module
-    elif name in _S3_NAMES:
-        import grange.datatools.s3 as module  # type: ignore[no-redef]
-    else:
-        raise AttributeError(f"module 'grange' has no attribute {name!r}")
-    for exported in _CLIENT_NAMES if name in _CLIENT_NAMES else _S3_NAMES:
-        globals()[exported] = getattr(module, exported)
-    return globals()[name]
+    """Import the client API, ``S3`` or ``Deployer`` on first use (PEP 562)."""
+    for names, module_name in (
+        (_CLIENT_NAMES, "grange.client"),
+        (_S3_NAMES, "grange.datatools.s3"),
+        (_DEPLOY_NAMES, "grange.deploy.deployer"),
+    ):
+        if name in names:
+            module = importlib.import_module(module_name)
+            for exported in names:
+                globals()[exported] = getattr(module, exported)
+            return globals()[name]
+    raise AttributeError(f"module 'grange' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _CLIENT_NAMES | _S3_NAMES)
+    return sorted(set(globals()) | _CLIENT_NAMES | _S3_NAMES | _DEPLOY_NAMES)

@@ -1,7 +1,9 @@
 """``current``: facts about the task that is running, readable from any step.
 
 Outside a running task every fact is ``None`` and ``is_running_flow`` is
-False. The task executor calls :meth:`Current._bind` before the step and
+False. The ``@project`` facts (``project_name``, ``branch_name``,
+``project_flow_name``) are ``None`` and ``is_production``/``is_user_branch``
+False in a task of a flow without ``@project``. The task executor calls :meth:`Current._bind` before the step and
 :meth:`Current._unbind` after it.
 """
 
@@ -12,7 +14,9 @@ from typing import Any
 _FIELDS = (
     "flow_name", "run_id", "step_name", "task_id", "retry_count", "origin_run_id",
     "pathspec", "username", "namespace", "tags", "parameter_names", "graph",
+    "project_name", "branch_name", "project_flow_name", "is_production", "is_user_branch",
 )  # fmt: skip
+_FLAGS = frozenset({"is_production", "is_user_branch"})  # False, not None, when unset
 
 
 class Current:
@@ -30,6 +34,12 @@ class Current:
     tags: frozenset[str] | None
     parameter_names: list[str] | None
     graph: dict[str, Any] | None
+    # @project: where the run belongs (None / False without @project)
+    project_name: str | None
+    branch_name: str | None
+    project_flow_name: str | None
+    is_production: bool
+    is_user_branch: bool
 
     def __init__(self) -> None:
         self._unbind()
@@ -55,12 +65,14 @@ class Current:
         self._extras: set[str] = set()
         self._task = None
         for name in _FIELDS:
-            setattr(self, name, None)
+            setattr(self, name, False if name in _FLAGS else None)
 
     def get(self, name: str, default: Any = None) -> Any:
         return getattr(self, name, default)
 
     def __contains__(self, name: str) -> bool:
+        if name in _FLAGS:  # set only in a run of a @project flow, as in Metaflow
+            return self.project_name is not None
         return getattr(self, name, None) is not None
 
     def __repr__(self) -> str:

@@ -23,6 +23,7 @@ Every one ends the CLI with status 2, as docs/cli.md says (1 is a failed run,
     ├── StoreFullError               the disk holding a store is full
     ├── StoreReadOnlyError           a store can be read but not written
     ├── CommandError                 a CLI command got arguments it cannot use
+    ├── CompileError                 a flow cannot be compiled for a scheduler (Argo)
     ├── ConfigError                  the configuration file or a profile is invalid
     ├── PolicyError                  a profile's policy refuses what was asked
     ├── SecretError                  a secret cannot be read from its source
@@ -252,6 +253,15 @@ class CommandError(GrangeError):
 
     exit_code = 2
     headline = "Invalid command"
+
+
+class CompileError(GrangeError):
+    """A flow cannot be compiled for a production scheduler (Argo Workflows): a shape
+    it cannot express, a name or value past its limits, or a manifest that fails the
+    compiler's own checks."""
+
+    exit_code = 2
+    headline = "Cannot compile for Argo Workflows"
 
 
 class MetadataError(GrangeError):

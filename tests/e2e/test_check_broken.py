@@ -14,6 +14,7 @@ BROKEN = Path(__file__).resolve().parents[1] / "flows" / "broken"
 # stem -> (rule, line, what the error must name: the step, else the parameter or step
 # that is missing). Lines are hard-coded from the files.
 EXPECTED: dict[str, tuple[str, int, str]] = {
+    "bad_project_name": ("flow-decorator", 4, "@project(name='Fraud-Detection')"),
     "bad_decorator_args": ("decorator", 9, "step 'train'"),
     "bad_step_name": ("step-name", 12, "step 'TrainModel'"),
     "catch_on_foreach": ("decorator-placement", 25, "step 'start'"),

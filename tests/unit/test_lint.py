@@ -34,6 +34,7 @@ class Expected:
 
 # One broken flow per row; `line` is hard-coded from the file.
 CASES = [
+    Expected("bad_project_name", "flow-decorator", None, 4, ("@project(name='Fraud-Detection')", "lowercase letters"), ("@project(name='fraud_detection')",)),
     Expected("decorator_below_step", "decorator", "train", 23, ("@note", "below @step"), ("move @note above @step",)),
     Expected("long_flow_name", "flow-name", None, 6, ("(130 characters)", "at most 128 bytes", "folder name"), ("shorter name",)),
     Expected("reserved_step", "reserved-step-name", "input", 12, ("'input'", "reserved", "self.input"), ("rename the step", "'input_step'")),

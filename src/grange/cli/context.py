@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from grange.decorators.project import ProjectInfo
     from grange.flowspec import FlowSpec
     from grange.graph import FlowGraph
 
@@ -28,6 +29,8 @@ class Settings:
     ``step``, ``logs``, ``dump``, ...); ``None`` means "the default".
     ``profile`` is ``--profile`` (the configuration file is read only by the
     commands that need it: ``grange.cli.runtime_options.effective``).
+    ``branch`` and ``production`` are ``--branch NAME`` and ``--production``: the
+    branch of a ``@project`` flow that runs and deployments belong to.
     """
 
     debug: bool = False
@@ -39,6 +42,8 @@ class Settings:
     namespace: str | None = None
     profile: str | None = None
     package_suffixes: tuple[str, ...] = ()  # --package-suffixes, besides .py
+    branch: str | None = None
+    production: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,11 +71,22 @@ class FlowContext:
 
         return graph_of(self.flow_cls)
 
+    def project(self, *, branch: str | None = None, production: bool = False) -> ProjectInfo | None:
+        """Where the flow's runs belong (``@project``), from ``--branch``/``--production``
+        given before the command or, with ``branch``/``production``, after it."""
+        from grange.cli.project import resolve_project
+
+        return resolve_project(self, branch=branch, production=production)
+
     def command_line(self, command: str) -> str:
         """How the user runs ``command`` on this flow, e.g. ``python flow.py show``."""
         path = display_path(self.flow_file)
         profile = f"--profile {self.settings.profile} " if self.settings.profile else ""
         if not self.via_grange:
+            if self.settings.branch is not None:
+                profile += f"--branch {self.settings.branch} "
+            if self.settings.production:
+                profile += "--production "
             return f"python {path} {profile}{command}".rstrip()
         flow = f" --flow {self.flow_option}" if self.flow_option else ""
         return f"grange {profile}{command} {path}{flow}"

@@ -85,6 +85,17 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
         help="Comma-separated file suffixes that the code package holds besides .py "
         "files, e.g. .json,.yaml.",
     )
+    @click.option(
+        "--branch",
+        metavar="NAME",
+        help="@project flows: run or deploy on branch test.NAME (prod.NAME with --production) "
+        "[default: user.<you>].",
+    )
+    @click.option(
+        "--production",
+        is_flag=True,
+        help="@project flows: run or deploy on the production branch (prod).",
+    )
     @profile_option
     @click.pass_context
     def cli(
@@ -97,6 +108,8 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
         with_decorators: tuple[str, ...],
         namespace: str | None,
         package_suffixes: str | None,
+        branch: str | None,
+        production: bool,
         profile: str | None,
     ) -> None:
         settings = Settings(
@@ -109,8 +122,12 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
             namespace=namespace,
             profile=profile,
             package_suffixes=_suffixes(package_suffixes),
+            branch=branch,
+            production=production,
         )
         ctx.obj = FlowContext(flow_cls, settings, flow_file)
+        if branch is not None or production:
+            ctx.obj.project()  # said now, whatever the command: no @project, a bad name
         if ctx.invoked_subcommand is None:
             _default_command(ctx, ctx.obj)
 

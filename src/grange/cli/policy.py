@@ -15,7 +15,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from grange.cli.context import FlowContext
-from grange.config import Effective, Policy, check_datastore_root, check_resources, check_tags
+from grange.config import (
+    Effective,
+    Policy,
+    check_datastore_root,
+    check_production_deploy,
+    check_resources,
+    check_tags,
+)
 
 if TYPE_CHECKING:
     from grange.secret_sources.policy import SecretsPolicy
@@ -28,9 +35,17 @@ def enforce_run_policy(
     root: str,
     tags: Iterable[str],
     decospecs: Iterable[str],
+    production: bool = False,
 ) -> None:
-    """Raise :class:`~grange.exceptions.PolicyError` if the profile refuses this run."""
+    """Raise :class:`~grange.exceptions.PolicyError` if the profile refuses this run.
+
+    ``production``: the run is on a ``@project``'s production branch. Its runs
+    carry ``project_branch:prod`` and are what production's tasks read, so the
+    rule that decides who may deploy ``--production`` decides who may run so too.
+    """
     policy = profile.policy
+    if production:
+        check_production_deploy(policy, action="run")
     secrets = secrets_policy(profile)
     if policy.is_empty and secrets is None:
         return

@@ -74,6 +74,7 @@ def build_request(
     resume_step: str | None = None,
 ) -> RunRequest:
     from grange.cli.policy import enforce_run_policy, profile_env
+    from grange.cli.project import branch_args
     from grange.runtime import RunRequest
 
     profile = effective(flow.settings)
@@ -81,16 +82,34 @@ def build_request(
     url = metadata_url(flow.settings)
     tags = tuple(options.get("tags") or ())
     decospecs = (*flow.settings.with_decorators, *(options.get("with_decorators") or ()))
+    branch = options.get("run_branch") or flow.settings.branch
+    production = bool(options.get("run_production")) or flow.settings.production
+    project = flow.project(
+        branch=options.get("run_branch"), production=bool(options.get("run_production"))
+    )
     # Before anything is registered: a refused run leaves nothing behind.
-    enforce_run_policy(flow, profile, root=str(root), tags=tags, decospecs=decospecs)
+    enforce_run_policy(
+        flow,
+        profile,
+        root=str(root),
+        tags=tags,
+        decospecs=decospecs,
+        production=project is not None and project.is_production,
+    )
     os.environ.update(profile_env(profile))  # tasks work under the same profile
+    if project is not None:  # as Metaflow says it when a run starts
+        flow.say(f"Project: {project.project_name}, branch: {project.branch_name}")
     return RunRequest(
         flow_cls=flow.flow_cls,
         flow_file=flow.flow_file,
         datastore_root=root,
         metadata_url=url,
         user=current_username(),
-        namespace=options.get("run_namespace") or flow.settings.namespace,
+        # Client calls in the tasks of a @project flow read the branch's runs only.
+        namespace=options.get("run_namespace")
+        or flow.settings.namespace
+        or (project.namespace if project is not None else None),
+        project=project,
         tags=tags,
         parameters=parameters,
         max_workers=options["max_workers"],
@@ -98,7 +117,10 @@ def build_request(
         run_id_file=options.get("run_id_file"),
         fork=not options.get("no_fork") and hasattr(os, "fork") and sys.platform != "win32",
         quiet=flow.settings.quiet,
-        top_level_args=top_level_args(flow.settings, root, url),
+        top_level_args=[
+            *top_level_args(flow.settings, root, url),
+            *branch_args(branch, production),
+        ],
         resume=resume,
         origin_run_id=origin_run_id,
         resume_step=resume_step,

@@ -25,7 +25,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from grange.exceptions import ObjectNotFound, StoreReadOnlyError
-from grange.metastore.status import CRASHED
+from grange.metastore.status import CLUSTER_RUNTIMES, CRASHED, RUNNING
 from grange.metastore.urls import mask_url
 
 if TYPE_CHECKING:
@@ -88,15 +88,19 @@ def index_if_stored(stores: Stores, flow: str, run_id: str) -> bool:
 
 def refresh_if_ended(stores: Stores, row: RunRow) -> RunRow:
     """A run the index has as crashed, brought up to date (once per process) if the
-    datastore says it ended: it ran where the index could not follow it."""
+    datastore says it ended: it ran where the index could not follow it. A run
+    running on a cluster (Argo) is brought up to date too: its tasks so far, its end."""
     key = f"{row.flow}/{row.run_id}"
-    if row.status != CRASHED or key in stores.synced or row.flow in stores.synced:
+    cluster = row.status == RUNNING and row.runtime in CLUSTER_RUNTIMES
+    if (row.status != CRASHED and not cluster) or key in stores.synced or row.flow in stores.synced:
         return row
     stores.synced.add(key)
     from grange.reindex import index_if_ended
 
     try:
-        report = index_if_ended(stores.blobs, stores.metadata, row.flow, row.run_id)
+        report = index_if_ended(
+            stores.blobs, stores.metadata, row.flow, row.run_id, cluster=cluster
+        )
     except StoreReadOnlyError:
         return row
     if not report.tasks and not report.ended:

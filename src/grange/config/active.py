@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from grange.config.load import CONFIG_ENV
+from grange.config.load import CONFIG_ENV, CONFIG_TEXT_ENV
 from grange.config.policy import check_s3_policy
 from grange.config.resolve import PROFILE_ENV, ROOT_ENV, Effective, resolve
 
-_KEY_VARIABLES = (PROFILE_ENV, CONFIG_ENV, ROOT_ENV, "HOME")
+_KEY_VARIABLES = (PROFILE_ENV, CONFIG_ENV, CONFIG_TEXT_ENV, ROOT_ENV, "HOME")
 _cache: dict[tuple[object, ...], Effective] = {}
 
 

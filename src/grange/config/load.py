@@ -21,6 +21,10 @@ from grange.config.schema import PROFILE, PROFILE_NAME, RESOURCES, SUBTABLES, TO
 from grange.exceptions import ConfigError
 
 CONFIG_ENV = "GRANGE_CONFIG"
+# The file's text itself, for a pod or an Argo container, which has no file: one
+# profile of the user's file (``grange.config.export.profile_text``), set by the
+# compute layers. ``GRANGE_CONFIG`` wins when both are set.
+CONFIG_TEXT_ENV = "GRANGE_CONFIG_TEXT"
 DEFAULT_PATH = "~/.grange/config.toml"
 
 _cache: dict[str, tuple[tuple[int, int], ConfigFile]] = {}
@@ -37,6 +41,9 @@ def config_path(env: Mapping[str, str]) -> tuple[Path, bool]:
 
 def read_config(env: Mapping[str, str]) -> ConfigFile | None:
     """The configuration file in force, or ``None`` when there is none."""
+    text = env.get(CONFIG_TEXT_ENV)
+    if text and not env.get(CONFIG_ENV, "").strip():
+        return _parse_cached(text, f"${CONFIG_TEXT_ENV}")
     path, named = config_path(env)
     try:
         stat = path.stat()
@@ -56,6 +63,15 @@ def read_config(env: Mapping[str, str]) -> ConfigFile | None:
     config = parse_config(_read_text(path), str(path))
     _cache[str(path)] = (stamp, config)
     return config
+
+
+def _parse_cached(text: str, source: str) -> ConfigFile:
+    key = f"{source}:{hash(text)}"
+    cached = _cache.get(key)
+    if cached is None:
+        cached = ((0, 0), parse_config(text, source))
+        _cache[key] = cached
+    return cached[1]
 
 
 def _read_text(path: Path) -> str:

@@ -20,10 +20,6 @@ from collections.abc import Iterable, Mapping
 from grange.config.model import Policy, Rule
 from grange.exceptions import PolicyError
 
-_PRODUCTION_FIX = (
-    "deploy from a profile that allows it (--profile NAME), or deploy without --production"
-)
-
 
 def refusal(
     policy: Policy,
@@ -127,10 +123,20 @@ def check_tags(policy: Policy, tags: Iterable[str]) -> None:
             )
 
 
-def check_production_deploy(policy: Policy) -> None:
-    """A ``--production`` deploy is allowed (``allow_production_deploy`` is not false)."""
+def check_production_deploy(policy: Policy, *, action: str = "deploy") -> None:
+    """A ``--production`` deploy is allowed (``allow_production_deploy`` is not false).
+
+    ``action`` names what was asked in the message: ``"run"`` for a local run on a
+    ``@project``'s production branch, which the same rule governs.
+    """
     if policy.allow_production_deploy is False:
-        raise refusal(policy, "allow_production_deploy", "a --production deploy", _PRODUCTION_FIX)
+        raise refusal(
+            policy,
+            "allow_production_deploy",
+            f"a --production {action}",
+            f"{action} from a profile that allows it (--profile NAME), "
+            f"or {action} without --production",
+        )
 
 
 def check_image(policy: Policy, image: str) -> None:

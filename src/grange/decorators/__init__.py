@@ -1,14 +1,18 @@
-"""Step decorators: ``@step`` and the decorators that control how steps run.
+"""Step decorators (``@step`` and those that control how steps run) and flow
+decorators (``@project``, above the flow's class).
 
-One module per decorator; ``base`` holds the shared machinery and the hooks,
-``options`` what the hooks set, ``registry`` the names used by ``--with``.
+One module per decorator; ``base`` holds the step decorators' shared machinery
+and hooks, ``flow`` the flow decorators', ``options`` what the step hooks set,
+``registry`` the names used by ``--with``.
 """
 
 from grange.decorators.base import StepDecorator, decorators_of, make_step_decorator
 from grange.decorators.catch import catch
 from grange.decorators.environment import environment
+from grange.decorators.flow import FlowDecorator, flow_decorators_of, make_flow_decorator
 from grange.decorators.kubernetes import kubernetes
 from grange.decorators.parallel import parallel
+from grange.decorators.project import ProjectInfo, project, project_info
 from grange.decorators.resources import resources
 from grange.decorators.retry import retry
 from grange.decorators.secrets import secrets
@@ -16,13 +20,19 @@ from grange.decorators.step import step
 from grange.decorators.timeout import timeout
 
 __all__ = [
+    "FlowDecorator",
+    "ProjectInfo",
     "StepDecorator",
     "catch",
     "decorators_of",
     "environment",
+    "flow_decorators_of",
     "kubernetes",
+    "make_flow_decorator",
     "make_step_decorator",
     "parallel",
+    "project",
+    "project_info",
     "resources",
     "retry",
     "secrets",

@@ -16,9 +16,11 @@ from typing import Any
 from grange.decorators.base import StepDecorator, decorators_of
 from grange.decorators.catch import CatchDecorator
 from grange.decorators.environment import EnvironmentDecorator
+from grange.decorators.flow import FlowDecorator
 from grange.decorators.kubernetes import KubernetesDecorator
 from grange.decorators.options import TaskOptions
 from grange.decorators.parallel import ParallelDecorator
+from grange.decorators.project import ProjectDecorator
 from grange.decorators.resources import ResourcesDecorator
 from grange.decorators.retry import RetryDecorator
 from grange.decorators.secrets import SecretsDecorator
@@ -38,6 +40,9 @@ STEP_DECORATORS: dict[str, type[StepDecorator]] = {
         TimeoutDecorator,
     )
 }
+
+# Flow decorators (above the class) by name.
+FLOW_DECORATORS: dict[str, type[FlowDecorator]] = {cls.name: cls for cls in (ProjectDecorator,)}
 
 
 # Decorators that change the flow's graph cannot be added to every step.

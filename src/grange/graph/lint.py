@@ -9,8 +9,9 @@ live in :mod:`grange.graph.rules`. Each problem's ``rule`` is a stable id:
 =====================  ==========================================================
 rule id                what it checks
 =====================  ==========================================================
-(from the parser)      decorator misuse, unreadable source, a parameter replaced
-                       by a step in the same class
+(from the parser)      decorator misuse (``flow-decorator`` for one above the
+                       class), unreadable source, a parameter replaced by a step
+                       in the same class
 flow-name              the flow's name fits in a folder name (128 characters)
 reserved-step-name     no step named like an attribute every flow has (``next``...)
 step-name              lowercase ASCII letters, digits and ``_``; no leading ``_``;
@@ -40,6 +41,7 @@ invalid-parameter      each ``Parameter(...)`` definition is usable
 parameter-step-clash   no parameter attribute is also a step name
 decorator-placement    each decorator accepts the step it is on (@catch: no split)
 decorator-attribute    ``@catch(var=...)`` names no parameter, step or reserved attribute
+flow-decorator         each flow decorator accepts the flow it is on
 =====================  ==========================================================
 """
 
@@ -94,6 +96,7 @@ RULES: list[Rule] = [
     parameters.parameter_step_clashes,
     decorators.decorator_placement,
     decorators.decorator_attributes,
+    decorators.flow_decorator_checks,
 ]
 
 

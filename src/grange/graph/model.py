@@ -26,14 +26,22 @@ class NodeType(str, Enum):
 
 @dataclass(frozen=True)
 class DecoratorInfo:
-    """A decorator on a step, as written in the source, with its arguments."""
+    """A decorator on a step or on the flow's class, as written, with its arguments.
+
+    ``file`` is set for a flow decorator (it may be written on a base class in
+    another file); a step decorator is in its step's file.
+    """
 
     name: str
     attributes: dict[str, Any]
     line: int | None = None
+    file: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "attributes": _jsonable(self.attributes), "line": self.line}
+        out = {"name": self.name, "attributes": _jsonable(self.attributes), "line": self.line}
+        if self.file is not None:
+            out["file"] = self.file
+        return out
 
 
 @dataclass(frozen=True)
@@ -178,6 +186,8 @@ class FlowGraph:
     end: str = "end"
     # Methods of the flow class that are not steps (for lint's hints).
     other_methods: tuple[str, ...] = ()
+    # Flow decorators (@project, ...), base classes' first, each class's top first.
+    decorators: tuple[DecoratorInfo, ...] = ()
     # Problems found while reading the class (decorator misuse, missing source);
     # lint reports them. Each is (rule, message, file, line, step, fix).
     definition_problems: list[tuple[str, str, str, int | None, str | None, str]] = field(
@@ -192,6 +202,10 @@ class FlowGraph:
 
     def __getitem__(self, name: str) -> StepNode:
         return self.nodes[name]
+
+    def decorator(self, name: str) -> DecoratorInfo | None:
+        """The flow decorator ``@name`` (e.g. ``project``), or None."""
+        return next((d for d in self.decorators if d.name == name), None)
 
     def __contains__(self, name: object) -> bool:
         return name in self.nodes
@@ -240,6 +254,7 @@ class FlowGraph:
             "doc": self.doc,
             "start": self.start,
             "end": self.end,
+            "decorators": [d.to_dict() for d in self.decorators],
             "parameters": [p.to_dict() for p in self.parameters],
             "steps": {n.name: n.to_dict() for n in self.sorted_nodes()},
         }

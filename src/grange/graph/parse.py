@@ -16,6 +16,7 @@ from typing import Any
 
 from grange.decorators.base import PENDING, decorators_of, problems_of
 from grange.decorators.step import is_step
+from grange.graph.flow_decorators import read_flow_decorators
 from grange.graph.model import DecoratorInfo, FlowGraph, NodeType, ParameterInfo, StepNode
 from grange.graph.structure import annotate
 from grange.parameters import Parameter, flow_parameters
@@ -66,6 +67,7 @@ def parse_flow_class(flow_cls: type) -> FlowGraph:
         nodes=ordered,
         parameters=tuple(_parameter_info(flow_cls, problems)),
         other_methods=tuple(sorted(others)),
+        decorators=read_flow_decorators(flow_cls, problems),
         definition_problems=problems,
     )
     annotate(graph)

@@ -4,7 +4,7 @@ Every function here is pure: it takes a graph and returns a string, so the CLI,
 cards and the UI can all reuse it. Steps appear in the graph's execution order.
 
 - :func:`render_text`: what ``show`` prints, as Metaflow's ``show`` does: the
-  flow's docstring, then each step with its decorators, docstring and ``=>``
+  flow's decorators (``@project``) and docstring, then each step with its decorators, docstring and ``=>``
   successors (the foreach variable, the switch condition with each case, and a
   mark on a switch case that loops back to its own step).
 - :func:`render_mermaid`: a ``flowchart TD``; start and end are stadiums,
@@ -27,8 +27,10 @@ INDENT = "    "
 
 
 def render_text(graph: FlowGraph) -> str:
-    """The flow's docstring, parameters and steps in order, as ``show`` prints them."""
-    lines = [f"Flow {graph.name}"]
+    """The flow's decorators, docstring, parameters and steps in order, as ``show``
+    prints them."""
+    lines = [f"@{_decorator_text(d.name, d.attributes)}" for d in graph.decorators]
+    lines.append(f"Flow {graph.name}")
     if graph.doc:
         lines += [_indent(graph.doc)]
     lines += [f"{INDENT}{_parameter_text(param)}" for param in graph.parameters]

@@ -17,7 +17,7 @@ from grange.exceptions import MetadataError
 from grange.metastore.dbapi import Sql, from_json, marks, to_json
 from grange.metastore.liveness import RuntimeProcess, is_alive
 from grange.metastore.rows import FlowRow, RunRow, RunTags
-from grange.metastore.status import CRASHED, RUNNING, reported_run_status
+from grange.metastore.status import CLUSTER_RUNTIMES, CRASHED, RUNNING, reported_run_status
 from grange.metastore.tags import check_tag_count, check_tags, check_user_tags
 
 _LAST_SEEN = "coalesce(heartbeat_at, started_at, created_at)"
@@ -262,20 +262,34 @@ def run_status(
     connection: Sql, flow: str, run_id: str, *, now: float, stale_after: float
 ) -> str | None:
     """The reported status of a run (``None`` if there is no such run)."""
-    query = f"SELECT status, {_LAST_SEEN}, {_PROCESS} FROM runs WHERE flow = ? AND run_id = ?"
+    query = (
+        f"SELECT status, {_LAST_SEEN}, runtime, {_PROCESS} FROM runs WHERE flow = ? AND run_id = ?"
+    )
     row = connection.execute(query, (flow, run_id)).fetchone()
     if row is None:
         return None
-    stored, last_seen, host, pid, started = row
-    alive = is_alive(host, pid, started) if stored == RUNNING else None
+    stored, last_seen, runtime, host, pid, started = row
+    alive = _alive(stored, runtime, host, pid, started)
     return reported_run_status(stored, last_seen, now=now, stale_after=stale_after, alive=alive)
+
+
+def _alive(
+    stored: str, runtime: str | None, host: str | None, pid: int | None, started: int | None
+) -> bool | None:
+    """Whether the run's runtime runs (None: this host cannot tell). A run on a cluster
+    workflow is taken as running until its end is recorded (see CLUSTER_RUNTIMES)."""
+    if stored != RUNNING:
+        return None
+    if runtime in CLUSTER_RUNTIMES:
+        return True
+    return is_alive(host, pid, started)
 
 
 def _reported(row: Sequence[Any], *, now: float, stale_after: float) -> str:
     """The reported status of a row of ``_RUN_COLUMNS``: its process is checked
     only when it is stored as running (and was run on this host)."""
     stored, created_at, started_at, heartbeat_at = row[4], row[5], row[6], row[8]
-    alive = is_alive(*row[12:15]) if stored == RUNNING else None
+    alive = _alive(stored, row[10], *row[12:15])
     last_seen = heartbeat_at or started_at or created_at
     return reported_run_status(stored, last_seen, now=now, stale_after=stale_after, alive=alive)
 

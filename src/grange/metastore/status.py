@@ -52,6 +52,12 @@ FINAL_RUN_STATUSES: Final = frozenset({SUCCEEDED, FAILED})
 
 FINISHED_RUN_STATUSES: Final = frozenset({SUCCEEDED, FAILED, CRASHED})
 
+CLUSTER_RUNTIMES: Final = frozenset({"argo"})
+"""Runtimes with no local process and no heartbeat (a workflow on a cluster): such a
+run reads ``running`` until its end is recorded (``run-final.json``, written by its
+``end`` task or the workflow's exit handler). Readers refresh its tasks from the
+datastore instead (:func:`grange.reindex.index_ended_runs`)."""
+
 ATTEMPT_STATUSES: Final = frozenset({RUNNING, "ok", FAILED, "caught", CRASHED})
 """What may be recorded for an attempt (``crashed``: the runtime saw it die)."""
 

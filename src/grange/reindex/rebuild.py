@@ -39,7 +39,7 @@ from grange.metastore import (
 from grange.metastore import AttemptRecord as AttemptResult
 from grange.metastore.liveness import RuntimeProcess
 from grange.metastore.rows import natural_key
-from grange.metastore.status import CRASHED, RUNNING
+from grange.metastore.status import CLUSTER_RUNTIMES, CRASHED, RUNNING
 
 UNKNOWN_USER = "unknown"
 SETTLED = frozenset({"ok", "caught"})  # task statuses no later record can change
@@ -133,7 +133,11 @@ def live_runs(metadata: MetadataStore, flow: str) -> set[str]:
 
     Adding their tasks from here would race with it (it registers each task once).
     """
-    return {r.run_id for r in metadata.list_runs(flow, status=RUNNING)}
+    return {
+        r.run_id
+        for r in metadata.list_runs(flow, status=RUNNING)
+        if r.runtime not in CLUSTER_RUNTIMES  # no runtime indexes a run on a cluster
+    }
 
 
 def has_ended(blobs: BlobStore, flow: str, run_id: str) -> bool:

@@ -13,7 +13,8 @@ can write it:
 - :func:`index_missing_runs`: what a reader does, at most once per flow per
   process: one listing of the flow's run folders, compared with the index;
   and :func:`index_ended_runs`: the runs it has as crashed that have ended
-  since (a run indexed while it ran elsewhere).
+  since (a run indexed while it ran elsewhere), and the runs running on a
+  cluster (Argo), whose tasks only readers index.
 - :func:`index_stored_run`: a reader asked for one run the index lacks (and
   :func:`index_if_ended` for one it has as crashed).
 
@@ -29,7 +30,7 @@ from collections.abc import Callable, Iterable
 from grange.datastore import BlobStore
 from grange.metastore import MetadataStore
 from grange.metastore.rows import natural_key
-from grange.metastore.status import CRASHED
+from grange.metastore.status import CLUSTER_RUNTIMES, CRASHED, RUNNING
 from grange.reindex.rebuild import RebuildReport, flows_in, has_ended, index_run, stored_runs
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
@@ -47,6 +48,7 @@ def sync(
     for flow in flows_in(blobs) if flows is None else flows:
         known = metadata.run_ids(flow)
         unfinished = {r.run_id for r in metadata.list_runs(flow, status=CRASHED)}
+        unfinished |= set(cluster_runs(metadata, flow))
         for run_id in stored_runs(blobs, flow):
             if run_id in known and run_id not in unfinished:
                 continue
@@ -84,15 +86,26 @@ def index_ended_runs(blobs: BlobStore, metadata: MetadataStore, flow: str) -> Re
     for run in metadata.list_runs(flow, status=CRASHED):
         if has_ended(blobs, flow, run.run_id):
             index_run(blobs, metadata, flow, run.run_id, known=True, report=report)
+    for run_id in cluster_runs(metadata, flow):
+        index_run(blobs, metadata, flow, run_id, known=True, report=report)
     return report
 
 
+def cluster_runs(metadata: MetadataStore, flow: str) -> list[str]:
+    """Runs of ``flow`` running on a cluster (Argo): no runtime indexes their tasks, so
+    readers do, from the records (see ``grange.metastore.status.CLUSTER_RUNTIMES``)."""
+    return [
+        r.run_id for r in metadata.list_runs(flow, status=RUNNING) if r.runtime in CLUSTER_RUNTIMES
+    ]
+
+
 def index_if_ended(
-    blobs: BlobStore, metadata: MetadataStore, flow: str, run_id: str
+    blobs: BlobStore, metadata: MetadataStore, flow: str, run_id: str, *, cluster: bool = False
 ) -> RebuildReport:
-    """:func:`index_ended_runs` for one run that the index has as crashed."""
+    """:func:`index_ended_runs` for one run that the index has as crashed, or (``cluster``)
+    as running on a cluster: its new tasks too, ended or not."""
     report = RebuildReport()
-    if has_ended(blobs, flow, run_id):
+    if cluster or has_ended(blobs, flow, run_id):
         index_run(blobs, metadata, flow, run_id, known=True, report=report)
     return report
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from grange.datastore import AttemptRecord, write_record
 from grange.datastore.records import RECORD_NAME
+from grange.decorators.project import branch_options
 from grange.exceptions import CommandError
 from grange.graph import FlowGraph, NodeType, StepNode
 from grange.runtime.parallel import whole_gangs
@@ -101,9 +102,15 @@ def plan_resume(
     origin_run_id: str | None,
     step: str | None,
     force: bool = False,
+    branch_tag: str | None = None,
 ) -> ClonePlan:
-    """Find the origin run and its reusable tasks; check the STEP to resume from."""
-    origin = _origin_run(metadata, flow, user, origin_run_id)
+    """Find the origin run and its reusable tasks; check the STEP to resume from.
+
+    ``branch_tag`` (``project_branch:<branch>``, a ``@project`` flow): the origin
+    (the user's latest run, or ``origin_run_id``) must belong to that branch: a
+    resumed run reuses its origin's artifacts, and branches never mix.
+    """
+    origin = _origin_run(metadata, flow, user, origin_run_id, branch_tag)
     if origin.status == "running" and not force:  # its runtime is alive: see liveness
         raise CommandError(
             f"run {flow}/{origin.run_id} is still running{_where(origin)}: resuming it now "
@@ -179,7 +186,14 @@ def _still_fits(node: StepNode, origin: AttemptRecord) -> bool:
     return taken == tuple(node.out_funcs) and foreach == node.is_fanout
 
 
-def _origin_run(metadata: MetadataStore, flow: str, user: str, origin_run_id: str | None) -> Any:
+def _origin_run(
+    metadata: MetadataStore,
+    flow: str,
+    user: str,
+    origin_run_id: str | None,
+    branch_tag: str | None,
+) -> Any:
+    explicit = origin_run_id is not None
     if origin_run_id is not None:
         run = metadata.get_run(flow, origin_run_id)
         if run is None:
@@ -187,14 +201,52 @@ def _origin_run(metadata: MetadataStore, flow: str, user: str, origin_run_id: st
                 f"flow {flow} has no run '{origin_run_id}'",
                 fix=f"list runs with: grange runs {flow}",
             )
-        return run
-    runs = metadata.list_runs(flow, tags=[f"user:{user}"], limit=1)
-    if not runs:
-        raise CommandError(
-            f"flow {flow} has no run by user '{user}' to resume",
-            fix="start one with: python <flow file> run, or pass --origin-run-id",
-        )
-    return runs[0]
+    else:
+        runs = metadata.list_runs(flow, tags=[f"user:{user}"], limit=1)
+        if not runs:
+            raise CommandError(
+                f"flow {flow} has no run by user '{user}' to resume",
+                fix="start one with: python <flow file> run, or pass --origin-run-id",
+            )
+        run = runs[0]
+    if branch_tag is not None:
+        _check_branch(metadata, flow, run.run_id, branch_tag, user=user, explicit=explicit)
+    return run
+
+
+def _options_text(branch: str) -> str:
+    return " ".join(branch_options(branch)) or "without --branch or --production"
+
+
+def _check_branch(
+    metadata: MetadataStore, flow: str, run_id: str, branch_tag: str, *, user: str, explicit: bool
+) -> None:
+    """The origin run belongs to the branch being resumed on (``project_branch:<b>``).
+
+    Without ``--origin-run-id`` the origin is the user's latest run, as
+    everywhere else; when that run is another branch's, the fix names the
+    user's latest run of this branch rather than resuming it silently.
+    """
+    tags = metadata.run_tags(flow, run_id).all
+    theirs = sorted(t.partition(":")[2] for t in tags if t.startswith("project_branch:"))
+    ours = branch_tag.partition(":")[2]
+    if theirs == [ours]:
+        return
+    was = f"branch {theirs[0]}" if theirs else "no @project branch"
+    what = f"run {flow}/{run_id}" if explicit else f"your latest run, {flow}/{run_id},"
+    # Another user's sandbox (user.<them>) is no branch this user can choose.
+    own = bool(theirs) and (not theirs[0].startswith("user.") or theirs[0] == f"user.{user}")
+    fixes = [f"resume it on its own branch ({_options_text(theirs[0])})"] if own else []
+    same = metadata.list_runs(flow, tags=[f"user:{user}", branch_tag], limit=1)
+    if same:
+        fixes.append(f"resume your latest run of branch {ours}: --origin-run-id {same[0].run_id}")
+    else:
+        fixes.append(f"start a run on branch {ours} first")
+    raise CommandError(
+        f"{what} belongs to {was}, and this resume is on branch {ours}: a resumed run "
+        "reuses its origin's artifacts, and branches never mix",
+        fix="; or ".join(fixes),
+    )
 
 
 def _downstream(graph: FlowGraph, step: str) -> frozenset[str]:

@@ -29,10 +29,10 @@ from grange.datastore import (
     BlobStore,
     DatastoreLocation,
     read_record,
-    write_record,
 )
 from grange.datastore.runs import write_final
 from grange.decorators.options import TaskOptions
+from grange.decorators.project import ProjectInfo
 from grange.decorators.registry import parse_decospec, step_decorators, task_options
 from grange.environments.package import PackageInBackground
 from grange.exceptions import CommandError, DecoratorError
@@ -51,7 +51,7 @@ from grange.runtime.summary import summarize
 from grange.runtime.zygote import ForkLauncher
 from grange.task.execute import flow_facts, run_task
 from grange.task.spec import TaskSpec
-from grange.task.stores import PARAMETERS_STEP, PARAMETERS_TASK, TaskStores
+from grange.task.stores import PARAMETERS_STEP, PARAMETERS_TASK, TaskStores, write_parameters
 
 
 @dataclass
@@ -80,6 +80,7 @@ class RunRequest:
     decospecs: tuple[str, ...] = ()  # --with DECORATOR[:k=v,...]
     live: bool = False  # draw the live progress view (a terminal)
     package_suffixes: tuple[str, ...] = ()  # --package-suffixes, besides .py
+    project: ProjectInfo | None = None  # @project: the branch the run belongs to
 
 
 def execute(req: RunRequest) -> int:
@@ -129,6 +130,7 @@ def execute(req: RunRequest) -> int:
                 origin_run_id=req.origin_run_id,
                 step=req.resume_step,
                 force=req.force,
+                branch_tag=req.project.system_tags[1] if req.project else None,
             )
         output = _output(req, graph)
         for text in notices:
@@ -166,8 +168,8 @@ def execute(req: RunRequest) -> int:
                 plan,
             )
             if plan is None:
-                params_record = _write_parameters(
-                    stores, flow, run_id, {**flow_constants(flow_cls), **values}
+                params_record = write_parameters(
+                    stores, run_id, {**flow_constants(flow_cls), **values}
                 )
             else:
                 params_record = plan.clone_parameters(params_spec)
@@ -349,12 +351,13 @@ def _decorator_names(flow_cls: type[FlowSpec], step: str) -> set[str]:
 def _local_launcher(req: RunRequest) -> Launcher:
     if req.fork and hasattr(os, "fork"):
         flow_cls, root, limit = req.flow_cls, req.datastore_root, req.max_num_splits
+        project = req.project
 
         flow_facts(flow_cls)  # computed once here, inherited by every task
 
         def entry(spec: TaskSpec) -> int:
             stores = TaskStores(root.open(), spec.flow)
-            record = run_task(flow_cls, spec, stores, max_num_splits=limit)
+            record = run_task(flow_cls, spec, stores, max_num_splits=limit, project=project)
             return 0 if record.status == "ok" else 1
 
         return ForkLauncher(entry, fallback=lambda: _spawn_launcher(req))
@@ -385,34 +388,14 @@ def _spec(
     )
 
 
-def _write_parameters(
-    stores: TaskStores, flow: str, run_id: str, values: dict[str, Any]
-) -> AttemptRecord:
-    now = time.time()
-    artifacts = stores.save_artifacts(values, PARAMETERS_STEP)  # one batch (S3: concurrent)
-    record = AttemptRecord(
-        flow=flow,
-        run_id=run_id,
-        step=PARAMETERS_STEP,
-        task_id=PARAMETERS_TASK,
-        attempt=0,
-        status="ok",
-        started_at=now,
-        finished_at=now,
-        artifacts=artifacts,
-        exception=None,
-        extra={},
-    )
-    write_record(stores.blobs, record)
-    return record
-
-
 def _system_tags(req: RunRequest) -> list[str]:
     return [
         f"user:{req.user}",
         "runtime:local",
         f"grange_version:{__version__}",
         f"python_version:{platform.python_version()}",
+        # @project: project:<name> and project_branch:<branch>, as Metaflow's
+        *(req.project.system_tags if req.project is not None else ()),
     ]
 
 

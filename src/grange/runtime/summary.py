@@ -55,6 +55,8 @@ def summarize(req: Any, run_id: str, status: str, result: LoopResult, seconds: f
     # else in the same stores, named when they are not the ones found by default.
     profile = os.environ.get("GRANGE_PROFILE")
     where = f" --profile {shlex.quote(profile)}" if profile else _stores_options(req)
+    if req.project is not None:  # resume on the run's own @project branch
+        where += "".join(f" {shlex.quote(arg)}" for arg in req.project.branch_options)
     lines.append(
         f"  Resume with: python {shlex.quote(flow_file)}{where} resume --origin-run-id {run_id}"
     )

@@ -13,12 +13,14 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from grange.current import current
 from grange.datastore import (
     ArtifactRef,
     ContentAddressedStore,
     ForeachRef,
     load_item,
 )
+from grange.decorators.project import NO_PROJECT_FACTS, ProjectInfo
 from grange.exceptions import GrangeError
 from grange.task.inputs import Inputs, ParentView, parse_input_path
 from grange.task.spec import Frame, TaskSpec
@@ -27,6 +29,34 @@ from grange.task.stores import TaskStores
 # Attributes of a flow instance that belong to grange, never saved as artifacts.
 INTERNAL_PREFIX = "_grange_"
 NOT_ARTIFACTS = frozenset({"_transition"})
+
+
+def bind_current(
+    spec: TaskSpec,
+    graph: dict[str, Any],
+    parameter_names: list[str],
+    project: ProjectInfo | None = None,
+) -> None:
+    """Set what ``current`` says in the task of ``spec`` (unset after the step)."""
+    current._bind(
+        flow_name=spec.flow,
+        run_id=spec.run_id,
+        step_name=spec.step,
+        task_id=spec.task_id,
+        retry_count=spec.attempt,
+        origin_run_id=spec.origin_run_id,
+        pathspec=spec.pathspec,
+        username=spec.user,
+        # What client calls in the step read: --namespace, else the @project
+        # branch's runs, else the user's own.
+        namespace=spec.namespace
+        or (project.namespace if project is not None else f"user:{spec.user}"),
+        tags=frozenset(spec.tags),
+        parameter_names=parameter_names,
+        graph=graph,
+        _task=spec,
+        **(project.current_facts() if project is not None else NO_PROJECT_FACTS),
+    )
 
 
 class MergeError(GrangeError):

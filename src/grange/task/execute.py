@@ -17,11 +17,12 @@ from grange.current import current
 from grange.datastore import AttemptRecord, ForeachRef, save_items, write_record
 from grange.decorators.base import StepDecorator
 from grange.decorators.catch import display_name, exception_message, qualified_name
+from grange.decorators.project import ProjectInfo
 from grange.exceptions import GrangeError, InvalidNextError
 from grange.flowspec import FlowSpec, Transition
 from grange.graph import FlowGraph, NodeType, StepNode, graph_of
 from grange.parameters import flow_constants, flow_parameters
-from grange.task.context import TaskContext
+from grange.task.context import TaskContext, bind_current
 from grange.task.guards import (
     alarm,
     apply_environment,
@@ -75,16 +76,23 @@ MAX_RECORDED_INPUTS = 64
 
 
 def run_task(
-    flow_cls: type[FlowSpec], spec: TaskSpec, stores: TaskStores, *, max_num_splits: int
+    flow_cls: type[FlowSpec],
+    spec: TaskSpec,
+    stores: TaskStores,
+    *,
+    max_num_splits: int,
+    project: ProjectInfo | None = None,
 ) -> AttemptRecord:
     """Execute the step of ``spec`` once and commit the attempt's record.
 
     User code errors do not propagate: they are printed to stderr (with the
-    user's frames only) and recorded as a failed attempt.
+    user's frames only) and recorded as a failed attempt. ``project`` is the
+    ``@project`` branch of the run (``current.project_name`` ...), resolved once
+    by the runtime or the ``step`` command.
     """
     secrets = TaskSecrets()  # inert unless the step has @secrets
     try:
-        return _run_attempt(flow_cls, spec, stores, max_num_splits, secrets)
+        return _run_attempt(flow_cls, spec, stores, max_num_splits, secrets, project)
     finally:
         secrets.close()
 
@@ -95,6 +103,7 @@ def _run_attempt(
     stores: TaskStores,
     max_num_splits: int,
     secrets: TaskSecrets,
+    project: ProjectInfo | None,
 ) -> AttemptRecord:
     graph = graph_of(flow_cls)
     facts = flow_facts(flow_cls)
@@ -128,7 +137,7 @@ def _run_attempt(
         flow = flow_cls(use_cli=False)
         flow.__dict__["_grange_task"] = ctx
         flow.__dict__["_grange_parameter_values"] = ctx.parameters
-        _bind_current(spec, facts.graph, list(ctx.parameters))
+        bind_current(spec, facts.graph, list(ctx.parameters), project)
         if "parallel" in spec.extra:
             current._bind(**gang_facts(spec))
         try:
@@ -307,25 +316,6 @@ def _keeping(iterator: Iterator[Any], kept: list[Any]) -> Iterator[Any]:
     for item in iterator:
         kept.append(item)
         yield item
-
-
-def _bind_current(spec: TaskSpec, graph: dict[str, Any], parameter_names: list[str]) -> None:
-    current._bind(
-        flow_name=spec.flow,
-        run_id=spec.run_id,
-        step_name=spec.step,
-        task_id=spec.task_id,
-        retry_count=spec.attempt,
-        origin_run_id=spec.origin_run_id,
-        pathspec=spec.pathspec,
-        username=spec.user,
-        # What client calls in the step read: --namespace, else the user's own.
-        namespace=spec.namespace or f"user:{spec.user}",
-        tags=frozenset(spec.tags),
-        parameter_names=parameter_names,
-        graph=graph,
-        _task=spec,
-    )
 
 
 def _checked_transition(flow: FlowSpec, node: StepNode, graph: FlowGraph) -> Transition | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ from grange.datastore import (
     TaskPaths,
     list_attempts,
     read_record,
+    write_record,
 )
 from grange.exceptions import GrangeError
 
@@ -99,3 +101,24 @@ class TaskStores:
                 checked[name] = value
             values = checked
         return self.cas.save_many(values, step=step, on_error=on_error)
+
+
+def write_parameters(stores: TaskStores, run_id: str, values: Mapping[str, Any]) -> AttemptRecord:
+    """Store a run's parameter values (and flow constants) as its ``_parameters`` task."""
+    now = time.time()
+    artifacts = stores.save_artifacts(values, PARAMETERS_STEP)  # one batch (S3: concurrent)
+    record = AttemptRecord(
+        flow=stores.flow,
+        run_id=run_id,
+        step=PARAMETERS_STEP,
+        task_id=PARAMETERS_TASK,
+        attempt=0,
+        status="ok",
+        started_at=now,
+        finished_at=now,
+        artifacts=artifacts,
+        exception=None,
+        extra={},
+    )
+    write_record(stores.blobs, record)
+    return record

@@ -49,6 +49,8 @@ class CommandEntry:
 
 
 COMMANDS: tuple[CommandEntry, ...] = (
+    CommandEntry("argo-finish", "argo_finish:argo_finish"),
+    CommandEntry("argo-workflows", "argo:make_argo_group"),
     CommandEntry("check", "check:check", for_flow_file=True),
     CommandEntry("dump", "dump:dump"),
     CommandEntry("help", "help:help_command"),

@@ -76,6 +76,32 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _branch_options(flow_cls: type) -> list[click.Option]:
+    """``--branch``/``--production`` after the command too, for a ``@project`` flow whose
+    parameters leave those names free (they are top-level options in Metaflow, so a
+    parameter may be called ``branch``: then only the top-level option chooses it)."""
+    from grange.decorators.flow import flow_decorator
+    from grange.parameters import flow_parameters, normalized_name
+
+    taken = {normalized_name(p.name) for p in flow_parameters(flow_cls)}
+    if flow_decorator(flow_cls, "project") is None or taken & {"branch", "production"}:
+        return []
+    return [
+        click.Option(
+            ["--branch", "run_branch"],
+            metavar="NAME",
+            help="The run belongs to branch test.NAME of the @project (prod.NAME with "
+            "--production); as the top-level --branch.",
+        ),
+        click.Option(
+            ["--production", "run_production"],
+            is_flag=True,
+            help="The run belongs to the @project's production branch; as the top-level "
+            "--production.",
+        ),
+    ]
+
+
 def make_run_command(flow_cls: type) -> click.Command:
     """``run`` for ``flow_cls``, with one option per flow parameter."""
 
@@ -97,6 +123,7 @@ def make_run_command(flow_cls: type) -> click.Command:
         raise SystemExit(execute(request))
 
     run.params.extend(parameter_options(flow_cls))
+    run.params.extend(_branch_options(flow_cls))
     return run
 
 
@@ -132,4 +159,5 @@ def make_resume_command(flow_cls: type) -> click.Command:
 
         raise SystemExit(execute(request))
 
+    resume.params.extend(_branch_options(flow_cls))
     return resume

@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -37,7 +37,7 @@ from grange.parameters import current_username
 )
 @click.argument("step_name", metavar="STEP")
 @click.option("--run-id", required=True)
-@click.option("--task-id", required=True)
+@click.option("--task-id", default=None, help="Required, except in Argo mode (--argo-index).")
 @click.option("--retry-count", type=int, default=0, help="The attempt number, from 0.")
 @click.option(
     "--input-paths", default="", help="Comma-separated run/step/task of the parent tasks."
@@ -62,12 +62,35 @@ from grange.parameters import current_username
     default=0,
     help="Retries @retry allows (the last attempt may @catch).",
 )
+@click.option(
+    "--argo-index",
+    default=None,
+    help="Argo mode: the task's foreach index path ('' outside any foreach, '3.7').",
+)
+@click.option("--argo-workflow-uid", default=None, help="Argo mode: {{workflow.uid}}.")
+@click.option(
+    "--argo-parameter",
+    "argo_parameters",
+    multiple=True,
+    help="Argo mode, start step: NAME=JSON, a workflow argument (repeatable).",
+)
+@click.option(
+    "--outputs-dir",
+    default=None,
+    help="Argo mode: where to write the output parameters (task-id, count, batches, ...).",
+)
+@click.option(
+    "--foreach-batch-size",
+    type=click.IntRange(min=1),
+    default=1_000,
+    help="Argo mode: items per batch of a foreach split's 'batches' output.",
+)
 @pass_flow
 def step(
     flow: FlowContext,
     step_name: str,
     run_id: str,
-    task_id: str,
+    task_id: str | None,
     retry_count: int,
     input_paths: str,
     input_paths_file: str | None,
@@ -79,6 +102,11 @@ def step(
     max_num_splits: int,
     max_user_retries: int,
     task_extra: str,
+    argo_index: str | None,
+    argo_workflow_uid: str | None,
+    argo_parameters: tuple[str, ...],
+    outputs_dir: str | None,
+    foreach_batch_size: int,
 ) -> None:
     from grange.runtime.processes import PARENT_PID_ENV, guard_task
     from grange.task.execute import run_task
@@ -92,9 +120,38 @@ def step(
         # Ctrl-C is the runtime's to handle; it ends the task as it ends a forked one,
         # and a KeyboardInterrupt in the task is then one its step raised.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if argo_index is not None:
+        from grange.runtime.argo_task import ArgoTaskRequest, run_argo_task
+        from grange.runtime.remote_task import parse_index
+
+        request = ArgoTaskRequest(
+            step=step_name,
+            run_id=run_id,
+            index=parse_index(argo_index),
+            attempt=retry_count,
+            max_user_retries=max_user_retries,
+            outputs_dir=outputs_dir,
+            workflow_uid=argo_workflow_uid or None,
+            parameters=argo_parameters,
+            iteration=iteration,
+            foreach_batch_size=foreach_batch_size,
+            max_num_splits=max_num_splits,
+            user=current_username(),
+            tags=tags,
+            namespace=step_namespace or flow.settings.namespace,
+            with_decorators=flow.settings.with_decorators,
+        )
+        stores = TaskStores(datastore_root(flow.settings).open(), flow.flow_name)
+        _end_process(run_argo_task(flow.flow_cls, stores, request))
+    if task_id is None:
+        raise CommandError(
+            "step: --task-id is required (or --argo-index in an Argo container)",
+            fix="the runtime passes it; to run a task by hand, give --task-id ID",
+        )
     if input_paths_file:
         with open(input_paths_file, encoding="utf-8") as fh:
             input_paths = fh.read().strip()
+    project = flow.project()  # the top-level --branch/--production, as the runtime's
     spec = TaskSpec(
         flow=flow.flow_name,
         run_id=run_id,
@@ -107,16 +164,18 @@ def step(
         origin_run_id=origin_run_id,
         tags=tags,
         user=current_username(),
-        namespace=step_namespace or flow.settings.namespace,
+        namespace=step_namespace
+        or flow.settings.namespace
+        or (project.namespace if project is not None else None),
         max_user_retries=max_user_retries,
         extra=_task_extra(task_extra, flow.settings.with_decorators),
     )
     stores = TaskStores(datastore_root(flow.settings).open(), flow.flow_name)
-    record = run_task(flow.flow_cls, spec, stores, max_num_splits=max_num_splits)
+    record = run_task(flow.flow_cls, spec, stores, max_num_splits=max_num_splits, project=project)
     _end_process(0 if record.status == "ok" else 1)
 
 
-def _end_process(code: int) -> None:
+def _end_process(code: int) -> NoReturn:
     """Exit now, as a forked task does: after the exit handlers, without waiting for
     threads the step left running (an interpreter's normal exit would hang on them),
     nor finalizing the interpreter under an S3 client's native threads."""

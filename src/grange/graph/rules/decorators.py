@@ -1,10 +1,11 @@
-"""Rules about step decorators: placed on steps that take them, setting free attributes."""
+"""Rules about decorators: step decorators placed on steps that take them and setting
+free attributes; flow decorators accepting the flow they are on."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from grange.decorators.registry import STEP_DECORATORS
+from grange.decorators.registry import FLOW_DECORATORS, STEP_DECORATORS
 from grange.exceptions import LintProblem
 from grange.graph.model import FlowGraph
 from grange.graph.rules.steps import FLOW_ATTRIBUTES
@@ -28,6 +29,24 @@ def decorator_placement(graph: FlowGraph) -> Iterable[LintProblem]:
                     f"remove @{info.name} from '{node.name}', or move the work that may fail "
                     "into a step of its own and decorate that one",
                 )
+
+
+def flow_decorator_checks(graph: FlowGraph) -> Iterable[LintProblem]:
+    """(flow-decorator) A flow decorator refuses the flow it is on."""
+    for info in graph.decorators:
+        cls = FLOW_DECORATORS.get(info.name)
+        if cls is None:
+            continue
+        reason = cls(info.attributes).flow_check(flow=graph)
+        if reason:
+            yield LintProblem(
+                "flow-decorator",
+                reason,
+                info.file or graph.file,
+                info.line or graph.line,
+                None,
+                f"change or remove @{info.name} above 'class {graph.name}'",
+            )
 
 
 def decorator_attributes(graph: FlowGraph) -> Iterable[LintProblem]:

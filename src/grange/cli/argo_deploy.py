@@ -1,0 +1,423 @@
+"""What ``argo-workflows`` does: :class:`Deployment`.
+
+It gathers what the compiler needs (the graph, each step's options, the
+profile's Kubernetes and Argo settings, the datastore, the code package, the
+``@project`` branch), checks the profile's policy (a ``--production`` deploy,
+the images), compiles (:mod:`grange.deploy.argo`) and talks to the cluster
+(:mod:`grange.deploy.cluster`).
+
+Ownership, as Metaflow's production tokens: the first ``create`` of a template
+makes a token, stores it in the template's annotations and in
+``~/.grange/tokens/``; a later ``create`` or ``delete`` of the same template
+needs the same token (yours from that file, or ``--authorize TOKEN``), so one
+user cannot overwrite another's deployment by deploying a flow of the same
+name. ``--generate-new-token`` / ``--new-token`` take a deployment over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from grange.cli.context import FlowContext
+from grange.cli.runtime_options import datastore_root, effective, metadata_url
+from grange.exceptions import CommandError
+from grange.parameters import current_username
+
+if TYPE_CHECKING:
+    from grange.config import Effective
+    from grange.deploy.cluster import ArgoCluster
+
+PREFIX = "grange.dev/"  # as grange.deploy.argo.metadata's
+TOKEN_ANNOTATION = PREFIX + "production-token"
+OWNER_ANNOTATION = PREFIX + "owner"
+RUN_PREFIX = "argo-"
+
+
+class Deployment:
+    """One flow's deployment on Argo, as the command line names it."""
+
+    def __init__(self, flow: FlowContext, *, name: str | None, k8s_namespace: str | None) -> None:
+        self.flow = flow
+        self.explicit_name = name
+        self.k8s_namespace = k8s_namespace
+        self.user = current_username()
+
+    # -- what every verb needs -------------------------------------------------
+    @cached_property
+    def profile(self) -> Effective:
+        return effective(self.flow.settings)
+
+    @cached_property
+    def cluster(self) -> ArgoCluster:
+        from grange.deploy.cluster import ArgoCluster, ClusterSettings
+
+        settings = ClusterSettings.from_profile(
+            self.profile.kubernetes, self.profile.argo, self.k8s_namespace
+        )
+        return ArgoCluster(settings)
+
+    @property
+    def namespace(self) -> str:
+        from grange.deploy.cluster import ClusterSettings
+
+        return ClusterSettings.from_profile(
+            self.profile.kubernetes, self.profile.argo, self.k8s_namespace
+        ).namespace
+
+    def project(self, branch: str | None, production: bool) -> Any:
+        """The @project facts of this deployment (None for a flow without @project)."""
+        from grange.decorators.project import project_info
+
+        settings = self.flow.settings
+        branch = branch or getattr(settings, "branch", None)
+        production = production or bool(getattr(settings, "production", False))
+        return project_info(
+            self.flow.flow_cls, user=self.user, branch=branch, production=production
+        )
+
+    def template_name(self, branch: str | None = None, production: bool = False) -> str:
+        from grange.deploy.argo import workflow_name
+
+        info = self.project(branch, production)
+        return workflow_name(
+            self.flow.flow_name,
+            project_flow_name=info.project_flow_name if info else None,
+            explicit=self.explicit_name,
+        )
+
+    # -- create ------------------------------------------------------------------
+    def create(self, options: dict[str, Any]) -> None:
+        from dataclasses import asdict, replace
+
+        from grange.config import check_production_deploy
+        from grange.deploy.argo import ArgoSettings, compile_flow
+        from grange.graph import lint
+        from grange.runtime.run import step_options
+
+        flow = self.flow
+        only = "json" if options["only_json"] else "yaml" if options["only_yaml"] else None
+        if options["notify_on_error"] or options["notify_on_success"]:
+            raise CommandError(
+                "--notify-on-error/--notify-on-success are not supported yet",
+                fix="leave them out; watch runs with `argo-workflows status` or the Argo UI",
+            )
+        graph = flow.graph()
+        lint.check(graph)
+        decospecs = tuple(flow.settings.with_decorators)
+        steps = step_options(flow.flow_cls, graph, decospecs)
+        info = self.project(options.get("branch"), options.get("production", False))
+        production = bool(info and info.is_production) or bool(options.get("production"))
+        if production:
+            check_production_deploy(self.profile.policy)
+        root = datastore_root(flow.settings)
+        if root.is_local and only is None:
+            raise CommandError(
+                f"the datastore {root} is a local directory: pods on a cluster cannot reach it",
+                fix="deploy with an S3 datastore (--datastore-root s3://bucket/prefix, or a "
+                "profile with one); --only-yaml still prints the manifests",
+            )
+        if root.is_local:
+            flow.say(
+                f"Warning: the datastore {root} is local: a cluster's pods could not reach it "
+                "(fine for reading the manifests or running them with a local executor)."
+            )
+        name = self.template_name(options.get("branch"), options.get("production", False))
+        token = None if only else self._token_for_create(name, options)
+        settings = ArgoSettings(
+            name=name,
+            namespace=self.namespace,
+            image=options.get("image"),
+            datastore_root=str(root),
+            metadata=metadata_url(flow.settings),
+            top_level_args=self._top_level_args(options),
+            max_workers=options["max_workers"],
+            workflow_timeout=options.get("workflow_timeout"),
+            foreach_batch_size=options["foreach_batch_size"],
+            max_num_splits=options["max_num_splits"],
+            env=self._pod_env(),
+            kubernetes=dict(self.profile.kubernetes),
+            service_account=self.profile.argo.get("service_account")
+            or self.profile.kubernetes.get("service_account"),
+            project=asdict(info) if info else None,
+            tags=list(options.get("tags") or ()),
+            auto_emit_events=options["auto_emit_argo_events"],
+            production=production,
+            user=self.user,
+        )
+        self._check_images(steps, settings.pod_defaults())  # before anything is stored
+        package = self._package(root)
+        settings = replace(settings, package=package)
+        manifests = compile_flow(flow.flow_cls, graph, steps, settings)
+        if only == "json":
+            click.echo(manifests.to_json())
+            return
+        if only == "yaml":
+            click.echo(manifests.to_yaml())
+            return
+        template = manifests.workflow_template
+        annotations = template["metadata"].setdefault("annotations", {})
+        annotations[TOKEN_ANNOTATION] = token
+        flow.say(f"Deploying {flow.flow_name} to Argo Workflows as {name} ...")
+        _, replaced = self.cluster.apply(template)
+        for doc in manifests.documents()[1:]:
+            self.cluster.apply(doc)
+        self._save_token(name, token)
+        _write_attributes(options.get("deployer_attribute_file"), name, flow.flow_name)
+        verb = "updated" if replaced else "created"
+        flow.say(
+            f"WorkflowTemplate {name} {verb} in namespace {self.namespace} "
+            f"(code package {package.sha[:12]}).\n"
+            f"Start a run with: {flow.command_line('argo-workflows trigger')}"
+        )
+
+    def _check_images(self, steps: dict[str, Any], defaults: dict[str, Any]) -> None:
+        """Every step's image is one the profile's ``allowed_registries`` admits."""
+        from grange.compute.kubernetes.pod import check_plan_image, plan_pod
+
+        for step, options in steps.items():
+            plan = plan_pod(step, options, command=["true"], defaults=defaults)
+            check_plan_image(plan, self.profile.policy, step)
+
+    def _package(self, root: Any) -> Any:
+        from grange.environments.package import package_flow
+
+        suffixes = getattr(self.flow.settings, "package_suffixes", ()) or ()
+        return package_flow(self.flow.flow_file, root, self.flow.flow_name, tuple(suffixes))
+
+    def _top_level_args(self, options: dict[str, Any]) -> list[str]:
+        """The options every step of the deployment runs with: the @project branch
+        (so that ``current.branch_name`` is the deployment's) and ``--with``."""
+        settings = self.flow.settings
+        args: list[str] = []
+        branch = options.get("branch") or getattr(settings, "branch", None)
+        if options.get("production") or getattr(settings, "production", False):
+            args.append("--production")
+        if branch:
+            args += ["--branch", branch]
+        for spec in settings.with_decorators:
+            args += ["--with", spec]
+        return args
+
+    def _pod_env(self) -> dict[str, str]:
+        """S3 settings the pods need (never credentials: those come from the cluster's
+        service account or a Kubernetes secret)."""
+        from grange.config.export import pod_env
+        from grange.datastore.s3.settings import S3Settings
+
+        env = S3Settings.from_env(os.environ, overrides=self.profile.s3_overrides()).as_env()
+        env.update(pod_env(self.profile.profile_name, os.environ))
+        env["GRANGE_USER"] = self.user
+        return env
+
+    # -- ownership ---------------------------------------------------------------
+    def _token_for_create(self, name: str, options: dict[str, Any]) -> str:
+        existing = self.cluster.get("WorkflowTemplate", name)
+        if options.get("given_token"):
+            return str(options["given_token"])
+        if options.get("generate_new_token") or existing is None:
+            return _new_token()
+        self._check_owner(existing, name, options.get("authorize"))
+        return str(existing["metadata"]["annotations"][TOKEN_ANNOTATION])
+
+    def _check_owner(self, existing: dict[str, Any], name: str, authorize: str | None) -> None:
+        annotations = existing.get("metadata", {}).get("annotations") or {}
+        token = annotations.get(TOKEN_ANNOTATION)
+        if token is None:
+            raise CommandError(
+                f"the WorkflowTemplate {name} in namespace {self.namespace} was not deployed "
+                "by grange",
+                fix="choose another name with `argo-workflows --name NAME ...`",
+            )
+        if token in (authorize, self._saved_token(name)):
+            return
+        owner = annotations.get(OWNER_ANNOTATION, "someone else")
+        raise CommandError(
+            f"the deployment {name} belongs to {owner} (another production token)",
+            fix=f"ask {owner} for its token and pass --authorize TOKEN, or take the deployment "
+            "over with --generate-new-token",
+        )
+
+    def _token_file(self, name: str) -> Path:
+        home = Path(os.environ.get("GRANGE_HOME") or Path.home() / ".grange")
+        return home / "tokens" / f"{self.namespace}.{name}"
+
+    def _saved_token(self, name: str) -> str | None:
+        try:
+            return self._token_file(name).read_text().strip() or None
+        except OSError:
+            return None
+
+    def _save_token(self, name: str, token: str | None) -> None:
+        if token is None:
+            return
+        path = self._token_file(name)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(token + "\n")
+            path.chmod(0o600)
+        except OSError as err:
+            self.flow.say(f"Warning: could not save the production token in {path}: {err}")
+
+    # -- runs --------------------------------------------------------------------
+    def trigger(self, options: dict[str, Any]) -> None:
+        from grange.cli.params import parameter_values
+        from grange.deploy.argo import trigger_workflow
+
+        name = self.template_name(options.get("branch"), options.get("production", False))
+        template = self._deployed(name)
+        values = parameter_values(self.flow.flow_cls, options)
+        given = _given_parameters(self.flow.flow_cls, options)
+        workflow = trigger_workflow(
+            template, {k: v for k, v in values.items() if k in given}, self.user
+        )
+        made = self.cluster.create(workflow)
+        run_id = RUN_PREFIX + made["metadata"]["name"]
+        if options.get("run_id_file"):
+            Path(options["run_id_file"]).write_text(run_id)
+        _write_attributes(options.get("deployer_attribute_file"), name, self.flow.flow_name,
+                          run_id=run_id)  # fmt: skip
+        click.echo(run_id)
+        self.flow.say(
+            f"Workflow {made['metadata']['name']} submitted from {name}. Follow it with: "
+            f"{self.flow.command_line('argo-workflows status ' + run_id)}"
+        )
+
+    def status(self, run_id: str) -> None:
+        workflow = self._workflow(run_id)
+        click.echo(_phase(workflow))
+
+    def terminate(self, run_id: str) -> None:
+        self._workflow(run_id)
+        self.cluster.patch("Workflow", _workflow_name(run_id), {"spec": {"shutdown": "Terminate"}})
+        self.flow.say(f"Run {run_id} is being terminated.")
+
+    def suspend(self, run_id: str) -> None:
+        self._workflow(run_id)
+        self.cluster.patch("Workflow", _workflow_name(run_id), {"spec": {"suspend": True}})
+        self.flow.say(f"Run {run_id} is suspended: no new task starts until unsuspend.")
+
+    def unsuspend(self, run_id: str) -> None:
+        self._workflow(run_id)
+        self.cluster.patch("Workflow", _workflow_name(run_id), {"spec": {"suspend": None}})
+        self.flow.say(f"Run {run_id} is no longer suspended.")
+
+    def list_runs(self, *, branch: str | None, production: bool) -> None:
+        name = self.template_name(branch, production)
+        runs = self.cluster.list("Workflow", label_selector=f"{PREFIX}workflow-template={name}")
+        runs.sort(key=lambda w: w.get("metadata", {}).get("creationTimestamp") or "")
+        if not runs:
+            self.flow.say(f"No runs of {name} in namespace {self.namespace}.")
+        for workflow in runs:
+            status = workflow.get("status") or {}
+            click.echo(
+                f"{RUN_PREFIX}{workflow['metadata']['name']}\t{_phase(workflow)}\t"
+                f"{status.get('startedAt') or '-'}\t{status.get('finishedAt') or '-'}"
+            )
+
+    def delete(self, *, branch: str | None, production: bool, authorize: str | None) -> None:
+        name = self.template_name(branch, production)
+        existing = self.cluster.get("WorkflowTemplate", name)
+        if existing is None:
+            raise CommandError(
+                f"no deployment {name} in namespace {self.namespace}",
+                fix="check the name (argo-workflows list-workflow-templates) and the branch",
+            )
+        self._check_owner(existing, name, authorize)
+        annotations = existing["metadata"].get("annotations") or {}
+        deleted = []
+        if self.cluster.delete("CronWorkflow", name):
+            deleted.append(f"CronWorkflow {name}")
+        for sensor in json.loads(annotations.get(PREFIX + "sensors", "[]") or "[]"):
+            if self.cluster.delete("Sensor", sensor):
+                deleted.append(f"Sensor {sensor}")
+        self.cluster.delete("WorkflowTemplate", name)
+        deleted.append(f"WorkflowTemplate {name}")
+        self.flow.say("Deleted " + ", ".join(deleted) + ". Runs already started go on.")
+
+    def list_templates(self, *, all_flows: bool) -> None:
+        selector = "app.kubernetes.io/part-of=grange"
+        for template in self.cluster.list("WorkflowTemplate", label_selector=selector):
+            annotations = template["metadata"].get("annotations") or {}
+            if all_flows or annotations.get(PREFIX + "flow-name") == self.flow.flow_name:
+                click.echo(template["metadata"]["name"])
+
+    def _deployed(self, name: str) -> dict[str, Any]:
+        template = self.cluster.get("WorkflowTemplate", name)
+        if template is None:
+            raise CommandError(
+                f"{self.flow.flow_name} is not deployed as {name} in namespace {self.namespace}",
+                fix=f"deploy it first: {self.flow.command_line('argo-workflows create')}",
+            )
+        return template
+
+    def _workflow(self, run_id: str) -> dict[str, Any]:
+        name = _workflow_name(run_id)
+        workflow = self.cluster.get("Workflow", name)
+        if workflow is None:
+            raise CommandError(
+                f"no Argo run {run_id} in namespace {self.namespace}",
+                fix="list the runs with `argo-workflows list-runs`",
+            )
+        flow = (workflow["metadata"].get("annotations") or {}).get(PREFIX + "flow-name")
+        if flow not in (None, self.flow.flow_name):
+            raise CommandError(f"the Argo run {run_id} is a run of {flow}, not of "
+                               f"{self.flow.flow_name}")  # fmt: skip
+        return workflow
+
+
+def _workflow_name(run_id: str) -> str:
+    if not run_id.startswith(RUN_PREFIX) or len(run_id) == len(RUN_PREFIX):
+        raise CommandError(
+            f"{run_id!r} is not the id of an Argo run",
+            fix="Argo runs are named argo-<workflow name>, as `argo-workflows trigger` prints",
+        )
+    return run_id[len(RUN_PREFIX) :]
+
+
+def _phase(workflow: dict[str, Any]) -> str:
+    status = workflow.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    if (workflow.get("spec") or {}).get("suspend") and phase == "Running":
+        return "Suspended"
+    return str(phase)
+
+
+def _new_token() -> str:
+    return "grange-" + secrets.token_hex(8)
+
+
+def _given_parameters(flow_cls: type, options: dict[str, Any]) -> set[str]:
+    from grange.cli.params import option_dest
+    from grange.parameters import flow_parameters
+
+    return {
+        _attribute(flow_cls, p)
+        for p in flow_parameters(flow_cls)
+        if options.get(option_dest(p)) is not None
+    }
+
+
+def _attribute(flow_cls: type, param: Any) -> str:
+    for klass in flow_cls.__mro__:
+        for attr, value in vars(klass).items():
+            if value is param:
+                return attr
+    return str(param.name)
+
+
+def _write_attributes(path: str | None, name: str, flow: str, **extra: str) -> None:
+    if not path:
+        return
+    data = {"name": name, "flow_name": flow, "metadata": "local", **extra}
+    try:
+        Path(path).write_text(json.dumps(data))
+    except OSError as err:
+        print(f"cannot write {path}: {err}", file=sys.stderr)

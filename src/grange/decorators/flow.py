@@ -1,0 +1,203 @@
+"""What every flow decorator shares: ``@project`` today, ``@schedule`` and ``@trigger`` next.
+
+A flow decorator goes above ``class MyFlow(FlowSpec)``. Like a step decorator
+(:mod:`grange.decorators.base`) it never wraps or replaces the class: it
+records itself in the class's own ``__dict__`` (``__grange_flow_decorators__``)
+and returns the class unchanged. Mistakes made while decorating (an unknown or
+invalid argument, a decorator given twice, one put on a step) are recorded too
+(``__grange_flow_problems__``) and reported by lint with the file and line of
+the decorator, never raised from a module body.
+
+Subclasses set ``name``, ``defaults`` (every accepted argument with its
+default) and, when a flow may carry several (``@trigger`` may, ``@project``
+may not), ``allow_multiple``. :func:`flow_decorators_of` collects a flow's
+decorators from its base classes too, base classes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from grange.decorators.base import DecoratorProblem, _record_problem
+from grange.exceptions import DecoratorError
+
+C = TypeVar("C")
+
+FLOW_DECORATORS = "__grange_flow_decorators__"
+FLOW_PROBLEMS = "__grange_flow_problems__"
+
+
+class FlowShape(Protocol):
+    """What a flow decorator is told about the flow it is on (the graph provides it:
+    :class:`grange.graph.model.FlowGraph` has these attributes)."""
+
+    @property
+    def name(self) -> str:
+        """The flow's name (its class name)."""
+        ...
+
+    @property
+    def nodes(self) -> Any:
+        """The steps, by name."""
+        ...
+
+    @property
+    def parameters(self) -> Any:
+        """The flow's parameters (each with ``name`` and ``attribute``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FlowDecoratorProblem(DecoratorProblem):
+    """A flow decorator's misuse; ``owner`` is the class it was written on."""
+
+    owner: str = ""
+
+
+class FlowDecorator:
+    """Base class of flow decorators such as ``@project``.
+
+    ``attributes`` holds the defaults updated with what the user gave;
+    ``given`` the names of the arguments the user wrote (``@project(branch=)``
+    and ``--branch`` may not both be given).
+    """
+
+    name: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    allow_multiple: ClassVar[bool] = False
+
+    def __init__(
+        self, attributes: dict[str, Any] | None = None, *, statically_defined: bool = True
+    ) -> None:
+        given = dict(attributes or {})
+        unknown = sorted(set(given) - set(self.defaults))
+        if unknown:
+            accepted = ", ".join(sorted(self.defaults)) or "no arguments"
+            raise DecoratorError(
+                f"@{self.name} got unknown argument(s) {', '.join(unknown)}",
+                fix=f"@{self.name} accepts: {accepted}",
+            )
+        self.given = frozenset(given)
+        self.attributes: dict[str, Any] = {**self.defaults, **given}
+        self.statically_defined = statically_defined
+        self.validate()
+
+    def validate(self) -> None:
+        """Check ``self.attributes``; raise :class:`DecoratorError` if unusable."""
+
+    def flow_check(self, *, flow: FlowShape) -> str | None:
+        """Before anything runs or is deployed: why this decorator cannot go on
+        ``flow`` (lint reports it at the decorator's line), or None."""
+        return None
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={self.attributes[k]!r}" for k in self.defaults if k in self.given)
+        return f"@{self.name}({args})" if args else f"@{self.name}"
+
+
+def make_flow_decorator(cls: type[FlowDecorator]) -> Callable[..., Any]:
+    """Turn a :class:`FlowDecorator` subclass into ``@name`` / ``@name(k=v)`` for classes."""
+
+    def decorator(target: Any = None, **kwargs: Any) -> Any:
+        if target is not None and callable(target) and not kwargs:
+            return _apply(target, cls, {})
+        if target is not None:
+            raise TypeError(f"@{cls.name} takes keyword arguments only, e.g. @{cls.name}(...)")
+        return lambda t: _apply(t, cls, kwargs)
+
+    decorator.__name__ = cls.name
+    decorator.__qualname__ = cls.name
+    decorator.__doc__ = cls.__doc__
+    return decorator
+
+
+def flow_decorators_of(flow_cls: type) -> list[FlowDecorator]:
+    """The flow decorators of ``flow_cls`` and its bases, base classes first, each
+    class's in the order written (top first)."""
+    found: list[FlowDecorator] = []
+    for klass in reversed(flow_cls.__mro__):
+        found.extend(klass.__dict__.get(FLOW_DECORATORS, ()))
+    return found
+
+
+def flow_decorator(flow_cls: type, name: str) -> FlowDecorator | None:
+    """The flow's ``@name`` decorator (the nearest class's, if misused twice), or None."""
+    found = [d for d in flow_decorators_of(flow_cls) if d.name == name]
+    return found[-1] if found else None
+
+
+def flow_problems_of(flow_cls: type) -> list[FlowDecoratorProblem]:
+    """Misuses recorded while the flow class and its bases were decorated."""
+    found: list[FlowDecoratorProblem] = []
+    for klass in reversed(flow_cls.__mro__):
+        found.extend(klass.__dict__.get(FLOW_PROBLEMS, ()))
+    return found
+
+
+def _is_flow_class(target: Any) -> bool:
+    # FlowSpec sits above this package: know it by name, never import it.
+    return isinstance(target, type) and any(
+        k.__name__ == "FlowSpec" and k.__module__ == "grange.flowspec" for k in target.__mro__
+    )
+
+
+def _apply(target: C, cls: type[FlowDecorator], kwargs: dict[str, Any]) -> C:
+    if not isinstance(target, type):
+        return _misplaced(target, cls)
+    owner = target.__name__
+
+    def problem(message: str, fix: str) -> C:
+        problems = [*target.__dict__.get(FLOW_PROBLEMS, ())]
+        problems.append(FlowDecoratorProblem(cls.name, message, fix, owner=owner))
+        type.__setattr__(target, FLOW_PROBLEMS, problems)
+        return target
+
+    if not _is_flow_class(target):
+        # A mixin: lint reports it in every flow that derives from it.
+        return problem(
+            f"@{cls.name} is on class {owner}, which does not derive from FlowSpec; a flow "
+            "decorator goes on the flow's class",
+            f"move @{cls.name}(...) above the class that derives from FlowSpec",
+        )
+    try:
+        deco = cls(kwargs)
+    except DecoratorError as err:
+        return problem(err.message, err.fix or "")
+    own = list(target.__dict__.get(FLOW_DECORATORS, ()))
+    if not cls.allow_multiple:
+        if any(d.name == cls.name for d in own):
+            return problem(
+                f"@{cls.name} is given twice on {owner}", f"keep one @{cls.name} above the class"
+            )
+        bases = [
+            k.__name__
+            for k in target.__mro__[1:]
+            if any(d.name == cls.name for d in k.__dict__.get(FLOW_DECORATORS, ()))
+        ]
+        if bases:
+            return problem(
+                f"@{cls.name} is given on {owner} and on its base class {bases[0]}; a flow "
+                f"takes one @{cls.name}",
+                f"keep @{cls.name} on one of the two classes",
+            )
+    # Decorators apply bottom-up: keep the list in the order written, top first.
+    type.__setattr__(target, FLOW_DECORATORS, [deco, *own])
+    return target
+
+
+def _misplaced(target: C, cls: type[FlowDecorator]) -> C:
+    """A flow decorator on a step (recorded for lint) or on something else (an error now)."""
+    if not callable(target):
+        raise TypeError(f"@{cls.name} goes above a flow's class, not on {target!r}")
+    # Below or above @step: either way the step's lint reports it at this line.
+    _record_problem(
+        target,
+        DecoratorProblem(
+            cls.name,
+            f"@{cls.name} is a flow decorator: it goes above the flow's class, not on a step",
+            f"move @{cls.name}(...) above 'class ...(FlowSpec):'",
+        ),
+    )
+    return target

@@ -1,0 +1,101 @@
+"""``compile_flow``: a flow class and its graph to the manifests of a deployment."""
+
+from __future__ import annotations
+
+import os
+
+from hera.workflows import models as m
+
+from grange.decorators.options import TaskOptions
+from grange.deploy.argo import dag, limits, metadata, naming
+from grange.deploy.argo import parameters as params
+from grange.deploy.argo.containers import ContainerBuilder, command
+from grange.deploy.argo.lint import lint
+from grange.deploy.argo.manifests import API_VERSION, Manifests, to_dict
+from grange.deploy.argo.settings import ArgoSettings
+from grange.graph.model import FlowGraph, NodeType
+
+
+def compile_flow(
+    flow_cls: type,
+    graph: FlowGraph,
+    options: dict[str, TaskOptions],
+    settings: ArgoSettings,
+) -> Manifests:
+    """The WorkflowTemplate of ``flow_cls`` (the graph linted already; ``options``
+    each step's TaskOptions, ``--with`` included), checked by :func:`lint.lint`
+    and within Argo's limits. Raises :class:`~grange.exceptions.CompileError`."""
+    dag.check_supported(graph)
+    limits.check_settings(settings, graph)
+    project_flow = (settings.project or {}).get("project_flow_name")
+    name = naming.workflow_name(graph.name, project_flow, settings.name)
+    entry = naming.step_template(graph.name)
+    values = params.default_values(flow_cls, graph)
+
+    flow_file = os.path.basename(graph.file)
+    builder = ContainerBuilder(graph, settings, command(settings, flow_file))
+    dags = dag.DagBuilder(graph, entry)
+    templates = dags.templates()
+    for node in graph:
+        templates.append(
+            builder.step_template(
+                node,
+                options.get(node.name) or TaskOptions(),
+                in_foreach=dags.scopes[node.name] is not None,
+                extra_args=_extra_args(graph, node.name, settings),
+            )
+        )
+    templates.append(builder.exit_template())
+
+    spec = m.WorkflowSpec(
+        entrypoint=entry,
+        arguments=params.arguments(values),
+        parallelism=settings.max_workers,
+        active_deadline_seconds=settings.workflow_timeout,
+        on_exit=naming.EXIT_TEMPLATE,
+        template_defaults=builder.template_defaults(),
+        volumes=builder.volumes(),
+        service_account_name=settings.pod_defaults().get("service_account"),
+        pod_gc=m.PodGC(strategy=settings.pod_gc) if settings.pod_gc else None,
+        ttl_strategy=(
+            m.TTLStrategy(seconds_after_completion=settings.ttl_seconds)
+            if settings.ttl_seconds
+            else None
+        ),
+        workflow_metadata=metadata.workflow_metadata(name, settings),
+        pod_metadata=metadata.pod_metadata(name, settings),
+        templates=templates,
+    )
+    template = m.WorkflowTemplate(
+        api_version=API_VERSION,
+        kind="WorkflowTemplate",
+        metadata=m.ObjectMeta(
+            name=name,
+            namespace=settings.namespace,
+            labels=metadata.object_labels(name, settings, "flow"),
+            annotations=metadata.object_annotations(graph, settings),
+        ),
+        spec=spec,
+    )
+    manifests = Manifests(workflow_template=to_dict(template))
+    lint(manifests.workflow_template, graph)
+    limits.check_template_size(manifests.size(), graph)
+    return manifests
+
+
+def _extra_args(graph: FlowGraph, step: str, settings: ArgoSettings) -> list[str]:
+    node = graph[step]
+    args: list[str] = []
+    if step == graph.start:
+        args += ["--argo-workflow-uid", "{{workflow.uid}}"]
+        args += params.start_args(graph)
+        for tag in settings.tags:
+            args += ["--tag", tag]
+    if node.type is NodeType.SPLIT_FOREACH:
+        args += [
+            "--foreach-batch-size",
+            str(settings.foreach_batch_size),
+            "--max-num-splits",
+            str(settings.max_num_splits),
+        ]
+    return args

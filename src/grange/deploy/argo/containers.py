@@ -1,0 +1,254 @@
+"""One container template per step, built from ``plan_pod`` and kept small.
+
+Every step's pod runs one command, no shell (the pod protocol)::
+
+    python -m grange.environments.bootstrap --package-url URL --package-sha SHA \\
+        --flow-file REL -- <top-level options> step STEP <step options>
+
+What all steps share (the image, the bootstrap command with the top-level
+options, the environment, the ``/mnt/out`` mount and the default resources)
+goes to ``spec.templateDefaults.container``, which Argo merges into every
+container template (a strategic merge: ``env`` by name, ``volumeMounts`` by
+path, ``command``/``args`` replaced when a template sets them). A step's
+template then carries only its ``args`` and what differs from the defaults.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from hera.workflows import models as m
+
+from grange.compute.kubernetes.pod import PodPlan, plan_pod
+from grange.decorators.options import TaskOptions
+from grange.deploy.argo import naming
+from grange.deploy.argo.settings import ArgoSettings
+from grange.exceptions import CompileError
+from grange.graph.model import FlowGraph, StepNode
+
+OUT_DIR = "/mnt/out"
+OUT_VOLUME = "grange-out"
+DEFAULT_RETRY_DELAY = 120.0  # seconds: @retry's minutes_between_retries default (2)
+# Added to @timeout for the pod's deadline: the task's own alarm stops the step at
+# the timeout (with a traceback); the pod deadline is the backstop, and it also
+# counts the image pull and the code package's download.
+TIMEOUT_ALLOWANCE = 120
+EXIT_RETRIES = 3
+_INDEX = "{{inputs.parameters.index}}"
+
+
+@dataclass(frozen=True)
+class StepOutputs:
+    """The output parameters a step's template declares (files under /mnt/out)."""
+
+    names: tuple[str, ...]
+
+
+def command(settings: ArgoSettings, flow_file: str) -> list[str]:
+    """The bootstrap command and the top-level options: every pod's argv up to the
+    flow command (``step ...`` or ``argo-finish ...``)."""
+    pkg = settings.package
+    if pkg is not None:
+        argv = [
+            "python",
+            "-m",
+            "grange.environments.bootstrap",
+            "--package-url",
+            pkg.url,
+            "--package-sha",
+            pkg.sha,
+            "--flow-file",
+            pkg.flow_file,
+            "--",
+        ]
+    else:  # no code package: the image holds the flow's code, in its working directory
+        argv = ["python", flow_file]
+    argv += ["--quiet", "--metadata", settings.metadata]
+    if settings.datastore_root:
+        argv += ["--datastore-root", settings.datastore_root]
+    return argv + list(settings.top_level_args)
+
+
+def shared_env(settings: ArgoSettings) -> dict[str, str]:
+    env = {"PYTHONUNBUFFERED": "1"}
+    if settings.user:
+        env["GRANGE_USER"] = settings.user
+    env.update(settings.env)
+    return env
+
+
+def outputs_of(node: StepNode) -> tuple[str, ...]:
+    names = ["task-id"]
+    if node.is_fanout:
+        names += ["count", "batches"]
+    if node.is_switch:
+        names.append("switch-step")
+    return tuple(names)
+
+
+class ContainerBuilder:
+    """Builds ``templateDefaults`` once and each step's container template against it."""
+
+    def __init__(self, graph: FlowGraph, settings: ArgoSettings, argv: list[str]) -> None:
+        self.graph = graph
+        self.settings = settings
+        self.argv = argv
+        self.env = shared_env(settings)
+        default_plan = plan_pod(
+            "_defaults",
+            TaskOptions(),
+            command=argv,
+            env=self.env,
+            defaults=settings.pod_defaults(),
+        )
+        self.default_container = _container_dict(default_plan)
+
+    def template_defaults(self) -> m.Template:
+        return m.Template(container=m.Container.model_validate(self.default_container))
+
+    def volumes(self) -> list[m.Volume]:
+        """``spec.volumes``: the emptyDir each pod writes its output parameters to."""
+        return [m.Volume(name=OUT_VOLUME, empty_dir=m.EmptyDirVolumeSource())]
+
+    def step_template(
+        self,
+        node: StepNode,
+        options: TaskOptions,
+        *,
+        in_foreach: bool,
+        extra_args: list[str],
+    ) -> m.Template:
+        limit = options.retries + (1 if options.catch else 0)
+        args = [
+            "step",
+            node.name,
+            "--run-id",
+            "argo-{{workflow.name}}",
+            "--argo-index",
+            _INDEX if in_foreach else "",
+            "--retry-count",
+            "{{retries}}" if limit else "0",
+            "--max-user-retries",
+            str(options.retries),
+            "--outputs-dir",
+            OUT_DIR,
+            *extra_args,
+        ]
+        plan = plan_pod(
+            node.name,
+            options,
+            command=self.argv,
+            args=args,
+            env={**self.env, **options.env},
+            defaults=self.settings.pod_defaults(),
+        )
+        if plan.namespace != self.settings.namespace:
+            raise CompileError(
+                f"step '{node.name}' asks for namespace '{plan.namespace}' but the flow is "
+                f"deployed to namespace '{self.settings.namespace}': every step of a "
+                "deployment runs in its namespace",
+                file=node.file,
+                line=node.line,
+                step=node.name,
+                fix=f"remove namespace= from the step's @kubernetes, or deploy with "
+                f"--namespace {plan.namespace}",
+            )
+        container = _container_dict(plan)
+        own = {
+            key: value
+            for key, value in container.items()
+            if key == "image" or self.default_container.get(key) != value
+        }
+        template = m.Template(
+            name=naming.step_template(node.name),
+            container=m.Container.model_validate(own),
+            outputs=m.Outputs(
+                parameters=[
+                    m.Parameter(name=name, value_from=m.ValueFrom(path=f"{OUT_DIR}/{name}"))
+                    for name in outputs_of(node)
+                ]
+            ),
+            metadata=_metadata(plan, node),
+        )
+        if in_foreach:
+            template.inputs = m.Inputs(parameters=[m.Parameter(name="index")])
+        if limit:
+            template.retry_strategy = m.RetryStrategy(
+                limit=m.IntOrString(str(limit)),
+                retry_policy="Always",
+                backoff=m.Backoff(duration=f"{_retry_delay(node, options):g}s"),
+            )
+        if options.timeout:
+            deadline = math.ceil(options.timeout) + TIMEOUT_ALLOWANCE
+            template.active_deadline_seconds = m.IntOrString(str(deadline))
+        _pod_fields(template, plan, self.settings)
+        return template
+
+    def exit_template(self) -> m.Template:
+        """onExit: ``argo-finish`` records the run's end if ``end`` did not (a failure)."""
+        return m.Template(
+            name=naming.EXIT_TEMPLATE,
+            container=m.Container(
+                image=self.default_container["image"],
+                args=[
+                    "argo-finish",
+                    "--run-id",
+                    "argo-{{workflow.name}}",
+                    "--status",
+                    "{{workflow.status}}",
+                ],
+            ),
+            # A pod that could not start must not leave the run unrecorded.
+            retry_strategy=m.RetryStrategy(
+                limit=m.IntOrString(str(EXIT_RETRIES)),
+                retry_policy="Always",
+                backoff=m.Backoff(duration="10s"),
+            ),
+        )
+
+
+def _container_dict(plan: PodPlan) -> dict[str, Any]:
+    from kubernetes.client import ApiClient
+
+    data: dict[str, Any] = ApiClient().sanitize_for_serialization(plan.container)
+    data.pop("name", None)  # Argo names a template's container itself ("main")
+    mounts = list(data.get("volumeMounts") or [])
+    mounts.append({"name": OUT_VOLUME, "mountPath": OUT_DIR})
+    data["volumeMounts"] = mounts
+    return data
+
+
+def _metadata(plan: PodPlan, node: StepNode) -> m.Metadata:
+    annotations = {"grange.dev/step-name": node.name, **plan.annotations}
+    return m.Metadata(annotations=annotations, labels=dict(plan.labels) or None)
+
+
+def _pod_fields(template: m.Template, plan: PodPlan, settings: ArgoSettings) -> None:
+    from kubernetes.client import ApiClient
+
+    api = ApiClient()
+    if plan.volumes:
+        template.volumes = [
+            m.Volume.model_validate(api.sanitize_for_serialization(v)) for v in plan.volumes
+        ]
+    if plan.node_selector:
+        template.node_selector = dict(plan.node_selector)
+    if plan.tolerations:
+        template.tolerations = [
+            m.Toleration.model_validate(api.sanitize_for_serialization(t)) for t in plan.tolerations
+        ]
+    if plan.service_account and plan.service_account != settings.pod_defaults().get(
+        "service_account"
+    ):
+        template.service_account_name = plan.service_account
+
+
+def _retry_delay(node: StepNode, options: TaskOptions) -> float:
+    """Seconds between attempts: ``minutes_between_retries`` if the step gave it,
+    else its default (2 minutes, as Metaflow waits on Argo)."""
+    deco = node.decorator("retry")
+    if options.retry_delay or (deco and "minutes_between_retries" in deco.attributes):
+        return options.retry_delay
+    return DEFAULT_RETRY_DELAY

@@ -1,0 +1,62 @@
+"""What a deployment is compiled with, besides the flow: :class:`ArgoSettings`.
+
+The CLI (``argo-workflows create``) and the ``Deployer`` fill it from their
+options and the profile's ``[kubernetes]`` / ``[argo]`` sections; defaults are
+Metaflow's where it has them (``--max-workers 100``, ``--max-num-splits``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from grange.environments.package import PackageRef
+
+DEFAULT_FOREACH_BATCH_SIZE = 1000
+DEFAULT_MAX_NUM_SPLITS = 100_000
+# Finished pods are removed once they succeeded (failed ones stay for `kubectl logs`);
+# finished Workflows a week after they end. Their records stay in the datastore.
+DEFAULT_POD_GC = "OnPodSuccess"
+DEFAULT_TTL_SECONDS = 7 * 24 * 3600
+
+
+@dataclass
+class ArgoSettings:
+    """Everything but the flow that decides the compiled manifests."""
+
+    name: str | None = None  # template name (else derived: naming.workflow_name)
+    namespace: str = "default"
+    image: str | None = None
+    datastore_root: str = ""  # str(DatastoreLocation): a local directory or an s3:// URL
+    metadata: str = "local"
+    package: PackageRef | None = None
+    top_level_args: list[str] = field(default_factory=list)  # e.g. --branch x, --with ...
+    max_workers: int = 100  # spec.parallelism
+    workflow_timeout: int | None = None  # seconds, spec.activeDeadlineSeconds
+    foreach_batch_size: int = DEFAULT_FOREACH_BATCH_SIZE
+    max_num_splits: int = DEFAULT_MAX_NUM_SPLITS
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # every step's environment
+    service_account: str | None = None
+    kubernetes: dict[str, Any] = field(default_factory=dict)  # the profile's [kubernetes]
+    # ProjectInfo fields (project_name, branch_name, project_flow_name, is_production,
+    # is_user_branch) from @project, or None.
+    project: dict[str, Any] | None = None
+    tags: list[str] = field(default_factory=list)
+    auto_emit_events: bool = True
+    production: bool = False
+    user: str = ""
+    pod_gc: str = DEFAULT_POD_GC
+    ttl_seconds: int | None = DEFAULT_TTL_SECONDS
+
+    def pod_defaults(self) -> dict[str, Any]:
+        """``plan_pod``'s ``defaults``: the profile's [kubernetes] section, with the
+        deployment's own image, namespace and service account on top."""
+        defaults = dict(self.kubernetes)
+        if self.image:
+            defaults["image"] = self.image
+        defaults["namespace"] = self.namespace
+        if self.service_account:
+            defaults["service_account"] = self.service_account
+        return defaults

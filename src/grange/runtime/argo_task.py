@@ -1,0 +1,205 @@
+"""Run one task of an Argo workflow: ``python flow.py step STEP --argo-index ...``.
+
+The container's one command (see docs/production.md) names the step, the
+foreach index path and the attempt; everything else comes from the graph and
+the records in the datastore (:mod:`grange.runtime.remote_task`):
+
+- start claims the run ``argo-<workflow name>`` (idempotently for a retry of
+  the same workflow) and writes the ``_parameters`` task from the workflow's
+  arguments (``--argo-parameter NAME=JSON``), converted and checked as ``run``
+  does, missing ones taking their defaults;
+- the step runs with its ``@environment``, ``@timeout`` and ``--with``
+  decorators; an attempt past ``--max-user-retries`` of a ``@catch`` step is
+  the fallback (no user code, the previous attempt's exception kept), as
+  locally;
+- once the attempt succeeded (or ``@catch`` handled its failure), its Argo
+  output parameters are written as files and, for ``end``, ``run-final.json``.
+
+The index is never written from a pod: readers index the run from its records
+(:mod:`grange.client.sync`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from grange.datastore import read_record
+from grange.datastore.runs import read_claim, read_final, write_final
+from grange.decorators.registry import parse_decospec, step_decorators, task_options
+from grange.exceptions import ParameterError
+from grange.flowspec import FlowSpec
+from grange.graph import graph_of
+from grange.parameters import flow_constants, flow_parameters, normalized_name, resolve_values
+from grange.runtime.remote_task import (
+    argo_task_id,
+    claim_argo_run,
+    output_parameters,
+    resolve,
+    write_outputs,
+)
+from grange.task.execute import run_task
+from grange.task.spec import TaskSpec
+from grange.task.stores import (
+    PARAMETERS_STEP,
+    PARAMETERS_TASK,
+    MissingInputError,
+    TaskStores,
+    write_parameters,
+)
+
+
+@dataclass(frozen=True)
+class ArgoTaskRequest:
+    """What the ``step`` command was given in Argo mode."""
+
+    step: str
+    run_id: str
+    index: tuple[int, ...]
+    attempt: int
+    max_user_retries: int
+    outputs_dir: str | None
+    workflow_uid: str | None = None
+    parameters: Sequence[str] = ()  # NAME=JSON
+    iteration: int = 0
+    foreach_batch_size: int = 1_000
+    max_num_splits: int = 100_000
+    user: str = ""
+    tags: tuple[str, ...] = ()
+    namespace: str | None = None
+    with_decorators: tuple[str, ...] = ()
+
+
+def run_argo_task(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskRequest) -> int:
+    """Run the task; its exit status (0: succeeded, or failed and caught)."""
+    graph = graph_of(flow_cls)
+    if req.step == graph.start:
+        _start_run(flow_cls, stores, req)
+    task = resolve(graph, stores, req.run_id, req.step, req.index, req.iteration)
+    options = task_options(
+        step_decorators(
+            getattr(flow_cls, req.step), [parse_decospec(s) for s in req.with_decorators]
+        )
+    )
+    extra: dict[str, Any] = {}
+    if options.env:
+        extra["env"] = dict(options.env)
+    if options.timeout:
+        extra["timeout"] = options.timeout
+    if req.with_decorators:
+        extra["with"] = list(req.with_decorators)
+    if options.catch and req.attempt > req.max_user_retries:
+        extra["catch"] = {
+            "var": options.catch_var,
+            "print": options.print_exception,
+            "exception": _previous_exception(stores, req, task.task_id),
+        }
+    spec = TaskSpec(
+        flow=flow_cls.__name__,
+        run_id=req.run_id,
+        step=req.step,
+        task_id=task.task_id,
+        attempt=req.attempt,
+        input_paths=task.input_paths,
+        frames=task.frames,
+        iteration=task.iteration,
+        tags=req.tags,
+        user=req.user,
+        namespace=req.namespace,
+        max_user_retries=req.max_user_retries,
+        extra=extra,
+    )
+    record = run_task(flow_cls, spec, stores, max_num_splits=req.max_num_splits)
+    if record.status != "ok":
+        return 1
+    if req.outputs_dir:
+        values = output_parameters(graph, record, batch_size=req.foreach_batch_size)
+        write_outputs(req.outputs_dir, values)
+    if req.step == graph.end:
+        write_final(stores.blobs, stores.flow, req.run_id, status="succeeded", at=time.time())
+    return 0
+
+
+def _start_run(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskRequest) -> None:
+    values = argo_parameter_values(flow_cls, req.parameters)
+    claim_argo_run(
+        stores,
+        req.run_id,
+        workflow_uid=req.workflow_uid,
+        user=req.user,
+        tags=req.tags,
+        parameters=values,
+    )
+    written = read_record(
+        stores.blobs, stores.flow, req.run_id, PARAMETERS_STEP, PARAMETERS_TASK, 0
+    )
+    if written is None:  # not by an earlier attempt of start
+        write_parameters(stores, req.run_id, {**flow_constants(flow_cls), **values})
+
+
+def argo_parameter_values(flow_cls: type, given: Sequence[str]) -> dict[str, Any]:
+    """``NAME=JSON`` pairs as ``run`` would take them: converted, checked, defaulted.
+
+    A value that is not JSON is taken as text (a hand-submitted workflow), then
+    converted to the parameter's type like a command-line value."""
+    raw: dict[str, Any] = {}
+    names = {normalized_name(p.name): p.name for p in flow_parameters(flow_cls)}
+    for pair in given:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise ParameterError(
+                f"--argo-parameter {pair!r} is not NAME=VALUE",
+                fix="the compiled workflow passes NAME={{workflow.parameters.NAME}}; "
+                "compile the flow again with `argo-workflows create`",
+            )
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        raw[names.get(normalized_name(name), name)] = value
+    try:
+        return resolve_values(flow_cls, raw)
+    except ParameterError as err:
+        err.message = f"workflow argument: {err.message}"
+        err.fix = (
+            "trigger the workflow with a valid value, e.g. "
+            f"`argo-workflows trigger --{err.parameter} VALUE`"
+            + (f" ({err.fix})" if err.fix else "")
+        )
+        raise
+
+
+def _previous_exception(stores: TaskStores, req: ArgoTaskRequest, task_id: str) -> dict[str, Any]:
+    record = read_record(stores.blobs, stores.flow, req.run_id, req.step, task_id, req.attempt - 1)
+    if record is not None and record.exception:
+        return dict(record.exception)
+    return {
+        "type": "WorkerDied",
+        "message": "the pod of the previous attempt ended without recording a result "
+        "(killed, out of memory, or past its deadline)",
+    }
+
+
+def finish_argo_run(stores: TaskStores, run_id: str, argo_status: str, *, end: str) -> str | None:
+    """Record how the run ended, if ``end`` did not (Argo's exit handler).
+
+    ``argo_status`` is ``{{workflow.status}}`` (Succeeded, Failed, Error). The run
+    succeeded only if Argo says so and ``end`` recorded success. Returns the status
+    written, or None when nothing was (already recorded, or the run never started).
+    """
+    if read_final(stores.blobs, stores.flow, run_id) is not None:
+        return None
+    if read_claim(stores.blobs, stores.flow, run_id) is None:
+        return None  # start never claimed it: there is no run to end
+    status = "failed"
+    if argo_status == "Succeeded":
+        try:
+            stores.final_record(stores.flow, run_id, end, argo_task_id(()))
+            status = "succeeded"
+        except MissingInputError:
+            pass
+    write_final(stores.blobs, stores.flow, run_id, status=status, at=time.time())
+    return status

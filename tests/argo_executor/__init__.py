@@ -1,0 +1,46 @@
+"""A test-only local executor of the Argo Workflows subset grange's compiler emits.
+
+Given a WorkflowTemplate (and the Workflow a trigger submits from it:
+``workflowTemplateRef`` + ``arguments``), :func:`run_workflow` runs each
+container's command on this host (``python`` -> the test's interpreter, the
+container's env, emptyDir mounts mapped to temporary folders in the args, env
+and output paths) with Argo's semantics:
+
+- DAG ``depends`` (``t.Succeeded/Failed/Errored/Skipped/Omitted/Completed``,
+  ``AnySucceeded/AllFailed``, ``&& || !``, parentheses; a bare ``t`` as Argo
+  reads it); ``when`` (the govaluate subset); ``failFast`` (default true);
+- ``withParam`` (a JSON list; ``{{item}}``, ``{{item.key}}``), ``withItems``,
+  ``withSequence`` (``start``/``end`` inclusive, or ``count``), each item a
+  child node run concurrently; nested DAG templates;
+- parameters: workflow arguments (the Workflow's override the template's),
+  template inputs (value/default), task arguments, container outputs from
+  ``valueFrom.path`` (missing file: the node errs unless a default is given),
+  DAG outputs from ``valueFrom.parameter``;
+- ``{{workflow.name|uid|namespace|creationTimestamp|parameters.X|status}}``,
+  ``{{inputs.parameters.X}}``, ``{{tasks.X.outputs.parameters.Y}}``,
+  ``{{item}}``, ``{{retries}}``;
+- ``retryStrategy`` (``limit``, ``retryPolicy``, ``backoff`` duration/factor/
+  maxDuration, scaled by ``time_scale``), template ``activeDeadlineSeconds``
+  (the process group is killed), spec ``activeDeadlineSeconds``, spec
+  ``parallelism`` (pods at once), ``templateDefaults`` (merged under each
+  template), ``onExit``.
+
+Anything else is refused (:class:`Refused`), never ignored; fields that only
+place a pod on a cluster (image, resources, node selection, metadata) are
+accepted as no-ops (see :mod:`.refuse`).
+"""
+
+from .engine import Node, WorkflowResult, run_workflow
+from .expressions import ExpressionError, eval_depends, eval_when, substitute
+from .refuse import Refused
+
+__all__ = [
+    "ExpressionError",
+    "Node",
+    "Refused",
+    "WorkflowResult",
+    "eval_depends",
+    "eval_when",
+    "run_workflow",
+    "substitute",
+]

@@ -1,0 +1,277 @@
+"""The test-only local Argo executor (tests/argo_executor) on small hand-written manifests."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from argo_executor import Refused, run_workflow
+
+OUT = {"name": "out", "emptyDir": {}}
+MOUNT = {"name": "out", "mountPath": "/mnt/out"}
+
+
+def py(
+    name: str,
+    code: str,
+    *,
+    outputs: tuple[str, ...] = (),
+    inputs: tuple[str, ...] = (),
+    **extra: Any,
+) -> dict[str, Any]:
+    """A container template running ``python -c code``; outputs read from /mnt/out/<name>."""
+    template: dict[str, Any] = {
+        "name": name,
+        "container": {
+            "image": "python:3.11",
+            "command": ["python", "-c", code],
+            "volumeMounts": [MOUNT],
+        },
+        **extra,
+    }
+    if inputs:
+        template["inputs"] = {"parameters": [{"name": n} for n in inputs]}
+    if outputs:
+        template["outputs"] = {
+            "parameters": [{"name": n, "valueFrom": {"path": f"/mnt/out/{n}"}} for n in outputs]
+        }
+    return template
+
+
+def write(name: str, value: str) -> str:
+    return f"open('/mnt/out/{name}', 'w').write({value})"
+
+
+def wft(*templates: dict[str, Any], entry: str = "main", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": "demo"},
+        "spec": {"entrypoint": entry, "volumes": [OUT], "templates": list(templates), **spec},
+    }
+
+
+def dag(name: str, *tasks: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"name": name, "dag": {"tasks": list(tasks)}, **extra}
+
+
+def log(path: Path, text: str) -> str:
+    return f"open({str(path)!r}, 'a').write({text} + '\\n')"
+
+
+def lines(path: Path) -> list[str]:
+    return sorted(path.read_text().split()) if path.exists() else []
+
+
+def test_foreach_batches_sequence_and_outputs(tmp_path: Path) -> None:
+    seen = tmp_path / "seen"
+    manifest = wft(
+        dag(
+            "main",
+            {"name": "split", "template": "split"},
+            {
+                "name": "fan",
+                "template": "batch",
+                "depends": "split.Succeeded",
+                "withParam": "{{tasks.split.outputs.parameters.batches}}",
+                "arguments": {
+                    "parameters": [
+                        {"name": "start", "value": "{{item.start}}"},
+                        {"name": "end", "value": "{{item.end}}"},
+                    ]
+                },
+            },
+            {"name": "join", "template": "join", "depends": "fan.Succeeded"},
+        ),
+        dag(
+            "batch",
+            {
+                "name": "body",
+                "template": "body",
+                "withSequence": {
+                    "start": "{{inputs.parameters.start}}",
+                    "end": "{{inputs.parameters.end}}",
+                },
+                "arguments": {"parameters": [{"name": "index", "value": "{{item}}"}]},
+            },
+            inputs={"parameters": [{"name": "start"}, {"name": "end"}]},
+        ),
+        py(
+            "split",
+            write("batches", '\'[{"start": 0, "end": 2}, {"start": 3, "end": 4}]\''),
+            outputs=("batches",),
+        ),
+        py("body", "import sys; " + log(seen, "sys.argv[1]"), inputs=("index",)),
+        py("join", log(seen, "'join-{{workflow.parameters.alpha}}'")),
+        arguments={"parameters": [{"name": "alpha", "value": "1"}]},
+    )
+    manifest["spec"]["templates"][3]["container"]["args"] = ["{{inputs.parameters.index}}"]
+    workflow = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "demo-"},
+        "spec": {
+            "workflowTemplateRef": {"name": "demo"},
+            "arguments": {"parameters": [{"name": "alpha", "value": "2"}]},
+        },
+    }
+    result = run_workflow(manifest, workflow, cwd=tmp_path)
+    assert result.phase == "Succeeded", result.explain()
+    assert result.name.startswith("demo-") and len(result.name) == len("demo-") + 5
+    assert lines(seen) == ["0", "1", "2", "3", "4", "join-2"]
+    assert len(result.pods("body")) == 5
+
+
+def test_when_skips_and_depends_omits(tmp_path: Path) -> None:
+    seen = tmp_path / "seen"
+    manifest = wft(
+        dag(
+            "main",
+            {"name": "switch", "template": "switch"},
+            {
+                "name": "heads",
+                "template": "heads",
+                "depends": "switch.Succeeded",
+                "when": "'{{tasks.switch.outputs.parameters.switch-step}}' == 'heads'",
+            },
+            {
+                "name": "tails",
+                "template": "tails",
+                "depends": "switch.Succeeded",
+                "when": "'{{tasks.switch.outputs.parameters.switch-step}}' == 'tails'",
+            },
+            {"name": "after", "template": "after", "depends": "heads.Succeeded || tails.Succeeded"},
+            {"name": "only-tails", "template": "after", "depends": "tails.Succeeded"},
+        ),
+        py("switch", write("switch-step", "'tails'"), outputs=("switch-step",)),
+        py("heads", log(seen, "'heads'")),
+        py("tails", log(seen, "'tails'")),
+        py("after", log(seen, "'after'")),
+    )
+    result = run_workflow(manifest, cwd=tmp_path)
+    assert result.phase == "Succeeded", result.explain()
+    assert lines(seen) == ["after", "after", "tails"]
+    phases = {n.name.rsplit(".", 1)[-1]: n.phase for n in result.nodes}
+    assert phases["heads"] == "Skipped"
+
+    manifest["spec"]["templates"][1]["container"]["command"][2] = write("switch-step", "'heads'")
+    seen.unlink()
+    result = run_workflow(manifest, cwd=tmp_path)
+    phases = {n.name.rsplit(".", 1)[-1]: n.phase for n in result.nodes}
+    assert phases["tails"] == "Skipped" and phases["only-tails"] == "Omitted"
+    assert result.phase == "Succeeded"
+
+
+def test_retries_backoff_and_attempt_number(tmp_path: Path) -> None:
+    seen = tmp_path / "seen"
+    code = (
+        "import sys; "
+        + log(seen, "'attempt-{{retries}}'")
+        + "; sys.exit(0 if {{retries}} == 2 else 3)"
+    )
+    retry = {"limit": 3, "retryPolicy": "Always", "backoff": {"duration": "1m", "factor": 2}}
+    manifest = wft(
+        dag("main", {"name": "flaky", "template": "flaky"}), py("flaky", code, retryStrategy=retry)
+    )
+    result = run_workflow(manifest, cwd=tmp_path, time_scale=0.0001)
+    assert result.phase == "Succeeded", result.explain()
+    assert lines(seen) == ["attempt-0", "attempt-1", "attempt-2"]
+    assert result.pods("flaky")[0].retries == 2
+
+
+def test_failure_fails_fast_and_exit_handler_sees_it(tmp_path: Path) -> None:
+    seen = tmp_path / "seen"
+    manifest = wft(
+        dag(
+            "main",
+            {"name": "bad", "template": "bad"},
+            {"name": "slow", "template": "slow"},
+            {"name": "later", "template": "later", "depends": "slow.Succeeded"},
+        ),
+        py("bad", "raise SystemExit(1)"),
+        py("slow", "import time; time.sleep(1)"),
+        py("later", log(seen, "'later'")),
+        py("exit", log(seen, "'exit-{{workflow.status}}'")),
+        onExit="exit",
+    )
+    result = run_workflow(manifest, cwd=tmp_path)
+    assert result.phase == "Failed"
+    assert lines(seen) == ["exit-Failed"]  # failFast: 'later' never started
+
+
+def test_deadline_kills_and_parallelism_bounds(tmp_path: Path) -> None:
+    manifest = wft(
+        dag("main", {"name": "hang", "template": "hang"}),
+        py("hang", "import time; time.sleep(60)", activeDeadlineSeconds=1),
+    )
+    result = run_workflow(manifest, cwd=tmp_path)
+    assert result.phase == "Failed"
+    assert "deadline" in result.pods("hang")[0].message
+
+    seen = tmp_path / "seen"
+    code = (
+        "import os, time; fd = os.open({p!r}, os.O_CREAT | os.O_EXCL | os.O_WRONLY); "
+        "time.sleep(0.3); os.close(fd); os.unlink({p!r}); " + log(seen, "'ok'")
+    ).format(p=str(tmp_path / "lock"))
+    manifest = wft(
+        dag("main", {"name": "many", "template": "one", "withItems": [1, 2, 3]}),
+        py("one", code),
+        parallelism=1,
+    )
+    result = run_workflow(manifest, cwd=tmp_path)
+    assert result.phase == "Succeeded", result.explain()  # a second pod at once fails O_EXCL
+    assert lines(seen) == ["ok", "ok", "ok"]
+
+
+def test_template_defaults_and_missing_output(tmp_path: Path) -> None:
+    manifest = wft(
+        dag("main", {"name": "a", "template": "a"}),
+        py("a", "import os; " + log(tmp_path / "seen", "os.environ['SHARED']"), outputs=("never",)),
+        templateDefaults={"container": {"env": [{"name": "SHARED", "value": "{{workflow.name}}"}]}},
+    )
+    result = run_workflow(manifest, cwd=tmp_path)
+    assert result.phase == "Error" or result.phase == "Failed"
+    assert result.pods("a")[0].phase == "Error"
+    assert lines(tmp_path / "seen") == [result.name]
+
+
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [
+        ("template", {"steps": []}),
+        ("task", {"continueOn": {"failed": True}}),
+        ("container", {"lifecycle": {}}),
+        ("spec", {"hooks": {}}),
+        ("retry", {"expression": "true"}),
+    ],
+)
+def test_refuses_what_it_does_not_implement(
+    tmp_path: Path, where: str, field: dict[str, Any]
+) -> None:
+    task = {"name": "a", "template": "a"}
+    template = py("a", "pass")
+    manifest = wft(dag("main", task), template)
+    target = {
+        "template": template,
+        "task": task,
+        "container": template["container"],
+        "spec": manifest["spec"],
+        "retry": template.setdefault("retryStrategy", {"limit": 1}),
+    }[where]
+    target.update(field)
+    with pytest.raises(Refused):
+        run_workflow(manifest, cwd=tmp_path)
+
+
+def test_python_is_this_interpreter(tmp_path: Path) -> None:
+    manifest = wft(
+        dag("main", {"name": "a", "template": "a"}),
+        py("a", "import sys; " + write("exe", "sys.executable"), outputs=("exe",)),
+    )
+    result = run_workflow(manifest, cwd=tmp_path)
+    assert result.pods("a")[0].outputs["exe"] == sys.executable
+    assert json.loads(json.dumps(result.phase)) == "Succeeded"

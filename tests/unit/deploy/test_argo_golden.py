@@ -1,0 +1,130 @@
+"""Golden files: every example flow, every whole flow in docs/ and test flows of every
+shape compile to the YAML checked in under tests/golden/; any difference fails.
+
+Regenerate after an intended change with::
+
+    GRANGE_UPDATE_GOLDEN=1 python -m pytest tests/unit/deploy/test_argo_golden.py
+
+and review the diff like code. A flow the compiler refuses has a ``.refused.txt``
+golden file holding the message instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from tests.unit.deploy.support import FLOWS, ROOT, check_valid, compile_path
+
+from grange.exceptions import CompileError
+
+GOLDEN = ROOT / "tests" / "golden"
+UPDATE = os.environ.get("GRANGE_UPDATE_GOLDEN") == "1"
+VERSION_NOTE = re.compile(r"(grange\.dev/grange-version: ).*")
+
+TEST_FLOWS = [
+    *(
+        ROOT / "tests" / "flows" / "valid" / f"{name}.py"
+        for name in (
+            "linear",
+            "branch",
+            "nested_branch",
+            "foreach",
+            "nested_foreach",
+            "switch",
+            "switch_loop",
+            "parallel",
+            "inherited",
+        )
+    ),
+    ROOT / "tests" / "flows" / "course" / "CatchFlow.py",
+    ROOT / "tests" / "flows" / "run" / "params.py",
+    *sorted(FLOWS.glob("*.py")),
+]
+
+
+def _doc_flows() -> list[tuple[str, str]]:
+    """(golden name, source) of every python block in docs/ that is a whole flow."""
+    found = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+        for i, block in enumerate(blocks):
+            whole = "from grange import" in block and "(FlowSpec)" in block
+            if whole and "def start" in block and "def end" in block:
+                found.append((f"docs/{page.stem}-{i}", block))
+    return found
+
+
+def _cases() -> list[tuple[str, Path | str]]:
+    cases: list[tuple[str, Path | str]] = [
+        (f"examples/{p.stem}", p) for p in sorted((ROOT / "examples").glob("*.py"))
+    ]
+    cases += [
+        (f"flows/{'deploy' if p.parent == FLOWS else p.parent.name}-{p.stem}", p)
+        for p in TEST_FLOWS
+    ]
+    cases += _doc_flows()
+    return cases
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize(("name", "source"), CASES, ids=[c[0] for c in CASES])
+def test_golden(name: str, source: Path | str, tmp_path: Path) -> None:
+    if isinstance(source, str):
+        path = tmp_path / "flow.py"
+        path.write_text(source)
+    else:
+        path = source
+    try:
+        manifests = compile_path(path)
+    except CompileError as err:
+        suffix, text = ".refused.txt", f"step {err.step}: {err.message}\n"
+    else:
+        check_valid(manifests)
+        suffix = ".yaml"
+        text = VERSION_NOTE.sub(r"\1<version>", manifests.to_yaml())
+    golden = GOLDEN / f"{name}{suffix}"
+    if UPDATE:
+        for stale in GOLDEN.glob(f"{name}.*"):
+            stale.unlink()
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert golden.exists(), (
+        f"no golden file {golden.relative_to(ROOT)}: run with GRANGE_UPDATE_GOLDEN=1 to write it"
+    )
+    assert text == golden.read_text(), (
+        f"{name} compiles differently from {golden.relative_to(ROOT)}; if intended, "
+        "regenerate with GRANGE_UPDATE_GOLDEN=1 and review the diff"
+    )
+
+
+def test_no_stale_golden_files() -> None:
+    names = {c[0] for c in CASES}
+    stale = [
+        p.relative_to(GOLDEN).as_posix()
+        for p in GOLDEN.rglob("*")
+        if p.is_file()
+        and p.name != "README.md"
+        and p.relative_to(GOLDEN).as_posix().split(".")[0] not in names
+    ]
+    assert stale == [], f"golden files without a flow: {stale}"
+
+
+def test_manifests_stay_within_the_emitted_subset() -> None:
+    import yaml
+
+    from grange.deploy.argo import subset
+
+    for golden in GOLDEN.rglob("*.yaml"):
+        doc = yaml.safe_load(golden.read_text())
+        spec = doc["spec"]
+        assert set(spec) <= subset.WORKFLOW_SPEC, golden
+        for template in [*spec["templates"], spec["templateDefaults"]]:
+            assert set(template) <= subset.TEMPLATE, (golden, template.get("name"))
+            assert set(template.get("retryStrategy", {})) <= subset.RETRY_STRATEGY
+            for task in template.get("dag", {}).get("tasks", []):
+                assert set(task) <= subset.DAG_TASK, (golden, task["name"])
