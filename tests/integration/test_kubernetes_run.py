@@ -197,20 +197,30 @@ def test_a_step_past_its_timeout_is_stopped_by_the_runtime_and_its_job_deleted(
     assert len(kube.deleted_jobs) == 1 and kube.objects("jobs") == []
 
 
+@pytest.mark.parametrize("group", [False, True], ids=["runtime", "terminal"])
 def test_ctrl_c_deletes_the_running_jobs(
-    runner: Runner, project: Path, tmp_path: Path, kube: FakeKube
+    runner: Runner, project: Path, tmp_path: Path, kube: FakeKube, group: bool
 ) -> None:
+    """SIGINT to the runtime, or to the whole process group as a terminal's Ctrl-C."""
     env = runner.env(**shared_profile(tmp_path), KUBECONFIG=os.environ["KUBECONFIG"])
     argv, _ = runner.argv(project / "slow_flow.py", "run")
     proc = subprocess.Popen(
-        argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        argv,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=group,
     )
     while not [
         p for p in kube.objects("pods") if (p.get("status") or {}).get("phase") == "Running"
     ]:
         assert proc.poll() is None, proc.communicate()[0].decode()
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    if group:
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGINT)
     out = proc.communicate(timeout=120)[0].decode()
     assert proc.returncode == 130, out
     assert len(kube.deleted_jobs) == 1, out
