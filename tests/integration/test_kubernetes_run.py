@@ -121,12 +121,49 @@ if __name__ == "__main__":
 """
 
 
+MIXED_FLOW = """
+import signal, time
+from grange import FlowSpec, kubernetes, step, timeout
+
+class MixedFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.local, self.remote)
+
+    @timeout(seconds=1)
+    @step
+    def local(self):
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])  # killed by the runtime
+        time.sleep(120)
+        self.next(self.join)
+
+    @kubernetes
+    @step
+    def remote(self):
+        time.sleep(25)  # still running when the local task is killed
+        self.done = True
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    MixedFlow()
+"""
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     folder = tmp_path / "project"
     folder.mkdir()
     flows = {"kube_flow": FLOW, "retry_flow": RETRY_FLOW, "slow_flow": SLOW_FLOW}
     flows["stuck_flow"] = STUCK_FLOW
+    flows["mixed_flow"] = MIXED_FLOW
     for name, text in flows.items():
         (folder / f"{name}.py").write_text(textwrap.dedent(text))
     return folder
@@ -194,6 +231,21 @@ def test_a_step_past_its_timeout_is_stopped_by_the_runtime_and_its_job_deleted(
     result = runner.run(project / "stuck_flow.py", env=env, ok=False)
     assert "stuck" in result.output
     assert "TimeoutException: step 'start' timed out after 1 seconds" in result.output
+    assert len(kube.deleted_jobs) == 1 and kube.objects("jobs") == []
+
+
+@pytest.mark.slow
+def test_a_killed_local_task_does_not_take_the_followers_with_it(
+    runner: Runner, project: Path, tmp_path: Path, kube: FakeKube
+) -> None:
+    """A fresh interpreter's task killed (its @timeout) makes the runtime end what it
+    left behind: never a follower, whose Job would be left running."""
+    extra = "startup_allowance = 1\n"  # the local task is killed ~13 s in (10 s: its own)
+    env = runner.env(**shared_profile(tmp_path, extra), KUBECONFIG=os.environ["KUBECONFIG"])
+    result = runner.run(project / "mixed_flow.py", env=env, ok=False, fork=False)
+    assert "step 'local' timed out" in result.output
+    run = Flow("MixedFlow")[str(result.run_id)]
+    assert run["remote"].task.data.done is True, result.output
     assert len(kube.deleted_jobs) == 1 and kube.objects("jobs") == []
 
 

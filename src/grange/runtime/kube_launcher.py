@@ -36,6 +36,7 @@ from typing import Any
 from grange.decorators.options import TaskOptions
 from grange.exceptions import KubernetesError
 from grange.runtime.launcher import Event, Exited, Launcher, NotStarted, SpawnLauncher, Worker
+from grange.runtime.processes import SPARED
 from grange.task.spec import TaskSpec
 
 BOOTSTRAP = ["python", "-m", "grange.environments.bootstrap"]
@@ -133,6 +134,7 @@ class KubeLauncher(Launcher):
         finally:
             with contextlib.suppress(OSError):
                 os.close(ready_w)
+        SPARED.add(proc.pid)  # another launcher ending its tasks' leftovers must not kill it
         assert proc.stdout is not None and proc.stderr is not None
         out, err_fd = os.dup(proc.stdout.fileno()), os.dup(proc.stderr.fileno())
         proc.stdout.close()
@@ -239,6 +241,7 @@ class KubeLauncher(Launcher):
                 out.append(Worker(f.spec, pid, f.stdout, f.stderr, cleanup=f.files))
             if code is not None and f.ready < 0:
                 del self._followers[pid]
+                SPARED.discard(pid)
                 out.append(Exited(pid, code))
         return out
 
@@ -272,6 +275,7 @@ class KubeLauncher(Launcher):
                     with contextlib.suppress(OSError):
                         os.close(fd)
             _remove(f.files)
+            SPARED.discard(f.proc.pid)
         self._followers.clear()
         self.inner.close()
 
