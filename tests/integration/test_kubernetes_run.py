@@ -181,6 +181,8 @@ def shared_profile(tmp_path: Path, extra: str = "") -> dict[str, str]:
 def test_a_kubernetes_step_runs_as_jobs(
     runner: Runner, project: Path, tmp_path: Path, kube: FakeKube
 ) -> None:
+    # A module in the directory the run starts from shadows nothing the followers import.
+    (tmp_path / "kubernetes.py").write_text("raise ImportError('the wrong kubernetes')\n")
     env = runner.env(**shared_profile(tmp_path), KUBECONFIG=os.environ["KUBECONFIG"])
     result = runner.run(project / "kube_flow.py", env=env)
     run = Flow("KubeFlow")[str(result.run_id)]

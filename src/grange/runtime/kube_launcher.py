@@ -91,6 +91,12 @@ class KubeLauncher(Launcher):
         self.startup_allowance = max(inner.startup_allowance, self.allowance)
         self._followers: dict[int, _Follower] = {}
         self._events: list[Event] = []
+        self._follower_env = dict(os.environ)
+        if self._follower_env.get("KUBECONFIG"):  # paths relative to here, made absolute
+            paths = self._follower_env["KUBECONFIG"].split(os.pathsep)
+            self._follower_env["KUBECONFIG"] = os.pathsep.join(
+                os.path.abspath(p) for p in paths if p
+            )
 
     # -- launching ----------------------------------------------------------------------
 
@@ -124,10 +130,11 @@ class KubeLauncher(Launcher):
                 stderr=subprocess.PIPE,
                 stdin=subprocess.DEVNULL,
                 pass_fds=(ready_w,),
+                env=self._follower_env,
+                cwd=os.path.abspath(os.sep),  # a module here must not shadow one it imports
             )
         except OSError as err:
-            for fd in (ready_r, ready_w):
-                os.close(fd)
+            os.close(ready_r)  # ready_w: closed below, once
             _remove(files)
             self._events.append(NotStarted(spec, f"could not start the task's follower: {err}"))
             return
@@ -216,11 +223,13 @@ class KubeLauncher(Launcher):
         return env
 
     def _client_settings(self) -> dict[str, Any]:
-        return {
-            k: self.settings[k]
-            for k in ("kubeconfig", "context", "in_cluster")
-            if k in self.settings
+        out: dict[str, Any] = {
+            k: self.settings[k] for k in ("context", "in_cluster") if k in self.settings
         }
+        if self.settings.get("kubeconfig"):  # the follower runs elsewhere: an absolute path
+            path = os.path.expanduser(str(self.settings["kubeconfig"]))
+            out["kubeconfig"] = os.path.abspath(path)
+        return out
 
     def _timeouts(self) -> dict[str, Any]:
         value = self.settings.get("unschedulable_timeout")
