@@ -103,3 +103,27 @@ def test_a_job_deleted_before_its_pod_started_ends_the_follower(
     follower.delete()  # quietly: it is gone already
     err = capsys.readouterr().err
     assert "was deleted before its pod started" in err and "could not delete" not in err
+
+
+def test_transient_api_errors_while_following_are_tried_again(
+    kube: FakeKube, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    kube.faults += [("GET", "/pods", 503), ("GET", "/pods", 500), ("GET", "/pods/", 429)]
+    job = manifest()
+    follower = Follower({"job": job}, None)
+    try:
+        assert follower.run() == 0
+    finally:
+        follower.delete()
+    assert kube.faults == [] and capfdbinary.readouterr().out == b"hello from the pod\n"
+
+
+def test_a_refused_request_is_a_clear_error(kube: FakeKube) -> None:
+    from grange.exceptions import KubernetesError
+
+    kube.faults.append(("POST", "/jobs", 403))
+    follower = Follower({"job": manifest()}, None)
+    with pytest.raises(KubernetesError) as info:
+        follower.run()
+    assert info.value.message.startswith("creating a Job in namespace 'default' failed (HTTP 403)")
+    assert "RBAC" in (info.value.fix or "")

@@ -55,6 +55,11 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         fake.requests.append((method, url.path))
+        for fault in list(fake.faults):  # an injected failure, answered once
+            if fault[0] == method and fault[1] in url.path:
+                fake.faults.remove(fault)
+                self._send(fault[2], ApiError(fault[2], "ServiceUnavailable", "injected").status)
+                return
         try:
             body = self._body()
             match = _ROUTE.match(url.path)

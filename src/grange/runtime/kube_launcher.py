@@ -122,6 +122,8 @@ class KubeLauncher(Launcher):
             spec_file,
             "--ready-fd",
             str(ready_w),
+            "--parent-pid",
+            str(os.getpid()),
         ]
         try:
             proc = subprocess.Popen(

@@ -82,10 +82,28 @@ class Follower:
 
     # -- following --------------------------------------------------------------------
 
+    def _read(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        """A read of the API, tried again on a transient error (a connection reset, 429,
+        5xx) for about half a minute: a hiccup must not fail a task that is running."""
+        delay = 0.5
+        for attempt in range(7):
+            try:
+                return call(*args, _preload_content=False, **kwargs)
+            except Exception as err:
+                status = getattr(err, "status", None)
+                transient = status in (None, 0, 429, 500, 502, 503, 504)
+                if not transient or attempt == 6 or not _is_api_failure(err):
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 8.0)
+        raise AssertionError("unreachable")
+
     def _pods(self) -> list[dict[str, Any]]:
         try:
-            answer = self.core.list_namespaced_pod(
-                self.namespace, label_selector=f"job-name={self.name}", _preload_content=False
+            answer = self._read(
+                self.core.list_namespaced_pod,
+                self.namespace,
+                label_selector=f"job-name={self.name}",
             )
         except Exception as err:
             raise api_error(err, f"listing the pods of Job {self.namespace}/{self.name}") from None
@@ -131,9 +149,7 @@ class Follower:
     def _job_failure(self) -> str | None:
         """Why the Job ended without a pod (deleted, past its deadline...), or None."""
         try:
-            answer = self.batch.read_namespaced_job(
-                self.name, self.namespace, _preload_content=False
-            )
+            answer = self._read(self.batch.read_namespaced_job, self.name, self.namespace)
         except Exception as err:
             if getattr(err, "status", None) == 404:
                 return f"the Job {self.namespace}/{self.name} was deleted before its pod started"
@@ -148,7 +164,7 @@ class Follower:
         delay = 0.02
         while True:
             try:
-                answer = self.core.read_namespaced_pod(name, self.namespace, _preload_content=False)
+                answer = self._read(self.core.read_namespaced_pod, name, self.namespace)
             except Exception as err:
                 if getattr(err, "status", None) == 404:
                     return Outcome("failed", message=f"the pod {name} was deleted before it ended")
@@ -163,8 +179,12 @@ class Follower:
         """Copy the container's log to stdout as it comes, until the container ends."""
         out = sys.stdout.buffer
         try:
-            response = self.core.read_namespaced_pod_log(
-                name, self.namespace, container="main", follow=True, _preload_content=False
+            response = self._read(
+                self.core.read_namespaced_pod_log,
+                name,
+                self.namespace,
+                container="main",
+                follow=True,
             )
             for chunk in response.stream(amt=None, decode_content=False):
                 out.write(chunk)
@@ -218,6 +238,14 @@ class Follower:
                 )
 
 
+def _is_api_failure(err: Exception) -> bool:
+    """An answer of the API server or a failed connection (not a bug of ours)."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    return isinstance(err, (ApiException, HTTPError, ConnectionError, TimeoutError))
+
+
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -242,13 +270,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grange.compute.kubernetes.follow")
     parser.add_argument("--spec", required=True, help="JSON file: the Job and client settings")
     parser.add_argument("--ready-fd", type=int, default=None)
+    parser.add_argument("--parent-pid", type=int, default=None, help="the runtime's pid")
     args = parser.parse_args(argv)
-    parent = os.getppid()
     for sig in _STOP_SIGNALS:
         signal.signal(sig, _on_signal)
     _die_with_parent()
-    if os.getppid() != parent:  # the parent died before we asked
-        return 1
+    if args.parent_pid is not None and os.getppid() != args.parent_pid:
+        return 1  # the runtime died before we asked to die with it: no Job to start
     follower: Follower | None = None
     try:
         with open(args.spec, encoding="utf-8") as fh:
