@@ -74,14 +74,17 @@ class FakeKube:
 
     def start(self) -> FakeKube:
         self._server = FakeServer(self)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Kill the containers, then stop serving; no thread or process is left."""
+        self.kubelet.close()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-        self.kubelet.close()
+            self._thread.join()
 
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         path.write_text(
