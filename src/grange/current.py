@@ -31,7 +31,7 @@ class Current:
     pathspec: str | None
     username: str | None
     namespace: str | None
-    tags: frozenset[str] | None
+    tags: set[str] | None  # the run's user tags: a set of its own per task, as Metaflow's
     parameter_names: list[str] | None
     graph: dict[str, Any] | None
     # @project: where the run belongs (None / False without @project)
@@ -51,9 +51,22 @@ class Current:
     # The running task's spec (grange.task.TaskSpec), for the client to see the
     # task before the runtime has indexed it; None outside a task.
     _task: Any = None
+    # Bound by the task layer: ("run" | "task") -> the client object. The client
+    # sits above this module, so it is never imported here.
+    _client: Any = None
+
+    @property
+    def task(self) -> Any:
+        """The running task as a client :class:`~grange.Task` (None outside a task)."""
+        return self._client("task") if self._client is not None else None
+
+    @property
+    def run(self) -> Any:
+        """The running task's run as a client :class:`~grange.Run` (None outside a task)."""
+        return self._client("run") if self._client is not None else None
 
     def _bind(self, **facts: Any) -> None:
-        unknown = set(facts) - set(_FIELDS) - set(self._extras) - {"_task"}
+        unknown = set(facts) - set(_FIELDS) - set(self._extras) - {"_task", "_client"}
         for name in unknown:
             self._extras.add(name)
         for name, value in facts.items():
@@ -64,6 +77,7 @@ class Current:
             delattr(self, name)
         self._extras: set[str] = set()
         self._task = None
+        self._client = None
         for name in _FIELDS:
             setattr(self, name, False if name in _FLAGS else None)
 

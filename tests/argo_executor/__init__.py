@@ -17,7 +17,7 @@ and output paths) with Argo's semantics:
   ``valueFrom.path`` (missing file: the node errs unless a default is given),
   DAG outputs from ``valueFrom.parameter``;
 - ``{{workflow.name|uid|namespace|creationTimestamp|parameters.X|status}}``,
-  ``{{inputs.parameters.X}}``, ``{{tasks.X.outputs.parameters.Y}}``,
+  ``{{inputs.parameters.X}}``, ``{{tasks.X.outputs.parameters.Y}}``, ``{{tasks.X.status}}``,
   ``{{item}}``, ``{{retries}}``;
 - ``retryStrategy`` (``limit``, ``retryPolicy``, ``backoff`` duration/factor/
   maxDuration, scaled by ``time_scale``), template ``activeDeadlineSeconds``
@@ -30,8 +30,9 @@ place a pod on a cluster (image, resources, node selection, metadata) are
 accepted as no-ops (see :mod:`.refuse`).
 """
 
-from .engine import Node, WorkflowResult, run_workflow
+from .engine import run_workflow
 from .expressions import ExpressionError, eval_depends, eval_when, substitute
+from .nodes import Node, WorkflowResult
 from .refuse import Refused
 
 __all__ = [

@@ -10,92 +10,22 @@ import copy
 import datetime
 import json
 import os
-import random
 import re
-import signal
-import string
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .expressions import ExpressionError, depends_tasks, eval_depends, eval_when, substitute
+from .nodes import FAILED, Node, WorkflowResult, gen_suffix
+from .pods import PodRunner
 from .refuse import CLUSTER_ONLY, Refused, check, check_template, check_volume
 
-DONE = {"Succeeded", "Failed", "Error", "Skipped", "Omitted"}
-FAILED = {"Failed", "Error"}
-
-
-@dataclass
-class Attempt:
-    phase: str
-    exit_code: int | None
-    message: str
-    stdout: Path
-    stderr: Path
-    argv: list[str]
-
-
-@dataclass
-class Node:
-    """One node of the run: a pod (with its attempts), a DAG, a task group, or a
-    task that did not run (Skipped by ``when``, Omitted by ``depends``)."""
-
-    name: str
-    template: str
-    type: str  # Pod, DAG, TaskGroup, Skipped, Omitted
-    phase: str = "Pending"
-    outputs: dict[str, str] = field(default_factory=dict)
-    message: str = ""
-    attempts: list[Attempt] = field(default_factory=list)
-    children: list[Node] = field(default_factory=list)
-
-    @property
-    def retries(self) -> int:
-        return max(0, len(self.attempts) - 1)
-
-
-@dataclass
-class WorkflowResult:
-    name: str
-    uid: str
-    phase: str
-    entry: Node
-    exit: Node | None
-    nodes: list[Node]
-
-    def pods(self, template: str | None = None) -> list[Node]:
-        return [n for n in self.nodes if n.type == "Pod" and template in (None, n.template)]
-
-    def explain(self) -> str:
-        lines = [f"workflow {self.name}: {self.phase}"]
-        for n in self.nodes:
-            lines.append(f"  {n.name} [{n.template}] {n.type} {n.phase} {n.message}")
-            if n.type == "Pod" and n.phase in FAILED:
-                for a in n.attempts:
-                    lines.append(f"    $ {' '.join(a.argv)}")
-                    lines.append("    " + a.stderr.read_text(errors="replace")[-3000:])
-        return "\n".join(lines)
-
-
-def _gen_suffix() -> str:
-    return "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
-
-
-def _duration(value: Any) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)?", str(value).strip())
-    if not m:
-        raise Refused(f"duration {value!r}")
-    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
-    return float(m.group(1)) * scale
+_DAG_TASKS = " dag tasks"  # in a scope: the names of the DAG's tasks (no template can say it)
 
 
 _TYPES = ("container", "dag")
@@ -119,7 +49,7 @@ def _merge(defaults: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
-class Executor:
+class Executor(PodRunner):
     """Runs one workflow; see :func:`run_workflow`."""
 
     def __init__(
@@ -144,7 +74,7 @@ class Executor:
         spec = dict(check("spec", template["spec"], "spec"))
         arguments = self._parameters(spec.get("arguments"), "spec.arguments")
         meta = template.get("metadata", {})
-        name = meta.get("name") or meta.get("generateName", "wf-") + _gen_suffix()
+        name = meta.get("name") or meta.get("generateName", "wf-") + gen_suffix()
         if workflow is not None:
             check("manifest", workflow, "Workflow")
             if workflow.get("kind") != "Workflow":
@@ -165,7 +95,7 @@ class Executor:
                     )
                 arguments[pname] = value
             wmeta = workflow.get("metadata", {})
-            name = wmeta.get("name") or wmeta.get("generateName", name + "-") + _gen_suffix()
+            name = wmeta.get("name") or wmeta.get("generateName", name + "-") + gen_suffix()
         missing = [k for k, v in arguments.items() if v is None]
         if missing:
             raise ExpressionError(f"workflow parameters without a value: {missing}")
@@ -320,7 +250,9 @@ class Executor:
             try:
                 with cond:
                     tscope = dict(scope)
+                    tscope[_DAG_TASKS] = " ".join(tasks)
                     for tname, tnode in done.items():
+                        tscope[f"tasks.{tname}.status"] = tnode.phase
                         for k, v in tnode.outputs.items():
                             tscope[f"tasks.{tname}.outputs.parameters.{k}"] = v
                 result_node = self.run_task(task, node, tscope)
@@ -442,8 +374,15 @@ class Executor:
 
     @staticmethod
     def _lenient(scope: Mapping[str, str]) -> Callable[[str], bool]:
-        # Outputs of a task that did not run stay unresolved text, as in Argo.
-        return lambda ref: ref.startswith("tasks.")
+        """Outputs of a task of this DAG that did not run (or gave none) stay unresolved
+        text, as in Argo; any other unknown reference is an error."""
+        names = set(scope.get(_DAG_TASKS, "").split())
+
+        def lenient(ref: str) -> bool:
+            m = re.fullmatch(r"tasks\.([\w-]+)\.outputs\.parameters\.[\w-]+", ref)
+            return bool(m) and m.group(1) in names
+
+        return lenient
 
     def _args(self, task: Mapping[str, Any], scope: Mapping[str, str]) -> dict[str, str]:
         out = {}
@@ -478,132 +417,6 @@ class Executor:
         start, end = values.get("start", 0), values.get("end", 0)
         step = 1 if end >= start else -1
         return [str(i) for i in range(start, end + step, step)]
-
-    # -- pods -------------------------------------------------------------------------------
-
-    def run_pod(self, template: Mapping[str, Any], node: Node, scope: dict[str, str]) -> None:
-        rs = template.get("retryStrategy", {})
-        limit = int(str(rs.get("limit", 0))) if rs else 0
-        policy = rs.get("retryPolicy", "OnFailure") if rs else "OnFailure"
-        backoff = rs.get("backoff", {}) if rs else {}
-        for attempt in range(limit + 1):
-            if self.deadline is not None and time.monotonic() >= self.deadline:
-                node.phase, node.message = "Failed", "workflow deadline exceeded"
-                return
-            phase = self.run_attempt(template, node, {**scope, "retries": str(attempt)}, attempt)
-            node.phase = phase
-            retry = {
-                "Always": phase in FAILED,
-                "OnFailure": phase == "Failed",
-                "OnError": phase == "Error",
-                "OnTransientError": phase == "Error",
-            }[policy]
-            if phase == "Succeeded" or not retry or attempt == limit:
-                return
-            if backoff:
-                delay = (
-                    _duration(backoff.get("duration", 0))
-                    * float(backoff.get("factor", 1)) ** attempt
-                )
-                if "maxDuration" in backoff:
-                    delay = min(delay, _duration(backoff["maxDuration"]))
-                time.sleep(delay * self.time_scale)
-
-    def run_attempt(
-        self, template: Mapping[str, Any], node: Node, scope: dict[str, str], attempt: int
-    ) -> str:
-        container = template["container"]
-        pod = f"{self.name}-{template['name']}-{len(self.nodes)}-{attempt}-{_gen_suffix()}"
-        workdir = Path(tempfile.mkdtemp(prefix="pod-", dir=self.logs))
-        volumes = {v["name"]: v for v in template.get("volumes", [])} | self.volumes
-        mounts = {}
-        for m in container.get("volumeMounts", []):
-            if m["name"] not in volumes:
-                raise ExpressionError(f"{node.name}: volume {m['name']!r} is not defined")
-            folder = workdir / "volumes" / m["name"]
-            folder.mkdir(parents=True, exist_ok=True)
-            mounts[m["mountPath"].rstrip("/")] = str(folder)
-
-        def local(text: str) -> str:
-            text = substitute(text, scope, lenient=lambda r: False)
-            for path, folder in sorted(mounts.items(), key=lambda kv: -len(kv[0])):
-                text = re.sub(rf"(?<![\w/.-]){re.escape(path)}(?=/|$|[^\w.-])", folder, text)
-            return text
-
-        argv = [local(str(a)) for a in [*container.get("command", []), *container.get("args", [])]]
-        if not argv:
-            raise Refused(f"{node.name}: a container without command (the image's entrypoint)")
-        if argv[0] in ("python", "python3"):
-            argv[0] = self.python
-        env = {**os.environ, **self.env}
-        fields = {
-            "metadata.name": pod,
-            "metadata.namespace": "default",
-            "metadata.uid": str(uuid.uuid4()),
-        }
-        for e in container.get("env", []):
-            env[e["name"]] = (
-                fields[e["valueFrom"]["fieldRef"]["fieldPath"]]
-                if "valueFrom" in e
-                else local(str(e.get("value", "")))
-            )
-        cwd = self.cwd
-        if "workingDir" in container:
-            cwd = local(container["workingDir"])
-        deadlines = [d for d in (self.deadline,) if d is not None]
-        if "activeDeadlineSeconds" in template:
-            deadlines.append(time.monotonic() + float(template["activeDeadlineSeconds"]))
-        stdout, stderr = workdir / "stdout", workdir / "stderr"
-        record = Attempt("Running", None, "", stdout, stderr, argv)
-        node.attempts.append(record)
-        if self.slots is not None:
-            self.slots.acquire()
-        try:
-            with open(stdout, "wb") as out, open(stderr, "wb") as err:
-                try:
-                    proc = subprocess.Popen(
-                        argv, env=env, cwd=cwd, stdout=out, stderr=err, start_new_session=True
-                    )
-                except OSError as exc:
-                    record.phase, record.message = "Error", f"cannot start: {exc}"
-                    return "Error"
-                try:
-                    code = proc.wait(
-                        timeout=max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
-                    )
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-                    record.phase, record.exit_code = "Failed", proc.returncode
-                    record.message = node.message = (
-                        "Pod was active on the node longer than the specified deadline"
-                    )
-                    return "Failed"
-        finally:
-            if self.slots is not None:
-                self.slots.release()
-        record.exit_code = code
-        if code != 0:
-            record.phase, record.message = "Failed", f"exit code {code}"
-            node.message = record.message
-            return "Failed"
-        outputs = {}
-        for p in template.get("outputs", {}).get("parameters", []):
-            vf = p.get("valueFrom", {})
-            if "path" not in vf:
-                raise Refused(f"{node.name}: container output {p['name']} without valueFrom.path")
-            path = Path(local(vf["path"]))
-            if path.is_file():
-                outputs[p["name"]] = path.read_text()
-            elif "default" in vf:
-                outputs[p["name"]] = str(vf["default"])
-            else:
-                record.phase = "Error"
-                record.message = node.message = f"output {p['name']}: {vf['path']} does not exist"
-                return "Error"
-        node.outputs = outputs
-        record.phase = "Succeeded"
-        return "Succeeded"
 
 
 def run_workflow(

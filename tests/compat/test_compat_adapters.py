@@ -76,11 +76,14 @@ CHECK = textwrap.dedent(
 
 
 def test_swap_imports_keeps_used_names_and_records_missing_ones() -> None:
-    code = "from metaflow import FlowSpec, step, card, project\n@project(name='x')\nclass F(FlowSpec): step\n"
+    code = (
+        "from metaflow import FlowSpec, step, card, project, Config\n"
+        "@project(name='x')\nclass F(FlowSpec): step, Config\n"
+    )
     adapted = swap_imports(code, NAMES)
-    assert adapted.code.splitlines()[0] == "from grange import FlowSpec, step, project"
-    assert adapted.missing == ["project"]
-    assert adapted.features == ["@project"]
+    assert adapted.code.splitlines()[0] == "from grange import FlowSpec, step, project, Config"
+    assert adapted.missing == ["Config"]
+    assert adapted.features == ["Config"]
 
 
 def test_swap_imports_keeps_code_on_the_same_line() -> None:

@@ -152,7 +152,7 @@ def test_a_triggered_run_runs_and_reads_back(
 ) -> None:
     """create -> trigger on the fake cluster; the executor plays Argo's controller."""
     env = _env(runner, tmp_path, f"s3://{s3_bucket}/grange")
-    _argo(runner, flow_file, env, "create", "--alpha", "1.5")
+    _argo(runner, flow_file, env, "create", "--alpha", "1.5", "--tag", "team:ml")
     _argo(runner, flow_file, env, "trigger", "--alpha", "4")
     (template,) = kube.objects("workflowtemplates")
     (workflow,) = kube.objects("workflows")
@@ -168,6 +168,25 @@ def test_a_triggered_run_runs_and_reads_back(
     run = Flow("DeployFlow")[f"argo-{result.name}"]
     assert run.successful and run.data.doubled == 8.0
     assert run.code is not None and "class DeployFlow" in run.code.flowspec
+    assert "team:ml" in run.tags and run["end"].task.tags >= {"team:ml"}
+
+    # A run terminated mid-way (its start claimed it, nothing ended it) reads failed at
+    # once: Argo runs no exit handler on Terminate.
+    from grange.datastore import DatastoreLocation
+    from grange.datastore.runs import RunClaim, claim_run, read_final
+
+    blobs = DatastoreLocation.of(f"s3://{s3_bucket}/grange").open()
+    claim_run(blobs, RunClaim("DeployFlow", "argo-deployflow-zzzzz", 1.0, "tester", runtime="argo"))
+    from kubefake.store import KINDS
+
+    meta = {k: v for k, v in workflow["metadata"].items() if k in ("labels", "annotations")}
+    kube.store.create(  # the Workflow as the cluster holds it
+        KINDS["workflows"], "default",
+        {**workflow, "metadata": {**meta, "name": "deployflow-zzzzz"}},
+    )  # fmt: skip
+    said = _argo(runner, flow_file, env, "terminate", "argo-deployflow-zzzzz")
+    assert "recorded as failed" in said.stderr
+    assert read_final(blobs, "DeployFlow", "argo-deployflow-zzzzz")[0] == "failed"
 
 
 def test_policy_refuses_production_and_foreign_images(

@@ -103,6 +103,7 @@ def test_compiled_flow_runs_as_locally(runner: Runner, flow: str, params: dict[s
     run = Flow(name)[run_id]
     assert run.successful and run.finished
     assert "runtime:argo" in run.system_tags
+    assert run.code is not None and f"class {name}" in run.code.flowspec
 
 
 @pytest.mark.slow
@@ -148,3 +149,76 @@ def test_on_a_loopback_s3_datastore(runner: Runner, s3_server: Any, s3_bucket: s
     namespace(None)
     name = load_flow(file).__name__
     assert artifacts(name, run_id) == artifacts(name, str(local.run_id))
+
+
+def _golden_cases() -> list[tuple[str, Path | str]]:
+    """Every flow with a golden file (tests/unit/deploy/test_argo_golden.py) that compiles."""
+    from tests.unit.deploy.test_argo_golden import CASES, GOLDEN
+
+    return [(name, src) for name, src in CASES if (GOLDEN / f"{name}.yaml").exists()]
+
+
+GOLDEN_CASES = _golden_cases()
+
+
+# What a golden flow needs to run: parameters without a default, or why it cannot run.
+NEEDS: dict[str, dict[str, Any]] = {"flows/deploy-params": {"needed": 7}}
+CANNOT_RUN = {
+    "flows/deploy-mixed": "a join that is also a switch: `run` refuses it (lint)",
+    "docs/secrets-0": "reads a secret from the user's own secrets folder",
+}
+# Flows `run` cannot run here (a @kubernetes step goes to a cluster): Argo side only.
+NO_LOCAL_RUN = {"flows/deploy-decorated"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "source"), GOLDEN_CASES, ids=[c[0] for c in GOLDEN_CASES])
+def test_every_golden_flow_runs_as_locally(runner: Runner, name: str, source: Path | str) -> None:
+    if name in CANNOT_RUN:
+        pytest.skip(CANNOT_RUN[name])
+    if isinstance(source, str):  # a whole flow from docs/, in a folder of its own
+        file = runner.cwd / name.replace("/", "_") / "flow.py"
+        file.parent.mkdir()
+        file.write_text(source)
+    else:
+        file = source
+    params = NEEDS.get(name, {})
+    result, run_id = trigger(runner, deploy(str(runner.root), file), params)
+    assert result.phase == "Succeeded", result.explain()
+    flow = load_flow(file).__name__
+    assert Flow(flow)[run_id].successful
+    if name not in NO_LOCAL_RUN:
+        local = runner.run(file, *[x for k, v in params.items() for x in (f"--{k}", str(v))])
+        assert artifacts(flow, run_id) == artifacts(flow, str(local.run_id))
+
+
+@pytest.mark.parametrize(
+    ("flow", "check"),
+    [
+        ("retry_catch", lambda run: run.data.error_type == "builtins.KeyError"),
+        ("catch_crash", lambda run: "FailureHandledByCatch" in run.data.crashed_type),
+    ],
+)
+def test_catch_keeps_the_flow_going(runner: Runner, flow: str, check: Any) -> None:
+    """@catch as locally: a step's exception caught on its last attempt, and (a pod
+    killed) the fallback attempt Argo's extra retry runs."""
+    file = FLOWS / "decorators" / f"{flow}.py"
+    result, run_id = trigger(runner, deploy(str(runner.root), file))
+    assert result.phase == "Succeeded", result.explain()
+    assert check(Flow(load_flow(file).__name__)[run_id])
+
+
+def test_a_project_branch_on_argo(runner: Runner) -> None:
+    """@project: the deployment's --branch reaches every pod (current.*, the client's
+    namespace in steps) and the run's system tags, as in a local run of that branch."""
+    file = RUN_FLOWS / "project_facts.py"
+    template = deploy(str(runner.root), file, top_level_args=["--branch", "exp1"])
+    result, run_id = trigger(runner, template)
+    assert result.phase == "Succeeded", result.explain()
+    run = Flow("ProjectFactsFlow")[run_id]
+    assert {"project:demo", "project_branch:test.exp1"} <= set(run.system_tags)
+    local = runner.run(file, top=("--branch", "exp1"))
+    there = Flow("ProjectFactsFlow")[str(local.run_id)]
+    assert run.data.facts == there.data.facts
+    assert run.data.facts["branch_name"] == "test.exp1"
+    assert run["join"].task.data.work_facts == there["join"].task.data.work_facts

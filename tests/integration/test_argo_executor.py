@@ -8,11 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.argo_schema import validate
 
-from argo_executor import Refused, run_workflow
+from argo_executor import ExpressionError, Refused
+from argo_executor import run_workflow as execute
 
 OUT = {"name": "out", "emptyDir": {}}
 MOUNT = {"name": "out", "mountPath": "/mnt/out"}
+
+
+def run_workflow(template: dict[str, Any], workflow: Any = None, **options: Any) -> Any:
+    """Run the manifests once they validate (strict) against Argo's schemas."""
+    for doc in (template, workflow):
+        if doc is not None:
+            assert validate(doc) == [], validate(doc)
+    return execute(template, workflow, **options)
 
 
 def py(
@@ -146,6 +156,12 @@ def test_when_skips_and_depends_omits(tmp_path: Path) -> None:
             },
             {"name": "after", "template": "after", "depends": "heads.Succeeded || tails.Succeeded"},
             {"name": "only-tails", "template": "after", "depends": "tails.Succeeded"},
+            {
+                "name": "heads-ran",
+                "template": "after",
+                "depends": "heads || tails",
+                "when": "'{{tasks.heads.status}}' == 'Succeeded'",
+            },
         ),
         py("switch", write("switch-step", "'tails'"), outputs=("switch-step",)),
         py("heads", log(seen, "'heads'")),
@@ -156,13 +172,14 @@ def test_when_skips_and_depends_omits(tmp_path: Path) -> None:
     assert result.phase == "Succeeded", result.explain()
     assert lines(seen) == ["after", "after", "tails"]
     phases = {n.name.rsplit(".", 1)[-1]: n.phase for n in result.nodes}
-    assert phases["heads"] == "Skipped"
+    assert phases["heads"] == "Skipped" and phases["heads-ran"] == "Skipped"
 
     manifest["spec"]["templates"][1]["container"]["command"][2] = write("switch-step", "'heads'")
     seen.unlink()
     result = run_workflow(manifest, cwd=tmp_path)
     phases = {n.name.rsplit(".", 1)[-1]: n.phase for n in result.nodes}
     assert phases["tails"] == "Skipped" and phases["only-tails"] == "Omitted"
+    assert phases["heads-ran"] == "Succeeded"
     assert result.phase == "Succeeded"
 
 
@@ -231,7 +248,12 @@ def test_template_defaults_and_missing_output(tmp_path: Path) -> None:
     manifest = wft(
         dag("main", {"name": "a", "template": "a"}),
         py("a", "import os; " + log(tmp_path / "seen", "os.environ['SHARED']"), outputs=("never",)),
-        templateDefaults={"container": {"env": [{"name": "SHARED", "value": "{{workflow.name}}"}]}},
+        templateDefaults={
+            "container": {
+                "image": "python:3.11",
+                "env": [{"name": "SHARED", "value": "{{workflow.name}}"}],
+            }
+        },
     )
     result = run_workflow(manifest, cwd=tmp_path)
     assert result.phase == "Error" or result.phase == "Failed"
@@ -264,7 +286,7 @@ def test_refuses_what_it_does_not_implement(
     }[where]
     target.update(field)
     with pytest.raises(Refused):
-        run_workflow(manifest, cwd=tmp_path)
+        execute(manifest, cwd=tmp_path)
 
 
 def test_python_is_this_interpreter(tmp_path: Path) -> None:
@@ -275,3 +297,39 @@ def test_python_is_this_interpreter(tmp_path: Path) -> None:
     result = run_workflow(manifest, cwd=tmp_path)
     assert result.pods("a")[0].outputs["exe"] == sys.executable
     assert json.loads(json.dumps(result.phase)) == "Succeeded"
+
+
+def test_workflow_deadline_and_arguments(tmp_path: Path) -> None:
+    seen = tmp_path / "seen"
+    manifest = wft(
+        dag(
+            "main",
+            {"name": "hang", "template": "hang"},
+            {"name": "after", "template": "after", "depends": "hang"},
+        ),
+        py("hang", "import time; time.sleep(60)"),
+        py("after", log(seen, "'after'")),
+        py("exit", log(seen, "'exit-{{workflow.status}}'")),
+        activeDeadlineSeconds=1,
+        onExit="exit",
+    )
+    result = run_workflow(manifest, cwd=tmp_path)
+    assert result.phase == "Failed"
+    assert lines(seen) == ["exit-Failed"]  # the exit handler runs past the deadline
+
+    manifest = wft(
+        dag("main", {"name": "a", "template": "a"}),
+        py("a", "pass"),
+        arguments={"parameters": [{"name": "alpha", "value": "1"}]},
+    )
+    workflow = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "demo-"},
+        "spec": {
+            "workflowTemplateRef": {"name": "demo"},
+            "arguments": {"parameters": [{"name": "beta", "value": "2"}]},
+        },
+    }
+    with pytest.raises(ExpressionError, match="beta"):
+        run_workflow(manifest, workflow, cwd=tmp_path)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.argo_schema import validate
 
 from argo_executor import WorkflowResult, run_workflow
 from argo_executor.reference import reference_template
@@ -43,6 +44,7 @@ def argo_run(
             },
         },
     }
+    assert validate(template) == [] and validate(workflow) == []
     result = run_workflow(
         template, workflow, env=runner.env(**(env or {})), cwd=runner.cwd, time_scale=0.001
     )
@@ -140,7 +142,7 @@ def test_a_failure_then_resume_locally(runner: Runner) -> None:
 
 
 def test_bad_workflow_argument_is_named(runner: Runner) -> None:
-    result, run_id = argo_run(runner, "params", params={"count": "many"})
+    result, _ = argo_run(runner, "params", params={"count": "many"})
     assert result.phase == "Failed"
     stderr = result.pods("start")[0].attempts[0].stderr.read_text()
     assert "'count'" in stderr and "argo-workflows trigger --count" in stderr
@@ -209,3 +211,38 @@ def test_on_a_loopback_s3_datastore(
     name = load_flow(RUN_FLOWS / f"{flow}.py").__name__
     assert artifacts(name, run_id) == artifacts(name, str(local.run_id))
     assert Flow(name)[run_id].successful
+
+
+def test_argo_finish_records_only_a_missing_end(runner: Runner) -> None:
+    from grange.datastore import DatastoreLocation
+    from grange.datastore.runs import read_final
+
+    file = RUN_FLOWS / "linear.py"
+    blobs = DatastoreLocation.of(runner.root).open()
+    # A workflow whose start never ran (an image that cannot be pulled): no run to end.
+    runner(file, "argo-finish", "--run-id", "argo-never", "--status", "Failed")
+    assert not blobs.children("LinearRunFlow/argo-never")
+    # A run whose end succeeded keeps its end, whatever Argo says after.
+    result, run_id = argo_run(runner, "linear")
+    assert result.phase == "Succeeded" and result.exit is not None
+    before = read_final(blobs, "LinearRunFlow", run_id)
+    runner(file, "argo-finish", "--run-id", run_id, "--status", "Failed")
+    assert read_final(blobs, "LinearRunFlow", run_id) == before
+    assert before is not None and before[0] == "succeeded"
+    # Argo says Succeeded but end never recorded success: failed, not a false success.
+    args = ["--run-id", "argo-half", "--argo-index", "", "--argo-workflow-uid", "u"]
+    runner(file, "step", "start", *args)
+    runner(file, "argo-finish", "--run-id", "argo-half", "--status", "Succeeded")
+    final = read_final(blobs, "LinearRunFlow", "argo-half")
+    assert final is not None and final[0] == "failed"
+
+
+def test_a_task_whose_parents_did_not_run_is_named(runner: Runner) -> None:
+    file = RUN_FLOWS / "nested_foreach.py"
+    common = ["--run-id", "argo-hand", "--argo-workflow-uid", "u"]
+    joined = runner(file, "step", "join_outer", *common, "--argo-index", "", ok=False)
+    assert "join_outer" in joined.stderr and "have not all succeeded" in joined.stderr
+    assert "Traceback" not in joined.stderr
+    runner(file, "step", "start", *common, "--argo-index", "")
+    beyond = runner(file, "step", "mid", *common, "--argo-index", "2", ok=False)
+    assert "item 2 of a foreach of 2 item(s)" in beyond.stderr

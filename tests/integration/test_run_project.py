@@ -1,6 +1,6 @@
 """``@project`` runs: ``--branch``/``--production`` reach every task (``current``), runs
-carry their branch's system tags, branches never mix (the tasks' client namespace,
-resume), and the profile's policy decides who may run ``--production``."""
+carry their branch's system tags (a namespace of their own), resume stays on its
+branch, and the profile's policy decides who may run ``--production``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def facts(branch: str, *, production: bool = False, user_branch: bool = False) -
         "project_flow_name": f"demo.{branch}.ProjectFactsFlow",
         "is_production": production,
         "is_user_branch": user_branch,
-        "namespace": f"project_branch:{branch}",
+        "namespace": f"user:{USER}",  # as Metaflow's local runs, whatever the branch
     }
 
 
@@ -32,7 +32,12 @@ def test_every_task_knows_its_branch(runner: Runner, fork: bool) -> None:
     assert len(tasks) == 5
     for task in tasks:
         assert task.data.facts == facts("test.feature_1"), task.pathspec
-    assert run["start"].task.data.client_namespace == "project_branch:test.feature_1"
+    start = run["start"].task
+    assert start.data.client_namespace == f"user:{USER}"
+    assert start.data.task_obj.pathspec == start.pathspec
+    namespace("no-such-namespace")  # objects looked up without the check pass that on
+    assert start.data.run_obj["start"].task.pathspec == start.pathspec
+    namespace(None)
     assert {"project:demo", "project_branch:test.feature_1", f"user:{USER}"} <= run.system_tags
 
 
@@ -50,10 +55,8 @@ def test_branches_never_mix(runner: Runner) -> None:
     first_b = runner.run(FLOW, top=("--branch", "b")).run_id
     second_a = runner.run(FLOW, top=("--branch", "a")).run_id
     flow = Flow("ProjectFactsFlow")
-    # In a task, the client sees its own branch's runs only.
-    assert flow[second_a]["start"].task.data.visible_runs == sorted([first_a, second_a])
-    assert flow[first_b]["start"].task.data.visible_runs == [first_b]
-    # Outside, a branch is a namespace like any other.
+    # A step reads the user's runs, as in Metaflow; a branch is a namespace of its own.
+    assert flow[second_a]["start"].task.data.visible_runs == sorted([first_a, first_b, second_a])
     namespace("project_branch:test.b")
     assert [r.id for r in Flow("ProjectFactsFlow")] == [first_b]
     namespace(f"user:{USER}")
@@ -104,6 +107,15 @@ def test_a_failed_run_says_how_to_resume_on_its_branch(runner: Runner, tmp_path:
     assert "resume --origin-run-id" in failed.output
     hint = next(line for line in failed.output.splitlines() if "Resume with:" in line)
     assert "--branch x --production resume" in hint
+
+
+def test_branch_and_production_from_the_environment(runner: Runner) -> None:
+    env = runner.env(GRANGE_BRANCH="from_env", GRANGE_PRODUCTION="1")
+    run_id = runner.run(FLOW, env=env).run_id
+    assert Flow("ProjectFactsFlow")[run_id]["end"].task.data.facts == facts(
+        "prod.from_env", production=True
+    )
+    runner.run("linear", env=env)  # a flow without @project ignores them, as Metaflow's
 
 
 def test_branch_options_need_a_project(runner: Runner) -> None:

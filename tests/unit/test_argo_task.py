@@ -119,6 +119,8 @@ def test_workflow_arguments_as_run_takes_them() -> None:
     assert argo_parameter_values(Shapes, [])["n"] == 2  # missing: the default
     assert argo_parameter_values(Shapes, ["n=null"])["n"] == 2
     assert argo_parameter_values(Shapes, ["names=plain text"])["names"] == ["plain text"]
+    # The compiler encodes converted defaults: a separator's parts as a JSON list.
+    assert argo_parameter_values(Shapes, ['names=["a","b"]'])["names"] == ["a", "b"]
 
 
 def test_a_bad_workflow_argument_names_the_parameter() -> None:

@@ -295,9 +295,18 @@ class Deployment:
         click.echo(_phase(workflow))
 
     def terminate(self, run_id: str) -> None:
+        """Stop the run now (``spec.shutdown: Terminate``). Argo then runs no exit
+        handler, so the run's end is recorded here, in the datastore: it reads failed
+        at once rather than running forever."""
+        from grange.runtime.argo_task import finish_argo_run
+        from grange.task.stores import TaskStores
+
         self._workflow(run_id)
         self.cluster.patch("Workflow", _workflow_name(run_id), {"spec": {"shutdown": "Terminate"}})
-        self.flow.say(f"Run {run_id} is being terminated.")
+        stores = TaskStores(datastore_root(self.flow.settings).open(), self.flow.flow_name)
+        written = finish_argo_run(stores, run_id, "Terminated", end=self.flow.graph().end)
+        recorded = " and recorded as failed" if written else ""
+        self.flow.say(f"Run {run_id} is being terminated{recorded}.")
 
     def suspend(self, run_id: str) -> None:
         self._workflow(run_id)

@@ -88,12 +88,14 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
     @click.option(
         "--branch",
         metavar="NAME",
+        envvar="GRANGE_BRANCH",
         help="@project flows: run or deploy on branch test.NAME (prod.NAME with --production) "
         "[default: user.<you>].",
     )
     @click.option(
         "--production",
         is_flag=True,
+        envvar="GRANGE_PRODUCTION",
         help="@project flows: run or deploy on the production branch (prod).",
     )
     @profile_option
@@ -112,6 +114,7 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
         production: bool,
         profile: str | None,
     ) -> None:
+        branch, production = _project_options(ctx, flow_cls, branch, production)
         settings = Settings(
             debug=debug,
             quiet=quiet,
@@ -141,6 +144,23 @@ def _suffixes(text: str | None) -> tuple[str, ...]:
     from grange.environments.select import normalize_suffixes
 
     return normalize_suffixes([text])
+
+
+def _project_options(
+    ctx: click.Context, flow_cls: type, branch: str | None, production: bool
+) -> tuple[str | None, bool]:
+    """``--branch``/``--production``; from $GRANGE_BRANCH / $GRANGE_PRODUCTION (a CI job's
+    setting) they are ignored by a flow without @project, as Metaflow ignores its own."""
+    from grange.decorators.flow import flow_decorator
+
+    if flow_decorator(flow_cls, "project") is not None:
+        return branch, production
+    env = click.core.ParameterSource.ENVIRONMENT
+    if ctx.get_parameter_source("branch") is env:
+        branch = None
+    if ctx.get_parameter_source("production") is env:
+        production = False
+    return branch, production
 
 
 def _default_command(ctx: click.Context, flow: FlowContext) -> None:

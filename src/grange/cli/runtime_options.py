@@ -14,6 +14,7 @@ from grange.parameters import current_username
 if TYPE_CHECKING:
     from grange.config import Effective
     from grange.datastore import DatastoreLocation
+    from grange.decorators.project import ProjectInfo
     from grange.runtime import RunRequest
 
 
@@ -64,10 +65,25 @@ def top_level_args(settings: Settings, root: DatastoreLocation, url: str) -> lis
     return args
 
 
+def run_project(flow: FlowContext, options: dict[str, Any]) -> ProjectInfo | None:
+    """The ``@project`` branch of a ``run``/``resume`` (``--branch``/``--production``
+    before or after the command), also bound to ``current`` in this process, as
+    Metaflow does: a parameter's default function may read ``current.project_name``."""
+    from grange.current import current
+
+    project = flow.project(
+        branch=options.get("run_branch"), production=bool(options.get("run_production"))
+    )
+    if project is not None:
+        current._bind(**project.current_facts())
+    return project
+
+
 def build_request(
     flow: FlowContext,
     options: dict[str, Any],
     *,
+    project: ProjectInfo | None,
     parameters: dict[str, Any],
     resume: bool,
     origin_run_id: str | None = None,
@@ -84,9 +100,6 @@ def build_request(
     decospecs = (*flow.settings.with_decorators, *(options.get("with_decorators") or ()))
     branch = options.get("run_branch") or flow.settings.branch
     production = bool(options.get("run_production")) or flow.settings.production
-    project = flow.project(
-        branch=options.get("run_branch"), production=bool(options.get("run_production"))
-    )
     # Before anything is registered: a refused run leaves nothing behind.
     enforce_run_policy(
         flow,
@@ -105,10 +118,7 @@ def build_request(
         datastore_root=root,
         metadata_url=url,
         user=current_username(),
-        # Client calls in the tasks of a @project flow read the branch's runs only.
-        namespace=options.get("run_namespace")
-        or flow.settings.namespace
-        or (project.namespace if project is not None else None),
+        namespace=options.get("run_namespace") or flow.settings.namespace,
         project=project,
         tags=tags,
         parameters=parameters,

@@ -88,6 +88,9 @@ class ClientObject:
         self._attempt = self._check_attempt(attempt)
         self._stores = _stores if _stores is not None else current_stores()
         self._ns: str | None = get_namespace() if _namespace is False else _namespace
+        # An object looked up without the check (current.run, an unpickled one) passes
+        # that on to its children, as in Metaflow: they belong to the same run.
+        self._namespace_check = _namespace_check
         self._row = _row if _row is not None else self._fetch()
         self._tags = _tags if _tags is not None else self._fetch_tags()
         if _namespace_check and self._ns is not None and not self._in_namespace(self._ns):
@@ -207,7 +210,7 @@ class ClientObject:
         return cls(
             f"{self.pathspec}/{child_id}",
             self._attempt,
-            _namespace_check=check,
+            _namespace_check=check and (self._namespace_check or self._KIND == "flow"),
             _tags=self._tags if self._KIND != "flow" else None,
             _stores=self._stores,
             _namespace=self._ns,

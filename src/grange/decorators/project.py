@@ -120,7 +120,12 @@ class ProjectInfo:
 
     @property
     def namespace(self) -> str:
-        """What client calls inside the run's tasks read by default: the branch's runs only."""
+        """The namespace of this branch's runs, of every user (``namespace(info.namespace)``).
+
+        Local runs' tasks read ``user:<name>``, as Metaflow's; a deployment may
+        pass this as ``--namespace`` so that its tasks read their branch only,
+        as Metaflow's production namespace does.
+        """
         return f"project_branch:{self.branch_name}"
 
     @property

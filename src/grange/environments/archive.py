@@ -4,7 +4,7 @@ Layout of the archive::
 
     INFO.json          grange's version, the flow's name and file, Python's version
     <the flow's files> as selected by grange.environments.select
-    grange/...         grange's own source (.py files and py.typed)
+    grange/...         grange's own source (.py files, py.typed, any data file)
 
 Determinism: entries in a fixed order, no directory entries, mtime, uid and gid
 0, no owner names, mode 0644 (0755 for a file its owner may execute), and
@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 INFO_NAME = "INFO.json"
+#: What grange's own folder holds that is not source (every other file is packed:
+#: .py files, py.typed, and any data file a module reads).
+COMPILED = (".pyc", ".pyo")
 GRANGE_DIR = "grange"
 LEVEL = 6
 BLOCK = 512  # tar's block size
@@ -137,9 +140,9 @@ def gzip_member(data: bytes) -> bytes:
 
 
 def grange_files() -> tuple[list[tuple[str, str, str]], float]:
-    """grange's own source as ``(name in the package, path, stamp)``, sorted by name,
-    and the latest ctime among them (plain strings and scandir: this runs on every
-    ``run``)."""
+    """grange's own files (not ``__pycache__``, hidden or compiled ones) as ``(name in
+    the package, path, stamp)``, sorted by name, and the latest ctime among them
+    (plain strings and scandir: this runs on every ``run``)."""
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     found: list[tuple[str, str, str]] = []
     changed_at = 0.0
@@ -151,7 +154,7 @@ def grange_files() -> tuple[list[tuple[str, str, str]], float]:
                 if entry.is_dir(follow_symlinks=False):
                     if entry.name != "__pycache__" and not entry.name.startswith("."):
                         pending.append((entry.path, f"{name}/{entry.name}"))
-                elif entry.name.endswith(".py") or entry.name == "py.typed":
+                elif not entry.name.startswith(".") and not entry.name.endswith(COMPILED):
                     st = entry.stat()
                     found.append((f"{name}/{entry.name}", entry.path, file_stamp(st)))
                     changed_at = max(changed_at, st.st_ctime)

@@ -27,7 +27,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from grange.environments.package import PackageRef, check_package
+from grange.environments.package import (
+    ENV_FLOW_FILE,
+    ENV_SHA,
+    ENV_URL,
+    PackageRef,
+    check_package,
+)
 from grange.exceptions import DatastoreError, GrangeError, StoreAccessError
 
 USAGE = (
@@ -219,9 +225,9 @@ def run(folder: Path, flow_file: str, ref: PackageRef, args: list[str]) -> None:
     env = dict(os.environ)
     path = env.get("PYTHONPATH")
     env["PYTHONPATH"] = str(folder) + (os.pathsep + path if path else "")
-    env["GRANGE_CODE_PACKAGE_URL"] = ref.url
-    env["GRANGE_CODE_PACKAGE_SHA"] = ref.sha
-    env["GRANGE_CODE_PACKAGE_FLOW_FILE"] = flow_file
+    env[ENV_URL] = ref.url
+    env[ENV_SHA] = ref.sha
+    env[ENV_FLOW_FILE] = flow_file
     os.chdir(folder)
     sys.stdout.flush()
     sys.stderr.flush()

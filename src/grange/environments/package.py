@@ -16,7 +16,8 @@ and :mod:`~grange.environments.archive`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,22 @@ class PackageRef:
             size=int(data.get("size") or 0),
             grange_version=str(data.get("grange_version") or ""),
         )
+
+
+ENV_URL = "GRANGE_CODE_PACKAGE_URL"
+ENV_SHA = "GRANGE_CODE_PACKAGE_SHA"
+ENV_FLOW_FILE = "GRANGE_CODE_PACKAGE_FLOW_FILE"
+
+
+def ref_from_env(env: Mapping[str, str] | None = None) -> PackageRef | None:
+    """The package this process runs from, as the bootstrap says in the environment
+    (``GRANGE_CODE_PACKAGE_URL``, ``_SHA``, ``_FLOW_FILE``); ``None`` outside a package.
+    A run claimed in a pod (Argo's start step) records it with this."""
+    env = os.environ if env is None else env
+    url, sha, flow_file = env.get(ENV_URL), env.get(ENV_SHA), env.get(ENV_FLOW_FILE)
+    if not (url and sha and flow_file):
+        return None
+    return PackageRef(url=url, sha=sha, flow_file=flow_file)
 
 
 @dataclass(frozen=True)
@@ -105,12 +122,19 @@ def store_package(
     from grange._version import __version__
 
     key = package_key(flow_name, package.sha)
-    if location.is_local:
-        present = blobs.exists(key) and _intact(blobs, key, package.sha)
-    else:
-        present = blobs.exists(key) and blobs.size(key) == package.size
-    if not present:
-        blobs.put_bytes(key, package.data, overwrite=blobs.exists(key))
+    try:
+        stored: int | None = blobs.size(key)  # one request on S3
+    except BlobNotFound:
+        stored = None
+    try:
+        if stored is None:
+            blobs.put_bytes(key, package.data)  # a concurrent run's identical put may win
+        elif stored != package.size or (location.is_local and not _intact(blobs, key, package.sha)):
+            blobs.put_bytes(key, package.data, overwrite=True)  # damaged: replaced atomically
+    except OSError as err:  # a full disk, a read-only store
+        from grange.datastore.errors import write_error
+
+        raise write_error(err, "the code package", blobs.describe()) from None
     url = str(location.path / key) if location.is_local else blobs.url(key)
     return PackageRef(
         url=url,

@@ -22,6 +22,7 @@ The index is never written from a pod: readers index the run from its records
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,11 +30,18 @@ from typing import Any
 
 from grange.datastore import read_record
 from grange.datastore.runs import read_claim, read_final, write_final
+from grange.decorators.project import ProjectInfo
 from grange.decorators.registry import parse_decospec, step_decorators, task_options
-from grange.exceptions import ParameterError
+from grange.exceptions import GrangeError, ParameterError
 from grange.flowspec import FlowSpec
 from grange.graph import graph_of
-from grange.parameters import flow_constants, flow_parameters, normalized_name, resolve_values
+from grange.parameters import (
+    Parameter,
+    flow_constants,
+    flow_parameters,
+    normalized_name,
+    resolve_values,
+)
 from grange.runtime.remote_task import (
     argo_task_id,
     claim_argo_run,
@@ -71,6 +79,7 @@ class ArgoTaskRequest:
     tags: tuple[str, ...] = ()
     namespace: str | None = None
     with_decorators: tuple[str, ...] = ()
+    project: ProjectInfo | None = None  # @project: the branch (--branch/--production)
 
 
 def run_argo_task(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskRequest) -> int:
@@ -112,7 +121,9 @@ def run_argo_task(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReq
         max_user_retries=req.max_user_retries,
         extra=extra,
     )
-    record = run_task(flow_cls, spec, stores, max_num_splits=req.max_num_splits)
+    record = run_task(
+        flow_cls, spec, stores, max_num_splits=req.max_num_splits, project=req.project
+    )
     if record.status != "ok":
         return 1
     if req.outputs_dir:
@@ -132,6 +143,8 @@ def _start_run(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReques
         user=req.user,
         tags=req.tags,
         parameters=values,
+        code_package=_code_package(stores),
+        system_tags=req.project.system_tags if req.project is not None else (),
     )
     written = read_record(
         stores.blobs, stores.flow, req.run_id, PARAMETERS_STEP, PARAMETERS_TASK, 0
@@ -140,13 +153,31 @@ def _start_run(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReques
         write_parameters(stores, req.run_id, {**flow_constants(flow_cls), **values})
 
 
+def _code_package(stores: TaskStores) -> dict[str, Any] | None:
+    """The package this pod runs from, as the bootstrap told it (None: not from one)."""
+    from grange._version import __version__
+    from grange.environments.package import PackageRef, package_key
+
+    url = os.environ.get("GRANGE_CODE_PACKAGE_URL")
+    sha = os.environ.get("GRANGE_CODE_PACKAGE_SHA")
+    flow_file = os.environ.get("GRANGE_CODE_PACKAGE_FLOW_FILE")
+    if not (url and sha and flow_file):
+        return None
+    try:  # one request, at the start of a run only
+        size = stores.blobs.size(package_key(stores.flow, sha))
+    except (GrangeError, OSError, ValueError):  # stored elsewhere: the size is only informative
+        size = 0
+    ref = PackageRef(url=url, sha=sha, flow_file=flow_file, size=size, grange_version=__version__)
+    return ref.to_dict()
+
+
 def argo_parameter_values(flow_cls: type, given: Sequence[str]) -> dict[str, Any]:
     """``NAME=JSON`` pairs as ``run`` would take them: converted, checked, defaulted.
 
     A value that is not JSON is taken as text (a hand-submitted workflow), then
     converted to the parameter's type like a command-line value."""
     raw: dict[str, Any] = {}
-    names = {normalized_name(p.name): p.name for p in flow_parameters(flow_cls)}
+    params = {normalized_name(p.name): p for p in flow_parameters(flow_cls)}
     for pair in given:
         name, sep, text = pair.partition("=")
         if not sep or not name:
@@ -155,11 +186,11 @@ def argo_parameter_values(flow_cls: type, given: Sequence[str]) -> dict[str, Any
                 fix="the compiled workflow passes NAME={{workflow.parameters.NAME}}; "
                 "compile the flow again with `argo-workflows create`",
             )
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = text
-        raw[names.get(normalized_name(name), name)] = value
+        param = params.get(normalized_name(name))
+        if param is None:
+            raw[name] = text  # unknown: resolve_values names it
+            continue
+        raw[param.name] = _given(param, text)
     try:
         return resolve_values(flow_cls, raw)
     except ParameterError as err:
@@ -170,6 +201,24 @@ def argo_parameter_values(flow_cls: type, given: Sequence[str]) -> dict[str, Any
             + (f" ({err.fix})" if err.fix else "")
         )
         raise
+
+
+def _given(param: Parameter, text: str) -> Any:
+    """The value ``param`` was given as JSON ``text``, as raw input to ``convert``.
+
+    The compiler encodes converted defaults, so a ``separator`` parameter's default
+    arrives as a JSON list of its parts (joined back: ``convert`` splits it again);
+    a ``str`` parameter given a JSON object or list takes the text itself."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text  # not JSON (a workflow submitted by hand): text, as on a command line
+    parts = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if parts and param.separator is not None:
+        return param.separator.join(value)
+    if isinstance(value, (list, dict)) and param.type is str:
+        return text
+    return value
 
 
 def _previous_exception(stores: TaskStores, req: ArgoTaskRequest, task_id: str) -> dict[str, Any]:

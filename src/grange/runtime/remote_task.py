@@ -150,6 +150,14 @@ def _follow(
             continue
         outcome = _outcome(record)
         if parent_node.is_fanout:
+            if index[-1] >= (outcome.foreach_count or 0):
+                raise CommandError(
+                    f"--argo-index {'.'.join(map(str, index))}: item {index[-1]} of a foreach "
+                    f"of {outcome.foreach_count or 0} item(s) (split task {parent}/"
+                    f"{record.task_id})",
+                    fix="the compiled workflow passes the index; compile the flow again with "
+                    "`argo-workflows create` if the workflow was edited",
+                )
             return scheduler.foreach_item(outcome, index[-1])
         for pending in scheduler.on_success(outcome):
             if pending.step == step:
@@ -238,8 +246,13 @@ def claim_argo_run(
     user: str,
     tags: Iterable[str],
     parameters: Mapping[str, Any],
+    code_package: Mapping[str, Any] | None = None,
+    system_tags: Iterable[str] = (),
 ) -> None:
     """Claim run ``run_id`` for this workflow (its start task), idempotently.
+
+    ``code_package``: the package the pod runs from (``PackageRef.to_dict()``), which
+    the client shows as ``run.code``.
 
     A retry of start in the same workflow finds its own claim and goes on; a
     claim by anything else (another workflow of the same name sharing the
@@ -256,10 +269,14 @@ def claim_argo_run(
             f"runtime:{ARGO_RUNTIME}",
             f"grange_version:{__version__}",
             f"python_version:{platform.python_version()}",
+            *system_tags,  # @project: project:<name>, project_branch:<branch>
         ),
         parameters=_printable(parameters),
         runtime=ARGO_RUNTIME,
-        extra={"argo_workflow_uid": workflow_uid} if workflow_uid else {},
+        extra={
+            **({"argo_workflow_uid": workflow_uid} if workflow_uid else {}),
+            **({"code_package": dict(code_package)} if code_package else {}),
+        },
     )
     if claim_run(stores.blobs, claim):
         return

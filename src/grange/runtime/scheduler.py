@@ -87,20 +87,21 @@ class Scheduler:
         return waiting
 
     def foreach_item(self, outcome: Outcome, index: int) -> Pending:
-        """The task of item ``index`` of the foreach split ``outcome`` (its first step
-        is never a join: a foreach body has at least one step)."""
+        """The task of item ``index`` of the foreach split ``outcome``, alone (a task on
+        Argo finding its own place). The first step of a body is never a join."""
         self._check(outcome)
-        return next(self._item(outcome, index))
-
-    def _foreach(self, outcome: Outcome) -> Iterator[Pending]:
-        for index in range(outcome.foreach_count or 0):
-            yield from self._item(outcome, index)
-
-    def _item(self, outcome: Outcome, index: int) -> Iterator[Pending]:
         node = self.graph[outcome.step]
         count = outcome.foreach_count or 0
         frame = Frame(node.name, outcome.task_id, index, count, True, outcome.foreach_key)
-        yield from self._arrive(outcome, node.out_funcs[0], (*outcome.frames, frame))
+        return next(self._arrive(outcome, node.out_funcs[0], (*outcome.frames, frame)))
+
+    def _foreach(self, outcome: Outcome) -> Iterator[Pending]:
+        node = self.graph[outcome.step]
+        target = node.out_funcs[0]
+        count = outcome.foreach_count or 0
+        for index in range(count):
+            frame = Frame(node.name, outcome.task_id, index, count, True, outcome.foreach_key)
+            yield from self._arrive(outcome, target, (*outcome.frames, frame))
 
     def _arrive(
         self, outcome: Outcome, target: str, frames: tuple[Frame, ...]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from grange.current import current
@@ -47,16 +48,25 @@ def bind_current(
         origin_run_id=spec.origin_run_id,
         pathspec=spec.pathspec,
         username=spec.user,
-        # What client calls in the step read: --namespace, else the @project
-        # branch's runs, else the user's own.
-        namespace=spec.namespace
-        or (project.namespace if project is not None else f"user:{spec.user}"),
-        tags=frozenset(spec.tags),
+        # What client calls in the step read: --namespace, else the user's own
+        # (also in a @project run, as Metaflow's local runs).
+        namespace=spec.namespace or f"user:{spec.user}",
+        tags=set(spec.tags),
         parameter_names=parameter_names,
         graph=graph,
         _task=spec,
+        _client=partial(_client_object, spec.pathspec),
         **(project.current_facts() if project is not None else NO_PROJECT_FACTS),
     )
+
+
+def _client_object(pathspec: str, kind: str) -> Any:
+    """``current.task`` / ``current.run``: read through the client, whatever the namespace."""
+    from grange.client import Run, Task
+
+    if kind == "task":
+        return Task(pathspec, _namespace_check=False)
+    return Run("/".join(pathspec.split("/")[:2]), _namespace_check=False)
 
 
 class MergeError(GrangeError):

@@ -10,8 +10,9 @@ Only what a user switching from Metaflow would change is changed:
 * ``from metaflow.<module> import X``: the few names grange has elsewhere are
   mapped (:data:`MODULE_NAMES`); any other module keeps its path under
   ``grange`` and is recorded as missing.
-* ``METAFLOW_USER`` and ``METAFLOW_RUN_<PARAM>`` become ``GRANGE_USER`` and
-  ``GRANGE_RUN_<PARAM>``, the variables grange reads.
+* ``METAFLOW_USER``, ``METAFLOW_RUN_<PARAM>``, ``METAFLOW_BRANCH`` and
+  ``METAFLOW_PRODUCTION`` become ``GRANGE_USER``, ``GRANGE_RUN_<PARAM>``,
+  ``GRANGE_BRANCH`` and ``GRANGE_PRODUCTION``, the variables grange reads.
 * Two private attributes of Metaflow's ``FlowSpec`` that some tests read
   (:data:`PRIVATE_ATTRIBUTES`) become the public equivalent:
   ``self._current_step`` is ``current.step_name``, and ``self._foreach_stack``
@@ -68,7 +69,12 @@ PRIVATE_ATTRIBUTES: dict[str, str] = {
     "self._graph[current.step_name].parallel_step": "False",
 }
 
-ENV_NAMES: dict[str, str] = {"METAFLOW_RUN_": "GRANGE_RUN_", "METAFLOW_USER": "GRANGE_USER"}
+ENV_NAMES: dict[str, str] = {
+    "METAFLOW_RUN_": "GRANGE_RUN_",
+    "METAFLOW_USER": "GRANGE_USER",
+    "METAFLOW_BRANCH": "GRANGE_BRANCH",  # --branch and --production, from the environment
+    "METAFLOW_PRODUCTION": "GRANGE_PRODUCTION",
+}
 
 #: The feature (as the issues name it) that a missing name or module stands for.
 FEATURES: dict[str, str] = {

@@ -19,8 +19,8 @@ class ProjectFactsFlow(FlowSpec):
     def start(self):
         self.facts = facts()
         self.client_namespace = get_namespace()
-        # The runs this task can see: its own (the index has it) and earlier ones
-        # of the same branch, never another branch's.
+        self.task_obj, self.run_obj = current.task, current.run  # client objects, pickled
+        # The runs this task can see in its namespace (its own included).
         self.visible_runs = sorted(r.id for r in Flow("ProjectFactsFlow"))
         self.items = [0, 1]
         self.next(self.work, foreach="items")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from tests.argo_schema import validate
 from tests.support import load_flow
 
+from grange.decorators.project import project_info
 from grange.decorators.registry import step_decorators, task_options
 from grange.deploy.argo import ArgoSettings, Manifests, compile_flow
 from grange.environments.package import PackageRef
@@ -40,6 +42,9 @@ def compile_path(path: Path | str, **overrides: Any) -> Manifests:
     cls = load_flow(Path(path))
     graph = FlowGraph.from_flow_class(cls)
     options = {n.name: task_options(step_decorators(getattr(cls, n.name))) for n in graph}
+    info = project_info(cls, user="tester")  # as argo-workflows create: the user's branch
+    if info is not None and "project" not in overrides:
+        overrides["project"] = dataclasses.asdict(info)
     return compile_flow(cls, graph, options, settings(**overrides))
 
 

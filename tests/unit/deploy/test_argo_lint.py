@@ -88,6 +88,11 @@ def _unknown_output(doc: dict[str, Any]) -> None:
     )
 
 
+def _bad_when(doc: dict[str, Any]) -> None:
+    task = _task(doc, "HelloFlow", "publish")
+    task["when"] = task["when"].replace("== 'publish'", "== 'publish")
+
+
 def _not_an_ancestor(doc: dict[str, Any]) -> None:
     _task(doc, "HelloFlow", "pick")["when"] = "'{{tasks.decide.status}}' == 'Succeeded'"
 
@@ -125,6 +130,7 @@ BREAKAGES: list[Callable[[dict[str, Any]], None]] = [
     _two_loops,
     _unknown_input,
     _unknown_output,
+    _bad_when,
     _not_an_ancestor,
     _unknown_workflow_parameter,
     _item_outside_a_loop,

@@ -14,7 +14,7 @@ from tests.unit.deploy.support import (
     templates,
 )
 
-from grange.exceptions import CompileError
+from grange.exceptions import CompileError, LintError
 
 VALID = ROOT / "tests" / "flows" / "valid"
 
@@ -187,9 +187,11 @@ def test_start_gets_parameters_uid_and_tags() -> None:
     args = templates(man)["start"]["container"]["args"]
     assert "--argo-workflow-uid" in args and "{{workflow.uid}}" in args
     assert "text={{workflow.parameters.text}}" in args
-    assert args[args.index("--tag") + 1] == "nightly"
     end_args = templates(man)["end"]["container"]["args"]
-    assert "--argo-parameter" not in end_args and "--tag" not in end_args
+    assert "--argo-parameter" not in end_args
+    # every step's current.tags: one shared variable, not arguments per template
+    shared = man.workflow_template["spec"]["templateDefaults"]["container"]["env"]
+    assert {"name": "GRANGE_ARGO_TAGS", "value": '["nightly"]'} in shared
 
 
 def test_settings_reach_the_spec_and_metadata() -> None:
@@ -265,8 +267,15 @@ def test_a_case_reached_around_its_switch_is_refused(tmp_path) -> None:
     source = (FLOWS / "nested_switch.py").read_text()
     # 'choose' sends its case 'y' straight to 'merge', which 'plain' (outside 'choose') reaches too.
     flow = tmp_path / "around.py"
-    flow.write_text(source.replace('"y": self.y}', '"y": self.merge}'))
+    y_step = "    @step\n    def y(self):\n        self.next(self.merge)\n\n"
+    flow.write_text(source.replace('"y": self.y}', '"y": self.merge}').replace(y_step, ""))
     with pytest.raises(CompileError) as err:
         compile_path(flow)
     assert err.value.step == "merge"
     assert "'plain'" in err.value.message and "switch 'choose'" in err.value.message
+
+
+def test_a_flow_that_breaks_the_graph_rules_is_refused_by_lint() -> None:
+    with pytest.raises(LintError) as err:
+        compile_path(ROOT / "tests" / "flows" / "broken" / "switch_into_join.py")
+    assert err.value.step and err.value.line

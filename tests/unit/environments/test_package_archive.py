@@ -161,3 +161,18 @@ def test_over_the_size_limit_names_the_biggest_files(
     monkeypatch.setenv("GRANGE_PACKAGE_MAX_MB", "lots")
     with pytest.raises(CommandError, match="not a number"):
         build_package(str(flow), "F")
+
+
+def test_grange_data_files_are_packed_compiled_ones_not(
+    tmp_path: Path, fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "site" / "grange"
+    (fake / "environments").mkdir(parents=True)
+    (fake / "environments" / "archive.py").write_text("")  # where archive.py finds grange
+    (fake / "schema.json").write_text("{}")
+    (fake / "mod.pyc").write_text("")
+    (fake / "__pycache__").mkdir()
+    (fake / "__pycache__" / "mod.cpython-311.pyc").write_text("")
+    monkeypatch.setattr(archive, "__file__", str(fake / "environments" / "archive.py"))
+    names = [name for name, _, _ in archive.grange_files()[0]]
+    assert names == ["grange/environments/archive.py", "grange/schema.json"]

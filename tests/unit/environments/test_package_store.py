@@ -118,3 +118,54 @@ def test_in_background_links_outside_are_named(
         f"the code package leaves out shared.py: a link to {tmp_path / 'shared.py'}, "
         "outside the flow's directory"
     ]
+
+
+def test_a_remote_copy_is_trusted_by_size_and_replaced_when_it_is_wrong(flow_file: str) -> None:
+    from grange.environments.package import build_package, store_package
+
+    remote = DatastoreLocation("s3://bucket/team")
+    blobs = MemoryBlobStore()
+    package = build_package(flow_file, "F")
+    key = package_key("F", package.sha)
+    blobs.put_bytes(key, b"truncated")
+    ref = store_package(blobs, remote, "F", package)
+    assert blobs.get_bytes(key) == package.data  # wrong size: replaced
+    assert ref.url == blobs.url(key)
+    same_size = bytes(len(package.data))
+    blobs.put_bytes(key, same_size, overwrite=True)
+    store_package(blobs, remote, "F", package)
+    assert blobs.get_bytes(key) == same_size  # not read back: readers check the sha256
+    with pytest.raises(DatastoreError, match="damaged"):
+        read_package(blobs, "F", ref)
+
+
+def test_a_store_that_cannot_be_written_is_named(
+    flow_file: str, location: DatastoreLocation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from grange.datastore import LocalBlobStore
+    from grange.exceptions import StoreFullError
+
+    def full(self: object, key: str, chunks: object, *, overwrite: bool = False) -> bool:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(LocalBlobStore, "put_chunks", full)
+    with pytest.raises(StoreFullError, match="the code package could not be saved"):
+        package_flow(flow_file, location, "F")
+    packing = PackageInBackground(flow_file, "F", (), location)
+    packing.store_in(location.open())
+    ref, notes = packing.result()
+    assert ref is None and "the disk holding" in notes[0]
+
+
+def test_ref_from_env() -> None:
+    from grange.environments.package import ref_from_env
+
+    assert ref_from_env({}) is None
+    env = {
+        "GRANGE_CODE_PACKAGE_URL": "s3://b/F/data/ab/x",
+        "GRANGE_CODE_PACKAGE_SHA": "ab" * 32,
+        "GRANGE_CODE_PACKAGE_FLOW_FILE": "flows/f.py",
+    }
+    assert ref_from_env(env) == PackageRef("s3://b/F/data/ab/x", "ab" * 32, "flows/f.py")

@@ -37,8 +37,9 @@ def package() -> None:
 def list_files(flow: FlowContext) -> None:
     built = _build(flow)
     selection = built.selection
+    where = display_path(str(selection.root))
     flow.say(
-        f"Files of {display_path(str(selection.root))} in the code package "
+        f"Files of {str(selection.root) if where == '.' else where} in the code package "
         f"(suffixes {','.join(selection.suffixes)}; change with --package-suffixes):"
     )
     width = max((len(_size(f.size)) for f in selection.files), default=0)

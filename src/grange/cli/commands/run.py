@@ -15,7 +15,7 @@ import click
 from grange.cli.context import FlowContext, pass_flow
 from grange.cli.errors import GuardedCommand
 from grange.cli.params import parameter_options, parameter_values
-from grange.cli.runtime_options import build_request
+from grange.cli.runtime_options import build_request, run_project
 
 DEFAULT_MAX_WORKERS = 16
 DEFAULT_MAX_NUM_SPLITS = 100_000
@@ -116,8 +116,9 @@ def make_run_command(flow_cls: type) -> click.Command:
     @_common_options
     @pass_flow
     def run(flow: FlowContext, /, **options: Any) -> None:
+        project = run_project(flow, options)  # before the parameters' default functions
         values = parameter_values(flow.flow_cls, options)
-        request = build_request(flow, options, parameters=values, resume=False)
+        request = build_request(flow, options, project=project, parameters=values, resume=False)
         from grange.runtime import execute
 
         raise SystemExit(execute(request))
@@ -153,7 +154,13 @@ def make_resume_command(flow_cls: type) -> click.Command:
         flow: FlowContext, /, step: str | None, origin_run_id: str | None, **options: Any
     ) -> None:
         request = build_request(
-            flow, options, parameters={}, resume=True, origin_run_id=origin_run_id, resume_step=step
+            flow,
+            options,
+            project=run_project(flow, options),
+            parameters={},
+            resume=True,
+            origin_run_id=origin_run_id,
+            resume_step=step,
         )
         from grange.runtime import execute
 

@@ -120,6 +120,12 @@ def step(
         # Ctrl-C is the runtime's to handle; it ends the task as it ends a forked one,
         # and a KeyboardInterrupt in the task is then one its step raised.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+    project = flow.project()  # the top-level --branch/--production, as the runtime's
+    namespace = (
+        step_namespace
+        or flow.settings.namespace
+        or (project.namespace if project is not None else None)
+    )
     if argo_index is not None:
         from grange.runtime.argo_task import ArgoTaskRequest, run_argo_task
         from grange.runtime.remote_task import parse_index
@@ -137,9 +143,10 @@ def step(
             foreach_batch_size=foreach_batch_size,
             max_num_splits=max_num_splits,
             user=current_username(),
-            tags=tags,
-            namespace=step_namespace or flow.settings.namespace,
+            tags=tags or _deployment_tags(),
+            namespace=namespace,
             with_decorators=flow.settings.with_decorators,
+            project=project,
         )
         stores = TaskStores(datastore_root(flow.settings).open(), flow.flow_name)
         _end_process(run_argo_task(flow.flow_cls, stores, request))
@@ -151,7 +158,6 @@ def step(
     if input_paths_file:
         with open(input_paths_file, encoding="utf-8") as fh:
             input_paths = fh.read().strip()
-    project = flow.project()  # the top-level --branch/--production, as the runtime's
     spec = TaskSpec(
         flow=flow.flow_name,
         run_id=run_id,
@@ -164,15 +170,29 @@ def step(
         origin_run_id=origin_run_id,
         tags=tags,
         user=current_username(),
-        namespace=step_namespace
-        or flow.settings.namespace
-        or (project.namespace if project is not None else None),
+        namespace=namespace,
         max_user_retries=max_user_retries,
         extra=_task_extra(task_extra, flow.settings.with_decorators),
     )
     stores = TaskStores(datastore_root(flow.settings).open(), flow.flow_name)
     record = run_task(flow.flow_cls, spec, stores, max_num_splits=max_num_splits, project=project)
     _end_process(0 if record.status == "ok" else 1)
+
+
+ARGO_TAGS_ENV = "GRANGE_ARGO_TAGS"  # the deployment's --tag values, JSON (every pod)
+
+
+def _deployment_tags() -> tuple[str, ...]:
+    """The tags an Argo deployment gives every task of its runs (``GRANGE_ARGO_TAGS``,
+    set once in the template's shared environment, so that ``current.tags`` is the
+    same in every step, as in a local run)."""
+    text = os.environ.get(ARGO_TAGS_ENV)
+    if not text:
+        return ()
+    tags = _parsed(ARGO_TAGS_ENV, text, json.loads, '["tag", ...]')
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise CommandError(f"{ARGO_TAGS_ENV}: {text!r} is not a JSON list of tags")
+    return tuple(tags)
 
 
 def _end_process(code: int) -> NoReturn:

@@ -13,6 +13,7 @@ from grange.deploy.argo.containers import ContainerBuilder, command
 from grange.deploy.argo.lint import lint
 from grange.deploy.argo.manifests import API_VERSION, Manifests, to_dict
 from grange.deploy.argo.settings import ArgoSettings
+from grange.graph.lint import check as check_graph
 from grange.graph.model import FlowGraph, NodeType
 
 
@@ -24,7 +25,9 @@ def compile_flow(
 ) -> Manifests:
     """The WorkflowTemplate of ``flow_cls`` (the graph linted already; ``options``
     each step's TaskOptions, ``--with`` included), checked by :func:`lint.lint`
-    and within Argo's limits. Raises :class:`~grange.exceptions.CompileError`."""
+    and within Argo's limits. Raises :class:`~grange.exceptions.CompileError`, or
+    :class:`~grange.exceptions.LintError` for a flow that breaks the graph's rules."""
+    check_graph(graph)
     dag.check_supported(graph)
     limits.check_settings(settings, graph)
     project_flow = (settings.project or {}).get("project_flow_name")
@@ -89,8 +92,6 @@ def _extra_args(graph: FlowGraph, step: str, settings: ArgoSettings) -> list[str
     if step == graph.start:
         args += ["--argo-workflow-uid", "{{workflow.uid}}"]
         args += params.start_args(graph)
-        for tag in settings.tags:
-            args += ["--tag", tag]
     if node.type is NodeType.SPLIT_FOREACH:
         args += [
             "--foreach-batch-size",

@@ -15,6 +15,7 @@ template then carries only its ``args`` and what differs from the defaults.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +76,8 @@ def shared_env(settings: ArgoSettings) -> dict[str, str]:
     env = {"PYTHONUNBUFFERED": "1"}
     if settings.user:
         env["GRANGE_USER"] = settings.user
+    if settings.tags:  # every step's current.tags (the step command reads it)
+        env["GRANGE_ARGO_TAGS"] = json.dumps(sorted(settings.tags), separators=(",", ":"))
     env.update(settings.env)
     return env
 

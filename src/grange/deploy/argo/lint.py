@@ -10,7 +10,8 @@ follow Argo's ``workflow/validate/validate.go``:
   templates, ``activeDeadlineSeconds`` only on leaf (container) templates;
 - the entrypoint, onExit and every task's template exist;
 - DAGs use ``depends`` (never ``dependencies``), naming tasks of the same DAG
-  that do not start with a digit, without cycles; at most one of
+  that do not start with a digit, without cycles; ``when`` expressions that
+  compare quoted values with ``==``/``!=`` joined by ``||``/``&&``; at most one of
   ``withItems``/``withParam``/``withSequence`` per task;
 - every ``{{...}}`` reference resolves: ``inputs.parameters.X`` to an input of
   its template, ``tasks.T.outputs.parameters.Y`` / ``tasks.T.status`` to a task
@@ -56,6 +57,11 @@ _DEPENDS_TOKEN = re.compile(
     r"Omitted|Daemoned|Completed|AnySucceeded|AllFailed)"
 )
 _DEPENDS_REST = re.compile(r"^[\s()&|!]*$")
+# A when expression as grange writes them: quoted strings compared with == or !=,
+# joined by || and && (checked with every {{...}} replaced by a plain word).
+_WHEN = re.compile(
+    r"^\s*'[^']*'\s*(==|!=)\s*'[^']*'\s*((\|\||&&)\s*'[^']*'\s*(==|!=)\s*'[^']*'\s*)*$"
+)
 
 
 def lint(doc: dict[str, Any], graph: FlowGraph) -> None:
@@ -163,6 +169,10 @@ class _Linter:
             if len(loops) > 1:
                 self.fail(f"task '{name}' sets {loops}: at most one is allowed", name)
             parents[name] = self._depends(task.get("depends") or "", by_name, name)
+            if "when" in task and not _WHEN.match(_REF.sub("x", task["when"])):
+                self.fail(
+                    f"task '{name}' has a when expression Argo cannot read: {task['when']!r}", name
+                )
         self._acyclic(parents, tname)
         for task in tasks:
             ancestors = _ancestors(task["name"], parents)

@@ -42,6 +42,10 @@ class MixedFlow(FlowSpec):
     @step
     def gather(self, inputs):
         self.go = "extra"
+        self.next(self.decide)
+
+    @step
+    def decide(self):
         self.next({"extra": self.extra, "skip": self.end}, condition="go")
 
     @step
