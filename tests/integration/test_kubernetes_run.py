@@ -191,6 +191,7 @@ def test_a_kubernetes_step_runs_as_jobs(
     assert len(pods) == 3 and all(p.startswith("kubeflow-square-") for p in pods)
     assert "squaring 2" in result.output  # the pod's log, streamed
     assert "more than this machine has" not in result.output  # pods take nothing here
+    assert "was missing" not in result.output  # the package is stored after the index opens
     logs = sorted(t.stdout for t in run["square"].tasks())  # and kept as the task's
     assert [line.splitlines()[-1] for line in logs] == ["squaring 1", "squaring 2", "squaring 3"]
     job = kube.requests.index(("POST", "/apis/batch/v1/namespaces/default/jobs"))

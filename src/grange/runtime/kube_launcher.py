@@ -10,8 +10,8 @@ and stops them on ``@timeout`` or Ctrl-C (SIGTERM: the follower deletes its Job)
 
 A follower becomes a worker for the runtime once its container runs, so that
 ``@timeout`` counts from then, not from the image pull. The pod runs the code
-package of the run (``grange.environments.bootstrap``), built and stored once
-when the run starts. Pods cannot read a datastore on this machine's disk: a local
+package of the run (``grange.environments.bootstrap``), built when the run
+starts and stored before its first pod. Pods cannot read a datastore on this machine's disk: a local
 datastore is refused unless the profile says the pods share this filesystem
 (``[kubernetes] shared_filesystem = true``, as the tests' fake cluster does).
 """
@@ -34,7 +34,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from grange.decorators.options import TaskOptions
-from grange.exceptions import KubernetesError
+from grange.exceptions import GrangeError, KubernetesError
 from grange.runtime.launcher import Event, Exited, Launcher, NotStarted, SpawnLauncher, Worker
 from grange.runtime.processes import SPARED
 from grange.task.spec import TaskSpec
@@ -73,7 +73,8 @@ class KubeLauncher(Launcher):
         options: Mapping[str, TaskOptions],
         top_level_args: list[str],
         step_args: list[str],
-        package: Any,  # grange.environments.package.PackageRef
+        package: Any,  # grange.environments.package.Package, built
+        datastore_root: Any,  # DatastoreLocation, where the package is stored
         settings: Mapping[str, Any],
     ) -> None:
         self.inner = inner
@@ -84,6 +85,8 @@ class KubeLauncher(Launcher):
         self.top_level_args = top_level_args
         self.step_args = step_args
         self.package = package
+        self.datastore_root = datastore_root
+        self._ref: Any = None  # its PackageRef, once stored
         self.settings = dict(settings)
         self.allowance = float(settings.get("startup_allowance") or DEFAULT_STARTUP_ALLOWANCE)
         # One value for every worker (the runtime reads it as each starts): the
@@ -106,7 +109,7 @@ class KubeLauncher(Launcher):
             return
         try:
             job, files = self._job(spec)
-        except (KubernetesError, OSError) as err:
+        except (GrangeError, OSError) as err:
             self._events.append(NotStarted(spec, str(err)))
             return
         spec_file = _write_temp(
@@ -171,7 +174,7 @@ class KubeLauncher(Launcher):
                     "long for a pod's command line"
                 )
             cmd[at : at + 2] = ["--input-paths", inputs]
-        ref = self.package
+        ref = self._stored_package()
         args = [
             "--package-url",
             ref.url,
@@ -214,6 +217,16 @@ class KubeLauncher(Launcher):
             active_deadline_seconds=deadline,
         )
         return job, files
+
+    def _stored_package(self) -> Any:
+        """The package's ref, stored in the datastore at the first call (the runtime
+        has opened its stores by then: no S3 client before the fork server)."""
+        if self._ref is None:
+            from grange.environments.package import store_package
+
+            location = self.datastore_root
+            self._ref = store_package(location.open(), location, self.flow, self.package)
+        return self._ref
 
     def _env(self, spec: TaskSpec) -> dict[str, str]:
         env = {k: str(v) for k, v in spec.extra.get("env", {}).items()}
@@ -323,12 +336,15 @@ class KubernetesRun:
         step_args: list[str],
         suffixes: tuple[str, ...] = (),
     ) -> KubeLauncher:
-        """The launcher of the run; stores its code package (after the fork server
-        started: an S3 client's threads would not survive its forks). The package is
-        the run's own (same files, same bytes: it is stored once)."""
-        from grange.environments.package import package_flow
+        """The launcher of the run, with the run's code package (the run records the
+        same one: same files, same bytes, stored once)."""
+        from grange.environments.package import build_package
 
-        package = package_flow(flow_file, datastore_root, flow, suffixes)
+        # Built now (a flow directory that cannot be packed stops the run before it
+        # starts), stored at the first pod: after the run's index is open, which a
+        # datastore holding something already would otherwise rebuild, saying so.
+        exclude = [str(datastore_root.path)] if datastore_root.is_local else []
+        package = build_package(flow_file, flow, suffixes, exclude=exclude)
         return KubeLauncher(
             inner,
             flow=flow,
@@ -337,6 +353,7 @@ class KubernetesRun:
             top_level_args=top_level_args,
             step_args=step_args,
             package=package,
+            datastore_root=datastore_root,
             settings=self.settings,
         )
 
