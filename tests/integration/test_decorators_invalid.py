@@ -55,9 +55,9 @@ def test_a_misused_decorator_is_reported_with_file_line_and_step(
     [
         ("retri", "--with retri: there is no step decorator 'retri'", "did you mean 'retry'?"),
         (
-            "kubernetes",
-            "--with kubernetes: there is no step decorator 'kubernetes'",
-            "step decorators: catch, environment, resources, retry, secrets, timeout",
+            "slurm",
+            "--with slurm: there is no step decorator 'slurm'",
+            "step decorators: catch, environment, kubernetes, resources, retry, secrets, timeout",
         ),
         (
             "parallel",

@@ -24,7 +24,7 @@ from support import Runner
 
 FLOW = """
 import os
-from grange import FlowSpec, current, kubernetes, retry, step
+from grange import FlowSpec, current, kubernetes, resources, retry, step
 
 class KubeFlow(FlowSpec):
     @step
@@ -32,6 +32,7 @@ class KubeFlow(FlowSpec):
         self.items = [1, 2, 3]
         self.next(self.square, foreach="items")
 
+    @resources(cpu=64, memory=1000000)
     @kubernetes(cpu=0.5, memory=256, labels={"team": "ml"})
     @step
     def square(self):
@@ -97,11 +98,73 @@ if __name__ == "__main__":
 """
 
 
+STUCK_FLOW = """
+import signal, time
+from grange import FlowSpec, kubernetes, step, timeout
+
+class StuckFlow(FlowSpec):
+    @timeout(seconds=1)
+    @kubernetes
+    @step
+    def start(self):
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])  # as if stuck in C code
+        print("stuck", flush=True)
+        time.sleep(120)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    StuckFlow()
+"""
+
+
+MIXED_FLOW = """
+import signal, time
+from grange import FlowSpec, kubernetes, step, timeout
+
+class MixedFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.local, self.remote)
+
+    @timeout(seconds=1)
+    @step
+    def local(self):
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])  # killed by the runtime
+        time.sleep(120)
+        self.next(self.join)
+
+    @kubernetes
+    @step
+    def remote(self):
+        time.sleep(25)  # still running when the local task is killed
+        self.done = True
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    MixedFlow()
+"""
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     folder = tmp_path / "project"
     folder.mkdir()
-    for name, text in (("kube_flow", FLOW), ("retry_flow", RETRY_FLOW), ("slow_flow", SLOW_FLOW)):
+    flows = {"kube_flow": FLOW, "retry_flow": RETRY_FLOW, "slow_flow": SLOW_FLOW}
+    flows["stuck_flow"] = STUCK_FLOW
+    flows["mixed_flow"] = MIXED_FLOW
+    for name, text in flows.items():
         (folder / f"{name}.py").write_text(textwrap.dedent(text))
     return folder
 
@@ -118,6 +181,8 @@ def shared_profile(tmp_path: Path, extra: str = "") -> dict[str, str]:
 def test_a_kubernetes_step_runs_as_jobs(
     runner: Runner, project: Path, tmp_path: Path, kube: FakeKube
 ) -> None:
+    # A module in the directory the run starts from shadows nothing the followers import.
+    (tmp_path / "kubernetes.py").write_text("raise ImportError('the wrong kubernetes')\n")
     env = runner.env(**shared_profile(tmp_path), KUBECONFIG=os.environ["KUBECONFIG"])
     result = runner.run(project / "kube_flow.py", env=env)
     run = Flow("KubeFlow")[str(result.run_id)]
@@ -125,9 +190,12 @@ def test_a_kubernetes_step_runs_as_jobs(
     pods = run["join"].task.data.pods
     assert len(pods) == 3 and all(p.startswith("kubeflow-square-") for p in pods)
     assert "squaring 2" in result.output  # the pod's log, streamed
-    assert "squaring 2" in run["square"].tasks().__next__().stdout or any(
-        "squaring" in t.stdout for t in run["square"].tasks()
-    )
+    assert "more than this machine has" not in result.output  # pods take nothing here
+    assert "was missing" not in result.output  # the package is stored after the index opens
+    logs = sorted(t.stdout for t in run["square"].tasks())  # and kept as the task's
+    assert [line.splitlines()[-1] for line in logs] == ["squaring 1", "squaring 2", "squaring 3"]
+    job = kube.requests.index(("POST", "/apis/batch/v1/namespaces/default/jobs"))
+    assert job >= 0
     deleted = kube.deleted_jobs
     assert len(deleted) == 3 and {p for _, _, p in deleted} == {"Background"}
     assert kube.objects("jobs") == [] and kube.objects("pods") == []
@@ -158,20 +226,56 @@ def test_timeout_stops_the_pod_and_deletes_the_job(
     assert kube.objects("jobs") == []
 
 
-def test_ctrl_c_deletes_the_running_jobs(
+def test_a_step_past_its_timeout_is_stopped_by_the_runtime_and_its_job_deleted(
     runner: Runner, project: Path, tmp_path: Path, kube: FakeKube
 ) -> None:
+    extra = "startup_allowance = 1\n"
+    env = runner.env(**shared_profile(tmp_path, extra), KUBECONFIG=os.environ["KUBECONFIG"])
+    result = runner.run(project / "stuck_flow.py", env=env, ok=False)
+    assert "stuck" in result.output
+    assert "TimeoutException: step 'start' timed out after 1 seconds" in result.output
+    assert len(kube.deleted_jobs) == 1 and kube.objects("jobs") == []
+
+
+@pytest.mark.slow
+def test_a_killed_local_task_does_not_take_the_followers_with_it(
+    runner: Runner, project: Path, tmp_path: Path, kube: FakeKube
+) -> None:
+    """A fresh interpreter's task killed (its @timeout) makes the runtime end what it
+    left behind: never a follower, whose Job would be left running."""
+    extra = "startup_allowance = 1\n"  # the local task is killed ~13 s in (10 s: its own)
+    env = runner.env(**shared_profile(tmp_path, extra), KUBECONFIG=os.environ["KUBECONFIG"])
+    result = runner.run(project / "mixed_flow.py", env=env, ok=False, fork=False)
+    assert "step 'local' timed out" in result.output
+    run = Flow("MixedFlow")[str(result.run_id)]
+    assert run["remote"].task.data.done is True, result.output
+    assert len(kube.deleted_jobs) == 1 and kube.objects("jobs") == []
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["runtime", "terminal"])
+def test_ctrl_c_deletes_the_running_jobs(
+    runner: Runner, project: Path, tmp_path: Path, kube: FakeKube, group: bool
+) -> None:
+    """SIGINT to the runtime, or to the whole process group as a terminal's Ctrl-C."""
     env = runner.env(**shared_profile(tmp_path), KUBECONFIG=os.environ["KUBECONFIG"])
     argv, _ = runner.argv(project / "slow_flow.py", "run")
     proc = subprocess.Popen(
-        argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        argv,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=group,
     )
     while not [
         p for p in kube.objects("pods") if (p.get("status") or {}).get("phase") == "Running"
     ]:
         assert proc.poll() is None, proc.communicate()[0].decode()
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    if group:
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGINT)
     out = proc.communicate(timeout=120)[0].decode()
     assert proc.returncode == 130, out
     assert len(kube.deleted_jobs) == 1, out
@@ -234,3 +338,12 @@ def test_s3_datastore(
     run = Flow("KubeFlow")[str(result.run_id)]
     assert run.successful and run.data.total == 14
     assert len(kube.deleted_jobs) == 3
+
+
+def test_a_parallel_step_is_refused_on_kubernetes(
+    runner: Runner, tmp_path: Path, kube: FakeKube
+) -> None:
+    env = runner.env(**shared_profile(tmp_path), KUBECONFIG=os.environ["KUBECONFIG"])
+    result = runner.run("gang", "--with", "kubernetes", env=env, ok=False)
+    assert result.returncode == 2 and "is @parallel" in result.output
+    assert "Traceback" not in result.output and kube.requests == []

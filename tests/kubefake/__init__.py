@@ -22,7 +22,8 @@ this host as a subprocess, so pod phases, exit codes and logs are real. Knobs:
 ``unpullable`` (images that end in ``ImagePullBackOff``), ``node_labels`` (a
 ``nodeSelector`` they do not satisfy is ``Unschedulable``), ``secrets`` (name ->
 environment, for ``envFrom``), ``node_env`` (extra environment of every container,
-e.g. ``PYTHONPATH`` so that the host's grange is "in the image"). It records
+e.g. ``PYTHONPATH`` so that the host's grange is "in the image"), ``faults``
+(requests to fail once with a given HTTP code). It records
 ``requests`` (method, path) and ``deleted_jobs`` (namespace, name, propagation).
 
 ``write_kubeconfig(path)`` writes a kubeconfig whose current context points at it;
@@ -61,6 +62,8 @@ class FakeKube:
         if os.environ.get("PYTHONPATH"):
             self.node_env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         self.requests: list[tuple[str, str]] = []
+        # (method, path substring, HTTP code): the next matching request fails so, once
+        self.faults: list[tuple[str, str, int]] = []
         self.deleted_jobs: list[tuple[str, str, str]] = []
         self._server: FakeServer | None = None
 
@@ -71,14 +74,17 @@ class FakeKube:
 
     def start(self) -> FakeKube:
         self._server = FakeServer(self)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Kill the containers, then stop serving; no thread or process is left."""
+        self.kubelet.close()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-        self.kubelet.close()
+            self._thread.join()
 
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         path.write_text(

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +46,7 @@ class Kubelet:
         self.logs: dict[tuple[str, str], Path] = {}
         self.lock = threading.Lock()
         self.threads: list[threading.Thread] = []
+        self.stopping = threading.Event()  # stop(): every thread ends, no pod starts
         store.on_create.append(self._created)
         store.on_delete.append(self._deleted)
 
@@ -123,6 +123,8 @@ class Kubelet:
                 "spec": template["spec"],
             }
             try:
+                if self.stopping.is_set():
+                    return
                 self.store.create(KINDS["pods"], ns, pod)
             except Exception:  # the Job was deleted meanwhile, or its pod is invalid
                 return
@@ -180,8 +182,8 @@ class Kubelet:
         status: dict[str, Any] = {"phase": "Pending", "conditions": conditions}
         if scheduled:
             status["containerStatuses"] = [container]
-        while self._pod_status(ns, name, **status):
-            time.sleep(0.1)
+        while self._pod_status(ns, name, **status) and not self.stopping.wait(0.1):
+            pass
         return None
 
     def _run_pod(self, ns: str, name: str, spec: dict[str, Any]) -> int | None:
@@ -228,6 +230,8 @@ class Kubelet:
         env["HOME"] = str(home)
         log = home / "container.log"
         started = now()
+        if self.stopping.is_set():
+            return None
         with open(log, "wb") as out:
             try:
                 proc = subprocess.Popen(
@@ -245,6 +249,9 @@ class Kubelet:
         with self.lock:
             self.procs[(ns, name)] = proc
             self.logs[(ns, name)] = log
+        if self.stopping.is_set():  # close() may have missed it
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
         running = {"running": {"startedAt": started}}
         if not self._pod_status(
             ns,
@@ -294,6 +301,8 @@ class Kubelet:
             return self.logs.get((ns, name)), self.procs.get((ns, name))
 
     def close(self) -> None:
+        """Kill every container and end every thread (a test leaves none behind)."""
+        self.stopping.set()
         with self.lock:
             procs = list(self.procs.values())
         for proc in procs:
@@ -301,6 +310,8 @@ class Kubelet:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        for thread in self.threads:
+            thread.join()
 
 
 def _container(state: dict[str, Any], image: str) -> dict[str, Any]:

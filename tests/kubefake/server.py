@@ -21,7 +21,7 @@ _ROUTE = re.compile(
 
 
 class FakeServer(ThreadingHTTPServer):
-    daemon_threads = True
+    daemon_threads = False  # server_close() joins the request threads: none is left
 
     def __init__(self, fake: FakeKube) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
@@ -55,6 +55,11 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         fake.requests.append((method, url.path))
+        for fault in list(fake.faults):  # an injected failure, answered once
+            if fault[0] == method and fault[1] in url.path:
+                fake.faults.remove(fault)
+                self._send(fault[2], ApiError(fault[2], "ServiceUnavailable", "injected").status)
+                return
         try:
             body = self._body()
             match = _ROUTE.match(url.path)
@@ -122,6 +127,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        # No keep-alive: a request's thread ends with it, so stop() can join them all.
+        self.send_header("Connection", "close")
+        self.close_connection = True
         self.end_headers()
         self.wfile.write(data)
 

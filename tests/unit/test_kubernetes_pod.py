@@ -218,3 +218,14 @@ def test_with_kubernetes_takes_arguments() -> None:
     with pytest.raises(DecoratorError) as info:
         parse_decospec("kubernetes:qos=fast")
     assert info.value.message.startswith("--with kubernetes:qos=fast: @kubernetes(qos='fast')")
+
+
+def test_without_the_kubernetes_client_the_error_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from grange.exceptions import KubernetesError
+
+    monkeypatch.setitem(__import__("sys").modules, "kubernetes", None)
+    with pytest.raises(KubernetesError) as info:
+        pod()
+    assert info.value.fix == "pip install 'grange[kubernetes]'"

@@ -74,7 +74,10 @@ class AttemptPolicy:
         """``spec`` ready to launch (with its environment and limits), or None
         when the machine has not enough free for it yet."""
         options = self.of(spec.step)
-        allocation = self.pool.try_acquire(options.resources)
+        # A task in a Kubernetes pod takes nothing of this machine (a @catch fallback,
+        # which runs here, asks for nothing either).
+        remote = options.kubernetes is not None
+        allocation = self.pool.try_acquire(None if remote else options.resources)
         if allocation is None:
             return None
         self._allocations[(spec.task_id, spec.attempt)] = allocation

@@ -10,8 +10,8 @@ and stops them on ``@timeout`` or Ctrl-C (SIGTERM: the follower deletes its Job)
 
 A follower becomes a worker for the runtime once its container runs, so that
 ``@timeout`` counts from then, not from the image pull. The pod runs the code
-package of the run (``grange.environments.bootstrap``), built and stored once
-when the run starts. Pods cannot read a datastore on this machine's disk: a local
+package of the run (``grange.environments.bootstrap``), built when the run
+starts and stored before its first pod. Pods cannot read a datastore on this machine's disk: a local
 datastore is refused unless the profile says the pods share this filesystem
 (``[kubernetes] shared_filesystem = true``, as the tests' fake cluster does).
 """
@@ -28,14 +28,15 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
 from grange.decorators.options import TaskOptions
-from grange.exceptions import KubernetesError
+from grange.exceptions import GrangeError, KubernetesError
 from grange.runtime.launcher import Event, Exited, Launcher, NotStarted, SpawnLauncher, Worker
+from grange.runtime.processes import SPARED
 from grange.task.spec import TaskSpec
 
 BOOTSTRAP = ["python", "-m", "grange.environments.bootstrap"]
@@ -72,7 +73,8 @@ class KubeLauncher(Launcher):
         options: Mapping[str, TaskOptions],
         top_level_args: list[str],
         step_args: list[str],
-        package: Any,  # grange.environments.package.PackageRef
+        package: Any,  # grange.environments.package.Package, built
+        datastore_root: Any,  # DatastoreLocation, where the package is stored
         settings: Mapping[str, Any],
     ) -> None:
         self.inner = inner
@@ -83,6 +85,8 @@ class KubeLauncher(Launcher):
         self.top_level_args = top_level_args
         self.step_args = step_args
         self.package = package
+        self.datastore_root = datastore_root
+        self._ref: Any = None  # its PackageRef, once stored
         self.settings = dict(settings)
         self.allowance = float(settings.get("startup_allowance") or DEFAULT_STARTUP_ALLOWANCE)
         # One value for every worker (the runtime reads it as each starts): the
@@ -90,6 +94,12 @@ class KubeLauncher(Launcher):
         self.startup_allowance = max(inner.startup_allowance, self.allowance)
         self._followers: dict[int, _Follower] = {}
         self._events: list[Event] = []
+        self._follower_env = dict(os.environ)
+        if self._follower_env.get("KUBECONFIG"):  # paths relative to here, made absolute
+            paths = self._follower_env["KUBECONFIG"].split(os.pathsep)
+            self._follower_env["KUBECONFIG"] = os.pathsep.join(
+                os.path.abspath(p) for p in paths if p
+            )
 
     # -- launching ----------------------------------------------------------------------
 
@@ -99,7 +109,7 @@ class KubeLauncher(Launcher):
             return
         try:
             job, files = self._job(spec)
-        except (KubernetesError, OSError) as err:
+        except (GrangeError, OSError) as err:
             self._events.append(NotStarted(spec, str(err)))
             return
         spec_file = _write_temp(
@@ -115,6 +125,8 @@ class KubeLauncher(Launcher):
             spec_file,
             "--ready-fd",
             str(ready_w),
+            "--parent-pid",
+            str(os.getpid()),
         ]
         try:
             proc = subprocess.Popen(
@@ -123,16 +135,18 @@ class KubeLauncher(Launcher):
                 stderr=subprocess.PIPE,
                 stdin=subprocess.DEVNULL,
                 pass_fds=(ready_w,),
+                env=self._follower_env,
+                cwd=os.path.abspath(os.sep),  # a module here must not shadow one it imports
             )
         except OSError as err:
-            for fd in (ready_r, ready_w):
-                os.close(fd)
+            os.close(ready_r)  # ready_w: closed below, once
             _remove(files)
             self._events.append(NotStarted(spec, f"could not start the task's follower: {err}"))
             return
         finally:
             with contextlib.suppress(OSError):
                 os.close(ready_w)
+        SPARED.add(proc.pid)  # another launcher ending its tasks' leftovers must not kill it
         assert proc.stdout is not None and proc.stderr is not None
         out, err_fd = os.dup(proc.stdout.fileno()), os.dup(proc.stderr.fileno())
         proc.stdout.close()
@@ -160,7 +174,7 @@ class KubeLauncher(Launcher):
                     "long for a pod's command line"
                 )
             cmd[at : at + 2] = ["--input-paths", inputs]
-        ref = self.package
+        ref = self._stored_package()
         args = [
             "--package-url",
             ref.url,
@@ -204,6 +218,16 @@ class KubeLauncher(Launcher):
         )
         return job, files
 
+    def _stored_package(self) -> Any:
+        """The package's ref, stored in the datastore at the first call (the runtime
+        has opened its stores by then: no S3 client before the fork server)."""
+        if self._ref is None:
+            from grange.environments.package import store_package
+
+            location = self.datastore_root
+            self._ref = store_package(location.open(), location, self.flow, self.package)
+        return self._ref
+
     def _env(self, spec: TaskSpec) -> dict[str, str]:
         env = {k: str(v) for k, v in spec.extra.get("env", {}).items()}
         # The profile's S3 settings (endpoints, timeouts): never credentials, which
@@ -214,11 +238,13 @@ class KubeLauncher(Launcher):
         return env
 
     def _client_settings(self) -> dict[str, Any]:
-        return {
-            k: self.settings[k]
-            for k in ("kubeconfig", "context", "in_cluster")
-            if k in self.settings
+        out: dict[str, Any] = {
+            k: self.settings[k] for k in ("context", "in_cluster") if k in self.settings
         }
+        if self.settings.get("kubeconfig"):  # the follower runs elsewhere: an absolute path
+            path = os.path.expanduser(str(self.settings["kubeconfig"]))
+            out["kubeconfig"] = os.path.abspath(path)
+        return out
 
     def _timeouts(self) -> dict[str, Any]:
         value = self.settings.get("unschedulable_timeout")
@@ -239,6 +265,7 @@ class KubeLauncher(Launcher):
                 out.append(Worker(f.spec, pid, f.stdout, f.stderr, cleanup=f.files))
             if code is not None and f.ready < 0:
                 del self._followers[pid]
+                SPARED.discard(pid)
                 out.append(Exited(pid, code))
         return out
 
@@ -272,6 +299,7 @@ class KubeLauncher(Launcher):
                     with contextlib.suppress(OSError):
                         os.close(fd)
             _remove(f.files)
+            SPARED.discard(f.proc.pid)
         self._followers.clear()
         self.inner.close()
 
@@ -308,12 +336,15 @@ class KubernetesRun:
         step_args: list[str],
         suffixes: tuple[str, ...] = (),
     ) -> KubeLauncher:
-        """The launcher of the run; stores its code package (after the fork server
-        started: an S3 client's threads would not survive its forks). The package is
-        the run's own (same files, same bytes: it is stored once)."""
-        from grange.environments.package import package_flow
+        """The launcher of the run, with the run's code package (the run records the
+        same one: same files, same bytes, stored once)."""
+        from grange.environments.package import build_package
 
-        package = package_flow(flow_file, datastore_root, flow, suffixes)
+        # Built now (a flow directory that cannot be packed stops the run before it
+        # starts), stored at the first pod: after the run's index is open, which a
+        # datastore holding something already would otherwise rebuild, saying so.
+        exclude = [str(datastore_root.path)] if datastore_root.is_local else []
+        package = build_package(flow_file, flow, suffixes, exclude=exclude)
         return KubeLauncher(
             inner,
             flow=flow,
@@ -322,23 +353,37 @@ class KubernetesRun:
             top_level_args=top_level_args,
             step_args=step_args,
             package=package,
+            datastore_root=datastore_root,
             settings=self.settings,
         )
 
 
-def prepare(options: Mapping[str, TaskOptions], *, datastore_root: Any) -> KubernetesRun | None:
+def prepare(
+    options: Mapping[str, TaskOptions], *, datastore_root: Any, gangs: Set[str] = frozenset()
+) -> KubernetesRun | None:
     """None if no step runs on Kubernetes; else check, before the run starts, that
     its pods can work: the client is configured, every step's pod is valid and its
-    image allowed by the profile, and the datastore is one pods can reach."""
+    image allowed by the profile, and the datastore is one pods can reach.
+    ``gangs``: the ``@parallel`` steps, whose tasks must reach each other."""
     steps = kubernetes_steps(options)
     if not steps:
         return None
+    for step in sorted(steps & gangs):
+        raise KubernetesError(
+            f"step '{step}' is @parallel: its tasks must reach each other, which the Jobs "
+            "of a local run cannot do yet",
+            step=step,
+            fix="run it without @kubernetes (or without --with kubernetes), or deploy the "
+            "flow with argo-workflows create",
+        )
     from grange.compute.kubernetes.api import load_client
     from grange.compute.kubernetes.pod import check_plan_image, plan_pod
+    from grange.compute.kubernetes.settings import check_settings
     from grange.config.active import active
 
     profile = active()
     settings = dict(profile.kubernetes)
+    check_settings(settings)
     if datastore_root.is_local and not settings.get("shared_filesystem"):
         raise KubernetesError(
             f"steps {', '.join(sorted(steps))} run on Kubernetes, but the datastore "

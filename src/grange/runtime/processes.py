@@ -88,11 +88,18 @@ def child_pids() -> set[int]:
     return pids
 
 
+#: Children that :func:`end_children` leaves alone: processes that another launcher
+#: owns and ends itself (the followers of Kubernetes Jobs, which must delete their
+#: Job first: killed, they would leave it running).
+SPARED: set[int] = set()
+
+
 def end_children(*, keep: frozenset[int] = frozenset()) -> None:
-    """Kill and reap every child of this process but ``keep``, and the orphans
-    they leave (which come to us with :func:`adopt_orphans`), until none is left."""
+    """Kill and reap every child of this process but ``keep`` (and :data:`SPARED`),
+    and the orphans they leave (which come to us with :func:`adopt_orphans`), until
+    none is left."""
     for _ in range(1000):  # a fork bomb must not keep us here forever
-        pids = child_pids() - keep
+        pids = child_pids() - keep - SPARED
         if not pids:
             return
         for pid in pids:

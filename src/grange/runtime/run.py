@@ -321,8 +321,10 @@ def _launcher(req: RunRequest) -> Launcher:
     for the steps that ask for them (checked before anything starts)."""
     from grange.runtime import kube_launcher
 
-    options = step_options(req.flow_cls, graph_of(req.flow_cls), req.decospecs)
-    kube = kube_launcher.prepare(options, datastore_root=req.datastore_root)
+    graph = graph_of(req.flow_cls)
+    options = step_options(req.flow_cls, graph, req.decospecs)
+    gangs = {n.name for n in graph if "parallel" in _decorator_names(req.flow_cls, n.name)}
+    kube = kube_launcher.prepare(options, datastore_root=req.datastore_root, gangs=gangs)
     inner = _local_launcher(req)
     if kube is None:
         return inner
@@ -340,6 +342,10 @@ def _launcher(req: RunRequest) -> Launcher:
     except BaseException:
         inner.close()
         raise
+
+
+def _decorator_names(flow_cls: type[FlowSpec], step: str) -> set[str]:
+    return {d.name for d in step_decorators(getattr(flow_cls, step))}
 
 
 def _local_launcher(req: RunRequest) -> Launcher:

@@ -70,8 +70,9 @@ class Follower:
             _say(f"Kubernetes: {outcome.message}")
             return 1
         self._ready()
+        # Also when the container ended before it was seen running: its log is all there.
+        self._stream_log(pod)
         if outcome.state == "running":
-            self._stream_log(pod)
             outcome = self._wait_end(pod)
         if outcome.message:
             _say(f"Kubernetes: {outcome.message}")
@@ -81,10 +82,28 @@ class Follower:
 
     # -- following --------------------------------------------------------------------
 
+    def _read(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        """A read of the API, tried again on a transient error (a connection reset, 429,
+        5xx) for about half a minute: a hiccup must not fail a task that is running."""
+        delay = 0.5
+        for attempt in range(7):
+            try:
+                return call(*args, _preload_content=False, **kwargs)
+            except Exception as err:
+                status = getattr(err, "status", None)
+                transient = status in (None, 0, 429, 500, 502, 503, 504)
+                if not transient or attempt == 6 or not _is_api_failure(err):
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 8.0)
+        raise AssertionError("unreachable")
+
     def _pods(self) -> list[dict[str, Any]]:
         try:
-            answer = self.core.list_namespaced_pod(
-                self.namespace, label_selector=f"job-name={self.name}", _preload_content=False
+            answer = self._read(
+                self.core.list_namespaced_pod,
+                self.namespace,
+                label_selector=f"job-name={self.name}",
             )
         except Exception as err:
             raise api_error(err, f"listing the pods of Job {self.namespace}/{self.name}") from None
@@ -120,14 +139,32 @@ class Follower:
                     unschedulable_since = None
             elif seen:
                 return seen, Outcome("failed", message=f"the pod {seen} was deleted")
+            else:
+                failed = self._job_failure()
+                if failed:
+                    return seen, Outcome("failed", message=failed)
             time.sleep(delay)
             delay = min(delay * 1.5, 1.0)
+
+    def _job_failure(self) -> str | None:
+        """Why the Job ended without a pod (deleted, past its deadline...), or None."""
+        try:
+            answer = self._read(self.batch.read_namespaced_job, self.name, self.namespace)
+        except Exception as err:
+            if getattr(err, "status", None) == 404:
+                return f"the Job {self.namespace}/{self.name} was deleted before its pod started"
+            raise api_error(err, f"reading Job {self.namespace}/{self.name}") from None
+        for condition in (json.loads(answer.data).get("status") or {}).get("conditions") or []:
+            if condition.get("type") == "Failed" and condition.get("status") == "True":
+                reason = condition.get("reason") or "Failed"
+                return f"the Job failed ({reason}): {condition.get('message') or 'no pod ran'}"
+        return None
 
     def _wait_end(self, name: str) -> Outcome:
         delay = 0.02
         while True:
             try:
-                answer = self.core.read_namespaced_pod(name, self.namespace, _preload_content=False)
+                answer = self._read(self.core.read_namespaced_pod, name, self.namespace)
             except Exception as err:
                 if getattr(err, "status", None) == 404:
                     return Outcome("failed", message=f"the pod {name} was deleted before it ended")
@@ -142,8 +179,12 @@ class Follower:
         """Copy the container's log to stdout as it comes, until the container ends."""
         out = sys.stdout.buffer
         try:
-            response = self.core.read_namespaced_pod_log(
-                name, self.namespace, container="main", follow=True, _preload_content=False
+            response = self._read(
+                self.core.read_namespaced_pod_log,
+                name,
+                self.namespace,
+                container="main",
+                follow=True,
             )
             for chunk in response.stream(amt=None, decode_content=False):
                 out.write(chunk)
@@ -197,6 +238,14 @@ class Follower:
                 )
 
 
+def _is_api_failure(err: Exception) -> bool:
+    """An answer of the API server or a failed connection (not a bug of ours)."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    return isinstance(err, (ApiException, HTTPError, ConnectionError, TimeoutError))
+
+
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -221,13 +270,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grange.compute.kubernetes.follow")
     parser.add_argument("--spec", required=True, help="JSON file: the Job and client settings")
     parser.add_argument("--ready-fd", type=int, default=None)
+    parser.add_argument("--parent-pid", type=int, default=None, help="the runtime's pid")
     args = parser.parse_args(argv)
-    parent = os.getppid()
     for sig in _STOP_SIGNALS:
         signal.signal(sig, _on_signal)
     _die_with_parent()
-    if os.getppid() != parent:  # the parent died before we asked
-        return 1
+    if args.parent_pid is not None and os.getppid() != args.parent_pid:
+        return 1  # the runtime died before we asked to die with it: no Job to start
     follower: Follower | None = None
     try:
         with open(args.spec, encoding="utf-8") as fh:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from grange.compute.kubernetes.pod import PodPlan
+from grange.compute.kubernetes.pod import PodPlan, k8s_models
 
 LABEL_PREFIX = "grange.dev/"
 LAUNCH_LABEL = "grange.dev/launch"  # unique per attempt: finds a Job whose name was not seen
@@ -44,8 +44,7 @@ def job_manifest(
 ) -> dict[str, Any]:
     """The Job running ``plan`` once: no retries of its own (``backoffLimit: 0``: the
     runtime retries), removed 10 minutes after it ends if nobody deleted it."""
-    from kubernetes import client as k8s
-
+    k8s = k8s_models()
     all_labels = {**plan.labels, **{k: label_value(v) for k, v in labels.items()}}
     metadata = k8s.V1ObjectMeta(
         generate_name=name,

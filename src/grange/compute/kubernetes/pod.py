@@ -32,7 +32,7 @@ from typing import Any
 
 from grange.decorators.kubernetes import check_kubernetes
 from grange.decorators.options import KubernetesOptions, TaskOptions
-from grange.exceptions import ConfigError, DecoratorError, PolicyError
+from grange.exceptions import ConfigError, DecoratorError, KubernetesError, PolicyError
 
 # Keys of a profile's [kubernetes] table that act as defaults of every pod.
 PROFILE_POD_KEYS = (
@@ -51,6 +51,18 @@ PROFILE_POD_KEYS = (
 
 TMPFS_VOLUME = "tmpfs-ephemeral-volume"
 SHM_VOLUME = "dshm"
+
+
+def k8s_models() -> Any:
+    """``kubernetes.client`` (its typed models), or a clear error if it is not installed."""
+    try:
+        from kubernetes import client
+    except ImportError:
+        raise KubernetesError(
+            "the Kubernetes client is not installed (steps with @kubernetes, Argo deploys)",
+            fix="pip install 'grange[kubernetes]'",
+        ) from None
+    return client
 
 
 def default_image() -> str:
@@ -80,8 +92,7 @@ class PodPlan:
 
     def pod_spec(self, *, active_deadline_seconds: int | None = None) -> Any:
         """A ``V1PodSpec`` running the container once (``restartPolicy: Never``)."""
-        from kubernetes import client as k8s
-
+        k8s = k8s_models()
         return k8s.V1PodSpec(
             containers=[self.container],
             restart_policy="Never",
@@ -119,8 +130,7 @@ def plan_pod(
     A step without ``@kubernetes`` gets the decorator's defaults (as on Argo,
     where every step is a pod).
     """
-    from kubernetes import client as k8s
-
+    k8s = k8s_models()
     k = options.kubernetes or KubernetesOptions()
     p = profile_defaults(defaults)
     r = options.resources
@@ -170,7 +180,7 @@ def plan_pod(
         container=container,
         volumes=volumes,
         node_selector={**p.node_selector, **k.node_selector},
-        tolerations=[k8s.V1Toleration(**t) for t in (k.tolerations or p.tolerations)],  # type: ignore[arg-type]
+        tolerations=[k8s.V1Toleration(**t) for t in (k.tolerations or p.tolerations)],
         service_account=k.service_account or p.service_account,
         namespace=k.namespace or p.namespace or "default",
         labels={**p.labels, **k.labels},

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -189,3 +191,23 @@ def test_pods_wait_on_images_secrets_and_selectors(api: client.ApiClient, kube: 
     name = batch.create_namespaced_job("default", ok).metadata.name
     pod = wait_pod(core, name, "Succeeded")
     assert core.read_namespaced_pod_log(pod.metadata.name, "default") == "s3cr3t\n"
+
+
+def test_stopping_leaves_no_thread_or_process(tmp_path: Path) -> None:
+    """Forking tests that follow need a process with one thread (the fork server's rule)."""
+    before = threading.active_count()
+    fake = FakeKube(tmp_path).start()
+    fake.unpullable.add("never:1")
+    api = config.new_client_from_config(config_file=str(fake.write_kubeconfig(tmp_path / "kc")))
+    batch, core = client.BatchV1Api(api), client.CoreV1Api(api)
+    stuck = job(["true"])
+    stuck.spec.template.spec.containers[0].image = "never:1"
+    batch.create_namespaced_job("default", stuck)
+    name = batch.create_namespaced_job("default", job(["sleep", "60"])).metadata.name
+    pod = wait_pod(core, name, "Running")
+    stream = core.read_namespaced_pod_log(
+        pod.metadata.name, "default", follow=True, _preload_content=False
+    )
+    fake.stop()
+    assert b"".join(stream.stream()) == b""
+    assert threading.active_count() == before
