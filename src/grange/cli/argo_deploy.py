@@ -39,6 +39,11 @@ PREFIX = "grange.dev/"  # as grange.deploy.argo.metadata's
 TOKEN_ANNOTATION = PREFIX + "production-token"
 OWNER_ANNOTATION = PREFIX + "owner"
 RUN_PREFIX = "argo-"
+# The keys of a profile's [argo] table (the [kubernetes] ones are compute's).
+ARGO_SETTINGS = {
+    "namespace": "the namespace of templates and runs (default: [kubernetes] namespace)",
+    "service_account": "the service account of the deployed flows' pods",
+}
 
 
 class Deployment:
@@ -53,7 +58,14 @@ class Deployment:
     # -- what every verb needs -------------------------------------------------
     @cached_property
     def profile(self) -> Effective:
-        return effective(self.flow.settings)
+        """The profile in force, its ``[kubernetes]`` and ``[argo]`` keys checked (a
+        misspelt key must not pass silently as "not set")."""
+        from grange.compute.kubernetes.settings import check_settings
+
+        profile = effective(self.flow.settings)
+        check_settings(profile.kubernetes)
+        check_settings(profile.argo, known=ARGO_SETTINGS, table="argo")
+        return profile
 
     @cached_property
     def cluster(self) -> ArgoCluster:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from grange.exceptions import GrangeError
+from grange.compute.kubernetes.api import load_client
+from grange.exceptions import KubernetesError
 
 GROUP = "argoproj.io"
 VERSION = "v1alpha1"
@@ -33,27 +34,14 @@ KINDS: dict[str, tuple[str, str]] = {
 }
 
 
-class ClusterError(GrangeError):
-    """The Kubernetes API refused or could not be reached."""
-
-    exit_code = 1
-    headline = "Kubernetes API error"
-
-
 @dataclass(frozen=True)
 class ClusterSettings:
-    """How to reach the cluster: the profile's ``[kubernetes]`` table and flags.
-
-    ``kubeconfig``/``context`` as ``kubectl`` takes them (default: ``$KUBECONFIG`` or
-    ``~/.kube/config``, its current context); ``in_cluster`` uses the pod's service
-    account (the default when ``KUBERNETES_SERVICE_HOST`` is set and no kubeconfig
-    exists).
-    """
+    """Where the deployment goes: the namespace, and the profile's ``[kubernetes]``
+    table for reaching the cluster (``kubeconfig``, ``context``, ``in_cluster``: see
+    :func:`grange.compute.kubernetes.api.load_client`)."""
 
     namespace: str = "default"
-    kubeconfig: str | None = None
-    context: str | None = None
-    in_cluster: bool | None = None
+    kubernetes: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_profile(
@@ -67,46 +55,8 @@ class ClusterSettings:
                 or os.environ.get("GRANGE_KUBERNETES_NAMESPACE")
                 or "default"
             ),
-            kubeconfig=kubernetes.get("kubeconfig") or None,
-            context=kubernetes.get("context") or None,
-            in_cluster=kubernetes.get("in_cluster"),
+            kubernetes=dict(kubernetes),
         )
-
-
-def api_client(settings: ClusterSettings) -> Any:
-    """A ``kubernetes.client.ApiClient`` for ``settings`` (nothing global is changed)."""
-    try:
-        from kubernetes import client, config
-    except ImportError:
-        raise ClusterError(
-            "the Kubernetes client is not installed",
-            fix="pip install 'grange[kubernetes]'",
-        ) from None
-    in_cluster = settings.in_cluster
-    kubeconfig = settings.kubeconfig or os.environ.get("KUBECONFIG")
-    if in_cluster is None:
-        default = os.path.expanduser("~/.kube/config")
-        in_cluster = (
-            bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-            and not kubeconfig
-            and not os.path.exists(default)
-        )
-    configuration = client.Configuration()
-    try:
-        if in_cluster:
-            config.load_incluster_config(client_configuration=configuration)
-        else:
-            config.load_kube_config(
-                config_file=kubeconfig, context=settings.context, client_configuration=configuration
-            )
-    except (config.ConfigException, OSError, TypeError, ValueError) as err:
-        where = "the pod's service account" if in_cluster else (kubeconfig or "~/.kube/config")
-        raise ClusterError(
-            f"cannot load the Kubernetes configuration from {where}: {err}",
-            fix="point KUBECONFIG (or [kubernetes] kubeconfig/context in your profile) at a "
-            "cluster you can reach; `kubectl get ns` should work with the same settings",
-        ) from None
-    return client.ApiClient(configuration)
 
 
 class ArgoCluster:
@@ -117,7 +67,7 @@ class ArgoCluster:
 
         self.settings = settings
         self.namespace = settings.namespace
-        self._api_client = client or api_client(settings)
+        self._api_client = client or load_client(settings.kubernetes)
         self._api = k8s.CustomObjectsApi(self._api_client)
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
@@ -208,7 +158,7 @@ class ArgoCluster:
             raise _translate(err, verb, kind, plural, installer, name, self.namespace) from None
         except (HTTPError, OSError) as err:
             host = getattr(self._api_client.configuration, "host", "?")
-            raise ClusterError(
+            raise KubernetesError(
                 f"cannot reach the Kubernetes API server at {host} ({type(err).__name__})",
                 fix="check the cluster is up and that KUBECONFIG / [kubernetes] context points "
                 "at it (`kubectl get ns` with the same settings)",
@@ -227,25 +177,25 @@ def _translate(
     if err.status == 404:
         if name and "the server could not find the requested resource" not in reason:
             return _NotFound()
-        return ClusterError(
+        return KubernetesError(
             f"the cluster does not know {plural}.{GROUP}: {installer} is not installed "
             f"(or not in this API server)",
             fix=f"install {installer} on the cluster (see docs/production.md)",
         )
     if err.status in (401, 403):
-        return ClusterError(
+        return KubernetesError(
             f"not allowed to {verb} {what} in namespace {ns!r}: {reason}",
             fix=f"grant your user or service account '{verb}' on {plural}.{GROUP} in "
             f"namespace {ns!r} (a Role and RoleBinding; see docs/production.md)",
         )
     if err.status == 409:
-        return ClusterError(
+        return KubernetesError(
             f"{what} changed on the cluster while it was being replaced: {reason}",
             fix="run the command again",
         )
     if err.status == 422:
-        return ClusterError(f"the API server refused {what}: {reason}", fix=None)
-    return ClusterError(f"{verb} {what} in namespace {ns!r} failed (HTTP {err.status}): {reason}")
+        return KubernetesError(f"the API server refused {what}: {reason}", fix=None)
+    return KubernetesError(f"{verb} {what} in namespace {ns!r} failed (HTTP {err.status}): {reason}")
 
 
 def _reason(err: Any) -> str:

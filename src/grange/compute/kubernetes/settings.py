@@ -38,14 +38,17 @@ SETTINGS: dict[str, str] = {
 }
 
 
-def check_settings(settings: Mapping[str, Any], *, known: Mapping[str, str] = SETTINGS) -> None:
-    """Refuse a key of ``[kubernetes]`` that grange does not know (naming the closest)."""
+def check_settings(
+    settings: Mapping[str, Any], *, known: Mapping[str, str] = SETTINGS, table: str = "kubernetes"
+) -> None:
+    """Refuse a key of ``[kubernetes]`` (or ``table``) that grange does not know (naming
+    the closest)."""
     for key in settings:
         if key in known:
             continue
         close = difflib.get_close_matches(key, list(known), n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         raise ConfigError(
-            f"[kubernetes] {key}: is not a known key",
-            fix=f"{hint}keys of [kubernetes]: {', '.join(sorted(known))}",
+            f"[{table}] {key}: is not a known key",
+            fix=f"{hint}keys of [{table}]: {', '.join(sorted(known))}",
         )
