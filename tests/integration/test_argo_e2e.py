@@ -23,8 +23,11 @@ from grange.runtime.run import step_options
 from support import FLOWS, RUN_FLOWS, USER, Runner, load_flow
 
 
-def deploy(root: str, file: Path, **settings: Any) -> dict[str, Any]:
-    """What ``argo-workflows create`` would submit: the WorkflowTemplate."""
+def deploy(
+    root: str, file: Path, *, decospecs: tuple[str, ...] = (), **settings: Any
+) -> dict[str, Any]:
+    """What ``argo-workflows create`` would submit: the WorkflowTemplate (with
+    ``--with`` ``decospecs``: in the steps' options and every pod's arguments)."""
     cls = load_flow(file)
     graph = graph_of(cls)
     location = DatastoreLocation.of(root)
@@ -32,13 +35,16 @@ def deploy(root: str, file: Path, **settings: Any) -> dict[str, Any]:
     manifests = compile_flow(
         cls,
         graph,
-        step_options(cls, graph, ()),
+        step_options(cls, graph, decospecs),
         ArgoSettings(
             datastore_root=str(location),
             package=package,
             image="python:3.11",
             user=USER,
-            **settings,
+            **{
+                "top_level_args": [x for spec in decospecs for x in ("--with", spec)],
+                **settings,
+            },
         ),
     )
     for doc in manifests.documents():

@@ -42,6 +42,7 @@ from grange.parameters import (
     normalized_name,
     resolve_values,
 )
+from grange.runtime.argo_gang import GangWatch, gang_info, report_failure
 from grange.runtime.remote_task import (
     argo_task_id,
     claim_argo_run,
@@ -106,6 +107,15 @@ def run_argo_task(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReq
             "print": options.print_exception,
             "exception": _previous_exception(stores, req, task.task_id),
         }
+    watch = None
+    if graph[req.step].parallel_step:  # a gang's node: where node 0 is
+        extra["parallel"] = gang_info(
+            stores, req.run_id, req.step, req.index, req.attempt, fallback="catch" in extra
+        )
+        if "catch" not in extra and task.frames and task.frames[-1].count > 1:
+            frames = [f.to_list() for f in task.frames]
+            watch = GangWatch(stores, req.run_id, req.step, req.index, req.attempt, frames)
+            watch.start()
     spec = TaskSpec(
         flow=flow_cls.__name__,
         run_id=req.run_id,
@@ -124,6 +134,10 @@ def run_argo_task(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReq
     record = run_task(
         flow_cls, spec, stores, max_num_splits=req.max_num_splits, project=req.project
     )
+    if watch is not None:
+        watch.stop()
+        if record.status != "ok":  # the other nodes stop rather than wait for this one
+            report_failure(stores, req.run_id, req.step, req.index, req.attempt, record.exception)
     if record.status != "ok":
         return 1
     if req.outputs_dir:

@@ -28,7 +28,7 @@ def compile_flow(
     and within Argo's limits. Raises :class:`~grange.exceptions.CompileError`, or
     :class:`~grange.exceptions.LintError` for a flow that breaks the graph's rules."""
     check_graph(graph)
-    dag.check_supported(graph)
+    dag.check_supported(graph, settings)
     limits.check_settings(settings, graph)
     project_flow = (settings.project or {}).get("project_flow_name")
     name = naming.workflow_name(graph.name, project_flow, settings.name)
@@ -37,7 +37,11 @@ def compile_flow(
 
     flow_file = os.path.basename(graph.file)
     builder = ContainerBuilder(graph, settings, command(settings, flow_file))
-    dags = dag.DagBuilder(graph, entry)
+    dags = dag.DagBuilder(
+        graph,
+        entry,
+        gang_retry=lambda n: builder.retry_strategy(n, options.get(n.name) or TaskOptions()),
+    )
     templates = dags.templates()
     for node in graph:
         templates.append(
@@ -92,7 +96,9 @@ def _extra_args(graph: FlowGraph, step: str, settings: ArgoSettings) -> list[str
     if step == graph.start:
         args += ["--argo-workflow-uid", "{{workflow.uid}}"]
         args += params.start_args(graph)
-    if node.type is NodeType.SPLIT_FOREACH:
+    if node.type is NodeType.SPLIT_PARALLEL:
+        args += ["--max-num-splits", str(settings.max_num_splits)]
+    elif node.type is NodeType.SPLIT_FOREACH:
         args += [
             "--foreach-batch-size",
             str(settings.foreach_batch_size),
