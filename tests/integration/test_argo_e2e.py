@@ -16,6 +16,7 @@ from argo_executor import WorkflowResult, run_workflow
 from grange import Flow, metadata, namespace
 from grange.datastore import DatastoreLocation
 from grange.deploy.argo import ArgoSettings, compile_flow
+from grange.deploy.argo.include import store_include_files
 from grange.deploy.argo.trigger import trigger_workflow
 from grange.environments.package import package_flow
 from grange.graph import graph_of
@@ -32,6 +33,7 @@ def deploy(
     graph = graph_of(cls)
     location = DatastoreLocation.of(root)
     package = package_flow(str(file), location, cls.__name__)
+    included = store_include_files(cls, location.open())  # paths: from the current directory
     manifests = compile_flow(
         cls,
         graph,
@@ -41,6 +43,7 @@ def deploy(
             package=package,
             image="python:3.11",
             user=USER,
+            include_files=included,
             **{
                 "top_level_args": [x for spec in decospecs for x in ("--with", spec)],
                 **settings,

@@ -99,6 +99,7 @@ class Deployment:
 
         from grange.config import check_production_deploy
         from grange.deploy.argo import ArgoSettings, compile_flow
+        from grange.deploy.argo.include import store_include_files
         from grange.graph import lint
         from grange.runtime.run import step_options
 
@@ -154,7 +155,11 @@ class Deployment:
         )
         self._check_images(steps, settings.pod_defaults())  # before anything is stored
         package = self._package(root)
-        settings = replace(settings, package=package)
+        settings = replace(
+            settings,
+            package=package,
+            include_files=store_include_files(flow.flow_cls, root.open()),
+        )
         manifests = compile_flow(flow.flow_cls, graph, steps, settings)
         if only == "json":
             click.echo(manifests.to_json())
@@ -275,6 +280,7 @@ class Deployment:
         template = self._deployed(name)
         values = parameter_values(self.flow.flow_cls, options)
         given = _given_parameters(self.flow.flow_cls, options)
+        values.update(self._included(options))
         workflow = trigger_workflow(
             template, {k: v for k, v in values.items() if k in given}, self.user
         )
@@ -289,6 +295,25 @@ class Deployment:
             f"Workflow {made['metadata']['name']} submitted from {name}. Follow it with: "
             f"{self.flow.command_line('argo-workflows status ' + run_id)}"
         )
+
+    def _included(self, options: dict[str, Any]) -> dict[str, Any]:
+        """IncludeFile values given to ``trigger``: each file stored in the datastore,
+        the workflow argument a reference to it (by attribute, as ``values``)."""
+        from grange.cli.params import option_dest
+        from grange.deploy.argo.include import store_include_files
+        from grange.parameters import flow_parameters
+
+        cls = self.flow.flow_cls
+        paths = {
+            p.name: options[option_dest(p)]
+            for p in flow_parameters(cls)
+            if p.is_file and options.get(option_dest(p)) is not None
+        }
+        if not paths:
+            return {}
+        blobs = datastore_root(self.flow.settings).open()
+        refs = store_include_files(cls, blobs, paths, defaults=False)
+        return {_attribute(cls, p): refs[p.name] for p in flow_parameters(cls) if p.name in refs}
 
     def status(self, run_id: str) -> None:
         workflow = self._workflow(run_id)

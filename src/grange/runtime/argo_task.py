@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from grange.datastore import read_record
+from grange.datastore import included, read_record
 from grange.datastore.runs import read_claim, read_final, write_final
 from grange.decorators.project import ProjectInfo
 from grange.decorators.registry import parse_decospec, step_decorators, task_options
@@ -149,7 +150,7 @@ def run_argo_task(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReq
 
 
 def _start_run(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskRequest) -> None:
-    values = argo_parameter_values(flow_cls, req.parameters)
+    values = argo_parameter_values(flow_cls, req.parameters, stores)
     claim_argo_run(
         stores,
         req.run_id,
@@ -185,11 +186,22 @@ def _code_package(stores: TaskStores) -> dict[str, Any] | None:
     return ref.to_dict()
 
 
-def argo_parameter_values(flow_cls: type, given: Sequence[str]) -> dict[str, Any]:
+def argo_parameter_values(
+    flow_cls: type, given: Sequence[str], stores: TaskStores | None = None
+) -> dict[str, Any]:
     """``NAME=JSON`` pairs as ``run`` would take them: converted, checked, defaulted.
 
     A value that is not JSON is taken as text (a hand-submitted workflow), then
-    converted to the parameter's type like a command-line value."""
+    converted to the parameter's type like a command-line value. An
+    ``IncludeFile``'s value is a reference to its file in the datastore (stored by
+    ``argo-workflows create`` or ``trigger``), read from ``stores``."""
+    with tempfile.TemporaryDirectory(prefix="grange-include-") as tmp:
+        return _parameter_values(flow_cls, given, stores, tmp)
+
+
+def _parameter_values(
+    flow_cls: type, given: Sequence[str], stores: TaskStores | None, tmp: str
+) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     params = {normalized_name(p.name): p for p in flow_parameters(flow_cls)}
     for pair in given:
@@ -204,7 +216,16 @@ def argo_parameter_values(flow_cls: type, given: Sequence[str]) -> dict[str, Any
         if param is None:
             raw[name] = text  # unknown: resolve_values names it
             continue
-        raw[param.name] = _given(param, text)
+        ref = _reference(text) if param.is_file and stores is not None else None
+        if ref is not None and stores is not None:
+            # convert() reads a path, as in a local run: the stored file, copied here
+            name = os.path.basename(str(ref.get("name") or "file"))
+            path = os.path.join(tmp, f"{len(raw)}-{name}")
+            with open(path, "wb") as fh:
+                fh.write(included.load(stores.blobs, ref))
+            raw[param.name] = path
+        else:
+            raw[param.name] = _given(param, text)
     try:
         return resolve_values(flow_cls, raw)
     except ParameterError as err:
@@ -215,6 +236,15 @@ def argo_parameter_values(flow_cls: type, given: Sequence[str]) -> dict[str, Any
             + (f" ({err.fix})" if err.fix else "")
         )
         raise
+
+
+def _reference(text: str) -> dict[str, Any] | None:
+    """The stored-file reference an IncludeFile's JSON value holds, if it is one."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return dict(value) if included.is_reference(value) else None
 
 
 def _given(param: Parameter, text: str) -> Any:

@@ -49,6 +49,9 @@ class ArgoSettings:
     user: str = ""
     pod_gc: str = DEFAULT_POD_GC
     ttl_seconds: int | None = DEFAULT_TTL_SECONDS
+    # IncludeFile parameters: name -> reference to the file stored in the datastore
+    # (grange.datastore.included.store), the workflow argument's default.
+    include_files: dict[str, Any] = field(default_factory=dict)
 
     def pod_defaults(self) -> dict[str, Any]:
         """``plan_pod``'s ``defaults``: the profile's [kubernetes] section, with the
