@@ -5,6 +5,7 @@ by the gang's DAG template, with the same artifacts as a local run."""
 from __future__ import annotations
 
 import socket
+
 import pytest
 from tests.integration.test_argo_e2e import deploy, trigger
 
