@@ -154,11 +154,13 @@ class Deployment:
             user=self.user,
         )
         self._check_images(steps, settings.pod_defaults())  # before anything is stored
+        values, paths = self._create_values(options)
         package = self._package(root)
         settings = replace(
             settings,
             package=package,
-            include_files=store_include_files(flow.flow_cls, root.open()),
+            include_files=store_include_files(flow.flow_cls, root.open(), paths),
+            parameter_values=values,
         )
         manifests = compile_flow(flow.flow_cls, graph, steps, settings)
         if only == "json":
@@ -182,6 +184,24 @@ class Deployment:
             f"(code package {package.sha[:12]}).\n"
             f"Start a run with: {flow.command_line('argo-workflows trigger')}"
         )
+
+    def _create_values(self, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Parameters given to ``create`` (the deployment's defaults), by name: values
+        converted as ``run`` does, and the paths of IncludeFile parameters."""
+        from grange.cli.params import option_dest
+        from grange.parameters import flow_parameters
+
+        values: dict[str, Any] = {}
+        paths: dict[str, Any] = {}
+        for param in flow_parameters(self.flow.flow_cls):
+            raw = options.get(option_dest(param))
+            if raw is None:
+                continue
+            if param.is_file:
+                paths[param.name] = raw
+            else:
+                values[param.name] = param.convert(raw)
+        return values, paths
 
     def _check_images(self, steps: dict[str, Any], defaults: dict[str, Any]) -> None:
         """Every step's image is one the profile's ``allowed_registries`` admits."""

@@ -33,7 +33,9 @@ def compile_flow(
     project_flow = (settings.project or {}).get("project_flow_name")
     name = naming.workflow_name(graph.name, project_flow, settings.name)
     entry = naming.step_template(graph.name)
-    values = params.default_values(flow_cls, graph, settings.include_files)
+    values = params.default_values(
+        flow_cls, graph, settings.include_files, settings.parameter_values
+    )
 
     flow_file = os.path.basename(graph.file)
     builder = ContainerBuilder(graph, settings, command(settings, flow_file))

@@ -40,9 +40,13 @@ def encode(value: Any) -> str:
 
 
 def default_values(
-    flow_cls: type, graph: FlowGraph, included: Mapping[str, Any] | None = None
+    flow_cls: type,
+    graph: FlowGraph,
+    included: Mapping[str, Any] | None = None,
+    given: Mapping[str, Any] | None = None,
 ) -> dict[str, str | None]:
-    """Each parameter's JSON-encoded default (None: required, no default).
+    """Each parameter's JSON-encoded default (None: required, no default): the value
+    in ``given`` (by name, converted: ``create --NAME VALUE``), else its own.
 
     An ``IncludeFile``'s default is the reference ``included[name]`` to its file,
     stored in the datastore when the flow is deployed
@@ -54,7 +58,10 @@ def default_values(
             continue
         param = getattr(flow_cls, info.attribute, None)
         try:
-            default = param.default_value(graph.name) if param is not None else info.default
+            if given is not None and info.name in given:
+                default = given[info.name]
+            else:
+                default = param.default_value(graph.name) if param is not None else info.default
         except ParameterError as err:
             err.file, err.line = err.file or info.file, err.line or info.line
             raise
