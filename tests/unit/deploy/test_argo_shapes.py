@@ -155,6 +155,8 @@ def test_decorators_map_to_retries_deadlines_resources_and_env() -> None:
     assert evaluate["nodeSelector"] == {"pool": "big"}
     assert evaluate["tolerations"] == [{"key": "gpu", "operator": "Exists"}]
     assert evaluate["retryStrategy"]["limit"] == "3"
+    # a bare @retry waits 2 minutes between attempts on Argo, as Metaflow's
+    assert evaluate["retryStrategy"]["backoff"] == {"duration": "120s"}
     end = tpl["end"]
     assert "retryStrategy" not in end and "activeDeadlineSeconds" not in end
     assert set(end["container"]) == {"args", "image"}  # the rest from templateDefaults
@@ -349,3 +351,11 @@ def test_a_gang_larger_than_max_workers_is_refused() -> None:
         compile_path(ROOT / "tests" / "flows" / "run" / "gang.py", max_workers=2)
     assert err.value.step == "start" and err.value.line
     assert "num_parallel=3" in err.value.message and "--max-workers 3" in (err.value.fix or "")
+
+
+def test_an_explicit_retry_wait_of_zero_is_kept(tmp_path) -> None:
+    source = (FLOWS / "decorated.py").read_text()
+    flow = tmp_path / "flow.py"
+    flow.write_text(source.replace("    @retry\n", "    @retry(minutes_between_retries=0)\n"))
+    evaluate = templates(compile_path(flow))["evaluate"]
+    assert evaluate["retryStrategy"]["backoff"] == {"duration": "0s"}

@@ -6,6 +6,7 @@ import os
 
 from hera.workflows import models as m
 
+from grange.decorators.base import decorators_of
 from grange.decorators.options import TaskOptions
 from grange.deploy.argo import dag, limits, metadata, naming
 from grange.deploy.argo import parameters as params
@@ -38,7 +39,9 @@ def compile_flow(
     )
 
     flow_file = os.path.basename(graph.file)
-    builder = ContainerBuilder(graph, settings, command(settings, flow_file))
+    builder = ContainerBuilder(
+        graph, settings, command(settings, flow_file), _retry_waits(flow_cls, graph)
+    )
     dags = dag.DagBuilder(
         graph,
         entry,
@@ -90,6 +93,19 @@ def compile_flow(
     lint(manifests.workflow_template, graph)
     limits.check_template_size(manifests.size(), graph)
     return manifests
+
+
+def _retry_waits(flow_cls: type, graph: FlowGraph) -> frozenset[str]:
+    """The steps whose own ``@retry`` gives ``minutes_between_retries`` (the graph's
+    decorator attributes hold the defaults too, so the decorator itself says)."""
+    return frozenset(
+        node.name
+        for node in graph
+        if any(
+            getattr(d, "explicit_delay", False)
+            for d in decorators_of(getattr(flow_cls, node.name, None))
+        )
+    )
 
 
 def _extra_args(graph: FlowGraph, step: str, settings: ArgoSettings) -> list[str]:

@@ -98,8 +98,15 @@ def outputs_of(node: StepNode) -> tuple[str, ...]:
 class ContainerBuilder:
     """Builds ``templateDefaults`` once and each step's container template against it."""
 
-    def __init__(self, graph: FlowGraph, settings: ArgoSettings, argv: list[str]) -> None:
+    def __init__(
+        self,
+        graph: FlowGraph,
+        settings: ArgoSettings,
+        argv: list[str],
+        retry_waits: frozenset[str] = frozenset(),
+    ) -> None:
         self.graph = graph
+        self.retry_waits = retry_waits  # steps whose @retry gives minutes_between_retries
         self.settings = settings
         self.argv = argv
         self.env = shared_env(settings)
@@ -210,7 +217,9 @@ class ContainerBuilder:
         return m.RetryStrategy(
             limit=m.IntOrString(str(limit)),
             retry_policy="Always",
-            backoff=m.Backoff(duration=f"{_retry_delay(node, options):g}s"),
+            backoff=m.Backoff(
+                duration=f"{_retry_delay(options, node.name in self.retry_waits):g}s"
+            ),
         )
 
     def exit_template(self) -> m.Template:
@@ -272,10 +281,10 @@ def _pod_fields(template: m.Template, plan: PodPlan, settings: ArgoSettings) -> 
         template.service_account_name = plan.service_account
 
 
-def _retry_delay(node: StepNode, options: TaskOptions) -> float:
-    """Seconds between attempts: ``minutes_between_retries`` if the step gave it,
-    else its default (2 minutes, as Metaflow waits on Argo)."""
-    deco = node.decorator("retry")
-    if options.retry_delay or (deco and "minutes_between_retries" in deco.attributes):
+def _retry_delay(options: TaskOptions, explicit: bool) -> float:
+    """Seconds between attempts: ``minutes_between_retries`` if the step gave it
+    (``explicit``, or a wait in its options from ``--with retry:...``), else its
+    default (2 minutes, as Metaflow waits on Argo)."""
+    if options.retry_delay or explicit:
         return options.retry_delay
     return DEFAULT_RETRY_DELAY
