@@ -98,14 +98,14 @@ def compile_flow(
 def _retry_waits(flow_cls: type, graph: FlowGraph) -> frozenset[str]:
     """The steps whose own ``@retry`` gives ``minutes_between_retries`` (the graph's
     decorator attributes hold the defaults too, so the decorator itself says)."""
-    return frozenset(
-        node.name
-        for node in graph
-        if any(
-            getattr(d, "explicit_delay", False)
-            for d in decorators_of(getattr(flow_cls, node.name, None))
-        )
-    )
+    waits = set()
+    for node in graph:
+        func = getattr(flow_cls, node.name, None)
+        if func is not None and any(
+            getattr(d, "explicit_delay", False) for d in decorators_of(func)
+        ):
+            waits.add(node.name)
+    return frozenset(waits)
 
 
 def _extra_args(graph: FlowGraph, step: str, settings: ArgoSettings) -> list[str]:
