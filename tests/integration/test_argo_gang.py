@@ -108,3 +108,21 @@ def test_a_failed_node_stops_the_others_of_its_gang(runner: Runner) -> None:
     assert "task t1 (node 1) of the same @parallel gang failed (RuntimeError)" in exc.message
     # node 2 is stopped too, or fails first when node 0's pod ends (connection reset)
     assert tasks["t2"].exception.type in ("GangMemberFailed", "builtins.ConnectionResetError")
+
+
+def test_a_gang_failed_on_argo_resumes_locally_whole(runner: Runner) -> None:
+    file = RUN_FLOWS / "gang.py"
+    env = {"GANG_PORT": free_port(), "GANG_FAIL_NODE": "1", "GANG_SOLO": "1"}
+    result, run_id = trigger(runner, deploy(str(runner.root), file), env=env)
+    assert result.phase == "Failed"
+    # node 1 read the run through the client while it ran (GANG_SOLO): the index has
+    # it as running on Argo; resume finds in the datastore that it ended
+    resumed = runner.resume(
+        file, "--origin-run-id", run_id, env=runner.env(GANG_PORT=free_port())
+    )
+    run = Flow("GangFlow")[str(resumed.run_id)]
+    assert run.successful
+    join = run["join"].task.data
+    assert join.nodes == [0, 1, 2] and join.totals == [33, 33, 33]  # all three ran again
+    assert all(t.origin_pathspec is None for t in run["train"].tasks())
+    assert run["start"].task.origin_pathspec == f"GangFlow/{run_id}/start/t0"
