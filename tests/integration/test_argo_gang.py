@@ -117,9 +117,7 @@ def test_a_gang_failed_on_argo_resumes_locally_whole(runner: Runner) -> None:
     assert result.phase == "Failed"
     # node 1 read the run through the client while it ran (GANG_SOLO): the index has
     # it as running on Argo; resume finds in the datastore that it ended
-    resumed = runner.resume(
-        file, "--origin-run-id", run_id, env=runner.env(GANG_PORT=free_port())
-    )
+    resumed = runner.resume(file, "--origin-run-id", run_id, env=runner.env(GANG_PORT=free_port()))
     run = Flow("GangFlow")[str(resumed.run_id)]
     assert run.successful
     join = run["join"].task.data
