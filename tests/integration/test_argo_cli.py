@@ -293,3 +293,15 @@ def test_create_and_trigger_store_include_files(
     metadata(f"local@{root}")
     namespace(None)
     assert Flow("IncludeFlow")[f"argo-{result.name}"].data.got == "given at trigger\n"
+
+    # trigger without the file, from where the default file is not: the deployment's
+    (runner.cwd / "notes.txt").unlink()
+    _argo(runner, flow_file, env, "trigger")
+    workflow = kube.objects("workflows")[-1]
+    assert "arguments" not in workflow["spec"]  # the template's default: the stored file
+    result = run_workflow(
+        template, workflow, env={**env, "GRANGE_CODE_DIR": str(tmp_path / "code")},
+        cwd=tmp_path, time_scale=0.001,
+    )  # fmt: skip
+    assert result.phase == "Succeeded", result.explain()
+    assert Flow("IncludeFlow")[f"argo-{result.name}"].data.got == "given at create\n"

@@ -154,7 +154,7 @@ class Deployment:
             user=self.user,
         )
         self._check_images(steps, settings.pod_defaults())  # before anything is stored
-        values, paths = self._create_values(options)
+        values, paths = self._given_values(options)
         package = self._package(root)
         settings = replace(
             settings,
@@ -185,9 +185,9 @@ class Deployment:
             f"Start a run with: {flow.command_line('argo-workflows trigger')}"
         )
 
-    def _create_values(self, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Parameters given to ``create`` (the deployment's defaults), by name: values
-        converted as ``run`` does, and the paths of IncludeFile parameters."""
+    def _given_values(self, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The parameters given to ``create`` (the deployment's defaults) or ``trigger``,
+        by name: values converted as ``run`` does, and the paths of IncludeFiles."""
         from grange.cli.params import option_dest
         from grange.parameters import flow_parameters
 
@@ -293,17 +293,18 @@ class Deployment:
 
     # -- runs --------------------------------------------------------------------
     def trigger(self, options: dict[str, Any]) -> None:
-        from grange.cli.params import parameter_values
         from grange.deploy.argo import trigger_workflow
+        from grange.deploy.argo.include import store_include_files
 
         name = self.template_name(options.get("branch"), options.get("production", False))
         template = self._deployed(name)
-        values = parameter_values(self.flow.flow_cls, options)
-        given = _given_parameters(self.flow.flow_cls, options)
-        values.update(self._included(options))
-        workflow = trigger_workflow(
-            template, {k: v for k, v in values.items() if k in given}, self.user
-        )
+        # Only what is given: the others keep the deployment's defaults (those given to
+        # create, the stored IncludeFile files), whatever this machine has.
+        values, paths = self._given_values(options)
+        if paths:
+            blobs = datastore_root(self.flow.settings).open()
+            values.update(store_include_files(self.flow.flow_cls, blobs, paths, defaults=False))
+        workflow = trigger_workflow(template, values, self.user)
         made = self.cluster.create(workflow)
         run_id = RUN_PREFIX + made["metadata"]["name"]
         if options.get("run_id_file"):
@@ -315,25 +316,6 @@ class Deployment:
             f"Workflow {made['metadata']['name']} submitted from {name}. Follow it with: "
             f"{self.flow.command_line('argo-workflows status ' + run_id)}"
         )
-
-    def _included(self, options: dict[str, Any]) -> dict[str, Any]:
-        """IncludeFile values given to ``trigger``: each file stored in the datastore,
-        the workflow argument a reference to it (by attribute, as ``values``)."""
-        from grange.cli.params import option_dest
-        from grange.deploy.argo.include import store_include_files
-        from grange.parameters import flow_parameters
-
-        cls = self.flow.flow_cls
-        paths = {
-            p.name: options[option_dest(p)]
-            for p in flow_parameters(cls)
-            if p.is_file and options.get(option_dest(p)) is not None
-        }
-        if not paths:
-            return {}
-        blobs = datastore_root(self.flow.settings).open()
-        refs = store_include_files(cls, blobs, paths, defaults=False)
-        return {_attribute(cls, p): refs[p.name] for p in flow_parameters(cls) if p.name in refs}
 
     def status(self, run_id: str) -> None:
         workflow = self._workflow(run_id)
@@ -446,25 +428,6 @@ def _phase(workflow: dict[str, Any]) -> str:
 
 def _new_token() -> str:
     return "grange-" + secrets.token_hex(8)
-
-
-def _given_parameters(flow_cls: type, options: dict[str, Any]) -> set[str]:
-    from grange.cli.params import option_dest
-    from grange.parameters import flow_parameters
-
-    return {
-        _attribute(flow_cls, p)
-        for p in flow_parameters(flow_cls)
-        if options.get(option_dest(p)) is not None
-    }
-
-
-def _attribute(flow_cls: type, param: Any) -> str:
-    for klass in flow_cls.__mro__:
-        for attr, value in vars(klass).items():
-            if value is param:
-                return attr
-    return str(param.name)
 
 
 def _write_attributes(path: str | None, name: str, flow: str, **extra: str) -> None:
