@@ -4,7 +4,8 @@ Given a WorkflowTemplate (and the Workflow a trigger submits from it:
 ``workflowTemplateRef`` + ``arguments``), :func:`run_workflow` runs each
 container's command on this host (``python`` -> the test's interpreter, the
 container's env, emptyDir mounts mapped to temporary folders in the args, env
-and output paths) with Argo's semantics:
+and output paths; ``fieldRef`` env values from the downward API: the pod's name,
+namespace and uid, and ``status.podIP`` = 127.0.0.1) with Argo's semantics:
 
 - DAG ``depends`` (``t.Succeeded/Failed/Errored/Skipped/Omitted/Completed``,
   ``AnySucceeded/AllFailed``, ``&& || !``, parentheses; a bare ``t`` as Argo
@@ -20,7 +21,9 @@ and output paths) with Argo's semantics:
   ``{{inputs.parameters.X}}``, ``{{tasks.X.outputs.parameters.Y}}``, ``{{tasks.X.status}}``,
   ``{{item}}``, ``{{retries}}``;
 - ``retryStrategy`` (``limit``, ``retryPolicy``, ``backoff`` duration/factor/
-  maxDuration, scaled by ``time_scale``), template ``activeDeadlineSeconds``
+  maxDuration, scaled by ``time_scale``) on container templates and, as Argo,
+  on DAG templates (each attempt a child DAG node ``name(n)`` running every task
+  again, ``{{retries}}`` = n in its tasks' arguments); template ``activeDeadlineSeconds``
   (the process group is killed), spec ``activeDeadlineSeconds``, spec
   ``parallelism`` (pods at once), ``templateDefaults`` (merged under each
   template), ``onExit``.

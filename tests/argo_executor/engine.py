@@ -193,13 +193,31 @@ class Executor(PodRunner):
             raise ExpressionError(
                 f"{node_name}: arguments {sorted(unknown)} are not inputs of {name}"
             )
-        if kind == "DAG":
+        if kind == "DAG" and "retryStrategy" in template:
+            self.run_dag_retrying(template, node, local)
+        elif kind == "DAG":
             self.run_dag(template, node, local)
         else:
             self.run_pod(template, node, local)
         return node
 
     # -- DAGs -------------------------------------------------------------------------------
+
+    def run_dag_retrying(
+        self, template: Mapping[str, Any], node: Node, scope: dict[str, str]
+    ) -> None:
+        """A DAG template with a ``retryStrategy``: each attempt is a child DAG node
+        (``name(n)``, as Argo names them) running every task again, with
+        ``{{retries}}`` = n in the template (e.g. in its tasks' arguments)."""
+
+        def attempt(n: int) -> str:
+            child = self.add(Node(f"{node.name}({n})", node.template, "DAG", "Running"))
+            node.children.append(child)
+            self.run_dag(template, child, {**scope, "retries": str(n)})
+            node.outputs = dict(child.outputs)
+            return child.phase
+
+        self.retrying(template, node, attempt)
 
     def run_dag(self, template: Mapping[str, Any], node: Node, scope: dict[str, str]) -> None:
         tasks = {t["name"]: t for t in template["dag"].get("tasks", [])}

@@ -11,13 +11,15 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .expressions import ExpressionError, substitute
 from .nodes import FAILED, Attempt, Node, gen_suffix
 from .refuse import Refused
+
+POD_IP = "127.0.0.1"
 
 
 def _duration(value: Any) -> float:
@@ -47,15 +49,25 @@ class PodRunner:
     # -- pods -------------------------------------------------------------------------------
 
     def run_pod(self, template: Mapping[str, Any], node: Node, scope: dict[str, str]) -> None:
+        def attempt(n: int) -> str:
+            return self.run_attempt(template, node, {**scope, "retries": str(n)}, n)
+
+        self.retrying(template, node, attempt)
+
+    def retrying(
+        self, template: Mapping[str, Any], node: Node, attempt: Callable[[int], str]
+    ) -> None:
+        """Argo's ``retryStrategy`` around ``attempt(n)`` (its phase), for a pod or,
+        as Argo does, a whole DAG template: each attempt runs it all again."""
         rs = template.get("retryStrategy", {})
         limit = int(str(rs.get("limit", 0))) if rs else 0
         policy = rs.get("retryPolicy", "OnFailure") if rs else "OnFailure"
         backoff = rs.get("backoff", {}) if rs else {}
-        for attempt in range(limit + 1):
+        for n in range(limit + 1):
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 node.phase, node.message = "Failed", "workflow deadline exceeded"
                 return
-            phase = self.run_attempt(template, node, {**scope, "retries": str(attempt)}, attempt)
+            phase = attempt(n)
             node.phase = phase
             retry = {
                 "Always": phase in FAILED,
@@ -63,13 +75,10 @@ class PodRunner:
                 "OnError": phase == "Error",
                 "OnTransientError": phase == "Error",
             }[policy]
-            if phase == "Succeeded" or not retry or attempt == limit:
+            if phase == "Succeeded" or not retry or n == limit:
                 return
             if backoff:
-                delay = (
-                    _duration(backoff.get("duration", 0))
-                    * float(backoff.get("factor", 1)) ** attempt
-                )
+                delay = _duration(backoff.get("duration", 0)) * float(backoff.get("factor", 1)) ** n
                 if "maxDuration" in backoff:
                     delay = min(delay, _duration(backoff["maxDuration"]))
                 time.sleep(delay * self.time_scale)
@@ -105,6 +114,7 @@ class PodRunner:
             "metadata.name": pod,
             "metadata.namespace": "default",
             "metadata.uid": str(uuid.uuid4()),
+            "status.podIP": POD_IP,  # every pod runs on this host
         }
         for e in container.get("env", []):
             env[e["name"]] = (

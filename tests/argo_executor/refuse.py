@@ -146,7 +146,12 @@ def check_template(template: Mapping[str, Any], where: str) -> None:
             if "valueFrom" in e:
                 vf = check("envValueFrom", e["valueFrom"], f"{where}.container.env[{i}].valueFrom")
                 path = vf["fieldRef"].get("fieldPath")
-                if path not in ("metadata.name", "metadata.namespace", "metadata.uid"):
+                if path not in (
+                    "metadata.name",
+                    "metadata.namespace",
+                    "metadata.uid",
+                    "status.podIP",
+                ):
                     raise Refused(f"{where}.container.env[{i}]: fieldRef {path!r}")
         for i, m in enumerate(c.get("volumeMounts", [])):
             check("volumeMount", m, f"{where}.container.volumeMounts[{i}]")

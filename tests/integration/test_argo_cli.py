@@ -156,6 +156,8 @@ def test_a_triggered_run_runs_and_reads_back(
     _argo(runner, flow_file, env, "trigger", "--alpha", "4")
     (template,) = kube.objects("workflowtemplates")
     (workflow,) = kube.objects("workflows")
+    # create --alpha 1.5: the deployment's default, as the command's help says
+    assert {"name": "alpha", "value": "1.5"} in template["spec"]["arguments"]["parameters"]
     result = run_workflow(
         template, workflow, env={**env, "GRANGE_CODE_DIR": str(tmp_path / "code")},
         cwd=tmp_path, time_scale=0.001,
@@ -229,3 +231,78 @@ def test_deployer_api(flow_file: Path, tmp_path: Path, kube: FakeKube, s3_bucket
     assert deployed.delete()
     with pytest.raises(DeployerError, match="is not deployed"):
         deployed.trigger()
+
+
+INCLUDE_FLOW = """
+from grange import FlowSpec, IncludeFile, step
+
+class IncludeFlow(FlowSpec):
+    notes = IncludeFile("notes", default="notes.txt")
+
+    @step
+    def start(self):
+        self.got = self.notes
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    IncludeFlow()
+"""
+
+
+def test_create_and_trigger_store_include_files(
+    runner: Runner, tmp_path: Path, kube: FakeKube, s3_bucket: str
+) -> None:
+    """IncludeFile: create stores the default file (or the one given to create), trigger
+    the one given to it, in the datastore; the start pod reads it back."""
+    from grange import metadata, namespace
+    from grange.datastore import DatastoreLocation
+    from grange.datastore.included import load
+
+    flow_file = tmp_path / "proj" / "include_flow.py"
+    flow_file.parent.mkdir()
+    flow_file.write_text(INCLUDE_FLOW)
+    (runner.cwd / "notes.txt").write_text("default notes\n")  # relative to where we run
+    (tmp_path / "given.txt").write_text("given at create\n")
+    (tmp_path / "later.txt").write_text("given at trigger\n")
+    root = f"s3://{s3_bucket}/grange"
+    env = _env(runner, tmp_path, root)
+    blobs = DatastoreLocation.of(root).open()
+
+    printed = _argo(runner, flow_file, env, "create", "--only-json")
+    (arg,) = json.loads(printed.stdout)["spec"]["arguments"]["parameters"]
+    assert load(blobs, json.loads(arg["value"])) == b"default notes\n"
+
+    _argo(runner, flow_file, env, "create", "--notes", str(tmp_path / "given.txt"))
+    (template,) = kube.objects("workflowtemplates")
+    (arg,) = template["spec"]["arguments"]["parameters"]
+    assert load(blobs, json.loads(arg["value"])) == b"given at create\n"
+
+    _argo(runner, flow_file, env, "trigger", "--notes", str(tmp_path / "later.txt"))
+    (workflow,) = kube.objects("workflows")
+    (arg,) = workflow["spec"]["arguments"]["parameters"]
+    assert load(blobs, json.loads(arg["value"])) == b"given at trigger\n"
+    result = run_workflow(
+        template, workflow, env={**env, "GRANGE_CODE_DIR": str(tmp_path / "code")},
+        cwd=tmp_path, time_scale=0.001,
+    )  # fmt: skip
+    assert result.phase == "Succeeded", result.explain()
+    metadata(f"local@{root}")
+    namespace(None)
+    assert Flow("IncludeFlow")[f"argo-{result.name}"].data.got == "given at trigger\n"
+
+    # trigger without the file, from where the default file is not: the deployment's
+    (runner.cwd / "notes.txt").unlink()
+    first = workflow["metadata"]["name"]
+    _argo(runner, flow_file, env, "trigger")
+    (workflow,) = [w for w in kube.objects("workflows") if w["metadata"]["name"] != first]
+    assert "arguments" not in workflow["spec"]  # the template's default: the stored file
+    result = run_workflow(
+        template, workflow, env={**env, "GRANGE_CODE_DIR": str(tmp_path / "code")},
+        cwd=tmp_path, time_scale=0.001,
+    )  # fmt: skip
+    assert result.phase == "Succeeded", result.explain()
+    assert Flow("IncludeFlow")[f"argo-{result.name}"].data.got == "given at create\n"

@@ -16,6 +16,7 @@ from argo_executor import WorkflowResult, run_workflow
 from grange import Flow, metadata, namespace
 from grange.datastore import DatastoreLocation
 from grange.deploy.argo import ArgoSettings, compile_flow
+from grange.deploy.argo.include import store_include_files
 from grange.deploy.argo.trigger import trigger_workflow
 from grange.environments.package import package_flow
 from grange.graph import graph_of
@@ -23,22 +24,30 @@ from grange.runtime.run import step_options
 from support import FLOWS, RUN_FLOWS, USER, Runner, load_flow
 
 
-def deploy(root: str, file: Path, **settings: Any) -> dict[str, Any]:
-    """What ``argo-workflows create`` would submit: the WorkflowTemplate."""
+def deploy(
+    root: str, file: Path, *, decospecs: tuple[str, ...] = (), **settings: Any
+) -> dict[str, Any]:
+    """What ``argo-workflows create`` would submit: the WorkflowTemplate (with
+    ``--with`` ``decospecs``: in the steps' options and every pod's arguments)."""
     cls = load_flow(file)
     graph = graph_of(cls)
     location = DatastoreLocation.of(root)
     package = package_flow(str(file), location, cls.__name__)
+    included = store_include_files(cls, location.open())  # paths: from the current directory
     manifests = compile_flow(
         cls,
         graph,
-        step_options(cls, graph, ()),
+        step_options(cls, graph, decospecs),
         ArgoSettings(
             datastore_root=str(location),
             package=package,
             image="python:3.11",
             user=USER,
-            **settings,
+            include_files=included,
+            **{
+                "top_level_args": [x for spec in decospecs for x in ("--with", spec)],
+                **settings,
+            },
         ),
     )
     for doc in manifests.documents():

@@ -333,3 +333,45 @@ def test_workflow_deadline_and_arguments(tmp_path: Path) -> None:
     }
     with pytest.raises(ExpressionError, match="beta"):
         run_workflow(manifest, workflow, cwd=tmp_path)
+
+
+def test_a_dag_template_retried_whole_with_its_attempt_and_pod_ips(tmp_path: Path) -> None:
+    # As Argo: a DAG template's retryStrategy runs all its tasks again when one fails,
+    # with {{retries}} = the DAG's attempt in its tasks' arguments; status.podIP from
+    # the downward API is this host.
+    seen = tmp_path / "seen"
+    member = py(
+        "member",
+        "import os, sys\n"
+        + log(
+            seen,
+            "'{{inputs.parameters.node}}:{{inputs.parameters.attempt}}:' + os.environ['POD_IP']",
+        )
+        + "\nsys.exit(1 if '{{inputs.parameters.node}}{{inputs.parameters.attempt}}' == '20' "
+        "else 0)",
+        inputs=("node", "attempt"),
+    )
+    member["container"]["env"] = [
+        {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+    ]
+    gang = dag(
+        "gang",
+        {
+            "name": "node",
+            "template": "member",
+            "withSequence": {"count": "3"},
+            "arguments": {
+                "parameters": [
+                    {"name": "node", "value": "{{item}}"},
+                    {"name": "attempt", "value": "{{retries}}"},
+                ]
+            },
+        },
+        retryStrategy={"limit": "2", "retryPolicy": "Always"},
+    )
+    main = dag("main", {"name": "gang", "template": "gang"})
+    result = run_workflow(wft(main, gang, member), logs_dir=tmp_path)
+    assert result.phase == "Succeeded", result.explain()
+    assert lines(seen) == sorted([f"{n}:{a}:127.0.0.1" for n in range(3) for a in range(2)])
+    node = next(n for n in result.nodes if n.template == "gang" and n.type == "DAG")
+    assert [c.phase for c in node.children] == ["Failed", "Succeeded"]

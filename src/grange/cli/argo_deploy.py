@@ -111,6 +111,7 @@ class Deployment:
 
         from grange.config import check_production_deploy
         from grange.deploy.argo import ArgoSettings, compile_flow
+        from grange.deploy.argo.include import store_include_files
         from grange.graph import lint
         from grange.runtime.run import step_options
 
@@ -165,8 +166,14 @@ class Deployment:
             user=self.user,
         )
         self._check_images(steps, settings.pod_defaults())  # before anything is stored
+        values, paths = self._given_values(options)
         package = self._package(root)
-        settings = replace(settings, package=package)
+        settings = replace(
+            settings,
+            package=package,
+            include_files=store_include_files(flow.flow_cls, root.open(), paths),
+            parameter_values=values,
+        )
         manifests = compile_flow(flow.flow_cls, graph, steps, settings)
         if only == "json":
             click.echo(manifests.to_json())
@@ -189,6 +196,24 @@ class Deployment:
             f"(code package {package.sha[:12]}).\n"
             f"Start a run with: {flow.command_line('argo-workflows trigger')}"
         )
+
+    def _given_values(self, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The parameters given to ``create`` (the deployment's defaults) or ``trigger``,
+        by name: values converted as ``run`` does, and the paths of IncludeFiles."""
+        from grange.cli.params import option_dest
+        from grange.parameters import flow_parameters
+
+        values: dict[str, Any] = {}
+        paths: dict[str, Any] = {}
+        for param in flow_parameters(self.flow.flow_cls):
+            raw = options.get(option_dest(param))
+            if raw is None:
+                continue
+            if param.is_file:
+                paths[param.name] = raw
+            else:
+                values[param.name] = param.convert(raw)
+        return values, paths
 
     def _check_images(self, steps: dict[str, Any], defaults: dict[str, Any]) -> None:
         """Every step's image is one the profile's ``allowed_registries`` admits."""
@@ -280,16 +305,18 @@ class Deployment:
 
     # -- runs --------------------------------------------------------------------
     def trigger(self, options: dict[str, Any]) -> None:
-        from grange.cli.params import parameter_values
         from grange.deploy.argo import trigger_workflow
+        from grange.deploy.argo.include import store_include_files
 
         name = self.template_name(options.get("branch"), options.get("production", False))
         template = self._deployed(name)
-        values = parameter_values(self.flow.flow_cls, options)
-        given = _given_parameters(self.flow.flow_cls, options)
-        workflow = trigger_workflow(
-            template, {k: v for k, v in values.items() if k in given}, self.user
-        )
+        # Only what is given: the others keep the deployment's defaults (those given to
+        # create, the stored IncludeFile files), whatever this machine has.
+        values, paths = self._given_values(options)
+        if paths:
+            blobs = datastore_root(self.flow.settings).open()
+            values.update(store_include_files(self.flow.flow_cls, blobs, paths, defaults=False))
+        workflow = trigger_workflow(template, values, self.user)
         made = self.cluster.create(workflow)
         run_id = RUN_PREFIX + made["metadata"]["name"]
         if options.get("run_id_file"):
@@ -413,25 +440,6 @@ def _phase(workflow: dict[str, Any]) -> str:
 
 def _new_token() -> str:
     return "grange-" + secrets.token_hex(8)
-
-
-def _given_parameters(flow_cls: type, options: dict[str, Any]) -> set[str]:
-    from grange.cli.params import option_dest
-    from grange.parameters import flow_parameters
-
-    return {
-        _attribute(flow_cls, p)
-        for p in flow_parameters(flow_cls)
-        if options.get(option_dest(p)) is not None
-    }
-
-
-def _attribute(flow_cls: type, param: Any) -> str:
-    for klass in flow_cls.__mro__:
-        for attr, value in vars(klass).items():
-            if value is param:
-                return attr
-    return str(param.name)
 
 
 def _write_attributes(path: str | None, name: str, flow: str, **extra: str) -> None:

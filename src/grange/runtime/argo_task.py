@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from grange.datastore import read_record
+from grange.datastore import included, read_record
 from grange.datastore.runs import read_claim, read_final, write_final
 from grange.decorators.project import ProjectInfo
 from grange.decorators.registry import parse_decospec, step_decorators, task_options
@@ -42,6 +43,7 @@ from grange.parameters import (
     normalized_name,
     resolve_values,
 )
+from grange.runtime.argo_gang import GangWatch, gang_info, report_failure
 from grange.runtime.remote_task import (
     argo_task_id,
     claim_argo_run,
@@ -106,6 +108,15 @@ def run_argo_task(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReq
             "print": options.print_exception,
             "exception": _previous_exception(stores, req, task.task_id),
         }
+    watch = None
+    if graph[req.step].parallel_step:  # a gang's node: where node 0 is
+        extra["parallel"] = gang_info(
+            stores, req.run_id, req.step, req.index, req.attempt, fallback="catch" in extra
+        )
+        if "catch" not in extra and task.frames and task.frames[-1].count > 1:
+            frames = [f.to_list() for f in task.frames]
+            watch = GangWatch(stores, req.run_id, req.step, req.index, req.attempt, frames)
+            watch.start()
     spec = TaskSpec(
         flow=flow_cls.__name__,
         run_id=req.run_id,
@@ -124,6 +135,10 @@ def run_argo_task(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReq
     record = run_task(
         flow_cls, spec, stores, max_num_splits=req.max_num_splits, project=req.project
     )
+    if watch is not None:
+        watch.stop()
+        if record.status != "ok":  # the other nodes stop rather than wait for this one
+            report_failure(stores, req.run_id, req.step, req.index, req.attempt, record.exception)
     if record.status != "ok":
         return 1
     if req.outputs_dir:
@@ -135,7 +150,7 @@ def run_argo_task(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReq
 
 
 def _start_run(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskRequest) -> None:
-    values = argo_parameter_values(flow_cls, req.parameters)
+    values = argo_parameter_values(flow_cls, req.parameters, stores)
     claim_argo_run(
         stores,
         req.run_id,
@@ -171,11 +186,22 @@ def _code_package(stores: TaskStores) -> dict[str, Any] | None:
     return ref.to_dict()
 
 
-def argo_parameter_values(flow_cls: type, given: Sequence[str]) -> dict[str, Any]:
+def argo_parameter_values(
+    flow_cls: type, given: Sequence[str], stores: TaskStores | None = None
+) -> dict[str, Any]:
     """``NAME=JSON`` pairs as ``run`` would take them: converted, checked, defaulted.
 
     A value that is not JSON is taken as text (a hand-submitted workflow), then
-    converted to the parameter's type like a command-line value."""
+    converted to the parameter's type like a command-line value. An
+    ``IncludeFile``'s value is a reference to its file in the datastore (stored by
+    ``argo-workflows create`` or ``trigger``), read from ``stores``."""
+    with tempfile.TemporaryDirectory(prefix="grange-include-") as tmp:
+        return _parameter_values(flow_cls, given, stores, tmp)
+
+
+def _parameter_values(
+    flow_cls: type, given: Sequence[str], stores: TaskStores | None, tmp: str
+) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     params = {normalized_name(p.name): p for p in flow_parameters(flow_cls)}
     for pair in given:
@@ -190,7 +216,16 @@ def argo_parameter_values(flow_cls: type, given: Sequence[str]) -> dict[str, Any
         if param is None:
             raw[name] = text  # unknown: resolve_values names it
             continue
-        raw[param.name] = _given(param, text)
+        ref = _reference(text) if param.is_file and stores is not None else None
+        if ref is not None and stores is not None:
+            # convert() reads a path, as in a local run: the stored file, copied here
+            name = os.path.basename(str(ref.get("name") or "file"))
+            path = os.path.join(tmp, f"{len(raw)}-{name}")
+            with open(path, "wb") as fh:
+                fh.write(included.load(stores.blobs, ref))
+            raw[param.name] = path
+        else:
+            raw[param.name] = _given(param, text)
     try:
         return resolve_values(flow_cls, raw)
     except ParameterError as err:
@@ -201,6 +236,15 @@ def argo_parameter_values(flow_cls: type, given: Sequence[str]) -> dict[str, Any
             + (f" ({err.fix})" if err.fix else "")
         )
         raise
+
+
+def _reference(text: str) -> dict[str, Any] | None:
+    """The stored-file reference an IncludeFile's JSON value holds, if it is one."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return dict(value) if included.is_reference(value) else None
 
 
 def _given(param: Parameter, text: str) -> Any:

@@ -31,7 +31,7 @@ from grange._version import __version__
 from grange.datastore import AttemptRecord
 from grange.datastore.runs import RunClaim, claim_run, read_claim
 from grange.exceptions import CommandError, DatastoreError
-from grange.graph import FlowGraph
+from grange.graph import FlowGraph, NodeType
 from grange.runtime.scheduler import Outcome, Pending, Scheduler
 from grange.task.spec import Frame
 from grange.task.stores import MissingInputError, TaskStores
@@ -330,7 +330,8 @@ def output_parameters(
     if node.is_fanout and foreach:
         count = int(foreach["count"])
         out["count"] = str(count)
-        out["batches"] = json.dumps(batches(count, batch_size), separators=(",", ":"))
+        if node.type is NodeType.SPLIT_FOREACH:  # a gang's pods start at once: no batches
+            out["batches"] = json.dumps(batches(count, batch_size), separators=(",", ":"))
     if node.is_switch and record.extra.get("next"):
         out["switch-step"] = str(record.extra["next"][0])
     return out

@@ -30,6 +30,8 @@ from grange.datastore.records import RECORD_NAME
 from grange.decorators.project import branch_options
 from grange.exceptions import CommandError
 from grange.graph import FlowGraph, NodeType, StepNode
+from grange.metastore.status import CLUSTER_RUNTIMES
+from grange.reindex import index_if_ended
 from grange.runtime.parallel import whole_gangs
 from grange.runtime.scheduler import Pending
 from grange.task.execute import MAX_RECORDED_INPUTS
@@ -111,6 +113,14 @@ def plan_resume(
     resumed run reuses its origin's artifacts, and branches never mix.
     """
     origin = _origin_run(metadata, flow, user, origin_run_id, branch_tag)
+    # Indexed while it ran on a cluster (a client read then): its end, if it has one,
+    # is only in the datastore (run-final.json).
+    if (
+        origin.status == "running"
+        and origin.runtime in CLUSTER_RUNTIMES
+        and index_if_ended(stores.blobs, metadata, flow, origin.run_id).ended
+    ):
+        origin = metadata.get_run(flow, origin.run_id) or origin
     if origin.status == "running" and not force:  # its runtime is alive: see liveness
         raise CommandError(
             f"run {flow}/{origin.run_id} is still running{_where(origin)}: resuming it now "

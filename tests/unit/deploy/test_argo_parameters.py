@@ -6,6 +6,7 @@ import json
 
 import pytest
 from tests.argo_schema import validate
+from tests.support import load_flow
 from tests.unit.deploy.support import FLOWS, check_valid, compile_path
 
 from grange.deploy.argo import trigger_workflow
@@ -77,19 +78,58 @@ def test_an_oversized_default_is_refused_at_compile_time(tmp_path) -> None:
     assert err.value.parameter == "blob" and err.value.line == 5
 
 
-def test_include_file_is_refused_with_the_parameter(tmp_path) -> None:
+INCLUDE = (
+    "from grange import FlowSpec, IncludeFile, step\n\n\n"
+    "class IncFlow(FlowSpec):\n"
+    "    data = IncludeFile('data', default='x.csv')\n"
+    "    extra = IncludeFile('extra')\n\n"
+    "    @step\n"
+    "    def start(self):\n"
+    "        self.next(self.end)\n\n"
+    "    @step\n"
+    "    def end(self):\n"
+    "        pass\n"
+)
+
+
+def test_an_include_file_not_stored_is_refused_with_the_parameter(tmp_path) -> None:
     flow = tmp_path / "inc.py"
-    flow.write_text(
-        "from grange import FlowSpec, IncludeFile, step\n\n\n"
-        "class IncFlow(FlowSpec):\n"
-        "    data = IncludeFile('data', default='x.csv')\n\n"
-        "    @step\n"
-        "    def start(self):\n"
-        "        self.next(self.end)\n\n"
-        "    @step\n"
-        "    def end(self):\n"
-        "        pass\n"
-    )
+    flow.write_text(INCLUDE)
     with pytest.raises(CompileError) as err:
         compile_path(flow)
-    assert err.value.parameter == "data" and "IncludeFile" in err.value.render()
+    assert err.value.parameter == "data" and err.value.line == 5
+    assert "IncludeFile" in err.value.message and "argo-workflows create" in (err.value.fix or "")
+
+
+def test_an_include_file_argument_is_a_reference_to_the_stored_file(tmp_path) -> None:
+    from grange.datastore import MemoryBlobStore
+    from grange.datastore.included import load
+    from grange.deploy.argo.include import store_include_files
+
+    flow = tmp_path / "inc.py"
+    flow.write_text(INCLUDE)
+    (tmp_path / "x.csv").write_bytes(b"a,b\n1,2\n")
+    blobs = MemoryBlobStore()
+    cls = load_flow(flow)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)  # the default path is relative to where create runs
+        refs = store_include_files(cls, blobs)
+    assert set(refs) == {"data"}  # 'extra' has no default: given at trigger time
+    assert load(blobs, refs["data"]) == b"a,b\n1,2\n"
+    man = compile_path(flow, include_files=refs)
+    check_valid(man)
+    args = {p["name"]: p for p in man.workflow_template["spec"]["arguments"]["parameters"]}
+    assert json.loads(args["data"]["value"]) == refs["data"]
+    assert args["extra"]["value"] == "null"  # optional, no file
+    assert refs["data"]["key"].startswith("IncFlow/include/")
+
+
+def test_a_missing_include_file_is_named(tmp_path) -> None:
+    from grange.datastore import MemoryBlobStore
+    from grange.deploy.argo.include import store_include_files
+
+    flow = tmp_path / "inc.py"
+    flow.write_text(INCLUDE)
+    with pytest.raises(ParameterError) as err:
+        store_include_files(load_flow(flow), MemoryBlobStore(), {"data": tmp_path / "nope.csv"})
+    assert err.value.parameter == "data" and "nope.csv" in err.value.message

@@ -155,6 +155,8 @@ def test_decorators_map_to_retries_deadlines_resources_and_env() -> None:
     assert evaluate["nodeSelector"] == {"pool": "big"}
     assert evaluate["tolerations"] == [{"key": "gpu", "operator": "Exists"}]
     assert evaluate["retryStrategy"]["limit"] == "3"
+    # a bare @retry waits 2 minutes between attempts on Argo, as Metaflow's
+    assert evaluate["retryStrategy"]["backoff"] == {"duration": "120s"}
     end = tpl["end"]
     assert "retryStrategy" not in end and "activeDeadlineSeconds" not in end
     assert set(end["container"]) == {"args", "image"}  # the rest from templateDefaults
@@ -242,7 +244,6 @@ def test_no_code_package_runs_the_flow_file_from_the_image() -> None:
     ("flow", "words"),
     [
         (VALID / "switch_loop.py", ["choose itself", "loop"]),
-        (VALID / "parallel.py", ["@parallel"]),
     ],
 )
 def test_shapes_not_on_argo_yet_are_refused_with_the_step_and_line(flow, words) -> None:
@@ -279,3 +280,82 @@ def test_a_flow_that_breaks_the_graph_rules_is_refused_by_lint() -> None:
     with pytest.raises(LintError) as err:
         compile_path(ROOT / "tests" / "flows" / "broken" / "switch_into_join.py")
     assert err.value.step and err.value.line
+
+
+def test_a_gang_is_a_dag_of_n_pods_at_once_retried_whole() -> None:
+    man = compile_path(VALID / "parallel.py")
+    check_valid(man)
+    tmpl = templates(man)
+    entry = tasks(man, "ParallelFlow")
+    gang = entry["start-gang"]
+    assert gang["depends"] == "start.Succeeded"
+    args = {p["name"]: p["value"] for p in gang["arguments"]["parameters"]}
+    assert args == {"count": "{{tasks.start.outputs.parameters.count}}", "index": ""}
+    assert entry["join"]["depends"] == "start-gang.Succeeded"
+    # the gang's DAG: @retry(times=1) of 'train' retries the whole gang, not a pod
+    dag = tmpl["start-gang"]
+    assert dag["retryStrategy"]["limit"] == "1"
+    (node,) = dag["dag"]["tasks"]
+    assert node["template"] == "train"
+    assert node["withSequence"] == {"count": "{{inputs.parameters.count}}"}
+    args = {p["name"]: p["value"] for p in node["arguments"]["parameters"]}
+    assert args == {"index": "{{inputs.parameters.index}}.{{item}}", "retry-count": "{{retries}}"}
+    train = tmpl["train"]
+    assert "retryStrategy" not in train  # every pod of an attempt has the gang's number
+    argv = train["container"]["args"]
+    assert argv[argv.index("--retry-count") + 1] == "{{inputs.parameters.retry-count}}"
+    env = {e["name"]: e for e in train["container"]["env"]}
+    assert env["GRANGE_POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert "GRANGE_USER" in env  # the shared environment too: the template's list is whole
+    assert [p["name"] for p in tmpl["start"]["outputs"]["parameters"]] == ["task-id", "count"]
+    start = tmpl["start"]["container"]["args"]
+    assert start[start.index("--max-num-splits") + 1] == "100000"
+
+
+def test_a_gang_without_retries_passes_attempt_zero(tmp_path) -> None:
+    source = (VALID / "parallel.py").read_text().replace("    @retry(times=1)\n", "")
+    flow = tmp_path / "flow.py"
+    flow.write_text(source)
+    man = compile_path(flow)
+    check_valid(man)
+    dag = templates(man)["start-gang"]
+    assert "retryStrategy" not in dag
+    args = {p["name"]: p["value"] for p in dag["dag"]["tasks"][0]["arguments"]["parameters"]}
+    assert args["retry-count"] == "0"
+
+
+def test_a_gang_in_a_foreach_gets_the_item_index(tmp_path) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text(
+        "from grange import FlowSpec, parallel, step\n\n\n"
+        "class GangsFlow(FlowSpec):\n"
+        "    @step\n    def start(self):\n"
+        "        self.items = [1, 2]\n        self.next(self.each, foreach='items')\n\n"
+        "    @step\n    def each(self):\n        self.next(self.train, num_parallel=2)\n\n"
+        "    @parallel\n    @step\n    def train(self):\n        self.next(self.gather)\n\n"
+        "    @step\n    def gather(self, inputs):\n        self.next(self.join)\n\n"
+        "    @step\n    def join(self, inputs):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n"
+    )
+    man = compile_path(flow)
+    check_valid(man)
+    body = tasks(man, "start-body")
+    assert body["each-gang"]["depends"] == "each.Succeeded"
+    args = {p["name"]: p["value"] for p in body["each-gang"]["arguments"]["parameters"]}
+    assert args["index"] == "{{inputs.parameters.index}}"
+    assert body["gather"]["depends"] == "each-gang.Succeeded"
+
+
+def test_a_gang_larger_than_max_workers_is_refused() -> None:
+    with pytest.raises(CompileError) as err:
+        compile_path(ROOT / "tests" / "flows" / "run" / "gang.py", max_workers=2)
+    assert err.value.step == "start" and err.value.line
+    assert "num_parallel=3" in err.value.message and "--max-workers 3" in (err.value.fix or "")
+
+
+def test_an_explicit_retry_wait_of_zero_is_kept(tmp_path) -> None:
+    source = (FLOWS / "decorated.py").read_text()
+    flow = tmp_path / "flow.py"
+    flow.write_text(source.replace("    @retry\n", "    @retry(minutes_between_retries=0)\n"))
+    evaluate = templates(compile_path(flow))["evaluate"]
+    assert evaluate["retryStrategy"]["backoff"] == {"duration": "0s"}

@@ -6,6 +6,7 @@ import os
 
 from hera.workflows import models as m
 
+from grange.decorators.base import decorators_of
 from grange.decorators.options import TaskOptions
 from grange.deploy.argo import dag, limits, metadata, naming
 from grange.deploy.argo import parameters as params
@@ -28,16 +29,24 @@ def compile_flow(
     and within Argo's limits. Raises :class:`~grange.exceptions.CompileError`, or
     :class:`~grange.exceptions.LintError` for a flow that breaks the graph's rules."""
     check_graph(graph)
-    dag.check_supported(graph)
+    dag.check_supported(graph, settings)
     limits.check_settings(settings, graph)
     project_flow = (settings.project or {}).get("project_flow_name")
     name = naming.workflow_name(graph.name, project_flow, settings.name)
     entry = naming.step_template(graph.name)
-    values = params.default_values(flow_cls, graph)
+    values = params.default_values(
+        flow_cls, graph, settings.include_files, settings.parameter_values
+    )
 
     flow_file = os.path.basename(graph.file)
-    builder = ContainerBuilder(graph, settings, command(settings, flow_file))
-    dags = dag.DagBuilder(graph, entry)
+    builder = ContainerBuilder(
+        graph, settings, command(settings, flow_file), _retry_waits(flow_cls, graph)
+    )
+    dags = dag.DagBuilder(
+        graph,
+        entry,
+        gang_retry=lambda n: builder.retry_strategy(n, options.get(n.name) or TaskOptions()),
+    )
     templates = dags.templates()
     for node in graph:
         templates.append(
@@ -86,13 +95,28 @@ def compile_flow(
     return manifests
 
 
+def _retry_waits(flow_cls: type, graph: FlowGraph) -> frozenset[str]:
+    """The steps whose own ``@retry`` gives ``minutes_between_retries`` (the graph's
+    decorator attributes hold the defaults too, so the decorator itself says)."""
+    waits = set()
+    for node in graph:
+        func = getattr(flow_cls, node.name, None)
+        if func is not None and any(
+            getattr(d, "explicit_delay", False) for d in decorators_of(func)
+        ):
+            waits.add(node.name)
+    return frozenset(waits)
+
+
 def _extra_args(graph: FlowGraph, step: str, settings: ArgoSettings) -> list[str]:
     node = graph[step]
     args: list[str] = []
     if step == graph.start:
         args += ["--argo-workflow-uid", "{{workflow.uid}}"]
         args += params.start_args(graph)
-    if node.type is NodeType.SPLIT_FOREACH:
+    if node.type is NodeType.SPLIT_PARALLEL:
+        args += ["--max-num-splits", str(settings.max_num_splits)]
+    elif node.type is NodeType.SPLIT_FOREACH:
         args += [
             "--foreach-batch-size",
             str(settings.foreach_batch_size),

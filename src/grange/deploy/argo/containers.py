@@ -25,9 +25,10 @@ from hera.workflows import models as m
 from grange.compute.kubernetes.pod import PodPlan, plan_pod
 from grange.decorators.options import TaskOptions
 from grange.deploy.argo import naming
+from grange.deploy.argo.dag import RETRY_COUNT
 from grange.deploy.argo.settings import ArgoSettings
 from grange.exceptions import CompileError
-from grange.graph.model import FlowGraph, StepNode
+from grange.graph.model import FlowGraph, NodeType, StepNode
 
 OUT_DIR = "/mnt/out"
 OUT_VOLUME = "grange-out"
@@ -38,6 +39,7 @@ DEFAULT_RETRY_DELAY = 120.0  # seconds: @retry's minutes_between_retries default
 TIMEOUT_ALLOWANCE = 120
 EXIT_RETRIES = 3
 _INDEX = "{{inputs.parameters.index}}"
+POD_IP_ENV = "GRANGE_POD_IP"  # a gang pod's IP (downward API: status.podIP)
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,10 @@ def shared_env(settings: ArgoSettings) -> dict[str, str]:
 
 def outputs_of(node: StepNode) -> tuple[str, ...]:
     names = ["task-id"]
-    if node.is_fanout:
+    if node.type is NodeType.SPLIT_FOREACH:
         names += ["count", "batches"]
+    elif node.type is NodeType.SPLIT_PARALLEL:
+        names.append("count")  # a gang's size: its pods, at once
     if node.is_switch:
         names.append("switch-step")
     return tuple(names)
@@ -94,8 +98,15 @@ def outputs_of(node: StepNode) -> tuple[str, ...]:
 class ContainerBuilder:
     """Builds ``templateDefaults`` once and each step's container template against it."""
 
-    def __init__(self, graph: FlowGraph, settings: ArgoSettings, argv: list[str]) -> None:
+    def __init__(
+        self,
+        graph: FlowGraph,
+        settings: ArgoSettings,
+        argv: list[str],
+        retry_waits: frozenset[str] = frozenset(),
+    ) -> None:
         self.graph = graph
+        self.retry_waits = retry_waits  # steps whose @retry gives minutes_between_retries
         self.settings = settings
         self.argv = argv
         self.env = shared_env(settings)
@@ -123,7 +134,12 @@ class ContainerBuilder:
         in_foreach: bool,
         extra_args: list[str],
     ) -> m.Template:
-        limit = options.retries + (1 if options.catch else 0)
+        retry = self.retry_strategy(node, options)
+        gang = node.parallel_step  # its gang's DAG retries it (dag.DagBuilder._gang)
+        if gang:
+            retry_count = f"{{{{inputs.parameters.{RETRY_COUNT}}}}}"
+        else:
+            retry_count = "{{retries}}" if retry else "0"
         args = [
             "step",
             node.name,
@@ -132,7 +148,7 @@ class ContainerBuilder:
             "--argo-index",
             _INDEX if in_foreach else "",
             "--retry-count",
-            "{{retries}}" if limit else "0",
+            retry_count,
             "--max-user-retries",
             str(options.retries),
             "--outputs-dir",
@@ -159,6 +175,12 @@ class ContainerBuilder:
                 f"--namespace {plan.namespace}",
             )
         container = _container_dict(plan)
+        if gang:  # the pod's own IP, from the downward API: node 0 publishes it
+            env = [e for e in container.get("env") or [] if e.get("name") != POD_IP_ENV]
+            env.append(
+                {"name": POD_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+            )
+            container["env"] = env
         own = {
             key: value
             for key, value in container.items()
@@ -176,18 +198,29 @@ class ContainerBuilder:
             metadata=_metadata(plan, node),
         )
         if in_foreach:
-            template.inputs = m.Inputs(parameters=[m.Parameter(name="index")])
-        if limit:
-            template.retry_strategy = m.RetryStrategy(
-                limit=m.IntOrString(str(limit)),
-                retry_policy="Always",
-                backoff=m.Backoff(duration=f"{_retry_delay(node, options):g}s"),
-            )
+            inputs = ["index", RETRY_COUNT] if gang else ["index"]
+            template.inputs = m.Inputs(parameters=[m.Parameter(name=p) for p in inputs])
+        if retry and not gang:
+            template.retry_strategy = retry
         if options.timeout:
             deadline = math.ceil(options.timeout) + TIMEOUT_ALLOWANCE
             template.active_deadline_seconds = m.IntOrString(str(deadline))
         _pod_fields(template, plan, self.settings)
         return template
+
+    def retry_strategy(self, node: StepNode, options: TaskOptions) -> m.RetryStrategy | None:
+        """``@retry`` (and one more attempt for ``@catch``'s fallback) as Argo retries:
+        on the step's container template, or on its gang's DAG template."""
+        limit = options.retries + (1 if options.catch else 0)
+        if not limit:
+            return None
+        return m.RetryStrategy(
+            limit=m.IntOrString(str(limit)),
+            retry_policy="Always",
+            backoff=m.Backoff(
+                duration=f"{_retry_delay(options, node.name in self.retry_waits):g}s"
+            ),
+        )
 
     def exit_template(self) -> m.Template:
         """onExit: ``argo-finish`` records the run's end if ``end`` did not (a failure)."""
@@ -248,10 +281,10 @@ def _pod_fields(template: m.Template, plan: PodPlan, settings: ArgoSettings) -> 
         template.service_account_name = plan.service_account
 
 
-def _retry_delay(node: StepNode, options: TaskOptions) -> float:
-    """Seconds between attempts: ``minutes_between_retries`` if the step gave it,
-    else its default (2 minutes, as Metaflow waits on Argo)."""
-    deco = node.decorator("retry")
-    if options.retry_delay or (deco and "minutes_between_retries" in deco.attributes):
+def _retry_delay(options: TaskOptions, explicit: bool) -> float:
+    """Seconds between attempts: ``minutes_between_retries`` if the step gave it
+    (``explicit``, or a wait in its options from ``--with retry:...``), else its
+    default (2 minutes, as Metaflow waits on Argo)."""
+    if options.retry_delay or explicit:
         return options.retry_delay
     return DEFAULT_RETRY_DELAY

@@ -10,6 +10,12 @@
   item instead of two). The body DAG holds the steps up to the join; a nested
   foreach nests the same way. The join depends on ``F-foreach``: it finds its
   parents from the split's record, so no list moves through Argo.
+- A gang (``num_parallel=N`` to a ``@parallel`` step ``P``): the split task, then
+  ``S-gang``, a DAG template with the @parallel step's ``retryStrategy`` whose one
+  task ``S-node`` runs ``P``'s container ``withSequence: {count: N}`` (N from the
+  split's ``count`` output), all at once. A retry of the DAG runs the whole gang
+  again; its ``{{retries}}`` reaches every pod as the ``retry-count`` input, so
+  the N pods of an attempt share its number. The join depends on ``S-gang``.
 - A static split/join is plain edges.
 - A switch: the first step of each case runs ``when`` the switch's
   ``switch-step`` output names it, so only the chosen case runs and the others
@@ -26,29 +32,29 @@ from collections.abc import Callable
 from hera.workflows import models as m
 
 from grange.deploy.argo import naming
+from grange.deploy.argo.settings import ArgoSettings
 from grange.exceptions import CompileError
 from grange.graph.model import FlowGraph, NodeType, StepNode
 
 INDEX = "{{inputs.parameters.index}}"
-StepTemplate = Callable[[StepNode, bool], m.Template]  # (node, in_foreach) -> container
+RETRY_COUNT = "retry-count"  # a gang's container: its attempt, from the gang DAG's retries
+GangRetry = Callable[[StepNode], "m.RetryStrategy | None"]  # the @parallel step's retries
 
 
-def check_supported(graph: FlowGraph) -> None:
+def check_supported(graph: FlowGraph, settings: ArgoSettings) -> None:
     """Refuse, with the step and line, what the compiler cannot express yet."""
     for node in graph:
-        if node.type is NodeType.SPLIT_PARALLEL or node.parallel_step:
-            what = (
-                "starts a gang of @parallel tasks (num_parallel)"
-                if node.type is NodeType.SPLIT_PARALLEL
-                else "is a @parallel step"
-            )
+        gang = node.num_parallel if node.type is NodeType.SPLIT_PARALLEL else None
+        if isinstance(gang, int) and gang > settings.max_workers:
             raise CompileError(
-                f"step '{node.name}' {what}, which cannot be deployed to Argo Workflows yet",
+                f"step '{node.name}' starts a gang of num_parallel={node.num_parallel} "
+                f"pods, more than --max-workers {settings.max_workers} (Argo's "
+                "parallelism): the gang's pods must all run at once",
                 file=node.file,
                 line=node.next_line or node.line,
                 step=node.name,
-                fix="run the flow locally (python flow.py run), or replace the gang with a "
-                "foreach while @parallel on Argo is not available",
+                fix=f"deploy with --max-workers {node.num_parallel} or more, or make "
+                "the gang smaller",
             )
         if node.is_loop:
             raise CompileError(
@@ -62,9 +68,9 @@ def check_supported(graph: FlowGraph) -> None:
 
 
 def scope_of(graph: FlowGraph, node: StepNode) -> str | None:
-    """The innermost foreach whose body holds ``node`` (None: the entry DAG)."""
+    """The innermost foreach (or gang) whose body holds ``node`` (None: the entry DAG)."""
     for split in reversed(node.split_parents):
-        if graph[split].type is NodeType.SPLIT_FOREACH:
+        if graph[split].is_fanout:
             return split
     return None
 
@@ -72,9 +78,10 @@ def scope_of(graph: FlowGraph, node: StepNode) -> str | None:
 class DagBuilder:
     """Builds the entry DAG and every foreach's batch and body DAGs."""
 
-    def __init__(self, graph: FlowGraph, entry: str) -> None:
+    def __init__(self, graph: FlowGraph, entry: str, gang_retry: GangRetry | None = None) -> None:
         self.graph = graph
         self.entry = entry
+        self.gang_retry = gang_retry or (lambda node: None)
         self.scopes: dict[str, str | None] = {n.name: scope_of(graph, n) for n in graph}
 
     def members(self, scope: str | None) -> list[StepNode]:
@@ -89,6 +96,8 @@ class DagBuilder:
                 out.append(self._batch(node, body))
                 if len(body) != 1:
                     out.append(self._dag(naming.body_template(node.name), node.name))
+            elif node.type is NodeType.SPLIT_PARALLEL:
+                out.append(self._gang(node))
         return out
 
     # -- templates -----------------------------------------------------------------
@@ -99,6 +108,8 @@ class DagBuilder:
             tasks.append(self._step_task(node, scope))
             if node.type is NodeType.SPLIT_FOREACH:
                 tasks.append(self._foreach_task(node, scope))
+            elif node.type is NodeType.SPLIT_PARALLEL:
+                tasks.append(self._gang_task(node, scope))
         template = m.Template(name=name, dag=m.DAGTemplate(tasks=tasks))
         if scope is not None:
             template.inputs = m.Inputs(parameters=[m.Parameter(name="index")])
@@ -127,6 +138,29 @@ class DagBuilder:
             dag=m.DAGTemplate(tasks=[task]),
         )
 
+    def _gang(self, split: StepNode) -> m.Template:
+        """A gang: ``count`` pods of the @parallel step at once (``withSequence``), retried
+        whole: a retry of this DAG runs all of them again, each told the DAG's attempt."""
+        body = self.graph[split.out_funcs[0]]
+        retry = self.gang_retry(body)
+        task = m.DAGTask(
+            name=naming.node_task(split.name),
+            template=naming.step_template(body.name),
+            with_sequence=m.Sequence(count=m.IntOrString("{{inputs.parameters.count}}")),
+            arguments=m.Arguments(
+                parameters=[
+                    m.Parameter(name="index", value=f"{INDEX}.{{{{item}}}}"),
+                    m.Parameter(name=RETRY_COUNT, value="{{retries}}" if retry else "0"),
+                ]
+            ),
+        )
+        return m.Template(
+            name=naming.gang_template(split.name),
+            inputs=m.Inputs(parameters=[m.Parameter(name=p) for p in ("count", "index")]),
+            dag=m.DAGTemplate(tasks=[task]),
+            retry_strategy=retry,
+        )
+
     # -- tasks ---------------------------------------------------------------------
 
     def _step_task(self, node: StepNode, scope: str | None) -> m.DAGTask:
@@ -151,6 +185,22 @@ class DagBuilder:
                 parameters=[
                     m.Parameter(name="start", value="{{item.start}}"),
                     m.Parameter(name="end", value="{{item.end}}"),
+                    m.Parameter(name="index", value=INDEX if scope is not None else ""),
+                ]
+            ),
+        )
+
+    def _gang_task(self, split: StepNode, scope: str | None) -> m.DAGTask:
+        name = naming.step_template(split.name)
+        return m.DAGTask(
+            name=naming.gang_template(split.name),
+            template=naming.gang_template(split.name),
+            depends=f"{name}.Succeeded",
+            arguments=m.Arguments(
+                parameters=[
+                    m.Parameter(
+                        name="count", value=f"{{{{tasks.{name}.outputs.parameters.count}}}}"
+                    ),
                     m.Parameter(name="index", value=INDEX if scope is not None else ""),
                 ]
             ),
@@ -220,10 +270,14 @@ class DagBuilder:
 
     def _representative(self, parent: StepNode, scope: str | None) -> str | None:
         """The task of this DAG that stands for ``parent``: the parent's own task, the
-        foreach task whose body holds it, or None when it is outside this DAG."""
+        foreach (or gang) task whose body holds it, or None when it is outside this DAG."""
         if self.scopes[parent.name] == scope:
             return naming.step_template(parent.name)
         for split in parent.split_parents:
-            if self.graph[split].type is NodeType.SPLIT_FOREACH and self.scopes[split] == scope:
-                return naming.foreach_task(split)
+            kind = self.graph[split].type
+            if self.scopes[split] == scope:
+                if kind is NodeType.SPLIT_FOREACH:
+                    return naming.foreach_task(split)
+                if kind is NodeType.SPLIT_PARALLEL:
+                    return naming.gang_template(split)
         return None

@@ -120,7 +120,7 @@ class _Linter:
         return (
             f"rename step '{node.name}': its Argo name '{tname}' is also the name of a "
             "template the compiler makes (the flow, a foreach's '-foreach', '-batch', "
-            "'-body' or '-item', or 'argo-finish')"
+            "'-body' or '-item', a gang's '-gang' or '-node', or 'argo-finish')"
         )
 
     def _template(self, template: dict[str, Any], arguments: set[str]) -> None:

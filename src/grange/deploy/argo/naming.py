@@ -137,4 +137,14 @@ def item_task(split: str) -> str:
     return f"{step_template(split)}-item"
 
 
+def gang_template(split: str) -> str:
+    """The DAG template (and the task calling it) of a @parallel gang, retried whole."""
+    return f"{step_template(split)}-gang"
+
+
+def node_task(split: str) -> str:
+    """The gang template's one task: its N nodes (``withSequence: {count: N}``)."""
+    return f"{step_template(split)}-node"
+
+
 EXIT_TEMPLATE = "argo-finish"

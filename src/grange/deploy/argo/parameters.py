@@ -9,6 +9,9 @@ as Metaflow's deploy-time parameters are. Only the start step reads them (its
 ``--argo-parameter NAME=<json>`` options); later steps read the run's
 ``_parameters`` task like any other artifact.
 
+An ``IncludeFile``'s value is a small JSON reference to the file's bytes in
+the datastore (stored at deploy or trigger time), never the content itself.
+
 Values are budgeted: each one ends up in the start pod's argv (and in its
 ``ARGO_TEMPLATE`` environment variable), where Linux caps one string at 128 KiB.
 """
@@ -16,6 +19,7 @@ Values are budgeted: each one ends up in the start pod's argv (and in its
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from hera.workflows import models as m
@@ -35,22 +39,29 @@ def encode(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def default_values(flow_cls: type, graph: FlowGraph) -> dict[str, str | None]:
-    """Each parameter's JSON-encoded default (None: required, no default)."""
+def default_values(
+    flow_cls: type,
+    graph: FlowGraph,
+    included: Mapping[str, Any] | None = None,
+    given: Mapping[str, Any] | None = None,
+) -> dict[str, str | None]:
+    """Each parameter's JSON-encoded default (None: required, no default): the value
+    in ``given`` (by name, converted: ``create --NAME VALUE``), else its own.
+
+    An ``IncludeFile``'s default is the reference ``included[name]`` to its file,
+    stored in the datastore when the flow is deployed
+    (:func:`grange.datastore.included.store`)."""
     values: dict[str, str | None] = {}
     for info in graph.parameters:
         if info.is_file:
-            raise CompileError(
-                f"parameter '{info.name}' is an IncludeFile, which cannot be deployed to "
-                "Argo Workflows yet",
-                file=info.file,
-                line=info.line,
-                parameter=info.name,
-                fix="read the file in the start step from a path or URL given as a str Parameter",
-            )
+            values[info.name] = _included(info, (included or {}).get(info.name))
+            continue
         param = getattr(flow_cls, info.attribute, None)
         try:
-            default = param.default_value(graph.name) if param is not None else info.default
+            if given is not None and info.name in given:
+                default = given[info.name]
+            else:
+                default = param.default_value(graph.name) if param is not None else info.default
         except ParameterError as err:
             err.file, err.line = err.file or info.file, err.line or info.line
             raise
@@ -70,6 +81,21 @@ def default_values(flow_cls: type, graph: FlowGraph) -> dict[str, str | None]:
             fix="store large values in the datastore or S3 and pass their location instead",
         )
     return values
+
+
+def _included(info: ParameterInfo, ref: Any) -> str | None:
+    if ref is not None:
+        return encode(ref)
+    if info.default is None:  # no file: required at trigger time, or None
+        return None if info.required else encode(None)
+    raise CompileError(
+        f"parameter '{info.name}' is an IncludeFile whose file is not stored in the "
+        "datastore: a pod cannot read it from this machine",
+        file=info.file,
+        line=info.line,
+        parameter=info.name,
+        fix="deploy with `python flow.py argo-workflows create`, which stores the file",
+    )
 
 
 def _check_size(info: ParameterInfo, text: str) -> None:

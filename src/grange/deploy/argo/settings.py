@@ -49,6 +49,11 @@ class ArgoSettings:
     user: str = ""
     pod_gc: str = DEFAULT_POD_GC
     ttl_seconds: int | None = DEFAULT_TTL_SECONDS
+    # IncludeFile parameters: name -> reference to the file stored in the datastore
+    # (grange.datastore.included.store), the workflow argument's default.
+    include_files: dict[str, Any] = field(default_factory=dict)
+    # Parameter values given to create (name -> converted value): the deployment's defaults.
+    parameter_values: dict[str, Any] = field(default_factory=dict)
 
     def pod_defaults(self) -> dict[str, Any]:
         """``plan_pod``'s ``defaults``: the profile's [kubernetes] section, with the
