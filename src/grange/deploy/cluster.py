@@ -195,7 +195,9 @@ def _translate(
         )
     if err.status == 422:
         return KubernetesError(f"the API server refused {what}: {reason}", fix=None)
-    return KubernetesError(f"{verb} {what} in namespace {ns!r} failed (HTTP {err.status}): {reason}")
+    return KubernetesError(
+        f"{verb} {what} in namespace {ns!r} failed (HTTP {err.status}): {reason}"
+    )
 
 
 def _reason(err: Any) -> str:
