@@ -229,3 +229,27 @@ def test_without_the_kubernetes_client_the_error_says_what_to_install(
     with pytest.raises(KubernetesError) as info:
         pod()
     assert info.value.fix == "pip install 'grange[kubernetes]'"
+
+
+def _secret_options(sources: list[Any]) -> TaskOptions:
+    from grange.decorators.secrets import SecretsDecorator
+
+    return task_options([SecretsDecorator({"sources": sources})])
+
+
+def test_kubernetes_secrets_of_secrets_are_mounted_where_the_provider_reads() -> None:
+    """@secrets(sources=["kubernetes.db"]): the pod mounts Secret db read-only at
+    /var/run/secrets/grange/db; sources of other providers mount nothing, and sources
+    without a provider only when the profile's default provider is kubernetes."""
+    sources = ["kubernetes.db", "aws-secrets-manager.prod/x", "plain"]
+    plan = plan_pod("train", _secret_options(sources), command=COMMAND)
+    assert [v.secret.secret_name for v in plan.volumes if v.secret] == ["db"]
+    mount = next(m for m in plan.container.volume_mounts if m.mount_path.endswith("/db"))
+    assert mount.mount_path == "/var/run/secrets/grange/db" and mount.read_only
+    kubernetes_validate.validate(job_of(plan), "1.33.0", strict=True)
+
+    by_default = plan_pod(
+        "train", _secret_options(sources), command=COMMAND,
+        defaults={"secrets_provider": "kubernetes"},
+    )  # fmt: skip
+    assert sorted(v.secret.secret_name for v in by_default.volumes if v.secret) == ["db", "plain"]

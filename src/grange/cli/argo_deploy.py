@@ -156,7 +156,7 @@ class Deployment:
             foreach_batch_size=options["foreach_batch_size"],
             max_num_splits=options["max_num_splits"],
             env=self._pod_env(),
-            kubernetes=dict(self.profile.kubernetes),
+            kubernetes=self._pod_settings(),
             service_account=self.profile.argo.get("service_account")
             or self.profile.kubernetes.get("service_account"),
             project=asdict(info) if info else None,
@@ -243,6 +243,15 @@ class Deployment:
             args += ["--with", spec]
         return args
 
+    def _pod_settings(self) -> dict[str, Any]:
+        """The profile's [kubernetes] table, and its @secrets default provider (a
+        ``kubernetes`` one makes pods mount the Secrets that steps read)."""
+        settings = dict(self.profile.kubernetes)
+        provider = self.profile.secrets.as_dict().get("default_provider")
+        if provider:
+            settings["secrets_provider"] = provider
+        return settings
+
     def _pod_env(self) -> dict[str, str]:
         """S3 settings the pods need (never credentials: those come from the cluster's
         service account or a Kubernetes secret)."""
@@ -251,6 +260,11 @@ class Deployment:
 
         env = S3Settings.from_env(os.environ, overrides=self.profile.s3_overrides()).as_env()
         env.update(pod_env(self.profile.profile_name, os.environ))
+        from grange.cli.policy import secrets_policy
+
+        secrets = secrets_policy(self.profile)
+        if secrets is not None:  # the @secrets rules, as a local run gives its tasks
+            env.update(secrets.as_env())
         env["GRANGE_USER"] = self.user
         return env
 

@@ -69,6 +69,9 @@ class TaskOptions:
     env: dict[str, str] = field(default_factory=dict)  # @environment
     # @kubernetes (or --with kubernetes): the step's tasks run as Kubernetes pods.
     kubernetes: KubernetesOptions | None = None
+    # @secrets: (provider type or None for the profile's default, secret id) of each
+    # source, so that a pod can mount the Kubernetes Secrets it reads.
+    secret_sources: tuple[tuple[str | None, str], ...] = ()
 
     @property
     def max_attempts(self) -> int:

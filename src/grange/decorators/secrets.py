@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from grange.decorators.base import StepDecorator, make_step_decorator
+from grange.decorators.options import TaskOptions
 from grange.exceptions import DecoratorError
 from grange.secret_sources.spec import SecretSource, SourceSpecError, parse_sources
 
@@ -47,6 +48,9 @@ class SecretsDecorator(StepDecorator):
             )
         # What is shown and recorded (graph, `show`, current.graph): ids, never values.
         self.attributes["sources"] = [s.redacted() for s in self.sources]
+
+    def task_options(self, *, options: TaskOptions) -> None:
+        options.secret_sources = tuple((s.type, s.id) for s in self.sources)
 
     @property
     def role(self) -> str | None:

@@ -95,6 +95,9 @@ class KubeLauncher(Launcher):
         self._followers: dict[int, _Follower] = {}
         self._events: list[Event] = []
         self._follower_env = dict(os.environ)
+        from grange.config.export import pod_env
+
+        self._profile_env = pod_env(os.environ.get("GRANGE_PROFILE"), os.environ)
         if self._follower_env.get("KUBECONFIG"):  # paths relative to here, made absolute
             paths = self._follower_env["KUBECONFIG"].split(os.pathsep)
             self._follower_env["KUBECONFIG"] = os.pathsep.join(
@@ -232,7 +235,12 @@ class KubeLauncher(Launcher):
         env = {k: str(v) for k, v in spec.extra.get("env", {}).items()}
         # The profile's S3 settings (endpoints, timeouts): never credentials, which
         # pods get from the cluster (a service account's role, or secrets=...).
-        env.update({k: v for k, v in os.environ.items() if k.startswith("GRANGE_S3_")})
+        # The profile in force, alone, and its @secrets policy, so that checks made inside
+        # the task (grange.S3, @secrets) see the same rules as here.
+        env.update(
+            {k: v for k, v in os.environ.items() if k.startswith(("GRANGE_S3_", "GRANGE_SECRETS_"))}
+        )
+        env.update(self._profile_env)
         env["PYTHONUNBUFFERED"] = "1"
         env["GRANGE_USER"] = spec.user
         return env

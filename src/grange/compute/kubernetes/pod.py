@@ -25,6 +25,7 @@ The mapping (as Metaflow's, so that a flow asks a cluster for the same):
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -104,6 +105,25 @@ class PodPlan:
         )
 
 
+# Where the ``kubernetes`` provider of @secrets reads a mounted Secret (its DEFAULT_DIR).
+SECRETS_DIR = "/var/run/secrets/grange"
+
+
+def mounted_secrets(options: TaskOptions, defaults: Mapping[str, Any] | None) -> list[str]:
+    """The Kubernetes Secrets the step's ``@secrets`` reads through the ``kubernetes``
+    provider: those it names so, and (when the profile's default provider is
+    ``kubernetes``: ``defaults["secrets_provider"]`` or ``$GRANGE_SECRETS_PROVIDER``)
+    those it names without a provider. Each is mounted read-only at
+    ``/var/run/secrets/grange/<name>``, where the provider looks."""
+    default = (defaults or {}).get("secrets_provider") or os.environ.get("GRANGE_SECRETS_PROVIDER")
+    names = [
+        secret_id
+        for provider, secret_id in options.secret_sources
+        if provider == "kubernetes" or (provider is None and default == "kubernetes")
+    ]
+    return list(dict.fromkeys(names))
+
+
 def profile_defaults(defaults: Mapping[str, Any] | None) -> KubernetesOptions:
     """The pod settings of a profile's ``[kubernetes]`` table, checked (a
     :class:`ConfigError` naming the key)."""
@@ -160,6 +180,14 @@ def plan_pod(
         source = k8s.V1PersistentVolumeClaimVolumeSource(claim_name=claim)
         volumes.append(k8s.V1Volume(name=name, persistent_volume_claim=source))
         mounts.append(k8s.V1VolumeMount(name=name, mount_path=path))
+
+    for i, name in enumerate(mounted_secrets(options, defaults)):
+        volume = f"secret-{i}"
+        source = k8s.V1SecretVolumeSource(secret_name=name)
+        volumes.append(k8s.V1Volume(name=volume, secret=source))
+        mounts.append(
+            k8s.V1VolumeMount(name=volume, mount_path=f"{SECRETS_DIR}/{name}", read_only=True)
+        )
 
     secrets = list(dict.fromkeys((*p.secrets, *k.secrets)))
     container = k8s.V1Container(

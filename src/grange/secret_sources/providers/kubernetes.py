@@ -7,9 +7,10 @@ named after it (sanitized as any key), its content the value. The root is
 ``/var/run/secrets/grange``. Kubernetes' own bookkeeping entries (names starting
 with ``.``) are skipped.
 
-What the Kubernetes compute layer adds (not here yet): a volume per source in
-the pod spec (``secret: {secretName: <id>}`` mounted read-only at ``<root>/<id>``),
-and refusing sources the pod's namespace/service account may not read.
+The Kubernetes compute layer (``grange.compute.kubernetes.pod.plan_pod``, used by
+``@kubernetes`` Jobs and the Argo compiler) mounts a volume per source in the
+pod (``secret: {secretName: <id>}``, read-only at ``/var/run/secrets/grange/<id>``);
+whether the pod may read the Secret is the cluster's RBAC to decide.
 """
 
 from __future__ import annotations
