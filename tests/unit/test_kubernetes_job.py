@@ -110,3 +110,13 @@ def test_a_misspelt_setting_is_refused_with_a_suggestion() -> None:
         check_settings({"namspace": "ml"})
     assert info.value.message == "[kubernetes] namspace: is not a known key"
     assert (info.value.fix or "").startswith("did you mean 'namespace'?")
+
+
+def test_an_image_without_grange_gets_a_hint() -> None:
+    from grange.compute.kubernetes.follow import missing_grange_hint
+
+    tail = b"/usr/local/bin/python: Error while finding module specification for "
+    tail += b"'grange.environments.bootstrap' (ModuleNotFoundError: No module named 'grange')\n"
+    hint = missing_grange_hint(tail, "python:3.11")
+    assert hint is not None and "python:3.11" in hint and "[kubernetes] image" in hint
+    assert missing_grange_hint(b"Traceback ... ValueError: bad\n", "python:3.11") is None

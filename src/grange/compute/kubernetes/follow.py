@@ -54,6 +54,7 @@ class Follower:
         self.batch: Any = client.BatchV1Api(api)
         self.core: Any = client.CoreV1Api(api)
         self.name: str | None = None
+        self._tail = b""  # the end of the container's log, for the hints below
         self.unschedulable_timeout = float(spec.get("unschedulable_timeout") or 900)
 
     def run(self) -> int:
@@ -76,9 +77,12 @@ class Follower:
             outcome = self._wait_end(pod)
         if outcome.message:
             _say(f"Kubernetes: {outcome.message}")
-        if outcome.state == "failed":
-            return 1
-        return int(outcome.exit_code or 0)
+        code = 1 if outcome.state == "failed" else int(outcome.exit_code or 0)
+        image = self.manifest["spec"]["template"]["spec"]["containers"][0].get("image")
+        hint = missing_grange_hint(self._tail, str(image)) if code else None
+        if hint:
+            _say(f"Kubernetes: {hint}")
+        return code
 
     # -- following --------------------------------------------------------------------
 
@@ -189,6 +193,7 @@ class Follower:
             for chunk in response.stream(amt=None, decode_content=False):
                 out.write(chunk)
                 out.flush()
+                self._tail = (self._tail + chunk)[-4096:]
         except Stopped:
             raise
         except Exception as err:  # the stream broke: say where the rest of the log is
@@ -236,6 +241,18 @@ class Follower:
                     f"Kubernetes: could not delete Job {self.namespace}/{name} ({err}); "
                     f"delete it with: kubectl delete job -n {self.namespace} {name}"
                 )
+
+
+def missing_grange_hint(log_tail: bytes, image: str) -> str | None:
+    """What to do when the pod's image has no grange to bootstrap with (the default
+    ``python:X.Y`` image has none): said once, after the pod's own error."""
+    if b"No module named grange" not in log_tail.replace(b"'", b""):
+        return None
+    return (
+        f"the image {image} has no grange installed; fix: use an image with "
+        "`pip install 'grange[s3,kubernetes]'` (@kubernetes(image=...) or the profile's "
+        "[kubernetes] image)"
+    )
 
 
 def _is_api_failure(err: Exception) -> bool:
