@@ -231,6 +231,58 @@ def test_deployer_api(flow_file: Path, tmp_path: Path, kube: FakeKube, s3_bucket
     assert deployed.delete()
     with pytest.raises(DeployerError, match="is not deployed"):
         deployed.trigger()
+    assert deployed.status == "deleted"
+
+
+DEPLOYER_FLOW = """
+from grange import FlowSpec, Parameter, project, step
+
+@project(name="fraud")
+class KwFlow(FlowSpec):
+    flag = Parameter("flag", default=True, type=bool)
+    learning_rate = Parameter("learning_rate", default=0.1)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    KwFlow()
+"""
+
+
+def test_deployer_keeps_its_branch_and_maps_keywords(
+    tmp_path: Path, kube: FakeKube, s3_bucket: str, runner: Runner
+) -> None:
+    """A deployment made on a branch is triggered and deleted on that branch; keyword
+    arguments become the options a user would type (bools as true/false, parameter
+    names as written, tags as repeated --tag)."""
+    from grange import Deployer
+    from grange.deploy.deployer import DeployerError
+
+    flow = tmp_path / "kw" / "kw_flow.py"
+    flow.parent.mkdir()
+    flow.write_text(textwrap.dedent(DEPLOYER_FLOW))
+    env = _env(runner, tmp_path, f"s3://{s3_bucket}/grange")
+    deployer = Deployer(str(flow), env=env).argo_workflows()
+    deployed = deployer.create(branch="feat", tags=["team:ml", "x"], auto_emit_argo_events=False)
+    assert deployed.name == "fraud.test.feat.kwflow" and deployed.status == "deployed"
+    (template,) = kube.objects("workflowtemplates")
+    assert json.loads(template["metadata"]["annotations"]["grange.dev/tags"]) == ["team:ml", "x"]
+    assert template["metadata"]["annotations"]["grange.dev/auto-emit-events"] == "false"
+    deployed.trigger(flag=False, learning_rate=0.5)
+    (workflow,) = kube.objects("workflows")
+    assert workflow["spec"]["workflowTemplateRef"]["name"] == "fraud.test.feat.kwflow"
+    assert {"name": "flag", "value": "false"} in workflow["spec"]["arguments"]["parameters"]
+    assert {"name": "learning_rate", "value": "0.5"} in workflow["spec"]["arguments"]["parameters"]
+    with pytest.raises(DeployerError, match="only_json"):
+        deployer.create(only_json=True)
+    assert deployed.delete()
+    assert kube.objects("workflowtemplates") == []
 
 
 INCLUDE_FLOW = """

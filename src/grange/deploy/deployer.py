@@ -38,21 +38,81 @@ class DeployerError(GrangeError):
     headline = "Deployment failed"
 
 
-def _option(name: str, value: Any) -> list[str]:
-    flag = "--" + name.replace("_", "-")
+# Keyword arguments whose option is not simply --name-with-dashes (Metaflow's names).
+_RENAMED = {"tags": "tag", "with_": "with"}
+# Options that are on/off pairs: False is --no-<name>, not "leave it out".
+_TOGGLES = frozenset({"auto_emit_argo_events", "notify_on_error", "notify_on_success"})
+
+
+def _option(name: str, value: Any, parameters: Mapping[str, Any]) -> list[str]:
+    """The command-line words of one keyword argument: a flow parameter by its own
+    name (``--learning_rate 0.5``, a bool as ``true``/``false``), else a command option
+    (``max_workers=3`` -> ``--max-workers 3``; ``tags=[...]`` -> ``--tag`` each)."""
+    param = parameters.get(name) or parameters.get(name.replace("_", "-"))
+    if param is not None:
+        flag = "--" + param.name
+        if value is None:
+            return []
+        if getattr(param, "is_flag", False):
+            return [flag] if value else []
+        if isinstance(value, bool):
+            return [flag, "true" if value else "false"]
+        if isinstance(value, (dict, list, tuple)):
+            return [flag, json.dumps(value)]
+        return [flag, str(value)]
+    flag = "--" + _RENAMED.get(name, name).replace("_", "-")
     if value is True:
         return [flag]
-    if value is False or value is None:
+    if value is False:
+        return ["--no-" + flag[2:]] if name in _TOGGLES else []
+    if value is None:
         return []
     if isinstance(value, (list, tuple)):
         return [part for item in value for part in (flag, str(item))]
-    if isinstance(value, (dict,)):
+    if isinstance(value, dict):
         return [flag, json.dumps(value)]
     return [flag, str(value)]
 
 
-def _options(values: Mapping[str, Any]) -> list[str]:
-    return [part for name, value in values.items() for part in _option(name, value)]
+def _options(values: Mapping[str, Any], parameters: Mapping[str, Any] | None = None) -> list[str]:
+    return [
+        part for name, value in values.items() for part in _option(name, value, parameters or {})
+    ]
+
+
+def _flow_parameters(flow_file: str) -> dict[str, Any]:
+    """The flow's parameters by name, read from the file once (as Metaflow's Deployer
+    does: the module is imported; ``if __name__ == "__main__"`` keeps it from running)."""
+    import importlib.util
+
+    from grange.flowspec import FlowSpec
+    from grange.parameters import flow_parameters
+
+    spec = importlib.util.spec_from_file_location("_grange_deployed_flow", flow_file)
+    if spec is None or spec.loader is None:
+        return {}
+    module = importlib.util.module_from_spec(spec)
+    added = os.path.dirname(flow_file) not in sys.path
+    if added:
+        sys.path.insert(0, os.path.dirname(flow_file))
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        raise DeployerError(
+            f"cannot read the flow in {flow_file}: {type(err).__name__}: {err}",
+            fix=f"check it with: python {flow_file} check",
+        ) from None
+    finally:
+        if added:
+            sys.path.remove(os.path.dirname(flow_file))
+    flows = [
+        v for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, FlowSpec) and v is not FlowSpec
+        and v.__module__ == module.__name__
+    ]  # fmt: skip
+    if not flows:
+        return {}
+    return {p.name: p for p in flow_parameters(flows[-1])}
 
 
 class Deployer:
@@ -79,9 +139,15 @@ class Deployer:
         self.show_output = show_output
         self.cwd = cwd
         self.env = {**os.environ, **dict(env or {})}
-        if "with_" in top_level:
-            top_level["with"] = top_level.pop("with_")
         self.top_level = ([f"--profile={profile}"] if profile else []) + _options(top_level)
+        self._parameters: dict[str, Any] | None = None
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The flow's parameters by name (read from the file on first use)."""
+        if self._parameters is None:
+            self._parameters = _flow_parameters(self.flow_file)
+        return self._parameters
 
     def argo_workflows(self, name: str | None = None, **options: Any) -> ArgoDeployer:
         """The Argo Workflows deployer (``options``: ``k8s_namespace=...``)."""
@@ -106,29 +172,54 @@ class ArgoDeployer:
 
     def __init__(self, deployer: Deployer, *, name: str | None = None, **options: Any) -> None:
         self._deployer = deployer
-        self._group = ["argo-workflows", *(_option("name", name)), *_options(options)]
+        self._group = ["argo-workflows", *_options({"name": name, **options})]
 
     def create(self, **options: Any) -> DeployedFlow:
         """Deploy (``argo-workflows create``); ``options`` are its options and the
-        flow's parameters (``max_workers=10``, ``alpha=0.3``)."""
+        flow's parameters (``max_workers=10``, ``tags=["x"]``, ``branch="exp"``,
+        ``alpha=0.3``). The deployed flow remembers ``branch``/``production``."""
+        for printing in ("only_json", "only_yaml"):
+            if options.get(printing):
+                raise DeployerError(
+                    f"{printing}=True prints manifests and deploys nothing",
+                    fix=f"use the command line: python flow.py argo-workflows create "
+                    f"--{printing.replace('_', '-')}",
+                )
+        where = {k: options[k] for k in ("branch", "production") if options.get(k)}
         with tempfile.TemporaryDirectory() as tmp:
             attributes = Path(tmp) / "deployer.json"
             self._deployer._run(
-                [*self._group, "create", *_options(options),
+                [*self._group, "create", *_options(options, self._deployer.parameters),
                  "--deployer-attribute-file", str(attributes)]
             )  # fmt: skip
             data = json.loads(attributes.read_text())
-        return DeployedFlow(self._deployer, self._group, data["name"], data["flow_name"])
+        return DeployedFlow(
+            self._deployer, self._group, data["name"], data["flow_name"], _options(where)
+        )
 
 
 class DeployedFlow:
     """A flow deployed on Argo: trigger runs, delete it."""
 
-    def __init__(self, deployer: Deployer, group: list[str], name: str, flow_name: str) -> None:
+    def __init__(
+        self,
+        deployer: Deployer,
+        group: list[str],
+        name: str,
+        flow_name: str,
+        where: list[str] | None = None,
+    ) -> None:
         self._deployer = deployer
         self._group = group
         self.name = name
         self.flow_name = flow_name
+        self._where = list(where or [])  # --branch/--production of the deployment
+
+    @property
+    def status(self) -> str:
+        """``deployed`` while the template is on the cluster, else ``deleted``."""
+        listed = self._deployer._run([*self._group, "list-workflow-templates"]).stdout
+        return "deployed" if self.name in listed.split() else "deleted"
 
     @property
     def workflow_template(self) -> str:
@@ -139,13 +230,20 @@ class DeployedFlow:
         with tempfile.TemporaryDirectory() as tmp:
             run_id_file = Path(tmp) / "run-id"
             self._deployer._run(
-                [*self._group, "trigger", *_options(parameters), "--run-id-file", str(run_id_file)]
+                [
+                    *self._group,
+                    "trigger",
+                    *self._where,
+                    *_options(parameters, self._deployer.parameters),
+                    "--run-id-file",
+                    str(run_id_file),
+                ]
             )
             run_id = run_id_file.read_text().strip()
         return TriggeredRun(self, run_id)
 
     def delete(self, **options: Any) -> bool:
-        self._deployer._run([*self._group, "delete", *_options(options)])
+        self._deployer._run([*self._group, "delete", *self._where, *_options(options)])
         return True
 
     def __repr__(self) -> str:

@@ -359,3 +359,12 @@ def test_an_explicit_retry_wait_of_zero_is_kept(tmp_path) -> None:
     flow.write_text(source.replace("    @retry\n", "    @retry(minutes_between_retries=0)\n"))
     evaluate = templates(compile_path(flow))["evaluate"]
     assert evaluate["retryStrategy"]["backoff"] == {"duration": "0s"}
+
+
+def test_a_metadata_password_never_reaches_the_manifest() -> None:
+    """Anyone who can read templates, Workflows or pods would see it: the URL is left
+    out (pods index nothing; readers index from the records)."""
+    secret = compile_path(FLOWS / "params.py", metadata="postgresql://alice:S3cretPw@db/g")
+    assert "S3cretPw" not in secret.to_yaml() and "S3cretPw" not in secret.to_json()
+    plain = compile_path(FLOWS / "params.py", metadata="postgresql://alice@db/g")
+    assert "postgresql://alice@db/g" in plain.to_yaml()

@@ -23,6 +23,7 @@ from typing import Any
 from hera.workflows import models as m
 
 from grange.compute.kubernetes.pod import PodPlan, plan_pod
+from grange.config import mask_text
 from grange.decorators.options import TaskOptions
 from grange.deploy.argo import naming
 from grange.deploy.argo.dag import RETRY_COUNT
@@ -68,7 +69,13 @@ def command(settings: ArgoSettings, flow_file: str) -> list[str]:
         ]
     else:  # no code package: the image holds the flow's code, in its working directory
         argv = ["python", flow_file]
-    argv += ["--quiet", "--metadata", settings.metadata]
+    argv.append("--quiet")
+    # A URL holding a password never goes into a manifest (anyone who can read
+    # templates, Workflows or pods would see it): pods then give the index nothing
+    # (readers index runs from the datastore's records), or read GRANGE_METADATA
+    # from a Kubernetes secret (@kubernetes(secrets=...), [kubernetes] secrets).
+    if mask_text(settings.metadata) == settings.metadata:
+        argv += ["--metadata", settings.metadata]
     if settings.datastore_root:
         argv += ["--datastore-root", settings.datastore_root]
     return argv + list(settings.top_level_args)
