@@ -368,3 +368,12 @@ def test_a_metadata_password_never_reaches_the_manifest() -> None:
     assert "S3cretPw" not in secret.to_yaml() and "S3cretPw" not in secret.to_json()
     plain = compile_path(FLOWS / "params.py", metadata="postgresql://alice@db/g")
     assert "postgresql://alice@db/g" in plain.to_yaml()
+
+
+def test_a_join_waits_for_one_case_of_a_switch_in_a_branch() -> None:
+    """start -> (a, b); a switches to x | y; x, y, b -> join: only one of x and y runs,
+    so the join's depends is an OR of the cases, AND the other branch."""
+    man = compile_path(FLOWS / "switch_in_branch.py")
+    check_valid(man)
+    join = tasks(man, "SJFlow")["join"]
+    assert join["depends"] == "(x.Succeeded || y.Succeeded) && b.Succeeded"

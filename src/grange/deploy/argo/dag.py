@@ -206,6 +206,29 @@ class DagBuilder:
             ),
         )
 
+    def _join_depends(self, join: StepNode, parents: list[tuple[str, StepNode]]) -> str:
+        """A join waits for every branch of the split it closes; parents that are the
+        cases of a switch inside one branch are alternatives (only one runs), so
+        each branch is an OR of its parents: ``(x.Succeeded || y.Succeeded) && b.Succeeded``."""
+        split = next((n.name for n in self.graph if n.matching_join == join.name), None)
+        branches: dict[str, list[str]] = {}
+        for rep, parent in parents:
+            head = self._branch_head(parent.name, split) if split else parent.name
+            branches.setdefault(head, []).append(f"{rep}.Succeeded")
+        terms = [t[0] if len(t) == 1 else "(" + " || ".join(t) + ")" for t in branches.values()]
+        return " && ".join(terms)
+
+    def _branch_head(self, step: str, split: str) -> str:
+        """The first step of the branch of ``split`` that ``step`` is on."""
+        seen: set[str] = set()
+        while step not in seen:
+            seen.add(step)
+            node = self.graph[step]
+            if split in node.in_funcs or not node.in_funcs:
+                return step
+            step = next((p for p in node.in_funcs if p != step), node.in_funcs[0])
+        return step
+
     def _edges(self, node: StepNode, scope: str | None) -> tuple[str | None, str | None]:
         """``depends`` and ``when`` of a step's task."""
         parents: list[tuple[str, StepNode]] = []  # (task in this DAG, parent step)
@@ -217,8 +240,10 @@ class DagBuilder:
                 parents.append((rep, self.graph[name]))
         if not parents:
             return None, None
-        if node.is_join or len(parents) == 1:
-            depends = " && ".join(f"{r}.Succeeded" for r, _ in parents)
+        if node.is_join:
+            depends = self._join_depends(node, parents)
+        elif len(parents) == 1:
+            depends = f"{parents[0][0]}.Succeeded"
         else:
             depends = "(" + " || ".join(f"{r}.Succeeded" for r, _ in parents) + ")"
         switches = [r for r, p in parents if p.is_switch and r == naming.step_template(p.name)]
