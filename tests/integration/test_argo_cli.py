@@ -121,6 +121,7 @@ def test_create_trigger_manage_delete(
     (workflow,) = kube.objects("workflows")
     assert validate(workflow) == []
     assert workflow["spec"]["workflowTemplateRef"]["name"] == "deployflow"
+    assert workflow["metadata"]["annotations"]["grange.dev/flow-name"] == "DeployFlow"
     assert {"name": "alpha", "value": "0.25"} in workflow["spec"]["arguments"]["parameters"]
 
     assert _argo(runner, flow_file, env, "status", run_id).stdout.strip() == "Pending"
@@ -186,6 +187,11 @@ def test_a_triggered_run_runs_and_reads_back(
         KINDS["workflows"], "default",
         {**workflow, "metadata": {**meta, "name": "deployflow-zzzzz"}},
     )  # fmt: skip
+    other = {**meta, "annotations": {**meta["annotations"], "grange.dev/flow-name": "OtherFlow"}}
+    kube.store.create(KINDS["workflows"], "default", {**workflow, "metadata": {**other,
+                      "name": "otherflow-aaaaa"}})  # fmt: skip
+    foreign = _argo(runner, flow_file, env, "terminate", "argo-otherflow-aaaaa", ok=False)
+    assert "is a run of OtherFlow" in foreign.stderr
     said = _argo(runner, flow_file, env, "terminate", "argo-deployflow-zzzzz")
     assert "recorded as failed" in said.stderr
     assert read_final(blobs, "DeployFlow", "argo-deployflow-zzzzz")[0] == "failed"

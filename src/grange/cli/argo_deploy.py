@@ -153,6 +153,7 @@ class Deployment:
             top_level_args=self._top_level_args(options),
             max_workers=options["max_workers"],
             workflow_timeout=options.get("workflow_timeout"),
+            workflow_priority=options.get("workflow_priority"),
             foreach_batch_size=options["foreach_batch_size"],
             max_num_splits=options["max_num_splits"],
             env=self._pod_env(),

@@ -64,6 +64,7 @@ def compile_flow(
         arguments=params.arguments(values),
         parallelism=settings.max_workers,
         active_deadline_seconds=settings.workflow_timeout,
+        priority=settings.workflow_priority,
         on_exit=naming.EXIT_TEMPLATE,
         template_defaults=builder.template_defaults(),
         volumes=builder.volumes(),
@@ -74,7 +75,7 @@ def compile_flow(
             if settings.ttl_seconds
             else None
         ),
-        workflow_metadata=metadata.workflow_metadata(name, settings),
+        workflow_metadata=metadata.workflow_metadata(name, settings, graph.name),
         pod_metadata=metadata.pod_metadata(name, settings),
         templates=templates,
     )

@@ -73,11 +73,16 @@ def object_annotations(graph: FlowGraph, settings: ArgoSettings) -> dict[str, st
     return out
 
 
-def workflow_metadata(name: str, settings: ArgoSettings) -> m.WorkflowMetadata:
-    """Every run (Workflow) of the template carries these, and its run id."""
+def workflow_metadata(name: str, settings: ArgoSettings, flow_name: str) -> m.WorkflowMetadata:
+    """Every run (Workflow) of the template carries these: its run id, owner and flow
+    (``argo-workflows status RUN`` refuses a run of another flow)."""
     return m.WorkflowMetadata(
         labels=object_labels(name, settings, "run"),
-        annotations={f"{PREFIX}run-id": RUN_ID, f"{PREFIX}owner": settings.user},
+        annotations={
+            f"{PREFIX}run-id": RUN_ID,
+            f"{PREFIX}owner": settings.user,
+            f"{PREFIX}flow-name": flow_name,
+        },
     )
 
 

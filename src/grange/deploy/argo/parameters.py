@@ -36,7 +36,7 @@ MAX_TOTAL_BYTES = 64 * 1024
 
 def encode(value: Any) -> str:
     """A parameter value as Argo carries it: JSON text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def default_values(

@@ -33,6 +33,7 @@ class ArgoSettings:
     top_level_args: list[str] = field(default_factory=list)  # e.g. --branch x, --with ...
     max_workers: int = 100  # spec.parallelism
     workflow_timeout: int | None = None  # seconds, spec.activeDeadlineSeconds
+    workflow_priority: int | None = None  # spec.priority
     foreach_batch_size: int = DEFAULT_FOREACH_BATCH_SIZE
     max_num_splits: int = DEFAULT_MAX_NUM_SPLITS
     labels: dict[str, str] = field(default_factory=dict)

@@ -16,6 +16,7 @@ WORKFLOW_SPEC = frozenset(
         "parallelism",
         "podGC",
         "podMetadata",
+        "priority",
         "serviceAccountName",
         "templateDefaults",
         "templates",

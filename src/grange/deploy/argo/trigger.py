@@ -58,7 +58,10 @@ def trigger_workflow(template: dict[str, Any], parameters: dict[str, Any], user:
         metadata=m.ObjectMeta(
             generate_name=f"{meta['name']}-",
             namespace=meta.get("namespace"),
-            annotations={f"{PREFIX}triggered-by": user},
+            annotations={
+                f"{PREFIX}triggered-by": user,
+                f"{PREFIX}flow-name": str(annotations.get(f"{PREFIX}flow-name", "")),
+            },
             labels={
                 k: v for k, v in (meta.get("labels") or {}).items() if k != "app.kubernetes.io/name"
             }
