@@ -246,3 +246,18 @@ def test_a_task_whose_parents_did_not_run_is_named(runner: Runner) -> None:
     runner(file, "step", "start", *common, "--argo-index", "")
     beyond = runner(file, "step", "mid", *common, "--argo-index", "2", ok=False)
     assert "item 2 of a foreach of 2 item(s)" in beyond.stderr
+
+
+def test_a_node_run_again_from_attempt_0_takes_the_next_attempt(runner: Runner) -> None:
+    """`argo retry` (or the UI's Retry) runs a node again with {{retries}} from 0:
+    records are written once, so it becomes the next attempt, not a failure."""
+    from grange.datastore import DatastoreLocation
+    from grange.datastore.records import list_attempts
+
+    file = RUN_FLOWS / "linear.py"
+    step = ["start", "--run-id", "argo-again", "--argo-index", "", "--argo-workflow-uid", "u1"]
+    runner(file, "step", *step)
+    again = runner(file, "step", *step, "--retry-count", "0")
+    assert "Traceback" not in again.stderr
+    blobs = DatastoreLocation.of(str(runner.root)).open()
+    assert list_attempts(blobs, "LinearRunFlow", "argo-again", "start", "t0") == [0, 1]

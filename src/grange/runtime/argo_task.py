@@ -26,10 +26,11 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from grange.datastore import included, read_record
+from grange.datastore.records import list_attempts
 from grange.datastore.runs import read_claim, read_final, write_final
 from grange.decorators.project import ProjectInfo
 from grange.decorators.registry import parse_decospec, step_decorators, task_options
@@ -84,12 +85,24 @@ class ArgoTaskRequest:
     project: ProjectInfo | None = None  # @project: the branch (--branch/--production)
 
 
+def _free_attempt(stores: TaskStores, req: ArgoTaskRequest, task_id: str) -> ArgoTaskRequest:
+    """``{{retries}}`` is the attempt number, but ``argo retry``/``resubmit`` (or the UI's
+    Retry) run a node again from 0: records are written once, so such a re-run takes
+    the next attempt number instead of failing after the user's code ran."""
+    taken = list_attempts(stores.blobs, stores.flow, req.run_id, req.step, task_id)
+    if req.attempt not in taken:
+        return req
+    return replace(req, attempt=max(taken) + 1)
+
+
 def run_argo_task(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskRequest) -> int:
     """Run the task; its exit status (0: succeeded, or failed and caught)."""
     graph = graph_of(flow_cls)
     if req.step == graph.start:
         _start_run(flow_cls, stores, req)
     task = resolve(graph, stores, req.run_id, req.step, req.index, req.iteration)
+    if not graph[req.step].parallel_step:  # a gang's nodes keep one attempt number
+        req = _free_attempt(stores, req, task.task_id)
     options = task_options(
         step_decorators(
             getattr(flow_cls, req.step), [parse_decospec(s) for s in req.with_decorators]
