@@ -364,3 +364,45 @@ def test_create_and_trigger_store_include_files(
     )  # fmt: skip
     assert result.phase == "Succeeded", result.explain()
     assert Flow("IncludeFlow")[f"argo-{result.name}"].data.got == "given at create\n"
+
+
+CLASH_FLOW = """
+from grange import FlowSpec, Parameter, project, step
+
+@project(name="fraud")
+class ClashFlow(FlowSpec):
+    image = Parameter("image", default="cat.png")
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    ClashFlow()
+"""
+
+
+def test_names_and_options_that_cannot_work_are_refused(runner: Runner, tmp_path: Path) -> None:
+    """A parameter named like an option of create/trigger, and --name on a @project
+    flow (branches would overwrite each other), are refused clearly; --namespace is the
+    namespace the deployed steps read."""
+    flow = tmp_path / "clash" / "clash_flow.py"
+    flow.parent.mkdir()
+    flow.write_text(CLASH_FLOW)
+    env = runner.env(KUBECONFIG=str(tmp_path / "missing"))
+    clash = runner(flow, "argo-workflows", "create", "--only-yaml", env=env, ok=False)
+    assert "parameter --image has the name of an option" in clash.stderr
+    assert "Traceback" not in clash.stderr
+    flow.write_text(CLASH_FLOW.replace('"image"', '"picture"').replace("image =", "picture ="))
+    named = runner(flow, "argo-workflows", "--name", "x", "create", "--only-yaml", env=env,
+                   ok=False)  # fmt: skip
+    assert "--name cannot name the deployment of a @project flow" in named.stderr
+    shown = runner(flow, "argo-workflows", "create", "--only-json", "--namespace", "team:ml",
+                   env=env)  # fmt: skip
+    template = json.loads(shown.stdout)
+    command = template["spec"]["templateDefaults"]["container"]["command"]
+    assert command[command.index("--namespace") + 1] == "team:ml"

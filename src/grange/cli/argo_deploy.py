@@ -99,6 +99,12 @@ class Deployment:
         from grange.deploy.argo import workflow_name
 
         info = self.project(branch, production)
+        if info is not None and self.explicit_name:
+            raise CommandError(
+                "--name cannot name the deployment of a @project flow: its name comes from "
+                "the project and branch, so that branches never overwrite each other",
+                fix="leave out --name; use --branch NAME for a deployment of your own",
+            )
         return workflow_name(
             self.flow.flow_name,
             project_flow_name=info.project_flow_name if info else None,
@@ -242,6 +248,8 @@ class Deployment:
             args += ["--branch", branch]
         for spec in settings.with_decorators:
             args += ["--with", spec]
+        if options.get("run_namespace"):
+            args += ["--namespace", options["run_namespace"]]
         return args
 
     def _pod_settings(self) -> dict[str, Any]:

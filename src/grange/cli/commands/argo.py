@@ -80,6 +80,9 @@ def _create(flow_cls: type) -> click.Command:
     )
     @click.option("--tag", "tags", multiple=True, metavar="TAG", help="A tag of every run.")
     @click.option("--image", metavar="IMAGE", help="Every step's image unless @kubernetes says.")
+    @click.option("--namespace", "run_namespace", metavar="NAME",
+                  help="The namespace client calls in the deployed steps read from "
+                  "[default: the deployment's branch, else the deployer's user:].")  # fmt: skip
     @click.option("--max-workers", type=click.IntRange(min=1), default=100, show_default=True,
                   help="Tasks of one run at once (Argo's spec.parallelism).")  # fmt: skip
     @click.option("--workflow-timeout", type=click.IntRange(min=1), metavar="SECONDS",
@@ -107,9 +110,10 @@ def _create(flow_cls: type) -> click.Command:
     @click.option("--deployer-attribute-file", hidden=True)
     @click.pass_obj
     def create(deployment: Any, /, **options: Any) -> None:
+        _refuse_clashes(clashes, "create")
         deployment.create(options)
 
-    create.params.extend(parameter_options(flow_cls))
+    clashes = _add_parameters(create, flow_cls)
     return create
 
 
@@ -127,10 +131,38 @@ def _trigger(flow_cls: type) -> click.Command:
     @click.option("--deployer-attribute-file", hidden=True)
     @click.pass_obj
     def trigger(deployment: Any, /, **options: Any) -> None:
+        _refuse_clashes(clashes, "trigger")
         deployment.trigger(options)
 
-    trigger.params.extend(parameter_options(flow_cls))
+    clashes = _add_parameters(trigger, flow_cls)
     return trigger
+
+
+def _add_parameters(command: click.Command, flow_cls: type) -> list[str]:
+    """Add the flow's parameters as options of ``command``; return the names of those
+    that have the name of one of its own options (``--image``, ``--branch``...)."""
+    taken = {opt for param in command.params for opt in getattr(param, "opts", ())}
+    clashes = []
+    for option in parameter_options(flow_cls):
+        if set(option.opts) & taken:
+            clashes.append(option.opts[0])
+        else:
+            command.params.append(option)
+    return clashes
+
+
+def _refuse_clashes(clashes: list[str], verb: str) -> None:
+    """A parameter named like an option of the verb could be set by neither: say so
+    rather than take the value for the other one."""
+    if clashes:
+        from grange.exceptions import ParameterError
+
+        names = ", ".join(clashes)
+        raise ParameterError(
+            f"the flow's parameter {names} has the name of an option of "
+            f"`argo-workflows {verb}`, so a value given as {names} could not reach it",
+            fix="rename the parameter, e.g. Parameter('model_image', ...)",
+        )
 
 
 def _run_command(name: str, help_text: str, method: str) -> click.Command:
