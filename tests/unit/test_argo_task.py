@@ -131,3 +131,18 @@ def test_a_bad_workflow_argument_names_the_parameter() -> None:
         argo_parameter_values(Shapes, ["m=1"])
     with pytest.raises(ParameterError, match="NAME=VALUE"):
         argo_parameter_values(Shapes, ["n"])
+
+
+def test_str_parameters_keep_text_typed_by_hand() -> None:
+    """Values typed in Argo's UI or `argo submit -p` are not JSON-encoded: a str
+    parameter keeps "true", "0.10" or "1e5" as typed; JSON strings are decoded."""
+    from grange.parameters import Parameter
+    from grange.runtime.argo_task import _given
+
+    text = Parameter("text", default="a")
+    assert _given(text, "true") == "true"
+    assert _given(text, "0.10") == "0.10"
+    assert _given(text, "1e5") == "1e5"
+    assert _given(text, '"quoted"') == "quoted"
+    assert _given(text, "plain words") == "plain words"
+    assert _given(Parameter("n", default=1), "5") == 5

@@ -130,6 +130,12 @@ class Deployment:
             )
         graph = flow.graph()
         lint.check(graph)
+        for tag in options.get("tags") or ():
+            if "{{" in tag or "}}" in tag:
+                raise CommandError(
+                    f"--tag {tag!r}: Argo would read '{{{{...}}}}' in it as a template expression",
+                    fix="write the tag without double braces",
+                )
         decospecs = tuple(flow.settings.with_decorators)
         steps = step_options(flow.flow_cls, graph, decospecs)
         info = self.project(options.get("branch"), options.get("production", False))

@@ -265,7 +265,8 @@ def _given(param: Parameter, text: str) -> Any:
 
     The compiler encodes converted defaults, so a ``separator`` parameter's default
     arrives as a JSON list of its parts (joined back: ``convert`` splits it again);
-    a ``str`` parameter given a JSON object or list takes the text itself."""
+    a ``str`` parameter given anything but a JSON string (an object, a list, a number
+    or a bool, as typed by hand in Argo's UI) takes the text itself."""
     try:
         value = json.loads(text)
     except ValueError:
@@ -273,8 +274,8 @@ def _given(param: Parameter, text: str) -> Any:
     parts = isinstance(value, list) and all(isinstance(v, str) for v in value)
     if parts and param.separator is not None:
         return param.separator.join(value)
-    if isinstance(value, (list, dict)) and param.type is str:
-        return text
+    if isinstance(value, (list, dict, bool, int, float)) and param.type is str:
+        return text  # "true", "0.10", "1e5" typed in Argo's UI stay as typed
     return value
 
 

@@ -167,7 +167,10 @@ class ContainerBuilder:
             options,
             command=self.argv,
             args=args,
-            env={**self.env, **options.env},
+            # A value holding "{{" would be read by Argo as a template expression: the
+            # step command sets every @environment variable itself anyway, so such a
+            # value is left to it (set before the step's code runs, not at pod start).
+            env={**self.env, **{k: v for k, v in options.env.items() if "{{" not in v}},
             defaults=self.settings.pod_defaults(),
         )
         if plan.namespace != self.settings.namespace:
