@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from tests.argo_schema import validate
@@ -41,7 +42,10 @@ def test_trigger_encodes_values_and_keeps_defaults() -> None:
     man = compile_path(FLOWS / "params.py")
     wf = trigger_workflow(man.workflow_template, {"needed": 7, "config": {"a": None}}, "bob")
     assert validate(wf) == []
-    assert wf["metadata"]["generateName"] == "paramsflow-"
+    # ten random characters, not generateName's five: a run id must never come back
+    # once Argo's TTL has deleted the Workflow that had it
+    assert re.fullmatch(r"paramsflow-[a-z0-9]{10}", wf["metadata"]["name"])
+    assert "generateName" not in wf["metadata"]
     assert wf["spec"]["workflowTemplateRef"] == {"name": "paramsflow"}
     assert wf["spec"]["arguments"]["parameters"] == [
         {"name": "config", "value": '{"a":null}'},

@@ -12,6 +12,20 @@ from grange.deploy.argo.manifests import API_VERSION, to_dict
 from grange.deploy.argo.metadata import PREFIX
 from grange.exceptions import ParameterError
 
+# Argo's generateName adds 5 random characters (27^5 names): with finished Workflows
+# deleted by their TTL, a name (and so a run id, argo-<name>) comes back after some
+# thousands of runs, and the datastore refuses the run. Ten base-36 characters
+# (3.6e15 names) do not; the template name is at most 52 characters, so the
+# Workflow's stays within Argo's 63.
+_SUFFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def run_name(template: str) -> str:
+    """A Workflow name for a run of ``template``: ``<template>-<10 random characters>``."""
+    import secrets
+
+    return f"{template}-" + "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(10))
+
 
 def trigger_workflow(template: dict[str, Any], parameters: dict[str, Any], user: str) -> dict:
     """A ``Workflow`` running ``template`` (a WorkflowTemplate as the cluster returned
@@ -56,7 +70,7 @@ def trigger_workflow(template: dict[str, Any], parameters: dict[str, Any], user:
         api_version=API_VERSION,
         kind="Workflow",
         metadata=m.ObjectMeta(
-            generate_name=f"{meta['name']}-",
+            name=run_name(meta["name"]),
             namespace=meta.get("namespace"),
             annotations={
                 f"{PREFIX}triggered-by": user,
