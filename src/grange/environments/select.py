@@ -35,6 +35,11 @@ SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
 ABSENT = "-"  # the stamp of a path that does not exist
 
 
+# A local datastore root holds its SQLite index: such a folder is data, never code
+# (another run's --datastore-root inside the flow's directory).
+DATASTORE_MARK = "metadata.db"
+
+
 @dataclass(frozen=True)
 class PackedFile:
     """A file of the flow's directory: its path in the package (``/``-separated), its
@@ -236,6 +241,9 @@ class _Walker:
                 return
             if os.path.realpath(entry.path) in self.excluded:
                 self.skip(name + "/", "the datastore root")
+                return
+            if os.path.exists(os.path.join(entry.path, DATASTORE_MARK)):
+                self.skip(name + "/", "a grange datastore (it holds metadata.db)")
                 return
             if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
                 self.skip(name + "/", "a virtual environment")

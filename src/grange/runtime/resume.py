@@ -30,8 +30,6 @@ from grange.datastore.records import RECORD_NAME
 from grange.decorators.project import branch_options
 from grange.exceptions import CommandError
 from grange.graph import FlowGraph, NodeType, StepNode
-from grange.metastore.status import CLUSTER_RUNTIMES
-from grange.reindex import index_if_ended
 from grange.runtime.parallel import whole_gangs
 from grange.runtime.scheduler import Pending
 from grange.task.execute import MAX_RECORDED_INPUTS
@@ -112,6 +110,11 @@ def plan_resume(
     (the user's latest run, or ``origin_run_id``) must belong to that branch: a
     resumed run reuses its origin's artifacts, and branches never mix.
     """
+    # Imported here, not at the top: the runtime imports this module before its fork
+    # server starts, which must not hold the metadata layer (see runtime/run.py).
+    from grange.metastore.status import CLUSTER_RUNTIMES
+    from grange.reindex import index_if_ended
+
     origin = _origin_run(metadata, flow, user, origin_run_id, branch_tag)
     # Indexed while it ran on a cluster (a client read then): its end, if it has one,
     # is only in the datastore (run-final.json).

@@ -108,6 +108,18 @@ def test_hidden_cache_venv_and_datastore_are_left_out(project: Path) -> None:
     assert reasons["store/"] == "the datastore root"
 
 
+def test_other_datastores_in_the_directory_are_left_out(project: Path) -> None:
+    """A folder holding metadata.db is a local datastore (another run's
+    --datastore-root): data, never code, and not worth walking."""
+    write(project / "old-store" / "metadata.db", "")
+    write(project / "old-store" / "Flow" / "1" / "start" / "1" / "x.py")
+    selection = select_files(project / "flow.py")
+    assert not [f.name for f in selection.files if f.name.startswith("old-store")]
+    assert {s.name: s.reason for s in selection.skipped}["old-store/"] == (
+        "a grange datastore (it holds metadata.db)"
+    )
+
+
 def test_reserved_names_at_the_top_are_left_out(project: Path) -> None:
     write(project / "grange" / "__init__.py")
     write(project / "INFO.json", "{}")
