@@ -72,15 +72,7 @@ class StepDecorator:
     def __init__(
         self, attributes: dict[str, Any] | None = None, *, statically_defined: bool = True
     ) -> None:
-        given = dict(attributes or {})
-        unknown = sorted(set(given) - set(self.defaults))
-        if unknown:
-            accepted = ", ".join(sorted(self.defaults)) or "no arguments"
-            raise DecoratorError(
-                f"@{self.name} got unknown argument(s) {', '.join(unknown)}",
-                fix=f"@{self.name} accepts: {accepted}",
-            )
-        self.attributes: dict[str, Any] = {**self.defaults, **given}
+        self.attributes: dict[str, Any] = with_defaults(self.name, self.defaults, attributes)
         self.statically_defined = statically_defined
         self.validate()
 
@@ -130,6 +122,40 @@ class StepDecorator:
         return f"@{self.name}({args})" if args else f"@{self.name}"
 
 
+def with_defaults(
+    name: str, defaults: dict[str, Any], given: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A decorator's arguments over its ``defaults``; an unknown one is a
+    :class:`DecoratorError` naming the accepted ones (step and flow decorators)."""
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        accepted = ", ".join(sorted(defaults)) or "no arguments"
+        raise DecoratorError(
+            f"@{name} got unknown argument(s) {', '.join(unknown)}",
+            fix=f"@{name} accepts: {accepted}",
+        )
+    return {**defaults, **given}
+
+
+def keyword_decorator(
+    name: str, doc: str | None, apply: Callable[[Any, dict[str, Any]], Any]
+) -> Callable[..., Any]:
+    """``@name`` / ``@name(k=v)``: ``apply(target, kwargs)`` on what it decorates."""
+
+    def decorator(target: Any = None, **kwargs: Any) -> Any:
+        if target is not None and callable(target) and not kwargs:
+            return apply(target, {})
+        if target is not None:
+            raise TypeError(f"@{name} takes keyword arguments only, e.g. @{name}(...)")
+        return lambda t: apply(t, kwargs)
+
+    decorator.__name__ = name
+    decorator.__qualname__ = name
+    decorator.__doc__ = doc
+    return decorator
+
+
 def decorators_of(func: Callable[..., Any]) -> list[StepDecorator]:
     """The grange decorators on a step function, outermost first."""
     return list(getattr(func, DECORATORS, ()))
@@ -169,18 +195,7 @@ def attach(func: F, deco: StepDecorator) -> F:
 
 def make_step_decorator(cls: type[StepDecorator]) -> Callable[..., Any]:
     """Turn a :class:`StepDecorator` subclass into ``@name`` / ``@name(k=v)``."""
-
-    def decorator(func: Any = None, **kwargs: Any) -> Any:
-        if func is not None and callable(func) and not kwargs:
-            return _apply(func, cls, {})
-        if func is not None:
-            raise TypeError(f"@{cls.name} takes keyword arguments only, e.g. @{cls.name}(...)")
-        return lambda f: _apply(f, cls, kwargs)
-
-    decorator.__name__ = cls.name
-    decorator.__qualname__ = cls.name
-    decorator.__doc__ = cls.__doc__
-    return decorator
+    return keyword_decorator(cls.name, cls.__doc__, lambda f, kwargs: _apply(f, cls, kwargs))
 
 
 def _apply(func: F, cls: type[StepDecorator], kwargs: dict[str, Any]) -> F:

@@ -20,7 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from grange.decorators.base import DecoratorProblem, _record_problem
+from grange.decorators.base import (
+    DecoratorProblem,
+    _record_problem,
+    keyword_decorator,
+    with_defaults,
+)
 from grange.exceptions import DecoratorError
 
 C = TypeVar("C")
@@ -71,16 +76,8 @@ class FlowDecorator:
     def __init__(
         self, attributes: dict[str, Any] | None = None, *, statically_defined: bool = True
     ) -> None:
-        given = dict(attributes or {})
-        unknown = sorted(set(given) - set(self.defaults))
-        if unknown:
-            accepted = ", ".join(sorted(self.defaults)) or "no arguments"
-            raise DecoratorError(
-                f"@{self.name} got unknown argument(s) {', '.join(unknown)}",
-                fix=f"@{self.name} accepts: {accepted}",
-            )
-        self.given = frozenset(given)
-        self.attributes: dict[str, Any] = {**self.defaults, **given}
+        self.attributes: dict[str, Any] = with_defaults(self.name, self.defaults, attributes)
+        self.given = frozenset(attributes or {})
         self.statically_defined = statically_defined
         self.validate()
 
@@ -99,18 +96,7 @@ class FlowDecorator:
 
 def make_flow_decorator(cls: type[FlowDecorator]) -> Callable[..., Any]:
     """Turn a :class:`FlowDecorator` subclass into ``@name`` / ``@name(k=v)`` for classes."""
-
-    def decorator(target: Any = None, **kwargs: Any) -> Any:
-        if target is not None and callable(target) and not kwargs:
-            return _apply(target, cls, {})
-        if target is not None:
-            raise TypeError(f"@{cls.name} takes keyword arguments only, e.g. @{cls.name}(...)")
-        return lambda t: _apply(t, cls, kwargs)
-
-    decorator.__name__ = cls.name
-    decorator.__qualname__ = cls.name
-    decorator.__doc__ = cls.__doc__
-    return decorator
+    return keyword_decorator(cls.name, cls.__doc__, lambda t, kwargs: _apply(t, cls, kwargs))
 
 
 def flow_decorators_of(flow_cls: type) -> list[FlowDecorator]:
