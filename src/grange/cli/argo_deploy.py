@@ -33,7 +33,7 @@ from grange.parameters import current_username
 
 if TYPE_CHECKING:
     from grange.config import Effective
-    from grange.deploy.cluster import ArgoCluster
+    from grange.deploy.cluster import ArgoCluster, ClusterSettings
 
 PREFIX = "grange.dev/"  # as grange.deploy.argo.metadata's
 TOKEN_ANNOTATION = PREFIX + "production-token"
@@ -69,28 +69,29 @@ class Deployment:
 
     @cached_property
     def cluster(self) -> ArgoCluster:
-        from grange.deploy.cluster import ArgoCluster, ClusterSettings
+        from grange.deploy.cluster import ArgoCluster
 
-        settings = ClusterSettings.from_profile(
-            self.profile.kubernetes, self.profile.argo, self.k8s_namespace
-        )
-        return ArgoCluster(settings)
+        return ArgoCluster(self.cluster_settings)
 
-    @property
-    def namespace(self) -> str:
+    @cached_property
+    def cluster_settings(self) -> ClusterSettings:
         from grange.deploy.cluster import ClusterSettings
 
         return ClusterSettings.from_profile(
             self.profile.kubernetes, self.profile.argo, self.k8s_namespace
-        ).namespace
+        )
+
+    @property
+    def namespace(self) -> str:
+        return self.cluster_settings.namespace
 
     def project(self, branch: str | None, production: bool) -> Any:
         """The @project facts of this deployment (None for a flow without @project)."""
         from grange.decorators.project import project_info
 
         settings = self.flow.settings
-        branch = branch or getattr(settings, "branch", None)
-        production = production or bool(getattr(settings, "production", False))
+        branch = branch or settings.branch
+        production = production or settings.production
         return project_info(
             self.flow.flow_cls, user=self.user, branch=branch, production=production
         )
@@ -239,7 +240,7 @@ class Deployment:
     def _package(self, root: Any) -> Any:
         from grange.environments.package import package_flow
 
-        suffixes = getattr(self.flow.settings, "package_suffixes", ()) or ()
+        suffixes = self.flow.settings.package_suffixes
         return package_flow(self.flow.flow_file, root, self.flow.flow_name, tuple(suffixes))
 
     def _top_level_args(self, options: dict[str, Any]) -> list[str]:
@@ -247,8 +248,8 @@ class Deployment:
         (so that ``current.branch_name`` is the deployment's) and ``--with``."""
         settings = self.flow.settings
         args: list[str] = []
-        branch = options.get("branch") or getattr(settings, "branch", None)
-        if options.get("production") or getattr(settings, "production", False):
+        branch = options.get("branch") or settings.branch
+        if options.get("production") or settings.production:
             args.append("--production")
         if branch:
             args += ["--branch", branch]
