@@ -160,4 +160,4 @@ def test_a_version_1_store_is_migrated_and_its_runs_kept(tmp_path: Path) -> None
     run_id = store.new_run("Old", user="ada", process=me())
     assert run_id == "2" and store.get_run("Old", run_id).status == "running"  # type: ignore[union-attr]
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchone() == (2,)
+        assert db.execute("SELECT version FROM schema_version").fetchone() == (3,)

@@ -174,6 +174,8 @@ def _profile(where: _Where, name: str, body: Any) -> Profile:
         secrets=_secrets(where, name, sub["secrets"]),
         kubernetes=values.get("kubernetes", {}),
         argo=values.get("argo", {}),
+        events=values.get("events", {}),
+        scheduler=values.get("scheduler", {}),
         lines=where.lines_of(table, values, sub["s3"]),
     )
 

@@ -85,6 +85,8 @@ class Profile:
     secrets: Secrets = field(default_factory=Secrets)
     kubernetes: Mapping[str, Any] = field(default_factory=dict)
     argo: Mapping[str, Any] = field(default_factory=dict)
+    events: Mapping[str, Any] = field(default_factory=dict)
+    scheduler: Mapping[str, Any] = field(default_factory=dict)
     lines: Mapping[str, int] = field(default_factory=dict)
 
 

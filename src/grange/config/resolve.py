@@ -71,6 +71,8 @@ class Effective:
     secrets: Secrets = field(default_factory=Secrets)
     kubernetes: Mapping[str, Any] = field(default_factory=dict)
     argo: Mapping[str, Any] = field(default_factory=dict)
+    events: Mapping[str, Any] = field(default_factory=dict)
+    scheduler: Mapping[str, Any] = field(default_factory=dict)
     profiles: tuple[str, ...] = ()
 
     @property
@@ -160,6 +162,8 @@ def resolve(
         secrets=profile.secrets if profile else Secrets(),
         kubernetes=dict(profile.kubernetes) if profile else {},
         argo=dict(profile.argo) if profile else {},
+        events=dict(profile.events) if profile else {},
+        scheduler=dict(profile.scheduler) if profile else {},
         profiles=tuple(config.profiles) if config else (),
     )
 

@@ -189,6 +189,8 @@ PROFILE: Mapping[str, Key] = {
     "secrets": Key(_free_table, "where @secrets come from"),
     "kubernetes": Key(_free_table, "Kubernetes settings (kept as written)"),
     "argo": Key(_free_table, "Argo Workflows settings (kept as written)"),
+    "events": Key(_free_table, "where events are published (kept as written)"),
+    "scheduler": Key(_free_table, "the local scheduler's settings (kept as written)"),
 }
 
 TOP: Mapping[str, Key] = {

@@ -57,9 +57,22 @@ def _runtime_process(connection: Connection) -> None:
         connection.exec_driver_sql(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
 
 
+def _events_and_scheduler(connection: Connection) -> None:
+    """Version 3: events, and the local scheduler's deployments and state."""
+    for table in (
+        schema.events,
+        schema.deployments,
+        schema.scheduler_state,
+        schema.deployment_runs,
+        schema.scheduler_leases,
+    ):
+        table.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "create the metadata tables", _create_tables),
     (2, "record the runtime process of runs", _runtime_process),
+    (3, "events and the local scheduler", _events_and_scheduler),
 )
 LATEST: int = MIGRATIONS[-1][0]
 

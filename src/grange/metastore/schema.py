@@ -24,6 +24,14 @@ Keys and indexes, and the queries they serve:
   ``(flow, run_id, step)`` index that lists a step's tasks.
 - ``attempts``, ``artifacts``, ``task_metadata``: keyed by the task's key plus
   ``attempt`` (and ``name``), so each attempt's rows are one range scan.
+- ``events``: every event received (published, posted, auto-emitted), in
+  arrival order ``seq``; unique ``event_id`` delivers a duplicate once; index
+  ``(name, seq)`` lists one event's history.
+- ``deployments``, ``scheduler_state``, ``deployment_runs``,
+  ``scheduler_leases``: the local scheduler's deployed flows, its per-deployment
+  state (cron cursor, pending events of an AND), the runs it started (one row
+  per launch key, so a tick or an event set starts at most one run) and the
+  lease that keeps two schedulers from running one store.
 """
 
 from __future__ import annotations
@@ -170,6 +178,74 @@ task_metadata = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
     _time("created_at", nullable=False),
     sa.PrimaryKeyConstraint("flow", "run_id", "step", "task_id", "attempt", "name"),
+)
+
+_SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite: the rowid
+
+events = sa.Table(
+    "events",
+    METADATA,
+    sa.Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String, nullable=False),
+    _key("name"),
+    sa.Column("payload", _JSON),
+    _time("timestamp", nullable=False),  # when the event happened (the publisher's clock)
+    _time("received_at", nullable=False),  # when this store recorded it
+    sa.Column("source", sa.String, nullable=False),  # publish | http | cli | auto | cloudevents
+    sa.Column("user", sa.String),
+    sa.Column("host", sa.String),
+    sa.UniqueConstraint("event_id", name="uq_events_event_id"),
+    sa.Index("ix_events_name_seq", "name", "seq"),
+)
+
+deployments = sa.Table(
+    "deployments",
+    METADATA,
+    sa.Column("name", sa.String, primary_key=True),  # project_flow_name, or the flow's name
+    _key("flow"),
+    sa.Column("spec", _JSON, nullable=False),  # what to run and when (grange.events.deployments)
+    sa.Column("paused", sa.Boolean, nullable=False),
+    sa.Column("user", sa.String, nullable=False),
+    _time("created_at", nullable=False),
+    _time("updated_at", nullable=False),
+)
+
+scheduler_state = sa.Table(
+    "scheduler_state",
+    METADATA,
+    _key("deployment"),
+    _key("key"),
+    sa.Column("value", _JSON),
+    _time("updated_at", nullable=False),
+    sa.PrimaryKeyConstraint("deployment", "key"),
+)
+
+deployment_runs = sa.Table(
+    "deployment_runs",
+    METADATA,
+    _key("deployment"),
+    _key("launch_key"),  # "cron:<tick>", "events:<ids>", "manual:<id>": one run per key
+    _key("flow"),
+    sa.Column("run_id", sa.String),  # NULL until the run has claimed its id
+    sa.Column("reason", sa.String, nullable=False),  # schedule | event | manual
+    sa.Column("event_ids", _JSON),
+    _time("scheduled_for"),
+    _time("created_at", nullable=False),
+    sa.Column("status", sa.String, nullable=False),  # launching | running | done | failed
+    sa.Column("message", sa.Text),
+    sa.PrimaryKeyConstraint("deployment", "launch_key"),
+    sa.Index("ix_deployment_runs_run", "flow", "run_id"),
+)
+
+scheduler_leases = sa.Table(
+    "scheduler_leases",
+    METADATA,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("holder", sa.String, nullable=False),
+    sa.Column("host", sa.String, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    _time("acquired_at", nullable=False),
+    _time("heartbeat_at", nullable=False),
 )
 
 TASK_KEY = ("flow", "run_id", "step", "task_id")

@@ -50,6 +50,49 @@ CREATE TABLE attempts (
     PRIMARY KEY (flow, run_id, step, task_id, attempt)
 )""",
     """\
+CREATE TABLE deployment_runs (
+    deployment VARCHAR NOT NULL,
+    launch_key VARCHAR NOT NULL,
+    flow VARCHAR NOT NULL,
+    run_id VARCHAR,
+    reason VARCHAR NOT NULL,
+    event_ids JSON,
+    scheduled_for DOUBLE,
+    created_at DOUBLE NOT NULL,
+    status VARCHAR NOT NULL,
+    message TEXT,
+    PRIMARY KEY (deployment, launch_key)
+)""",
+    """\
+CREATE INDEX ix_deployment_runs_run ON deployment_runs (flow, run_id)""",
+    """\
+CREATE TABLE deployments (
+    name VARCHAR NOT NULL,
+    flow VARCHAR NOT NULL,
+    spec JSON NOT NULL,
+    paused BOOLEAN NOT NULL,
+    user VARCHAR NOT NULL,
+    created_at DOUBLE NOT NULL,
+    updated_at DOUBLE NOT NULL,
+    PRIMARY KEY (name)
+)""",
+    """\
+CREATE TABLE events (
+    seq INTEGER NOT NULL,
+    event_id VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    payload JSON,
+    timestamp DOUBLE NOT NULL,
+    received_at DOUBLE NOT NULL,
+    source VARCHAR NOT NULL,
+    user VARCHAR,
+    host VARCHAR,
+    PRIMARY KEY (seq),
+    CONSTRAINT uq_events_event_id UNIQUE (event_id)
+)""",
+    """\
+CREATE INDEX ix_events_name_seq ON events (name, seq)""",
+    """\
 CREATE TABLE flows (
     name VARCHAR NOT NULL,
     created_at DOUBLE NOT NULL,
@@ -90,6 +133,24 @@ CREATE TABLE runs (
     runtime_started BIGINT,
     PRIMARY KEY (flow, run_id),
     CONSTRAINT uq_runs_flow_number UNIQUE (flow, number)
+)""",
+    """\
+CREATE TABLE scheduler_leases (
+    name VARCHAR NOT NULL,
+    holder VARCHAR NOT NULL,
+    host VARCHAR NOT NULL,
+    pid INTEGER NOT NULL,
+    acquired_at DOUBLE NOT NULL,
+    heartbeat_at DOUBLE NOT NULL,
+    PRIMARY KEY (name)
+)""",
+    """\
+CREATE TABLE scheduler_state (
+    deployment VARCHAR NOT NULL,
+    "key" VARCHAR NOT NULL,
+    value JSON,
+    updated_at DOUBLE NOT NULL,
+    PRIMARY KEY (deployment, "key")
 )""",
     """\
 CREATE TABLE schema_version (

@@ -12,7 +12,7 @@ from typing import Final
 
 from grange.exceptions import MetadataError
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """The latest version of the metadata schema (the last migration's number)."""
 
 
