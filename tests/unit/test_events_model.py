@@ -87,9 +87,7 @@ def test_metaflows_body_is_read_with_the_publishers_user_and_host() -> None:
 
 
 def test_a_body_without_payload_id_or_timestamp_gets_them() -> None:
-    event = parse_http(
-        Received(headers={}, body=b'{"name": "ping"}', client="127.0.0.1"), now=NOW
-    )
+    event = parse_http(Received(headers={}, body=b'{"name": "ping"}', client="127.0.0.1"), now=NOW)
     assert event.payload["id"] == event.event_id and event.timestamp == 1_717_200_000.0
     assert (event.user, event.host) == (None, "127.0.0.1")
 
@@ -197,7 +195,11 @@ def test_a_published_event_triggers_as_an_event() -> None:
 
 @pytest.mark.parametrize("mark", [True, "True", "true"])
 def test_a_runs_end_event_triggers_as_that_run(mark: Any) -> None:
-    payload = {"id": "Train/4/end/9", "pathspec": "Train/4/end/9", "auto-generated-by-metaflow": mark}
+    payload = {
+        "id": "Train/4/end/9",
+        "pathspec": "Train/4/end/9",
+        "auto-generated-by-metaflow": mark,
+    }
     trigger = EventRecord.new("metaflow.Train.end", payload, now=NOW).to_trigger_event()
     assert (trigger.type, trigger.id) == ("run", "Train/4/end/9")
 

@@ -351,7 +351,7 @@ def read_cloudevent(headers: Mapping[str, str], body: bytes) -> CloudEventFields
     try:
         from cloudevents.core.bindings.http import HTTPMessage, from_http_event
     except ImportError:  # cloudevents 1.x
-        from cloudevents.http import from_http  # type: ignore[import-not-found,no-redef]
+        from cloudevents.http import from_http  # type: ignore[import-not-found]
 
         return read_legacy_cloudevent(from_http, headers, body)
     try:

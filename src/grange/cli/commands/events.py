@@ -237,4 +237,3 @@ def _row(event: dict[str, Any]) -> list[str]:
         str(event.get("user") or "-"),
         shown,
     ]
-
