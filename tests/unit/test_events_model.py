@@ -8,13 +8,8 @@ from typing import Any
 
 import pytest
 
-from grange.events.model import (
-    MAX_NAME_LENGTH,
-    EventRecord,
-    Received,
-    parse_http,
-    read_legacy_cloudevent,
-)
+from grange.events.bodies import Received, parse_http, read_legacy_cloudevent
+from grange.events.model import MAX_NAME_LENGTH, EventRecord
 from grange.exceptions import EventError
 
 NOW = 1_717_200_000.25

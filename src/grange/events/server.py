@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from grange.events.model import Received, parse_http
+from grange.events.bodies import Received, parse_http
 from grange.exceptions import EventError, GrangeError
 
 if TYPE_CHECKING:
