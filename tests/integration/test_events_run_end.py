@@ -85,7 +85,7 @@ def test_an_end_event_that_cannot_be_sent_does_not_fail_the_run(tmp_path: Path) 
     assert "cannot reach the events endpoint" in result.stderr
 
 
-PUBLISHER = '''
+PUBLISHER = """
 from grange import FlowSpec, step
 from grange.events import Event
 
@@ -103,7 +103,7 @@ class PublishFlow(FlowSpec):
 
 if __name__ == "__main__":
     PublishFlow()
-'''
+"""
 
 
 def test_a_step_publishes_into_the_runs_store(tmp_path: Path) -> None:
