@@ -135,6 +135,8 @@ def test_events_go_to_the_url_with_the_token(
     assert not (local / "metadata.db").exists()  # not recorded locally as well
     Event("other", url=endpoint.url, access_token="mine").publish()
     assert endpoint.received[1]["headers"]["Authorization"] == "Bearer mine"
+    Event("third", url=endpoint.url).publish()  # the token in force goes with a given URL
+    assert endpoint.received[2]["headers"]["Authorization"] == "Bearer t0k"
 
 
 def test_transient_failures_are_tried_again(endpoint: Endpoint) -> None:

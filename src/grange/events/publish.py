@@ -143,12 +143,13 @@ def send(
     settings: EventSettings | None = None,
     store: EventStore | None = None,
 ) -> str:
-    """Deliver ``record`` where it goes (see the module's docs); returns where, as
-    it may be printed. ``store`` is the local destination when no URL applies
+    """Deliver ``record`` where it goes (see the module's docs), with the token in
+    force (``token``, else ``GRANGE_EVENTS_TOKEN``, else ``[events] token``) when
+    it goes over HTTP; returns where, as it may be printed. ``store`` is the local destination when no URL applies
     (default: the profile's, opened now)."""
-    if url is None:
+    if url is None or token is None:
         settings = EventSettings.of_profile() if settings is None else settings
-        url = settings.url
+        url = url or settings.url
         token = token or settings.token
     if url:
         from grange.events.webhook import check_url, post_event
