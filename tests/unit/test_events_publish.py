@@ -294,3 +294,13 @@ def test_a_run_end_that_cannot_be_emitted_is_a_warning(
     )  # fmt: skip
     assert "[events] nope" in warnings[1]
     assert EventStore(metadata).list() == []
+
+
+def test_metaflows_import_paths() -> None:
+    from grange.integrations import ArgoEvent as FromIntegrations
+
+    assert FromIntegrations is Event
+    with pytest.raises(AttributeError):
+        import grange.integrations
+
+        _ = grange.integrations.Nothing  # type: ignore[attr-defined]
