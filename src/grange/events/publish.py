@@ -105,10 +105,11 @@ class Event:
         try:
             record = EventRecord.new(self._name, {**self._payload, **(payload or {})})
             where = send(record, url=self._url, token=self._access_token)
-        except GrangeError as err:
+        except Exception as err:  # ignore_errors: best effort, whatever went wrong
             if not ignore_errors:
                 raise
-            print(f"Unable to publish event ({self._name}): {err.message}", file=sys.stderr)
+            text = err.message if isinstance(err, GrangeError) else f"{type(err).__name__}: {err}"
+            print(f"Unable to publish event ({self._name}): {text}", file=sys.stderr)
             return None
         print(f"Event ({self._name}) published to {where}.", file=sys.stderr)
         return record.event_id
