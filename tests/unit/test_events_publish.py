@@ -304,3 +304,16 @@ def test_metaflows_import_paths() -> None:
         import grange.integrations
 
         _ = grange.integrations.Nothing  # type: ignore[attr-defined]
+
+
+def test_ignore_errors_swallows_any_failure(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> str:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("grange.events.publish.send", broken)
+    assert Event("x").publish(ignore_errors=True) is None
+    assert "Unable to publish event (x): RuntimeError: disk on fire" in capsys.readouterr().err
+    with pytest.raises(RuntimeError):
+        Event("x").publish()
