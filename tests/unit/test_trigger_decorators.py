@@ -388,3 +388,16 @@ def test_trigger_event_round_trips() -> None:
     event = TriggerEvent("a", "1", 12.5, "run", {"k": [1]})
     assert TriggerEvent.from_dict(event.to_dict()) == event
     assert TriggerEvent.from_dict({"name": "a", "id": 1}) == TriggerEvent("a", "1", 0.0)
+
+
+def test_when_two_events_map_a_parameter_the_later_listed_wins() -> None:
+    cls = _flow(
+        trigger(
+            events=[{"name": "a", "parameters": ["day"]}, {"name": "b", "parameters": ["day"]}]
+        ),
+        day=Parameter("day", default="x"),
+    )
+    triggers = triggers_of(cls, None)
+    assert triggers is not None
+    events = [_event("b", 1.0, day="from-b"), _event("a", 2.0, day="from-a")]
+    assert parameters_from_events(cls, triggers, events) == {"day": "from-b"}
