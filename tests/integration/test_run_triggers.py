@@ -161,3 +161,10 @@ def test_bad_trigger_options_are_clear_errors(runner: Runner, tmp_path: Path) ->
     assert "comes from the payload of the run's trigger event" in result.stderr
     result = runner.run("trigger_event", top=("--trigger-event", "other_data"))
     assert "Event other_data is not one that TriggerEventFlow waits for (new_data)" in result.stderr
+
+
+def test_a_flow_without_trigger_decorators_takes_events_and_says_so(runner: Runner) -> None:
+    result = runner.run("trigger_upstream", top=("--trigger-event", "ping"))
+    assert "TriggerUpstreamFlow has no @trigger or @trigger_on_finish" in result.stderr
+    trigger = Run(f"TriggerUpstreamFlow/{result.run_id}").trigger
+    assert trigger is not None and trigger.event.name == "ping"
