@@ -195,6 +195,7 @@ def test_trigger_forms_resolve_to_event_dependencies() -> None:
         ({"event": 3}, "event 3 is neither a name nor a dict"),
         ({"event": lambda ctx: "a"}, "evaluated at deploy time) is not supported"),
         ({"event": "a", "options": {"resetat": 1}}, "@trigger: unknown option(s) resetat"),
+        ({"flow": "Up"}, "@trigger takes events, not flow="),
         ({"event": "a", "options": []}, "@trigger(options=[]) must be a dict"),
         ({"event": "a", "options": {"reset_at": {}}}, "reset_at={} needs a 'cron'"),
         (
