@@ -2,9 +2,9 @@
 that the local scheduler (:mod:`grange.events`), the Argo compiler
 (:mod:`grange.deploy.argo`) and a run's ``current.trigger`` all read.
 
-GROUNDWORK (issue 12): the types and signatures below are the contract between
-the parts of the issue; the decorators helper fills in the bodies without
-changing them.
+The types and signatures below are a contract between the decorators
+(:mod:`grange.decorators.schedule`, :mod:`grange.decorators.trigger`), the
+command line, the local scheduler and the Argo compiler: keep them stable.
 
 - :func:`schedule_of` → :class:`Schedule` (a 5-field cron and a timezone).
 - :func:`triggers_of` → :class:`Triggers`: the events a deployment waits for
