@@ -120,6 +120,10 @@ def test_a_cron_or_timezone_croniter_or_zoneinfo_refuses_is_a_lint_error() -> No
     ]
     with pytest.raises(DecoratorError, match="'61 \\* \\* \\* \\*' is not valid"):
         schedule_of(bad_cron)
+    for quartz in ("0 0 L * *", "0 0 * * 5L", "0 0 15W * *", "0 0 * * MON#2"):
+        (problem,) = _problems(_flow(schedule(cron=quartz)))
+        assert "(Quartz's L, W or #)" in problem
+    assert _problems(_flow(schedule(cron="0 0 * JUL WED"))) == []
     bad_zone = _flow(schedule(daily=True, timezone="Mars/Olympus"))
     assert _problems(bad_zone) == [
         "@schedule: timezone 'Mars/Olympus' is not an IANA time zone name"

@@ -276,7 +276,16 @@ def cron_problem(cron: str, timezone: str | None) -> str | None:
     Imports croniter and zoneinfo: called by lint, deployments and the
     scheduler, never while a flow module is imported."""
     import importlib
+    import re
 
+    # Quartz's L, W and # read differently (or not at all) in Argo's cron parser:
+    # a schedule means the same on one machine and on a cluster, or is refused.
+    for item in re.split(r"[\s,]+", cron.upper()):
+        if "#" in item or re.fullmatch(r"[0-9]*L|[0-9]*W|LW", item):
+            return (
+                f"cron expression {cron!r} uses {item!r} (Quartz's L, W or #), which Argo's "
+                "cron parser does not read the same way; write the days out"
+            )
     # Through importlib: croniter ships no type hints (its stubs are not installed).
     croniter = importlib.import_module("croniter").croniter
     if not croniter.is_valid(cron):
