@@ -45,8 +45,10 @@ RUN_DESTS = {
 
 
 def run_options(flow_cls: type) -> list[Any]:
-    """The trigger options of ``run`` (after the command), but those a flow parameter's
-    name takes (then only the top-level option gives it)."""
+    """The trigger options of ``run`` (after the command), but those whose name (or
+    keyword) a flow parameter takes: then only the top-level option gives it. Not
+    reserved names, as ``--branch`` after ``run`` is not: a Metaflow flow may have a
+    parameter called ``trigger``."""
     import click
 
     from grange.parameters import flow_parameters, normalized_name
@@ -72,7 +74,11 @@ def run_options(flow_cls: type) -> list[Any]:
         ),
         click.Option(["--trigger-json", "run_trigger_json"], hidden=True),
     ]
-    return [o for o in options if normalized_name(o.opts[0][2:]) not in taken]
+    return [
+        o
+        for o in options
+        if not {normalized_name(o.opts[0][2:]), str(o.name)} & taken  # --name or its dest
+    ]
 
 
 def with_run_options(flow: FlowContext, options: Mapping[str, Any]) -> FlowContext:
