@@ -3,8 +3,10 @@
 Outside a running task every fact is ``None`` and ``is_running_flow`` is
 False. The ``@project`` facts (``project_name``, ``branch_name``,
 ``project_flow_name``) are ``None`` and ``is_production``/``is_user_branch``
-False in a task of a flow without ``@project``. The task executor calls :meth:`Current._bind` before the step and
-:meth:`Current._unbind` after it.
+False in a task of a flow without ``@project``. ``trigger`` (the events that
+started the run) is read from the run's claim the first time a step asks, and
+is ``None`` for a run no event started. The task executor calls
+:meth:`Current._bind` before the step and :meth:`Current._unbind` after it.
 """
 
 from __future__ import annotations
@@ -55,6 +57,22 @@ class Current:
     # sits above this module, so it is never imported here.
     _client: Any = None
 
+    # Bound by the task layer: () -> the run's grange.client.trigger.Trigger or None,
+    # called on the first read of ``current.trigger`` only (nothing is read before).
+    _trigger: Any = None
+    _trigger_value: Any = None
+    _trigger_read = False
+
+    @property
+    def trigger(self) -> Any:
+        """The events that started the run, as a :class:`~grange.client.trigger.Trigger`
+        (``.event``, ``.events``, ``.run``, ``.runs``, ``[name]``), or ``None`` for a run
+        no event started, and outside a task. Read from the run's claim on first use."""
+        if not self._trigger_read:
+            self._trigger_value = self._trigger() if self._trigger is not None else None
+            self._trigger_read = self._trigger is not None
+        return self._trigger_value
+
     @property
     def task(self) -> Any:
         """The running task as a client :class:`~grange.Task` (None outside a task)."""
@@ -66,11 +84,14 @@ class Current:
         return self._client("run") if self._client is not None else None
 
     def _bind(self, **facts: Any) -> None:
-        unknown = set(facts) - set(_FIELDS) - set(self._extras) - {"_task", "_client"}
+        unknown = set(facts) - set(_FIELDS) - set(self._extras) - {"_task", "_client", "_trigger"}
         for name in unknown:
             self._extras.add(name)
         for name, value in facts.items():
             setattr(self, name, value)
+        if "_trigger" in facts:  # another run's claim: read afresh
+            self._trigger_read = False
+            self._trigger_value = None
 
     def _unbind(self) -> None:
         for name in getattr(self, "_extras", ()):
@@ -78,6 +99,9 @@ class Current:
         self._extras: set[str] = set()
         self._task = None
         self._client = None
+        self._trigger = None
+        self._trigger_value = None
+        self._trigger_read = False
         for name in _FIELDS:
             setattr(self, name, False if name in _FLAGS else None)
 

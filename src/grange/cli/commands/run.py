@@ -16,6 +16,17 @@ from grange.cli.context import FlowContext, pass_flow
 from grange.cli.errors import GuardedCommand
 from grange.cli.params import parameter_options, parameter_values
 from grange.cli.runtime_options import build_request, run_project
+from grange.cli.trigger_options import (
+    check_events,
+    explicit_or_event,
+    restated,
+    trigger_events,
+    with_run_options,
+)
+from grange.cli.trigger_options import given as trigger_given
+from grange.cli.trigger_options import run_options as run_trigger_options
+from grange.decorators.triggers import parameters_from_events
+from grange.exceptions import CommandError, ParameterError
 
 DEFAULT_MAX_WORKERS = 16
 DEFAULT_MAX_NUM_SPLITS = 100_000
@@ -117,14 +128,35 @@ def make_run_command(flow_cls: type) -> click.Command:
     @pass_flow
     def run(flow: FlowContext, /, **options: Any) -> None:
         project = run_project(flow, options)  # before the parameters' default functions
-        values = parameter_values(flow.flow_cls, options)
-        request = build_request(flow, options, project=project, parameters=values, resume=False)
+        flow = with_run_options(flow, options)
+        events = trigger_events(flow)
+        from_events: set[str] = set()
+        if events:
+            triggers = check_events(flow, events, project)
+            if triggers is not None:
+                mapped = parameters_from_events(flow.flow_cls, triggers, events)
+                options, from_events = explicit_or_event(flow, options, mapped)
+        try:
+            values = parameter_values(flow.flow_cls, options)
+        except ParameterError as err:
+            if err.parameter not in from_events:
+                raise
+            raise restated(err, err.parameter) from None
+        request = build_request(
+            flow,
+            options,
+            project=project,
+            parameters=values,
+            resume=False,
+            trigger=[e.to_dict() for e in events] or None,
+        )
         from grange.runtime import execute
 
         raise SystemExit(execute(request))
 
     run.params.extend(parameter_options(flow_cls))
     run.params.extend(_branch_options(flow_cls))
+    run.params.extend(run_trigger_options(flow_cls))
     return run
 
 
@@ -153,6 +185,13 @@ def make_resume_command(flow_cls: type) -> click.Command:
     def resume(
         flow: FlowContext, /, step: str | None, origin_run_id: str | None, **options: Any
     ) -> None:
+        if trigger_given(flow.settings):
+            raise CommandError(
+                "resume keeps the origin run's trigger events, as it keeps its parameters; "
+                "--trigger, --trigger-event and --trigger-json apply to run",
+                fix="leave them out, or start a new run with them: "
+                + flow.command_line("--trigger ... run"),
+            )
         request = build_request(
             flow,
             options,
