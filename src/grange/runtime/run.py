@@ -19,6 +19,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ class RunRequest:
     datastore_root: DatastoreLocation  # a local directory or s3://bucket/prefix
     metadata_url: str  # "local": SQLite under the datastore root
     user: str
+    events: Mapping[str, Any] = field(default_factory=dict)  # the profile's [events] table
     namespace: str | None = None
     tags: tuple[str, ...] = ()
     # values keyed by attribute name, converted and defaulted (``resolve_values``)
@@ -81,6 +83,9 @@ class RunRequest:
     live: bool = False  # draw the live progress view (a terminal)
     package_suffixes: tuple[str, ...] = ()  # --package-suffixes, besides .py
     project: ProjectInfo | None = None  # @project: the branch the run belongs to
+    # The events that started the run (TriggerEvent.to_dict() each), recorded in its
+    # claim as extra["trigger"]; a resumed run keeps its origin run's.
+    trigger: list[dict[str, Any]] | None = None
 
 
 def execute(req: RunRequest) -> int:
@@ -152,7 +157,7 @@ def execute(req: RunRequest) -> int:
             origin_run_id=plan.origin_run_id if plan else None,
             notice=output.notice,
             process=current_process(),
-            extra={"code_package": code_package.to_dict()} if code_package else None,
+            extra=_claim_extra(req, blobs, plan, code_package),
         )
         try:
             if req.run_id_file:
@@ -214,6 +219,18 @@ def execute(req: RunRequest) -> int:
         hung_up = result.interrupted and result.stop_signal == signal.SIGHUP
         with contextlib.suppress(OSError) if hung_up else contextlib.nullcontext():
             output.summary(summarize(req, run_id, status, result, time.time() - started))
+        if status == "succeeded":  # metaflow.<flow>.end, for @trigger_on_finish (never raises)
+            from grange.events.publish import emit_run_end
+
+            emit_run_end(
+                metadata,
+                flow=flow,
+                run_id=run_id,
+                end_step=graph.end,
+                project=req.project,
+                events=req.events,
+                user=req.user,
+            )
         if result.interrupted:
             return exit_code(result.stop_signal)
         return 0 if status == "succeeded" else 1
@@ -283,6 +300,25 @@ def _check_run_id_file(req: RunRequest) -> None:
                 f"--run-id-file {req.run_id_file}: cannot write a file there",
                 fix="name a file in a directory that exists and is writable",
             )
+
+
+def _claim_extra(
+    req: RunRequest, blobs: BlobStore, plan: ClonePlan | None, code_package: Any
+) -> dict[str, Any] | None:
+    """What the run's claim records besides the usual: its code package and the events
+    that started it (a resumed run: its origin run's)."""
+    extra: dict[str, Any] = {}
+    if code_package:
+        extra["code_package"] = code_package.to_dict()
+    trigger = req.trigger
+    if plan is not None:
+        from grange.datastore.runs import read_claim
+
+        origin = read_claim(blobs, req.flow_cls.__name__, plan.origin_run_id)
+        trigger = (origin.extra.get("trigger") if origin is not None else None) or None
+    if trigger:
+        extra["trigger"] = list(trigger)
+    return extra or None
 
 
 def step_options(
