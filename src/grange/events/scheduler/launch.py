@@ -140,6 +140,7 @@ class ProcessLauncher:
         run_id_file.unlink(missing_ok=True)
         env = dict(self.env)
         env["GRANGE_PLAIN_OUTPUT"] = "1"
+        env["GRANGE_DEPLOYMENT"] = spec.name  # a deployed run (Event.safe_publish publishes)
         if spec.user:
             env["GRANGE_USER"] = spec.user
         if spec.storage.profile:
