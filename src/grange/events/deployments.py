@@ -247,6 +247,12 @@ def _triggers_dict(triggers: Triggers | None) -> dict[str, Any] | None:
     }
 
 
+def _upstream(data: Mapping[str, Any] | None) -> UpstreamFlow | None:
+    if not data:
+        return None
+    return UpstreamFlow(flow=data["flow"], project=data.get("project"), branch=data.get("branch"))
+
+
 def _triggers_of(data: Mapping[str, Any] | None) -> Triggers | None:
     if not data:
         return None
@@ -257,10 +263,7 @@ def _triggers_of(data: Mapping[str, Any] | None) -> Triggers | None:
             EventDependency(
                 name=str(dep["name"]),
                 parameters=dict(dep.get("parameters") or {}),
-                upstream=None
-                if not up
-                else UpstreamFlow(flow=up["flow"], project=up.get("project"),
-                                  branch=up.get("branch")),  # fmt: skip
+                upstream=_upstream(up),
             )
         )
     reset = data.get("reset_at")

@@ -87,8 +87,7 @@ def parameter_words(flow_cls: type, options: dict[str, Any]) -> dict[str, tuple[
             from grange.exceptions import ParameterError
 
             raise ParameterError(
-                f"--{param.name} is an IncludeFile: a deployment cannot hold a file's "
-                "contents yet",
+                f"--{param.name} is an IncludeFile: a deployment cannot hold a file's contents yet",
                 parameter=param.name,
                 fix="leave it out (the run reads its default), or make it a plain Parameter",
             )
@@ -111,8 +110,9 @@ def deploy_flow(flow: FlowContext, options: dict[str, Any]) -> None:
     lint.check(flow.graph())
     branch = options.get("deploy_branch") or flow.settings.branch
     production = bool(options.get("deploy_production")) or flow.settings.production
-    project = flow.project(branch=options.get("deploy_branch"),
-                           production=bool(options.get("deploy_production")))  # fmt: skip
+    project = flow.project(
+        branch=options.get("deploy_branch"), production=bool(options.get("deploy_production"))
+    )
     schedule = schedule_of(flow.flow_cls)
     triggers = triggers_of(flow.flow_cls, project)
     if schedule is not None:
@@ -133,8 +133,11 @@ def deploy_flow(flow: FlowContext, options: dict[str, Any]) -> None:
         name=project.project_flow_name if project is not None else flow.flow_name,
         flow=flow.flow_name,
         package=package,
-        storage=Storage(datastore_root=str(root), metadata=None if hidden else url,
-                        profile=flow.settings.profile),  # fmt: skip
+        storage=Storage(
+            datastore_root=str(root),
+            metadata=None if hidden else url,
+            profile=flow.settings.profile,
+        ),
         schedule=schedule,
         triggers=triggers,
         parameters=words,

@@ -109,7 +109,7 @@ def list_command(datastore: str | None, datastore_root: str | None, metadata: st
                      "yes" if d.paused else "no", last_text))  # fmt: skip
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths)]
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         click.echo("  ".join([*cells, row[-1]]).rstrip())
 
 

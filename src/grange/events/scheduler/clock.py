@@ -62,7 +62,7 @@ class ManualClock:
 
 
 class FileClock:
-    """"Now" read from a file (or a fixed value); the real time passes while waiting."""
+    """ "Now" read from a file (or a fixed value); the real time passes while waiting."""
 
     def __init__(self, fixed: float | None = None, path: Path | None = None) -> None:
         self.fixed = fixed

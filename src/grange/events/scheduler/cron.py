@@ -31,7 +31,7 @@ def zone(name: str | None) -> tzinfo:
 
 def check_cron(expression: str, timezone_name: str | None = None) -> None:
     """Refuse a cron expression (or timezone) that croniter cannot read."""
-    from croniter import croniter
+    from croniter import croniter  # type: ignore[import-untyped]
 
     zone(timezone_name)
     if len(expression.split()) != 5 or not croniter.is_valid(expression):

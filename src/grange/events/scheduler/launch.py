@@ -15,6 +15,7 @@ the pid's start time, then by run id) instead of starting them again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -149,7 +150,7 @@ class ProcessLauncher:
         with open(log, "ab") as out:
             out.write(f"$ {' '.join(command)}\n".encode())
             out.flush()
-            child = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            child = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -190,10 +191,8 @@ class ProcessLauncher:
     def terminate(self, started: Started) -> None:
         if self.poll(started) != RUNNING:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(started.pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def wait_all(self) -> None:
         """Reap the children that have ended (zombies otherwise)."""

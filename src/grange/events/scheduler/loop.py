@@ -171,6 +171,7 @@ class Scheduler:
                 if run_id and not launch.run_id:
                     self.state.set(launch.deployment, launch.launch_key, run_id=run_id)
                 continue
+            message: str | None
             if outcome == GONE:
                 status, message = self._outcome_of(launch.flow, run_id, started)
             else:

@@ -73,7 +73,7 @@ def default_workdir(metadata_url: str) -> Path:
 def event_source(store: MetadataStore) -> EventSource:
     from grange.events.store import EventStore
 
-    return EventStore(store)  # type: ignore[no-any-return]
+    return EventStore(store)
 
 
 class Service:
@@ -189,5 +189,3 @@ class Service:
             self._server.should_exit = True
             if self._thread is not None:
                 self._thread.join(timeout=10)
-
-
