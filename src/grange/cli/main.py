@@ -25,6 +25,7 @@ TOP_LEVEL: tuple[CommandEntry, ...] = (
     CommandEntry("config", "config:config"),
     CommandEntry("db", "db:db"),
     CommandEntry("deployments", "deployments:deployments"),
+    CommandEntry("events", "events:events"),
     CommandEntry("push", "push:push"),
     CommandEntry("runs", "runs:runs"),
     CommandEntry("scheduler", "scheduler:scheduler"),

@@ -78,7 +78,9 @@ def check_events(
 ) -> Triggers | None:
     """The flow's triggers (None: it has none); a notice for each event it does not wait for."""
     from grange.decorators.triggers import triggers_of
+    from grange.graph import lint
 
+    lint.check(flow.graph())  # a misused decorator is reported at its line first
     triggers = triggers_of(flow.flow_cls, project)
     if triggers is None:
         flow.say(

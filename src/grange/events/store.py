@@ -19,6 +19,7 @@ Events live in the index only (they have no record in the datastore): a local
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,6 +46,18 @@ class EventStore:
 
     def __init__(self, metadata: MetadataStore) -> None:
         self.metadata = metadata
+
+    def describe(self) -> str:
+        """Which database, as it may be printed (a file's path, or a URL without password)."""
+        path = getattr(self.metadata, "path", None)
+        if path is not None:
+            return f"the metadata database {path}"
+        engine = getattr(self.metadata, "engine", None)
+        if engine is not None:
+            from grange.metastore.engine import shown_url
+
+            return f"the metadata database {shown_url(engine)}"
+        return "the metadata database"
 
     @retrying
     def record(self, event: EventRecord) -> bool:
@@ -80,7 +93,8 @@ class EventStore:
     ) -> list[EventRecord]:
         """The latest events (of ``name``), newest first, at most ``limit``; with
         ``before_seq``, those recorded before that one (the next page)."""
-        where, args = [], []
+        where: builtins.list[str] = []
+        args: builtins.list[Any] = []
         if name is not None:
             where.append("name = ?")
             args.append(name)
@@ -96,7 +110,7 @@ class EventStore:
         return [_record(row) for row in rows]
 
     @retrying
-    def after(self, seq: int, limit: int = DEFAULT_LIMIT) -> list[EventRecord]:
+    def after(self, seq: int, limit: int = DEFAULT_LIMIT) -> builtins.list[EventRecord]:
         """The events recorded after ``seq`` (0: from the first), in arrival order."""
         with self.metadata._read() as c:
             rows = c.execute(
