@@ -83,3 +83,33 @@ def test_an_end_event_that_cannot_be_sent_does_not_fail_the_run(tmp_path: Path) 
     assert "succeeded" in result.output
     assert "the run succeeded, but its end event could not be emitted" in result.stderr
     assert "cannot reach the events endpoint" in result.stderr
+
+
+PUBLISHER = """
+from grange import FlowSpec, step
+from grange.events import Event
+
+
+class PublishFlow(FlowSpec):
+    @step
+    def start(self):
+        self.event_id = Event("new_data").add_to_payload("rows", 3).publish()
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    PublishFlow()
+"""
+
+
+def test_a_step_publishes_into_the_runs_store(tmp_path: Path) -> None:
+    runner = Runner(tmp_path)
+    flow = tmp_path / "publish_flow.py"
+    flow.write_text(PUBLISHER)
+    runner.run(flow)
+    names = [(e.name, e.source, e.payload.get("rows")) for e in events_of(runner).list()]
+    assert names == [("metaflow.PublishFlow.end", "auto", None), ("new_data", "publish", 3)]

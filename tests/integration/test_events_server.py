@@ -55,7 +55,7 @@ def test_an_event_is_recorded_once_and_wakes_the_scheduler_once(
     recorded = store.list()
     assert [e.event_id for e in recorded] == ["e-1"] and recorded[0].source == "http"
     assert recorded[0].payload["date"] == "2024" and recorded[0].host == "127.0.0.1"
-    assert [e.event_id for e in woken] == ["e-1"]
+    assert [(e.event_id, e.seq) for e in woken] == [("e-1", recorded[0].seq)]
 
 
 def test_cloudevents_in_both_modes(client: httpx.Client, store: EventStore) -> None:
