@@ -121,6 +121,65 @@ def test_the_seed_training_then_inference_on_one_event(sched: Scheduling) -> Non
     assert len(runs("TrainingFlow")) == 1 and len(runs("InferenceFlow")) == 1
 
 
+def test_the_seed_over_http_the_cli_and_the_event_api(sched: Scheduling) -> None:
+    import httpx
+
+    sched.deploy("training")
+    sched.deploy("inference")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/events"
+    scheduler = sched.scheduler("--port", str(port))
+    try:
+        wait_for(lambda: _healthy(port), "the endpoint")
+        body = {"name": "new_data", "payload": {"date": "d-http", "id": "http-1"}}
+        answer = httpx.post(url, json=body)
+        assert answer.status_code == 202, answer.text
+        assert httpx.post(url, json=body).json()["duplicate"] is True  # delivered once
+        wait_for(lambda: _models(sched) == ["model-for-d-http"], "the HTTP event's runs")
+        sched.grange("events", "publish", "new_data", "--payload", "date=d-cli")
+        wait_for(lambda: len(_models(sched)) == 2, "the CLI event's runs")
+        code = (
+            "from grange.events import Event; Event('new_data').publish(payload={'date': 'd-api'})"
+        )
+        sched._run([sys.executable, "-c", code], GRANGE_EVENTS_URL=url)
+        wait_for(lambda: len(_models(sched)) == 3, "the API event's runs")
+    finally:
+        scheduler.send_signal(signal.SIGTERM)
+        _, err = scheduler.communicate(timeout=60)
+    assert scheduler.returncode == 0, err
+    assert _models(sched) == ["model-for-d-api", "model-for-d-cli", "model-for-d-http"]
+    listed = sched.grange("events", "list", "--name", "new_data").stdout
+    assert "http-1" in listed and listed.count("new_data") == 3
+    assert runs("TrainingFlow")[-1].trigger.event.id == "http-1"  # the oldest run
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _healthy(port: int) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _models(sched: Scheduling) -> list[str]:
+    """The models of the successful InferenceFlow runs, sorted."""
+    with sched.store()._read() as c:
+        done = c.execute(
+            "SELECT run_id FROM deployment_runs WHERE deployment = 'InferenceFlow' "
+            "AND status = 'succeeded'"
+        ).fetchall()
+    return sorted(Flow("InferenceFlow")[row[0]].data.model for row in done)
+
+
 def test_a_chain_a_b_c_runs_in_order(sched: Scheduling) -> None:
     for link in ("chain_c", "chain_b", "chain_a"):
         sched.deploy(link)

@@ -553,3 +553,39 @@ def test_a_lease_whose_process_is_dead_on_this_host_is_taken_over(store: Metadat
     dead.holder = f"{this_host()}|{child.pid}|1"
     dead.acquire(T0)
     assert Lease(store).acquire(T0 + 1) is not None  # at once: no heartbeat wait
+
+
+def test_an_endpoint_off_loopback_needs_a_token() -> None:
+    from grange.events.scheduler.service import check_binding
+
+    check_binding("127.0.0.1", None)
+    check_binding("::1", None)
+    check_binding("localhost", None)
+    check_binding("0.0.0.0", "secret")
+    with pytest.raises(CommandError, match="without a token"):
+        check_binding("0.0.0.0", None)
+
+
+def test_the_file_clock_reads_posix_seconds_or_iso_times(tmp_path: Path) -> None:
+    from grange.events.scheduler.clock import FileClock, clock_from_env
+
+    clock_file = tmp_path / "now"
+    clock_file.write_text("2026-01-01T00:01:00")
+    clock = clock_from_env({"GRANGE_SCHEDULER_NOW": f"@{clock_file}"})
+    assert clock.now() == at("2026-01-01T00:01:00")
+    clock_file.write_text("1800000000")
+    assert clock.now() == 1_800_000_000
+    assert isinstance(clock_from_env({"GRANGE_SCHEDULER_NOW": "5"}), FileClock)
+    clock_file.write_text("noon")
+    with pytest.raises(CommandError, match="neither POSIX seconds nor an ISO 8601 time"):
+        clock.now()
+
+
+def test_a_bad_cron_or_timezone_is_refused() -> None:
+    from grange.events.scheduler.cron import check_cron
+
+    check_cron("*/15 9-17 * * 1-5", "Europe/Paris")
+    with pytest.raises(CommandError, match="5-field"):
+        check_cron("0 0 * * ? *")
+    with pytest.raises(CommandError, match="unknown timezone"):
+        check_cron("0 0 * * *", "Mars/Olympus")

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grange.exceptions import CommandError
+from grange.exceptions import CommandError, GrangeError
 
 if TYPE_CHECKING:
     from grange.events.scheduler.clock import Clock
     from grange.events.scheduler.loop import EventSource
+    from grange.events.store import EventStore
     from grange.metastore import MetadataStore
 
 DEFAULT_HOST = "127.0.0.1"
@@ -70,7 +71,7 @@ def default_workdir(metadata_url: str) -> Path:
     return cache_dir() / "scheduler" / digest
 
 
-def event_source(store: MetadataStore) -> EventSource:
+def event_source(store: MetadataStore) -> EventStore:
     from grange.events.store import EventStore
 
     return EventStore(store)
@@ -109,7 +110,6 @@ class Service:
             say=say,
         )
         self._server: Any = None
-        self._thread: threading.Thread | None = None
         self.url: str | None = None
 
     def request_stop(self) -> None:
@@ -151,41 +151,22 @@ class Service:
 
     # -- HTTP ---------------------------------------------------------------------
     def _serve_http(self) -> None:
-        import uvicorn
-
-        from grange.events.server import make_app
+        from grange.events.server import make_app, serve
 
         store = self.store
-        app = make_app(lambda: event_source(store), token=self.options.token,
-                       on_event=lambda *_: self.wake.set())  # fmt: skip
-        config = uvicorn.Config(
-            app,
-            host=self.options.host,
-            port=self.options.port or 0,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
+        app = make_app(
+            lambda: event_source(store),
+            token=self.options.token,
+            on_event=lambda _record: self.wake.set(),
         )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="grange-events-http", daemon=True)
-        thread.start()
-        while not server.started:
-            if not thread.is_alive():
-                raise CommandError(
-                    f"cannot serve events on {self.options.host}:{self.options.port} (is the "
-                    "port taken?)",
-                    fix="choose another --port, or stop what listens there",
-                )
-            threading.Event().wait(0.02)
-        self._server, self._thread = server, thread
-        port = self.options.port
-        if not port:
-            port = server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://{self.options.host}:{port}/events"
+        try:
+            self._server = serve(app, self.options.host, self.options.port or 0)
+        except GrangeError as err:
+            raise CommandError(err.message, fix=err.fix) from None
+        self.url = f"{self._server.url}/events"
         self.say(f"Accepting events at {self.url}")
 
     def _stop_http(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
-            if self._thread is not None:
-                self._thread.join(timeout=10)
+            self._server.stop()
+            self._server = None
