@@ -393,8 +393,8 @@ def test_deploy_time_values_yield_to_values_an_event_maps(store: MetadataStore) 
     )
     launcher = FakeLauncher()
     loop = scheduler(store, ManualClock(T0), launcher)
-    publish(store, "new_data", T0, day="2026-01-01")
-    publish(store, "new_data", T0 + 1)  # no "day": the deployment's value
+    publish(store, "new_data", T0, event_id="z", day="2026-01-01")
+    publish(store, "new_data", T0 + 1, event_id="a")  # no "day": the deployment's value
     loop.step()
     assert [args for *_, args in launcher.started] == [
         ["--alpha", "5"],

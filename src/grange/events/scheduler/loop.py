@@ -291,6 +291,7 @@ class Scheduler:
             flow=d.spec.flow,
             reason="event",
             created_at=now,
+            scheduled_for=max(float(e["received_at"]) for e in events),  # arrival order
             event_ids=tuple(str(e["id"]) for e in events),
         )
         if self.state.insert(c, launch):

@@ -165,7 +165,7 @@ class SchedulerState:
         if where:
             sql += " WHERE " + " AND ".join(where)
         order = "DESC" if limit else "ASC"
-        sql += f" ORDER BY created_at {order}, launch_key {order}"
+        sql += f" ORDER BY created_at {order}, scheduled_for {order}, launch_key {order}"
         if limit:
             sql += f" LIMIT {int(limit)}"
         with self.read() as c:
