@@ -93,7 +93,8 @@ class Service:
         from grange.events.scheduler.lease import Lease
         from grange.events.scheduler.loop import Scheduler
 
-        check_binding(options.host, options.token)
+        if options.port is not None and not options.once:
+            check_binding(options.host, options.token)
         self.store = store
         self.options = options
         self.clock = clock
