@@ -589,3 +589,31 @@ def test_a_bad_cron_or_timezone_is_refused() -> None:
         check_cron("0 0 * * ? *")
     with pytest.raises(CommandError, match="unknown timezone"):
         check_cron("0 0 * * *", "Mars/Olympus")
+
+
+def test_a_pass_that_meets_a_database_error_is_tried_again(
+    store: MetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from grange.exceptions import MetadataError
+
+    deploy(store, spec())
+    manual_launch(store, Deployments(store).require("Flow"), now=T0)
+    said: list[str] = []
+    launcher = FakeLauncher()
+    loop = Scheduler(store, EventStore(store), launcher, ManualClock(T0), say=said.append)
+    real = loop.step
+    calls = iter([MetadataError("the database is locked"), None])
+
+    def flaky() -> Any:
+        error = next(calls, None)
+        if error is not None:
+            raise error
+        launcher.finish_all()
+        return real()
+
+    monkeypatch.setattr(loop, "step", flaky)
+    loop.run(threading.Event(), threading.Event(), poll_interval=0.01, once=True)
+    assert "this pass failed, trying again: the database is locked" in said
+    assert len(launcher.started) == 1

@@ -146,8 +146,16 @@ class Scheduler:
     ) -> None:
         """Step until ``stop`` is set (or, with ``once``, until nothing is pending or
         running); ``wake`` cuts a wait short (an event arrived)."""
+        from grange.exceptions import MetadataError
+
         while not stop.is_set():
-            report = self.step()
+            try:
+                report = self.step()
+            except MetadataError as err:  # a database busy or unreachable for a while
+                self.say(f"this pass failed, trying again: {err.message}")
+                wake.clear()
+                self.clock.wait(poll_interval, wake)
+                continue
             if heartbeat is not None:
                 heartbeat(self.clock.now())
             if once and report.idle:
