@@ -98,7 +98,7 @@ def parameter_words(flow_cls: type, options: dict[str, Any]) -> dict[str, tuple[
 
 def deploy_flow(flow: FlowContext, options: dict[str, Any]) -> None:
     from grange.cli.commands.deployments import open_store, when
-    from grange.cli.runtime_options import datastore_root, metadata_url
+    from grange.cli.runtime_options import datastore_root, effective, metadata_url
     from grange.config import mask_text
     from grange.decorators.triggers import schedule_of, triggers_of
     from grange.environments.package import package_flow
@@ -136,7 +136,7 @@ def deploy_flow(flow: FlowContext, options: dict[str, Any]) -> None:
         storage=Storage(
             datastore_root=str(root),
             metadata=None if hidden else url,
-            profile=flow.settings.profile,
+            profile=effective(flow.settings).profile_name,
         ),
         schedule=schedule,
         triggers=triggers,
