@@ -47,6 +47,18 @@ class TriggerDecorator(FlowDecorator):
     name = "trigger"
     defaults = {"event": None, "events": [], "options": {}}
 
+    def __init__(
+        self, attributes: dict[str, Any] | None = None, *, statically_defined: bool = True
+    ) -> None:
+        upstream = sorted({"flow", "flows"} & set(attributes or {}))
+        if upstream:  # a common slip: the upstream flows are @trigger_on_finish's
+            raise DecoratorError(
+                f"@trigger takes events, not {upstream[0]}=",
+                fix=f"to start when a flow's run succeeds, write "
+                f"@trigger_on_finish({upstream[0]}=...); @trigger accepts: event, events, options",
+            )
+        super().__init__(attributes, statically_defined=statically_defined)
+
     def validate(self) -> None:
         event, events = self.attributes["event"], self.attributes["events"]
         if event is not None and events:
