@@ -135,6 +135,8 @@ def test_events_go_to_the_url_with_the_token(
     assert not (local / "metadata.db").exists()  # not recorded locally as well
     Event("other", url=endpoint.url, access_token="mine").publish()
     assert endpoint.received[1]["headers"]["Authorization"] == "Bearer mine"
+    Event("third", url=endpoint.url).publish()  # the token in force goes with a given URL
+    assert endpoint.received[2]["headers"]["Authorization"] == "Bearer t0k"
 
 
 def test_transient_failures_are_tried_again(endpoint: Endpoint) -> None:
@@ -292,3 +294,26 @@ def test_a_run_end_that_cannot_be_emitted_is_a_warning(
     )  # fmt: skip
     assert "[events] nope" in warnings[1]
     assert EventStore(metadata).list() == []
+
+
+def test_metaflows_import_paths() -> None:
+    from grange.integrations import ArgoEvent as FromIntegrations
+
+    assert FromIntegrations is Event
+    with pytest.raises(AttributeError):
+        import grange.integrations
+
+        _ = grange.integrations.Nothing  # type: ignore[attr-defined]
+
+
+def test_ignore_errors_swallows_any_failure(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> str:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("grange.events.publish.send", broken)
+    assert Event("x").publish(ignore_errors=True) is None
+    assert "Unable to publish event (x): RuntimeError: disk on fire" in capsys.readouterr().err
+    with pytest.raises(RuntimeError):
+        Event("x").publish()

@@ -104,8 +104,10 @@ def _from_metaflow_body(
             f"the event's 'payload' is a JSON {type(payload).__name__}, not an object",
             fix='send {"name": NAME, "payload": {"field": value, ...}}',
         )
-    record = EventRecord.new(name, payload, source="http", user="", host="", now=now)
-    return replace(record, user=user, host=host)  # unknown stays unknown
+    fields = {k: v for k, v in payload.items() if k != "name"}
+    record = EventRecord.new(name, fields, source="http", user="", host="", now=now)
+    # As received (a payload's own 'name' kept); an unknown user stays unknown.
+    return replace(record, payload={**record.payload, **payload}, user=user, host=host)
 
 
 def _from_cloudevent(

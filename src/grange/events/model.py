@@ -6,8 +6,9 @@ scheduler`` both receive)::
     {"name": NAME, "payload": {"name": NAME, "id": ID, "timestamp": INT_SECONDS, ...}}
 
 The payload holds the user's fields next to ``name``, ``id`` and ``timestamp``;
-a user field of the same name wins, as in Metaflow (a run's end event sets
-``id`` to its end task's pathspec). The event's id is ``payload["id"]``: a
+a user ``id`` or ``timestamp`` wins, as in Metaflow (a run's end event sets
+``id`` to its end task's pathspec), but ``name`` is always the event's name
+(Argo Events sensors match on ``payload.name``). The event's id is ``payload["id"]``: a
 store records each id once.
 
 What the events endpoint accepts besides (CloudEvents) is read by
@@ -80,6 +81,12 @@ class EventRecord:
         now = time.time() if now is None else now
         fields = dict(payload or {})
         check_payload(fields)
+        if fields.get("name", name) != name:  # Argo sensors match on payload.name
+            raise EventError(
+                f"the payload field 'name' ({fields['name']!r}) is not the event's name ({name!r})",
+                fix="the payload's 'name' is the event's name, which sensors match on: "
+                "rename that field",
+            )
         if event_id is None and "id" not in fields:
             import uuid
 
