@@ -270,3 +270,37 @@ def test_deploy_refuses_a_bad_parameter_value(sched: Scheduling) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert os.path.exists(sched.cwd) and "Traceback" not in done.stderr
+
+
+def test_the_ml_workflow_example(sched: Scheduling) -> None:
+    """examples/ml_workflow: a push ingests the data if it changed, then trains."""
+    example = ALL_FLOWS.parent.parent / "examples" / "ml_workflow"
+    data = sched.cwd / "rides.csv"
+    data.write_text((example / "data.csv").read_text())
+    for flow, args in (("ingest", ("--dataset", str(data))), ("train", ())):
+        done = sched._run([sys.executable, str(example / f"{flow}.py"), "deploy", *args])
+        assert done.returncode == 0, done.stderr
+    push = sched.cwd / "push.json"
+    push.write_text((example / "push.json").read_text())
+
+    def pushed() -> tuple[Run, Run]:
+        sched.grange("events", "publish", "github_push", "--payload-file", str(push))
+        sched.once()
+        return Flow("IngestFlow").latest_run, Flow("TrainFlow").latest_run
+
+    ingest, train = pushed()
+    assert (
+        ingest.successful
+        and ingest.data.changed
+        and ingest.data.commit == ("0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c")
+    )
+    assert train.successful and train.data.model["trained_on"] == ingest.pathspec
+    first_model = train.data.model
+    assert round(first_model["a"], 2) == 2.05
+    ingest, train = pushed()  # the same data again: ingestion stops, the model stays
+    assert not ingest.data.changed and [s.id for s in ingest] == ["end", "unchanged", "start"]
+    assert train.data.model == first_model
+    data.write_text("x,y\n1,1\n2,2\n")
+    ingest, train = pushed()
+    assert ingest.data.changed and train.data.model["a"] == 1.0
+    assert len(runs("IngestFlow")) == 3 and len(runs("TrainFlow")) == 3
