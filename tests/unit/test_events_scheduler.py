@@ -89,9 +89,16 @@ class FakeLauncher:
                 self.codes[pid] = code
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Any:
-    yield MetadataStore.from_url(sqlite_url(tmp_path / "store"))
+@pytest.fixture(params=["sqlite3", "sqlalchemy"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A new store, on the stdlib sqlite3 and on SQLAlchemy (as PostgreSQL runs it)."""
+    from grange.metastore.sql_store import SqlAlchemyStore
+
+    url = sqlite_url(tmp_path / "store")
+    if request.param == "sqlalchemy":
+        yield SqlAlchemyStore.open(url)
+    else:
+        yield MetadataStore.from_url(url)
     dispose_all()
 
 
