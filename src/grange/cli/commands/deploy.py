@@ -45,9 +45,9 @@ def make_deploy_command(flow_cls: type) -> click.Command:
     @click.option("--catchup-limit", type=click.IntRange(min=1), default=DEFAULT_CATCHUP_LIMIT,
                   show_default=True, help="With --catchup all: at most this many missed ticks.")  # fmt: skip
     @click.option("--tag", "tags", multiple=True, metavar="TAG", help="A tag of every run.")
-    @click.option("--deploy-branch", "--branch", "deploy_branch", metavar="NAME",
+    @click.option("--branch", "deploy_branch", metavar="NAME",
                   help="Deploy to the @project branch test.NAME.")  # fmt: skip
-    @click.option("--deploy-production", "--production", "deploy_production", is_flag=True,
+    @click.option("--production", "deploy_production", is_flag=True,
                   help="Deploy to the @project production branch.")  # fmt: skip
     @pass_flow
     def deploy(flow: FlowContext, /, **options: Any) -> None:
@@ -55,7 +55,7 @@ def make_deploy_command(flow_cls: type) -> click.Command:
 
     taken = {opt for param in deploy.params for opt in getattr(param, "opts", ())}
     clashes = []
-    for option in parameter_options(flow_cls):
+    for option in parameter_options(flow_cls, envvar_prefix=None):
         if set(option.opts) & taken:
             clashes.append(option.opts[0])
         else:
