@@ -624,3 +624,23 @@ def test_a_pass_that_meets_a_database_error_is_tried_again(
     loop.run(threading.Event(), threading.Event(), poll_interval=0.01, once=True)
     assert "this pass failed, trying again: the database is locked" in said
     assert len(launcher.started) == 1
+
+
+def test_a_run_started_on_another_machine_is_followed_by_its_status(
+    store: MetadataStore,
+) -> None:
+    from grange.events.scheduler.launch import UNKNOWN
+
+    deploy(store, spec())
+    key = manual_launch(store, Deployments(store).require("Flow"), now=T0)
+    first = FakeLauncher()
+    scheduler(store, ManualClock(T0), first).step()
+    run_id = store.new_run("Flow", user="ada")
+    elsewhere = FakeLauncher()
+    elsewhere.codes[1001] = UNKNOWN
+    elsewhere.run_ids[1001] = run_id
+    loop = scheduler(store, ManualClock(T0), elsewhere)
+    assert loop.step().finished == []  # its run still runs
+    store.finish_run("Flow", run_id, status="failed")
+    assert loop.step().finished == [(key, st.FAILED)]
+    assert elsewhere.started == []

@@ -61,6 +61,7 @@ class Started:
 
 RUNNING = "running"
 GONE = "gone"  # a process this scheduler did not start has ended: its exit code is unknown
+UNKNOWN = "unknown"  # a process of another machine: its run's status says whether it ended
 
 
 class Launcher(Protocol):
@@ -75,7 +76,7 @@ class Launcher(Protocol):
         ...
 
     def poll(self, started: Started) -> int | str:
-        """The exit code, :data:`RUNNING`, or :data:`GONE`."""
+        """The exit code, :data:`RUNNING`, :data:`GONE` or :data:`UNKNOWN`."""
         ...
 
     def run_id(self, started: Started) -> str | None:
@@ -99,6 +100,7 @@ class ProcessLauncher:
         self.workdir = Path(workdir)
         self.env = dict(os.environ if env is None else env)
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._codes: dict[int, int] = {}  # exit codes of ended children, until polled
 
     def command(
         self,
@@ -168,17 +170,25 @@ class ProcessLauncher:
             log=str(log),
         )
 
-    def poll(self, started: Started) -> int | str:
-        child = self._children.get(started.pid)
-        if child is not None:
+    def _reap(self) -> None:
+        """Collect every child that has ended (a replaced run's too: no zombies)."""
+        for pid, child in list(self._children.items()):
             code = child.poll()
-            if code is None:
-                return RUNNING
-            del self._children[started.pid]
-            return code
+            if code is not None:
+                self._codes[pid] = code
+                del self._children[pid]
+
+    def poll(self, started: Started) -> int | str:
+        self._reap()
+        if started.pid in self._codes:
+            return self._codes.pop(started.pid)
+        if started.pid in self._children:
+            return RUNNING
         alive = is_alive(started.host, started.pid, started.started)
-        if alive is None:  # another host, or cannot tell: ask the pid
-            alive = _pid_exists(started.pid)
+        if alive is None:
+            if started.host != this_host():
+                return UNKNOWN  # started on another machine: the run's status tells
+            alive = _pid_exists(started.pid)  # here, without a start time to check
         return RUNNING if alive else GONE
 
     def run_id(self, started: Started) -> str | None:
@@ -193,11 +203,6 @@ class ProcessLauncher:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(started.pid, signal.SIGTERM)
-
-    def wait_all(self) -> None:
-        """Reap the children that have ended (zombies otherwise)."""
-        for child in list(self._children.values()):
-            child.poll()
 
 
 def _pid_exists(pid: int) -> bool:

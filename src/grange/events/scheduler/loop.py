@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from grange.events.deployments import Deployment, Deployments
 from grange.events.scheduler import state as st
 from grange.events.scheduler.cron import ticks_between
-from grange.events.scheduler.launch import GONE, RUNNING, Launcher, Started
+from grange.events.scheduler.launch import GONE, RUNNING, UNKNOWN, Launcher, Started
 from grange.events.scheduler.matching import launch_key, match, provided_parameters
 from grange.events.scheduler.state import Launch, SchedulerState
 
@@ -175,6 +175,9 @@ class Scheduler:
             started = Started.from_dict(info["started"])
             outcome = self.launcher.poll(started)
             run_id = launch.run_id or self.launcher.run_id(started)
+            if outcome == UNKNOWN:
+                row = self.store.get_run(launch.flow, run_id) if run_id else None
+                outcome = GONE if row is not None and row.status != "running" else RUNNING
             if outcome == RUNNING:
                 if run_id and not launch.run_id:
                     self.state.set(launch.deployment, launch.launch_key, run_id=run_id)
