@@ -136,3 +136,54 @@ def test_the_profiles_store_may_be_postgresql(tmp_path: Path) -> None:
         assert store.record(event()) is True
         assert "postgresql://" in store.describe() and len(store.list()) == 1
     assert not (tmp_path / ".grange").exists()
+
+
+@needs_postgres
+def test_a_reader_never_skips_an_event_committed_after_a_later_seq() -> None:
+    """Two real connections: the first insert takes seq 1 and is slow to commit, a
+    second insert comes meanwhile. A reader of ``after(cursor)`` must never see the
+    second before the first (it would move its cursor past seq 1 for ever)."""
+    from contextlib import contextmanager
+
+    with fresh_database() as url:
+        metadata = MetadataStore.from_url(url)
+        inserted, commit = threading.Event(), threading.Event()
+        inner = metadata._write
+
+        @contextmanager
+        def slow_write():  # type: ignore[no-untyped-def]
+            with inner() as c:
+                yield c
+                if threading.current_thread().name == "slow":
+                    inserted.set()
+                    commit.wait()  # the row is inserted, its transaction not committed
+
+        metadata._write = slow_write  # type: ignore[method-assign]
+        store = EventStore(metadata)
+        first, second = event("a"), event("b")
+        slow = threading.Thread(target=store.record, args=(first,), name="slow")
+        slow.start()
+        inserted.wait()
+        fast = threading.Thread(target=store.record, args=(second,))
+        fast.start()
+        reader = EventStore(MetadataStore.from_url(url))
+        while fast.is_alive() and not _waits_for_advisory_lock(reader):
+            fast.join(0.05)  # the second insert ends, or queues behind the first
+        cursor, seen = 0, []
+        for record in reader.after(cursor):  # what a scheduler's pass reads now
+            seen.append(record.event_id)
+            cursor = record.seq or cursor
+        commit.set()
+        slow.join()
+        fast.join()
+        for record in reader.after(cursor):  # the next pass
+            seen.append(record.event_id)
+        assert sorted(seen) == sorted([first.event_id, second.event_id])
+
+
+def _waits_for_advisory_lock(store: EventStore) -> bool:
+    with store.metadata._read() as c:
+        row = c.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone()
+    return bool(row[0])

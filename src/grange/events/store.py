@@ -13,6 +13,17 @@ and the second call says so (``False``). ``seq`` orders events as they were
 recorded: a reader that remembers the last ``seq`` it handled
 (:meth:`EventStore.after`) sees every later event once.
 
+That last guarantee needs the seqs to become visible in their order. SQLite
+serializes writers (``BEGIN IMMEDIATE``), so it holds there by itself. On
+PostgreSQL a ``seq`` is taken from a sequence when the row is inserted, and
+two transactions may commit in the other order: a reader would see seq 2,
+move its cursor past it, and never see seq 1 committed a moment later. So
+:meth:`EventStore.record` first takes a transaction-level advisory lock
+(:data:`SEQ_LOCK`), released by its commit: event inserts run one at a time,
+each takes its seq and commits before the next one takes its own, and a
+reader never sees a seq before all lower ones are visible. An insert holds
+the lock for one short statement, so publishers queue for milliseconds.
+
 Events live in the index only (they have no record in the datastore): a local
 ``metadata.db`` rebuilt from the datastore's records starts with none.
 """
@@ -34,6 +45,8 @@ if TYPE_CHECKING:
     from grange.metastore import MetadataStore
 
 DEFAULT_LIMIT = 100
+#: Arbitrary, fixed: the key of PostgreSQL's advisory lock that orders event inserts.
+SEQ_LOCK = 0x67726E6765763173
 _COLUMNS = 'seq, event_id, name, payload, timestamp, received_at, source, "user", host'
 _INSERT = (
     'INSERT INTO events (event_id, name, payload, timestamp, received_at, source, "user", host) '
@@ -64,6 +77,9 @@ class EventStore:
         """Record ``event``; ``False`` if an event with its id was recorded already
         (then nothing changes: the first one's payload and time stay)."""
         with self.metadata._write() as c:
+            connection = getattr(c, "connection", None)
+            if connection is not None and connection.dialect.name == "postgresql":
+                c.execute("SELECT pg_advisory_xact_lock(?)", (SEQ_LOCK,))  # see the module doc
             cursor = c.execute(
                 _INSERT,
                 (
