@@ -8,6 +8,7 @@ down), pause, manual runs, a restart while a run goes on, and the lease.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -644,3 +645,118 @@ def test_a_run_started_on_another_machine_is_followed_by_its_status(
     store.finish_run("Flow", run_id, status="failed")
     assert loop.step().finished == [(key, st.FAILED)]
     assert elsewhere.started == []
+
+
+# -- findings of the review -------------------------------------------------------------
+
+
+def test_launch_file_names_never_collide() -> None:
+    from grange.events.scheduler.launch import safe_name
+
+    long = "events:" + "a" * 200
+    keys = [long + "1", long + "2", "events:a:b", "events:a_b", "events:a/b"]
+    assert len({safe_name(k) for k in keys}) == len(keys)
+    assert all(len(safe_name(k)) < 100 for k in keys)
+
+
+def test_a_relative_workdir_is_made_absolute(tmp_path: Path, monkeypatch: Any) -> None:
+    from grange.events.scheduler.launch import ProcessLauncher
+
+    monkeypatch.chdir(tmp_path)
+    assert ProcessLauncher(Path("wd")).workdir == tmp_path / "wd"
+
+
+def test_runs_get_the_schedulers_metadata_url_in_their_environment_only(
+    tmp_path: Path,
+) -> None:
+    import sys
+    import time
+
+    from grange.events.scheduler.launch import ProcessLauncher
+
+    url = "postgresql://u:secret@db.example/grange"
+
+    class Printing(ProcessLauncher):
+        def command(self, *args: Any) -> list[str]:
+            code = "import os, sys; print('ENV', os.environ['GRANGE_METADATA'], sys.argv)"
+            return [sys.executable, "-c", code, *super().command(*args)]
+
+    launcher = Printing(tmp_path, metadata=url)
+    started = launcher.start(spec(), "manual:x", [], [])
+    while launcher.poll(started) == RUNNING:
+        time.sleep(0.05)
+    log = Path(started.log).read_text()
+    assert f"ENV {url} [" in log
+    assert log.count("secret") == 1 and "--metadata" not in log
+
+
+def test_a_deployment_of_another_metadata_database_is_not_started(store: MetadataStore) -> None:
+    other = Storage(datastore_root="/nowhere", metadata="postgresql://u:***@db/other")
+    deploy(store, replace(spec(), storage=other))
+    same = Storage(datastore_root="/nowhere", metadata="postgresql://u:***@db/grange")
+    deploy(store, replace(spec("Same"), storage=same))
+    clock, launcher = ManualClock(T0), FakeLauncher()
+    loop = Scheduler(store, EventStore(store), launcher, clock,
+                     metadata="postgresql+psycopg://u:pw@db/grange")  # fmt: skip
+    for name in ("Flow", "Same"):
+        manual_launch(store, Deployments(store).require(name), now=T0)
+    loop.step()
+    assert [name for name, *_ in launcher.started] == ["Same"]
+    refused = st.SchedulerState(store).launches(deployment="Flow")[0]
+    assert refused.status == st.FAILED and "postgresql://u:***@db/other" in (refused.message or "")
+    assert "pw" not in (refused.message or "")
+
+
+def test_an_event_a_pass_moved_past_while_deploying_still_counts(store: MetadataStore) -> None:
+    triggers = Triggers(kind="event", dependencies=(EventDependency("new_data"),))
+    clock, launcher = ManualClock(T0), FakeLauncher()
+    loop = scheduler(store, clock, launcher)
+    publish(store, "other", T0 - 5)
+    before = EventStore(store).last_seq()  # deploy reads it, then saves the deployment
+    publish(store, "new_data", T0, event_id="just-after")
+    loop.step()  # a pass that read the deployments before the save: its cursor moves on
+    deploy(store, replace(spec(triggers=triggers), events_after=before))
+    loop.step()
+    assert len(launcher.started) == 1 and launcher.started[0][2][0]["id"] == "just-after"
+    loop.step()
+    assert len(launcher.started) == 1
+
+
+def test_a_cron_that_never_fires_is_refused() -> None:
+    from grange.events.scheduler.cron import check_cron, next_tick
+
+    assert next_tick("0 0 30 2 *", None, T0) is None
+    with pytest.raises(CommandError, match="never fires"):
+        check_cron("0 0 30 2 *", None, now=T0)
+
+
+def test_with_catchup_all_and_forbid_the_latest_missed_tick_runs(store: MetadataStore) -> None:
+    policies = Policies(catchup="all", concurrency="forbid")
+    deploy(store, spec(schedule=EVERY_MINUTE, policies=policies))
+    clock, launcher = ManualClock(T0), FakeLauncher()
+    loop = scheduler(store, clock, launcher)
+    loop.step()
+    clock.set(at("2026-01-01T00:05:30"))
+    loop.step()
+    assert launcher.keys() == ["cron:2026-01-01T00:05:00Z"]
+    older = st.SchedulerState(store).launch("Flow", "cron:2026-01-01T00:01:00Z")
+    assert older is not None and older.status == st.SKIPPED and "later tick" in (older.message or "")
+
+
+def test_only_the_scheduler_that_claims_a_launch_starts_it(store: MetadataStore) -> None:
+    deploy(store, spec())
+    manual_launch(store, Deployments(store).require("Flow"), now=T0)
+    first, second = FakeLauncher(), FakeLauncher()
+    a = scheduler(store, ManualClock(T0), first)
+    b = scheduler(store, ManualClock(T0), second)  # overlapping a, after a lease take-over
+    read = a.state.launches
+
+    def launches(**kwargs: Any) -> list[st.Launch]:
+        found = read(**kwargs)
+        if kwargs.get("statuses") == (st.PENDING,):
+            b.step()  # b starts it between a's read and a's start
+        return found
+
+    a.state.launches = launches  # type: ignore[method-assign]
+    a.step()
+    assert len(first.started) + len(second.started) == 1

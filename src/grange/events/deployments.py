@@ -82,9 +82,15 @@ class Policies:
 @dataclass(frozen=True)
 class Storage:
     """Where the deployment's runs store: the datastore root (absolute) and the
-    metadata URL (``local`` or a URL without a password: a password reaches the
-    runs through the profile or ``GRANGE_METADATA`` of the scheduler instead),
-    and the profile the deployer worked under."""
+    metadata URL as it may be shown (``local``, or a URL with any password as
+    ``***``), and the profile the deployer worked under.
+
+    The runs use the metadata database of the scheduler that starts them (it is
+    where the deployment is stored, and where the events that chain runs are
+    read): the scheduler passes its URL to them in ``GRANGE_METADATA``, never on
+    a command line, and refuses to start a run whose deployment names another
+    database (:func:`same_metadata`). ``None``: deployed by an older grange
+    that did not record a URL holding a password."""
 
     datastore_root: str
     metadata: str | None = None
@@ -111,6 +117,9 @@ class DeploymentSpec:
     policies: Policies = field(default_factory=Policies)
     flow_file: str = ""  # where it was deployed from (absolute), for messages
     user: str = ""  # who deployed it: its runs are theirs (GRANGE_USER), as on Argo
+    # The events table's last seq when it was deployed: every later event counts for
+    # it, even one a scheduler's pass under way when it was saved moved past.
+    events_after: int | None = None
 
     @property
     def manual_only(self) -> bool:
@@ -119,10 +128,9 @@ class DeploymentSpec:
 
     def top_level_args(self) -> list[str]:
         """The options before ``run`` that put the run in the deployment's storage
-        and on its branch."""
+        and on its branch (the metadata URL goes in the environment: see
+        :class:`Storage`)."""
         args = ["--datastore-root", self.storage.datastore_root]
-        if self.storage.metadata:
-            args += ["--metadata", self.storage.metadata]
         if self.branch is not None:
             args += ["--branch", self.branch]
         if self.production:
@@ -177,6 +185,7 @@ class DeploymentSpec:
             },
             "flow_file": self.flow_file,
             "user": self.user,
+            "events_after": self.events_after,
         }
 
     @classmethod
@@ -209,7 +218,30 @@ class DeploymentSpec:
             ),
             flow_file=str(data.get("flow_file") or ""),
             user=str(data.get("user") or ""),
+            events_after=None if data.get("events_after") is None else int(data["events_after"]),
         )
+
+
+def same_metadata(deployed: str | None, scheduler: str | None) -> bool:
+    """Whether a deployment's metadata database (:attr:`Storage.metadata`) is the
+    scheduler's (``None``: the local SQLite index under the datastore root).
+    Passwords do not count (the deployment keeps none); a deployment that recorded
+    no URL (an older grange's, deployed with a password) is taken as the scheduler's."""
+    if deployed is None:
+        return True
+    if deployed in ("", "local") or scheduler in (None, "", "local"):
+        return deployed in ("", "local") and scheduler in (None, "", "local")
+    return _comparable(deployed) == _comparable(scheduler)
+
+
+def _comparable(url: str) -> str:
+    from grange.metastore.urls import mask_url
+
+    scheme, sep, rest = mask_url(url).partition("://")
+    scheme = scheme.split("+", 1)[0]  # the driver does not change the database
+    if scheme == "postgres":
+        scheme = "postgresql"
+    return scheme + sep + rest.rstrip("/")
 
 
 def _schedule_dict(schedule: Schedule | None) -> dict[str, Any] | None:

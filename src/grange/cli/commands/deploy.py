@@ -96,6 +96,18 @@ def parameter_words(flow_cls: type, options: dict[str, Any]) -> dict[str, tuple[
     return words
 
 
+def check_run_tags(tags: tuple[str, ...], profile: Any) -> None:
+    """Refuse now the tags that ``run`` would refuse at every run: empty, too long,
+    in a system tag's form, too many, or against the profile's policy."""
+    from grange.config import check_tags as check_policy_tags
+    from grange.metastore.tags import check_tag_count, check_tags, check_user_tags
+
+    checked = check_tags(tags)
+    check_user_tags(checked, frozenset())
+    check_tag_count(checked)
+    check_policy_tags(profile.policy, tags)
+
+
 def deploy_flow(flow: FlowContext, options: dict[str, Any]) -> None:
     from grange.cli.commands.deployments import open_store, when
     from grange.cli.runtime_options import datastore_root, effective, metadata_url
@@ -104,6 +116,8 @@ def deploy_flow(flow: FlowContext, options: dict[str, Any]) -> None:
     from grange.environments.package import package_flow
     from grange.events.deployments import Deployments, DeploymentSpec, Policies, Storage
     from grange.events.scheduler.cron import check_cron, next_tick
+    from grange.events.store import EventStore
+    from grange.metastore.urls import mask_url
     from grange.graph import lint
     from grange.parameters import current_username, flow_parameters
 
@@ -115,10 +129,13 @@ def deploy_flow(flow: FlowContext, options: dict[str, Any]) -> None:
     )
     schedule = schedule_of(flow.flow_cls)
     triggers = triggers_of(flow.flow_cls, project)
+    now = time.time()
     if schedule is not None:
-        check_cron(schedule.cron, schedule.timezone)
+        check_cron(schedule.cron, schedule.timezone, now=now)
     if triggers is not None and triggers.reset_at is not None:
-        check_cron(triggers.reset_at.cron, triggers.reset_at.timezone)
+        check_cron(triggers.reset_at.cron, triggers.reset_at.timezone, now=now)
+    tags = tuple(options.get("tags") or ())
+    check_run_tags(tags, effective(flow.settings))
     policies = Policies(concurrency=options["concurrency"], catchup=options["catchup"],
                         catchup_limit=options["catchup_limit"])  # fmt: skip
     words = parameter_words(flow.flow_cls, options)
@@ -126,6 +143,7 @@ def deploy_flow(flow: FlowContext, options: dict[str, Any]) -> None:
     url = metadata_url(flow.settings)
     hidden = mask_text(url) != url
     store, _ = open_store(flow.settings)
+    events_after = EventStore(store).last_seq()  # every later event counts for it
     package = package_flow(flow.flow_file, root, flow.flow_name,
                            tuple(flow.settings.package_suffixes))  # fmt: skip
     user = current_username()
@@ -135,22 +153,22 @@ def deploy_flow(flow: FlowContext, options: dict[str, Any]) -> None:
         package=package,
         storage=Storage(
             datastore_root=str(root),
-            metadata=None if hidden else url,
+            metadata=mask_url(url),
             profile=effective(flow.settings).profile_name,
         ),
         schedule=schedule,
         triggers=triggers,
         parameters=words,
         parameter_names=tuple(p.name for p in flow_parameters(flow.flow_cls)),
-        tags=tuple(options.get("tags") or ()),
+        tags=tags,
         branch=branch if project is not None else None,
         production=production if project is not None else False,
         with_decorators=tuple(flow.settings.with_decorators),
         policies=policies,
         flow_file=flow.flow_file,
         user=user,
+        events_after=events_after,
     )
-    now = time.time()
     before = Deployments(store).save(spec, user=user, now=now)
     verb = "Deployed"
     if before is not None:
@@ -168,8 +186,9 @@ def deploy_flow(flow: FlowContext, options: dict[str, Any]) -> None:
     if before is not None and before.paused:
         lines.append(f"It is paused: `grange deployments resume {spec.name}` resumes it.")
     if hidden:
-        lines.append("The metadata URL holds a password: the runs read it from the "
-                     "scheduler's profile or GRANGE_METADATA.")  # fmt: skip
+        lines.append("The metadata URL holds a password: run the scheduler on the same "
+                     "database (its GRANGE_METADATA or profile); it gives its runs the URL "
+                     "in their environment.")  # fmt: skip
     lines.append("The local scheduler runs it: grange scheduler "
                  "(`grange deployments list` shows every deployment).")  # fmt: skip
     for line in lines:

@@ -94,8 +94,8 @@ def list_command(datastore: str | None, datastore_root: str | None, metadata: st
                                              else "")  # fmt: skip
             cursor = (state.value(d.name, st.CRON) or {}).get("cursor")
             base = max(now, float(cursor)) if cursor is not None else now
-            upcoming = "paused" if d.paused else when(next_tick(spec.schedule.cron,
-                                                                spec.schedule.timezone, base))  # fmt: skip
+            tick = next_tick(spec.schedule.cron, spec.schedule.timezone, base)
+            upcoming = "paused" if d.paused else "never" if tick is None else when(tick)
         triggers = "-"
         if spec.triggers is not None:
             triggers = " & ".join(dep.name for dep in spec.triggers.dependencies)

@@ -66,7 +66,7 @@ def scheduler(
     metadata: str | None,
 ) -> None:
     from grange.cli.commands.deployments import open_store, store_settings
-    from grange.cli.runtime_options import effective
+    from grange.cli.runtime_options import effective, metadata_url
     from grange.events.scheduler.clock import clock_from_env
     from grange.events.scheduler.service import Service, ServiceOptions, default_workdir
 
@@ -86,8 +86,11 @@ def scheduler(
     host = host or str(table.get("host") or DEFAULT_HOST)
     if port is None:
         port = int(str(table.get("port") or DEFAULT_PORT))
+    given = metadata_url(settings)
+    chosen = Path(workdir or str(table.get("workdir") or "") or default_workdir(url))
     options = ServiceOptions(
-        workdir=Path(workdir or str(table.get("workdir") or "") or default_workdir(url)),
+        workdir=chosen.expanduser().absolute(),  # the runs start in it: not relative to it
+        metadata=None if given in (None, "", "local") else given,
         host=host,
         port=None if no_http else port,
         token=token or _setting(table, "token", "GRANGE_SCHEDULER_TOKEN"),

@@ -29,8 +29,9 @@ def zone(name: str | None) -> tzinfo:
         ) from None
 
 
-def check_cron(expression: str, timezone_name: str | None = None) -> None:
-    """Refuse a cron expression (or timezone) that croniter cannot read."""
+def check_cron(expression: str, timezone_name: str | None = None, *, now: float = 0.0) -> None:
+    """Refuse a cron expression (or timezone) that croniter cannot read, or one
+    that never fires (a date no month has, such as ``0 0 30 2 *``) after ``now``."""
     from croniter import croniter  # type: ignore[import-untyped]
 
     zone(timezone_name)
@@ -38,6 +39,12 @@ def check_cron(expression: str, timezone_name: str | None = None) -> None:
         raise CommandError(
             f"{expression!r} is not a 5-field cron expression (minute hour day month weekday)",
             fix="write e.g. '0 * * * *' (hourly) or '*/15 9-17 * * 1-5'",
+        )
+    if next_tick(expression, timezone_name, now) is None:
+        raise CommandError(
+            f"the cron expression {expression!r} never fires: no date matches its day and "
+            "month fields (such as February 30)",
+            fix="give a day that the month has, e.g. '0 0 28 2 *'",
         )
 
 
@@ -47,9 +54,15 @@ def _iter(expression: str, tz: str | None, at: float):  # type: ignore[no-untype
     return croniter(expression, datetime.fromtimestamp(at, zone(tz)))
 
 
-def next_tick(expression: str, tz: str | None, after: float) -> float:
-    """The first tick strictly after ``after``."""
-    return float(_iter(expression, tz, math.floor(after)).get_next(datetime).timestamp())
+def next_tick(expression: str, tz: str | None, after: float) -> float | None:
+    """The first tick strictly after ``after`` (None: the expression never fires)."""
+    from croniter import CroniterError
+
+    try:
+        found = _iter(expression, tz, math.floor(after)).get_next(datetime)
+    except CroniterError:  # no such date (or an expression stored unchecked)
+        return None
+    return float(found.timestamp())
 
 
 def last_tick(expression: str, tz: str | None, at: float) -> float | None:

@@ -89,16 +89,31 @@ class Launcher(Protocol):
 
 
 def safe_name(text: str) -> str:
-    """``text`` as a file name."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:120] or "_"
+    """``text`` as a file name, one of its own: a readable prefix (at most 60
+    characters, others as ``_``) and a digest of the whole text, so that two
+    texts never share a name (two launch keys, their trigger and log files)."""
+    import hashlib
+
+    readable = re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:60]
+    return f"{readable}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
 
 
 class ProcessLauncher:
-    """Runs launches as child processes; files under ``workdir``."""
+    """Runs launches as child processes; files under ``workdir`` (made absolute: the
+    children run there). ``metadata``: the scheduler's metadata URL (None: the
+    local index under each deployment's datastore root), given to every run in
+    ``GRANGE_METADATA`` (a password never goes on a command line)."""
 
-    def __init__(self, workdir: Path, env: Mapping[str, str] | None = None) -> None:
-        self.workdir = Path(workdir)
+    def __init__(
+        self,
+        workdir: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        metadata: str | None = None,
+    ) -> None:
+        self.workdir = Path(workdir).expanduser().absolute()
         self.env = dict(os.environ if env is None else env)
+        self.metadata = metadata
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._codes: dict[int, int] = {}  # exit codes of ended children, until polled
 
@@ -148,6 +163,7 @@ class ProcessLauncher:
             env["GRANGE_USER"] = spec.user
         if spec.storage.profile:
             env["GRANGE_PROFILE"] = spec.storage.profile
+        env["GRANGE_METADATA"] = self.metadata or "local"  # the scheduler's database
         command = self.command(spec, trigger_file, run_id_file, parameter_args)
         with open(log, "ab") as out:
             out.write(f"$ {' '.join(command)}\n".encode())

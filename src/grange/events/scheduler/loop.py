@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
-from grange.events.deployments import Deployment, Deployments
+from grange.events.deployments import Deployment, Deployments, same_metadata
 from grange.events.scheduler import state as st
 from grange.events.scheduler.cron import ticks_between
 from grange.events.scheduler.launch import GONE, RUNNING, UNKNOWN, Launcher, Started
@@ -90,6 +90,12 @@ def event_dict(record: Any) -> dict[str, Any]:
     return data
 
 
+def _shown(url: str | None) -> str:
+    from grange.metastore.urls import mask_url
+
+    return "the local index" if url is None else mask_url(url)
+
+
 def _iso(at: float) -> str:
     return datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -106,6 +112,7 @@ class Scheduler:
         *,
         say: Callable[[str], None] = lambda _: None,
         on_time: float = ON_TIME,
+        metadata: str | None = None,
     ) -> None:
         self.store = store
         self.events = events
@@ -113,6 +120,7 @@ class Scheduler:
         self.clock = clock
         self.say = say
         self.on_time = on_time
+        self.metadata = metadata  # its database's URL, as its runs get it (None: local)
         self.state = SchedulerState(store)
         self.deployments = Deployments(store)
 
@@ -263,10 +271,18 @@ class Scheduler:
 
     # -- 3. events --------------------------------------------------------------
     def _events(self, deployments: Mapping[str, Deployment], now: float) -> None:
+        """Match the events each triggered deployment has not seen yet. Each one has
+        its own cursor (a new one's starts at the seq recorded when it was deployed,
+        so an event that a pass under way at that moment moved past still counts);
+        the scheduler's cursor is where a deployment saved before cursors were kept
+        starts."""
         triggered = [d for d in deployments.values() if d.spec.triggers is not None]
         while True:
-            cursor = int(self.state.value(st.SCHEDULER, st.EVENT_CURSOR) or 0)
-            records = list(self.events.after(cursor, EVENT_BATCH))
+            with self.state.read() as c:
+                default = int(self.state.get(c, st.SCHEDULER, st.EVENT_CURSOR) or 0)
+                cursors = {d.name: self._cursor(c, d, default) for d in triggered}
+            start = min([default, *cursors.values()])
+            records = list(self.events.after(start, EVENT_BATCH))
             if not records:
                 return
             with self.state.write() as c:
@@ -277,8 +293,10 @@ class Scheduler:
                 for record in records:
                     event = event_dict(record)
                     for d in triggered:
-                        if d.paused or event["received_at"] < d.created_at:
-                            continue  # paused, or an event from before it was deployed
+                        if record.seq <= cursors[d.name] or d.paused:
+                            continue  # seen already, or paused
+                        if d.spec.events_after is None and event["received_at"] < d.created_at:
+                            continue  # an event from before it was deployed
                         assert d.spec.triggers is not None
                         before = pending[d.name]
                         after, fired = match(d.spec.triggers, before, event)
@@ -288,11 +306,21 @@ class Scheduler:
                         if fired is not None:
                             changed.add(d.name)
                             self._decide(c, d, fired, now)
+                last = int(records[-1].seq)
                 for name in changed:
                     self.state.put(c, name, st.PENDING_EVENTS, pending[name], now=now)
-                self.state.put(c, st.SCHEDULER, st.EVENT_CURSOR, int(records[-1].seq), now=now)
+                for d in triggered:
+                    if cursors[d.name] < last:
+                        self.state.put(c, d.name, st.EVENT_CURSOR, last, now=now)
+                self.state.put(c, st.SCHEDULER, st.EVENT_CURSOR, max(last, default), now=now)
             if len(records) < EVENT_BATCH:
                 return
+
+    def _cursor(self, c: Any, d: Deployment, default: int) -> int:
+        own = self.state.get(c, d.name, st.EVENT_CURSOR)
+        if own is not None:
+            return int(own)
+        return default if d.spec.events_after is None else int(d.spec.events_after)
 
     def _decide(self, c: Any, d: Deployment, events: list[dict[str, Any]], now: float) -> None:
         key = launch_key(events)
@@ -312,9 +340,28 @@ class Scheduler:
 
     # -- 4. launch --------------------------------------------------------------
     def _launch(self, deployments: Mapping[str, Deployment], report: StepReport) -> None:
-        for launch in self.state.launches(statuses=(st.PENDING,)):
+        pending = self.state.launches(statuses=(st.PENDING,))
+        latest: dict[str, Launch] = {}  # each deployment's latest pending tick
+        for launch in pending:
+            if launch.reason == "schedule":
+                best = latest.get(launch.deployment)
+                if best is None or (launch.scheduled_for or 0) >= (best.scheduled_for or 0):
+                    latest[launch.deployment] = launch
+        for launch in pending:
             deployment = deployments.get(launch.deployment)
             if deployment is None or deployment.paused:
+                continue
+            newer = latest.get(launch.deployment)
+            if (
+                deployment.spec.policies.concurrency == "forbid"
+                and launch.reason == "schedule"
+                and newer is not None
+                and newer.launch_key != launch.launch_key
+            ):  # one run at a time: of the ticks due together, the latest runs
+                self.state.set(launch.deployment, launch.launch_key, status=st.SKIPPED,
+                               message=f"concurrency forbid: the later tick {newer.launch_key} "
+                               "runs instead")  # fmt: skip
+                report.finished.append((launch.launch_key, st.SKIPPED))
                 continue
             active = self.state.launches(statuses=st.ACTIVE, deployment=launch.deployment)
             policy = deployment.spec.policies.concurrency
@@ -351,7 +398,15 @@ class Scheduler:
         args = [w for name, words in spec.parameters.items() if name not in provided
                 for w in words]  # fmt: skip
         trigger = [{k: v for k, v in e.items() if k not in ("received_at", "seq")} for e in events]
-        self.state.set(launch.deployment, launch.launch_key, status=st.LAUNCHING)
+        if not same_metadata(spec.storage.metadata, self.metadata):
+            self._end(launch, st.FAILED, report, message="it was deployed to the metadata "
+                      f"database {spec.storage.metadata}, not this scheduler's "
+                      f"({_shown(self.metadata)}): its runs and their events would not be "
+                      "where this scheduler reads them; run `grange scheduler` on that "
+                      "database, or deploy again under this one")  # fmt: skip
+            return
+        if not self.state.claim(launch.deployment, launch.launch_key):
+            return  # another scheduler (overlapping this one) is starting it
         try:
             started = self.launcher.start(spec, launch.launch_key, trigger, args)
         except OSError as err:

@@ -40,6 +40,7 @@ class ServiceOptions:
     token: str | None = None
     poll_interval: float = DEFAULT_POLL
     once: bool = False
+    metadata: str | None = None  # the metadata URL its runs get (None: the local index)
 
 
 def is_loopback(host: str) -> bool:
@@ -102,13 +103,14 @@ class Service:
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.lease = Lease(store)
-        self.launcher = ProcessLauncher(options.workdir)
+        self.launcher = ProcessLauncher(options.workdir, metadata=options.metadata)
         self.scheduler = Scheduler(
             store,
             events if events is not None else event_source(store),
             self.launcher,
             clock,
             say=say,
+            metadata=options.metadata,
         )
         self._server: Any = None
         self.url: str | None = None

@@ -146,6 +146,18 @@ class SchedulerState:
             (*(values[n] for n in names), deployment, key),
         )
 
+    def claim(self, deployment: str, key: str) -> bool:
+        """Mark a pending launch ``launching``; False if it was not pending (another
+        scheduler, overlapping this one after a lease take-over, claimed it first).
+        Only the scheduler whose update flipped it starts its run."""
+        with self.write() as c:
+            cursor = c.execute(
+                "UPDATE deployment_runs SET status = ? "
+                "WHERE deployment = ? AND launch_key = ? AND status = ?",
+                (LAUNCHING, deployment, key, PENDING),
+            )
+            return bool(cursor.rowcount == 1)
+
     def set(self, deployment: str, key: str, **values: Any) -> None:
         with self.write() as c:
             self.update(c, deployment, key, **values)
