@@ -7,16 +7,23 @@ ingestion's: through a switch it either stops there (the data did not change)
 or validates the new data for training (TrainFlow, in train.py, starts when
 this flow succeeds).
 
-    python examples/ml_workflow/ingest.py deploy --dataset /data/rides.csv
+    python examples/ml_workflow/ingest.py deploy --dataset "$PWD/examples/ml_workflow/data.csv"
     python examples/ml_workflow/train.py deploy
     grange scheduler &
-    grange events publish github_push --payload-file push.json
+    grange events publish github_push --payload-file examples/ml_workflow/push.json
+
+``--dataset`` takes an absolute path (the runs start in the scheduler's work
+directory). Without it, the run reads the ``data.csv`` next to the flow file
+in its code package: deploy with ``--package-suffixes .csv`` to include it
+(``python examples/ml_workflow/ingest.py --package-suffixes .csv deploy``);
+that copy is the one deployed and does not change.
 
 or on Argo Workflows: ``python ingest.py argo-workflows create`` (a Sensor on
 ``github_push``; point GitHub's webhook at the Argo Events webhook).
 """
 
 import hashlib
+import os
 
 from grange import Flow, FlowSpec, Parameter, step, trigger
 
@@ -26,7 +33,11 @@ class IngestFlow(FlowSpec):
     """Ingest the dataset when a push changed it."""
 
     commit = Parameter("commit", default="unknown", help="the pushed commit")
-    dataset = Parameter("dataset", default="data.csv", help="the dataset (CSV: x,y)")
+    dataset = Parameter(
+        "dataset",
+        default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "data.csv"),
+        help="the dataset (CSV: x,y); by default the data.csv next to this file",
+    )
 
     @step
     def start(self):

@@ -272,19 +272,35 @@ def test_deploy_refuses_a_bad_parameter_value(sched: Scheduling) -> None:
     assert os.path.exists(sched.cwd) and "Traceback" not in done.stderr
 
 
+def _documented_commands() -> list[str]:
+    """The walkthrough of docs/events.md for examples/ml_workflow, as written."""
+    import re
+
+    text = (ALL_FLOWS.parent.parent / "docs" / "events.md").read_text()
+    block = re.search(r"```\n(python examples/ml_workflow/ingest.py deploy.*?)```", text, re.S)
+    assert block is not None
+    return block.group(1).strip().splitlines()
+
+
 def test_the_ml_workflow_example(sched: Scheduling) -> None:
-    """examples/ml_workflow: a push ingests the data if it changed, then trains."""
-    example = ALL_FLOWS.parent.parent / "examples" / "ml_workflow"
-    data = sched.cwd / "rides.csv"
-    data.write_text((example / "data.csv").read_text())
-    for flow, args in (("ingest", ("--dataset", str(data))), ("train", ())):
-        done = sched._run([sys.executable, str(example / f"{flow}.py"), "deploy", *args])
+    """examples/ml_workflow, through its documented commands: a push ingests the data
+    if it changed, then trains."""
+    import shutil
+
+    shutil.copytree(ALL_FLOWS.parent.parent / "examples", sched.cwd / "examples")
+    data = sched.cwd / "examples" / "ml_workflow" / "data.csv"
+    commands = _documented_commands()
+    assert commands[2] == "grange scheduler &"  # started below as `--once` after each push
+    env = {**sched.env, "PATH": f"{os.path.dirname(sys.executable)}:{sched.env['PATH']}"}
+    for line in commands[:2]:
+        done = subprocess.run(["bash", "-c", line], cwd=sched.cwd, env=env, text=True,
+                              capture_output=True, check=False)  # fmt: skip
         assert done.returncode == 0, done.stderr
-    push = sched.cwd / "push.json"
-    push.write_text((example / "push.json").read_text())
 
     def pushed() -> tuple[Run, Run]:
-        sched.grange("events", "publish", "github_push", "--payload-file", str(push))
+        done = subprocess.run(["bash", "-c", commands[3]], cwd=sched.cwd, env=env, text=True,
+                              capture_output=True, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
         sched.once()
         return Flow("IngestFlow").latest_run, Flow("TrainFlow").latest_run
 
