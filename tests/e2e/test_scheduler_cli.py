@@ -148,3 +148,39 @@ def test_the_scheduler_refuses_an_open_endpoint_without_a_token(tmp_path: Path) 
     bad = python("-c", GRANGE, "scheduler", "--once", cwd=tmp_path,
                  env=_env(tmp_path, GRANGE_SCHEDULER_NOW="noon"), check=False)  # fmt: skip
     assert bad.returncode == 2 and "GRANGE_SCHEDULER_NOW" in bad.stderr
+
+
+NEVER = PLAIN.replace("from grange import", "from grange import schedule,").replace(
+    "class PlainFlow", '@schedule(cron="0 0 30 2 *")\nclass PlainFlow'
+)
+
+
+def test_a_cron_that_never_fires_is_refused_and_list_shows_a_stored_one(tmp_path: Path) -> None:
+    done = flow(tmp_path, NEVER, "deploy")
+    assert done.returncode != 0 and "never fires" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "Internal error" not in done.stderr
+    assert "PlainFlow" not in grange(tmp_path, "deployments", "list").stdout  # nothing saved
+    assert flow(tmp_path, PLAIN, "deploy").returncode == 0
+    from dataclasses import replace
+
+    from grange.datastore import resolve_location
+    from grange.decorators.triggers import Schedule
+    from grange.events.deployments import Deployments
+    from grange.metastore import MetadataStore, sqlite_url
+    from grange.metastore.engine import dispose_all
+
+    index = resolve_location(tmp_path, None, {}, kind=None).index_dir
+    deployments = Deployments(MetadataStore.from_url(sqlite_url(index)))
+    stored = deployments.require("PlainFlow")  # as an older grange stored it
+    deployments.save(replace(stored.spec, schedule=Schedule(cron="0 0 30 2 *")), user="a", now=0)
+    dispose_all()
+    listed = grange(tmp_path, "deployments", "list")
+    assert listed.returncode == 0 and "never" in listed.stdout, listed.stderr
+
+
+def test_deploy_refuses_a_tag_that_run_refuses(tmp_path: Path) -> None:
+    for tag in ("", "user:someone", "x" * 600):
+        done = flow(tmp_path, PLAIN, "deploy", "--tag", tag)
+        assert done.returncode != 0 and "tag" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    assert "PlainFlow" not in grange(tmp_path, "deployments", "list").stdout

@@ -740,7 +740,9 @@ def test_with_catchup_all_and_forbid_the_latest_missed_tick_runs(store: Metadata
     loop.step()
     assert launcher.keys() == ["cron:2026-01-01T00:05:00Z"]
     older = st.SchedulerState(store).launch("Flow", "cron:2026-01-01T00:01:00Z")
-    assert older is not None and older.status == st.SKIPPED and "later tick" in (older.message or "")
+    assert (
+        older is not None and older.status == st.SKIPPED and "later tick" in (older.message or "")
+    )
 
 
 def test_only_the_scheduler_that_claims_a_launch_starts_it(store: MetadataStore) -> None:

@@ -117,8 +117,8 @@ def deploy_flow(flow: FlowContext, options: dict[str, Any]) -> None:
     from grange.events.deployments import Deployments, DeploymentSpec, Policies, Storage
     from grange.events.scheduler.cron import check_cron, next_tick
     from grange.events.store import EventStore
-    from grange.metastore.urls import mask_url
     from grange.graph import lint
+    from grange.metastore.urls import mask_url
     from grange.parameters import current_username, flow_parameters
 
     lint.check(flow.graph())
