@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -22,6 +22,7 @@ import pytest
 from grange import Flow, Run
 from grange.metastore import MetadataStore, sqlite_url
 from grange.metastore.engine import dispose_all
+from pgdb import fresh_database, needs_postgres
 from support import FLOWS as ALL_FLOWS
 from support import Runner
 
@@ -39,8 +40,8 @@ class Scheduling:
         self.cwd = runner.cwd
         self.env = runner.env(GRANGE_CACHE_DIR=str(runner.cwd / "cache"))
 
-    def deploy(self, flow: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return self._run([sys.executable, str(FLOWS / f"{flow}.py"), "deploy", *args])
+    def deploy(self, flow: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return self._run([sys.executable, str(FLOWS / f"{flow}.py"), "deploy", *args], **env)
 
     def grange(self, *args: str, ok: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
         return self._run([sys.executable, "-c", GRANGE, *args], ok=ok, **env)
@@ -53,12 +54,12 @@ class Scheduling:
     def once(self, **env: str) -> subprocess.CompletedProcess[str]:
         return self.grange("scheduler", "--once", "--no-http", "--poll-interval", "0.2", **env)
 
-    def publish(self, name: str, **payload: Any) -> str:
+    def publish(self, name: str, env: Mapping[str, str] | None = None, **payload: Any) -> str:
         code = (
             "import json, sys; from grange.events import Event; "
             "print(Event(sys.argv[1]).publish(payload=json.loads(sys.argv[2])))"
         )
-        done = self._run([sys.executable, "-c", code, name, json.dumps(payload)])
+        done = self._run([sys.executable, "-c", code, name, json.dumps(payload)], **(env or {}))
         return done.stdout.strip()
 
     def _run(
@@ -320,3 +321,26 @@ def test_the_ml_workflow_example(sched: Scheduling) -> None:
     ingest, train = pushed()
     assert ingest.data.changed and train.data.model["a"] == 1.0
     assert len(runs("IngestFlow")) == 3 and len(runs("TrainFlow")) == 3
+
+
+@needs_postgres
+def test_a_chain_deployed_with_a_password_url_runs_in_that_database(sched: Scheduling) -> None:
+    """Deployed under GRANGE_METADATA holding a password, run by a scheduler given the
+    URL with --metadata: the runs and their end events are in that database (the
+    scheduler passes its URL to them in their environment), so the chain goes on."""
+    import sqlalchemy as sa
+
+    from grange.events.scheduler.state import SUCCEEDED, SchedulerState
+
+    with fresh_database() as plain:
+        url = sa.make_url(plain).set(password="pw").render_as_string(hide_password=False)
+        for link in ("chain_c", "chain_b", "chain_a"):
+            sched.deploy(link, GRANGE_METADATA=url)
+        sched.publish("go", env={"GRANGE_METADATA": url})
+        done = sched.grange("scheduler", "--once", "--no-http", "--poll-interval", "0.2",
+                            "--metadata", url)  # fmt: skip
+        launches = SchedulerState(MetadataStore.from_url(plain)).launches()
+        assert sorted((one.flow, one.status) for one in launches) == [
+            ("ChainA", SUCCEEDED), ("ChainB", SUCCEEDED), ("ChainC", SUCCEEDED),
+        ], done.stderr  # fmt: skip
+        dispose_all()

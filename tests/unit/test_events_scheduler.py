@@ -690,6 +690,17 @@ def test_runs_get_the_schedulers_metadata_url_in_their_environment_only(
     assert log.count("secret") == 1 and "--metadata" not in log
 
 
+def test_metadata_urls_are_compared_without_password_or_driver() -> None:
+    from grange.events.deployments import same_metadata
+
+    assert same_metadata("postgresql://u:***@h/db", "postgresql+psycopg://u:pw@h/db")
+    assert same_metadata("postgresql://u@h/db", "postgresql://u:pw@h/db")
+    assert same_metadata("local", None) and same_metadata(None, "postgresql://h/db")
+    assert not same_metadata("local", "postgresql://h/db")
+    assert not same_metadata("postgresql://h/db", None)
+    assert not same_metadata("postgresql://h/a", "postgresql://h/b")
+
+
 def test_a_deployment_of_another_metadata_database_is_not_started(store: MetadataStore) -> None:
     other = Storage(datastore_root="/nowhere", metadata="postgresql://u:***@db/other")
     deploy(store, replace(spec(), storage=other))

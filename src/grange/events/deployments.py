@@ -52,7 +52,8 @@ class Policies:
     ``concurrency``: ``allow`` (default, as Argo and Metaflow) starts every run;
     ``forbid`` skips a cron tick while a run of the deployment is running and
     holds an event-started run until it ends; ``replace`` stops the running
-    run (SIGTERM) and starts the new one. ``catchup``: after the scheduler was
+    run (SIGTERM) and starts the new one; under ``forbid``, of several ticks due
+    at once (caught up after downtime) only the latest runs. ``catchup``: after the scheduler was
     down, ``once`` (default) runs the latest missed tick once, ``all`` runs
     every missed tick (at most ``catchup_limit``, the latest ones), ``none``
     runs none of them.
@@ -237,7 +238,7 @@ def same_metadata(deployed: str | None, scheduler: str | None) -> bool:
 def _comparable(url: str) -> str:
     from grange.metastore.urls import mask_url
 
-    scheme, sep, rest = mask_url(url).partition("://")
+    scheme, sep, rest = mask_url(url).replace(":***@", "@", 1).partition("://")
     scheme = scheme.split("+", 1)[0]  # the driver does not change the database
     if scheme == "postgres":
         scheme = "postgresql"
