@@ -20,6 +20,7 @@ from grange.cli.commands import LazyGroup
 from grange.cli.context import FlowContext, Settings
 from grange.cli.errors import debug_option
 from grange.cli.options import profile_option
+from grange.cli.trigger_options import one_event_name
 
 if TYPE_CHECKING:
     from grange.flowspec import FlowSpec
@@ -108,6 +109,8 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
     )
     @click.option(
         "--trigger-event",
+        multiple=True,
+        callback=one_event_name,
         metavar="NAME",
         help="Run as if event NAME triggered it (@trigger): current.trigger.event, and the "
         "parameters it maps.",

@@ -63,6 +63,8 @@ def run_options(flow_cls: type) -> list[Any]:
         ),
         click.Option(
             ["--trigger-event", "run_trigger_event"],
+            multiple=True,
+            callback=one_event_name,
             metavar="NAME",
             help="As the top-level --trigger-event.",
         ),
@@ -81,6 +83,33 @@ def run_options(flow_cls: type) -> list[Any]:
     ]
 
 
+def one_event_name(_ctx: Any, _param: Any, values: tuple[str, ...]) -> str | None:
+    """``--trigger-event``'s value (a click callback): refused when empty, or when
+    given twice (which ``--trigger-payload`` goes with which event would be a guess)."""
+    if not values:
+        return None
+    for name in values:
+        if not name.strip() or name != name.strip():
+            raise CommandError(
+                f"--trigger-event {name!r}: an event name is a non-empty text without "
+                "surrounding spaces",
+                fix="e.g. --trigger-event data_ready",
+            )
+    if len(values) > 1:
+        listed = ", ".join(values)
+        raise CommandError(
+            f"--trigger-event is given {len(values)} times ({listed}); the run takes one "
+            "--trigger-event, whose payload is every --trigger-payload",
+            fix="give several events as a JSON list: --trigger-json '[{\"name\": \""
+            + values[0]
+            + '\", "id": "1", "timestamp": 1767225600, "payload": {...}}, {"name": "'
+            + values[1]
+            + "\", ...}]' (or --trigger-json @events.json); --trigger FLOW/RUN may be "
+            "repeated next to one --trigger-event",
+        )
+    return values[0]
+
+
 def with_run_options(flow: FlowContext, options: Mapping[str, Any]) -> FlowContext:
     """``flow`` whose settings hold the trigger options given after ``run`` too."""
     import dataclasses
@@ -89,12 +118,12 @@ def with_run_options(flow: FlowContext, options: Mapping[str, Any]) -> FlowConte
     changes: dict[str, Any] = {}
     for field_name, dest in RUN_DESTS.items():
         after = options.get(dest)
-        if not after:
+        if after is None or after == ():
             continue
         before = getattr(settings, field_name)
         if isinstance(after, tuple):
             changes[field_name] = (*before, *after)
-        elif before and before != after:
+        elif before is not None and before != after:
             option = "--" + field_name.replace("_", "-")
             raise CommandError(
                 f"{option} is given before the command ({before}) and after it ({after})",
@@ -111,9 +140,9 @@ def given(settings: Settings) -> bool:
     """True when the command line gives a run any event."""
     return bool(
         settings.trigger_runs
-        or settings.trigger_event
+        or settings.trigger_event is not None
         or settings.trigger_payload
-        or settings.trigger_json
+        or settings.trigger_json is not None
     )
 
 
@@ -122,24 +151,26 @@ def trigger_events(flow: FlowContext) -> list[TriggerEvent]:
     settings = flow.settings
     if not given(settings):
         return []
-    if settings.trigger_payload and not settings.trigger_event:
+    if settings.trigger_payload and settings.trigger_event is None:
         raise CommandError(
             "--trigger-payload gives the payload of --trigger-event, which is missing",
             fix="add --trigger-event NAME before the command, e.g. "
             "--trigger-event data_ready --trigger-payload date=2026-01-01",
         )
-    if settings.trigger_json and (settings.trigger_runs or settings.trigger_event):
+    if settings.trigger_json is not None and (
+        settings.trigger_runs or settings.trigger_event is not None
+    ):
         raise CommandError(
             "--trigger-json gives every event of the run; it cannot be combined with "
             "--trigger or --trigger-event",
             fix="give the events with one of the two forms",
         )
     events: list[TriggerEvent] = []
-    if settings.trigger_json:
+    if settings.trigger_json is not None:
         events.extend(_json_events(settings.trigger_json))
     if settings.trigger_runs:
         events.extend(_run_event(flow, pathspec) for pathspec in settings.trigger_runs)
-    if settings.trigger_event:
+    if settings.trigger_event is not None:
         events.append(_named_event(settings.trigger_event, settings.trigger_payload))
     return events
 
