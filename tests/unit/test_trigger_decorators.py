@@ -173,7 +173,12 @@ def test_valid_upstream_branches_as_project_names_them() -> None:
     )
     assert _problems(cls) == []
     deps = triggers_of(cls, None).dependencies  # type: ignore[union-attr]
-    assert [d.upstream.branch for d in deps] == ["prod", "prod.v2", "test.nightly", "user.ann.smith"]  # type: ignore[union-attr]
+    assert [d.upstream.branch for d in deps] == [
+        "prod",
+        "prod.v2",
+        "test.nightly",
+        "user.ann.smith",
+    ]  # type: ignore[union-attr]
 
 
 def test_a_required_parameter_is_checked_when_deploying_not_by_lint() -> None:

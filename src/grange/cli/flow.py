@@ -19,8 +19,8 @@ import click
 from grange.cli.commands import LazyGroup
 from grange.cli.context import FlowContext, Settings
 from grange.cli.errors import debug_option
+from grange.cli.event_option import one_event_name
 from grange.cli.options import profile_option
-from grange.cli.trigger_options import one_event_name
 
 if TYPE_CHECKING:
     from grange.flowspec import FlowSpec

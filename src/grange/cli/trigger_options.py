@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grange.cli.event_option import one_event_name
 from grange.exceptions import ClientError, CommandError, GrangeError
 
 if TYPE_CHECKING:
@@ -81,33 +82,6 @@ def run_options(flow_cls: type) -> list[Any]:
         for o in options
         if not {normalized_name(o.opts[0][2:]), str(o.name)} & taken  # --name or its dest
     ]
-
-
-def one_event_name(_ctx: Any, _param: Any, values: tuple[str, ...]) -> str | None:
-    """``--trigger-event``'s value (a click callback): refused when empty, or when
-    given twice (which ``--trigger-payload`` goes with which event would be a guess)."""
-    if not values:
-        return None
-    for name in values:
-        if not name.strip() or name != name.strip():
-            raise CommandError(
-                f"--trigger-event {name!r}: an event name is a non-empty text without "
-                "surrounding spaces",
-                fix="e.g. --trigger-event data_ready",
-            )
-    if len(values) > 1:
-        listed = ", ".join(values)
-        raise CommandError(
-            f"--trigger-event is given {len(values)} times ({listed}); the run takes one "
-            "--trigger-event, whose payload is every --trigger-payload",
-            fix="give several events as a JSON list: --trigger-json '[{\"name\": \""
-            + values[0]
-            + '\", "id": "1", "timestamp": 1767225600, "payload": {...}}, {"name": "'
-            + values[1]
-            + "\", ...}]' (or --trigger-json @events.json); --trigger FLOW/RUN may be "
-            "repeated next to one --trigger-event",
-        )
-    return values[0]
 
 
 def with_run_options(flow: FlowContext, options: Mapping[str, Any]) -> FlowContext:

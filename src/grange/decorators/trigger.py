@@ -310,7 +310,9 @@ def _upstream(item: Any) -> UpstreamFlow:
         return UpstreamFlow(
             _flow_name(item["name"], fix),
             None if values["project"] is None else _project(values["project"], where, fix),
-            None if values["project_branch"] is None else _branch(values["project_branch"], where, fix),
+            None
+            if values["project_branch"] is None
+            else _branch(values["project_branch"], where, fix),
         )
     if callable(item):
         raise DecoratorError(
