@@ -70,6 +70,14 @@ def test_the_trigger_on_finish_table() -> None:
         assert triggers_of(DocFlow, info).dependencies[0].name == expected  # type: ignore[union-attr]
 
 
+def test_the_six_field_cron_example_converts_as_the_page_says() -> None:
+    from grange.decorators.cron import normalize_cron
+
+    text = " ".join(section("Decorators").split())
+    written, standard = re.findall(r'\(`"([^"]+)"`, Monday to Friday, becomes `([^`]+)`', text)[0]
+    assert normalize_cron(written, "doc") == standard == "0 6 * * 1-5"
+
+
 def test_the_local_testing_examples_print_what_the_page_says(runner: Runner) -> None:
     examples = files("Testing a triggered flow locally")
     for name, body in examples.items():

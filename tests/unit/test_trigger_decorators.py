@@ -19,10 +19,12 @@ from grange.decorators.triggers import (
     UpstreamFlow,
     end_event_name,
     parameters_from_events,
+    require_parameter_values,
     schedule_of,
     triggers_of,
+    unset_required_parameters,
 )
-from grange.exceptions import DecoratorError
+from grange.exceptions import DecoratorError, ParameterError
 from grange.graph import graph_of
 from grange.graph.lint import lint
 
@@ -71,6 +73,14 @@ class Plain(FlowSpec):
         ({"cron": "30 2 * * 1-5"}, "30 2 * * 1-5"),
         ({"cron": "0 0 ? * SUN *"}, "0 0 * * SUN"),  # Metaflow's 6-field form
         ({"cron": " 0  6 ? * * "}, "0 6 * * *"),
+        # EventBridge numbers days 1-7 from Sunday; standard cron 0-6 from Sunday.
+        ({"cron": "0 6 ? * 2-6 *"}, "0 6 * * 1-5"),  # Monday to Friday in both
+        ({"cron": "0 6 ? * 1,7 *"}, "0 6 * * 0,6"),  # the weekend
+        ({"cron": "0 6 ? * 2/2 ?"}, "0 6 * * 1/2"),  # a step counts days: kept
+        ({"cron": "0 6 ? * */2 *"}, "0 6 * * */2"),
+        ({"cron": "0 6 ? * MON-FRI *"}, "0 6 * * MON-FRI"),
+        ({"cron": "0 6 15 * ? *"}, "0 6 15 * *"),
+        ({"cron": "0 6 * * 2-6"}, "0 6 * * 2-6"),  # 5 fields: standard, as written
     ],
 )
 def test_schedule_resolves_to_a_five_field_cron(kwargs: dict[str, Any], cron: str) -> None:
@@ -100,6 +110,8 @@ def test_schedule_timezone_and_no_schedule() -> None:
         ({"hourly": "yes"}, "@schedule(hourly='yes') must be True or False"),
         ({"cron": "0 0 * *"}, "cron='0 0 * *' has 4 fields; a cron expression has 5"),
         ({"cron": "0 0 * * ? 2026"}, "has a year field ('2026')"),
+        ({"cron": "0 0 ? * 0 *"}, "day-of-week numbers are 1-7 (1 = Sunday); 0 is none"),
+        ({"cron": "0 0 ? * 2-8 *"}, "8 is none of them"),
         ({"cron": 5}, "cron=5 is not a cron expression"),
         ({"timezone": ""}, "@schedule(timezone='') is not an IANA time zone name"),
         ({"every": "day"}, "@schedule got unknown argument(s) every"),
@@ -130,13 +142,59 @@ def test_a_cron_or_timezone_croniter_or_zoneinfo_refuses_is_a_lint_error() -> No
     ]
 
 
-def test_schedule_on_a_flow_with_a_required_parameter_is_an_error() -> None:
+def test_a_cron_that_never_fires_is_a_lint_error() -> None:
+    for never in ("0 0 30 2 *", "0 0 31 4 *", "0 0 31 11 ? *"):
+        cls = _flow(schedule(cron=never))
+        (problem,) = _problems(cls)
+        assert "never fires (no such date within 5 years" in problem, problem
+        with pytest.raises(DecoratorError, match="never fires"):
+            schedule_of(cls)
+    reset = _flow(trigger(event="a", options={"reset_at": {"cron": "0 0 30 2 *"}}))
+    assert "never fires" in _problems(reset)[0]
+    assert _problems(_flow(schedule(cron="0 0 29 2 *"))) == []  # leap days come
+
+
+def test_the_cron_fix_example_means_what_it_says() -> None:
+    # The fix pairs "06:00 on weekdays" with examples: each must be Monday to Friday.
+    (problem,) = lint(graph_of(_flow(schedule(cron="0 0 * *"))))
+    fix = problem.fix or ""
+    assert "cron='0 6 * * 1-5' (06:00 on weekdays)" in fix
+    assert "'0 6 ? * MON-FRI *', or '0 6 ? * 2-6 *' with EventBridge's day numbers" in fix
+    for example in ("0 6 * * 1-5", "0 6 ? * MON-FRI *", "0 6 ? * 2-6 *"):
+        cron = schedule_of(_flow(schedule(cron=example))).cron  # type: ignore[union-attr]
+        assert cron in ("0 6 * * 1-5", "0 6 * * MON-FRI"), (example, cron)
+
+
+def test_valid_upstream_branches_as_project_names_them() -> None:
+    cls = _flow(
+        trigger_on_finish(
+            flows=["p.prod.A", "p.prod.v2.B", "p.test.nightly.C", "p.user.ann.smith.D"]
+        )
+    )
+    assert _problems(cls) == []
+    deps = triggers_of(cls, None).dependencies  # type: ignore[union-attr]
+    assert [d.upstream.branch for d in deps] == [
+        "prod",
+        "prod.v2",
+        "test.nightly",
+        "user.ann.smith",
+    ]  # type: ignore[union-attr]
+
+
+def test_a_required_parameter_is_checked_when_deploying_not_by_lint() -> None:
+    # `python flow.py run --day x` is a fine run of a scheduled flow (as in Metaflow).
     cls = _flow(schedule(hourly=True), day=Parameter("day", required=True))
-    (problem,) = lint(graph_of(cls))
-    assert "parameter(s) 'day' are required with no default" in problem.message
-    assert problem.rule == "flow-decorator"
+    assert _problems(cls) == []
+    sched, trig = schedule_of(cls), triggers_of(cls, None)
+    assert unset_required_parameters(cls, trig, sched, set()) == ["day"]
+    assert unset_required_parameters(cls, trig, sched, {"day"}) == []
+    with pytest.raises(ParameterError, match="its @schedule starts runs without any event") as err:
+        require_parameter_values(cls, trig, sched, set())
+    assert err.value.parameter == "day"
+    assert "python flow.py deploy --day VALUE" in (err.value.fix or "")
+    require_parameter_values(cls, trig, sched, {"day"})
     ok = _flow(schedule(hourly=True), day=Parameter("day", required=True, default="x"))
-    assert _problems(ok) == []
+    assert unset_required_parameters(ok, None, schedule_of(ok), set()) == []
 
 
 def test_schedule_is_reported_at_its_line() -> None:
@@ -221,6 +279,21 @@ def test_trigger_twice_on_a_flow_is_refused_as_in_metaflow() -> None:
     assert _problems(cls) == ["@trigger is given twice on TFlow"]
 
 
+def test_a_repeated_decorator_is_reported_at_the_repetition() -> None:
+    @trigger(event="a")  # marker: first-trigger
+    @trigger(event="b")  # marker: second-trigger
+    @trigger(event="c")  # marker: third-trigger
+    class Twice(Plain):
+        pass
+
+    with open(__file__, encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    problems = lint(graph_of(Twice))
+    assert [p.message for p in problems] == ["@trigger is given twice on Twice"] * 2
+    marks = sorted(lines[p.line - 1].split("marker: ")[1] for p in problems)  # type: ignore[operator]
+    assert marks == ["second-trigger", "third-trigger"]
+
+
 def test_a_mapping_to_a_parameter_the_flow_lacks_says_which() -> None:
     cls = _flow(
         trigger(event={"name": "a", "parameters": {"alhpa": "x"}}),
@@ -232,15 +305,35 @@ def test_a_mapping_to_a_parameter_the_flow_lacks_says_which() -> None:
     ]
 
 
-def test_a_required_parameter_no_event_maps_is_an_error() -> None:
+def test_a_required_parameter_no_event_maps_is_refused_when_deploying() -> None:
     params = {"day": Parameter("day", required=True), "n": Parameter("n", default=1)}
     cls = _flow(trigger(events=[{"name": "a", "parameters": {"n": "n"}}, "b"]), **params)
-    (message,) = _problems(cls)
-    assert "parameter(s) 'day' are required with no default" in message
+    assert _problems(cls) == []  # `run --day x` is fine
+    trig = triggers_of(cls, None)
+    assert unset_required_parameters(cls, trig, None, set()) == ["day"]
+    assert unset_required_parameters(cls, trig, None, {"day"}) == []  # deploy --day x
+    with pytest.raises(ParameterError, match="no event of its @trigger maps") as err:
+        require_parameter_values(cls, trig, None, set(), command="argo-workflows create")
+    assert "python flow.py argo-workflows create --day VALUE" in (err.value.fix or "")
+    assert "'parameters': {'day': 'field'}" in (err.value.fix or "")
     mapped = _flow(trigger(events=[{"name": "a", "parameters": {"day": "d"}}, "b"]), **params)
-    assert _problems(mapped) == []
+    assert unset_required_parameters(mapped, triggers_of(mapped, None), None, set()) == []
     # One event without a mapping: every parameter reads the payload field of its name.
-    assert _problems(_flow(trigger(event="a"), **params)) == []
+    auto = _flow(trigger(event="a"), **params)
+    assert unset_required_parameters(auto, triggers_of(auto, None), None, set()) == []
+    # A schedule next to the events starts runs with no event at all.
+    both = _flow(schedule(daily=True), trigger(event="a"), **params)
+    assert unset_required_parameters(both, triggers_of(both, None), schedule_of(both), set()) == [
+        "day"
+    ]
+
+
+def test_a_deployment_started_by_hand_needs_values_unless_the_start_gives_them() -> None:
+    cls = _flow(day=Parameter("day", required=True))
+    assert unset_required_parameters(cls, None, None, set()) == ["day"]  # local scheduler
+    assert unset_required_parameters(cls, None, None, set(), manual_values=True) == []  # Argo
+    with pytest.raises(ParameterError, match="started by hand with the deployment's values"):
+        require_parameter_values(cls, None, None, set())
 
 
 def test_a_bad_reset_cron_is_a_lint_error() -> None:
@@ -315,6 +408,14 @@ def test_a_half_named_project_without_project_on_the_flow_is_an_error() -> None:
         ({"flow": "proj.Flow"}, "is neither a flow name nor 'project.branch.Flow'"),
         ({"flow": "a.b.Bad-Name"}, "'Bad-Name' is not a flow name"),
         ({"flow": {"name": "a.B"}}, "'a.B' is not a flow name"),
+        ({"flow": "1bad"}, "'1bad' is not a flow name"),
+        ({"flow": "fraud.prod.1bad"}, "'1bad' is not a flow name"),
+        ({"flow": {"name": "class"}}, "'class' is not a flow name"),
+        ({"flow": "Fraud.prod.Train"}, "the project name 'Fraud' may contain only lowercase"),
+        ({"flow": "fraud.staging.Train"}, "'staging' is not a @project branch"),
+        ({"flow": "fraud.test.Bad-x.Train"}, "its name 'Bad-x' may contain only lowercase"),
+        ({"flow": {"name": "T", "project": "my-proj"}}, "the project name 'my-proj'"),
+        ({"flow": {"name": "T", "project_branch": "nightly"}}, "'nightly' is not a @project"),
         ({"flow": {"project": "p"}}, "has no 'name'"),
         ({"flow": {"name": "A", "branch": "x"}}, "has unknown key(s) branch"),
         ({"flow": {"name": "A", "project": 3}}, "project must be a non-empty string"),
@@ -328,10 +429,18 @@ def test_trigger_on_finish_misuses(kwargs: dict[str, Any], message: str) -> None
     assert len(problems) == 1 and message in problems[0], problems
 
 
-def test_trigger_on_finish_refuses_its_own_flow_and_required_parameters() -> None:
+def test_trigger_on_finish_refuses_its_own_flow() -> None:
     assert "on TFlow itself" in _problems(_flow(trigger_on_finish(flow="TFlow")))[0]
+
+
+def test_trigger_on_finish_with_a_required_parameter_needs_a_deploy_time_value() -> None:
     cls = _flow(trigger_on_finish(flow="Up"), day=Parameter("day", required=True))
-    assert "'day' are required with no default" in _problems(cls)[0]
+    assert _problems(cls) == []
+    trig = triggers_of(cls, None)
+    assert unset_required_parameters(cls, trig, None, set()) == ["day"]
+    assert unset_required_parameters(cls, trig, None, {"day"}) == []
+    with pytest.raises(ParameterError, match="@trigger_on_finish starts runs whose parameters"):
+        require_parameter_values(cls, trig, None, set())
 
 
 # -- parameters_from_events -----------------------------------------------------------------

@@ -172,3 +172,103 @@ def test_a_parameter_named_trigger_keeps_its_option_on_run() -> None:
     assert opts.count("--trigger") == 1 and "--trigger-event" in opts
     owner = next(p for p in command.params if "--trigger" in getattr(p, "opts", ()))
     assert owner.name == "trigger"  # the parameter's, not run's --trigger FLOW/RUN
+
+
+# -- Metaflow's event tuple; odd stored values ---------------------------------------------
+
+
+def test_an_event_is_metaflows_four_field_tuple_with_a_payload_attribute() -> None:
+    import pickle
+
+    event = Trigger(_events()).event
+    assert event is not None
+    name, event_id, ts, kind = event  # Metaflow code unpacks 4 fields
+    assert (name, event_id, kind) == ("second", "e2", "event") and ts == event.timestamp
+    assert len(event) == 4 and event[0] == "second" and event[3] == "event"
+    assert event == ("second", "e2", event.timestamp, "event")
+    assert event.payload == {"k": 2}
+    assert pickle.loads(pickle.dumps(event)).payload == {"k": 2}  # an artifact keeps it
+    assert event._fields == ("name", "id", "timestamp", "type")
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"name": "x", "id": "1", "timestamp": 1e20, "type": "event", "payload": {}},  # year 3e12
+        {"name": "x", "id": "1", "timestamp": -1e20, "payload": {}},
+        {"name": "x", "id": "1", "timestamp": float("nan"), "payload": {}},
+        {"name": "x", "id": "1", "timestamp": "soon", "payload": {}},
+        {"name": "x", "id": "1", "timestamp": True, "payload": {}},
+        {"name": "x", "timestamp": 5, "payload": 3},  # no id, a payload that is no object
+        {"name": "x"},
+    ],
+)
+def test_odd_stored_values_never_make_the_trigger_raise(stored: dict[str, Any]) -> None:
+    trigger = Trigger.from_extra({"trigger": [stored, _events()[0]]})
+    assert trigger is not None and len(trigger) == 2
+    events = trigger.events or []
+    assert [e.name for e in events][-1] in ("x", "first")
+    odd = next(e for e in events if e.name == "x")
+    assert odd.timestamp is None or odd.timestamp.timestamp() == 5
+    assert isinstance(odd.payload, dict)
+    assert trigger.event is not None and trigger.event.name in ("x", "first")
+
+
+def test_a_trigger_record_of_the_wrong_shape_is_no_trigger_or_read_as_it_can() -> None:
+    assert Trigger.from_extra({"trigger": "x"}) is None
+    assert Trigger.from_extra({"trigger": [1, "a"]}) is None
+    one = Trigger.from_extra({"trigger": _events()[0]})  # one event, not a list
+    assert one is not None and one.event is not None and one.event.name == "first"
+
+
+# -- --trigger-event on the command line -----------------------------------------------------
+
+
+def _cli_result(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from grange import FlowSpec, step
+    from grange.cli.flow import build_flow_cli
+
+    class EventOptionFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    return CliRunner().invoke(build_flow_cli(EventOptionFlow), list(args))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--trigger-event", "", "run"), ("run", "--trigger-event", ""), ("--trigger-event", " ")],
+)
+def test_an_empty_event_name_is_refused_not_ignored(args: tuple[str, ...]) -> None:
+    result = _cli_result(*args)
+    assert result.exit_code == 2, result.output
+    assert "an event name is a non-empty text without surrounding spaces" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--trigger-event", "a", "--trigger-event", "b", "run"),
+        ("run", "--trigger-event", "a", "--trigger-event", "b"),
+    ],
+)
+def test_trigger_event_twice_is_refused_with_the_json_form_as_fix(args: tuple[str, ...]) -> None:
+    result = _cli_result(*args)
+    assert result.exit_code == 2, result.output
+    assert "--trigger-event is given 2 times (a, b)" in result.output
+    assert "--trigger-json" in result.output
+
+
+def test_an_empty_event_name_in_settings_is_no_absent_event() -> None:
+    # Settings built without click (a test, an embedding) say so too, not silently nothing.
+    with pytest.raises(CommandError, match="non-empty text"):
+        trigger_events(_flow(trigger_event=""))
+    with pytest.raises(CommandError, match="not JSON"):
+        trigger_events(_flow(trigger_json=""))

@@ -19,6 +19,7 @@ import click
 from grange.cli.commands import LazyGroup
 from grange.cli.context import FlowContext, Settings
 from grange.cli.errors import debug_option
+from grange.cli.event_option import one_event_name
 from grange.cli.options import profile_option
 
 if TYPE_CHECKING:
@@ -108,6 +109,8 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
     )
     @click.option(
         "--trigger-event",
+        multiple=True,
+        callback=one_event_name,
         metavar="NAME",
         help="Run as if event NAME triggered it (@trigger): current.trigger.event, and the "
         "parameters it maps.",

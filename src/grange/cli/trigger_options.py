@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grange.cli.event_option import one_event_name
 from grange.exceptions import ClientError, CommandError, GrangeError
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ def run_options(flow_cls: type) -> list[Any]:
         ),
         click.Option(
             ["--trigger-event", "run_trigger_event"],
+            multiple=True,
+            callback=one_event_name,
             metavar="NAME",
             help="As the top-level --trigger-event.",
         ),
@@ -89,12 +92,12 @@ def with_run_options(flow: FlowContext, options: Mapping[str, Any]) -> FlowConte
     changes: dict[str, Any] = {}
     for field_name, dest in RUN_DESTS.items():
         after = options.get(dest)
-        if not after:
+        if after is None or after == ():
             continue
         before = getattr(settings, field_name)
         if isinstance(after, tuple):
             changes[field_name] = (*before, *after)
-        elif before and before != after:
+        elif before is not None and before != after:
             option = "--" + field_name.replace("_", "-")
             raise CommandError(
                 f"{option} is given before the command ({before}) and after it ({after})",
@@ -111,9 +114,9 @@ def given(settings: Settings) -> bool:
     """True when the command line gives a run any event."""
     return bool(
         settings.trigger_runs
-        or settings.trigger_event
+        or settings.trigger_event is not None
         or settings.trigger_payload
-        or settings.trigger_json
+        or settings.trigger_json is not None
     )
 
 
@@ -122,24 +125,26 @@ def trigger_events(flow: FlowContext) -> list[TriggerEvent]:
     settings = flow.settings
     if not given(settings):
         return []
-    if settings.trigger_payload and not settings.trigger_event:
+    if settings.trigger_payload and settings.trigger_event is None:
         raise CommandError(
             "--trigger-payload gives the payload of --trigger-event, which is missing",
             fix="add --trigger-event NAME before the command, e.g. "
             "--trigger-event data_ready --trigger-payload date=2026-01-01",
         )
-    if settings.trigger_json and (settings.trigger_runs or settings.trigger_event):
+    if settings.trigger_json is not None and (
+        settings.trigger_runs or settings.trigger_event is not None
+    ):
         raise CommandError(
             "--trigger-json gives every event of the run; it cannot be combined with "
             "--trigger or --trigger-event",
             fix="give the events with one of the two forms",
         )
     events: list[TriggerEvent] = []
-    if settings.trigger_json:
+    if settings.trigger_json is not None:
         events.extend(_json_events(settings.trigger_json))
     if settings.trigger_runs:
         events.extend(_run_event(flow, pathspec) for pathspec in settings.trigger_runs)
-    if settings.trigger_event:
+    if settings.trigger_event is not None:
         events.append(_named_event(settings.trigger_event, settings.trigger_payload))
     return events
 

@@ -11,15 +11,19 @@ reads them back::
     current.trigger["TrainFlow"]              # an upstream run by its flow's name
     current.trigger["data_ready"]             # an event by its name
 
-Events are :class:`MetaflowEvent` tuples (``name``, ``id``, ``timestamp`` as a
-datetime, ``type`` ``"event"`` or ``"run"``) and, beyond Metaflow's, the whole
-``payload``. A run that no event started has no trigger (``None``).
+Events are :class:`MetaflowEvent` tuples of 4 fields, as Metaflow's (``name``,
+``id``, ``timestamp`` as a datetime, ``type`` ``"event"`` or ``"run"``: ``name, id,
+ts, kind = event`` works), and, beyond Metaflow's, the whole ``payload`` as an
+attribute outside the tuple. A run that no event started has no trigger (``None``).
+What a run recorded is read leniently: an odd stored value (a timestamp out of
+range, a field missing) never makes ``current.trigger`` raise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from grange.client.base import timestamp
@@ -29,34 +33,53 @@ if TYPE_CHECKING:
     from grange.client.run import Run
 
 
-class MetaflowEvent(NamedTuple):
-    """One event that started the run (Metaflow's name), with its payload."""
-
+class _EventFields(NamedTuple):
     name: str
     id: str
     timestamp: datetime | None
     type: str  # "event" or "run"
-    payload: Mapping[str, Any] = {}
+
+
+class MetaflowEvent(_EventFields):
+    """One event that started the run: Metaflow's 4-field tuple (``name``, ``id``,
+    ``timestamp``, ``type``) with the event's whole ``payload`` as an attribute that
+    is not one of the tuple's items (unpacking, indexing, ``len`` and equality are
+    Metaflow's)."""
+
+    payload: Mapping[str, Any] = MappingProxyType({})
+
+    def __new__(
+        cls,
+        name: str,
+        id: str,
+        timestamp: datetime | None,
+        type: str,
+        payload: Mapping[str, Any] | None = None,
+    ) -> MetaflowEvent:
+        self = super().__new__(cls, name, id, timestamp, type)
+        if payload is not None:
+            self.payload = payload
+        return self
 
 
 class Trigger:
     """The events that started a run, the latest first."""
 
     def __init__(self, events: Sequence[TriggerEvent | Mapping[str, Any]] = ()) -> None:
-        parsed = [e if isinstance(e, TriggerEvent) else TriggerEvent.from_dict(e) for e in events]
-        parsed.sort(key=lambda e: e.timestamp, reverse=True)
-        self._events = [
-            MetaflowEvent(
-                e.name, e.id, timestamp(e.timestamp) if e.timestamp else None, e.type, e.payload
-            )
-            for e in parsed
-        ]
+        parsed = [_event(e) for e in events]
+        parsed.sort(key=lambda pair: pair[0], reverse=True)
+        self._events = [event for _, event in parsed]
         self._runs: list[Run] | None = None
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, Any] | None) -> Trigger | None:
         """The trigger recorded in a run claim's ``extra``, or None (the run had none)."""
-        events = (extra or {}).get("trigger")
+        events = extra.get("trigger") if isinstance(extra, Mapping) else None
+        if isinstance(events, Mapping):
+            events = [events]
+        if not isinstance(events, (list, tuple)):
+            return None
+        events = [e for e in events if isinstance(e, (Mapping, TriggerEvent))]
         return cls(events) if events else None
 
     @property
@@ -117,6 +140,30 @@ class Trigger:
 
     def __repr__(self) -> str:
         return f"Trigger({', '.join(e.name for e in self._events)})"
+
+
+def _event(item: TriggerEvent | Mapping[str, Any]) -> tuple[float, MetaflowEvent]:
+    """A recorded event and its sort key (its time; odd times sort last), read leniently:
+    a value that cannot be a datetime gives ``timestamp=None``, never an error."""
+    if isinstance(item, TriggerEvent):
+        item = item.to_dict()
+    raw = item.get("timestamp")
+    at: datetime | None = None
+    key = float("-inf")
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and raw:
+        try:
+            at = timestamp(float(raw))
+            key = float(raw)
+        except (OverflowError, OSError, ValueError):
+            at = None
+    payload = item.get("payload")
+    return key, MetaflowEvent(
+        str(item.get("name") or ""),
+        str(item.get("id") or ""),
+        at,
+        "run" if item.get("type") == "run" else "event",
+        dict(payload) if isinstance(payload, Mapping) else {},
+    )
 
 
 def run_end_event(run: Run) -> TriggerEvent:

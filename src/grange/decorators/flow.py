@@ -56,9 +56,13 @@ class FlowShape(Protocol):
 
 @dataclass(frozen=True)
 class FlowDecoratorProblem(DecoratorProblem):
-    """A flow decorator's misuse; ``owner`` is the class it was written on."""
+    """A flow decorator's misuse; ``owner`` is the class it was written on.
+    ``occurrence``: which of the decorators of that name written on ``owner`` it
+    is about, counted from the top from 0 (None: the first); a repeated decorator
+    is reported at its second (third...) occurrence."""
 
     owner: str = ""
+    occurrence: int | None = None
 
 
 class FlowDecorator:
@@ -134,9 +138,11 @@ def _apply(target: C, cls: type[FlowDecorator], kwargs: dict[str, Any]) -> C:
         return _misplaced(target, cls)
     owner = target.__name__
 
-    def problem(message: str, fix: str) -> C:
+    def problem(message: str, fix: str, occurrence: int | None = None) -> C:
         problems = [*target.__dict__.get(FLOW_PROBLEMS, ())]
-        problems.append(FlowDecoratorProblem(cls.name, message, fix, owner=owner))
+        problems.append(
+            FlowDecoratorProblem(cls.name, message, fix, owner=owner, occurrence=occurrence)
+        )
         type.__setattr__(target, FLOW_PROBLEMS, problems)
         return target
 
@@ -153,9 +159,18 @@ def _apply(target: C, cls: type[FlowDecorator], kwargs: dict[str, Any]) -> C:
         return problem(err.message, err.fix or "")
     own = list(target.__dict__.get(FLOW_DECORATORS, ()))
     if not cls.allow_multiple:
-        if any(d.name == cls.name for d in own):
+        kept = sum(d.name == cls.name for d in own)
+        if kept:
+            # Decorators apply bottom-up, so the upper one is refused; a reader sees the
+            # lower one as the repetition: report the 2nd (3rd...) written from the top.
+            repeats = sum(
+                p.decorator == cls.name and p.occurrence is not None
+                for p in target.__dict__.get(FLOW_PROBLEMS, ())
+            )
             return problem(
-                f"@{cls.name} is given twice on {owner}", f"keep one @{cls.name} above the class"
+                f"@{cls.name} is given twice on {owner}",
+                f"keep one @{cls.name} above the class",
+                occurrence=kept + repeats,
             )
         bases = [
             k.__name__

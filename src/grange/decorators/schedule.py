@@ -4,8 +4,10 @@ As Metaflow's: ``@schedule`` alone (or ``daily=True``) is ``0 0 * * *`` (midnigh
 ``hourly=True`` ``0 * * * *``, ``weekly=True`` ``0 0 * * 0`` (Sunday midnight),
 ``cron='...'`` any cron expression; ``timezone=`` an IANA name (UTC without one).
 Giving two of them is an error. ``cron`` takes the standard 5 fields, or
-Metaflow's 6-field form with a trailing year field (``'0 6 ? * 2-6 *'``), whose
-year is dropped as Metaflow drops it for Argo; ``?`` reads as ``*``.
+Metaflow's 6-field (EventBridge) form with a trailing year field
+(``'0 6 ? * 2-6 *'``: 06:00 Monday to Friday), whose year is dropped and whose
+day-of-week numbers (1 = Sunday) become the standard ones (0 = Sunday); ``?``
+reads as ``*`` (:mod:`grange.decorators.cron`).
 
 Nothing here imports croniter or zoneinfo (nor, until a flow uses the
 decorator, the model in :mod:`grange.decorators.triggers`): flow modules import
@@ -42,7 +44,8 @@ class ScheduleDecorator(FlowDecorator):
 
     def validate(self) -> None:
         # The model is imported when a flow uses @schedule, not by ``import grange``.
-        from grange.decorators.triggers import Schedule, normalize_cron
+        from grange.decorators.cron import normalize_cron
+        from grange.decorators.triggers import Schedule
 
         a = self.attributes
         for key in ("hourly", "daily", "weekly"):
@@ -81,19 +84,12 @@ class ScheduleDecorator(FlowDecorator):
         self.schedule: Schedule = Schedule(cron, timezone)
 
     def flow_check(self, *, flow: FlowShape) -> str | None:
-        from grange.decorators.triggers import cron_problem
+        from grange.decorators.cron import cron_problem
 
+        # A required parameter without a default is not refused here: ``run --day x``
+        # is a fine run; deploying refuses it (triggers.require_parameter_values).
         problem = cron_problem(self.schedule.cron, self.schedule.timezone)
-        if problem:
-            return f"@schedule: {problem}"
-        required = [p.name for p in flow.parameters if p.required]
-        if required:
-            names = ", ".join(f"'{n}'" for n in required)
-            return (
-                f"@schedule starts runs with the parameters' defaults, and {flow.name}'s "
-                f"parameter(s) {names} are required with no default; give them a default="
-            )
-        return None
+        return f"@schedule: {problem}" if problem else None
 
 
 schedule = make_flow_decorator(ScheduleDecorator)

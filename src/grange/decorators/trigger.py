@@ -22,6 +22,7 @@ second one); the model they resolve to is :mod:`grange.decorators.triggers`.
 
 from __future__ import annotations
 
+import keyword
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,10 @@ if TYPE_CHECKING:
     # Imported where used: ``import grange`` loads these decorators, not their model.
     from grange.decorators.triggers import ResetAt, UpstreamFlow
 
-FLOW_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+#: A flow's name is its class's: a Python identifier, in ASCII (as Metaflow's event names).
+FLOW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: A user branch is ``user.<name>``, whatever characters the user's name has but spaces.
+USER_BRANCH = re.compile(r"^user\.\S+$")
 OPTIONS = ("reset_at",)
 
 
@@ -97,7 +101,6 @@ class TriggerDecorator(FlowDecorator):
             return problem
         params = list(flow.parameters)
         by_name = {_normalized(p.name): p for p in params}
-        mapped: set[str] = set()
         for event_name, mapping in self.events:
             for param in mapping:
                 if _normalized(param) not in by_name:
@@ -113,17 +116,8 @@ class TriggerDecorator(FlowDecorator):
                         f"@trigger maps event {event_name!r} to parameter '{param}', which "
                         f"{flow.name} does not have; {hint}"
                     )
-                mapped.add(_normalized(param))
-        if len(self.events) == 1 and not self.events[0][1]:
-            return None  # every parameter reads the payload field of its name
-        missing = [p.name for p in params if p.required and _normalized(p.name) not in mapped]
-        if missing:
-            names = ", ".join(f"'{n}'" for n in missing)
-            return (
-                f"{flow.name}'s parameter(s) {names} are required with no default, and no "
-                "event of @trigger maps a payload field to them; add a mapping "
-                "('parameters': {...}) or give them a default="
-            )
+        # A required parameter no event maps is refused when deploying, not here:
+        # ``run --day x`` is a fine run (triggers.require_parameter_values).
         return None
 
 
@@ -179,14 +173,6 @@ class TriggerOnFinishDecorator(FlowDecorator):
                     f"@trigger_on_finish(flow='{up.flow}') is on {up.flow} itself: each run "
                     "would start the next, without end"
                 )
-        required = [p.name for p in flow.parameters if p.required]
-        if required:
-            names = ", ".join(f"'{n}'" for n in required)
-            return (
-                f"@trigger_on_finish starts runs with the parameters' defaults, and "
-                f"{flow.name}'s parameter(s) {names} are required with no default; "
-                "give them a default="
-            )
         return None
 
 
@@ -297,7 +283,10 @@ def _upstream(item: Any) -> UpstreamFlow:
             raise DecoratorError(
                 f"@trigger_on_finish: flow {item!r} has an empty project or branch", fix=fix
             )
-        return UpstreamFlow(_flow_name(flow, fix), project, branch)
+        where = f"flow {item!r}"
+        return UpstreamFlow(
+            _flow_name(flow, fix), _project(project, where, fix), _branch(branch, where, fix)
+        )
     if isinstance(item, Mapping):
         unknown = sorted(set(item) - {"name", "project", "project_branch"})
         if unknown:
@@ -317,8 +306,13 @@ def _upstream(item: Any) -> UpstreamFlow:
                     fix=fix,
                 )
             values[key] = value
+        where = f"flow {dict(item)!r}"
         return UpstreamFlow(
-            _flow_name(item["name"], fix), values["project"], values["project_branch"]
+            _flow_name(item["name"], fix),
+            None if values["project"] is None else _project(values["project"], where, fix),
+            None
+            if values["project_branch"] is None
+            else _branch(values["project_branch"], where, fix),
         )
     if callable(item):
         raise DecoratorError(
@@ -330,16 +324,57 @@ def _upstream(item: Any) -> UpstreamFlow:
 
 
 def _flow_name(name: Any, fix: str) -> str:
-    if not isinstance(name, str) or not FLOW_NAME.match(name):
+    if not isinstance(name, str) or not FLOW_NAME.match(name) or keyword.iskeyword(name):
         raise DecoratorError(
-            f"@trigger_on_finish: {name!r} is not a flow name (letters, digits and _ only)",
+            f"@trigger_on_finish: {name!r} is not a flow name (a flow is named by its class: "
+            "letters, digits and _, not starting with a digit)",
             fix=fix,
         )
     return name
 
 
+def _project(name: str, where: str, fix: str) -> str:
+    """A project name by ``@project``'s rules (lowercase letters, digits and _)."""
+    from grange.decorators.project import name_problem
+
+    problem = name_problem(name)
+    if problem:
+        raise DecoratorError(
+            f"@trigger_on_finish: {where}: the project name {name!r} {problem} (@project's "
+            "rules), so no flow can emit the event it waits for",
+            fix=fix,
+        )
+    return name
+
+
+def _branch(branch: str, where: str, fix: str) -> str:
+    """A branch as ``@project`` names them: ``prod``, ``prod.NAME``, ``test.NAME``
+    (NAME by @project's rules, as ``--branch NAME``) or ``user.<user name>``."""
+    from grange.decorators.project import _suggest, name_problem
+
+    kind, dot, name = branch.partition(".")
+    if branch == "prod" or USER_BRANCH.match(branch):
+        return branch
+    if kind in ("prod", "test") and dot:
+        problem = name_problem(name)
+        if problem is None:
+            return branch
+        reason = f"its name {name!r} {problem}"
+        likely = f"{kind}.{_suggest(name)}"
+    else:
+        reason = "a branch is prod, prod.NAME, test.NAME or user.NAME"
+        likely = f"test.{_suggest(branch)}"
+    raise DecoratorError(
+        f"@trigger_on_finish: {where}: {branch!r} is not a @project branch ({reason}), so no "
+        "flow can emit the event it waits for",
+        fix=f"did you mean '{likely}'? (--branch NAME deploys to test.NAME, --production to "
+        "prod); " + fix,
+    )
+
+
 def _reset_at(options: Any, where: str) -> ResetAt | None:
-    from grange.decorators.triggers import ResetAt, normalize_cron
+    from grange.decorators.cron import normalize_cron
+    from grange.decorators.triggers import ResetAt
 
     if not isinstance(options, Mapping):
         raise DecoratorError(
@@ -374,7 +409,7 @@ def _reset_at(options: Any, where: str) -> ResetAt | None:
 def _reset_problem(reset_at: ResetAt | None) -> str | None:
     if reset_at is None:
         return None
-    from grange.decorators.triggers import cron_problem
+    from grange.decorators.cron import cron_problem
 
     problem = cron_problem(reset_at.cron, reset_at.timezone)
     return f"options={{'reset_at': ...}}: {problem}" if problem else None

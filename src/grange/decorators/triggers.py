@@ -16,20 +16,43 @@ command line, the local scheduler and the Argo compiler: keep them stable.
   and read back by ``current.trigger`` / ``Run.trigger``.
 - :func:`parameters_from_events`: the parameter values a set of events gives a
   run (``@trigger`` mappings), as command-line strings.
+- :func:`unset_required_parameters` / :func:`require_parameter_values`: at deploy
+  time, the required parameters that nothing would give a value (neither the
+  deployment nor an event mapping). Not a lint rule: ``run --day x`` is fine.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from grange.decorators.cron import cron_problem, normalize_cron, timezone_problem
 from grange.decorators.flow import flow_decorator, flow_problems_of
-from grange.exceptions import DecoratorError
+from grange.exceptions import DecoratorError, ParameterError
 
 if TYPE_CHECKING:
     from grange.decorators.project import ProjectInfo
+
+__all__ = [
+    "END_EVENT_PREFIX",
+    "EventDependency",
+    "ResetAt",
+    "Schedule",
+    "TriggerEvent",
+    "Triggers",
+    "UpstreamFlow",
+    "cron_problem",
+    "end_event_name",
+    "normalize_cron",
+    "parameters_from_events",
+    "require_parameter_values",
+    "schedule_of",
+    "timezone_problem",
+    "triggers_of",
+    "unset_required_parameters",
+]
 
 #: Prefix of the events runs emit when they succeed, as Metaflow's (drop-in compatible
 #: with Metaflow's sensors and consumers): ``metaflow.<project_flow_name>.end``.
@@ -236,78 +259,89 @@ def parameters_from_events(
     return values
 
 
-# -- cron ---------------------------------------------------------------------
+def unset_required_parameters(
+    flow_cls: type,
+    triggers: Triggers | None,
+    schedule: Schedule | None,
+    given: Set[str],
+    *,
+    manual_values: bool = False,
+) -> list[str]:
+    """The required parameters (no default) that a run of the deployment would
+    start without: nothing gives them a value. ``given``: the names of the
+    parameters the deploy command gives a value (``deploy --day 2026-01-01``).
+
+    A run started by ``schedule`` has no event, so only ``given`` counts; one
+    started by ``triggers`` also has what an event maps to the parameter
+    (``@trigger``; a single event without a mapping maps every parameter by
+    name; ``@trigger_on_finish`` maps none). A deployment with neither is
+    started by hand: ``manual_values`` says whether that start may give values
+    (``argo-workflows trigger --day x``: True; ``grange deployments trigger``:
+    False). Names as the flow defines them, in its order. This is checked when
+    deploying, not by lint: ``python flow.py run --day x`` is a fine run of the
+    same flow, as in Metaflow.
+    """
+    wanted = {_normalized(name) for name in given}
+    missing = [
+        p.name
+        for p in _flow_parameters(flow_cls)
+        if p.required and _normalized(p.name) not in wanted
+    ]
+    if not missing:
+        return []
+    if schedule is not None:
+        return missing
+    if triggers is None:
+        return [] if manual_values else missing
+    if triggers.kind != "event":
+        return missing
+    deps = triggers.dependencies
+    if len(deps) == 1 and not deps[0].parameters:
+        return []  # every parameter reads the payload field of its name
+    mapped = {_normalized(param) for dep in deps for param in dep.parameters}
+    return [name for name in missing if _normalized(name) not in mapped]
 
 
-def normalize_cron(expression: object, where: str) -> str:
-    """``expression`` as a 5-field cron: a 5-field one as it is; Metaflow's
-    6-field (AWS EventBridge) form ``minute hour day-of-month month day-of-week
-    year`` without its year, as Metaflow does for Argo. ``?`` ("any") becomes
-    ``*``. Raises :class:`DecoratorError` naming ``where`` when neither."""
-    if not isinstance(expression, str) or not expression.strip():
-        raise DecoratorError(
-            f"{where}: cron={expression!r} is not a cron expression",
-            fix="give 5 fields, minute hour day-of-month month day-of-week, "
-            "e.g. cron='30 2 * * *' (02:30 every day)",
+def require_parameter_values(
+    flow_cls: type,
+    triggers: Triggers | None,
+    schedule: Schedule | None,
+    given: Set[str],
+    *,
+    command: str = "deploy",
+    manual_values: bool = False,
+) -> None:
+    """Raise :class:`ParameterError` when :func:`unset_required_parameters` finds
+    any, saying what starts the runs and how to give the value; ``command`` is
+    the deploy command as the user types it after ``python flow.py``."""
+    missing = unset_required_parameters(
+        flow_cls, triggers, schedule, given, manual_values=manual_values
+    )
+    if not missing:
+        return
+    flow = flow_cls.__name__
+    names = ", ".join(f"'{n}'" for n in missing)
+    if schedule is not None:
+        why = "its @schedule starts runs without any event"
+    elif triggers is None:
+        why = "its runs are started by hand with the deployment's values only"
+    elif triggers.kind == "run":
+        why = "@trigger_on_finish starts runs whose parameters no event sets"
+    else:
+        why = "no event of its @trigger maps a payload field to it"
+    options = " ".join(f"--{n} VALUE" for n in missing)
+    fix = f"give a value when deploying: python flow.py {command} {options}; or a default="
+    if triggers is not None and triggers.kind == "event" and schedule is None:
+        fix += (
+            f"; or map an event's payload field to it: @trigger(event={{'name': "
+            f"'{triggers.dependencies[0].name}', 'parameters': {{'{missing[0]}': 'field'}}}})"
         )
-    fields = expression.split()
-    if len(fields) == 6:
-        if fields[5] not in ("*", "?"):
-            raise DecoratorError(
-                f"{where}: cron={expression!r} has a year field ({fields[5]!r}); a schedule "
-                "repeats every year",
-                fix="leave the year out (5 fields: minute hour day-of-month month "
-                "day-of-week), or write '*' for it",
-            )
-        fields = fields[:5]
-    if len(fields) != 5:
-        raise DecoratorError(
-            f"{where}: cron={expression!r} has {len(fields)} fields; a cron expression has 5 "
-            "(minute hour day-of-month month day-of-week)",
-            fix="e.g. cron='0 6 * * 1-5' (06:00 on weekdays); Metaflow's 6-field form with "
-            "a trailing year ('0 6 ? * 2-6 *') is accepted too",
-        )
-    return " ".join("*" if f == "?" else f for f in fields)
-
-
-def cron_problem(cron: str, timezone: str | None) -> str | None:
-    """Why croniter or zoneinfo cannot read ``cron``/``timezone``, or None.
-
-    Imports croniter and zoneinfo: called by lint, deployments and the
-    scheduler, never while a flow module is imported."""
-    import importlib
-    import re
-
-    # Quartz's L, W and # read differently (or not at all) in Argo's cron parser:
-    # a schedule means the same on one machine and on a cluster, or is refused.
-    for item in re.split(r"[\s,]+", cron.upper()):
-        if "#" in item or re.fullmatch(r"[0-9]*L|[0-9]*W|LW", item):
-            return (
-                f"cron expression {cron!r} uses {item!r} (Quartz's L, W or #), which Argo's "
-                "cron parser does not read the same way; write the days out"
-            )
-    # Through importlib: croniter ships no type hints (its stubs are not installed).
-    croniter = importlib.import_module("croniter").croniter
-    if not croniter.is_valid(cron):
-        return f"cron expression {cron!r} is not valid (croniter cannot read it)"
-    if timezone is not None:
-        problem = timezone_problem(timezone)
-        if problem:
-            return problem
-    return None
-
-
-def timezone_problem(timezone: object) -> str | None:
-    """Why ``timezone`` is not an IANA time zone name, or None."""
-    import zoneinfo
-
-    if not isinstance(timezone, str) or not timezone:
-        return f"timezone={timezone!r} is not an IANA time zone name"
-    try:
-        zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return f"timezone {timezone!r} is not an IANA time zone name"
-    return None
+    raise ParameterError(
+        f"{flow}'s parameter(s) {names} are required with no default, and nothing would "
+        f"give them a value in a deployed run: {why}",
+        parameter=missing[0],
+        fix=fix,
+    )
 
 
 # -- helpers --------------------------------------------------------------------
@@ -326,7 +360,8 @@ def _raise_if(problem: str | None, flow_cls: type, what: str) -> None:
     if problem:
         raise DecoratorError(
             f"{what} on {flow_cls.__name__}: {problem}",
-            fix="e.g. cron='0 6 * * 1-5' and an IANA time zone such as 'Europe/Paris'; "
+            fix="e.g. cron='0 6 * * 1-5' (06:00 on weekdays) and an IANA time zone such as "
+            "'Europe/Paris'; "
             "run 'python flow.py check' to see it at its line",
         )
 

@@ -32,7 +32,9 @@ def read_flow_decorators(flow_cls: type, problems: list[Any]) -> tuple[Decorator
         written = [(_decorator_name(d), d.lineno) for d in cdef.decorator_list] if cdef else []
         infos.extend(_located(own, written, file, line))
         for problem in misuses:
-            at = next((n_line for n, n_line in written if n == problem.decorator), line)
+            lines = [n_line for n, n_line in written if n == problem.decorator]
+            k = getattr(problem, "occurrence", None) or 0
+            at = lines[k] if k < len(lines) else (lines[0] if lines else line)
             problems.append((RULE, problem.message, file, at or None, None, problem.fix))
     return tuple(infos)
 
