@@ -184,3 +184,33 @@ def test_deploy_refuses_a_tag_that_run_refuses(tmp_path: Path) -> None:
         assert done.returncode != 0 and "tag" in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
     assert "PlainFlow" not in grange(tmp_path, "deployments", "list").stdout
+
+
+REQUIRED = """
+from grange import FlowSpec, Parameter, schedule, step
+
+
+@schedule(hourly=True)
+class NightlyFlow(FlowSpec):
+    beta = Parameter("beta", required=True, type=int)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    NightlyFlow()
+"""
+
+
+def test_a_required_parameter_needs_a_value_at_deploy_not_at_run(tmp_path: Path) -> None:
+    refused = flow(tmp_path, REQUIRED, "deploy")
+    assert refused.returncode == 2 and "beta" in refused.stderr
+    assert "--beta" in refused.stderr and "Traceback" not in refused.stderr
+    assert flow(tmp_path, REQUIRED, "run", "--beta", "3").returncode == 0  # as Metaflow
+    assert flow(tmp_path, REQUIRED, "deploy", "--beta", "3").returncode == 0

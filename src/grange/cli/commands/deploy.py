@@ -112,7 +112,7 @@ def deploy_flow(flow: FlowContext, options: dict[str, Any]) -> None:
     from grange.cli.commands.deployments import open_store, when
     from grange.cli.runtime_options import datastore_root, effective, metadata_url
     from grange.config import mask_text
-    from grange.decorators.triggers import schedule_of, triggers_of
+    from grange.decorators.triggers import require_parameter_values, schedule_of, triggers_of
     from grange.environments.package import package_flow
     from grange.events.deployments import Deployments, DeploymentSpec, Policies, Storage
     from grange.events.scheduler.cron import check_cron, next_tick
@@ -139,6 +139,7 @@ def deploy_flow(flow: FlowContext, options: dict[str, Any]) -> None:
     policies = Policies(concurrency=options["concurrency"], catchup=options["catchup"],
                         catchup_limit=options["catchup_limit"])  # fmt: skip
     words = parameter_words(flow.flow_cls, options)
+    require_parameter_values(flow.flow_cls, triggers, schedule, set(words), command="deploy")
     root = datastore_root(flow.settings)
     url = metadata_url(flow.settings)
     hidden = mask_text(url) != url
