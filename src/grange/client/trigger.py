@@ -46,9 +46,7 @@ class Trigger:
         parsed = [e if isinstance(e, TriggerEvent) else TriggerEvent.from_dict(e) for e in events]
         parsed.sort(key=lambda e: e.timestamp, reverse=True)
         self._events = [
-            MetaflowEvent(
-                e.name, e.id, timestamp(e.timestamp) if e.timestamp else None, e.type, e.payload
-            )
+            MetaflowEvent(e.name, e.id, _datetime(e.timestamp), e.type, e.payload)
             for e in parsed
         ]
         self._runs: list[Run] | None = None
@@ -117,6 +115,17 @@ class Trigger:
 
     def __repr__(self) -> str:
         return f"Trigger({', '.join(e.name for e in self._events)})"
+
+
+def _datetime(value: float) -> datetime | None:
+    """An event's timestamp as a datetime; ``None`` when there is none, or when it is
+    no time a datetime can hold (an event recorded before timestamps were checked)."""
+    if not value:
+        return None
+    try:
+        return timestamp(value)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def run_end_event(run: Run) -> TriggerEvent:
