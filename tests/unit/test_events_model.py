@@ -248,9 +248,7 @@ def structured(**fields: Any) -> Received:
     return received_body(document, **{"content-type": "application/cloudevents+json"})
 
 
-@pytest.mark.parametrize(
-    ("field", "value"), [("name", "other"), ("id", "other"), ("timestamp", 5)]
-)
+@pytest.mark.parametrize(("field", "value"), [("name", "other"), ("id", "other"), ("timestamp", 5)])
 def test_a_cloudevents_data_may_not_contradict_its_attributes(field: str, value: Any) -> None:
     with pytest.raises(EventError, match=f"has a field '{field}'") as caught:
         parse_http(structured(data={"date": "d", field: value}), now=NOW)

@@ -287,8 +287,9 @@ def test_a_run_end_that_cannot_be_delivered_is_recorded_locally_and_a_warning(
     )  # fmt: skip
     assert got == "TrainFlow/1/end/7"  # never lost: in the run's own database
     assert [e.event_id for e in EventStore(metadata).list()] == [got]
-    assert "its end event metaflow.TrainFlow.end (id TrainFlow/1/end/7) was recorded in " in (
-        warnings[0]
+    assert (
+        "its end event metaflow.TrainFlow.end (id TrainFlow/1/end/7) was recorded in "
+        in (warnings[0])
     )
     assert f"but not delivered to {endpoint.url}" in warnings[0]
     assert "HTTP 401" in warnings[0] and "token" in warnings[0]

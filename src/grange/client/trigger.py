@@ -46,8 +46,7 @@ class Trigger:
         parsed = [e if isinstance(e, TriggerEvent) else TriggerEvent.from_dict(e) for e in events]
         parsed.sort(key=lambda e: e.timestamp, reverse=True)
         self._events = [
-            MetaflowEvent(e.name, e.id, _datetime(e.timestamp), e.type, e.payload)
-            for e in parsed
+            MetaflowEvent(e.name, e.id, _datetime(e.timestamp), e.type, e.payload) for e in parsed
         ]
         self._runs: list[Run] | None = None
 

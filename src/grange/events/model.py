@@ -274,7 +274,6 @@ def check_timestamp(value: Any) -> float:
     return float(value)
 
 
-
 def same_event(a: EventRecord, b: EventRecord) -> bool:
     """Whether two records with one id are the same event: the same name and payload
     (its ``timestamp`` aside: publishing an event again makes a new one)."""

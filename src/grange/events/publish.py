@@ -199,8 +199,7 @@ def deliver(
             answer = post(record, url, token=token, budget=settings.timeout)
         except EventError as err:
             raise EventError(
-                f"event {record.name!r} was not published (it was recorded nowhere): "
-                f"{err.message}",
+                f"event {record.name!r} was not published (it was recorded nowhere): {err.message}",
                 fix=err.fix,
             ) from None
         from grange.events.webhook import check_url
@@ -236,9 +235,7 @@ def post(
     from grange.events.webhook import BUDGET, post_event
 
     headers = {"Grange-User": record.user or "", "Grange-Host": record.host or ""}
-    return post_event(
-        url, record.body(), token=token, headers=headers, budget=budget or BUDGET
-    )
+    return post_event(url, record.body(), token=token, headers=headers, budget=budget or BUDGET)
 
 
 def end_event(

@@ -139,9 +139,8 @@ def _seconds(value: Any, where: str) -> float:
         seconds = float("nan")
     if not 0 < seconds <= 3600:
         raise ConfigError(
-            f"{where}: must be a number of seconds from 0 to 3600 (not included: 0), "
-            f"not {value!r}",
-            fix=f"e.g. {where} = 30 (the default): how long publishing an event over HTTP "
-            "may take, its retries included",
+            f"{where}: must be a number of seconds from 0 to 3600 (not included: 0), not {value!r}",
+            fix="give how long publishing an event over HTTP may take, its retries "
+            "included, e.g. 30 (the default)",
         )
     return seconds

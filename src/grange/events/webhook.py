@@ -115,8 +115,7 @@ def request(
             continue
     times = "once" if made == 1 else f"{made} times"
     raise EventError(
-        f"cannot reach the events endpoint {shown} ({last}; tried {times} in "
-        f"{budget:g} s at most)",
+        f"cannot reach the events endpoint {shown} ({last}; tried {times} in {budget:g} s at most)",
         fix="check the URL ([events] url in the profile, GRANGE_EVENTS_URL, or --url) and that "
         "the endpoint is up ('grange scheduler' serves POST /events)",
     )
