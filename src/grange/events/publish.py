@@ -286,8 +286,9 @@ def emit_run_end(
 ) -> str | None:
     """Emit the end event of run ``flow/run_id``, which has just succeeded: always
     into ``metadata`` (the run's own database), and to the events URL in force if
-    any, with the same id. ``events`` is the profile's ``[events]`` table. Never raises: a failure is given to
-    ``warn`` (default: printed), since the run has succeeded all the same.
+    any, with the same id. ``events`` is the profile's ``[events]`` table. Never
+    raises: a failure is given to ``warn`` (default: printed), since the run has
+    succeeded all the same.
     Returns the event's id, or ``None`` (recorded nowhere)."""
     say = warn or (lambda text: print(f"Warning: {text}", file=sys.stderr))
     try:
@@ -342,8 +343,8 @@ def emit_run_end(
             return record.event_id
         if recorded is None:
             say(
-                f"the end event {record.name} was delivered to {mask_url(settings.url)} but could not be "
-                f"recorded in the run's metadata database: {unrecorded}"
+                f"the end event {record.name} was delivered to {mask_url(settings.url)} "
+                f"but could not be recorded in the run's metadata database: {unrecorded}"
             )
         return record.event_id
     if recorded is None:
