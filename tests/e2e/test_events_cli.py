@@ -74,3 +74,29 @@ def test_mistakes_are_named(tmp_path: Path) -> None:
     config.write_text("[profiles.p.events]\nurll = 'http://x'\n")
     bad = grange(tmp_path, "--profile", "p", "events", "publish", "x")
     assert bad.returncode == 2 and "did you mean 'url'" in bad.stderr
+
+
+def test_a_duplicate_id_is_said_and_a_reused_one_refused(tmp_path: Path) -> None:
+    first = grange(tmp_path, "events", "publish", "go", "--id", "fixed1")
+    assert first.returncode == 0 and "Published event go" in first.stderr
+    again = grange(tmp_path, "events", "publish", "go", "--id", "fixed1")
+    assert again.returncode == 0 and again.stdout.strip() == "fixed1"
+    assert "was published already" in again.stderr and "Published" not in again.stderr
+    other = grange(tmp_path, "events", "publish", "other", "--id", "fixed1", "--payload", "z=1")
+    assert other.returncode == 2 and "'fixed1' was used already, by event 'go'" in other.stderr
+    assert "Published" not in other.stderr and "Traceback" not in other.stderr
+
+
+def test_list_shows_any_stored_timestamp(tmp_path: Path) -> None:
+    from grange.events.model import EventRecord
+
+    grange(tmp_path, "events", "publish", "fine")
+    store = EventStore(MetadataStore.from_url(sqlite_url(tmp_path / ".grange")))
+    for stored in (1e300, -1e12):  # recorded before timestamps were checked
+        store.record(EventRecord(None, f"e{stored}", "ts", {}, stored, 0.0, "http"))
+    listed = grange(tmp_path, "events", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "1e+300" in listed.stdout and "-1000000000000.0" in listed.stdout
+    (tmp_path / "ts.json").write_text('{"timestamp": 1e300}')
+    bad = grange(tmp_path, "events", "publish", "p", "--payload-file", "ts.json")
+    assert bad.returncode == 2 and "timestamp 1e+300 is out of range" in bad.stderr

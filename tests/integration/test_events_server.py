@@ -157,3 +157,57 @@ def test_stop_ends_the_server(store: EventStore) -> None:
     assert not running.thread.is_alive()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{running.url}/healthz")
+
+
+def test_an_id_reused_for_another_event_is_a_conflict(
+    client: httpx.Client, store: EventStore, server: RunningServer
+) -> None:
+    body = {"name": "go", "payload": {"id": "fixed1", "a": 1}}
+    assert client.post("/events", json=body).json()["duplicate"] is False
+    later = {"name": "go", "payload": {**body["payload"], "timestamp": 5}}  # type: ignore[dict-item]
+    assert client.post("/events", json=later).json()["duplicate"] is True  # the same event
+    other = client.post("/events", json={"name": "other", "payload": {"id": "fixed1"}})
+    assert other.status_code == 409 and "was used already" in other.json()["error"]
+    with pytest.raises(EventError, match="HTTP 409") as caught:
+        Event("go", url=f"{server.url}/events", access_token=TOKEN).publish({"id": "fixed1"})
+    assert "its own id" in (caught.value.fix or "")
+    event = Event("go", url=f"{server.url}/events", access_token=TOKEN)
+    assert event.publish(body["payload"]) == "fixed1" and event.duplicate is True
+    assert [e.name for e in store.list()] == ["go"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "said"),
+    [
+        (b'{"name": "ts", "payload": {"timestamp": 1e300}}', {}, "out of range"),
+        (b'{"name": "ts", "payload": {"timestamp": -1e12}}', {}, "out of range"),
+        (
+            b'{"name": "x", "payload": {"a": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}",
+            {},
+            "nested too deeply",
+        ),
+        (
+            b'{"specversion": "1.0", "type": "t", "source": "s"}',
+            {"content-type": "application/cloudevents+json"},
+            "no id",
+        ),
+        (
+            b'{"specversion": "1.0", "type": "t", "source": "s", "id": "1", "time": "garb"}',
+            {"content-type": "application/cloudevents+json"},
+            "not an RFC 3339 timestamp",
+        ),
+    ],
+    ids=["huge-timestamp", "negative-timestamp", "deep", "cloudevent-no-id", "bad-time"],
+)
+def test_events_grange_could_not_use_later_get_400(
+    tmp_path: Path, body: bytes, headers: dict[str, str], said: str
+) -> None:
+    store = EventStore(MetadataStore.from_url(sqlite_url(tmp_path)))
+    with serve(make_app(lambda: store)) as running:
+        answer = httpx.post(
+            f"{running.url}/events",
+            content=body,
+            headers={"content-type": "application/json", **headers},
+        )
+    assert answer.status_code == 400 and said in answer.json()["error"], answer.text
+    assert store.list() == []

@@ -214,3 +214,95 @@ def test_only_end_events_marked_by_grange_or_metaflow_are_runs() -> None:
     other = EventRecord.new("metaflow.Train.train", {"auto-generated-by-metaflow": True})
     assert unmarked.to_trigger_event().type == "event"
     assert other.to_trigger_event().type == "event"
+
+
+@pytest.mark.parametrize("bad", [1e300, -1e12, -1, 253402300800])
+def test_timestamps_out_of_range_are_refused(bad: float) -> None:
+    with pytest.raises(EventError, match="out of range") as caught:
+        EventRecord.new("ts", {"timestamp": bad})
+    assert "1970" in (caught.value.fix or "")
+    with pytest.raises(EventError, match="out of range"):
+        parse_http(received_body({"name": "ts", "payload": {"timestamp": bad}}))
+    assert EventRecord.new("ts", {"timestamp": 253402300799}).timestamp == 253402300799
+
+
+def test_a_payload_that_is_no_dict_is_refused() -> None:
+    with pytest.raises(EventError, match="must be a dict of fields, not str 'notdict'"):
+        EventRecord.new("q", "notdict")  # type: ignore[arg-type]
+
+
+def test_a_deeply_nested_body_is_refused() -> None:
+    deep = b'{"name": "x", "payload": {"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
+    with pytest.raises(EventError, match="nested too deeply"):
+        parse_http(received_body(deep))
+    nested: Any = []
+    for _ in range(100_000):
+        nested = [nested]
+    with pytest.raises(EventError, match="'a' is nested too deeply"):
+        EventRecord.new("x", {"a": nested})
+
+
+def structured(**fields: Any) -> Received:
+    document = {**CLOUDEVENT, **fields}
+    document = {k: v for k, v in document.items() if v is not None}
+    return received_body(document, **{"content-type": "application/cloudevents+json"})
+
+
+@pytest.mark.parametrize(("field", "value"), [("name", "other"), ("id", "other"), ("timestamp", 5)])
+def test_a_cloudevents_data_may_not_contradict_its_attributes(field: str, value: Any) -> None:
+    with pytest.raises(EventError, match=f"has a field '{field}'") as caught:
+        parse_http(structured(data={"date": "d", field: value}), now=NOW)
+    assert "rename that field" in (caught.value.fix or "")
+    same = {"name": "new_data", "id": "ce-1", "timestamp": 1_717_200_000}[field]
+    assert parse_http(structured(data={field: same}), now=NOW).payload[field] == same
+
+
+def test_a_cloudevent_needs_an_id_and_a_readable_time() -> None:
+    with pytest.raises(EventError, match="the CloudEvent has no id") as caught:
+        parse_http(structured(id=None))
+    assert "an 'id'" in (caught.value.fix or "")
+    headers = {"ce-specversion": "1.0", "ce-type": "t", "ce-source": "/s"}
+    with pytest.raises(EventError, match="no id") as caught:
+        parse_http(Received(headers=headers, body=b"{}"))
+    assert "ce-id header" in (caught.value.fix or "")
+    with pytest.raises(EventError, match="time 'garb' is not an RFC 3339 timestamp") as caught:
+        parse_http(structured(time="garb"))
+    assert "2024-06-01T12:00:00Z" in (caught.value.fix or "")
+    with pytest.raises(EventError, match="RFC 3339"):
+        parse_http(Received(headers={**headers, "ce-id": "i", "ce-time": "garb"}, body=b"{}"))
+    with pytest.raises(EventError, match="out of range"):
+        parse_http(structured(time="1900-01-01T00:00:00Z"))
+
+
+def test_one_size_limit_for_every_event() -> None:
+    from grange.events.model import MAX_EVENT_BYTES, check_size, wire
+    from grange.events.server import MAX_BODY
+
+    assert MAX_BODY == MAX_EVENT_BYTES == 1024 * 1024
+    small = EventRecord.new("x", {"blob": "é" * 1000})
+    check_size(small)
+    assert len(wire(small.body())) < 2200  # compact UTF-8 (not 6 bytes a \\uXXXX)
+    with pytest.raises(EventError, match="more than the limit of 1048576 bytes"):
+        check_size(EventRecord.new("x", {"blob": "a" * MAX_EVENT_BYTES}))
+
+
+def test_the_same_event_again_is_no_conflict_another_one_is() -> None:
+    from grange.events.model import check_same
+
+    first = EventRecord.new("go", {"a": 1}, event_id="fixed1", now=NOW)
+    check_same(EventRecord.new("go", {"a": 1}, event_id="fixed1", now=NOW + 60), first)
+    with pytest.raises(EventError, match="'fixed1' was used already, by event 'go'"):
+        check_same(EventRecord.new("other", {"a": 1}, event_id="fixed1"), first)
+    with pytest.raises(EventError, match="different payload"):
+        check_same(EventRecord.new("go", {"a": 2}, event_id="fixed1"), first)
+
+
+@pytest.mark.parametrize("stored", [1e300, -1e12, 253402300799])
+def test_a_trigger_reads_any_stored_timestamp(stored: float) -> None:
+    from grange.client.trigger import Trigger
+    from grange.decorators.triggers import TriggerEvent
+
+    trigger = Trigger([TriggerEvent("x", "e", stored).to_dict()])
+    assert trigger.event is not None and trigger.event.name == "x"
+    when = trigger.event.timestamp
+    assert when is None or when.year >= 9999  # a datetime when one can hold it

@@ -273,7 +273,7 @@ def test_a_run_end_is_recorded_in_the_runs_own_database(
     assert off is None
 
 
-def test_a_run_end_that_cannot_be_emitted_is_a_warning(
+def test_a_run_end_that_cannot_be_delivered_is_recorded_locally_and_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoint: Endpoint
 ) -> None:
     monkeypatch.delenv("GRANGE_EVENTS_AUTO_EMIT", raising=False)
@@ -285,15 +285,115 @@ def test_a_run_end_that_cannot_be_emitted_is_a_warning(
         metadata, flow="TrainFlow", run_id="1", end_step="end", project=None,
         events={"url": endpoint.url}, warn=warnings.append,
     )  # fmt: skip
-    assert got is None
-    assert "the run succeeded, but its end event could not be emitted" in warnings[0]
+    assert got == "TrainFlow/1/end/7"  # never lost: in the run's own database
+    assert [e.event_id for e in EventStore(metadata).list()] == [got]
+    assert (
+        "its end event metaflow.TrainFlow.end (id TrainFlow/1/end/7) was recorded in "
+        in (warnings[0])
+    )
+    assert f"but not delivered to {endpoint.url}" in warnings[0]
     assert "HTTP 401" in warnings[0] and "token" in warnings[0]
     emit_run_end(
         metadata, flow="TrainFlow", run_id="1", end_step="end", project=None,
         events={"nope": 1}, warn=warnings.append,
     )  # fmt: skip
-    assert "[events] nope" in warnings[1]
-    assert EventStore(metadata).list() == []
+    assert "could not be emitted" in warnings[1] and "[events] nope" in warnings[1]
+
+
+def test_a_run_end_goes_both_to_its_database_and_the_url_with_one_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoint: Endpoint
+) -> None:
+    monkeypatch.delenv("GRANGE_EVENTS_AUTO_EMIT", raising=False)
+    monkeypatch.delenv("GRANGE_EVENTS_URL", raising=False)
+    metadata = _finished_run(tmp_path)
+    warnings: list[str] = []
+    got = emit_run_end(
+        metadata, flow="TrainFlow", run_id="1", end_step="end", project=None,
+        events={"url": endpoint.url}, warn=warnings.append,
+    )  # fmt: skip
+    (sent,) = endpoint.received
+    assert got == sent["body"]["payload"]["id"] == "TrainFlow/1/end/7" and warnings == []
+    assert EventStore(metadata).get(got) is not None
+
+
+def test_a_publish_to_an_unreachable_url_raises_or_warns(
+    local: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/events"
+    monkeypatch.setenv("GRANGE_EVENTS_URL", url)
+    monkeypatch.setenv("GRANGE_EVENTS_TIMEOUT", "1")
+    with pytest.raises(EventError, match="'x' was not published \\(it was recorded nowhere\\)"):
+        Event("x").publish()
+    monkeypatch.setenv("GRANGE_DEPLOYMENT", "Train")
+    assert Event("x").safe_publish() is None
+    assert "Unable to publish event (x): event 'x' was not published" in capsys.readouterr().err
+
+
+def test_a_duplicate_id_is_told_and_a_reused_one_refused(
+    local: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = Event("go", payload={"id": "fixed1", "a": 1})
+    assert event.duplicate is None
+    assert event.publish() == "fixed1" and event.duplicate is False
+    assert event.publish() == "fixed1" and event.duplicate is True
+    assert "with id fixed1 was published already" in capsys.readouterr().err
+    with pytest.raises(EventError, match="'fixed1' was used already, by event 'go'"):
+        Event("other", payload={"id": "fixed1"}).publish()
+    assert [e.name for e in stored(local).list()] == ["go"]
+
+
+def test_payloads_that_are_no_dict_or_too_large_are_refused(local: Path) -> None:
+    with pytest.raises(EventError, match="must be a dict of fields, not str 'notdict'"):
+        Event("q").publish(payload="notdict")  # type: ignore[arg-type]
+    with pytest.raises(EventError, match="not list"):
+        Event("q", payload=[1])  # type: ignore[arg-type]
+    with pytest.raises(EventError, match="more than the limit of 1048576 bytes"):
+        Event("q").publish(payload={"blob": "a" * 5_000_000})
+    with pytest.raises(EventError, match="out of range"):
+        Event("p").publish(payload={"timestamp": 1e300})
+    assert not (local / "metadata.db").exists() or stored(local).list() == []
+
+
+def test_an_http_publish_is_bounded_in_time(
+    endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import urllib.request
+
+    from grange.events import webhook
+
+    assert (webhook.TIMEOUT, webhook.BUDGET) == (10.0, 30.0)
+    endpoint.answers = [(503, b"busy")] * 4
+    now = [0.0]
+    with pytest.raises(EventError, match="tried 3 times in 2 s at most"):
+        post_event(
+            endpoint.url, {}, budget=2.0, sleep=lambda s: now.__setitem__(0, now[0] + s),
+            clock=lambda: now[0],
+        )  # fmt: skip
+    timeouts: list[float] = []
+    real = urllib.request.urlopen
+
+    def spy(req: Any, timeout: float) -> Any:
+        timeouts.append(timeout)
+        return real(req, timeout=timeout)
+
+    monkeypatch.setattr(urllib.request, "urlopen", spy)
+    endpoint.answers = []
+    post_event(endpoint.url, {}, budget=4.0)  # a try waits no longer than the budget
+    post_event(endpoint.url, {})  # nor than TIMEOUT
+    assert len(timeouts) == 2 and 3.0 < timeouts[0] <= 4.0 and timeouts[1] == 10.0
+
+
+def test_the_publish_timeout_is_a_setting() -> None:
+    assert EventSettings.read({}, {}).timeout == 30.0
+    assert EventSettings.read({"timeout": 5}, {}).timeout == 5.0
+    assert EventSettings.read({"timeout": 5}, {"GRANGE_EVENTS_TIMEOUT": "2.5"}).timeout == 2.5
+    for table, env in (({"timeout": 0}, {}), ({}, {"GRANGE_EVENTS_TIMEOUT": "soon"})):
+        with pytest.raises(ConfigError, match="a number of seconds"):
+            EventSettings.read(table, env)
 
 
 def test_metaflows_import_paths() -> None:
@@ -312,7 +412,7 @@ def test_ignore_errors_swallows_any_failure(
     def broken(*args: Any, **kwargs: Any) -> str:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("grange.events.publish.send", broken)
+    monkeypatch.setattr("grange.events.publish.deliver", broken)
     assert Event("x").publish(ignore_errors=True) is None
     assert "Unable to publish event (x): RuntimeError: disk on fire" in capsys.readouterr().err
     with pytest.raises(RuntimeError):

@@ -132,6 +132,8 @@ def test_trigger_event_options_build_a_published_event() -> None:
         ({"trigger_event": " x"}, "without surrounding spaces"),
         ({"trigger_event": "x", "trigger_payload": ("name=y",)}, "contradicts --trigger-event x"),
         ({"trigger_event": "x", "trigger_payload": ("timestamp=soon",)}, "is not a number"),
+        ({"trigger_event": "x", "trigger_payload": ("timestamp=1e300",)}, "up to 9999-12-31"),
+        ({"trigger_event": "x", "trigger_payload": ("timestamp=-1",)}, "is not a number"),
         ({"trigger_json": "{"}, "--trigger-json: the text is not JSON"),
         ({"trigger_json": '"x"'}, "expected a JSON list of events"),
         ({"trigger_json": '[{"name": "x"}]'}, "is not an event"),

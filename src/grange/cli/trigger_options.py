@@ -221,10 +221,17 @@ def _named_event(name: str, payload_options: tuple[str, ...]) -> TriggerEvent:
         )
     payload: dict[str, Any] = {"name": name, "id": str(uuid.uuid4()), "timestamp": int(time.time())}
     payload.update(fields)
+    from grange.events.model import MAX_TIMESTAMP, MIN_TIMESTAMP
+
     at = payload["timestamp"]
-    if isinstance(at, bool) or not isinstance(at, (int, float)):
+    if (
+        isinstance(at, bool)
+        or not isinstance(at, (int, float))
+        or not MIN_TIMESTAMP <= at <= MAX_TIMESTAMP  # NaN too
+    ):
         raise CommandError(
-            f"--trigger-payload timestamp={at!r} is not a number of seconds since 1970",
+            f"--trigger-payload timestamp={at!r} is not a number of seconds since 1970 "
+            "(up to 9999-12-31)",
             fix="e.g. timestamp=1767225600, or leave it out (now)",
         )
     return TriggerEvent(name=name, id=str(payload["id"]), timestamp=float(at), payload=payload)

@@ -21,7 +21,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from grange.events.model import EventRecord, check_name, event_id_of
+from grange.events.model import (
+    MAX_TIMESTAMP,
+    MIN_TIMESTAMP,
+    TIMESTAMP_RULE,
+    EventRecord,
+    check_name,
+    check_timestamp,
+    event_id_of,
+)
 from grange.exceptions import EventError
 
 CLOUDEVENTS_JSON = "application/cloudevents+json"
@@ -74,6 +82,11 @@ def _json_body(body: bytes) -> dict[str, Any]:
         )
     try:
         document = json.loads(body)
+    except RecursionError:
+        raise EventError(
+            "the request body is JSON nested too deeply",
+            fix="send a flatter payload (an event is a message: send a reference to the data)",
+        ) from None
     except (ValueError, UnicodeDecodeError) as err:
         raise EventError(
             f"the request body is not JSON ({err})",
@@ -113,13 +126,14 @@ def _from_metaflow_body(
 def _from_cloudevent(
     headers: Mapping[str, str], body: bytes, *, now: float, user: str | None, host: str | None
 ) -> EventRecord:
+    _check_cloudevent(headers, body)
     event = read_cloudevent(headers, body)
     name = check_name(event.type)
     data = event.data
     if isinstance(data, (bytes, str)) and data:
         try:
             data = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise EventError(
                 f"the data of CloudEvent {event.id!r} is not JSON",
                 fix="send the data as a JSON object (datacontenttype application/json)",
@@ -131,19 +145,62 @@ def _from_cloudevent(
             f"the data of CloudEvent {event.id!r} is a JSON {type(data).__name__}, not an object",
             fix="send the payload as a JSON object: its fields set the triggered flows' parameters",
         )
-    when = event.time.timestamp() if event.time is not None else now
-    payload = {**data, "name": name, "id": event.id, "timestamp": int(when)}
+    when = int(event.time.timestamp() if event.time is not None else now)
+    check_timestamp(when)
+    own = {"name": name, "id": event.id, "timestamp": when}
+    for key, value in own.items():
+        if key in data and data[key] != value:
+            attribute = {"name": "type", "id": "id", "timestamp": "time"}[key]
+            raise EventError(
+                f"the data of CloudEvent {event.id!r} has a field {key!r} "
+                f"({data[key]!r}) that is not the event's {key} ({value!r})",
+                fix=f"the payload's {key!r} is the CloudEvent's {attribute}: rename that "
+                "field of the data, or leave it out",
+            )
+    payload = {**data, **own}
     return EventRecord(
         seq=None,
         event_id=event_id_of(event.id),
         name=name,
         payload=payload,
-        timestamp=float(int(when)),
+        timestamp=float(when),
         received_at=now,
         source="cloudevents",
         user=user,
         host=host,
     )
+
+
+def _check_cloudevent(headers: Mapping[str, str], body: bytes) -> None:
+    """What the SDK lets through or says obscurely: a CloudEvent with no id (the
+    spec requires one; a new one made here would record a retried event twice),
+    and a ``time`` that is no RFC 3339 timestamp."""
+    if any(k.startswith("ce-") for k in headers):
+        given_id, when, where = headers.get("ce-id"), headers.get("ce-time"), "a ce-id header"
+    else:
+        document = _json_body(body)
+        given_id, when, where = document.get("id"), document.get("time"), "an 'id'"
+    if given_id is None or (isinstance(given_id, str) and not given_id.strip()):
+        raise EventError(
+            "the CloudEvent has no id",
+            fix=f"give each CloudEvent {where}, unique to it (the spec requires one): a "
+            "retried event with the same id is recorded once",
+        )
+    if when is None:
+        return
+    try:
+        parsed = datetime.fromisoformat(str(when).strip().replace("z", "Z"))
+        if parsed.tzinfo is None:
+            raise ValueError("no time zone")
+        seconds = parsed.timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise EventError(
+            f"the CloudEvent's time {str(when)[:60]!r} is not an RFC 3339 timestamp",
+            fix="give it as e.g. 2024-06-01T12:00:00Z (with a time zone), or leave it out "
+            "(the time the event arrives is used)",
+        ) from None
+    if not MIN_TIMESTAMP <= seconds <= MAX_TIMESTAMP:
+        raise EventError(f"the CloudEvent's time {when!r} is out of range", fix=TIMESTAMP_RULE)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,17 @@ NAME_RULE = (
 SOURCES = ("publish", "http", "cli", "auto", "cloudevents")
 #: The payload field that marks a run's end event (Metaflow's).
 AUTO_GENERATED = "auto-generated-by-metaflow"
+#: The largest event, in bytes of its wire body (:func:`wire`), wherever it goes: the
+#: endpoint refuses larger requests (413) and publishing refuses larger events.
+MAX_EVENT_BYTES = 1024 * 1024
+#: The range of event timestamps (POSIX seconds): 1970-01-01 to 9999-12-31 UTC.
+MIN_TIMESTAMP = 0
+MAX_TIMESTAMP = 253402300799
+TIMESTAMP_RULE = (
+    "an event timestamp is POSIX seconds from 0 (1970-01-01) to "
+    f"{MAX_TIMESTAMP} (9999-12-31 UTC): leave 'timestamp' out of the payload "
+    "(the current time is used) or give seconds since 1970"
+)
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,7 @@ class EventRecord:
         ``user`` and ``host`` default to this process's."""
         check_name(name)
         now = time.time() if now is None else now
-        fields = dict(payload or {})
+        fields = payload_fields(payload)
         check_payload(fields)
         if fields.get("name", name) != name:  # Argo sensors match on payload.name
             raise EventError(
@@ -99,7 +110,7 @@ class EventRecord:
             event_id=event_id_of(full["id"]),
             name=name,
             payload=full,
-            timestamp=_timestamp(full["timestamp"]),
+            timestamp=check_timestamp(full["timestamp"]),
             received_at=now,
             source=source,
             user=current_user() if user is None else user,
@@ -170,6 +181,42 @@ def check_name(name: Any) -> str:
     return name
 
 
+def payload_fields(payload: Any) -> dict[str, Any]:
+    """``payload`` as a dict of fields (``None``: none), or an :class:`EventError`."""
+    if payload is None:
+        return {}
+    if not isinstance(payload, Mapping):
+        raise EventError(
+            f"the event payload must be a dict of fields, not {type(payload).__name__} "
+            f"{_shown(payload)}",
+            fix="give a dict, e.g. payload={'date': '2024-06-01'}",
+        )
+    return dict(payload)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def wire(body: Mapping[str, Any]) -> bytes:
+    """An event's body as sent over HTTP (compact UTF-8 JSON): its size is what
+    :data:`MAX_EVENT_BYTES` limits."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def check_size(record: EventRecord) -> None:
+    """Refuse an event larger than :data:`MAX_EVENT_BYTES` (wherever it goes)."""
+    size = len(wire(record.body()))
+    if size > MAX_EVENT_BYTES:
+        raise EventError(
+            f"event {record.name!r} is {size} bytes, more than the limit of "
+            f"{MAX_EVENT_BYTES} bytes (1 MiB)",
+            fix="an event is a message, not a data set: send a reference to the data "
+            "(a path, a run's pathspec) instead",
+        )
+
+
 def check_payload(payload: Mapping[str, Any]) -> None:
     """Refuse a payload that JSON cannot carry, naming the field."""
     for key, value in payload.items():
@@ -180,6 +227,11 @@ def check_payload(payload: Mapping[str, Any]) -> None:
             )
         try:
             json.dumps(value, allow_nan=False)
+        except RecursionError:
+            raise EventError(
+                f"the event payload field {key!r} is nested too deeply to be sent as JSON",
+                fix="flatten it (an event is a message: send a reference to the data)",
+            ) from None
         except (TypeError, ValueError) as err:
             raise EventError(
                 f"the event payload field {key!r} cannot be sent as JSON: {err}",
@@ -209,11 +261,39 @@ def event_id_of(value: Any) -> str:
     return str(value)
 
 
-def _timestamp(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+def check_timestamp(value: Any) -> float:
+    """``value`` as a timestamp if it is POSIX seconds within 1970..9999, else an
+    :class:`EventError` saying the rule."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise EventError(
-            f"the event timestamp must be POSIX seconds (a number), not {value!r}",
-            fix="leave 'timestamp' out of the payload (the current time is used) or give "
-            "seconds since 1970 as a number",
+            f"the event timestamp must be POSIX seconds (a number), not {_shown(value)}",
+            fix=TIMESTAMP_RULE,
         )
+    if not (math.isfinite(value) and MIN_TIMESTAMP <= value <= MAX_TIMESTAMP):
+        raise EventError(f"the event timestamp {value!r} is out of range", fix=TIMESTAMP_RULE)
     return float(value)
+
+
+def same_event(a: EventRecord, b: EventRecord) -> bool:
+    """Whether two records with one id are the same event: the same name and payload
+    (its ``timestamp`` aside: publishing an event again makes a new one)."""
+
+    def fields(record: EventRecord) -> dict[str, Any]:
+        return {k: v for k, v in record.payload.items() if k != "timestamp"}
+
+    return a.name == b.name and fields(a) == fields(b)
+
+
+def check_same(new: EventRecord, stored: EventRecord | None) -> None:
+    """Refuse ``new``, whose id was recorded already, when it is not the event
+    recorded with that id (an id reused for another event is a mistake: it
+    would be dropped)."""
+    if stored is None or same_event(new, stored):
+        return
+    what = "name" if new.name != stored.name else "payload"
+    raise EventError(
+        f"the event id {new.event_id!r} was used already, by event {stored.name!r} "
+        f"with a different {what}: this event was not recorded",
+        fix="give each event its own id (leave the id out: a new one is made); an id "
+        "is reused only to publish the same event again, which records it once",
+    )

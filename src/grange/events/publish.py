@@ -30,9 +30,17 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from grange.events.model import AUTO_GENERATED, EventRecord, check_name
+from grange.events.model import (
+    AUTO_GENERATED,
+    EventRecord,
+    check_name,
+    check_same,
+    check_size,
+    payload_fields,
+)
 from grange.events.settings import EventSettings
 from grange.exceptions import EventError, GrangeError
 
@@ -41,7 +49,7 @@ if TYPE_CHECKING:
     from grange.events.store import EventStore
     from grange.metastore import MetadataStore
 
-__all__ = ["ArgoEvent", "Event", "emit_run_end", "send"]
+__all__ = ["ArgoEvent", "Delivery", "Event", "deliver", "emit_run_end", "send"]
 
 #: Variables that say a task runs in a deployment (``safe_publish`` publishes there only).
 DEPLOYED_ENV = ("ARGO_WORKFLOW_TEMPLATE", "GRANGE_DEPLOYMENT")
@@ -68,8 +76,12 @@ class Event:
             name = name()
         self._name = check_name(name)
         self._url = url
-        self._payload: dict[str, Any] = dict(payload or {})
+        self._payload: dict[str, Any] = payload_fields(payload)
         self._access_token = access_token
+        #: Whether the last :meth:`publish` found its id recorded already (the same
+        #: event published again: recorded once); ``None`` before, or when the
+        #: endpoint does not say (an Argo Events webhook).
+        self.duplicate: bool | None = None
 
     @property
     def name(self) -> str:
@@ -91,7 +103,13 @@ class Event:
 
         It does not wait for any flow to start. With ``force=False`` it is sent only
         in a deployed run (see :meth:`safe_publish`). With ``ignore_errors`` a failure
-        is printed and ``None`` returned instead of an :class:`EventError`.
+        is printed and ``None`` returned instead of an :class:`EventError` (an
+        events URL that cannot be reached is such a failure: the event is then
+        recorded nowhere).
+
+        An event is recorded once per id: published again with the same ``id``
+        payload field, it is not recorded again, and :attr:`duplicate` says so
+        (an id reused for a different event is an :class:`EventError`).
         """
         if not force and not deployed():
             message = (
@@ -102,16 +120,25 @@ class Event:
                 print(message, file=sys.stderr)
                 return None
             raise EventError(message, fix="call publish() instead of safe_publish()")
+        self.duplicate = None
         try:
-            record = EventRecord.new(self._name, {**self._payload, **(payload or {})})
-            where = send(record, url=self._url, token=self._access_token)
+            record = EventRecord.new(self._name, {**self._payload, **payload_fields(payload)})
+            done = deliver(record, url=self._url, token=self._access_token)
         except Exception as err:  # ignore_errors: best effort, whatever went wrong
             if not ignore_errors:
                 raise
             text = err.message if isinstance(err, GrangeError) else f"{type(err).__name__}: {err}"
             print(f"Unable to publish event ({self._name}): {text}", file=sys.stderr)
             return None
-        print(f"Event ({self._name}) published to {where}.", file=sys.stderr)
+        self.duplicate = done.duplicate
+        if done.duplicate:
+            print(
+                f"Event ({self._name}) with id {record.event_id} was published already: "
+                f"{done.where} holds it once.",
+                file=sys.stderr,
+            )
+        else:
+            print(f"Event ({self._name}) published to {done.where}.", file=sys.stderr)
         return record.event_id
 
     def safe_publish(
@@ -136,6 +163,59 @@ def deployed(env: Mapping[str, str] | None = None) -> bool:
     return any(env.get(name) for name in DEPLOYED_ENV)
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """Where an event went (as it may be printed), and whether its id was recorded
+    there already (``None``: the endpoint did not say, as an Argo Events webhook)."""
+
+    where: str
+    duplicate: bool | None
+
+
+def deliver(
+    record: EventRecord,
+    *,
+    url: str | None = None,
+    token: str | None = None,
+    settings: EventSettings | None = None,
+    store: EventStore | None = None,
+) -> Delivery:
+    """Deliver ``record`` where it goes (see the module's docs), with the token in
+    force (``token``, else ``GRANGE_EVENTS_TOKEN``, else ``[events] token``) when it
+    goes over HTTP. ``store`` is the local destination when no URL applies
+    (default: the profile's, opened now).
+
+    An event larger than :data:`~grange.events.model.MAX_EVENT_BYTES` is refused;
+    so is an id recorded already for a different event (an :class:`EventError`);
+    the same event delivered again is recorded once (``duplicate``). A URL that
+    cannot be reached is an :class:`EventError` saying the event was not recorded.
+    """
+    check_size(record)
+    settings = EventSettings.of_profile() if settings is None else settings
+    url = url or settings.url
+    token = token or settings.token
+    if url:
+        try:
+            answer = post(record, url, token=token, budget=settings.timeout)
+        except EventError as err:
+            raise EventError(
+                f"event {record.name!r} was not published (it was recorded nowhere): {err.message}",
+                fix=err.fix,
+            ) from None
+        from grange.events.webhook import check_url
+
+        said = answer.get("duplicate")
+        return Delivery(check_url(url), said if isinstance(said, bool) else None)
+    if store is None:
+        from grange.events.store import open_event_store
+
+        store = open_event_store()
+    new = store.record(record)
+    if not new:
+        check_same(record, store.get(record.event_id))
+    return Delivery(store.describe(), not new)
+
+
 def send(
     record: EventRecord,
     *,
@@ -144,26 +224,18 @@ def send(
     settings: EventSettings | None = None,
     store: EventStore | None = None,
 ) -> str:
-    """Deliver ``record`` where it goes (see the module's docs), with the token in
-    force (``token``, else ``GRANGE_EVENTS_TOKEN``, else ``[events] token``) when
-    it goes over HTTP; returns where, as it may be printed. ``store`` is the local destination when no URL applies
-    (default: the profile's, opened now)."""
-    if url is None or token is None:
-        settings = EventSettings.of_profile() if settings is None else settings
-        url = url or settings.url
-        token = token or settings.token
-    if url:
-        from grange.events.webhook import check_url, post_event
+    """:func:`deliver` ``record``; returns where it went, as it may be printed."""
+    return deliver(record, url=url, token=token, settings=settings, store=store).where
 
-        headers = {"Grange-User": record.user or "", "Grange-Host": record.host or ""}
-        post_event(url, record.body(), token=token, headers=headers)
-        return check_url(url)
-    if store is None:
-        from grange.events.store import open_event_store
 
-        store = open_event_store()
-    store.record(record)
-    return store.describe()
+def post(
+    record: EventRecord, url: str, *, token: str | None, budget: float | None = None
+) -> dict[str, Any]:
+    """POST ``record`` to ``url`` (the endpoint's JSON answer), within ``budget`` seconds."""
+    from grange.events.webhook import BUDGET, post_event
+
+    headers = {"Grange-User": record.user or "", "Grange-Host": record.host or ""}
+    return post_event(url, record.body(), token=token, headers=headers, budget=budget or BUDGET)
 
 
 def end_event(
@@ -212,11 +284,12 @@ def emit_run_end(
     user: str | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> str | None:
-    """Emit the end event of run ``flow/run_id``, which has just succeeded: to the
-    events URL in force, else into ``metadata`` (the run's own database). ``events``
-    is the profile's ``[events]`` table. Never raises: a failure is given to
-    ``warn`` (default: printed), since the run has succeeded all the same.
-    Returns the event's id, or ``None`` (not emitted)."""
+    """Emit the end event of run ``flow/run_id``, which has just succeeded: always
+    into ``metadata`` (the run's own database), and to the events URL in force if
+    any, with the same id. ``events`` is the profile's ``[events]`` table. Never
+    raises: a failure is given to ``warn`` (default: printed), since the run has
+    succeeded all the same.
+    Returns the event's id, or ``None`` (recorded nowhere)."""
     say = warn or (lambda text: print(f"Warning: {text}", file=sys.stderr))
     try:
         settings = EventSettings.read(events)
@@ -233,15 +306,61 @@ def emit_run_end(
             project=project,
             user=user,
         )
-        if settings.url:
-            send(record, settings=settings)
-        else:
-            from grange.events.store import EventStore
-
-            EventStore(metadata).record(record)
-        return record.event_id
     except Exception as err:
-        text = err.message if isinstance(err, GrangeError) else f"{type(err).__name__}: {err}"
-        fix = f" ({err.fix})" if isinstance(err, GrangeError) and err.fix else ""
-        say(f"the run succeeded, but its end event could not be emitted: {text}{fix}")
+        say(f"the run succeeded, but its end event could not be emitted: {_text(err)}")
         return None
+    from grange.events.store import EventStore
+
+    # Recorded in the run's own database whatever else happens (never lost; a
+    # scheduler on that database sees it), then sent to the URL: with the same
+    # id, so that a scheduler that gets it both ways records it once.
+    local = EventStore(metadata)
+    recorded: str | None = None
+    unrecorded = ""
+    try:
+        local.record(record)
+        recorded = local.describe()
+    except Exception as err:
+        unrecorded = _text(err)
+    if settings.url:
+        try:
+            post(record, settings.url, token=settings.token, budget=settings.timeout)
+        except Exception as err:
+            if recorded is None:
+                say(
+                    f"the run succeeded, but its end event {record.name} could not be "
+                    f"emitted: not recorded in its metadata database ({unrecorded}), nor "
+                    f"delivered to the events URL: {_text(err)}"
+                )
+                return None
+            say(
+                f"the run succeeded; its end event {record.name} (id {record.event_id}) was "
+                f"recorded in {recorded} but not delivered to "
+                f"{mask_url(settings.url)}: {_text(err)} (a grange scheduler on that "
+                "database sees it; to deliver it elsewhere, publish it again once the "
+                "endpoint is up: 'grange events list --json' shows its payload)"
+            )
+            return record.event_id
+        if recorded is None:
+            say(
+                f"the end event {record.name} was delivered to {mask_url(settings.url)} "
+                f"but could not be recorded in the run's metadata database: {unrecorded}"
+            )
+        return record.event_id
+    if recorded is None:
+        say(f"the run succeeded, but its end event could not be emitted: {unrecorded}")
+        return None
+    return record.event_id
+
+
+def mask_url(url: str) -> str:
+    """``url`` as it may be shown (a password masked)."""
+    from grange.config import mask_text
+
+    return mask_text(url)
+
+
+def _text(err: Exception) -> str:
+    if isinstance(err, GrangeError):
+        return err.message + (f" ({err.fix})" if err.fix else "")
+    return f"{type(err).__name__}: {err}"

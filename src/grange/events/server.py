@@ -2,8 +2,10 @@
 
 - ``POST /events``: one event, as Metaflow's body or a CloudEvent (see
   :mod:`grange.events.model`); answers ``202 {"id": ID, "duplicate": BOOL}``
-  once the event is recorded (``duplicate``: its id was recorded already, and
-  nothing changed), ``400 {"error": ...}`` naming what is wrong with the body,
+  once the event is recorded (``duplicate``: its id was recorded already, for
+  the same event, and nothing changed), ``409`` when its id was recorded for a
+  different event (another name or payload), ``400 {"error": ...}`` naming
+  what is wrong with the body,
   ``401`` without the right token, ``413`` past :data:`MAX_BODY` bytes, ``503``
   when the database cannot record it (the sender should try again).
 - ``GET /events?name=NAME&limit=N``: the latest events, newest first.
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from grange.events.bodies import Received, parse_http
+from grange.events.model import MAX_EVENT_BYTES, check_same
 from grange.exceptions import EventError, GrangeError
 
 if TYPE_CHECKING:
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
     from grange.events.model import EventRecord
     from grange.events.store import EventStore
 
-MAX_BODY = 1024 * 1024  # bytes: an event is a message, not a data set
+MAX_BODY = MAX_EVENT_BYTES  # bytes: an event is a message, not a data set
 MAX_LIST = 1000
 DEFAULT_LIST = 100
 log = logging.getLogger("grange.events.server")
@@ -49,6 +52,10 @@ log = logging.getLogger("grange.events.server")
 
 class _TooLarge(Exception):
     pass
+
+
+class _Conflict(Exception):
+    """An event id recorded already for a different event (answered 409)."""
 
 
 def make_app(
@@ -109,6 +116,10 @@ def make_app(
         event = parse_http(received)
         events = store()
         if not events.record(event):
+            try:
+                check_same(event, events.get(event.event_id))
+            except EventError as err:
+                raise _Conflict(_sentence(err)) from None
             return event, False
         return events.get(event.event_id) or event, True  # with its seq
 
@@ -124,8 +135,12 @@ def make_app(
         received = Received(headers=dict(request.headers), body=body, client=client)
         try:
             event, new = await run_in_threadpool(record, received)
+        except _Conflict as err:
+            return error(409, str(err))
         except EventError as err:
             return error(400, _sentence(err))
+        except RecursionError:  # a body nested past what the JSON readers take
+            return error(400, "the event is nested too deeply: send a flatter payload")
         except GrangeError as err:  # the database: full, locked, unreachable
             log.warning("cannot record an event: %s", err.message)
             return error(503, f"the event could not be recorded: {err.message}")

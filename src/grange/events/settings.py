@@ -10,6 +10,8 @@ key            environment                  meaning
 ``token``      ``GRANGE_EVENTS_TOKEN``      sent as ``Authorization: Bearer TOKEN``
 ``auto_emit``  ``GRANGE_EVENTS_AUTO_EMIT``  a run that succeeds emits
                                             ``metaflow.<flow>.end`` (default true)
+``timeout``    ``GRANGE_EVENTS_TIMEOUT``    seconds an HTTP publish may take in all,
+                                            its retries included (default 30)
 =============  ===========================  =============================================
 
 The environment wins over the profile; an explicit ``url``/``access_token``
@@ -30,11 +32,14 @@ from grange.exceptions import ConfigError
 URL_ENV = "GRANGE_EVENTS_URL"
 TOKEN_ENV = "GRANGE_EVENTS_TOKEN"
 AUTO_EMIT_ENV = "GRANGE_EVENTS_AUTO_EMIT"
+TIMEOUT_ENV = "GRANGE_EVENTS_TIMEOUT"
+DEFAULT_TIMEOUT = 30.0
 
 KEYS: Mapping[str, str] = {
     "url": "where events are POSTed (a grange scheduler or an Argo Events webhook)",
     "token": "the bearer token sent with them",
     "auto_emit": "whether runs that succeed emit metaflow.<flow>.end (default true)",
+    "timeout": "seconds an HTTP publish may take in all, retries included (default 30)",
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -48,6 +53,7 @@ class EventSettings:
     token: str | None = None
     auto_emit: bool = True
     url_origin: str = ""
+    timeout: float = DEFAULT_TIMEOUT
 
     @classmethod
     def read(
@@ -79,7 +85,16 @@ class EventSettings:
         token = env.get(TOKEN_ENV, "").strip() or values.get("token") or None
         if env.get(AUTO_EMIT_ENV, "").strip():
             auto = _flag(env[AUTO_EMIT_ENV])
-        return cls(url=url, token=token, auto_emit=auto, url_origin=origin if url else "")
+        timeout = _seconds(values.get("timeout", DEFAULT_TIMEOUT), "[events] timeout")
+        if env.get(TIMEOUT_ENV, "").strip():
+            timeout = _seconds(env[TIMEOUT_ENV].strip(), TIMEOUT_ENV)
+        return cls(
+            url=url,
+            token=token,
+            auto_emit=auto,
+            url_origin=origin if url else "",
+            timeout=timeout,
+        )
 
     @classmethod
     def of_profile(cls, env: Mapping[str, str] | None = None) -> EventSettings:
@@ -114,3 +129,18 @@ def _flag(text: str) -> bool:
         f"{AUTO_EMIT_ENV}={text!r} is neither true nor false",
         fix=f"set {AUTO_EMIT_ENV}=0 to stop runs emitting end events, or 1 (the default)",
     )
+
+
+def _seconds(value: Any, where: str) -> float:
+    """A positive number of seconds (``value`` may be a string from the environment)."""
+    try:
+        seconds = float(value) if not isinstance(value, bool) else float("nan")
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not 0 < seconds <= 3600:
+        raise ConfigError(
+            f"{where}: must be a number of seconds from 0 to 3600 (not included: 0), not {value!r}",
+            fix="give how long publishing an event over HTTP may take, its retries "
+            "included, e.g. 30 (the default)",
+        )
+    return seconds

@@ -2,7 +2,10 @@
 Events webhook, with the stdlib (``urllib``: nothing to import for runs that never send).
 
 Transient failures (the endpoint unreachable, a timeout, HTTP 408/429/5xx) are
-tried again, :data:`TRIES` times in all with a growing pause; the body is the
+tried again, :data:`TRIES` times in all with a growing pause, each try waiting
+at most :data:`TIMEOUT` seconds and all of them together at most ``budget``
+seconds (:data:`BUDGET`; ``[events] timeout`` / ``GRANGE_EVENTS_TIMEOUT``), so
+that an endpoint that is down holds a task for that long at most; the body is the
 same each time, so a grange endpoint that received an earlier try records the
 event once (its id). An Argo Events webhook does not deduplicate: delivery
 there is at least once. Anything else is an :class:`~grange.exceptions.EventError`
@@ -21,7 +24,8 @@ from urllib.parse import urlsplit
 from grange.exceptions import EventError
 
 TRIES = 4
-TIMEOUT = 30.0  # seconds per try: an event must not hold a task for long
+TIMEOUT = 10.0  # seconds per try: an event must not hold a task for long
+BUDGET = 30.0  # seconds for all the tries together
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _SHOWN = 300  # characters of an endpoint's answer shown in an error
 
@@ -34,10 +38,14 @@ def post_event(
     headers: Mapping[str, str] | None = None,
     tries: int = TRIES,
     timeout: float = TIMEOUT,
+    budget: float = BUDGET,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
     """POST ``body`` as JSON to ``url``; the endpoint's JSON answer (``{}`` if none)."""
-    data = json.dumps(body).encode()
+    from grange.events.model import wire
+
+    data = wire(body)
     answer = request(
         "POST",
         url,
@@ -46,7 +54,9 @@ def post_event(
         headers=headers,
         tries=tries,
         timeout=timeout,
+        budget=budget,
         sleep=sleep,
+        clock=clock,
     )
     try:
         parsed = json.loads(answer) if answer.strip() else {}
@@ -64,10 +74,13 @@ def request(
     headers: Mapping[str, str] | None = None,
     tries: int = TRIES,
     timeout: float = TIMEOUT,
+    budget: float = BUDGET,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> bytes:
-    """One HTTP request to an events endpoint, tried again on transient failures;
-    its body, or an :class:`EventError` in the user's terms."""
+    """One HTTP request to an events endpoint, tried again on transient failures
+    (within ``budget`` seconds in all); its body, or an :class:`EventError` in the
+    user's terms."""
     import urllib.error
     import urllib.request
 
@@ -76,12 +89,19 @@ def request(
     if token:
         sent["Authorization"] = f"Bearer {token}"
     last = ""
+    deadline = clock() + budget
+    made = 0
     for attempt in range(max(1, tries)):
         if attempt:
-            sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
+            pause = min(8.0, 0.5 * 2 ** (attempt - 1))
+            if clock() + pause + 0.5 > deadline:
+                break  # no time left for another try
+            sleep(pause)
+        left = deadline - clock()
         req = urllib.request.Request(url, data=data, headers=sent, method=method)
+        made += 1
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as response:
+            with urllib.request.urlopen(req, timeout=max(0.5, min(timeout, left))) as response:
                 return bytes(response.read())
         except urllib.error.HTTPError as err:
             text = _text(err)
@@ -93,8 +113,9 @@ def request(
             reason = getattr(err, "reason", err)
             last = str(reason) or type(reason).__name__
             continue
+    times = "once" if made == 1 else f"{made} times"
     raise EventError(
-        f"cannot reach the events endpoint {shown} ({last}; tried {max(1, tries)} times)",
+        f"cannot reach the events endpoint {shown} ({last}; tried {times} in {budget:g} s at most)",
         fix="check the URL ([events] url in the profile, GRANGE_EVENTS_URL, or --url) and that "
         "the endpoint is up ('grange scheduler' serves POST /events)",
     )
@@ -142,6 +163,8 @@ def _refused(shown: str, code: int, reason: str, text: str, *, token: str | None
         )
     elif code == 404:
         fix = "check the URL: a grange scheduler receives events at http://HOST:PORT/events"
+    elif code == 409:
+        fix = "give each event its own id (leave the id out: a new one is made)"
     elif code == 413:
         fix = "the payload is too large for the endpoint: send less, or a reference to the data"
     else:

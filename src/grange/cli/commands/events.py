@@ -41,7 +41,8 @@ def events() -> None:
     help="Publish the event NAME with a payload: to --url, else GRANGE_EVENTS_URL or the "
     "profile's [events] url (a grange scheduler or an Argo Events webhook), else into the "
     "metadata database of this store, where 'grange scheduler' reads it. Prints the "
-    "event's id.",
+    "event's id. An id is recorded once: publishing the same event again with --id "
+    "records nothing new, and an id used already by another event is an error.",
 )
 @click.argument("name")
 @click.option(
@@ -73,16 +74,23 @@ def publish(
 ) -> None:
     """Publish one event."""
     from grange.events.model import EventRecord
-    from grange.events.publish import send
+    from grange.events.publish import deliver
 
     settings = _settings(ctx, datastore, datastore_root, metadata)
     payload = {**_payload_file(payload_file), **_fields(fields)}
     record = EventRecord.new(name, payload, source="cli", event_id=event_id)
     chosen = _event_settings(settings)
     store = None if url or chosen.url else _store(settings)
-    where = send(record, url=url, settings=chosen, store=store)
+    done = deliver(record, url=url, settings=chosen, store=store)
     if not settings.quiet:
-        click.echo(f"Published event {name} to {where}.", err=True)
+        if done.duplicate:
+            click.echo(
+                f"Event {name} with id {record.event_id} was published already: "
+                f"{done.where} holds it once (nothing was recorded again).",
+                err=True,
+            )
+        else:
+            click.echo(f"Published event {name} to {done.where}.", err=True)
     click.echo(record.event_id)
 
 
@@ -223,14 +231,21 @@ def _remote(url: str, name: str | None, limit: int, token: str | None) -> list[d
     return listed
 
 
+def _when(value: Any) -> str:
+    """A stored timestamp as local time, or as stored when it is no time at all."""
+    try:
+        return datetime.fromtimestamp(float(value)).strftime("%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(value) if value not in (None, "") else "-"
+
+
 def _row(event: dict[str, Any]) -> list[str]:
-    when = datetime.fromtimestamp(float(event.get("timestamp") or 0))
     payload = {k: v for k, v in (event.get("payload") or {}).items() if k not in _OWN_FIELDS}
     shown = json.dumps(payload, sort_keys=True) if payload else "-"
     if len(shown) > _PAYLOAD_SHOWN:
         shown = shown[: _PAYLOAD_SHOWN - 3] + "..."
     return [
-        when.strftime("%Y-%m-%d %H:%M:%S"),
+        _when(event.get("timestamp")),
         str(event.get("name")),
         str(event.get("id")),
         str(event.get("source") or "-"),
