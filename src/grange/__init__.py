@@ -21,9 +21,12 @@ from grange.decorators import (
     project,
     resources,
     retry,
+    schedule,
     secrets,
     step,
     timeout,
+    trigger,
+    trigger_on_finish,
 )
 from grange.exceptions import GrangeError
 from grange.flowspec import FlowSpec
@@ -80,9 +83,12 @@ __all__ = [  # noqa: RUF022 (plain sorted(), as the API test checks)
     "project",
     "resources",
     "retry",
+    "schedule",
     "secrets",
     "step",
     "timeout",
+    "trigger",
+    "trigger_on_finish",
 ]
 
 _CLIENT_NAMES = frozenset(

@@ -1,5 +1,6 @@
 """Step decorators (``@step`` and those that control how steps run) and flow
-decorators (``@project``, above the flow's class).
+decorators (``@project``, ``@schedule``, ``@trigger``, ``@trigger_on_finish``, above
+the flow's class).
 
 One module per decorator; ``base`` holds the step decorators' shared machinery
 and hooks, ``flow`` the flow decorators', ``options`` what the step hooks set,
@@ -15,9 +16,11 @@ from grange.decorators.parallel import parallel
 from grange.decorators.project import ProjectInfo, project, project_info
 from grange.decorators.resources import resources
 from grange.decorators.retry import retry
+from grange.decorators.schedule import schedule
 from grange.decorators.secrets import secrets
 from grange.decorators.step import step
 from grange.decorators.timeout import timeout
+from grange.decorators.trigger import trigger, trigger_on_finish
 
 __all__ = [
     "FlowDecorator",
@@ -35,7 +38,10 @@ __all__ = [
     "project_info",
     "resources",
     "retry",
+    "schedule",
     "secrets",
     "step",
     "timeout",
+    "trigger",
+    "trigger_on_finish",
 ]

@@ -23,8 +23,10 @@ from grange.decorators.parallel import ParallelDecorator
 from grange.decorators.project import ProjectDecorator
 from grange.decorators.resources import ResourcesDecorator
 from grange.decorators.retry import RetryDecorator
+from grange.decorators.schedule import ScheduleDecorator
 from grange.decorators.secrets import SecretsDecorator
 from grange.decorators.timeout import TimeoutDecorator
+from grange.decorators.trigger import TriggerDecorator, TriggerOnFinishDecorator
 from grange.exceptions import DecoratorError
 
 STEP_DECORATORS: dict[str, type[StepDecorator]] = {
@@ -42,7 +44,10 @@ STEP_DECORATORS: dict[str, type[StepDecorator]] = {
 }
 
 # Flow decorators (above the class) by name.
-FLOW_DECORATORS: dict[str, type[FlowDecorator]] = {cls.name: cls for cls in (ProjectDecorator,)}
+FLOW_DECORATORS: dict[str, type[FlowDecorator]] = {
+    cls.name: cls
+    for cls in (ProjectDecorator, ScheduleDecorator, TriggerDecorator, TriggerOnFinishDecorator)
+}
 
 
 # Decorators that change the flow's graph cannot be added to every step.

@@ -32,7 +32,21 @@ def decorator_placement(graph: FlowGraph) -> Iterable[LintProblem]:
 
 
 def flow_decorator_checks(graph: FlowGraph) -> Iterable[LintProblem]:
-    """(flow-decorator) A flow decorator refuses the flow it is on."""
+    """(flow-decorator) A flow decorator refuses the flow it is on; @trigger and
+    @trigger_on_finish are not both on one flow."""
+    names = {info.name: info for info in graph.decorators}
+    if "trigger" in names and "trigger_on_finish" in names:
+        info = names["trigger_on_finish"]
+        yield LintProblem(
+            "flow-decorator",
+            f"{graph.name} has both @trigger and @trigger_on_finish; a flow is started by "
+            "events or by upstream flows' ends, not both",
+            info.file or graph.file,
+            info.line or graph.line,
+            None,
+            "keep one of the two: @trigger(events=[...]) may list an upstream flow's end "
+            "event 'metaflow.<Flow>.end' next to other events",
+        )
     for info in graph.decorators:
         cls = FLOW_DECORATORS.get(info.name)
         if cls is None:
