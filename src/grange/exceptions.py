@@ -28,6 +28,7 @@ Every one ends the CLI with status 2, as docs/cli.md says (1 is a failed run,
     ├── PolicyError                  a profile's policy refuses what was asked
     ├── SecretError                  a secret cannot be read from its source
     ├── KubernetesError              a cluster cannot be reached or used as asked
+    ├── EventError                   an event cannot be published, received or recorded
     ├── MetadataError                the metadata store cannot do what was asked
     │   └── TagError                 a run tag is invalid or may not be changed
     └── ClientError                  the client API cannot give what was asked
@@ -240,6 +241,13 @@ class KubernetesError(GrangeError):
     request, a local datastore that pods cannot read)."""
 
     headline = "Kubernetes error"
+
+
+class EventError(GrangeError):
+    """An event cannot be published, received or recorded: an invalid name or payload,
+    an events endpoint that cannot be reached or refuses it, a body that is no event."""
+
+    headline = "Event error"
 
 
 class SecretError(GrangeError):

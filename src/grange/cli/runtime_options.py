@@ -118,6 +118,7 @@ def build_request(
         datastore_root=root,
         metadata_url=url,
         user=current_username(),
+        events=profile.events,
         namespace=options.get("run_namespace") or flow.settings.namespace,
         project=project,
         tags=tags,

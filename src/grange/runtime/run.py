@@ -19,6 +19,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ class RunRequest:
     datastore_root: DatastoreLocation  # a local directory or s3://bucket/prefix
     metadata_url: str  # "local": SQLite under the datastore root
     user: str
+    events: Mapping[str, Any] = field(default_factory=dict)  # the profile's [events] table
     namespace: str | None = None
     tags: tuple[str, ...] = ()
     # values keyed by attribute name, converted and defaulted (``resolve_values``)
@@ -214,6 +216,18 @@ def execute(req: RunRequest) -> int:
         hung_up = result.interrupted and result.stop_signal == signal.SIGHUP
         with contextlib.suppress(OSError) if hung_up else contextlib.nullcontext():
             output.summary(summarize(req, run_id, status, result, time.time() - started))
+        if status == "succeeded":  # metaflow.<flow>.end, for @trigger_on_finish (never raises)
+            from grange.events.publish import emit_run_end
+
+            emit_run_end(
+                metadata,
+                flow=flow,
+                run_id=run_id,
+                end_step=graph.end,
+                project=req.project,
+                events=req.events,
+                user=req.user,
+            )
         if result.interrupted:
             return exit_code(result.stop_signal)
         return 0 if status == "succeeded" else 1
