@@ -35,7 +35,7 @@ from grange.datastore.records import list_attempts
 from grange.datastore.runs import read_claim, read_final, write_final
 from grange.decorators.project import ProjectInfo
 from grange.decorators.registry import parse_decospec, step_decorators, task_options
-from grange.decorators.triggers import TriggerEvent, end_event_name
+from grange.decorators.triggers import TriggerEvent
 from grange.exceptions import GrangeError, ParameterError
 from grange.flowspec import FlowSpec
 from grange.graph import graph_of
@@ -164,7 +164,7 @@ def run_argo_task(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReq
         write_outputs(req.outputs_dir, values)
     if req.step == graph.end:
         write_final(stores.blobs, stores.flow, req.run_id, status="succeeded", at=time.time())
-        emit_end_event(flow_cls.__name__, req.run_id, req.step, task.task_id, req.project)
+        emit_end_event(flow_cls.__name__, req.run_id, req.step, task.task_id, req.project, req.user)
     return 0
 
 
@@ -246,47 +246,30 @@ def _seconds(value: Any) -> float:
 
 
 def emit_end_event(
-    flow: str, run_id: str, step: str, task_id: str, project: ProjectInfo | None
+    flow: str, run_id: str, step: str, task_id: str, project: ProjectInfo | None, user: str
 ) -> None:
-    """Publish the run's end event (``metaflow.<project_flow_name>.end``) to the webhook
-    the deployment names (``GRANGE_EVENTS_URL``, set by the compiler), unless it was
-    deployed with ``--no-auto-emit-argo-events``. A failure is a warning: the run
-    succeeded whatever becomes of its event."""
+    """Publish the run's end event (``metaflow.<project_flow_name>.end``, Metaflow's
+    payload) to the webhook the deployment names (``GRANGE_EVENTS_URL``, set by the
+    compiler), unless it was deployed with ``--no-auto-emit-argo-events``. Nothing
+    is sent without a URL (a pod never writes the metadata database). A failure is a
+    warning: the run succeeded whatever becomes of its event."""
     url = os.environ.get("GRANGE_EVENTS_URL")
     if not url or os.environ.get("GRANGE_EVENTS_AUTO_EMIT", "").lower() in ("0", "false", "no"):
         return
     try:
-        from grange.events.publish import Event
+        from grange.events.publish import end_event, send
 
-        payload = end_event_payload(flow, run_id, step, task_id, project)
-        name = end_event_name(project.project_flow_name if project is not None else flow)
-        Event(name, url=url, payload=payload).safe_publish()
+        record = end_event(
+            flow=flow, run_id=run_id, end_step=step, task_id=task_id, project=project, user=user
+        )
+        where = send(record, url=url, token=os.environ.get("GRANGE_EVENTS_TOKEN") or None)
+        print(f"Event ({record.name}) published to {where}.", file=sys.stderr)
     except Exception as err:
-        print(f"grange: could not publish the end event of {flow}/{run_id}: {err}",
-              file=sys.stderr)  # fmt: skip
-
-
-def end_event_payload(
-    flow: str, run_id: str, step: str, task_id: str, project: ProjectInfo | None
-) -> dict[str, Any]:
-    """The payload of a run's end event, as Metaflow's (drop-in for its sensors)."""
-    pathspec = f"{flow}/{run_id}/{step}/{task_id}"
-    payload: dict[str, Any] = {
-        "id": pathspec,
-        "pathspec": pathspec,
-        "flow_name": flow,
-        "run_id": run_id,
-        "step_name": step,
-        "task_id": task_id,
-        "project_name": project.project_name if project is not None else None,
-        "branch_name": project.branch_name if project is not None else None,
-        "is_user_branch": project.is_user_branch if project is not None else None,
-        "is_production": project.is_production if project is not None else None,
-        "auto-generated-by-metaflow": True,
-    }
-    if project is not None:
-        payload["project_flow_name"] = project.project_flow_name
-    return payload
+        text = err.message if isinstance(err, GrangeError) else f"{type(err).__name__}: {err}"
+        print(
+            f"Warning: the run succeeded, but its end event could not be published: {text}",
+            file=sys.stderr,
+        )
 
 
 def argo_parameter_values(

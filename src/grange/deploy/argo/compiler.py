@@ -42,7 +42,7 @@ def compile_flow(
     )
     _check_parameter_names(graph)
     deps = sensor.dependencies(settings.triggers, graph) if settings.triggers else []
-    settings = replace(settings, env={**settings.env, **_events_env(settings)})
+    settings = replace(settings, env={**settings.env, **_events_env(name, settings)})
 
     flow_file = os.path.basename(graph.file)
     builder = ContainerBuilder(
@@ -160,10 +160,11 @@ def _check_parameter_names(graph: FlowGraph) -> None:
             )
 
 
-def _events_env(settings: ArgoSettings) -> dict[str, str]:
+def _events_env(name: str, settings: ArgoSettings) -> dict[str, str]:
     """Where the pods publish events (``Event.publish()`` in a step, and the run's end
-    event): the webhook EventSource; and whether the end event is sent."""
-    env: dict[str, str] = {}
+    event): the webhook EventSource; whether the end event is sent; and, as Metaflow's
+    pods, the template's name (``Event.safe_publish`` publishes in deployed runs only)."""
+    env: dict[str, str] = {"ARGO_WORKFLOW_TEMPLATE": name}
     if settings.events_webhook_url:
         env["GRANGE_EVENTS_URL"] = settings.events_webhook_url
     if not settings.auto_emit_events:

@@ -1,0 +1,14 @@
+"""Runs every hour."""
+
+from grange import FlowSpec, schedule, step
+
+
+@schedule(hourly=True)
+class HourlyFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
