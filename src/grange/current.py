@@ -55,6 +55,22 @@ class Current:
     # sits above this module, so it is never imported here.
     _client: Any = None
 
+    # Bound by the task layer: () -> the run's grange.client.trigger.Trigger or None,
+    # called on the first read of ``current.trigger`` only (nothing is read before).
+    _trigger: Any = None
+    _trigger_value: Any = None
+    _trigger_read = False
+
+    @property
+    def trigger(self) -> Any:
+        """The events that started the run, as a :class:`~grange.client.trigger.Trigger`
+        (``.event``, ``.events``, ``.run``, ``.runs``, ``[name]``), or ``None`` for a run
+        no event started, and outside a task. Read from the run's claim on first use."""
+        if not self._trigger_read:
+            self._trigger_value = self._trigger() if self._trigger is not None else None
+            self._trigger_read = self._trigger is not None
+        return self._trigger_value
+
     @property
     def task(self) -> Any:
         """The running task as a client :class:`~grange.Task` (None outside a task)."""
@@ -66,7 +82,7 @@ class Current:
         return self._client("run") if self._client is not None else None
 
     def _bind(self, **facts: Any) -> None:
-        unknown = set(facts) - set(_FIELDS) - set(self._extras) - {"_task", "_client"}
+        unknown = set(facts) - set(_FIELDS) - set(self._extras) - {"_task", "_client", "_trigger"}
         for name in unknown:
             self._extras.add(name)
         for name, value in facts.items():
@@ -78,6 +94,9 @@ class Current:
         self._extras: set[str] = set()
         self._task = None
         self._client = None
+        self._trigger = None
+        self._trigger_value = None
+        self._trigger_read = False
         for name in _FIELDS:
             setattr(self, name, False if name in _FLAGS else None)
 

@@ -30,7 +30,8 @@ class Settings:
     ``profile`` is ``--profile`` (the configuration file is read only by the
     commands that need it: ``grange.cli.runtime_options.effective``).
     ``branch`` and ``production`` are ``--branch NAME`` and ``--production``: the
-    branch of a ``@project`` flow that runs and deployments belong to.
+    branch of a ``@project`` flow that runs and deployments belong to. The
+    ``trigger_*`` fields are the events given to a run, as written (read by ``run``).
     """
 
     debug: bool = False
@@ -44,6 +45,12 @@ class Settings:
     package_suffixes: tuple[str, ...] = ()  # --package-suffixes, besides .py
     branch: str | None = None
     production: bool = False
+    # The events a run is given (grange.cli.trigger_options): --trigger FLOW/RUN,
+    # --trigger-event NAME with --trigger-payload k=v|@file, --trigger-json TEXT|@FILE.
+    trigger_runs: tuple[str, ...] = ()
+    trigger_event: str | None = None
+    trigger_payload: tuple[str, ...] = ()
+    trigger_json: str | None = None
 
 
 @dataclass(frozen=True)

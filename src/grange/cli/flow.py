@@ -98,6 +98,28 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
         envvar="GRANGE_PRODUCTION",
         help="@project flows: run or deploy on the production branch (prod).",
     )
+    @click.option(
+        "--trigger",
+        "trigger_runs",
+        multiple=True,
+        metavar="FLOW/RUN",
+        help="Run as if the end of this successful run triggered it (@trigger_on_finish; "
+        "repeatable): current.trigger.run is that run.",
+    )
+    @click.option(
+        "--trigger-event",
+        metavar="NAME",
+        help="Run as if event NAME triggered it (@trigger): current.trigger.event, and the "
+        "parameters it maps.",
+    )
+    @click.option(
+        "--trigger-payload",
+        multiple=True,
+        metavar="KEY=VALUE|@FILE",
+        help="A field of --trigger-event's payload (VALUE read as JSON, else as text; "
+        "repeatable), or @file.json holding the payload.",
+    )
+    @click.option("--trigger-json", metavar="TEXT|@FILE", hidden=True)
     @profile_option
     @click.pass_context
     def cli(
@@ -112,6 +134,10 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
         package_suffixes: str | None,
         branch: str | None,
         production: bool,
+        trigger_runs: tuple[str, ...],
+        trigger_event: str | None,
+        trigger_payload: tuple[str, ...],
+        trigger_json: str | None,
         profile: str | None,
     ) -> None:
         branch, production = _project_options(ctx, flow_cls, branch, production)
@@ -127,6 +153,10 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
             package_suffixes=_suffixes(package_suffixes),
             branch=branch,
             production=production,
+            trigger_runs=tuple(trigger_runs),
+            trigger_event=trigger_event,
+            trigger_payload=tuple(trigger_payload),
+            trigger_json=trigger_json,
         )
         ctx.obj = FlowContext(flow_cls, settings, flow_file)
         if branch is not None or production:

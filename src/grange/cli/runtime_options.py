@@ -88,6 +88,7 @@ def build_request(
     resume: bool,
     origin_run_id: str | None = None,
     resume_step: str | None = None,
+    trigger: list[dict[str, Any]] | None = None,
 ) -> RunRequest:
     from grange.cli.policy import enforce_run_policy, profile_env
     from grange.cli.project import branch_args
@@ -139,4 +140,5 @@ def build_request(
         decospecs=decospecs,
         live=sys.stdout.isatty() and not os.environ.get("GRANGE_PLAIN_OUTPUT"),
         package_suffixes=flow.settings.package_suffixes,
+        trigger=trigger,
     )

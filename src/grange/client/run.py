@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from grange.client.flow import Flow
     from grange.client.step import Step
     from grange.client.task import Task, TaskData
+    from grange.client.trigger import Trigger
 
 _UNREAD: Any = object()  # Run._code before the claim was read
 
@@ -42,6 +43,7 @@ class Run(ClientObject):
     _row: RunRow
     _end_step: str | None = None  # found once, then kept
     _code: Any = _UNREAD  # the CodePackage once read (None: the run has none)
+    _extra: dict[str, Any] | None = None  # the claim's extra, once read
 
     def _fetch(self) -> RunRow:
         flow, run_id = self._components
@@ -129,14 +131,28 @@ class Run(ClientObject):
         that recorded none."""
         if self._code is _UNREAD:
             from grange.client.code import code_of
-            from grange.datastore.runs import read_claim
 
-            flow, run_id = self._components
-            claim = read_claim(self._stores.blobs, flow, run_id)
-            extra = dict(claim.extra) if claim is not None else {}
-            self._code = code_of(extra, flow, self._stores.blobs)
+            self._code = code_of(self._claim_extra(), self._components[0], self._stores.blobs)
         code: CodePackage | None = self._code
         return code
+
+    @property
+    def trigger(self) -> Trigger | None:
+        """The events that started the run (``@trigger``, ``@trigger_on_finish``,
+        ``--trigger``...) as a :class:`~grange.client.trigger.Trigger`, or ``None``
+        for a run no event started."""
+        from grange.client.trigger import Trigger
+
+        return Trigger.from_extra(self._claim_extra())
+
+    def _claim_extra(self) -> dict[str, Any]:
+        """What the run recorded in its claim's ``extra`` (read once; {} for none)."""
+        if self._extra is None:
+            from grange.datastore.runs import read_claim
+
+            claim = read_claim(self._stores.blobs, *self._components)
+            self._extra = dict(claim.extra) if claim is not None else {}
+        return self._extra
 
     @property
     def origin_pathspec(self) -> str | None:

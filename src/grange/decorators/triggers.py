@@ -222,9 +222,10 @@ def parameters_from_events(
     values: dict[str, str] = {}
     auto = len(triggers.dependencies) == 1 and not triggers.dependencies[0].parameters
     for dep in triggers.dependencies:
-        event = latest.get(dep.name)
-        if event is None:
+        found = latest.get(dep.name)
+        if found is None:
             continue
+        event = found
         mapping = dict(dep.parameters) if not auto else {n: n for n in names.values()}
         for param, field_name in mapping.items():
             name = names.get(_normalized(param))
@@ -274,8 +275,10 @@ def cron_problem(cron: str, timezone: str | None) -> str | None:
 
     Imports croniter and zoneinfo: called by lint, deployments and the
     scheduler, never while a flow module is imported."""
-    from croniter import croniter
+    import importlib
 
+    # Through importlib: croniter ships no type hints (its stubs are not installed).
+    croniter = importlib.import_module("croniter").croniter
     if not croniter.is_valid(cron):
         return f"cron expression {cron!r} is not valid (croniter cannot read it)"
     if timezone is not None:

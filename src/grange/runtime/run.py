@@ -83,6 +83,9 @@ class RunRequest:
     live: bool = False  # draw the live progress view (a terminal)
     package_suffixes: tuple[str, ...] = ()  # --package-suffixes, besides .py
     project: ProjectInfo | None = None  # @project: the branch the run belongs to
+    # The events that started the run (TriggerEvent.to_dict() each), recorded in its
+    # claim as extra["trigger"]; a resumed run keeps its origin run's.
+    trigger: list[dict[str, Any]] | None = None
 
 
 def execute(req: RunRequest) -> int:
@@ -154,7 +157,7 @@ def execute(req: RunRequest) -> int:
             origin_run_id=plan.origin_run_id if plan else None,
             notice=output.notice,
             process=current_process(),
-            extra={"code_package": code_package.to_dict()} if code_package else None,
+            extra=_claim_extra(req, blobs, plan, code_package),
         )
         try:
             if req.run_id_file:
@@ -297,6 +300,25 @@ def _check_run_id_file(req: RunRequest) -> None:
                 f"--run-id-file {req.run_id_file}: cannot write a file there",
                 fix="name a file in a directory that exists and is writable",
             )
+
+
+def _claim_extra(
+    req: RunRequest, blobs: BlobStore, plan: ClonePlan | None, code_package: Any
+) -> dict[str, Any] | None:
+    """What the run's claim records besides the usual: its code package and the events
+    that started it (a resumed run: its origin run's)."""
+    extra: dict[str, Any] = {}
+    if code_package:
+        extra["code_package"] = code_package.to_dict()
+    trigger = req.trigger
+    if plan is not None:
+        from grange.datastore.runs import read_claim
+
+        origin = read_claim(blobs, req.flow_cls.__name__, plan.origin_run_id)
+        trigger = (origin.extra.get("trigger") if origin is not None else None) or None
+    if trigger:
+        extra["trigger"] = list(trigger)
+    return extra or None
 
 
 def step_options(

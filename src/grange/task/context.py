@@ -17,6 +17,7 @@ from typing import Any
 from grange.current import current
 from grange.datastore import (
     ArtifactRef,
+    BlobStore,
     ContentAddressedStore,
     ForeachRef,
     load_item,
@@ -37,8 +38,11 @@ def bind_current(
     graph: dict[str, Any],
     parameter_names: list[str],
     project: ProjectInfo | None = None,
+    blobs: BlobStore | None = None,
 ) -> None:
-    """Set what ``current`` says in the task of ``spec`` (unset after the step)."""
+    """Set what ``current`` says in the task of ``spec`` (unset after the step).
+
+    ``current.trigger`` reads the run's claim from ``blobs`` on first use only."""
     current._bind(
         flow_name=spec.flow,
         run_id=spec.run_id,
@@ -56,6 +60,7 @@ def bind_current(
         graph=graph,
         _task=spec,
         _client=partial(_client_object, spec.pathspec),
+        _trigger=partial(_run_trigger, blobs, spec.flow, spec.run_id) if blobs else None,
         **(project.current_facts() if project is not None else NO_PROJECT_FACTS),
     )
 
@@ -67,6 +72,15 @@ def _client_object(pathspec: str, kind: str) -> Any:
     if kind == "task":
         return Task(pathspec, _namespace_check=False)
     return Run("/".join(pathspec.split("/")[:2]), _namespace_check=False)
+
+
+def _run_trigger(blobs: BlobStore, flow: str, run_id: str) -> Any:
+    """``current.trigger``: what the run's claim says started it (None: nothing)."""
+    from grange.client.trigger import Trigger
+    from grange.datastore.runs import read_claim
+
+    claim = read_claim(blobs, flow, run_id)
+    return Trigger.from_extra(claim.extra if claim is not None else None)
 
 
 class MergeError(GrangeError):

@@ -137,7 +137,7 @@ def _run_attempt(
         flow = flow_cls(use_cli=False)
         flow.__dict__["_grange_task"] = ctx
         flow.__dict__["_grange_parameter_values"] = ctx.parameters
-        bind_current(spec, facts.graph, list(ctx.parameters), project)
+        bind_current(spec, facts.graph, list(ctx.parameters), project, stores.blobs)
         if "parallel" in spec.extra:
             current._bind(**gang_facts(spec))
         try:

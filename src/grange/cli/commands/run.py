@@ -16,6 +16,15 @@ from grange.cli.context import FlowContext, pass_flow
 from grange.cli.errors import GuardedCommand
 from grange.cli.params import parameter_options, parameter_values
 from grange.cli.runtime_options import build_request, run_project
+from grange.cli.trigger_options import (
+    check_events,
+    explicit_or_event,
+    restated,
+    trigger_events,
+)
+from grange.cli.trigger_options import given as trigger_given
+from grange.decorators.triggers import parameters_from_events
+from grange.exceptions import CommandError, ParameterError
 
 DEFAULT_MAX_WORKERS = 16
 DEFAULT_MAX_NUM_SPLITS = 100_000
@@ -117,8 +126,27 @@ def make_run_command(flow_cls: type) -> click.Command:
     @pass_flow
     def run(flow: FlowContext, /, **options: Any) -> None:
         project = run_project(flow, options)  # before the parameters' default functions
-        values = parameter_values(flow.flow_cls, options)
-        request = build_request(flow, options, project=project, parameters=values, resume=False)
+        events = trigger_events(flow)
+        from_events: set[str] = set()
+        if events:
+            triggers = check_events(flow, events, project)
+            if triggers is not None:
+                mapped = parameters_from_events(flow.flow_cls, triggers, events)
+                options, from_events = explicit_or_event(flow, options, mapped)
+        try:
+            values = parameter_values(flow.flow_cls, options)
+        except ParameterError as err:
+            if err.parameter not in from_events:
+                raise
+            raise restated(err, err.parameter) from None
+        request = build_request(
+            flow,
+            options,
+            project=project,
+            parameters=values,
+            resume=False,
+            trigger=[e.to_dict() for e in events] or None,
+        )
         from grange.runtime import execute
 
         raise SystemExit(execute(request))
@@ -153,6 +181,13 @@ def make_resume_command(flow_cls: type) -> click.Command:
     def resume(
         flow: FlowContext, /, step: str | None, origin_run_id: str | None, **options: Any
     ) -> None:
+        if trigger_given(flow.settings):
+            raise CommandError(
+                "resume keeps the origin run's trigger events, as it keeps its parameters; "
+                "--trigger, --trigger-event and --trigger-json apply to run",
+                fix="leave them out, or start a new run with them: "
+                + flow.command_line("--trigger ... run"),
+            )
         request = build_request(
             flow,
             options,
