@@ -24,6 +24,7 @@ from grange.cli.options import profile_option
 TOP_LEVEL: tuple[CommandEntry, ...] = (
     CommandEntry("config", "config:config"),
     CommandEntry("db", "db:db"),
+    CommandEntry("events", "events:events"),
     CommandEntry("push", "push:push"),
     CommandEntry("runs", "runs:runs"),
 )

@@ -161,7 +161,7 @@ def send(
 
         store = open_event_store()
     store.record(record)
-    return "the metadata database"
+    return store.describe()
 
 
 def end_event(

@@ -46,6 +46,18 @@ class EventStore:
     def __init__(self, metadata: MetadataStore) -> None:
         self.metadata = metadata
 
+    def describe(self) -> str:
+        """Which database, as it may be printed (a file's path, or a URL without password)."""
+        path = getattr(self.metadata, "path", None)
+        if path is not None:
+            return f"the metadata database {path}"
+        engine = getattr(self.metadata, "engine", None)
+        if engine is not None:
+            from grange.metastore.engine import shown_url
+
+            return f"the metadata database {shown_url(engine)}"
+        return "the metadata database"
+
     @retrying
     def record(self, event: EventRecord) -> bool:
         """Record ``event``; ``False`` if an event with its id was recorded already
