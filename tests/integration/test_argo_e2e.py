@@ -171,7 +171,11 @@ GOLDEN_CASES = _golden_cases()
 
 
 # What a golden flow needs to run: parameters without a default, or why it cannot run.
-NEEDS: dict[str, dict[str, Any]] = {"flows/deploy-params": {"needed": 7}}
+NEEDS: dict[str, dict[str, Any]] = {
+    "flows/deploy-params": {"needed": 7},
+    "flows/deploy-trigger_event": {"date": "2024-05-01"},
+    "flows/deploy-trigger_events_and": {"version": 2},
+}
 CANNOT_RUN = {
     "flows/deploy-mixed": "a join that is also a switch: `run` refuses it (lint)",
     "docs/secrets-0": "reads a secret from the user's own secrets folder",

@@ -12,3 +12,7 @@ class InferenceFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+if __name__ == "__main__":
+    InferenceFlow()

@@ -13,3 +13,7 @@ class ScoringFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+if __name__ == "__main__":
+    ScoringFlow()

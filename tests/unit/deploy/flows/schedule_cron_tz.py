@@ -12,3 +12,7 @@ class CronFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+if __name__ == "__main__":
+    CronFlow()

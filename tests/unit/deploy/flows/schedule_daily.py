@@ -14,3 +14,7 @@ class DailyFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+if __name__ == "__main__":
+    DailyFlow()

@@ -12,3 +12,7 @@ class HourlyFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+if __name__ == "__main__":
+    HourlyFlow()

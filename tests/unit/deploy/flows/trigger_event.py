@@ -15,3 +15,7 @@ class TrainingFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+if __name__ == "__main__":
+    TrainingFlow()

@@ -21,3 +21,7 @@ class JoinFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+if __name__ == "__main__":
+    JoinFlow()
