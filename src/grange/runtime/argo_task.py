@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from grange.datastore import included, read_record
 from grange.datastore.records import list_attempts
@@ -220,7 +220,9 @@ def split_trigger_parameters(given: Sequence[str]) -> tuple[list[str], list[dict
         if not name.startswith(TRIGGER_PREFIX):
             params.append(pair)
             continue
-        kind = "run" if name[len(TRIGGER_PREFIX) :].startswith("run-") else "event"
+        kind: Literal["event", "run"] = (
+            "run" if name[len(TRIGGER_PREFIX) :].startswith("run-") else "event"
+        )
         try:
             payload = json.loads(text)
         except ValueError:

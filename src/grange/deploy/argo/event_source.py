@@ -17,6 +17,7 @@ from typing import Any
 from hera.events import models as e
 from hera.events.models.io.k8s.api.core.v1 import ServicePort
 from hera.events.models.io.k8s.apimachinery.pkg.apis.meta.v1 import ObjectMeta
+from hera.events.models.io.k8s.apimachinery.pkg.util.intstr import IntOrString
 
 from grange.deploy.argo.manifests import API_VERSION, to_dict
 
@@ -37,7 +38,7 @@ def event_source(name: str, event: str, namespace: str, event_bus: str) -> dict[
         ),
         spec=e.EventSourceSpec(
             event_bus_name=event_bus,
-            service=e.Service(ports=[ServicePort(port=PORT, target_port=PORT)]),
+            service=e.Service(ports=[ServicePort(port=PORT, target_port=IntOrString(PORT))]),
         ),
     )
     doc = {"apiVersion": API_VERSION, "kind": "EventSource", **to_dict(source)}

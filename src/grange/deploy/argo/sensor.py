@@ -36,6 +36,7 @@ from typing import Any
 
 from hera.events import models as e
 from hera.events.models.io.k8s.api.core.v1 import ResourceRequirements
+from hera.events.models.io.k8s.apimachinery.pkg.api.resource import Quantity
 from hera.events.models.io.k8s.apimachinery.pkg.apis.meta.v1 import ObjectMeta
 
 from grange.decorators.triggers import EventDependency, Triggers
@@ -235,7 +236,8 @@ def sensor(
                 service_account_name=settings.sensor_service_account,
                 container=e.Container(
                     resources=ResourceRequirements(
-                        requests=dict(_SENSOR_RESOURCES), limits=dict(_SENSOR_RESOURCES)
+                        requests={k: Quantity(v) for k, v in _SENSOR_RESOURCES.items()},
+                        limits={k: Quantity(v) for k, v in _SENSOR_RESOURCES.items()},
                     )
                 ),
             ),
