@@ -254,3 +254,43 @@ def test_start_reads_the_payloads_as_the_runs_trigger() -> None:
     assert events == [
         {"name": "new_data", "id": "e1", "timestamp": 12.0, "type": "event", "payload": payload}
     ]
+
+
+def test_the_end_event_goes_to_the_webhook_and_never_fails_the_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from argo_executor import WebhookSource
+    from grange.runtime.argo_task import emit_end_event
+
+    with WebhookSource() as source:
+        monkeypatch.setenv("GRANGE_EVENTS_URL", source.url)
+        monkeypatch.setenv("GRANGE_EVENTS_AUTO_EMIT", "false")
+        emit_end_event("Up", "argo-up-1", "end", "t0", None, "alice")
+        assert source.received == []  # --no-auto-emit-argo-events
+        monkeypatch.delenv("GRANGE_EVENTS_AUTO_EMIT")
+        emit_end_event("Up", "argo-up-1", "end", "t0", None, "alice")
+        (sent,) = source.received
+    assert sent["name"] == "metaflow.Up.end"
+    assert sent["payload"]["pathspec"] == "Up/argo-up-1/end/t0"
+    assert sent["payload"]["auto-generated-by-metaflow"] is True
+    # the webhook gone: a warning, no exception
+    monkeypatch.setenv("GRANGE_EVENTS_URL", source.url)
+    emit_end_event("Up", "argo-up-2", "end", "t0", None, "alice")
+    assert "the run succeeded, but its end event could not be published" in capsys.readouterr().err
+
+
+def test_auto_emit_off_and_reserved_parameter_names(tmp_path: Any) -> None:
+    manifests = compile_path(FLOWS / "schedule_hourly.py", auto_emit_events=False)
+    env = manifests.workflow_template["spec"]["templateDefaults"]["container"]["env"]
+    assert {"name": "GRANGE_EVENTS_AUTO_EMIT", "value": "false"} in env
+    assert {"name": "ARGO_WORKFLOW_TEMPLATE", "value": "hourlyflow"} in env
+    flow = tmp_path / "flow.py"
+    flow.write_text(
+        "from grange import FlowSpec, Parameter, step\n\n"
+        "class ReservedFlow(FlowSpec):\n"
+        "    x = Parameter('grange-trigger-x', default=1)\n\n"
+        "    @step\n    def start(self):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n"
+    )
+    with pytest.raises(CompileError, match="starts with 'grange-trigger-'"):
+        compile_path(flow)
