@@ -41,7 +41,9 @@ def cron_workflow(
         ),
         spec=m.CronWorkflowSpec(
             schedules=[schedule.cron],
-            timezone=schedule.timezone or None,
+            # stated, as the local scheduler reads it: no timezone is UTC (Argo would
+            # take its controller's local time)
+            timezone=schedule.timezone or "UTC",
             concurrency_policy=settings.concurrency_policy,
             starting_deadline_seconds=settings.starting_deadline_seconds,
             successful_jobs_history_limit=settings.successful_history,

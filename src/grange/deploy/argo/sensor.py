@@ -217,7 +217,9 @@ def sensor(
         conditions_reset=(
             [
                 e.ConditionsResetCriteria(
-                    by_time=e.ConditionsResetByTime(cron=reset.cron, timezone=reset.timezone)
+                    by_time=e.ConditionsResetByTime(
+                        cron=reset.cron, timezone=reset.timezone or "UTC"
+                    )
                 )
             ]
             if reset is not None
