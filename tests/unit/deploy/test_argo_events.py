@@ -294,3 +294,55 @@ def test_auto_emit_off_and_reserved_parameter_names(tmp_path: Any) -> None:
     )
     with pytest.raises(CompileError, match="starts with 'grange-trigger-'"):
         compile_path(flow)
+
+
+def test_the_executor_sensor_data_filters_and_expressions() -> None:
+    from argo_executor.events import evaluate, parse_expression
+
+    sensor = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Sensor",
+        "metadata": {"name": "s"},
+        "spec": {
+            "dependencies": [
+                {
+                    "name": "d",
+                    "eventSourceName": "src",
+                    "eventName": "ev",
+                    "filters": {
+                        "data": [
+                            {"path": "body.payload.rows", "type": "number", "comparator": ">",
+                             "value": ["10"]},
+                            {"path": "body.payload.table", "type": "string", "value": ["^sales"]},
+                        ]
+                    },
+                }
+            ],
+            "triggers": [
+                {
+                    "template": {
+                        "name": "t",
+                        "k8s": {
+                            "operation": "create",
+                            "source": {"resource": {"spec": {"arguments": {"parameters": [
+                                {"name": "p", "value": "none"}]}}}},
+                            "parameters": [
+                                {"src": {"dependencyName": "d", "dataKey": "body.payload.table"},
+                                 "dest": "spec.arguments.parameters.#(name=p).value"}
+                            ],
+                        },
+                    }
+                }
+            ],
+        },
+    }  # fmt: skip
+    runner_ = SensorRunner(sensor)
+    assert runner_.deliver("src", "ev", {"payload": {"rows": 5, "table": "sales_eu"}}) == []
+    assert runner_.deliver("src", "ev", {"payload": {"rows": 50, "table": "costs"}}) == []
+    (workflow,) = runner_.deliver("src", "ev", {"payload": {"rows": 50, "table": "sales_eu"}})
+    assert arguments(workflow) == {"p": "sales_eu"}
+    tree = parse_expression("(a == 'x' || b != 2) && c == true")
+    assert evaluate(tree, {"a": "y", "b": 3.0, "c": True}) is True
+    assert evaluate(tree, {"a": "y", "b": 2.0, "c": True}) is False
+    with pytest.raises(Refused):
+        parse_expression("a > 2")
