@@ -3,8 +3,10 @@
 Outside a running task every fact is ``None`` and ``is_running_flow`` is
 False. The ``@project`` facts (``project_name``, ``branch_name``,
 ``project_flow_name``) are ``None`` and ``is_production``/``is_user_branch``
-False in a task of a flow without ``@project``. The task executor calls :meth:`Current._bind` before the step and
-:meth:`Current._unbind` after it.
+False in a task of a flow without ``@project``. ``trigger`` (the events that
+started the run) is read from the run's claim the first time a step asks, and
+is ``None`` for a run no event started. The task executor calls
+:meth:`Current._bind` before the step and :meth:`Current._unbind` after it.
 """
 
 from __future__ import annotations
@@ -87,6 +89,9 @@ class Current:
             self._extras.add(name)
         for name, value in facts.items():
             setattr(self, name, value)
+        if "_trigger" in facts:  # another run's claim: read afresh
+            self._trigger_read = False
+            self._trigger_value = None
 
     def _unbind(self) -> None:
         for name in getattr(self, "_extras", ()):

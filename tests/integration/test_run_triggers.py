@@ -161,3 +161,24 @@ def test_bad_trigger_options_are_clear_errors(runner: Runner, tmp_path: Path) ->
     assert "comes from the payload of the run's trigger event" in result.stderr
     result = runner.run("trigger_event", top=("--trigger-event", "other_data"))
     assert "Event other_data is not one that TriggerEventFlow waits for (new_data)" in result.stderr
+
+
+def test_a_flow_without_trigger_decorators_takes_events_and_says_so(runner: Runner) -> None:
+    result = runner.run("trigger_upstream", top=("--trigger-event", "ping"))
+    assert "TriggerUpstreamFlow has no @trigger or @trigger_on_finish" in result.stderr
+    trigger = Run(f"TriggerUpstreamFlow/{result.run_id}").trigger
+    assert trigger is not None and trigger.event.name == "ping"
+
+
+def test_trigger_options_after_the_command_too(runner: Runner, tmp_path: Path) -> None:
+    up = _upstream(runner)
+    result = runner.run("trigger_downstream", "--trigger", f"TriggerUpstreamFlow/{up}")
+    assert Run(f"TriggerDownstreamFlow/{result.run_id}").trigger.run.id == up  # type: ignore[union-attr]
+    events = [{"name": "new_data", "id": "e-9", "timestamp": 5, "payload": {"date": "d9"}}]
+    (tmp_path / "events.json").write_text(json.dumps(events))
+    result = runner.run("trigger_event", "--trigger-json", "@events.json")
+    assert Flow("TriggerEventFlow")[result.run_id]["start"].task.data.values == ("d9", 0)
+    result = runner.run(
+        "trigger_event", "--trigger-event", "b", top=("--trigger-event", "a"), ok=False
+    )
+    assert "--trigger-event is given before the command (a) and after it (b)" in result.stderr

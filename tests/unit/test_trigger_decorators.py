@@ -120,6 +120,10 @@ def test_a_cron_or_timezone_croniter_or_zoneinfo_refuses_is_a_lint_error() -> No
     ]
     with pytest.raises(DecoratorError, match="'61 \\* \\* \\* \\*' is not valid"):
         schedule_of(bad_cron)
+    for quartz in ("0 0 L * *", "0 0 * * 5L", "0 0 15W * *", "0 0 * * MON#2"):
+        (problem,) = _problems(_flow(schedule(cron=quartz)))
+        assert "(Quartz's L, W or #)" in problem
+    assert _problems(_flow(schedule(cron="0 0 * JUL WED"))) == []
     bad_zone = _flow(schedule(daily=True, timezone="Mars/Olympus"))
     assert _problems(bad_zone) == [
         "@schedule: timezone 'Mars/Olympus' is not an IANA time zone name"
@@ -195,6 +199,7 @@ def test_trigger_forms_resolve_to_event_dependencies() -> None:
         ({"event": 3}, "event 3 is neither a name nor a dict"),
         ({"event": lambda ctx: "a"}, "evaluated at deploy time) is not supported"),
         ({"event": "a", "options": {"resetat": 1}}, "@trigger: unknown option(s) resetat"),
+        ({"flow": "Up"}, "@trigger takes events, not flow="),
         ({"event": "a", "options": []}, "@trigger(options=[]) must be a dict"),
         ({"event": "a", "options": {"reset_at": {}}}, "reset_at={} needs a 'cron'"),
         (
@@ -388,3 +393,16 @@ def test_trigger_event_round_trips() -> None:
     event = TriggerEvent("a", "1", 12.5, "run", {"k": [1]})
     assert TriggerEvent.from_dict(event.to_dict()) == event
     assert TriggerEvent.from_dict({"name": "a", "id": 1}) == TriggerEvent("a", "1", 0.0)
+
+
+def test_when_two_events_map_a_parameter_the_later_listed_wins() -> None:
+    cls = _flow(
+        trigger(
+            events=[{"name": "a", "parameters": ["day"]}, {"name": "b", "parameters": ["day"]}]
+        ),
+        day=Parameter("day", default="x"),
+    )
+    triggers = triggers_of(cls, None)
+    assert triggers is not None
+    events = [_event("b", 1.0, day="from-b"), _event("a", 2.0, day="from-a")]
+    assert parameters_from_events(cls, triggers, events) == {"day": "from-b"}

@@ -148,3 +148,27 @@ def test_trigger_json_takes_a_list_or_one_event() -> None:
     one = TriggerEvent("x", "1", 3.0, "run", {"a": 1})
     assert trigger_events(_flow(trigger_json=json.dumps(one.to_dict()))) == [one]
     assert trigger_events(_flow(trigger_json=json.dumps([one.to_dict()] * 2))) == [one, one]
+
+
+def test_a_parameter_named_trigger_keeps_its_option_on_run() -> None:
+    import click
+
+    from grange import FlowSpec, Parameter, step
+    from grange.cli.commands.run import make_run_command
+
+    class TriggerParamFlow(FlowSpec):
+        trigger = Parameter("trigger", default="x")
+
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    command = make_run_command(TriggerParamFlow)
+    opts = [o for p in command.params if isinstance(p, click.Option) for o in p.opts]
+    assert opts.count("--trigger") == 1 and "--trigger-event" in opts
+    owner = next(p for p in command.params if "--trigger" in getattr(p, "opts", ()))
+    assert owner.name == "trigger"  # the parameter's, not run's --trigger FLOW/RUN

@@ -11,7 +11,8 @@ Top-level options of a flow's command line, read by ``run``:
   :meth:`~grange.decorators.triggers.TriggerEvent.to_dict` (what the local
   scheduler passes to the runs it starts).
 
-The run records them in its claim (``current.trigger``, ``Run.trigger``), and
+They are taken after ``run`` too (``run --trigger FLOW/RUN``), unless a flow
+parameter has that name. The run records them in its claim (``current.trigger``, ``Run.trigger``), and
 ``@trigger``'s mappings set the parameters not given on the command line.
 They are accepted on any flow, as the scheduler would start it: a flow that
 waits for no such event is told so (a notice), not refused.
@@ -34,6 +35,76 @@ if TYPE_CHECKING:
     from grange.decorators.triggers import TriggerEvent, Triggers
 
 OPTIONS = ("--trigger", "--trigger-event", "--trigger-payload", "--trigger-json")
+#: Where ``run`` receives each option given after it, by the Settings field it adds to.
+RUN_DESTS = {
+    "trigger_runs": "run_trigger_runs",
+    "trigger_event": "run_trigger_event",
+    "trigger_payload": "run_trigger_payload",
+    "trigger_json": "run_trigger_json",
+}
+
+
+def run_options(flow_cls: type) -> list[Any]:
+    """The trigger options of ``run`` (after the command), but those whose name (or
+    keyword) a flow parameter takes: then only the top-level option gives it. Not
+    reserved names, as ``--branch`` after ``run`` is not: a Metaflow flow may have a
+    parameter called ``trigger``."""
+    import click
+
+    from grange.parameters import flow_parameters, normalized_name
+
+    taken = {normalized_name(p.name) for p in flow_parameters(flow_cls)}
+    options = [
+        click.Option(
+            ["--trigger", "run_trigger_runs"],
+            multiple=True,
+            metavar="FLOW/RUN",
+            help="As the top-level --trigger: the run starts as if that run's end triggered it.",
+        ),
+        click.Option(
+            ["--trigger-event", "run_trigger_event"],
+            metavar="NAME",
+            help="As the top-level --trigger-event.",
+        ),
+        click.Option(
+            ["--trigger-payload", "run_trigger_payload"],
+            multiple=True,
+            metavar="KEY=VALUE|@FILE",
+            help="As the top-level --trigger-payload.",
+        ),
+        click.Option(["--trigger-json", "run_trigger_json"], hidden=True),
+    ]
+    return [
+        o
+        for o in options
+        if not {normalized_name(o.opts[0][2:]), str(o.name)} & taken  # --name or its dest
+    ]
+
+
+def with_run_options(flow: FlowContext, options: Mapping[str, Any]) -> FlowContext:
+    """``flow`` whose settings hold the trigger options given after ``run`` too."""
+    import dataclasses
+
+    settings = flow.settings
+    changes: dict[str, Any] = {}
+    for field_name, dest in RUN_DESTS.items():
+        after = options.get(dest)
+        if not after:
+            continue
+        before = getattr(settings, field_name)
+        if isinstance(after, tuple):
+            changes[field_name] = (*before, *after)
+        elif before and before != after:
+            option = "--" + field_name.replace("_", "-")
+            raise CommandError(
+                f"{option} is given before the command ({before}) and after it ({after})",
+                fix=f"give {option} once",
+            )
+        else:
+            changes[field_name] = after
+    if not changes:
+        return flow
+    return dataclasses.replace(flow, settings=dataclasses.replace(settings, **changes))
 
 
 def given(settings: Settings) -> bool:
@@ -78,7 +149,9 @@ def check_events(
 ) -> Triggers | None:
     """The flow's triggers (None: it has none); a notice for each event it does not wait for."""
     from grange.decorators.triggers import triggers_of
+    from grange.graph import lint
 
+    lint.check(flow.graph())  # a misused decorator is reported at its line first
     triggers = triggers_of(flow.flow_cls, project)
     if triggers is None:
         flow.say(

@@ -86,7 +86,7 @@ class Trigger:
             self._runs = [
                 Run("/".join(e.id.split("/")[:2]), _namespace_check=False)
                 for e in self._events
-                if e.type == "run"
+                if e.type == "run" and len(e.id.split("/")) >= 2  # a task's pathspec
             ]
         return list(self._runs) or None
 

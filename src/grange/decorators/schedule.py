@@ -7,16 +7,21 @@ Giving two of them is an error. ``cron`` takes the standard 5 fields, or
 Metaflow's 6-field form with a trailing year field (``'0 6 ? * 2-6 *'``), whose
 year is dropped as Metaflow drops it for Argo; ``?`` reads as ``*``.
 
-Nothing here imports croniter or zoneinfo: flow modules import this package in
-every task. Lint checks the expression and the time zone with them
+Nothing here imports croniter or zoneinfo (nor, until a flow uses the
+decorator, the model in :mod:`grange.decorators.triggers`): flow modules import
+this package in every task. Lint checks the expression and the time zone with them
 (:meth:`ScheduleDecorator.flow_check`), and so does :func:`schedule_of`.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from grange.decorators.flow import FlowDecorator, FlowShape, make_flow_decorator
-from grange.decorators.triggers import Schedule, cron_problem, normalize_cron
 from grange.exceptions import DecoratorError
+
+if TYPE_CHECKING:
+    from grange.decorators.triggers import Schedule
 
 HOURLY = "0 * * * *"
 DAILY = "0 0 * * *"
@@ -36,6 +41,9 @@ class ScheduleDecorator(FlowDecorator):
     defaults = {"hourly": False, "daily": None, "weekly": False, "cron": None, "timezone": None}
 
     def validate(self) -> None:
+        # The model is imported when a flow uses @schedule, not by ``import grange``.
+        from grange.decorators.triggers import Schedule, normalize_cron
+
         a = self.attributes
         for key in ("hourly", "daily", "weekly"):
             if not isinstance(a[key], bool) and not (key == "daily" and a[key] is None):
@@ -70,9 +78,11 @@ class ScheduleDecorator(FlowDecorator):
                 f"@schedule(timezone={timezone!r}) is not an IANA time zone name",
                 fix="e.g. timezone='Europe/Paris'; leave it out for UTC",
             )
-        self.schedule = Schedule(cron, timezone)
+        self.schedule: Schedule = Schedule(cron, timezone)
 
     def flow_check(self, *, flow: FlowShape) -> str | None:
+        from grange.decorators.triggers import cron_problem
+
         problem = cron_problem(self.schedule.cron, self.schedule.timezone)
         if problem:
             return f"@schedule: {problem}"

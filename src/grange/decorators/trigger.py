@@ -22,14 +22,16 @@ second one); the model they resolve to is :mod:`grange.decorators.triggers`.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grange.decorators.flow import FlowDecorator, FlowShape, make_flow_decorator
-from grange.decorators.triggers import ResetAt, UpstreamFlow, cron_problem, normalize_cron
 from grange.exceptions import DecoratorError
+
+if TYPE_CHECKING:
+    # Imported where used: ``import grange`` loads these decorators, not their model.
+    from grange.decorators.triggers import ResetAt, UpstreamFlow
 
 FLOW_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 OPTIONS = ("reset_at",)
@@ -44,6 +46,18 @@ class TriggerDecorator(FlowDecorator):
 
     name = "trigger"
     defaults = {"event": None, "events": [], "options": {}}
+
+    def __init__(
+        self, attributes: dict[str, Any] | None = None, *, statically_defined: bool = True
+    ) -> None:
+        upstream = sorted({"flow", "flows"} & set(attributes or {}))
+        if upstream:  # a common slip: the upstream flows are @trigger_on_finish's
+            raise DecoratorError(
+                f"@trigger takes events, not {upstream[0]}=",
+                fix=f"to start when a flow's run succeeds, write "
+                f"@trigger_on_finish({upstream[0]}=...); @trigger accepts: event, events, options",
+            )
+        super().__init__(attributes, statically_defined=statically_defined)
 
     def validate(self) -> None:
         event, events = self.attributes["event"], self.attributes["events"]
@@ -87,6 +101,8 @@ class TriggerDecorator(FlowDecorator):
         for event_name, mapping in self.events:
             for param in mapping:
                 if _normalized(param) not in by_name:
+                    import difflib
+
                     close = difflib.get_close_matches(param, [p.name for p in params], n=1)
                     hint = (
                         f"did you mean '{close[0]}'?"
@@ -260,6 +276,8 @@ def _mapping(event: str, parameters: Any) -> dict[str, str]:
 
 
 def _upstream(item: Any) -> UpstreamFlow:
+    from grange.decorators.triggers import UpstreamFlow
+
     fix = (
         "write flow='Train', flow='my_project.prod.Train' or "
         "flow={'name': 'Train', 'project': 'my_project', 'project_branch': 'prod'}"
@@ -321,6 +339,8 @@ def _flow_name(name: Any, fix: str) -> str:
 
 
 def _reset_at(options: Any, where: str) -> ResetAt | None:
+    from grange.decorators.triggers import ResetAt, normalize_cron
+
     if not isinstance(options, Mapping):
         raise DecoratorError(
             f"{where}(options={options!r}) must be a dict",
@@ -354,6 +374,8 @@ def _reset_at(options: Any, where: str) -> ResetAt | None:
 def _reset_problem(reset_at: ResetAt | None) -> str | None:
     if reset_at is None:
         return None
+    from grange.decorators.triggers import cron_problem
+
     problem = cron_problem(reset_at.cron, reset_at.timezone)
     return f"options={{'reset_at': ...}}: {problem}" if problem else None
 

@@ -2,9 +2,9 @@
 that the local scheduler (:mod:`grange.events`), the Argo compiler
 (:mod:`grange.deploy.argo`) and a run's ``current.trigger`` all read.
 
-GROUNDWORK (issue 12): the types and signatures below are the contract between
-the parts of the issue; the decorators helper fills in the bodies without
-changing them.
+The types and signatures below are a contract between the decorators
+(:mod:`grange.decorators.schedule`, :mod:`grange.decorators.trigger`), the
+command line, the local scheduler and the Argo compiler: keep them stable.
 
 - :func:`schedule_of` → :class:`Schedule` (a 5-field cron and a timezone).
 - :func:`triggers_of` → :class:`Triggers`: the events a deployment waits for
@@ -276,7 +276,16 @@ def cron_problem(cron: str, timezone: str | None) -> str | None:
     Imports croniter and zoneinfo: called by lint, deployments and the
     scheduler, never while a flow module is imported."""
     import importlib
+    import re
 
+    # Quartz's L, W and # read differently (or not at all) in Argo's cron parser:
+    # a schedule means the same on one machine and on a cluster, or is refused.
+    for item in re.split(r"[\s,]+", cron.upper()):
+        if "#" in item or re.fullmatch(r"[0-9]*L|[0-9]*W|LW", item):
+            return (
+                f"cron expression {cron!r} uses {item!r} (Quartz's L, W or #), which Argo's "
+                "cron parser does not read the same way; write the days out"
+            )
     # Through importlib: croniter ships no type hints (its stubs are not installed).
     croniter = importlib.import_module("croniter").croniter
     if not croniter.is_valid(cron):

@@ -41,7 +41,8 @@ invalid-parameter      each ``Parameter(...)`` definition is usable
 parameter-step-clash   no parameter attribute is also a step name
 decorator-placement    each decorator accepts the step it is on (@catch: no split)
 decorator-attribute    ``@catch(var=...)`` names no parameter, step or reserved attribute
-flow-decorator         each flow decorator accepts the flow it is on
+flow-decorator         each flow decorator accepts the flow it is on (@trigger and
+                       @trigger_on_finish are not combined)
 =====================  ==========================================================
 """
 

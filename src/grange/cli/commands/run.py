@@ -21,8 +21,10 @@ from grange.cli.trigger_options import (
     explicit_or_event,
     restated,
     trigger_events,
+    with_run_options,
 )
 from grange.cli.trigger_options import given as trigger_given
+from grange.cli.trigger_options import run_options as run_trigger_options
 from grange.decorators.triggers import parameters_from_events
 from grange.exceptions import CommandError, ParameterError
 
@@ -126,6 +128,7 @@ def make_run_command(flow_cls: type) -> click.Command:
     @pass_flow
     def run(flow: FlowContext, /, **options: Any) -> None:
         project = run_project(flow, options)  # before the parameters' default functions
+        flow = with_run_options(flow, options)
         events = trigger_events(flow)
         from_events: set[str] = set()
         if events:
@@ -153,6 +156,7 @@ def make_run_command(flow_cls: type) -> click.Command:
 
     run.params.extend(parameter_options(flow_cls))
     run.params.extend(_branch_options(flow_cls))
+    run.params.extend(run_trigger_options(flow_cls))
     return run
 
 
