@@ -8,19 +8,14 @@ from typing import Any
 
 import pytest
 
-from grange.events.model import (
-    MAX_NAME_LENGTH,
-    EventRecord,
-    Received,
-    parse_http,
-    read_legacy_cloudevent,
-)
+from grange.events.bodies import Received, parse_http, read_legacy_cloudevent
+from grange.events.model import MAX_NAME_LENGTH, EventRecord
 from grange.exceptions import EventError
 
 NOW = 1_717_200_000.25
 
 
-def received(body: Any, **headers: str) -> Received:
+def received_body(body: Any, **headers: str) -> Received:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     return Received(headers={"content-type": "application/json", **headers}, body=data)
 
@@ -45,6 +40,14 @@ def test_payload_id_and_timestamp_win_as_in_metaflow() -> None:
     event = EventRecord.new("x", {"id": "Flow/1/end/2", "timestamp": 5}, now=NOW)
     assert event.event_id == "Flow/1/end/2" and event.timestamp == 5.0
     assert EventRecord.new("x", event_id="mine", now=NOW).payload["id"] == "mine"
+
+
+def test_the_payloads_name_is_the_events_name() -> None:
+    assert EventRecord.new("x", {"name": "x"}).payload["name"] == "x"
+    with pytest.raises(EventError, match="'name' \\('alice'\\) is not the event's name"):
+        EventRecord.new("x", {"name": "alice"})
+    received = parse_http(received_body({"name": "x", "payload": {"name": "other", "id": "i"}}))
+    assert received.name == "x" and received.payload["name"] == "other"  # kept as received
 
 
 def test_user_comes_from_grange_user(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,9 +90,7 @@ def test_metaflows_body_is_read_with_the_publishers_user_and_host() -> None:
 
 
 def test_a_body_without_payload_id_or_timestamp_gets_them() -> None:
-    event = parse_http(
-        Received(headers={}, body=b'{"name": "ping"}', client="127.0.0.1"), now=NOW
-    )
+    event = parse_http(Received(headers={}, body=b'{"name": "ping"}', client="127.0.0.1"), now=NOW)
     assert event.payload["id"] == event.event_id and event.timestamp == 1_717_200_000.0
     assert (event.user, event.host) == (None, "127.0.0.1")
 
@@ -107,7 +108,7 @@ def test_a_body_without_payload_id_or_timestamp_gets_them() -> None:
 )
 def test_bodies_that_are_no_event_are_refused_naming_what_is_wrong(body: Any, said: str) -> None:
     with pytest.raises(EventError, match=said):
-        parse_http(received(body))
+        parse_http(received_body(body))
 
 
 CLOUDEVENT = {
@@ -140,7 +141,7 @@ def test_a_structured_cloudevent_is_read() -> None:
 
 
 def test_a_cloudevent_sent_as_plain_json_is_recognised_by_its_specversion() -> None:
-    assert parse_http(received(CLOUDEVENT)).source == "cloudevents"
+    assert parse_http(received_body(CLOUDEVENT)).source == "cloudevents"
 
 
 def test_a_binary_cloudevent_is_read_from_its_headers() -> None:
@@ -162,13 +163,15 @@ def test_a_binary_cloudevent_is_read_from_its_headers() -> None:
 def test_cloudevents_that_grange_cannot_use_are_refused() -> None:
     missing = {k: v for k, v in CLOUDEVENT.items() if k != "source"}
     with pytest.raises(EventError, match="not a valid CloudEvent") as caught:
-        parse_http(received(missing, **{"content-type": "application/cloudevents+json"}))
+        parse_http(received_body(missing, **{"content-type": "application/cloudevents+json"}))
     assert "source" in caught.value.message and "specversion, type" in (caught.value.fix or "")
     listed = {**CLOUDEVENT, "data": [1, 2]}
     with pytest.raises(EventError, match="is a JSON list, not an object"):
-        parse_http(received(listed, **{"content-type": "application/cloudevents+json"}))
+        parse_http(received_body(listed, **{"content-type": "application/cloudevents+json"}))
     with pytest.raises(EventError, match="batch"):
-        parse_http(received([CLOUDEVENT], **{"content-type": "application/cloudevents-batch+json"}))
+        parse_http(
+            received_body([CLOUDEVENT], **{"content-type": "application/cloudevents-batch+json"})
+        )
     headers = {"ce-specversion": "1.0", "ce-type": "t", "ce-source": "/s", "ce-id": "i"}
     with pytest.raises(EventError, match="not JSON"):
         parse_http(Received(headers={**headers, "content-type": "text/plain"}, body=b"hello"))
@@ -197,7 +200,11 @@ def test_a_published_event_triggers_as_an_event() -> None:
 
 @pytest.mark.parametrize("mark", [True, "True", "true"])
 def test_a_runs_end_event_triggers_as_that_run(mark: Any) -> None:
-    payload = {"id": "Train/4/end/9", "pathspec": "Train/4/end/9", "auto-generated-by-metaflow": mark}
+    payload = {
+        "id": "Train/4/end/9",
+        "pathspec": "Train/4/end/9",
+        "auto-generated-by-metaflow": mark,
+    }
     trigger = EventRecord.new("metaflow.Train.end", payload, now=NOW).to_trigger_event()
     assert (trigger.type, trigger.id) == ("run", "Train/4/end/9")
 

@@ -14,7 +14,7 @@ from grange.events.model import EventRecord
 from grange.events.store import EventStore, open_event_store
 from grange.exceptions import EventError
 from grange.metastore import MetadataStore, sqlite_url
-from pgdb import POSTGRES_ENV, fresh_database
+from pgdb import POSTGRES_ENV, fresh_database, needs_postgres
 
 
 @pytest.fixture(params=["sqlite3", "sqlalchemy-sqlite", "postgresql"])
@@ -126,3 +126,13 @@ def test_a_profile_chooses_the_store(tmp_path: Path) -> None:
     env = {"GRANGE_CONFIG": str(config)}
     open_event_store("team", env=env, cwd=tmp_path).record(event())
     assert (tmp_path / "team" / "metadata.db").is_file()
+
+
+@needs_postgres
+def test_the_profiles_store_may_be_postgresql(tmp_path: Path) -> None:
+    with fresh_database() as url:
+        env = {"GRANGE_METADATA": url, "HOME": str(tmp_path)}
+        store = open_event_store(env=env, cwd=tmp_path, create=False)
+        assert store.record(event()) is True
+        assert "postgresql://" in store.describe() and len(store.list()) == 1
+    assert not (tmp_path / ".grange").exists()

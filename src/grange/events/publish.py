@@ -105,10 +105,11 @@ class Event:
         try:
             record = EventRecord.new(self._name, {**self._payload, **(payload or {})})
             where = send(record, url=self._url, token=self._access_token)
-        except GrangeError as err:
+        except Exception as err:  # ignore_errors: best effort, whatever went wrong
             if not ignore_errors:
                 raise
-            print(f"Unable to publish event ({self._name}): {err.message}", file=sys.stderr)
+            text = err.message if isinstance(err, GrangeError) else f"{type(err).__name__}: {err}"
+            print(f"Unable to publish event ({self._name}): {text}", file=sys.stderr)
             return None
         print(f"Event ({self._name}) published to {where}.", file=sys.stderr)
         return record.event_id
@@ -143,12 +144,13 @@ def send(
     settings: EventSettings | None = None,
     store: EventStore | None = None,
 ) -> str:
-    """Deliver ``record`` where it goes (see the module's docs); returns where, as
-    it may be printed. ``store`` is the local destination when no URL applies
+    """Deliver ``record`` where it goes (see the module's docs), with the token in
+    force (``token``, else ``GRANGE_EVENTS_TOKEN``, else ``[events] token``) when
+    it goes over HTTP; returns where, as it may be printed. ``store`` is the local destination when no URL applies
     (default: the profile's, opened now)."""
-    if url is None:
+    if url is None or token is None:
         settings = EventSettings.of_profile() if settings is None else settings
-        url = settings.url
+        url = url or settings.url
         token = token or settings.token
     if url:
         from grange.events.webhook import check_url, post_event

@@ -11,8 +11,9 @@
 
 With a ``token``, every request but ``/healthz`` must carry ``Authorization:
 Bearer TOKEN`` (compared in constant time). ``on_event(record)`` is called
-after each new event is recorded (the scheduler wakes up on it); its errors
-are its own and never fail the request.
+after each new event is recorded, with the record as stored (its ``seq``
+set; the scheduler wakes up on it); its errors are its own and never fail
+the request.
 
 :func:`serve` runs an app with uvicorn in a thread of the calling process
 (``grange scheduler``, tests) and returns a handle that stops it.
@@ -29,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from grange.events.model import Received, parse_http
+from grange.events.bodies import Received, parse_http
 from grange.exceptions import EventError, GrangeError
 
 if TYPE_CHECKING:
@@ -81,7 +82,9 @@ def make_app(
             return None
         given = request.headers.get("authorization", "")
         scheme, _, value = given.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode()):
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            value.strip().encode(), token.encode()
+        ):
             return None
         what = "a wrong token" if given else "no token"
         return error(
@@ -104,7 +107,10 @@ def make_app(
 
     def record(received: Received) -> tuple[EventRecord, bool]:
         event = parse_http(received)
-        return event, store().record(event)
+        events = store()
+        if not events.record(event):
+            return event, False
+        return events.get(event.event_id) or event, True  # with its seq
 
     async def post_event(request: Request) -> Response:
         denied = refused(request)

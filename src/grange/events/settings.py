@@ -65,7 +65,7 @@ class EventSettings:
             if values.get(key) is not None and not isinstance(values[key], str):
                 raise ConfigError(
                     f"[events] {key}: must be a string, not {type(values[key]).__name__}",
-                    fix=f"write {key} = \"...\" in the profile's [events] table",
+                    fix=f'write {key} = "..." in the profile\'s [events] table',
                 )
         auto = values.get("auto_emit", True)
         if not isinstance(auto, bool):

@@ -19,6 +19,7 @@ Events live in the index only (they have no record in the datastore): a local
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -92,7 +93,8 @@ class EventStore:
     ) -> list[EventRecord]:
         """The latest events (of ``name``), newest first, at most ``limit``; with
         ``before_seq``, those recorded before that one (the next page)."""
-        where, args = [], []
+        where: builtins.list[str] = []
+        args: builtins.list[Any] = []
         if name is not None:
             where.append("name = ?")
             args.append(name)
@@ -108,7 +110,7 @@ class EventStore:
         return [_record(row) for row in rows]
 
     @retrying
-    def after(self, seq: int, limit: int = DEFAULT_LIMIT) -> list[EventRecord]:
+    def after(self, seq: int, limit: int = DEFAULT_LIMIT) -> builtins.list[EventRecord]:
         """The events recorded after ``seq`` (0: from the first), in arrival order."""
         with self.metadata._read() as c:
             rows = c.execute(

@@ -13,7 +13,6 @@ endpoint's answer, trimmed).
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -40,7 +39,13 @@ def post_event(
     """POST ``body`` as JSON to ``url``; the endpoint's JSON answer (``{}`` if none)."""
     data = json.dumps(body).encode()
     answer = request(
-        "POST", url, data=data, token=token, headers=headers, tries=tries, timeout=timeout,
+        "POST",
+        url,
+        data=data,
+        token=token,
+        headers=headers,
+        tries=tries,
+        timeout=timeout,
         sleep=sleep,
     )
     try:
@@ -76,7 +81,7 @@ def request(
             sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
         req = urllib.request.Request(url, data=data, headers=sent, method=method)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310 (checked)
+            with urllib.request.urlopen(req, timeout=timeout) as response:
                 return bytes(response.read())
         except urllib.error.HTTPError as err:
             text = _text(err)
@@ -84,7 +89,7 @@ def request(
                 last = f"HTTP {err.code} {err.reason}{': ' + text if text else ''}"
                 continue
             raise _refused(shown, err.code, str(err.reason), text, token=token) from None
-        except (urllib.error.URLError, OSError, socket.timeout) as err:
+        except (TimeoutError, urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
             last = str(reason) or type(reason).__name__
             continue

@@ -80,7 +80,7 @@ def publish(
     record = EventRecord.new(name, payload, source="cli", event_id=event_id)
     chosen = _event_settings(settings)
     store = None if url or chosen.url else _store(settings)
-    where = send(record, url=url, token=chosen.token, settings=chosen, store=store)
+    where = send(record, url=url, settings=chosen, store=store)
     if not settings.quiet:
         click.echo(f"Published event {name} to {where}.", err=True)
     click.echo(record.event_id)
@@ -237,4 +237,3 @@ def _row(event: dict[str, Any]) -> list[str]:
         str(event.get("user") or "-"),
         shown,
     ]
-
