@@ -179,6 +179,8 @@ NEEDS: dict[str, dict[str, Any]] = {
 CANNOT_RUN = {
     "flows/deploy-mixed": "a join that is also a switch: `run` refuses it (lint)",
     "docs/secrets-0": "reads a secret from the user's own secrets folder",
+    "docs/events-0": "a decorator excerpt without `if __name__ == '__main__'`: runs nothing",
+    "docs/events-3": "reads current.trigger.run: runs when triggered (test_argo_events.py)",
 }
 # Flows `run` cannot run here (a @kubernetes step goes to a cluster): Argo side only.
 # docs/project-0's steps list the flow's runs, which differ by construction (the local
