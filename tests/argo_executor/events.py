@@ -45,7 +45,8 @@ DEPENDENCY = {"name", "eventSourceName", "eventName", "filters"}
 FILTERS = {"exprs", "data"}
 EXPR = {"expr", "fields"}
 DATA_FILTER = {"path", "type", "value", "comparator"}
-TRIGGER = {"template"}
+TRIGGER = {"template", "atLeastOnce", "retryStrategy"}  # creating here cannot fail: no-ops
+RETRY = {"steps", "duration", "factor", "jitter"}
 TRIGGER_TEMPLATE = {"name", "k8s", "conditionsReset"}
 K8S = {"operation", "source", "parameters"}
 PARAMETER = {"src", "dest", "operation"}
@@ -132,6 +133,7 @@ class SensorRunner:
         if len(spec["triggers"]) != 1:
             raise Refused("a Sensor with other than one trigger")
         trigger = _only(spec["triggers"][0], TRIGGER, "triggers[0]")
+        _only(trigger.get("retryStrategy", {}), RETRY, "triggers[0].retryStrategy")
         self.template = _only(trigger["template"], TRIGGER_TEMPLATE, "triggers[0].template")
         self.k8s = _only(self.template["k8s"], K8S, "k8s")
         if self.k8s["operation"] != "create":

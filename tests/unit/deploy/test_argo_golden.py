@@ -149,7 +149,7 @@ def _sensor_subset(doc: dict, golden: Path, subset: Any) -> None:
         assert set(dep) <= subset.SENSOR_DEPENDENCY, golden
         assert set(dep["filters"]) <= subset.SENSOR_FILTERS, golden
     for trigger in spec["triggers"]:
-        assert set(trigger) == {"template"}, golden
+        assert set(trigger) == {"template", "atLeastOnce", "retryStrategy"}, golden
         assert set(trigger["template"]) <= subset.SENSOR_TRIGGER_TEMPLATE, golden
         k8s = trigger["template"]["k8s"]
         assert set(k8s) <= subset.K8S_TRIGGER, golden

@@ -23,7 +23,9 @@ Sensor listens to that one webhook and filters on ``body.payload.name``:
   (:func:`grange.deploy.argo.naming.trigger_parameter`), which the start step
   records as the run's trigger (``current.trigger``);
 - several events are an AND (no ``conditions``), reset by
-  ``conditionsReset.byTime`` for ``options={"reset_at": ...}``.
+  ``conditionsReset.byTime`` for ``options={"reset_at": ...}``;
+- ``atLeastOnce`` with a ``retryStrategy``: the Workflow is created before the
+  events are acknowledged, a failed creation tried again.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ _FIELD = re.compile(r"^[A-Za-z0-9_-]+$")
 AUTO_FIELD = "auto-generated-by-metaflow"
 # The sensor pod does little: a small guaranteed-QoS container, as Metaflow's.
 _SENSOR_RESOURCES = {"cpu": "100m", "memory": "250Mi"}
+# Creating the Workflow: 3 more tries after 10 s, 20 s and 40 s.
+TRIGGER_RETRY = {"steps": 4, "duration": "10s", "factor": 2}
 
 
 @dataclass(frozen=True)
@@ -258,8 +262,15 @@ def sensor(
         ),
     )
     out = {"apiVersion": API_VERSION, "kind": "Sensor", **to_dict(doc)}
-    resource = _workflow(name, settings, graph, deps, workflow_parameters)
-    out["spec"]["triggers"][0]["template"]["k8s"]["source"]["resource"] = resource
+    trigger = out["spec"]["triggers"][0]
+    trigger["template"]["k8s"]["source"]["resource"] = _workflow(
+        name, settings, graph, deps, workflow_parameters
+    )
+    # The Workflow is created before the events are acknowledged, and a failed creation
+    # (an API server hiccup) is tried again, rather than the events dropped with a log
+    # line in the sensor's pod: at least once (hera's models cannot write these fields).
+    trigger["atLeastOnce"] = True
+    trigger["retryStrategy"] = dict(TRIGGER_RETRY)
     return out
 
 
