@@ -85,10 +85,25 @@ def test_create_applies_and_delete_removes_the_cron_workflow_and_sensor(
     write(flow, DECORATED)
     runner(flow, "argo-workflows", "create", env=env)
     assert len(kube.objects("sensors")) == 1
+    # a deployment without a webhook URL while Sensors wait in the namespace: a note
+    other = (
+        write(tmp_path / "other" / "events_flow.py", "")
+        if (tmp_path / "other").mkdir() is None
+        else flow
+    )
+    no_url = {
+        **env,
+        "GRANGE_CONFIG": str(tmp_path / "plain.toml"),
+        "GRANGE_HOME": str(tmp_path / "h2"),
+    }
+    (tmp_path / "plain.toml").write_text('default_profile = "ci"\n[profiles.ci]\n')
+    noted = runner(other, "argo-workflows", "--name", "other", "create", env=no_url)
+    assert "no [argo] events_webhook_url" in noted.stderr
     deleted = runner(flow, "argo-workflows", "delete", env=env)
     assert "CronWorkflow eventsflow" in deleted.stderr and "Sensor eventsflow" in deleted.stderr
-    for plural in ("cronworkflows", "sensors", "workflowtemplates"):
-        assert kube.objects(plural) == []
+    assert kube.objects("cronworkflows") == [] and kube.objects("sensors") == []
+    quiet = runner(other, "argo-workflows", "--name", "other", "create", env=no_url)
+    assert "events_webhook_url" not in quiet.stderr  # no Sensor waits: nothing to say
 
 
 def test_only_json_prints_every_document(runner: Runner, tmp_path: Path) -> None:

@@ -66,17 +66,31 @@ def remove_stale(
 
 
 def events_notes(deployment: Deployment, settings: Any) -> None:
+    """What a deployment's events need that the profile does not give."""
     if settings.triggers is not None and not settings.sensor_service_account:
         deployment.flow.say(
             "Note: the Sensor runs as the namespace's default service account, which "
             "needs 'create' on workflows.argoproj.io; set [argo] events_service_account."
         )
-    if settings.auto_emit_events and not settings.events_webhook_url:
+    if settings.auto_emit_events and not settings.events_webhook_url and _sensors_here(deployment):
         deployment.flow.say(
             "Note: no [argo] events_webhook_url: runs will not publish their end events, "
             "so flows with @trigger_on_finish on this one will not start "
             "(see `argo-workflows event-source`)."
         )
+
+
+def _sensors_here(deployment: Deployment) -> bool:
+    """Whether grange Sensors wait for events in the namespace (so that a deployment
+    without a webhook URL, whose runs publish no end event, is worth a note)."""
+    from grange.exceptions import KubernetesError
+
+    try:
+        return bool(
+            deployment.cluster.list("Sensor", label_selector="app.kubernetes.io/part-of=grange")
+        )
+    except KubernetesError:  # Argo Events not installed (or not readable): no Sensor waits
+        return False
 
 
 def event_source(deployment: Deployment, *, apply: bool, as_json: bool) -> None:
