@@ -86,11 +86,8 @@ def test_create_applies_and_delete_removes_the_cron_workflow_and_sensor(
     runner(flow, "argo-workflows", "create", env=env)
     assert len(kube.objects("sensors")) == 1
     # a deployment without a webhook URL while Sensors wait in the namespace: a note
-    other = (
-        write(tmp_path / "other" / "events_flow.py", "")
-        if (tmp_path / "other").mkdir() is None
-        else flow
-    )
+    (tmp_path / "other").mkdir()
+    other = write(tmp_path / "other" / "events_flow.py", "")
     no_url = {
         **env,
         "GRANGE_CONFIG": str(tmp_path / "plain.toml"),
