@@ -24,7 +24,7 @@ DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 CONCURRENCY_POLICIES = ("Allow", "Forbid", "Replace")
 DEFAULT_CONCURRENCY_POLICY = "Allow"
 # A tick the controller missed (down, restarting) still runs if it is at most this late
-# (Metaflow's 3540 s: just under an hour, so an hourly tick never runs twice at once).
+# (Metaflow's 3540 s: just under an hour, so a missed hourly tick runs late, not twice).
 DEFAULT_STARTING_DEADLINE = 3540
 # Finished Workflows of a CronWorkflow kept by Argo (older ones are deleted; their
 # records stay in the datastore): enough to read the recent runs in Argo's UI.
