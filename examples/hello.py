@@ -1,8 +1,8 @@
 """A first flow: a parameter, a foreach fan-out, a join and a switch.
 
-    python examples/hello.py run              # run it
-    python examples/hello.py run --scale 1.0  # with another parameter value
-    python examples/hello.py show             # the graph
+python examples/hello.py run              # run it
+python examples/hello.py run --scale 1.0  # with another parameter value
+python examples/hello.py show             # the graph
 """
 
 from grange import FlowSpec, Parameter, step

@@ -36,20 +36,24 @@ def test_status_and_upgrade_of_a_local_index(folder: Path) -> None:
     assert grange(folder, "db", "upgrade").returncode == 2
     run(folder)
     status = grange(folder, "db", "status")
-    assert "Schema version   2, up to date" in status.stdout
+    assert "Schema version   3, up to date" in status.stdout
     assert "Runs             1 in 1 flow(s)" in status.stdout and "SQLite" in status.stdout
     db = folder / ".grange" / "metadata.db"
     with sqlite3.connect(db) as connection:  # as grange 1 left it
         for column in ("runtime_host", "runtime_pid", "runtime_started"):
             connection.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+        for table in ("events", "deployments", "scheduler_state", "deployment_runs"):
+            connection.execute(f"DROP TABLE {table}")
+        connection.execute("DROP TABLE scheduler_leases")
         connection.execute("UPDATE schema_version SET version = 1")
     older = grange(folder, "db", "status")
-    assert "1; this grange needs 2: grange upgrades it when it next opens it" in older.stdout
+    assert "1; this grange needs 3: grange upgrades it when it next opens it" in older.stdout
     done = grange(folder, "db", "upgrade")
     assert done.returncode == 0, done.stderr
     assert "applied migration 2: record the runtime process of runs" in done.stdout
-    assert "from schema version 1 to 2" in done.stdout
-    assert "is up to date (schema version 2)" in grange(folder, "db", "upgrade").stdout
+    assert "applied migration 3: events and the local scheduler" in done.stdout
+    assert "from schema version 1 to 3" in done.stdout
+    assert "is up to date (schema version 3)" in grange(folder, "db", "upgrade").stdout
 
 
 def test_runs_indexed_elsewhere_are_found_by_sync_and_by_readers(folder: Path) -> None:

@@ -50,6 +50,7 @@ _VARYING = [
     (re.compile(r"\b\d+(\.\d+)?s\b"), "<duration>"),
     (re.compile(r"(grange_version|python_version):[^,\s]+"), r"\1:<v>"),
     (re.compile(r"/\S*/(train\.py|\.grange)\b"), r"<dir>/\1"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
     (re.compile(r"\s+"), " "),
 ]
 

@@ -24,9 +24,11 @@ from grange.cli.options import profile_option
 TOP_LEVEL: tuple[CommandEntry, ...] = (
     CommandEntry("config", "config:config"),
     CommandEntry("db", "db:db"),
+    CommandEntry("deployments", "deployments:deployments"),
     CommandEntry("events", "events:events"),
     CommandEntry("push", "push:push"),
     CommandEntry("runs", "runs:runs"),
+    CommandEntry("scheduler", "scheduler:scheduler"),
 )
 """Commands of the ``grange`` script alone, taking no FLOW_FILE (modules in ``commands/``)."""
 

@@ -116,7 +116,6 @@ def execute(req: RunRequest) -> int:
         # Opened after the fork server started: an S3 client's threads would not
         # survive its forks (grange.datastore.s3.connect).
         blobs = _open_blobs(req.datastore_root)
-        packaging.store_in(blobs)
         stores = TaskStores(blobs, flow)
         notices: list[str] = []  # said once the output is up
         if req.metadata_url == "local":
@@ -124,6 +123,9 @@ def execute(req: RunRequest) -> int:
             metadata = open_local_index(index_dir, blobs, notice=notices.append)
         else:
             metadata = MetadataStore.from_url(req.metadata_url)
+        # Stored once the index is open: a package written into a new datastore
+        # first would make the index look lost ("was missing; rebuilt it").
+        packaging.store_in(blobs)
         plan: ClonePlan | None = None
         if req.resume:
             plan = plan_resume(

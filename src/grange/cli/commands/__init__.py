@@ -52,6 +52,7 @@ COMMANDS: tuple[CommandEntry, ...] = (
     CommandEntry("argo-finish", "argo_finish:argo_finish"),
     CommandEntry("argo-workflows", "argo:make_argo_group"),
     CommandEntry("check", "check:check", for_flow_file=True),
+    CommandEntry("deploy", "deploy:make_deploy_command"),
     CommandEntry("dump", "dump:dump"),
     CommandEntry("help", "help:help_command"),
     CommandEntry("logs", "logs:logs"),

@@ -1,0 +1,19 @@
+"""Link C of the chain ChainA -> ChainB -> ChainC: records what started it."""
+
+from grange import FlowSpec, current, step, trigger_on_finish
+
+
+@trigger_on_finish(flow="ChainB")
+class ChainC(FlowSpec):
+    @step
+    def start(self):
+        self.started_by = current.trigger.event.id
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    ChainC()
