@@ -181,6 +181,8 @@ CANNOT_RUN = {
     "docs/secrets-0": "reads a secret from the user's own secrets folder",
     "docs/events-0": "a decorator excerpt without `if __name__ == '__main__'`: runs nothing",
     "docs/events-3": "reads current.trigger.run: runs when triggered (test_argo_events.py)",
+    "examples/ml_workflow-ingest": "reads data.csv from where it runs (not in the code package)",
+    "examples/ml_workflow-train": "reads current.trigger.run: runs when triggered",
 }
 # Flows `run` cannot run here (a @kubernetes step goes to a cluster): Argo side only.
 # docs/project-0's steps list the flow's runs, which differ by construction (the local

@@ -59,8 +59,11 @@ def _doc_flows() -> list[tuple[str, str]]:
 
 
 def _cases() -> list[tuple[str, Path | str]]:
+    examples = ROOT / "examples"
     cases: list[tuple[str, Path | str]] = [
-        (f"examples/{p.stem}", p) for p in sorted((ROOT / "examples").glob("*.py"))
+        (f"examples/{p.relative_to(examples).with_suffix('').as_posix().replace('/', '-')}", p)
+        for p in sorted(examples.rglob("*.py"))
+        if "FlowSpec" in p.read_text()
     ]
     cases += [
         (f"flows/{'deploy' if p.parent == FLOWS else p.parent.name}-{p.stem}", p)
