@@ -5,14 +5,17 @@ triggered runs read their parameters and ``current.trigger`` through the client.
 
 from __future__ import annotations
 
+import json
+import shutil
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.argo_schema import validate
 
 from argo_executor import WebhookSource, WorkflowResult, fire_cron, run_workflow
-from grange import Flow
+from grange import Flow, metadata
 from grange.datastore import DatastoreLocation
 from grange.decorators.triggers import schedule_of, triggers_of
 from grange.deploy.argo import ArgoSettings, Manifests, compile_flow
@@ -90,6 +93,10 @@ def deploy(runner: Runner, source: str, file_name: str, **settings: Any) -> Mani
     """What ``argo-workflows create`` would submit, every document valid."""
     path = runner.cwd / file_name
     path.write_text(textwrap.dedent(source))
+    return deploy_file(runner, path, **settings)
+
+
+def deploy_file(runner: Runner, path: Path, **settings: Any) -> Manifests:
     cls = load_flow(path)
     graph = graph_of(cls)
     location = DatastoreLocation.of(str(runner.root))
@@ -187,3 +194,40 @@ def test_no_webhook_no_end_event(runner: Runner) -> None:
     manifests = deploy(runner, TRAINING, "training.py")
     env = manifests.workflow_template["spec"]["templateDefaults"]["container"]["env"]
     assert "GRANGE_EVENTS_URL" not in {e["name"] for e in env}
+
+
+@pytest.mark.slow
+def test_the_ml_workflow_example_on_argo(runner: Runner) -> None:
+    """examples/ml_workflow: a GitHub push event starts the ingestion, whose end starts
+    the training; a second push of the same data stops at the switch, and the training
+    keeps its model."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "ml_workflow"
+    folder = runner.cwd / "ml_workflow"
+    shutil.copytree(example, folder)
+    push = json.loads((folder / "push.json").read_text())
+    with WebhookSource() as source:
+        ingest = deploy_file(
+            runner,
+            folder / "ingest.py",
+            events_webhook_url=source.url,
+            parameter_values={"dataset": str(folder / "data.csv")},  # create --dataset PATH
+        )
+        train = deploy_file(runner, folder / "train.py", events_webhook_url=source.url)
+        source.add(ingest.sensors[0])
+        source.add(train.sensors[0])
+
+        models = []
+        for _ in range(2):
+            Event("github_push", url=source.url).publish(payload=push)
+            _, ingest_id = run(runner, ingest, source.created.get_nowait())
+            # a fresh client: the pods indexed the runs while they ran, and a process's
+            # client refreshes a flow's runs once (grange.client.sync)
+            metadata(f"local@{runner.root}")
+            assert Flow("IngestFlow")[ingest_id].data.commit == push["after"]
+            _, train_id = run(runner, train, source.created.get_nowait())
+            trained = Flow("TrainFlow")[train_id]
+            assert trained.data.ingest == f"IngestFlow/{ingest_id}"
+            models.append((trained.data.decision, trained.data.model))
+    (first, model), (second, kept) = models
+    assert (first, second) == ("fit", "keep")
+    assert model["a"] != 0 and kept == model
