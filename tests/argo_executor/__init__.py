@@ -28,23 +28,34 @@ namespace and uid, and ``status.podIP`` = 127.0.0.1) with Argo's semantics:
   ``parallelism`` (pods at once), ``templateDefaults`` (merged under each
   template), ``onExit``.
 
+CronWorkflows (:func:`fire_cron`: one tick) and Argo Events Sensors
+(:class:`SensorRunner`: filters, AND of dependencies, parameter mapping, reset)
+are in :mod:`.events`; :class:`WebhookSource` (:mod:`.webhook`) is a webhook
+EventSource on loopback feeding Sensors.
+
 Anything else is refused (:class:`Refused`), never ignored; fields that only
 place a pod on a cluster (image, resources, node selection, metadata) are
 accepted as no-ops (see :mod:`.refuse`).
 """
 
 from .engine import run_workflow
+from .events import SensorRunner, cron_workflow_run, fire_cron
 from .expressions import ExpressionError, eval_depends, eval_when, substitute
 from .nodes import Node, WorkflowResult
 from .refuse import Refused
+from .webhook import WebhookSource
 
 __all__ = [
     "ExpressionError",
     "Node",
     "Refused",
+    "SensorRunner",
+    "WebhookSource",
     "WorkflowResult",
+    "cron_workflow_run",
     "eval_depends",
     "eval_when",
+    "fire_cron",
     "run_workflow",
     "substitute",
 ]

@@ -171,10 +171,18 @@ GOLDEN_CASES = _golden_cases()
 
 
 # What a golden flow needs to run: parameters without a default, or why it cannot run.
-NEEDS: dict[str, dict[str, Any]] = {"flows/deploy-params": {"needed": 7}}
+NEEDS: dict[str, dict[str, Any]] = {
+    "flows/deploy-params": {"needed": 7},
+    "flows/deploy-trigger_event": {"date": "2024-05-01"},
+    "flows/deploy-trigger_events_and": {"version": 2},
+}
 CANNOT_RUN = {
     "flows/deploy-mixed": "a join that is also a switch: `run` refuses it (lint)",
     "docs/secrets-0": "reads a secret from the user's own secrets folder",
+    "docs/events-0": "a decorator excerpt without `if __name__ == '__main__'`: runs nothing",
+    "docs/events-3": "reads current.trigger.run: runs when triggered (test_argo_events.py)",
+    "examples/ml_workflow-ingest": "reads data.csv from where it runs (not in the code package)",
+    "examples/ml_workflow-train": "reads current.trigger.run: runs when triggered",
 }
 # Flows `run` cannot run here (a @kubernetes step goes to a cluster): Argo side only.
 # docs/project-0's steps list the flow's runs, which differ by construction (the local

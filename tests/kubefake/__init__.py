@@ -8,7 +8,7 @@ uses of a cluster, answering as a real API server does:
 - batch v1 ``jobs``: create (``generateName``), get, list, replace, patch, delete
   (``propagationPolicy``; batch/v1's default is Orphan, as on a real server);
 - argoproj.io v1alpha1 ``workflows``, ``workflowtemplates``, ``cronworkflows`` and
-  ``sensors``: get, list, create, replace (a stale or missing ``resourceVersion``:
+  ``sensors`` (and ``eventsources``): get, list, create, replace (a stale or missing ``resourceVersion``:
   409 Conflict / 422 Invalid), merge-patch and JSON-patch, delete.
 
 Objects get ``uid``, ``creationTimestamp``, ``resourceVersion`` and a name from

@@ -92,6 +92,7 @@ KINDS = {
         Kind("argoproj.io", "v1alpha1", "workflowtemplates", "WorkflowTemplate", custom=True),
         Kind("argoproj.io", "v1alpha1", "cronworkflows", "CronWorkflow", custom=True),
         Kind("argoproj.io", "v1alpha1", "sensors", "Sensor", custom=True),
+        Kind("argoproj.io", "v1alpha1", "eventsources", "EventSource", custom=True),
     )
 }
 

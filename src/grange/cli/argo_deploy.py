@@ -43,6 +43,16 @@ RUN_PREFIX = "argo-"
 ARGO_SETTINGS = {
     "namespace": "the namespace of templates and runs (default: [kubernetes] namespace)",
     "service_account": "the service account of the deployed flows' pods",
+    # @schedule and @trigger (grange.cli.argo_events, docs/argo.md)
+    "concurrency_policy": "a CronWorkflow's overlapping runs: Allow (default), Forbid, Replace",
+    "starting_deadline_seconds": "how late a missed cron tick may still start (default 3540)",
+    "successful_jobs_history_limit": "finished Workflows of a schedule kept by Argo (default 10)",
+    "failed_jobs_history_limit": "failed Workflows of a schedule kept by Argo (default 20)",
+    "events_source": "the webhook EventSource of every event (default grange-events)",
+    "events_event": "its one webhook event (default grange-event)",
+    "event_bus": "the Argo Events EventBus (default 'default')",
+    "events_service_account": "the Sensors' service account (needs create on workflows)",
+    "events_webhook_url": "where pods publish events, e.g. the EventSource's service URL",
 }
 
 
@@ -116,6 +126,7 @@ class Deployment:
     def create(self, options: dict[str, Any]) -> None:
         from dataclasses import asdict, replace
 
+        from grange.cli.argo_events import event_settings, events_notes, remove_stale
         from grange.config import check_production_deploy
         from grange.deploy.argo import ArgoSettings, compile_flow
         from grange.deploy.argo.include import store_include_files
@@ -158,6 +169,7 @@ class Deployment:
         name = self.template_name(options.get("branch"), options.get("production", False))
         token = None if only else self._token_for_create(name, options)
         settings = ArgoSettings(
+            **event_settings(self, options, info),
             name=name,
             namespace=self.namespace,
             image=options.get("image"),
@@ -199,9 +211,13 @@ class Deployment:
         annotations = template["metadata"].setdefault("annotations", {})
         annotations[TOKEN_ANNOTATION] = token
         flow.say(f"Deploying {flow.flow_name} to Argo Workflows as {name} ...")
+        previous = self.cluster.get("WorkflowTemplate", name)
         _, replaced = self.cluster.apply(template)
         for doc in manifests.documents()[1:]:
             self.cluster.apply(doc)
+            flow.say(f"{doc['kind']} {doc['metadata']['name']} applied.")
+        remove_stale(self, name, manifests, previous)
+        events_notes(self, settings)
         self._save_token(name, token)
         _write_attributes(options.get("deployer_attribute_file"), name, flow.flow_name)
         verb = "updated" if replaced else "created"
@@ -210,6 +226,11 @@ class Deployment:
             f"(code package {package.sha[:12]}).\n"
             f"Start a run with: {flow.command_line('argo-workflows trigger')}"
         )
+
+    def event_source(self, *, apply: bool, as_json: bool) -> None:
+        from grange.cli.argo_events import event_source
+
+        event_source(self, apply=apply, as_json=as_json)
 
     def _given_values(self, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The parameters given to ``create`` (the deployment's defaults) or ``trigger``,

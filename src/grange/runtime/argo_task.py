@@ -23,17 +23,19 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from grange.datastore import included, read_record
 from grange.datastore.records import list_attempts
 from grange.datastore.runs import read_claim, read_final, write_final
 from grange.decorators.project import ProjectInfo
 from grange.decorators.registry import parse_decospec, step_decorators, task_options
+from grange.decorators.triggers import TriggerEvent
 from grange.exceptions import GrangeError, ParameterError
 from grange.flowspec import FlowSpec
 from grange.graph import graph_of
@@ -61,6 +63,9 @@ from grange.task.stores import (
     TaskStores,
     write_parameters,
 )
+
+# The workflow arguments that carry events (grange.deploy.argo.naming.TRIGGER_PARAMETER_PREFIX).
+TRIGGER_PREFIX = "grange-trigger-"
 
 
 @dataclass(frozen=True)
@@ -159,11 +164,13 @@ def run_argo_task(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReq
         write_outputs(req.outputs_dir, values)
     if req.step == graph.end:
         write_final(stores.blobs, stores.flow, req.run_id, status="succeeded", at=time.time())
+        emit_end_event(flow_cls.__name__, req.run_id, req.step, task.task_id, req.project, req.user)
     return 0
 
 
 def _start_run(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskRequest) -> None:
-    values = argo_parameter_values(flow_cls, req.parameters, stores)
+    given, trigger = split_trigger_parameters(req.parameters)
+    values = argo_parameter_values(flow_cls, given, stores)
     claim_argo_run(
         stores,
         req.run_id,
@@ -173,6 +180,7 @@ def _start_run(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReques
         parameters=values,
         code_package=_code_package(stores),
         system_tags=req.project.system_tags if req.project is not None else (),
+        trigger=trigger,
     )
     written = read_record(
         stores.blobs, stores.flow, req.run_id, PARAMETERS_STEP, PARAMETERS_TASK, 0
@@ -197,6 +205,73 @@ def _code_package(stores: TaskStores) -> dict[str, Any] | None:
         size = 0
     ref = PackageRef(url=url, sha=sha, flow_file=flow_file, size=size, grange_version=__version__)
     return ref.to_dict()
+
+
+def split_trigger_parameters(given: Sequence[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The flow's ``NAME=JSON`` arguments, and the events that started the run.
+
+    The compiler passes each event's whole payload (set by the Argo Events Sensor)
+    as ``grange-trigger-<event|run>-<dependency>=<payload JSON>``, ``null`` when the
+    run was not started by that event (``argo-workflows trigger``, a schedule)."""
+    params: list[str] = []
+    events: list[dict[str, Any]] = []
+    for pair in given:
+        name, _, text = pair.partition("=")
+        if not name.startswith(TRIGGER_PREFIX):
+            params.append(pair)
+            continue
+        kind: Literal["event", "run"] = (
+            "run" if name[len(TRIGGER_PREFIX) :].startswith("run-") else "event"
+        )
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            continue  # not set by a Sensor
+        event = TriggerEvent(
+            name=str(payload.get("name") or ""),
+            id=str(payload.get("id") or payload.get("pathspec") or ""),
+            timestamp=_seconds(payload.get("timestamp")),
+            type=kind,
+            payload=payload,
+        )
+        events.append(event.to_dict())
+    return params, events
+
+
+def _seconds(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def emit_end_event(
+    flow: str, run_id: str, step: str, task_id: str, project: ProjectInfo | None, user: str
+) -> None:
+    """Publish the run's end event (``metaflow.<project_flow_name>.end``, Metaflow's
+    payload) to the webhook the deployment names (``GRANGE_EVENTS_URL``, set by the
+    compiler), unless it was deployed with ``--no-auto-emit-argo-events``. Nothing
+    is sent without a URL (a pod never writes the metadata database). A failure is a
+    warning: the run succeeded whatever becomes of its event."""
+    url = os.environ.get("GRANGE_EVENTS_URL")
+    if not url or os.environ.get("GRANGE_EVENTS_AUTO_EMIT", "").lower() in ("0", "false", "no"):
+        return
+    try:
+        from grange.events.publish import end_event, send
+
+        record = end_event(
+            flow=flow, run_id=run_id, end_step=step, task_id=task_id, project=project, user=user
+        )
+        where = send(record, url=url, token=os.environ.get("GRANGE_EVENTS_TOKEN") or None)
+        print(f"Event ({record.name}) published to {where}.", file=sys.stderr)
+    except Exception as err:
+        text = err.message if isinstance(err, GrangeError) else f"{type(err).__name__}: {err}"
+        print(
+            f"Warning: the run succeeded, but its end event could not be published: {text}",
+            file=sys.stderr,
+        )
 
 
 def argo_parameter_values(

@@ -22,7 +22,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -248,8 +248,12 @@ def claim_argo_run(
     parameters: Mapping[str, Any],
     code_package: Mapping[str, Any] | None = None,
     system_tags: Iterable[str] = (),
+    trigger: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Claim run ``run_id`` for this workflow (its start task), idempotently.
+
+    ``trigger``: the events that started the run (``TriggerEvent.to_dict()``s, from
+    an Argo Events Sensor), recorded as ``extra["trigger"]`` for ``current.trigger``.
 
     ``code_package``: the package the pod runs from (``PackageRef.to_dict()``), which
     the client shows as ``run.code``.
@@ -276,6 +280,7 @@ def claim_argo_run(
         extra={
             **({"argo_workflow_uid": workflow_uid} if workflow_uid else {}),
             **({"code_package": dict(code_package)} if code_package else {}),
+            **({"trigger": [dict(t) for t in trigger]} if trigger else {}),
         },
     )
     if claim_run(stores.blobs, claim):

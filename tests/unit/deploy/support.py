@@ -11,6 +11,7 @@ from tests.support import load_flow
 
 from grange.decorators.project import project_info
 from grange.decorators.registry import step_decorators, task_options
+from grange.decorators.triggers import schedule_of, triggers_of
 from grange.deploy.argo import ArgoSettings, Manifests, compile_flow
 from grange.environments.package import PackageRef
 from grange.graph.model import FlowGraph
@@ -45,14 +46,21 @@ def compile_path(path: Path | str, **overrides: Any) -> Manifests:
     info = project_info(cls, user="tester")  # as argo-workflows create: the user's branch
     if info is not None and "project" not in overrides:
         overrides["project"] = dataclasses.asdict(info)
+    overrides.setdefault("schedule", schedule_of(cls))
+    overrides.setdefault("triggers", triggers_of(cls, info))
     return compile_flow(cls, graph, options, settings(**overrides))
 
 
 def check_valid(manifests: Manifests) -> None:
-    """Every document validates strictly against the vendored Argo schemas."""
+    """Every document validates strictly against the vendored Argo schemas (and so
+    does the Workflow each Sensor creates, which the Sensor's schema leaves free)."""
     for doc in manifests.documents():
         problems = validate(doc)
         assert problems == [], "\n".join(problems)
+    for sensor in manifests.sensors:
+        for trigger in sensor["spec"]["triggers"]:
+            problems = validate(trigger["template"]["k8s"]["source"]["resource"])
+            assert problems == [], "\n".join(problems)
 
 
 def templates(manifests: Manifests) -> dict[str, dict[str, Any]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.unit.deploy.support import FLOWS, ROOT, check_valid, compile_path
@@ -58,8 +59,11 @@ def _doc_flows() -> list[tuple[str, str]]:
 
 
 def _cases() -> list[tuple[str, Path | str]]:
+    examples = ROOT / "examples"
     cases: list[tuple[str, Path | str]] = [
-        (f"examples/{p.stem}", p) for p in sorted((ROOT / "examples").glob("*.py"))
+        (f"examples/{p.relative_to(examples).with_suffix('').as_posix().replace('/', '-')}", p)
+        for p in sorted(examples.rglob("*.py"))
+        if "FlowSpec" in p.read_text()
     ]
     cases += [
         (f"flows/{'deploy' if p.parent == FLOWS else p.parent.name}-{p.stem}", p)
@@ -120,11 +124,39 @@ def test_manifests_stay_within_the_emitted_subset() -> None:
     from grange.deploy.argo import subset
 
     for golden in GOLDEN.rglob("*.yaml"):
-        doc = yaml.safe_load(golden.read_text())
-        spec = doc["spec"]
-        assert set(spec) <= subset.WORKFLOW_SPEC, golden
-        for template in [*spec["templates"], spec["templateDefaults"]]:
-            assert set(template) <= subset.TEMPLATE, (golden, template.get("name"))
-            assert set(template.get("retryStrategy", {})) <= subset.RETRY_STRATEGY
-            for task in template.get("dag", {}).get("tasks", []):
-                assert set(task) <= subset.DAG_TASK, (golden, task["name"])
+        docs = [d for d in yaml.safe_load_all(golden.read_text()) if d]
+        for doc in docs:
+            {"WorkflowTemplate": _template_subset, "CronWorkflow": _cron_subset,
+             "Sensor": _sensor_subset}[doc["kind"]](doc, golden, subset)  # fmt: skip
+
+
+def _template_subset(doc: dict, golden: Path, subset: Any) -> None:
+    spec = doc["spec"]
+    assert set(spec) <= subset.WORKFLOW_SPEC, golden
+    for template in [*spec["templates"], spec["templateDefaults"]]:
+        assert set(template) <= subset.TEMPLATE, (golden, template.get("name"))
+        assert set(template.get("retryStrategy", {})) <= subset.RETRY_STRATEGY
+        for task in template.get("dag", {}).get("tasks", []):
+            assert set(task) <= subset.DAG_TASK, (golden, task["name"])
+
+
+def _cron_subset(doc: dict, golden: Path, subset: Any) -> None:
+    assert set(doc["spec"]) <= subset.CRON_SPEC, golden
+    assert set(doc["spec"]["workflowSpec"]) == {"workflowTemplateRef"}, golden
+
+
+def _sensor_subset(doc: dict, golden: Path, subset: Any) -> None:
+    spec = doc["spec"]
+    assert set(spec) <= subset.SENSOR_SPEC, golden
+    for dep in spec["dependencies"]:
+        assert set(dep) <= subset.SENSOR_DEPENDENCY, golden
+        assert set(dep["filters"]) <= subset.SENSOR_FILTERS, golden
+    for trigger in spec["triggers"]:
+        assert set(trigger) == {"template", "atLeastOnce", "retryStrategy"}, golden
+        assert set(trigger["template"]) <= subset.SENSOR_TRIGGER_TEMPLATE, golden
+        k8s = trigger["template"]["k8s"]
+        assert set(k8s) <= subset.K8S_TRIGGER, golden
+        for parameter in k8s["parameters"]:
+            assert set(parameter["src"]) <= subset.TRIGGER_PARAMETER_SOURCE, golden
+        workflow = k8s["source"]["resource"]
+        assert set(workflow["spec"]) == {"workflowTemplateRef", "arguments"}, golden

@@ -63,6 +63,7 @@ def make_argo_group(flow_cls: type) -> click.Group:
         unsuspend,
         delete,
         list_templates,
+        event_source,
     ):
         argo_workflows.add_command(command)
     return argo_workflows
@@ -95,6 +96,10 @@ def _create(flow_cls: type) -> click.Command:
                   help="Foreach items per Argo batch (keeps parameters and node lists small).")  # fmt: skip
     @click.option("--auto-emit-argo-events/--no-auto-emit-argo-events", default=True,
                   show_default=True, help="Publish an event when a run ends successfully.")  # fmt: skip
+    @click.option("--concurrency-policy", type=click.Choice(["Allow", "Forbid", "Replace"]),
+                  help="@schedule: what a tick does while a run is still going: start another "
+                  "(Allow), skip (Forbid) or stop the old one (Replace) "
+                  "[default: [argo] concurrency_policy, else Allow].")  # fmt: skip
     @click.option("--notify-on-error/--no-notify-on-error", default=False, hidden=True)
     @click.option("--notify-on-success/--no-notify-on-success", default=False, hidden=True)
     @click.option("--branch", metavar="NAME", help="Deploy to the @project branch test.NAME.")
@@ -205,3 +210,20 @@ def delete(deployment: Any, branch: str | None, production: bool, authorize: str
 @click.pass_obj
 def list_templates(deployment: Any, all_flows: bool) -> None:
     deployment.list_templates(all_flows=all_flows)
+
+
+@click.command(
+    "event-source",
+    cls=GuardedCommand,
+    short_help="Print (or create) the webhook EventSource that carries events.",
+    help="Print the Argo Events EventSource of grange's convention: one webhook "
+    "([argo] events_source, default grange-events) whose one event ([argo] events_event, "
+    "default grange-event) carries every event; the Sensors of @trigger and "
+    "@trigger_on_finish flows listen to it. With --apply, create or replace it in the "
+    "namespace. Set [argo] events_webhook_url to the URL it prints.",
+)
+@click.option("--apply", is_flag=True, help="Create or replace it on the cluster.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rather than YAML.")
+@click.pass_obj
+def event_source(deployment: Any, apply: bool, as_json: bool) -> None:
+    deployment.event_source(apply=apply, as_json=as_json)

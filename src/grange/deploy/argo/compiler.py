@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import replace
 
 from hera.workflows import models as m
 
 from grange.decorators.base import decorators_of
 from grange.decorators.options import TaskOptions
-from grange.deploy.argo import dag, limits, metadata, naming
+from grange.deploy.argo import dag, limits, metadata, naming, schedule, sensor
 from grange.deploy.argo import parameters as params
 from grange.deploy.argo.containers import ContainerBuilder, command
 from grange.deploy.argo.lint import lint
 from grange.deploy.argo.manifests import API_VERSION, Manifests, to_dict
 from grange.deploy.argo.settings import ArgoSettings
+from grange.exceptions import CompileError
 from grange.graph.lint import check as check_graph
 from grange.graph.model import FlowGraph, NodeType
 
@@ -37,6 +40,9 @@ def compile_flow(
     values = params.default_values(
         flow_cls, graph, settings.include_files, settings.parameter_values
     )
+    _check_parameter_names(graph)
+    deps = sensor.dependencies(settings.triggers, graph) if settings.triggers else []
+    settings = replace(settings, env={**settings.env, **_events_env(name, settings)})
 
     flow_file = os.path.basename(graph.file)
     builder = ContainerBuilder(
@@ -54,14 +60,14 @@ def compile_flow(
                 node,
                 options.get(node.name) or TaskOptions(),
                 in_foreach=dags.scopes[node.name] is not None,
-                extra_args=_extra_args(graph, node.name, settings),
+                extra_args=_extra_args(graph, node.name, settings, deps),
             )
         )
     templates.append(builder.exit_template())
 
     spec = m.WorkflowSpec(
         entrypoint=entry,
-        arguments=params.arguments(values),
+        arguments=params.arguments({**values, **sensor.hidden_parameters(deps)}),
         parallelism=settings.max_workers,
         active_deadline_seconds=settings.workflow_timeout,
         priority=settings.workflow_priority,
@@ -86,11 +92,18 @@ def compile_flow(
             name=name,
             namespace=settings.namespace,
             labels=metadata.object_labels(name, settings, "flow"),
-            annotations=metadata.object_annotations(graph, settings),
+            annotations={
+                **metadata.object_annotations(graph, settings),
+                **_event_annotations(name, settings),
+            },
         ),
         spec=spec,
     )
     manifests = Manifests(workflow_template=to_dict(template))
+    if settings.schedule is not None:
+        manifests.cron_workflow = schedule.cron_workflow(name, settings.schedule, settings, graph)
+    if settings.triggers is not None:
+        manifests.sensors.append(sensor.sensor(name, settings.triggers, settings, graph, values))
     lint(manifests.workflow_template, graph)
     limits.check_template_size(manifests.size(), graph)
     return manifests
@@ -109,12 +122,19 @@ def _retry_waits(flow_cls: type, graph: FlowGraph) -> frozenset[str]:
     return frozenset(waits)
 
 
-def _extra_args(graph: FlowGraph, step: str, settings: ArgoSettings) -> list[str]:
+def _extra_args(
+    graph: FlowGraph, step: str, settings: ArgoSettings, deps: list[sensor.Dependency]
+) -> list[str]:
     node = graph[step]
     args: list[str] = []
     if step == graph.start:
         args += ["--argo-workflow-uid", "{{workflow.uid}}"]
         args += params.start_args(graph)
+        for dep in deps:  # the events' payloads: the run's trigger
+            args += [
+                "--argo-parameter",
+                f"{dep.parameter}={{{{workflow.parameters.{dep.parameter}}}}}",
+            ]
     if node.type is NodeType.SPLIT_PARALLEL:
         args += ["--max-num-splits", str(settings.max_num_splits)]
     elif node.type is NodeType.SPLIT_FOREACH:
@@ -125,3 +145,47 @@ def _extra_args(graph: FlowGraph, step: str, settings: ArgoSettings) -> list[str
             str(settings.max_num_splits),
         ]
     return args
+
+
+def _check_parameter_names(graph: FlowGraph) -> None:
+    for info in graph.parameters:
+        if info.name.startswith(naming.TRIGGER_PARAMETER_PREFIX):
+            raise CompileError(
+                f"parameter '{info.name}' starts with {naming.TRIGGER_PARAMETER_PREFIX!r}, "
+                "which names the workflow arguments carrying the events of a triggered run",
+                file=info.file,
+                line=info.line,
+                parameter=info.name,
+                fix="rename the parameter",
+            )
+
+
+def _events_env(name: str, settings: ArgoSettings) -> dict[str, str]:
+    """Where the pods publish events (``Event.publish()`` in a step, and the run's end
+    event): the webhook EventSource; whether the end event is sent; and, as Metaflow's
+    pods, the template's name (``Event.safe_publish`` publishes in deployed runs only)."""
+    env: dict[str, str] = {"ARGO_WORKFLOW_TEMPLATE": name}
+    if settings.events_webhook_url:
+        env["GRANGE_EVENTS_URL"] = settings.events_webhook_url
+    if not settings.auto_emit_events:
+        env["GRANGE_EVENTS_AUTO_EMIT"] = "false"
+    return env
+
+
+def _event_annotations(name: str, settings: ArgoSettings) -> dict[str, str]:
+    """What the template records of its CronWorkflow and Sensor (``delete`` and a
+    later ``create`` read them)."""
+    out: dict[str, str] = {}
+    if settings.schedule is not None:
+        out[f"{metadata.PREFIX}cron"] = settings.schedule.cron
+        if settings.schedule.timezone:
+            out[f"{metadata.PREFIX}timezone"] = settings.schedule.timezone
+    if settings.triggers is not None:
+        events = [
+            {"name": d.name, "type": "run" if d.upstream or settings.triggers.kind == "run"
+             else "event"}
+            for d in settings.triggers.dependencies
+        ]  # fmt: skip
+        out[f"{metadata.PREFIX}triggers"] = json.dumps(events, separators=(",", ":"))
+        out[f"{metadata.PREFIX}sensors"] = json.dumps([sensor.sensor_name(name)])
+    return out

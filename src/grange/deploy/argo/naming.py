@@ -148,3 +148,30 @@ def node_task(split: str) -> str:
 
 
 EXIT_TEMPLATE = "argo-finish"
+
+
+# -- events (Sensor dependencies and the hidden parameters carrying their payloads) --------
+
+#: Workflow parameters whose names start with this carry an event's whole payload to the
+#: start step (``grange-trigger-event-<dep>`` for @trigger, ``grange-trigger-run-<dep>``
+#: for @trigger_on_finish); a flow parameter may not be named so.
+TRIGGER_PARAMETER_PREFIX = "grange-trigger-"
+_DEPENDENCY_ROOM = 40
+
+
+def _short_hash(text: str, length: int = 4) -> str:
+    digest = hashlib.sha1(text.encode("utf-8")).digest()
+    return base64.b32encode(digest).decode("ascii").lower()[:length]
+
+
+def event_dependency(event: str) -> str:
+    """A Sensor dependency's name for ``event``: readable (lowercase letters, digits
+    and ``-``) plus 4 characters of a hash of the exact name, so that names differing
+    only in dots or case stay apart."""
+    base = re.sub(r"[^a-z0-9]+", "-", event.lower()).strip("-")[:_DEPENDENCY_ROOM].strip("-")
+    return f"{base or 'event'}-{_short_hash(event)}"
+
+
+def trigger_parameter(kind: str, dependency: str) -> str:
+    """The hidden workflow parameter holding the payload of ``dependency``'s event."""
+    return f"{TRIGGER_PARAMETER_PREFIX}{kind}-{dependency}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from grange.decorators.triggers import Schedule, Triggers
 from grange.environments.package import PackageRef
 
 DEFAULT_FOREACH_BATCH_SIZE = 1000
@@ -18,6 +19,21 @@ DEFAULT_MAX_NUM_SPLITS = 100_000
 # finished Workflows a week after they end. Their records stay in the datastore.
 DEFAULT_POD_GC = "OnPodSuccess"
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
+# A CronWorkflow's overlapping runs: Allow is what Metaflow's CronWorkflows do (they set
+# no policy, and Argo's default is Allow): a slow run never makes a tick be skipped.
+CONCURRENCY_POLICIES = ("Allow", "Forbid", "Replace")
+DEFAULT_CONCURRENCY_POLICY = "Allow"
+# A tick the controller missed (down, restarting) still runs if it is at most this late
+# (Metaflow's 3540 s: just under an hour, so a missed hourly tick runs late, not twice).
+DEFAULT_STARTING_DEADLINE = 3540
+# Finished Workflows of a CronWorkflow kept by Argo (older ones are deleted; their
+# records stay in the datastore): enough to read the recent runs in Argo's UI.
+DEFAULT_SUCCESSFUL_HISTORY = 10
+DEFAULT_FAILED_HISTORY = 20
+# The Argo Events convention (docs/argo.md): one webhook EventSource carries every event.
+DEFAULT_EVENT_SOURCE = "grange-events"
+DEFAULT_EVENT_NAME = "grange-event"
+DEFAULT_EVENT_BUS = "default"
 
 
 @dataclass
@@ -55,6 +71,20 @@ class ArgoSettings:
     include_files: dict[str, Any] = field(default_factory=dict)
     # Parameter values given to create (name -> converted value): the deployment's defaults.
     parameter_values: dict[str, Any] = field(default_factory=dict)
+    # @schedule (grange.decorators.triggers.schedule_of): a CronWorkflow
+    schedule: Schedule | None = None
+    concurrency_policy: str = DEFAULT_CONCURRENCY_POLICY
+    starting_deadline_seconds: int = DEFAULT_STARTING_DEADLINE
+    successful_history: int = DEFAULT_SUCCESSFUL_HISTORY
+    failed_history: int = DEFAULT_FAILED_HISTORY
+    # @trigger / @trigger_on_finish (triggers_of): an Argo Events Sensor
+    triggers: Triggers | None = None
+    event_source: str = DEFAULT_EVENT_SOURCE
+    event_name: str = DEFAULT_EVENT_NAME
+    event_bus: str = DEFAULT_EVENT_BUS
+    sensor_service_account: str | None = None
+    # Where the pods publish the run's end event (the webhook EventSource's URL)
+    events_webhook_url: str | None = None
 
     def pod_defaults(self) -> dict[str, Any]:
         """``plan_pod``'s ``defaults``: the profile's [kubernetes] section, with the

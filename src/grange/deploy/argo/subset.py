@@ -46,3 +46,23 @@ DAG_TASK = frozenset(
     {"arguments", "depends", "name", "template", "when", "withParam", "withSequence"}
 )
 RETRY_STRATEGY = frozenset({"backoff", "limit", "retryPolicy"})
+
+# @schedule: a CronWorkflow running the template
+CRON_SPEC = frozenset(
+    {
+        "concurrencyPolicy",
+        "failedJobsHistoryLimit",
+        "schedules",
+        "startingDeadlineSeconds",
+        "successfulJobsHistoryLimit",
+        "timezone",
+        "workflowSpec",
+    }
+)
+# @trigger / @trigger_on_finish: an Argo Events Sensor creating a Workflow
+SENSOR_SPEC = frozenset({"dependencies", "eventBusName", "replicas", "template", "triggers"})
+SENSOR_DEPENDENCY = frozenset({"eventName", "eventSourceName", "filters", "name"})
+SENSOR_FILTERS = frozenset({"exprs"})
+SENSOR_TRIGGER_TEMPLATE = frozenset({"conditionsReset", "k8s", "name"})
+K8S_TRIGGER = frozenset({"operation", "parameters", "source"})
+TRIGGER_PARAMETER_SOURCE = frozenset({"dataKey", "dataTemplate", "dependencyName", "value"})

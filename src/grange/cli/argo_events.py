@@ -1,0 +1,127 @@
+"""``argo-workflows``' share of ``@schedule`` and ``@trigger``: the settings of the
+CronWorkflow and the Sensor (the flow's decorators and the profile's ``[argo]`` keys),
+removing what a redeploy no longer has, and the webhook EventSource of the convention
+(``argo-workflows event-source``). See docs/argo.md, "Schedules and events"."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from grange.exceptions import CommandError
+
+if TYPE_CHECKING:
+    from grange.cli.argo_deploy import Deployment
+
+PREFIX = "grange.dev/"
+
+
+def event_settings(deployment: Deployment, options: dict[str, Any], info: Any) -> dict[str, Any]:
+    """The ArgoSettings of @schedule and @trigger: the flow's decorators, resolved
+    for this branch, and the profile's [argo] keys (``create`` options first)."""
+    from grange.decorators.triggers import schedule_of, triggers_of
+
+    argo = deployment.profile.argo
+    out: dict[str, Any] = {
+        "schedule": schedule_of(deployment.flow.flow_cls),
+        "triggers": triggers_of(deployment.flow.flow_cls, info),
+        "concurrency_policy": options.get("concurrency_policy")
+        or argo.get("concurrency_policy", "Allow"),
+        "sensor_service_account": argo.get("events_service_account"),
+        "events_webhook_url": os.environ.get("GRANGE_ARGO_EVENTS_WEBHOOK_URL")
+        or argo.get("events_webhook_url"),
+    }
+    for key, field in (
+        ("starting_deadline_seconds", "starting_deadline_seconds"),
+        ("successful_jobs_history_limit", "successful_history"),
+        ("failed_jobs_history_limit", "failed_history"),
+    ):
+        if key in argo:
+            out[field] = _count(argo[key], key)
+    for key, field in (
+        ("events_source", "event_source"),
+        ("events_event", "event_name"),
+        ("event_bus", "event_bus"),
+    ):
+        if argo.get(key):
+            out[field] = str(argo[key])
+    return out
+
+
+def remove_stale(
+    deployment: Deployment, name: str, manifests: Any, previous: dict[str, Any] | None
+) -> None:
+    """A CronWorkflow or Sensor of an earlier deploy that the flow no longer asks for
+    (its @schedule or @trigger removed) is deleted, not left to start runs."""
+    if manifests.cron_workflow is None and deployment.cluster.delete("CronWorkflow", name):
+        deployment.flow.say(f"CronWorkflow {name} deleted: the flow has no @schedule any more.")
+    annotations = ((previous or {}).get("metadata") or {}).get("annotations") or {}
+    current = {s["metadata"]["name"] for s in manifests.sensors}
+    for old in json.loads(annotations.get(PREFIX + "sensors") or "[]"):
+        if old not in current and deployment.cluster.delete("Sensor", old):
+            deployment.flow.say(f"Sensor {old} deleted: the flow has no @trigger any more.")
+
+
+def events_notes(deployment: Deployment, settings: Any) -> None:
+    """What a deployment's events need that the profile does not give."""
+    if settings.triggers is not None and not settings.sensor_service_account:
+        deployment.flow.say(
+            "Note: the Sensor runs as the namespace's default service account, which "
+            "needs 'create' on workflows.argoproj.io; set [argo] events_service_account."
+        )
+    if settings.auto_emit_events and not settings.events_webhook_url and _sensors_here(deployment):
+        deployment.flow.say(
+            "Note: no [argo] events_webhook_url: runs will not publish their end events, "
+            "so flows with @trigger_on_finish on this one will not start "
+            "(see `argo-workflows event-source`)."
+        )
+
+
+def _sensors_here(deployment: Deployment) -> bool:
+    """Whether grange Sensors wait for events in the namespace (so that a deployment
+    without a webhook URL, whose runs publish no end event, is worth a note)."""
+    from grange.exceptions import KubernetesError
+
+    try:
+        return bool(
+            deployment.cluster.list("Sensor", label_selector="app.kubernetes.io/part-of=grange")
+        )
+    except KubernetesError:  # Argo Events not installed (or not readable): no Sensor waits
+        return False
+
+
+def event_source(deployment: Deployment, *, apply: bool, as_json: bool) -> None:
+    """The webhook EventSource of the convention, printed or created."""
+    from grange.deploy.argo.event_source import event_source, webhook_url
+    from grange.deploy.argo.manifests import Manifests
+
+    argo = deployment.profile.argo
+    name = str(argo.get("events_source") or "grange-events")
+    doc = event_source(
+        name,
+        str(argo.get("events_event") or "grange-event"),
+        deployment.namespace,
+        str(argo.get("event_bus") or "default"),
+    )
+    url = webhook_url(name, deployment.namespace)
+    if not apply:
+        click.echo(json.dumps(doc, indent=2) if as_json else Manifests(doc).to_yaml())
+        deployment.flow.say(f"Pods reach it at {url} (set [argo] events_webhook_url to it).")
+        return
+    _, replaced = deployment.cluster.apply(doc)
+    deployment.flow.say(
+        f"EventSource {name} {'updated' if replaced else 'created'} in namespace "
+        f'{deployment.namespace}. Set [argo] events_webhook_url = "{url}".'
+    )
+
+
+def _count(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CommandError(
+            f"[argo] {key} = {value!r} is not a whole number of 0 or more",
+            fix=f"set e.g. [argo] {key} = 10",
+        )
+    return value
