@@ -127,3 +127,18 @@ def test_event_source_prints_or_applies_the_webhook(
     assert "EventSource grange-events created" in applied.stderr
     (stored,) = kube.objects("eventsources")
     assert stored["spec"]["webhook"]["grange-event"]["endpoint"] == "/events"
+
+
+def test_create_refuses_a_required_parameter_nothing_sets(runner: Runner, tmp_path: Path) -> None:
+    flow = tmp_path / "required_flow.py"
+    flow.write_text(
+        FLOW.format(decorators="@schedule(hourly=True)").replace(
+            'Parameter("day", default="today")', 'Parameter("day", required=True)'
+        )
+    )
+    env = runner.env(KUBECONFIG=str(tmp_path / "missing"))
+    refused = runner(flow, "argo-workflows", "create", "--only-json", env=env, ok=False)
+    assert refused.returncode == 2 and "--day" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    given = runner(flow, "argo-workflows", "create", "--only-json", "--day", "mon", env=env)
+    assert [d["kind"] for d in json.loads(given.stdout)] == ["WorkflowTemplate", "CronWorkflow"]

@@ -193,6 +193,7 @@ class Deployment:
         )
         self._check_images(steps, settings.pod_defaults())  # before anything is stored
         values, paths = self._given_values(options)
+        _require_values(flow.flow_cls, info, {*values, *paths})
         package = self._package(root)
         settings = replace(
             settings,
@@ -501,3 +502,19 @@ def _write_attributes(path: str | None, name: str, flow: str, **extra: str) -> N
         Path(path).write_text(json.dumps(data))
     except OSError as err:
         print(f"cannot write {path}: {err}", file=sys.stderr)
+
+
+def _require_values(flow_cls: type, info: Any, given: set[str]) -> None:
+    """Refuse a deployment in which a required parameter could get no value: nothing
+    given to ``create``, and no event that maps it (``trigger --NAME`` may still give
+    one to a flow without schedule or trigger, as Metaflow allows)."""
+    from grange.decorators.triggers import require_parameter_values, schedule_of, triggers_of
+
+    require_parameter_values(
+        flow_cls,
+        triggers_of(flow_cls, info),
+        schedule_of(flow_cls),
+        given,
+        command="argo-workflows create",
+        manual_values=True,
+    )
