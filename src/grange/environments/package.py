@@ -267,7 +267,8 @@ class PackageInBackground:
                 exclude = [str(location.path)] if location.is_local else []
                 self._package = build_package(flow_file, flow_name, suffixes, exclude=exclude)
                 self._opened.wait()
-                self._ref = store_package(self._blobs[0], location, flow_name, self._package)
+                if self._blobs:  # not when the run ended before its datastore opened
+                    self._ref = store_package(self._blobs[0], location, flow_name, self._package)
             except BaseException as err:  # handed to result()
                 self._error = err
 
@@ -277,6 +278,11 @@ class PackageInBackground:
     def store_in(self, blobs: BlobStore) -> None:
         """The run's datastore is open: store the package there."""
         self._blobs.append(blobs)
+        self._opened.set()
+
+    def close(self) -> None:
+        """The run is over (or never started): a package not stored by now never will
+        be; let the thread end rather than wait for a datastore forever."""
         self._opened.set()
 
     def result(self) -> tuple[PackageRef | None, list[str]]:

@@ -239,6 +239,7 @@ def execute(req: RunRequest) -> int:
     finally:
         stop_signals.__exit__()
         launcher.close()
+        packaging.close()  # a run that failed to start: its packing thread ends too
 
 
 def _finish(metadata: Any, blobs: BlobStore, flow: str, run_id: str, status: str) -> None:

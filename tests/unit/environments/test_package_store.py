@@ -169,3 +169,15 @@ def test_ref_from_env() -> None:
         "GRANGE_CODE_PACKAGE_FLOW_FILE": "flows/f.py",
     }
     assert ref_from_env(env) == PackageRef("s3://b/F/data/ab/x", "ab" * 32, "flows/f.py")
+
+
+def test_a_run_that_ends_before_its_datastore_opens_ends_the_packing_thread(
+    flow_file: str, location: DatastoreLocation
+) -> None:
+    # A run whose metadata URL is bad fails before store_in(): the thread must not
+    # wait forever (it would keep later fork-server restarts from happening).
+    packing = PackageInBackground(flow_file, "TrainFlow", (), location)
+    packing.close()
+    packing._thread.join(timeout=60)
+    assert not packing._thread.is_alive()
+    assert not any(location.path.rglob("*")) if location.path.exists() else True
