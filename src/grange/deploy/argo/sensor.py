@@ -44,15 +44,23 @@ from hera.events.models.io.k8s.apimachinery.pkg.apis.meta.v1 import ObjectMeta
 from grange.decorators.triggers import EventDependency, Triggers
 from grange.deploy.argo import metadata
 from grange.deploy.argo.manifests import API_VERSION, to_dict
-from grange.deploy.argo.naming import event_dependency, trigger_parameter
+from grange.deploy.argo.naming import event_dependency, short_hash, trigger_parameter
 from grange.deploy.argo.settings import ArgoSettings
 from grange.exceptions import CompileError
 from grange.graph.model import FlowGraph, ParameterInfo
 
 # Metaflow's rules: event names of these characters only; payload fields a gjson path
 # and a Go template string can name as they are.
-_EVENT_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_FIELD = re.compile(r"^[A-Za-z0-9_-]+$")
+_EVENT_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # fullmatch: no trailing newline
+_FIELD = re.compile(r"[A-Za-z0-9_-]+")
+# govaluate (Argo Events' filter expressions) reads a quoted literal that parses as one of
+# these dates as a number (its unix time): ``name == '2024-01-01'`` then never matches the
+# string field. The ISO shapes of its list (parsing.go tryParseTime); the others (ANSIC,
+# Kitchen, ...) need ':' or ' ', which no event name holds.
+_GOVALUATE_DATE = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+)
 # Argo Events' own fields of a trigger_on_finish filter, as Metaflow's end events carry them.
 AUTO_FIELD = "auto-generated-by-metaflow"
 # The sensor pod does little: a small guaranteed-QoS container, as Metaflow's.
@@ -73,8 +81,27 @@ class Dependency:
 
 
 def sensor_name(template: str) -> str:
-    """The Sensor's name: the template's with ``.`` as ``-`` (as Metaflow's)."""
-    return template.replace(".", "-")
+    """The Sensor's name: the template's; with ``.`` as ``-`` (as Metaflow's) plus 5
+    characters of a hash of the template's name when it had dots, so that ``a.b`` and
+    ``a-b`` (``proj.user.john.doe.flow`` and ``proj.user.john-doe.flow``) never share
+    a Sensor."""
+    if "." not in template:
+        return template
+    return f"{template.replace('.', '-')}-{short_hash(template, 5)}"
+
+
+def reads_as_date(text: str) -> bool:
+    """Whether govaluate reads the quoted literal ``text`` as a date (a number)."""
+    import datetime
+
+    m = _GOVALUATE_DATE.fullmatch(text)
+    if not m:
+        return False
+    try:
+        datetime.date.fromisoformat(m.group("date"))
+    except ValueError:  # Go's time.Parse refuses 2024-02-30 too: a plain string then
+        return False
+    return True
 
 
 def dependencies(triggers: Triggers, graph: FlowGraph) -> list[Dependency]:
@@ -87,12 +114,21 @@ def dependencies(triggers: Triggers, graph: FlowGraph) -> list[Dependency]:
     seen: dict[str, str] = {}
     implicit = triggers.kind == "event" and len(triggers.dependencies) == 1
     for dep in triggers.dependencies:
-        if not _EVENT_NAME.match(dep.name):
+        if not _EVENT_NAME.fullmatch(dep.name):
             raise CompileError(
                 f"event name {dep.name!r} can hold only letters, digits, '_', '-' and '.'",
                 file=graph.file,
                 line=graph.line,
                 fix="rename the event in @trigger",
+            )
+        if reads_as_date(dep.name):
+            raise CompileError(
+                f"event name {dep.name!r} reads as a date in Argo Events' filter expressions "
+                "(govaluate turns a quoted date into a number), so the Sensor would never "
+                "match it",
+                file=graph.file,
+                line=graph.line,
+                fix=f"rename the event, e.g. 'data-{dep.name}'",
             )
         mapping = dict(dep.parameters)
         if implicit and not mapping:
@@ -152,7 +188,7 @@ def _check_mapping(
             parameter=param,
             fix="map the field to a str parameter (e.g. the file's location)",
         )
-    if not _FIELD.match(payload_field):
+    if not _FIELD.fullmatch(payload_field):
         raise CompileError(
             f"payload field {payload_field!r} (parameter '{param}' of event {dep.name!r}) "
             "can hold only letters, digits, '_' and '-' on Argo",
@@ -298,6 +334,12 @@ def _expr(expr: str, name: str, payload_field: str) -> e.ExprFilter:
 def _quote(text: str) -> str:
     if "'" in text or "\\" in text:
         raise CompileError(f"{text!r} cannot be quoted in an Argo Events filter")
+    if reads_as_date(text):
+        raise CompileError(
+            f"{text!r} reads as a date in Argo Events' filter expressions (govaluate turns "
+            "a quoted date into a number): a filter on it would never match",
+            fix="use a project or branch name that is not a date",
+        )
     return f"'{text}'"
 
 
@@ -353,6 +395,7 @@ __all__ = [
     "dependencies",
     "destination",
     "hidden_parameters",
+    "reads_as_date",
     "sensor",
     "sensor_name",
 ]
