@@ -147,7 +147,7 @@ class SensorRunner:
             if param["src"]["dependencyName"] not in names:
                 raise Refused(f"parameter of unknown dependency {param['src']['dependencyName']!r}")
             if "dataTemplate" in param["src"]:
-                template_field(param["src"]["dataTemplate"])
+                check_template(param["src"]["dataTemplate"])
             _destination(param["dest"])
         self.resets = []
         for reset in self.template.get("conditionsReset", []):
@@ -214,11 +214,18 @@ def resolve(src: Mapping[str, Any], events: Mapping[str, Mapping[str, Any]]) -> 
     if data is None:
         return default
     if "dataTemplate" in src:
-        field = template_field(src["dataTemplate"])
-        payload = get_path(data, "body.payload")
-        if isinstance(payload, Mapping) and field in payload:
-            # the template's $.Input is json.Unmarshal'ed: every number a float64
-            return raw_json(_float64(payload[field]))
+        # the template's $.Input is gjson's Value(): every number a float64
+        payload = _float64(get_path(data, "body.payload"))
+        oversize = _OVERSIZE.fullmatch(src["dataTemplate"])
+        if oversize:  # the marker past the limit, else fails: the dataKey's text
+            size = len(raw_json(payload).encode()) if isinstance(payload, Mapping) else 0
+            if size > int(oversize.group("n")):
+                return '{"%s":%d}' % (oversize.group("k"), size)
+        else:
+            field, limit = template_field(src["dataTemplate"])
+            if isinstance(payload, Mapping) and field in payload:
+                text = raw_json(payload[field])
+                return "null" if len(text.encode()) > limit else text
     if "dataKey" in src:
         value = get_path(data, src["dataKey"])
         if value is not _MISSING:
@@ -228,19 +235,32 @@ def resolve(src: Mapping[str, Any], events: Mapping[str, Mapping[str, Any]]) -> 
     raise ValueError(f"unable to resolve the parameter of {src['dependencyName']!r}")
 
 
-# The one dataTemplate form grange emits (grange.deploy.argo.sensor.data_template).
+# The two dataTemplate forms grange emits (grange.deploy.argo.sensor): a payload field as
+# JSON (null past a size), and the oversize marker of a whole payload.
 _TEMPLATE = re.compile(
     r'\{\{ if hasKey \$\.Input\.body\.payload "(?P<f>[A-Za-z0-9_-]+)" \}\}'
-    r'\{\{ get \$\.Input\.body\.payload "(?P=f)" \| toRawJson \}\}'
+    r'\{\{ \$v := get \$\.Input\.body\.payload "(?P=f)" \| toRawJson \}\}'
+    r"\{\{ if gt \(len \$v\) (?P<n>\d+) \}\}null\{\{ else \}\}\{\{ \$v \}\}\{\{ end \}\}"
+    r'\{\{ else \}\}\{\{ fail "[^"]*" \}\}\{\{ end \}\}'
+)
+_OVERSIZE = re.compile(
+    r"\{\{ \$p := toRawJson \$\.Input\.body\.payload \}\}"
+    r"\{\{ if gt \(len \$p\) (?P<n>\d+) \}\}"
+    r'\{"(?P<k>[a-z-]+)":\{\{ len \$p \}\}\}'
     r'\{\{ else \}\}\{\{ fail "[^"]*" \}\}\{\{ end \}\}'
 )
 
 
-def template_field(text: str) -> str:
+def template_field(text: str) -> tuple[str, int]:
     m = _TEMPLATE.fullmatch(text)
     if not m:
         raise Refused(f"dataTemplate {text!r}: only grange's payload-field form is implemented")
-    return m.group("f")
+    return m.group("f"), int(m.group("n"))
+
+
+def check_template(text: str) -> None:
+    if not _OVERSIZE.fullmatch(text):
+        template_field(text)
 
 
 def raw_json(value: Any) -> str:

@@ -36,7 +36,7 @@ from grange.datastore.runs import read_claim, read_final, write_final
 from grange.decorators.project import ProjectInfo
 from grange.decorators.registry import parse_decospec, step_decorators, task_options
 from grange.decorators.triggers import TriggerEvent
-from grange.exceptions import GrangeError, ParameterError
+from grange.exceptions import EventError, GrangeError, ParameterError
 from grange.flowspec import FlowSpec
 from grange.graph import graph_of
 from grange.parameters import (
@@ -66,6 +66,8 @@ from grange.task.stores import (
 
 # The workflow arguments that carry events (grange.deploy.argo.naming.TRIGGER_PARAMETER_PREFIX).
 TRIGGER_PREFIX = "grange-trigger-"
+# What the Sensor passes instead of a payload past its limit (grange.deploy.argo.sensor)
+OVERSIZE_FIELD = "grange-payload-too-large"
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,13 @@ def split_trigger_parameters(given: Sequence[str]) -> tuple[list[str], list[dict
             payload = None
         if not isinstance(payload, dict):
             continue  # not set by a Sensor
+        if set(payload) == {OVERSIZE_FIELD}:
+            raise EventError(
+                f"the event that started this run (Sensor parameter {name}) has a payload of "
+                f"{payload[OVERSIZE_FIELD]} bytes of JSON, more than the 32768 an Argo run can "
+                "take: the run is not started",
+                fix="publish a smaller payload (store large data in S3 and send its location)",
+            )
         event = TriggerEvent(
             name=str(payload.get("name") or ""),
             id=str(payload.get("id") or payload.get("pathspec") or ""),

@@ -98,3 +98,31 @@ def test_a_mapped_big_integer_arrives_as_argo_events_renders_it() -> None:
     assert args["rows"] == "9223372036854776000"
     (hidden,) = [v for k, v in args.items() if k.startswith("grange-trigger-")]
     assert '"rows": 9223372036854775809' in hidden or '"rows":9223372036854775809' in hidden
+
+
+def test_a_payload_past_the_limit_reaches_the_start_step_as_a_marker_it_refuses() -> None:
+    """150 KB on the start pod's command line would kill it (128 KiB per argument) with
+    no message: the Sensor passes a small marker instead, and the start step says why."""
+    from grange.deploy.argo.sensor import MAX_PAYLOAD_BYTES, OVERSIZE_FIELD
+    from grange.exceptions import EventError
+    from grange.runtime import argo_task
+
+    assert OVERSIZE_FIELD == argo_task.OVERSIZE_FIELD
+    manifests = compile_path(FLOWS / "trigger_event.py")
+    check_valid(manifests)
+    sensor = SensorRunner(manifests.sensors[0])
+    big = "x" * 150_000
+    (workflow,) = sensor.deliver("grange-events", "grange-event", body("new_data", date=big))
+    args = {p["name"]: p["value"] for p in workflow["spec"]["arguments"]["parameters"]}
+    assert all(len(v) < 1000 for v in args.values())
+    assert args["date"] == "null"
+    given = [f"{k}={v}" for k, v in args.items()]
+    with pytest.raises(EventError, match="more than the 32768") as err:
+        argo_task.split_trigger_parameters(given)
+    assert "bytes of JSON" in err.value.message and MAX_PAYLOAD_BYTES == 32768
+    # within the limit: the payload as it came (the template fails, the key's raw text)
+    (small,) = sensor.deliver("grange-events", "grange-event", body("new_data", date="d"))
+    params, events = argo_task.split_trigger_parameters(
+        [f"{p['name']}={p['value']}" for p in small["spec"]["arguments"]["parameters"]]
+    )
+    assert events[0]["payload"]["date"] == "d" and 'date="d"' in params

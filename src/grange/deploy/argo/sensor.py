@@ -65,6 +65,21 @@ _GOVALUATE_DATE = re.compile(
 AUTO_FIELD = "auto-generated-by-metaflow"
 # The sensor pod does little: a small guaranteed-QoS container, as Metaflow's.
 _SENSOR_RESOURCES = {"cpu": "100m", "memory": "250Mi"}
+# An event's payload reaches the start step on its command line (one argument, which
+# Linux limits to 128 KiB, and Argo's resolved template, one environment string on Argo
+# < 3.5.2): at most 32 KiB of JSON, as a parameter value (parameters.MAX_VALUE_BYTES).
+MAX_PAYLOAD_BYTES = 32 * 1024
+#: The hidden payload parameter's value when the payload was larger: the start step
+#: refuses the run saying so (grange.runtime.argo_task.split_trigger_parameters).
+OVERSIZE_FIELD = "grange-payload-too-large"
+# Fails (so that Argo Events takes the dataKey's raw text, numbers exact) unless the
+# payload is too large; then a small marker with its size.
+OVERSIZE_TEMPLATE = (
+    "{{ $p := toRawJson $.Input.body.payload }}"
+    f"{{{{ if gt (len $p) {MAX_PAYLOAD_BYTES} }}}}"
+    f'{{"{OVERSIZE_FIELD}":{{{{ len $p }}}}}}'
+    '{{ else }}{{ fail "within the limit: the payload as it came" }}{{ end }}'
+)
 # Creating the Workflow: 3 more tries after 10 s, 20 s and 40 s.
 TRIGGER_RETRY = {"steps": 4, "duration": "10s", "factor": 2}
 
@@ -241,7 +256,11 @@ def sensor(
         trigger_parameters.append(
             e.TriggerParameter(
                 src=e.TriggerParameterSource(
-                    dependency_name=dep.name, data_key="body.payload", value="null"
+                    dependency_name=dep.name,
+                    # a payload within the limit fails the template: the key's raw text
+                    data_template=OVERSIZE_TEMPLATE,
+                    data_key="body.payload",
+                    value="null",
                 ),
                 dest=destination(dep.parameter),
             )
@@ -346,10 +365,14 @@ def _quote(text: str) -> str:
 def data_template(payload_field: str) -> str:
     """A Sprig template rendering the payload's ``payload_field`` as JSON (the
     workflow argument's encoding); without the field it fails, so that Argo Events
-    uses the parameter source's ``value`` (the default) instead."""
+    uses the parameter source's ``value`` (the default) instead. A value past
+    :data:`MAX_PAYLOAD_BYTES` is ``null`` (its payload is too, marked so: the start
+    step refuses the run with a clear message rather than the pod dying on a too
+    long command line)."""
     return (
         f'{{{{ if hasKey $.Input.body.payload "{payload_field}" }}}}'
-        f'{{{{ get $.Input.body.payload "{payload_field}" | toRawJson }}}}'
+        f'{{{{ $v := get $.Input.body.payload "{payload_field}" | toRawJson }}}}'
+        f"{{{{ if gt (len $v) {MAX_PAYLOAD_BYTES} }}}}null{{{{ else }}}}{{{{ $v }}}}{{{{ end }}}}"
         '{{ else }}{{ fail "use the default" }}{{ end }}'
     )
 
