@@ -53,6 +53,7 @@ ARGO_SETTINGS = {
     "event_bus": "the Argo Events EventBus (default 'default')",
     "events_service_account": "the Sensors' service account (needs create on workflows)",
     "events_webhook_url": "where pods publish events, e.g. the EventSource's service URL",
+    "events_webhook_token_secret": "a Secret whose GRANGE_EVENTS_TOKEN the webhook requires",
 }
 
 
@@ -294,7 +295,9 @@ class Deployment:
         provider = self.profile.secrets.as_dict().get("default_provider")
         if provider:
             settings["secrets_provider"] = provider
-        return settings
+        from grange.cli.argo_events import with_token_secret
+
+        return with_token_secret(settings, self.profile.argo)
 
     def _pod_env(self) -> dict[str, str]:
         """S3 settings the pods need (never credentials: those come from the cluster's

@@ -108,6 +108,19 @@ def remove_stale(
             deployment.flow.say(f"Sensor {old} deleted: the flow has no @trigger any more.")
 
 
+def with_token_secret(kubernetes: dict[str, Any], argo: Any) -> dict[str, Any]:
+    """The pods' [kubernetes] settings, with the Secret of the webhook's token
+    (``[argo] events_webhook_token_secret``) among the Secrets every pod gets as
+    environment variables: its ``GRANGE_EVENTS_TOKEN`` is what pods send as
+    ``Authorization: Bearer`` when they publish (the end event, ``Event.publish``)."""
+    name = argo.get("events_webhook_token_secret")
+    if not name:
+        return kubernetes
+    given = kubernetes.get("secrets") or []
+    secrets = [given] if isinstance(given, str) else list(given)
+    return {**kubernetes, "secrets": list(dict.fromkeys([*secrets, str(name)]))}
+
+
 def events_notes(deployment: Deployment, settings: Any) -> None:
     """What a deployment's events need that the profile does not give."""
     if settings.triggers is not None and not settings.sensor_service_account:
@@ -143,12 +156,20 @@ def event_source(deployment: Deployment, *, apply: bool, as_json: bool) -> None:
 
     argo = deployment.profile.argo
     name = str(argo.get("events_source") or "grange-events")
+    secret = argo.get("events_webhook_token_secret")
     doc = event_source(
         name,
         str(argo.get("events_event") or "grange-event"),
         deployment.namespace,
         str(argo.get("event_bus") or "default"),
+        token_secret=str(secret) if secret else None,
     )
+    if not secret:
+        deployment.flow.say(
+            "Warning: this webhook takes events from anyone who reaches it, and an event "
+            "starts the flows that wait for it: set [argo] events_webhook_token_secret to "
+            "a Secret holding GRANGE_EVENTS_TOKEN (docs/argo.md, 'Securing the webhook')."
+        )
     url = webhook_url(name, deployment.namespace)
     if not apply:
         click.echo(json.dumps(doc, indent=2) if as_json else Manifests(doc).to_yaml())
