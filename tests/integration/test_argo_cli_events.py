@@ -124,6 +124,7 @@ def test_event_source_prints_or_applies_the_webhook(
     (doc,) = [d for d in yaml.safe_load_all(printed.stdout) if d]
     assert doc["kind"] == "EventSource" and validate(doc) == []
     assert "http://grange-events-eventsource-svc.default.svc:12000/events" in printed.stderr
+    assert "takes events from anyone who reaches it" in printed.stderr  # no token: said
     applied = runner(flow, "argo-workflows", "event-source", "--apply", env=env)
     assert "EventSource grange-events created" in applied.stderr
     (stored,) = kube.objects("eventsources")

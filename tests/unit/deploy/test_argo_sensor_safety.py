@@ -126,3 +126,22 @@ def test_a_payload_past_the_limit_reaches_the_start_step_as_a_marker_it_refuses(
         [f"{p['name']}={p['value']}" for p in small["spec"]["arguments"]["parameters"]]
     )
     assert events[0]["payload"]["date"] == "d" and 'date="d"' in params
+
+
+def test_the_webhook_can_require_a_token_which_the_pods_get() -> None:
+    from tests.argo_schema import validate
+
+    from grange.cli.argo_events import with_token_secret
+    from grange.deploy.argo.event_source import event_source
+
+    doc = event_source("grange-events", "grange-event", "ns", "default", token_secret="tok")
+    assert validate(doc) == []
+    hook = doc["spec"]["webhook"]["grange-event"]
+    assert hook["authSecret"] == {"name": "tok", "key": "GRANGE_EVENTS_TOKEN"}
+    open_hook = event_source("grange-events", "grange-event", "ns", "default")
+    assert "authSecret" not in open_hook["spec"]["webhook"]["grange-event"]
+    argo = {"events_webhook_token_secret": "tok"}
+    assert with_token_secret({}, argo) == {"secrets": ["tok"]}
+    assert with_token_secret({"secrets": "aws"}, argo)["secrets"] == ["aws", "tok"]
+    assert with_token_secret({"secrets": ["tok"]}, argo)["secrets"] == ["tok"]
+    assert with_token_secret({"image": "x"}, {}) == {"image": "x"}
