@@ -220,7 +220,7 @@ def resolve(src: Mapping[str, Any], events: Mapping[str, Mapping[str, Any]]) -> 
         if oversize:  # the marker past the limit, else fails: the dataKey's text
             size = len(raw_json(payload).encode()) if isinstance(payload, Mapping) else 0
             if size > int(oversize.group("n")):
-                return '{"%s":%d}' % (oversize.group("k"), size)
+                return json.dumps({oversize.group("k"): size}, separators=(",", ":"))
         else:
             field, limit = template_field(src["dataTemplate"])
             if isinstance(payload, Mapping) and field in payload:
@@ -419,9 +419,7 @@ _GO_TIME = [
     (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{4})", "iso"),
 ]
 # ANSIC, UnixDate, RubyDate and Kitchen: not implemented (refused rather than guessed)
-_GO_TIME_OTHER = re.compile(
-    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} .*|\d{1,2}:\d{2}(AM|PM)"
-)
+_GO_TIME_OTHER = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} .*|\d{1,2}:\d{2}(AM|PM)")
 
 
 def govaluate_string(text: str) -> Any:

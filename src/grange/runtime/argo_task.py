@@ -270,7 +270,7 @@ def emit_end_event(
     compiler), unless it was deployed with ``--no-auto-emit-argo-events``. Nothing
     is sent without a URL (a pod never writes the metadata database). At most once:
     tried for :data:`END_EVENT_BUDGET` seconds, then a warning in the end step's log
-    with the command that sends it again (same id: a Sensor acts on it once). The run
+    with the command that sends it again (same id and time). The run
     succeeded whatever becomes of its event."""
     url = os.environ.get("GRANGE_EVENTS_URL")
     if not url or os.environ.get("GRANGE_EVENTS_AUTO_EMIT", "").lower() in ("0", "false", "no"):
@@ -304,7 +304,7 @@ def _resend_hint(record: Any, url: str) -> str:
     payload = {k: v for k, v in record.payload.items() if k not in ("name", "id")}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return (
-        " Send it again (same id and time, so that it starts them once) with:\n"
+        " Send it again (same id and time) if it never arrived, with:\n"
         f"  echo {shlex.quote(text)} | grange events publish {shlex.quote(record.name)} "
         f"--id {shlex.quote(record.event_id)} --url {shlex.quote(url)} --payload-file -"
     )

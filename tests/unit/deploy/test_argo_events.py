@@ -281,7 +281,7 @@ def test_the_end_event_goes_to_the_webhook_and_never_fails_the_run(
     emit_end_event("Up", "argo-up-2", "end", "t0", None, "alice")
     err = capsys.readouterr().err
     assert "the run succeeded, but its end event could not be published" in err
-    command = err.split("Send it again (same id and time, so that it starts them once) with:\n")[1]
+    command = err.split("Send it again (same id and time) if it never arrived, with:\n")[1]
     assert command.strip().startswith("echo '{") and "--id Up/argo-up-2/end/t0" in command
     # the command, as printed, sends the same event (id, time, payload)
     import shlex

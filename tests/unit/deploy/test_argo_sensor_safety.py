@@ -145,3 +145,24 @@ def test_the_webhook_can_require_a_token_which_the_pods_get() -> None:
     assert with_token_secret({"secrets": "aws"}, argo)["secrets"] == ["aws", "tok"]
     assert with_token_secret({"secrets": ["tok"]}, argo)["secrets"] == ["tok"]
     assert with_token_secret({"image": "x"}, {}) == {"image": "x"}
+
+
+def test_a_relayed_github_push_starts_ingestion_and_githubs_own_post_does_not() -> None:
+    """examples/ml_workflow: GitHub's push body is the event's payload, wrapped by the
+    relay (`grange events publish github_push --payload-file push.json` or
+    Event("github_push").publish(payload=body)); GitHub's own POST matches nothing."""
+    import json
+
+    from tests.unit.deploy.support import ROOT
+
+    from grange.events.model import EventRecord
+
+    example = ROOT / "examples" / "ml_workflow"
+    push = json.loads((example / "push.json").read_text())
+    manifests = compile_path(example / "ingest.py")
+    sensor = SensorRunner(manifests.sensors[0])
+    assert sensor.deliver("grange-events", "grange-event", push) == []  # GitHub's own body
+    relayed = EventRecord.new("github_push", push, source="cli").body()
+    (workflow,) = sensor.deliver("grange-events", "grange-event", relayed)
+    args = {p["name"]: p["value"] for p in workflow["spec"]["arguments"]["parameters"]}
+    assert args["commit"] == json.dumps(push["after"])
