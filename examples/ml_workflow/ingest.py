@@ -19,7 +19,18 @@ in its code package: deploy with ``--package-suffixes .csv`` to include it
 that copy is the one deployed and does not change.
 
 or on Argo Workflows: ``python ingest.py argo-workflows create`` (a Sensor on
-``github_push``; point GitHub's webhook at the Argo Events webhook).
+``github_push``). GitHub cannot post to the Argo Events webhook directly: the
+Sensor matches grange's body, ``{"name": "github_push", "payload": {...}}``,
+which GitHub's push body is not. Relay it: the event's payload is the push
+body (or the part of it the flow needs; payloads stay under 32 KiB on Argo),
+e.g. from a GitHub Actions job on ``push``, with ``GRANGE_EVENTS_URL`` (and
+``GRANGE_EVENTS_TOKEN``) set::
+
+    jq '{ref, after, repository}' "$GITHUB_EVENT_PATH" > push.json
+    grange events publish github_push --payload-file push.json
+
+or ``Event("github_push").publish(payload=github_body)`` in a few lines of
+Python behind your own webhook (docs/events.md, "An example").
 """
 
 import hashlib

@@ -147,7 +147,7 @@ class SensorRunner:
             if param["src"]["dependencyName"] not in names:
                 raise Refused(f"parameter of unknown dependency {param['src']['dependencyName']!r}")
             if "dataTemplate" in param["src"]:
-                template_field(param["src"]["dataTemplate"])
+                check_template(param["src"]["dataTemplate"])
             _destination(param["dest"])
         self.resets = []
         for reset in self.template.get("conditionsReset", []):
@@ -214,10 +214,18 @@ def resolve(src: Mapping[str, Any], events: Mapping[str, Mapping[str, Any]]) -> 
     if data is None:
         return default
     if "dataTemplate" in src:
-        field = template_field(src["dataTemplate"])
-        payload = get_path(data, "body.payload")
-        if isinstance(payload, Mapping) and field in payload:
-            return raw_json(payload[field])
+        # the template's $.Input is gjson's Value(): every number a float64
+        payload = _float64(get_path(data, "body.payload"))
+        oversize = _OVERSIZE.fullmatch(src["dataTemplate"])
+        if oversize:  # the marker past the limit, else fails: the dataKey's text
+            size = len(raw_json(payload).encode()) if isinstance(payload, Mapping) else 0
+            if size > int(oversize.group("n")):
+                return json.dumps({oversize.group("k"): size}, separators=(",", ":"))
+        else:
+            field, limit = template_field(src["dataTemplate"])
+            if isinstance(payload, Mapping) and field in payload:
+                text = raw_json(payload[field])
+                return "null" if len(text.encode()) > limit else text
     if "dataKey" in src:
         value = get_path(data, src["dataKey"])
         if value is not _MISSING:
@@ -227,19 +235,32 @@ def resolve(src: Mapping[str, Any], events: Mapping[str, Mapping[str, Any]]) -> 
     raise ValueError(f"unable to resolve the parameter of {src['dependencyName']!r}")
 
 
-# The one dataTemplate form grange emits (grange.deploy.argo.sensor.data_template).
+# The two dataTemplate forms grange emits (grange.deploy.argo.sensor): a payload field as
+# JSON (null past a size), and the oversize marker of a whole payload.
 _TEMPLATE = re.compile(
     r'\{\{ if hasKey \$\.Input\.body\.payload "(?P<f>[A-Za-z0-9_-]+)" \}\}'
-    r'\{\{ get \$\.Input\.body\.payload "(?P=f)" \| toRawJson \}\}'
+    r'\{\{ \$v := get \$\.Input\.body\.payload "(?P=f)" \| toRawJson \}\}'
+    r"\{\{ if gt \(len \$v\) (?P<n>\d+) \}\}null\{\{ else \}\}\{\{ \$v \}\}\{\{ end \}\}"
+    r'\{\{ else \}\}\{\{ fail "[^"]*" \}\}\{\{ end \}\}'
+)
+_OVERSIZE = re.compile(
+    r"\{\{ \$p := toRawJson \$\.Input\.body\.payload \}\}"
+    r"\{\{ if gt \(len \$p\) (?P<n>\d+) \}\}"
+    r'\{"(?P<k>[a-z-]+)":\{\{ len \$p \}\}\}'
     r'\{\{ else \}\}\{\{ fail "[^"]*" \}\}\{\{ end \}\}'
 )
 
 
-def template_field(text: str) -> str:
+def template_field(text: str) -> tuple[str, int]:
     m = _TEMPLATE.fullmatch(text)
     if not m:
         raise Refused(f"dataTemplate {text!r}: only grange's payload-field form is implemented")
-    return m.group("f")
+    return m.group("f"), int(m.group("n"))
+
+
+def check_template(text: str) -> None:
+    if not _OVERSIZE.fullmatch(text):
+        template_field(text)
 
 
 def raw_json(value: Any) -> str:
@@ -247,9 +268,26 @@ def raw_json(value: Any) -> str:
     return json.dumps(_go_numbers(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _float64(value: Any) -> Any:
+    """A JSON value as Go's json.Unmarshal into interface{}: every number a float64."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _float64(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_float64(v) for v in value]
+    return value
+
+
 def _go_numbers(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return int(value)
+        # Go's 'f' format with the shortest digits that read back: 2**63 -> 9223372036854775808,
+        # 12345678901234567890 -> 12345678901234567000 (not Python's int(float))
+        import decimal
+
+        return int(format(decimal.Decimal(repr(value)).normalize(), "f"))
     if isinstance(value, dict):
         return {k: _go_numbers(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -353,7 +391,7 @@ def parse_expression(text: str) -> Any:
         if op:
             tokens.append(("op", op))
         elif string is not None:
-            tokens.append(("lit", string))
+            tokens.append(("lit", govaluate_string(string)))
         elif boolean:
             tokens.append(("lit", boolean == "true"))
         elif number:
@@ -365,6 +403,45 @@ def parse_expression(text: str) -> Any:
     if rest:
         raise Refused(f"expr {text!r}: unexpected {rest[0][1]!r}")
     return tree
+
+
+# govaluate's tryParseTime: a quoted literal in one of these layouts is a date, which it
+# turns into a float64 (unix seconds), so ``field == '2024-01-01'`` compares a string with
+# a number (never equal). Go's layouts as Python's: (regex, strptime format).
+_GO_TIME = [
+    (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", "%Y-%m-%d %H:%M:%S"),
+    (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "%Y-%m-%d %H:%M"),
+    (r"\d{4}-\d{2}-\d{2}", "%Y-%m-%d"),
+    (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", "iso"),
+    (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}", "iso"),
+    (r"\d{4}-\d{2}-\d{2}T\d{2}(Z|[+-]\d{4})", "%Y-%m-%dT%H%z"),
+    (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(Z|[+-]\d{4})", "%Y-%m-%dT%H:%M%z"),
+    (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{4})", "iso"),
+]
+# ANSIC, UnixDate, RubyDate and Kitchen: not implemented (refused rather than guessed)
+_GO_TIME_OTHER = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} .*|\d{1,2}:\d{2}(AM|PM)")
+
+
+def govaluate_string(text: str) -> Any:
+    """A quoted literal as govaluate reads it: a date is its unix time (float)."""
+    import datetime
+
+    for pattern, layout in _GO_TIME:
+        if not re.fullmatch(pattern, text):
+            continue
+        try:
+            if layout == "iso":
+                when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            else:
+                when = datetime.datetime.strptime(text.replace("Z", "+0000"), layout)
+        except ValueError:  # out of range (2024-02-30): Go's Parse fails, a string
+            continue
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)  # Go: no zone is UTC
+        return when.timestamp()
+    if _GO_TIME_OTHER.fullmatch(text):
+        raise Refused(f"expr literal {text!r}: govaluate's date layouts other than ISO's")
+    return text
 
 
 def _or(tokens: list[tuple[str, Any]]) -> tuple[Any, list[tuple[str, Any]]]:

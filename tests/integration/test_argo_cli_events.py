@@ -34,6 +34,7 @@ class EventsFlow(FlowSpec):
 if __name__ == "__main__":
     EventsFlow()
 """
+LABEL = "grange.dev/workflow-template"
 DECORATED = '@schedule(cron="15 3 * * *", timezone="Europe/Paris")\n@trigger(event="day_done")'
 
 
@@ -123,6 +124,7 @@ def test_event_source_prints_or_applies_the_webhook(
     (doc,) = [d for d in yaml.safe_load_all(printed.stdout) if d]
     assert doc["kind"] == "EventSource" and validate(doc) == []
     assert "http://grange-events-eventsource-svc.default.svc:12000/events" in printed.stderr
+    assert "takes events from anyone who reaches it" in printed.stderr  # no token: said
     applied = runner(flow, "argo-workflows", "event-source", "--apply", env=env)
     assert "EventSource grange-events created" in applied.stderr
     (stored,) = kube.objects("eventsources")
@@ -142,3 +144,56 @@ def test_create_refuses_a_required_parameter_nothing_sets(runner: Runner, tmp_pa
     assert "Traceback" not in refused.stderr
     given = runner(flow, "argo-workflows", "create", "--only-json", "--day", "mon", env=env)
     assert [d["kind"] for d in json.loads(given.stdout)] == ["WorkflowTemplate", "CronWorkflow"]
+
+
+def test_sensors_of_other_deployments_are_never_replaced_nor_deleted(
+    runner: Runner, tmp_path: Path, kube: FakeKube, s3_bucket: str
+) -> None:
+    """'a.b' and 'a-b' are two deployments with two Sensors; a Sensor of another
+    deployment under the name this one would use is refused, not replaced, and left
+    alone when this one is redeployed without @trigger or deleted."""
+    flow = write(tmp_path / "events_flow.py", '@trigger(event="day_done")')
+    env = _env(runner, tmp_path, f"s3://{s3_bucket}/grange")
+    runner(flow, "argo-workflows", "--name", "a.b", "create", env=env)
+    runner(flow, "argo-workflows", "--name", "a-b", "create", env=env)
+    owners = {s["metadata"]["labels"][LABEL] for s in kube.objects("sensors")}
+    assert owners == {"a.b", "a-b"}
+    # a Sensor of 'a-b' named as 'c' will name its own: refused before anything is applied
+    (theirs,) = [s for s in kube.objects("sensors") if s["metadata"]["name"] == "a-b"]
+    theirs = {**theirs, "metadata": {**theirs["metadata"], "name": "c"}}
+    theirs["metadata"].pop("resourceVersion", None)
+    theirs["metadata"].pop("uid", None)
+    (tmp_path / "c.json").write_text(json.dumps(theirs))
+    from kubernetes import client, config  # the fake API, as kubectl would
+
+    config.load_kube_config(os.environ["KUBECONFIG"])
+    client.CustomObjectsApi().create_namespaced_custom_object(
+        "argoproj.io", "v1alpha1", "default", "sensors", theirs
+    )
+    refused = runner(flow, "argo-workflows", "--name", "c", "create", env=env, ok=False)
+    assert "Sensor c in namespace default belongs to the deployment a-b" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert {t["metadata"]["name"] for t in kube.objects("workflowtemplates")} == {"a-b", "a.b"}
+    deleted = runner(flow, "argo-workflows", "--name", "a.b", "delete", env=env)
+    assert "Sensor a-b-" in deleted.stderr
+    names = {s["metadata"]["name"] for s in kube.objects("sensors")}
+    assert names == {"a-b", "c"}  # a-b's own and the one under 'c' stay
+
+
+def test_a_failed_deletion_of_a_stale_sensor_keeps_the_old_template(
+    runner: Runner, tmp_path: Path, kube: FakeKube, s3_bucket: str
+) -> None:
+    """A redeploy without @trigger removes the Sensor before replacing the template: if
+    the deletion fails, the template still lists it, and the next redeploy removes it."""
+    flow = write(tmp_path / "events_flow.py", '@trigger(event="day_done")')
+    env = _env(runner, tmp_path, f"s3://{s3_bucket}/grange")
+    runner(flow, "argo-workflows", "create", env=env)
+    write(flow, "")
+    kube.faults.append(("DELETE", "/sensors/eventsflow", 403))
+    failed = runner(flow, "argo-workflows", "create", env=env, ok=False)
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr
+    (template,) = kube.objects("workflowtemplates")
+    assert json.loads(template["metadata"]["annotations"]["grange.dev/sensors"]) == ["eventsflow"]
+    again = runner(flow, "argo-workflows", "create", env=env)
+    assert "Sensor eventsflow deleted" in again.stderr
+    assert kube.objects("sensors") == []

@@ -12,7 +12,7 @@ import pytest
 from grange import current
 from grange.cli.context import FlowContext, Settings
 from grange.cli.trigger_options import payload_fields, trigger_events
-from grange.client.trigger import Trigger
+from grange.client.trigger import Trigger, _upstream_flow
 from grange.datastore import MemoryBlobStore
 from grange.datastore.runs import RunClaim, claim_run
 from grange.decorators.triggers import TriggerEvent
@@ -274,3 +274,18 @@ def test_an_empty_event_name_in_settings_is_no_absent_event() -> None:
         trigger_events(_flow(trigger_event=""))
     with pytest.raises(CommandError, match="not JSON"):
         trigger_events(_flow(trigger_json=""))
+
+
+def test_a_run_event_whose_id_names_another_flow_is_no_upstream_run() -> None:
+    """Whoever publishes writes an end event's id: a forged 'TrainFlow ended' naming a
+    run of PayrollFlow must not expose that run as current.trigger.run."""
+    forged = TriggerEvent("metaflow.TrainFlow.end", "PayrollFlow/7/end/1", 300.0, "run", {})
+    odd = TriggerEvent("not-an-end-event", "TrainFlow/8/end/1", 200.0, "run", {})
+    trigger = Trigger([forged.to_dict(), odd.to_dict()])
+    assert trigger.run is None and trigger.runs is None
+    assert trigger["metaflow.TrainFlow.end"].id == "PayrollFlow/7/end/1"  # type: ignore[union-attr]
+    with pytest.raises(KeyError):
+        trigger["PayrollFlow"]
+    real = TriggerEvent("metaflow.proj.prod.TrainFlow.end", "TrainFlow/9/end/1", 100.0, "run", {})
+    (event,) = Trigger([real.to_dict()])
+    assert _upstream_flow(event) == "TrainFlow"

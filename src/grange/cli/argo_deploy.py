@@ -53,6 +53,7 @@ ARGO_SETTINGS = {
     "event_bus": "the Argo Events EventBus (default 'default')",
     "events_service_account": "the Sensors' service account (needs create on workflows)",
     "events_webhook_url": "where pods publish events, e.g. the EventSource's service URL",
+    "events_webhook_token_secret": "a Secret whose GRANGE_EVENTS_TOKEN the webhook requires",
 }
 
 
@@ -126,7 +127,12 @@ class Deployment:
     def create(self, options: dict[str, Any]) -> None:
         from dataclasses import asdict, replace
 
-        from grange.cli.argo_events import event_settings, events_notes, remove_stale
+        from grange.cli.argo_events import (
+            check_owners,
+            event_settings,
+            events_notes,
+            remove_stale,
+        )
         from grange.config import check_production_deploy
         from grange.deploy.argo import ArgoSettings, compile_flow
         from grange.deploy.argo.include import store_include_files
@@ -213,11 +219,12 @@ class Deployment:
         annotations[TOKEN_ANNOTATION] = token
         flow.say(f"Deploying {flow.flow_name} to Argo Workflows as {name} ...")
         previous = self.cluster.get("WorkflowTemplate", name)
+        check_owners(self, name, manifests)
+        remove_stale(self, name, manifests, previous)  # first: no orphan if it fails
         _, replaced = self.cluster.apply(template)
         for doc in manifests.documents()[1:]:
             self.cluster.apply(doc)
             flow.say(f"{doc['kind']} {doc['metadata']['name']} applied.")
-        remove_stale(self, name, manifests, previous)
         events_notes(self, settings)
         self._save_token(name, token)
         _write_attributes(options.get("deployer_attribute_file"), name, flow.flow_name)
@@ -288,7 +295,9 @@ class Deployment:
         provider = self.profile.secrets.as_dict().get("default_provider")
         if provider:
             settings["secrets_provider"] = provider
-        return settings
+        from grange.cli.argo_events import with_token_secret
+
+        return with_token_secret(settings, self.profile.argo)
 
     def _pod_env(self) -> dict[str, str]:
         """S3 settings the pods need (never credentials: those come from the cluster's
@@ -423,6 +432,8 @@ class Deployment:
             )
 
     def delete(self, *, branch: str | None, production: bool, authorize: str | None) -> None:
+        from grange.cli.argo_events import delete_owned
+
         name = self.template_name(branch, production)
         existing = self.cluster.get("WorkflowTemplate", name)
         if existing is None:
@@ -433,10 +444,10 @@ class Deployment:
         self._check_owner(existing, name, authorize)
         annotations = existing["metadata"].get("annotations") or {}
         deleted = []
-        if self.cluster.delete("CronWorkflow", name):
+        if delete_owned(self, "CronWorkflow", name, name):
             deleted.append(f"CronWorkflow {name}")
         for sensor in json.loads(annotations.get(PREFIX + "sensors", "[]") or "[]"):
-            if self.cluster.delete("Sensor", sensor):
+            if delete_owned(self, "Sensor", sensor, name):
                 deleted.append(f"Sensor {sensor}")
         self.cluster.delete("WorkflowTemplate", name)
         deleted.append(f"WorkflowTemplate {name}")

@@ -51,18 +51,74 @@ def event_settings(deployment: Deployment, options: dict[str, Any], info: Any) -
     return out
 
 
+TEMPLATE_LABEL = PREFIX + "workflow-template"
+
+
+def owner_of(obj: dict[str, Any] | None) -> str | None:
+    """The WorkflowTemplate a CronWorkflow or Sensor belongs to (its label), or None:
+    no such object. ``""``: an object grange did not make."""
+    if obj is None:
+        return None
+    return str(((obj.get("metadata") or {}).get("labels") or {}).get(TEMPLATE_LABEL) or "")
+
+
+def check_owners(deployment: Deployment, name: str, manifests: Any) -> None:
+    """Refuse to replace a CronWorkflow or Sensor of another deployment (or one grange
+    did not make), before anything is applied."""
+    for doc in manifests.documents()[1:]:
+        kind, object_name = doc["kind"], doc["metadata"]["name"]
+        owner = owner_of(deployment.cluster.get(kind, object_name))
+        if owner is not None and owner != name:
+            whose = f"the deployment {owner}" if owner else "something other than grange"
+            raise CommandError(
+                f"{kind} {object_name} in namespace {deployment.namespace} belongs to {whose}, "
+                f"not to {name}: creating this deployment would replace it",
+                fix=f"delete it first if it is stale (kubectl delete {kind.lower()} "
+                f"{object_name}), or deploy under another name (--name)",
+            )
+
+
+def delete_owned(deployment: Deployment, kind: str, object_name: str, name: str) -> bool:
+    """Delete ``kind`` ``object_name`` if it belongs to template ``name``; another
+    deployment's is left alone, with a note. Whether it was deleted."""
+    owner = owner_of(deployment.cluster.get(kind, object_name))
+    if owner is None:
+        return False
+    if owner != name:
+        whose = f"the deployment {owner}" if owner else "something other than grange"
+        deployment.flow.say(f"{kind} {object_name} left alone: it belongs to {whose}.")
+        return False
+    return bool(deployment.cluster.delete(kind, object_name))
+
+
 def remove_stale(
     deployment: Deployment, name: str, manifests: Any, previous: dict[str, Any] | None
 ) -> None:
     """A CronWorkflow or Sensor of an earlier deploy that the flow no longer asks for
-    (its @schedule or @trigger removed) is deleted, not left to start runs."""
-    if manifests.cron_workflow is None and deployment.cluster.delete("CronWorkflow", name):
+    (its @schedule or @trigger removed) is deleted, not left to start runs. Called
+    before the new template is applied: a failed deletion stops the deploy while the
+    old template still lists the Sensor, so a redeploy tries again (never an orphan
+    Sensor starting runs)."""
+    if manifests.cron_workflow is None and delete_owned(deployment, "CronWorkflow", name, name):
         deployment.flow.say(f"CronWorkflow {name} deleted: the flow has no @schedule any more.")
     annotations = ((previous or {}).get("metadata") or {}).get("annotations") or {}
     current = {s["metadata"]["name"] for s in manifests.sensors}
     for old in json.loads(annotations.get(PREFIX + "sensors") or "[]"):
-        if old not in current and deployment.cluster.delete("Sensor", old):
+        if old not in current and delete_owned(deployment, "Sensor", old, name):
             deployment.flow.say(f"Sensor {old} deleted: the flow has no @trigger any more.")
+
+
+def with_token_secret(kubernetes: dict[str, Any], argo: Any) -> dict[str, Any]:
+    """The pods' [kubernetes] settings, with the Secret of the webhook's token
+    (``[argo] events_webhook_token_secret``) among the Secrets every pod gets as
+    environment variables: its ``GRANGE_EVENTS_TOKEN`` is what pods send as
+    ``Authorization: Bearer`` when they publish (the end event, ``Event.publish``)."""
+    name = argo.get("events_webhook_token_secret")
+    if not name:
+        return kubernetes
+    given = kubernetes.get("secrets") or []
+    secrets = [given] if isinstance(given, str) else list(given)
+    return {**kubernetes, "secrets": list(dict.fromkeys([*secrets, str(name)]))}
 
 
 def events_notes(deployment: Deployment, settings: Any) -> None:
@@ -100,12 +156,20 @@ def event_source(deployment: Deployment, *, apply: bool, as_json: bool) -> None:
 
     argo = deployment.profile.argo
     name = str(argo.get("events_source") or "grange-events")
+    secret = argo.get("events_webhook_token_secret")
     doc = event_source(
         name,
         str(argo.get("events_event") or "grange-event"),
         deployment.namespace,
         str(argo.get("event_bus") or "default"),
+        token_secret=str(secret) if secret else None,
     )
+    if not secret:
+        deployment.flow.say(
+            "Warning: this webhook takes events from anyone who reaches it, and an event "
+            "starts the flows that wait for it: set [argo] events_webhook_token_secret to "
+            "a Secret holding GRANGE_EVENTS_TOKEN (docs/argo.md, 'Securing the webhook')."
+        )
     url = webhook_url(name, deployment.namespace)
     if not apply:
         click.echo(json.dumps(doc, indent=2) if as_json else Manifests(doc).to_yaml())

@@ -109,14 +109,14 @@ class Trigger:
             self._runs = [
                 Run("/".join(e.id.split("/")[:2]), _namespace_check=False)
                 for e in self._events
-                if e.type == "run" and len(e.id.split("/")) >= 2  # a task's pathspec
+                if e.type == "run" and _upstream_flow(e) is not None
             ]
         return list(self._runs) or None
 
     def __getitem__(self, key: str) -> Run | MetaflowEvent:
         """An upstream run by its flow's name, else an event by its name."""
         for event in self._events:
-            if event.type == "run" and event.id.split("/")[0] == key:
+            if event.type == "run" and _upstream_flow(event) == key:
                 for run in self.runs or ():
                     if run.path_components[0] == key:
                         return run
@@ -140,6 +140,24 @@ class Trigger:
 
     def __repr__(self) -> str:
         return f"Trigger({', '.join(e.name for e in self._events)})"
+
+
+def _upstream_flow(event: MetaflowEvent) -> str | None:
+    """The flow of a ``run`` event's upstream run, or None when the event cannot name
+    one: its id is not a pathspec, or the pathspec's flow is not the flow its name
+    (``metaflow.[project.branch.]<Flow>.end``) says ended. Who publishes to an event
+    endpoint writes the payload's id: a forged end event of flow A must not expose a run
+    of flow B as ``current.trigger.run``."""
+    parts = event.id.split("/")
+    if len(parts) < 2 or not all(parts[:2]):
+        return None
+    prefix, suffix = "metaflow.", ".end"
+    name = event.name
+    if not (name.startswith(prefix) and name.endswith(suffix)):
+        return None
+    if name[len(prefix) : -len(suffix)].split(".")[-1] != parts[0]:
+        return None
+    return parts[0]
 
 
 def _event(item: TriggerEvent | Mapping[str, Any]) -> tuple[float, MetaflowEvent]:

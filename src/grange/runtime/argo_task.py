@@ -36,7 +36,7 @@ from grange.datastore.runs import read_claim, read_final, write_final
 from grange.decorators.project import ProjectInfo
 from grange.decorators.registry import parse_decospec, step_decorators, task_options
 from grange.decorators.triggers import TriggerEvent
-from grange.exceptions import GrangeError, ParameterError
+from grange.exceptions import EventError, GrangeError, ParameterError
 from grange.flowspec import FlowSpec
 from grange.graph import graph_of
 from grange.parameters import (
@@ -66,6 +66,8 @@ from grange.task.stores import (
 
 # The workflow arguments that carry events (grange.deploy.argo.naming.TRIGGER_PARAMETER_PREFIX).
 TRIGGER_PREFIX = "grange-trigger-"
+# What the Sensor passes instead of a payload past its limit (grange.deploy.argo.sensor)
+OVERSIZE_FIELD = "grange-payload-too-large"
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,13 @@ def split_trigger_parameters(given: Sequence[str]) -> tuple[list[str], list[dict
             payload = None
         if not isinstance(payload, dict):
             continue  # not set by a Sensor
+        if set(payload) == {OVERSIZE_FIELD}:
+            raise EventError(
+                f"the event that started this run (Sensor parameter {name}) has a payload of "
+                f"{payload[OVERSIZE_FIELD]} bytes of JSON, more than the 32768 an Argo run can "
+                "take: the run is not started",
+                fix="publish a smaller payload (store large data in S3 and send its location)",
+            )
         event = TriggerEvent(
             name=str(payload.get("name") or ""),
             id=str(payload.get("id") or payload.get("pathspec") or ""),
@@ -247,31 +256,58 @@ def _seconds(value: Any) -> float:
         return 0.0
 
 
+# The end event's tries (the webhook's pod restarting, the API server busy): longer than
+# Event.publish()'s 30 s, as nothing else will ever send it (pods never write the
+# metadata database). The run's pod waits at most this long after its end step.
+END_EVENT_BUDGET = 180.0
+
+
 def emit_end_event(
     flow: str, run_id: str, step: str, task_id: str, project: ProjectInfo | None, user: str
 ) -> None:
     """Publish the run's end event (``metaflow.<project_flow_name>.end``, Metaflow's
     payload) to the webhook the deployment names (``GRANGE_EVENTS_URL``, set by the
     compiler), unless it was deployed with ``--no-auto-emit-argo-events``. Nothing
-    is sent without a URL (a pod never writes the metadata database). A failure is a
-    warning: the run succeeded whatever becomes of its event."""
+    is sent without a URL (a pod never writes the metadata database). At most once:
+    tried for :data:`END_EVENT_BUDGET` seconds, then a warning in the end step's log
+    with the command that sends it again (same id and time). The run
+    succeeded whatever becomes of its event."""
     url = os.environ.get("GRANGE_EVENTS_URL")
     if not url or os.environ.get("GRANGE_EVENTS_AUTO_EMIT", "").lower() in ("0", "false", "no"):
         return
+    record = None
     try:
-        from grange.events.publish import end_event, send
+        from grange.events.model import check_size
+        from grange.events.publish import end_event, post
 
         record = end_event(
             flow=flow, run_id=run_id, end_step=step, task_id=task_id, project=project, user=user
         )
-        where = send(record, url=url, token=os.environ.get("GRANGE_EVENTS_TOKEN") or None)
-        print(f"Event ({record.name}) published to {where}.", file=sys.stderr)
+        check_size(record)
+        token = os.environ.get("GRANGE_EVENTS_TOKEN") or None
+        post(record, url, token=token, budget=END_EVENT_BUDGET)
+        print(f"Event ({record.name}) published to {url}.", file=sys.stderr)
     except Exception as err:
         text = err.message if isinstance(err, GrangeError) else f"{type(err).__name__}: {err}"
         print(
-            f"Warning: the run succeeded, but its end event could not be published: {text}",
+            f"Warning: the run succeeded, but its end event could not be published: {text}. "
+            "Flows with @trigger_on_finish on this one were not started."
+            + (_resend_hint(record, url) if record is not None else ""),
             file=sys.stderr,
         )
+
+
+def _resend_hint(record: Any, url: str) -> str:
+    """The command that publishes ``record`` again, as it was (its id and timestamp)."""
+    import shlex
+
+    payload = {k: v for k, v in record.payload.items() if k not in ("name", "id")}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return (
+        " Send it again (same id and time) if it never arrived, with:\n"
+        f"  echo {shlex.quote(text)} | grange events publish {shlex.quote(record.name)} "
+        f"--id {shlex.quote(record.event_id)} --url {shlex.quote(url)} --payload-file -"
+    )
 
 
 def argo_parameter_values(

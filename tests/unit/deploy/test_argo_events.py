@@ -273,10 +273,33 @@ def test_the_end_event_goes_to_the_webhook_and_never_fails_the_run(
     assert sent["name"] == "metaflow.Up.end"
     assert sent["payload"]["pathspec"] == "Up/argo-up-1/end/t0"
     assert sent["payload"]["auto-generated-by-metaflow"] is True
-    # the webhook gone: a warning, no exception
+    # the webhook gone: a warning with the command that sends it again, no exception
+    from grange.runtime import argo_task
+
+    monkeypatch.setattr(argo_task, "END_EVENT_BUDGET", 0.5)
     monkeypatch.setenv("GRANGE_EVENTS_URL", source.url)
     emit_end_event("Up", "argo-up-2", "end", "t0", None, "alice")
-    assert "the run succeeded, but its end event could not be published" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "the run succeeded, but its end event could not be published" in err
+    command = err.split("Send it again (same id and time) if it never arrived, with:\n")[1]
+    assert command.strip().startswith("echo '{") and "--id Up/argo-up-2/end/t0" in command
+    # the command, as printed, sends the same event (id, time, payload)
+    import shlex
+
+    from click.testing import CliRunner
+
+    from grange.cli.commands.events import events
+
+    echoed, _, cli = command.strip().partition(" | grange events ")
+    with WebhookSource() as again:
+        args = shlex.split(cli.replace(source.url, again.url))
+        done = CliRunner().invoke(events, args, input=shlex.split(echoed)[1])
+        assert done.exit_code == 0, done.output
+        (resent,) = again.received
+    assert resent["name"] == "metaflow.Up.end"
+    assert resent["payload"]["id"] == "Up/argo-up-2/end/t0"
+    assert resent["payload"]["auto-generated-by-metaflow"] is True
+    assert resent["payload"]["timestamp"] == json.loads(shlex.split(echoed)[1])["timestamp"]
 
 
 def test_auto_emit_off_and_reserved_parameter_names(tmp_path: Any) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from hera.events import models as e
-from hera.events.models.io.k8s.api.core.v1 import ServicePort
+from hera.events.models.io.k8s.api.core.v1 import SecretKeySelector, ServicePort
 from hera.events.models.io.k8s.apimachinery.pkg.apis.meta.v1 import ObjectMeta
 from hera.events.models.io.k8s.apimachinery.pkg.util.intstr import IntOrString
 
@@ -25,8 +25,17 @@ PORT = 12000  # Argo Events' examples' webhook port
 ENDPOINT = "/events"  # the same path as a `grange scheduler`'s
 
 
-def event_source(name: str, event: str, namespace: str, event_bus: str) -> dict[str, Any]:
-    """The EventSource ``name`` with the one webhook event ``event``."""
+#: The key of the token in ``[argo] events_webhook_token_secret``: the pods get the Secret
+#: as environment variables, so the same key is their ``GRANGE_EVENTS_TOKEN``.
+TOKEN_KEY = "GRANGE_EVENTS_TOKEN"
+
+
+def event_source(
+    name: str, event: str, namespace: str, event_bus: str, *, token_secret: str | None = None
+) -> dict[str, Any]:
+    """The EventSource ``name`` with the one webhook event ``event``; with
+    ``token_secret``, the webhook refuses a request without ``Authorization: Bearer
+    <the Secret's GRANGE_EVENTS_TOKEN>`` (Argo Events' ``authSecret``)."""
     source = e.EventSource(
         metadata=ObjectMeta(
             name=name,
@@ -44,7 +53,13 @@ def event_source(name: str, event: str, namespace: str, event_bus: str) -> dict[
     doc = {"apiVersion": API_VERSION, "kind": "EventSource", **to_dict(source)}
     # hera nests the webhook's fields under webhookContext; the API has them inline (and
     # its schema requires url: "", a public URL only registering sources such as GitHub's need)
-    hook = e.WebhookContext(endpoint=ENDPOINT, method="POST", port=str(PORT), url="")
+    hook = e.WebhookContext(
+        endpoint=ENDPOINT,
+        method="POST",
+        port=str(PORT),
+        url="",
+        auth_secret=SecretKeySelector(name=token_secret, key=TOKEN_KEY) if token_secret else None,
+    )
     doc["spec"]["webhook"] = {event: to_dict(hook)}
     return doc
 

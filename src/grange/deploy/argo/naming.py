@@ -159,7 +159,7 @@ TRIGGER_PARAMETER_PREFIX = "grange-trigger-"
 _DEPENDENCY_ROOM = 40
 
 
-def _short_hash(text: str, length: int = 4) -> str:
+def short_hash(text: str, length: int = 4) -> str:
     digest = hashlib.sha1(text.encode("utf-8")).digest()
     return base64.b32encode(digest).decode("ascii").lower()[:length]
 
@@ -169,7 +169,7 @@ def event_dependency(event: str) -> str:
     and ``-``) plus 4 characters of a hash of the exact name, so that names differing
     only in dots or case stay apart."""
     base = re.sub(r"[^a-z0-9]+", "-", event.lower()).strip("-")[:_DEPENDENCY_ROOM].strip("-")
-    return f"{base or 'event'}-{_short_hash(event)}"
+    return f"{base or 'event'}-{short_hash(event)}"
 
 
 def trigger_parameter(kind: str, dependency: str) -> str:

@@ -44,19 +44,42 @@ from hera.events.models.io.k8s.apimachinery.pkg.apis.meta.v1 import ObjectMeta
 from grange.decorators.triggers import EventDependency, Triggers
 from grange.deploy.argo import metadata
 from grange.deploy.argo.manifests import API_VERSION, to_dict
-from grange.deploy.argo.naming import event_dependency, trigger_parameter
+from grange.deploy.argo.naming import event_dependency, short_hash, trigger_parameter
 from grange.deploy.argo.settings import ArgoSettings
 from grange.exceptions import CompileError
 from grange.graph.model import FlowGraph, ParameterInfo
 
 # Metaflow's rules: event names of these characters only; payload fields a gjson path
 # and a Go template string can name as they are.
-_EVENT_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_FIELD = re.compile(r"^[A-Za-z0-9_-]+$")
+_EVENT_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # fullmatch: no trailing newline
+_FIELD = re.compile(r"[A-Za-z0-9_-]+")
+# govaluate (Argo Events' filter expressions) reads a quoted literal that parses as one of
+# these dates as a number (its unix time): ``name == '2024-01-01'`` then never matches the
+# string field. The ISO shapes of its list (parsing.go tryParseTime); the others (ANSIC,
+# Kitchen, ...) need ':' or ' ', which no event name holds.
+_GOVALUATE_DATE = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+)
 # Argo Events' own fields of a trigger_on_finish filter, as Metaflow's end events carry them.
 AUTO_FIELD = "auto-generated-by-metaflow"
 # The sensor pod does little: a small guaranteed-QoS container, as Metaflow's.
 _SENSOR_RESOURCES = {"cpu": "100m", "memory": "250Mi"}
+# An event's payload reaches the start step on its command line (one argument, which
+# Linux limits to 128 KiB, and Argo's resolved template, one environment string on Argo
+# < 3.5.2): at most 32 KiB of JSON, as a parameter value (parameters.MAX_VALUE_BYTES).
+MAX_PAYLOAD_BYTES = 32 * 1024
+#: The hidden payload parameter's value when the payload was larger: the start step
+#: refuses the run saying so (grange.runtime.argo_task.split_trigger_parameters).
+OVERSIZE_FIELD = "grange-payload-too-large"
+# Fails (so that Argo Events takes the dataKey's raw text, numbers exact) unless the
+# payload is too large; then a small marker with its size.
+OVERSIZE_TEMPLATE = (
+    "{{ $p := toRawJson $.Input.body.payload }}"
+    f"{{{{ if gt (len $p) {MAX_PAYLOAD_BYTES} }}}}"
+    f'{{"{OVERSIZE_FIELD}":{{{{ len $p }}}}}}'
+    '{{ else }}{{ fail "within the limit: the payload as it came" }}{{ end }}'
+)
 # Creating the Workflow: 3 more tries after 10 s, 20 s and 40 s.
 TRIGGER_RETRY = {"steps": 4, "duration": "10s", "factor": 2}
 
@@ -73,8 +96,27 @@ class Dependency:
 
 
 def sensor_name(template: str) -> str:
-    """The Sensor's name: the template's with ``.`` as ``-`` (as Metaflow's)."""
-    return template.replace(".", "-")
+    """The Sensor's name: the template's; with ``.`` as ``-`` (as Metaflow's) plus 5
+    characters of a hash of the template's name when it had dots, so that ``a.b`` and
+    ``a-b`` (``proj.user.john.doe.flow`` and ``proj.user.john-doe.flow``) never share
+    a Sensor."""
+    if "." not in template:
+        return template
+    return f"{template.replace('.', '-')}-{short_hash(template, 5)}"
+
+
+def reads_as_date(text: str) -> bool:
+    """Whether govaluate reads the quoted literal ``text`` as a date (a number)."""
+    import datetime
+
+    m = _GOVALUATE_DATE.fullmatch(text)
+    if not m:
+        return False
+    try:
+        datetime.date.fromisoformat(m.group("date"))
+    except ValueError:  # Go's time.Parse refuses 2024-02-30 too: a plain string then
+        return False
+    return True
 
 
 def dependencies(triggers: Triggers, graph: FlowGraph) -> list[Dependency]:
@@ -87,12 +129,21 @@ def dependencies(triggers: Triggers, graph: FlowGraph) -> list[Dependency]:
     seen: dict[str, str] = {}
     implicit = triggers.kind == "event" and len(triggers.dependencies) == 1
     for dep in triggers.dependencies:
-        if not _EVENT_NAME.match(dep.name):
+        if not _EVENT_NAME.fullmatch(dep.name):
             raise CompileError(
                 f"event name {dep.name!r} can hold only letters, digits, '_', '-' and '.'",
                 file=graph.file,
                 line=graph.line,
                 fix="rename the event in @trigger",
+            )
+        if reads_as_date(dep.name):
+            raise CompileError(
+                f"event name {dep.name!r} reads as a date in Argo Events' filter expressions "
+                "(govaluate turns a quoted date into a number), so the Sensor would never "
+                "match it",
+                file=graph.file,
+                line=graph.line,
+                fix=f"rename the event, e.g. 'data-{dep.name}'",
             )
         mapping = dict(dep.parameters)
         if implicit and not mapping:
@@ -152,7 +203,7 @@ def _check_mapping(
             parameter=param,
             fix="map the field to a str parameter (e.g. the file's location)",
         )
-    if not _FIELD.match(payload_field):
+    if not _FIELD.fullmatch(payload_field):
         raise CompileError(
             f"payload field {payload_field!r} (parameter '{param}' of event {dep.name!r}) "
             "can hold only letters, digits, '_' and '-' on Argo",
@@ -205,7 +256,11 @@ def sensor(
         trigger_parameters.append(
             e.TriggerParameter(
                 src=e.TriggerParameterSource(
-                    dependency_name=dep.name, data_key="body.payload", value="null"
+                    dependency_name=dep.name,
+                    # a payload within the limit fails the template: the key's raw text
+                    data_template=OVERSIZE_TEMPLATE,
+                    data_key="body.payload",
+                    value="null",
                 ),
                 dest=destination(dep.parameter),
             )
@@ -298,16 +353,26 @@ def _expr(expr: str, name: str, payload_field: str) -> e.ExprFilter:
 def _quote(text: str) -> str:
     if "'" in text or "\\" in text:
         raise CompileError(f"{text!r} cannot be quoted in an Argo Events filter")
+    if reads_as_date(text):
+        raise CompileError(
+            f"{text!r} reads as a date in Argo Events' filter expressions (govaluate turns "
+            "a quoted date into a number): a filter on it would never match",
+            fix="use a project or branch name that is not a date",
+        )
     return f"'{text}'"
 
 
 def data_template(payload_field: str) -> str:
     """A Sprig template rendering the payload's ``payload_field`` as JSON (the
     workflow argument's encoding); without the field it fails, so that Argo Events
-    uses the parameter source's ``value`` (the default) instead."""
+    uses the parameter source's ``value`` (the default) instead. A value past
+    :data:`MAX_PAYLOAD_BYTES` is ``null`` (its payload is too, marked so: the start
+    step refuses the run with a clear message rather than the pod dying on a too
+    long command line)."""
     return (
         f'{{{{ if hasKey $.Input.body.payload "{payload_field}" }}}}'
-        f'{{{{ get $.Input.body.payload "{payload_field}" | toRawJson }}}}'
+        f'{{{{ $v := get $.Input.body.payload "{payload_field}" | toRawJson }}}}'
+        f"{{{{ if gt (len $v) {MAX_PAYLOAD_BYTES} }}}}null{{{{ else }}}}{{{{ $v }}}}{{{{ end }}}}"
         '{{ else }}{{ fail "use the default" }}{{ end }}'
     )
 
@@ -353,6 +418,7 @@ __all__ = [
     "dependencies",
     "destination",
     "hidden_parameters",
+    "reads_as_date",
     "sensor",
     "sensor_name",
 ]
