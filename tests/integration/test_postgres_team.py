@@ -63,6 +63,10 @@ def _downgrade_to_1(url: str) -> None:
     with engine.begin() as connection:
         for column in ("runtime_host", "runtime_pid", "runtime_started"):
             connection.exec_driver_sql(f"ALTER TABLE runs DROP COLUMN {column}")
+        for table in (
+            "events", "deployments", "scheduler_state", "deployment_runs", "scheduler_leases"
+        ):  # fmt: skip
+            connection.exec_driver_sql(f"DROP TABLE {table}")
         connection.exec_driver_sql("UPDATE schema_version SET version = 1")
     engine.dispose()
     dispose_all()
@@ -78,7 +82,7 @@ def test_an_older_database_is_refused_until_upgraded_once(runner: Runner) -> Non
         assert refused.returncode == 2 and "grange db upgrade" in refused.stderr
         assert "Traceback" not in refused.stderr
         status = grange(runner, "db", "status", GRANGE_METADATA=url)
-        assert "1; this grange needs 2: run 'grange db upgrade' once" in status.stdout
+        assert "1; this grange needs 3: run 'grange db upgrade' once" in status.stdout
         # four teammates upgrade at once: they queue on the lock, one does the work
         procs = [
             subprocess.Popen(
@@ -94,10 +98,11 @@ def test_an_older_database_is_refused_until_upgraded_once(runner: Runner) -> Non
         outputs = [p.communicate() for p in procs]
         assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
         done = [out for out, _ in outputs if "applied migration 2" in out]
-        assert len(done) == 1 and "from schema version 1 to 2" in done[0]
-        assert sum("is up to date (schema version 2)" in out for out, _ in outputs) == 3
+        assert len(done) == 1 and "from schema version 1 to 3" in done[0]
+        assert "applied migration 3: events and the local scheduler" in done[0]
+        assert sum("is up to date (schema version 3)" in out for out, _ in outputs) == 3
         engine = sa.create_engine(normalize_url(url))
-        assert migrations.schema_version(engine) == 2
+        assert migrations.schema_version(engine) == 3
         engine.dispose()
         runner.run("linear", top=("--metadata", url))
 
