@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from grange.cli.argo_tokens import PREFIX, TOKEN_ANNOTATION, ProductionTokens
 from grange.cli.context import FlowContext
 from grange.cli.runtime_options import datastore_root, effective, metadata_url
 from grange.exceptions import CommandError
@@ -35,9 +35,6 @@ if TYPE_CHECKING:
     from grange.config import Effective
     from grange.deploy.cluster import ArgoCluster, ClusterSettings
 
-PREFIX = "grange.dev/"  # as grange.deploy.argo.metadata's
-TOKEN_ANNOTATION = PREFIX + "production-token"
-OWNER_ANNOTATION = PREFIX + "owner"
 RUN_PREFIX = "argo-"
 # The keys of a profile's [argo] table (the [kubernetes] ones are compute's).
 ARGO_SETTINGS = {
@@ -226,7 +223,7 @@ class Deployment:
             self.cluster.apply(doc)
             flow.say(f"{doc['kind']} {doc['metadata']['name']} applied.")
         events_notes(self, settings)
-        self._save_token(name, token)
+        self.tokens.save(name, token)
         _write_attributes(options.get("deployer_attribute_file"), name, flow.flow_name)
         verb = "updated" if replaced else "created"
         flow.say(
@@ -316,53 +313,12 @@ class Deployment:
         return env
 
     # -- ownership ---------------------------------------------------------------
+    @property
+    def tokens(self) -> ProductionTokens:
+        return ProductionTokens(self.namespace, self.flow.say)
+
     def _token_for_create(self, name: str, options: dict[str, Any]) -> str:
-        existing = self.cluster.get("WorkflowTemplate", name)
-        if options.get("given_token"):
-            return str(options["given_token"])
-        if options.get("generate_new_token") or existing is None:
-            return _new_token()
-        self._check_owner(existing, name, options.get("authorize"))
-        return str(existing["metadata"]["annotations"][TOKEN_ANNOTATION])
-
-    def _check_owner(self, existing: dict[str, Any], name: str, authorize: str | None) -> None:
-        annotations = existing.get("metadata", {}).get("annotations") or {}
-        token = annotations.get(TOKEN_ANNOTATION)
-        if token is None:
-            raise CommandError(
-                f"the WorkflowTemplate {name} in namespace {self.namespace} was not deployed "
-                "by grange",
-                fix="choose another name with `argo-workflows --name NAME ...`",
-            )
-        if token in (authorize, self._saved_token(name)):
-            return
-        owner = annotations.get(OWNER_ANNOTATION, "someone else")
-        raise CommandError(
-            f"the deployment {name} belongs to {owner} (another production token)",
-            fix=f"ask {owner} for its token and pass --authorize TOKEN, or take the deployment "
-            "over with --generate-new-token",
-        )
-
-    def _token_file(self, name: str) -> Path:
-        home = Path(os.environ.get("GRANGE_HOME") or Path.home() / ".grange")
-        return home / "tokens" / f"{self.namespace}.{name}"
-
-    def _saved_token(self, name: str) -> str | None:
-        try:
-            return self._token_file(name).read_text().strip() or None
-        except OSError:
-            return None
-
-    def _save_token(self, name: str, token: str | None) -> None:
-        if token is None:
-            return
-        path = self._token_file(name)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(token + "\n")
-            path.chmod(0o600)
-        except OSError as err:
-            self.flow.say(f"Warning: could not save the production token in {path}: {err}")
+        return self.tokens.for_create(self.cluster.get("WorkflowTemplate", name), name, options)
 
     # -- runs --------------------------------------------------------------------
     def trigger(self, options: dict[str, Any]) -> None:
@@ -441,7 +397,7 @@ class Deployment:
                 f"no deployment {name} in namespace {self.namespace}",
                 fix="check the name (argo-workflows list-workflow-templates) and the branch",
             )
-        self._check_owner(existing, name, authorize)
+        self.tokens.check_owner(existing, name, authorize)
         annotations = existing["metadata"].get("annotations") or {}
         deleted = []
         if delete_owned(self, "CronWorkflow", name, name):
@@ -499,10 +455,6 @@ def _phase(workflow: dict[str, Any]) -> str:
     if (workflow.get("spec") or {}).get("suspend") and phase == "Running":
         return "Suspended"
     return str(phase)
-
-
-def _new_token() -> str:
-    return "grange-" + secrets.token_hex(8)
 
 
 def _write_attributes(path: str | None, name: str, flow: str, **extra: str) -> None:
