@@ -104,3 +104,18 @@ def test_the_local_testing_examples_print_what_the_page_says(runner: Runner) -> 
         "TrainFlow/1",
     ):
         assert line in page, line
+
+
+def test_the_readme_two_flow_example_runs_as_its_triggers_would(runner: Runner) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(# (training|inference)\.py\n.*?)```", readme, re.S)
+    assert [name for _, name in blocks] == ["training", "inference"]
+    for body, name in blocks:
+        assert '__name__ == "__main__"' in body  # copied as is, the file runs
+        (runner.cwd / f"{name}.py").write_text(body)
+    top = ("--trigger-event", "new_data", "--trigger-payload", "date=2026-01-01")
+    training = runner.run(runner.cwd / "training.py", top=top)
+    assert Run(f"TrainingFlow/{training.run_id}").data.model == "model-for-2026-01-01"
+    upstream = ("--trigger", f"TrainingFlow/{training.run_id}")
+    inference = runner.run(runner.cwd / "inference.py", top=upstream)
+    assert Run(f"InferenceFlow/{inference.run_id}").data.model == "model-for-2026-01-01"

@@ -182,3 +182,22 @@ def test_trigger_options_after_the_command_too(runner: Runner, tmp_path: Path) -
         "trigger_event", "--trigger-event", "b", top=("--trigger-event", "a"), ok=False
     )
     assert "--trigger-event is given before the command (a) and after it (b)" in result.stderr
+
+
+def test_several_upstream_runs_are_all_listed_the_latest_first(runner: Runner) -> None:
+    first, second = _upstream(runner), _upstream(runner)
+    result = runner.run(
+        "trigger_downstream",
+        top=(
+            "--trigger", f"TriggerUpstreamFlow/{first}",
+            "--trigger", f"TriggerUpstreamFlow/{second}",
+        ),  # fmt: skip
+    )
+    trigger = Run(f"TriggerDownstreamFlow/{result.run_id}").trigger
+    assert trigger is not None and trigger.runs is not None
+    assert [r.pathspec for r in trigger.runs] == [
+        f"TriggerUpstreamFlow/{second}",
+        f"TriggerUpstreamFlow/{first}",
+    ]
+    assert trigger.run.pathspec == f"TriggerUpstreamFlow/{second}"
+    assert [e.type for e in trigger.events] == ["run", "run"]

@@ -214,4 +214,7 @@ def run_end_event(run: Run) -> TriggerEvent:
     }
     if project_flow_name:
         payload["project_flow_name"] = project_flow_name
-    return TriggerEvent(name=name, id=end.pathspec, timestamp=at, type="run", payload=payload)
+    # The payload's time is whole seconds (the wire format); the event's is exact, so
+    # that several upstream runs sort the latest first, as Metaflow's by finished_at.
+    exact = finished.timestamp() if finished is not None else 0.0
+    return TriggerEvent(name=name, id=end.pathspec, timestamp=exact, type="run", payload=payload)
