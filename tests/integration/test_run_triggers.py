@@ -186,13 +186,8 @@ def test_trigger_options_after_the_command_too(runner: Runner, tmp_path: Path) -
 
 def test_several_upstream_runs_are_all_listed_the_latest_first(runner: Runner) -> None:
     first, second = _upstream(runner), _upstream(runner)
-    result = runner.run(
-        "trigger_downstream",
-        top=(
-            "--trigger", f"TriggerUpstreamFlow/{first}",
-            "--trigger", f"TriggerUpstreamFlow/{second}",
-        ),  # fmt: skip
-    )
+    top = [f"--trigger=TriggerUpstreamFlow/{run_id}" for run_id in (first, second)]
+    result = runner.run("trigger_downstream", top=tuple(top))
     trigger = Run(f"TriggerDownstreamFlow/{result.run_id}").trigger
     assert trigger is not None and trigger.runs is not None
     assert [r.pathspec for r in trigger.runs] == [
