@@ -12,9 +12,10 @@ this flow succeeds).
     grange scheduler &
     grange events publish github_push --payload-file examples/ml_workflow/push.json
 
-``--dataset`` takes an absolute path (the runs start in the scheduler's work
-directory). Without it, the run reads the ``data.csv`` next to the flow file
-in its code package: deploy with ``--package-suffixes .csv`` to include it
+``--dataset`` is an absolute path here: a relative one is read next to the flow
+file in its code package (runs start from the package, not from where you
+deployed). Without it, the run reads the ``data.csv`` next to the flow file in
+its code package: deploy with ``--package-suffixes .csv`` to include it
 (``python examples/ml_workflow/ingest.py --package-suffixes .csv deploy``);
 that copy is the one deployed and does not change.
 
@@ -46,14 +47,15 @@ class IngestFlow(FlowSpec):
     commit = Parameter("commit", default="unknown", help="the pushed commit")
     dataset = Parameter(
         "dataset",
-        default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "data.csv"),
-        help="the dataset (CSV: x,y); by default the data.csv next to this file",
+        default="data.csv",
+        help="the dataset (CSV: x,y); a relative path is read next to this file",
     )
 
     @step
     def start(self):
         """Fingerprint the data; go on only if it changed since the last ingestion."""
-        with open(self.dataset, "rb") as f:
+        here = os.path.dirname(os.path.abspath(__file__))
+        with open(os.path.join(here, self.dataset), "rb") as f:  # an absolute path stays
             data = f.read()
         self.fingerprint = hashlib.sha256(data).hexdigest()
         self.previous = previous_fingerprint()
