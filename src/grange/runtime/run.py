@@ -52,7 +52,13 @@ from grange.runtime.summary import summarize
 from grange.runtime.zygote import ForkLauncher
 from grange.task.execute import flow_facts, run_task
 from grange.task.spec import TaskSpec
-from grange.task.stores import PARAMETERS_STEP, PARAMETERS_TASK, TaskStores, write_parameters
+from grange.task.stores import (
+    PARAMETERS_STEP,
+    PARAMETERS_TASK,
+    TaskStores,
+    parameters_record,
+    save_parameters,
+)
 
 
 @dataclass
@@ -148,6 +154,14 @@ def execute(req: RunRequest) -> int:
         code_package, package_notes = packaging.result()
         for text in package_notes:
             output.notice(text)
+        # A new run's parameter blobs are stored before its claim, and its _parameters
+        # task committed right after it: a run killed in between (kill -9) has as
+        # little chance as possible to be claimed with nothing to resume from.
+        param_blobs = (
+            save_parameters(stores, {**flow_constants(flow_cls), **values})
+            if plan is None
+            else None
+        )
         run_id = start_run(
             metadata,
             blobs,
@@ -162,6 +176,9 @@ def execute(req: RunRequest) -> int:
             extra=_claim_extra(req, blobs, plan, code_package),
         )
         try:
+            early_params = None
+            if param_blobs is not None:
+                early_params = parameters_record(stores, run_id, param_blobs)
             if req.run_id_file:
                 Path(req.run_id_file).write_text(run_id)
             output.run_started(flow, run_id, resumed_from=plan.origin_run_id if plan else None)
@@ -174,11 +191,10 @@ def execute(req: RunRequest) -> int:
                 Pending(PARAMETERS_STEP, (), ()),
                 plan,
             )
-            if plan is None:
-                params_record = write_parameters(
-                    stores, run_id, {**flow_constants(flow_cls), **values}
-                )
+            if early_params is not None:
+                params_record = early_params
             else:
+                assert plan is not None  # a new run's were committed above
                 params_record = plan.clone_parameters(params_spec)
             recorder.cloned(params_spec, params_record)
             counter = iter(range(1, sys.maxsize))

@@ -105,8 +105,19 @@ class TaskStores:
 
 def write_parameters(stores: TaskStores, run_id: str, values: Mapping[str, Any]) -> AttemptRecord:
     """Store a run's parameter values (and flow constants) as its ``_parameters`` task."""
+    return parameters_record(stores, run_id, save_parameters(stores, values))
+
+
+def save_parameters(stores: TaskStores, values: Mapping[str, Any]) -> dict[str, ArtifactRef]:
+    """The parameter values' blobs, stored (content-addressed: before the run has an id)."""
+    return stores.save_artifacts(values, PARAMETERS_STEP)  # one batch (S3: concurrent)
+
+
+def parameters_record(
+    stores: TaskStores, run_id: str, artifacts: dict[str, ArtifactRef]
+) -> AttemptRecord:
+    """Commit the ``_parameters`` task of ``run_id`` from blobs :func:`save_parameters` stored."""
     now = time.time()
-    artifacts = stores.save_artifacts(values, PARAMETERS_STEP)  # one batch (S3: concurrent)
     record = AttemptRecord(
         flow=stores.flow,
         run_id=run_id,
