@@ -104,6 +104,24 @@ class FlowContext:
             click.echo(message, err=True)
 
 
+def store_settings(
+    datastore: str | None, datastore_root: str | None, metadata: str | None
+) -> Settings:
+    """The store options of a ``grange`` command (``db``, ``runs``, ``events``,
+    ``deployments``, ``scheduler``), under the top-level ``--profile``, ``--debug``
+    and ``--quiet``."""
+    ctx = click.get_current_context(silent=True)
+    base = (ctx.find_object(Settings) if ctx is not None else None) or Settings()
+    return Settings(
+        debug=base.debug,
+        quiet=base.quiet,
+        datastore=datastore,
+        datastore_root=datastore_root,
+        metadata=metadata,
+        profile=base.profile,
+    )
+
+
 pass_flow = click.make_pass_decorator(FlowContext)
 """Decorate a command callback to receive the :class:`FlowContext` first."""
 

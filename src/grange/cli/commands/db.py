@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from grange.cli.context import Settings
+from grange.cli.context import Settings, store_settings
 from grange.cli.options import store_options
 from grange.cli.runtime_options import datastore_root, metadata_url
 from grange.exceptions import CommandError, MetadataError, StoreReadOnlyError
@@ -216,7 +216,7 @@ class _Target:
         from grange.metastore.urls import mask_url
         from grange.reindex import flows_in
 
-        self.settings = _settings(kind, root_option, metadata)
+        self.settings = store_settings(kind, root_option, metadata)
         self.location = _datastore(self.settings)
         self.root = self.location.index_dir  # where a local index lives
         metadata = metadata_url(self.settings)  # the flag, else the profile's
@@ -249,20 +249,6 @@ class _Target:
         return MetadataStore.from_url(self.url)
 
 
-def _settings(kind: str | None, root_option: str | None, metadata: str | None) -> Settings:
-    """The store options of a ``db`` command, under the top-level ``--profile``."""
-    ctx = click.get_current_context(silent=True)
-    base = (ctx.find_object(Settings) if ctx is not None else None) or Settings()
-    return Settings(
-        debug=base.debug,
-        quiet=base.quiet,
-        datastore=kind,
-        datastore_root=root_option,
-        metadata=metadata,
-        profile=base.profile,
-    )
-
-
 def _index_url(
     kind: str | None, root_option: str | None, metadata: str | None, *, must_exist: bool
 ) -> tuple[str | None, str]:
@@ -270,7 +256,7 @@ def _index_url(
     from grange.metastore import sqlite_url
     from grange.metastore.urls import mask_url
 
-    settings = _settings(kind, root_option, metadata)
+    settings = store_settings(kind, root_option, metadata)
     metadata = metadata_url(settings)  # the flag, else the profile's
     if metadata not in (None, "", "local"):
         return str(metadata), mask_url(str(metadata))

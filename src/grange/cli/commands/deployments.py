@@ -15,29 +15,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from grange.cli.context import Settings
+from grange.cli.context import Settings, store_settings
 from grange.cli.errors import GuardedGroup
 from grange.cli.options import store_options
 
 if TYPE_CHECKING:
     from grange.events.deployments import Deployment
     from grange.metastore import MetadataStore
-
-
-def store_settings(
-    datastore: str | None, datastore_root: str | None, metadata: str | None
-) -> Settings:
-    """The store options of a ``grange`` command, under the top-level ``--profile``."""
-    ctx = click.get_current_context(silent=True)
-    base = (ctx.find_object(Settings) if ctx is not None else None) or Settings()
-    return Settings(
-        debug=base.debug,
-        quiet=base.quiet,
-        datastore=datastore,
-        datastore_root=datastore_root,
-        metadata=metadata,
-        profile=base.profile,
-    )
 
 
 def open_store(settings: Settings) -> tuple[MetadataStore, str]:

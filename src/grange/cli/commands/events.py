@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from grange.cli.context import Settings
+from grange.cli.context import Settings, store_settings
 from grange.cli.options import store_options
 from grange.cli.reading import table
 from grange.exceptions import CommandError
@@ -76,7 +76,7 @@ def publish(
     from grange.events.model import EventRecord
     from grange.events.publish import deliver
 
-    settings = _settings(ctx, datastore, datastore_root, metadata)
+    settings = store_settings(datastore, datastore_root, metadata)
     payload = {**_payload_file(payload_file), **_fields(fields)}
     record = EventRecord.new(name, payload, source="cli", event_id=event_id)
     chosen = _event_settings(settings)
@@ -125,7 +125,7 @@ def list_command(
     metadata: str | None,
 ) -> None:
     """Print the events."""
-    settings = _settings(ctx, datastore, datastore_root, metadata)
+    settings = store_settings(datastore, datastore_root, metadata)
     if url:
         found = _remote(url, name, limit, _event_settings(settings).token)
         where = url
@@ -143,20 +143,6 @@ def list_command(
     rows = [["TIME", "NAME", "ID", "SOURCE", "USER", "PAYLOAD"]]
     rows += [_row(event) for event in found]
     click.echo(table(rows))
-
-
-def _settings(
-    ctx: click.Context, datastore: str | None, datastore_root: str | None, metadata: str | None
-) -> Settings:
-    base = ctx.find_object(Settings) or Settings()
-    return Settings(
-        debug=base.debug,
-        quiet=base.quiet,
-        datastore=datastore,
-        datastore_root=datastore_root,
-        metadata=metadata,
-        profile=base.profile,
-    )
 
 
 def _event_settings(settings: Settings) -> EventSettings:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from grange.cli.context import Settings
+from grange.cli.context import store_settings
 from grange.cli.options import store_options
 from grange.cli.reading import connect, duration, table, when
 from grange.exceptions import NamespaceMismatch
@@ -56,15 +56,7 @@ def runs(
     """Print the table of runs."""
     from grange.client import Metaflow, get_metadata, get_namespace
 
-    base = ctx.find_object(Settings) or Settings()
-    settings = Settings(
-        debug=base.debug,
-        quiet=base.quiet,
-        datastore=datastore,
-        datastore_root=datastore_root,
-        metadata=metadata,
-        profile=base.profile,
-    )
+    settings = store_settings(datastore, datastore_root, metadata)
     connect(settings, every_namespace=every_user)
     flows = [_flow(flow_name)] if flow_name else Metaflow().flows
     found = [run for flow in flows for run in itertools.islice(flow, limit)]

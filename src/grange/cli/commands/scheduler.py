@@ -65,7 +65,8 @@ def scheduler(
     datastore_root: str | None,
     metadata: str | None,
 ) -> None:
-    from grange.cli.commands.deployments import open_store, store_settings
+    from grange.cli.commands.deployments import open_store
+    from grange.cli.context import store_settings
     from grange.cli.runtime_options import effective, metadata_url
     from grange.events.scheduler.clock import clock_from_env
     from grange.events.scheduler.service import Service, ServiceOptions, default_workdir
