@@ -1,0 +1,315 @@
+"""``grange ui`` in headless Chromium, over a store of real runs.
+
+One store (real runs of tests/flows/ui), one ``grange ui`` server and one
+browser serve the whole module; each test opens its own browser context.
+The tests click through the pages as a user does (flows -> runs -> run ->
+task -> card), watch a running flow update live without reloading, and try
+hostile text in tags, parameters and cards. Every page is screenshot into
+``test-artifacts/screenshots/`` (:func:`browser.screenshot_dir`).
+
+``GRANGE_UPDATE_SCREENSHOT=1`` also writes the README's screenshot,
+``docs/ui-screenshot.png`` (a run page at 1280x800).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from browser import BROWSER_SKIP, ROOT, launch_chromium, screenshot_dir
+from ui_support import (
+    GUARD_SECONDS,
+    HOSTILE,
+    UI_FLOWS,
+    Store,
+    UiServer,
+    kill_quietly,
+    make_store,
+    start_run,
+    wait_for,
+)
+
+pytestmark = BROWSER_SKIP
+
+GUARD_MS = GUARD_SECONDS * 1000  # failure guards for the browser's waits, never timings
+VIEWPORT = {"width": 1280, "height": 800}
+SHAPES_STEPS = {"start", "square", "gather", "decide", "heads", "tails", "after", "end"}
+SHAPES_TASKS = 9  # start, 3 x square, gather, decide, heads, after, end (tails never runs)
+NO_PWN = "() => typeof window.pwned === 'undefined'"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    return make_store(tmp_path_factory.mktemp("ui-store"))
+
+
+@pytest.fixture(scope="module")
+def card_run(store: Store) -> str:
+    """A run of UiCardFlow (a default @card with a DataFrame, Markdown and a chart)."""
+    done = store.runner.run(UI_FLOWS / "cards.py")
+    assert done.run_id
+    return done.run_id
+
+
+@pytest.fixture(scope="module")
+def ui(store: Store) -> Iterator[UiServer]:
+    server = UiServer(store.folder, store.env(), store.folder / "ui.log").start()
+    yield server
+    code = server.stop()
+    assert server.proc is not None and server.proc.poll() is not None, "grange ui did not exit"
+    assert code is not None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(GUARD_MS)
+    errors: list[str] = []
+    tab = context.new_page()
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def shot(page: Any, name: str) -> Path:
+    path = screenshot_dir() / f"ui-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def expect(locator: Any) -> Any:
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
+def open_task(page: Any, step: str) -> None:
+    """From a run page, go to a task of ``step`` by the links the page offers: a
+    link to the task itself, or the DAG node's link and then a task link there."""
+    task_links = f"a[href*='/steps/{step}/tasks/']"
+    if page.locator(task_links).count() == 0:
+        page.locator(f"[data-testid=dag-node][data-step={step}] a, a:has([data-step={step}])").first.click()
+        page.wait_for_load_state()
+    if not re.search(rf"/steps/{step}/tasks/[^/?]+", page.url):
+        page.locator(task_links).first.click()
+    page.wait_for_url(re.compile(rf"/steps/{step}/tasks/[^/?]+"))
+
+
+def as_int(text: str) -> int:
+    return int(text.strip().replace(",", ""))
+
+
+# -- clicking through ------------------------------------------------------------------------
+
+
+def test_flows_runs_run_and_task_pages_by_clicking(ui: UiServer, store: Store, page: Any) -> None:
+    page.goto(ui.url("/"))
+    row = page.locator("tr[data-testid=flow-row][data-flow=UiShapesFlow]")
+    expect(row).to_be_visible()
+    expect(page.locator("tr[data-testid=flow-row][data-flow=UiFailFlow]")).to_be_visible()
+    shot(page, "flows")
+
+    row.locator("a").first.click()
+    page.wait_for_url(re.compile(r"/flows/UiShapesFlow(\?.*)?$"))
+    run_row = page.locator(f"tr[data-testid=run-row][data-run='{store.shapes}']")
+    expect(run_row).to_be_visible()
+    expect(run_row.locator("[data-testid=run-status]")).to_contain_text(
+        re.compile("succeeded|ok|done", re.I)
+    )
+    expect(page.locator(f"tr[data-testid=run-row][data-run='{store.hostile}']")).to_be_visible()
+    shot(page, "runs")
+
+    run_row.locator(f"a[href*='/runs/{store.shapes}']").first.click()
+    page.wait_for_url(re.compile(rf"/flows/UiShapesFlow/runs/{store.shapes}(\?.*)?$"))
+    dag = page.locator("[data-testid=dag]")
+    expect(dag).to_be_visible()
+    nodes = dag.locator("[data-testid=dag-node]")
+    expect(nodes).to_have_count(len(SHAPES_STEPS))
+    drawn = {nodes.nth(i).get_attribute("data-step") for i in range(nodes.count())}
+    assert drawn == SHAPES_STEPS
+    # the foreach node counts its three tasks; both cases of the switch are drawn
+    expect(dag.locator("[data-testid=dag-node][data-step=square]")).to_contain_text("3")
+    expect(dag.locator("[data-testid=dag-node][data-step=tails]")).to_be_visible()
+    expect(page.locator("[data-testid=task-count]")).to_have_text(
+        re.compile(rf"^\s*{SHAPES_TASKS}\s*$")
+    )
+    expect(page.locator("[data-testid=timeline]")).to_be_visible()
+    expect(page.locator("[data-testid=parameters]")).to_contain_text("width")
+    expect(page.locator("[data-testid=tags]")).to_contain_text("nightly")
+    shot(page, "run")
+    if os.environ.get("GRANGE_UPDATE_SCREENSHOT"):
+        docs = ROOT / "docs" / "ui-screenshot.png"
+        page.screenshot(path=str(docs))  # the viewport: 1280x800
+        assert docs.stat().st_size < 300_000, "the README's screenshot is over 300 KB"
+
+    open_task(page, "square")
+    expect(page.locator("[data-testid=attempts]")).to_be_visible()
+    expect(page.locator("[data-testid=log-stdout]")).to_contain_text("squaring")
+    expect(page.locator("[data-testid=log-stderr]")).to_contain_text("stderr line of task")
+    expect(page.locator("[data-testid=artifacts]")).to_contain_text("value")
+    shot(page, "task")
+
+
+def test_a_failed_run_reads_failed_down_to_its_traceback(
+    ui: UiServer, store: Store, page: Any
+) -> None:
+    page.goto(ui.url("/flows/UiFailFlow"))
+    row = page.locator(f"tr[data-testid=run-row][data-run='{store.failed}']")
+    expect(row.locator("[data-testid=run-status]")).to_contain_text(re.compile("failed", re.I))
+    row.locator(f"a[href*='/runs/{store.failed}']").first.click()
+    page.wait_for_url(re.compile(rf"/runs/{store.failed}(\?.*)?$"))
+    expect(page.locator("[data-testid=dag-node][data-step=boom]")).to_be_visible()
+    shot(page, "run-failed")
+    open_task(page, "boom")
+    expect(page.locator("[data-testid=log-stdout]")).to_contain_text("about to fail")
+    expect(page.locator("[data-testid=log-stderr]")).to_contain_text(
+        "ValueError: the boom step fails on purpose"
+    )
+    shot(page, "task-failed")
+
+
+# -- cards -----------------------------------------------------------------------------------
+
+
+def test_a_card_renders_inline_in_a_sandboxed_frame(
+    ui: UiServer, store: Store, card_run: str, page: Any
+) -> None:
+    page.goto(ui.url(f"/flows/UiCardFlow/runs/{card_run}"))
+    open_task(page, "start")
+    frame_element = page.locator("iframe[data-testid=card-frame]").first
+    expect(frame_element).to_be_visible()
+    assert frame_element.get_attribute("sandbox") == "allow-scripts"
+    src = frame_element.get_attribute("src") or ""
+    assert re.match(rf"^/cards/UiCardFlow/{card_run}/start/[^/]+/[^/?]+", src), src
+
+    card = page.frame_locator("iframe[data-testid=card-frame]").first
+    expect(card.get_by_text("Quarterly sales report")).to_be_visible()
+    expect(card.get_by_text("sales_total").first).to_be_visible()  # the DataFrame's preview
+    # the chart: drawn as SVG (axis labels are text) or on a canvas by vega-embed
+    expect(card.locator("svg text:has-text('feb'), canvas").first).to_be_visible()
+    # hostile artifact text is shown as text, never run
+    expect(card.get_by_text("<script>parent.pwned", exact=False).first).to_be_visible()
+    shot(page, "task-card")
+
+    frame = frame_element.element_handle().content_frame()
+    reach = "() => { try { return String(parent.document.title) } catch (e) { return e.name } }"
+    assert frame.evaluate(reach) == "SecurityError"
+    assert frame.evaluate("() => window.origin") == "null"  # an opaque origin
+    assert frame.evaluate(NO_PWN)
+    assert page.evaluate(NO_PWN)
+
+    response = page.request.get(ui.url(src))
+    assert response.status == 200
+    assert "content-security-policy" in response.headers
+
+
+def test_a_card_file_renders_alone_with_the_network_off(
+    ui: UiServer, card_run: str, browser: Any
+) -> None:
+    """The card served by the UI is one self-contained page: opened with every
+    request but its own refused, its text and chart are there."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(GUARD_MS)
+    try:
+        tab = context.new_page()
+        tab.goto(ui.url(f"/flows/UiCardFlow/runs/{card_run}"))
+        open_task(tab, "start")
+        src = tab.locator("iframe[data-testid=card-frame]").first.get_attribute("src")
+        html = tab.request.get(ui.url(src)).text()
+        offline = context.new_page()
+        requests: list[str] = []
+        offline.route("**/*", lambda route: (requests.append(route.request.url), route.abort()))
+        offline.set_content(html)
+        expect(offline.get_by_text("Quarterly sales report")).to_be_visible()
+        expect(offline.locator("svg text:has-text('feb'), canvas").first).to_be_visible()
+        assert requests == [], f"the card asked the network for {requests}"
+    finally:
+        context.close()
+
+
+# -- hostile text ----------------------------------------------------------------------------
+
+
+def test_hostile_tags_and_parameters_are_shown_as_text(
+    ui: UiServer, store: Store, page: Any
+) -> None:
+    page.goto(ui.url("/flows/UiShapesFlow"))
+    row = page.locator(f"tr[data-testid=run-row][data-run='{store.hostile}']")
+    expect(row).to_contain_text(HOSTILE)
+    assert page.evaluate(NO_PWN)
+    assert page.locator("img[src=x]").count() == 0
+
+    page.goto(ui.url(f"/flows/UiShapesFlow/runs/{store.hostile}"))
+    expect(page.locator("[data-testid=tags]")).to_contain_text(HOSTILE)
+    expect(page.locator("[data-testid=parameters]")).to_contain_text(HOSTILE)
+    assert page.locator("img[src=x]").count() == 0
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate(NO_PWN)
+    shot(page, "run-hostile")
+
+
+# -- live updates ----------------------------------------------------------------------------
+
+
+def test_a_running_flow_appears_and_updates_without_a_reload(
+    ui: UiServer, store: Store, page: Any, tmp_path: Path
+) -> None:
+    """A run started in another terminal shows up on its flow's runs page, and its
+    run page counts new tasks as they start, both without reloading the page."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    page.goto(ui.url("/flows/UiLiveFlow"))
+    expect(page.locator(f"tr[data-testid=run-row][data-run='{store.live_first}']")).to_be_visible()
+    page.evaluate("() => { window.__notReloaded = true }")
+
+    proc, id_file = start_run(
+        store.runner, UI_FLOWS / "live.py", "--width", "3", env=store.env(UI_GATE=str(gate))
+    )
+    try:
+        wait_for(lambda: id_file.exists() and bool(id_file.read_text().strip()), "the run's id")
+        run_id = id_file.read_text().strip()
+        row = page.locator(f"tr[data-testid=run-row][data-run='{run_id}']")
+        expect(row).to_be_visible()  # pushed to the page: no reload
+        assert page.evaluate("() => window.__notReloaded === true"), "the runs page was reloaded"
+        shot(page, "runs-live")
+
+        # every foreach task is running (waiting for the gate): the run page now
+        # counts start and the three of them; opening the gate adds join and end
+        wait_for(lambda: len(list(gate.glob("waiting-*"))) == 3, "the foreach tasks to wait")
+        row.locator(f"a[href*='/runs/{run_id}']").first.click()
+        page.wait_for_url(re.compile(rf"/runs/{run_id}(\?.*)?$"))
+        count = page.locator("[data-testid=task-count]")
+        expect(count).to_have_text(re.compile(r"^\s*\d+\s*$"))
+        before = as_int(count.inner_text())
+        page.evaluate("() => { window.__notReloaded = true }")
+        shot(page, "run-live")
+
+        (gate / "go").write_text("")
+        page.wait_for_function(
+            "n => Number(document.querySelector('[data-testid=task-count]')"
+            ".textContent.trim()) === n",
+            arg=before + 2,
+            timeout=GUARD_MS,
+        )
+        assert page.evaluate("() => window.__notReloaded === true"), "the run page was reloaded"
+        assert proc.wait(timeout=GUARD_SECONDS) == 0
+        shot(page, "run-live-done")
+    finally:
+        (gate / "go").write_text("")
+        kill_quietly(proc)
