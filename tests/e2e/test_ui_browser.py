@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from browser import BROWSER_SKIP, ROOT, launch_chromium, screenshot_dir
 from ui_support import (
     GUARD_SECONDS,
     HOSTILE,
@@ -33,6 +31,8 @@ from ui_support import (
     start_run,
     wait_for,
 )
+
+from browser import BROWSER_SKIP, ROOT, launch_chromium, screenshot_dir
 
 pytestmark = BROWSER_SKIP
 
@@ -104,7 +104,9 @@ def open_task(page: Any, step: str) -> None:
     link to the task itself, or the DAG node's link and then a task link there."""
     task_links = f"a[href*='/steps/{step}/tasks/']"
     if page.locator(task_links).count() == 0:
-        page.locator(f"[data-testid=dag-node][data-step={step}] a, a:has([data-step={step}])").first.click()
+        page.locator(
+            f"[data-testid=dag-node][data-step={step}] a, a:has([data-step={step}])"
+        ).first.click()
         page.wait_for_load_state()
     if not re.search(rf"/steps/{step}/tasks/[^/?]+", page.url):
         page.locator(task_links).first.click()
