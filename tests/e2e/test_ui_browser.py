@@ -100,17 +100,15 @@ def expect(locator: Any) -> Any:
 
 
 def open_task(page: Any, step: str) -> None:
-    """From a run page, go to a task of ``step`` by the links the page offers: a
-    link to the task itself, or the DAG node's link and then a task link there."""
-    task_links = f"a[href*='/steps/{step}/tasks/']"
-    if page.locator(task_links).count() == 0:
-        page.locator(
-            f"[data-testid=dag-node][data-step={step}] a, a:has([data-step={step}])"
-        ).first.click()
-        page.wait_for_load_state()
-    if not re.search(rf"/steps/{step}/tasks/[^/?]+", page.url):
-        page.locator(task_links).first.click()
-    page.wait_for_url(re.compile(rf"/steps/{step}/tasks/[^/?]+"))
+    """From a run page, click the DAG's node of ``step`` (a link), and on the step's
+    page its first task, unless the node led to a task page already."""
+    node = f"[data-testid=dag-node][data-step={step}]"
+    page.locator(f"[data-testid=dag] :is({node} a, a:has({node}))").first.click()
+    task_page = re.compile(rf"/steps/{step}/tasks/[^/?]+")
+    page.wait_for_url(re.compile(rf"/steps/{step}(/tasks/[^/?]+)?(\?.*)?$"))
+    if not task_page.search(page.url):
+        page.locator(f"a[href*='/steps/{step}/tasks/']").first.click()
+    page.wait_for_url(task_page)
 
 
 def as_int(text: str) -> int:
