@@ -270,8 +270,9 @@ def test_hostile_tags_and_parameters_are_shown_as_text(
 def test_a_running_flow_appears_and_updates_without_a_reload(
     ui: UiServer, store: Store, page: Any, tmp_path: Path
 ) -> None:
-    """A run started in another terminal shows up on its flow's runs page, and its
-    run page counts new tasks as they start, both without reloading the page."""
+    """A run started in another terminal shows up on its flow's runs page, its run
+    page counts new tasks as they start and a running task's page shows its log
+    as it grows, all without reloading the page."""
     gate = tmp_path / "gate"
     gate.mkdir()
     page.goto(ui.url("/flows/UiLiveFlow"))
@@ -300,6 +301,15 @@ def test_a_running_flow_appears_and_updates_without_a_reload(
         page.evaluate("() => { window.__notReloaded = true }")
         shot(page, "run-live")
 
+        # a running task's log, on its own page in a second tab
+        logs = page.context.new_page()
+        logs.goto(page.url)
+        open_task(logs, "work")
+        stdout = logs.locator("[data-testid=log-stdout]")
+        expect(stdout).to_contain_text("waits for the gate")
+        logs.evaluate("() => { window.__notReloaded = true }")
+        shot(logs, "task-live")
+
         (gate / "go").write_text("")
         page.wait_for_function(
             "n => Number(document.querySelector('[data-testid=task-count]')"
@@ -308,6 +318,8 @@ def test_a_running_flow_appears_and_updates_without_a_reload(
             timeout=GUARD_MS,
         )
         assert page.evaluate("() => window.__notReloaded === true"), "the run page was reloaded"
+        expect(stdout).to_contain_text("passed the gate")  # streamed to the open page
+        assert logs.evaluate("() => window.__notReloaded === true"), "the task page was reloaded"
         assert proc.wait(timeout=GUARD_SECONDS) == 0
         shot(page, "run-live-done")
     finally:

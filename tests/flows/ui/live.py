@@ -20,10 +20,12 @@ class UiLiveFlow(FlowSpec):
     def work(self):
         gate = os.environ.get("UI_GATE")
         if gate:
+            print(f"task {self.input} waits for the gate", flush=True)
             Path(gate, f"waiting-{self.input}").write_text("")
             deadline = time.monotonic() + 600  # a guard if the test died, not a timing
             while not Path(gate, "go").exists() and time.monotonic() < deadline:
                 time.sleep(0.05)
+            print(f"task {self.input} passed the gate", flush=True)
         self.done = self.input
         self.next(self.join)
 
