@@ -67,8 +67,10 @@ def ui(store: Store) -> Iterator[UiServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    from playwright.sync_api import expect as playwright_expect
     from playwright.sync_api import sync_playwright
 
+    playwright_expect.set_options(timeout=GUARD_MS)  # a failure guard for every expect()
     with sync_playwright() as playwright:
         chromium = launch_chromium(playwright)
         yield chromium
