@@ -245,6 +245,38 @@ def test_a_card_file_renders_alone_with_the_network_off(
         context.close()
 
 
+def test_a_running_task_s_card_refreshes_in_its_frame(
+    ui: UiServer, store: Store, page: Any, tmp_path: Path
+) -> None:
+    """current.card.refresh() while the task runs: the card's frame on the open task
+    page shows the new content, without reloading the page."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    proc, id_file = start_run(
+        store.runner, UI_FLOWS / "live_card.py", env=store.env(UI_GATE=str(gate))
+    )
+    try:
+        wait_for(lambda: (gate / "waiting-go").exists(), "the card's first refresh")
+        run_id = id_file.read_text().strip()
+        page.goto(ui.url(f"/flows/UiLiveCardFlow/runs/{run_id}"))
+        open_task(page, "start")
+        card = page.frame_locator("iframe[data-testid=card-frame]").first
+        expect(card.get_by_text("stage one")).to_be_visible()
+        page.evaluate("() => { window.__notReloaded = true }")
+        shot(page, "task-card-live")
+
+        (gate / "go").write_text("")
+        expect(card.get_by_text("stage two")).to_be_visible()
+        assert page.evaluate("() => window.__notReloaded === true"), "the task page was reloaded"
+        (gate / "done").write_text("")
+        assert proc.wait(timeout=GUARD_SECONDS) == 0
+        expect(card.get_by_text("stage two")).to_be_visible()  # the final card
+    finally:
+        for name in ("go", "done"):
+            (gate / name).write_text("")
+        kill_quietly(proc)
+
+
 # -- hostile text ----------------------------------------------------------------------------
 
 
