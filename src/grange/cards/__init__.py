@@ -4,4 +4,52 @@ A card is built from components (``Markdown``, ``Table``, ``Image`` ...) into a
 *card document*, a JSON-able dict that holds data only; :func:`render.render_html`
 turns a document into one HTML page that renders with no network. Rendering a
 document never runs user code, so the UI can render a running task's live card.
+Importing this package is cheap: markdown-it, PyYAML, pandas, NumPy and
+vl-convert are imported only when a card needs them.
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+from grange.cards.components import (
+    Artifact,
+    CardComponent,
+    Error,
+    Image,
+    JSONViewer,
+    Markdown,
+    MetaflowCardComponent,
+    ProgressBar,
+    PythonCode,
+    Table,
+    ValueBox,
+    VegaChart,
+    YAMLViewer,
+)
+
+__all__ = [
+    "Artifact",
+    "CardComponent",
+    "Error",
+    "Image",
+    "JSONViewer",
+    "Markdown",
+    "MetaflowCardComponent",
+    "ProgressBar",
+    "PythonCode",
+    "Table",
+    "ValueBox",
+    "VegaChart",
+    "YAMLViewer",
+    "get_cards",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The one upward arrow: metaflow.cards.get_cards lives in the client.
+    if name == "get_cards":
+        from grange.client.cards import get_cards
+
+        return get_cards
+    raise AttributeError(f"module 'grange.cards' has no attribute {name!r}")

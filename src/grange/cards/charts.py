@@ -1,0 +1,85 @@
+"""Vega-Lite charts in a card page: the vendored Vega JavaScript, or SVG from vl-convert.
+
+The default (``"js"``) inlines Vega and Vega-Lite (``static/``, BSD-3-Clause,
+refetched by ``scripts/vendor_vega.sh``) once per page that has charts, and
+each chart's spec as JSON that cannot close its ``<script>`` element. The
+option ``"svg"`` renders each spec to SVG with ``vl-convert-python`` when the
+page is rendered (an optional dependency; without it, the JS way is used).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from importlib import resources
+from typing import Any
+
+_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_UNSAFE_SVG = re.compile(r"<\s*script|<\s*foreignObject|\son[a-z]+\s*=|javascript:|<\s*image\b", re.I)
+
+
+def script_json(value: Any) -> str:
+    """JSON for inside a ``<script>`` element: no ``<``, ``>`` or ``&`` left to close it."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, default=str)
+    return re.sub("[<>&\u2028\u2029]", lambda m: _JSON_ESCAPES[m.group(0)], text)
+
+
+@functools.lru_cache(maxsize=1)
+def vega_script() -> str:
+    """The vendored Vega and Vega-Lite builds, one after the other."""
+    static = resources.files("grange.cards") / "static"
+    parts = [(static / name).read_text(encoding="utf-8") for name in ("vega.min.js", "vega-lite.min.js")]
+    text = "\n".join(parts)
+    if "</script" in text.lower():  # scripts/vendor_vega.sh checks it too
+        raise RuntimeError("the vendored Vega build contains '</script' and cannot be inlined")
+    return text
+
+
+#: Run once at the end of a page with charts: draws each chart into its container.
+BOOT = """
+(function () {
+  var loader = vega.loader();
+  loader.load = function (uri) { return Promise.reject(new Error("a card loads no URL: " + uri)); };
+  document.querySelectorAll("[data-vega-spec]").forEach(function (el) {
+    var box = document.getElementById(el.getAttribute("data-vega-spec"));
+    try {
+      var spec = JSON.parse(el.textContent);
+      var vg = spec.$schema && /\\/vega\\/v/.test(spec.$schema) ? spec : vegaLite.compile(spec).spec;
+      var view = new vega.View(vega.parse(vg), {renderer: "svg", container: box, hover: true, loader: loader});
+      view.runAsync().then(function () { box.setAttribute("data-rendered", "true"); })
+        .catch(function (e) { fail(box, e); });
+    } catch (e) { fail(box, e); }
+  });
+  function fail(box, e) {
+    box.setAttribute("data-rendered", "error");
+    var p = document.createElement("pre");
+    p.className = "error-text";
+    p.textContent = "This chart could not be drawn: " + (e && e.message ? e.message : e);
+    box.appendChild(p);
+  }
+})();
+"""
+
+
+def have_svg_renderer() -> bool:
+    """Whether ``vl-convert-python`` can be imported (for ``charts="svg"``)."""
+    import importlib.util
+
+    return importlib.util.find_spec("vl_convert") is not None
+
+
+def spec_svg(spec: dict[str, Any]) -> str:
+    """The SVG of a Vega-Lite spec from vl-convert; raises ValueError when it cannot."""
+    import vl_convert
+
+    try:
+        svg = str(vl_convert.vegalite_to_svg(spec, allowed_base_urls=[]))
+    except TypeError:  # older vl-convert without allowed_base_urls
+        svg = str(vl_convert.vegalite_to_svg(spec))
+    except Exception as exc:
+        raise ValueError(f"vl-convert could not render the chart: {exc}") from None
+    start = svg.find("<svg")
+    if start < 0 or _UNSAFE_SVG.search(svg):
+        raise ValueError("vl-convert gave an SVG that a card does not inline")
+    return svg[start:]
