@@ -178,7 +178,8 @@ class Table(CardComponent):
     @classmethod
     def from_dataframe(cls, dataframe: Any = None, truncate: bool = True) -> Table:
         """A table of a pandas DataFrame (its first rows when ``truncate``)."""
-        if type_name(dataframe) != "pandas.core.frame.DataFrame":
+        module = getattr(type(dataframe), "__module__", "") or ""
+        if type(dataframe).__name__ != "DataFrame" or not module.startswith("pandas"):
             raise TypeError(
                 f"Table.from_dataframe() needs a pandas DataFrame, not {type_name(dataframe)}"
             )

@@ -27,7 +27,7 @@ def preview(value: Any) -> dict[str, Any]:
 
 def _preview(value: Any) -> dict[str, Any]:
     module = getattr(type(value), "__module__", "") or ""
-    if module.startswith("pandas."):
+    if module == "pandas" or module.startswith("pandas."):
         name = type(value).__name__
         if name == "DataFrame":
             return _dataframe(value)
@@ -75,7 +75,7 @@ def _dataframe(frame: Any, *, series: bool = False) -> dict[str, Any]:
     dtypes = [[cut(str(c), 200), str(t)] for c, t in list(frame.dtypes.items())[:PREVIEW_COLUMNS]]
     return {
         "type": "dataframe",
-        "type_name": type_name(frame) if not series else "pandas.core.series.Series",
+        "type_name": "pandas.Series" if series else "pandas.DataFrame",
         "shape": [int(rows), int(cols)],
         "dtypes": dtypes,
         "headers": headers,

@@ -86,7 +86,7 @@ def _markdown_it() -> Any:
     md.enable("strikethrough")
     md.validateLink = _safe_link
 
-    def image(tokens: Any, idx: int, options: Any, env: Any) -> str:
+    def image(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
         token = tokens[idx]
         src = str(token.attrGet("src") or "")
         alt = "".join(t.content for t in (token.children or []))
@@ -350,8 +350,8 @@ def render_html(doc: dict[str, Any], *, charts_mode: str | None = None) -> str:
     if size > MAX_CARD_BYTES:
         return error_page(
             "This card is too large to show",
-            f"Its page would be {size / 1e6:.1f} MB; a card page may be at most "
-            f"{MAX_CARD_BYTES / 1e6:.0f} MB. Put less on it: fewer or smaller images, "
+            f"Its page would be {size / 2**20:.1f} MiB; a card page may be at most "
+            f"{MAX_CARD_BYTES / 2**20:g} MiB. Put less on it: fewer or smaller images, "
             "charts with fewer data points, shorter tables.",
         )
     return text
