@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-_UNSAFE_SVG = re.compile(r"<\s*script|<\s*foreignObject|\son[a-z]+\s*=|javascript:|<\s*image\b", re.I)
+_UNSAFE_TAGS = {"script", "foreignobject", "image", "iframe", "object", "embed", "use"}
 
 
 def script_json(value: Any) -> str:
@@ -39,24 +39,32 @@ def vega_script() -> str:
 #: Run once at the end of a page with charts: draws each chart into its container.
 BOOT = """
 (function () {
-  var loader = vega.loader();
-  loader.load = function (uri) { return Promise.reject(new Error("a card loads no URL: " + uri)); };
   document.querySelectorAll("[data-vega-spec]").forEach(function (el) {
     var box = document.getElementById(el.getAttribute("data-vega-spec"));
+    var loader = vega.loader();
+    loader.load = function (uri) {
+      var e = new Error("a card loads no URL (" + uri + "): put the data in the spec");
+      fail(box, e);
+      return Promise.reject(e);
+    };
     try {
       var spec = JSON.parse(el.textContent);
       var vg = spec.$schema && /\\/vega\\/v/.test(spec.$schema) ? spec : vegaLite.compile(spec).spec;
       var view = new vega.View(vega.parse(vg), {renderer: "svg", container: box, hover: true, loader: loader});
-      view.runAsync().then(function () { box.setAttribute("data-rendered", "true"); })
-        .catch(function (e) { fail(box, e); });
+      view.runAsync().then(function () {
+        if (!box.hasAttribute("data-rendered")) box.setAttribute("data-rendered", "true");
+      }).catch(function (e) { fail(box, e); });
     } catch (e) { fail(box, e); }
   });
   function fail(box, e) {
+    // Beside the chart's box, not in it: Vega empties its box when it draws.
+    if (box.getAttribute("data-rendered") === "error") return;
     box.setAttribute("data-rendered", "error");
     var p = document.createElement("pre");
-    p.className = "error-text";
+    p.className = "chart-error";
+    p.setAttribute("data-testid", "chart-error");
     p.textContent = "This chart could not be drawn: " + (e && e.message ? e.message : e);
-    box.appendChild(p);
+    box.parentNode.insertBefore(p, box.nextSibling);
   }
 })();
 """
@@ -80,6 +88,25 @@ def spec_svg(spec: dict[str, Any]) -> str:
     except Exception as exc:
         raise ValueError(f"vl-convert could not render the chart: {exc}") from None
     start = svg.find("<svg")
-    if start < 0 or _UNSAFE_SVG.search(svg):
+    if start < 0 or not _inert(svg[start:]):
         raise ValueError("vl-convert gave an SVG that a card does not inline")
     return svg[start:]
+
+
+def _inert(svg: str) -> bool:
+    """Whether an SVG has no script, event handler, link or external resource."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(svg)
+    except ET.ParseError:
+        return False
+    for el in root.iter():
+        tag = str(el.tag).rsplit("}", 1)[-1].lower()
+        if tag in _UNSAFE_TAGS or tag == "a":
+            return False
+        for name, value in el.attrib.items():
+            attr = name.rsplit("}", 1)[-1].lower()
+            if attr.startswith("on") or attr == "href" or "url(" in value.replace(" ", "").lower() and "url(#" not in value.replace(" ", "").lower():
+                return False
+    return True
