@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser import BROWSER_SKIP, launch_chromium, screenshot_dir
 
+from browser import BROWSER_SKIP, launch_chromium, screenshot_dir
 from grange.cards import (
     Artifact,
     Image,
@@ -32,7 +32,7 @@ from grange.cards.render import render_html
 
 pytestmark = BROWSER_SKIP
 
-PWN = "<script>window.pwned=1</script><img src=x onerror=\"window.pwned=2\">"
+PWN = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
@@ -77,7 +77,10 @@ def load(browser: Any) -> Iterator[Any]:
         context.route("**/*", lambda route: (requests.append(route.request.url), route.abort()))
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("request", lambda req: requests.append(req.url) if not req.url.startswith("data:") else None)
+        page.on(
+            "request",
+            lambda req: requests.append(req.url) if not req.url.startswith("data:") else None,
+        )
         page.set_content(html)
         page.wait_for_load_state("load")
         if page.locator("[data-testid=vega-chart]").count():
@@ -142,13 +145,23 @@ def test_charts_render_offline_from_a_spec_and_from_altair(load: Any) -> None:
     pd = pytest.importorskip("pandas")
     spec = {
         "mark": "bar",
-        "data": {"values": [{"a": "</script><script>window.pwned=1</script>", "b": 3}, {"a": "y", "b": 5}]},
-        "encoding": {"x": {"field": "a", "type": "nominal"}, "y": {"field": "b", "type": "quantitative"}},
+        "data": {
+            "values": [
+                {"a": "</script><script>window.pwned=1</script>", "b": 3},
+                {"a": "y", "b": 5},
+            ]
+        },
+        "encoding": {
+            "x": {"field": "a", "type": "nominal"},
+            "y": {"field": "b", "type": "quantitative"},
+        },
     }
     frame = pd.DataFrame({"x": range(20), "y": [v * v for v in range(20)]})
     chart = alt.Chart(frame).mark_line(point=True).encode(x="x", y="y").properties(title=PWN)
     remote = {"mark": "point", "data": {"url": "https://example.org/data.csv"}}
-    html = render_html(blank(VegaChart(spec), VegaChart.from_altair_chart(chart), VegaChart(remote)))
+    html = render_html(
+        blank(VegaChart(spec), VegaChart.from_altair_chart(chart), VegaChart(remote))
+    )
     loaded = load(html, "charts")
     page = loaded.page
     assert loaded.requests == [] and loaded.errors == []
@@ -157,7 +170,9 @@ def test_charts_render_offline_from_a_spec_and_from_altair(load: Any) -> None:
     assert charts.count() == 3
     for i in (0, 1):
         assert charts.nth(i).get_attribute("data-rendered") == "true"
-        assert charts.nth(i).locator("svg .mark-rect path, svg .mark-line path, svg path").count() > 0
+        assert (
+            charts.nth(i).locator("svg .mark-rect path, svg .mark-line path, svg path").count() > 0
+        )
     assert "</script><script>window.pwned" in charts.nth(0).locator("svg").text_content()  # a label
     assert charts.nth(2).get_attribute("data-rendered") == "error"
     assert "loads no URL" in page.locator("[data-testid=chart-error]").inner_text()
@@ -165,7 +180,14 @@ def test_charts_render_offline_from_a_spec_and_from_altair(load: Any) -> None:
 
 def test_svg_charts_without_script(load: Any) -> None:
     pytest.importorskip("vl_convert")
-    spec = {"mark": "bar", "data": {"values": [{"a": PWN, "b": 1}]}, "encoding": {"y": {"field": "a", "type": "nominal"}, "x": {"field": "b", "type": "quantitative"}}}
+    spec = {
+        "mark": "bar",
+        "data": {"values": [{"a": PWN, "b": 1}]},
+        "encoding": {
+            "y": {"field": "a", "type": "nominal"},
+            "x": {"field": "b", "type": "quantitative"},
+        },
+    }
     doc = blank(VegaChart(spec))
     doc["options"] = {"charts": "svg"}
     loaded = load(render_html(doc), "charts-svg")
@@ -177,7 +199,10 @@ def test_components_and_hostile_strings(load: Any) -> None:
     html = render_html(
         blank(
             Markdown(f"# Report\n\n{PWN}\n\n[click](javascript:window.pwned=3) **bold**"),
-            Table([[PWN, 1.5, Markdown("*cell*")], ["b", 2, Image(PNG, label=PWN)]], headers=["name", PWN, "c"]),
+            Table(
+                [[PWN, 1.5, Markdown("*cell*")], ["b", 2, Image(PNG, label=PWN)]],
+                headers=["name", PWN, "c"],
+            ),
             Image(PNG, label="dot"),
             Artifact({"k": PWN}, name=PWN),
             JSONViewer({"k": PWN}),

@@ -16,7 +16,6 @@ from grange.cards.components import (
     Artifact,
     CardComponent,
     Error,
-    Image,
     JSONViewer,
     Markdown,
     MetaflowCardComponent,
@@ -24,9 +23,9 @@ from grange.cards.components import (
     PythonCode,
     Table,
     ValueBox,
-    VegaChart,
     YAMLViewer,
 )
+from grange.cards.media import Image, VegaChart
 
 __all__ = [
     "Artifact",
@@ -49,7 +48,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The one upward arrow: metaflow.cards.get_cards lives in the client.
     if name == "get_cards":
-        from grange.client.cards import get_cards
+        from grange.client.cards import get_cards  # type: ignore[import-not-found,unused-ignore]
 
         return get_cards
     raise AttributeError(f"module 'grange.cards' has no attribute {name!r}")

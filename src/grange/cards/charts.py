@@ -15,7 +15,13 @@ import re
 from importlib import resources
 from typing import Any
 
-_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_JSON_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
 _UNSAFE_TAGS = {"script", "foreignobject", "image", "iframe", "object", "embed", "use"}
 
 
@@ -29,7 +35,9 @@ def script_json(value: Any) -> str:
 def vega_script() -> str:
     """The vendored Vega and Vega-Lite builds, one after the other."""
     static = resources.files("grange.cards") / "static"
-    parts = [(static / name).read_text(encoding="utf-8") for name in ("vega.min.js", "vega-lite.min.js")]
+    parts = [
+        (static / name).read_text(encoding="utf-8") for name in ("vega.min.js", "vega-lite.min.js")
+    ]
     text = "\n".join(parts)
     if "</script" in text.lower():  # scripts/vendor_vega.sh checks it too
         raise RuntimeError("the vendored Vega build contains '</script' and cannot be inlined")
@@ -107,6 +115,13 @@ def _inert(svg: str) -> bool:
             return False
         for name, value in el.attrib.items():
             attr = name.rsplit("}", 1)[-1].lower()
-            if attr.startswith("on") or attr == "href" or "url(" in value.replace(" ", "").lower() and "url(#" not in value.replace(" ", "").lower():
+            if (
+                attr.startswith("on")
+                or attr == "href"
+                or (
+                    "url(" in value.replace(" ", "").lower()
+                    and "url(#" not in value.replace(" ", "").lower()
+                )
+            ):
                 return False
     return True

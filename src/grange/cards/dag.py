@@ -46,7 +46,9 @@ def _short(name: str, limit: int = 20) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
-def _layout(steps: dict[str, dict[str, Any]], start: str) -> tuple[dict[str, int], set[tuple[str, str]]]:
+def _layout(
+    steps: dict[str, dict[str, Any]], start: str
+) -> tuple[dict[str, int], set[tuple[str, str]]]:
     """Layer of each step (longest path from start) and the back edges left out."""
     back: set[tuple[str, str]] = set()
     order: list[str] = []
@@ -116,9 +118,8 @@ def dag_svg(
     width = PAD * 2 + widest * NODE_W + (widest - 1) * GAP_X + (LOOP_MARGIN if has_back else 0)
     height = PAD * 2 + len(layers) * node_h + (len(layers) - 1) * GAP_Y
     centre = PAD + (widest * NODE_W + (widest - 1) * GAP_X) / 2
-    xy = {
-        n: (centre + pos[n] * (NODE_W + GAP_X), PAD + layer[n] * (node_h + GAP_Y))
-        for n in steps
+    xy: dict[str, tuple[float, float]] = {
+        n: (centre + pos[n] * (NODE_W + GAP_X), PAD + layer[n] * (node_h + GAP_Y)) for n in steps
     }
     foreach_body = _foreach_bodies(steps)
 
@@ -126,13 +127,15 @@ def dag_svg(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="grange-dag" width="{width:.0f}" '
         f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
         f'aria-label="{escape(str(graph.get("flow") or "flow"))} DAG" font-family="system-ui, sans-serif">',
-        "<defs><marker id=\"dag-arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" "
+        '<defs><marker id="dag-arrow" viewBox="0 0 10 10" refX="10" refY="5" '
         'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
         '<path d="M0,0 L10,5 L0,10 z" fill="#6b7280"/></marker></defs>',
     ]
     parts += _edges(steps, xy, back, node_h, width)
     for name, step in steps.items():
-        parts.append(_node(name, step, xy[name], node_h, highlight, states, links, name in foreach_body))
+        parts.append(
+            _node(name, step, xy[name], node_h, highlight, states, links, name in foreach_body)
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -154,7 +157,7 @@ def _edge_labels(step: dict[str, Any]) -> dict[str, str]:
         return {t: f"foreach {var}" if var else "foreach" for t in step.get("next", [])}
     if step.get("type") == "split-parallel":
         n = step.get("num_parallel")
-        return {t: f"parallel ×{n}" if n is not None else "parallel" for t in step.get("next", [])}
+        return {t: f"parallel x{n}" if n is not None else "parallel" for t in step.get("next", [])}
     return {}
 
 
@@ -240,7 +243,9 @@ def _node(
     if step.get("type") == "split-switch" or "switch_cases" in step:
         mid = top + node_h / 2
         pts = f"{cx:.0f},{top:.0f} {left + NODE_W:.0f},{mid:.0f} {cx:.0f},{top + node_h:.0f} {left:.0f},{mid:.0f}"
-        shape.append(f'<polygon points="{pts}" fill="{fill}" stroke="{stroke}" stroke-width="{stroke_w}"/>')
+        shape.append(
+            f'<polygon points="{pts}" fill="{fill}" stroke="{stroke}" stroke-width="{stroke_w}"/>'
+        )
     else:
         if stacked:
             for off in (6, 3):

@@ -94,7 +94,9 @@ def _artifact_components(facts: TaskFacts, options: dict[str, Any]) -> list[dict
         if name not in hidden
     ]
     if unloaded:
-        out.append({"type": "table", "headers": ["artifact", "size", ""], "rows": unloaded, "more_rows": 0})
+        out.append(
+            {"type": "table", "headers": ["artifact", "size", ""], "rows": unloaded, "more_rows": 0}
+        )
     if not out:
         out.append({"type": "markdown", "text": "_No artifacts._"})
     return out
@@ -151,7 +153,11 @@ def card_doc(
             }
         )
     parts.append(
-        {"type": "section", "title": "Artifacts", "components": _artifact_components(facts, options)}
+        {
+            "type": "section",
+            "title": "Artifacts",
+            "components": _artifact_components(facts, options),
+        }
     )
     if facts.graph.get("steps"):
         parts.append(

@@ -37,7 +37,9 @@ def _preview(value: Any) -> dict[str, Any]:
         return _array(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         size = len(value) if not isinstance(value, memoryview) else value.nbytes
-        return _artifact(value, f"<{size:,} bytes> " + safe_repr(bytes(value[:64])), summary=f"{size:,} bytes")
+        return _artifact(
+            value, f"<{size:,} bytes> " + safe_repr(bytes(value[:64])), summary=f"{size:,} bytes"
+        )
     if isinstance(value, str):
         return _artifact(value, safe_repr(value), summary=f"{len(value):,} characters")
     if isinstance(value, (dict, list, tuple, set, frozenset)):
@@ -46,7 +48,12 @@ def _preview(value: Any) -> dict[str, Any]:
 
 
 def _artifact(value: Any, text: str, summary: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "artifact", "name": None, "type_name": type_name(value), "repr": text}
+    out: dict[str, Any] = {
+        "type": "artifact",
+        "name": None,
+        "type_name": type_name(value),
+        "repr": text,
+    }
     if summary is not None:
         out["summary"] = summary
     return out
@@ -99,7 +106,9 @@ def _array(arr: Any) -> dict[str, Any]:
     flat = arr.reshape(-1)
     out["values"] = [_plain(v) for v in flat[:_ARRAY_VALUES]]
     out["more_values"] = max(0, int(arr.size) - _ARRAY_VALUES)
-    if arr.size and (np.issubdtype(arr.dtype, np.number) and not np.issubdtype(arr.dtype, np.complexfloating)):
+    if arr.size and (
+        np.issubdtype(arr.dtype, np.number) and not np.issubdtype(arr.dtype, np.complexfloating)
+    ):
         with np.errstate(all="ignore"):
             finite = flat[np.isfinite(flat)] if np.issubdtype(arr.dtype, np.floating) else flat
             if finite.size:

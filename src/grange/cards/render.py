@@ -12,9 +12,10 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections.abc import Callable
 from html import escape
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
 from grange.cards import charts
 from grange.cards._limits import MAX_CARD_BYTES, MAX_LONG_TEXT, cut, safe_repr
@@ -84,7 +85,7 @@ def _markdown_it() -> Any:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable("table")
     md.enable("strikethrough")
-    md.validateLink = _safe_link
+    md.validateLink = _safe_link  # type: ignore[method-assign]
 
     def image(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
         token = tokens[idx]
@@ -163,7 +164,11 @@ def _artifact(page: _Page, c: dict[str, Any], depth: int) -> str:
 
 
 def _name(c: dict[str, Any]) -> str:
-    return f'<div class="artifact"><span class="name">{_e(c.get("name"))}</span></div>' if c.get("name") else ""
+    return (
+        f'<div class="artifact"><span class="name">{_e(c.get("name"))}</span></div>'
+        if c.get("name")
+        else ""
+    )
 
 
 def _dataframe(page: _Page, c: dict[str, Any], depth: int) -> str:
@@ -171,7 +176,7 @@ def _dataframe(page: _Page, c: dict[str, Any], depth: int) -> str:
     dtypes = ", ".join(f"{d[0]}: {d[1]}" for d in c.get("dtypes") or [])
     head = (
         _name(c) + f'<div class="preview-head">{_e(c.get("type_name") or "DataFrame")} · '
-        f"{int(shape[0]):,} rows × {int(shape[1]):,} columns</div>"
+        f"{int(shape[0]):,} rows \u00d7 {int(shape[1]):,} columns</div>"
     )
     types = f"<details><summary>dtypes</summary><pre>{_e(dtypes)}</pre></details>" if dtypes else ""
     table = _table_html(page, c.get("headers"), c.get("rows"), depth, index=c.get("index"))
@@ -179,7 +184,7 @@ def _dataframe(page: _Page, c: dict[str, Any], depth: int) -> str:
 
 
 def _array(page: _Page, c: dict[str, Any], depth: int) -> str:
-    shape = "×".join(str(int(n)) for n in c.get("shape") or []) or "scalar"
+    shape = "\u00d7".join(str(int(n)) for n in c.get("shape") or []) or "scalar"
     stats = c.get("stats") or {}
     facts = [("shape", shape), ("dtype", c.get("dtype"))]
     facts += [(k, v) for k, v in stats.items()]
@@ -326,7 +331,7 @@ def _csp(with_scripts: bool) -> str:
 
 def _page(title: str, meta: str, body: str, scripts: str) -> str:
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_csp(bool(scripts))}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(title)}</title><style>{_css()}</style></head>"
@@ -360,13 +365,16 @@ def render_html(doc: dict[str, Any], *, charts_mode: str | None = None) -> str:
 def _render(doc: dict[str, Any], charts_mode: str | None) -> str:
     if not isinstance(doc, dict):
         raise TypeError(f"a card document is a dict, not {type(doc).__name__}")
-    options = doc.get("options") if isinstance(doc.get("options"), dict) else {}
+    raw = doc.get("options")
+    options: dict[str, Any] = raw if isinstance(raw, dict) else {}
     mode = charts_mode or str(options.get("charts") or "js")
     page = _Page(mode if mode in ("js", "svg") else "js")
     body = page.components(doc.get("components") or [], 0)
     meta = []
     if doc.get("type"):
-        meta.append(f"{_e(doc.get('type'))} card" + (f" · id {_e(doc.get('id'))}" if doc.get("id") else ""))
+        meta.append(
+            f"{_e(doc.get('type'))} card" + (f" · id {_e(doc.get('id'))}" if doc.get("id") else "")
+        )
     created = doc.get("created_at")
     if isinstance(created, (int, float)) and math.isfinite(created):
         meta.append(time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(created)))

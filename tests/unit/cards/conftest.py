@@ -22,7 +22,10 @@ def flow_graph(name: str) -> dict[str, Any]:
     [cls] = [
         v
         for v in vars(module).values()
-        if isinstance(v, type) and issubclass(v, FlowSpec) and v is not FlowSpec and v.__module__ == module.__name__
+        if isinstance(v, type)
+        and issubclass(v, FlowSpec)
+        and v is not FlowSpec
+        and v.__module__ == module.__name__
     ]
     return graph_of(cls).to_dict()
 

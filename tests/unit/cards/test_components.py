@@ -143,7 +143,9 @@ def test_artifact_whose_repr_raises() -> None:
             raise RuntimeError("no repr")
 
     assert "Bad instance" in Artifact(Bad()).render()["repr"]
-    assert "repr() raised RuntimeError: no repr" in Artifact(Bad(), compressed=False).render()["repr"]
+    assert (
+        "repr() raised RuntimeError: no repr" in Artifact(Bad(), compressed=False).render()["repr"]
+    )
 
 
 def test_vega_chart_from_dict_and_altair() -> None:
@@ -204,7 +206,11 @@ def test_python_code() -> None:
         return 1
 
     assert "def sample" in PythonCode(sample).render()["code"]
-    assert PythonCode(code_string="x = 1").render() == {"type": "code", "language": "python", "code": "x = 1"}
+    assert PythonCode(code_string="x = 1").render() == {
+        "type": "code",
+        "language": "python",
+        "code": "x = 1",
+    }
     with pytest.raises(ValueError, match="needs code_func"):
         PythonCode()
 
@@ -235,7 +241,9 @@ def test_a_component_that_raises_becomes_an_error() -> None:
             raise ZeroDivisionError("oops")
 
     out = render_component(Broken())
-    assert out["type"] == "error" and "Broken.render() failed: ZeroDivisionError: oops" in out["title"]
+    assert (
+        out["type"] == "error" and "Broken.render() failed: ZeroDivisionError: oops" in out["title"]
+    )
 
     class NotDict(CardComponent):
         def render(self) -> Any:

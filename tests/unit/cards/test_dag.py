@@ -17,7 +17,17 @@ def nodes(svg: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "name", ["linear", "branch", "foreach", "nested_foreach", "switch", "switch_loop", "nested_branch", "parallel"]
+    "name",
+    [
+        "linear",
+        "branch",
+        "foreach",
+        "nested_foreach",
+        "switch",
+        "switch_loop",
+        "nested_branch",
+        "parallel",
+    ],
 )
 def test_every_step_is_a_node(name: str) -> None:
     graph = flow_graph(name)
@@ -74,14 +84,22 @@ def test_states_colour_nodes_and_show_counts() -> None:
 
 def test_links_wrap_nodes_and_refuse_script_urls() -> None:
     graph = flow_graph("linear")
-    svg = dag_svg(graph, links={"start": "/flows/F/runs/1?step=a&b=<x>", "end": "javascript:alert(1)"})
+    svg = dag_svg(
+        graph, links={"start": "/flows/F/runs/1?step=a&b=<x>", "end": "javascript:alert(1)"}
+    )
     assert '<a href="/flows/F/runs/1?step=a&amp;b=&lt;x&gt;"' in svg
     assert "javascript" not in svg
 
 
 def test_names_are_escaped() -> None:
     bad = '<script>x</script>"'
-    graph = {"start": bad, "steps": {bad: {"type": "start", "next": ["end"], "in": []}, "end": {"type": "end", "next": [], "in": [bad]}}}
+    graph = {
+        "start": bad,
+        "steps": {
+            bad: {"type": "start", "next": ["end"], "in": []},
+            "end": {"type": "end", "next": [], "in": [bad]},
+        },
+    }
     svg = dag_svg(graph, highlight=bad, links={bad: "/x"})
     assert "<script>" not in svg and "&lt;script&gt;" in svg
 
@@ -89,7 +107,11 @@ def test_names_are_escaped() -> None:
 def test_thirty_steps_stay_readable() -> None:
     names = [f"step_{i:02d}" for i in range(32)]
     steps = {
-        n: {"type": "linear", "next": [names[i + 1]] if i + 1 < len(names) else [], "in": [names[i - 1]] if i else []}
+        n: {
+            "type": "linear",
+            "next": [names[i + 1]] if i + 1 < len(names) else [],
+            "in": [names[i - 1]] if i else [],
+        }
         for i, n in enumerate(names)
     }
     svg = dag_svg({"start": names[0], "steps": steps})

@@ -36,7 +36,9 @@ def facts(**kw: object) -> TaskFacts:
 
 def test_default_card() -> None:
     user = [render_component(Markdown("# mine"))]
-    doc = card_doc("default", None, facts(), user, final=True, options={"hidden_artifacts": ["secret"]})
+    doc = card_doc(
+        "default", None, facts(), user, final=True, options={"hidden_artifacts": ["secret"]}
+    )
     json.dumps(doc)
     assert doc["version"] == 1 and doc["type"] == "default" and doc["final"] is True
     assert doc["title"] == "LinearFlow/7/start/3"
@@ -51,8 +53,19 @@ def test_default_card() -> None:
 
 
 def test_failed_task_shows_its_exception() -> None:
-    doc = card_doc("default", "x", facts(status="failed", exception="ValueError: no"), [], final=True, options={})
-    assert doc["components"][0] == {"type": "status", "status": "failed", "exception": "ValueError: no"}
+    doc = card_doc(
+        "default",
+        "x",
+        facts(status="failed", exception="ValueError: no"),
+        [],
+        final=True,
+        options={},
+    )
+    assert doc["components"][0] == {
+        "type": "status",
+        "status": "failed",
+        "exception": "ValueError: no",
+    }
     assert doc["id"] == "x"
 
 
@@ -60,7 +73,14 @@ def test_only_repr_option() -> None:
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"a": [1]})
     typed = card_doc("default", None, facts(artifacts={"df": frame}), [], final=False, options={})
-    plain = card_doc("default", None, facts(artifacts={"df": frame}), [], final=False, options={"only_repr": True})
+    plain = card_doc(
+        "default",
+        None,
+        facts(artifacts={"df": frame}),
+        [],
+        final=False,
+        options={"only_repr": True},
+    )
     assert "dataframe" in json.dumps(typed) and "dataframe" not in json.dumps(plain)
 
 

@@ -72,14 +72,19 @@ def test_markdown_refuses_html_and_script_links_and_remote_images() -> None:
             )
         )
     )
-    assert 'href="javascript' not in html.lower() and "vbscript:" not in html.replace("(vbscript:x)", "")
+    assert 'href="javascript' not in html.lower() and "vbscript:" not in html.replace(
+        "(vbscript:x)", ""
+    )
     assert '<a href="https://example.org/x">ok</a>' in html
     assert "example.org/p.png" not in html and "[image: pic]" in html
     assert "&lt;b&gt;raw&lt;/b&gt;" in html
 
 
 def test_a_chart_spec_cannot_close_its_script_element() -> None:
-    spec = {"mark": "point", "data": {"values": [{"a": "</script><script>window.pwned=1</script>"}]}}
+    spec = {
+        "mark": "point",
+        "data": {"values": [{"a": "</script><script>window.pwned=1</script>"}]},
+    }
     html = render_html(doc(VegaChart(spec)))
     assert html.count("</script>") == len(scripts(html)) == 3  # vega+vega-lite, boot, the spec
     assert "window.pwned=1</script>" not in html
@@ -137,7 +142,14 @@ def test_live_document_is_marked() -> None:
 
 def test_charts_as_svg_with_vl_convert() -> None:
     pytest.importorskip("vl_convert")
-    spec = {"mark": "bar", "data": {"values": [{"a": 1, "b": "<script>"}]}, "encoding": {"x": {"field": "a", "type": "quantitative"}, "y": {"field": "b", "type": "nominal"}}}
+    spec = {
+        "mark": "bar",
+        "data": {"values": [{"a": 1, "b": "<script>"}]},
+        "encoding": {
+            "x": {"field": "a", "type": "quantitative"},
+            "y": {"field": "b", "type": "nominal"},
+        },
+    }
     html = render_html(doc(VegaChart(spec), options={"charts": "svg"}))
     assert not scripts(html) and "<svg" in html and 'data-rendered="svg"' in html
     assert "<script>" not in html.split("<body>", 1)[1]
