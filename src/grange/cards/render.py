@@ -101,8 +101,10 @@ def _markdown_it() -> Any:
 
 def _safe_link(url: str) -> bool:
     low = url.strip().lower()
-    if low.startswith(("http://", "https://", "mailto:", "#", "/", "./", "../", "data:image/")):
+    if low.startswith(("http://", "https://", "mailto:", "#", "/", "./", "../")):
         return True
+    if low.startswith("data:"):
+        return is_image_data_uri(url.strip())  # an inline image, never data:text/html
     return ":" not in low.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
 
 

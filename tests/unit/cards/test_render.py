@@ -153,3 +153,10 @@ def test_charts_as_svg_with_vl_convert() -> None:
     html = render_html(doc(VegaChart(spec), options={"charts": "svg"}))
     assert not scripts(html) and "<svg" in html and 'data-rendered="svg"' in html
     assert "<script>" not in html.split("<body>", 1)[1]
+
+
+def test_markdown_data_links_only_for_images() -> None:
+    html = render_html(
+        doc(Markdown("[x](data:text/html;base64,PHNjcmlwdD4=) [y](data:image/svg+xml,<svg>)"))
+    )
+    assert 'href="data:' not in html
