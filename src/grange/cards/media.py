@@ -11,7 +11,11 @@ from grange.cards.images import image_data_uri, image_from_matplotlib, image_fro
 
 
 class Image(CardComponent):
-    """An image from PNG/JPEG/GIF/WebP bytes (or their base64 text), shown inline."""
+    """An image from PNG/JPEG/GIF/WebP bytes (or their base64 text), shown inline.
+
+    As in Metaflow, an ``Image`` made from bytes cannot be updated unless
+    ``disable_updates=False``; one from ``from_pil_image``/``from_matplotlib`` can.
+    """
 
     type = "image"
     REALTIME_UPDATABLE = True
@@ -20,7 +24,7 @@ class Image(CardComponent):
         self,
         src: bytes | str | None = None,
         label: str | None = None,
-        disable_updates: bool = False,
+        disable_updates: bool = True,
     ) -> None:
         _check_str("Image", "label", label)
         self._src = image_data_uri(src, "Image(src=...)") if src is not None else None

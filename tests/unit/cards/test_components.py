@@ -101,10 +101,10 @@ def test_image_sniffs_bytes_and_base64() -> None:
 
 
 def test_image_update_and_disable_updates() -> None:
-    img = Image(PNG)
+    img = Image(PNG, disable_updates=False)
     img.update(b"\xff\xd8\xff\xe0x", label="new")
     assert img.render()["src"].startswith("data:image/jpeg") and img.render()["label"] == "new"
-    frozen = Image(PNG, disable_updates=True)
+    frozen = Image(PNG)  # Metaflow's default: an Image from bytes is not updated
     with pytest.warns(UserWarning, match="cannot be updated"):
         frozen.update(b"\xff\xd8\xff\xe0x")
     assert frozen.render()["src"].startswith("data:image/png")
