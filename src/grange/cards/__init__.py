@@ -5,12 +5,11 @@ A card is built from components (``Markdown``, ``Table``, ``Image`` ...) into a
 turns a document into one HTML page that renders with no network. Rendering a
 document never runs user code, so the UI can render a running task's live card.
 Importing this package is cheap: markdown-it, PyYAML, pandas, NumPy and
-vl-convert are imported only when a card needs them.
+vl-convert are imported only when a card needs them. (``get_cards``, Metaflow's
+``metaflow.cards.get_cards``, is re-exported lazily from ``grange.client.cards``.)
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from grange.cards.components import (
     Artifact,
@@ -41,14 +40,5 @@ __all__ = [
     "ValueBox",
     "VegaChart",
     "YAMLViewer",
-    "get_cards",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    # The one upward arrow: metaflow.cards.get_cards lives in the client.
-    if name == "get_cards":
-        from grange.client.cards import get_cards  # type: ignore[import-not-found,unused-ignore]
-
-        return get_cards
-    raise AttributeError(f"module 'grange.cards' has no attribute {name!r}")
