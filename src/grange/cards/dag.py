@@ -10,6 +10,7 @@ steps and shows done/total, ``links`` makes steps links. Every name is escaped.
 
 from __future__ import annotations
 
+import itertools
 from html import escape
 from typing import Any
 
@@ -20,6 +21,7 @@ GAP_X = 36
 GAP_Y = 64
 PAD = 24
 LOOP_MARGIN = 70
+DUMMY_W = 12
 
 COLOURS = {
     # status: (fill, stroke)
@@ -85,6 +87,72 @@ def _layout(
     return layer, back
 
 
+def _virtual(
+    steps: dict[str, dict[str, Any]], layer: dict[str, int], back: set[tuple[str, str]]
+) -> tuple[
+    dict[int, list[str]],
+    dict[tuple[str, str], list[str]],
+    dict[str, list[str]],
+    dict[str, list[str]],
+]:
+    """Layers with a waypoint on every layer a long edge crosses (so it goes round steps)."""
+    rows: dict[int, list[str]] = {}
+    for name in steps:
+        rows.setdefault(layer[name], []).append(name)
+    routes: dict[tuple[str, str], list[str]] = {}
+    ups: dict[str, list[str]] = {n: [] for n in steps}
+    downs: dict[str, list[str]] = {n: [] for n in steps}
+    for name, step in steps.items():
+        for target in step.get("next", []):
+            if target not in steps or (name, target) in back:
+                continue
+            chain = [name]
+            for depth in range(layer[name] + 1, layer[target]):
+                dummy = f"\x00{name}\x00{target}\x00{depth}"
+                rows.setdefault(depth, []).append(dummy)
+                ups[dummy], downs[dummy] = [], []
+                chain.append(dummy)
+            chain.append(target)
+            routes[(name, target)] = chain[1:-1]
+            for a, b in itertools.pairwise(chain):
+                downs[a].append(b)
+                ups[b].append(a)
+    return dict(sorted(rows.items())), routes, ups, downs
+
+
+def _order(
+    rows: dict[int, list[str]], ups: dict[str, list[str]], downs: dict[str, list[str]]
+) -> None:
+    """Order each layer to cross few edges: barycentre sweeps down and up."""
+    index: dict[str, float] = {}
+    for names in rows.values():
+        for i, n in enumerate(names):
+            index[n] = i
+
+    def sweep(depths: list[int], near: dict[str, list[str]]) -> None:
+        for depth in depths:
+            names = rows[depth]
+
+            def key(n: str, names: list[str] = names) -> float:
+                linked = near[n]
+                return sum(index[m] for m in linked) / len(linked) if linked else index[n]
+
+            names.sort(key=key)
+            for i, n in enumerate(names):
+                index[n] = i
+
+    depths = list(rows)
+    for _ in range(2):
+        sweep(depths[1:], ups)
+        sweep(depths[-2::-1], downs)
+    sweep(depths[1:], ups)
+
+
+def _row_width(names: list[str], steps: dict[str, dict[str, Any]]) -> float:
+    widths = [NODE_W if n in steps else DUMMY_W for n in names]
+    return sum(widths) + GAP_X * (len(widths) - 1)
+
+
 def dag_svg(
     graph: dict[str, Any],
     *,
@@ -98,29 +166,22 @@ def dag_svg(
         return '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="40" role="img"><text x="8" y="24" font-size="13">(no steps)</text></svg>'
     layer, back = _layout(steps, str(graph.get("start") or "start"))
     node_h = STATE_H if states else NODE_H
-    # Order each layer: by the mean position of its parents, then by discovery.
-    layers: dict[int, list[str]] = {}
-    for name in steps:
-        layers.setdefault(layer[name], []).append(name)
-    pos: dict[str, float] = {}
-    for depth in sorted(layers):
-        names = layers[depth]
-
-        def key(n: str) -> float:
-            parents = [p for p in steps[n].get("in", []) if p in pos]
-            return sum(pos[p] for p in parents) / len(parents) if parents else float(len(pos))
-
-        names.sort(key=key)
-        for i, n in enumerate(names):
-            pos[n] = i - (len(names) - 1) / 2
-    widest = max(len(v) for v in layers.values())
+    rows, routes, ups, downs = _virtual(steps, layer, back)
+    _order(rows, ups, downs)
+    row_width = {d: _row_width(names, steps) for d, names in rows.items()}
+    inner = max(row_width.values())
     has_back = bool(back)
-    width = PAD * 2 + widest * NODE_W + (widest - 1) * GAP_X + (LOOP_MARGIN if has_back else 0)
-    height = PAD * 2 + len(layers) * node_h + (len(layers) - 1) * GAP_Y
-    centre = PAD + (widest * NODE_W + (widest - 1) * GAP_X) / 2
-    xy: dict[str, tuple[float, float]] = {
-        n: (centre + pos[n] * (NODE_W + GAP_X), PAD + layer[n] * (node_h + GAP_Y)) for n in steps
-    }
+    width = PAD * 2 + inner + (LOOP_MARGIN if has_back else 0)
+    height = PAD * 2 + len(rows) * node_h + (len(rows) - 1) * GAP_Y
+    centre = PAD + inner / 2
+    xy: dict[str, tuple[float, float]] = {}
+    for depth, names in rows.items():
+        x = centre - row_width[depth] / 2
+        top = PAD + depth * (node_h + GAP_Y)
+        for n in names:
+            w = NODE_W if n in steps else DUMMY_W
+            xy[n] = (x + w / 2, top)
+            x += w + GAP_X
     foreach_body = _foreach_bodies(steps)
 
     parts = [
@@ -131,7 +192,7 @@ def dag_svg(
         'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
         '<path d="M0,0 L10,5 L0,10 z" fill="#6b7280"/></marker></defs>',
     ]
-    parts += _edges(steps, xy, back, node_h, width)
+    parts += _edges(steps, xy, back, routes, node_h, width)
     for name, step in steps.items():
         parts.append(
             _node(name, step, xy[name], node_h, highlight, states, links, name in foreach_body)
@@ -165,6 +226,7 @@ def _edges(
     steps: dict[str, dict[str, Any]],
     xy: dict[str, tuple[float, float]],
     back: set[tuple[str, str]],
+    routes: dict[tuple[str, str], list[str]],
     node_h: int,
     width: float,
 ) -> list[str]:
@@ -196,11 +258,21 @@ def _edges(
                     f'stroke-width="1.4" marker-end="url(#dag-arrow)"/>'
                 )
             else:
-                sx, sy = x1, y1 + node_h
-                tx, ty = x2, y2
-                my = (sy + ty) / 2
-                d = f"M{sx:.0f},{sy:.0f} C{sx:.0f},{my:.0f} {tx:.0f},{my:.0f} {tx:.0f},{ty - 1:.0f}"
-                lx, ly = (sx + tx) / 2, my
+                # Down through the waypoints of the layers it crosses.
+                points = [(x1, y1 + node_h)]
+                for dummy in routes.get((name, target), []):
+                    dx, dy = xy[dummy]
+                    points += [(dx, dy), (dx, dy + node_h)]
+                points.append((x2, y2 - 1))
+                d = f"M{points[0][0]:.0f},{points[0][1]:.0f}"
+                for k in range(0, len(points) - 1, 2):
+                    (sx, sy), (tx, ty) = points[k], points[k + 1]
+                    my = (sy + ty) / 2
+                    d += f" C{sx:.0f},{my:.0f} {tx:.0f},{my:.0f} {tx:.0f},{ty:.0f}"
+                    if k + 2 < len(points):
+                        d += f" L{points[k + 2][0]:.0f},{points[k + 2][1]:.0f}"
+                (sx, sy), (tx, ty) = points[0], points[1]
+                lx, ly = (sx + tx) / 2, (sy + ty) / 2
                 out.append(
                     f'<path class="dag-edge" {attrs} d="{d}" fill="none" stroke="#6b7280" '
                     f'stroke-width="1.4"{dashed} marker-end="url(#dag-arrow)"/>'
