@@ -136,7 +136,7 @@ def _cell(value: Any) -> Any:
         return cut(value) if isinstance(value, str) else value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
-    if isinstance(value, (CardComponent, dict)):
+    if isinstance(value, CardComponent):
         return render_component(value)
     return safe_repr(value)
 
