@@ -48,7 +48,8 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
 
 def show(label: str, times: list[float], extra: str = "") -> None:
     print(
-        f"{label:<44} best {min(times) * 1000:8.1f} ms   median {statistics.median(times) * 1000:8.1f} ms  {extra}"
+        f"{label:<44} first {times[0] * 1000:7.1f} ms   best {min(times) * 1000:7.1f} ms   "
+        f"median {statistics.median(times) * 1000:7.1f} ms  {extra}"
     )
 
 
