@@ -56,7 +56,7 @@ def image_data_uri(src: Any, where: str) -> str:
 
 def is_image_data_uri(text: Any) -> bool:
     """Whether ``text`` is a data: URI of an image in base64 (what the renderer accepts)."""
-    return isinstance(text, str) and bool(_DATA_URI.match(text))
+    return isinstance(text, str) and bool(_DATA_URI.fullmatch(text))
 
 
 def image_from_pil(image: Any) -> bytes:
