@@ -164,6 +164,8 @@ def test_markdown_data_links_only_for_images() -> None:
 
 def test_image_src_must_be_exactly_a_data_uri() -> None:
     good = "data:image/png;base64,AAAA"
-    assert '<img src="data:image/png;base64,AAAA"' in render_html(doc({"type": "image", "src": good}))
+    assert '<img src="data:image/png;base64,AAAA"' in render_html(
+        doc({"type": "image", "src": good})
+    )
     for bad in (good + "\n", good + '"', "data:image/svg+xml;base64,AAAA", " " + good):
         assert 'data-testid="card-error"' in render_html(doc({"type": "image", "src": bad})), bad
