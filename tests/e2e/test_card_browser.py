@@ -160,7 +160,7 @@ def test_charts_render_offline_from_a_spec_and_from_altair(load: Any) -> None:
     chart = alt.Chart(frame).mark_line(point=True).encode(x="x", y="y").properties(title=PWN)
     remote = {"mark": "point", "data": {"url": "https://example.org/data.csv"}}
     html = render_html(
-        blank(VegaChart(spec), VegaChart.from_altair_chart(chart), VegaChart(remote))
+        blank(VegaChart(spec), VegaChart(chart, show_controls=True), VegaChart(remote))
     )
     loaded = load(html, "charts")
     page = loaded.page
@@ -176,6 +176,12 @@ def test_charts_render_offline_from_a_spec_and_from_altair(load: Any) -> None:
     assert "</script><script>window.pwned" in charts.nth(0).locator("svg").text_content()  # a label
     assert charts.nth(2).get_attribute("data-rendered") == "error"
     assert "loads no URL" in page.locator("[data-testid=chart-error]").inner_text()
+    # show_controls=True: buttons that save that chart (and only that one) as SVG/PNG
+    assert page.locator("[data-testid=chart-save-svg]").count() == 1
+    with page.expect_download() as download:
+        page.locator("[data-testid=chart-save-svg]").click()
+    assert download.value.suggested_filename == "chart.svg"
+    assert loaded.requests == []
 
 
 def test_svg_charts_without_script(load: Any) -> None:

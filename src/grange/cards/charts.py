@@ -61,9 +61,33 @@ BOOT = """
       var view = new vega.View(vega.parse(vg), {renderer: "svg", container: box, hover: true, loader: loader});
       view.runAsync().then(function () {
         if (!box.hasAttribute("data-rendered")) box.setAttribute("data-rendered", "true");
+        if (el.hasAttribute("data-controls")) controls(box, view);
       }).catch(function (e) { fail(box, e); });
     } catch (e) { fail(box, e); }
   });
+  function controls(box, view) {
+    // show_controls=True: save the chart as SVG or PNG (no menu library needed).
+    var bar = document.createElement("div");
+    bar.className = "chart-controls";
+    ["svg", "png"].forEach(function (kind) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.textContent = "Save " + kind.toUpperCase();
+      b.setAttribute("data-testid", "chart-save-" + kind);
+      b.onclick = function () {
+        view.toImageURL(kind, kind === "png" ? 2 : 1).then(function (url) {
+          var a = document.createElement("a");
+          a.href = url;
+          a.download = "chart." + kind;
+          document.body.appendChild(a);
+          a.click();
+          a.remove();
+        });
+      };
+      bar.appendChild(b);
+    });
+    box.parentNode.insertBefore(bar, box.nextSibling);
+  }
   function fail(box, e) {
     // Beside the chart's box, not in it: Vega empties its box when it draws.
     if (box.getAttribute("data-rendered") === "error") return;

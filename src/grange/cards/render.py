@@ -291,10 +291,12 @@ def _vega(page: _Page, c: dict[str, Any], depth: int) -> str:
         except ValueError as exc:
             return _error_box("This chart could not be drawn", str(exc))
     box = f"chart-{n}"
+    controls = " data-controls" if c.get("show_controls") is True else ""
     page.js_charts.append(box)
     return (
         f'<div class="vega-chart" data-testid="vega-chart" id="{box}"></div>'
-        f'<script type="application/json" data-vega-spec="{box}">{charts.script_json(spec)}</script>'
+        f'<script type="application/json" data-vega-spec="{box}"{controls}>'
+        f"{charts.script_json(spec)}</script>"
     )
 
 
