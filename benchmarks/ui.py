@@ -1,6 +1,6 @@
 """How long ``grange ui`` takes to serve its heaviest pages, and a card to render.
 
-    python benchmarks/ui.py [--runs 10000] [--width 1000] [--log-mib 10] [--rows 100000]
+    python benchmarks/ui.py [--runs 10000] [--width 1000] [--log-mib 10]
                             [--repeat 15] [--workdir DIR] [--keep]
 
 Builds a store in a temporary folder (about a minute at the full sizes):
@@ -16,9 +16,10 @@ Builds a store in a temporary folder (about a minute at the full sizes):
 Then times the UI's server side in this process, through its Starlette app
 and httpx's ASGI transport (no network, no browser): each page ``--repeat``
 times after one untimed warm-up request, printing the median and the 95th
-percentile against the issue's goal (200 ms each). Then times the default
-card of a task holding a 100k-row DataFrame (the card document and its HTML:
-a preview, never the whole frame). Figures only; nothing is asserted.
+percentile against the issue's goal (200 ms each). Then the card half of the
+issue's benchmarks: the default card of a task holding a 100k-row DataFrame
+(``card_render.default_card``: the document and its HTML, a preview, never
+the whole frame). Figures only; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import card_render  # benchmarks/card_render.py, beside this file
 
 HERE = Path(__file__).resolve().parent
 GOAL_MS = 200.0
@@ -258,83 +260,6 @@ def print_table(
         print(f"{label:<52} {median:7.1f} ms {p95:7.1f} ms  {goal:<9} {met}")
 
 
-# -- card render ------------------------------------------------------------------------------
-
-
-def time_card(rows: int, repeat: int) -> list[tuple[str, list[float] | str]]:
-    """The default card of a task holding a ``rows``-row DataFrame: document and HTML."""
-    import numpy as np
-    import pandas as pd
-    from grange.cards.default import TaskFacts, card_doc
-    from grange.cards.render import render_html
-
-    frame = pd.DataFrame(
-        {
-            "id": np.arange(rows),
-            "score": np.random.default_rng(0).random(rows),
-            "label": [f"item-{i % 1000}" for i in range(rows)],
-        }
-    )
-    graph = foreach_graph()
-    now = time.time()
-    facts = TaskFacts(
-        pathspec="CardBenchFlow/1/start/1",
-        flow="CardBenchFlow",
-        run_id="1",
-        step="start",
-        task_id="1",
-        attempt=0,
-        status="ok",
-        started_at=now - 1,
-        finished_at=now,
-        parameters={"alpha": 0.5},
-        artifacts={"frame": frame},
-        unloaded={},
-        graph=graph,
-        exception=None,
-    )
-
-    def doc() -> dict[str, Any]:
-        return card_doc("default", None, facts, [], final=True, options={})
-
-    made = doc()
-    html = render_html(made)
-    size = len(html.encode())
-    results: list[tuple[str, list[float] | str]] = []
-    for label, work in (
-        ("card_doc (default, 100k-row DataFrame)", doc),
-        ("render_html", lambda: render_html(made)),
-    ):
-        results.append((label, timed(work, repeat)))
-    results.append((f"card HTML size: {size / 1024:.0f} KiB", "(a preview of the frame)"))
-    return results
-
-
-def foreach_graph() -> dict[str, Any]:
-    """The graph of benchmarks/flows/foreach.py, as a run records it."""
-    import importlib.util
-
-    from grange.graph import graph_of
-
-    spec = importlib.util.spec_from_file_location(
-        "_ui_bench_foreach", HERE / "flows" / "foreach.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return graph_of(module.ForeachFlow).to_dict()
-
-
-def timed(work: Callable[[], object], repeat: int) -> list[float]:
-    work()
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - began)
-    return times
-
-
 # -- main -------------------------------------------------------------------------------------
 
 
@@ -343,7 +268,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=10_000, help="runs of UiBenchFlow")
     parser.add_argument("--width", type=int, default=1_000, help="tasks of the foreach run")
     parser.add_argument("--log-mib", type=int, default=10, help="MiB of stdout of one task")
-    parser.add_argument("--rows", type=int, default=100_000, help="rows of the card's DataFrame")
     parser.add_argument("--repeat", type=int, default=15, help="timed requests per page")
     parser.add_argument("--workdir", help="where the store is made (default: the temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the store")
@@ -359,11 +283,8 @@ def main(argv: list[str] | None = None) -> None:
             rows,
             GOAL_MS,
         )
-        print_table(
-            f"card render ({args.rows} rows; {args.repeat} renders)",
-            time_card(args.rows, args.repeat),
-            None,
-        )
+        print(f"\ncard render (benchmarks/card_render.py; {args.repeat} renders)")
+        card_render.default_card(args.repeat)
     finally:
         if args.keep:
             log(f"kept {folder}")
