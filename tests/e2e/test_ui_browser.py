@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from browser import BROWSER_SKIP, ROOT, launch_chromium, screenshot_dir
 from ui_support import (
     GUARD_SECONDS,
     HOSTILE,
@@ -31,8 +34,6 @@ from ui_support import (
     start_run,
     wait_for,
 )
-
-from browser import BROWSER_SKIP, ROOT, launch_chromium, screenshot_dir
 
 pytestmark = BROWSER_SKIP
 
@@ -121,8 +122,12 @@ def expect_chart_drawn(card: Any) -> None:
     expect(chart.locator("svg text", has_text="feb").first).to_be_visible()
 
 
-def as_int(text: str) -> int:
-    return int(text.strip().replace(",", ""))
+def served_task_count(url: str) -> int | None:
+    """The task count of a run page as the server renders it now (no browser)."""
+    with urllib.request.urlopen(url, timeout=GUARD_SECONDS) as response:
+        page = response.read().decode()
+    found = re.search(r'data-testid="?task-count"?[^>]*>\s*([\d,]+)\s*<', page)
+    return int(found.group(1).replace(",", "")) if found else None
 
 
 # -- clicking through ------------------------------------------------------------------------
@@ -210,7 +215,7 @@ def test_a_card_renders_inline_in_a_sandboxed_frame(
 
     card = page.frame_locator("iframe[data-testid=card-frame]").first
     expect(card.get_by_text("Quarterly sales report")).to_be_visible()
-    expect(card.get_by_text("sales_total").first).to_be_visible()  # the DataFrame's preview
+    expect(card.get_by_role("columnheader", name="sales_total")).to_be_visible()  # a preview
     expect_chart_drawn(card)
     # hostile artifact text is shown as text, never run
     expect(card.get_by_text("<script>parent.pwned", exact=False).first).to_be_visible()
@@ -331,14 +336,19 @@ def test_a_running_flow_appears_and_updates_without_a_reload(
         assert page.evaluate("() => window.__notReloaded === true"), "the runs page was reloaded"
         shot(page, "runs-live")
 
-        # every foreach task is running (waiting for the gate): the run page now
-        # counts start and the three of them; opening the gate adds join and end
+        # every foreach task is running (waiting for the gate) and indexed: the run
+        # page counts start and the three of them; opening the gate adds join and end
         wait_for(lambda: len(list(gate.glob("waiting-*"))) == 3, "the foreach tasks to wait")
-        row.locator(f"a[href*='/runs/{run_id}']").first.click()
+        wait_for(
+            lambda: served_task_count(ui.url(f"/flows/UiLiveFlow/runs/{run_id}")) == 4,
+            "the index to hold the run's first 4 tasks",
+        )
+        with page.expect_response(lambda r: "/api/stream" in r.url and "page=run" in r.url):
+            row.locator(f"a[href*='/runs/{run_id}']").first.click()  # and the page listens
         page.wait_for_url(re.compile(rf"/runs/{run_id}(\?.*)?$"))
         count = page.locator("[data-testid=task-count]")
-        expect(count).to_have_text(re.compile(r"^\s*\d+\s*$"))
-        before = as_int(count.inner_text())
+        expect(count).to_have_text(re.compile(r"^\s*4\s*$"))
+        before = 4
         page.evaluate("() => { window.__notReloaded = true }")
         shot(page, "run-live")
 
@@ -352,12 +362,22 @@ def test_a_running_flow_appears_and_updates_without_a_reload(
         shot(logs, "task-live")
 
         (gate / "go").write_text("")
-        page.wait_for_function(
-            "n => Number(document.querySelector('[data-testid=task-count]')"
-            ".textContent.trim()) === n",
-            arg=before + 2,
-            timeout=GUARD_MS,
-        )
+        try:
+            page.wait_for_function(
+                "n => Number(document.querySelector('[data-testid=task-count]')"
+                ".textContent.trim()) === n",
+                arg=before + 2,
+                timeout=GUARD_MS,
+            )
+        except Exception as err:
+            fresh = page.context.new_page()
+            fresh.goto(page.url)
+            raise AssertionError(
+                f"the run page counted {before} tasks, then {count.inner_text()!r}, never "
+                f"{before + 2}; a fresh load of the page counts "
+                f"{fresh.locator('[data-testid=task-count]').inner_text()!r}; the run "
+                f"{'ended ' + str(proc.poll()) if proc.poll() is not None else 'still runs'}"
+            ) from err
         assert page.evaluate("() => window.__notReloaded === true"), "the run page was reloaded"
         expect(stdout).to_contain_text("passed the gate")  # streamed to the open page
         assert logs.evaluate("() => window.__notReloaded === true"), "the task page was reloaded"
