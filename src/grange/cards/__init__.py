@@ -5,3 +5,13 @@ A card is built from components (``Markdown``, ``Table``, ``Image`` ...) into a
 turns a document into one HTML page that renders with no network. Rendering a
 document never runs user code, so the UI can render a running task's live card.
 """
+
+
+def __getattr__(name: str) -> object:
+    """``get_cards``, re-exported lazily from :mod:`grange.client.cards` (the one
+    upward import of this package, as Metaflow's ``metaflow.cards.get_cards``)."""
+    if name == "get_cards":
+        from grange.client.cards import get_cards
+
+        return get_cards
+    raise AttributeError(f"module 'grange.cards' has no attribute {name!r}")
