@@ -38,9 +38,13 @@ def card_doc(
     if card_type == "default":
         components.append({"type": "markdown", "text": f"# {facts.pathspec} {facts.status}"})
         for name, value in facts.artifacts.items():
-            components.append({"type": "artifact", "name": name, "repr": repr(value)[:200]})
+            shape = f" shape={value.shape} dtype={value.dtype}" if hasattr(value, "dtype") else ""
+            text = f"{type(value).__name__}{shape}: {repr(value)[:200]}"
+            components.append({"type": "artifact", "name": name, "repr": text})
         for name, size in facts.unloaded.items():
             components.append({"type": "artifact", "name": name, "repr": f"{size} bytes"})
+        for name, value in facts.parameters.items():
+            components.append({"type": "artifact", "name": name, "repr": repr(value)})
         if facts.exception:
             components.append({"type": "error", "title": "failed", "text": facts.exception})
     components.extend(user_components)
