@@ -96,6 +96,7 @@ def test_with_card_gives_every_foreach_task_a_card_and_resume_follows_them(
 
     second = runner.resume(flow("card_foreach"), top=("--with", "card:type=blank,id=x"))
     run2 = Flow("CardForeachFlow")[str(second.run_id)]
+    assert run2.graph is not None and run2.graph == run1.graph  # a resumed run records it too
     reused = run2["each"].task
     assert reused.origin_pathspec is not None
     followed = get_cards(reused)
