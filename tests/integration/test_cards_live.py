@@ -86,3 +86,43 @@ def test_cards_that_hang_crash_or_raise_never_fail_the_step(runner: Runner) -> N
     assert [c.status for c in end] == ["ok"]
     assert "before the broken one" in end[0].get()
     assert "this component is broken" in end[0].get()
+
+
+def test_a_task_killed_while_its_cards_render_keeps_its_result_and_live_card(
+    runner: Runner, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    from grange.datastore import LocalBlobStore, read_record
+
+    pid_file = tmp_path / "pid"
+    env = runner.env(PID_FILE=str(pid_file))
+    argv, id_file = runner.argv(CARD_FLOWS / "card_killed.py", "run")
+    with subprocess.Popen(
+        argv, cwd=runner.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
+        while not pid_file.exists() or not pid_file.read_text():
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            time.sleep(0.05)
+        assert id_file is not None
+        while not id_file.exists():
+            time.sleep(0.05)
+        run_id = id_file.read_text().strip()
+        blobs = LocalBlobStore(runner.root)
+        task_dir = runner.root / "CardKilledFlow" / run_id / "start"
+        # the record is committed before the cards render: wait for it, then kill
+        while not list(task_dir.glob("*/0/record.json")):
+            assert proc.poll() is None
+            time.sleep(0.05)
+        task_id = next(task_dir.glob("*/0/record.json")).parts[-3]
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, output  # the step had committed: the run goes on
+    record = read_record(blobs, "CardKilledFlow", run_id, "start", task_id, 0)
+    assert record is not None and record.status == "ok"
+    task = Flow("CardKilledFlow")[run_id]["start"].task
+    assert task.successful and task.data.value == 42
+    cards = get_cards(task)
+    assert [(c.slot, c.final, c.status) for c in cards] == [("0-default", False, "running")]
+    assert "live before the kill" in cards[0].get()  # its last live data, rendered
