@@ -17,6 +17,7 @@ the end of the task (:attr:`CardHandle.pending`), never dropped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -57,10 +58,8 @@ class ComponentList:
 
     def append(self, component: Any, id: str | None = None) -> None:
         if id is not None:
-            try:
+            with contextlib.suppress(AttributeError):
                 component.component_id = id
-            except AttributeError:
-                pass
         self._items.append(component)
 
     def extend(self, components: Iterable[Any]) -> None:

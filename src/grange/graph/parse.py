@@ -281,8 +281,8 @@ def _decorators(
     for name, lineno in written:
         lines.setdefault(name, lineno)
     attached: dict[str, list[Any]] = {}
-    for deco in decorators_of(func):  # several of one name (@card) pair up in order
-        attached.setdefault(deco.name, []).append(deco)
+    for one in decorators_of(func):  # several of one name (@card) pair up in order
+        attached.setdefault(one.name, []).append(one)
     infos = []
     for name, lineno in written:
         if name == "step":
