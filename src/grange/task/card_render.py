@@ -23,6 +23,7 @@ import struct
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -127,7 +128,11 @@ def _ended(status: int) -> str:
 def _start(job: RenderJob, facts: TaskFacts, position: int) -> _Child | RenderResult:
     read_fd, write_fd = os.pipe()
     try:
-        pid = os.fork()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about forking a process with threads (an S3 client's, the
+            # step's): the child only builds the card and exits, under a time limit.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
     except OSError as err:
         os.close(read_fd)
         os.close(write_fd)
