@@ -64,8 +64,8 @@ def _indexed_task(step: str, proc: subprocess.Popen[str]) -> Task:
             time.sleep(0.05)
 
 
-def test_cards_that_hang_crash_or_raise_never_fail_the_step(runner: Runner) -> None:
-    result = runner.run(CARD_FLOWS / "card_broken.py")
+def test_cards_that_hang_crash_or_raise_never_fail_the_step(runner: Runner, fork: bool) -> None:
+    result = runner.run(CARD_FLOWS / "card_broken.py", fork=fork)
     run = Flow("CardBrokenFlow")[str(result.run_id)]
     assert run.successful
     start = run["start"].task
