@@ -48,20 +48,20 @@ def test_bad_arguments_name_the_allowed_values(kwargs: dict, message: str, fix: 
 
 
 def test_conflicting_cards_are_lint_errors_at_the_decorator_line() -> None:
-    flow = load_flow(FLOWS / "broken" / "card_conflicts.py", "CardConflictFlow")
+    flow = load_flow(FLOWS / "broken" / "card_duplicate_id.py")
     problems = lint(graph_of(flow))
-    assert [(p.rule, p.step, p.line) for p in problems] == [
-        ("decorator-conflict", "start", 8),
-        ("decorator-conflict", "end", 15),
-    ]
+    assert [(p.rule, p.step, p.line) for p in problems] == [("decorator-conflict", "start", 8)]
     assert "two @card decorators have id='a'" in problems[0].message
-    assert "customize=True" in problems[1].message and "current.card['id']" in problems[1].fix
+    flow = load_flow(FLOWS / "cards" / "card_lint.py", "CardCustomizeFlow")
+    problems = lint(graph_of(flow))
+    assert [(p.rule, p.step, p.line) for p in problems] == [("decorator-conflict", "end", 14)]
+    assert "customize=True" in problems[0].message and "current.card['id']" in problems[0].fix
 
 
 def test_an_unknown_type_is_a_lint_error_listing_the_types() -> None:
-    flow = load_flow(FLOWS / "broken" / "card_conflicts.py", "CardTypeFlow")
+    flow = load_flow(FLOWS / "cards" / "card_lint.py", "CardTypeFlow")
     problems = lint(graph_of(flow))
-    assert [(p.rule, p.step, p.line) for p in problems] == [("decorator", "end", 26)]
+    assert [(p.rule, p.step, p.line) for p in problems] == [("decorator", "end", 25)]
     assert "'default', 'blank'" in (problems[0].fix or "")
 
 

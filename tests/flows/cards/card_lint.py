@@ -1,11 +1,10 @@
-"""Two @card with one id on start; two with customize=True on end; a bad type on mid."""
+"""@card misuses lint reports: two cards with customize=True; a card type that does not
+exist."""
 
 from grange import FlowSpec, card, step
 
 
-class CardConflictFlow(FlowSpec):
-    @card(id="a")
-    @card(type="blank", id="a")
+class CardCustomizeFlow(FlowSpec):
     @step
     def start(self):
         self.next(self.end)
