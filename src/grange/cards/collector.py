@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from grange.cards.components import render_component
+from grange.cards.components import error_dict, render_component
 from grange.cards.default import TaskFacts, card_doc
 
 
@@ -161,6 +161,8 @@ class CardHandle:
         doc = card_doc(
             spec.type, spec.id, facts, self.rendered_components(), final=final, options=spec.options
         )
+        if facts.exception and spec.type != "default":  # the default card shows it already
+            doc["components"].append(error_dict("The step failed", facts.exception))
         if self._data is not None:
             doc["data"] = self._data
         return doc
