@@ -71,7 +71,9 @@ def test_a_failed_step_has_the_card_that_saves_errors_only(runner: Runner) -> No
     result = runner.run(flow("card_failure"), ok=False)
     task = Flow("CardFailureFlow")[str(result.run_id)]["start"].task
     cards = get_cards(task)
-    assert [c.id for c in cards] == ["loud"]  # quiet has save_errors=False
+    assert [c.id for c in cards] == ["loud", "plain"]  # quiet has save_errors=False
+    plain = cards[1].get()
+    assert "The step failed" in plain and "the model diverged" in html.unescape(plain)
     page = cards[0].get()
     assert cards[0].status == "ok"  # the card rendered; it shows the step's failure
     assert "ValueError" in page and "the model diverged" in html.unescape(page)

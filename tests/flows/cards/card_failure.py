@@ -1,5 +1,5 @@
-"""A step that fails: its card with save_errors (the default) shows the error; the one
-with save_errors=False is not stored."""
+"""A step that fails: its cards with save_errors (the default) show the error, blank
+ones too; the one with save_errors=False is not stored."""
 
 from grange import FlowSpec, card, step
 
@@ -7,6 +7,7 @@ from grange import FlowSpec, card, step
 class CardFailureFlow(FlowSpec):
     @card(id="loud")
     @card(id="quiet", save_errors=False)
+    @card(type="blank", id="plain")
     @step
     def start(self):
         self.before = "set before the failure"
