@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 
 #: Parameter values larger than this (stored size) are not loaded for the card.
 MAX_PARAMETER_BYTES = 1 << 20
+#: Inherited artifacts the step did not read are loaded for the default card up to
+#: this stored size each, and this much in all; the others are listed with their size.
+MAX_LOADED_ARTIFACT = 256 << 10
+MAX_LOADED_TOTAL = 4 << 20
 
 
 class TaskCards:
@@ -132,18 +136,33 @@ class TaskCards:
         except Exception as exc:  # a card never fails the step, nor hides its result
             _note(f"the cards of task {self.spec.pathspec} were not stored: {exc}")
 
-    def _final_facts(self, record: AttemptRecord, flow_dict: dict[str, Any]) -> TaskFacts:
+    def _final_facts(
+        self, record: AttemptRecord, flow_dict: dict[str, Any], *, load: bool = True
+    ) -> TaskFacts:
+        """The facts of the final card: the values the step holds in memory; the
+        artifacts it only inherited are loaded while small (``load``), else listed
+        with their stored size."""
         parameters = set(self._parameter_values())
         artifacts = {
             name: value
             for name, value in flow_dict.items()
             if not name.startswith("_") and name not in parameters
         }
-        unloaded = {
-            name: ref.size
-            for name, ref in sorted(record.artifacts.items())
-            if not name.startswith("_") and name not in parameters and name not in artifacts
-        }
+        unloaded: dict[str, int] = {}
+        budget = MAX_LOADED_TOTAL
+        for name, ref in sorted(record.artifacts.items()):
+            if name.startswith("_") or name in parameters or name in artifacts:
+                continue
+            if load and ref.size <= min(MAX_LOADED_ARTIFACT, budget):
+                try:
+                    artifacts[name] = self.stores.cas.load(
+                        ref.key, name=name, task=self.spec.pathspec
+                    )
+                    budget -= ref.size
+                    continue
+                except Exception:  # noqa: BLE001 - listed as not loaded instead
+                    pass
+            unloaded[name] = ref.size
         exception = None
         if record.exception:
             exception = str(record.exception.get("text") or record.exception.get("message"))
@@ -166,7 +185,8 @@ class TaskCards:
             jobs.append(RenderJob(handle, timeout if limit is None else min(timeout, limit)))
         if not jobs:
             return
-        facts = self._final_facts(record, flow_dict)
+        default = any(job.handle.spec.type == "default" for job in jobs)
+        facts = self._final_facts(record, flow_dict, load=default)
         created = time.time()
         results = render_cards(jobs, facts)
         for job, result in zip(jobs, results, strict=True):
