@@ -160,7 +160,7 @@ class TaskCards:
                     )
                     budget -= ref.size
                     continue
-                except Exception:  # noqa: BLE001 - listed as not loaded instead
+                except Exception:  # listed as not loaded instead
                     pass
             unloaded[name] = ref.size
         exception = None
