@@ -244,9 +244,16 @@ class TaskCards:
             if result.status == "timeout"
             else "The card could not be rendered"
         )
+        hint = (
+            "Something on the card is slow (an artifact's repr in the previews, or a "
+            "component's render()): make it faster, or give the card more time with "
+            "@card(timeout=...)."
+            if result.status == "timeout"
+            else "The task's stderr log has the details."
+        )
         text = (
             f"Card {spec.slot} of task {self.spec.pathspec} (attempt {self.spec.attempt}): "
-            f"{result.reason}. The task itself is not affected."
+            f"{result.reason}. The task itself is not affected. {hint}"
         )
         return {
             "version": 1,
