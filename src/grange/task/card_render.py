@@ -157,6 +157,8 @@ def _child(fd: int, job: RenderJob, facts: TaskFacts) -> None:
             payload = _OK + _SIZES.pack(len(page), len(doc_json)) + page + doc_json
         except BaseException as exc:
             code = 1
+            print(f"[@card] card {job.handle.spec.slot}: building it raised:", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)  # into the task's stderr log
             text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             payload = _FAILED + f"building the card raised {text}".encode()
         view = memoryview(payload)
