@@ -209,12 +209,15 @@ def build(folder: Path, runs: int, width: int, log_mib: int) -> dict[str, str]:
 
 
 def ui_app(folder: Path) -> Any:
-    """The Starlette app of ``grange ui`` over the store of ``folder``."""
-    from grange.ui.app import create_app  # type: ignore[import-not-found]
+    """The app of ``grange ui`` over the store of ``folder``, built as the command does."""
+    from grange.cli.context import Settings
+    from grange.cli.reading import connect
+    from grange.client.config import current_stores
+    from grange.ui.app import make_app
+    from grange.ui.settings import UiSettings
 
-    os.environ["GRANGE_DATASTORE_ROOT"] = str(folder / ".grange")
-    os.chdir(folder)
-    return create_app()
+    connect(Settings(datastore_root=str(folder / ".grange")), every_namespace=True)
+    return make_app(current_stores(), UiSettings())
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -297,6 +300,7 @@ def pages(ids: dict[str, str], runs: int) -> list[tuple[str, str]]:
     per_page = 50
     last = max(1, -(-runs // per_page))
     task = f"/flows/{FLOW}/runs/{logs_run}/steps/start/tasks/{ids['logs_task']}"
+    log = f"{FLOW}/{logs_run}/start/{ids['logs_task']}"
     return [
         ("flows page", "/"),
         (f"runs page 1 of {runs}", f"/flows/{FLOW}"),
@@ -311,6 +315,8 @@ def pages(ids: dict[str, str], runs: int) -> list[tuple[str, str]]:
             f"/flows/ForeachFlow/runs/{foreach_run}",
         ),
         (f"task page, {ids['log_mib']} MiB of logs", task),
+        ("log API: the tail (the page's default)", f"/api/logs/{log}/stdout"),
+        ("log API: the first MiB", f"/api/logs/{log}/stdout?start=0&length=1048576"),
     ]
 
 
