@@ -14,9 +14,10 @@ Builds a store in a temporary folder (about a minute at the full sizes):
 - ``ForeachFlow``: a real run of ``benchmarks/flows/foreach.py --width 1000``.
 
 Then times the UI's server side in this process, through its Starlette app
-and httpx's ASGI transport (no network, no browser): each page ``--repeat``
-times after one untimed warm-up request, printing the median and the 95th
-percentile against the issue's goal (200 ms each). Then the card half of the
+and httpx's ASGI transport (no network, no browser): each page once (the
+first request, shown apart: it may compare the datastore with the index),
+then ``--repeat`` times, printing the median and the 95th percentile against
+the issue's goal (200 ms each) and the page's size. Then the card half of the
 issue's benchmarks: the default card of a task holding a 100k-row DataFrame
 (``card_render.default_card``: the document and its HTML, a preview, never
 the whole frame). Figures only; nothing is asserted.
@@ -208,8 +209,9 @@ def build(folder: Path, runs: int, width: int, log_mib: int) -> dict[str, str]:
 # -- timing the app ---------------------------------------------------------------------------
 
 
-def ui_app(folder: Path) -> Any:
-    """The app of ``grange ui`` over the store of ``folder``, built as the command does."""
+def ui_app(folder: Path) -> tuple[Any, str]:
+    """The app of ``grange ui`` over the store of ``folder``, built as the command does,
+    and the address it would be served at (its Host header is checked)."""
     from grange.cli.context import Settings
     from grange.cli.reading import connect
     from grange.client.config import current_stores
@@ -217,7 +219,8 @@ def ui_app(folder: Path) -> Any:
     from grange.ui.settings import UiSettings
 
     connect(Settings(datastore_root=str(folder / ".grange")), every_namespace=True)
-    return make_app(current_stores(), UiSettings())
+    settings = UiSettings()
+    return make_app(current_stores(), settings), settings.url("").rstrip("/")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -225,19 +228,28 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
+sizes: dict[str, int] = {}  # label -> bytes of the page (shown beside its times)
+firsts: dict[str, float] = {}  # label -> seconds of the first, untimed-in-the-median request
+
+
 async def time_pages(
-    app: Any, pages: list[tuple[str, str]], repeat: int
+    app: Any, base: str, pages: list[tuple[str, str]], repeat: int
 ) -> list[tuple[str, list[float] | str]]:
     import httpx
 
     transport = httpx.ASGITransport(app=app)
     results: list[tuple[str, list[float] | str]] = []
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+    sizes.clear()
+    firsts.clear()
+    async with httpx.AsyncClient(transport=transport, base_url=base) as client:
         for label, path in pages:
+            began = time.perf_counter()
             first = await client.get(path)
+            firsts[label] = time.perf_counter() - began
             if first.status_code != 200:
                 results.append((label, f"HTTP {first.status_code} for {path}"))
                 continue
+            sizes[label] = len(first.content)
             times = []
             for _ in range(repeat):
                 began = time.perf_counter()
@@ -252,7 +264,7 @@ def print_table(
     title: str, rows: list[tuple[str, list[float] | str]], goal_ms: float | None
 ) -> None:
     print(f"\n{title}")
-    print(f"{'what':<52} {'median':>9} {'p95':>9}  goal      met")
+    print(f"{'what':<52} {'first':>9} {'median':>9} {'p95':>9}  goal      met  {'page':>9}")
     for label, times in rows:
         if isinstance(times, str):
             print(f"{label:<52} {times}")
@@ -260,7 +272,9 @@ def print_table(
         median, p95 = statistics.median(times) * 1000, percentile(times, 0.95) * 1000
         goal = f"< {goal_ms:.0f} ms" if goal_ms else "-"
         met = ("yes" if p95 < goal_ms else "no") if goal_ms else "-"
-        print(f"{label:<52} {median:7.1f} ms {p95:7.1f} ms  {goal:<9} {met}")
+        size = f"{sizes[label] / 1024:7.1f} KiB" if label in sizes else ""
+        first = f"{firsts[label] * 1000:7.1f} ms" if label in firsts else " " * 10
+        print(f"{label:<52} {first} {median:7.1f} ms {p95:7.1f} ms  {goal:<9} {met:<4} {size}")
 
 
 # -- main -------------------------------------------------------------------------------------
@@ -279,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     folder = Path(tempfile.mkdtemp(prefix="grange-ui-bench-", dir=args.workdir))
     try:
         ids = build(folder, args.runs, args.width, args.log_mib)
-        rows = asyncio.run(time_pages(ui_app(folder), pages(ids, args.runs), args.repeat))
+        rows = asyncio.run(time_pages(*ui_app(folder), pages(ids, args.runs), args.repeat))
         print_table(
             f"grange ui server time ({args.runs} runs, a {args.width}-task foreach, "
             f"{args.log_mib} MiB of logs; {args.repeat} requests each)",
