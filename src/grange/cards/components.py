@@ -251,7 +251,7 @@ class Table(CardComponent):
             headers=[cut(h) for h in self._headers[:n_cols]],
             rows=[[_cell(v) for v in r[:n_cols]] for r in shown],
             more_rows=max(0, total - len(shown)),
-            more_columns=max(0, width - n_cols),
+            more_columns=max(0, width - min(n_cols, max(widest, len(self._headers)))),
         )
         if self._problems:
             out["error"] = "; ".join(self._problems)

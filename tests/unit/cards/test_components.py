@@ -93,6 +93,33 @@ def test_table_from_dataframe_truncates() -> None:
     assert out["rows"][0] == [0, "x"]  # NumPy scalars become plain values
 
 
+def test_table_from_a_wide_dataframe_cuts_columns_too() -> None:
+    import time
+
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    from grange.cards._limits import MAX_CARD_BYTES, MAX_TABLE_CELLS, MAX_TABLE_COLUMNS
+
+    wide = pd.DataFrame(np.zeros((20, 10_000)))
+    out = Table.from_dataframe(wide).render()
+    assert len(out["headers"]) == 30 and all(len(r) == 30 for r in out["rows"])
+    assert out["more_columns"] == 10_000 - 30 and out["more_rows"] == 0
+    assert "9,970 more columns" in render_html(doc_of(out))
+    big = pd.DataFrame(np.zeros((2000, 10_000)))
+    started = time.perf_counter()
+    full = Table.from_dataframe(big, truncate=False).render()
+    html = render_html(doc_of(full))
+    elapsed = time.perf_counter() - started
+    assert len(full["headers"]) == MAX_TABLE_COLUMNS
+    assert sum(len(r) for r in full["rows"]) <= MAX_TABLE_CELLS
+    assert full["more_rows"] == 2000 - len(full["rows"])
+    assert len(html.encode()) < MAX_CARD_BYTES and "too large" not in html
+    print(f"2000x10000 truncate=False: {elapsed:.2f} s")
+    # a Table of plain rows is cut the same way
+    plain = Table([[0] * 5000] * 3).render()
+    assert len(plain["rows"][0]) == MAX_TABLE_COLUMNS and plain["more_columns"] == 4800
+
+
 def test_image_sniffs_bytes_and_base64() -> None:
     out = Image(PNG, label="dot").render()
     assert out["src"].startswith("data:image/png;base64,") and out["label"] == "dot"
