@@ -325,7 +325,11 @@ class ProgressBar(CardComponent):
             self._metadata = metadata
 
     def render(self) -> dict[str, Any]:
-        for arg, text in (("label", self._label), ("unit", self._unit), ("metadata", self._metadata)):
+        for arg, text in (
+            ("label", self._label),
+            ("unit", self._unit),
+            ("metadata", self._metadata),
+        ):
             _check_str("ProgressBar", arg, text)
         top = _number("ProgressBar", "max", self._max)
         if top < 0:
@@ -422,7 +426,9 @@ class PythonCode(CardComponent):
         elif code_string is None:
             self._problem = "PythonCode() needs code_func=<a function> or code_string=<text>"
         elif not isinstance(code_string, str):
-            self._problem = f"PythonCode(code_string=...) must be a str, not {type_name(code_string)}"
+            self._problem = (
+                f"PythonCode(code_string=...) must be a str, not {type_name(code_string)}"
+            )
         if self._problem is None:
             self._code = textwrap.dedent(code_string or "")
 
@@ -511,9 +517,10 @@ class YAMLViewer(_Viewer):
 
         data = self._data
         if isinstance(data, str):
-            ok, data = _parsed_json(data)
+            text = data
+            ok, data = _parsed_json(text)
             if not ok:
-                return self._data  # type: ignore[no-any-return]
+                return text
         plain = json.loads(json.dumps(data, default=safe_repr))
         return str(yaml.safe_dump(plain, sort_keys=False, allow_unicode=True))
 

@@ -16,6 +16,7 @@ that names it, its size and the budget, and the rest of the card is kept.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import time
@@ -495,7 +496,9 @@ def _render(doc: dict[str, Any], charts_mode: str | None) -> str:
     raw = doc.get("options")
     options: dict[str, Any] = raw if isinstance(raw, dict) else {}
     mode = charts_mode or str(options.get("charts") or "js")
-    page = _Page(mode if mode in ("js", "svg") else "js", MAX_CARD_BYTES - min(_RESERVE, MAX_CARD_BYTES // 4))
+    page = _Page(
+        mode if mode in ("js", "svg") else "js", MAX_CARD_BYTES - min(_RESERVE, MAX_CARD_BYTES // 4)
+    )
     body = page.components(doc.get("components") or [], 0)
     meta = []
     if doc.get("type"):
@@ -504,10 +507,9 @@ def _render(doc: dict[str, Any], charts_mode: str | None) -> str:
         )
     created = doc.get("created_at")
     if isinstance(created, (int, float)) and math.isfinite(created):
-        try:
+        # A time no calendar can show (1e300): the meta line goes without it.
+        with contextlib.suppress(OverflowError, OSError, ValueError):
             meta.append(time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(created)))
-        except (OverflowError, OSError, ValueError):
-            pass  # a time no calendar can show: the meta line goes without it
     if doc.get("final") is False:
         meta.append('<span class="badge live" data-testid="card-live">live</span>')
     scripts = ""

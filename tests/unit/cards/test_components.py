@@ -30,6 +30,7 @@ from grange.cards.render import render_html
 def doc_of(*components: dict[str, Any]) -> dict[str, Any]:
     return {"version": 1, "type": "blank", "title": "t", "components": list(components)}
 
+
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
