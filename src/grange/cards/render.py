@@ -25,7 +25,7 @@ from html import escape
 from importlib import resources
 from typing import Any
 
-from grange.cards import charts
+from grange.cards import charts, markdown
 from grange.cards._limits import (
     MAX_CARD_BYTES,
     MAX_LONG_TEXT,
@@ -149,60 +149,16 @@ def _error_box(title: str, text: str) -> str:
 # -- the component types -------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
-def _markdown_it() -> Any:
-    from markdown_it import MarkdownIt
-
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    md.enable("table")
-    md.enable("strikethrough")
-    md.validateLink = _safe_link  # type: ignore[method-assign]
-
-    def image(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
-        token = tokens[idx]
-        src = str(token.attrGet("src") or "")
-        alt = "".join(t.content for t in (token.children or []))
-        if is_image_data_uri(src):
-            return f'<img src="{escape(src)}" alt="{escape(alt)}">'
-        return f'<span class="md-image" title="images from URLs are not loaded">[image: {escape(alt)}]</span>'
-
-    md.add_render_rule("image", image)
-    return md
-
-
-def _safe_link(url: str) -> bool:
-    low = url.strip().lower()
-    if low.startswith(("http://", "https://", "mailto:", "#", "/", "./", "../")):
-        return True
-    if low.startswith("data:"):
-        return is_image_data_uri(url.strip())  # an inline image, never data:text/html
-    return ":" not in low.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-
-
 def _markdown(page: _Page, c: dict[str, Any], depth: int) -> str:
     text = c.get("text")
-    md = _markdown_it()
-    env: dict[str, Any] = {}
     text = text if isinstance(text, str) else "" if text is None else str(text)
-    tokens = md.parse(cut(text, MAX_LONG_TEXT), env)
+    parsed = markdown.parse(cut(text, MAX_LONG_TEXT))
     # Reference links repeat their URL in every use: a 200 KB text can ask for
     # gigabytes of HTML. Its size is known from the tokens before it is made.
-    size = _tokens_size(tokens)
-    if size > MAX_MARKDOWN_HTML:
-        raise _TooLarge(size)
-    page.check(size)
-    return f'<div class="md">{md.renderer.render(tokens, md.options, env)}</div>'
-
-
-def _tokens_size(tokens: Any) -> int:
-    size = 0
-    for token in tokens:
-        size += len(token.content) + 8
-        for value in (token.attrs or {}).values():
-            size += len(str(value)) + 8
-        if token.children:
-            size += _tokens_size(token.children)
-    return size
+    if parsed.size > MAX_MARKDOWN_HTML:
+        raise _TooLarge(parsed.size)
+    page.check(parsed.size)
+    return f'<div class="md">{parsed.html()}</div>'
 
 
 def _cell(page: _Page, value: Any, depth: int) -> str:
