@@ -9,7 +9,8 @@ An array's statistics are computed in chunks of :data:`STATS_CHUNK` values,
 so that a preview never copies the array: its memory stays a few MB whatever
 the array's size (the time is one pass over it, about 30 ms per 10 million
 values). A DataFrame preview calls the ``repr`` of at most :data:`MAX_REPRS`
-cells that are not plain values; the others are shown as ``…``.
+cells whose type is not Python's, pandas' or NumPy's own (a user's classes,
+whose ``__repr__`` may be slow); the others are shown as ``…``.
 """
 
 from __future__ import annotations
@@ -101,11 +102,21 @@ def _plain(value: Any, reprs: _Reprs | None = None) -> Any:
                 return _plain(float(value))
         except (OverflowError, ValueError, TypeError):
             pass
-    if reprs is not None:
+    if reprs is not None and not _known(value):
         if reprs.left <= 0:
             return "…"
         reprs.left -= 1
     return safe_repr(value, limit=200)
+
+
+_KNOWN_MODULES = ("builtins", "datetime", "decimal", "fractions", "uuid", "pathlib")
+
+
+def _known(value: Any) -> bool:
+    """Whether ``value``'s repr is a library's own (quick), not a user's ``__repr__``."""
+    module = str(getattr(type(value), "__module__", "") or "")
+    root = module.split(".", 1)[0]
+    return root in ("pandas", "numpy") or module in _KNOWN_MODULES
 
 
 def _dataframe(frame: Any, *, series: bool = False) -> dict[str, Any]:

@@ -118,6 +118,16 @@ def test_a_dataframe_preview_calls_few_cell_reprs() -> None:
     out = preview(frame)
     assert len(calls) == MAX_REPRS < 600
     assert out["rows"][0][0] == "slow" and out["rows"][-1][-1] == "…"
+    # library values (timestamps, decimals, dicts ...) are always shown
+    import datetime
+    import decimal
+
+    when = pd.Timestamp("2024-01-02")
+    plain = {"t": [when] * 20, "d": [decimal.Decimal("1.5")] * 20, "x": [{"a": 1}] * 20}
+    many = pd.DataFrame({f"{k}{i}": v for i in range(10) for k, v in plain.items()})
+    many["dt"] = [datetime.date(2024, 1, 2)] * 20
+    rows = preview(many)["rows"]
+    assert "…" not in {cell for row in rows for cell in row}
 
 
 def test_scalars_strings_containers_bytes() -> None:
