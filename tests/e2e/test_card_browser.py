@@ -228,3 +228,115 @@ def test_components_and_hostile_strings(load: Any) -> None:
     assert page.locator("img").first.evaluate("i => i.naturalWidth") == 1
     body = page.locator("body").inner_text()
     assert body.count("window.pwned=1") >= 6
+
+
+LINE = {
+    "data": {"values": [{"a": i, "b": i * i} for i in range(20)]},
+    "mark": "line",
+    "encoding": {
+        "x": {"field": "a", "type": "quantitative"},
+        "y": {"field": "b", "type": "quantitative"},
+    },
+}
+
+
+def test_a_chart_inside_a_table_keeps_a_readable_width(load: Any) -> None:
+    made = blank(Table([[VegaChart(LINE), Markdown("text")]], headers=["chart", "md"]))
+    raw = {"type": "table", "rows": [[{"type": "vega", "spec": dict(LINE, width="container")}]]}
+    made["components"].append(raw)  # a document made elsewhere: fixed when drawn
+    loaded = load(render_html(made), "chart-in-table")
+    assert loaded.errors == [] and loaded.requests == []
+    widths = loaded.page.evaluate(
+        "[...document.querySelectorAll('[data-testid=vega-chart]')]"
+        ".map(e => [e.getAttribute('data-rendered'), e.querySelector('svg').getBoundingClientRect().width])"
+    )
+    assert len(widths) == 2
+    for rendered, width in widths:
+        assert rendered == "true" and width > 150, widths
+
+
+def test_a_click_on_a_chart_with_links_goes_nowhere(load: Any) -> None:
+    nan = float("nan")
+    values = [{"a": 1, "b": nan, "h": "http://evil.example/x?leak=1"}]
+    spec = {
+        "data": {"values": values},
+        "mark": {"type": "bar"},
+        "width": 200,
+        "height": 200,
+        "encoding": {
+            "x": {"value": 0},
+            "x2": {"value": 200},
+            "y": {"value": 0},
+            "y2": {"value": 200},
+            "href": {"field": "h"},
+        },
+    }
+    vega_href = {  # a Vega (not Vega-Lite) spec whose mark links by itself
+        "$schema": "https://vega.github.io/schema/vega/v5.json",
+        "width": 100,
+        "height": 100,
+        "marks": [
+            {
+                "type": "rect",
+                "encode": {
+                    "enter": {
+                        "x": {"value": 0},
+                        "y": {"value": 0},
+                        "width": {"value": 100},
+                        "height": {"value": 100},
+                        "fill": {"value": "red"},
+                        "cursor": {"value": "pointer"},
+                        "href": {"signal": "'http://evil.example/vg'"},
+                    }
+                },
+            }
+        ],
+    }
+    loaded = load(render_html(blank(VegaChart(spec), VegaChart(vega_href))), "chart-links")
+    page = loaded.page
+    assert loaded.errors == [], loaded.errors  # NaN became null: the chart is drawn
+    url = page.url
+    for box in page.locator(".vega-chart svg path").all()[:2]:
+        bounds = box.bounding_box()
+        if bounds:
+            page.mouse.click(bounds["x"] + bounds["width"] / 2, bounds["y"] + bounds["height"] / 2)
+    page.wait_for_timeout(300)
+    assert page.url == url and loaded.requests == []
+    assert page.locator("[data-testid=vega-chart][data-rendered=true]").count() == 2
+
+
+def test_vega_itself_refuses_to_follow_a_link(load: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Were a link to get past the spec's cleaning, Vega's loader would refuse it.
+    from grange.cards import charts
+
+    monkeypatch.setattr(charts, "clean_spec", lambda spec: spec)
+    spec = {
+        "$schema": "https://vega.github.io/schema/vega/v5.json",
+        "width": 100,
+        "height": 100,
+        "marks": [
+            {
+                "type": "rect",
+                "encode": {
+                    "enter": {
+                        "x": {"value": 0},
+                        "y": {"value": 0},
+                        "width": {"value": 100},
+                        "height": {"value": 100},
+                        "fill": {"value": "red"},
+                        "href": {"value": "http://evil.example/vg"},
+                    }
+                },
+            }
+        ],
+    }
+    html = render_html(blank({"type": "vega", "spec": spec}))
+    assert "evil.example" in html
+    loaded = load(html, "chart-link-refused")
+    page = loaded.page
+    url = page.url
+    bounds = page.locator(".vega-chart svg path").first.bounding_box()
+    assert bounds
+    page.mouse.click(bounds["x"] + 50, bounds["y"] + 50)
+    page.wait_for_timeout(300)
+    assert page.url == url and loaded.requests == []

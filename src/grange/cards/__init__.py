@@ -15,16 +15,14 @@ from grange.cards.components import (
     Artifact,
     CardComponent,
     Error,
-    JSONViewer,
     Markdown,
     MetaflowCardComponent,
     ProgressBar,
-    PythonCode,
     Table,
     ValueBox,
-    YAMLViewer,
 )
 from grange.cards.media import Image, VegaChart
+from grange.cards.text import JSONViewer, PythonCode, YAMLViewer
 
 __all__ = [
     "Artifact",

@@ -2,8 +2,10 @@
 
 A card never holds a whole value: tables, previews, reprs and JSON/YAML text
 are cut at these limits, and the cut is said on the page ("N more rows").
-A rendered page larger than :data:`MAX_CARD_BYTES` is replaced by an error page
-that names the cause (docs/cards.md, "How a card page is built").
+The renderer counts the page's bytes as it draws each component: a component
+that would take the page past :data:`MAX_CARD_BYTES` is replaced by an error
+box naming it, its size and the budget, and the rest of the card is kept
+(docs/cards.md, "Size budget").
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from typing import Any
 MAX_CARD_BYTES = 20 * 1024 * 1024
 #: Rows of a ``Table`` shown (the rest are counted, not rendered).
 MAX_TABLE_ROWS = 1000
+#: Columns of a ``Table`` shown.
+MAX_TABLE_COLUMNS = 200
+#: Cells of a ``Table`` shown (rows are cut first so that rows x columns stays under it).
+MAX_TABLE_CELLS = 100_000
 #: Rows of a DataFrame preview and of ``Table.from_dataframe(truncate=True)``.
 PREVIEW_ROWS = 20
 #: Columns of a DataFrame preview.
@@ -23,6 +29,8 @@ PREVIEW_COLUMNS = 30
 MAX_TEXT = 2000
 #: Characters of Markdown, code, JSON and YAML text.
 MAX_LONG_TEXT = 200_000
+#: Bytes of the HTML of one Markdown component (reference links can repeat a long URL).
+MAX_MARKDOWN_HTML = 4 * 1024 * 1024
 #: Bytes of one image.
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 
@@ -43,17 +51,43 @@ _REPR.maxlevel = 4
 
 
 def safe_repr(value: Any, *, compressed: bool = True, limit: int = MAX_TEXT) -> str:
-    """A repr of ``value`` that never raises and never runs long."""
+    """A repr of ``value`` cut to ``limit`` characters; never raises.
+
+    It runs the value's own ``__repr__``, which may take as long as it likes:
+    what bounds the time of a card is that cards are rendered out of the
+    task's process with a timeout (see ``grange.cards.collector``).
+    """
     try:
         text = _REPR.repr(value) if compressed else repr(value)
+        if not isinstance(text, str):
+            raise TypeError(f"__repr__ returned {type(text).__name__}")
     except Exception as exc:  # a user's __repr__ may raise anything
-        return f"<{type_name(value)}: repr() raised {type(exc).__name__}: {exc}>"
+        return f"<{type_name(value)}: repr() raised {describe_exception(exc)}>"
     return cut(text, limit)
+
+
+def describe_exception(exc: BaseException, limit: int = 500) -> str:
+    """``Type: message`` of an exception; never raises (its ``__str__`` may)."""
+    try:
+        name = type(exc).__name__
+    except Exception:  # pragma: no cover - a type always has a name
+        name = "Exception"
+    try:
+        text = str(exc)
+    except Exception as inner:
+        try:
+            text = f"<str() of the exception raised {type(inner).__name__}>"
+        except Exception:  # pragma: no cover
+            text = "<str() of the exception raised>"
+    return f"{name}: {cut(text, limit)}" if text else name
 
 
 def type_name(value: Any) -> str:
     """``module.Class`` of a value (``int`` for builtins)."""
     cls = type(value)
-    module = getattr(cls, "__module__", "") or ""
-    name = getattr(cls, "__qualname__", cls.__name__)
+    try:
+        module = str(getattr(cls, "__module__", "") or "")
+        name = str(getattr(cls, "__qualname__", None) or cls.__name__)
+    except Exception:
+        return "object"
     return name if module == "builtins" else f"{module}.{name}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from importlib import resources
 from typing import Any
@@ -23,6 +24,36 @@ _JSON_ESCAPES = {
     "\u2029": "\\u2029",
 }
 _UNSAFE_TAGS = {"script", "foreignobject", "image", "iframe", "object", "embed", "use"}
+
+
+def clean_spec(spec: Any) -> Any:
+    """A copy of a chart spec that a card can embed: JSON only, inert.
+
+    NaN and infinities become ``null`` (as ``DataFrame.to_dict("records")``
+    gives them and JSON cannot hold them); ``href`` channels and mark
+    properties (a click on the chart would navigate the card away, to any URL)
+    and ``usermeta`` are left out. Data (``data``, ``datasets``, ``values``)
+    is kept as it is, whatever its field names.
+    """
+    return _clean(spec, in_data=False)
+
+
+_DATA_KEYS = frozenset({"data", "datasets", "values"})
+
+
+def _clean(value: Any, *, in_data: bool) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not in_data and key in ("href", "usermeta"):
+                continue
+            out[key] = _clean(item, in_data=in_data or key in _DATA_KEYS)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_clean(item, in_data=in_data) for item in value]
+    return value
 
 
 def script_json(value: Any) -> str:
@@ -54,6 +85,11 @@ BOOT = """
       var e = new Error("a card loads no URL (" + uri + "): put the data in the spec");
       fail(box, e);
       return Promise.reject(e);
+    };
+    // Vega asks the loader before it follows a link (href) or shows an image by
+    // URL: a card opens no URL, so a click on a chart never leaves the page.
+    loader.sanitize = function (uri) {
+      return Promise.reject(new Error("a card opens no URL (" + uri + ")"));
     };
     try {
       var spec = JSON.parse(el.textContent);

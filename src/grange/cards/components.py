@@ -5,24 +5,34 @@ JSON-able data with a ``"type"`` key that :func:`grange.cards.render.render_html
 turns into HTML. The fields of each type are listed in docs/cards.md. A
 component whose ``render`` raises becomes an ``error`` component (see
 :func:`render_component`): a broken component never breaks the card.
+
+As in Metaflow, what a step gives a component is checked when the card is
+drawn, not when the component is made: a wrong image, a code component with
+no code, a table of something that is not rows becomes an error box on the
+card and the step goes on. Only ``ValueBox`` checks its arguments when made
+(Metaflow's raises too).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 import textwrap
 import traceback
-from collections.abc import Callable
 from typing import Any
 
 from grange.cards._limits import (
     MAX_LONG_TEXT,
+    MAX_TABLE_CELLS,
+    MAX_TABLE_COLUMNS,
     MAX_TABLE_ROWS,
     MAX_TEXT,
+    PREVIEW_COLUMNS,
     PREVIEW_ROWS,
     cut,
+    describe_exception,
     safe_repr,
     type_name,
 )
@@ -82,7 +92,7 @@ def render_component(component: Any) -> dict[str, Any]:
     try:
         out = component.render()
     except Exception as exc:
-        return error_dict(f"{name}.render() failed: {type(exc).__name__}: {exc}", _trace(exc))
+        return error_dict(f"{name}.render() failed: {describe_exception(exc)}", _trace(exc))
     if not isinstance(out, dict) or not isinstance(out.get("type"), str):
         return error_dict(
             f"{name}.render() must return a dict with a 'type' key",
@@ -90,13 +100,18 @@ def render_component(component: Any) -> dict[str, Any]:
         )
     try:
         json.dumps(out)
-    except (TypeError, ValueError) as exc:
-        return error_dict(f"{name}.render() returned data that is not JSON: {exc}")
+    except (TypeError, ValueError, RecursionError) as exc:
+        return error_dict(
+            f"{name}.render() returned data that is not JSON: {describe_exception(exc)}"
+        )
     return out
 
 
 def _trace(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except Exception:
+        return describe_exception(exc)
 
 
 def _check_str(component: str, arg: str, value: Any, limit: int | None = None) -> None:
@@ -108,9 +123,14 @@ def _check_str(component: str, arg: str, value: Any, limit: int | None = None) -
         raise ValueError(f"{component}({arg}=...) must be {limit} characters or less")
 
 
-def _check_number(component: str, arg: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+def _number(component: str, arg: str, value: Any) -> int | float:
+    """A plain int/float of a real number (NumPy scalars too); TypeError else."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{component}({arg}=...) must be a number, not {safe_repr(value)}")
+    plain = int(value) if isinstance(value, numbers.Integral) else float(value)
+    if isinstance(plain, float) and not math.isfinite(plain):
+        raise TypeError(f"{component}({arg}=...) must be a finite number, not {plain}")
+    return plain
 
 
 class Markdown(CardComponent):
@@ -120,23 +140,24 @@ class Markdown(CardComponent):
     REALTIME_UPDATABLE = True
 
     def __init__(self, text: str | None = None) -> None:
-        _check_str("Markdown", "text", text)
-        self._text = textwrap.dedent(text) if text is not None else None
+        self._text: Any = text
 
     def update(self, text: str | None = None) -> None:
-        _check_str("Markdown", "text", text)
-        self._text = textwrap.dedent(text) if text is not None else None
+        self._text = text
 
     def render(self) -> dict[str, Any]:
-        return self._dict(text=cut(self._text or "", MAX_LONG_TEXT))
+        _check_str("Markdown", "text", self._text)
+        return self._dict(text=cut(textwrap.dedent(self._text or ""), MAX_LONG_TEXT))
 
 
 def _cell(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return cut(value) if isinstance(value, str) else value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
+    if isinstance(value, numbers.Real) and type(value).__module__ in ("builtins", "numpy"):
+        return _scalar(value)
     if isinstance(value, CardComponent):
+        if hasattr(value, "_chart_inside_table"):
+            value._chart_inside_table = True  # as Metaflow: a chart fits its cell
         return render_component(value)
     return safe_repr(value)
 
@@ -153,14 +174,24 @@ class Table(CardComponent):
         headers: list[str] | None = None,
         disable_updates: bool = False,
     ) -> None:
+        # As Metaflow: data that is not a list of rows (or headers not a list)
+        # gives an empty table; the card says why (Metaflow's is silent).
         data = [[]] if data is None else data
         headers = [] if headers is None else headers
+        self._problems: list[str] = []
         if not isinstance(headers, (list, tuple)):
-            raise TypeError(f"Table(headers=...) must be a list of str, not {type_name(headers)}")
+            self._problems.append(
+                f"Table(headers=...) must be a list of str, not {type_name(headers)}"
+            )
+            headers = []
         if not isinstance(data, (list, tuple)) or not all(
             isinstance(r, (list, tuple)) for r in data
         ):
-            raise TypeError("Table(data=...) must be a list of rows, each row a list of values")
+            self._problems.append(
+                "Table(data=...) must be a list of rows, each row a list of values, "
+                f"not {cut(safe_repr(data), 100)}"
+            )
+            data = [[]]
         self._headers = [str(h) for h in headers]
         self._data = [list(r) for r in data]
         if disable_updates:
@@ -177,43 +208,71 @@ class Table(CardComponent):
 
     @classmethod
     def from_dataframe(cls, dataframe: Any = None, truncate: bool = True) -> Table:
-        """A table of a pandas DataFrame (its first rows when ``truncate``)."""
+        """A table of a pandas DataFrame.
+
+        ``truncate=True``: its first 20 rows and 30 columns; ``False``: up to
+        1,000 rows and 200 columns, and 100,000 cells (rows cut first). The
+        rest is counted under the table. Anything but a DataFrame gives, as in
+        Metaflow, a table whose header says that its type is not supported.
+        """
         module = getattr(type(dataframe), "__module__", "") or ""
         if type(dataframe).__name__ != "DataFrame" or not module.startswith("pandas"):
-            raise TypeError(
-                f"Table.from_dataframe() needs a pandas DataFrame, not {type_name(dataframe)}"
+            return cls(
+                headers=[f"Object type {type_name(dataframe)} not supported"],
+                disable_updates=True,
             )
-        frame = dataframe.head(PREVIEW_ROWS) if truncate else dataframe.head(MAX_TABLE_ROWS)
+        total_rows, total_cols = dataframe.shape
+        if truncate:
+            n_cols = min(total_cols, PREVIEW_COLUMNS)
+            n_rows = min(total_rows, PREVIEW_ROWS)
+        else:
+            n_cols = min(total_cols, MAX_TABLE_COLUMNS)
+            n_rows = min(total_rows, MAX_TABLE_ROWS, MAX_TABLE_CELLS // max(1, n_cols))
+        frame = dataframe.iloc[:n_rows, :n_cols]  # cut before a cell is read
         headers = [str(c) for c in frame.columns]
         rows = [[_scalar(v) for v in row] for row in frame.itertuples(index=False, name=None)]
         table = cls(data=rows, headers=headers, disable_updates=True)
-        table._total_rows = len(dataframe)
+        table._total_rows = int(total_rows)
+        table._total_columns = int(total_cols)
         return table
 
     _total_rows: int | None = None
+    _total_columns: int | None = None
 
     def render(self) -> dict[str, Any]:
         rows = [r for r in self._data if r] or []
         total = self._total_rows if self._total_rows is not None else len(rows)
-        shown = rows[:MAX_TABLE_ROWS]
-        return self._dict(
-            headers=[cut(h) for h in self._headers],
-            rows=[[_cell(v) for v in r] for r in shown],
+        widest = max((len(r) for r in rows), default=0)
+        width = max(widest, len(self._headers), self._total_columns or 0)
+        n_cols = min(width, MAX_TABLE_COLUMNS)
+        shown = rows[: min(MAX_TABLE_ROWS, MAX_TABLE_CELLS // max(1, n_cols))]
+        out = self._dict(
+            headers=[cut(h) for h in self._headers[:n_cols]],
+            rows=[[_cell(v) for v in r[:n_cols]] for r in shown],
             more_rows=max(0, total - len(shown)),
+            more_columns=max(0, width - min(n_cols, max(widest, len(self._headers)))),
         )
+        if self._problems:
+            out["error"] = "; ".join(self._problems)
+        return out
 
 
 def _scalar(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    item = getattr(value, "item", None)  # NumPy scalars
-    if callable(item):
-        try:
-            return _scalar(item())
-        except Exception:
-            pass
+    try:  # NumPy scalars too (the .item() of a longdouble is a longdouble)
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if isinstance(value, numbers.Real):
+            number = float(value)
+            return number if math.isfinite(number) else str(number)
+        item = getattr(value, "item", None)
+        if callable(item) and type(value).__module__ == "numpy":
+            plain = item()
+            if plain is None or isinstance(plain, (bool, int, float, str)):
+                return _scalar(plain)
+    except Exception:
+        pass
     return safe_repr(value)
 
 
@@ -254,26 +313,29 @@ class ProgressBar(CardComponent):
         unit: str | None = None,
         metadata: str | None = None,
     ) -> None:
-        _check_number("ProgressBar", "max", max)
-        _check_number("ProgressBar", "value", value)
-        if max <= 0:
-            raise ValueError(f"ProgressBar(max=...) must be above 0, not {max}")
-        for arg, text in (("label", label), ("unit", unit), ("metadata", metadata)):
-            _check_str("ProgressBar", arg, text)
-        self._max, self._value, self._label = max, value, label
-        self._unit, self._metadata = unit, metadata
+        # Checked when drawn (as Metaflow): a wrong value is an error box, not an exception.
+        self._max: Any = max
+        self._value: Any = value
+        self._label, self._unit, self._metadata = label, unit, metadata
 
     def update(self, new_value: int | float, metadata: str | None = None) -> None:
-        _check_number("ProgressBar.update", "new_value", new_value)
-        _check_str("ProgressBar.update", "metadata", metadata)
         self._value = new_value
         if metadata is not None:
             self._metadata = metadata
 
     def render(self) -> dict[str, Any]:
+        for arg, text in (
+            ("label", self._label),
+            ("unit", self._unit),
+            ("metadata", self._metadata),
+        ):
+            _check_str("ProgressBar", arg, text)
+        top = _number("ProgressBar", "max", self._max)
+        if top < 0:
+            raise ValueError(f"ProgressBar(max=...) must be 0 or more, not {top}")
         return self._dict(
-            max=self._max,
-            value=self._value,
+            max=top,
+            value=_number("ProgressBar", "value", self._value),
             label=self._label,
             unit=self._unit,
             details=self._metadata,
@@ -343,98 +405,12 @@ class ValueBox(CardComponent):
         )
 
 
-class PythonCode(CardComponent):
-    """Python source: a function's (``code_func``) or a string (``code_string``)."""
-
-    type = "code"
-
-    def __init__(
-        self, code_func: Callable[..., Any] | None = None, code_string: str | None = None
-    ) -> None:
-        if code_func is None and code_string is None:
-            raise ValueError("PythonCode() needs code_func=<a function> or code_string=<text>")
-        _check_str("PythonCode", "code_string", code_string)
-        if code_func is not None:
-            import inspect
-
-            try:
-                code_string = inspect.getsource(code_func)
-            except (OSError, TypeError) as exc:
-                raise ValueError(
-                    f"PythonCode(code_func=...) has no readable source: {exc}"
-                ) from None
-        self._code = textwrap.dedent(code_string or "")
-
-    def render(self) -> dict[str, Any]:
-        return self._dict(language="python", code=cut(self._code, MAX_LONG_TEXT))
-
-
-class _Viewer(CardComponent):
-    REALTIME_UPDATABLE = True
-    _label = "viewer"
-
-    def __init__(
-        self,
-        data: Any,
-        collapsible: bool = True,
-        max_height: str | None = None,
-        show_copy_button: bool = True,
-        title: str | None = None,
-    ) -> None:
-        name = type(self).__name__
-        _check_str(name, "title", title)
-        _check_str(name, "max_height", max_height)
-        if max_height is not None and not _CSS_LENGTH.match(max_height):
-            raise ValueError(f"{name}(max_height={max_height!r}) must be a CSS length like '400px'")
-        self._data = data
-        self._collapsible = bool(collapsible)
-        self._max_height = max_height
-        self._show_copy_button = bool(show_copy_button)
-        self._title = title
-
-    def update(self, data: Any) -> None:
-        self._data = data
-
-    def _text(self) -> str:
-        raise NotImplementedError
-
-    def render(self) -> dict[str, Any]:
-        return self._dict(
-            text=cut(self._text(), MAX_LONG_TEXT),
-            title=self._title,
-            collapsible=self._collapsible,
-            max_height=self._max_height,
-        )
-
-
-class JSONViewer(_Viewer):
-    """Data shown as indented JSON (values that are not JSON shown by repr)."""
-
-    type = "json"
-
-    def _text(self) -> str:
-        return json.dumps(self._data, indent=2, default=safe_repr, ensure_ascii=False)
-
-
-class YAMLViewer(_Viewer):
-    """Data shown as YAML (``yaml.safe_dump``; values that are not plain data shown by repr)."""
-
-    type = "yaml"
-
-    def _text(self) -> str:
-        import yaml  # type: ignore[import-untyped,unused-ignore]
-
-        plain = json.loads(json.dumps(self._data, default=safe_repr))
-        return str(yaml.safe_dump(plain, sort_keys=False, allow_unicode=True))
-
-
 class Error(CardComponent):
     """An exception shown on the card, with its traceback when it has one."""
 
     type = "error"
 
     def __init__(self, exception: BaseException, title: str | None = None) -> None:
-        _check_str("Error", "title", title)
         self._exception = exception
         self._title = title
 
@@ -444,4 +420,5 @@ class Error(CardComponent):
             text = _trace(exc)
         else:
             text = safe_repr(exc)
-        return self._dict(title=cut(self._title or "Error"), text=cut(text, MAX_LONG_TEXT))
+        title = self._title if isinstance(self._title, str) else safe_repr(self._title)
+        return self._dict(title=cut(title or "Error"), text=cut(text, MAX_LONG_TEXT))

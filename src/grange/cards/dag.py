@@ -6,6 +6,12 @@ cards and its edge says ``foreach <var>``; a switch is a rhombus whose edges
 carry their case; a case that goes back up (a loop) curves round on the right.
 Each step is ``<g data-testid="dag-node" data-step=NAME>``; ``states`` colours
 steps and shows done/total, ``links`` makes steps links. Every name is escaped.
+
+An edge that skips layers goes round the steps between through a waypoint on
+each layer it crosses. Those waypoints grow with the square of a graph's depth
+in the worst case (a step that fans out to a long chain), so past
+:data:`MAX_WAYPOINTS` long edges are drawn straight instead: the drawing of a
+graph of N steps and E edges then costs about O(N + E).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ GAP_Y = 64
 PAD = 24
 LOOP_MARGIN = 70
 DUMMY_W = 12
+#: Waypoints of long edges past which long edges are drawn straight.
+MAX_WAYPOINTS = 2000
 
 COLOURS = {
     # status: (fill, stroke)
@@ -102,12 +110,19 @@ def _virtual(
     routes: dict[tuple[str, str], list[str]] = {}
     ups: dict[str, list[str]] = {n: [] for n in steps}
     downs: dict[str, list[str]] = {n: [] for n in steps}
+    spans = sum(
+        max(0, layer[t] - layer[n] - 1)
+        for n, s in steps.items()
+        for t in s.get("next", [])
+        if t in steps and (n, t) not in back
+    )
+    route_long = spans <= MAX_WAYPOINTS
     for name, step in steps.items():
         for target in step.get("next", []):
             if target not in steps or (name, target) in back:
                 continue
             chain = [name]
-            for depth in range(layer[name] + 1, layer[target]):
+            for depth in range(layer[name] + 1, layer[target] if route_long else 0):
                 dummy = f"\x00{name}\x00{target}\x00{depth}"
                 rows.setdefault(depth, []).append(dummy)
                 ups[dummy], downs[dummy] = [], []
@@ -202,9 +217,9 @@ def dag_svg(
 
 
 def _foreach_bodies(steps: dict[str, dict[str, Any]]) -> set[str]:
-    """Steps that run once per foreach item (drawn as a stack)."""
-    foreach = {n for n, s in steps.items() if s.get("type") == "split-foreach"}
-    return {n for n, s in steps.items() if any(p in foreach for p in s.get("split_parents", []))}
+    """Steps that run once per foreach item or parallel worker (drawn as a stack)."""
+    many = {n for n, s in steps.items() if s.get("type") in ("split-foreach", "split-parallel")}
+    return {n for n, s in steps.items() if any(p in many for p in s.get("split_parents", []))}
 
 
 def _edge_labels(step: dict[str, Any]) -> dict[str, str]:
@@ -252,7 +267,8 @@ def _edges(
                         f"M{sx:.0f},{sy - 8:.0f} C{rx:.0f},{sy - 40:.0f} "
                         f"{rx:.0f},{sy + 40:.0f} {sx + 2:.0f},{sy + 8:.0f}"
                     )
-                lx, ly = rx - 4, (sy + ty) / 2 + (26 if (sx, sy) == (tx, ty) else 0)
+                # The label sits just right of the curve's outermost point (t = 1/2).
+                lx, ly = 0.75 * rx + 0.125 * (sx + tx) + 2, (sy + ty) / 2
                 out.append(
                     f'<path class="dag-edge dag-loop" {attrs} d="{d}" fill="none" stroke="#6b7280" '
                     f'stroke-width="1.4" marker-end="url(#dag-arrow)"/>'
@@ -314,9 +330,22 @@ def _node(
     shape: list[str] = []
     if step.get("type") == "split-switch" or "switch_cases" in step:
         mid = top + node_h / 2
-        pts = f"{cx:.0f},{top:.0f} {left + NODE_W:.0f},{mid:.0f} {cx:.0f},{top + node_h:.0f} {left:.0f},{mid:.0f}"
+
+        def rhombus(dx: float, dy: float) -> str:
+            return (
+                f"{cx + dx:.0f},{top + dy:.0f} {left + NODE_W + dx:.0f},{mid + dy:.0f} "
+                f"{cx + dx:.0f},{top + node_h + dy:.0f} {left + dx:.0f},{mid + dy:.0f}"
+            )
+
+        if stacked:  # a switch in a foreach body: a stack of rhombi, as of cards
+            for off in (6, 3):
+                shape.append(
+                    f'<polygon points="{rhombus(off, -off)}" fill="{fill}" stroke="{stroke}" '
+                    'stroke-width="1"/>'
+                )
         shape.append(
-            f'<polygon points="{pts}" fill="{fill}" stroke="{stroke}" stroke-width="{stroke_w}"/>'
+            f'<polygon points="{rhombus(0, 0)}" fill="{fill}" stroke="{stroke}" '
+            f'stroke-width="{stroke_w}"/>'
         )
     else:
         if stacked:

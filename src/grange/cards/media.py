@@ -1,11 +1,17 @@
-"""Card components that show pictures: ``Image`` and ``VegaChart``."""
+"""Card components that show pictures: ``Image`` and ``VegaChart``.
+
+As in Metaflow, an image that is not one (HTML bytes, SVG, a file past the
+size cap, a value of another type) does not raise when the ``Image`` is made:
+the card shows an error box in its place.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from grange.cards._limits import type_name
+from grange.cards import charts
+from grange.cards._limits import describe_exception, type_name
 from grange.cards.components import CardComponent, _check_str, error_dict
 from grange.cards.images import image_data_uri, image_from_matplotlib, image_from_pil
 
@@ -26,25 +32,38 @@ class Image(CardComponent):
         label: str | None = None,
         disable_updates: bool = True,
     ) -> None:
-        _check_str("Image", "label", label)
-        self._src = image_data_uri(src, "Image(src=...)") if src is not None else None
+        self._src: str | None = None
+        self._problem: str | None = None
         self._label = label
+        if src is not None:
+            self._set(lambda: src, "Image(src=...)")
         if disable_updates:
             self.REALTIME_UPDATABLE = False
+
+    def _set(self, make: Any, where: str) -> None:
+        """Keep the data: URI of ``make()``'s image, or the reason there is none."""
+        try:
+            self._src, self._problem = image_data_uri(make(), where), None
+        except Exception as exc:  # shown on the card, as Metaflow does
+            self._src, self._problem = None, describe_exception(exc)
 
     @classmethod
     def from_pil_image(
         cls, pilimage: Any, label: str | None = None, disable_updates: bool = False
     ) -> Image:
         """An image of a PIL image (saved as PNG)."""
-        return cls(image_from_pil(pilimage), label=label, disable_updates=disable_updates)
+        image = cls(label=label, disable_updates=disable_updates)
+        image._set(lambda: image_from_pil(pilimage), "Image.from_pil_image()")
+        return image
 
     @classmethod
     def from_matplotlib(
         cls, plot: Any, label: str | None = None, disable_updates: bool = False
     ) -> Image:
         """An image of a matplotlib Figure or Axes (saved as PNG)."""
-        return cls(image_from_matplotlib(plot), label=label, disable_updates=disable_updates)
+        image = cls(label=label, disable_updates=disable_updates)
+        image._set(lambda: image_from_matplotlib(plot), "Image.from_matplotlib()")
+        return image
 
     def update(self, image: Any, label: str | None = None) -> None:
         """Show another image: bytes, base64 text, a PIL image or a matplotlib figure."""
@@ -53,18 +72,22 @@ class Image(CardComponent):
 
             warnings.warn("Image(disable_updates=True) cannot be updated", stacklevel=2)
             return
-        _check_str("Image", "label", label)
-        if isinstance(image, (bytes, bytearray, str)):
-            data: bytes | str = image if isinstance(image, str) else bytes(image)
-        elif type_name(image).startswith("PIL."):
-            data = image_from_pil(image)
-        else:
-            data = image_from_matplotlib(image)
-        self._src = image_data_uri(data, "Image.update(image=...)")
+
+        def make() -> Any:
+            if isinstance(image, (bytes, bytearray, memoryview, str)):
+                return image
+            if type_name(image).startswith("PIL."):
+                return image_from_pil(image)
+            return image_from_matplotlib(image)
+
+        self._set(make, "Image.update(image=...)")
         if label is not None:
             self._label = label
 
     def render(self) -> dict[str, Any]:
+        _check_str("Image", "label", self._label)
+        if self._problem is not None:
+            return error_dict(f"This image cannot be shown: {self._problem}")
         if self._src is None:
             return error_dict("Image(src=...) is None: give the image's bytes")
         return self._dict(src=self._src, label=self._label)
@@ -82,8 +105,9 @@ class VegaChart(CardComponent):
     REALTIME_UPDATABLE = True
 
     def __init__(self, spec: dict[str, Any], show_controls: bool = False) -> None:
-        self._spec = self._spec_of(spec, "VegaChart(spec=...)")
+        self._spec: Any = spec
         self._show_controls = bool(show_controls)
+        self._chart_inside_table = False  # set by Table, as Metaflow's
 
     @staticmethod
     def _spec_of(spec: Any, where: str) -> dict[str, Any]:
@@ -105,11 +129,15 @@ class VegaChart(CardComponent):
 
     def update(self, spec: Any = None) -> None:
         if spec is not None:
-            self._spec = self._spec_of(spec, "VegaChart.update(spec=...)")
+            self._spec = spec
 
     def render(self) -> dict[str, Any]:
-        spec = json.loads(json.dumps(self._spec, default=_not_json))
-        if "width" not in spec:
+        spec = self._spec_of(self._spec, "VegaChart(spec=...)")
+        spec = charts.clean_spec(json.loads(json.dumps(spec, default=_not_json)))
+        if self._chart_inside_table:
+            # A "container" width in a cell sized by its content collapses the chart.
+            spec.setdefault("autosize", {"type": "fit-x", "contains": "padding"})
+        elif "width" not in spec:
             spec["width"] = "container"
         return self._dict(spec=spec, show_controls=self._show_controls)
 

@@ -3,12 +3,20 @@
 :func:`render_html` is a pure function of the document: it runs no user code,
 loads nothing from the network (a Content-Security-Policy forbids it), escapes
 every string, and never raises: a component it cannot draw (of an unknown
-type, or with fields of the wrong shape) becomes an error box, and a page past
-:data:`~grange.cards._limits.MAX_CARD_BYTES` becomes an error page.
+type, or with fields of the wrong shape) becomes an error box. Text that
+cannot be written as UTF-8 (lone surrogates, such as a file name decoded with
+``surrogateescape``) is written with backslash escapes (``\udce9``).
+
+The page's size is counted as it is drawn, component by component: one that
+would take the page past :data:`~grange.cards._limits.MAX_CARD_BYTES` (or a
+Markdown component whose HTML would pass
+:data:`~grange.cards._limits.MAX_MARKDOWN_HTML`) is replaced by an error box
+that names it, its size and the budget, and the rest of the card is kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import time
@@ -17,12 +25,37 @@ from html import escape
 from importlib import resources
 from typing import Any
 
-from grange.cards import charts
-from grange.cards._limits import MAX_CARD_BYTES, MAX_LONG_TEXT, cut, safe_repr
+from grange.cards import charts, markdown
+from grange.cards._limits import (
+    MAX_CARD_BYTES,
+    MAX_LONG_TEXT,
+    MAX_MARKDOWN_HTML,
+    cut,
+    describe_exception,
+    safe_repr,
+)
 from grange.cards.dag import dag_svg
 from grange.cards.images import is_image_data_uri
 
 _MAX_DEPTH = 12
+#: Bytes kept for the page around the components (CSS, title, meta line).
+_RESERVE = 64 * 1024
+
+
+class _TooLarge(Exception):
+    """A part being drawn would take its component past what the page has left."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def _nbytes(text: str) -> int:
+    return len(text.encode("utf-8", "backslashreplace"))
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.0f} KB"
 
 
 @functools.lru_cache(maxsize=1)
@@ -36,13 +69,49 @@ def _e(value: Any) -> str:
 
 
 class _Page:
-    """What rendering one page collects besides its body: the charts."""
+    """What rendering one page collects besides its body: the charts, the bytes used."""
 
-    def __init__(self, charts_mode: str) -> None:
+    def __init__(self, charts_mode: str, limit: int) -> None:
         self.charts_mode = charts_mode
         self.js_charts: list[str] = []
+        self.limit = limit  # bytes the components may take
+        self.used = 0  # bytes the components drawn so far take
+        self.in_table = 0  # > 0 while drawing a table's cells
+
+    def left(self) -> int:
+        return self.limit - self.used
+
+    def check(self, size: int) -> None:
+        """Raise :class:`_TooLarge` if a component being drawn is past what is left."""
+        if size > self.left():
+            raise _TooLarge(size)
 
     def component(self, comp: Any, depth: int = 0) -> str:
+        mark = self.used
+        kind = comp.get("type") if isinstance(comp, dict) else None
+        try:
+            html = self._component(comp, depth)
+            size = _nbytes(html)
+            self.used = mark
+            self.check(size)
+        except _TooLarge as exc:
+            self.used = mark
+            cid = comp.get("id") if isinstance(comp, dict) else None
+            named = f"The {kind} component" if isinstance(kind, str) else "A component"
+            if isinstance(cid, str):
+                named += f" (id {cid})"
+            html = _error_box(
+                f"{cut(named, 200)} is too large to show",
+                f"It would take {'over ' if exc.size > self.left() else ''}{_mib(exc.size)}; "
+                f"the card page has {_mib(max(0, self.left()))} left of its "
+                f"{_mib(MAX_CARD_BYTES)} budget. Put less in it: fewer rows or columns, "
+                "smaller images, charts with fewer data points, shorter text.",
+            )
+            size = _nbytes(html)
+        self.used = mark + size
+        return html
+
+    def _component(self, comp: Any, depth: int) -> str:
         if depth > _MAX_DEPTH:
             return _error_box("Components are nested too deep to draw", "")
         if not isinstance(comp, dict):
@@ -56,9 +125,11 @@ class _Page:
             )
         try:
             body = fn(self, comp, depth)
+        except _TooLarge:
+            raise
         except Exception as exc:
             return _error_box(
-                f"The {_e(kind)} component could not be drawn: {type(exc).__name__}: {exc}", ""
+                f"The {kind} component could not be drawn: {describe_exception(exc)}", ""
             )
         cid = comp.get("id")
         id_attr = f' data-component-id="{_e(cid)}"' if isinstance(cid, str) else ""
@@ -78,43 +149,25 @@ def _error_box(title: str, text: str) -> str:
 # -- the component types -------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
-def _markdown_it() -> Any:
-    from markdown_it import MarkdownIt
-
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    md.enable("table")
-    md.enable("strikethrough")
-    md.validateLink = _safe_link  # type: ignore[method-assign]
-
-    def image(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
-        token = tokens[idx]
-        src = str(token.attrGet("src") or "")
-        alt = "".join(t.content for t in (token.children or []))
-        if is_image_data_uri(src):
-            return f'<img src="{escape(src)}" alt="{escape(alt)}">'
-        return f'<span class="md-image" title="images from URLs are not loaded">[image: {escape(alt)}]</span>'
-
-    md.add_render_rule("image", image)
-    return md
-
-
-def _safe_link(url: str) -> bool:
-    low = url.strip().lower()
-    if low.startswith(("http://", "https://", "mailto:", "#", "/", "./", "../")):
-        return True
-    if low.startswith("data:"):
-        return is_image_data_uri(url.strip())  # an inline image, never data:text/html
-    return ":" not in low.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-
-
 def _markdown(page: _Page, c: dict[str, Any], depth: int) -> str:
-    return f'<div class="md">{_markdown_it().render(str(c.get("text") or ""))}</div>'
+    text = c.get("text")
+    text = text if isinstance(text, str) else "" if text is None else str(text)
+    parsed = markdown.parse(cut(text, MAX_LONG_TEXT))
+    # Reference links repeat their URL in every use: a 200 KB text can ask for
+    # gigabytes of HTML. Its size is known from the tokens before it is made.
+    if parsed.size > MAX_MARKDOWN_HTML:
+        raise _TooLarge(parsed.size)
+    page.check(parsed.size)
+    return f'<div class="md">{parsed.html()}</div>'
 
 
 def _cell(page: _Page, value: Any, depth: int) -> str:
     if isinstance(value, dict):
-        return f"<td>{page.component(value, depth + 1)}</td>"
+        page.in_table += 1
+        try:
+            return f"<td>{page.component(value, depth + 1)}</td>"
+        finally:
+            page.in_table -= 1
     if isinstance(value, bool) or value is None:
         return f"<td>{_e(value)}</td>"
     if isinstance(value, (int, float)):
@@ -127,9 +180,15 @@ def _table_html(page: _Page, headers: Any, rows: Any, depth: int, index: Any = N
     if index is not None and head:
         head = "<th></th>" + head
     body = []
+    size = len(head)
     for i, row in enumerate(rows or []):
         lead = f"<th>{_e(index[i])}</th>" if index is not None and i < len(index) else ""
-        body.append("<tr>" + lead + "".join(_cell(page, v, depth) for v in row) + "</tr>")
+        mark = page.used
+        html = "<tr>" + lead + "".join(_cell(page, v, depth) for v in row) + "</tr>"
+        page.used = mark  # the cells' components are counted in the row
+        size += len(html)
+        page.check(size)  # as the rows are made, not once they all are
+        body.append(html)
     thead = f"<thead><tr>{head}</tr></thead>" if head else ""
     return f'<table data-testid="card-table">{thead}<tbody>{"".join(body)}</tbody></table>'
 
@@ -144,7 +203,13 @@ def _more(rows: Any = 0, columns: Any = 0) -> str:
 
 
 def _table(page: _Page, c: dict[str, Any], depth: int) -> str:
-    return _table_html(page, c.get("headers"), c.get("rows"), depth) + _more(c.get("more_rows"))
+    note = c.get("error")
+    error = _error_box(str(note), "") if note else ""
+    return (
+        error
+        + _table_html(page, c.get("headers"), c.get("rows"), depth)
+        + _more(c.get("more_rows"), c.get("more_columns"))
+    )
 
 
 def _image(page: _Page, c: dict[str, Any], depth: int) -> str:
@@ -228,8 +293,14 @@ def _section(page: _Page, c: dict[str, Any], depth: int) -> str:
 
 
 def _progress(page: _Page, c: dict[str, Any], depth: int) -> str:
-    top, value = float(c.get("max") or 100), float(c.get("value") or 0)
-    pct = 0.0 if not math.isfinite(value / top) else max(0.0, min(100.0, 100 * value / top))
+    raw_max = c.get("max")
+    top = 100.0 if raw_max is None else float(raw_max)
+    value = float(c.get("value") or 0)
+    if top <= 0:  # max=0: nothing to do, the bar is complete (no division by zero)
+        pct = 100.0 if value >= top else 0.0
+    else:
+        ratio = value / top
+        pct = 0.0 if not math.isfinite(ratio) else max(0.0, min(100.0, 100 * ratio))
     unit = f" {_e(c.get('unit'))}" if c.get("unit") else ""
     details = f" · {_e(c.get('details'))}" if c.get("details") else ""
     label = f"<div>{_e(c.get('label'))}</div>" if c.get("label") else ""
@@ -284,6 +355,12 @@ def _vega(page: _Page, c: dict[str, Any], depth: int) -> str:
     spec = c.get("spec")
     if not isinstance(spec, dict):
         return _error_box("A chart has no Vega-Lite spec (a dict)", safe_repr(spec))
+    spec = charts.clean_spec(spec)
+    if page.in_table and (spec.get("width") in (None, "container")):
+        # "container" in a cell sized by its content collapses the chart: as
+        # Metaflow does inside a table, fit the default width instead.
+        spec.pop("width", None)
+        spec.setdefault("autosize", {"type": "fit-x", "contains": "padding"})
     n = len(page.js_charts)
     if page.charts_mode == "svg" and charts.have_svg_renderer():
         try:
@@ -292,6 +369,9 @@ def _vega(page: _Page, c: dict[str, Any], depth: int) -> str:
             return _error_box("This chart could not be drawn", str(exc))
     box = f"chart-{n}"
     controls = " data-controls" if c.get("show_controls") is True else ""
+    if not page.js_charts:  # the Vega build is inlined once, with the first chart
+        page.check(len(charts.vega_script()))
+        page.limit -= len(charts.vega_script())
     page.js_charts.append(box)
     return (
         f'<div class="vega-chart" data-testid="vega-chart" id="{box}"></div>'
@@ -353,17 +433,17 @@ def render_html(doc: dict[str, Any], *, charts_mode: str | None = None) -> str:
     """
     try:
         text = _render(doc, charts_mode)
+        data = text.encode("utf-8", "backslashreplace")  # lone surrogates become \udcXX
+        if len(data) > MAX_CARD_BYTES:  # the components are counted as drawn: a safety net
+            return error_page(
+                "This card is too large to show",
+                f"Its page would be {_mib(len(data))}; a card page may be at most "
+                f"{_mib(MAX_CARD_BYTES)}. Put less on it: fewer or smaller images, "
+                "charts with fewer data points, shorter tables.",
+            )
+        return data.decode("utf-8")
     except Exception as exc:  # a document of the wrong shape
-        return error_page("This card could not be drawn", f"{type(exc).__name__}: {exc}")
-    size = len(text.encode("utf-8"))
-    if size > MAX_CARD_BYTES:
-        return error_page(
-            "This card is too large to show",
-            f"Its page would be {size / 2**20:.1f} MiB; a card page may be at most "
-            f"{MAX_CARD_BYTES / 2**20:g} MiB. Put less on it: fewer or smaller images, "
-            "charts with fewer data points, shorter tables.",
-        )
-    return text
+        return error_page("This card could not be drawn", describe_exception(exc))
 
 
 def _render(doc: dict[str, Any], charts_mode: str | None) -> str:
@@ -372,7 +452,9 @@ def _render(doc: dict[str, Any], charts_mode: str | None) -> str:
     raw = doc.get("options")
     options: dict[str, Any] = raw if isinstance(raw, dict) else {}
     mode = charts_mode or str(options.get("charts") or "js")
-    page = _Page(mode if mode in ("js", "svg") else "js")
+    page = _Page(
+        mode if mode in ("js", "svg") else "js", MAX_CARD_BYTES - min(_RESERVE, MAX_CARD_BYTES // 4)
+    )
     body = page.components(doc.get("components") or [], 0)
     meta = []
     if doc.get("type"):
@@ -381,16 +463,19 @@ def _render(doc: dict[str, Any], charts_mode: str | None) -> str:
         )
     created = doc.get("created_at")
     if isinstance(created, (int, float)) and math.isfinite(created):
-        meta.append(time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(created)))
+        # A time no calendar can show (1e300): the meta line goes without it.
+        with contextlib.suppress(OverflowError, OSError, ValueError):
+            meta.append(time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(created)))
     if doc.get("final") is False:
         meta.append('<span class="badge live" data-testid="card-live">live</span>')
     scripts = ""
     if page.js_charts:
         scripts = f"<script>{charts.vega_script()}</script><script>{charts.BOOT}</script>"
-    title = str(doc.get("title") or "Card")
+    title = cut(str(doc.get("title") or "Card"), 1000)
     return _page(title, " · ".join(meta), body, scripts)
 
 
 def error_page(title: str, text: str) -> str:
     """A small card page that says what went wrong."""
-    return _page(title, "", _error_box(title, text), "")
+    page = _page(title, "", _error_box(title, text), "")
+    return page.encode("utf-8", "backslashreplace").decode("utf-8")

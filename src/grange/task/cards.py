@@ -3,7 +3,7 @@
 Only a step with ``@card`` (its own, or ``--with card``) gets here: other
 tasks do not import this module.
 
-Order at the end of the task (see docs/cards-usage.md): the attempt's record
+Order at the end of the task (see docs/cards.md): the attempt's record
 is committed first, then the cards are rendered and stored. A card never fails
 the step and never delays or loses its record: if the task is killed while its
 cards render, the attempt is recorded and each card already stored (or its

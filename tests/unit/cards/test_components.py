@@ -24,6 +24,12 @@ from grange.cards import (
     YAMLViewer,
 )
 from grange.cards.components import render_component
+from grange.cards.render import render_html
+
+
+def doc_of(*components: dict[str, Any]) -> dict[str, Any]:
+    return {"version": 1, "type": "blank", "title": "t", "components": list(components)}
+
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -42,8 +48,8 @@ def test_markdown_dedents_and_updates() -> None:
     assert md.render() == {"type": "markdown", "text": "\n# Title\n- item\n"}
     md.update("new")
     assert md.render()["text"] == "new"
-    with pytest.raises(TypeError, match=r"Markdown\(text=...\) must be a str"):
-        Markdown(3)  # type: ignore[arg-type]
+    bad = render_component(Markdown(3))  # type: ignore[arg-type]
+    assert bad["type"] == "error" and "Markdown(text=...) must be a str" in bad["title"]
 
 
 def test_table_rows_hold_values_and_components() -> None:
@@ -58,13 +64,17 @@ def test_table_rows_hold_values_and_components() -> None:
     json.dumps(out)
 
 
-def test_table_errors_name_the_argument() -> None:
-    with pytest.raises(TypeError, match=r"Table\(data=...\) must be a list of rows"):
-        Table(data=[1, 2])  # type: ignore[list-item]
-    with pytest.raises(TypeError, match=r"Table\(headers=...\)"):
-        Table(headers="ab")  # type: ignore[arg-type]
+def test_table_of_what_is_not_rows_is_empty_and_says_why() -> None:
+    # As Metaflow: no exception in the step, an empty table (and the card says why).
+    for table in (Table(data=[1, 2]), Table(data="abc")):  # type: ignore[arg-type]
+        out = table.render()
+        assert out["rows"] == [] and "must be a list of rows" in out["error"]
+    out = Table([[1]], headers="ab").render()  # type: ignore[arg-type]
+    assert out["headers"] == [] and out["rows"] == [[1]] and "Table(headers=...)" in out["error"]
+    assert 'data-testid="card-error"' in render_html(doc_of(out))
     with pytest.warns(UserWarning, match="Table has no update"):
         Table().update([[1]])
+    assert Table.from_dataframe([1]).render()["headers"] == ["Object type list not supported"]
 
 
 def test_table_is_cut_at_its_row_limit() -> None:
@@ -82,8 +92,33 @@ def test_table_from_dataframe_truncates() -> None:
     assert out["headers"] == ["a", "b"]
     assert len(out["rows"]) == 20 and out["more_rows"] == 980
     assert out["rows"][0] == [0, "x"]  # NumPy scalars become plain values
-    with pytest.raises(TypeError, match="needs a pandas DataFrame"):
-        Table.from_dataframe([1, 2])
+
+
+def test_table_from_a_wide_dataframe_cuts_columns_too() -> None:
+    import time
+
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    from grange.cards._limits import MAX_CARD_BYTES, MAX_TABLE_CELLS, MAX_TABLE_COLUMNS
+
+    wide = pd.DataFrame(np.zeros((20, 10_000)))
+    out = Table.from_dataframe(wide).render()
+    assert len(out["headers"]) == 30 and all(len(r) == 30 for r in out["rows"])
+    assert out["more_columns"] == 10_000 - 30 and out["more_rows"] == 0
+    assert "9,970 more columns" in render_html(doc_of(out))
+    big = pd.DataFrame(np.zeros((2000, 10_000)))
+    started = time.perf_counter()
+    full = Table.from_dataframe(big, truncate=False).render()
+    html = render_html(doc_of(full))
+    elapsed = time.perf_counter() - started
+    assert len(full["headers"]) == MAX_TABLE_COLUMNS
+    assert sum(len(r) for r in full["rows"]) <= MAX_TABLE_CELLS
+    assert full["more_rows"] == 2000 - len(full["rows"])
+    assert len(html.encode()) < MAX_CARD_BYTES and "too large" not in html
+    print(f"2000x10000 truncate=False: {elapsed:.2f} s")
+    # a Table of plain rows is cut the same way
+    plain = Table([[0] * 5000] * 3).render()
+    assert len(plain["rows"][0]) == MAX_TABLE_COLUMNS and plain["more_columns"] == 4800
 
 
 def test_image_sniffs_bytes_and_base64() -> None:
@@ -91,13 +126,31 @@ def test_image_sniffs_bytes_and_base64() -> None:
     assert out["src"].startswith("data:image/png;base64,") and out["label"] == "dot"
     assert Image(base64.b64encode(PNG).decode()).render()["src"] == out["src"]
     assert Image(b"\xff\xd8\xff\xe0rest").render()["src"].startswith("data:image/jpeg;")
-    with pytest.raises(ValueError, match="not a PNG, JPEG"):
-        Image(b"hello")
-    with pytest.raises(ValueError, match="not base64"):
-        Image("not base64!")
-    with pytest.raises(TypeError, match=r"Image\(src=...\) must be"):
-        Image(3)  # type: ignore[arg-type]
     assert Image().render()["type"] == "error"
+
+
+def test_an_image_that_is_not_one_is_an_error_box_not_an_exception() -> None:
+    from grange.cards._limits import MAX_IMAGE_BYTES
+
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"/>'
+    big = b"\x89PNG\r\n\x1a\n" + b"\0" * MAX_IMAGE_BYTES
+    cases = [
+        (b"<html>404</html>", "not a PNG, JPEG"),
+        (svg, "not a PNG, JPEG"),
+        (big, "a card image may be at most"),
+        ("not base64!", "not base64"),
+        (3, "must be PNG/JPEG/GIF/WebP bytes"),
+    ]
+    for src, said in cases:
+        out = render_component(Image(src))  # type: ignore[arg-type]
+        assert out["type"] == "error" and said in out["title"], (src[:20], out)
+    assert render_component(Image.from_matplotlib("fig"))["type"] == "error"
+    assert render_component(Image.from_pil_image("img"))["type"] == "error"
+    img = Image(PNG, disable_updates=False)
+    img.update(b"nope")
+    assert render_component(img)["type"] == "error"
+    img.update(PNG)
+    assert render_component(img)["type"] == "image"
 
 
 def test_image_update_and_disable_updates() -> None:
@@ -123,10 +176,8 @@ def test_image_from_pil_and_matplotlib() -> None:
     assert Image.from_matplotlib(fig).render()["src"].startswith("data:image/png")
     assert Image.from_matplotlib(ax).render()["src"].startswith("data:image/png")
     plt.close(fig)
-    with pytest.raises(TypeError, match="needs a matplotlib Figure"):
-        Image.from_matplotlib("fig")
-    with pytest.raises(TypeError, match="needs a PIL image"):
-        Image.from_pil_image("img")
+    assert "needs a matplotlib Figure" in Image.from_matplotlib("fig").render()["title"]
+    assert "needs a PIL image" in Image.from_pil_image("img").render()["title"]
 
 
 def test_artifact_is_a_truncated_repr() -> None:
@@ -161,8 +212,8 @@ def test_vega_chart_from_dict_and_altair() -> None:
     assert chart2.render()["spec"]["mark"]["type"] == "bar"
     with pytest.raises(TypeError, match="is not an Altair chart"):
         VegaChart.from_altair_chart(spec)
-    with pytest.raises(TypeError, match=r"VegaChart\(spec=...\) must be a Vega-Lite spec"):
-        VegaChart("bar")  # type: ignore[arg-type]
+    bad = render_component(VegaChart("bar"))  # type: ignore[arg-type]
+    assert bad["type"] == "error" and "VegaChart(spec=...) must be a Vega-Lite spec" in bad["title"]
 
 
 def test_vega_chart_with_non_json_data_becomes_an_error() -> None:
@@ -181,10 +232,23 @@ def test_progress_bar() -> None:
         "unit": "files",
         "details": "2/s",
     }
-    with pytest.raises(ValueError, match=r"ProgressBar\(max=...\) must be above 0"):
-        ProgressBar(max=0)
-    with pytest.raises(TypeError, match=r"ProgressBar.update\(new_value=...\) must be a number"):
-        bar.update("3")  # type: ignore[arg-type]
+    bar.update("3")  # type: ignore[arg-type]
+    bad = render_component(bar)
+    assert bad["type"] == "error" and "ProgressBar(value=...) must be a number" in bad["title"]
+
+
+def test_progress_bar_takes_numpy_numbers_and_max_zero() -> None:
+    np = pytest.importorskip("numpy")
+    bar = ProgressBar(max=np.int64(10), value=np.float32(1))
+    assert bar.render()["max"] == 10 and bar.render()["value"] == 1.0
+    bar.update(np.int64(3))
+    out = bar.render()
+    assert out["value"] == 3 and type(out["value"]) is int and type(out["max"]) is int
+    json.dumps(out)
+    empty = render_component(ProgressBar(max=0))
+    assert empty["type"] == "progress"
+    html = render_html(doc_of(empty))
+    assert 'style="width:100.0%"' in html and "0 / 0" in html
 
 
 def test_value_box_validates_and_updates() -> None:
@@ -211,8 +275,9 @@ def test_python_code() -> None:
         "language": "python",
         "code": "x = 1",
     }
-    with pytest.raises(ValueError, match="needs code_func"):
-        PythonCode()
+    out = render_component(PythonCode())  # an error box on the card, not an exception here
+    assert out["type"] == "error" and "needs code_func" in out["title"]
+    assert render_component(PythonCode(code_func=len))["type"] == "error"  # no source
 
 
 def test_json_and_yaml_viewers() -> None:
@@ -221,8 +286,15 @@ def test_json_and_yaml_viewers() -> None:
     assert j["type"] == "json" and '"a": [' in j["text"] and "object object" in j["text"]
     y = YAMLViewer({"a": [1, 2]}, max_height="300px").render()
     assert y["type"] == "yaml" and y["text"] == "a:\n- 1\n- 2\n" and y["max_height"] == "300px"
-    with pytest.raises(ValueError, match="must be a CSS length"):
-        YAMLViewer({}, max_height="1px;background:url(x)")
+    bad = render_component(YAMLViewer({}, max_height="1px;background:url(x)"))
+    assert bad["type"] == "error" and "must be a CSS length" in bad["title"]
+
+
+def test_viewers_of_json_and_yaml_text_as_metaflow() -> None:
+    assert JSONViewer('{"a": 1}').render()["text"] == '{\n  "a": 1\n}'
+    assert JSONViewer("not json").render()["text"] == '"not json"'
+    assert YAMLViewer("a: 1\nb: [1,2]").render()["text"] == "a: 1\nb: [1,2]"  # as it is
+    assert YAMLViewer('{"a": [1, 2]}').render()["text"] == "a:\n- 1\n- 2\n"
 
 
 def test_error_keeps_the_traceback() -> None:
@@ -233,6 +305,34 @@ def test_error_keeps_the_traceback() -> None:
     assert out["type"] == "error" and out["title"] == "It failed"
     assert "Traceback" in out["text"] and "ValueError: bad thing" in out["text"]
     assert Error(KeyError("k")).render()["text"] == "KeyError('k')"
+
+
+def test_an_exception_whose_str_raises_is_described() -> None:
+    class Nasty(Exception):
+        def __str__(self) -> str:
+            raise AttributeError("no")
+
+    class Broken(CardComponent):
+        def render(self) -> dict[str, Any]:
+            raise Nasty()
+
+    out = render_component(Broken())
+    assert out["type"] == "error" and "Nasty" in out["title"]
+
+    class BadLen(dict):  # type: ignore[type-arg]
+        def __len__(self) -> int:
+            raise Nasty()
+
+    class BadRepr:
+        def __repr__(self) -> str:
+            raise Nasty()
+
+    from grange.cards.preview import preview
+
+    assert "preview failed: Nasty" in preview(BadLen())["repr"]
+    assert "Nasty" in render_component(Artifact(BadRepr(), compressed=False))["repr"]
+    html = render_html(doc_of({"type": "table", "rows": [[{"type": "markdown", "text": 1}]]}))
+    assert "<html" in html
 
 
 def test_a_component_that_raises_becomes_an_error() -> None:

@@ -130,3 +130,67 @@ def test_a_long_edge_goes_round_the_steps_between() -> None:
     svg = dag_svg(graph)
     # an edge that skips layers is drawn through waypoints (an L segment between curves)
     assert re.search(r'class="dag-edge" data-from="outer_b" data-to="outer_join" d="M[^"]* L', svg)
+
+
+def test_a_long_chain_fanned_out_from_start_draws_in_near_linear_time() -> None:
+    import time
+
+    n = 1500
+    steps: dict[str, dict[str, Any]] = {"start": {"next": [f"s{i}" for i in range(n)]}}
+    steps.update({f"s{i}": {"next": [f"s{i + 1}"] if i + 1 < n else []} for i in range(n)})
+    started = time.perf_counter()
+    svg = dag_svg({"start": "start", "steps": steps})
+    elapsed = time.perf_counter() - started
+    assert len(nodes(svg)) == n + 1
+    assert len(svg) < 3 * 2**20  # about 600 bytes a step, no waypoint per layer crossed
+    assert svg.count('class="dag-edge"') == 2 * n - 1
+    print(f"1,500-step chain fanned out from start: {elapsed:.2f} s, {len(svg):,} bytes")
+
+
+def test_waypoints_are_kept_for_ordinary_graphs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from grange.cards import dag
+
+    graph = flow_graph("nested_branch")
+    edge = r'class="dag-edge" data-from="outer_b" data-to="outer_join" d="M[^"]* L'
+    assert re.search(edge, dag_svg(graph))
+    monkeypatch.setattr(dag, "MAX_WAYPOINTS", 0)
+    assert not re.search(edge, dag_svg(graph))  # drawn straight past the cap
+
+
+def _stacked(svg: str, step: str) -> bool:
+    group = re.search(rf'<g data-testid="dag-node" data-step="{step}".*?</g>', svg)
+    assert group, step
+    body = group.group(0)
+    return body.count("<rect") == 3 or body.count("<polygon") == 3
+
+
+def test_foreach_and_parallel_bodies_are_stacked_switches_too() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    from grange.graph import graph_of
+
+    path = Path(__file__).resolve().parents[2] / "flows" / "run" / "argo_shapes.py"
+    spec = importlib.util.spec_from_file_location("cards_argo_shapes", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    svg = dag_svg(graph_of(module.ArgoShapesFlow).to_dict())
+    assert _stacked(svg, "each")  # a switch that runs once per foreach item
+    assert _stacked(svg, "even") and not _stacked(svg, "start") and not _stacked(svg, "join")
+    parallel = flow_graph("parallel")
+    body = next(s["next"][0] for s in parallel["steps"].values() if s["type"] == "split-parallel")
+    assert _stacked(dag_svg(parallel), body)
+
+
+def test_the_self_loop_label_sits_on_its_curve() -> None:
+    svg = dag_svg(flow_graph("switch_loop"))
+    path = re.search(r'class="dag-edge dag-loop" data-from="loop" data-to="loop" d="([^"]+)"', svg)
+    assert path
+    nums = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", path.group(1))]
+    (x0, y0), (c1x, _c1y), (c2x, _c2y), (x3, y3) = zip(nums[0::2], nums[1::2], strict=True)
+    apex_x, apex_y = 0.125 * x0 + 0.375 * c1x + 0.375 * c2x + 0.125 * x3, (y0 + y3) / 2
+    label = re.search(r'<text class="dag-edge-label" x="(\d+)" y="(\d+)"[^>]*>again<', svg)
+    assert label
+    lx, ly = float(label.group(1)), float(label.group(2))
+    assert 0 <= lx - apex_x <= 10 and abs(ly - 4 - apex_y) <= 6, (lx, ly, apex_x, apex_y)

@@ -56,6 +56,80 @@ def test_numpy_array_stats() -> None:
     assert "shape" in page(big)
 
 
+def test_array_stats_do_not_copy_the_array() -> None:
+    import tracemalloc
+
+    np = pytest.importorskip("numpy")
+    arr = np.random.default_rng(0).random(10_000_000)  # 80 MB
+    arr[::7] = np.nan
+    arr[3] = np.inf
+    strided = np.random.default_rng(1).random((4000, 2500)).T  # not contiguous: 80 MB
+    for value in (arr, strided):
+        tracemalloc.start()
+        try:
+            out = preview(value)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < value.nbytes / 8, peak  # a few MB, not a copy
+        finite = value[np.isfinite(value)]
+        assert out["stats"]["min"] == float(finite.min())
+        assert out["stats"]["max"] == float(finite.max())
+        assert abs(out["stats"]["mean"] - float(finite.mean())) < 1e-9
+        assert out["values"][0] == _plain_first(value)
+        assert type(out["stats"]["min"]) is float
+    assert preview(arr)["stats"]["non_finite"] == int((~np.isfinite(arr)).sum())
+    ints = preview(np.array([[2**62, 2**62], [1, 3]], dtype=np.int64))
+    assert ints["stats"]["max"] == 2**62 and ints["stats"]["min"] == 1
+    assert preview(np.array([np.nan]))["stats"] == {"non_finite": 1}
+
+
+def _plain_first(value: Any) -> Any:
+    first = float(value.flat[0])
+    return first if first == first else "nan"
+
+
+def test_longdouble_and_odd_numpy_values() -> None:
+    np = pytest.importorskip("numpy")
+    out = preview(np.array([1.5, 2, 3], dtype=np.longdouble))
+    assert out["values"] == [1.5, 2.0, 3.0]
+    assert out["stats"] == {"min": 1.5, "max": 3.0, "mean": pytest.approx(6.5 / 3)}
+    assert "Recursion" not in json.dumps(out)
+    assert preview(np.array([True, False]))["values"] == [True, False]
+    from grange.cards import Table
+
+    assert Table([[np.longdouble(2), np.int8(3), np.float32("nan")]]).render()["rows"] == [
+        [2.0, 3, "nan"]
+    ]
+
+
+def test_a_dataframe_preview_calls_few_cell_reprs() -> None:
+    pd = pytest.importorskip("pandas")
+    calls = []
+
+    class Slow:
+        def __repr__(self) -> str:
+            calls.append(1)
+            return "slow"
+
+    from grange.cards.preview import MAX_REPRS
+
+    frame = pd.DataFrame({f"c{i}": [Slow() for _ in range(20)] for i in range(30)})
+    out = preview(frame)
+    assert len(calls) == MAX_REPRS < 600
+    assert out["rows"][0][0] == "slow" and out["rows"][-1][-1] == "…"
+    # library values (timestamps, decimals, dicts ...) are always shown
+    import datetime
+    import decimal
+
+    when = pd.Timestamp("2024-01-02")
+    plain = {"t": [when] * 20, "d": [decimal.Decimal("1.5")] * 20, "x": [{"a": 1}] * 20}
+    many = pd.DataFrame({f"{k}{i}": v for i in range(10) for k, v in plain.items()})
+    many["dt"] = [datetime.date(2024, 1, 2)] * 20
+    rows = preview(many)["rows"]
+    assert "…" not in {cell for row in rows for cell in row}
+
+
 def test_scalars_strings_containers_bytes() -> None:
     assert preview(3)["repr"] == "3"
     long = preview("x" * 10_000)

@@ -126,18 +126,138 @@ def test_fixed_overhead_of_a_page_without_charts_is_small() -> None:
     assert len(html.encode()) < 8 * 1024
 
 
-def test_page_over_the_size_cap_becomes_an_error_page(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_oversized_component_is_replaced_and_the_rest_of_the_card_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from grange.cards import render
 
-    monkeypatch.setattr(render, "MAX_CARD_BYTES", 10_000)
-    html = render_html(doc(Markdown("word " * 5000)))
-    assert "This card is too large to show" in html
-    assert "word word" not in html and len(html) < 10_000
+    monkeypatch.setattr(render, "MAX_CARD_BYTES", 40_000)
+    html = render_html(
+        doc(Markdown("before"), Markdown("word " * 10_000), Markdown("after"), title="My card")
+    )
+    assert "The markdown component is too large to show" in html
+    assert "word word" not in html and len(html) < 40_000
+    assert "before" in html and "after" in html and "My card" in html
+    assert "of its 39 KB budget" in html
+
+
+def test_a_table_is_cut_off_as_its_rows_are_made_not_once_all_are() -> None:
+    import tracemalloc
+
+    cell = "x" * 2000  # one string in every cell: the table costs little memory, its HTML ~400 MB
+    comp = {"type": "table", "headers": ["c"] * 200, "rows": [[cell] * 200] * 1000}
+    tracemalloc.start()
+    try:
+        html = render_html(doc(Markdown("kept"), comp))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "The table component is too large to show" in html and "kept" in html
+    assert peak < 150 * 2**20, peak
+
+
+def test_markdown_reference_links_cannot_blow_up_the_page() -> None:
+    import tracemalloc
+
+    text = "[r]: /" + "a" * 60_000 + "\n\n" + "[x][r]" * 23_000  # ~1.4 GB of HTML if made
+    tracemalloc.start()
+    try:
+        html = render_html(doc(Markdown("kept"), Markdown(text)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "The markdown component is too large to show" in html and "kept" in html
+    assert peak < 100 * 2**20, peak
+    small = render_html(doc(Markdown("[r]: /u\n\n" + "[x][r] " * 100)))
+    assert small.count('<a href="/u">x</a>') == 100
+
+
+def test_lone_surrogates_and_malformed_documents_never_raise() -> None:
+    import random
+
+    odd: list[Any] = [
+        "caf\udce9",
+        "\ud800",
+        "x\udcff<b>",
+        1e300,
+        -1e300,
+        float("nan"),
+        float("inf"),
+        None,
+        [],
+        {},
+        [1, "\ud800"],
+        {"\ud800": 1},
+        2**80,
+        True,
+        "",
+    ]
+    types = [
+        "markdown", "table", "image", "artifact", "dataframe", "array", "facts", "status",
+        "heading", "section", "progress", "valuebox", "code", "json", "yaml", "error", "dag",
+        "vega", "\ud800",
+    ]  # fmt: skip
+    fields = [
+        "text", "headers", "rows", "src", "label", "name", "type_name", "repr", "shape",
+        "dtypes", "index", "stats", "values", "items", "status", "exception", "level", "title",
+        "components", "max", "value", "unit", "details", "theme", "code", "language",
+        "max_height", "graph", "highlight", "states", "links", "spec", "id", "more_rows",
+    ]  # fmt: skip
+    rng = random.Random(13)
+    for _ in range(600):
+        comp: dict[str, Any] = {"type": rng.choice(types)}
+        for name in rng.sample(fields, 5):
+            comp[name] = rng.choice(odd)
+        if rng.random() < 0.3:
+            comp["rows"] = [[rng.choice(odd), comp]]
+        d = doc(comp)
+        d[rng.choice(["title", "id", "created_at", "type", "final", "options"])] = rng.choice(odd)
+        html = render_html(d)
+        html.encode("utf-8")  # what is written to a file: no lone surrogate left
+    page = render_html(doc(Markdown("caf\udce9"), title="\ud800"))
+    assert "caf\\udce9" in page and "\\ud800" in page
+
+
+def test_a_time_no_calendar_can_show_drops_only_the_meta_line() -> None:
+    html = render_html(doc(Markdown("hello"), created_at=1e300))
+    assert "hello" in html and "could not be drawn" not in html
 
 
 def test_live_document_is_marked() -> None:
     assert 'data-testid="card-live"' in render_html(doc(final=False))
     assert 'data-testid="card-live"' not in render_html(doc())
+
+
+def test_nan_and_infinity_in_a_chart_spec_become_null() -> None:
+    spec = {"mark": "point", "data": {"values": [{"a": float("nan"), "b": float("inf")}]}}
+    out = render_component(VegaChart(spec))
+    assert out["spec"]["data"]["values"] == [{"a": None, "b": None}]
+    raw = {"type": "vega", "spec": spec}  # a document made elsewhere
+    html = render_html(doc(raw))
+    assert '[{"a": null, "b": null}]' in html and 'data-testid="card-error"' not in html
+
+
+def test_a_chart_cannot_link_anywhere() -> None:
+    spec = {
+        "mark": {"type": "bar", "href": "http://evil.example/"},
+        "usermeta": {"embedOptions": {"loader": {"baseURL": "http://evil.example/"}}},
+        "data": {"values": [{"a": 1, "href": "http://kept.example/"}]},
+        "encoding": {"x": {"field": "a"}, "href": {"field": "href"}},
+    }
+    html = render_html(doc(VegaChart(spec)))
+    assert "evil.example" not in html
+    assert "kept.example" in html  # data is kept whatever its field names
+    assert "loader.sanitize" in html  # and Vega's loader refuses to open a link
+
+
+def test_a_chart_inside_a_table_fits_its_cell() -> None:
+    spec = {"mark": "point", "data": {"values": [{"a": 1}]}}
+    out = Table([[VegaChart(spec)]]).render()
+    assert "width" not in out["rows"][0][0]["spec"]
+    assert out["rows"][0][0]["spec"]["autosize"]["type"] == "fit-x"
+    raw = {"type": "table", "rows": [[{"type": "vega", "spec": dict(spec, width="container")}]]}
+    html = render_html(doc(raw))
+    assert '"width": "container"' not in html and '"fit-x"' in html
 
 
 def test_charts_as_svg_with_vl_convert() -> None:
