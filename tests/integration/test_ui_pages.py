@@ -1,0 +1,135 @@
+"""grange ui over a store with real runs: what each page shows, escaped, and the data routes."""
+
+from __future__ import annotations
+
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from markupsafe import escape
+
+from flow_runs import run_flow
+from grange.client.config import Stores
+from ui_support import UI_FLOWS, browser, stores_at, ui_server
+
+HOSTILE = "<script>alert('xss')</script>"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+    root = tmp_path_factory.mktemp("ui") / ".grange"
+    flow = UI_FLOWS / "hostile_flow.py"
+    runs = {
+        "ok": run_flow(flow, "--tag", HOSTILE, root=root, user="ada"),
+        "failed": run_flow(flow, root=root, user="bob", expect_failure=True, UI_FAIL="1"),
+    }
+    runs["resumed"] = run_flow(
+        flow, "--origin-run-id", runs["failed"], root=root, user="bob", command="resume"
+    )
+    yield root, runs
+
+
+@pytest.fixture(scope="module")
+def stores(store: tuple[Path, dict[str, str]]) -> Stores:
+    return stores_at(store[0])
+
+
+def test_flows_page_lists_each_flow_with_its_last_run(stores: Stores) -> None:
+    with ui_server(stores) as ui, browser(ui) as client:
+        page = client.get("/").text
+    assert 'data-testid="flow-row" data-flow="UiHostileFlow"' in page
+    row = page[page.index('data-flow="UiHostileFlow"') :].split("</tr>")[0]
+    assert ">3</td>" in row  # three runs
+    assert "status-succeeded" in row
+
+
+def test_runs_page_shows_statuses_users_tags_and_escaped_values(
+    stores: Stores, store: tuple[Path, dict[str, str]]
+) -> None:
+    runs = store[1]
+    with ui_server(stores) as ui, browser(ui) as client:
+        page = client.get("/flows/UiHostileFlow").text
+        only_bob = client.get("/flows/UiHostileFlow", params={"user": "bob"}).text
+        failed = client.get("/flows/UiHostileFlow", params={"status": "failed"}).text
+        tagged = client.get("/flows/UiHostileFlow", params={"tag": HOSTILE}).text
+        bad = client.get("/flows/UiHostileFlow", params={"status": "<b>"})
+    ids = re.findall(r'data-testid="run-row" data-run="([^"]+)"', page)
+    assert ids == [runs["resumed"], runs["failed"], runs["ok"]]
+    assert HOSTILE not in page and str(escape(HOSTILE)) in page
+    assert "<img src=x" not in page and "&lt;img src=x onerror" in page
+    assert re.findall(r'data-run="([^"]+)"', only_bob) == [runs["resumed"], runs["failed"]]
+    assert re.findall(r'data-run="([^"]+)"', failed) == [runs["failed"]]
+    assert re.findall(r'data-run="([^"]+)"', tagged) == [runs["ok"]]
+    assert bad.status_code == 400 and "<b>" not in bad.text
+
+
+def test_run_page_has_dag_counts_timeline_parameters_tags_origin(
+    stores: Stores, store: tuple[Path, dict[str, str]]
+) -> None:
+    runs = store[1]
+    with ui_server(stores) as ui, browser(ui) as client:
+        page = client.get(f"/flows/UiHostileFlow/runs/{runs['ok']}").text
+        resumed = client.get(f"/flows/UiHostileFlow/runs/{runs['resumed']}").text
+        missing = client.get("/flows/UiHostileFlow/runs/999")
+    assert re.search(r'data-testid="task-count">(\d+)<', page).group(1) == "6"  # type: ignore[union-attr]
+    nodes = set(re.findall(r'data-testid="dag-node" data-step="([^"]+)"', page))
+    assert nodes == {"start", "work", "join", "end"}
+    assert 'data-testid="timeline"' in page and "<rect" in page
+    assert 'data-testid="parameters"' in page and "&lt;img src=x" in page
+    tags = page[page.index('data-testid="tags"') :].split("</div>")[0]
+    assert str(escape(HOSTILE)) in tags and HOSTILE not in page
+    assert "user:ada" in tags
+    assert 'data-testid="trigger"' in page
+    origin = resumed[resumed.index('data-testid="origin-run"') :].split("</div>")[0]
+    assert f'href="/flows/UiHostileFlow/runs/{runs["failed"]}"' in origin
+    assert missing.status_code == 404 and "999" in missing.text
+
+
+def test_task_page_has_attempts_log_tail_and_artifacts(
+    stores: Stores, store: tuple[Path, dict[str, str]]
+) -> None:
+    run_id = store[1]["ok"]
+    base = f"/flows/UiHostileFlow/runs/{run_id}/steps/start/tasks/"
+    with ui_server(stores) as ui, browser(ui) as client:
+        step = client.get(f"/flows/UiHostileFlow/runs/{run_id}/steps/start").text
+        task_id = re.findall(r'data-testid="task-row" data-task="([^"]+)"', step)[0]
+        page = client.get(base + task_id).text
+        start = int(re.search(r'data-testid="log-stdout"[^>]*data-start="(\d+)"', page).group(1))  # type: ignore[union-attr]
+        earlier = client.get(
+            f"/api/logs/UiHostileFlow/{run_id}/start/{task_id}/stdout",
+            params={"start": 0, "length": 1000},
+        ).json()
+    assert 'data-testid="attempts"' in page and 'data-attempt="0"' in page
+    stdout = page[page.index('data-testid="log-stdout"') :].split("</pre>")[0]
+    assert "the last line" in stdout and "line 00000" not in stdout  # the tail only
+    assert start > 0 and 'data-more="stdout"' in page
+    assert earlier["start"] == 0 and earlier["text"].startswith(HOSTILE)
+    assert HOSTILE not in page
+    artifacts = page[page.index('data-testid="artifacts"') :].split("</table>")[0]
+    assert 'data-artifact="note"' in artifacts and 'data-artifact="items"' in artifacts
+
+
+def test_download_serves_the_stored_bytes_and_preview_is_sandboxed(
+    stores: Stores, store: tuple[Path, dict[str, str]]
+) -> None:
+    from grange.client import Task
+
+    run_id = store[1]["ok"]
+    task = next(iter(__import__("grange.ui.views", fromlist=["run"]).run(stores, "UiHostileFlow", run_id)["start"]))
+    assert isinstance(task, Task)
+    row = task._artifact_rows()["note"]
+    blob = stores.blobs.get_bytes(stores.cas("UiHostileFlow").blob_key(row.key))
+    path = f"UiHostileFlow/{run_id}/start/{task.id}/note"
+    with ui_server(stores) as ui, browser(ui) as client:
+        got = client.get(f"/download/{path}")
+        shown = client.get(f"/preview/{path}")
+        nothing = client.get(f"/download/UiHostileFlow/{run_id}/start/{task.id}/nope")
+    assert got.status_code == 200 and got.content == blob
+    assert got.headers["content-type"] == "application/octet-stream"
+    assert got.headers["content-disposition"].startswith("attachment;")
+    assert shown.status_code == 200 and HOSTILE not in shown.text
+    assert "sandbox allow-scripts" in shown.headers["content-security-policy"]
+    assert shown.headers["x-content-type-options"] == "nosniff"
+    assert nothing.status_code == 404
