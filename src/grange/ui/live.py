@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 LOG_CHUNK = 256 * 1024
 TICK = 0.1  # seconds: how often a waiting stream looks at the stop flag
+KEEPALIVE = 15.0  # seconds of silence after which a comment line is sent (proxies, timeouts)
 KINDS = ("flows", "runs", "run", "step", "task")
 
 
@@ -69,6 +70,7 @@ async def _events(
     from grange.ui.app import resync, threaded
 
     yield "retry: 3000\n\n"
+    quiet = 0.0
     while not state.stopping.is_set():
         resync(state)
         try:
@@ -77,6 +79,10 @@ async def _events(
             messages = []
         for event, data in messages:
             yield sse(event, data)
+        quiet = 0.0 if messages else quiet + state.settings.poll_interval
+        if quiet >= KEEPALIVE:
+            quiet = 0.0
+            yield ": keepalive\n\n"
         waited = 0.0
         while waited < state.settings.poll_interval and not state.stopping.is_set():
             if await request.is_disconnected():
