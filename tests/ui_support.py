@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,13 +51,23 @@ def raw_get(port: int, target: bytes, host: bytes | None = None) -> tuple[int, b
     return int(head.split(b" ", 2)[1]), body
 
 
-def sse_events(client: httpx.Client, url: str, wanted: str, *, limit: int = 200) -> Iterator[dict[str, Any]]:
-    """The data of each ``wanted`` event of the stream at ``url`` (up to ``limit`` events read)."""
+def sse_events(
+    client: httpx.Client,
+    url: str,
+    wanted: str,
+    *,
+    limit: int = 200,
+    on_open: Callable[[], Any] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The data of each ``wanted`` event of the stream at ``url`` (up to ``limit`` events
+    read); ``on_open`` is called once the stream has made its first read."""
     with client.stream("GET", url) as stream:
         event = None
         seen = 0
         for line in stream.iter_lines():
-            if line.startswith("event: "):
+            if line.startswith("retry:") and on_open is not None:
+                on_open()
+            elif line.startswith("event: "):
                 event = line[len("event: ") :]
             elif line.startswith("data: ") and event is not None:
                 seen += 1

@@ -69,7 +69,7 @@ async def _events(
 ) -> AsyncIterator[str]:
     from grange.ui.app import resync, threaded
 
-    yield "retry: 3000\n\n"
+    first = True
     quiet = 0.0
     while not state.stopping.is_set():
         resync(state)
@@ -77,6 +77,9 @@ async def _events(
             messages = await threaded(poll)
         except GrangeError:  # the object went away, the database hiccupped: try later
             messages = []
+        if first:  # sent once the first read is made: changes from now on are seen
+            first = False
+            yield "retry: 3000\n\n"
         for event, data in messages:
             yield sse(event, data)
         quiet = 0.0 if messages else quiet + state.settings.poll_interval
