@@ -70,4 +70,8 @@ def ui(
         click.echo(f"grange ui: a new token was made for this server: {chosen.token}", err=True)
     writes = "tags can be edited" if chosen.writes else "read-only"
     click.echo(f"grange ui: {address} ({writes}; Ctrl-C stops it)", err=True)
-    serve_forever(stores, chosen, sock)
+    try:
+        serve_forever(stores, chosen, sock)
+    except KeyboardInterrupt:  # uvicorn stops gracefully, then raises Ctrl-C again
+        pass
+    click.echo("grange ui: stopped", err=True)

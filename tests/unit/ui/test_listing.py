@@ -1,0 +1,75 @@
+"""Pages over many runs read one page: 10,000 runs' index rows, filters, counts, offsets."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from grange.client import listing
+from grange.metastore import MetadataStore
+from grange.metastore.runs import INSERTED_COLUMNS
+from ui_support import browser, stores_at, ui_server
+
+RUNS = 10_000
+FLOW = "BigFlow"
+
+
+def fill(store: MetadataStore, runs: int) -> None:
+    """``runs`` index rows in one transaction: every 7th by bob and failed, every 10th tagged."""
+    now = time.time()
+    rows, tags = [], []
+    for number in range(1, runs + 1):
+        user = "bob" if number % 7 == 0 else "ada"
+        status = "failed" if number % 7 == 0 else "succeeded"
+        rows.append(
+            (FLOW, str(number), number, user, status, now + number, now + number,
+             now + number + 1, now + number + 1, None, "local", json.dumps({"i": number}))
+        )  # fmt: skip
+        tags.append((FLOW, str(number), f"user:{user}", True))
+        if number % 10 == 0:
+            tags.append((FLOW, str(number), "tenth", False))
+    with store._write() as c:
+        c.execute("INSERT INTO flows (name, created_at) VALUES (?, ?)", (FLOW, now))
+        c.execute("INSERT INTO run_counters (flow, last_number) VALUES (?, ?)", (FLOW, runs))
+        c.executemany(f"INSERT INTO runs ({INSERTED_COLUMNS}) VALUES ({', '.join('?' * 12)})", rows)
+        c.executemany("INSERT INTO run_tags (flow, run_id, tag, system) VALUES (?, ?, ?, ?)", tags)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("big") / ".grange"
+    root.mkdir()
+    fill(MetadataStore.at_root(root), RUNS)
+    return root
+
+
+def test_a_page_of_ten_thousand_runs_is_the_right_page(root: Path) -> None:
+    with ui_server(stores_at(root)) as ui, browser(ui) as client:
+        page = client.get(f"/flows/{FLOW}", params={"page": 3, "per_page": 50}).text
+        last = client.get(f"/flows/{FLOW}", params={"page": 200, "per_page": 50}).text
+        bob = client.get(f"/flows/{FLOW}", params={"user": "bob", "page": 2, "per_page": 10}).text
+        tenth = client.get(f"/flows/{FLOW}", params={"tag": "tenth", "status": "failed"}).text
+        flows = client.get("/").text
+    ids = re.findall(r'data-testid="run-row" data-run="(\d+)"', page)
+    assert ids == [str(n) for n in range(RUNS - 100, RUNS - 150, -1)]
+    assert "10000 runs · page 3 of 200" in page
+    assert re.findall(r'data-run="(\d+)"', last) == [str(n) for n in range(50, 0, -1)]
+    bobs = [n for n in range(RUNS, 0, -1) if n % 7 == 0]
+    assert re.findall(r'data-run="(\d+)"', bob) == [str(n) for n in bobs[10:20]]
+    failed_tenth = [str(n) for n in range(RUNS, 0, -1) if n % 70 == 0][:50]
+    assert re.findall(r'data-run="(\d+)"', tenth) == failed_tenth
+    row = flows[flows.index(f'data-flow="{FLOW}"') :].split("</tr>")[0]
+    assert f">{RUNS}</td>" in row and f"/runs/{RUNS}" in row
+
+
+def test_status_filters_that_the_index_cannot_decide_are_paged_too(root: Path) -> None:
+    stores = stores_at(root)
+    # running/crashed: decided row by row over the runs stored as running (none here)
+    assert listing.runs_page(stores, FLOW, status="running").total == 0
+    page = listing.runs_page(stores, FLOW, status="failed", limit=5, offset=5)
+    assert page.total == RUNS // 7
+    assert [r.run_id for r in page.rows] == [str(n) for n in range(RUNS, 0, -1) if n % 7 == 0][5:10]
