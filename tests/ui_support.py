@@ -43,7 +43,9 @@ def raw_get(port: int, target: bytes, host: bytes | None = None) -> tuple[int, b
     """Send ``GET target`` byte for byte (no client normalizes it); the status and body."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         host = f"127.0.0.1:{port}".encode() if host is None else host
-        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+        sock.sendall(
+            b"GET " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n"
+        )
         data = b""
         while chunk := sock.recv(65536):
             data += chunk

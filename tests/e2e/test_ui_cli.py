@@ -52,7 +52,9 @@ def test_serves_with_a_generated_token_and_stops_on_ctrl_c(tmp_path: Path) -> No
         url, token = address.groups()
         assert f"a new token was made for this server: {token}" in "".join(lines)
         assert httpx.get(url).status_code == 401
-        page = httpx.get(f"{url}flows/LinearRunFlow/runs/{run_id}", headers={"Authorization": f"Bearer {token}"})
+        page = httpx.get(
+            f"{url}flows/LinearRunFlow/runs/{run_id}", headers={"Authorization": f"Bearer {token}"}
+        )
         assert page.status_code == 200 and 'data-testid="dag"' in page.text
         server.send_signal(signal.SIGINT)
         assert server.wait() == 0

@@ -36,7 +36,9 @@ def test_a_run_started_elsewhere_shows_up_and_updates_live(tmp_path: Path) -> No
     try:
         with ui_server(stores, sync_every=0.0) as ui, browser(ui) as client:
             stream = "/api/stream?page=runs&flow=UiWaitingFlow"
-            changed = sse_events(client, stream, "changed", on_open=lambda: started.append(_start(root, release)))
+            changed = sse_events(
+                client, stream, "changed", on_open=lambda: started.append(_start(root, release))
+            )
             next(changed)  # the new run, seen without reloading
             changed.close()
             page = client.get("/flows/UiWaitingFlow").text
@@ -50,13 +52,17 @@ def test_a_run_started_elsewhere_shows_up_and_updates_live(tmp_path: Path) -> No
                 return int(re.search(r'data-testid="task-count">(\d+)<', text).group(1))  # type: ignore[union-attr]
 
             counts = []
-            for _ in sse_events(client, f"/api/stream?page=run&flow=UiWaitingFlow&run={run_id}", "changed"):
+            for _ in sse_events(
+                client, f"/api/stream?page=run&flow=UiWaitingFlow&run={run_id}", "changed"
+            ):
                 counts.append(count())
                 if counts[-1] >= 5:  # start and the four work tasks: item 0 ends, the rest wait
                     break
             assert counts[-1] == 5
             release.touch()
-            for _ in sse_events(client, f"/api/stream?page=run&flow=UiWaitingFlow&run={run_id}", "changed"):
+            for _ in sse_events(
+                client, f"/api/stream?page=run&flow=UiWaitingFlow&run={run_id}", "changed"
+            ):
                 if "status-succeeded" in client.get(run_page).text.split('data-live="dag"')[0]:
                     break
             assert count() == 7
@@ -78,7 +84,10 @@ def test_logs_stream_while_a_task_runs_and_streams_end_with_the_server(tmp_path:
                 found = client.get("/api/flows").json()["flows"]
                 if found:
                     page = client.get("/flows/UiWaitingFlow/runs/1/steps/work")
-                    rows = re.findall(r'data-task="([^"]+)"[^<]*<td><a[^>]*>[^<]*</a></td><td><span class="status status-running"', page.text)
+                    rows = re.findall(
+                        r'data-task="([^"]+)"[^<]*<td><a[^>]*>[^<]*</a></td><td><span class="status status-running"',
+                        page.text,
+                    )
                     task = rows[-1] if page.status_code == 200 and len(rows) >= 3 else None
                 if task is None:
                     threading.Event().wait(0.1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,7 +116,13 @@ def test_download_serves_the_stored_bytes_and_preview_is_sandboxed(
     from grange.client import Task
 
     run_id = store[1]["ok"]
-    task = next(iter(__import__("grange.ui.views", fromlist=["run"]).run(stores, "UiHostileFlow", run_id)["start"]))
+    task = next(
+        iter(
+            __import__("grange.ui.views", fromlist=["run"]).run(stores, "UiHostileFlow", run_id)[
+                "start"
+            ]
+        )
+    )
     assert isinstance(task, Task)
     row = task._artifact_rows()["note"]
     blob = stores.blobs.get_bytes(stores.cas("UiHostileFlow").blob_key(row.key))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -96,9 +95,12 @@ def test_off_loopback_without_a_token_refuses_to_start() -> None:
 def test_writes_need_the_profile_the_token_and_this_origin(stores: Stores) -> None:
     run = "/flows/UiHostileFlow/runs/1"
     form = {"action": "add", "tag": "<b>approved</b>", "csrf": csrf_token(TOKEN)}
-    with ui_server(stores, token=TOKEN) as ui, browser(ui, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+    with (
+        ui_server(stores, token=TOKEN) as ui,
+        browser(ui, headers={"Authorization": f"Bearer {TOKEN}"}) as client,
+    ):
         assert client.post(f"{run}/tags", data=form).status_code == 403  # writes not allowed
-        assert "data-testid=\"tag-form\"" not in client.get(run).text
+        assert 'data-testid="tag-form"' not in client.get(run).text
     with ui_server(stores, allow_writes=True) as ui, browser(ui) as client:
         assert client.post(f"{run}/tags", data=form).status_code == 403  # no token: no writes
     with ui_server(stores, token=TOKEN, allow_writes=True) as ui:
@@ -115,9 +117,12 @@ def test_writes_need_the_profile_the_token_and_this_origin(stores: Stores) -> No
             assert "&lt;b&gt;approved&lt;/b&gt;" in page and "<b>approved" not in page
             removed = client.post(f"{run}/tags", data={**form, "action": "remove"})
             assert removed.status_code == 303
-        assert "&lt;b&gt;approved" not in httpx.get(
-            ui.url + run.lstrip("/"), headers={"Authorization": f"Bearer {TOKEN}"}
-        ).text
+        assert (
+            "&lt;b&gt;approved"
+            not in httpx.get(
+                ui.url + run.lstrip("/"), headers={"Authorization": f"Bearer {TOKEN}"}
+            ).text
+        )
 
 
 def test_pages_and_cards_carry_their_security_headers(stores: Stores) -> None:

@@ -15,7 +15,9 @@ def dag_svg(
 ) -> str:
     """One box per step, in a row (the stub)."""
     steps = list((graph.get("steps") or {}).keys())
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{max(1, len(steps)) * 130}" height="60">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{max(1, len(steps)) * 130}" height="60">'
+    ]
     for i, name in enumerate(steps):
         state = (states or {}).get(name, {})
         box = (

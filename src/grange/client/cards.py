@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-class CardContainer(list):  # type: ignore[type-arg]
+class CardContainer(list[Any]):
     """The cards of a task (the stub holds none)."""
 
 

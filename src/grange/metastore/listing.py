@@ -136,12 +136,13 @@ def page_runs(
             total, chosen = len(found), found[offset : offset + limit]
         else:
             total = int(c.execute(f"SELECT count(*) FROM runs{where}", params).fetchone()[0])
-            sql = f"SELECT {runs._RUN_COLUMNS} FROM runs{where} ORDER BY number DESC LIMIT ? OFFSET ?"
-            chosen = c.execute(sql, [*params, limit, offset]).fetchall()
+            sql = (
+                f"SELECT {runs._RUN_COLUMNS} FROM runs{where} ORDER BY number DESC LIMIT ? OFFSET ?"
+            )
+            chosen = list(c.execute(sql, [*params, limit, offset]).fetchall())
         tag_map = runs.read_tags(c, flow, [r[1] for r in chosen])
         rows = [
-            runs._run_row(r, tag_map[r[1]], now=now, stale_after=store.stale_after)
-            for r in chosen
+            runs._run_row(r, tag_map[r[1]], now=now, stale_after=store.stale_after) for r in chosen
         ]
     return RunPage(rows, total)
 
@@ -200,7 +201,9 @@ def spans(store: MetadataStore, flow: str, run_id: str, *, limit: int) -> tuple[
             (flow, run_id, limit),
         ).fetchall()
     found = [
-        Span(s, t, int(a), start, end, reported_attempt_status(st, run_status=run_status or RUNNING))
+        Span(
+            s, t, int(a), start, end, reported_attempt_status(st, run_status=run_status or RUNNING)
+        )
         for s, t, a, start, end, st in rows
     ]
     return found, total

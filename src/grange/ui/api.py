@@ -181,8 +181,10 @@ async def logs(state: UiState, request: Request) -> Response:
     stream = names.stream(request.path_params["stream"])
     q = request.query_params
     length = names.number(q.get("length"), "length", default=views.LOG_TAIL, low=0, high=LOG_MAX)
-    start = None if q.get("start") in (None, "") else names.number(
-        q.get("start"), "start", default=0, low=0, high=2**62
+    start = (
+        None
+        if q.get("start") in (None, "")
+        else names.number(q.get("start"), "start", default=0, low=0, high=2**62)
     )
 
     def read() -> Any:

@@ -36,7 +36,6 @@ from grange.ui.settings import UiSettings
 
 if TYPE_CHECKING:
     from jinja2 import Environment
-    from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
 
@@ -73,7 +72,7 @@ class UiState:
         return HTMLResponse(self.templates.get_template(name).render(**context), status)
 
 
-def make_app(stores: Stores, settings: UiSettings) -> Starlette:
+def make_app(stores: Stores, settings: UiSettings) -> Guard:
     """The app over ``stores`` (read as they are: no namespace), wrapped in its Guard."""
     from starlette.applications import Starlette
     from starlette.routing import Mount, Route
@@ -107,9 +106,7 @@ def make_app(stores: Stores, settings: UiSettings) -> Starlette:
         Route("/api/stream", live.stream_endpoint(state)),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    app = Starlette(routes=routes)
-    app.state.ui = state
-    return Guard(app, settings)  # type: ignore[return-value]
+    return Guard(Starlette(routes=routes), settings, state)
 
 
 def _error(err: GrangeError, headline: str) -> dict[str, Any]:
@@ -220,13 +217,19 @@ async def edit_tags(state: UiState, request: Request) -> Response:
     run_id = names.run_id(request.path_params["run"])
     body = await request.body()
     if len(body) > MAX_TAG_FORM:
-        return state.render("error.html", 413, headline="Too large", message="form too large", fix=None, code="413")
+        return state.render(
+            "error.html", 413, headline="Too large", message="form too large", fix=None, code="413"
+        )
     form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     token = state.settings.token or ""
     bearer = request.scope.get("state", {}).get("bearer", False)
     if not bearer and not _same(form.get("csrf"), csrf_token(token)):
         return state.render(
-            "error.html", 403, headline="Refused", code="403", fix="reload the run's page and try again",
+            "error.html",
+            403,
+            headline="Refused",
+            code="403",
+            fix="reload the run's page and try again",
             message="this form did not come from a page of this grange ui (its CSRF field is missing or wrong)",
         )
     action = form.get("action")

@@ -58,9 +58,10 @@ def same(given: str | None, expected: str) -> bool:
 class Guard:
     """The ASGI middleware described in the module docstring."""
 
-    def __init__(self, app: ASGIApp, settings: UiSettings) -> None:
+    def __init__(self, app: ASGIApp, settings: UiSettings, state: Any = None) -> None:
         self.app = app
         self.settings = settings
+        self.state = state  # the app's shared state (grange.ui.app.UiState)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -136,7 +136,9 @@ def _poller(state: UiState, query: QueryParams) -> Callable[[], list[tuple[str, 
             from grange.client import listing
 
             row = views.run(stores, flow, run_id)._fresh()
-            counts = [(c.step, sorted(c.counts.items())) for c in listing.run_steps(stores, flow, run_id)]
+            counts = [
+                (c.step, sorted(c.counts.items())) for c in listing.run_steps(stores, flow, run_id)
+            ]
             return row.status, sorted(row.tags.user), counts
 
         return _Changes(run)
@@ -149,7 +151,7 @@ def _poller(state: UiState, query: QueryParams) -> Callable[[], list[tuple[str, 
     return _TaskPoll(state, (flow, run_id, step, task_id, attempt), offsets)
 
 
-class _Query(dict):  # type: ignore[type-arg]
+class _Query(dict[str, list[str]]):
     """``parse_qs`` output with the ``get``/``getlist`` of Starlette's QueryParams."""
 
     def get(self, key: str, default: Any = None) -> Any:

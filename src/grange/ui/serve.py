@@ -84,7 +84,7 @@ def build(stores: Stores, settings: UiSettings) -> tuple[Any, threading.Event]:
     from grange.ui.app import make_app
 
     app = make_app(stores, settings)
-    return app, app.app.state.ui.stopping
+    return app, app.state.stopping
 
 
 def serve_forever(stores: Stores, settings: UiSettings, sock: socket.socket) -> None:

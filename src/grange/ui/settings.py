@@ -81,7 +81,7 @@ class UiSettings:
                 f"grange ui will not listen on {self.host} without a token: anyone who can "
                 "reach that address could read every run",
                 fix=f"pass --token generate (a new token, printed), --token TOKEN, set "
-                f"{TOKEN_ENV}, or write token = \"${{VAR}}\" in the profile's [ui] table; "
+                f'{TOKEN_ENV}, or write token = "${{VAR}}" in the profile\'s [ui] table; '
                 "or listen on 127.0.0.1",
             )
         return self
@@ -119,9 +119,7 @@ def read_settings(
     unknown = sorted(set(table) - set(KEYS))
     if unknown:
         known = ", ".join(KEYS)
-        raise ConfigError(
-            f"[ui] has no key {unknown[0]!r}", fix=f"the keys of [ui] are: {known}"
-        )
+        raise ConfigError(f"[ui] has no key {unknown[0]!r}", fix=f"the keys of [ui] are: {known}")
     values = {k: interpolate(v, env, f"[ui] {k}") for k, v in table.items()}
     for key in ("host", "token"):
         if values.get(key) is not None and not isinstance(values[key], str):

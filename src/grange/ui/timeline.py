@@ -91,7 +91,9 @@ def build_timeline(stores: Stores, flow: str, run_id: str, run: RunRow) -> Timel
             )
         )
         y += ROW
-    return Timeline(bars=bars, height=y + ROW, total=total, shown=len(spans), span=f"{t1 - t0:.1f}s")
+    return Timeline(
+        bars=bars, height=y + ROW, total=total, shown=len(spans), span=f"{t1 - t0:.1f}s"
+    )
 
 
 def _step_status(counts: dict[str, int]) -> str:

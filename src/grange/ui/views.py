@@ -34,7 +34,9 @@ def run(stores: Stores, flow: str, run_id: str) -> Run:
     return Run(f"{flow}/{run_id}", _namespace_check=False, _stores=stores, _namespace=None)
 
 
-def task(stores: Stores, flow: str, run_id: str, step: str, task_id: str, attempt: int | None) -> Task:
+def task(
+    stores: Stores, flow: str, run_id: str, step: str, task_id: str, attempt: int | None
+) -> Task:
     return Task(
         f"{flow}/{run_id}/{step}/{task_id}",
         attempt,
@@ -226,7 +228,9 @@ def run_page(stores: Stores, flow: str, run_id: str, base: str) -> dict[str, Any
         graph = graph_of_steps(flow, [s.name for s in steps if not s.name.startswith("_")])
     assert isinstance(graph, dict)
     for name in graph.get("steps", {}):
-        states.setdefault(name, {"status": "pending", "done": 0, "running": 0, "failed": 0, "total": 0})
+        states.setdefault(
+            name, {"status": "pending", "done": 0, "running": 0, "failed": 0, "total": 0}
+        )
     links = {s.name: f"{base}/steps/{s.name}" for s in steps}
     visible = [s for s in steps if not s.name.startswith("_")]
     trigger = None
@@ -294,7 +298,9 @@ def step_page(stores: Stores, flow: str, run_id: str, step: str, page: int) -> d
         "flow": flow,
         "run_id": run_id,
         "step": step,
-        "tasks": [{"id": r.task_id, "status": r.status, "created": when(r.created_at)} for r in shown],
+        "tasks": [
+            {"id": r.task_id, "status": r.status, "created": when(r.created_at)} for r in shown
+        ],
         "total": len(rows),
         "page": page,
         "pages": max(1, -(-len(rows) // per)),

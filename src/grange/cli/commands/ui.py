@@ -7,6 +7,7 @@ Reads the store the other commands would (``--datastore-root`` /
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import replace
 
@@ -26,7 +27,10 @@ from grange.cli.options import store_options
 )
 @click.option("--host", metavar="ADDRESS", help="Listen on this address [default: 127.0.0.1].")
 @click.option(
-    "--port", type=click.IntRange(0, 65535), metavar="PORT", help="Listen on this port [default: 8323]."
+    "--port",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help="Listen on this port [default: 8323].",
 )
 @click.option(
     "--token",
@@ -70,8 +74,6 @@ def ui(
         click.echo(f"grange ui: a new token was made for this server: {chosen.token}", err=True)
     writes = "tags can be edited" if chosen.writes else "read-only"
     click.echo(f"grange ui: {address} ({writes}; Ctrl-C stops it)", err=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn stops, then raises Ctrl-C again
         serve_forever(stores, chosen, sock)
-    except KeyboardInterrupt:  # uvicorn stops gracefully, then raises Ctrl-C again
-        pass
     click.echo("grange ui: stopped", err=True)
