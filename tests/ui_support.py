@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,12 +14,15 @@ import httpx
 
 from grange.client.config import Stores
 from grange.datastore.location import DatastoreLocation
-from grange.metastore import sqlite_url
+from grange.metastore import MetadataStore, sqlite_url
+from grange.metastore.runs import INSERTED_COLUMNS
 from grange.ui.serve import RunningUi, serve_in_thread
 from grange.ui.settings import UiSettings
 from support import FLOWS
 
 UI_FLOWS = FLOWS / "ui"
+RUNS = 10_000
+FLOW = "BigFlow"
 
 
 def stores_at(root: Path, url: str | None = None) -> Stores:
@@ -78,3 +82,24 @@ def sse_events(
                 if seen >= limit:
                     return
                 event = None
+
+
+def fill(store: MetadataStore, runs: int) -> None:
+    """``runs`` index rows in one transaction: every 7th by bob and failed, every 10th tagged."""
+    now = time.time()
+    rows, tags = [], []
+    for number in range(1, runs + 1):
+        user = "bob" if number % 7 == 0 else "ada"
+        status = "failed" if number % 7 == 0 else "succeeded"
+        rows.append(
+            (FLOW, str(number), number, user, status, now + number, now + number,
+             now + number + 1, now + number + 1, None, "local", json.dumps({"i": number}))
+        )  # fmt: skip
+        tags.append((FLOW, str(number), f"user:{user}", True))
+        if number % 10 == 0:
+            tags.append((FLOW, str(number), "tenth", False))
+    with store._write() as c:
+        c.execute("INSERT INTO flows (name, created_at) VALUES (?, ?)", (FLOW, now))
+        c.execute("INSERT INTO run_counters (flow, last_number) VALUES (?, ?)", (FLOW, runs))
+        c.executemany(f"INSERT INTO runs ({INSERTED_COLUMNS}) VALUES ({', '.join('?' * 12)})", rows)
+        c.executemany("INSERT INTO run_tags (flow, run_id, tag, system) VALUES (?, ?, ?, ?)", tags)

@@ -2,41 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from pathlib import Path
 
 import pytest
 
 from grange.client import listing
 from grange.metastore import MetadataStore
-from grange.metastore.runs import INSERTED_COLUMNS
-from ui_support import browser, stores_at, ui_server
-
-RUNS = 10_000
-FLOW = "BigFlow"
-
-
-def fill(store: MetadataStore, runs: int) -> None:
-    """``runs`` index rows in one transaction: every 7th by bob and failed, every 10th tagged."""
-    now = time.time()
-    rows, tags = [], []
-    for number in range(1, runs + 1):
-        user = "bob" if number % 7 == 0 else "ada"
-        status = "failed" if number % 7 == 0 else "succeeded"
-        rows.append(
-            (FLOW, str(number), number, user, status, now + number, now + number,
-             now + number + 1, now + number + 1, None, "local", json.dumps({"i": number}))
-        )  # fmt: skip
-        tags.append((FLOW, str(number), f"user:{user}", True))
-        if number % 10 == 0:
-            tags.append((FLOW, str(number), "tenth", False))
-    with store._write() as c:
-        c.execute("INSERT INTO flows (name, created_at) VALUES (?, ?)", (FLOW, now))
-        c.execute("INSERT INTO run_counters (flow, last_number) VALUES (?, ?)", (FLOW, runs))
-        c.executemany(f"INSERT INTO runs ({INSERTED_COLUMNS}) VALUES ({', '.join('?' * 12)})", rows)
-        c.executemany("INSERT INTO run_tags (flow, run_id, tag, system) VALUES (?, ?, ?, ?)", tags)
+from ui_support import FLOW, RUNS, browser, fill, stores_at, ui_server
 
 
 @pytest.fixture(scope="module")
