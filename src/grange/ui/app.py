@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 HERE = Path(__file__).parent
 CARD_CSP = (
     "sandbox allow-scripts; default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-    "script-src 'unsafe-inline' 'unsafe-eval'; font-src data:"
+    "script-src 'unsafe-inline' 'unsafe-eval'; font-src data:; form-action 'none'; base-uri 'none'"
 )
 MAX_TAG_FORM = 8192
 
