@@ -46,3 +46,42 @@ def test_status_filters_that_the_index_cannot_decide_are_paged_too(root: Path) -
     page = listing.runs_page(stores, FLOW, status="failed", limit=5, offset=5)
     assert page.total == RUNS // 7
     assert [r.run_id for r in page.rows] == [str(n) for n in range(RUNS, 0, -1) if n % 7 == 0][5:10]
+
+
+def test_crashed_runs_are_shown_and_filtered_as_crashed(tmp_path: Path) -> None:
+    import time
+
+    from grange.metastore.runs import INSERTED_COLUMNS
+
+    root = tmp_path / ".grange"
+    root.mkdir()
+    store = MetadataStore.at_root(root)
+    now = time.time()
+    rows = [  # stored as running: the first two last heard of long ago, the third just now
+        (
+            "Gone",
+            str(n),
+            n,
+            "ada",
+            "running",
+            now - 9999,
+            now - 9999,
+            None,
+            seen,
+            None,
+            "local",
+            "{}",
+        )
+        for n, seen in ((1, now - 9999), (2, now - 9000), (3, now))
+    ]
+    with store._write() as c:
+        c.execute("INSERT INTO flows (name, created_at) VALUES (?, ?)", ("Gone", now))
+        c.executemany(f"INSERT INTO runs ({INSERTED_COLUMNS}) VALUES ({', '.join('?' * 12)})", rows)
+    with ui_server(stores_at(root)) as ui, browser(ui) as client:
+        crashed = client.get("/flows/Gone", params={"status": "crashed", "per_page": 1}).text
+        running = client.get("/flows/Gone", params={"status": "running"}).text
+        every = client.get("/flows/Gone").text
+    assert re.findall(r'data-run="(\d+)"', crashed) == ["2"] and "page 1 of 2" in crashed
+    assert re.findall(r'data-run="(\d+)"', running) == ["3"]
+    statuses = re.findall(r'status-(\w+)" data-testid="run-status"', every)
+    assert statuses == ["running", "crashed", "crashed"]
