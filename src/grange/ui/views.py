@@ -333,7 +333,7 @@ def task_page(
                 "type": card.type,
                 "id": card.id,
                 "status": getattr(card, "status", None),
-                "attempt": getattr(card, "attempt", current),
+                "attempt": current,  # the page's: a resumed clone's card is found through it
             }
         )
     exception = found.exception
