@@ -48,16 +48,19 @@ def test_cards_are_framed_sandboxed_and_refresh_live(tmp_path: Path) -> None:
                 break
             assert "step two" in client.get(src).text
             finish.touch()
-            process.communicate()
+            out, _ = process.communicate()
+            assert process.returncode == 0, out
             final = client.get(src)
             assert final.status_code == 200 and "step two" in final.text
             csp = final.headers["content-security-policy"]
             assert csp.startswith("sandbox allow-scripts;") and "default-src 'none'" in csp
             assert final.headers["x-content-type-options"] == "nosniff"
-            default = next(f for f in frames if "-default" in f and "-blank-" not in f)
+            frames = re.findall(r"<iframe[^>]*data-testid=\"card-frame\"[^>]*>", client.get(task).text)
+            default = next(f for f in frames if "-default" in f)
             default_src = re.search(r'src="([^"]+)"', default).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
             assert "<script>alert('artifact')" not in client.get(default_src).text
     finally:
         release.touch()
         finish.touch()
-        process.communicate()
+        if process.returncode is None:
+            process.communicate()
