@@ -138,3 +138,37 @@ def test_download_serves_the_stored_bytes_and_preview_is_sandboxed(
     assert "sandbox allow-scripts" in shown.headers["content-security-policy"]
     assert shown.headers["x-content-type-options"] == "nosniff"
     assert nothing.status_code == 404
+
+
+def test_the_dag_comes_from_the_recorded_graph_else_from_the_steps_that_ran(
+    stores: Stores, store: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grange.client.run import Run
+
+    run = f"/flows/UiHostileFlow/runs/{store[1]['ok']}"
+    graph = {
+        "flow": "UiHostileFlow",
+        "start": "start",
+        "end": "end",
+        "steps": {
+            "start": {"name": "start", "type": "foreach", "next": ["work"], "foreach_var": "items"},
+            "work": {"name": "work", "type": "linear", "next": ["join"]},
+            "join": {"name": "join", "type": "join", "next": ["end"]},
+            "end": {"name": "end", "type": "end", "next": []},
+            "never": {"name": "never", "type": "linear", "next": []},
+        },
+    }
+    with ui_server(stores) as ui, browser(ui) as client:
+        monkeypatch.setattr(Run, "graph", property(lambda self: graph), raising=False)
+        recorded = client.get(run).text
+        monkeypatch.setattr(Run, "graph", property(lambda self: None), raising=False)
+        older = client.get(run).text
+    nodes = dict(re.findall(r'data-step="([^"]+)"[^>]*data-status="([^"]+)"', recorded))
+    assert nodes == {"start": "ok", "work": "ok", "join": "ok", "end": "ok", "never": "pending"}
+    assert 'data-testid="no-graph"' not in recorded and 'data-testid="no-graph"' in older
+    assert set(re.findall(r'data-testid="dag-node" data-step="([^"]+)"', older)) == {
+        "start",
+        "work",
+        "join",
+        "end",
+    }
