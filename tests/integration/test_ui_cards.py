@@ -55,7 +55,9 @@ def test_cards_are_framed_sandboxed_and_refresh_live(tmp_path: Path) -> None:
             csp = final.headers["content-security-policy"]
             assert csp.startswith("sandbox allow-scripts;") and "default-src 'none'" in csp
             assert final.headers["x-content-type-options"] == "nosniff"
-            frames = re.findall(r"<iframe[^>]*data-testid=\"card-frame\"[^>]*>", client.get(task).text)
+            frames = re.findall(
+                r"<iframe[^>]*data-testid=\"card-frame\"[^>]*>", client.get(task).text
+            )
             default = next(f for f in frames if "-default" in f)
             default_src = re.search(r'src="([^"]+)"', default).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
             assert "<script>alert('artifact')" not in client.get(default_src).text
