@@ -239,6 +239,8 @@ def make_resume_command(flow_cls: type) -> click.Command:
                 fix="leave them out, or start a new run with them: "
                 + flow.command_line("--trigger ... run"),
             )
+        if options.pop("open_ui", False):
+            options["run_id_file"] = _open_ui(flow, options.get("run_id_file"))
         request = build_request(
             flow,
             options,
@@ -253,4 +255,5 @@ def make_resume_command(flow_cls: type) -> click.Command:
         raise SystemExit(execute(request))
 
     resume.params.extend(_branch_options(flow_cls))
+    resume.params.extend(_ui_options(flow_cls))
     return resume
