@@ -125,3 +125,18 @@ def test_whole_characters_keeps_a_cut_character_for_later() -> None:
         assert text.startswith(head)
         head.decode("utf-8")  # never a cut character
         assert cut - len(head) < 4
+
+
+def test_a_stream_ends_when_its_page_goes_away(tmp_path: Path) -> None:
+    root = tmp_path / ".grange"
+    release = tmp_path / "release"
+    release.touch()
+    run_flow(FLOW, root=root, user="ada", UI_RELEASE=str(release))
+    with ui_server(stores_at(root)) as ui, browser(ui) as client:
+        for _ in range(3):
+            with client.stream("GET", "/api/stream?page=run&flow=UiWaitingFlow&run=1") as s:
+                next(s.iter_lines())  # open, first read made
+                assert ui.state.streams >= 1
+        while ui.state.streams:  # each ends at its next tick once its client has gone
+            threading.Event().wait(0.05)
+        assert client.get("/api/info").json()["streams"] == 0

@@ -172,3 +172,12 @@ def test_the_dag_comes_from_the_recorded_graph_else_from_the_steps_that_ran(
         "join",
         "end",
     }
+
+
+def test_an_exception_message_is_text(stores: Stores, store: tuple[Path, dict[str, str]]) -> None:
+    run = f"/flows/UiHostileFlow/runs/{store[1]['failed']}/steps/end"
+    with ui_server(stores) as ui, browser(ui) as client:
+        task_id = re.findall(r'data-task="([^"]+)"', client.get(run).text)[0]
+        page = client.get(f"{run}/tasks/{task_id}").text
+    assert "failed on purpose &lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold" not in page
+    assert 'status-failed" data-testid="task-status"' in page

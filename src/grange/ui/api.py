@@ -257,5 +257,6 @@ async def info(state: UiState, request: Request) -> Response:
             "grange": __version__,
             "store": mask_url(state.stores.describe()),
             "writes": state.settings.writes,
+            "streams": state.streams,
         }
     )

@@ -62,6 +62,7 @@ class UiState:
             autoescape=select_autoescape(default=True, default_for_string=True),
         )
         self.stopping = threading.Event()  # set when the server stops: live streams end
+        self.streams = 0  # live streams open now
         self.last_sync = 0.0
 
     def render(self, name: str, status: int = 200, **context: Any) -> Response:

@@ -67,6 +67,17 @@ def sse(event: str, data: Any) -> str:
 async def _events(
     state: UiState, request: Request, poll: Callable[[], list[tuple[str, Any]]]
 ) -> AsyncIterator[str]:
+    state.streams += 1
+    try:
+        async for text in _polled(state, request, poll):
+            yield text
+    finally:
+        state.streams -= 1
+
+
+async def _polled(
+    state: UiState, request: Request, poll: Callable[[], list[tuple[str, Any]]]
+) -> AsyncIterator[str]:
     from grange.ui.app import resync, threaded
 
     first = True

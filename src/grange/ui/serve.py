@@ -67,6 +67,7 @@ class RunningUi:
     thread: threading.Thread
     server: Any
     stopping: threading.Event
+    state: Any = None  # the app's UiState
 
     def stop(self, timeout: float | None = 10.0) -> None:
         self.stopping.set()
@@ -108,4 +109,4 @@ def serve_in_thread(stores: Stores, settings: UiSettings) -> RunningUi:
     thread.start()
     while not server.started and thread.is_alive():
         time.sleep(0.01)
-    return RunningUi(settings.url(), port, thread, server, stopping)
+    return RunningUi(settings.url(), port, thread, server, stopping, app.state)
