@@ -181,3 +181,19 @@ def test_an_exception_message_is_text(stores: Stores, store: tuple[Path, dict[st
         page = client.get(f"{run}/tasks/{task_id}").text
     assert "failed on purpose &lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold" not in page
     assert 'status-failed" data-testid="task-status"' in page
+
+
+def test_the_timeline_draws_every_attempt_or_says_how_many_it_left_out(
+    stores: Stores, store: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grange.ui import timeline
+
+    run = f"/flows/UiHostileFlow/runs/{store[1]['ok']}"
+    with ui_server(stores) as ui, browser(ui) as client:
+        whole = client.get(run).text
+        monkeypatch.setattr(timeline, "MAX_BARS", 2)
+        capped = client.get(run).text
+    bars = whole[whole.index('data-testid="timeline"') :].split("</svg>")[0]
+    assert bars.count("<rect") == 4 + 6  # a bar per step, and per attempt
+    assert "drawn one by one" not in whole
+    assert "the first 2 of 6 attempts are drawn one by one" in capped

@@ -184,19 +184,24 @@ def step_counts(store: MetadataStore, flow: str, run_id: str) -> list[StepCounts
     return found
 
 
+_PUBLIC = "substr(step, 1, 1) <> '_'"  # not grange's own steps (_parameters)
+
+
 def spans(store: MetadataStore, flow: str, run_id: str, *, limit: int) -> tuple[list[Span], int]:
-    """The first ``limit`` attempts of a run by start time, and how many there are."""
+    """The first ``limit`` attempts of a run's steps by start time (grange's own
+    ``_parameters`` left out), and how many there are."""
     now = store._clock()
     with store._read() as c:
         run_status = runs.run_status(c, flow, run_id, now=now, stale_after=store.stale_after)
         total = int(
             c.execute(
-                "SELECT count(*) FROM attempts WHERE flow = ? AND run_id = ?", (flow, run_id)
+                f"SELECT count(*) FROM attempts WHERE flow = ? AND run_id = ? AND {_PUBLIC}",
+                (flow, run_id),
             ).fetchone()[0]
         )
         rows = c.execute(
             "SELECT step, task_id, attempt, started_at, coalesce(finished_at, heartbeat_at), "
-            "status FROM attempts WHERE flow = ? AND run_id = ? "
+            f"status FROM attempts WHERE flow = ? AND run_id = ? AND {_PUBLIC} "
             "ORDER BY started_at, step, task_id, attempt LIMIT ?",
             (flow, run_id, limit),
         ).fetchall()
