@@ -138,7 +138,8 @@ class Guard:
         name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
         if not name:
             name, port = host, ""
-        if name not in _LOOPBACK_NAMES:
+        bound = self.settings.host
+        if name not in (*_LOOPBACK_NAMES, bound, f"[{bound}]"):
             return False
         wanted = self.settings.port
         return wanted == 0 or port == str(wanted) or (not port and wanted == 80)
