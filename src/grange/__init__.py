@@ -14,6 +14,7 @@ import typing
 from grange._version import __version__
 from grange.current import current
 from grange.decorators import (
+    card,
     catch,
     environment,
     kubernetes,
@@ -69,6 +70,7 @@ __all__ = [  # noqa: RUF022 (plain sorted(), as the API test checks)
     "Task",
     "TriggeredRun",
     "__version__",
+    "card",
     "catch",
     "current",
     "default_metadata",

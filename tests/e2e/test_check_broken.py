@@ -17,6 +17,7 @@ EXPECTED: dict[str, tuple[str, int, str]] = {
     "bad_project_name": ("flow-decorator", 4, "@project(name='Fraud-Detection')"),
     "bad_decorator_args": ("decorator", 9, "step 'train'"),
     "bad_step_name": ("step-name", 12, "step 'TrainModel'"),
+    "card_duplicate_id": ("decorator-conflict", 8, "step 'start'"),
     "catch_on_foreach": ("decorator-placement", 25, "step 'start'"),
     "catch_on_parallel_split": ("decorator-placement", 7, "step 'start'"),
     "catch_var_parameter": ("decorator-attribute", 9, "step 'start'"),

@@ -159,6 +159,11 @@ def test_start_claims_the_run_once(runner: Runner) -> None:
     other = runner(Path(file), step[0], *step[1:], "--argo-workflow-uid", "u2", ok=False)
     assert "exists already" in other.stderr and "u2" in other.stderr
     assert "Traceback" not in other.stderr
+    from grange.datastore import LocalBlobStore
+    from grange.datastore.runs import read_claim
+
+    claim = read_claim(LocalBlobStore(runner.root), "LinearRunFlow", "argo-same")
+    assert claim is not None and "start" in claim.extra["graph"]["steps"]  # Run.graph
 
 
 def test_a_run_on_argo_reads_running_until_its_end_is_recorded(runner: Runner) -> None:

@@ -98,7 +98,7 @@ def test_a_full_disk_mid_run_is_named_and_resume_finishes_the_run(
     argv = [sys.executable, flow, "run", "--size", str(4 * 1024 * 1024)]
     done = _in_namespace(
         runner,
-        f"mount -t tmpfs -o size=1m tmpfs {disk}",
+        f"mount -t tmpfs -o size=2m tmpfs {disk}",
         [*argv, "--run-id-file", str(tmp_path / "id")],
         after=f"cp -a {disk}/.grange {copy}",
         root=disk / ".grange",
@@ -134,7 +134,7 @@ def test_a_disk_filled_under_the_index_loses_no_committed_task(
     filler = disk / "filler"
     done = _in_namespace(
         runner,
-        f"mount -t tmpfs -o size=1m tmpfs {disk}",
+        f"mount -t tmpfs -o size=2m tmpfs {disk}",
         [sys.executable, flow, "run", "--size", "10", "--fill", str(filler)],
         after=f"rm -f {filler}; cp -a {disk}/.grange {copy}",
         root=disk / ".grange",

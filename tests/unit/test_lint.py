@@ -73,6 +73,7 @@ CASES = [
     Expected("bad_decorator_args", "decorator", "train", 9, ("@retry got unknown argument(s) minutes_betwen_retries",), ("accepts: minutes_between_retries, times",)),
     Expected("catch_on_foreach", "decorator-placement", "start", 25, ("@catch cannot go on step 'start'", "starts a foreach"), ("remove @catch from 'start'",), flow="CatchOnSplitFlow"),
     Expected("catch_on_parallel_split", "decorator-placement", "start", 7, ("@catch cannot go on step 'start'", "starts a gang"), ("remove @catch from 'start'",)),
+    Expected("card_duplicate_id", "decorator-conflict", "start", 8, ("two @card decorators have id='a'",), ("an id of its own",)),
     Expected("catch_var_parameter", "decorator-attribute", "start", 9, ("@catch stores into self.alpha", "parameter 'alpha'", "replace its value"), ("@catch(var='start_failed')",)),
     Expected("inherited_parameter_clash", "parameter-step-clash", "train", 7, ("parameter attribute 'train'", "step 'train' (line 16)"), ("train_value = Parameter",), flow="InheritedParameterClashFlow"),
 ]  # fmt: skip

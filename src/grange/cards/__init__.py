@@ -41,3 +41,13 @@ __all__ = [
     "VegaChart",
     "YAMLViewer",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``get_cards``, re-exported lazily from :mod:`grange.client.cards` (the one
+    upward import of this package, as Metaflow's ``metaflow.cards.get_cards``)."""
+    if name == "get_cards":
+        from grange.client.cards import get_cards
+
+        return get_cards
+    raise AttributeError(f"module 'grange.cards' has no attribute {name!r}")

@@ -145,6 +145,14 @@ class Run(ClientObject):
 
         return Trigger.from_extra(self._claim_extra())
 
+    @property
+    def graph(self) -> dict[str, Any] | None:
+        """The flow's graph as the run recorded it when it started (``FlowGraph.to_dict()``:
+        steps, their types and transitions), or ``None`` for a run recorded before grange
+        kept it. Read from the run's claim: the flow's code is not imported."""
+        graph = self._claim_extra().get("graph")
+        return dict(graph) if isinstance(graph, dict) else None
+
     def _claim_extra(self) -> dict[str, Any]:
         """What the run recorded in its claim's ``extra`` (read once; {} for none)."""
         if self._extra is None:

@@ -8,6 +8,7 @@ and hooks, ``flow`` the flow decorators', ``options`` what the step hooks set,
 """
 
 from grange.decorators.base import StepDecorator, decorators_of, make_step_decorator
+from grange.decorators.card import card
 from grange.decorators.catch import catch
 from grange.decorators.environment import environment
 from grange.decorators.flow import FlowDecorator, flow_decorators_of, make_flow_decorator
@@ -26,6 +27,7 @@ __all__ = [
     "FlowDecorator",
     "ProjectInfo",
     "StepDecorator",
+    "card",
     "catch",
     "decorators_of",
     "environment",

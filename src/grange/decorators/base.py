@@ -10,7 +10,7 @@ and line, instead of raising from inside a class body.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
@@ -97,6 +97,13 @@ class StepDecorator:
         already has: setting it would hide or replace that.
         """
         return ()
+
+    @classmethod
+    def sibling_problems(cls, attributes: Sequence[dict[str, Any]]) -> list[tuple[int, str, str]]:
+        """Lint, for a decorator with ``allow_multiple``: what is wrong with these
+        decorators together on one step (their arguments, top first), as
+        ``(position, message, fix)``; lint reports each at that decorator's line."""
+        return []
 
     def task_options(self, *, options: TaskOptions) -> None:
         """Runtime side: adjust how the step's tasks are run (retries, timeout,

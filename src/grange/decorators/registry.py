@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from grange.decorators.base import StepDecorator, decorators_of
+from grange.decorators.card import CardDecorator
 from grange.decorators.catch import CatchDecorator
 from grange.decorators.environment import EnvironmentDecorator
 from grange.decorators.flow import FlowDecorator
@@ -32,6 +33,7 @@ from grange.exceptions import DecoratorError
 STEP_DECORATORS: dict[str, type[StepDecorator]] = {
     cls.name: cls
     for cls in (
+        CardDecorator,
         CatchDecorator,
         EnvironmentDecorator,
         KubernetesDecorator,

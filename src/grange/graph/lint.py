@@ -41,6 +41,8 @@ invalid-parameter      each ``Parameter(...)`` definition is usable
 parameter-step-clash   no parameter attribute is also a step name
 decorator-placement    each decorator accepts the step it is on (@catch: no split)
 decorator-attribute    ``@catch(var=...)`` names no parameter, step or reserved attribute
+decorator-conflict     decorators given several times on a step agree (two ``@card``
+                       have different ids, one at most has ``customize=True``)
 flow-decorator         each flow decorator accepts the flow it is on (@trigger and
                        @trigger_on_finish are not combined)
 =====================  ==========================================================
@@ -97,6 +99,7 @@ RULES: list[Rule] = [
     parameters.parameter_step_clashes,
     decorators.decorator_placement,
     decorators.decorator_attributes,
+    decorators.decorator_siblings,
     decorators.flow_decorator_checks,
 ]
 

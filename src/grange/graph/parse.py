@@ -280,12 +280,15 @@ def _decorators(
     lines: dict[str, int] = {}
     for name, lineno in written:
         lines.setdefault(name, lineno)
-    attached = {d.name: d for d in decorators_of(func)}
+    attached: dict[str, list[Any]] = {}
+    for one in decorators_of(func):  # several of one name (@card) pair up in order
+        attached.setdefault(one.name, []).append(one)
     infos = []
     for name, lineno in written:
         if name == "step":
             continue
-        deco = attached.get(name)
+        same = attached.get(name)
+        deco = same.pop(0) if same else None
         infos.append(
             DecoratorInfo(name=name, attributes=dict(deco.attributes) if deco else {}, line=lineno)
         )

@@ -183,6 +183,7 @@ def _start_run(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReques
         code_package=_code_package(stores),
         system_tags=req.project.system_tags if req.project is not None else (),
         trigger=trigger,
+        graph=graph_of(flow_cls).to_dict(),
     )
     written = read_record(
         stores.blobs, stores.flow, req.run_id, PARAMETERS_STEP, PARAMETERS_TASK, 0

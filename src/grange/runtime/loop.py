@@ -302,11 +302,11 @@ class RunLoop:
                 os.unlink(path)
         record = self.read_record(spec)
         self.result.tasks_run += 1
-        lost = live.worker.pid in self.lost
         self.lost.discard(live.worker.pid)
-        if (code == 0 or lost) and record is not None and record.status == "ok":
-            # A lost task's -9 is what was done to it after it committed: it succeeded.
-            self.recorder.finished(spec, record, 0 if lost else code)
+        if record is not None and record.status == "ok":
+            # The record is the truth: a task killed after it committed (a lost task's
+            # -9, or a kill while its @card pages rendered, after the record) succeeded.
+            self.recorder.finished(spec, record, 0)
             self.output.task_finished(spec, ok=True)
             if "parallel" in spec.extra:
                 self._gang_ended(spec, record, code, None, ok=True)

@@ -249,8 +249,11 @@ def claim_argo_run(
     code_package: Mapping[str, Any] | None = None,
     system_tags: Iterable[str] = (),
     trigger: Sequence[Mapping[str, Any]] = (),
+    graph: Mapping[str, Any] | None = None,
 ) -> None:
     """Claim run ``run_id`` for this workflow (its start task), idempotently.
+
+    ``graph``: the flow's ``FlowGraph.to_dict()``, which the client shows as ``run.graph``.
 
     ``trigger``: the events that started the run (``TriggerEvent.to_dict()``s, from
     an Argo Events Sensor), recorded as ``extra["trigger"]`` for ``current.trigger``.
@@ -281,6 +284,7 @@ def claim_argo_run(
             **({"argo_workflow_uid": workflow_uid} if workflow_uid else {}),
             **({"code_package": dict(code_package)} if code_package else {}),
             **({"trigger": [dict(t) for t in trigger]} if trigger else {}),
+            **({"graph": dict(graph)} if graph else {}),
         },
     )
     if claim_run(stores.blobs, claim):

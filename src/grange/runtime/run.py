@@ -173,7 +173,7 @@ def execute(req: RunRequest) -> int:
             origin_run_id=plan.origin_run_id if plan else None,
             notice=output.notice,
             process=current_process(),
-            extra=_claim_extra(req, blobs, plan, code_package),
+            extra=_claim_extra(req, blobs, plan, code_package, graph),
         )
         try:
             early_params = None
@@ -322,11 +322,16 @@ def _check_run_id_file(req: RunRequest) -> None:
 
 
 def _claim_extra(
-    req: RunRequest, blobs: BlobStore, plan: ClonePlan | None, code_package: Any
+    req: RunRequest,
+    blobs: BlobStore,
+    plan: ClonePlan | None,
+    code_package: Any,
+    graph: FlowGraph,
 ) -> dict[str, Any] | None:
-    """What the run's claim records besides the usual: its code package and the events
-    that started it (a resumed run: its origin run's)."""
-    extra: dict[str, Any] = {}
+    """What the run's claim records besides the usual: its graph (``Run.graph``, the
+    UI's DAG), its code package and the events that started it (a resumed run: its
+    origin run's)."""
+    extra: dict[str, Any] = {"graph": graph.to_dict()}
     if code_package:
         extra["code_package"] = code_package.to_dict()
     trigger = req.trigger

@@ -28,6 +28,7 @@ from grange.task.guards import (
     apply_environment,
     caught_value,
     decorators_for,
+    has_cards,
     timeout_seconds,
 )
 from grange.task.parallel import gang_facts, save_gang
@@ -120,6 +121,7 @@ def _run_attempt(
     status: Literal["ok", "failed"]
     ctx: TaskContext | None = None
     flow: FlowSpec | None = None
+    cards: Any = None  # grange.task.cards.TaskCards on a step with @card
     persisting = False
     apply_environment(spec)
     if not faulthandler.is_enabled():
@@ -138,13 +140,19 @@ def _run_attempt(
         flow.__dict__["_grange_task"] = ctx
         flow.__dict__["_grange_parameter_values"] = ctx.parameters
         bind_current(spec, facts.graph, list(ctx.parameters), project, stores.blobs)
+        decorators = decorators_for(flow_cls, spec)
+        if has_cards(decorators):
+            from grange.task.cards import TaskCards  # steps without @card never import it
+
+            cards = TaskCards(decorators, spec, stores, started=started, graph=facts.graph)
+            cards.bind(ctx)
         if "parallel" in spec.extra:
             current._bind(**gang_facts(spec))
         try:
             if "catch" in spec.extra:
                 transition: Transition | None = _fallback(flow, node, spec)
                 extra["caught"] = True
-            elif _call_step(flow, node, spec, ctx, decorators_for(flow_cls, spec), secrets):
+            elif _call_step(flow, node, spec, ctx, decorators, secrets):
                 transition = _declared_transition(node)
                 extra["caught"] = True
             else:
@@ -200,6 +208,8 @@ def _run_attempt(
         extra=extra,
     )
     write_record(stores.blobs, record)
+    if cards is not None:  # after the record: a card never loses or delays the result
+        cards.finish(record, flow.__dict__ if flow is not None else None)
     if threading.active_count() > 1:
         _note_threads(spec)
     return record

@@ -26,6 +26,11 @@ def decorators_for(flow_cls: type, spec: TaskSpec) -> list[StepDecorator]:
     return step_decorators(getattr(flow_cls, spec.step), extra)
 
 
+def has_cards(decorators: list[StepDecorator]) -> bool:
+    """Whether the step has ``@card`` (then grange.task.cards handles its cards)."""
+    return any(d.name == "card" for d in decorators)
+
+
 def apply_environment(spec: TaskSpec) -> None:
     """``@environment`` variables (and assigned GPUs) for this task's process."""
     env = spec.extra.get("env")

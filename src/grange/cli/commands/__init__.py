@@ -51,6 +51,7 @@ class CommandEntry:
 COMMANDS: tuple[CommandEntry, ...] = (
     CommandEntry("argo-finish", "argo_finish:argo_finish"),
     CommandEntry("argo-workflows", "argo:make_argo_group"),
+    CommandEntry("card", "card:card"),
     CommandEntry("check", "check:check", for_flow_file=True),
     CommandEntry("deploy", "deploy:make_deploy_command"),
     CommandEntry("dump", "dump:dump"),

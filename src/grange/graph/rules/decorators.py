@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from grange.decorators.registry import FLOW_DECORATORS, STEP_DECORATORS
 from grange.exceptions import LintProblem
-from grange.graph.model import FlowGraph
+from grange.graph.model import DecoratorInfo, FlowGraph
 from grange.graph.rules.steps import FLOW_ATTRIBUTES
 
 
@@ -28,6 +28,24 @@ def decorator_placement(graph: FlowGraph) -> Iterable[LintProblem]:
                     node.name,
                     f"remove @{info.name} from '{node.name}', or move the work that may fail "
                     "into a step of its own and decorate that one",
+                )
+
+
+def decorator_siblings(graph: FlowGraph) -> Iterable[LintProblem]:
+    """(decorator-conflict) Decorators given several times on a step agree with each
+    other (two @card with one id, or two with customize=True, do not)."""
+    for node in graph:
+        by_name: dict[str, list[DecoratorInfo]] = {}
+        for info in node.decorators:
+            by_name.setdefault(info.name, []).append(info)
+        for name, infos in by_name.items():
+            cls = STEP_DECORATORS.get(name)
+            if cls is None or not cls.allow_multiple or len(infos) < 2:
+                continue
+            for position, message, fix in cls.sibling_problems([i.attributes for i in infos]):
+                info = infos[position]
+                yield LintProblem(
+                    "decorator-conflict", message, node.file, info.line or node.line, node.name, fix
                 )
 
 

@@ -1,0 +1,270 @@
+"""The cards of one task: ``current.card`` while the step runs, the final render after.
+
+Only a step with ``@card`` (its own, or ``--with card``) gets here: other
+tasks do not import this module.
+
+Order at the end of the task (see docs/cards-usage.md): the attempt's record
+is committed first, then the cards are rendered and stored. A card never fails
+the step and never delays or loses its record: if the task is killed while its
+cards render, the attempt is recorded and each card already stored (or its
+latest live data) is found under the attempt's folder. Each card's render runs
+in a forked child (:mod:`grange.task.card_render`); the parent stores the
+page, then its meta.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from grange.cards.collector import CardCollector, CardSpec
+from grange.cards.components import error_dict
+from grange.cards.default import TaskFacts
+from grange.cards.render import render_html
+from grange.current import current
+from grange.datastore.cards import write_card, write_live_data
+from grange.datastore.records import AttemptRecord, TaskPaths
+from grange.decorators.base import StepDecorator
+from grange.task.card_render import RenderJob, RenderResult, render_cards
+from grange.task.guards import timeout_seconds
+from grange.task.spec import TaskSpec
+from grange.task.stores import TaskStores
+
+if TYPE_CHECKING:
+    from grange.task.context import TaskContext
+
+#: Parameter values larger than this (stored size) are not loaded for the card.
+MAX_PARAMETER_BYTES = 1 << 20
+#: Inherited artifacts the step did not read are loaded for the default card up to
+#: this stored size each, and this much in all; the others are listed with their size.
+MAX_LOADED_ARTIFACT = 256 << 10
+MAX_LOADED_TOTAL = 4 << 20
+
+
+class TaskCards:
+    """The ``@card`` decorators of the running task, and what the task does for them."""
+
+    def __init__(
+        self,
+        decorators: list[StepDecorator],
+        spec: TaskSpec,
+        stores: TaskStores,
+        *,
+        started: float,
+        graph: dict[str, Any],
+    ) -> None:
+        self.spec = spec
+        self.stores = stores
+        self.started = started
+        self.graph = graph
+        self.paths = TaskPaths(spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt)
+        self.attributes: list[dict[str, Any]] = []
+        specs = []
+        for index, deco in enumerate(d for d in decorators if d.name == "card"):
+            a = deco.attributes
+            self.attributes.append(a)
+            specs.append(
+                CardSpec(
+                    index=index,
+                    type=str(a["type"]),
+                    id=a["id"],
+                    customize=bool(a["customize"]),
+                    refresh_interval=float(a["refresh_interval"]),
+                    options=dict(a["options"]),
+                )
+            )
+        self.collector = CardCollector(specs, facts=self._live_facts, write=self._write_live)
+        self.ctx: TaskContext | None = None
+        self._parameters: dict[str, Any] | None = None
+
+    # -- while the step runs -------------------------------------------------------------
+
+    def bind(self, ctx: TaskContext) -> None:
+        """``current.card`` for the step (``current._unbind`` removes it after)."""
+        self.ctx = ctx
+        current._bind(card=self.collector)
+
+    def _write_live(self, spec: CardSpec, data: bytes) -> None:
+        write_live_data(self.stores.blobs, self.paths, spec.slot, data)
+
+    def _facts(self, status: str, **more: Any) -> TaskFacts:
+        spec = self.spec
+        return TaskFacts(
+            pathspec=spec.pathspec,
+            flow=spec.flow,
+            run_id=spec.run_id,
+            step=spec.step,
+            task_id=spec.task_id,
+            attempt=spec.attempt,
+            status=status,
+            started_at=self.started,
+            finished_at=more.pop("finished_at", None),
+            parameters=self._parameter_values(),
+            artifacts=more.pop("artifacts", {}),
+            unloaded=more.pop("unloaded", {}),
+            graph=self.graph,
+            exception=more.pop("exception", None),
+        )
+
+    def _live_facts(self) -> TaskFacts:
+        """What is known while the step runs; artifacts appear in the final card."""
+        return self._facts("running")
+
+    def _parameter_values(self) -> dict[str, Any]:
+        if self._parameters is None:
+            values: dict[str, Any] = {}
+            if self.ctx is not None:
+                params = self.ctx.parameters
+                refs = params.refs
+                for name in params:
+                    size = refs[name].size
+                    values[name] = (
+                        params[name]
+                        if size <= MAX_PARAMETER_BYTES
+                        else f"<{size:,} bytes, not loaded for the card>"
+                    )
+            self._parameters = values
+        return self._parameters
+
+    # -- when the task ends ----------------------------------------------------------------
+
+    def finish(self, record: AttemptRecord, flow_dict: dict[str, Any] | None) -> None:
+        """Render and store every card (after the record is committed); never raises."""
+        try:
+            self._finish(record, flow_dict or {})
+        except Exception as exc:  # a card never fails the step, nor hides its result
+            _note(f"the cards of task {self.spec.pathspec} were not stored: {exc}")
+
+    def _final_facts(
+        self, record: AttemptRecord, flow_dict: dict[str, Any], *, load: bool = True
+    ) -> TaskFacts:
+        """The facts of the final card: the values the step holds in memory; the
+        artifacts it only inherited are loaded while small (``load``), else listed
+        with their stored size."""
+        parameters = set(self._parameter_values())
+        artifacts = {
+            name: value
+            for name, value in flow_dict.items()
+            if not name.startswith("_") and name not in parameters
+        }
+        unloaded: dict[str, int] = {}
+        budget = MAX_LOADED_TOTAL
+        for name, ref in sorted(record.artifacts.items()):
+            if name.startswith("_") or name in parameters or name in artifacts:
+                continue
+            if load and ref.size <= min(MAX_LOADED_ARTIFACT, budget):
+                try:
+                    artifacts[name] = self.stores.cas.load(
+                        ref.key, name=name, task=self.spec.pathspec
+                    )
+                    budget -= ref.size
+                    continue
+                except Exception:  # listed as not loaded instead
+                    pass
+            unloaded[name] = ref.size
+        exception = None
+        if record.exception:
+            exception = str(record.exception.get("text") or record.exception.get("message"))
+        return self._facts(
+            "ok" if record.status == "ok" else "failed",
+            finished_at=record.finished_at,
+            artifacts=artifacts,
+            unloaded=unloaded,
+            exception=exception,
+        )
+
+    def _finish(self, record: AttemptRecord, flow_dict: dict[str, Any]) -> None:
+        failed = record.status != "ok"
+        jobs: list[RenderJob] = []
+        limit = self._time_left()
+        for handle, attrs in zip(self.collector.cards, self.attributes, strict=True):
+            if failed and not attrs["save_errors"]:
+                continue  # as Metaflow: no card of a failed task unless errors are saved
+            timeout = float(attrs["timeout"])
+            jobs.append(RenderJob(handle, timeout if limit is None else min(timeout, limit)))
+        if not jobs:
+            return
+        default = any(job.handle.spec.type == "default" for job in jobs)
+        facts = self._final_facts(record, flow_dict, load=default)
+        created = time.time()
+        results = render_cards(jobs, facts)
+        for job, result in zip(jobs, results, strict=True):
+            self._store(job, result, created)
+
+    def _time_left(self) -> float | None:
+        """Seconds before the step's @timeout: the renders end before the runtime
+        would stop the task (None: no @timeout)."""
+        seconds = timeout_seconds(self.spec)
+        if not seconds:
+            return None
+        return max(0.5, self.started + seconds - time.time() + 1.0)
+
+    def _store(self, job: RenderJob, result: RenderResult, created: float) -> None:
+        handle = job.handle
+        slot = handle.spec.slot
+        blobs = self.stores.blobs
+        if result.status == "ok" and result.html is not None:
+            if (handle.refreshed or handle.pending) and result.doc is not None:
+                write_live_data(blobs, self.paths, slot, result.doc)  # the last live data
+            write_card(
+                blobs,
+                self.paths,
+                slot,
+                result.html,
+                status="ok",
+                created_at=created,
+                render_seconds=result.seconds,
+            )
+            return
+        attrs = self.attributes[handle.spec.index]
+        what = f"card {slot} of task {self.spec.pathspec}"
+        kept = "an error card is stored instead" if attrs["save_errors"] else "no card is stored"
+        _note(f"{what} was not rendered: {result.reason}; {kept}")
+        if handle.pending:
+            _note(f"{what}: its last refresh() was not stored either")
+        if not attrs["save_errors"]:
+            return
+        page = render_html(self._error_doc(job, result, created)).encode()
+        write_card(
+            blobs,
+            self.paths,
+            slot,
+            page,
+            status="timeout" if result.status == "timeout" else "error",
+            created_at=created,
+            render_seconds=result.seconds,
+        )
+
+    def _error_doc(self, job: RenderJob, result: RenderResult, created: float) -> dict[str, Any]:
+        """A card saying why the card could not be rendered (strings only: no user code)."""
+        spec = job.handle.spec
+        title = (
+            f"The card timed out after {job.timeout:g} seconds"
+            if result.status == "timeout"
+            else "The card could not be rendered"
+        )
+        hint = (
+            "Something on the card is slow (an artifact's repr in the previews, or a "
+            "component's render()): make it faster, or give the card more time with "
+            "@card(timeout=...)."
+            if result.status == "timeout"
+            else "The task's stderr log has the details."
+        )
+        text = (
+            f"Card {spec.slot} of task {self.spec.pathspec} (attempt {self.spec.attempt}): "
+            f"{result.reason}. The task itself is not affected. {hint}"
+        )
+        return {
+            "version": 1,
+            "type": spec.type,
+            "id": spec.id,
+            "title": f"{self.spec.pathspec} ({spec.type} card)",
+            "created_at": created,
+            "final": True,
+            "components": [error_dict(title, text)],
+        }
+
+
+def _note(text: str) -> None:
+    print(f"[@card] {text}", file=sys.stderr, flush=True)

@@ -1,0 +1,80 @@
+"""@card's arguments, its lint rules (one id per card, one customize=True per step), and
+--with card."""
+
+from __future__ import annotations
+
+import pytest
+
+from grange import card, step
+from grange.decorators.base import decorators_of
+from grange.decorators.registry import parse_decospec, step_decorators
+from grange.exceptions import DecoratorError
+from grange.graph import graph_of
+from grange.graph.lint import lint
+from support import FLOWS, load_flow
+
+
+def test_defaults_and_several_cards_on_one_step() -> None:
+    def start(self):
+        pass
+
+    start = card(type="blank", id="b")(card(id="a")(card(step(start))))
+    found = decorators_of(start)
+    assert [d.attributes["id"] for d in found] == ["b", "a", None]  # top first
+    assert found[2].attributes == {
+        "type": "default", "id": None, "options": {}, "timeout": 45, "save_errors": True,
+        "refresh_interval": 5, "customize": False,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message", "fix"),
+    [
+        ({"type": "fancy"}, "there is no card type 'fancy'", "card types: 'default', 'blank'"),
+        ({"id": "has space"}, "an id is letters, digits and '_' only", "@card(id='metrics')"),
+        ({"options": [1]}, "options must be a dict", "options="),
+        ({"timeout": 0}, "the render needs some time", "timeout=45"),
+        ({"customize": "maybe"}, "customize must be True or False", "customize=True"),
+        ({"refresh_interval": -1}, "refresh_interval must be a number >= 0", "refresh"),
+    ],
+)
+def test_bad_arguments_name_the_allowed_values(kwargs: dict, message: str, fix: str) -> None:
+    def start(self):
+        pass
+
+    start = card(**kwargs)(step(start))
+    problems = start.__grange_problems__
+    assert any(message in p.message and fix in p.fix for p in problems), problems
+
+
+def test_conflicting_cards_are_lint_errors_at_the_decorator_line() -> None:
+    flow = load_flow(FLOWS / "broken" / "card_duplicate_id.py")
+    problems = lint(graph_of(flow))
+    assert [(p.rule, p.step, p.line) for p in problems] == [("decorator-conflict", "start", 8)]
+    assert "two @card decorators have id='a'" in problems[0].message
+    flow = load_flow(FLOWS / "cards" / "card_lint.py", "CardCustomizeFlow")
+    problems = lint(graph_of(flow))
+    assert [(p.rule, p.step, p.line) for p in problems] == [("decorator-conflict", "end", 14)]
+    assert "customize=True" in problems[0].message and "current.card['id']" in problems[0].fix
+
+
+def test_an_unknown_type_is_a_lint_error_listing_the_types() -> None:
+    flow = load_flow(FLOWS / "cards" / "card_lint.py", "CardTypeFlow")
+    problems = lint(graph_of(flow))
+    assert [(p.rule, p.step, p.line) for p in problems] == [("decorator", "end", 25)]
+    assert "'default', 'blank'" in (problems[0].fix or "")
+
+
+def test_with_card_adds_a_card_where_there_is_none() -> None:
+    deco = parse_decospec("card:type=blank,id=x,customize=True")
+    assert deco.attributes["type"] == "blank" and deco.attributes["customize"] is True
+
+    def start(self):
+        pass
+
+    plain = step(start)
+    assert [d.attributes["id"] for d in step_decorators(plain, [deco])] == ["x"]
+    own = card(id="mine")(step(start))
+    assert [d.attributes["id"] for d in step_decorators(own, [deco])] == ["mine"]
+    with pytest.raises(DecoratorError, match="card types: 'default', 'blank'"):
+        parse_decospec("card:type=fancy")
