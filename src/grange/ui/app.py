@@ -62,7 +62,14 @@ class UiState:
             autoescape=select_autoescape(default=True, default_for_string=True),
         )
         self.stopping = threading.Event()  # set when the server stops: live streams end
-        self.streams = 0  # live streams open now
+        self.streams = 0  # live streams open now (see count_stream)
+        self._lock = threading.Lock()
+
+    def count_stream(self, change: int) -> None:
+        """Count a stream opened (+1) or ended (-1). A stream whose client went away
+        may be ended by the garbage collector in whatever thread it runs: locked."""
+        with self._lock:
+            self.streams += change
         self.last_sync = 0.0
 
     def render(self, name: str, status: int = 200, **context: Any) -> Response:

@@ -67,12 +67,12 @@ def sse(event: str, data: Any) -> str:
 async def _events(
     state: UiState, request: Request, poll: Callable[[], list[tuple[str, Any]]]
 ) -> AsyncIterator[str]:
-    state.streams += 1
+    state.count_stream(+1)
     try:
         async for text in _polled(state, request, poll):
             yield text
     finally:
-        state.streams -= 1
+        state.count_stream(-1)
 
 
 async def _polled(
