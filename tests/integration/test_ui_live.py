@@ -137,7 +137,6 @@ def test_a_stream_ends_when_its_page_goes_away(tmp_path: Path) -> None:
             with client.stream("GET", "/api/stream?page=run&flow=UiWaitingFlow&run=1") as s:
                 first = next(s.iter_lines())  # open, first read made
                 assert s.status_code == 200 and first.startswith("retry:"), first
-                assert ui.state.streams >= 1
         while ui.state.streams:  # each ends at its next tick once its client has gone
             threading.Event().wait(0.05)
         assert client.get("/api/info").json()["streams"] == 0

@@ -49,7 +49,12 @@
       url.searchParams.set(pre.getAttribute("data-stream-name"), pre.getAttribute("data-end"));
     });
     var source = new EventSource(url.pathname + url.search);
-    source.addEventListener("open", function () { if (indicator) indicator.classList.add("on"); });
+    var opened = false;
+    source.addEventListener("open", function () {
+      if (indicator) indicator.classList.add("on");
+      if (opened) swapRegions(); // reconnected: what changed meanwhile was not sent
+      opened = true;
+    });
     source.addEventListener("error", function () { if (indicator) indicator.classList.remove("on"); });
     source.addEventListener("changed", function () { swapRegions(); });
     source.addEventListener("log", function (e) { appendLog(JSON.parse(e.data)); });
