@@ -43,25 +43,37 @@
 
   var stream = main.getAttribute("data-stream");
   var indicator = document.querySelector(".live");
-  if (stream && window.EventSource) {
+  var connections = 0;
+
+  // One stream at a time; after an error it is opened again (in 3 s) with the log
+  // offsets the page has now, and the page fetches itself once (what it missed).
+  function connect() {
     var url = new URL(stream, location.href);
     document.querySelectorAll("pre[data-stream-name]").forEach(function (pre) {
       url.searchParams.set(pre.getAttribute("data-stream-name"), pre.getAttribute("data-end"));
     });
     var source = new EventSource(url.pathname + url.search);
-    var opened = false;
+    var again = connections > 0;
+    connections += 1;
     source.addEventListener("open", function () {
       if (indicator) indicator.classList.add("on");
-      if (opened) swapRegions(); // reconnected: what changed meanwhile was not sent
-      opened = true;
+      if (again) swapRegions();
     });
-    source.addEventListener("error", function () { if (indicator) indicator.classList.remove("on"); });
+    source.addEventListener("error", function () {
+      if (indicator) indicator.classList.remove("on");
+      source.close();
+      setTimeout(connect, 3000);
+    });
     source.addEventListener("changed", function () { swapRegions(); });
     source.addEventListener("log", function (e) { appendLog(JSON.parse(e.data)); });
     source.addEventListener("card", function (e) { reloadCard(JSON.parse(e.data).slot); });
-    source.addEventListener("end", function () { source.close(); if (indicator) indicator.classList.remove("on"); });
+    source.addEventListener("end", function () {
+      source.close();
+      if (indicator) indicator.classList.remove("on");
+    });
     window.addEventListener("pagehide", function () { source.close(); });
   }
+  if (stream && window.EventSource) connect();
 
   document.addEventListener("click", function (event) {
     var target = event.target;
