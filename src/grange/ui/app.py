@@ -64,13 +64,13 @@ class UiState:
         self.stopping = threading.Event()  # set when the server stops: live streams end
         self.streams = 0  # live streams open now (see count_stream)
         self._lock = threading.Lock()
+        self.last_sync = 0.0  # when the datastore was last compared with the index (resync)
 
     def count_stream(self, change: int) -> None:
         """Count a stream opened (+1) or ended (-1). A stream whose client went away
         may be ended by the garbage collector in whatever thread it runs: locked."""
         with self._lock:
             self.streams += change
-        self.last_sync = 0.0
 
     def render(self, name: str, status: int = 200, **context: Any) -> Response:
         from starlette.responses import HTMLResponse
