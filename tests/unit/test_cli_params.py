@@ -255,6 +255,7 @@ def test_reserved_parameter_names_are_exactly_the_options_of_run_and_resume() ->
     # run's --trigger* options yield to a parameter of that name (the top-level ones remain)
     options -= {"trigger", "trigger_event", "trigger_payload", "trigger_json"}
     options -= {"run_trigger_runs", "run_trigger_event", "run_trigger_payload", "run_trigger_json"}
+    options -= {"ui", "open_ui"}  # run --ui yields to a parameter of that name too
     assert options == set(RESERVED_PARAMETER_NAMES)
 
 

@@ -29,6 +29,7 @@ TOP_LEVEL: tuple[CommandEntry, ...] = (
     CommandEntry("push", "push:push"),
     CommandEntry("runs", "runs:runs"),
     CommandEntry("scheduler", "scheduler:scheduler"),
+    CommandEntry("ui", "ui:ui"),
 )
 """Commands of the ``grange`` script alone, taking no FLOW_FILE (modules in ``commands/``)."""
 

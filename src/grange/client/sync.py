@@ -17,6 +17,10 @@ write (a read-only store, a PostgreSQL user without write rights, a read
 replica) it says once, on stderr, which runs it cannot show and how to index
 them, and a lookup of such a run raises :class:`~grange.exceptions.ObjectNotFound`
 saying the same.
+
+"Once per process" suits a script or a notebook. A process that lives on
+(``grange ui``) calls :func:`forget_synced` every few seconds, so that it sees
+the runs that other processes, elsewhere, stored since (and their ends).
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ if TYPE_CHECKING:
     from grange.metastore import RunRow
 
 _ALL_FLOWS = "*"  # in Stores.synced: the flows of the whole datastore were compared
+
+
+def forget_synced(stores: Stores) -> None:
+    """Forget which flows and runs were compared with the datastore: the next read of
+    each compares again (for a long-lived reader, e.g. every few seconds)."""
+    stores.synced.clear()
 
 
 def sync_flow(stores: Stores, flow: str) -> None:

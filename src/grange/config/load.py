@@ -176,6 +176,7 @@ def _profile(where: _Where, name: str, body: Any) -> Profile:
         argo=values.get("argo", {}),
         events=values.get("events", {}),
         scheduler=values.get("scheduler", {}),
+        ui=values.get("ui", {}),
         lines=where.lines_of(table, values, sub["s3"]),
     )
 

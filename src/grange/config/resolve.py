@@ -73,6 +73,7 @@ class Effective:
     argo: Mapping[str, Any] = field(default_factory=dict)
     events: Mapping[str, Any] = field(default_factory=dict)
     scheduler: Mapping[str, Any] = field(default_factory=dict)
+    ui: Mapping[str, Any] = field(default_factory=dict)
     profiles: tuple[str, ...] = ()
 
     @property
@@ -164,6 +165,7 @@ def resolve(
         argo=dict(profile.argo) if profile else {},
         events=dict(profile.events) if profile else {},
         scheduler=dict(profile.scheduler) if profile else {},
+        ui=dict(profile.ui) if profile else {},
         profiles=tuple(config.profiles) if config else (),
     )
 

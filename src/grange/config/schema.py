@@ -191,6 +191,7 @@ PROFILE: Mapping[str, Key] = {
     "argo": Key(_free_table, "Argo Workflows settings (kept as written)"),
     "events": Key(_free_table, "where events are published (kept as written)"),
     "scheduler": Key(_free_table, "the local scheduler's settings (kept as written)"),
+    "ui": Key(_free_table, "grange ui's settings (kept as written)"),
 }
 
 TOP: Mapping[str, Key] = {

@@ -127,6 +127,8 @@ def make_run_command(flow_cls: type) -> click.Command:
     @_common_options
     @pass_flow
     def run(flow: FlowContext, /, **options: Any) -> None:
+        if options.pop("open_ui", False):
+            options["run_id_file"] = _open_ui(flow, options.get("run_id_file"))
         project = run_project(flow, options)  # before the parameters' default functions
         flow = with_run_options(flow, options)
         events = trigger_events(flow)
@@ -157,7 +159,52 @@ def make_run_command(flow_cls: type) -> click.Command:
     run.params.extend(parameter_options(flow_cls))
     run.params.extend(_branch_options(flow_cls))
     run.params.extend(run_trigger_options(flow_cls))
+    run.params.extend(_ui_options(flow_cls))
     return run
+
+
+def _ui_options(flow_cls: type) -> list[click.Option]:
+    """``--ui``, unless a parameter of the flow takes that name (it yields, as --trigger)."""
+    from grange.parameters import flow_parameters, normalized_name
+
+    taken = {normalized_name(p.name) for p in flow_parameters(flow_cls)}
+    if taken & {"ui", "open_ui"}:
+        return []
+    return [
+        click.Option(
+            ["--ui", "open_ui"],
+            is_flag=True,
+            help="Print the run's page in grange ui and open it in a browser (a grange ui "
+            "for this store is started in the background if none answers; see docs/ui.md).",
+        )
+    ]
+
+
+def _open_ui(flow: FlowContext, run_id_file: str | None) -> str:
+    """Start the process that opens the run's page once the run has its id (grange.ui.opener)."""
+    import os
+
+    from grange.cli.runtime_options import datastore_root, effective, metadata_url
+    from grange.ui.opener import start
+    from grange.ui.settings import TOKEN_ENV, read_settings
+
+    profile = effective(flow.settings)
+    settings, _ = read_settings(profile.ui)
+    env = {**os.environ, **profile.child_env()}
+    if settings.token:
+        env[TOKEN_ENV] = settings.token
+    # The store through the environment: a database password stays out of command lines.
+    env["GRANGE_DATASTORE_ROOT"] = str(datastore_root(flow.settings))
+    url = metadata_url(flow.settings)
+    if url and url != "local":
+        env["GRANGE_METADATA"] = url
+    return start(
+        flow=flow.flow_name,
+        run_id_file=run_id_file,
+        url=settings.url("").rstrip("/"),
+        store_args=[],
+        env=env,
+    )
 
 
 def make_resume_command(flow_cls: type) -> click.Command:
@@ -192,6 +239,8 @@ def make_resume_command(flow_cls: type) -> click.Command:
                 fix="leave them out, or start a new run with them: "
                 + flow.command_line("--trigger ... run"),
             )
+        if options.pop("open_ui", False):
+            options["run_id_file"] = _open_ui(flow, options.get("run_id_file"))
         request = build_request(
             flow,
             options,
@@ -206,4 +255,5 @@ def make_resume_command(flow_cls: type) -> click.Command:
         raise SystemExit(execute(request))
 
     resume.params.extend(_branch_options(flow_cls))
+    resume.params.extend(_ui_options(flow_cls))
     return resume

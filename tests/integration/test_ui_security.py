@@ -1,0 +1,139 @@
+"""grange ui under attack: hosts, paths, tokens, writes, headers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from flow_runs import run_flow
+from grange.client.config import Stores
+from grange.exceptions import ConfigError
+from grange.ui.guard import COOKIE, csrf_token
+from grange.ui.settings import UiSettings, read_settings
+from ui_support import UI_FLOWS, browser, raw_get, stores_at, ui_server
+
+TOKEN = "a-token-long-enough-for-the-rule"
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
+    root = tmp_path_factory.mktemp("uisec") / ".grange"
+    (root.parent / "secret.txt").write_text("do not serve me")
+    run_flow(UI_FLOWS / "hostile_flow.py", root=root, user="ada")
+    yield stores_at(root)
+
+
+TRAVERSALS = [
+    b"/flows/..%2f..%2fsecret.txt",
+    b"/flows/%2e%2e/%2e%2e/secret.txt",
+    b"/flows/UiHostileFlow/runs/../../../secret.txt",
+    b"/flows/UiHostileFlow/runs/1/steps/start/tasks/..%2F..%2F..",
+    b"/api/logs/UiHostileFlow/1/start/1/..%2fstdout",
+    b"/api/logs/UiHostileFlow/1/start/1/%2Fetc%2Fpasswd",
+    b"/download/UiHostileFlow/1/start/1/%00note",
+    b"/download/UiHostileFlow/1/start/1/..",
+    b"/cards/UiHostileFlow/1/start/1/..%5c..%5csecret.txt",
+    b"/cards/UiHostileFlow/1/start/1/0-default?attempt=../../x",
+    b"/static/../../secret.txt",
+    b"/static/%2e%2e/%2e%2e/secret.txt",
+    b"//etc/passwd",
+    b"/flows/UiHostileFlow/runs/1/steps/start/tasks/1?attempt=-1",
+    b"/api/logs/UiHostileFlow/1/start/1/stdin",
+]
+
+
+def test_no_path_reaches_outside_the_store(stores: Stores) -> None:
+    with ui_server(stores) as ui:
+        for target in TRAVERSALS:
+            status, body = raw_get(ui.port, target)
+            assert status in (400, 404), (target, status)
+            assert b"do not serve me" not in body and b"root:" not in body
+
+
+def test_dns_rebinding_hosts_are_refused_on_loopback(stores: Stores) -> None:
+    with ui_server(stores) as ui:
+        port = str(ui.port).encode()
+        assert raw_get(ui.port, b"/", b"evil.example:" + port)[0] == 400
+        assert raw_get(ui.port, b"/", b"127.0.0.1:1")[0] == 400
+        assert raw_get(ui.port, b"/", b"")[0] == 400
+        for good in (b"127.0.0.1:", b"localhost:", b"[::1]:"):
+            assert raw_get(ui.port, b"/", good + port)[0] == 200
+
+
+def test_every_request_needs_the_token_once_set(stores: Stores) -> None:
+    with ui_server(stores, token=TOKEN) as ui, browser(ui) as client:
+        assert client.get("/").status_code == 401
+        assert client.get("/api/flows").status_code == 401
+        assert client.get("/static/ui.js").status_code == 401
+        assert client.get("/", params={"token": TOKEN + "x"}).status_code == 401
+        assert client.get("/", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get("/", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+        first = client.get("/flows/UiHostileFlow", params={"token": TOKEN, "user": "ada"})
+        assert first.status_code == 303
+        assert first.headers["location"] == "/flows/UiHostileFlow?user=ada"
+        cookie = first.headers["set-cookie"]
+        assert cookie.startswith(f"{COOKIE}={TOKEN};") and "HttpOnly" in cookie
+        assert "SameSite=Strict" in cookie
+        assert client.get("/flows/UiHostileFlow").status_code == 200  # the cookie, from now on
+        assert client.get("/api/flows").status_code == 200
+
+
+def test_off_loopback_without_a_token_refuses_to_start() -> None:
+    with pytest.raises(ConfigError) as refused:
+        UiSettings(host="0.0.0.0").check()
+    assert "--token generate" in (refused.value.fix or "")
+    settings, generated = read_settings({}, {}, host="0.0.0.0", token="generate")
+    assert generated and settings.token and len(settings.token) >= 16
+    with pytest.raises(ConfigError):
+        read_settings({}, {}, token="short")
+    assert read_settings({"token": "${T}"}, {"T": TOKEN})[0].token == TOKEN
+
+
+def test_writes_need_the_profile_the_token_and_this_origin(stores: Stores) -> None:
+    run = "/flows/UiHostileFlow/runs/1"
+    form = {"action": "add", "tag": "<b>approved</b>", "csrf": csrf_token(TOKEN)}
+    with (
+        ui_server(stores, token=TOKEN) as ui,
+        browser(ui, headers={"Authorization": f"Bearer {TOKEN}"}) as client,
+    ):
+        assert client.post(f"{run}/tags", data=form).status_code == 403  # writes not allowed
+        assert 'data-testid="tag-form"' not in client.get(run).text
+    with ui_server(stores, allow_writes=True) as ui, browser(ui) as client:
+        assert client.post(f"{run}/tags", data=form).status_code == 403  # no token: no writes
+    with ui_server(stores, token=TOKEN, allow_writes=True) as ui:
+        with browser(ui) as client:
+            client.get("/", params={"token": TOKEN})  # a browser, with the cookie
+            page = client.get(run).text
+            assert 'data-testid="tag-form"' in page
+            assert client.post(f"{run}/tags", data={**form, "csrf": "forged"}).status_code == 403
+            evil = {"Origin": "http://evil.example"}
+            assert client.post(f"{run}/tags", data=form, headers=evil).status_code == 403
+            done = client.post(f"{run}/tags", data=form, headers={"Origin": ui.url.rstrip("/")})
+            assert done.status_code == 303
+            page = client.get(run).text
+            assert "&lt;b&gt;approved&lt;/b&gt;" in page and "<b>approved" not in page
+            removed = client.post(f"{run}/tags", data={**form, "action": "remove"})
+            assert removed.status_code == 303
+        assert (
+            "&lt;b&gt;approved"
+            not in httpx.get(
+                ui.url + run.lstrip("/"), headers={"Authorization": f"Bearer {TOKEN}"}
+            ).text
+        )
+
+
+def test_pages_and_cards_carry_their_security_headers(stores: Stores) -> None:
+    with ui_server(stores) as ui, browser(ui) as client:
+        page = client.get("/")
+        card = client.get("/cards/UiHostileFlow/1/end/6/0-default")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in re.search(r"script-src[^;]*", csp).group(0)  # type: ignore[union-attr]
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert card.headers["content-security-policy"].startswith("sandbox allow-scripts;")
+    assert "default-src 'none'" in card.headers["content-security-policy"]
+    assert card.headers["x-content-type-options"] == "nosniff"
