@@ -265,7 +265,7 @@ def test_a_card_file_renders_alone_with_the_network_off(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="grange ui (wt/ui 03bf9c2): a page's event stream takes its first read as the "
+    reason="grange ui (as merged in dfb94f6): a page's event stream takes its first read as the "
     "state the page shows, so a change made between the page's render and that read is "
     "never shown (the page reads 'running' for ever); remove this mark with the fix",
 )
