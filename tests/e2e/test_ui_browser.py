@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import (
+from ui_browser_support import (
     GUARD_SECONDS,
     HOSTILE,
     UI_FLOWS,
@@ -51,7 +51,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 @pytest.fixture(scope="module")
 def card_run(store: Store) -> str:
-    """A run of UiCardFlow (a default @card with a DataFrame, Markdown and a chart)."""
+    """A run of UiChartCardFlow (a default @card with a DataFrame, Markdown and a chart)."""
     done = store.runner.run(UI_FLOWS / "cards.py")
     assert done.run_id
     return done.run_id
@@ -211,13 +211,13 @@ def test_a_failed_run_reads_failed_down_to_its_traceback(
 def test_a_card_renders_inline_in_a_sandboxed_frame(
     ui: UiServer, store: Store, card_run: str, page: Any
 ) -> None:
-    page.goto(ui.url(f"/flows/UiCardFlow/runs/{card_run}"))
+    page.goto(ui.url(f"/flows/UiChartCardFlow/runs/{card_run}"))
     open_task(page, "start")
     frame_element = page.locator("iframe[data-testid=card-frame]").first
     expect(frame_element).to_be_visible()
     assert frame_element.get_attribute("sandbox") == "allow-scripts"
     src = frame_element.get_attribute("src") or ""
-    assert re.match(rf"^/cards/UiCardFlow/{card_run}/start/[^/]+/[^/?]+", src), src
+    assert re.match(rf"^/cards/UiChartCardFlow/{card_run}/start/[^/]+/[^/?]+", src), src
 
     card = page.frame_locator("iframe[data-testid=card-frame]").first
     expect(card.get_by_text("Quarterly sales report")).to_be_visible()
@@ -248,7 +248,7 @@ def test_a_card_file_renders_alone_with_the_network_off(
     context.set_default_timeout(GUARD_MS)
     try:
         tab = context.new_page()
-        tab.goto(ui.url(f"/flows/UiCardFlow/runs/{card_run}"))
+        tab.goto(ui.url(f"/flows/UiChartCardFlow/runs/{card_run}"))
         open_task(tab, "start")
         src = tab.locator("iframe[data-testid=card-frame]").first.get_attribute("src")
         html = tab.request.get(ui.url(src)).text()

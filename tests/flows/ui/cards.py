@@ -16,7 +16,7 @@ CHART = {
 }
 
 
-class UiCardFlow(FlowSpec):
+class UiChartCardFlow(FlowSpec):
     @card(type="default")
     @step
     def start(self):
@@ -33,4 +33,4 @@ class UiCardFlow(FlowSpec):
 
 
 if __name__ == "__main__":
-    UiCardFlow()
+    UiChartCardFlow()
