@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,9 +62,9 @@ def card_run(store: Store) -> str:
 def ui(store: Store) -> Iterator[UiServer]:
     server = UiServer(store.folder, store.env(), store.folder / "ui.log").start()
     yield server
-    code = server.stop()
-    assert server.proc is not None and server.proc.poll() is not None, "grange ui did not exit"
-    assert code is not None
+    code = server.stop()  # SIGTERM (SIGKILL only if it does not exit)
+    # uvicorn stops gracefully, then raises the SIGTERM again: -15 is an orderly end
+    assert code in (0, -signal.SIGTERM), f"grange ui ended {code}:\n{server.output()}"
 
 
 @pytest.fixture(scope="module")
