@@ -39,3 +39,33 @@ def test_harness_runs_start_end_for_grange(tmp_path: Path) -> None:
     assert bench["name"] == "start_end"
     assert [r["exit_code"] for r in bench["raw"]["grange"]] == [0]
     assert "metaflow" not in payload["tools"]
+
+
+def test_ui_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    done = python(
+        REPO / "benchmarks" / "ui.py",
+        "--runs",
+        "12",
+        "--width",
+        "3",
+        "--log-mib",
+        "1",
+        "--repeat",
+        "2",
+        "--workdir",
+        str(tmp_path),
+        cwd=tmp_path,
+        env=clean_env(),
+    )
+    rows = [line for line in done.stdout.splitlines() if re.search(r"\d ms\s+\d+\.\d ms", line)]
+    labels = " | ".join(rows)
+    for what in (
+        "runs page 1 of 12",
+        "tag=nightly",
+        "3-task foreach",
+        "1 MiB of logs",
+    ):
+        assert what in labels, done.stdout
+    assert "default card, 100k-row DataFrame: HTML" in done.stdout, done.stdout
+    assert "HTTP" not in done.stdout, done.stdout
+    assert list(tmp_path.iterdir()) == [], "the benchmark left its store behind"
