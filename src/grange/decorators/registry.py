@@ -132,10 +132,27 @@ def _value(raw: str) -> Any:
 def step_decorators(
     func: Callable[..., Any], extra: Iterable[StepDecorator] = ()
 ) -> list[StepDecorator]:
-    """A step's own decorators, then the ``--with`` ones it does not have already."""
+    """A step's own decorators, then the ``--with`` ones it does not have already.
+
+    A decorator a step may carry several times (``@card``) is added by ``--with``
+    unless the step has one with the same ``type`` and ``id`` (Metaflow adds it
+    alongside the step's own)."""
     own = decorators_of(func)
     names = {d.name for d in own}
-    return own + [d for d in extra if d.name not in names]
+    added = []
+    for deco in extra:
+        if deco.name not in names:
+            added.append(deco)
+        elif deco.allow_multiple and not any(
+            d.name == deco.name and _same_kind(d, deco) for d in own
+        ):
+            added.append(deco)
+    return own + added
+
+
+def _same_kind(a: StepDecorator, b: StepDecorator) -> bool:
+    keys = ("type", "id")
+    return all(a.attributes.get(k) == b.attributes.get(k) for k in keys)
 
 
 def task_options(decorators: Iterable[StepDecorator]) -> TaskOptions:
