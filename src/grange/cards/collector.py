@@ -179,7 +179,7 @@ class CardHandle:
             except Exception as exc:  # not JSON, too deep (RecursionError), a bad __str__
                 self._collector._warn_once(
                     f"data:{self.spec.slot}",
-                    f"card {self.spec.slot}: refresh(data=...) cannot be stored as JSON "
+                    f"card {self.spec.slot}: refresh(data=...) is not JSON it can store "
                     f"({type(exc).__name__}); the data is ignored",
                 )
                 data = None

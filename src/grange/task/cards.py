@@ -283,7 +283,7 @@ class TaskCards:
         """A card saying why the card could not be rendered (strings only: no user code)."""
         spec = job.handle.spec
         title = (
-            f"The card timed out after {job.timeout:g} seconds"
+            f"The card timed out after {job.timeout:.3g} seconds"
             if result.status == "timeout"
             else "The card could not be rendered"
         )
@@ -318,8 +318,9 @@ class TaskCards:
 
 def fork_safe(blobs: BlobStore) -> bool:
     """Whether a forked child may read ``blobs`` (the local disk, memory: yes; an S3
-    client, whose connections and threads a fork does not copy safely: no)."""
-    return isinstance(blobs, (LocalBlobStore, MemoryBlobStore))
+    client, whose connections and threads a fork does not copy safely: no; a store
+    not known here: no, its artifacts are listed with their size)."""
+    return type(blobs) in (LocalBlobStore, MemoryBlobStore)
 
 
 def _note(text: str) -> None:
