@@ -133,9 +133,7 @@ def test_get_to_a_file_it_cannot_write_names_the_file(
     assert "bug in grange" not in result.stderr
 
 
-def test_two_cards_with_one_id_are_told_apart_by_type(
-    project: Project, tmp_path: Path
-) -> None:
+def test_two_cards_with_one_id_are_told_apart_by_type(project: Project, tmp_path: Path) -> None:
     # Two cards of one id cannot be made any more (a run with them does not start), but
     # a store may hold them: --id alone cannot choose, so the fix names --type.
     from grange.datastore import LocalBlobStore, TaskPaths

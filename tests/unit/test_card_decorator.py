@@ -71,8 +71,10 @@ def test_an_unknown_type_is_a_lint_error_listing_the_types() -> None:
     assert "'default', 'blank'" in (problems[0].fix or "")
 
 
-@pytest.mark.parametrize("spec", ["card:timeout=1e999", "card:timeout=nan",
-                                  "card:refresh_interval=nan", "card:id=" + "a" * 300])
+@pytest.mark.parametrize(
+    "spec",
+    ["card:timeout=1e999", "card:timeout=nan", "card:refresh_interval=nan", "card:id=" + "a" * 300],
+)
 def test_with_card_rejects_unbounded_arguments(spec: str) -> None:
     with pytest.raises(DecoratorError, match="--with card:"):
         parse_decospec(spec)

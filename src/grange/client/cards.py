@@ -15,10 +15,10 @@ from: ``follow_resumed=True`` (the default) reads them there.
 
 from __future__ import annotations
 
+import copy
 import html as html_text
 import os
 import tempfile
-import copy
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 

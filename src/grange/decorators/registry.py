@@ -139,15 +139,15 @@ def step_decorators(
     alongside the step's own)."""
     own = decorators_of(func)
     names = {d.name for d in own}
-    added = []
-    for deco in extra:
+
+    def wanted(deco: StepDecorator) -> bool:
         if deco.name not in names:
-            added.append(deco)
-        elif deco.allow_multiple and not any(
+            return True
+        return deco.allow_multiple and not any(
             d.name == deco.name and _same_kind(d, deco) for d in own
-        ):
-            added.append(deco)
-    return own + added
+        )
+
+    return own + [deco for deco in extra if wanted(deco)]
 
 
 def _same_kind(a: StepDecorator, b: StepDecorator) -> bool:

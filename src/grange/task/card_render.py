@@ -115,7 +115,11 @@ class _Child:
         seconds = time.monotonic() - self.started
         if killed:
             return RenderResult(
-                "timeout", None, None, seconds, f"it took longer than {self.job.timeout:.3g} seconds"
+                "timeout",
+                None,
+                None,
+                seconds,
+                f"it took longer than {self.job.timeout:.3g} seconds",
             )
         data = bytes(self.buffer)
         if data[:1] == _OK and len(data) >= 1 + _SIZES.size:
