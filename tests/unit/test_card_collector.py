@@ -173,3 +173,9 @@ def test_a_live_update_past_the_budget_is_stored_as_an_error(
     assert written[0][1]["components"][0]["type"] == "error"
     assert "too large" in json.dumps(written[0][1])
     assert capsys.readouterr().err.count("past the 10,000-byte budget") == 1
+
+
+def test_an_id_that_is_not_text_is_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    cards, _ = collector(CardSpec(0, "blank", "a"))
+    cards[["a"]].append(Markdown("x"))  # type: ignore[index]  # unhashable: no TypeError
+    assert "no @card of this step has id=['a']" in capsys.readouterr().err

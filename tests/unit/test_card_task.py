@@ -7,6 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from grange import card, step
 from grange.datastore import ArtifactRef, AttemptRecord, MemoryBlobStore
 from grange.decorators.base import decorators_of
@@ -94,3 +96,28 @@ def test_steps_without_card_import_nothing_of_cards() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_ctrl_c_while_cards_render_says_the_cards_were_lost(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import grange.task.cards as module
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "render_cards", interrupted)
+
+    def start(self):
+        pass
+
+    spec = TaskSpec(flow="F", run_id="1", step="start", task_id="2")
+    stores = TaskStores(MemoryBlobStore(), "F")
+    cards = TaskCards(decorators_of(card(step(start))), spec, stores, started=1.0, graph={})
+    record = AttemptRecord(flow="F", run_id="1", step="start", task_id="2", attempt=0,
+                           status="ok", started_at=1.0, finished_at=2.0)  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        cards.finish(record, {})
+    err = capsys.readouterr().err
+    assert "[@card] the cards of task F/1/start/2 not stored yet were lost" in err
+    assert "KeyboardInterrupt" in err

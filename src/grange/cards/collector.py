@@ -309,7 +309,7 @@ class CardCollector:
         return target.components if target is not None else ComponentList()
 
     def __getitem__(self, card_id: str) -> CardHandle:
-        handle = self._by_id.get(card_id)
+        handle = self._by_id.get(card_id) if isinstance(card_id, str) else None
         if handle is None:
             known = ", ".join(repr(k) for k in self._by_id) or "none"
             self._warn_once(

@@ -136,6 +136,12 @@ class TaskCards:
             self._finish(record, flow_dict or {})
         except Exception as exc:  # a card never fails the step, nor hides its result
             _note(f"the cards of task {self.spec.pathspec} were not stored: {exc}")
+        except BaseException as exc:  # Ctrl-C, SystemExit: say so, then stop
+            _note(
+                f"the cards of task {self.spec.pathspec} not stored yet were lost: the task "
+                f"was stopped while they rendered ({type(exc).__name__})"
+            )
+            raise
 
     def _final_facts(
         self, record: AttemptRecord, flow_dict: dict[str, Any], *, load: bool = True
