@@ -282,7 +282,10 @@ class _Ended:
 
 
 def _task_finished(task: Task) -> bool:
+    """The index has the task's attempt, or its whole run, as ended."""
     try:
-        return bool(task.finished)
+        if task.finished:
+            return True
+        return bool(task.parent.parent.finished)  # the run succeeded, failed or crashed
     except Exception:  # no index row: not known to have ended
         return False
