@@ -100,3 +100,20 @@ def test_with_card_adds_a_card_where_there_is_none() -> None:
     assert len(step_decorators(default, [parse_decospec("card")])) == 1
     with pytest.raises(DecoratorError, match="card types: 'default', 'blank'"):
         parse_decospec("card:type=fancy")
+
+
+def test_duplicates_lint_cannot_see_are_checked_on_the_decorators() -> None:
+    from grange.decorators.registry import check_siblings
+
+    def start(self):
+        pass
+
+    own = card(id="x")(step(start))
+    added = step_decorators(own, [parse_decospec("card:type=blank,id=x")])
+    with pytest.raises(DecoratorError) as err:
+        check_siblings(added, file="flow.py", line=7, step="start")
+    text = err.value.render()
+    assert "step 'start' (--with card): two @card decorators have id='x'" in text
+    assert "flow.py:7" in text and "give each @card of the step an id of its own" in text
+    check_siblings(step_decorators(own, [parse_decospec("card")]), file=None, line=None,
+                   step="start")  # fmt: skip

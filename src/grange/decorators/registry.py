@@ -150,6 +150,28 @@ def step_decorators(
     return own + [deco for deco in extra if wanted(deco)]
 
 
+def check_siblings(
+    decorators: Iterable[StepDecorator], *, file: str | None, line: int | None, step: str
+) -> None:
+    """Decorators given several times on a step agree (two ``@card`` with one id do
+    not), checked on the decorator objects when a run starts: lint sees only the
+    names written, not an alias (``blank = card(type="blank")``) nor ``--with``."""
+    by_name: dict[str, list[StepDecorator]] = {}
+    for deco in decorators:
+        if deco.allow_multiple:
+            by_name.setdefault(deco.name, []).append(deco)
+    for name, decos in by_name.items():
+        if len(decos) < 2:
+            continue
+        for position, message, fix in type(decos[0]).sibling_problems(
+            [d.attributes for d in decos]
+        ):
+            origin = "" if decos[position].statically_defined else f" (--with {name})"
+            raise DecoratorError(
+                f"step '{step}'{origin}: {message}", file=file, line=line, step=step, fix=fix
+            )
+
+
 def _same_kind(a: StepDecorator, b: StepDecorator) -> bool:
     keys = ("type", "id")
     return all(a.attributes.get(k) == b.attributes.get(k) for k in keys)

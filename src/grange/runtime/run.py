@@ -34,7 +34,12 @@ from grange.datastore import (
 from grange.datastore.runs import write_final
 from grange.decorators.options import TaskOptions
 from grange.decorators.project import ProjectInfo
-from grange.decorators.registry import parse_decospec, step_decorators, task_options
+from grange.decorators.registry import (
+    check_siblings,
+    parse_decospec,
+    step_decorators,
+    task_options,
+)
 from grange.environments.package import PackageInBackground
 from grange.exceptions import CommandError, DecoratorError
 from grange.flowspec import FlowSpec
@@ -354,7 +359,7 @@ def step_options(
     options = {}
     for node in graph:
         decorators = step_decorators(getattr(flow_cls, node.name), extra)
-        _check_siblings(node, decorators)
+        check_siblings(decorators, file=node.file, line=node.line, step=node.name)
         for deco in decorators:
             reason = None if deco.statically_defined else deco.step_init(node=node)
             if reason:
@@ -367,30 +372,6 @@ def step_options(
                 )
         options[node.name] = task_options(decorators)
     return options
-
-
-def _check_siblings(node: Any, decorators: list[Any]) -> None:
-    """Decorators given several times on a step agree (two ``@card`` with one id do
-    not), checked on the decorator objects: lint sees only the names written, not an
-    alias (``blank = card(type="blank")``) nor ``--with``."""
-    by_name: dict[str, list[Any]] = {}
-    for deco in decorators:
-        if deco.allow_multiple:
-            by_name.setdefault(deco.name, []).append(deco)
-    for name, decos in by_name.items():
-        if len(decos) < 2:
-            continue
-        for position, message, fix in type(decos[0]).sibling_problems(
-            [d.attributes for d in decos]
-        ):
-            origin = "" if decos[position].statically_defined else f" (--with {name})"
-            raise DecoratorError(
-                f"step '{node.name}'{origin}: {message}",
-                file=node.file,
-                line=node.line,
-                step=node.name,
-                fix=fix,
-            )
 
 
 def _output(req: RunRequest, graph: FlowGraph) -> Output:
