@@ -5,11 +5,15 @@ tasks do not import this module.
 
 Order at the end of the task (see docs/cards.md): the attempt's record
 is committed first, then the cards are rendered and stored. A card never fails
-the step and never delays or loses its record: if the task is killed while its
+the step nor loses its record; the task process waits for its cards, so a hung
+card holds the task up to the card's timeout. If the task is killed while its
 cards render, the attempt is recorded and each card already stored (or its
-latest live data) is found under the attempt's folder. Each card's render runs
-in a forked child (:mod:`grange.task.card_render`); the parent stores the
-page, then its meta.
+latest live data, shown as unfinished) is found under the attempt's folder.
+Each card's render runs in a forked child (:mod:`grange.task.card_render`),
+which also loads the inherited artifacts the default card previews; the parent
+stores the page, then its meta. Each card is stored on its own: one that
+cannot be stored never stops the others, and every card lost is named in the
+task's stderr (``[@card] ...``).
 """
 
 from __future__ import annotations
