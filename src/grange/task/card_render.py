@@ -7,8 +7,8 @@ document and the HTML, sends both back through a pipe and exits; it writes
 nothing to the datastore, and reads from it only through ``prepare`` (the
 inherited artifacts of a default card, from a local-disk store: an S3 client
 is not fork-safe). A step that ignores SIGCHLD (or reaps children itself)
-leaves no exit status to read: the page already received is kept all the same. The parent waits up to
-each card's ``timeout`` and kills a child past it. A child that raises, dies
+leaves no exit status to read: the page already received is kept all the same.
+The parent waits up to each card's ``timeout`` and kills a child past it. A child that raises, dies
 (segfault) or runs out of time gives a result with status ``error`` or
 ``timeout`` and the reason; the caller decides what to store.
 """
