@@ -71,7 +71,7 @@ def test_cards_that_hang_crash_or_raise_never_fail_the_step(runner: Runner, fork
     start = run["start"].task
     cards = get_cards(start)
     # the default card timed out (an artifact's repr never returns); the quiet one
-    # crashed with save_errors=False: no card
+    # crashed with save_errors=False: no card, and its live data is removed
     assert [(c.type, c.id, c.status) for c in cards] == [("default", None, "timeout")]
     page = cards[0].get()
     assert "timed out after 2 seconds" in page and "not affected" in page

@@ -237,10 +237,16 @@ class TaskCards:
             f"{what} is not stored: the step failed and the card has save_errors=False"
             + ("; its last refresh() is dropped with it" if pending else "")
         )
+        self._remove_live(slot)
+
+    def _remove_live(self, slot: str) -> None:
         try:
             self.stores.blobs.delete(data_key(self.paths, slot))
         except Exception as exc:
-            _note(f"{what}: its live data could not be removed: {type(exc).__name__}: {exc}")
+            _note(
+                f"card {slot} of task {self.spec.pathspec}: its live data could not be "
+                f"removed: {type(exc).__name__}: {exc}"
+            )
 
     def _time_left(self) -> float | None:
         """Seconds before the step's @timeout: the renders end before the runtime
@@ -277,6 +283,7 @@ class TaskCards:
         if handle.pending:
             _note(f"{what}: its last refresh() was not stored either")
         if not attrs["save_errors"]:
+            self._remove_live(slot)  # no card at all, not one left looking unfinished
             return
         page = render_html(self._error_doc(job, result, created)).encode()
         write_card(
