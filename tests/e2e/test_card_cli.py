@@ -116,3 +116,35 @@ def test_a_step_without_cards_says_how_to_get_one(project: Project, tmp_path: Pa
     assert result.returncode == 2 and no_traceback(result)
     assert "CardForeachFlow/1/start/1 has no cards" in result.stderr
     assert "--with card" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [("/nonexistent/dir/x.html", "No such file or directory"), ("/dev/full", "No space left")],
+)
+def test_get_to_a_file_it_cannot_write_names_the_file(
+    project: Project, target: str, reason: str
+) -> None:
+    if not Path(target).parent.exists() and target == "/dev/full":
+        pytest.skip("no /dev/full")
+    result = project.flow("card_components.py", "card", "get", "start", target)
+    assert result.returncode != 0 and no_traceback(result)
+    assert f"to {target}" in result.stderr and reason in result.stderr
+    assert "bug in grange" not in result.stderr
+
+
+def test_two_cards_with_one_id_are_told_apart_by_type(project: Project, tmp_path: Path) -> None:
+    # Two cards of one id cannot be made any more (a run with them does not start), but
+    # a store may hold them: --id alone cannot choose, so the fix names --type.
+    from grange.datastore import LocalBlobStore, TaskPaths
+    from grange.datastore.cards import write_card
+
+    blobs = LocalBlobStore(project.folder / ".grange")
+    paths = TaskPaths("CardComponentsFlow", "1", "start", "1", 0)
+    for slot in ("5-default-twin", "6-blank-twin"):
+        write_card(blobs, paths, slot, b"<html>twin</html>", status="ok", created_at=0,
+                   render_seconds=0)  # fmt: skip
+    result = project.flow("card_components.py", "card", "get", "1/start/1", "--id", "twin")
+    assert result.returncode == 2 and no_traceback(result)
+    assert "has 2 cards that match" in result.stderr
+    assert "--type default" in result.stderr and "--id twin" not in result.stderr.split("Fix")[-1]

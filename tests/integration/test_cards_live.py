@@ -71,7 +71,7 @@ def test_cards_that_hang_crash_or_raise_never_fail_the_step(runner: Runner, fork
     start = run["start"].task
     cards = get_cards(start)
     # the default card timed out (an artifact's repr never returns); the quiet one
-    # crashed with save_errors=False: no card
+    # crashed with save_errors=False: no card, and its live data is removed
     assert [(c.type, c.id, c.status) for c in cards] == [("default", None, "timeout")]
     page = cards[0].get()
     assert "timed out after 2 seconds" in page and "not affected" in page
@@ -124,5 +124,8 @@ def test_a_task_killed_while_its_cards_render_keeps_its_result_and_live_card(
     task = Flow("CardKilledFlow")[run_id]["start"].task
     assert task.successful and task.data.value == 42
     cards = get_cards(task)
-    assert [(c.slot, c.final, c.status) for c in cards] == [("0-default", False, "running")]
-    assert "live before the kill" in cards[0].get()  # its last live data, rendered
+    # the attempt ended without the page: "unfinished", never "running" forever
+    assert [(c.slot, c.final, c.status) for c in cards] == [("0-default", False, "unfinished")]
+    page = cards[0].get()
+    assert "live before the kill" in page  # its last live data, rendered
+    assert "This card was never finished" in page

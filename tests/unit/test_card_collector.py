@@ -131,3 +131,51 @@ def test_refresh_data_that_is_not_json_is_ignored(capsys: pytest.CaptureFixture[
     cards, written = collector(CardSpec(0, "blank"))
     cards.refresh({"x": object()})
     assert "not JSON" in capsys.readouterr().err and "data" not in written[0][1]
+
+
+def test_no_card_call_fails_the_step(capsys: pytest.CaptureFixture[str]) -> None:
+    cards, written = collector(CardSpec(0, "blank"))
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    cards.refresh(data=deep)  # json.dumps raises RecursionError: the data is ignored
+    cards.refresh(data=deep, force=True)
+    err = capsys.readouterr().err
+    assert err.count("refresh(data=...) is not JSON") == 1 and "RecursionError" in err
+    assert [w[0] for w in written] == ["0-blank", "0-blank"] and "data" not in written[0][1]
+    cards["x"] = 5  # type: ignore[assignment]  # not a list of components: a warning
+    cards.extend(5)  # type: ignore[arg-type]
+    cards.extend(5)  # type: ignore[arg-type]
+    err = capsys.readouterr().err
+    assert err.count("extend() raised TypeError") == 1 and "never fails the step" in err
+
+
+def test_keyboard_interrupt_is_not_swallowed() -> None:
+    class Stop:
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            raise KeyboardInterrupt
+
+    cards, _ = collector(CardSpec(0, "blank"))
+    with pytest.raises(KeyboardInterrupt):
+        cards.extend(Stop())
+
+
+def test_a_live_update_past_the_budget_is_stored_as_an_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import grange.cards.collector as module
+
+    monkeypatch.setattr(module, "MAX_CARD_BYTES", 10_000)
+    cards, written = collector(CardSpec(0, "blank", refresh_interval=0))
+    cards.refresh(data={"big": "x" * 20_000})
+    cards.refresh(data={"big": "x" * 20_000})
+    assert len(written) == 2 and all("big" not in json.dumps(doc) for _, doc in written)
+    assert written[0][1]["components"][0]["type"] == "error"
+    assert "too large" in json.dumps(written[0][1])
+    assert capsys.readouterr().err.count("past the 10,000-byte budget") == 1
+
+
+def test_an_id_that_is_not_text_is_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    cards, _ = collector(CardSpec(0, "blank", "a"))
+    cards[["a"]].append(Markdown("x"))  # type: ignore[index]  # unhashable: no TypeError
+    assert "no @card of this step has id=['a']" in capsys.readouterr().err

@@ -75,6 +75,18 @@ def test_a_damaged_page_is_an_error_naming_the_card() -> None:
     text = err.value.render()
     assert "card 0-default of task F/1/train/4 (attempt 0) is damaged" in text
     assert "sha256" in text and "step 'train'" in text and "Fix:" in text
+    assert "the task's artifacts are unaffected" in text and "Run the flow again" in text
+
+
+def test_a_damaged_meta_is_listed_as_damaged_beside_the_other_cards() -> None:
+    blobs = MemoryBlobStore()
+    for slot in ("0-default", "1-blank-b"):
+        write_card(blobs, PATHS, slot, b"<html>a</html>", status="ok", created_at=0,
+                   render_seconds=0)  # fmt: skip
     blobs.put_bytes("F/1/train/4/0/cards/0-default.json", b"{not json", overwrite=True)
-    with pytest.raises(DatastoreError, match="its meta cannot be read"):
-        list_cards(blobs, PATHS)
+    found = list_cards(blobs, PATHS)
+    assert [(c.slot, c.meta is not None) for c in found] == [("0-default", False),
+                                                             ("1-blank-b", True)]  # fmt: skip
+    damaged = found[0].damaged
+    assert damaged is not None and "its meta cannot be read" in damaged.message
+    assert found[1].damaged is None

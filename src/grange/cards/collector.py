@@ -18,13 +18,15 @@ the end of the task (:attr:`CardHandle.pending`), never dropped.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from grange.cards._limits import MAX_CARD_BYTES
 from grange.cards.components import error_dict, render_component
 from grange.cards.default import TaskFacts, card_doc
 
@@ -48,6 +50,37 @@ class CardSpec:
 
 def _warn(message: str) -> None:
     print(f"[@card WARNING] {message}", file=sys.stderr, flush=True)
+
+
+_F = TypeVar("_F", bound=Callable[..., None])
+
+
+def _never_fails(method: _F) -> _F:
+    """A card call never fails the step: what it raises (not KeyboardInterrupt or
+    SystemExit) is a warning, once per card and method, and the call does nothing."""
+
+    @functools.wraps(method)
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            method(self, *args, **kwargs)
+        except Exception as exc:
+            collector = self if isinstance(self, CardCollector) else self._collector
+            where = "current.card" if isinstance(self, CardCollector) else f"card {self.spec.slot}"
+            collector._warn_once(
+                f"raised:{where}.{method.__name__}",
+                f"{where}: {method.__name__}() raised {type(exc).__name__}: {_short(exc)}; "
+                "it is ignored (a card never fails the step)",
+            )
+
+    return guarded  # type: ignore[return-value]
+
+
+def _short(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:
+        text = "?"
+    return text if len(text) <= 300 else text[:300] + "..."
 
 
 class ComponentList:
@@ -109,12 +142,15 @@ class CardHandle:
         self.pending = False  # a refresh not written yet (rate-limited)
         self.refreshed = False  # refresh() was called at least once
 
+    @_never_fails
     def append(self, component: Any, id: str | None = None) -> None:
         self._components.append(component, id=id)
 
+    @_never_fails
     def extend(self, components: Iterable[Any]) -> None:
         self._components.extend(components)
 
+    @_never_fails
     def clear(self) -> None:
         self._components.clear()
 
@@ -133,14 +169,19 @@ class CardHandle:
         """What the last ``refresh(data)`` passed."""
         return self._data
 
+    @_never_fails
     def refresh(self, data: Any = None, force: bool = False) -> None:
         """Store the card's live document (its components as they are now, and
         ``data``), at most once per ``refresh_interval`` seconds (``force``: now)."""
         if data is not None:
             try:
                 json.dumps(data)
-            except (TypeError, ValueError):
-                _warn(f"card {self.spec.slot}: refresh(data=...) is not JSON; it is ignored")
+            except Exception as exc:  # not JSON, too deep (RecursionError), a bad __str__
+                self._collector._warn_once(
+                    f"data:{self.spec.slot}",
+                    f"card {self.spec.slot}: refresh(data=...) is not JSON it can store "
+                    f"({type(exc).__name__}); the data is ignored",
+                )
                 data = None
         self._data = data
         self.pending = True
@@ -238,21 +279,25 @@ class CardCollector:
 
     # -- what a step calls ------------------------------------------------------------
 
+    @_never_fails
     def append(self, component: Any, id: str | None = None) -> None:
         target = self._target("append")
         if target is not None:
             target.append(component, id=id)
 
+    @_never_fails
     def extend(self, components: Iterable[Any]) -> None:
         target = self._target("extend")
         if target is not None:
             target.extend(components)
 
+    @_never_fails
     def clear(self) -> None:
         target = self._target("clear")
         if target is not None:
             target.clear()
 
+    @_never_fails
     def refresh(self, data: Any = None, force: bool = False) -> None:
         target = self._target("refresh")
         if target is not None:
@@ -264,7 +309,7 @@ class CardCollector:
         return target.components if target is not None else ComponentList()
 
     def __getitem__(self, card_id: str) -> CardHandle:
-        handle = self._by_id.get(card_id)
+        handle = self._by_id.get(card_id) if isinstance(card_id, str) else None
         if handle is None:
             known = ", ".join(repr(k) for k in self._by_id) or "none"
             self._warn_once(
@@ -275,6 +320,7 @@ class CardCollector:
             return _DetachedHandle(CardSpec(-1, "blank", card_id), self)
         return handle
 
+    @_never_fails
     def __setitem__(self, card_id: str, components: list[Any]) -> None:
         handle = self[card_id]
         handle.clear()
@@ -302,6 +348,14 @@ class CardCollector:
         try:
             doc = handle.doc(self._facts(), final=False)
             data = json.dumps(doc, separators=(",", ":"), default=str).encode()
+            if len(data) > MAX_CARD_BYTES:
+                self._warn_once(
+                    f"size:{handle.spec.slot}",
+                    f"card {handle.spec.slot}: its live update is {len(data):,} bytes, past "
+                    f"the {MAX_CARD_BYTES:,}-byte budget of a card; an error is stored "
+                    "instead: put less in the card or in refresh(data=...)",
+                )
+                data = _too_large(doc, len(data))
             self._write(handle.spec, data)
         except Exception as exc:  # a live update never fails the step
             self._warn_once(
@@ -311,3 +365,17 @@ class CardCollector:
             )
             return
         handle.pending = False
+
+
+def _too_large(doc: dict[str, Any], size: int) -> bytes:
+    """The live document stored instead of one past the budget (strings only)."""
+    small = {k: doc.get(k) for k in ("version", "type", "id", "title", "created_at")}
+    small["final"] = False
+    small["components"] = [
+        error_dict(
+            "This live update is too large",
+            f"It is {size:,} bytes, past the {MAX_CARD_BYTES:,}-byte budget of a card. "
+            "Put fewer or smaller components in the card, or less in refresh(data=...).",
+        )
+    ]
+    return json.dumps(small, separators=(",", ":"), default=str).encode()

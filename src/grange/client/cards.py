@@ -15,14 +15,15 @@ from: ``follow_resumed=True`` (the default) reads them there.
 
 from __future__ import annotations
 
+import copy
 import html as html_text
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
 from grange.client.task import Task
-from grange.datastore import BlobStore, TaskPaths
+from grange.datastore import BlobStore, TaskPaths, read_record
 from grange.datastore.cards import (
     StoredCard,
     html_key,
@@ -44,9 +45,16 @@ class Card:
     """One card of a task: a self-contained HTML page, read when asked for."""
 
     def __init__(
-        self, blobs: BlobStore, paths: TaskPaths, stored: StoredCard, *, pathspec: str
+        self,
+        blobs: BlobStore,
+        paths: TaskPaths,
+        stored: StoredCard,
+        *,
+        pathspec: str,
+        ended: Callable[[], bool] = lambda: False,
     ) -> None:
         self._blobs = blobs
+        self._ended = ended
         self._paths = paths
         self._stored = stored
         self._html: str | None = None
@@ -71,9 +79,21 @@ class Card:
     @property
     def status(self) -> str:
         """``ok``, ``error`` (the card shows why it could not be rendered), ``timeout``,
-        or ``running`` while only live data exists."""
+        ``running`` while only live data exists and the task runs, ``unfinished`` when
+        the task's attempt ended without the card's page (killed, ``os._exit``), or
+        ``damaged`` when its stored files cannot be read (:attr:`damage` says why)."""
+        if self._stored.damaged is not None:
+            return "damaged"
         meta = self._stored.meta
-        return meta.status if meta is not None else "running"
+        if meta is not None:
+            return meta.status
+        return "unfinished" if self._ended() else "running"
+
+    @property
+    def damage(self) -> str | None:
+        """Why the card is ``damaged``, or None."""
+        damaged = self._stored.damaged
+        return None if damaged is None else damaged.message
 
     @property
     def hash(self) -> str | None:
@@ -95,6 +115,8 @@ class Card:
         """The card's HTML page; while only live data exists, that data rendered."""
         if self._html is not None:
             return self._html
+        if self._stored.damaged is not None:
+            raise self._stored.damaged
         meta = self._stored.meta
         if meta is not None:
             page = read_card_html(self._blobs, self._paths, meta).decode("utf-8")
@@ -108,6 +130,8 @@ class Card:
             )
         from grange.cards.render import render_html
 
+        if self._ended():
+            doc = _unfinished(doc, self)
         return render_html(doc)
 
     def get_data(self) -> dict[str, Any] | None:
@@ -127,6 +151,23 @@ class Card:
 
     def __repr__(self) -> str:
         return f"<Card {self.slot} of {self.pathspec} (attempt {self.attempt}, {self.status})>"
+
+
+def _unfinished(doc: dict[str, Any], card: Card) -> dict[str, Any]:
+    """The live document of a card its task never finished, under a banner saying so."""
+    from grange.cards.components import error_dict
+
+    doc = copy.copy(doc)
+    components = doc.get("components")
+    banner = error_dict(
+        "This card was never finished",
+        f"Task {card.pathspec} (attempt {card.attempt}) ended without storing this card's "
+        "page (it was killed, or exited before its cards were rendered). This is the "
+        "card's last live update, as the step left it.",
+    )
+    doc["components"] = [banner, *(components if isinstance(components, list) else [])]
+    doc["final"] = False
+    return doc
 
 
 class CardContainer(Sequence[Card]):
@@ -215,8 +256,36 @@ def get_cards(
     flow, run_id, step, task_id = source.path_components
     paths = TaskPaths(flow, run_id, step, task_id, source.current_attempt)
     blobs = source._stores.blobs
+    ended = _Ended(blobs, paths, source)
     cards = [
-        Card(blobs, paths, stored, pathspec=source.pathspec) for stored in list_cards(blobs, paths)
+        Card(blobs, paths, stored, pathspec=source.pathspec, ended=ended)
+        for stored in list_cards(blobs, paths)
     ]
     cards = [c for c in cards if (id is None or c.id == id) and (type is None or c.type == type)]
     return CardContainer(cards, origin_pathspec=origin)
+
+
+class _Ended:
+    """Whether the task's attempt ended (its record exists, or the index says it
+    finished, failed or crashed): asked once, only for a card without a page."""
+
+    def __init__(self, blobs: BlobStore, paths: TaskPaths, task: Task) -> None:
+        self._blobs, self._paths, self._task = blobs, paths, task
+        self._answer: bool | None = None
+
+    def __call__(self) -> bool:
+        if self._answer is None:
+            p = self._paths
+            ended = read_record(self._blobs, p.flow, p.run_id, p.step, p.task_id, p.attempt)
+            self._answer = ended is not None or _task_finished(self._task)
+        return self._answer
+
+
+def _task_finished(task: Task) -> bool:
+    """The index has the task's attempt, or its whole run, as ended."""
+    try:
+        if task.finished:
+            return True
+        return bool(task.parent.parent.finished)  # the run succeeded, failed or crashed
+    except Exception:  # no index row: not known to have ended
+        return False

@@ -109,6 +109,7 @@ class StoredCard:
     slot: str
     meta: CardMeta | None
     has_data: bool
+    damaged: DatastoreError | None = None  # its meta cannot be read: why
 
 
 def write_live_data(blobs: BlobStore, paths: TaskPaths, slot: str, data: bytes) -> None:
@@ -158,7 +159,11 @@ def list_cards(blobs: BlobStore, paths: TaskPaths) -> list[StoredCard]:
     for slot in metas | datas:
         if not SLOT.match(slot):
             continue
-        meta = read_meta(blobs, paths, slot) if slot in metas else None
+        try:
+            meta = read_meta(blobs, paths, slot) if slot in metas else None
+        except DatastoreError as err:  # listed as damaged: the other cards stay readable
+            found.append(StoredCard(slot, None, slot in datas, damaged=err))
+            continue
         found.append(StoredCard(slot, meta, slot in datas))
     return sorted(found, key=lambda c: (parse_slot(c.slot)[0], c.slot))
 
@@ -210,6 +215,7 @@ def _damaged(blobs: BlobStore, paths: TaskPaths, slot: str, key: str, why: str) 
         f"card {slot} of task {paths.task_prefix} (attempt {paths.attempt}) is damaged: "
         f"{why} ({blobs.url(key)})",
         step=paths.step,
-        fix="the card cannot be repaired: run the step again to render it anew, or delete "
-        f"the files {cards_prefix(paths)}/{slot}.* so that the task shows no such card",
+        fix="the card's files were changed or cut short after the task wrote them, and "
+        "the card cannot be repaired; the task's artifacts are unaffected. Run the flow "
+        "again to make a new card",
     )

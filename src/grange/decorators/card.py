@@ -8,6 +8,7 @@ the end of the task in a child process (see :mod:`grange.task.cards`).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,10 @@ from grange.exceptions import DecoratorError
 #: The card types grange renders (Metaflow's built-in ``default`` and ``blank``).
 CARD_TYPES = ("default", "blank")
 CARD_ID = re.compile(r"^[A-Za-z0-9_]+$")
+#: The longest card id (it names the card's files).
+MAX_ID = 100
+#: The most seconds a card's final render may be given.
+MAX_TIMEOUT = 3600
 
 
 def _flag(value: Any) -> bool | None:
@@ -62,9 +67,13 @@ class CardDecorator(StepDecorator):
                 f"@card(type={a['type']!r}): there is no card type {a['type']!r}",
                 fix="card types: " + ", ".join(repr(t) for t in CARD_TYPES),
             )
-        if a["id"] is not None and (not isinstance(a["id"], str) or not CARD_ID.match(a["id"])):
+        if a["id"] is not None and (
+            not isinstance(a["id"], str) or not CARD_ID.match(a["id"]) or len(a["id"]) > MAX_ID
+        ):
+            shown = a["id"] if not isinstance(a["id"], str) or len(a["id"]) <= 40 else a["id"][:40]
             raise DecoratorError(
-                f"@card(id={a['id']!r}): an id is letters, digits and '_' only",
+                f"@card(id={shown!r}{'...' if shown is not a['id'] else ''}): an id is "
+                f"1 to {MAX_ID} letters, digits and '_'",
                 fix="write e.g. @card(id='metrics')",
             )
         if not isinstance(a["options"], dict):
@@ -80,12 +89,19 @@ class CardDecorator(StepDecorator):
                     fix=f"write @card({arg}=True) or @card({arg}=False)",
                 )
             a[arg] = flag
-        non_negative_number(self, "refresh_interval")
-        timeout = non_negative_number(self, "timeout")
-        if not timeout:
+        interval = non_negative_number(self, "refresh_interval")
+        if interval is None or not math.isfinite(interval):
             raise DecoratorError(
-                "@card(timeout=0): the render needs some time",
-                fix="give it seconds above zero, e.g. @card(timeout=45)",
+                f"@card(refresh_interval={a['refresh_interval']!r}): refresh_interval must be "
+                "a finite number of seconds >= 0",
+                fix="write e.g. @card(refresh_interval=5)",
+            )
+        timeout = non_negative_number(self, "timeout")
+        if not timeout or not math.isfinite(timeout) or timeout > MAX_TIMEOUT:
+            raise DecoratorError(
+                f"@card(timeout={a['timeout']!r}): timeout must be a number of seconds "
+                f"above 0 and at most {MAX_TIMEOUT}",
+                fix="give the render e.g. @card(timeout=45)",
             )
 
     @property

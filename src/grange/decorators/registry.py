@@ -132,10 +132,49 @@ def _value(raw: str) -> Any:
 def step_decorators(
     func: Callable[..., Any], extra: Iterable[StepDecorator] = ()
 ) -> list[StepDecorator]:
-    """A step's own decorators, then the ``--with`` ones it does not have already."""
+    """A step's own decorators, then the ``--with`` ones it does not have already.
+
+    A decorator a step may carry several times (``@card``) is added by ``--with``
+    unless the step has one with the same ``type`` and ``id`` (Metaflow adds it
+    alongside the step's own)."""
     own = decorators_of(func)
     names = {d.name for d in own}
-    return own + [d for d in extra if d.name not in names]
+
+    def wanted(deco: StepDecorator) -> bool:
+        if deco.name not in names:
+            return True
+        return deco.allow_multiple and not any(
+            d.name == deco.name and _same_kind(d, deco) for d in own
+        )
+
+    return own + [deco for deco in extra if wanted(deco)]
+
+
+def check_siblings(
+    decorators: Iterable[StepDecorator], *, file: str | None, line: int | None, step: str
+) -> None:
+    """Decorators given several times on a step agree (two ``@card`` with one id do
+    not), checked on the decorator objects when a run starts: lint sees only the
+    names written, not an alias (``blank = card(type="blank")``) nor ``--with``."""
+    by_name: dict[str, list[StepDecorator]] = {}
+    for deco in decorators:
+        if deco.allow_multiple:
+            by_name.setdefault(deco.name, []).append(deco)
+    for name, decos in by_name.items():
+        if len(decos) < 2:
+            continue
+        for position, message, fix in type(decos[0]).sibling_problems(
+            [d.attributes for d in decos]
+        ):
+            origin = "" if decos[position].statically_defined else f" (--with {name})"
+            raise DecoratorError(
+                f"step '{step}'{origin}: {message}", file=file, line=line, step=step, fix=fix
+            )
+
+
+def _same_kind(a: StepDecorator, b: StepDecorator) -> bool:
+    keys = ("type", "id")
+    return all(a.attributes.get(k) == b.attributes.get(k) for k in keys)
 
 
 def task_options(decorators: Iterable[StepDecorator]) -> TaskOptions:

@@ -34,7 +34,12 @@ from grange.datastore import (
 from grange.datastore.runs import write_final
 from grange.decorators.options import TaskOptions
 from grange.decorators.project import ProjectInfo
-from grange.decorators.registry import parse_decospec, step_decorators, task_options
+from grange.decorators.registry import (
+    check_siblings,
+    parse_decospec,
+    step_decorators,
+    task_options,
+)
 from grange.environments.package import PackageInBackground
 from grange.exceptions import CommandError, DecoratorError
 from grange.flowspec import FlowSpec
@@ -354,6 +359,7 @@ def step_options(
     options = {}
     for node in graph:
         decorators = step_decorators(getattr(flow_cls, node.name), extra)
+        check_siblings(decorators, file=node.file, line=node.line, step=node.name)
         for deco in decorators:
             reason = None if deco.statically_defined else deco.step_init(node=node)
             if reason:

@@ -3,9 +3,12 @@
 Building a card runs user code (components' ``render()``, the ``__repr__`` of
 artifacts in the previews) that may hang or crash. So the task forks one child
 per card: the child has the artifacts in memory (copy-on-write), builds the
-document and the HTML, sends both back through a pipe and exits; it never
-touches the datastore (an S3 client is not fork-safe). The parent waits up to
-each card's ``timeout`` and kills a child past it. A child that raises, dies
+document and the HTML, sends both back through a pipe and exits; it writes
+nothing to the datastore, and reads from it only through ``prepare`` (the
+inherited artifacts of a default card, from a local-disk store: an S3 client
+is not fork-safe). A step that ignores SIGCHLD (or reaps children itself)
+leaves no exit status to read: the page already received is kept all the same.
+The parent waits up to each card's ``timeout`` and kills a child past it. A child that raises, dies
 (segfault) or runs out of time gives a result with status ``error`` or
 ``timeout`` and the reason; the caller decides what to store.
 """
@@ -24,7 +27,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,6 +43,7 @@ _SIZES = struct.Struct("!QQ")
 class RenderJob:
     handle: CardHandle
     timeout: float  # seconds
+    cut_by_step: bool = False  # the step's @timeout left less than the card's timeout
 
 
 @dataclass
@@ -51,15 +55,24 @@ class RenderResult:
     reason: str = ""  # why it failed
 
 
-def render_cards(jobs: Sequence[RenderJob], facts: TaskFacts) -> list[RenderResult]:
-    """Render every job's card in a child of its own, all at once; a result per job."""
+def render_cards(
+    jobs: Sequence[RenderJob],
+    facts: TaskFacts,
+    *,
+    prepare: Callable[[TaskFacts], None] | None = None,
+) -> list[RenderResult]:
+    """Render every job's card in a child of its own, all at once; a result per job.
+
+    ``prepare(facts)`` runs in each child of a default card before it builds the
+    card (loading the inherited artifacts the card previews): under the card's
+    timeout, never in the task's process."""
     sys.stdout.flush()  # what the parent printed is not printed again by a child
     sys.stderr.flush()
     running: dict[int, _Child] = {}
     results: list[RenderResult | None] = [None] * len(jobs)
     with selectors.DefaultSelector() as selector:
         for position, job in enumerate(jobs):
-            child = _start(job, facts, position)
+            child = _start(job, facts, position, prepare)
             if isinstance(child, RenderResult):
                 results[position] = child
                 continue
@@ -97,11 +110,19 @@ class _Child:
 
     def finish(self, *, killed: bool) -> RenderResult:
         os.close(self.fd)
-        _, status = os.waitpid(self.pid, 0)
+        status: int | None
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:  # the step set SIGCHLD to SIG_IGN, or reaped it itself
+            status = None
         seconds = time.monotonic() - self.started
         if killed:
             return RenderResult(
-                "timeout", None, None, seconds, f"it took longer than {self.job.timeout:g} seconds"
+                "timeout",
+                None,
+                None,
+                seconds,
+                f"it took longer than {self.job.timeout:.3g} seconds",
             )
         data = bytes(self.buffer)
         if data[:1] == _OK and len(data) >= 1 + _SIZES.size:
@@ -114,7 +135,12 @@ class _Child:
         return RenderResult("error", None, None, seconds, f"its renderer {_ended(status)}")
 
 
-def _ended(status: int) -> str:
+def _ended(status: int | None) -> str:
+    if status is None:
+        return (
+            "ended without a card, and its exit status is lost (the step set SIGCHLD "
+            "to SIG_IGN or reaped child processes itself)"
+        )
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         try:
@@ -125,7 +151,12 @@ def _ended(status: int) -> str:
     return f"exited with code {os.waitstatus_to_exitcode(status)} without a card"
 
 
-def _start(job: RenderJob, facts: TaskFacts, position: int) -> _Child | RenderResult:
+def _start(
+    job: RenderJob,
+    facts: TaskFacts,
+    position: int,
+    prepare: Callable[[TaskFacts], None] | None,
+) -> _Child | RenderResult:
     read_fd, write_fd = os.pipe()
     try:
         with warnings.catch_warnings():
@@ -139,18 +170,22 @@ def _start(job: RenderJob, facts: TaskFacts, position: int) -> _Child | RenderRe
         return RenderResult("error", None, None, 0.0, f"no process to render it: {err}")
     if pid == 0:  # the child: never returns
         os.close(read_fd)
-        _child(write_fd, job, facts)
+        _child(write_fd, job, facts, prepare)
     os.close(write_fd)
     return _Child(pid, read_fd, job, position)
 
 
-def _child(fd: int, job: RenderJob, facts: TaskFacts) -> None:
+def _child(
+    fd: int, job: RenderJob, facts: TaskFacts, prepare: Callable[[TaskFacts], None] | None
+) -> None:
     code = 0
     try:
         _die_with_parent()
         signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the parent's @timeout alarm is not ours
         signal.alarm(math.ceil(job.timeout) + 5)  # never outlive the wait much
         try:
+            if prepare is not None and job.handle.spec.type == "default":
+                prepare(facts)
             doc = job.handle.doc(facts, final=True)
             page = render_html(doc).encode()
             doc_json = json.dumps(doc, separators=(",", ":"), default=str).encode()

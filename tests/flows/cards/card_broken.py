@@ -34,6 +34,7 @@ class CardBrokenFlow(FlowSpec):
     def start(self):
         self.stuck = Stuck()
         current.card["quiet"].append(Markdown("never shown"))
+        current.card["quiet"].refresh()  # live data, removed when its render fails
         current.card["quiet"].append(Crash())
         self.next(self.middle)
 

@@ -76,7 +76,15 @@ def get(
     if file is None:
         click.echo(page, nl=not page.endswith("\n"))
         return
-    Path(file).write_text(page, encoding="utf-8")
+    try:
+        Path(file).write_text(page, encoding="utf-8")
+    except OSError as err:
+        raise CommandError(
+            f"cannot write card {chosen.slot} of {chosen.pathspec} to {file}: "
+            f"{err.strerror or err}",
+            fix="give a FILE in a folder that exists and that you may write to, on a disk "
+            "with room (or leave FILE out to print the page)",
+        ) from None
     flow.say(f"Card {chosen.slot} of {chosen.pathspec} written to {file}")
 
 
@@ -147,6 +155,9 @@ def list_cards(
              (c.hash or "-")[:12]]
         )  # fmt: skip
     click.echo(table(rows))
+    for c in found:
+        if c.damage:
+            flow.say(f"{c.pathspec} card {c.slot} is damaged: {c.damage}")
     first = found[0]
     task_path = "/".join(first.pathspec.split("/")[1:])
     flow.say(
@@ -236,16 +247,20 @@ def _one_card(
             + (f", hash {c.hash[:12]}" if c.hash else "")
             for c in found
         )
-        ask = "--id ID" if any(c.id for c in found) else "--hash SHA"
+        ids = {c.id for c in found}
+        if len(ids) == len(found):  # each has an id of its own: --id tells them apart
+            ask, example = "--id ID", f"--id {next(c.id for c in found if c.id)}"
+        elif len({c.type for c in found}) == len(found):
+            ask, example = "--type TYPE", f"--type {found[0].type}"
+        elif all(c.hash for c in found):
+            ask, example = "--hash SHA", f"--hash {(found[0].hash or '')[:12]}"
+        else:
+            ask, example = "--type TYPE or --hash SHA", f"--type {found[0].type}"
         raise CommandError(
             f"task {task.pathspec} has {len(found)} cards that match ({listing})",
-            fix=f"choose one with {ask} (or --type TYPE), e.g. "
-            f"{flow.command_line(f'card {verb} {pathspec}')} "
-            + (
-                f"--id {next(c.id for c in found if c.id)}"
-                if any(c.id for c in found)
-                else f"--hash {(found[0].hash or '')[:12]}"
-            ),
+            fix=f"choose one with {ask}, e.g. "
+            f"{flow.command_line(f'card {verb} {pathspec}')} {example}; or read them by "
+            "index in Python: get_cards(...)[INDEX]",
         )
     return found[0]
 
@@ -293,4 +308,5 @@ def _as_dict(c: Card) -> dict[str, Any]:
         "final": c.final,
         "hash": c.hash,
         "path": c.path,
+        "damage": c.damage,
     }
