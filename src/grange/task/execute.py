@@ -208,7 +208,8 @@ def _run_attempt(
         extra=extra,
     )
     write_record(stores.blobs, record)
-    if cards is not None:  # after the record: a card never loses or delays the result
+    if cards is not None:  # after the record: a card never loses the result (a hung one
+        # holds the task up to its @card timeout, as in Metaflow)
         cards.finish(record, flow.__dict__ if flow is not None else None)
     if threading.active_count() > 1:
         _note_threads(spec)
