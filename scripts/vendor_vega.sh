@@ -4,8 +4,10 @@
 #   bash scripts/vendor_vega.sh            # the versions pinned below
 #   VEGA=6.4.0 VEGA_LITE=6.4.3 bash scripts/vendor_vega.sh
 #
-# Needs npm. Copies the minified UMD builds and their LICENSE files into
-# src/grange/cards/static/ and writes VERSIONS.txt there; commit the result.
+# Needs npm and python. Copies the minified UMD builds and their LICENSE files into
+# src/grange/cards/static/, writes VERSIONS.txt there and THIRD-PARTY-NOTICES (every
+# package the builds bundle: d3-*, internmap, ..., with its licence text, from
+# scripts/vega_notices.py); commit the result.
 set -euo pipefail
 VEGA="${VEGA:-6.4.0}"
 VEGA_LITE="${VEGA_LITE:-6.4.3}"
@@ -25,4 +27,5 @@ if grep -qi '</script' "$dest/vega.min.js" "$dest/vega-lite.min.js"; then
     exit 1
 fi
 printf 'vega %s\nvega-lite %s\n' "$VEGA" "$VEGA_LITE" > "$dest/VERSIONS.txt"
+python "$here/scripts/vega_notices.py" "$tmp" "$dest/THIRD-PARTY-NOTICES"
 echo "vendored vega $VEGA and vega-lite $VEGA_LITE into $dest"

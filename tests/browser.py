@@ -1,7 +1,9 @@
 """Headless Chromium for the browser tests (Debian's /usr/bin/chromium, driven by Playwright).
 
 ``BROWSER_SKIP`` skips a test where Chromium or Playwright is missing (``.ci/run``
-installs both). Screenshots go to ``test-artifacts/screenshots/`` at the top of
+installs both), unless ``GRANGE_REQUIRE_BROWSER=1`` (``.ci/run`` sets it when
+Chromium is there): then nothing is skipped and a missing browser fails the
+tests loudly, so that CI cannot pass without them. Screenshots go to ``test-artifacts/screenshots/`` at the top of
 the checkout (the README names it; CI keeps it as an artifact).
 """
 
@@ -19,8 +21,15 @@ CHROMIUM = os.environ.get("GRANGE_TEST_CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
 
 HAVE_BROWSER = bool(shutil.which(CHROMIUM)) and importlib.util.find_spec("playwright") is not None
+
+
+def should_skip(have_browser: bool, environ: Any = os.environ) -> bool:
+    """Skip the browser tests? Only when the browser is missing and not required."""
+    return not have_browser and environ.get("GRANGE_REQUIRE_BROWSER", "") != "1"
+
+
 BROWSER_SKIP = pytest.mark.skipif(
-    not HAVE_BROWSER,
+    should_skip(HAVE_BROWSER),
     reason=f"needs Chromium at {CHROMIUM} and playwright (bash .ci/run installs both)",
 )
 

@@ -97,6 +97,7 @@ def test_swap_imports_maps_submodules_indented() -> None:
         def f():
             from metaflow.exception import MetaflowException, ExternalCommandFailed
             from metaflow.plugins.cards.card_client import Card
+            from metaflow.plugins.cards.exception import CardNotPresentException
             return MetaflowException, ExternalCommandFailed, Card
         """
     )
@@ -104,8 +105,31 @@ def test_swap_imports_maps_submodules_indented() -> None:
     lines = adapted.code.splitlines()
     assert lines[1] == "    from grange import GrangeError as MetaflowException"
     assert lines[2] == "    from metaflow_test.stand_ins import ExternalCommandFailed"
-    assert lines[3] == "    from grange.plugins.cards.card_client import Card"
+    assert lines[3] == "    from grange.client.cards import Card"
+    assert lines[4] == "    from grange.plugins.cards.exception import CardNotPresentException"
     assert adapted.features == ["cards"]
+
+
+def test_custom_card_types_are_a_missing_feature_of_their_own() -> None:
+    code = textwrap.dedent(
+        """        from metaflow import FlowSpec, step, card, current
+        class F(FlowSpec):
+            @card(type="blank", id="ok")
+            @card(type="taskspec_card")
+            @step
+            def start(self):
+                from metaflow.plugins.cards.card_modules.test_cards import TestStringComponent
+                current.card.append(TestStringComponent("x"))
+        """
+    )
+    adapted = adapt_flow(code, NAMES)
+    assert "from grange import FlowSpec, step, card, current" in adapted.code
+    assert adapted.features == ["custom card types"]
+    builtin = code.replace("taskspec_card", "default").split("        from metaflow.")[0]
+    assert adapt_flow(builtin + "        pass\n", NAMES).features == []
+    r = Result("CardTest", "g", passed=False, features=["cards", "custom card types"])
+    classify(r)
+    assert (r.category, r.reason) == (MISSING, "custom card types")
 
 
 def test_swap_names_env_and_qualified_names() -> None:
@@ -159,6 +183,56 @@ def test_run_case_passes_on_grange() -> None:
     assert result.passed, result.output
     classify(result)
     assert result.category == "pass"
+
+
+CARD_FLOW = textwrap.dedent(
+    """\
+    from metaflow import FlowSpec, step, card, current
+    from metaflow_test import assert_equals, try_to_get_card
+    class CardFlow(FlowSpec):
+        @card(type="blank", id="notes")
+        @step
+        def start(self):
+            from grange.cards import Markdown
+            current.card["notes"].append(Markdown("hello from the card"))
+            current.card["notes"].refresh()
+            assert_equals("notes", try_to_get_card(id="notes", timeout=30).id)
+            self.next(self.end)
+        @step
+        def end(self):
+            pass
+    if __name__ == '__main__':
+        CardFlow()
+    """
+)
+
+CARD_CHECK = textwrap.dedent(
+    """\
+    import sys
+    from metaflow_test import assert_equals, new_checker
+    def check_results(flow, checker):
+        task = "1"
+        listed = checker.list_cards("start", task)
+        assert_equals(["notes"], [c["id"] for c in listed["cards"]])
+        assert_equals("blank", listed["cards"][0]["type"])
+        checker.assert_card("start", task, "blank", "hello from the card", exact_match=False)
+        assert_equals(None, checker.list_cards("end", "2"))
+        if type(checker).__name__ == "MetadataCheck":
+            present, data = checker.get_card_data("start", task, "blank", card_id="notes")
+            assert_equals(True, present)
+            assert_equals("blank", data["type"])
+    if __name__ == '__main__':
+        from test_flow import CardFlow
+        flow = CardFlow(use_cli=False)
+        check_results(flow, new_checker(flow))
+    """
+)
+
+
+def test_checkers_read_cards_through_grange() -> None:
+    case = {**_case(CARD_FLOW, CARD_CHECK), "flow_name": "CardFlow", "graph": "linear"}
+    result = run_case(case, CONTEXT, NAMES, timeout=300)
+    assert result.passed, result.output
 
 
 def test_run_case_reports_a_failed_check() -> None:

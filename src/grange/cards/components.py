@@ -56,6 +56,18 @@ class CardComponent:
     def render(self) -> dict[str, Any]:
         raise NotImplementedError(f"{type(self).__name__}.render() is not implemented")
 
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Change what the component shows; a component that cannot be updated raises.
+
+        As Metaflow's base class: ``NotImplementedError`` (naming the component)
+        for components without an ``update`` of their own (``PythonCode``,
+        ``Error``, ...), not an ``AttributeError``.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot be updated: it has no update(); replace the "
+            "component instead (current.card.clear(), then append a new one)"
+        )
+
     def _dict(self, **fields: Any) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
         if self.component_id is not None:

@@ -51,7 +51,15 @@ MODULE_NAMES: dict[tuple[str, str], tuple[str, str]] = {
         "metaflow_test.stand_ins",
         "ExternalCommandFailed",
     ),
+    ("metaflow.cards", "get_cards"): ("grange.cards", "get_cards"),
+    ("metaflow.plugins.cards.card_client", "Card"): ("grange.client.cards", "Card"),
 }
+
+#: The card types grange has; any other ``@card(type=...)`` is a custom card type
+#: (a ``MetaflowCard`` subclass or a card extension), which grange does not support.
+CARD_TYPES = frozenset({"default", "blank"})
+_CARD_TYPE = re.compile(r"""\bcard\(\s*type\s*=\s*["']([A-Za-z0-9_]+)["']""")
+CUSTOM_CARDS = "custom card types"
 
 #: Qualified exception names compared by checks: Metaflow's -> grange's.
 QUALIFIED_NAMES: dict[str, str] = {
@@ -81,6 +89,8 @@ FEATURES: dict[str, str] = {
     "card": "cards",
     "metaflow.cards": "cards",
     "metaflow.plugins.cards": "cards",
+    # Metaflow's test card types and components (TestStringComponent, ...).
+    "metaflow.plugins.cards.card_modules.test_cards": CUSTOM_CARDS,
     "project": "@project",
     "parallel": "@parallel",
     "Config": "Config",
@@ -107,7 +117,11 @@ class Adapted:
         out: list[str] = []
         for name in self.missing:
             feature = FEATURES.get(name) or FEATURES.get(name.rsplit(".", 1)[0]) or EXTENSIONS
-            if name.startswith("metaflow.plugins.cards") or name.startswith("metaflow.cards"):
+            if name.startswith("card-type:"):
+                feature = CUSTOM_CARDS
+            elif feature == EXTENSIONS and (
+                name.startswith("metaflow.plugins.cards") or name.startswith("metaflow.cards")
+            ):
                 feature = "cards"
             if feature not in out:
                 out.append(feature)
@@ -195,8 +209,16 @@ def swap_private_attributes(code: str) -> str:
 
 
 def adapt_flow(code: str, grange_names: frozenset[str]) -> Adapted:
-    """The generated flow file, for grange."""
-    return swap_imports(swap_names(swap_private_attributes(code)), grange_names)
+    """The generated flow file, for grange.
+
+    A ``@card(type=...)`` of a type grange lacks is recorded as missing
+    (``card-type:NAME``, the feature :data:`CUSTOM_CARDS`), first, so that a
+    flow that also imports Metaflow's test card components counts under it.
+    """
+    adapted = swap_imports(swap_names(swap_private_attributes(code)), grange_names)
+    custom = sorted({t for t in _CARD_TYPE.findall(code) if t not in CARD_TYPES})
+    adapted.missing[:0] = [f"card-type:{t}" for t in custom]
+    return adapted
 
 
 def adapt_check(code: str, grange_names: frozenset[str]) -> Adapted:

@@ -23,6 +23,7 @@ from mfcompat.runner import Result
 
 #: A combination needing several missing features counts under the first of these.
 FEATURE_ORDER = [
+    "custom card types",
     "cards",
     "Config",
     "@project",

@@ -26,8 +26,29 @@ def test_vendored_vega_is_shipped_with_its_licences() -> None:
         "vega.LICENSE",
         "vega-lite.LICENSE",
         "VERSIONS.txt",
+        "THIRD-PARTY-NOTICES",
     ):
         assert (static / name).is_file(), name
+    # The builds bundle d3 modules (ISC) and others: each is named with its licence text.
+    notices = (static / "THIRD-PARTY-NOTICES").read_text(encoding="utf-8")
+    versions = dict(line.split() for line in (static / "VERSIONS.txt").read_text().splitlines())
+    for package in (
+        f"vega {versions['vega']} (BSD-3-Clause)",
+        f"vega-lite {versions['vega-lite']} (BSD-3-Clause)",
+        "d3-array ",
+        "d3-scale ",
+        "d3-shape ",
+        "d3-geo ",
+        "d3-format ",
+        "d3-time-format ",
+        "internmap ",
+        "delaunator ",
+        "robust-predicates ",
+        "topojson-client ",
+    ):
+        assert f"\n{package}" in notices, package
+    assert "ISC License" in notices or "Permission to use, copy, modify" in notices
+    assert "\nyargs " not in notices  # the command-line tools' dependencies are not bundled
     script = charts.vega_script()
     assert "</script" not in script.lower() and len(script) > 500_000
 

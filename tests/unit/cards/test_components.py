@@ -372,3 +372,11 @@ def test_every_component_renders_json() -> None:
     ]
     for comp in comps:
         json.dumps(render_component(comp))
+
+
+def test_components_without_update_raise_not_implemented_naming_them() -> None:
+    from grange.cards import Error, PythonCode
+
+    for component in (PythonCode(code_string="x = 1"), Error(ValueError("boom"))):
+        with pytest.raises(NotImplementedError, match=type(component).__name__):
+            component.update("new")

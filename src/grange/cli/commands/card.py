@@ -144,6 +144,8 @@ def list_cards(
         c for task in tasks for c in _cards_of(task, card_id, card_type, card_hash, follow_resumed)
     ]
     if not found:
+        if not follow_resumed:
+            _raise_if_cloned(flow, tasks, f"card list {pathspec or ''}".rstrip())
         raise _no_cards(where, card_id, card_type, card_hash)
     if as_json:
         click.echo(json.dumps([_as_dict(c) for c in found], indent=2))
@@ -239,6 +241,8 @@ def _one_card(
         )
     found = _cards_of(task, card_id, card_type, card_hash, follow_resumed)
     if not found:
+        if not follow_resumed:
+            _raise_if_cloned(flow, [task], f"card {verb} {pathspec}")
         raise _no_cards(task.pathspec, card_id, card_type, card_hash, task=task)
     if len(found) > 1:
         listing = "; ".join(
@@ -263,6 +267,20 @@ def _one_card(
             "index in Python: get_cards(...)[INDEX]",
         )
     return found[0]
+
+
+def _raise_if_cloned(flow: FlowContext, tasks: list[Task], command: str) -> None:
+    """With --no-follow-resumed, a task resume cloned has no cards of its own: say so."""
+    for task in tasks:
+        origin = task._ran_as()
+        if origin.pathspec != task.pathspec:
+            raise ObjectNotFound(
+                f"{task.pathspec} has no cards of its own: resume cloned it from "
+                f"{origin.pathspec} (the origin run, where it ran), and its cards are there",
+                pathspec=task.pathspec,
+                fix=f"read them with --follow-resumed (the default): "
+                f"{flow.command_line(command)} --follow-resumed",
+            )
 
 
 def _no_cards(

@@ -31,7 +31,11 @@ class AssertLogFailed(Exception):
 
 
 class MissingFeature(Exception):
-    """The check needs a grange feature that does not exist yet (cards)."""
+    """The check needs a grange feature that does not exist yet."""
+
+
+class AssertCardFailed(Exception):
+    pass
 
 
 class ResumeFromHere(Exception):
@@ -93,7 +97,24 @@ def origin_run_id_for_resume() -> str | None:
 
 
 def try_to_get_card(id: Any = None, timeout: int = 60) -> Any:
-    raise MissingFeature("cards: grange has no @card yet")
+    """The first card of the running task (with ``id``), once it exists; None after ``timeout`` s.
+
+    As Metaflow's helper: a step that refreshes its card reads it back through
+    the client, which may see it only after the first refresh is written.
+    """
+    import time
+
+    from grange import current
+    from grange.cards import get_cards
+
+    deadline = time.monotonic() + timeout
+    while True:
+        cards = get_cards(current.pathspec, id=id)
+        if len(cards):
+            return cards[0]
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(1)
 
 
 def new_checker(flow: Any) -> Any:
@@ -107,6 +128,7 @@ def new_checker(flow: Any) -> Any:
 
 __all__ = [
     "AssertArtifactFailed",
+    "AssertCardFailed",
     "AssertLogFailed",
     "ExpectationFailed",
     "MissingFeature",

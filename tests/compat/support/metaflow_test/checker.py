@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from metaflow_test import AssertArtifactFailed, MissingFeature, truncate
+from metaflow_test import AssertArtifactFailed, AssertCardFailed, truncate
 
 
 class Checker:
@@ -54,8 +54,33 @@ class Checker:
                     )
         return True
 
-    # Cards are a feature of a later issue.
-    def _no_cards(self, *args: Any, **kwargs: Any) -> Any:
-        raise MissingFeature("cards: grange has no @card yet")
+    def card_page(
+        self,
+        step: str,
+        task: str,
+        card_type: str,
+        card_hash: str | None = None,
+        card_id: str | None = None,
+    ) -> str | None:
+        """The page of the matching card, or None when the task has none."""
+        raise NotImplementedError
 
-    assert_card = get_card = get_card_data = list_cards = _no_cards
+    def assert_card(
+        self,
+        step: str,
+        task: str,
+        card_type: str,
+        value: Any,
+        card_hash: str | None = None,
+        card_id: str | None = None,
+        exact_match: bool = True,
+    ) -> bool:
+        page = self.card_page(step, task, card_type, card_hash=card_hash, card_id=card_id)
+        if (exact_match and page != value) or (
+            not exact_match and (page is None or value not in page)
+        ):
+            raise AssertCardFailed(
+                f"Task '{self.run_id}/{step}/{task}' expected {card_type} card with content "
+                f"{truncate(value)!r} but got {truncate(page)!r}"
+            )
+        return True

@@ -5,11 +5,14 @@ as Metaflow's does, but ``--include NAME`` of an artifact that no task has is
 an error (Metaflow writes tasks without the name), so that case is read from a
 dump of every artifact; ``tag list`` prints ``user tags: a, b`` and
 ``system tags: ...`` lines (``-`` for none), which are parsed here instead
-of Metaflow's ``--flat`` list on stderr.
+of Metaflow's ``--flat`` list on stderr. Cards are read with ``card list
+--as-json`` (a list of cards, turned into Metaflow's ``{pathspec, cards}``)
+and ``card get``; "has no card" in the error is a task without that card.
 """
 
 from __future__ import annotations
 
+import json
 import pickle
 import subprocess
 import sys
@@ -108,3 +111,57 @@ class CliCheck(Checker):
         for tag in tags_to_add:
             cmd += ["--add", tag]
         self.run_cli(cmd)
+
+    # -- cards ----------------------------------------------------------------------------
+
+    def _card_cli(self, args: list[str]) -> str | None:
+        """What ``card ...`` printed, or None when the task has no such card."""
+        try:
+            return self.run_cli(["card", *args]).stdout.decode("utf-8")
+        except CliFailed as err:
+            if b"has no card" in (err.stderr or b""):
+                return None
+            raise
+
+    def list_cards(self, step: str, task: str, card_type: str | None = None) -> Any:
+        pathspec = f"{self.run_id}/{step}/{task}"
+        args = ["list", pathspec, "--as-json"] + (["--type", card_type] if card_type else [])
+        printed = self._card_cli(args)
+        if printed is None:
+            return None
+        cards = json.loads(printed)
+        return {
+            "pathspec": cards[0]["pathspec"] if cards else pathspec,
+            "cards": [
+                {
+                    "hash": c["hash"],
+                    "id": c["id"],
+                    "type": c["type"],
+                    "filename": c["path"].split("/")[-1],
+                }
+                for c in cards
+            ],
+        }
+
+    def card_page(
+        self,
+        step: str,
+        task: str,
+        card_type: str,
+        card_hash: str | None = None,
+        card_id: str | None = None,
+    ) -> str | None:
+        with tempfile.NamedTemporaryFile(dir=".", suffix=".html") as tmp:
+            args = ["get", f"{self.run_id}/{step}/{task}", tmp.name, "--type", card_type]
+            args += ["--hash", card_hash] if card_hash else []
+            args += ["--id", card_id] if card_id else []
+            if self._card_cli(args) is None:
+                return None
+            with open(tmp.name, encoding="utf-8") as f:
+                return f.read()
+
+    def get_card_data(
+        self, step: str, task: str, card_type: str, card_id: str | None = None
+    ) -> tuple[bool, Any]:
+        # The CLI has no verb for a card's live data; Metaflow's CliCheck has none either.
+        raise NotImplementedError("get_card_data is checked through the client only")

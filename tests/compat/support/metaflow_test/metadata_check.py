@@ -77,3 +77,47 @@ class MetadataCheck(Checker):
 
     def replace_tags(self, tags_to_remove: list[str], tags_to_add: list[str]) -> Any:
         return self.run.replace_tags(tags_to_remove, tags_to_add)
+
+    # -- cards ----------------------------------------------------------------------------
+
+    def get_card(
+        self, step: str, task: str, card_type: str | None, card_id: str | None = None
+    ) -> Any:
+        from grange.cards import get_cards
+
+        return get_cards(self.run[step][task], type=card_type, id=card_id)
+
+    def list_cards(self, step: str, task: str, card_type: str | None = None) -> Any:
+        cards = self.get_card(step, task, card_type)
+        if not len(cards):
+            return None
+        return {
+            "pathspec": self.run[step][task].pathspec,
+            "cards": [
+                {"hash": c.hash, "id": c.id, "type": c.type, "filename": c.path.split("/")[-1]}
+                for c in cards
+            ],
+        }
+
+    def card_page(
+        self,
+        step: str,
+        task: str,
+        card_type: str,
+        card_hash: str | None = None,
+        card_id: str | None = None,
+    ) -> str | None:
+        cards = [
+            c
+            for c in self.get_card(step, task, card_type, card_id=card_id)
+            if card_hash is None or card_hash in (c.hash or "")
+        ]
+        return cards[0].get() if cards else None
+
+    def get_card_data(
+        self, step: str, task: str, card_type: str, card_id: str | None = None
+    ) -> tuple[bool, Any]:
+        cards = self.get_card(step, task, card_type, card_id=card_id)
+        if not len(cards):
+            return False, None
+        return True, cards[0].get_data()
