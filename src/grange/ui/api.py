@@ -5,7 +5,9 @@ served with a sandboxing Content-Security-Policy (:data:`~grange.ui.app.CARD_CSP
 an opaque origin, scripts inline only, no network) and shown in
 ``<iframe sandbox="allow-scripts">``. A download serves the artifact's stored
 bytes as they are (grange's serialized form, ``application/octet-stream``):
-the server never unpickles a value to send it.
+the server never unpickles a value to send it. A preview reconstructs only
+an allow-list of plain types (:mod:`grange.ui.safe_load`): the UI never runs
+code from the store.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
 
 PREVIEW_MAX = 64 * 1024 * 1024  # bytes: a larger artifact is described, not loaded
 LOG_MAX = 1024 * 1024
+NO_PREVIEW = (
+    "no preview in the UI for {type} (the UI never runs code from the store); "
+    "download it or read it with the client"
+)
 
 
 def routes(state: UiState, page: Callable[..., Any]) -> list[Route]:
@@ -51,6 +57,8 @@ def guarded(state: UiState, handler: Callable[..., Any]) -> Callable[[Request], 
         try:
             response: Response = await handler(state, request)
             return response
+        except names.BadQuery as err:
+            return JSONResponse({"error": err.message}, 400)
         except (names.BadName, ObjectNotFound) as err:
             return JSONResponse({"error": err.message}, 404)
         except GrangeError as err:
@@ -126,6 +134,9 @@ async def preview(state: UiState, request: Request) -> Response:
     name = names.artifact(request.path_params["name"])
 
     def read() -> str:
+        from grange.client.listing import artifact_chunks
+        from grange.ui.safe_load import NotPreviewable, load_for_preview
+
         found = views.task(state.stores, flow, run_id, step, task_id, attempt)
         rows = found._artifact_rows()
         if name not in rows:
@@ -133,13 +144,22 @@ async def preview(state: UiState, request: Request) -> Response:
         row = rows[name]
         if row.size > PREVIEW_MAX:
             return preview_page(name, row.type, row.size, None, loaded=False)
-        return preview_page(name, row.type, row.size, found[name].data, loaded=True)
+        _, chunks = artifact_chunks(state.stores, flow, row.key)
+        try:
+            value = load_for_preview(b"".join(chunks), PREVIEW_MAX)
+        except NotPreviewable as err:
+            if str(err).startswith("too large"):
+                return preview_page(name, row.type, row.size, None, loaded=False)
+            return _message_page(NO_PREVIEW.format(type=row.type))
+        except Exception:  # an allowed type given odd arguments: still nothing run
+            return _message_page(NO_PREVIEW.format(type=row.type))
+        return preview_page(name, row.type, row.size, value, loaded=True)
 
     try:
         return sandboxed(await threaded(read))
     except ObjectNotFound:
         raise
-    except GrangeError as err:  # a damaged blob, an artifact that cannot be unpickled here
+    except GrangeError as err:  # a damaged blob
         return sandboxed(_message_page(f"No preview: {err.message}"), 500)
 
 
@@ -219,7 +239,10 @@ async def api_runs(state: UiState, request: Request) -> Response:
     from grange.ui.app import threaded
 
     flow = names.flow(request.path_params["flow"])
-    chosen = views.RunFilter.of(request.query_params)
+    try:
+        chosen = views.RunFilter.of(request.query_params)
+    except names.BadName as err:  # a filter, not an address: 400
+        raise names.BadQuery(err.message) from err
     await threaded(views.require_flow, state.stores, flow)
     data = await threaded(views.runs_page, state.stores, flow, chosen)
     data.pop("filter")

@@ -94,6 +94,8 @@ def make_app(stores: Stores, settings: UiSettings) -> Guard:
         async def endpoint(request: Request) -> Response:
             try:
                 return await handler(state, request)
+            except names.BadQuery as err:
+                return state.render("error.html", 400, **_error(err, "Bad request"))
             except names.BadName as err:
                 return state.render("error.html", 404, **_error(err, "Not found"))
             except ObjectNotFound as err:
