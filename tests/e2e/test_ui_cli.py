@@ -82,3 +82,32 @@ def test_run_ui_prints_the_run_page_and_starts_a_ui(tmp_path: Path) -> None:
         assert 'data-testid="run-status">succeeded' in httpx.get(page).text
     finally:
         os.kill(int(started.group(1)), signal.SIGTERM)
+
+
+def test_the_ui_run_ui_started_outlives_the_run(tmp_path: Path) -> None:
+    """The runtime adopts and ends orphans of what it started: the UI must not be one."""
+    root = tmp_path / ".grange"
+    port = free_port()
+    release = tmp_path / "release"
+    env = clean_env(
+        HOME=str(tmp_path), GRANGE_DATASTORE_ROOT=str(root), GRANGE_USER="ada",
+        GRANGE_UI_PORT=str(port), GRANGE_UI_NO_BROWSER="1", UI_RELEASE=str(release),
+    )  # fmt: skip
+    flow = FLOWS / "ui" / "waiting_flow.py"
+    command = [sys.executable, str(flow), "run", "--ui"]
+    run = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    assert run.stderr is not None
+    lines: list[str] = []
+    while "started grange ui" not in "".join(lines):  # the opener is gone from now on
+        lines.append(run.stderr.readline())
+        assert lines[-1], "".join(lines)
+    pid = int(re.search(r"pid (\d+)", "".join(lines)).group(1))  # type: ignore[union-attr]
+    try:
+        release.touch()
+        run.stderr.read()
+        assert run.wait() == 0
+        page = httpx.get(f"http://127.0.0.1:{port}/flows/UiWaitingFlow/runs/1")
+        assert 'data-testid="run-status">succeeded' in page.text
+    finally:
+        run.stderr.close()
+        os.kill(pid, signal.SIGTERM)

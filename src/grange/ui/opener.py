@@ -8,7 +8,8 @@ in the runtime's process would be copied into its forked workers), which
 2. asks ``GET /api/info`` of the UI at the profile's address (``[ui]`` host
    and port, 127.0.0.1:8323 by default); if none answers, starts ``grange ui``
    for the same store in the background (it keeps serving after the run; its
-   pid and log file are printed: stop it with ``kill PID``);
+   pid and log file are printed: stop it with ``kill PID``); this process then
+   stays until the run command ends, so that the UI outlives the run;
 3. prints the run's address on stderr and opens it with :mod:`webbrowser`
    (the token, if one is set, is passed once in the address and then kept
    by the browser as a cookie).
@@ -138,15 +139,33 @@ def main(argv: list[str] | None = None) -> int:
         target.unlink(missing_ok=True)
     token = os.environ.get("GRANGE_UI_TOKEN")
     base = args.url.rstrip("/")
+    started = False
     if not _answers(base, token):
         said = _start_ui(base, args.store_args)
         if said:
             print(f"grange: {said}", file=sys.stderr, flush=True)
+            started = said.startswith("started")
     page = f"{base}/flows/{args.flow}/runs/{run_id}"
     print(f"grange: the run's page: {page}", file=sys.stderr, flush=True)
     if not args.no_browser and not os.environ.get("GRANGE_UI_NO_BROWSER"):
         webbrowser.open(page + (f"?token={token}" if token else ""))
+    if started:
+        _outlive(args.parent)
     return 0
+
+
+def _outlive(parent: int) -> None:
+    """Stay until the run command ends: the runtime is the subreaper of what it
+    started (grange.runtime.processes), so a UI orphaned while it runs would be
+    adopted and ended with the run's leftovers. Once the run command is gone, this
+    process ends and the UI, in its own session, is adopted by init and keeps
+    serving. Our stderr is closed first: the run command's caller sees its end."""
+    sys.stderr.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    while os.getppid() == parent:
+        time.sleep(0.2)
 
 
 if __name__ == "__main__":
