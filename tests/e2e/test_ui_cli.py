@@ -111,3 +111,39 @@ def test_the_ui_run_ui_started_outlives_the_run(tmp_path: Path) -> None:
     finally:
         run.stderr.close()
         os.kill(pid, signal.SIGTERM)
+
+
+def test_run_ui_sends_nothing_to_a_server_of_another_store(tmp_path: Path) -> None:
+    """A server on the port that does not prove it serves this store gets no token."""
+    import http.server
+    import threading
+
+    seen: list[str] = []
+
+    class Other(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization") or "")
+            body = b'{"grange": "0", "fingerprint": "another store"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Other)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = clean_env(
+            HOME=str(tmp_path), GRANGE_DATASTORE_ROOT=str(tmp_path / ".grange"),
+            GRANGE_USER="ada", GRANGE_UI_PORT=str(server.server_address[1]),
+            GRANGE_UI_NO_BROWSER="1", GRANGE_UI_TOKEN="a-token-long-enough-for-the-rule",
+        )  # fmt: skip
+        done = python(FLOW, "run", "--ui", cwd=FLOW.parent, env=env)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "is not a grange ui of this run's store" in done.stderr, done.stderr
+    assert "GRANGE_UI_PORT" in done.stderr and "started grange ui" not in done.stderr
+    assert seen and not any(seen), seen

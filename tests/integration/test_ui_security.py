@@ -203,3 +203,14 @@ def test_a_wrong_bearer_with_a_good_cookie_still_needs_the_csrf_field(stores: St
         junk = {"Authorization": "Bearer junk"}
         refused = client.post(f"{run}/tags", data={"action": "add", "tag": "x"}, headers=junk)
         assert refused.status_code == 403
+
+
+def test_info_tells_the_store_apart_without_the_token(stores: Stores, tmp_path: Path) -> None:
+    with ui_server(stores, token=TOKEN) as ui, browser(ui) as client:
+        anonymous = client.get("/api/info").json()
+        assert set(anonymous) == {"grange", "fingerprint"}
+        assert TOKEN not in client.get("/api/info").text
+        full = client.get("/api/info", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+        assert full["fingerprint"] == anonymous["fingerprint"] and "store" in full
+    with ui_server(stores_at(tmp_path / ".grange")) as other, browser(other) as client:
+        assert client.get("/api/info").json()["fingerprint"] != anonymous["fingerprint"]

@@ -270,16 +270,23 @@ async def api_run(state: UiState, request: Request) -> Response:
 
 
 async def info(state: UiState, request: Request) -> Response:
+    """The version and the store's fingerprint (answered without the token:
+    :mod:`grange.ui.fingerprint`); with the token, also where the store is."""
     from starlette.responses import JSONResponse
 
     from grange._version import __version__
     from grange.metastore.urls import mask_url
+    from grange.ui.fingerprint import store_fingerprint
 
-    return JSONResponse(
-        {
-            "grange": __version__,
-            "store": mask_url(state.stores.describe()),
+    stores = state.stores
+    answer: dict[str, Any] = {
+        "grange": __version__,
+        "fingerprint": store_fingerprint(stores.root, stores.url),
+    }
+    if request.scope.get("state", {}).get("authorized", True):
+        answer |= {
+            "store": mask_url(stores.describe()),
             "writes": state.settings.writes,
             "streams": state.streams,
         }
-    )
+    return JSONResponse(answer)

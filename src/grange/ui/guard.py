@@ -9,7 +9,9 @@
 - **Token**: when one is set, every request carries it: ``Authorization:
   Bearer T``, the ``grange_ui_token`` cookie, or ``?token=T`` once (answered
   with the cookie, ``HttpOnly; SameSite=Strict``, and, for a page, a redirect
-  to the same address without the token). Compared in constant time.
+  to the same address without the token). Compared in constant time. Only
+  ``GET /api/info`` answers without it, with the version and the store's
+  fingerprint alone (:mod:`grange.ui.fingerprint`).
 - **Writes** (POST): only when the settings allow them (``[ui] allow_writes``
   and a token), and only from this origin (the ``Origin`` header, when sent,
   must be this server's; the form's CSRF field must match, see :func:`csrf_token`).
@@ -89,6 +91,8 @@ class Guard:
                     where = same_origin_path(scope["path"]) + (f"?{rest}" if rest else "")
                     await _redirect(send, where, self._cookie(token))
                     return
+            elif scope["path"] == "/api/info" and scope["method"] == "GET":
+                scope.setdefault("state", {})["authorized"] = self._authorized(headers, token)
             elif not self._authorized(headers, token):
                 await _plain(
                     send,
