@@ -218,7 +218,7 @@ async def logs(state: UiState, request: Request) -> Response:
             "start": got.start,
             "length": len(got.data),
             "size": got.size,
-            "text": got.data.decode("utf-8", "replace"),
+            "text": views.log_text(got.data),
             "source": got.source,
         }
     )

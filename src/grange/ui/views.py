@@ -9,6 +9,7 @@ run of the store, and filters by namespace only when asked to.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,15 @@ def duration(start: float | None, end: float | None, *, running: bool = False) -
     minutes, sec = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{sec:02d}s"
+
+
+_ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def log_text(data: bytes) -> str:
+    """Log bytes as shown: UTF-8 (replacing what is not), terminal escape codes
+    (colours, cursor moves, titles) removed. A download keeps the bytes."""
+    return _ANSI.sub("", data.decode("utf-8", "replace"))
 
 
 def when(stamp: float | None) -> str:
