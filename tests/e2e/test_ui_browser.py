@@ -264,12 +264,6 @@ def test_a_card_file_renders_alone_with_the_network_off(
         context.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="grange ui (as merged in dfb94f6): a page's event stream takes its first read as the "
-    "state the page shows, so a change made between the page's render and that read is "
-    "never shown (the page reads 'running' for ever); remove this mark with the fix",
-)
 def test_a_change_made_before_the_page_listens_is_shown(
     ui: UiServer, store: Store, page: Any, tmp_path: Path
 ) -> None:

@@ -122,7 +122,7 @@ class Guard:
 
     def _refused(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
         host = headers.get("host", "")
-        if self.settings.loopback and not self._loopback_host(host):
+        if self.settings.loopback and not (self._loopback_host(host) or self._named(host)):
             return 400, f"unexpected Host header {host[:100]!r}: open grange ui by its address"
         raw = scope.get("raw_path") or scope["path"].encode()
         if _BAD_RAW.search(raw) or "\x00" in scope["path"] or "/../" in scope["path"] + "/":
@@ -139,7 +139,12 @@ class Guard:
                     "with allow_writes = true in the profile's [ui] table and a token"
                 )
             origin = headers.get("origin")
-            if origin is not None and origin.split("://", 1)[-1] != host:
+            public = self.settings.public_origin
+            if (
+                origin is not None
+                and origin.split("://", 1)[-1] != host
+                and origin.lower() != public
+            ):
                 return 403, "a write must come from a page of this grange ui"
         return None
 
@@ -150,6 +155,16 @@ class Guard:
         if path.startswith("/cards/"):
             return True
         return path.startswith("/preview/") and headers.get("sec-fetch-site") == "same-origin"
+
+    def _named(self, host: str) -> bool:
+        """``[ui] allowed_hosts`` (with or without a port) and public_url's host."""
+        host = host.lower()
+        names = set(self.settings.allowed_hosts)
+        public = self.settings.public_origin
+        if public is not None:
+            names.add(public.split("://", 1)[1])
+        bare = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        return bool(host) and (host in names or bare in names)
 
     def _loopback_host(self, host: str) -> bool:
         name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
