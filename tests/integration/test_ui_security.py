@@ -214,3 +214,22 @@ def test_info_tells_the_store_apart_without_the_token(stores: Stores, tmp_path: 
         assert full["fingerprint"] == anonymous["fingerprint"] and "store" in full
     with ui_server(stores_at(tmp_path / ".grange")) as other, browser(other) as client:
         assert client.get("/api/info").json()["fingerprint"] != anonymous["fingerprint"]
+
+
+def test_an_artifact_whose_name_is_no_identifier_has_working_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import html
+
+    monkeypatch.setenv("UI_MARKER", str(tmp_path / "ran"))
+    root = tmp_path / ".grange"
+    run_flow(UI_FLOWS / "pickled_flow.py", root=root, user="ada")
+    with ui_server(stores_at(root)) as ui, browser(ui) as client:
+        page = client.get("/flows/UiPickledFlow/runs/1/steps/start/tasks/1").text
+        links = re.findall(r'href="(/download/[^"]+)"', page)
+        odd = [html.unescape(link) for link in links if "/-?" in link]
+        assert len(odd) == 1, links
+        assert client.get(odd[0]).status_code == 200
+        preview = client.get(odd[0].replace("/download/", "/preview/", 1))
+        assert preview.status_code == 200 and "2" in preview.text
+        assert client.get("/download/UiPickledFlow/1/start/1/-?name=nope").status_code == 404

@@ -78,6 +78,19 @@ def task_of(request: Request) -> tuple[str, str, str, str, int | None]:
     )
 
 
+def artifact_name(request: Request) -> str:
+    """The artifact's name: in the path when it is an identifier, else ``-`` in the
+    path and the name in ``?name=`` (``setattr(self, "a/b", 1)`` makes such names).
+    Only looked up among the task's artifacts: it never names a path."""
+    given = request.path_params["name"]
+    if given != "-":
+        return names.artifact(given)
+    value = request.query_params.get("name", "")
+    if not value or len(value) > 200 or not value.isprintable():
+        raise names.BadQuery(f"artifact name {value[:40]!r} is not a name")
+    return value
+
+
 def sandboxed(html: str, status: int = 200) -> Response:
     from starlette.responses import HTMLResponse
 
@@ -131,7 +144,7 @@ async def preview(state: UiState, request: Request) -> Response:
     from grange.ui.preview import preview_page
 
     flow, run_id, step, task_id, attempt = task_of(request)
-    name = names.artifact(request.path_params["name"])
+    name = artifact_name(request)
 
     def read() -> str:
         from grange.client.listing import artifact_chunks
@@ -170,7 +183,7 @@ async def download(state: UiState, request: Request) -> Response:
     from grange.ui.app import threaded
 
     flow, run_id, step, task_id, attempt = task_of(request)
-    name = names.artifact(request.path_params["name"])
+    name = artifact_name(request)
 
     def read() -> tuple[int, Any]:
         found = views.task(state.stores, flow, run_id, step, task_id, attempt)
@@ -180,7 +193,8 @@ async def download(state: UiState, request: Request) -> Response:
         return artifact_chunks(state.stores, flow, rows[name].key)
 
     size, chunks = await threaded(read)
-    filename = f"{flow}-{run_id}-{step}-{task_id}-{name}.grange"
+    safe = name if name.isidentifier() and name.isascii() else "artifact"
+    filename = f"{flow}-{run_id}-{step}-{task_id}-{safe}.grange"
     return StreamingResponse(
         chunks,
         media_type="application/octet-stream",
