@@ -237,10 +237,11 @@ def run_page(stores: Stores, flow: str, run_id: str, base: str) -> dict[str, Any
     if not recorded:
         graph = graph_of_steps(flow, [s.name for s in steps if not s.name.startswith("_")])
     assert isinstance(graph, dict)
+    # a step without tasks: to come while the run runs; never run once it has ended
+    # (a switch branch not taken, the steps after a failure)
+    idle = "pending" if row.status == "running" else "not run"
     for name in graph.get("steps", {}):
-        states.setdefault(
-            name, {"status": "pending", "done": 0, "running": 0, "failed": 0, "total": 0}
-        )
+        states.setdefault(name, {"status": idle, "done": 0, "running": 0, "failed": 0, "total": 0})
     links = {s.name: f"{base}/steps/{s.name}" for s in steps}
     visible = [s for s in steps if not s.name.startswith("_")]
     trigger = None
