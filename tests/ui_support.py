@@ -43,6 +43,20 @@ def browser(ui: RunningUi, **kwargs: Any) -> Iterator[httpx.Client]:
         yield client
 
 
+def raw_head(port: int, target: bytes) -> tuple[int, bytes]:
+    """Send ``GET target`` byte for byte; the status and the raw response head."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        host = f"127.0.0.1:{port}".encode()
+        sock.sendall(
+            b"GET " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n"
+        )
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head = data.partition(b"\r\n\r\n")[0] + b"\r\n"
+    return int(head.split(b" ", 2)[1]), head
+
+
 def raw_get(port: int, target: bytes, host: bytes | None = None) -> tuple[int, bytes]:
     """Send ``GET target`` byte for byte (no client normalizes it); the status and body."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:

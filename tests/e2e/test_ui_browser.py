@@ -240,6 +240,38 @@ def test_a_card_renders_inline_in_a_sandboxed_frame(
     assert "content-security-policy" in response.headers
 
 
+def test_a_card_cannot_make_the_ui_preview_or_download(
+    ui: UiServer, store: Store, card_run: str, page: Any
+) -> None:
+    """A card that navigates its own frame to the UI's other routes is refused
+    (Sec-Fetch-Dest: iframe, from an opaque origin): the frame shows Chromium's
+    error page, never the preview or the bytes; the page's own preview still works."""
+    page.goto(ui.url(f"/flows/UiChartCardFlow/runs/{card_run}"))
+    open_task(page, "start")
+    parts = page.url.split("?")[0].split("/")
+    step, task = parts[-3], parts[-1]
+    page.locator("[data-testid=artifact-row][data-artifact=sales] button.preview").click()
+    preview = page.locator("iframe[data-testid=preview-frame]")
+    wait_for(
+        lambda: "/preview/" in (preview.element_handle().content_frame().url or ""),
+        "the page's own preview",
+    )
+    assert "sales_total" in preview.element_handle().content_frame().content()
+    for route in ("preview", "download"):
+        target = f"/{route}/UiChartCardFlow/{card_run}/{step}/{task}/sales"
+        frame = page.locator("iframe[data-testid=card-frame]").first
+        frame.element_handle().content_frame().evaluate(f"() => {{ location.href = {target!r}; }}")
+
+        def moved(frame: Any = frame) -> bool:
+            return "/cards/" not in frame.element_handle().content_frame().url
+
+        wait_for(moved, f"the card's frame to leave for {route}")
+        landed = frame.element_handle().content_frame()
+        assert landed.url.startswith("chrome-error:"), landed.url
+        assert "sales_total" not in landed.content()
+        page.reload()
+
+
 def test_a_card_file_renders_alone_with_the_network_off(
     ui: UiServer, card_run: str, browser: Any
 ) -> None:
@@ -264,12 +296,6 @@ def test_a_card_file_renders_alone_with_the_network_off(
         context.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="grange ui (as merged in dfb94f6): a page's event stream takes its first read as the "
-    "state the page shows, so a change made between the page's render and that read is "
-    "never shown (the page reads 'running' for ever); remove this mark with the fix",
-)
 def test_a_change_made_before_the_page_listens_is_shown(
     ui: UiServer, store: Store, page: Any, tmp_path: Path
 ) -> None:

@@ -82,3 +82,68 @@ def test_run_ui_prints_the_run_page_and_starts_a_ui(tmp_path: Path) -> None:
         assert 'data-testid="run-status">succeeded' in httpx.get(page).text
     finally:
         os.kill(int(started.group(1)), signal.SIGTERM)
+
+
+def test_the_ui_run_ui_started_outlives_the_run(tmp_path: Path) -> None:
+    """The runtime adopts and ends orphans of what it started: the UI must not be one."""
+    root = tmp_path / ".grange"
+    port = free_port()
+    release = tmp_path / "release"
+    env = clean_env(
+        HOME=str(tmp_path), GRANGE_DATASTORE_ROOT=str(root), GRANGE_USER="ada",
+        GRANGE_UI_PORT=str(port), GRANGE_UI_NO_BROWSER="1", UI_RELEASE=str(release),
+    )  # fmt: skip
+    flow = FLOWS / "ui" / "waiting_flow.py"
+    command = [sys.executable, str(flow), "run", "--ui"]
+    run = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    assert run.stderr is not None
+    lines: list[str] = []
+    while "started grange ui" not in "".join(lines):  # the opener is gone from now on
+        lines.append(run.stderr.readline())
+        assert lines[-1], "".join(lines)
+    pid = int(re.search(r"pid (\d+)", "".join(lines)).group(1))  # type: ignore[union-attr]
+    try:
+        release.touch()
+        run.stderr.read()
+        assert run.wait() == 0
+        page = httpx.get(f"http://127.0.0.1:{port}/flows/UiWaitingFlow/runs/1")
+        assert 'data-testid="run-status">succeeded' in page.text
+    finally:
+        run.stderr.close()
+        os.kill(pid, signal.SIGTERM)
+
+
+def test_run_ui_sends_nothing_to_a_server_of_another_store(tmp_path: Path) -> None:
+    """A server on the port that does not prove it serves this store gets no token."""
+    import http.server
+    import threading
+
+    seen: list[str] = []
+
+    class Other(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization") or "")
+            body = b'{"grange": "0", "fingerprint": "another store"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Other)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = clean_env(
+            HOME=str(tmp_path), GRANGE_DATASTORE_ROOT=str(tmp_path / ".grange"),
+            GRANGE_USER="ada", GRANGE_UI_PORT=str(server.server_address[1]),
+            GRANGE_UI_NO_BROWSER="1", GRANGE_UI_TOKEN="a-token-long-enough-for-the-rule",
+        )  # fmt: skip
+        done = python(FLOW, "run", "--ui", cwd=FLOW.parent, env=env)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "is not a grange ui of this run's store" in done.stderr, done.stderr
+    assert "GRANGE_UI_PORT" in done.stderr and "started grange ui" not in done.stderr
+    assert seen and not any(seen), seen

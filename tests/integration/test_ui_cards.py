@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import grange
-from flow_runs import clean_env
+from flow_runs import clean_env, run_flow
 from ui_support import UI_FLOWS, browser, sse_events, stores_at, ui_server
 
 pytestmark = pytest.mark.skipif(not hasattr(grange, "card"), reason="@card is not there yet")
@@ -66,3 +66,16 @@ def test_cards_are_framed_sandboxed_and_refresh_live(tmp_path: Path) -> None:
         finish.touch()
         if process.returncode is None:
             process.communicate()
+
+
+def test_a_card_opens_on_its_own_with_its_sandbox(tmp_path: Path) -> None:
+
+    root = tmp_path / ".grange"
+    run_flow(UI_FLOWS / "cards.py", root=root, user="ada")
+    with ui_server(stores_at(root)) as ui, browser(ui) as client:
+        page = client.get("/flows/UiChartCardFlow/runs/1/steps/start/tasks/1").text
+        alone = re.search(r'data-testid="card-alone" href="([^"]+)"', page)
+        assert alone is not None
+        card = client.get(alone.group(1).replace("&amp;", "&"))
+        assert card.status_code == 200
+        assert card.headers["content-security-policy"].startswith("sandbox allow-scripts;")

@@ -140,3 +140,94 @@ def test_a_stream_ends_when_its_page_goes_away(tmp_path: Path) -> None:
         while ui.state.streams:  # each ends at its next tick once its client has gone
             threading.Event().wait(0.05)
         assert client.get("/api/info").json()["streams"] == 0
+
+
+def test_a_retry_streams_its_own_logs_from_its_first_byte(tmp_path: Path) -> None:
+    root = tmp_path / ".grange"
+    release = tmp_path / "release"
+    flow = UI_FLOWS / "retry_flow.py"
+    env = clean_env(GRANGE_DATASTORE_ROOT=str(root), GRANGE_USER="ada", UI_RELEASE=str(release))
+    run = subprocess.Popen(
+        [sys.executable, str(flow), "run"], cwd=flow.parent, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        waiting = Path(str(release) + ".waiting")
+        while not waiting.exists():
+            assert run.poll() is None, run.stdout.read() if run.stdout else ""
+            threading.Event().wait(0.05)
+        with ui_server(stores_at(root), sync_every=0.0) as ui, browser(ui) as client:
+            task = "flow=UiRetryFlow&run=1&step=start&task=1"
+            # a page that shows attempt 0, with 200 bytes of its stdout
+            stream = f"/api/stream?page=task&{task}&shown=0&stdout=200&stderr=0"
+            while "start" not in client.get("/api/flows/UiRetryFlow/runs/1").json()["steps"]:
+                threading.Event().wait(0.05)  # the task, in the index
+            events = sse_events(client, stream, "changed")
+            assert next(events) == {"digest": "", "attempt": 1, "logs": True}
+            events.close()
+            page = client.get("/flows/UiRetryFlow/runs/1/steps/start/tasks/1").text
+            assert "attempt 1 says hello" in page and "\x1b" not in page and "[31m" not in page
+            stream = f"/api/stream?page=task&{task}&shown=1&stdout=0&stderr=0"
+            logs = sse_events(client, stream, "log", on_open=release.touch)
+            text = ""
+            for event in logs:
+                if event["stream"] == "stdout":
+                    assert event["start"] == len(text.encode()) or text
+                    text += event["text"]
+                if "attempt 1 done" in text:
+                    break
+            logs.close()
+            assert text.startswith("attempt 1 says hello\n") and "attempt 0" not in text
+    finally:
+        release.touch()
+        run.wait()
+        if run.stdout is not None:
+            run.stdout.close()
+
+
+def test_streams_of_nothing_are_404_and_say_cache_control_once(tmp_path: Path) -> None:
+    root = tmp_path / ".grange"
+    release = tmp_path / "release"
+    release.touch()
+    run_flow(FLOW, root=root, user="ada", UI_RELEASE=str(release))
+    with ui_server(stores_at(root)) as ui, browser(ui) as client:
+        missing = client.get("/api/stream?page=run&flow=UiWaitingFlow&run=999")
+        assert missing.status_code == 404
+        task = "flow=UiWaitingFlow&run=1&step=start&task=999"
+        assert client.get(f"/api/stream?page=task&{task}").status_code == 404
+        with client.stream("GET", "/api/stream?page=run&flow=UiWaitingFlow&run=1") as live:
+            assert live.status_code == 200
+            assert len(live.headers.get_list("cache-control")) == 1
+
+
+def test_the_flows_stream_is_quiet_while_a_run_only_runs_longer(tmp_path: Path) -> None:
+    """Durations tick every second: they are not a change."""
+    from grange.ui import live, views
+    from grange.ui.app import UiState
+    from grange.ui.settings import UiSettings
+
+    root = tmp_path / ".grange"
+    release = tmp_path / "release"
+    started = _start(root, release)
+    try:
+        state = UiState(stores_at(root), UiSettings())
+
+        def running() -> bool:
+            from grange.client.sync import forget_synced
+
+            forget_synced(state.stores)
+            flows = views.flows_page(state.stores, None)["flows"]
+            return bool(flows) and flows[0]["last"]["status"] == "running"
+
+        while not running():
+            threading.Event().wait(0.1)
+        poll = live._poller(state, {"page": "flows"})
+        before, shown = poll.digest(), views.flows_page(state.stores, None)
+        threading.Event().wait(1.2)
+        assert views.flows_page(state.stores, None) != shown  # the duration ticked
+        assert poll.digest() == before
+    finally:
+        release.touch()
+        started.wait()
+        if started.stdout is not None:
+            started.stdout.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from grange.client.config import Stores
 from grange.exceptions import ConfigError
 from grange.ui.guard import COOKIE, csrf_token
 from grange.ui.settings import UiSettings, read_settings
-from ui_support import UI_FLOWS, browser, raw_get, stores_at, ui_server
+from ui_support import UI_FLOWS, browser, raw_get, raw_head, stores_at, ui_server
 
 TOKEN = "a-token-long-enough-for-the-rule"
 
@@ -137,3 +138,98 @@ def test_pages_and_cards_carry_their_security_headers(stores: Stores) -> None:
     assert card.headers["content-security-policy"].startswith("sandbox allow-scripts;")
     assert "default-src 'none'" in card.headers["content-security-policy"]
     assert card.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_preview_never_runs_code_from_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "ran"
+    monkeypatch.setenv("UI_MARKER", str(marker))
+    root = tmp_path / ".grange"
+    run_flow(UI_FLOWS / "pickled_flow.py", root=root, user="ada")
+    task = "UiPickledFlow/1/start/1"
+    with ui_server(stores_at(root)) as ui, browser(ui) as client:
+        evil = client.get(f"/preview/{task}/evil")
+        assert "no preview in the UI for" in evil.text and "never runs code" in evil.text
+        assert not marker.exists()
+        assert client.get(f"/download/{task}/evil").status_code == 200
+        assert not marker.exists()
+        frame = client.get(f"/preview/{task}/frame").text
+        assert "never runs code" not in frame and "x" in frame
+        assert "never runs code" not in client.get(f"/preview/{task}/array").text
+        assert "never runs code" not in client.get(f"/preview/{task}/plain").text
+
+
+def test_only_cards_and_this_servers_previews_are_served_into_frames(stores: Stores) -> None:
+    task = "UiHostileFlow/1/start/1"
+    framed = {"Sec-Fetch-Dest": "iframe", "Sec-Fetch-Site": "cross-site"}
+    with ui_server(stores) as ui, browser(ui) as client:
+        assert (
+            client.get("/cards/UiHostileFlow/1/end/6/0-default", headers=framed).status_code != 403
+        )
+        for where in ("/", f"/preview/{task}/note", f"/download/{task}/note", "/api/flows"):
+            assert client.get(where, headers=framed).status_code == 403, where
+            assert (
+                client.get(where, headers={**framed, "Sec-Fetch-Dest": "frame"}).status_code == 403
+            )
+        own = {"Sec-Fetch-Dest": "iframe", "Sec-Fetch-Site": "same-origin"}
+        assert client.get(f"/preview/{task}/note", headers=own).status_code == 200
+        assert client.get(f"/download/{task}/note", headers=own).status_code == 403
+
+
+def test_odd_numbers_in_queries_are_400_not_500(stores: Stores) -> None:
+    step = "/flows/UiHostileFlow/runs/1/steps/start"
+    with ui_server(stores) as ui, browser(ui) as client:
+        for bad in ("%C2%B2", "1" * 5000, "-1", "x"):
+            assert client.get(f"{step}?page={bad}").status_code == 400, bad
+            assert client.get(f"{step}/tasks/1?attempt={bad}").status_code == 400, bad
+            logs = f"/api/logs/UiHostileFlow/1/start/1/stdout?start={bad}"
+            assert client.get(logs).status_code == 400, bad
+        assert client.get("/api/flows/UiHostileFlow/runs?status=nope").status_code == 400
+
+
+def test_the_token_redirect_stays_on_this_server_and_is_ascii(stores: Stores) -> None:
+    with ui_server(stores, token=TOKEN) as ui:
+        status, head = raw_head(ui.port, b"//evil.example/?token=" + TOKEN.encode())
+        assert status == 303 and b"\r\nlocation: /evil.example/\r\n" in head.lower()
+        status, head = raw_head(ui.port, b"/flows/%C3%A9?token=" + TOKEN.encode())
+        assert status == 303 and b"location: /flows/%c3%a9\r\n" in head.lower()
+
+
+def test_a_wrong_bearer_with_a_good_cookie_still_needs_the_csrf_field(stores: Stores) -> None:
+    run = "/flows/UiHostileFlow/runs/1"
+    with ui_server(stores, token=TOKEN, allow_writes=True) as ui, browser(ui) as client:
+        client.get("/", params={"token": TOKEN})
+        junk = {"Authorization": "Bearer junk"}
+        refused = client.post(f"{run}/tags", data={"action": "add", "tag": "x"}, headers=junk)
+        assert refused.status_code == 403
+
+
+def test_info_tells_the_store_apart_without_the_token(stores: Stores, tmp_path: Path) -> None:
+    with ui_server(stores, token=TOKEN) as ui, browser(ui) as client:
+        anonymous = client.get("/api/info").json()
+        assert set(anonymous) == {"grange", "fingerprint"}
+        assert TOKEN not in client.get("/api/info").text
+        full = client.get("/api/info", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+        assert full["fingerprint"] == anonymous["fingerprint"] and "store" in full
+    with ui_server(stores_at(tmp_path / ".grange")) as other, browser(other) as client:
+        assert client.get("/api/info").json()["fingerprint"] != anonymous["fingerprint"]
+
+
+def test_an_artifact_whose_name_is_no_identifier_has_working_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import html
+
+    monkeypatch.setenv("UI_MARKER", str(tmp_path / "ran"))
+    root = tmp_path / ".grange"
+    run_flow(UI_FLOWS / "pickled_flow.py", root=root, user="ada")
+    with ui_server(stores_at(root)) as ui, browser(ui) as client:
+        page = client.get("/flows/UiPickledFlow/runs/1/steps/start/tasks/1").text
+        links = re.findall(r'href="(/download/[^"]+)"', page)
+        odd = [html.unescape(link) for link in links if "/-?" in link]
+        assert len(odd) == 1, links
+        assert client.get(odd[0]).status_code == 200
+        preview = client.get(odd[0].replace("/download/", "/preview/", 1))
+        assert preview.status_code == 200 and "2" in preview.text
+        assert client.get("/download/UiPickledFlow/1/start/1/-?name=nope").status_code == 404

@@ -38,6 +38,7 @@ COLOURS = {
     "crashed": ("#fbe3d4", "#bf360c"),
     "running": ("#e1ecfb", "#1565c0"),
     "pending": ("#f3f4f6", "#9ca3af"),
+    "not run": ("#f9fafb", "#d1d5db"),
 }
 DEFAULT_COLOURS = ("#ffffff", "#6b7280")
 HIGHLIGHT = ("#fff7d6", "#b45309")
@@ -372,6 +373,8 @@ def _node(
         if state.get("failed"):
             extra.append(f"{int(state['failed'])} failed")
         counts = f"{done}/{total}" + (" · " + ", ".join(extra) if extra else "")
+        if status == "not run":  # a switch branch not taken: not 0/0
+            counts = "not run"
         shape.append(
             f'<text class="dag-counts" x="{cx:.0f}" y="{top + 40:.0f}" text-anchor="middle" '
             f'font-size="11" fill="#374151">{escape(counts)}</text>'

@@ -5,7 +5,9 @@ served with a sandboxing Content-Security-Policy (:data:`~grange.ui.app.CARD_CSP
 an opaque origin, scripts inline only, no network) and shown in
 ``<iframe sandbox="allow-scripts">``. A download serves the artifact's stored
 bytes as they are (grange's serialized form, ``application/octet-stream``):
-the server never unpickles a value to send it.
+the server never unpickles a value to send it. A preview reconstructs only
+an allow-list of plain types (:mod:`grange.ui.safe_load`): the UI never runs
+code from the store.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
 
 PREVIEW_MAX = 64 * 1024 * 1024  # bytes: a larger artifact is described, not loaded
 LOG_MAX = 1024 * 1024
+NO_PREVIEW = (
+    "no preview in the UI for {type} (the UI never runs code from the store); "
+    "download it or read it with the client"
+)
 
 
 def routes(state: UiState, page: Callable[..., Any]) -> list[Route]:
@@ -51,6 +57,8 @@ def guarded(state: UiState, handler: Callable[..., Any]) -> Callable[[Request], 
         try:
             response: Response = await handler(state, request)
             return response
+        except names.BadQuery as err:
+            return JSONResponse({"error": err.message}, 400)
         except (names.BadName, ObjectNotFound) as err:
             return JSONResponse({"error": err.message}, 404)
         except GrangeError as err:
@@ -68,6 +76,19 @@ def task_of(request: Request) -> tuple[str, str, str, str, int | None]:
         names.task_id(p["task"]),
         names.attempt(request.query_params.get("attempt")),
     )
+
+
+def artifact_name(request: Request) -> str:
+    """The artifact's name: in the path when it is an identifier, else ``-`` in the
+    path and the name in ``?name=`` (``setattr(self, "a/b", 1)`` makes such names).
+    Only looked up among the task's artifacts: it never names a path."""
+    given = request.path_params["name"]
+    if given != "-":
+        return names.artifact(given)
+    value = request.query_params.get("name", "")
+    if not value or len(value) > 200 or not value.isprintable():
+        raise names.BadQuery(f"artifact name {value[:40]!r} is not a name")
+    return value
 
 
 def sandboxed(html: str, status: int = 200) -> Response:
@@ -123,9 +144,12 @@ async def preview(state: UiState, request: Request) -> Response:
     from grange.ui.preview import preview_page
 
     flow, run_id, step, task_id, attempt = task_of(request)
-    name = names.artifact(request.path_params["name"])
+    name = artifact_name(request)
 
     def read() -> str:
+        from grange.client.listing import artifact_chunks
+        from grange.ui.safe_load import NotPreviewable, load_for_preview
+
         found = views.task(state.stores, flow, run_id, step, task_id, attempt)
         rows = found._artifact_rows()
         if name not in rows:
@@ -133,13 +157,22 @@ async def preview(state: UiState, request: Request) -> Response:
         row = rows[name]
         if row.size > PREVIEW_MAX:
             return preview_page(name, row.type, row.size, None, loaded=False)
-        return preview_page(name, row.type, row.size, found[name].data, loaded=True)
+        _, chunks = artifact_chunks(state.stores, flow, row.key)
+        try:
+            value = load_for_preview(b"".join(chunks), PREVIEW_MAX)
+        except NotPreviewable as err:
+            if str(err).startswith("too large"):
+                return preview_page(name, row.type, row.size, None, loaded=False)
+            return _message_page(NO_PREVIEW.format(type=row.type))
+        except Exception:  # an allowed type given odd arguments: still nothing run
+            return _message_page(NO_PREVIEW.format(type=row.type))
+        return preview_page(name, row.type, row.size, value, loaded=True)
 
     try:
         return sandboxed(await threaded(read))
     except ObjectNotFound:
         raise
-    except GrangeError as err:  # a damaged blob, an artifact that cannot be unpickled here
+    except GrangeError as err:  # a damaged blob
         return sandboxed(_message_page(f"No preview: {err.message}"), 500)
 
 
@@ -150,7 +183,7 @@ async def download(state: UiState, request: Request) -> Response:
     from grange.ui.app import threaded
 
     flow, run_id, step, task_id, attempt = task_of(request)
-    name = names.artifact(request.path_params["name"])
+    name = artifact_name(request)
 
     def read() -> tuple[int, Any]:
         found = views.task(state.stores, flow, run_id, step, task_id, attempt)
@@ -160,7 +193,8 @@ async def download(state: UiState, request: Request) -> Response:
         return artifact_chunks(state.stores, flow, rows[name].key)
 
     size, chunks = await threaded(read)
-    filename = f"{flow}-{run_id}-{step}-{task_id}-{name}.grange"
+    safe = name if name.isidentifier() and name.isascii() else "artifact"
+    filename = f"{flow}-{run_id}-{step}-{task_id}-{safe}.grange"
     return StreamingResponse(
         chunks,
         media_type="application/octet-stream",
@@ -198,7 +232,7 @@ async def logs(state: UiState, request: Request) -> Response:
             "start": got.start,
             "length": len(got.data),
             "size": got.size,
-            "text": got.data.decode("utf-8", "replace"),
+            "text": views.log_text(got.data),
             "source": got.source,
         }
     )
@@ -219,7 +253,10 @@ async def api_runs(state: UiState, request: Request) -> Response:
     from grange.ui.app import threaded
 
     flow = names.flow(request.path_params["flow"])
-    chosen = views.RunFilter.of(request.query_params)
+    try:
+        chosen = views.RunFilter.of(request.query_params)
+    except names.BadName as err:  # a filter, not an address: 400
+        raise names.BadQuery(err.message) from err
     await threaded(views.require_flow, state.stores, flow)
     data = await threaded(views.runs_page, state.stores, flow, chosen)
     data.pop("filter")
@@ -247,16 +284,23 @@ async def api_run(state: UiState, request: Request) -> Response:
 
 
 async def info(state: UiState, request: Request) -> Response:
+    """The version and the store's fingerprint (answered without the token:
+    :mod:`grange.ui.fingerprint`); with the token, also where the store is."""
     from starlette.responses import JSONResponse
 
     from grange._version import __version__
     from grange.metastore.urls import mask_url
+    from grange.ui.fingerprint import store_fingerprint
 
-    return JSONResponse(
-        {
-            "grange": __version__,
-            "store": mask_url(state.stores.describe()),
+    stores = state.stores
+    answer: dict[str, Any] = {
+        "grange": __version__,
+        "fingerprint": store_fingerprint(stores.root, stores.url),
+    }
+    if request.scope.get("state", {}).get("authorized", True):
+        answer |= {
+            "store": mask_url(stores.describe()),
             "writes": state.settings.writes,
             "streams": state.streams,
         }
-    )
+    return JSONResponse(answer)

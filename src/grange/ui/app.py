@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl, urlencode
 from grange.exceptions import GrangeError, ObjectNotFound
 from grange.ui import names, views
 from grange.ui.guard import Guard, csrf_token
+from grange.ui.live import page_digest
 from grange.ui.settings import UiSettings
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class UiState:
             loader=FileSystemLoader(str(HERE / "templates")),
             autoescape=select_autoescape(default=True, default_for_string=True),
         )
+        self.templates.filters["log_text"] = views.log_text
         self.stopping = threading.Event()  # set when the server stops: live streams end
         self.streams = 0  # live streams open now (see count_stream)
         self._lock = threading.Lock()
@@ -94,6 +96,8 @@ def make_app(stores: Stores, settings: UiSettings) -> Guard:
         async def endpoint(request: Request) -> Response:
             try:
                 return await handler(state, request)
+            except names.BadQuery as err:
+                return state.render("error.html", 400, **_error(err, "Bad request"))
             except names.BadName as err:
                 return state.render("error.html", 404, **_error(err, "Not found"))
             except ObjectNotFound as err:
@@ -152,8 +156,9 @@ async def flows_page(state: UiState, request: Request) -> Response:
     if namespace is not None:
         names.tag(namespace)
     resync(state)
+    shown = await threaded(lambda: page_digest(state, "flows"))
     data = await threaded(views.flows_page, state.stores, namespace)
-    return state.render("flows.html", stream=stream_url("flows"), **data)
+    return state.render("flows.html", stream=stream_url("flows", d=shown), **data)
 
 
 async def runs_page(state: UiState, request: Request) -> Response:
@@ -164,14 +169,18 @@ async def runs_page(state: UiState, request: Request) -> Response:
         return state.render("error.html", 400, **_error(err, "Bad filter"))
     resync(state)
     await threaded(views.require_flow, state.stores, flow)
-    data = await threaded(views.runs_page, state.stores, flow, chosen)
     items = chosen.query()
+    shown = await threaded(lambda: page_digest(state, "runs", flow=flow, q=urlencode(items)))
+    data = await threaded(views.runs_page, state.stores, flow, chosen)
 
     def query(**change: Any) -> str:
         return urlencode(chosen.query(**change))
 
     return state.render(
-        "runs.html", stream=stream_url("runs", flow=flow, q=urlencode(items)), query=query, **data
+        "runs.html",
+        stream=stream_url("runs", flow=flow, q=urlencode(items), d=shown),
+        query=query,
+        **data,
     )
 
 
@@ -179,11 +188,12 @@ async def run_page(state: UiState, request: Request) -> Response:
     flow = names.flow(request.path_params["flow"])
     run_id = names.run_id(request.path_params["run"])
     base = f"/flows/{flow}/runs/{run_id}"
+    shown = await threaded(lambda: page_digest(state, "run", flow=flow, run=run_id))
     data = await threaded(views.run_page, state.stores, flow, run_id, base)
     token = state.settings.token
     return state.render(
         "run.html",
-        stream=stream_url("run", flow=flow, run=run_id),
+        stream=stream_url("run", flow=flow, run=run_id, d=shown),
         writes=state.settings.writes,
         csrf=csrf_token(token) if token else "",
         **data,
@@ -195,8 +205,11 @@ async def step_page(state: UiState, request: Request) -> Response:
     run_id = names.run_id(request.path_params["run"])
     step = names.step(request.path_params["step"])
     number = names.number(request.query_params.get("page"), "page", default=1, low=1, high=10**6)
+    shown = await threaded(lambda: page_digest(state, "step", flow=flow, run=run_id))
     data = await threaded(views.step_page, state.stores, flow, run_id, step, number)
-    return state.render("step.html", stream=stream_url("step", flow=flow, run=run_id), **data)
+    return state.render(
+        "step.html", stream=stream_url("step", flow=flow, run=run_id, d=shown), **data
+    )
 
 
 async def task_page(state: UiState, request: Request) -> Response:
@@ -204,11 +217,15 @@ async def task_page(state: UiState, request: Request) -> Response:
     flow, run_id = names.flow(p["flow"]), names.run_id(p["run"])
     step, task_id = names.step(p["step"]), names.task_id(p["task"])
     attempt = names.attempt(request.query_params.get("attempt"))
-    data = await threaded(views.task_page, state.stores, flow, run_id, step, task_id, attempt)
-    status_value = data.pop("status")
     params = {"flow": flow, "run": run_id, "step": step, "task": task_id}
     if attempt is not None:
         params["attempt"] = str(attempt)
+    shown = await threaded(lambda: page_digest(state, "task", **params))
+    data = await threaded(views.task_page, state.stores, flow, run_id, step, task_id, attempt)
+    status_value = data.pop("status")
+    params["d"] = shown
+    if attempt is None:
+        params["shown"] = str(data["attempt"])  # a retry's logs replace these
     return state.render(
         "task.html",
         stream=stream_url("task", **params),

@@ -9,10 +9,16 @@
 - **Token**: when one is set, every request carries it: ``Authorization:
   Bearer T``, the ``grange_ui_token`` cookie, or ``?token=T`` once (answered
   with the cookie, ``HttpOnly; SameSite=Strict``, and, for a page, a redirect
-  to the same address without the token). Compared in constant time.
+  to the same address without the token). Compared in constant time. Only
+  ``GET /api/info`` answers without it, with the version and the store's
+  fingerprint alone (:mod:`grange.ui.fingerprint`).
 - **Writes** (POST): only when the settings allow them (``[ui] allow_writes``
   and a token), and only from this origin (the ``Origin`` header, when sent,
   must be this server's; the form's CSRF field must match, see :func:`csrf_token`).
+- **Frames**: only cards (and, from this server's own pages, previews) are
+  served into a frame: a request whose ``Sec-Fetch-Dest`` is ``iframe`` or
+  ``frame`` for any other address is refused (403), so a card navigating
+  its own frame cannot make the UI do anything but show another card.
 - **Headers**: a strict Content-Security-Policy on the app's pages (scripts
   and styles from /static only; no framing), ``nosniff``, no referrer; the
   card routes set their own (sandboxed) policy.
@@ -25,7 +31,7 @@ import hmac
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from grange.ui.settings import UiSettings
 
@@ -82,9 +88,11 @@ class Guard:
                 set_cookie = True
                 if scope["method"] == "GET" and not scope["path"].startswith("/api/"):
                     rest = urlencode([(k, v) for k, v in pairs if k != "token"])
-                    where = scope["path"] + (f"?{rest}" if rest else "")
+                    where = same_origin_path(scope["path"]) + (f"?{rest}" if rest else "")
                     await _redirect(send, where, self._cookie(token))
                     return
+            elif scope["path"] == "/api/info" and scope["method"] == "GET":
+                scope.setdefault("state", {})["authorized"] = self._authorized(headers, token)
             elif not self._authorized(headers, token):
                 await _plain(
                     send,
@@ -93,9 +101,7 @@ class Guard:
                     "address grange ui printed), or send 'Authorization: Bearer TOKEN'",
                 )
                 return
-        scope.setdefault("state", {})["bearer"] = headers.get("authorization", "").startswith(
-            "Bearer "
-        )
+        scope.setdefault("state", {})["bearer"] = token is not None and _bearer_is(headers, token)
         cookie = self._cookie(token) if set_cookie and token is not None else None
 
         async def send_with_headers(message: Message) -> None:
@@ -116,11 +122,14 @@ class Guard:
 
     def _refused(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
         host = headers.get("host", "")
-        if self.settings.loopback and not self._loopback_host(host):
+        if self.settings.loopback and not (self._loopback_host(host) or self._named(host)):
             return 400, f"unexpected Host header {host[:100]!r}: open grange ui by its address"
         raw = scope.get("raw_path") or scope["path"].encode()
         if _BAD_RAW.search(raw) or "\x00" in scope["path"] or "/../" in scope["path"] + "/":
             return 400, "this address holds characters grange ui does not serve"
+        dest = headers.get("sec-fetch-dest", "")
+        if dest in ("iframe", "frame") and not self._framable(scope["path"], headers):
+            return 403, "this address of grange ui is not shown in a frame (only cards are)"
         if scope["method"] not in ("GET", "HEAD", "POST"):
             return 405, "method not allowed"
         if scope["method"] == "POST":
@@ -130,9 +139,32 @@ class Guard:
                     "with allow_writes = true in the profile's [ui] table and a token"
                 )
             origin = headers.get("origin")
-            if origin is not None and origin.split("://", 1)[-1] != host:
+            public = self.settings.public_origin
+            if (
+                origin is not None
+                and origin.split("://", 1)[-1] != host
+                and origin.lower() != public
+            ):
                 return 403, "a write must come from a page of this grange ui"
         return None
+
+    @staticmethod
+    def _framable(path: str, headers: dict[str, str]) -> bool:
+        """Cards are framed; a preview only by a page of this server (a card, whose
+        origin is opaque, navigating its own frame is a cross-site request)."""
+        if path.startswith("/cards/"):
+            return True
+        return path.startswith("/preview/") and headers.get("sec-fetch-site") == "same-origin"
+
+    def _named(self, host: str) -> bool:
+        """``[ui] allowed_hosts`` (with or without a port) and public_url's host."""
+        host = host.lower()
+        names = set(self.settings.allowed_hosts)
+        public = self.settings.public_origin
+        if public is not None:
+            names.add(public.split("://", 1)[1])
+        bare = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        return bool(host) and (host in names or bare in names)
 
     def _loopback_host(self, host: str) -> bool:
         name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
@@ -145,8 +177,7 @@ class Guard:
         return wanted == 0 or port == str(wanted) or (not port and wanted == 80)
 
     def _authorized(self, headers: dict[str, str], token: str) -> bool:
-        scheme, _, value = headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and same(value.strip(), token):
+        if _bearer_is(headers, token):
             return True
         for part in headers.get("cookie", "").split(";"):
             name, _, value = part.strip().partition("=")
@@ -157,6 +188,17 @@ class Guard:
     @staticmethod
     def _cookie(token: str) -> str:
         return f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
+
+
+def _bearer_is(headers: dict[str, str], token: str) -> bool:
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and same(value.strip(), token)
+
+
+def same_origin_path(path: str) -> str:
+    """``path`` as a path of this server, percent-encoded: never ``//host/...``
+    (which a browser reads as another site) and always ASCII."""
+    return quote("/" + path.lstrip("/"), safe="/:@!$&'()*+,;=-._~")
 
 
 async def _plain(send: Send, status: int, text: str) -> None:

@@ -23,11 +23,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from grange.exceptions import GrangeError
+from grange.exceptions import GrangeError, ObjectNotFound
 from grange.ui import names, views
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from grange.ui.app import UiState
 
 LOG_CHUNK = 256 * 1024
+_CUT_ESCAPE = re.compile(rb"\x1b(?:\[[0-9;?]*[ -/]*|\][^\x07\x1b]*)?\Z")
 TICK = 0.1  # seconds: how often a waiting stream looks at the stop flag
 KEEPALIVE = 15.0  # seconds of silence after which a comment line is sent (proxies, timeouts)
 KINDS = ("flows", "runs", "run", "step", "task")
@@ -47,14 +49,19 @@ def stream_endpoint(state: UiState) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         from starlette.responses import JSONResponse, StreamingResponse
 
+        from grange.ui.app import threaded
+
         try:
             poll = _poller(state, request.query_params)
+            await threaded(poll.check)
         except names.BadName as err:
             return JSONResponse({"error": err.message}, 400)
-        return StreamingResponse(
+        except ObjectNotFound as err:  # no such run or task: nothing will ever change
+            return JSONResponse({"error": err.message}, 404)
+        return StreamingResponse(  # (Cache-Control: no-store comes from the Guard)
             _events(state, request, poll),
             media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+            headers={"X-Accel-Buffering": "no"},
         )
 
     return endpoint
@@ -107,29 +114,64 @@ async def _polled(
 
 
 def digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, default=str, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(value, default=str, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def page_digest(state: UiState, kind: str, **params: str) -> str:
+    """The digest of what a page of ``kind`` shows, read now: the page reads it
+    *before* its data and puts it in its stream's address (``d=``), so that the
+    stream compares the index with what the page really shows, not with its own
+    first read (a change in between would never be shown)."""
+    return _poller(state, params | {"page": kind}).digest()
 
 
 class _Changes:
-    """Sends ``changed`` when the digest of what ``read`` returns differs from the last."""
+    """Sends ``changed`` when the digest of what ``read`` returns differs from the last
+    (at first, from the digest the page was rendered with, if it said)."""
 
-    def __init__(self, read: Callable[[], Any]) -> None:
+    def __init__(self, read: Callable[[], Any], shown: str | None = None) -> None:
         self.read = read
-        self.last: str | None = None
+        self.last = shown
+
+    def check(self) -> None:
+        self.read()
+
+    def digest(self) -> str:
+        return digest(self.read())
 
     def __call__(self) -> list[tuple[str, Any]]:
-        now = digest(self.read())
+        now = self.digest()
         before, self.last = self.last, now
         return [("changed", {"digest": now[:16]})] if before is not None and before != now else []
 
 
-def _poller(state: UiState, query: QueryParams) -> Callable[[], list[tuple[str, Any]]]:
+def _shown(query: Any) -> str | None:
+    given = query.get("d") or None
+    if given is not None and not (len(given) == 32 and all(c in "0123456789abcdef" for c in given)):
+        raise names.BadQuery(f"d {given[:40]!r} is not a page digest")
+    return given
+
+
+def _poller(state: UiState, query: QueryParams | dict[str, str]) -> _Changes | _TaskPoll:
     kind = query.get("page", "")
     if kind not in KINDS:
         raise names.BadName(f"page {kind[:20]!r}: use one of {', '.join(KINDS)}")
     stores = state.stores
+    shown = _shown(query)
     if kind == "flows":
-        return _Changes(lambda: views.flows_page(stores, None))
+
+        def flows() -> Any:  # what changes, not durations that tick while a run runs
+            found = views.flows_page(stores, None)["flows"]
+            return [
+                (
+                    f["name"],
+                    f["runs"],
+                    f["last"] and [f["last"][k] for k in ("id", "status", "tags")],
+                )
+                for f in found
+            ]
+
+        return _Changes(flows, shown)
     flow = names.flow(query.get("flow", ""))
     if kind == "runs":
         inner = _Query(parse_qs(query.get("q", ""), keep_blank_values=True))
@@ -139,7 +181,7 @@ def _poller(state: UiState, query: QueryParams) -> Callable[[], list[tuple[str, 
             data = views.runs_page(stores, flow, chosen)
             return data["total"], [(r["id"], r["status"], r["tags"]) for r in data["runs"]]
 
-        return _Changes(runs)
+        return _Changes(runs, shown)
     run_id = names.run_id(query.get("run", ""))
     if kind in ("run", "step"):
 
@@ -152,14 +194,21 @@ def _poller(state: UiState, query: QueryParams) -> Callable[[], list[tuple[str, 
             ]
             return row.status, sorted(row.tags.user), counts
 
-        return _Changes(run)
+        return _Changes(run, shown)
     step = names.step(query.get("step", ""))
     task_id = names.task_id(query.get("task", ""))
     attempt = names.attempt(query.get("attempt"))
     offsets = {
         s: names.number(query.get(s), s, default=0, low=0, high=2**62) for s in names.STREAMS
     }
-    return _TaskPoll(state, (flow, run_id, step, task_id, attempt), offsets)
+    attempt_shown = (
+        None
+        if attempt is not None
+        else names.number(query.get("shown"), "shown", default=-1, low=0, high=names.MAX_ATTEMPT)
+    )
+    poll = _TaskPoll(state, (flow, run_id, step, task_id, attempt), offsets, shown)
+    poll.attempt_shown = None if attempt_shown == -1 else attempt_shown
+    return poll
 
 
 class _Query(dict[str, list[str]]):
@@ -177,24 +226,61 @@ class _TaskPoll:
     """A task page: its attempts and artifacts (``changed``), logs (``log``), cards (``card``)."""
 
     def __init__(
-        self, state: UiState, where: tuple[str, str, str, str, int | None], offsets: dict[str, int]
+        self,
+        state: UiState,
+        where: tuple[str, str, str, str, int | None],
+        offsets: dict[str, int],
+        shown: str | None = None,
     ) -> None:
         self.state = state
         self.where = where
         self.offsets = offsets
-        self.last: str | None = None
-        self.cards: dict[str, str] = {}
+        self.last = shown
+        self.cards: dict[str, str] | None = None
+        # The attempt whose logs the page shows (a page of the latest attempt): when
+        # another starts, its logs start again from 0 and the page swaps its panes.
+        self.attempt_shown: int | None = None
+
+    def _task(self) -> Any:
+        flow, run_id, step, task_id, attempt = self.where
+        return views.task(self.state.stores, flow, run_id, step, task_id, attempt)
+
+    def check(self) -> None:
+        self._task()._attempts()
+
+    def _cards(self, task: Any) -> dict[str, str]:
+        from grange.client.cards import get_cards
+
+        cards: dict[str, str] = {}
+        for card in get_cards(task):
+            live = None if getattr(card, "final", True) else card.get_data()
+            cards[card.slot] = digest([getattr(card, "hash", None), card.final, live])
+        return cards
+
+    @staticmethod
+    def _digest(task: Any, cards: dict[str, str]) -> str:
+        attempts = [(a.attempt, a.status) for a in task._attempts()]
+        return digest([attempts, sorted(task._artifact_rows()), sorted(cards)])
+
+    def digest(self) -> str:
+        task = self._task()
+        return self._digest(task, self._cards(task))
 
     def __call__(self) -> list[tuple[str, Any]]:
-        from grange.client.cards import get_cards
         from grange.client.listing import log_slice
 
-        flow, run_id, step, task_id, attempt = self.where
-        task = views.task(self.state.stores, flow, run_id, step, task_id, attempt)
+        task = self._task()
         messages: list[tuple[str, Any]] = []
+        if self.attempt_shown is not None:
+            current = task.current_attempt
+            if current != self.attempt_shown:  # a retry started: its logs from byte 0
+                self.attempt_shown = current
+                self.offsets = dict.fromkeys(names.STREAMS, 0)
+                self.last = None
+                return [("changed", {"digest": "", "attempt": current, "logs": True})]
         for stream in names.STREAMS:
             got = log_slice(task, stream, start=self.offsets[stream], length=LOG_CHUNK)
-            data = whole_characters(got.data)
+            data = whole_escapes(whole_characters(got.data))
             if data:
                 self.offsets[stream] = got.start + len(data)
                 messages.append(
@@ -205,23 +291,26 @@ class _TaskPoll:
                             "start": got.start,
                             "length": len(data),
                             "size": got.size,
-                            "text": data.decode("utf-8", "replace"),
+                            "text": views.log_text(data),
                         },
                     )
                 )
-        cards: dict[str, str] = {}
-        for card in get_cards(task):
-            live = None if getattr(card, "final", True) else card.get_data()
-            cards[card.slot] = digest([getattr(card, "hash", None), card.final, live])
+        cards = self._cards(task)
         for slot, value in cards.items():
-            if slot in self.cards and self.cards[slot] != value:
+            if self.cards is not None and slot in self.cards and self.cards[slot] != value:
                 messages.append(("card", {"slot": slot}))
-        attempts = [(a.attempt, a.status) for a in task._attempts()]
-        now = digest([attempts, sorted(task._artifact_rows()), sorted(cards)])
+        now = self._digest(task, cards)
         before, self.last, self.cards = self.last, now, cards
         if before is not None and before != now:
             messages.append(("changed", {"digest": now[:16]}))
         return messages
+
+
+def whole_escapes(data: bytes) -> bytes:
+    """``data`` without a terminal escape code cut at its end (its start is sent with
+    the rest, next time, so the page can remove it whole)."""
+    cut = _CUT_ESCAPE.search(data[-64:])
+    return data[: len(data) - len(data[-64:]) + cut.start()] if cut else data
 
 
 def whole_characters(data: bytes) -> bytes:

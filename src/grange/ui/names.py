@@ -27,6 +27,10 @@ class BadName(GrangeError):
     exit_code = 2
 
 
+class BadQuery(BadName):
+    """A query parameter that breaks its rule: answered 400 (the address exists)."""
+
+
 def identifier(value: str, what: str) -> str:
     if not (value.isidentifier() and value.isascii() and len(value) <= 200):
         raise BadName(f"{what} {value[:80]!r} is not a valid name")
@@ -73,17 +77,23 @@ def attempt(value: str | None) -> int | None:
     """``None`` (the latest), else a whole number from 0 to :data:`MAX_ATTEMPT`."""
     if value is None or value == "":
         return None
-    if not value.isdigit() or int(value) > MAX_ATTEMPT:
-        raise BadName(f"attempt {value[:20]!r} is not a whole number from 0 to {MAX_ATTEMPT}")
+    if not _digits(value) or int(value) > MAX_ATTEMPT:
+        raise BadQuery(f"attempt {value[:20]!r} is not a whole number from 0 to {MAX_ATTEMPT}")
     return int(value)
 
 
 def number(value: str | None, what: str, *, default: int, low: int, high: int) -> int:
     if value is None or value == "":
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
-        raise BadName(f"{what} {value[:20]!r} is not a whole number from {low} to {high}")
+    if not _digits(value) or not low <= int(value) <= high:
+        raise BadQuery(f"{what} {value[:20]!r} is not a whole number from {low} to {high}")
     return int(value)
+
+
+def _digits(value: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes ``²`` and other scripts' digits),
+    and few enough that ``int`` is cheap."""
+    return value.isascii() and value.isdigit() and len(value) <= 20
 
 
 def tag(value: str) -> str:

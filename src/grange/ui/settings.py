@@ -9,6 +9,11 @@ key                 environment            meaning
                                            listen on anything but loopback
 ``allow_writes``    --                     whether run tags may be added and removed
                                            from the browser (also needs a token)
+``allowed_hosts``   --                     more ``Host`` names to accept (a reverse
+                                           proxy's name, forwarded as it is)
+``public_url``      --                     the address users open (behind a proxy):
+                                           its origin may send writes, its host is
+                                           accepted
 ==================  =====================  ==========================================
 
 The command line wins over the environment, which wins over the profile.
@@ -40,6 +45,8 @@ KEYS: Mapping[str, str] = {
     "port": "the port grange ui listens on (default 8323)",
     "token": "the token every request must carry (required off loopback)",
     "allow_writes": "whether run tags may be edited from the browser (needs a token)",
+    "allowed_hosts": "more Host header names to accept (a reverse proxy's name)",
+    "public_url": "the address users open behind a reverse proxy (https://ui.example.com)",
 }
 
 
@@ -53,6 +60,18 @@ class UiSettings:
     allow_writes: bool = False
     poll_interval: float = 1.0  # seconds between the live pages' reads of the index
     sync_every: float = 10.0  # seconds between comparisons of the datastore with the index
+    allowed_hosts: tuple[str, ...] = ()  # more Host names accepted (host or host:port)
+    public_url: str | None = None  # behind a proxy: its origin may write, its host is accepted
+
+    @property
+    def public_origin(self) -> str | None:
+        """``scheme://host[:port]`` of :attr:`public_url`."""
+        if self.public_url is None:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}".lower()
 
     @property
     def loopback(self) -> bool:
@@ -133,6 +152,20 @@ def read_settings(
             f"[ui] allow_writes: must be true or false, not {writes!r}",
             fix="write allow_writes = true (or false) in the profile's [ui] table",
         )
+    hosts = values.get("allowed_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
+        raise ConfigError(
+            f"[ui] allowed_hosts: must be a list of host names, not {hosts!r}",
+            fix='write allowed_hosts = ["ui.example.com"] in the profile\'s [ui] table',
+        )
+    public = values.get("public_url")
+    if public is not None and not (
+        isinstance(public, str) and public.startswith(("http://", "https://")) and "//" in public
+    ):
+        raise ConfigError(
+            f"[ui] public_url: must be an http:// or https:// address, not {public!r}",
+            fix='write public_url = "https://ui.example.com" in the profile\'s [ui] table',
+        )
     chosen_port = port if port is not None else _port(env.get(PORT_ENV) or values.get("port"))
     chosen_token = token or env.get(TOKEN_ENV) or values.get("token") or None
     generated = chosen_token == GENERATE
@@ -143,6 +176,8 @@ def read_settings(
         port=chosen_port,
         token=chosen_token,
         allow_writes=writes,
+        allowed_hosts=tuple(h.lower() for h in hosts),
+        public_url=public,
     )
     return settings.check(), generated
 

@@ -9,6 +9,7 @@ run of the store, and filters by namespace only when asked to.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,15 @@ def duration(start: float | None, end: float | None, *, running: bool = False) -
     minutes, sec = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{sec:02d}s"
+
+
+_ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def log_text(data: bytes) -> str:
+    """Log bytes as shown: UTF-8 (replacing what is not), terminal escape codes
+    (colours, cursor moves, titles) removed. A download keeps the bytes."""
+    return _ANSI.sub("", data.decode("utf-8", "replace"))
 
 
 def when(stamp: float | None) -> str:
@@ -227,10 +237,11 @@ def run_page(stores: Stores, flow: str, run_id: str, base: str) -> dict[str, Any
     if not recorded:
         graph = graph_of_steps(flow, [s.name for s in steps if not s.name.startswith("_")])
     assert isinstance(graph, dict)
+    # a step without tasks: to come while the run runs; never run once it has ended
+    # (a switch branch not taken, the steps after a failure)
+    idle = "pending" if row.status == "running" else "not run"
     for name in graph.get("steps", {}):
-        states.setdefault(
-            name, {"status": "pending", "done": 0, "running": 0, "failed": 0, "total": 0}
-        )
+        states.setdefault(name, {"status": idle, "done": 0, "running": 0, "failed": 0, "total": 0})
     links = {s.name: f"{base}/steps/{s.name}" for s in steps}
     visible = [s for s in steps if not s.name.startswith("_")]
     trigger = None

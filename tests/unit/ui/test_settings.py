@@ -57,3 +57,21 @@ def test_names_that_keep_their_rule_pass() -> None:
     assert names.attempt(None) is None and names.attempt("3") == 3
     with pytest.raises(names.BadName):
         names.attempt("-1")
+
+
+def test_a_reverse_proxy_s_names_are_accepted() -> None:
+    from grange.ui.guard import Guard
+
+    settings, _ = read_settings(
+        {"public_url": "https://Grange.example.com", "allowed_hosts": ["grange.internal"]}, {}
+    )
+    guard = Guard(lambda *a: None, settings)  # type: ignore[arg-type, return-value]
+    post = {"method": "POST", "path": "/flows/F/runs/1/tags", "raw_path": b"/"}
+    ok = {"host": "grange.example.com", "origin": "https://grange.example.com"}
+    assert guard._refused({**post, "method": "GET"}, ok) is None
+    assert guard._refused({**post, "method": "GET"}, {"host": "grange.internal:80"}) is None
+    assert guard._refused({**post, "method": "GET"}, {"host": "evil.example"})[0] == 400  # type: ignore[index]
+    with pytest.raises(ConfigError):
+        read_settings({"public_url": "grange.example.com"}, {})
+    with pytest.raises(ConfigError):
+        read_settings({"allowed_hosts": "x"}, {})

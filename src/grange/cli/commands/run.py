@@ -185,6 +185,7 @@ def _open_ui(flow: FlowContext, run_id_file: str | None) -> str:
     import os
 
     from grange.cli.runtime_options import datastore_root, effective, metadata_url
+    from grange.ui.fingerprint import store_fingerprint
     from grange.ui.opener import start
     from grange.ui.settings import TOKEN_ENV, read_settings
 
@@ -194,7 +195,8 @@ def _open_ui(flow: FlowContext, run_id_file: str | None) -> str:
     if settings.token:
         env[TOKEN_ENV] = settings.token
     # The store through the environment: a database password stays out of command lines.
-    env["GRANGE_DATASTORE_ROOT"] = str(datastore_root(flow.settings))
+    root = datastore_root(flow.settings)
+    env["GRANGE_DATASTORE_ROOT"] = str(root)
     url = metadata_url(flow.settings)
     if url and url != "local":
         env["GRANGE_METADATA"] = url
@@ -203,6 +205,7 @@ def _open_ui(flow: FlowContext, run_id_file: str | None) -> str:
         run_id_file=run_id_file,
         url=settings.url("").rstrip("/"),
         store_args=[],
+        fingerprint=store_fingerprint(root, url),
         env=env,
     )
 

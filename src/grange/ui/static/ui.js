@@ -5,14 +5,18 @@
   var main = document.getElementById("main");
   if (!main) return;
 
-  function swapRegions() {
+  // The log panes are swapped only when another attempt's logs replace them
+  // (withLogs): otherwise the stream appends to them.
+  function swapRegions(withLogs) {
     return fetch(location.href, { credentials: "same-origin", headers: { "X-Grange-Live": "1" } })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (html === null) return;
         var doc = new DOMParser().parseFromString(html, "text/html");
         document.querySelectorAll("[data-live]").forEach(function (el) {
-          var fresh = doc.querySelector('[data-live="' + el.getAttribute("data-live") + '"]');
+          var name = el.getAttribute("data-live");
+          if (name === "logs" && !withLogs) return;
+          var fresh = doc.querySelector('[data-live="' + name + '"]');
           if (fresh) el.replaceWith(document.importNode(fresh, true));
         });
       });
@@ -64,7 +68,20 @@
       source.close();
       setTimeout(connect, 3000);
     });
-    source.addEventListener("changed", function () { swapRegions(); });
+    source.addEventListener("changed", function (e) {
+      var msg = JSON.parse(e.data);
+      if (!msg.logs) { swapRegions(false); return; }
+      // another attempt started: its logs replace the panes, and the stream starts
+      // again from their ends, for that attempt
+      source.close();
+      swapRegions(true).then(function () {
+        var url = new URL(stream, location.href);
+        url.searchParams.set("shown", String(msg.attempt));
+        url.searchParams.delete("d");
+        stream = url.pathname + url.search;
+        connect();
+      });
+    });
     source.addEventListener("log", function (e) { appendLog(JSON.parse(e.data)); });
     source.addEventListener("card", function (e) { reloadCard(JSON.parse(e.data).slot); });
     source.addEventListener("end", function () {
@@ -86,7 +103,8 @@
       var api = new URL(main.getAttribute("data-logs") + "/" + name, location.href);
       api.searchParams.set("start", String(start - length));
       api.searchParams.set("length", String(length));
-      var attempt = main.getAttribute("data-attempt");
+      var region = document.querySelector('[data-live="logs"]');
+      var attempt = (region || main).getAttribute("data-attempt");
       if (attempt) api.searchParams.set("attempt", attempt);
       fetch(api.pathname + api.search, { credentials: "same-origin" })
         .then(function (r) { return r.json(); })
