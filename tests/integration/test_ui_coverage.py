@@ -96,11 +96,6 @@ def test_run_page_names_the_upstream_run_of_a_run_trigger(
     assert "Started by hand" not in trigger
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: the run page prints a run trigger's pathspec as text; it does not link "
-    "the upstream run (grange/ui/templates/run.html, owned by the UI work)",
-)
 def test_run_page_links_the_upstream_run_of_a_run_trigger(
     stores: Stores, store: tuple[Path, dict[str, str]]
 ) -> None:

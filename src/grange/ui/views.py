@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from grange.client import listing
 from grange.client.run import Run
 from grange.client.task import Task
+from grange.exceptions import GrangeError
 from grange.metastore.status import RUN_STATUSES
 from grange.ui import names
 from grange.ui.timeline import Timeline, build_timeline
@@ -293,9 +294,26 @@ def trigger_view(trigger: Any) -> list[dict[str, str]] | None:
                 "type": str(event.type),
                 "timestamp": str(event.timestamp or ""),
                 "payload": short(dict(getattr(event, "payload", {}) or {}), 400),
+                "link": _upstream_link(event),
             }
         )
     return events
+
+
+def _upstream_link(event: Any) -> str:
+    """The UI address of the run that a ``run`` event names (its id is the upstream
+    run's end task pathspec), or "" when the event is not a run or the names are
+    not ones the UI serves."""
+    if str(getattr(event, "type", "")) != "run":
+        return ""
+    parts = str(event.id).split("/")
+    if len(parts) < 2:
+        return ""
+    try:
+        flow, run_id = names.flow(parts[0]), names.run_id(parts[1])
+    except GrangeError:
+        return ""
+    return f"/flows/{flow}/runs/{run_id}"
 
 
 def step_page(stores: Stores, flow: str, run_id: str, step: str, page: int) -> dict[str, Any]:
