@@ -21,7 +21,6 @@ the table's strings is replaced from the environment (keep tokens out of the fil
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,24 +60,13 @@ class EventSettings:
     ) -> EventSettings:
         """The settings of a profile's ``[events]`` ``table`` under ``env``
         (checked: an unknown key or a value of the wrong type is a ConfigError)."""
-        from grange.config.resolve import interpolate
+        from grange.config.tables import flag, read_table, string
 
         env = os.environ if env is None else env
-        table = dict(table or {})
-        check_settings(table)
-        values = {k: interpolate(v, env, f"[events] {k}") for k, v in table.items()}
+        values = read_table("events", table, KEYS, env)
         for key in ("url", "token"):
-            if values.get(key) is not None and not isinstance(values[key], str):
-                raise ConfigError(
-                    f"[events] {key}: must be a string, not {type(values[key]).__name__}",
-                    fix=f'write {key} = "..." in the profile\'s [events] table',
-                )
-        auto = values.get("auto_emit", True)
-        if not isinstance(auto, bool):
-            raise ConfigError(
-                f"[events] auto_emit: must be true or false, not {auto!r}",
-                fix="write auto_emit = false (or true) in the profile's [events] table",
-            )
+            string(values, "events", key)
+        auto = flag(values, "events", "auto_emit", True)
         url, origin = values.get("url") or None, "[events] url"
         if env.get(URL_ENV, "").strip():
             url, origin = env[URL_ENV].strip(), URL_ENV
@@ -104,19 +92,6 @@ class EventSettings:
 
         env = os.environ if env is None else env
         return cls.read(resolve(None, env).events, env)
-
-
-def check_settings(table: Mapping[str, Any]) -> None:
-    """Refuse a key of ``[events]`` that grange does not know (naming the closest)."""
-    for key in table:
-        if key in KEYS:
-            continue
-        close = difflib.get_close_matches(key, list(KEYS), n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise ConfigError(
-            f"[events] {key}: is not a known key",
-            fix=f"{hint}keys of [events]: {', '.join(sorted(KEYS))}",
-        )
 
 
 def _flag(text: str) -> bool:

@@ -131,33 +131,14 @@ def read_settings(
     """The settings from the command line (``host``, ``port``, ``token``), the
     environment and the profile's ``[ui]`` table; and whether the token was generated
     (``token == "generate"``: the caller prints it). Checked (:meth:`UiSettings.check`)."""
-    from grange.config.resolve import interpolate
+    from grange.config.tables import flag, read_table, string, strings
 
     env = os.environ if env is None else env
-    table = dict(table or {})
-    unknown = sorted(set(table) - set(KEYS))
-    if unknown:
-        known = ", ".join(KEYS)
-        raise ConfigError(f"[ui] has no key {unknown[0]!r}", fix=f"the keys of [ui] are: {known}")
-    values = {k: interpolate(v, env, f"[ui] {k}") for k, v in table.items()}
+    values = read_table("ui", table, KEYS, env)
     for key in ("host", "token"):
-        if values.get(key) is not None and not isinstance(values[key], str):
-            raise ConfigError(
-                f"[ui] {key}: must be a string, not {type(values[key]).__name__}",
-                fix=f'write {key} = "..." in the profile\'s [ui] table',
-            )
-    writes = values.get("allow_writes", False)
-    if not isinstance(writes, bool):
-        raise ConfigError(
-            f"[ui] allow_writes: must be true or false, not {writes!r}",
-            fix="write allow_writes = true (or false) in the profile's [ui] table",
-        )
-    hosts = values.get("allowed_hosts", [])
-    if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
-        raise ConfigError(
-            f"[ui] allowed_hosts: must be a list of host names, not {hosts!r}",
-            fix='write allowed_hosts = ["ui.example.com"] in the profile\'s [ui] table',
-        )
+        string(values, "ui", key)
+    writes = flag(values, "ui", "allow_writes", False)
+    hosts = strings(values, "ui", "allowed_hosts", what="host names", example='"ui.example.com"')
     public = values.get("public_url")
     if public is not None and not (
         isinstance(public, str) and public.startswith(("http://", "https://")) and "//" in public

@@ -27,7 +27,7 @@ def test_the_ui_table_of_a_profile_is_read_and_checked_by_its_owner(tmp_path: Pa
     assert settings.writes and not generated
     flags, _ = read_settings(profile.ui, {**env, "GRANGE_UI_PORT": "9000"}, host="127.0.0.1")
     assert (flags.host, flags.port) == ("127.0.0.1", 9000)
-    with pytest.raises(ConfigError, match="no key 'colour'"):
+    with pytest.raises(ConfigError, match=r"\[ui\] colour: is not a known key"):
         read_settings({"colour": "red"}, env)
     with pytest.raises(ConfigError, match="allow_writes"):
         read_settings({"allow_writes": "yes"}, env)

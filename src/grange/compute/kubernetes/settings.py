@@ -7,11 +7,8 @@ misspelt key never passes silently as "not set".
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
-
-from grange.exceptions import ConfigError
 
 SETTINGS: dict[str, str] = {
     # defaults of every pod (a step's @kubernetes wins; labels/annotations merge)
@@ -43,12 +40,6 @@ def check_settings(
 ) -> None:
     """Refuse a key of ``[kubernetes]`` (or ``table``) that grange does not know (naming
     the closest)."""
-    for key in settings:
-        if key in known:
-            continue
-        close = difflib.get_close_matches(key, list(known), n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise ConfigError(
-            f"[{table}] {key}: is not a known key",
-            fix=f"{hint}keys of [{table}]: {', '.join(sorted(known))}",
-        )
+    from grange.config.tables import check_keys
+
+    check_keys(table, settings, known)
