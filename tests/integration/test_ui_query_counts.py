@@ -141,8 +141,10 @@ def test_runs_page_reads_one_page_whatever_the_number_of_runs(
         many = _runs_page(big, monkeypatch, **params)
         assert len(many.statements) == len(few.statements), (params, many.statements)
         assert len(many.statements) <= 10, many.statements
-        # a page of runs, their tags (at most 2 each here) and a few counts: never 10,000 runs
-        assert many.rows <= PER_PAGE * 3 + 5, (params, many.rows, many.statements)
+        # a page of runs and their tags (at most 2 each here), read twice (once for the
+        # page, once for the digest its live stream starts from), and a few counts:
+        # never 10,000 runs
+        assert many.rows <= PER_PAGE * 6 + 10, (params, many.rows, many.statements)
         assert many.rows <= few.rows + 10, (params, many.rows, few.rows)
 
 
@@ -168,7 +170,8 @@ def test_run_page_statements_do_not_grow_with_tasks(
     assert 'data-testid="task-count">1006<' in many_page
     assert 'data-testid="task-count">16<' in few_page
     assert len(many.statements) == len(few.statements), many.statements
-    assert len(many.statements) <= 20, many.statements
+    # the page's reads and the digest its live stream starts from: a constant number
+    assert len(many.statements) <= 30, many.statements
     # rows: per-step summaries (a row per step) and the timeline, which draws at most 300
     # attempts one by one: bounded, however many tasks the run has
     detail = list(zip(many.rows_by_statement, many.statements, strict=True))
