@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from grange.cards._limits import MAX_CARD_BYTES
+from grange.cards._limits import MAX_CARD_BYTES, describe_exception
 from grange.cards.components import error_dict, render_component
 from grange.cards.default import TaskFacts, card_doc
 
@@ -68,19 +68,11 @@ def _never_fails(method: _F) -> _F:
             where = "current.card" if isinstance(self, CardCollector) else f"card {self.spec.slot}"
             collector._warn_once(
                 f"raised:{where}.{method.__name__}",
-                f"{where}: {method.__name__}() raised {type(exc).__name__}: {_short(exc)}; "
+                f"{where}: {method.__name__}() raised {describe_exception(exc, 300)}; "
                 "it is ignored (a card never fails the step)",
             )
 
     return guarded  # type: ignore[return-value]
-
-
-def _short(exc: BaseException) -> str:
-    try:
-        text = str(exc)
-    except Exception:
-        text = "?"
-    return text if len(text) <= 300 else text[:300] + "..."
 
 
 class ComponentList:
