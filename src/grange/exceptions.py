@@ -256,6 +256,13 @@ class SecretError(GrangeError):
     headline = "Secret unavailable"
 
 
+class EnvError(GrangeError):
+    """A step's ``@pypi`` / ``@conda`` environment cannot be resolved, built or rebuilt
+    (no such package, no Python of that version, no network to the index...)."""
+
+    headline = "Environment error"
+
+
 class CommandError(GrangeError):
     """A command-line invocation that cannot be carried out as given."""
 

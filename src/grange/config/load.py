@@ -177,6 +177,7 @@ def _profile(where: _Where, name: str, body: Any) -> Profile:
         events=values.get("events", {}),
         scheduler=values.get("scheduler", {}),
         ui=values.get("ui", {}),
+        environments=values.get("environments", {}),
         lines=where.lines_of(table, values, sub["s3"]),
     )
 

@@ -74,6 +74,7 @@ class Effective:
     events: Mapping[str, Any] = field(default_factory=dict)
     scheduler: Mapping[str, Any] = field(default_factory=dict)
     ui: Mapping[str, Any] = field(default_factory=dict)
+    environments: Mapping[str, Any] = field(default_factory=dict)
     profiles: tuple[str, ...] = ()
 
     @property
@@ -166,6 +167,7 @@ def resolve(
         events=dict(profile.events) if profile else {},
         scheduler=dict(profile.scheduler) if profile else {},
         ui=dict(profile.ui) if profile else {},
+        environments=dict(profile.environments) if profile else {},
         profiles=tuple(config.profiles) if config else (),
     )
 

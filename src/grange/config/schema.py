@@ -192,6 +192,7 @@ PROFILE: Mapping[str, Key] = {
     "events": Key(_free_table, "where events are published (kept as written)"),
     "scheduler": Key(_free_table, "the local scheduler's settings (kept as written)"),
     "ui": Key(_free_table, "grange ui's settings (kept as written)"),
+    "environments": Key(_free_table, "@pypi/@conda: cache, index, channels (kept as written)"),
 }
 
 TOP: Mapping[str, Key] = {

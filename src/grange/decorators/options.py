@@ -53,6 +53,30 @@ class KubernetesOptions:
     qos: str | None = None
 
 
+@dataclass(frozen=True)
+class EnvSpec:
+    """What a step asks of its own Python environment (``@pypi``/``@pypi_base`` or
+    ``@conda``/``@conda_base``, step-level merged over flow-level): the packages to
+    resolve, not yet the lock. Built by the decorators; resolved and built by
+    :mod:`grange.environments.manager`.
+
+    ``packages`` are ``(name, version spec)`` pairs sorted by name, as the decorator
+    gave them (``"0.9.0"``, ``">=1.2,<2"``, ``""`` for any version). ``python`` is the
+    version asked for (``"3.11"``, ``"3.11.7"``) or None for the running interpreter's.
+    ``decorator`` names where the packages came from in messages (``"@pypi"``,
+    ``"@pypi_base"``, ``"@pypi_base + @pypi"``), ``file``/``line`` the step's place.
+    """
+
+    kind: str  # "pypi" or "conda"
+    packages: tuple[tuple[str, str], ...] = ()
+    python: str | None = None
+    step: str = ""
+    decorator: str = ""
+    file: str | None = None
+    line: int | None = None
+    channels: tuple[str, ...] = ()  # conda: extra channels from the decorator (profile's first)
+
+
 @dataclass
 class TaskOptions:
     """Everything the runtime needs to know to run one step's tasks."""
@@ -72,6 +96,9 @@ class TaskOptions:
     # @secrets: (provider type or None for the profile's default, secret id) of each
     # source, so that a pod can mount the Kubernetes Secrets it reads.
     secret_sources: tuple[tuple[str | None, str], ...] = ()
+    # @pypi / @conda (and their flow-level _base): the step runs in its own interpreter
+    # of an environment built from a recorded lock. None: the runtime's own Python.
+    environment: EnvSpec | None = None
 
     @property
     def max_attempts(self) -> int:
