@@ -1,0 +1,217 @@
+"""Step environments in pods: the lock a pod rebuilds from, and the rebuild itself.
+
+Where pods run (``@kubernetes`` steps, ``argo-workflows create``), a step's
+environment is resolved for the pods' platform (``pod_platform``, never this
+machine's), stored in the datastore (:func:`store_for_pods`: the lock at
+``envs/locks/<sha>.json``, and with ``wheels_in_datastore`` every package it names,
+:mod:`grange.environments.wheels`), and handed to the pod's bootstrap as
+``--env-lock-url URL --env-lock-sha SHA``. The pod (:func:`rebuild`) builds the
+environment from that lock alone, never resolving: with the packages from the
+datastore and no index when they are there, from the lock's URLs otherwise.
+
+What a pod is told through its environment variables (:func:`pod_env`,
+:func:`settings_from_env`): ``GRANGE_ENV_CACHE`` where environments are cached
+(default ``$HOME/.cache/grange``: mount a volume there to keep them across pods),
+``GRANGE_ENV_PACKAGES`` the datastore holding the lock's packages,
+``GRANGE_ENV_OFFLINE=1`` never to reach an index (the profile's ``pod_offline``).
+"""
+
+from __future__ import annotations
+
+import os
+import platform as _platform
+import shutil
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from grange.environments.envlock import EnvLock, PreparedEnv
+from grange.environments.settings import CACHE_ENV, EnvSettings, default_cache_dir
+from grange.exceptions import EnvError
+
+if TYPE_CHECKING:
+    from grange.datastore import DatastoreLocation
+    from grange.decorators.options import EnvSpec
+
+PACKAGES_ENV = "GRANGE_ENV_PACKAGES"
+OFFLINE_ENV = "GRANGE_ENV_OFFLINE"
+LOCKS_PREFIX = "envs/locks"
+#: conda's subdir of a uv platform name (pods: ``x86_64-manylinux_2_28``).
+CONDA_SUBDIRS = {"x86_64": "linux-64", "aarch64": "linux-aarch64"}
+#: Words of uv's messages when it cannot reach an index.
+NETWORK_WORDS = (
+    "Failed to fetch",
+    "Request failed",
+    "dns error",
+    "tcp connect",
+    "Connection refused",
+    "network",
+    "Network",
+)
+FIX_UV = "the image needs uv: pip install uv (or grange[pypi])"
+
+EnvRef = tuple[str, str]  # (lock URL, lock sha)
+
+
+# -- where pods run: resolve, store, tell the pod -------------------------------------
+
+
+def pod_platform(kind: str, settings: EnvSettings) -> str:
+    """The platform a ``kind`` lock is resolved for when pods run it."""
+    if kind == "conda":
+        arch = settings.pod_platform.split("-", 1)[0]
+        return CONDA_SUBDIRS.get(arch, settings.pod_platform)
+    return settings.pod_platform
+
+
+def lock_url(location: DatastoreLocation, blobs: Any, key: str) -> str:
+    """What a pod reads the lock stored at ``key`` from: a path or an ``s3://`` URL."""
+    return str(location.path / key) if location.is_local else str(blobs.url(key))
+
+
+def split_lock_url(url: str) -> tuple[str, str]:
+    """``(datastore root, key)`` of a lock's URL (``<root>/envs/locks/<sha>.json``)."""
+    scheme, sep, rest = url.partition("://")
+    parts = rest.split("/")
+    if len(parts) < 4 or "/".join(parts[-3:-1]) != LOCKS_PREFIX or not parts[-1].endswith(".json"):
+        raise EnvError(
+            f"{url} is not the URL of an environment lock (<root>/{LOCKS_PREFIX}/<sha>.json)",
+            fix="pass the URL the run or the deployment stored the lock at",
+        )
+    return scheme + sep + "/".join(parts[:-3]), "/".join(parts[-3:])
+
+
+def store_for_pods(
+    spec: EnvSpec,
+    settings: EnvSettings,
+    location: DatastoreLocation,
+    *,
+    lock: EnvLock | None = None,
+    blobs: Any = None,
+) -> tuple[EnvLock, EnvRef]:
+    """``spec``'s lock for the pods' platform (``lock`` given: that one, as ``resume``
+    reuses a recorded lock), stored in ``location`` with, if the settings say so, its
+    packages; return it and what the pod's bootstrap gets."""
+    from grange.environments import manager
+
+    if lock is None:
+        lock = manager.resolve(spec, settings, platform=pod_platform(spec.kind, settings))
+    blobs = location.open() if blobs is None else blobs
+    key = manager.store_lock(blobs, lock)
+    if settings.wheels_in_datastore or settings.pod_offline:
+        store_lock_packages(blobs, lock, settings, step=spec.step)
+    return lock, (lock_url(location, blobs, key), lock.sha)
+
+
+def store_lock_packages(blobs: Any, lock: EnvLock, settings: EnvSettings, *, step: str) -> None:
+    """The lock's packages in the datastore (pypi locks; conda pods fetch from channels)."""
+    if lock.kind != "pypi":
+        if settings.pod_offline:
+            raise EnvError(
+                f"step '{step}': pods cannot rebuild a conda environment without its "
+                "channel: its packages are not stored in the datastore (only @pypi's are)",
+                step=step,
+                fix="set pod_offline = false in the profile's [environments] table, or use "
+                "@pypi for this step",
+            )
+        return
+    from grange.environments.wheels import store_packages
+
+    store_packages(blobs, lock)
+
+
+def pod_env(settings: EnvSettings, location: DatastoreLocation | str) -> dict[str, str]:
+    """The environment variables a pod running a step with an environment gets."""
+    env: dict[str, str] = {}
+    if settings.wheels_in_datastore or settings.pod_offline:
+        env[PACKAGES_ENV] = str(getattr(location, "url", location))
+    if settings.pod_offline:
+        env[OFFLINE_ENV] = "1"
+    return env
+
+
+# -- in the pod ------------------------------------------------------------------------
+
+
+def settings_from_env(env: Mapping[str, str]) -> tuple[EnvSettings, str | None]:
+    """A pod's settings (the cache, offline) and the datastore holding the packages."""
+    cache = default_cache_dir(env) if env.get(CACHE_ENV) else default_cache_dir({})
+    offline = env.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes")
+    return EnvSettings(cache_dir=cache, offline=offline), env.get(PACKAGES_ENV) or None
+
+
+def check_python(lock: EnvLock, here: str | None = None) -> None:
+    """A pypi environment is built on the image's Python: its major.minor must be the
+    lock's (a conda environment brings its own Python)."""
+    if lock.kind != "pypi":
+        return
+    here = here or _platform.python_version()
+    if lock.python.split(".")[:2] != here.split(".")[:2]:
+        want = ".".join(lock.python.split(".")[:2])
+        raise EnvError(
+            f"the environment was resolved for Python {lock.python} but this image has "
+            f"Python {here}",
+            fix=f"run the step on an image with Python {want} (image= on @kubernetes, or "
+            f'the profile\'s [kubernetes] image), or set python="{".".join(here.split(".")[:2])}"'
+            " on the step's @pypi and deploy again",
+        )
+
+
+def find_uv() -> str | None:
+    found = shutil.which("uv")
+    if found:
+        return found
+    try:
+        import uv  # type: ignore[import-not-found, unused-ignore]
+
+        path = str(uv.find_uv_bin())
+    except (ImportError, FileNotFoundError, OSError):
+        return None
+    return path if os.path.exists(path) else None
+
+
+def rebuild(
+    lock: EnvLock, settings: EnvSettings, *, packages: str | None = None, step: str = ""
+) -> PreparedEnv:
+    """The environment of ``lock`` built on this machine (cached under the settings'
+    ``cache_dir``): from the packages stored in the datastore at ``packages`` and no
+    index when given, else from the lock's URLs. Never resolves."""
+    from grange.environments import manager
+
+    check_python(lock)
+    if lock.kind == "pypi" and find_uv() is None:
+        raise EnvError("uv is not installed in this image", step=step or None, fix=FIX_UV)
+    if packages and lock.kind == "pypi":
+        from grange.datastore import DatastoreLocation
+        from grange.environments.wheels import fetch_packages
+
+        folder = settings.cache_dir / "packages" / lock.sha[:16]
+        fetch_packages(DatastoreLocation.of(packages).open(), lock, folder)
+        settings = replace(settings, find_links=(str(folder),), offline=True)
+    try:
+        return manager.build(lock, settings)
+    except EnvError as err:
+        raise _build_error(err, lock, settings, packages, step) from None
+
+
+def _build_error(
+    err: EnvError, lock: EnvLock, settings: EnvSettings, packages: str | None, step: str
+) -> EnvError:
+    message = _trim(err.message)
+    where = f"cannot rebuild the environment of the lock {lock.sha[:12]}"
+    if not packages and any(word in message for word in NETWORK_WORDS):
+        return EnvError(
+            f"{where}: no package index is reachable from this pod, and the lock's "
+            f"packages are not in the datastore ({message})",
+            step=step or None,
+            fix="set wheels_in_datastore = true in the profile's [environments] table (pods "
+            "then get the packages from the datastore), or let pods reach the index",
+        )
+    return EnvError(f"{where}: {message}", step=step or None, fix=err.fix)
+
+
+def _trim(message: str, lines: int = 12) -> str:
+    kept = [line.rstrip() for line in message.strip().splitlines() if line.strip()]
+    if len(kept) > lines:
+        kept = [*kept[:lines], f"... ({len(kept) - lines} more lines)"]
+    return " / ".join(kept) if len(kept) > 1 else (kept[0] if kept else "")
