@@ -71,7 +71,7 @@ def lock_url(location: DatastoreLocation, blobs: Any, key: str) -> str:
 
 def split_lock_url(url: str) -> tuple[str, str]:
     """``(datastore root, key)`` of a lock's URL (``<root>/envs/locks/<sha>.json``)."""
-    scheme, sep, rest = url.partition("://")
+    scheme, sep, rest = url.partition("://") if "://" in url else ("", "", url)
     parts = rest.split("/")
     if len(parts) < 4 or "/".join(parts[-3:-1]) != LOCKS_PREFIX or not parts[-1].endswith(".json"):
         raise EnvError(
@@ -211,7 +211,7 @@ def _build_error(
 
 
 def _trim(message: str, lines: int = 12) -> str:
-    kept = [line.rstrip() for line in message.strip().splitlines() if line.strip()]
+    kept = [line.strip() for line in message.strip().splitlines() if line.strip()]
     if len(kept) > lines:
         kept = [*kept[:lines], f"... ({len(kept) - lines} more lines)"]
     return " / ".join(kept) if len(kept) > 1 else (kept[0] if kept else "")
