@@ -14,6 +14,13 @@ package of the run (``grange.environments.bootstrap``), built when the run
 starts and stored before its first pod. Pods cannot read a datastore on this machine's disk: a local
 datastore is refused unless the profile says the pods share this filesystem
 (``[kubernetes] shared_filesystem = true``, as the tests' fake cluster does).
+
+A step with a ``@pypi``/``@conda`` environment gets its lock (resolved for the
+pods' platform and stored in the datastore by the runtime): the pod's bootstrap
+is given ``--env-lock-url``/``--env-lock-sha`` and rebuilds the environment from
+it (:mod:`grange.environments.podenv`); with ``wheels_in_datastore`` the lock's
+packages are stored in the datastore before the step's first pod, and the pod
+installs them from there, with no index.
 """
 
 from __future__ import annotations
@@ -76,6 +83,8 @@ class KubeLauncher(Launcher):
         package: Any,  # grange.environments.package.Package, built
         datastore_root: Any,  # DatastoreLocation, where the package is stored
         settings: Mapping[str, Any],
+        environments: Mapping[str, tuple[str, str]] | None = None,
+        env_settings: Any = None,  # EnvSettings: the profile's [environments]
     ) -> None:
         self.inner = inner
         self.flow = flow
@@ -87,6 +96,10 @@ class KubeLauncher(Launcher):
         self.package = package
         self.datastore_root = datastore_root
         self._ref: Any = None  # its PackageRef, once stored
+        # step -> (lock URL, lock sha) of the steps with an environment
+        self.environments = dict(environments or {})
+        self.env_settings = env_settings
+        self._stored_locks: set[str] = set()  # steps whose lock's packages are stored
         self.settings = dict(settings)
         self.allowance = float(settings.get("startup_allowance") or DEFAULT_STARTUP_ALLOWANCE)
         # One value for every worker (the runtime reads it as each starts): the
@@ -178,16 +191,12 @@ class KubeLauncher(Launcher):
                 )
             cmd[at : at + 2] = ["--input-paths", inputs]
         ref = self._stored_package()
-        args = [
-            "--package-url",
-            ref.url,
-            "--package-sha",
-            ref.sha,
-            "--flow-file",
-            ref.flow_file,
-            "--",
-            *cmd[2:],
-        ]
+        args = ["--package-url", ref.url, "--package-sha", ref.sha, "--flow-file", ref.flow_file]
+        if spec.step in self.environments:
+            url, sha = self.environments[spec.step]
+            self._stored_lock_packages(spec.step, url)
+            args += ["--env-lock-url", url, "--env-lock-sha", sha]
+        args += ["--", *cmd[2:]]
         options = self.options[spec.step]
         plan = plan_pod(
             spec.step,
@@ -231,6 +240,21 @@ class KubeLauncher(Launcher):
             self._ref = store_package(location.open(), location, self.flow, self.package)
         return self._ref
 
+    def _stored_lock_packages(self, step: str, url: str) -> None:
+        """With ``wheels_in_datastore``: the packages of the step's lock in the datastore
+        (once per step of the run; a package stored already is not downloaded again)."""
+        settings = self.env_settings
+        if step in self._stored_locks or settings is None:
+            return
+        if settings.wheels_in_datastore or settings.pod_offline:
+            from grange.environments import manager
+            from grange.environments.podenv import split_lock_url, store_lock_packages
+
+            blobs = self.datastore_root.open()
+            lock = manager.load_lock(blobs, split_lock_url(url)[1])
+            store_lock_packages(blobs, lock, settings, step=step)
+        self._stored_locks.add(step)
+
     def _env(self, spec: TaskSpec) -> dict[str, str]:
         env = {k: str(v) for k, v in spec.extra.get("env", {}).items()}
         # The profile's S3 settings (endpoints, timeouts): never credentials, which
@@ -243,6 +267,13 @@ class KubeLauncher(Launcher):
         env.update(self._profile_env)
         env["PYTHONUNBUFFERED"] = "1"
         env["GRANGE_USER"] = spec.user
+        if spec.step in self.environments and self.env_settings is not None:
+            from grange.environments.podenv import pod_env
+            from grange.environments.settings import CACHE_ENV
+
+            env.update(pod_env(self.env_settings, self.datastore_root))
+            if self.settings.get("shared_filesystem") and os.environ.get(CACHE_ENV):
+                env[CACHE_ENV] = os.environ[CACHE_ENV]  # the pods share this machine's disk
         return env
 
     def _client_settings(self) -> dict[str, Any]:
@@ -331,6 +362,7 @@ class KubernetesRun:
 
     steps: set[str]
     settings: dict[str, Any]
+    env_settings: Any = None  # EnvSettings: the profile's [environments]
 
     def wrap(
         self,
@@ -343,9 +375,12 @@ class KubernetesRun:
         top_level_args: list[str],
         step_args: list[str],
         suffixes: tuple[str, ...] = (),
+        environments: Mapping[str, tuple[str, str]] | None = None,
     ) -> KubeLauncher:
         """The launcher of the run, with the run's code package (the run records the
-        same one: same files, same bytes, stored once)."""
+        same one: same files, same bytes, stored once). ``environments``: the
+        ``(lock URL, lock sha)`` of each Kubernetes step with an environment, its
+        lock resolved for the pods' platform and stored in the datastore."""
         from grange.environments.package import build_package
 
         # Built now (a flow directory that cannot be packed stops the run before it
@@ -363,6 +398,8 @@ class KubernetesRun:
             package=package,
             datastore_root=datastore_root,
             settings=self.settings,
+            environments=environments,
+            env_settings=self.env_settings,
         )
 
 
@@ -404,4 +441,9 @@ def prepare(
         plan = plan_pod(step, options[step], command=BOOTSTRAP, defaults=settings)
         check_plan_image(plan, profile.policy, step)
     load_client(settings)  # fails now, clearly, if there is no cluster configuration
-    return KubernetesRun(steps, settings)
+    env_settings = None
+    if any(options[step].environment is not None for step in steps):
+        from grange.environments.settings import EnvSettings
+
+        env_settings = EnvSettings.from_table(profile.environments, os.environ)
+    return KubernetesRun(steps, settings, env_settings)

@@ -1,0 +1,97 @@
+"""A @kubernetes step with an environment: its pod's bootstrap gets the lock
+(``--env-lock-url``/``--env-lock-sha``) and the GRANGE_ENV_* variables; other steps'
+pods get neither."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grange.datastore import DatastoreLocation
+from grange.decorators.options import EnvSpec, KubernetesOptions, TaskOptions
+from grange.environments.package import build_package
+from grange.environments.settings import EnvSettings
+from grange.runtime.kube_launcher import KubeLauncher
+from grange.runtime.launcher import Launcher
+from grange.task.spec import TaskSpec
+
+SHA = "c" * 64
+
+
+class Inner(Launcher):
+    def launch(self, spec: TaskSpec) -> None:  # pragma: no cover - not called
+        raise AssertionError
+
+    def events(self) -> list[Any]:
+        return []
+
+    def kill(self, worker: Any, sig: int = 9) -> None:  # pragma: no cover
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def launcher(tmp_path: Path, env_settings: EnvSettings, **settings: Any) -> KubeLauncher:
+    flow = tmp_path / "flow.py"
+    flow.write_text("from grange import FlowSpec\n")
+    env = EnvSpec(kind="pypi", packages=(("tabulate", "0.9.0"),), step="train")
+    options = {
+        "train": TaskOptions(kubernetes=KubernetesOptions(), environment=env),
+        "plain": TaskOptions(kubernetes=KubernetesOptions()),
+    }
+    root = DatastoreLocation.of(tmp_path / "store")
+    url = str(root.path / "envs" / "locks" / f"{SHA}.json")
+    return KubeLauncher(
+        Inner(),
+        flow="F",
+        flow_file=str(flow),
+        options=options,
+        top_level_args=[],
+        step_args=[],
+        package=build_package(str(flow), "F"),
+        datastore_root=root,
+        settings={"image": "python:3.11", **settings},
+        environments={"train": (url, SHA)},
+        env_settings=env_settings,
+    )
+
+
+def container(launcher: KubeLauncher, step: str) -> dict[str, Any]:
+    job, _ = launcher._job(TaskSpec(flow="F", run_id="1", step=step, task_id="2", user="u"))
+    return job["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_the_env_step_pod_gets_its_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRANGE_ENV_CACHE", str(tmp_path / "cache"))
+    kube = launcher(tmp_path, EnvSettings(cache_dir=tmp_path, pod_offline=False))
+    args = container(kube, "train")["args"]
+    split = args.index("--")
+    assert args[split - 4 : split] == [
+        "--env-lock-url",
+        str(tmp_path / "store" / "envs" / "locks" / f"{SHA}.json"),
+        "--env-lock-sha",
+        SHA,
+    ]
+    assert args[split + 1 : split + 3] == ["step", "train"]
+    env = {e["name"]: e.get("value") for e in container(kube, "train").get("env") or []}
+    assert not any(name.startswith("GRANGE_ENV_") for name in env)  # not shared: not passed
+    plain = container(kube, "plain")
+    assert "--env-lock-url" not in plain["args"]
+
+
+def test_packages_in_the_datastore_and_a_shared_cache_reach_the_pod(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRANGE_ENV_CACHE", str(tmp_path / "cache"))
+    settings = EnvSettings(cache_dir=tmp_path, pod_offline=True)
+    kube = launcher(tmp_path, settings, shared_filesystem=True)
+    kube._stored_locks.add("train")  # (storing the lock's packages: test_env_pods)
+    env = {e["name"]: e.get("value") for e in container(kube, "train").get("env") or []}
+    assert env["GRANGE_ENV_PACKAGES"] == str(tmp_path / "store")
+    assert env["GRANGE_ENV_OFFLINE"] == "1"
+    assert env["GRANGE_ENV_CACHE"] == str(tmp_path / "cache")
+    plain = {e["name"] for e in container(kube, "plain").get("env") or []}
+    assert not any(name.startswith("GRANGE_ENV_") for name in plain)
