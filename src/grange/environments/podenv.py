@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import platform as _platform
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +101,31 @@ def store_for_pods(
     if settings.wheels_in_datastore or settings.pod_offline:
         store_lock_packages(blobs, lock, settings, step=spec.step)
     return lock, (lock_url(location, blobs, key), lock.sha)
+
+
+def locks_for_pods(
+    specs: Mapping[str, EnvSpec | None],
+    settings: EnvSettings,
+    location: DatastoreLocation,
+    *,
+    say: Callable[[str], None] | None = None,
+) -> tuple[dict[str, EnvRef], dict[str, str]]:
+    """What a deployment gives the pods of its steps with an environment (``specs``:
+    each step's EnvSpec or None): each one's ``(lock URL, lock sha)``, resolved for the
+    pods (or taken from the lock cache) and stored; and the variables those pods get."""
+    wanted = {step: spec for step, spec in specs.items() if spec is not None}
+    if not wanted:
+        return {}, {}
+    blobs = location.open()
+    refs: dict[str, EnvRef] = {}
+    for step, spec in sorted(wanted.items()):
+        lock, refs[step] = store_for_pods(spec, settings, location, blobs=blobs)
+        if say is not None:
+            say(
+                f"Step {step}: {spec.decorator or lock.kind} environment, lock {lock.sha[:12]} "
+                f"for Python {lock.python} on {lock.platform} ({len(lock.packages)} packages)."
+            )
+    return refs, pod_env(settings, location)
 
 
 def store_lock_packages(blobs: Any, lock: EnvLock, settings: EnvSettings, *, step: str) -> None:

@@ -41,6 +41,7 @@ def compile_flow(
         flow_cls, graph, settings.include_files, settings.parameter_values
     )
     _check_parameter_names(graph)
+    _check_environments(graph, options, settings)
     deps = sensor.dependencies(settings.triggers, graph) if settings.triggers else []
     settings = replace(settings, env={**settings.env, **_events_env(name, settings)})
 
@@ -157,6 +158,25 @@ def _check_parameter_names(graph: FlowGraph) -> None:
                 line=info.line,
                 parameter=info.name,
                 fix="rename the parameter",
+            )
+
+
+def _check_environments(
+    graph: FlowGraph, options: dict[str, TaskOptions], settings: ArgoSettings
+) -> None:
+    """Every step with a ``@pypi``/``@conda`` environment has its lock for the pods:
+    a step without it would run in the image's Python, without its packages."""
+    for node in graph:
+        spec = (options.get(node.name) or TaskOptions()).environment
+        if spec is not None and node.name not in settings.environments:
+            raise CompileError(
+                f"step '{node.name}' has a {spec.decorator or 'Python'} environment but no "
+                "lock was stored for it",
+                file=node.file,
+                line=node.line,
+                step=node.name,
+                fix="deploy with argo-workflows create, which resolves each step's "
+                "environment for the pods and stores its lock",
             )
 
 

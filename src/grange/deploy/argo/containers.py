@@ -11,6 +11,11 @@ goes to ``spec.templateDefaults.container``, which Argo merges into every
 container template (a strategic merge: ``env`` by name, ``volumeMounts`` by
 path, ``command``/``args`` replaced when a template sets them). A step's
 template then carries only its ``args`` and what differs from the defaults.
+
+A step with a ``@pypi``/``@conda`` environment carries its own ``command``: the
+shared one with ``--env-lock-url URL --env-lock-sha SHA`` before ``--``, so that its
+pod rebuilds the environment from the lock stored at deploy time (the lock's sha
+in the manifest: the deployment runs exactly that environment, whenever it runs).
 """
 
 from __future__ import annotations
@@ -79,6 +84,22 @@ def command(settings: ArgoSettings, flow_file: str) -> list[str]:
     if settings.datastore_root:
         argv += ["--datastore-root", settings.datastore_root]
     return argv + list(settings.top_level_args)
+
+
+def with_lock(argv: list[str], lock: tuple[str, str], node: StepNode) -> list[str]:
+    """``argv`` (the bootstrap command) with the environment lock's options."""
+    if "--" not in argv or argv[:3] != ["python", "-m", "grange.environments.bootstrap"]:
+        raise CompileError(
+            f"step '{node.name}' has a Python environment, which its pod rebuilds from the "
+            "code package's bootstrap: this deployment has no code package",
+            file=node.file,
+            line=node.line,
+            step=node.name,
+            fix="deploy with a code package (the default of argo-workflows create)",
+        )
+    at = argv.index("--")
+    url, sha = lock
+    return [*argv[:at], "--env-lock-url", url, "--env-lock-sha", sha, *argv[at:]]
 
 
 def shared_env(settings: ArgoSettings) -> dict[str, str]:
@@ -162,15 +183,20 @@ class ContainerBuilder:
             OUT_DIR,
             *extra_args,
         ]
+        argv, env = self.argv, self.env
+        lock = self.settings.environments.get(node.name)
+        if lock is not None:
+            argv = with_lock(argv, lock, node)
+            env = {**env, **self.settings.environment_env}
         plan = plan_pod(
             node.name,
             options,
-            command=self.argv,
+            command=argv,
             args=args,
             # A value holding "{{" would be read by Argo as a template expression: the
             # step command sets every @environment variable itself anyway, so such a
             # value is left to it (set before the step's code runs, not at pod start).
-            env={**self.env, **{k: v for k, v in options.env.items() if "{{" not in v}},
+            env={**env, **{k: v for k, v in options.env.items() if "{{" not in v}},
             defaults=self.settings.pod_defaults(),
         )
         if plan.namespace != self.settings.namespace:

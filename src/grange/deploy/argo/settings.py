@@ -85,6 +85,11 @@ class ArgoSettings:
     sensor_service_account: str | None = None
     # Where the pods publish the run's end event (the webhook EventSource's URL)
     events_webhook_url: str | None = None
+    # @pypi/@conda: step -> (lock URL, lock sha) of its environment, resolved for the
+    # pods' platform and stored in the datastore (podenv.store_for_pods); and the
+    # GRANGE_ENV_* variables those steps' pods get (podenv.pod_env).
+    environments: dict[str, tuple[str, str]] = field(default_factory=dict)
+    environment_env: dict[str, str] = field(default_factory=dict)
 
     def pod_defaults(self) -> dict[str, Any]:
         """``plan_pod``'s ``defaults``: the profile's [kubernetes] section, with the
