@@ -198,7 +198,12 @@ class Deployment:
         values, paths = self._given_values(options)
         _require_values(flow.flow_cls, info, {*values, *paths})
         package = self._package(root)
-        environments, environment_env = self._environments(steps, root)
+        from grange.environments.podenv import locks_for_pods  # @pypi/@conda: locks for pods
+
+        specs = {step: o.environment for step, o in steps.items()}
+        environments, environment_env = locks_for_pods(
+            specs, self.profile.environments, root, say=flow.say
+        )
         settings = replace(
             settings,
             package=package,
@@ -271,21 +276,6 @@ class Deployment:
 
         suffixes = self.flow.settings.package_suffixes
         return package_flow(self.flow.flow_file, root, self.flow.flow_name, tuple(suffixes))
-
-    def _environments(
-        self, steps: dict[str, Any], root: Any
-    ) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
-        """The lock of each step with ``@pypi``/``@conda``, resolved for the pods'
-        platform (the lock cache reused) and stored in the datastore with, if the profile
-        says ``wheels_in_datastore``, its packages; and the variables its pods get."""
-        if not any(o.environment is not None for o in steps.values()):
-            return {}, {}
-        from grange.environments.podenv import locks_for_pods
-        from grange.environments.settings import EnvSettings
-
-        settings = EnvSettings.from_table(self.profile.environments, os.environ)
-        specs = {step: o.environment for step, o in steps.items()}
-        return locks_for_pods(specs, settings, root, say=self.flow.say)
 
     def _top_level_args(self, options: dict[str, Any]) -> list[str]:
         """The options every step of the deployment runs with: the @project branch

@@ -105,17 +105,19 @@ def store_for_pods(
 
 def locks_for_pods(
     specs: Mapping[str, EnvSpec | None],
-    settings: EnvSettings,
+    table: Mapping[str, Any] | None,
     location: DatastoreLocation,
     *,
     say: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, EnvRef], dict[str, str]]:
     """What a deployment gives the pods of its steps with an environment (``specs``:
-    each step's EnvSpec or None): each one's ``(lock URL, lock sha)``, resolved for the
-    pods (or taken from the lock cache) and stored; and the variables those pods get."""
+    each step's EnvSpec or None; ``table``: the profile's ``[environments]``): each
+    one's ``(lock URL, lock sha)``, resolved for the pods (or taken from the lock
+    cache) and stored; and the variables those pods get."""
     wanted = {step: spec for step, spec in specs.items() if spec is not None}
     if not wanted:
         return {}, {}
+    settings = EnvSettings.from_table(table, os.environ)
     blobs = location.open()
     refs: dict[str, EnvRef] = {}
     for step, spec in sorted(wanted.items()):
