@@ -96,11 +96,18 @@ def test_bad_lock_options_get_one_line_and_status_2(
     assert message in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("as_uri", [False, True])
 def test_runs_the_step_in_the_rebuilt_environment(
-    ref: PackageRef, code_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    as_uri: bool,
+    ref: PackageRef,
+    code_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     lock = make_lock()
     url = put_lock(tmp_path / "store", lock)
+    if as_uri:  # a local datastore's blobs.url(key)
+        url = Path(url).as_uri()
     prepared = PreparedEnv(lock, tmp_path / "env", tmp_path / "env/bin/python", ("/shim",))
     rebuilt: list[tuple[EnvLock, EnvSettings, Any, str]] = []
 

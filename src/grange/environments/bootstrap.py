@@ -219,7 +219,11 @@ def _read(url: str, split: Callable[[str], tuple[str, str]], option: str) -> byt
             return DatastoreLocation.of(root).open().get_bytes(key)
         except BlobNotFound:
             raise FileNotFoundError(url) from None
-    if "://" in url:
+    if url.startswith("file://"):  # a local datastore's blobs.url()
+        from urllib.parse import unquote, urlsplit
+
+        url = unquote(urlsplit(url).path)
+    elif "://" in url:
         raise BootstrapError(f"{option} {url}: only local paths and s3:// URLs are supported")
     with open(url, "rb") as f:
         return f.read()
