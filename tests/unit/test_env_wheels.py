@@ -11,28 +11,31 @@ import pytest
 
 from grange.datastore import DatastoreLocation
 from grange.environments.envlock import EnvLock
-from grange.environments.wheels import fetch_packages, package_key, store_packages
+from grange.environments.wheels import fetch_packages, local_lock, package_key, store_packages
 from grange.exceptions import EnvError
 
 BASE = "https://files.example/packages/"
 
 
 def wheel_lock(contents: dict[str, bytes] | None = None) -> tuple[EnvLock, dict[str, bytes]]:
-    """A lock of two packages and what their URLs serve."""
+    """A pylock.toml of two packages (one wheel each) and what their URLs serve."""
     contents = contents or {
         "a-1.0-py3-none-any.whl": b"wheel a",
         "b_x-2.0-py3-none-any.whl": b"wheel b",
     }
-    packages = tuple(
-        {
-            "name": name.split("-")[0],
-            "version": name.split("-")[1],
-            "url": BASE + name.replace("_", "%5F"),  # quoted in the URL, plain on disk
-            "sha256": hashlib.sha256(data).hexdigest(),
-        }
-        for name, data in contents.items()
-    )
-    lock = EnvLock("pypi", "k" * 64, "3.11.7", "x86_64-manylinux_2_28", "t", "uv", packages)
+    text = 'lock-version = "1.0"\ncreated-by = "uv"\n'
+    packages = []
+    for name, data in contents.items():
+        url = BASE + name.replace("_", "%5F")  # quoted in the URL, plain on disk
+        sha = hashlib.sha256(data).hexdigest()
+        project, version = name.split("-")[:2]
+        text += (
+            f'\n[[packages]]\nname = "{project}"\nversion = "{version}"\n'
+            f'sdist = {{ url = "{BASE}{project}-{version}.tar.gz", hashes = {{ sha256 = "{"0" * 64}" }} }}\n'
+            f'wheels = [{{ url = "{url}", size = {len(data)}, hashes = {{ sha256 = "{sha}" }} }}]\n'
+        )
+        packages.append({"name": project, "version": version, "url": url, "sha256": sha})
+    lock = EnvLock("pypi", "k" * 64, "3.11.7", "x86_64-manylinux_2_28", text, "uv", tuple(packages))
     return lock, {BASE + n.replace("_", "%5F"): d for n, d in contents.items()}
 
 
@@ -84,9 +87,22 @@ def test_a_damaged_or_missing_package_is_named(store: Any, tmp_path: Path) -> No
 
 
 def test_a_package_without_url_or_hash_cannot_be_stored(store: Any) -> None:
-    lock = EnvLock("pypi", "k", "3.11.7", "p", "t", "uv", ({"name": "x", "version": "1"},))
+    lock = EnvLock("conda", "k", "3.11.7", "p", "t", "uv", ({"name": "x", "version": "1"},))
     with pytest.raises(EnvError, match="gives no url and sha256 for package 'x'"):
         store_packages(store, lock, download=lambda u: b"")
+    text = '[[packages]]\nname = "y"\nversion = "1"\nwheels = [{ url = "https://x/y.whl" }]\n'
+    lock = EnvLock("pypi", "k", "3.11.7", "p", text, "uv")
+    with pytest.raises(EnvError, match="gives no url and sha256 for package 'y'"):
+        store_packages(store, lock, download=lambda u: b"")
+
+
+def test_the_local_lock_installs_from_the_fetched_files(tmp_path: Path) -> None:
+    lock, _ = wheel_lock()
+    local = local_lock(lock, tmp_path)
+    assert f'path = "{tmp_path}/a-1.0-py3-none-any.whl"' in local.text
+    assert f'path = "{tmp_path}/b_x-2.0-py3-none-any.whl"' in local.text
+    assert "%5F" not in local.text and f'url = "{BASE}a-1.0.tar.gz"' in local.text  # sdists
+    assert (local.python, local.packages) == (lock.python, lock.packages)
 
 
 def test_a_download_error_is_named(store: Any) -> None:

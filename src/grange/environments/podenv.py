@@ -210,13 +210,17 @@ def rebuild(
         raise EnvError("uv is not installed in this image", step=step or None, fix=FIX_UV)
     if packages and lock.kind == "pypi":
         from grange.datastore import DatastoreLocation
-        from grange.environments.wheels import fetch_packages
+        from grange.environments.wheels import fetch_packages, local_lock
 
         folder = settings.cache_dir / "packages" / lock.sha[:16]
         fetch_packages(DatastoreLocation.of(packages).open(), lock, folder)
+        # Installed from those files (their paths in the lock), with no index at all.
+        built = local_lock(lock, folder)
         settings = replace(settings, find_links=(str(folder),), offline=True)
+    else:
+        built = lock
     try:
-        return manager.build(lock, settings)
+        return manager.build(built, settings)
     except EnvError as err:
         raise _build_error(err, lock, settings, packages, step) from None
 

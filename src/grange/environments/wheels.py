@@ -5,18 +5,27 @@ package index at all (the profile's ``[environments] wheels_in_datastore = true`
 stores it at ``envs/packages/<sha256>/<filename>`` in the datastore: write-once,
 checked against the lock's ``sha256`` before it is stored; packages there already
 are not downloaded again. :func:`fetch_packages` copies them from the datastore into
-a folder (checked again) for ``uv pip sync --offline --no-index --find-links``.
+a folder (checked again), and :func:`local_lock` is the lock with those files'
+paths in place of their URLs (``uv pip sync`` of a ``pylock.toml`` installs a
+wheel from its ``url`` or ``path``, never from ``--find-links``), which a pod
+installs with no index and no network.
+
+For a ``pypi`` lock, the files are every wheel its ``pylock.toml`` lists (and the
+source archive of a package without wheels); for another kind, the ``url`` and
+``sha256`` of each of its ``packages``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import posixpath
 import tempfile
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +46,10 @@ def package_key(sha256: str, filename: str) -> str:
 
 
 def packages_of(lock: EnvLock) -> list[tuple[str, str, str, str]]:
-    """``(name, url, sha256, filename)`` of each package of ``lock``; a package the lock
+    """``(name, url, sha256, filename)`` of each file of ``lock``; a package the lock
     gives no url or sha256 for cannot be stored (an :class:`EnvError` naming it)."""
     out = []
-    for package in lock.packages:
-        name = str(package.get("name") or "?")
-        url, sha = str(package.get("url") or ""), str(package.get("sha256") or "").lower()
+    for name, url, sha in _files(lock):
         filename = posixpath.basename(urllib.parse.unquote(urllib.parse.urlsplit(url).path))
         if not url or len(sha) != 64 or not filename or filename.startswith("."):
             raise EnvError(
@@ -53,6 +60,45 @@ def packages_of(lock: EnvLock) -> list[tuple[str, str, str, str]]:
             )
         out.append((name, url, sha, filename))
     return out
+
+
+def _files(lock: EnvLock) -> list[tuple[str, str, str]]:
+    if lock.kind != "pypi":
+        return [
+            (str(p.get("name") or "?"), str(p.get("url") or ""), str(p.get("sha256") or ""))
+            for p in lock.packages
+        ]
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    try:
+        entries = tomllib.loads(lock.text).get("packages") or []
+    except tomllib.TOMLDecodeError as err:
+        raise EnvError(
+            f"the lock {lock.sha[:12]} is not a pylock.toml ({err})",
+            fix="run or deploy the flow again: that resolves its environments anew",
+        ) from None
+    out = []
+    for entry in entries:
+        name = str(entry.get("name") or "?")
+        sources = list(entry.get("wheels") or []) or [entry.get("sdist") or {}]
+        for source in sources:
+            sha = str((source.get("hashes") or {}).get("sha256") or "").lower()
+            out.append((name, str(source.get("url") or ""), sha))
+    return out
+
+
+def local_lock(lock: EnvLock, folder: Path) -> EnvLock:
+    """``lock`` installing its files from ``folder`` (where :func:`fetch_packages` put
+    them): each stored file's ``url`` in the ``pylock.toml`` becomes its ``path``."""
+    text = lock.text
+    for _name, url, _sha, filename in packages_of(lock):
+        text = text.replace(
+            f"url = {json.dumps(url)}", f"path = {json.dumps(str(folder / filename))}"
+        )
+    return replace(lock, text=text)
 
 
 def store_packages(blobs: Any, lock: EnvLock, *, download: Download | None = None) -> list[str]:
