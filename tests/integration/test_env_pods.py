@@ -249,3 +249,77 @@ def test_a_deployed_env_step_imports_tabulate_and_a_plain_step_cannot(
     assert run["table"].task.data.table_has == "0.9.0"
     assert "a  1" in run["table"].task.data.text
     assert run.data.end_has is False
+
+
+# -- a @kubernetes step on the fake cluster ----------------------------------------------
+
+
+def test_a_kubernetes_pod_rebuilds_the_environment(
+    tmp_path: Path, env_cache: Path, kube: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The KubeLauncher's Job for a step with a lock: its pod (run on this host by the
+    fake kubelet, with the image's grange from src) rebuilds the environment from the
+    datastore's packages, with no index, and runs in it."""
+    import select
+
+    from grange.decorators.options import KubernetesOptions, TaskOptions
+    from grange.environments.package import build_package
+    from grange.runtime.kube_launcher import KubeLauncher
+    from grange.runtime.launcher import Exited, Launcher, Worker
+    from grange.task.spec import TaskSpec
+
+    location = DatastoreLocation.of(tmp_path / "store")
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "probe.py").write_text(PROBE)
+    pods = settings(env_cache, wheels_in_datastore=True, pod_offline=True)
+    lock, stored = store_for_pods(TABULATE, settings(env_cache), location)  # no packages yet
+    kube.node_env.update(PYTHONPATH=str(SRC), UV_INDEX_URL="http://127.0.0.1:9/simple")
+    monkeypatch.setenv("GRANGE_ENV_CACHE", str(tmp_path / "pod-cache"))  # shared with pods
+
+    class Unused(Launcher):  # every step is a Kubernetes one here
+        def launch(self, spec: Any) -> None:
+            raise AssertionError(spec)
+
+        def events(self) -> list[Any]:
+            return []
+
+        def kill(self, worker: Any, sig: int = 9) -> None:
+            raise AssertionError(worker)
+
+        def close(self) -> None:
+            pass
+
+    launcher = KubeLauncher(
+        Unused(),
+        flow="Probe",
+        flow_file=str(folder / "probe.py"),
+        options={"table": TaskOptions(kubernetes=KubernetesOptions(), environment=TABULATE)},
+        top_level_args=[],
+        step_args=[],
+        package=build_package(str(folder / "probe.py"), "Probe"),
+        datastore_root=location,
+        settings={"image": "python:3.11", "shared_filesystem": True},
+        environments={"table": stored},
+        env_settings=pods,
+    )
+    launcher.launch(TaskSpec(flow="Probe", run_id="1", step="table", task_id="2", user="u"))
+    out, code = b"", None
+    while code is None:
+        for event in launcher.events():
+            assert not hasattr(event, "reason"), event
+            if isinstance(event, Worker):
+                worker = event
+            elif isinstance(event, Exited):
+                code = event.code
+        select.select([], [], [], 0.05)
+    while chunk := os.read(worker.stdout, 65536):
+        out += chunk
+    launcher.close()
+    assert code == 0, out.decode()
+    seen = facts(out.decode())
+    assert seen["tabulate"] == "0.9.0"
+    assert seen["python"].startswith(str(tmp_path / "pod-cache"))
+    assert location.open().exists(  # stored before the first pod (wheels_in_datastore)
+        f"envs/packages/{lock.packages[0]['sha256']}/tabulate-0.9.0-py3-none-any.whl"
+    )
