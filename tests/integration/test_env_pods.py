@@ -255,7 +255,7 @@ def test_a_deployed_env_step_imports_tabulate_and_a_plain_step_cannot(
 
 
 def test_a_kubernetes_pod_rebuilds_the_environment(
-    tmp_path: Path, env_cache: Path, kube: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, env_cache: Path, kube: Any
 ) -> None:
     """The KubeLauncher's Job for a step with a lock: its pod (run on this host by the
     fake kubelet, with the image's grange from src) rebuilds the environment from the
@@ -272,10 +272,10 @@ def test_a_kubernetes_pod_rebuilds_the_environment(
     folder = tmp_path / "project"
     folder.mkdir()
     (folder / "probe.py").write_text(PROBE)
-    pods = settings(env_cache, wheels_in_datastore=True, pod_offline=True)
+    # The pods share this disk: their cache is the run's (empty here), given to them.
+    pods = settings(tmp_path / "pod-cache", wheels_in_datastore=True, pod_offline=True)
     lock, stored = store_for_pods(TABULATE, settings(env_cache), location)  # no packages yet
     kube.node_env.update(PYTHONPATH=str(SRC), UV_INDEX_URL="http://127.0.0.1:9/simple")
-    monkeypatch.setenv("GRANGE_ENV_CACHE", str(tmp_path / "pod-cache"))  # shared with pods
 
     class Unused(Launcher):  # every step is a Kubernetes one here
         def launch(self, spec: Any) -> None:

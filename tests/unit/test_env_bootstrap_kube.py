@@ -85,8 +85,7 @@ def test_the_env_step_pod_gets_its_lock(tmp_path: Path, monkeypatch: pytest.Monk
 def test_packages_in_the_datastore_and_a_shared_cache_reach_the_pod(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("GRANGE_ENV_CACHE", str(tmp_path / "cache"))
-    settings = EnvSettings(cache_dir=tmp_path, pod_offline=True)
+    settings = EnvSettings(cache_dir=tmp_path / "cache", pod_offline=True)
     kube = launcher(tmp_path, settings, shared_filesystem=True)
     kube._stored_locks.add("train")  # (storing the lock's packages: test_env_pods)
     env = {e["name"]: e.get("value") for e in container(kube, "train").get("env") or []}

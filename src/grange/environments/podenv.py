@@ -11,7 +11,8 @@ datastore and no index when they are there, from the lock's URLs otherwise.
 
 What a pod is told through its environment variables (:func:`pod_env`,
 :func:`settings_from_env`): ``GRANGE_ENV_CACHE`` where environments are cached
-(default ``$HOME/.cache/grange``: mount a volume there to keep them across pods),
+(default: under ``$HOME/.cache/grange``; mount a volume there to keep them across
+pods),
 ``GRANGE_ENV_PACKAGES`` the datastore holding the lock's packages,
 ``GRANGE_ENV_OFFLINE=1`` never to reach an index (the profile's ``pod_offline``).
 """
@@ -26,7 +27,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from grange.environments.envlock import EnvLock, PreparedEnv
-from grange.environments.settings import CACHE_ENV, EnvSettings, default_cache_dir
+from grange.environments.settings import EnvSettings, default_cache_dir
 from grange.exceptions import EnvError
 
 if TYPE_CHECKING:
@@ -162,7 +163,7 @@ def pod_env(settings: EnvSettings, location: DatastoreLocation | str) -> dict[st
 
 def settings_from_env(env: Mapping[str, str]) -> tuple[EnvSettings, str | None]:
     """A pod's settings (the cache, offline) and the datastore holding the packages."""
-    cache = default_cache_dir(env) if env.get(CACHE_ENV) else default_cache_dir({})
+    cache = default_cache_dir(env)  # GRANGE_ENV_CACHE, else under $HOME/.cache/grange
     offline = env.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes")
     return EnvSettings(cache_dir=cache, offline=offline), env.get(PACKAGES_ENV) or None
 

@@ -272,8 +272,8 @@ class KubeLauncher(Launcher):
             from grange.environments.settings import CACHE_ENV
 
             env.update(pod_env(self.env_settings, self.datastore_root))
-            if self.settings.get("shared_filesystem") and os.environ.get(CACHE_ENV):
-                env[CACHE_ENV] = os.environ[CACHE_ENV]  # the pods share this machine's disk
+            if self.settings.get("shared_filesystem"):  # the pods share this machine's disk
+                env[CACHE_ENV] = str(self.env_settings.cache_dir)
         return env
 
     def _client_settings(self) -> dict[str, Any]:
