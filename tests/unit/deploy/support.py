@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +12,11 @@ from tests.argo_schema import validate
 from tests.support import load_flow
 
 from grange.decorators.project import project_info
-from grange.decorators.registry import step_decorators, task_options
 from grange.decorators.triggers import schedule_of, triggers_of
 from grange.deploy.argo import ArgoSettings, Manifests, compile_flow
 from grange.environments.package import PackageRef
 from grange.graph.model import FlowGraph
+from grange.runtime.run import step_options
 
 ROOT = Path(__file__).resolve().parents[3]
 FLOWS = Path(__file__).parent / "flows"
@@ -39,10 +41,25 @@ def settings(**overrides: Any) -> ArgoSettings:
     return ArgoSettings(**base)
 
 
+def stand_in_locks(options: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """A lock reference for each step with an environment, as ``argo-workflows create``
+    stores them, made from the step's requirements alone (no resolution: the golden
+    files hold no PyPI or machine detail; tests/integration/test_env_pods.py resolves)."""
+    refs = {}
+    for step, o in options.items():
+        if o.environment is not None:
+            env = o.environment
+            wanted = json.dumps([env.kind, env.packages, env.python, env.channels])
+            sha = hashlib.sha256(wanted.encode()).hexdigest()
+            refs[step] = (f"s3://bucket/grange/envs/locks/{sha}.json", sha)
+    return refs
+
+
 def compile_path(path: Path | str, **overrides: Any) -> Manifests:
     cls = load_flow(Path(path))
     graph = FlowGraph.from_flow_class(cls)
-    options = {n.name: task_options(step_decorators(getattr(cls, n.name))) for n in graph}
+    options = step_options(cls, graph, ())  # as argo-workflows create: @pypi_base merged
+    overrides.setdefault("environments", stand_in_locks(options))
     info = project_info(cls, user="tester")  # as argo-workflows create: the user's branch
     if info is not None and "project" not in overrides:
         overrides["project"] = dataclasses.asdict(info)

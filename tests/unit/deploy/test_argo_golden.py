@@ -41,6 +41,8 @@ TEST_FLOWS = [
         )
     ),
     ROOT / "tests" / "flows" / "course" / "CatchFlow.py",
+    ROOT / "tests" / "flows" / "envpods" / "pypi_step.py",
+    ROOT / "tests" / "flows" / "envpods" / "pypi_base.py",
     ROOT / "tests" / "flows" / "run" / "params.py",
     *sorted(FLOWS.glob("*.py")),
 ]
