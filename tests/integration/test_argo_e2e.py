@@ -19,6 +19,7 @@ from grange.deploy.argo import ArgoSettings, compile_flow
 from grange.deploy.argo.include import store_include_files
 from grange.deploy.argo.trigger import trigger_workflow
 from grange.environments.package import package_flow
+from grange.environments.podenv import locks_for_pods
 from grange.graph import graph_of
 from grange.runtime.run import step_options
 from support import FLOWS, RUN_FLOWS, USER, Runner, load_flow
@@ -34,16 +35,21 @@ def deploy(
     location = DatastoreLocation.of(root)
     package = package_flow(str(file), location, cls.__name__)
     included = store_include_files(cls, location.open())  # paths: from the current directory
+    options = step_options(cls, graph, decospecs)
+    # @pypi/@conda steps: their locks resolved for the pods and stored, as create does
+    locks, lock_env = locks_for_pods({s: o.environment for s, o in options.items()}, {}, location)
     manifests = compile_flow(
         cls,
         graph,
-        step_options(cls, graph, decospecs),
+        options,
         ArgoSettings(
             datastore_root=str(location),
             package=package,
             image="python:3.11",
             user=USER,
             include_files=included,
+            environments=locks,
+            environment_env=lock_env,
             **{
                 "top_level_args": [x for spec in decospecs for x in ("--with", spec)],
                 **settings,
