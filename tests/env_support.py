@@ -67,3 +67,21 @@ def uv_available() -> bool:
         return True
     except ImportError:
         return False
+
+
+def other_python(below: tuple[int, int] | None = None) -> tuple[str, Path] | None:
+    """``("3.10", <its bin folder>)``: a Python other than the running one that uv does
+    not find by itself here (pyenv's versions; a test puts its folder first on PATH),
+    before ``below`` when given; None when this machine has none."""
+    running = sys.version_info[:2]
+    roots = sorted(Path.home().glob(".pyenv/versions/3.*/bin"))
+    for folder in roots:
+        minor = folder.parent.name.split(".")[:2]
+        if len(minor) != 2 or not all(p.isdigit() for p in minor):
+            continue
+        version = (int(minor[0]), int(minor[1]))
+        if version == running or version < (3, 10) or (below and version >= below):
+            continue
+        if (folder / f"python{version[0]}.{version[1]}").exists():
+            return f"{version[0]}.{version[1]}", folder
+    return None

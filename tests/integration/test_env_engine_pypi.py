@@ -3,13 +3,24 @@ build it into a cached environment, and use it; the errors a user can cause."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from env_support import TABULATE, fresh_settings, host_has, pypi_spec, uv_available
+from env_support import (
+    TABULATE,
+    fresh_settings,
+    host_has,
+    other_python,
+    pypi_spec,
+    uv_available,
+)
 from grange.datastore.backend import MemoryBlobStore
 from grange.environments import manager
 from grange.environments.envlock import PreparedEnv
@@ -197,3 +208,133 @@ def test_a_pod_lock_is_resolved_for_the_pod_platform(tmp_path: Path) -> None:
     if not manager.host_platform().startswith("aarch64"):
         with pytest.raises(EnvError, match="not this machine"):
             manager.build(lock, settings)
+
+
+# -- processes racing and dying ------------------------------------------------------
+
+BUILDER = """
+import json, os, sys, time
+from pathlib import Path
+from grange.decorators.options import EnvSpec
+from grange.environments import manager
+from grange.environments.envlock import Resolved
+from grange.environments.settings import EnvSettings
+
+cache, log, pause = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
+
+class Slow:
+    def lock(self, spec, settings, *, python, platform):
+        return Resolved(text="fixed lock\\n", tool="fake", packages=(), python=python)
+    def install(self, lock, settings, target):
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()} {target.name}\\n")
+        (target / "bin").mkdir()
+        (target / "bin" / "python").write_text("")
+        time.sleep(pause)
+        return target / "bin" / "python"
+
+manager._backend = lambda kind, spec=None: Slow()
+env = manager.prepare(EnvSpec(kind="pypi", step="start"), EnvSettings(cache_dir=cache))
+print(json.dumps({"prefix": str(env.prefix), "python": str(env.python)}))
+"""
+
+
+def start_builder(tmp_path: Path, pause: float) -> subprocess.Popen[str]:
+    script = tmp_path / "builder.py"
+    script.write_text(BUILDER)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "cache"), str(tmp_path / "log"), str(pause)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_two_processes_building_one_environment_build_it_once(tmp_path: Path) -> None:
+    one, two = start_builder(tmp_path, 1.0), start_builder(tmp_path, 1.0)
+    results = []
+    for proc in (one, two):
+        out, err = proc.communicate()
+        assert proc.returncode == 0, err
+        results.append(json.loads(out))
+    assert results[0] == results[1]
+    assert len((tmp_path / "log").read_text().splitlines()) == 1  # the other waited
+    assert Path(results[0]["python"]).exists()
+
+
+@pytest.mark.slow
+def test_a_build_killed_midway_is_never_used(tmp_path: Path) -> None:
+    proc = start_builder(tmp_path, 3600)
+    log = tmp_path / "log"
+    while not log.exists() or not log.read_text().endswith("\n"):
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    envs = tmp_path / "cache" / "envs"
+    leftovers = [p for p in envs.iterdir() if ".tmp-" in p.name]
+    assert len(leftovers) == 1  # the half-built folder, never renamed into place
+    assert not [p for p in envs.iterdir() if not p.name.startswith(".")]
+    # The next build neither waits on the dead builder's lock nor uses its folder.
+    again = start_builder(tmp_path, 0)
+    out, err = again.communicate()
+    assert again.returncode == 0, err
+    assert len(log.read_text().splitlines()) == 2
+    assert not leftovers[0].exists()
+    assert Path(json.loads(out)["python"]).exists()
+
+
+# -- another Python ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_another_python_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """python="3.X" finds that Python when it is on PATH; grange runs a flow there (a
+    Python before 3.11 gets tomli in its lock: grange reads its profile with it)."""
+    found = other_python(below=(3, 11)) or other_python()
+    if found is None:
+        pytest.skip("no other Python (pyenv) on this machine")
+    minor, folder = found
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    settings = fresh_settings(tmp_path / "cache")
+    env = manager.prepare(pypi_spec(python=minor), settings)
+    assert env.lock.python.startswith(minor + ".")
+    names = {p["name"] for p in env.lock.packages}
+    assert ("tomli" in names) == (tuple(map(int, minor.split("."))) < (3, 11))
+    done = in_env(env, "import sys, tabulate; print('%d.%d' % sys.version_info[:2])")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == minor
+    config = tmp_path / "config.toml"
+    config.write_text('default_profile = "dev"\n[profiles.dev]\n')
+    flow = tmp_path / "pyflow.py"
+    flow.write_text(
+        "import sys\n"
+        "from grange import FlowSpec, step\n"
+        "class PyFlow(FlowSpec):\n"
+        "    @step\n"
+        "    def start(self):\n"
+        "        print('python %d.%d' % sys.version_info[:2])\n"
+        "        self.next(self.end)\n"
+        "    @step\n"
+        "    def end(self):\n"
+        "        pass\n"
+        "if __name__ == '__main__':\n"
+        "    PyFlow()\n"
+    )
+    environ = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(env.pythonpath),
+        "GRANGE_DATASTORE_ROOT": str(tmp_path / ".grange"),
+        "GRANGE_CONFIG": str(config),
+        "USER": "tester",
+    }
+    done = subprocess.run(
+        [str(env.python), str(flow), "run", "--no-fork"],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"python {minor}" in done.stdout + done.stderr

@@ -139,7 +139,7 @@ def _keyed(spec: EnvSpec, settings: EnvSettings, platform: str | None) -> tuple[
 
         target = host_platform() if platform is None else platform
         python = _pypi_python(spec, settings, target)
-        requirements: Any = pypi.requirement_lines(spec)
+        requirements: Any = pypi.requirement_lines(spec, python)
         sources: Any = settings.index_settings()
     else:
         target = conda_platform(platform)

@@ -38,6 +38,7 @@ BARE = re.compile(rf"^\s*(?P<version>{_VERSION})\s*$")
 URL = re.compile(r"^@\s*(?P<url>(?:https?|git\+https?|git\+ssh|file)://[^\s'\"\\;]+)$")
 MAX_MESSAGE_LINES = 15
 PYLOCK = "pylock.toml"
+TOMLI = "tomli>=2"  # grange's own need on Python 3.10 (grange.config reads TOML)
 
 
 def normal_name(name: str) -> str:
@@ -46,12 +47,27 @@ def normal_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def requirement_lines(spec: EnvSpec) -> list[str]:
+def requirement_lines(spec: EnvSpec, python: str | None = None) -> list[str]:
     """One requirement line per package of ``spec``, sorted: ``"0.9.0"`` means
     ``==0.9.0``, a spec starting with an operator is used as it is, ``""`` is any
-    version, ``"@ https://..."`` a direct URL. Anything else is an :class:`EnvError`."""
+    version, ``"@ https://..."`` a direct URL. Anything else is an :class:`EnvError`.
+
+    For a Python before 3.11 (``python``), grange's own ``tomli`` is added (a task
+    reads its profile with it there) unless the step names it."""
     lines = {requirement_line(name, version, spec) for name, version in spec.packages}
+    if python and _before_311(python):
+        names = {re.split(r"[\[=!~<>@ ]", line, maxsplit=1)[0] for line in lines}
+        if "tomli" not in names:
+            lines.add(TOMLI)
     return sorted(lines)
+
+
+def _before_311(python: str) -> bool:
+    try:
+        parts = tuple(int(p) for p in python.split(".")[:2])
+    except ValueError:
+        return False
+    return len(parts) == 2 and parts < (3, 11)
 
 
 def requirement_line(name: Any, version: Any, spec: EnvSpec) -> str:
@@ -96,8 +112,8 @@ def requirement_line(name: Any, version: Any, spec: EnvSpec) -> str:
 def lock(spec: EnvSpec, settings: EnvSettings, *, python: str | None, platform: str) -> Resolved:
     """Resolve ``spec`` with ``uv pip compile`` for Python ``python`` (exact, x.y.z) on
     ``platform`` (uv's ``--python-platform`` name; ``""``: this machine)."""
-    lines = requirement_lines(spec)
     version = python or uvtool.running_interpreter().version
+    lines = requirement_lines(spec, version)
     work = _work_dir(settings)
     try:
         requirements = work / "requirements.in"
@@ -279,6 +295,13 @@ def _failure(
     if spec is not None:
         where = {"file": spec.file, "line": spec.line, "step": spec.step or None}
         label = spec.decorator or "@pypi"
+    if "no interpreter found" in lowered:
+        return EnvError(
+            f"{label}: {what}: the Python it needs is not on this machine:\n{detail}",
+            fix="install that Python or put it on PATH (grange never downloads one), "
+            f"or drop python= from {label}",
+            **where,
+        )
     if any(word in lowered for word in _OFFLINE):
         return EnvError(
             f"{label}: {what}: offline ([environments] offline = true or "
