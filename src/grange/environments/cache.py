@@ -130,12 +130,13 @@ def discard(folder: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
-def sweep(folder: Path, name: str) -> None:
-    """Remove the leftovers of builds of ``name`` in ``folder`` that were killed (their
-    process is gone). Called with the environment's file lock held."""
+def sweep(folder: Path, name: str, *, locked: bool = True) -> None:
+    """Remove the leftovers of killed builds of ``name`` in ``folder``. ``locked``: the
+    caller holds the file lock of ``name``, so no build of it is under way and every
+    leftover is dead; else only those whose process is gone are removed."""
     for entry in folder.glob(f".{name}.*-*-*"):
         pid = entry.name.rsplit("-", 2)[-2]
-        if not pid.isdigit() or _alive(int(pid)):
+        if not locked and (not pid.isdigit() or _alive(int(pid))):
             continue
         shutil.rmtree(entry, ignore_errors=True)
 

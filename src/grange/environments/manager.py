@@ -28,6 +28,7 @@ import json
 import os
 import platform as _platform
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ def spec_key(spec: EnvSpec, settings: EnvSettings, platform: str | None = None) 
 def resolve(spec: EnvSpec, settings: EnvSettings, *, platform: str | None = None) -> EnvLock:
     """The lock of ``spec`` for ``platform`` (None: this machine's). Errors: EnvError naming
     the step and decorator (``spec.step``, ``spec.decorator``, ``spec.file``/``line``)."""
+    settings = _absolute(settings)
     key, python, target = _keyed(spec, settings, platform)
     found = cache.cached_lock(settings.cache_dir, key)
     if found is not None:
@@ -81,6 +83,7 @@ def resolve(spec: EnvSpec, settings: EnvSettings, *, platform: str | None = None
 
 def build(lock: EnvLock, settings: EnvSettings) -> PreparedEnv:
     """The environment of ``lock`` on this machine, built once and cached."""
+    settings = _absolute(settings)
     prefix = cache.env_path(settings.cache_dir, lock)
     python = cache.ready_python(prefix, lock)
     if python is None:
@@ -119,6 +122,13 @@ def load_lock(blobs: Any, key: str) -> EnvLock:
     if key.startswith(f"{LOCKS_PREFIX}/") and name != f"{lock.sha}.json":
         raise EnvError(f"{where} is damaged: it holds the lock {lock.sha}", fix=fix)
     return lock
+
+
+def _absolute(settings: EnvSettings) -> EnvSettings:
+    """``settings`` with an absolute cache folder (uv runs from inside it)."""
+    if settings.cache_dir.is_absolute():
+        return settings
+    return replace(settings, cache_dir=settings.cache_dir.absolute())
 
 
 # -- the key -------------------------------------------------------------------------

@@ -22,11 +22,6 @@ from grange.environments.envlock import EnvLock, Resolved
 from grange.environments.settings import EnvSettings
 from grange.exceptions import EnvError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 if TYPE_CHECKING:
     from grange.decorators.options import EnvSpec
 
@@ -187,6 +182,10 @@ def install(lock: EnvLock, settings: EnvSettings, target: Path) -> Path:
 def parse_packages(text: str) -> tuple[dict[str, Any], ...]:
     """``name``, ``version`` and, when known, ``url`` and ``sha256`` of each package of a
     ``pylock.toml`` (the first wheel's, else the source archive's), sorted by name."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -231,9 +230,10 @@ def _index_args(settings: EnvSettings, *, offline: bool = True) -> list[str]:
 
 
 def _work_dir(settings: EnvSettings) -> Path:
-    from grange.environments.cache import temp_dir, unwritable
+    from grange.environments.cache import sweep, temp_dir, unwritable
 
     try:
+        sweep(settings.cache_dir / "tmp", "resolve", locked=False)
         return temp_dir(settings.cache_dir / "tmp" / "resolve")
     except OSError as err:
         raise unwritable(settings.cache_dir, err) from None

@@ -203,3 +203,12 @@ def test_a_missing_backend_is_an_env_error() -> None:
         manager._backend("nosuchkind")
     assert caught.value.fix and "pip install" in caught.value.fix
     assert "grange.environments.nosuchkind" not in sys.modules
+
+
+def test_a_relative_cache_is_made_absolute(
+    backend: FakeBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = manager.prepare(pypi_spec(), EnvSettings(cache_dir=Path("rel")))
+    assert env.prefix.is_absolute() and env.prefix.is_relative_to(tmp_path / "rel")
+    assert all(Path(p).is_absolute() for p in env.pythonpath)
