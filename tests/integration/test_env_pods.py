@@ -219,6 +219,11 @@ def test_a_deployed_env_step_imports_tabulate_and_a_plain_step_cannot(
     finally:
         del os.environ["GRANGE_ENV_CACHE"]
     assert set(refs) == {"table"} and env == {}
+    os.environ["GRANGE_ENV_CACHE"] = str(env_cache)
+    try:  # deploying again: the same lock (from the cache), the same manifest
+        assert locks_for_pods(specs, {}, location) == (refs, env)
+    finally:
+        del os.environ["GRANGE_ENV_CACHE"]
     manifests = compile_flow(
         cls,
         graph,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import platform as _platform
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -186,16 +185,13 @@ def check_python(lock: EnvLock, here: str | None = None) -> None:
 
 
 def find_uv() -> str | None:
-    found = shutil.which("uv")
-    if found:
-        return found
-    try:
-        import uv  # type: ignore[import-not-found, unused-ignore]
+    """The uv program this image has (the engine's lookup), or None."""
+    from grange.environments.uvtool import uv_binary
 
-        path = str(uv.find_uv_bin())
-    except (ImportError, FileNotFoundError, OSError):
+    try:
+        return uv_binary()
+    except EnvError:
         return None
-    return path if os.path.exists(path) else None
 
 
 def rebuild(
