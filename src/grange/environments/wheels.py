@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import posixpath
+import sys
 import tempfile
 import urllib.parse
 import urllib.request
@@ -68,10 +69,10 @@ def _files(lock: EnvLock) -> list[tuple[str, str, str]]:
             (str(p.get("name") or "?"), str(p.get("url") or ""), str(p.get("sha256") or ""))
             for p in lock.packages
         ]
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
 
     try:
         entries = tomllib.loads(lock.text).get("packages") or []

@@ -183,11 +183,11 @@ class ContainerBuilder:
             OUT_DIR,
             *extra_args,
         ]
-        argv, env = self.argv, self.env
+        argv, shared = self.argv, self.env
         lock = self.settings.environments.get(node.name)
         if lock is not None:
             argv = with_lock(argv, lock, node)
-            env = {**env, **self.settings.environment_env}
+            shared = {**shared, **self.settings.environment_env}
         plan = plan_pod(
             node.name,
             options,
@@ -196,7 +196,7 @@ class ContainerBuilder:
             # A value holding "{{" would be read by Argo as a template expression: the
             # step command sets every @environment variable itself anyway, so such a
             # value is left to it (set before the step's code runs, not at pod start).
-            env={**env, **{k: v for k, v in options.env.items() if "{{" not in v}},
+            env={**shared, **{k: v for k, v in options.env.items() if "{{" not in v}},
             defaults=self.settings.pod_defaults(),
         )
         if plan.namespace != self.settings.namespace:
