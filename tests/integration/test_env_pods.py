@@ -7,6 +7,7 @@ cluster. Skipped until grange.environments.manager is implemented."""
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 import subprocess
@@ -328,3 +329,72 @@ def test_a_kubernetes_pod_rebuilds_the_environment(
     assert location.open().exists(  # stored before the first pod (wheels_in_datastore)
         f"envs/packages/{lock.packages[0]['sha256']}/tabulate-0.9.0-py3-none-any.whl"
     )
+
+
+KUBE_FLOW = """
+from grange import FlowSpec, kubernetes, pypi, step
+
+
+def has_tabulate():
+    try:
+        import tabulate
+    except ImportError:
+        return False
+    return tabulate.__version__
+
+
+class KubeEnvFlow(FlowSpec):
+    @step
+    def start(self):
+        self.start_has = has_tabulate()
+        self.next(self.table)
+
+    @kubernetes
+    @pypi(packages={"tabulate": "0.9.0"})
+    @step
+    def table(self):
+        import os, sys
+
+        self.table_has = has_tabulate()
+        self.pod = os.environ.get("HOSTNAME", "")
+        self.prefix = sys.prefix
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.end_has = has_tabulate()
+
+
+if __name__ == "__main__":
+    KubeEnvFlow()
+"""
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("grange.runtime.envs") is None,
+    reason="runs with environments are not merged yet",
+)
+def test_run_with_a_kubernetes_pypi_step(runner: Runner, tmp_path: Path, kube: Any) -> None:
+    """``run``: the @kubernetes @pypi step's lock is resolved for the pods and stored,
+    its pod (the fake kubelet's, on this host) rebuilds the environment and imports
+    tabulate; the local steps cannot."""
+    from grange import Flow
+
+    file = tmp_path / "project" / "kube_env_flow.py"
+    file.parent.mkdir()
+    file.write_text(textwrap.dedent(KUBE_FLOW))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'default_profile = "fake"\n[profiles.fake.kubernetes]\nshared_filesystem = true\n'
+    )
+    kube.node_env.update(PYTHONPATH=str(SRC))  # the image's grange: this checkout's
+    env = runner.env(GRANGE_CONFIG=str(config), KUBECONFIG=os.environ["KUBECONFIG"])
+    result = runner.run(file, env=env)
+    run = Flow("KubeEnvFlow")[str(result.run_id)]
+    assert run.successful, result.output
+    table = run["table"].task.data
+    assert table.table_has == "0.9.0" and table.pod.startswith("kubeenvflow-table-")
+    assert run["start"].task.data.start_has is False and run.data.end_has is False
+    recorded = run.environment["table"]
+    assert recorded["platform"] == "x86_64-manylinux_2_28"
+    assert table.prefix.startswith(str(Path(os.environ["GRANGE_CACHE_DIR"])))
