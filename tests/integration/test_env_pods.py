@@ -388,6 +388,8 @@ def test_run_with_a_kubernetes_pypi_step(runner: Runner, tmp_path: Path, kube: A
         'default_profile = "fake"\n[profiles.fake.kubernetes]\nshared_filesystem = true\n'
     )
     kube.node_env.update(PYTHONPATH=str(SRC))  # the image's grange: this checkout's
+    # The node reaches PyPI as this machine does (its certificates, if set)
+    kube.node_env.update({k: v for k, v in os.environ.items() if k.startswith("SSL_CERT_")})
     env = runner.env(GRANGE_CONFIG=str(config), KUBECONFIG=os.environ["KUBECONFIG"])
     result = runner.run(file, env=env)
     run = Flow("KubeEnvFlow")[str(result.run_id)]

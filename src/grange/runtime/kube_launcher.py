@@ -175,7 +175,10 @@ class KubeLauncher(Launcher):
 
         # The step command as a fresh interpreter would run it (SpawnLauncher.command).
         shape = SimpleNamespace(
-            flow_file=self.flow_file, top_level_args=self.top_level_args, step_args=self.step_args
+            flow_file=self.flow_file,
+            top_level_args=self.top_level_args,
+            step_args=self.step_args,
+            python=sys.executable,  # the pod's is its image's (cmd[0] is dropped below)
         )
         cmd, files = SpawnLauncher.command(shape, spec)  # type: ignore[arg-type]
         if "--input-paths-file" in cmd:  # a pod cannot read this machine's file
