@@ -400,3 +400,39 @@ def test_run_with_a_kubernetes_pypi_step(runner: Runner, tmp_path: Path, kube: A
     recorded = run.environment["table"]
     assert recorded["platform"] == "x86_64-manylinux_2_28"
     assert table.prefix.startswith(str(Path(os.environ["GRANGE_CACHE_DIR"])))
+
+
+# -- @conda in a pod (against the tests' local channel) --------------------------------
+
+CONDA_PROBE = """
+import sys
+import click, grange, grange_testpkg
+print("python", sys.prefix)
+print("testpkg", grange_testpkg.VERSION)
+"""
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("grange.environments.conda") is None,
+    reason="the @conda backend is not merged yet",
+)
+def test_the_pod_rebuilds_a_conda_environment(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The same path with a conda lock: resolved for the pods' conda platform
+    (linux-64), rebuilt by the bootstrap from the lock alone (no solve), run in it."""
+    from tests.conda_channel import session_settings
+
+    location = DatastoreLocation.of(tmp_path / "store")
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "probe.py").write_text(CONDA_PROBE)
+    ref = package_flow(str(folder / "probe.py"), location, "Probe")
+    spec = EnvSpec(kind="conda", packages=(("grange-testpkg", "1.0"),), step="table")
+    conda = session_settings(tmp_path_factory)
+    lock, stored = store_for_pods(spec, conda, location)
+    assert lock.kind == "conda" and lock.platform == "linux-64"
+    done = bootstrap(ref, stored, tmp_path, GRANGE_ENV_CACHE=str(tmp_path / "pod-cache"))
+    assert done.returncode == 0, done.stderr
+    seen = facts(done.stdout)
+    assert seen["testpkg"] == "1.0" and seen["python"].startswith(str(tmp_path / "pod-cache"))
