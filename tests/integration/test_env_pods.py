@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from tests.argo_schema import validate
 
+import grange
 from grange.datastore import DatastoreLocation
 from grange.decorators.options import EnvSpec
 from grange.environments.package import package_flow
@@ -436,3 +437,36 @@ def test_the_pod_rebuilds_a_conda_environment(
     assert done.returncode == 0, done.stderr
     seen = facts(done.stdout)
     assert seen["testpkg"] == "1.0" and seen["python"].startswith(str(tmp_path / "pod-cache"))
+
+
+# -- argo-workflows create, as a user types it -----------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(grange, "pypi"), reason="the @pypi decorators are not merged yet")
+def test_create_stores_the_lock_and_its_packages(runner: Runner, tmp_path: Path) -> None:
+    """``argo-workflows create`` resolves the @pypi step's lock for the pods, stores it
+    and (wheels_in_datastore) its packages, and gives only that step's pod the lock."""
+    import yaml
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'default_profile = "p"\n[profiles.p.environments]\nwheels_in_datastore = true\n'
+    )
+    env = runner.env(GRANGE_CONFIG=str(config), KUBECONFIG=str(tmp_path / "missing"))
+    flow = Path(__file__).parents[1] / "flows" / "envpods" / "pypi_step.py"
+    result = runner(flow, "argo-workflows", "create", "--only-yaml", env=env)
+    template = next(d for d in yaml.safe_load_all(result.stdout) if d)
+    assert validate(template) == []
+    steps = {t["name"]: t for t in template["spec"]["templates"]}
+    command = steps["table"]["container"]["command"]
+    url, sha = (
+        command[command.index("--env-lock-url") + 1],
+        command[-command[::-1].index("--env-lock-sha")],
+    )
+    assert url == str(runner.root / "envs" / "locks" / f"{sha}.json") and Path(url).is_file()
+    assert "command" not in steps["start"]["container"]
+    env_vars = {e["name"]: e["value"] for e in steps["table"]["container"]["env"]}
+    assert env_vars["GRANGE_ENV_PACKAGES"] == str(runner.root)
+    wheels = list((runner.root / "envs" / "packages").glob("*/tabulate-0.9.0-py3-none-any.whl"))
+    assert len(wheels) == 1
+    assert f"Step table: @pypi environment, lock {sha[:12]}" in result.stderr

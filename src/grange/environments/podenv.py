@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from grange.environments.envlock import EnvLock, PreparedEnv
-from grange.environments.settings import EnvSettings, default_cache_dir
+from grange.environments.settings import OFFLINE_ENV, EnvSettings
 from grange.exceptions import EnvError
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from grange.decorators.options import EnvSpec
 
 PACKAGES_ENV = "GRANGE_ENV_PACKAGES"
-OFFLINE_ENV = "GRANGE_ENV_OFFLINE"
 LOCKS_PREFIX = "envs/locks"
 #: conda's subdir of a uv platform name (pods: ``x86_64-manylinux_2_28``).
 CONDA_SUBDIRS = {"x86_64": "linux-64", "aarch64": "linux-aarch64"}
@@ -161,10 +160,9 @@ def pod_env(settings: EnvSettings, location: DatastoreLocation | str) -> dict[st
 
 
 def settings_from_env(env: Mapping[str, str]) -> tuple[EnvSettings, str | None]:
-    """A pod's settings (the cache, offline) and the datastore holding the packages."""
-    cache = default_cache_dir(env)  # GRANGE_ENV_CACHE, else under $HOME/.cache/grange
-    offline = env.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes")
-    return EnvSettings(cache_dir=cache, offline=offline), env.get(PACKAGES_ENV) or None
+    """A pod's settings (``GRANGE_ENV_CACHE``, ``GRANGE_ENV_OFFLINE``) and the datastore
+    holding the lock's packages (``GRANGE_ENV_PACKAGES``)."""
+    return EnvSettings.from_table(None, env), env.get(PACKAGES_ENV) or None
 
 
 def check_python(lock: EnvLock, here: str | None = None) -> None:
