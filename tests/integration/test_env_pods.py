@@ -459,10 +459,8 @@ def test_create_stores_the_lock_and_its_packages(runner: Runner, tmp_path: Path)
     assert validate(template) == []
     steps = {t["name"]: t for t in template["spec"]["templates"]}
     command = steps["table"]["container"]["command"]
-    url, sha = (
-        command[command.index("--env-lock-url") + 1],
-        command[-command[::-1].index("--env-lock-sha")],
-    )
+    url = command[command.index("--env-lock-url") + 1]
+    sha = command[command.index("--env-lock-sha") + 1]
     assert url == str(runner.root / "envs" / "locks" / f"{sha}.json") and Path(url).is_file()
     assert "command" not in steps["start"]["container"]
     env_vars = {e["name"]: e["value"] for e in steps["table"]["container"]["env"]}
