@@ -24,7 +24,9 @@ The default packages (:func:`default_packages`):
   grange_testpkg`` prints ``grange-testpkg <version> from <path>``).
 
 :func:`session_channel` builds that channel once per test session and hands the same
-URL to every caller (the packages are deterministic: same bytes every build).
+URL to every caller (the packages are deterministic: same bytes every build);
+:func:`session_settings` gives ``EnvSettings`` solving from it, with one cache for the
+session (:func:`session_cache`).
 """
 
 from __future__ import annotations
@@ -40,12 +42,15 @@ import tarfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from grange.environments.settings import EnvSettings
+
 TIMESTAMP_MS = 1_700_000_000_000  # fixed: the same packages every build
-HOST_PYTHON = "%d.%d.%d" % sys.version_info[:3]
-HOST_XY = "%d.%d" % sys.version_info[:2]
+HOST_PYTHON = "{}.{}.{}".format(*sys.version_info[:3])
+HOST_XY = "{}.{}".format(*sys.version_info[:2])
 
 
 @dataclass(frozen=True)
@@ -223,3 +228,21 @@ def session_channel(factory: pytest.TempPathFactory) -> str:
     if "url" not in _SESSION:
         _SESSION["url"] = build_channel(factory.mktemp("conda-channel"))
     return _SESSION["url"]
+
+
+def session_cache(factory: pytest.TempPathFactory) -> Path:
+    """One environments cache for the session's conda tests (rattler's repodata and
+    package caches fill once), never the user's ~/.cache."""
+    if "cache" not in _SESSION:
+        _SESSION["cache"] = str(factory.mktemp("conda-env-cache"))
+    return Path(_SESSION["cache"])
+
+
+def session_settings(factory: pytest.TempPathFactory, **changes: Any) -> EnvSettings:
+    """Environment settings solving from the session's channel, in the session's cache
+    (``changes``: other fields, e.g. ``channels=...``, ``offline=True``)."""
+    fields: dict[str, Any] = {
+        "cache_dir": session_cache(factory),
+        "channels": (session_channel(factory),),
+    }
+    return EnvSettings(**{**fields, **changes})

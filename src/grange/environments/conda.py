@@ -68,7 +68,7 @@ def lock(spec: EnvSpec, settings: EnvSettings, *, python: str | None, platform: 
     channels = [rattler.Channel(url) for url in urls]
 
     def solve() -> Coroutine[Any, Any, list[Any]]:
-        return rattler.solve(  # type: ignore[no-any-return]
+        return rattler.solve(
             sources=channels,
             specs=specs,
             gateway=gateway,
@@ -87,8 +87,8 @@ def install(lock: EnvLock, settings: EnvSettings, target: Path) -> Path:
     """Install the packages of ``lock`` into the new (or empty) folder ``target``
     without solving; return its interpreter."""
     rattler = rattler_module()
-    records = _records(lock, rattler)
     _check_platform(lock, rattler)
+    records = _records(lock, rattler)
     if settings.conda_tool in conda_tool.TOOLS:
         conda_tool.install(settings, records, target)
     else:
@@ -98,7 +98,7 @@ def install(lock: EnvLock, settings: EnvSettings, target: Path) -> Path:
         cache = settings.cache_dir / "conda-pkgs"
 
         def link() -> Coroutine[Any, Any, None]:
-            return rattler.install(  # type: ignore[no-any-return]
+            return rattler.install(
                 records, target_prefix=target, cache_dir=cache, show_progress=False
             )
 
@@ -264,8 +264,7 @@ def _solve_error(
         if not any(n.lower() == "python" for n, _ in spec.packages):
             asked.append(conda_specs.python_spec(spec.python))
         return EnvError(
-            f"{name}: cannot solve {', '.join(asked)} from {', '.join(urls)}: "
-            f"{_trim(message)}",
+            f"{name}: cannot solve {', '.join(asked)} from {', '.join(urls)}: {_trim(message)}",
             fix=f"change the versions in {name}(packages=...), or add the channel that "
             "has them to [environments] channels",
             **where(spec),
@@ -329,8 +328,7 @@ def _install_error(err: Exception, lock: EnvLock) -> Exception:
     message = str(err)
     if _NETWORK.search(message):
         return EnvError(
-            f"no network to download the conda packages of lock {lock.sha[:12]}: "
-            f"{_cause(message)}",
+            f"no network to download the conda packages of lock {lock.sha[:12]}: {_cause(message)}",
             fix="check the network, or build with a package cache that has them",
         )
     return EnvError(

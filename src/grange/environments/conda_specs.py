@@ -79,7 +79,7 @@ def channel_urls(spec: EnvSpec, settings: EnvSettings) -> list[str]:
 def channel_url(raw: str, spec: EnvSpec) -> str:
     """One channel as a URL: a name, an http(s)/file/s3 URL or a local folder."""
     text = str(raw).strip()
-    bad = not text or any(ch.isspace() or ord(ch) < 32 for ch in text)
+    bad = not text or any(ch.isspace() for ch in text) or any(ord(ch) < 32 for ch in str(raw))
     if not bad and text.startswith(_PATH_PREFIXES):
         path = Path(os.path.expanduser(text)).resolve()
         return path.as_uri()
@@ -112,8 +112,7 @@ def check_local_channels(urls: list[str], spec: EnvSpec) -> None:
         folder = local_folder(url)
         if folder is not None and not folder.is_dir():
             raise EnvError(
-                f"{decorator(spec)}: the conda channel {url} does not exist "
-                f"(no folder {folder})",
+                f"{decorator(spec)}: the conda channel {url} does not exist (no folder {folder})",
                 fix="build the channel there (rattler-index / conda index) or fix the path "
                 "in the profile's [environments] channels",
                 **where(spec),
@@ -133,7 +132,7 @@ def package_spec(name: str, version: str, spec: EnvSpec) -> str:
     if not _VERSION.match(text):
         raise EnvError(
             f"{decorator(spec)}: {text!r} (package {name!r}) is not a conda version spec",
-            fix="give a version (\"1.2.3\"), a range (\">=1.2,<2\"), a glob (\"1.2.*\") "
+            fix='give a version ("1.2.3"), a range (">=1.2,<2"), a glob ("1.2.*") '
             'or "" for any version',
             **where(spec),
         )
@@ -147,7 +146,7 @@ def package_spec(name: str, version: str, spec: EnvSpec) -> str:
 def python_spec(python: str | None) -> str:
     """The ``python`` match spec: x.y -> ``python x.y.*``, x.y.z -> ``==x.y.z``."""
     if python is None:
-        python = "%d.%d" % sys.version_info[:2]
+        python = "{}.{}".format(*sys.version_info[:2])
     text = str(python).strip()
     if re.fullmatch(r"\d+\.\d+", text):
         return f"python {text}.*"

@@ -1,0 +1,214 @@
+"""The ``@conda`` backend for real: py-rattler solves against a local channel built by
+``tests/conda_channel.py`` and installs into a folder whose interpreter imports what
+the lock holds and nothing of the host's. (No conda-forge here: its ``python`` is
+replaced by the channel's test-only stub, a venv of the interpreter running the tests.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conda_channel import HOST_PYTHON, session_settings
+from grange.decorators.options import EnvSpec
+from grange.environments import conda
+from grange.environments.envlock import EnvLock, Resolved
+from grange.environments.settings import EnvSettings
+from grange.exceptions import EnvError
+
+rattler = pytest.importorskip("rattler")
+
+PLATFORM = str(rattler.Subdir.current())
+
+
+def spec(*packages: tuple[str, str], python: str | None = None) -> EnvSpec:
+    return EnvSpec(
+        kind="conda",
+        packages=tuple(sorted(packages)),
+        python=python,
+        step="train",
+        decorator="@conda",
+        file="/flows/flow.py",
+        line=12,
+    )
+
+
+def as_lock(resolved: Resolved) -> EnvLock:
+    return EnvLock(
+        kind="conda",
+        key="k",
+        python=resolved.python,
+        platform=PLATFORM,
+        text=resolved.text,
+        tool=resolved.tool,
+        packages=resolved.packages,
+    )
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> EnvSettings:
+    return session_settings(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def resolved(settings: EnvSettings) -> Resolved:
+    return conda.lock(spec(("grange-testpkg", "1.0")), settings, python=None, platform=PLATFORM)
+
+
+def run(python: Path, code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+
+
+def test_the_lock_is_rattlers_lock_file_of_the_solution(resolved: Resolved) -> None:
+    names = [(p["name"], p["version"]) for p in resolved.packages]
+    assert names == [("grange-testpkg", "1.0"), ("python", HOST_PYTHON)]
+    assert resolved.python == HOST_PYTHON
+    assert resolved.tool == f"py-rattler {importlib.metadata.version('py-rattler')}"
+    assert resolved.text.startswith("version: ")
+    for package in resolved.packages:
+        assert set(package) == {"name", "version", "build", "url", "sha256", "md5"}
+        assert len(package["sha256"]) == 64 and len(package["md5"]) == 32
+        assert package["url"].startswith("file://")
+        assert package["sha256"] in resolved.text
+
+
+def test_the_installed_env_imports_the_package_and_is_its_own_prefix(
+    resolved: Resolved, settings: EnvSettings, tmp_path: Path
+) -> None:
+    target = tmp_path / "env"
+    python = conda.install(as_lock(resolved), settings, target)
+    assert python == target / "bin" / "python"
+    done = run(python, "import sys, grange_testpkg as m; print(m.VERSION, m.WHERE, sys.prefix)")
+    assert done.returncode == 0, done.stderr
+    version, where, prefix = done.stdout.split()
+    assert version == "1.0"
+    assert Path(where).is_relative_to(target)
+    assert Path(prefix) == target
+    shown = subprocess.run([str(python), "-m", "grange_testpkg"], capture_output=True, text=True)
+    assert shown.stdout.startswith(f"grange-testpkg 1.0 from {target}")
+    # the host's site-packages are not visible inside...
+    assert run(python, "import pytest").returncode != 0
+    # ...and the environment's package is not visible outside
+    assert importlib.util.find_spec("grange_testpkg") is None
+    assert run(Path(sys.executable), "import grange_testpkg").returncode != 0
+
+
+def test_a_lock_installs_again_without_solving(
+    resolved: Resolved, settings: EnvSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_solve(*args: object, **kwargs: object) -> None:
+        raise AssertionError("install must not solve")
+
+    monkeypatch.setattr(rattler, "solve", no_solve)
+    lock = EnvLock.from_dict(as_lock(resolved).to_dict())  # as stored, then read back
+    for name in ("one", "two"):
+        python = conda.install(lock, settings, tmp_path / name)
+        assert run(python, "import grange_testpkg").returncode == 0
+
+
+def test_a_pinned_version_is_the_one_solved(settings: EnvSettings) -> None:
+    got = conda.lock(spec(("grange-testpkg", "2.0")), settings, python=None, platform=PLATFORM)
+    assert ("grange-testpkg", "2.0") in [(p["name"], p["version"]) for p in got.packages]
+    latest = conda.lock(spec(("grange-testpkg", "")), settings, python=None, platform=PLATFORM)
+    assert ("grange-testpkg", "2.0") in [(p["name"], p["version"]) for p in latest.packages]
+    older = conda.lock(spec(("grange-testpkg", "<2")), settings, python=None, platform=PLATFORM)
+    assert ("grange-testpkg", "1.0") in [(p["name"], p["version"]) for p in older.packages]
+
+
+def test_an_exact_python_is_honoured(settings: EnvSettings) -> None:
+    got = conda.lock(
+        spec(("grange-testpkg", "1.0")), settings, python=HOST_PYTHON, platform=PLATFORM
+    )
+    assert got.python == HOST_PYTHON
+
+
+@pytest.mark.parametrize(
+    ("packages", "python", "says"),
+    [
+        ((("grange-testpkg", ">=3"),), None, "No candidates were found for grange-testpkg >=3"),
+        ((("grange-nosuch", ""),), None, "No candidates were found for grange-nosuch"),
+        ((), "2.7", "No candidates were found for python 2.7.*"),
+    ],
+)
+def test_what_cannot_be_solved_names_step_decorator_and_specs(
+    settings: EnvSettings, packages: tuple[tuple[str, str], ...], python: str | None, says: str
+) -> None:
+    with pytest.raises(EnvError) as err:
+        conda.lock(spec(*packages), settings, python=python, platform=PLATFORM)
+    error = err.value
+    assert error.message.startswith("@conda: cannot solve ")
+    assert says in error.message
+    assert settings.channels[0] in error.message
+    assert (error.step, error.file, error.line) == ("train", "/flows/flow.py", 12)
+    assert "flow.py:12, step 'train'" in str(error)
+    assert "@conda(packages=...)" in (error.fix or "")
+
+
+def test_a_channel_folder_that_does_not_exist(settings: EnvSettings, tmp_path: Path) -> None:
+    missing = tmp_path / "no-channel"
+    changed = EnvSettings(cache_dir=settings.cache_dir, channels=(str(missing),))
+    with pytest.raises(EnvError) as err:
+        conda.lock(spec(("grange-testpkg", "")), changed, python=None, platform=PLATFORM)
+    assert err.value.message == (
+        f"@conda: the conda channel {missing.as_uri()} does not exist (no folder {missing})"
+    )
+
+
+def test_a_folder_that_is_no_channel(settings: EnvSettings, tmp_path: Path) -> None:
+    changed = EnvSettings(cache_dir=settings.cache_dir, channels=(str(tmp_path),))
+    with pytest.raises(EnvError) as err:
+        conda.lock(spec(("grange-testpkg", "")), changed, python=None, platform=PLATFORM)
+    assert f"{tmp_path.as_uri()} is not a conda channel" in err.value.message
+    assert "noarch/repodata.json" in (err.value.fix or "")
+
+
+def test_an_unreachable_channel_is_no_network(settings: EnvSettings) -> None:
+    changed = EnvSettings(cache_dir=settings.cache_dir, channels=("http://127.0.0.1:9/x",))
+    with pytest.raises(EnvError) as err:
+        conda.lock(spec(("grange-testpkg", "")), changed, python=None, platform=PLATFORM)
+    assert err.value.message.startswith(
+        "@conda: no network to the conda channel http://127.0.0.1:9/x ("
+    )
+    assert "offline = true" in (err.value.fix or "")
+    assert "[environments] channels" in (err.value.fix or "")
+
+
+def test_offline_solves_a_local_channel_and_refuses_an_uncached_one(
+    settings: EnvSettings,
+) -> None:
+    offline = EnvSettings(cache_dir=settings.cache_dir, channels=settings.channels, offline=True)
+    got = conda.lock(spec(("grange-testpkg", "1.0")), offline, python=None, platform=PLATFORM)
+    assert ("grange-testpkg", "1.0") in [(p["name"], p["version"]) for p in got.packages]
+    remote = EnvSettings(
+        cache_dir=settings.cache_dir, channels=("http://127.0.0.1:9/x",), offline=True
+    )
+    with pytest.raises(EnvError) as err:
+        conda.lock(spec(("grange-testpkg", "")), remote, python=None, platform=PLATFORM)
+    assert err.value.message == (
+        "@conda: offline, and no repodata of the conda channel http://127.0.0.1:9/x is cached"
+    )
+
+
+def test_solving_inside_a_running_event_loop(settings: EnvSettings) -> None:
+    async def inside() -> Resolved:
+        return conda.lock(spec(("grange-testpkg", "1.0")), settings, python=None, platform=PLATFORM)
+
+    got = asyncio.run(inside())
+    assert ("grange-testpkg", "1.0") in [(p["name"], p["version"]) for p in got.packages]
+
+
+def test_the_default_channel_gives_click_and_pathspec(
+    settings: EnvSettings, tmp_path: Path
+) -> None:
+    """grange's task-path dependencies, repackaged from the host, solve and import."""
+    got = conda.lock(
+        spec(("click", ""), ("pathspec", "")), settings, python=None, platform=PLATFORM
+    )
+    python = conda.install(as_lock(got), settings, tmp_path / "env")
+    assert run(python, "import click, pathspec").returncode == 0
