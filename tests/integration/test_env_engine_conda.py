@@ -7,10 +7,14 @@ replaced by the channel's test-only stub, a venv of the interpreter running the 
 from __future__ import annotations
 
 import asyncio
+import functools
+import http.server
 import importlib.metadata
 import importlib.util
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,7 @@ import pytest
 from conda_channel import HOST_PYTHON, session_settings
 from grange.decorators.options import EnvSpec
 from grange.environments import conda
+from grange.environments.conda_specs import local_folder
 from grange.environments.envlock import EnvLock, Resolved
 from grange.environments.settings import EnvSettings
 from grange.exceptions import EnvError
@@ -212,3 +217,77 @@ def test_the_default_channel_gives_click_and_pathspec(
     )
     python = conda.install(as_lock(got), settings, tmp_path / "env")
     assert run(python, "import click, pathspec").returncode == 0
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client closing early (rattler after a 404) is no test failure
+
+
+@pytest.fixture(scope="module")
+def http_channel(settings: EnvSettings) -> Iterator[str]:
+    """The session's channel served over HTTP on loopback (as conda-forge would be)."""
+    folder = local_folder(settings.channels[0])
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_an_http_channel_downloads_once_then_builds_offline(
+    http_channel: str, tmp_path: Path
+) -> None:
+    online = EnvSettings(cache_dir=tmp_path / "cache", channels=(http_channel,))
+    got = conda.lock(spec(("grange-testpkg", "1.0")), online, python=None, platform=PLATFORM)
+    assert all(p["url"].startswith(http_channel) for p in got.packages)
+    lock = as_lock(got)
+    # offline, with nothing in the package cache: refused before anything is fetched
+    empty = EnvSettings(cache_dir=tmp_path / "empty", channels=(http_channel,), offline=True)
+    with pytest.raises(EnvError) as err:
+        conda.install(lock, empty, tmp_path / "never")
+    assert "offline, and the conda package " in err.value.message
+    assert "is not in the package cache" in err.value.message
+    assert not (tmp_path / "never").exists()
+    # online: downloaded into <cache>/conda-pkgs
+    python = conda.install(lock, online, tmp_path / "env")
+    assert run(python, "import grange_testpkg").returncode == 0
+    assert (tmp_path / "cache" / "conda-pkgs" / "grange-testpkg-1.0-py_0").is_dir()
+    # offline now: the repodata and the packages come from the cache
+    offline = EnvSettings(cache_dir=tmp_path / "cache", channels=(http_channel,), offline=True)
+    again = conda.lock(spec(("grange-testpkg", "1.0")), offline, python=None, platform=PLATFORM)
+    assert again.packages == got.packages
+    python = conda.install(as_lock(again), offline, tmp_path / "env2")
+    assert run(python, "import grange_testpkg").returncode == 0
+
+
+def test_an_http_folder_that_is_no_channel(http_channel: str, tmp_path: Path) -> None:
+    changed = EnvSettings(cache_dir=tmp_path, channels=(f"{http_channel}/nothing-here",))
+    with pytest.raises(EnvError) as err:
+        conda.lock(spec(("grange-testpkg", "")), changed, python=None, platform=PLATFORM)
+    assert f"{http_channel}/nothing-here is not a conda channel" in err.value.message
+
+
+def test_downloading_with_no_network_is_said_so(
+    resolved: Resolved, settings: EnvSettings, tmp_path: Path
+) -> None:
+    folder = local_folder(settings.channels[0])
+    assert folder is not None
+    unreachable = resolved.text.replace(folder.as_uri(), "http://127.0.0.1:9/chan")
+    unreachable = unreachable.replace(str(folder), "http://127.0.0.1:9/chan")
+    assert unreachable != resolved.text
+    lock = EnvLock(
+        kind="conda", key="k", python=HOST_PYTHON, platform=PLATFORM, text=unreachable, tool=""
+    )
+    fresh = EnvSettings(cache_dir=tmp_path / "cache")
+    with pytest.raises(EnvError) as err:
+        conda.install(lock, fresh, tmp_path / "env")
+    assert err.value.message.startswith("no network to download the conda packages of lock ")
