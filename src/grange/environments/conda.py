@@ -27,6 +27,7 @@ import importlib.metadata
 import re
 import tempfile
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -79,7 +80,7 @@ def lock(spec: EnvSpec, settings: EnvSettings, *, python: str | None, platform: 
     try:
         records = _run(solve)
     except Exception as err:
-        raise _solve_error(err, spec, urls, settings, rattler) from None
+        raise _solve_error(err, spec, urls, rattler) from None
     return _resolved(records, urls, platform, spec, rattler)
 
 
@@ -128,8 +129,6 @@ def tool_version() -> str:
 
 
 def _with_python(spec: EnvSpec, python: str) -> EnvSpec:
-    from dataclasses import replace
-
     packages = tuple(p for p in spec.packages if p[0].lower() != "python")
     return replace(spec, python=python, packages=packages)
 
@@ -251,9 +250,7 @@ def _trim(message: str, limit: int = 600) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _solve_error(
-    err: Exception, spec: EnvSpec, urls: list[str], settings: EnvSettings, rattler: Any
-) -> Exception:
+def _solve_error(err: Exception, spec: EnvSpec, urls: list[str], rattler: Any) -> Exception:
     if isinstance(err, EnvError):
         return err
     exceptions = importlib.import_module("rattler.exceptions")

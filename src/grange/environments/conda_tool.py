@@ -81,6 +81,8 @@ def install(settings: EnvSettings, records: list[Any], target: Path) -> None:
     if tool == "micromamba":
         env["CONDA_PKGS_DIRS"] = str(settings.cache_dir / "conda-pkgs-micromamba")
         env["MAMBA_NO_BANNER"] = "1"
+    if target.is_dir() and not any(target.iterdir()):
+        target.rmdir()  # micromamba refuses an existing folder that is no conda prefix
     with tempfile.TemporaryDirectory(prefix="grange-conda-") as tmp:
         explicit = Path(tmp) / "explicit.txt"
         explicit.write_text(explicit_file(records))
