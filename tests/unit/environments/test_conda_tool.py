@@ -44,6 +44,8 @@ if os.environ.get("FAKE_CONDA_FAIL"):
     sys.stderr.write("critical libmamba Download error: nothing cached\\n")
     sys.exit(1)
 prefix = args[args.index("-p") + 1]
+if os.path.exists(prefix):  # as micromamba: no existing folder that is no conda prefix
+    sys.exit("critical libmamba Non-conda folder exists at prefix")
 os.makedirs(os.path.join(prefix, "bin"))
 os.symlink({python!r}, os.path.join(prefix, "bin", "python"))
 """
@@ -122,6 +124,7 @@ def test_the_tool_installs_the_locked_urls_without_solving(
     record = fake_tool(tmp_path, monkeypatch, tool)
     settings = settings_for(tmp_path_factory, conda_tool=tool, offline=offline)
     target = tmp_path / "env"
+    target.mkdir()  # the manager's new, empty folder
     python = conda.install(locked, settings, target)
     assert python == target / "bin" / "python"
     called = json.loads(record.read_text())
