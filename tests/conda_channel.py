@@ -19,6 +19,9 @@ The default packages (:func:`default_packages`):
 - ``click`` and ``pathspec``: grange's task-path dependencies, repackaged from the
   host's installed distributions as ``noarch: python`` packages (the runtime's shim
   provides them too; these let an environment stand on its own).
+- ``grange-testscript`` 1.0: ``bin/grange-testscript`` (prints ``sys.prefix``) and
+  ``share/grange-testscript/prefix.txt`` hold conda's prefix placeholder, replaced
+  by the installed prefix (what makes a conda environment not relocatable).
 - ``grange-testpkg`` 1.0 and 2.0: a pure-Python package, module ``grange_testpkg``
   (``VERSION``, ``WHERE`` = the file it was imported from; ``python -m
   grange_testpkg`` prints ``grange-testpkg <version> from <path>``).
@@ -48,6 +51,7 @@ import pytest
 
 from grange.environments.settings import EnvSettings
 
+PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"  # conda's stand-in for the prefix
 TIMESTAMP_MS = 1_700_000_000_000  # fixed: the same packages every build
 HOST_PYTHON = "{}.{}.{}".format(*sys.version_info[:3])
 HOST_XY = "{}.{}".format(*sys.version_info[:2])
@@ -67,6 +71,8 @@ class Package:
     symlinks: Mapping[str, str] = field(default_factory=dict)
     depends: tuple[str, ...] = ()
     noarch: str | None = None  # "python" | "generic" | None
+    # files (keys of ``files``) holding PLACEHOLDER, which conda replaces by the prefix
+    prefixed: frozenset[str] = frozenset()
 
     @property
     def filename(self) -> str:
@@ -140,11 +146,30 @@ def repackaged(dist_name: str) -> Package:
     return noarch_python(dist.metadata["Name"].lower(), dist.version, files)
 
 
+def testscript() -> Package:
+    """``grange-testscript``: a script and a text file holding the prefix, as conda
+    packages built elsewhere do (conda writes the installed prefix into them)."""
+    script = f"#!{PLACEHOLDER}/bin/python\nimport sys\n\nprint(sys.prefix)\n"
+    return Package(
+        name="grange-testscript",
+        version="1.0",
+        build="0",
+        files={
+            "bin/grange-testscript": script.encode(),
+            "share/grange-testscript/prefix.txt": f"{PLACEHOLDER}\n".encode(),
+        },
+        depends=("python",),
+        prefixed=frozenset({"bin/grange-testscript", "share/grange-testscript/prefix.txt"}),
+        subdir=host_subdir(),
+    )
+
+
 def default_packages() -> list[Package]:
     return [
         python_stub(),
         testpkg("1.0"),
         testpkg("2.0"),
+        testscript(),
         repackaged("click"),
         repackaged("pathspec"),
     ]
@@ -164,15 +189,17 @@ def write_package(root: Path, package: Package) -> Path:
     }
     if package.noarch:
         index["noarch"] = package.noarch
-    paths = [
-        {
+    paths: list[dict[str, object]] = []
+    for rel, data in sorted(package.files.items()):
+        entry: dict[str, object] = {
             "_path": rel,
             "path_type": "hardlink",
             "sha256": hashlib.sha256(data).hexdigest(),
             "size_in_bytes": len(data),
         }
-        for rel, data in sorted(package.files.items())
-    ]
+        if rel in package.prefixed:
+            entry.update(file_mode="text", prefix_placeholder=PLACEHOLDER)
+        paths.append(entry)
     paths += [
         {
             "_path": rel,

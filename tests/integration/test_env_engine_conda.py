@@ -291,3 +291,25 @@ def test_downloading_with_no_network_is_said_so(
     with pytest.raises(EnvError) as err:
         conda.install(lock, fresh, tmp_path / "env")
     assert err.value.message.startswith("no network to download the conda packages of lock ")
+
+
+def test_files_holding_the_prefix_name_the_final_folder_after_the_rename(
+    settings: EnvSettings, tmp_path: Path
+) -> None:
+    """Built beside its final place and renamed (as the manager does), a conda
+    environment's scripts and text files must name the final place."""
+    got = conda.lock(spec(("grange-testscript", "1.0")), settings, python=None, platform=PLATFORM)
+    lock = as_lock(got)
+    final = tmp_path / "env"
+    temp = tmp_path / ".env.tmp-1"
+    temp.mkdir()
+    conda.install(lock, settings, temp, final=final)
+    temp.rename(final)
+    assert (final / "share/grange-testscript/prefix.txt").read_text() == f"{final}\n"
+    done = subprocess.run([str(final / "bin/grange-testscript")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(final)
+    # without final=, they name where it was built (why the manager must pass it)
+    built_here = tmp_path / "here"
+    conda.install(lock, settings, built_here)
+    assert (built_here / "share/grange-testscript/prefix.txt").read_text() == f"{built_here}\n"

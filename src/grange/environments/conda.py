@@ -84,9 +84,18 @@ def lock(spec: EnvSpec, settings: EnvSettings, *, python: str | None, platform: 
     return _resolved(records, urls, platform, spec, rattler)
 
 
-def install(lock: EnvLock, settings: EnvSettings, target: Path) -> Path:
+def install(
+    lock: EnvLock, settings: EnvSettings, target: Path, *, final: Path | None = None
+) -> Path:
     """Install the packages of ``lock`` into the new (or empty) folder ``target``
-    without solving; return its interpreter."""
+    without solving; return its interpreter.
+
+    ``final``: where the folder will be renamed to once built (the manager builds
+    beside it and renames). A conda environment is not relocatable: its packages'
+    scripts and text files get the prefix written into them, so rattler writes
+    ``final`` there (``alternative_target_prefix``). micromamba and conda cannot:
+    with them, files holding the prefix name ``target``.
+    """
     rattler = rattler_module()
     _check_platform(lock, rattler)
     records = _records(lock, rattler)
@@ -100,7 +109,11 @@ def install(lock: EnvLock, settings: EnvSettings, target: Path) -> Path:
 
         def link() -> Coroutine[Any, Any, None]:
             return rattler.install(
-                records, target_prefix=target, cache_dir=cache, show_progress=False
+                records,
+                target_prefix=target,
+                cache_dir=cache,
+                show_progress=False,
+                alternative_target_prefix=final,
             )
 
         try:
