@@ -11,17 +11,20 @@ import functools
 import http.server
 import importlib.metadata
 import importlib.util
+import os
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+import grange
 from conda_channel import HOST_PYTHON, session_settings
 from grange.decorators.options import EnvSpec
-from grange.environments import conda
+from grange.environments import conda, manager
 from grange.environments.conda_specs import local_folder
 from grange.environments.envlock import EnvLock, Resolved
 from grange.environments.settings import EnvSettings
@@ -313,3 +316,74 @@ def test_files_holding_the_prefix_name_the_final_folder_after_the_rename(
     built_here = tmp_path / "here"
     conda.install(lock, settings, built_here)
     assert (built_here / "share/grange-testscript/prefix.txt").read_text() == f"{built_here}\n"
+
+
+# -- through the environments manager (key, lock cache, env cache, rename, shim) -----
+
+
+def test_prepare_builds_a_conda_env_once_and_runs_grange_in_it(
+    settings: EnvSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = replace(settings, cache_dir=tmp_path / "cache")
+    conda_spec = spec(("grange-testpkg", "1.0"))
+    prepared = manager.prepare(conda_spec, fresh)
+    assert prepared.lock.kind == "conda"
+    assert prepared.lock.tool.startswith("py-rattler ")
+    assert prepared.lock.platform == PLATFORM
+    assert prepared.lock.requested["channels"] == list(settings.channels)
+    assert prepared.python == prepared.prefix / "bin" / "python"
+    code = (
+        "import sys, grange, click, pathspec, grange_testpkg as m; "
+        "print(sys.prefix); print(m.WHERE); print(grange.__file__)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(prepared.pythonpath)}
+    done = subprocess.run(
+        [str(prepared.python), "-c", code], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    prefix, where, grange_file = done.stdout.split()
+    assert Path(prefix) == prepared.prefix
+    assert Path(where).is_relative_to(prepared.prefix)
+    assert Path(grange_file).resolve() == Path(grange.__file__).resolve()
+
+    # warm: the key's lock and the built env are reused, rattler is not called
+    def no_rattler(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a warm prepare must not solve or install")
+
+    monkeypatch.setattr(rattler, "solve", no_rattler)
+    monkeypatch.setattr(rattler, "install", no_rattler)
+    again = manager.prepare(conda_spec, fresh)
+    assert (again.prefix, again.python, again.lock) == (
+        prepared.prefix,
+        prepared.python,
+        prepared.lock,
+    )
+
+
+def test_prepare_from_a_recorded_lock_does_not_solve(
+    settings: EnvSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conda_spec = spec(("grange-testpkg", "2.0"))
+    lock = manager.resolve(conda_spec, replace(settings, cache_dir=tmp_path / "first"))
+
+    def no_solve(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a recorded lock is never solved again")
+
+    monkeypatch.setattr(rattler, "solve", no_solve)
+    prepared = manager.prepare(
+        conda_spec, replace(settings, cache_dir=tmp_path / "other"), lock=lock
+    )
+    assert (
+        run(prepared.python, "import grange_testpkg as m; assert m.VERSION == '2.0'").returncode
+        == 0
+    )
+
+
+def test_prepare_writes_the_final_prefix_into_conda_files(
+    settings: EnvSettings, tmp_path: Path
+) -> None:
+    prepared = manager.prepare(
+        spec(("grange-testscript", "1.0")), replace(settings, cache_dir=tmp_path / "cache")
+    )
+    text = (prepared.prefix / "share/grange-testscript/prefix.txt").read_text()
+    assert text == f"{prepared.prefix}\n"

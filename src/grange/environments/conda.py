@@ -93,8 +93,10 @@ def install(
     ``final``: where the folder will be renamed to once built (the manager builds
     beside it and renames). A conda environment is not relocatable: its packages'
     scripts and text files get the prefix written into them, so rattler writes
-    ``final`` there (``alternative_target_prefix``). micromamba and conda cannot:
-    with them, files holding the prefix name ``target``.
+    ``final`` there (``alternative_target_prefix``). Not given, it is read from the
+    name of the manager's build folder (``.<final>.tmp-<pid>-<hex>`` beside it, see
+    ``cache.temp_dir``), else ``target`` itself. micromamba and conda cannot: with
+    them, files holding the prefix name ``target``.
     """
     rattler = rattler_module()
     _check_platform(lock, rattler)
@@ -113,7 +115,7 @@ def install(
                 target_prefix=target,
                 cache_dir=cache,
                 show_progress=False,
-                alternative_target_prefix=final,
+                alternative_target_prefix=final or final_place(target),
             )
 
         try:
@@ -121,6 +123,16 @@ def install(
         except Exception as err:
             raise _install_error(err, lock) from None
     return interpreter(target, lock.platform)
+
+
+_BUILD_FOLDER = re.compile(r"\.(?P<final>.+)\.tmp-\d+-[0-9a-f]+")
+
+
+def final_place(target: Path) -> Path | None:
+    """The folder the manager renames its build folder ``target`` to (None: ``target``
+    is no build folder of the manager's, it stays where it is)."""
+    match = _BUILD_FOLDER.fullmatch(target.name)
+    return target.parent / match["final"] if match else None
 
 
 def interpreter(prefix: Path, platform: str) -> Path:

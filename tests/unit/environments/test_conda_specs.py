@@ -239,3 +239,26 @@ def test_a_damaged_lock_is_an_env_error(tmp_path: Path, text: str) -> None:
     lock = EnvLock(kind="conda", key="k", python="3.11.7", platform=here, text=text, tool="")
     with pytest.raises(EnvError, match="is not a rattler lock file"):
         conda.install(lock, EnvSettings(cache_dir=tmp_path), tmp_path / "env")
+
+
+@pytest.mark.parametrize(
+    ("name", "final"),
+    [
+        (".0123abcd.tmp-4242-9f86d081", "0123abcd"),
+        (".env.with.dots.tmp-1-ab", "env.with.dots"),
+        ("env", None),
+        (".env.tmp-x-ab", None),
+        (".env.tmp-12-XY", None),
+        ("env.tmp-12-ab", None),
+    ],
+)
+def test_the_final_place_of_the_managers_build_folder(name: str, final: str | None) -> None:
+    expected = Path("/cache/envs") / final if final else None
+    assert conda.final_place(Path("/cache/envs") / name) == expected
+
+
+def test_the_managers_build_folder_is_named_as_final_place_reads_it(tmp_path: Path) -> None:
+    from grange.environments import cache
+
+    final = tmp_path / "envs" / "0123abcd"
+    assert conda.final_place(cache.temp_dir(final)) == final
