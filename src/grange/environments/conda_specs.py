@@ -46,6 +46,11 @@ def rattler_module() -> Any:
             "@conda needs py-rattler: pip install 'grange[conda]'",
             fix="pip install 'grange[conda]' (or pip install py-rattler)",
         ) from None
+    if not hasattr(rattler, "Subdir"):  # py-rattler before 0.28 (its API changed there)
+        raise EnvError(
+            "@conda needs py-rattler 0.28 or later; this one is too old",
+            fix="pip install -U 'grange[conda]'",
+        )
     return rattler
 
 

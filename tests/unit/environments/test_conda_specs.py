@@ -262,3 +262,9 @@ def test_the_managers_build_folder_is_named_as_final_place_reads_it(tmp_path: Pa
 
     final = tmp_path / "envs" / "0123abcd"
     assert conda.final_place(cache.temp_dir(final)) == final
+
+
+def test_a_py_rattler_too_old_is_said_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delattr(rattler, "Subdir")
+    with pytest.raises(EnvError, match=r"needs py-rattler 0\.28 or later"):
+        conda.lock(SPEC, EnvSettings(cache_dir=tmp_path), python=None, platform="linux-64")
