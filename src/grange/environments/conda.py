@@ -208,26 +208,24 @@ def _describe(record: Any) -> dict[str, Any]:
 def _records(lock: EnvLock, rattler: Any) -> list[Any]:
     """The packages of ``lock`` as rattler records (its platform object taken from the
     loaded lock file: rattler panics on one built apart)."""
-    damaged = EnvError(
-        f"the conda lock {lock.sha[:12]} is not a rattler lock file for {lock.platform}",
-        fix="run the flow again to resolve its environments anew",
-    )
     with tempfile.TemporaryDirectory(prefix="grange-conda-") as tmp:
         path = Path(tmp) / "conda.lock"
         path.write_text(lock.text)
         try:
             lock_file = rattler.LockFile.from_path(path)
-        except Exception:
-            raise damaged from None
-    environment = lock_file.environment(ENVIRONMENT) or lock_file.default_environment()
-    if environment is None:
-        raise damaged
-    platforms = [p for p in environment.platforms() if p.name == lock.platform]
-    if not platforms:
-        raise damaged
-    records = environment.conda_repodata_records_for_platform(platforms[0])
-    if not records:
-        raise damaged
+            environment = lock_file.environment(ENVIRONMENT) or lock_file.default_environment()
+            platforms = [p for p in environment.platforms() if p.name == lock.platform]
+            records = environment.conda_repodata_records_for_platform(platforms[0])
+            if not records:
+                raise ValueError(f"no packages for {lock.platform}")
+        except Exception as err:  # rattler's parse errors, or a lock without the platform
+            reason = _trim(str(err).splitlines()[0] if str(err) else type(err).__name__, 200)
+            raise EnvError(
+                f"the conda lock {lock.sha[:12]} is not a rattler lock file for "
+                f"{lock.platform} ({reason})",
+                fix="run the flow again to resolve its environments anew (or upgrade "
+                "py-rattler if the lock was made by a newer one)",
+            ) from None
     return list(records)
 
 

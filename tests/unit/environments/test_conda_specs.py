@@ -268,3 +268,23 @@ def test_a_py_rattler_too_old_is_said_so(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.delattr(rattler, "Subdir")
     with pytest.raises(EnvError, match=r"needs py-rattler 0\.28 or later"):
         conda.lock(SPEC, EnvSettings(cache_dir=tmp_path), python=None, platform="linux-64")
+
+
+def test_a_lock_of_a_newer_format_says_so(tmp_path: Path) -> None:
+    here = str(rattler.Subdir.current())
+    text = f"version: 99\nplatforms:\n- name: {here}\nenvironments: {{}}\npackages: []\n"
+    lock = EnvLock(kind="conda", key="k", python="3.11.7", platform=here, text=text, tool="")
+    with pytest.raises(EnvError, match="newer lockfile format version 99"):
+        conda.install(lock, EnvSettings(cache_dir=tmp_path), tmp_path / "env")
+
+
+def test_a_lock_naming_a_relative_package_path_is_damaged(tmp_path: Path) -> None:
+    here = str(rattler.Subdir.current())
+    text = (
+        f"version: 7\nplatforms:\n- name: {here}\nenvironments:\n  default:\n    channels: []\n"
+        f"    packages:\n      {here}:\n      - conda: x/a-1-0.tar.bz2\npackages:\n"
+        f"- conda: x/a-1-0.tar.bz2\n  subdir: {here}\n"
+    )
+    lock = EnvLock(kind="conda", key="k", python="3.11.7", platform=here, text=text, tool="")
+    with pytest.raises(EnvError, match="is not a rattler lock file"):
+        conda.install(lock, EnvSettings(cache_dir=tmp_path), tmp_path / "env")
