@@ -176,13 +176,14 @@ def test_a_folder_that_is_no_channel(settings: EnvSettings, tmp_path: Path) -> N
     assert "noarch/repodata.json" in (err.value.fix or "")
 
 
-def test_an_unreachable_channel_is_no_network(settings: EnvSettings) -> None:
-    changed = EnvSettings(cache_dir=settings.cache_dir, channels=("http://127.0.0.1:9/x",))
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/x", "http://grange-no-such-host.invalid/conda"]
+)  # connection refused; a name that never resolves (RFC 2606)
+def test_an_unreachable_channel_is_no_network(settings: EnvSettings, url: str) -> None:
+    changed = EnvSettings(cache_dir=settings.cache_dir, channels=(url,))
     with pytest.raises(EnvError) as err:
         conda.lock(spec(("grange-testpkg", "")), changed, python=None, platform=PLATFORM)
-    assert err.value.message.startswith(
-        "@conda: no network to the conda channel http://127.0.0.1:9/x ("
-    )
+    assert err.value.message.startswith(f"@conda: no network to the conda channel {url} (")
     assert "offline = true" in (err.value.fix or "")
     assert "[environments] channels" in (err.value.fix or "")
 
