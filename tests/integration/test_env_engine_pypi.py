@@ -225,7 +225,7 @@ cache, log, pause = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
 class Slow:
     def lock(self, spec, settings, *, python, platform):
         return Resolved(text="fixed lock\\n", tool="fake", packages=(), python=python)
-    def install(self, lock, settings, target):
+    def install(self, lock, settings, target, *, final):
         with open(log, "a") as f:
             f.write(f"{os.getpid()} {target.name}\\n")
         (target / "bin").mkdir()

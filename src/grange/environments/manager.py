@@ -16,8 +16,9 @@ bootstrap and the compilers use (docs/environments.md).
 Backends (one module each, imported only when used): ``grange.environments.pypi`` and
 ``grange.environments.conda`` each provide
 ``lock(spec, settings, *, python: str | None, platform: str) -> Resolved`` and
-``install(lock, settings, target: Path) -> Path`` (builds into the empty folder
-``target``, returns its interpreter). The key, the caches, the atomic rename and the
+``install(lock, settings, target: Path, *, final: Path) -> Path`` (builds into the
+empty folder ``target``, which is then renamed to ``final``: a conda environment
+writes ``final`` into its files; returns the interpreter in ``target``). The key, the caches, the atomic rename and the
 shim for grange are this module's (and :mod:`~grange.environments.cache`'s).
 """
 
@@ -57,13 +58,14 @@ def resolve(spec: EnvSpec, settings: EnvSettings, *, platform: str | None = None
     key, python, target = _keyed(spec, settings, platform)
     found = cache.cached_lock(settings.cache_dir, key)
     if found is not None:
-        return found
+        # As this step asked it (the same requirements may be written otherwise).
+        return replace(found, requested=_requested(spec, settings))
     backend = _backend(spec.kind, spec)
     try:
         with cache.file_lock(settings.cache_dir / "locks" / f".{key}.lock"):
             found = cache.cached_lock(settings.cache_dir, key)  # resolved while we waited
             if found is not None:
-                return found
+                return replace(found, requested=_requested(spec, settings))
             resolved = backend.lock(spec, settings, python=python, platform=target)
             lock = EnvLock(
                 kind=spec.kind,
@@ -313,7 +315,7 @@ def _build(lock: EnvLock, settings: EnvSettings, prefix: Path) -> Path:
             cache.sweep(prefix.parent, prefix.name)
             temp = cache.temp_dir(prefix)
             try:
-                built = Path(backend.install(lock, settings, temp))
+                built = Path(backend.install(lock, settings, temp, final=prefix))
                 cache.mark_ready(temp, lock, built)
                 cache.publish(temp, prefix)
             finally:

@@ -131,10 +131,13 @@ def lock(spec: EnvSpec, settings: EnvSettings, *, python: str | None, platform: 
     )
 
 
-def install(lock: EnvLock, settings: EnvSettings, target: Path) -> Path:
+def install(
+    lock: EnvLock, settings: EnvSettings, target: Path, *, final: Path | None = None
+) -> Path:
     """Build ``lock`` into the empty folder ``target`` (``uv venv --relocatable`` and
     ``uv pip sync``, from uv's cache first, from the index when that lacks a package
-    and ``offline`` is off); its interpreter."""
+    and ``offline`` is off); its interpreter. The environment is relocatable: the
+    folder it is renamed to (``final``) need not be known."""
     found = uvtool.find_python(lock.python, settings) or uvtool.find_python(
         ".".join(lock.python.split(".")[:2]), settings
     )
