@@ -109,6 +109,7 @@ def lock(spec: EnvSpec, settings: EnvSettings, *, python: str | None, platform: 
     ``platform`` (uv's ``--python-platform`` name; ``""``: this machine)."""
     version = python or uvtool.running_interpreter().version
     lines = requirement_lines(spec, version)
+    tool = uvtool.uv_version()
     work = _work_dir(settings)
     try:
         requirements = work / "requirements.in"
@@ -123,12 +124,16 @@ def lock(spec: EnvSpec, settings: EnvSettings, *, python: str | None, platform: 
         done = uvtool.run_uv(args, settings)
         if done.returncode != 0:
             raise _failure(done.stderr, spec, settings, f"cannot resolve {_listed(lines)}")
-        text = (work / PYLOCK).read_text(encoding="utf-8")
+        try:
+            text = (work / PYLOCK).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise EnvError(
+                f"{tool} resolved {_listed(lines)} but wrote no pylock.toml",
+                fix="upgrade uv: pip install -U 'grange[pypi]'",
+            ) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return Resolved(
-        text=text, tool=uvtool.uv_version(), packages=parse_packages(text), python=version
-    )
+    return Resolved(text=text, tool=tool, packages=parse_packages(text), python=version)
 
 
 def install(
@@ -138,6 +143,7 @@ def install(
     ``uv pip sync``, from uv's cache first, from the index when that lacks a package
     and ``offline`` is off); its interpreter. The environment is relocatable: the
     folder it is renamed to (``final``) need not be known."""
+    uvtool.uv_version()  # checked
     found = uvtool.find_python(lock.python, settings) or uvtool.find_python(
         ".".join(lock.python.split(".")[:2]), settings
     )
