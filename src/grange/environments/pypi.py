@@ -296,7 +296,23 @@ def _failure(
     fix: str = "change the packages or versions asked for (uv's explanation above)",
 ) -> EnvError:
     """uv's failure as an :class:`EnvError`: its ``error:``/``cause:``/``hint:`` lines
-    kept (trimmed), a network failure or an offline cache miss said in plain words."""
+    kept (trimmed), a network failure or an offline cache miss said in plain words, a
+    password in an index URL masked."""
+    from grange.config.mask import mask_text
+
+    err = _explain(stderr, spec, settings, what, fix)
+    err.message = mask_text(err.message)
+    err.args = (err.message,)
+    return err
+
+
+def _explain(
+    stderr: str,
+    spec: EnvSpec | None,
+    settings: EnvSettings,
+    what: str,
+    fix: str = "change the packages or versions asked for (uv's explanation above)",
+) -> EnvError:
     detail = trimmed(stderr)
     lowered = stderr.lower()
     where: dict[str, Any] = {}

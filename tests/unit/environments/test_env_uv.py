@@ -174,3 +174,11 @@ def test_an_old_uv_is_refused(version: str, ok: bool) -> None:
     else:
         with pytest.raises(EnvError, match=f"uv {version} is too old"):
             uvtool.check_version(version)
+
+
+def test_an_index_password_is_never_shown() -> None:
+    settings = EnvSettings(cache_dir=Path("/c"), index_url="https://me:s3cret@idx/simple")
+    stderr = NETWORK.replace("http://127.0.0.1:9", "https://me:s3cret@idx")
+    err = pypi._failure(stderr, pypi_spec(), settings, "cannot resolve x")
+    assert "s3cret" not in err.render()
+    assert "https://me:***@idx/simple" in err.message
