@@ -118,6 +118,9 @@ def lock(spec: EnvSpec, settings: EnvSettings, *, python: str | None, platform: 
         # x.y: wheels are tagged by minor version; a lock is then good for every
         # patch release (a pod's image may have another).
         args += ["--python-version", ".".join(version.split(".")[:2])]
+        interpreter = uvtool.find_python(version, settings)
+        if interpreter is not None:  # builds source-only packages (else uv picks one)
+            args += ["--python", interpreter.path]
         if platform:
             args += ["--python-platform", platform]
         args += ["--no-python-downloads", "--no-header", "--quiet", *_index_args(settings)]
