@@ -149,7 +149,7 @@ def _keyed(spec: EnvSpec, settings: EnvSettings, platform: str | None) -> tuple[
     if spec.kind == "pypi":
         from grange.environments import pypi
 
-        target = host_platform() if platform is None else platform
+        target = pypi_platform(platform)
         python = _pypi_python(spec, settings, target)
         requirements: Any = pypi.requirement_lines(spec, python)
         sources: Any = settings.index_settings()
@@ -244,6 +244,21 @@ def host_platform() -> str:
     if system == "Darwin":
         return f"{arch}-apple-darwin"
     return ""
+
+
+_CONDA_TO_UV = {
+    "linux-64": "x86_64-manylinux_2_28",
+    "linux-aarch64": "aarch64-manylinux_2_28",
+    "osx-64": "x86_64-apple-darwin",
+    "osx-arm64": "aarch64-apple-darwin",
+}
+
+
+def pypi_platform(platform: str | None) -> str:
+    """uv's name for ``platform`` given in either naming (None: this machine's)."""
+    if platform is None:
+        return host_platform()
+    return _CONDA_TO_UV.get(platform, platform)
 
 
 def conda_platform(platform: str | None) -> str:
