@@ -31,6 +31,25 @@ def grange_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["GRANGE_CACHE_DIR"] = before
 
 
+@pytest.fixture(scope="session", autouse=True)
+def grange_env_cache(
+    grange_cache: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """@pypi/@conda environments (locks, environments, uv's and rattler's package
+    caches) in one temporary folder for the whole session, so that a package is
+    downloaded once, never in the user's cache; the user's index and offline settings
+    left out."""
+    names = ("GRANGE_ENV_CACHE", "GRANGE_PYPI_INDEX_URL", "GRANGE_ENV_OFFLINE")
+    before = {name: os.environ.pop(name, None) for name in names}
+    os.environ["GRANGE_ENV_CACHE"] = str(tmp_path_factory.mktemp("grange-envs"))
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
     """moto's S3 server on loopback, one for the whole session (skipped if moto is missing)."""

@@ -225,7 +225,7 @@ cache, log, pause = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
 class Slow:
     def lock(self, spec, settings, *, python, platform):
         return Resolved(text="fixed lock\\n", tool="fake", packages=(), python=python)
-    def install(self, lock, settings, target):
+    def install(self, lock, settings, target, *, final):
         with open(log, "a") as f:
             f.write(f"{os.getpid()} {target.name}\\n")
         (target / "bin").mkdir()
@@ -338,3 +338,43 @@ def test_another_python_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"python {minor}" in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_two_processes_preparing_with_real_uv(tmp_path: Path) -> None:
+    """Two runs starting at once on a cold environment cache (uv's package cache
+    shared): one environment, no leftovers, both can use it."""
+    settings = fresh_settings(tmp_path / "cache")
+    script = tmp_path / "prepare.py"
+    script.write_text(
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from dataclasses import replace\n"
+        "from grange.decorators.options import EnvSpec\n"
+        "from grange.environments import manager\n"
+        "from grange.environments.settings import EnvSettings\n"
+        "settings = replace(EnvSettings.from_table({}, {}), cache_dir=Path(sys.argv[1]))\n"
+        "spec = EnvSpec(kind='pypi', packages=(('tabulate', '0.9.0'),), step='start')\n"
+        "print(manager.prepare(spec, settings).python)\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(settings.cache_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = []
+    for proc in procs:
+        out, err = proc.communicate()
+        assert proc.returncode == 0, err
+        outs.append(out.strip())
+    assert outs[0] == outs[1]
+    envs = settings.cache_dir / "envs"
+    assert [p.name for p in envs.iterdir() if not p.name.endswith(".lock")] == [
+        Path(outs[0]).parent.parent.name
+    ]
+    env = manager.prepare(pypi_spec(), settings)
+    assert in_env(env, "import tabulate").returncode == 0

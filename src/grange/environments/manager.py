@@ -16,8 +16,9 @@ bootstrap and the compilers use (docs/environments.md).
 Backends (one module each, imported only when used): ``grange.environments.pypi`` and
 ``grange.environments.conda`` each provide
 ``lock(spec, settings, *, python: str | None, platform: str) -> Resolved`` and
-``install(lock, settings, target: Path) -> Path`` (builds into the empty folder
-``target``, returns its interpreter). The key, the caches, the atomic rename and the
+``install(lock, settings, target: Path, *, final: Path) -> Path`` (builds into the
+empty folder ``target``, which is then renamed to ``final``: a conda environment
+writes ``final`` into its files; returns the interpreter in ``target``). The key, the caches, the atomic rename and the
 shim for grange are this module's (and :mod:`~grange.environments.cache`'s).
 """
 
@@ -57,13 +58,14 @@ def resolve(spec: EnvSpec, settings: EnvSettings, *, platform: str | None = None
     key, python, target = _keyed(spec, settings, platform)
     found = cache.cached_lock(settings.cache_dir, key)
     if found is not None:
-        return found
+        # As this step asked it (the same requirements may be written otherwise).
+        return replace(found, requested=_requested(spec, settings))
     backend = _backend(spec.kind, spec)
     try:
         with cache.file_lock(settings.cache_dir / "locks" / f".{key}.lock"):
             found = cache.cached_lock(settings.cache_dir, key)  # resolved while we waited
             if found is not None:
-                return found
+                return replace(found, requested=_requested(spec, settings))
             resolved = backend.lock(spec, settings, python=python, platform=target)
             lock = EnvLock(
                 kind=spec.kind,
@@ -147,7 +149,7 @@ def _keyed(spec: EnvSpec, settings: EnvSettings, platform: str | None) -> tuple[
     if spec.kind == "pypi":
         from grange.environments import pypi
 
-        target = host_platform() if platform is None else platform
+        target = pypi_platform(platform)
         python = _pypi_python(spec, settings, target)
         requirements: Any = pypi.requirement_lines(spec, python)
         sources: Any = settings.index_settings()
@@ -244,6 +246,21 @@ def host_platform() -> str:
     return ""
 
 
+_CONDA_TO_UV = {
+    "linux-64": "x86_64-manylinux_2_28",
+    "linux-aarch64": "aarch64-manylinux_2_28",
+    "osx-64": "x86_64-apple-darwin",
+    "osx-arm64": "aarch64-apple-darwin",
+}
+
+
+def pypi_platform(platform: str | None) -> str:
+    """uv's name for ``platform`` given in either naming (None: this machine's)."""
+    if platform is None:
+        return host_platform()
+    return _CONDA_TO_UV.get(platform, platform)
+
+
 def conda_platform(platform: str | None) -> str:
     """A conda subdir (``linux-64``) for ``platform`` in either naming (None: this
     machine's)."""
@@ -313,7 +330,7 @@ def _build(lock: EnvLock, settings: EnvSettings, prefix: Path) -> Path:
             cache.sweep(prefix.parent, prefix.name)
             temp = cache.temp_dir(prefix)
             try:
-                built = Path(backend.install(lock, settings, temp))
+                built = Path(backend.install(lock, settings, temp, final=prefix))
                 cache.mark_ready(temp, lock, built)
                 cache.publish(temp, prefix)
             finally:

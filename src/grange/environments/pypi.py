@@ -109,6 +109,7 @@ def lock(spec: EnvSpec, settings: EnvSettings, *, python: str | None, platform: 
     ``platform`` (uv's ``--python-platform`` name; ``""``: this machine)."""
     version = python or uvtool.running_interpreter().version
     lines = requirement_lines(spec, version)
+    tool = uvtool.uv_version()
     work = _work_dir(settings)
     try:
         requirements = work / "requirements.in"
@@ -117,24 +118,35 @@ def lock(spec: EnvSpec, settings: EnvSettings, *, python: str | None, platform: 
         # x.y: wheels are tagged by minor version; a lock is then good for every
         # patch release (a pod's image may have another).
         args += ["--python-version", ".".join(version.split(".")[:2])]
+        interpreter = uvtool.find_python(version, settings)
+        if interpreter is not None:  # builds source-only packages (else uv picks one)
+            args += ["--python", interpreter.path]
         if platform:
             args += ["--python-platform", platform]
         args += ["--no-python-downloads", "--no-header", "--quiet", *_index_args(settings)]
         done = uvtool.run_uv(args, settings)
         if done.returncode != 0:
             raise _failure(done.stderr, spec, settings, f"cannot resolve {_listed(lines)}")
-        text = (work / PYLOCK).read_text(encoding="utf-8")
+        try:
+            text = (work / PYLOCK).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise EnvError(
+                f"{tool} resolved {_listed(lines)} but wrote no pylock.toml",
+                fix="upgrade uv: pip install -U 'grange[pypi]'",
+            ) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return Resolved(
-        text=text, tool=uvtool.uv_version(), packages=parse_packages(text), python=version
-    )
+    return Resolved(text=text, tool=tool, packages=parse_packages(text), python=version)
 
 
-def install(lock: EnvLock, settings: EnvSettings, target: Path) -> Path:
+def install(
+    lock: EnvLock, settings: EnvSettings, target: Path, *, final: Path | None = None
+) -> Path:
     """Build ``lock`` into the empty folder ``target`` (``uv venv --relocatable`` and
     ``uv pip sync``, from uv's cache first, from the index when that lacks a package
-    and ``offline`` is off); its interpreter."""
+    and ``offline`` is off); its interpreter. The environment is relocatable: the
+    folder it is renamed to (``final``) need not be known."""
+    uvtool.uv_version()  # checked
     found = uvtool.find_python(lock.python, settings) or uvtool.find_python(
         ".".join(lock.python.split(".")[:2]), settings
     )
@@ -287,7 +299,23 @@ def _failure(
     fix: str = "change the packages or versions asked for (uv's explanation above)",
 ) -> EnvError:
     """uv's failure as an :class:`EnvError`: its ``error:``/``cause:``/``hint:`` lines
-    kept (trimmed), a network failure or an offline cache miss said in plain words."""
+    kept (trimmed), a network failure or an offline cache miss said in plain words, a
+    password in an index URL masked."""
+    from grange.config.mask import mask_text
+
+    err = _explain(stderr, spec, settings, what, fix)
+    err.message = mask_text(err.message)
+    err.args = (err.message,)
+    return err
+
+
+def _explain(
+    stderr: str,
+    spec: EnvSpec | None,
+    settings: EnvSettings,
+    what: str,
+    fix: str = "change the packages or versions asked for (uv's explanation above)",
+) -> EnvError:
     detail = trimmed(stderr)
     lowered = stderr.lower()
     where: dict[str, Any] = {}

@@ -123,6 +123,8 @@ class EnvSettings:
         urls += [(f"[{TABLE}] find_links", u) for u in links]
         for origin, url in urls:
             _check_url(url, origin)
+        index = _absolute(index) if index else None
+        extra, links = [_absolute(u) for u in extra], [_absolute(u) for u in links]
         offline = flag(values, TABLE, "offline", False)
         if OFFLINE_ENV in env:
             offline = _env_flag(env[OFFLINE_ENV])
@@ -162,6 +164,13 @@ class EnvSettings:
             "extra_index_urls": list(self.extra_index_urls),
             "find_links": list(self.find_links),
         }
+
+
+def _absolute(value: str) -> str:
+    """A folder as an absolute path (uv runs from the cache folder); a URL as it is."""
+    if "://" in value:
+        return value
+    return str(Path(os.path.expanduser(value)).absolute())
 
 
 def _check_url(value: str, where: str) -> None:

@@ -61,9 +61,8 @@ def shim_dir(cache_dir: Path, provided: Iterable[str] = ()) -> Path:
 def _links() -> tuple[tuple[str, str, str], ...]:
     """``(name in the shim, what it links to, the dependency it belongs to)``: grange's
     package folder, then each task dependency's package and ``.dist-info`` folders."""
-    import grange
-
-    links = [("grange", str(Path(grange.__file__).resolve().parent), "grange")]
+    package = Path(__file__).resolve().parents[1]  # grange/environments/shim.py
+    links = [("grange", str(package), "grange")]
     for dep in TASK_DEPS:
         try:
             spec = importlib.util.find_spec(dep)

@@ -59,12 +59,39 @@ def uv_binary() -> str:
         ) from None
 
 
+MINIMUM = (0, 6, 15)  # the first uv that writes and installs pylock.toml (PEP 751)
+
+
 @functools.lru_cache(maxsize=1)
 def uv_version() -> str:
-    """``uv 0.13.9``: what a lock records as its tool."""
-    done = subprocess.run([uv_binary(), "--version"], capture_output=True, text=True, check=False)
+    """``uv 0.13.9``: what a lock records as its tool (checked: not older than
+    :data:`MINIMUM`)."""
+    try:
+        done = subprocess.run(
+            [uv_binary(), "--version"], capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return "uv"
     words = done.stdout.split()
-    return " ".join(words[:2]) if done.returncode == 0 and words else "uv"
+    if done.returncode != 0 or len(words) < 2:
+        return "uv"
+    check_version(words[1])
+    return f"uv {words[1]}"
+
+
+def check_version(text: str) -> None:
+    """Refuse a uv older than :data:`MINIMUM` (``text``: ``0.13.9``)."""
+    try:
+        version = tuple(int(p) for p in text.split(".")[:3])
+    except ValueError:
+        return  # a build we cannot read: let it try
+    if version < MINIMUM:
+        least = ".".join(map(str, MINIMUM))
+        raise EnvError(
+            f"uv {text} is too old for @pypi: grange needs uv {least} or newer "
+            "(locks are pylock.toml files)",
+            fix="upgrade uv: pip install -U 'grange[pypi]' (or the uv on PATH)",
+        )
 
 
 def uv_env(settings: EnvSettings, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -146,12 +173,15 @@ def find_python(request: str, settings: EnvSettings) -> Interpreter | None:
     path = done.stdout.strip().splitlines()[-1] if done.returncode == 0 and done.stdout else ""
     if not path:
         return None
-    probe = subprocess.run(
-        [path, "-I", "-c", "import platform; print(platform.python_version())"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        probe = subprocess.run(
+            [path, "-I", "-c", "import platform; print(platform.python_version())"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return None
     version = probe.stdout.strip()
     if probe.returncode != 0 or not matches(version, request):
         return None

@@ -125,3 +125,11 @@ def test_the_host_platform_builds_here() -> None:
         arch = host.split("-")[0]
         assert manager.buildable_here(f"{arch}-manylinux_2_17")
         assert not manager.buildable_here(f"{arch}-manylinux_9_99")
+
+
+def test_a_conda_platform_name_means_the_same_for_pypi(settings: EnvSettings) -> None:
+    assert key(pypi_spec(), settings, "linux-aarch64") == key(
+        pypi_spec(), settings, "aarch64-manylinux_2_28"
+    )
+    assert manager.pypi_platform("osx-arm64") == "aarch64-apple-darwin"
+    assert manager.pypi_platform(None) == manager.host_platform()

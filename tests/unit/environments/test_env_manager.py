@@ -32,8 +32,9 @@ class FakeBackend(types.SimpleNamespace):
         packages = tuple({"name": n, "version": v} for n, v in spec.packages)
         return Resolved(text=text, tool="fake 1.0", packages=packages, python=python or "")
 
-    def install(self, lock: EnvLock, settings: Any, target: Path) -> Path:
+    def install(self, lock: EnvLock, settings: Any, target: Path, *, final: Path) -> Path:
         self.installs += 1
+        assert final == cache.env_path(settings.cache_dir, lock)
         assert target.is_dir() and not any(target.iterdir())
         assert target.parent == settings.cache_dir / "envs"
         (target / "bin").mkdir()
@@ -212,3 +213,18 @@ def test_a_relative_cache_is_made_absolute(
     env = manager.prepare(pypi_spec(), EnvSettings(cache_dir=Path("rel")))
     assert env.prefix.is_absolute() and env.prefix.is_relative_to(tmp_path / "rel")
     assert all(Path(p).is_absolute() for p in env.pythonpath)
+
+
+def test_a_cached_lock_records_what_this_step_asked(
+    backend: FakeBackend, settings: EnvSettings
+) -> None:
+    first = manager.resolve(pypi_spec(), settings)
+    other = replace(pypi_spec(("Tabulate", "==0.9.0")), decorator="@pypi_base", step="end")
+    again = manager.resolve(other, settings)
+    assert backend.locks == 1
+    assert again.sha == first.sha and again.key == first.key
+    assert again.requested == {
+        "packages": {"Tabulate": "==0.9.0"},
+        "python": None,
+        "decorator": "@pypi_base",
+    }

@@ -104,3 +104,11 @@ def test_bad_values_name_the_table_and_key(
         EnvSettings.from_table(table, {**HOME, **env})
     assert said in caught.value.message
     assert caught.value.fix
+
+
+def test_folders_are_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    table = {"find_links": ["wheels", "https://x/links"], "index_url": "idx"}
+    settings = EnvSettings.from_table(table, HOME)
+    assert settings.find_links == (str(tmp_path / "wheels"), "https://x/links")
+    assert settings.index_url == str(tmp_path / "idx")

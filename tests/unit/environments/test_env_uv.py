@@ -162,3 +162,23 @@ vcs = { type = "git", url = "https://github.com/x/c", commit-id = "abc" }
     )
     with pytest.raises(EnvError, match="cannot be read"):
         pypi.parse_packages("not = [toml")
+
+
+@pytest.mark.parametrize(
+    ("version", "ok"),
+    [("0.6.14", False), ("0.5.31", False), ("0.6.15", True), ("0.13.9", True), ("1.0", True)],
+)
+def test_an_old_uv_is_refused(version: str, ok: bool) -> None:
+    if ok:
+        uvtool.check_version(version)
+    else:
+        with pytest.raises(EnvError, match=f"uv {version} is too old"):
+            uvtool.check_version(version)
+
+
+def test_an_index_password_is_never_shown() -> None:
+    settings = EnvSettings(cache_dir=Path("/c"), index_url="https://me:s3cret@idx/simple")
+    stderr = NETWORK.replace("http://127.0.0.1:9", "https://me:s3cret@idx")
+    err = pypi._failure(stderr, pypi_spec(), settings, "cannot resolve x")
+    assert "s3cret" not in err.render()
+    assert "https://me:***@idx/simple" in err.message
