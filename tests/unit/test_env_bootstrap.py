@@ -301,3 +301,19 @@ def test_split_lock_url() -> None:
     assert podenv.split_lock_url(f"/d/envs/locks/{sha}.json") == ("/d", f"envs/locks/{sha}.json")
     with pytest.raises(EnvError, match="is not the URL of an environment lock"):
         podenv.split_lock_url("s3://b/p/F/data/aa/" + sha)
+
+
+def test_conda_packages_stay_in_their_channels(tmp_path: Path) -> None:
+    """Only @pypi locks' packages go to the datastore: a conda lock is a no-op there,
+    and an error when pods may reach no index at all (pod_offline)."""
+    from grange.datastore.backend import MemoryBlobStore
+
+    blobs = MemoryBlobStore()
+    lock = make_lock(kind="conda", packages=({"name": "x", "url": "https://c/x.conda"},))
+    wheels = EnvSettings(cache_dir=tmp_path, wheels_in_datastore=True)
+    podenv.store_lock_packages(blobs, lock, wheels, step="train")
+    assert blobs.list() == []
+    offline = EnvSettings(cache_dir=tmp_path, pod_offline=True)
+    with pytest.raises(EnvError, match="pods cannot rebuild a conda environment without") as info:
+        podenv.store_lock_packages(blobs, lock, offline, step="train")
+    assert info.value.step == "train" and "pod_offline = false" in (info.value.fix or "")

@@ -134,8 +134,8 @@ def store_lock_packages(blobs: Any, lock: EnvLock, settings: EnvSettings, *, ste
     if lock.kind != "pypi":
         if settings.pod_offline:
             raise EnvError(
-                f"step '{step}': pods cannot rebuild a conda environment without its "
-                "channel: its packages are not stored in the datastore (only @pypi's are)",
+                "pods cannot rebuild a conda environment without its channel: its "
+                "packages are not stored in the datastore (only @pypi's are)",
                 step=step,
                 fix="set pod_offline = false in the profile's [environments] table, or use "
                 "@pypi for this step",
