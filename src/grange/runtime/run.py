@@ -32,6 +32,8 @@ from grange.datastore import (
     read_record,
 )
 from grange.datastore.runs import write_final
+from grange.decorators.environments import environment_spec
+from grange.decorators.flow import flow_decorators_of
 from grange.decorators.options import TaskOptions
 from grange.decorators.project import ProjectInfo
 from grange.decorators.registry import (
@@ -356,6 +358,7 @@ def step_options(
     """Each step's TaskOptions from its decorators and the run's ``--with`` ones;
     a ``--with`` decorator a step refuses (``@catch`` on a foreach) is an error."""
     extra = [parse_decospec(spec) for spec in decospecs]
+    flow_decorators = flow_decorators_of(flow_cls)
     options = {}
     for node in graph:
         decorators = step_decorators(getattr(flow_cls, node.name), extra)
@@ -371,6 +374,14 @@ def step_options(
                     fix=f"add @{deco.name} to the steps that can take it instead of --with",
                 )
         options[node.name] = task_options(decorators)
+        written = node.decorator("pypi") or node.decorator("conda")
+        options[node.name].environment = environment_spec(
+            decorators,
+            flow_decorators,
+            step=node.name,
+            file=node.file,
+            line=(written.line if written else None) or node.line,
+        )
     return options
 
 
