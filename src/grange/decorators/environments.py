@@ -99,8 +99,8 @@ def _python(name: str, value: Any) -> str | None:
         # --with pypi:python=3.10 arrives as the float 3.1: text back only when
         # no digit can have been lost (a one-digit minor could have been 3.10, 3.20...).
         text = repr(value)
-        major, _, minor = text.partition(".")
-        if len(minor) >= 2 and not minor.endswith("0") or minor in ("6", "7", "8", "9"):
+        minor = text.partition(".")[2]
+        if (len(minor) >= 2 and not minor.endswith("0")) or minor in ("6", "7", "8", "9"):
             return text
     raise DecoratorError(
         f"@{name}(python={value!r}): python must be text; a number is ambiguous "
@@ -246,7 +246,7 @@ def environment_spec(
         raise DecoratorError(
             f"step '{step}'{origin}: {message}", file=file, line=line, step=step, fix=fix
         )
-    kind = (chosen[0].name if chosen else next(iter(base)).removesuffix("_base"))
+    kind = chosen[0].name if chosen else next(iter(base)).removesuffix("_base")
     mine = step_attrs.get(kind)
     flow = base[f"{kind}_base"].attributes if f"{kind}_base" in base else None
     disabled = mine["disabled"] if mine and mine["disabled"] is not None else None

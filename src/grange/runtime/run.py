@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import inspect
 import json
 import os
 import platform
@@ -48,6 +49,8 @@ from grange.flowspec import FlowSpec
 from grange.graph import FlowGraph, graph_of, lint
 from grange.parameters import flow_constants
 from grange.runtime.attempts import AttemptPolicy
+from grange.runtime.env_launcher import EnvLauncher
+from grange.runtime.envs import RunEnvironments, run_environments
 from grange.runtime.launcher import Launcher, SpawnLauncher
 from grange.runtime.loop import LoopResult, RunLoop
 from grange.runtime.output import Output
@@ -155,9 +158,19 @@ def execute(req: RunRequest) -> int:
         output = _output(req, graph)
         for text in notices:
             output.notice(text)
-        local = getattr(launcher, "inner", launcher)  # a KubeLauncher wraps the local one
+        local = _innermost(launcher)  # a KubeLauncher (an EnvLauncher) wraps the local one
         if isinstance(local, ForkLauncher):
             local.pause_threads = output.paused
+        # Step environments: resolved (or reused) and built before the run is claimed,
+        # so that an error there leaves no run behind.
+        environments = run_environments(
+            options,
+            blobs=blobs,
+            flow=flow,
+            origin_run=plan.origin_run_id if plan else None,
+            notice=output.notice,
+            launcher=launcher,
+        )
         code_package, package_notes = packaging.result()
         for text in package_notes:
             output.notice(text)
@@ -180,7 +193,7 @@ def execute(req: RunRequest) -> int:
             origin_run_id=plan.origin_run_id if plan else None,
             notice=output.notice,
             process=current_process(),
-            extra=_claim_extra(req, blobs, plan, code_package, graph),
+            extra=_claim_extra(req, blobs, plan, code_package, graph, environments),
         )
         try:
             early_params = None
@@ -334,13 +347,16 @@ def _claim_extra(
     plan: ClonePlan | None,
     code_package: Any,
     graph: FlowGraph,
+    environments: RunEnvironments | None = None,
 ) -> dict[str, Any] | None:
     """What the run's claim records besides the usual: its graph (``Run.graph``, the
-    UI's DAG), its code package and the events that started it (a resumed run: its
-    origin run's)."""
+    UI's DAG), its code package, its steps' environments (``Run.environment``) and the
+    events that started it (a resumed run: its origin run's)."""
     extra: dict[str, Any] = {"graph": graph.to_dict()}
     if code_package:
         extra["code_package"] = code_package.to_dict()
+    if environments is not None:
+        extra["environments"] = environments.claim
     trigger = req.trigger
     if plan is not None:
         from grange.datastore.runs import read_claim
@@ -350,6 +366,12 @@ def _claim_extra(
     if trigger:
         extra["trigger"] = list(trigger)
     return extra or None
+
+
+def _innermost(launcher: Launcher) -> Launcher:
+    while isinstance(getattr(launcher, "inner", None), Launcher):
+        launcher = launcher.inner  # type: ignore[attr-defined]
+    return launcher
 
 
 def step_options(
@@ -403,9 +425,23 @@ def _launcher(req: RunRequest) -> Launcher:
     gangs = {n.name for n in graph if "parallel" in _decorator_names(req.flow_cls, n.name)}
     kube = kube_launcher.prepare(options, datastore_root=req.datastore_root, gangs=gangs)
     inner = _local_launcher(req)
+    step_args = ["--max-num-splits", str(req.max_num_splits)]
+    if any(o.environment is not None and o.kubernetes is None for o in options.values()):
+        # Environment steps run in their own interpreters; started once prepared.
+        inner = EnvLauncher(
+            inner,
+            flow_file=req.flow_file,
+            top_level_args=req.top_level_args,
+            step_args=step_args,
+            fork=req.fork,
+        )
     if kube is None:
         return inner
     try:
+        more: dict[str, Any] = {}
+        if "environments" in inspect.signature(kube.wrap).parameters:
+            # Filled in once the locks are stored (_environments), before any launch.
+            more["environments"] = {}
         return kube.wrap(
             inner,
             flow=req.flow_cls.__name__,
@@ -413,8 +449,9 @@ def _launcher(req: RunRequest) -> Launcher:
             datastore_root=req.datastore_root,
             options=options,
             top_level_args=req.top_level_args,
-            step_args=["--max-num-splits", str(req.max_num_splits)],
+            step_args=step_args,
             suffixes=req.package_suffixes,
+            **more,
         )
     except BaseException:
         inner.close()
