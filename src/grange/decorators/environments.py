@@ -130,7 +130,7 @@ class PyPIDecorator(_StepEnvironment):
     ``disabled=True``: the step runs in the runtime's own Python."""
 
     name = "pypi"
-    defaults: dict[str, Any] = {"packages": {}, "python": None, "disabled": None}
+    defaults = {"packages": {}, "python": None, "disabled": None}
 
 
 class CondaDecorator(_StepEnvironment):
@@ -139,21 +139,21 @@ class CondaDecorator(_StepEnvironment):
     ``libraries=`` is a deprecated alias of ``packages=``."""
 
     name = "conda"
-    defaults: dict[str, Any] = {"packages": {}, "libraries": {}, "python": None, "disabled": None}
+    defaults = {"packages": {}, "libraries": {}, "python": None, "disabled": None}
 
 
 class PyPIBaseDecorator(_FlowEnvironment):
     """``@pypi`` for every step of the flow; a step's own ``@pypi`` is merged over it."""
 
     name = "pypi_base"
-    defaults: dict[str, Any] = {"packages": {}, "python": None, "disabled": None}
+    defaults = {"packages": {}, "python": None, "disabled": None}
 
 
 class CondaBaseDecorator(_FlowEnvironment):
     """``@conda`` for every step of the flow; a step's own ``@conda`` is merged over it."""
 
     name = "conda_base"
-    defaults: dict[str, Any] = {"packages": {}, "libraries": {}, "python": None, "disabled": None}
+    defaults = {"packages": {}, "libraries": {}, "python": None, "disabled": None}
 
 
 pypi = make_step_decorator(PyPIDecorator)
