@@ -29,11 +29,26 @@ HERE, POD = "local", "pod"
 
 @dataclass
 class RunEnvironments:
-    """What :func:`prepare_environments` made ready."""
+    """What :func:`prepare_environments` made ready; :meth:`store` records the locks."""
 
+    locks: dict[str, tuple[EnvLock, str, str | None]] = field(default_factory=dict)
     local: dict[str, PreparedEnv] = field(default_factory=dict)  # steps run on this machine
     remote: dict[str, tuple[str, str]] = field(default_factory=dict)  # step -> (lock URL, sha)
     claim: dict[str, dict[str, Any]] = field(default_factory=dict)  # extra["environments"]
+
+    def store(self, blobs: Any) -> None:
+        """Store every lock in the datastore (once per lock) and fill ``claim`` and
+        ``remote`` (step -> (lock URL, lock sha) for the pods of @kubernetes steps)."""
+        from grange.environments import manager
+
+        keys: dict[str, str] = {}
+        for step, (lock, where, key) in self.locks.items():
+            if key is None:
+                key = keys.get(lock.sha) or manager.store_lock(blobs, lock)
+            keys[lock.sha] = key
+            self.claim[step] = {**lock.summary(), "lock_key": key, "where": where}
+            if where == POD:
+                self.remote[step] = (blobs.url(key), lock.sha)
 
 
 def environment_steps(options: Mapping[str, TaskOptions]) -> dict[str, EnvSpec]:
@@ -43,16 +58,17 @@ def environment_steps(options: Mapping[str, TaskOptions]) -> dict[str, EnvSpec]:
 def prepare_environments(
     options: Mapping[str, TaskOptions],
     *,
-    blobs: Any,
     notice: Callable[[str], None],
+    blobs: Any = None,
     origin: Mapping[str, Any] | None = None,
     origin_run: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> RunEnvironments | None:
-    """Resolve (or reuse), store and, for local steps, build every step's environment.
+    """Resolve (or reuse) every step's lock and build the environments of local steps;
+    :meth:`RunEnvironments.store` then records the locks.
 
-    ``origin``: the origin run's ``extra["environments"]`` when resuming. None when
-    no step has an environment (nothing is imported or read then)."""
+    ``origin``: the origin run's ``extra["environments"]`` when resuming (its locks are
+    read from ``blobs``). None when no step has an environment (nothing is imported)."""
     specs = environment_steps(options)
     if not specs:
         return None
@@ -63,21 +79,17 @@ def prepare_environments(
     env = os.environ if env is None else env
     settings = EnvSettings.from_table(active(env).environments, env)
     out = RunEnvironments()
-    locks: dict[tuple[Any, ...], tuple[EnvLock, str]] = {}  # same request -> one lock
+    locks: dict[tuple[Any, ...], tuple[EnvLock, str | None]] = {}  # same request: one lock
     built: dict[str, PreparedEnv] = {}  # lock sha -> environment
     for step, spec in specs.items():
         where = POD if options[step].kubernetes is not None else HERE
-        platform = settings.pod_platform if where == POD else None
         same = (spec.kind, spec.packages, spec.python, spec.channels, where)
         if same not in locks:
-            locks[same] = _lock(
-                spec, settings, manager, blobs, notice, platform, where,
-                (origin or {}).get(step), origin_run,
-            )  # fmt: skip
+            recorded = (origin or {}).get(step)
+            locks[same] = _lock(spec, settings, manager, where, recorded, blobs, origin_run, notice)
         lock, key = locks[same]
-        out.claim[step] = {**lock.summary(), "lock_key": key, "where": where}
+        out.locks[step] = (lock, where, key)
         if where == POD:
-            out.remote[step] = (blobs.url(key), lock.sha)
             continue
         if lock.sha not in built:
             started = time.monotonic()
@@ -93,25 +105,27 @@ def _lock(
     spec: EnvSpec,
     settings: Any,
     manager: Any,
-    blobs: Any,
-    notice: Callable[[str], None],
-    platform: str | None,
     where: str,
     recorded: Mapping[str, Any] | None,
+    blobs: Any,
     origin_run: str | None,
-) -> tuple[EnvLock, str]:
-    """The step's lock and its datastore key: the origin run's if unchanged, else resolved."""
+    notice: Callable[[str], None],
+) -> tuple[EnvLock, str | None]:
+    """The step's lock (and its datastore key when already stored): the origin run's if
+    the step asks for what it asked then, else resolved now."""
     step = spec.step
-    if recorded and recorded.get("lock_key"):
-        lock = manager.load_lock(blobs, str(recorded["lock_key"]))
+    if recorded and recorded.get("lock_key") and blobs is not None:
+        key = str(recorded["lock_key"])
+        lock = manager.load_lock(blobs, key)
         if _unchanged(spec, lock, recorded, where):
             notice(f"Reusing environment {lock.sha[:12]} for {step} (from run {origin_run})")
-            return lock, str(recorded["lock_key"])
+            return lock, key
         notice(
             f"The environment of {step} changed since run {origin_run} "
             f"({spec.decorator}); resolving it again"
         )
     started = time.monotonic()
+    platform = settings.pod_platform if where == POD else None
     lock = manager.resolve(spec, settings, platform=platform)
     wanted = ", ".join(_requirement(p, v) for p, v in spec.packages) or "no packages"
     python = f", python {lock.python}" if lock.python else ""
@@ -120,7 +134,7 @@ def _lock(
         f"Resolved {spec.decorator} environment for {step}{on}: {wanted}{python} "
         f"({lock.sha[:12]}) in {time.monotonic() - started:.1f} s"
     )
-    return lock, manager.store_lock(blobs, lock)
+    return lock, None
 
 
 def _requirement(name: str, version: str) -> str:
@@ -141,37 +155,24 @@ def _unchanged(spec: EnvSpec, lock: EnvLock, recorded: Mapping[str, Any], where:
     )
 
 
-def run_environments(
-    options: Mapping[str, TaskOptions],
-    *,
-    blobs: Any,
-    flow: str,
-    origin_run: str | None,
-    notice: Callable[[str], None],
-    launcher: Launcher,
-) -> RunEnvironments | None:
-    """Prepare a run's environments (resuming ``origin_run``: from its claim's locks) and
-    hand them to its launchers: local steps' to the :class:`EnvLauncher`, the locks of
-    pods to the KubeLauncher (its ``environments``: step -> (lock URL, lock sha))."""
-    if not environment_steps(options):
-        return None
-    origin = None
-    if origin_run is not None:
-        from grange.datastore.runs import read_claim
+def origin_environments(blobs: Any, flow: str, origin_run: str) -> dict[str, Any]:
+    """The ``extra["environments"]`` the origin run of a resume recorded ({} for none)."""
+    from grange.datastore.runs import read_claim
 
-        claim = read_claim(blobs, flow, origin_run)
-        origin = (claim.extra.get("environments") if claim is not None else None) or {}
-    prepared = prepare_environments(
-        options, blobs=blobs, notice=notice, origin=origin, origin_run=origin_run
-    )
-    if prepared is None:
-        return None
+    claim = read_claim(blobs, flow, origin_run)
+    found = claim.extra.get("environments") if claim is not None else None
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def hand_over(environments: RunEnvironments, launcher: Launcher) -> None:
+    """Give the environments to the run's launchers: local steps' to the
+    :class:`EnvLauncher` (its fork servers start now), the stored locks of pods to a
+    launcher with an ``environments`` dict (the KubeLauncher's: step -> (URL, sha))."""
     layer: Any = launcher
     while layer is not None:
-        if isinstance(layer, EnvLauncher):
-            layer.use(prepared.local)
+        if isinstance(layer, EnvLauncher) and environments.local:
+            layer.use(environments.local)
         remote = getattr(layer, "environments", None)
-        if isinstance(remote, dict):
-            remote.update(prepared.remote)
+        if isinstance(remote, dict) and environments.remote:
+            remote.update(environments.remote)
         layer = getattr(layer, "inner", None)
-    return prepared

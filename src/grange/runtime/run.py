@@ -50,7 +50,12 @@ from grange.graph import FlowGraph, graph_of, lint
 from grange.parameters import flow_constants
 from grange.runtime.attempts import AttemptPolicy
 from grange.runtime.env_launcher import EnvLauncher
-from grange.runtime.envs import RunEnvironments, run_environments
+from grange.runtime.envs import (
+    RunEnvironments,
+    hand_over,
+    origin_environments,
+    prepare_environments,
+)
 from grange.runtime.launcher import Launcher, SpawnLauncher
 from grange.runtime.loop import LoopResult, RunLoop
 from grange.runtime.output import Output
@@ -124,6 +129,12 @@ def execute(req: RunRequest) -> int:
     packaging = PackageInBackground(req.flow_file, flow, req.package_suffixes, req.datastore_root)
     stop_signals = StopSignals().__enter__()  # after the fork server: not inherited
     try:
+        notices: list[str] = []  # said once the output is up
+        environments = None
+        if not req.resume:  # now, so that their fork servers warm up while the run starts
+            environments = prepare_environments(options, notice=notices.append)
+            if environments is not None:
+                hand_over(environments, launcher)
         from grange.metastore import MetadataStore
         from grange.metastore.liveness import current_process
         from grange.reindex import open_local_index, start_run
@@ -133,7 +144,6 @@ def execute(req: RunRequest) -> int:
         # survive its forks (grange.datastore.s3.connect).
         blobs = _open_blobs(req.datastore_root)
         stores = TaskStores(blobs, flow)
-        notices: list[str] = []  # said once the output is up
         if req.metadata_url == "local":
             index_dir = req.datastore_root.make_index_dir()
             metadata = open_local_index(index_dir, blobs, notice=notices.append)
@@ -161,16 +171,17 @@ def execute(req: RunRequest) -> int:
         local = _innermost(launcher)  # a KubeLauncher (an EnvLauncher) wraps the local one
         if isinstance(local, ForkLauncher):
             local.pause_threads = output.paused
-        # Step environments: resolved (or reused) and built before the run is claimed,
-        # so that an error there leaves no run behind.
-        environments = run_environments(
-            options,
-            blobs=blobs,
-            flow=flow,
-            origin_run=plan.origin_run_id if plan else None,
-            notice=output.notice,
-            launcher=launcher,
-        )
+        if plan is not None:  # resume: the origin run's locks, for steps unchanged
+            environments = prepare_environments(
+                options,
+                notice=output.notice,
+                blobs=blobs,
+                origin=origin_environments(blobs, flow, plan.origin_run_id),
+                origin_run=plan.origin_run_id,
+            )
+        if environments is not None:  # recorded before the claim; an error: no run
+            environments.store(blobs)
+            hand_over(environments, launcher)
         code_package, package_notes = packaging.result()
         for text in package_notes:
             output.notice(text)
