@@ -92,6 +92,7 @@ def test_env_step_runs_in_its_environment(
     run = Flow("EnvFlow")[run_id]
     train = list(run["train"].tasks())
     assert len(train) == 3 and {t.data.version for t in train} == {"0.9.0"}
+    assert {t.data.launched_by for t in train} == {"fork-server" if fork else "step"}
     assert run["join"].task.data.host_has_tabulate is False  # not leaked to other steps
     info = run["train"].task.environment_info
     assert info is not None and info["type"] == "pypi"
@@ -169,3 +170,24 @@ def test_with_pypi(runner: Runner, engine: str, env_cache: Path) -> None:
     assert run["start"].task.data.tabulate == "0.9.0" == run["end"].task.data.tabulate
     # start and end ask for the same packages: one lock
     assert run.environment["start"]["sha"] == run.environment["end"]["sha"]
+
+
+@pytest.mark.slow
+def test_fork_server_that_cannot_start_falls_back(runner: Runner, env_cache: Path) -> None:
+    """An environment whose interpreter cannot serve (here: it exits at once when asked
+    for the fork server) runs its tasks in fresh interpreters, with a notice."""
+    wrapper = runner.cwd / "python-wrapper"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *_fork-server*) exit 3;; esac\n'
+        f'exec {sys.executable} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    proc, run_id = _run(
+        runner, "fake", env_cache, "env_flow", "run", "--width", "2",
+        FAKE_ENGINE_PYTHON=str(wrapper),
+    )  # fmt: skip
+    assert "fresh interpreters" in proc.stdout + proc.stderr
+    train = list(Flow("EnvFlow")[run_id]["train"].tasks())
+    assert {t.data.launched_by for t in train} == {"step"}
+    assert {t.data.version for t in train} == {"0.9.0"}

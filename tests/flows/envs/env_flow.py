@@ -1,6 +1,7 @@
 """@pypi on one step (tabulate), none on the others; a foreach over the env step."""
 
 import os
+import sys
 
 from grange import FlowSpec, Parameter, pypi, step
 
@@ -21,6 +22,8 @@ class EnvFlow(FlowSpec):
 
         self.version = tabulate.__version__
         self.pid = os.getpid()
+        self.launched_by = "fork-server" if "_fork-server" in sys.argv else "step"
+        self.executable = sys.executable
         self.next(self.join)
 
     @step

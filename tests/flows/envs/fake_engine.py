@@ -3,7 +3,7 @@
 ``python fake_engine.py FLOW_FILE ARGS...``: resolving writes nothing to the network;
 a "lock" lists the packages; "building" makes a folder of stub modules (``name`` with
 ``__version__``) that goes first on the step's PYTHONPATH, with this Python as the
-environment's interpreter. Every resolve appends a line to $FAKE_ENGINE_LOG, so tests
+environment's interpreter ($FAKE_ENGINE_PYTHON if set). Every resolve appends a line to $FAKE_ENGINE_LOG, so tests
 can count resolutions. It exercises the runtime side (claim, resume, launch paths)
 without uv.
 """
@@ -53,7 +53,8 @@ def build(lock, settings):
         (root / pkg[0]).mkdir(parents=True, exist_ok=True)
         (root / pkg[0] / "__init__.py").write_text(f"__version__ = {pkg[1]!r}\n")
     root.mkdir(parents=True, exist_ok=True)
-    return PreparedEnv(lock=lock, prefix=root, python=Path(sys.executable), pythonpath=(str(root),))
+    python = Path(os.environ.get("FAKE_ENGINE_PYTHON") or sys.executable)
+    return PreparedEnv(lock=lock, prefix=root, python=python, pythonpath=(str(root),))
 
 
 def store_lock(blobs, lock):
