@@ -178,9 +178,7 @@ def test_fork_server_that_cannot_start_falls_back(runner: Runner, env_cache: Pat
     for the fork server) runs its tasks in fresh interpreters, with a notice."""
     wrapper = runner.cwd / "python-wrapper"
     wrapper.write_text(
-        "#!/bin/sh\n"
-        'case "$*" in *_fork-server*) exit 3;; esac\n'
-        f'exec {sys.executable} "$@"\n'
+        f'#!/bin/sh\ncase "$*" in *_fork-server*) exit 3;; esac\nexec {sys.executable} "$@"\n'
     )
     wrapper.chmod(0o755)
     proc, run_id = _run(
