@@ -189,3 +189,29 @@ def test_fork_server_that_cannot_start_falls_back(runner: Runner, env_cache: Pat
     train = list(Flow("EnvFlow")[run_id]["train"].tasks())
     assert {t.data.launched_by for t in train} == {"step"}
     assert {t.data.version for t in train} == {"0.9.0"}
+
+
+@pytest.mark.slow
+def test_resume_resolves_a_changed_requirement(runner: Runner, env_cache: Path) -> None:
+    flow = runner.cwd / "env_flow.py"
+    flow.write_text((FLOWS / "env_flow.py").read_text())
+    argv = [sys.executable, str(FAKE), str(flow)]
+    env = runner.env(
+        FAKE_ENGINE_LOG=str(runner.cwd / "resolutions.log"),
+        FAKE_ENGINE_ENVS=str(runner.cwd / "envs"),
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*argv, *args], cwd=runner.cwd, env=env, capture_output=True, text=True, check=False
+        )
+
+    assert run("run", "--fail", "true").returncode == 1
+    flow.write_text(flow.read_text().replace('"tabulate": "0.9.0"', '"tabulate": "0.8.10"'))
+    proc = run("resume", "start")
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 1  # still failing on purpose
+    assert "The environment of train changed since run 1" in said, said
+    assert "Resolved @pypi environment for train: tabulate==0.8.10" in said
+    versions = {t.data.version for t in Flow("EnvFlow")["2"]["train"].tasks()}
+    assert versions == {"0.8.10"}
