@@ -177,9 +177,7 @@ class PinClashFlow(FlowSpec):
 
 def test_same_package_two_versions_is_an_error() -> None:
     [(message, line, fix)] = _problems(PinClashFlow)
-    assert message == (
-        "step 'start': 'Tabulate' is pinned to '==0.8.10' by @pypi and to '0.9.0' by @pypi_base"
-    )
+    assert message == ("'Tabulate' is pinned to '==0.8.10' by @pypi and to '0.9.0' by @pypi_base")
     assert line == _line(PinClashFlow, '@pypi(packages={"Tabulate"')
     assert fix is not None and fix.startswith("remove 'Tabulate' from one of them")
     with pytest.raises(DecoratorError, match="pinned to"):
@@ -213,7 +211,7 @@ class BothFlow(FlowSpec):
 def test_pypi_and_conda_on_one_step() -> None:
     [(message, line, _)] = _problems(MixedFlow)
     assert message == (
-        "step 'start': @pypi and @conda_base both apply: a step runs in a PyPI environment "
+        "@pypi and @conda_base both apply: a step runs in a PyPI environment "
         "or a conda one, not both"
     )
     assert line == _line(MixedFlow, "@pypi(packages=")
@@ -239,7 +237,7 @@ def test_with_conda_on_a_pypi_base_flow_is_an_error_at_run() -> None:
 
     with pytest.raises(DecoratorError) as err:
         _envs(Flow, 'conda:packages={"numpy":""}')
-    assert err.value.message.startswith("step 'start' (--with conda): @conda and @pypi_base both")
+    assert err.value.message.startswith("--with conda: @conda and @pypi_base both")
 
 
 def test_flow_decorator_on_a_step_is_refused() -> None:

@@ -242,10 +242,8 @@ def environment_spec(
         return None
     step_attrs = {d.name: d.attributes for d in chosen}
     for blame, message, fix in conflicts(step_attrs, {n: d.attributes for n, d in base.items()}):
-        origin = "" if own else f" (--with {blame})"
-        raise DecoratorError(
-            f"step '{step}'{origin}: {message}", file=file, line=line, step=step, fix=fix
-        )
+        origin = "" if own else f"--with {blame}: "
+        raise DecoratorError(f"{origin}{message}", file=file, line=line, step=step, fix=fix)
     kind = chosen[0].name if chosen else next(iter(base)).removesuffix("_base")
     mine = step_attrs.get(kind)
     flow = base[f"{kind}_base"].attributes if f"{kind}_base" in base else None

@@ -68,7 +68,7 @@ def environment_decorators(graph: FlowGraph) -> Iterable[LintProblem]:
             info = own.get(blame)
             yield LintProblem(
                 "decorator-conflict",
-                f"step '{node.name}': {message}",
+                message,
                 node.file,
                 (info.line if info else None) or node.line,
                 node.name,
