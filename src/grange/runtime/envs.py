@@ -117,7 +117,7 @@ def _lock(
     if recorded and recorded.get("lock_key") and blobs is not None:
         key = str(recorded["lock_key"])
         lock = manager.load_lock(blobs, key)
-        if _unchanged(spec, lock, recorded, where):
+        if _unchanged(spec, settings, manager, lock, recorded, where):
             notice(f"Reusing environment {lock.sha[:12]} for {step} (from run {origin_run})")
             return lock, key
         notice(
@@ -143,16 +143,20 @@ def _requirement(name: str, version: str) -> str:
     return f"{name}=={version}" if version[0].isalnum() else f"{name}{version}"
 
 
-def _unchanged(spec: EnvSpec, lock: EnvLock, recorded: Mapping[str, Any], where: str) -> bool:
-    """The step asks for what it asked when ``lock`` was resolved, for the same place."""
+def _unchanged(
+    spec: EnvSpec,
+    settings: Any,
+    manager: Any,
+    lock: EnvLock,
+    recorded: Mapping[str, Any],
+    where: str,
+) -> bool:
+    """The step asks for what it asked when ``lock`` was resolved, for the same place:
+    the same key (packages, Python, platform, index or channels), computed unresolved."""
     if recorded.get("where", HERE) != where or lock.kind != spec.kind:
         return False
-    asked = lock.requested
-    return (
-        dict(asked.get("packages") or {}) == dict(spec.packages)
-        and (asked.get("python") or None) == spec.python
-        and list(asked.get("channels") or ()) == list(spec.channels)
-    )
+    platform = settings.pod_platform if where == POD else None
+    return bool(lock.key == manager.spec_key(spec, settings, platform))
 
 
 def origin_environments(blobs: Any, flow: str, origin_run: str) -> dict[str, Any]:

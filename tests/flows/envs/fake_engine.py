@@ -47,6 +47,11 @@ def resolve(spec, settings, *, platform=None):
     )
 
 
+def spec_key(spec, settings, platform=None):
+    text = json.dumps({"packages": spec.packages, "python": spec.python}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def build(lock, settings):
     root = Path(os.environ["FAKE_ENGINE_ENVS"]) / lock.sha[:16]
     for pkg in json.loads(lock.text)["packages"]:
@@ -70,6 +75,7 @@ def load_lock(blobs, key):
 manager.resolve, manager.build, manager.store_lock, manager.load_lock = (
     resolve, build, store_lock, load_lock,
 )  # fmt: skip
+manager.spec_key = spec_key
 
 if __name__ == "__main__":
     flow_file = sys.argv[1]
