@@ -215,3 +215,36 @@ def test_resume_resolves_a_changed_requirement(runner: Runner, env_cache: Path) 
     assert "Resolved @pypi environment for train: tabulate==0.8.10" in said
     versions = {t.data.version for t in Flow("EnvFlow")["2"]["train"].tasks()}
     assert versions == {"0.8.10"}
+
+
+def _conda_ready() -> bool:
+    import importlib.util
+
+    return (
+        _engine_ready()
+        and importlib.util.find_spec("grange.environments.conda") is not None
+        and importlib.util.find_spec("conda_channel") is not None
+        and importlib.util.find_spec("rattler") is not None
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _conda_ready(), reason="the @conda engine or tests/conda_channel.py")
+def test_conda_step_runs_from_the_local_channel(
+    runner: Runner, env_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import conda_channel
+
+    url = conda_channel.session_channel(tmp_path_factory)
+    profile = runner.cwd / "grange.toml"
+    profile.write_text(
+        f'default_profile = "t"\n[profiles.t]\n[profiles.t.environments]\nchannels = ["{url}"]\n'
+    )
+    proc, run_id = _run(runner, "uv", env_cache, "conda_flow", "run", GRANGE_CONFIG=str(profile))
+    run = Flow("CondaEnvFlow")[run_id]
+    assert run["start"].task.data.version == "1.0"
+    assert run["end"].task.data.host_has_it is False
+    info = run["start"].environment_info
+    assert info is not None and info["type"] == "conda"
+    assert "grange-testpkg" in {p["name"] for p in info["packages"]}
+    assert info["lock"]
