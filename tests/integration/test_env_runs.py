@@ -240,7 +240,7 @@ def test_conda_step_runs_from_the_local_channel(
     profile.write_text(
         f'default_profile = "t"\n[profiles.t]\n[profiles.t.environments]\nchannels = ["{url}"]\n'
     )
-    proc, run_id = _run(runner, "uv", env_cache, "conda_flow", "run", GRANGE_CONFIG=str(profile))
+    _, run_id = _run(runner, "uv", env_cache, "conda_flow", "run", GRANGE_CONFIG=str(profile))
     run = Flow("CondaEnvFlow")[run_id]
     assert run["start"].task.data.version == "1.0"
     assert run["end"].task.data.host_has_it is False
