@@ -4,54 +4,331 @@ bootstrap and the compilers use (docs/environments.md).
 
 - :func:`resolve`: an :class:`EnvSpec` to an :class:`EnvLock`, with uv (``pypi``) or
   py-rattler (``conda``); a lock already in the cache for the same key is returned
-  without any network.
+  without any network (and without running uv).
 - :func:`build`: a lock to a :class:`PreparedEnv` under ``<cache>/envs/<lock sha>``,
   built once (atomically: a half-built environment is never used) and reused by every
   run and flow.
 - :func:`prepare`: both (``lock=`` given: no resolution, as ``resume`` and pods do).
+- :func:`spec_key`: the key :func:`resolve` would file the lock under (``resume``
+  compares it with the origin run's to reuse that lock).
 - :func:`store_lock` / :func:`load_lock`: a lock in the datastore, content-addressed.
 
-Backends (one module each, called only from here): ``grange.environments.pypi`` and
+Backends (one module each, imported only when used): ``grange.environments.pypi`` and
 ``grange.environments.conda`` each provide
 ``lock(spec, settings, *, python: str | None, platform: str) -> Resolved`` and
 ``install(lock, settings, target: Path) -> Path`` (builds into the empty folder
-``target``, returns its interpreter). The key, the lock and env caches, the atomic
-rename and the shim for grange are this module's.
-
-GROUNDWORK STUB: the helpers fill these in; signatures are the contract.
+``target``, returns its interpreter). The key, the caches, the atomic rename and the
+shim for grange are this module's (and :mod:`~grange.environments.cache`'s).
 """
 
 from __future__ import annotations
 
+import importlib
+import json
+import os
+import platform as _platform
+import re
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from grange.decorators.options import EnvSpec
+from grange.environments import cache
 from grange.environments.envlock import EnvLock, PreparedEnv
 from grange.environments.settings import EnvSettings
+from grange.exceptions import BlobNotFound, EnvError
+
+KINDS = ("pypi", "conda")
+KEY_FORMAT = 1  # changes when what goes into a key changes
+LOCKS_PREFIX = "envs/locks"
+_PYTHON = re.compile(r"^3(\.\d{1,2}){1,2}$")
+
+
+def spec_key(spec: EnvSpec, settings: EnvSettings, platform: str | None = None) -> str:
+    """The key :func:`resolve` files ``spec``'s lock under for ``platform`` (None: this
+    machine's), computed without resolving."""
+    return _keyed(spec, settings, platform)[0]
 
 
 def resolve(spec: EnvSpec, settings: EnvSettings, *, platform: str | None = None) -> EnvLock:
     """The lock of ``spec`` for ``platform`` (None: this machine's). Errors: EnvError naming
     the step and decorator (``spec.step``, ``spec.decorator``, ``spec.file``/``line``)."""
-    raise NotImplementedError
+    settings = _absolute(settings)
+    key, python, target = _keyed(spec, settings, platform)
+    found = cache.cached_lock(settings.cache_dir, key)
+    if found is not None:
+        return found
+    backend = _backend(spec.kind, spec)
+    try:
+        with cache.file_lock(settings.cache_dir / "locks" / f".{key}.lock"):
+            found = cache.cached_lock(settings.cache_dir, key)  # resolved while we waited
+            if found is not None:
+                return found
+            resolved = backend.lock(spec, settings, python=python, platform=target)
+            lock = EnvLock(
+                kind=spec.kind,
+                key=key,
+                python=resolved.python,
+                platform=target,
+                text=resolved.text,
+                tool=resolved.tool,
+                packages=resolved.packages,
+                requested=_requested(spec, settings),
+            )
+            cache.cache_lock(settings.cache_dir, lock)
+    except OSError as err:
+        raise cache.unwritable(settings.cache_dir, err) from None
+    return lock
 
 
 def build(lock: EnvLock, settings: EnvSettings) -> PreparedEnv:
     """The environment of ``lock`` on this machine, built once and cached."""
-    raise NotImplementedError
+    settings = _absolute(settings)
+    prefix = cache.env_path(settings.cache_dir, lock)
+    python = cache.ready_python(prefix, lock)
+    if python is None:
+        python = _build(lock, settings, prefix)
+    return PreparedEnv(
+        lock=lock, prefix=prefix, python=python, pythonpath=_pythonpath(lock, settings)
+    )
 
 
 def prepare(spec: EnvSpec, settings: EnvSettings, *, lock: EnvLock | None = None) -> PreparedEnv:
     """``build(lock or resolve(spec, settings), settings)``."""
-    raise NotImplementedError
+    return build(lock if lock is not None else resolve(spec, settings), settings)
 
 
 def store_lock(blobs: Any, lock: EnvLock) -> str:
     """Store ``lock`` in the datastore (``blobs``: a BlobStore) at
     ``envs/locks/<sha>.json`` unless there already; return that key."""
-    raise NotImplementedError
+    key = f"{LOCKS_PREFIX}/{lock.sha}.json"
+    data = json.dumps(lock.to_dict(), sort_keys=True, indent=1).encode()
+    blobs.put_bytes(key, data)  # write-once: a lock there already is this very lock
+    return key
 
 
 def load_lock(blobs: Any, key: str) -> EnvLock:
     """The lock stored at ``key``, checked against its sha; EnvError when missing/damaged."""
-    raise NotImplementedError
+    where = f"the environment lock {key} in the {blobs.describe()}"
+    fix = "run the flow again to resolve its environments and record their locks anew"
+    try:
+        data = json.loads(blobs.get_bytes(key))
+    except BlobNotFound:
+        raise EnvError(f"{where} is missing", fix=fix) from None
+    except ValueError as err:
+        raise EnvError(f"{where} is damaged (not JSON: {err})", fix=fix) from None
+    lock = EnvLock.from_dict(data, where=where)
+    name = key.rsplit("/", 1)[-1]
+    if key.startswith(f"{LOCKS_PREFIX}/") and name != f"{lock.sha}.json":
+        raise EnvError(f"{where} is damaged: it holds the lock {lock.sha}", fix=fix)
+    return lock
+
+
+def _absolute(settings: EnvSettings) -> EnvSettings:
+    """``settings`` with an absolute cache folder (uv runs from inside it)."""
+    if settings.cache_dir.is_absolute():
+        return settings
+    return replace(settings, cache_dir=settings.cache_dir.absolute())
+
+
+# -- the key -------------------------------------------------------------------------
+
+
+def _keyed(spec: EnvSpec, settings: EnvSettings, platform: str | None) -> tuple[str, str, str]:
+    """``(key, python, platform)``: what ``spec`` resolves under, for which Python
+    (exact version) and platform."""
+    if spec.kind not in KINDS:
+        raise EnvError(
+            f"unknown environment kind {spec.kind!r} (known: {', '.join(KINDS)})",
+            step=spec.step or None,
+            file=spec.file,
+            line=spec.line,
+        )
+    if spec.kind == "pypi":
+        from grange.environments import pypi
+
+        target = host_platform() if platform is None else platform
+        python = _pypi_python(spec, settings, target)
+        requirements: Any = pypi.requirement_lines(spec, python)
+        sources: Any = settings.index_settings()
+    else:
+        target = conda_platform(platform)
+        python = _check_python(spec) or _running()
+        requirements = sorted([name, version or ""] for name, version in spec.packages)
+        sources = _channels(spec, settings)
+    payload = {
+        "format": KEY_FORMAT,
+        "kind": spec.kind,
+        "requirements": requirements,
+        "python": python,
+        "platform": target,
+        "sources": sources,
+    }
+    return cache.key_of(payload), python, target
+
+
+def _pypi_python(spec: EnvSpec, settings: EnvSettings, target: str) -> str:
+    """The exact version of the Python ``spec`` asks for, as found on this machine."""
+    from grange.environments import uvtool
+
+    request = _check_python(spec) or ".".join(_running().split(".")[:2])
+    found = uvtool.find_python(request, settings)
+    if found is not None:
+        return found.version
+    if not buildable_here(target):
+        return request  # resolved for a pod's image, whose Python this machine lacks
+    label = spec.decorator or "@pypi"
+    raise EnvError(
+        f"no Python {request} found for {label} on step '{spec.step}' "
+        f"(this grange runs on Python {_running()})",
+        file=spec.file,
+        line=spec.line,
+        step=spec.step or None,
+        fix=f"install Python {request} or put it on PATH (grange never downloads "
+        f"one), or drop python= from {label} to use Python {_running()}",
+    )
+
+
+def _check_python(spec: EnvSpec) -> str | None:
+    if spec.python is None or spec.python == "":
+        return None
+    text = str(spec.python).strip()
+    if not _PYTHON.match(text):
+        raise EnvError(
+            f"{spec.decorator or '@' + spec.kind}: python={spec.python!r} is not a Python version",
+            file=spec.file,
+            line=spec.line,
+            step=spec.step or None,
+            fix='write python="3.11" (or an exact version, "3.11.7")',
+        )
+    return text
+
+
+def _running() -> str:
+    return _platform.python_version()
+
+
+def _channels(spec: EnvSpec, settings: EnvSettings) -> list[str]:
+    channels = list(settings.channels)
+    channels += [c for c in spec.channels if c not in channels]
+    return channels
+
+
+def _requested(spec: EnvSpec, settings: EnvSettings) -> dict[str, Any]:
+    requested: dict[str, Any] = {
+        "packages": {name: version for name, version in spec.packages},
+        "python": spec.python,
+        "decorator": spec.decorator,
+    }
+    if spec.kind == "conda":
+        requested["channels"] = _channels(spec, settings)
+    return requested
+
+
+# -- platforms -----------------------------------------------------------------------
+
+
+def host_platform() -> str:
+    """This machine in uv's ``--python-platform`` names: ``x86_64-manylinux_2_28`` on
+    Linux (``_2_17`` under an older glibc, ``-unknown-linux-musl`` without one),
+    ``aarch64-apple-darwin`` on a Mac; ``""`` elsewhere (uv's own guess)."""
+    arch = _arch()
+    system = _platform.system()
+    if system == "Linux":
+        glibc = _glibc()
+        if glibc is None:
+            return f"{arch}-unknown-linux-musl"
+        return f"{arch}-manylinux_2_28" if glibc >= (2, 28) else f"{arch}-manylinux_2_17"
+    if system == "Darwin":
+        return f"{arch}-apple-darwin"
+    return ""
+
+
+def conda_platform(platform: str | None) -> str:
+    """A conda subdir (``linux-64``) for ``platform`` in either naming (None: this
+    machine's)."""
+    name = host_platform() if platform is None else platform
+    arch = name.split("-", 1)[0]
+    if "linux" in name and name.startswith(("x86_64", "aarch64", "ppc64le")):
+        return {"x86_64": "linux-64", "aarch64": "linux-aarch64"}.get(arch, "linux-ppc64le")
+    if name.endswith("apple-darwin"):
+        return "osx-arm64" if arch == "aarch64" else "osx-64"
+    return name
+
+
+def buildable_here(platform: str) -> bool:
+    """Whether a @pypi lock for ``platform`` installs on this machine."""
+    host = host_platform()
+    if platform in ("", host):
+        return True
+    match = re.match(r"^(\w+)-manylinux_(\d+)_(\d+)$", platform)
+    glibc = _glibc()
+    if match and host.startswith(f"{match[1]}-manylinux") and glibc is not None:
+        return (int(match[2]), int(match[3])) <= glibc
+    return False
+
+
+def _arch() -> str:
+    machine = _platform.machine().lower()
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+
+
+def _glibc() -> tuple[int, int] | None:
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError, AttributeError):
+        return None
+    match = re.match(r"^glibc (\d+)\.(\d+)", text)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+# -- building ------------------------------------------------------------------------
+
+
+def _backend(kind: str, spec: EnvSpec | None = None) -> Any:
+    try:
+        return importlib.import_module(f"grange.environments.{kind}")
+    except ImportError as err:
+        raise EnvError(
+            f"the @{kind} environment backend cannot be loaded ({err})",
+            step=(spec.step or None) if spec else None,
+            fix=f"install grange with its {kind} extra: pip install 'grange[{kind}]'",
+        ) from None
+
+
+def _build(lock: EnvLock, settings: EnvSettings, prefix: Path) -> Path:
+    if lock.kind == "pypi" and not buildable_here(lock.platform):
+        raise EnvError(
+            f"the environment's lock is for {lock.platform}, not this machine "
+            f"({host_platform() or _platform.platform()})",
+            fix="build it where it runs (a pod of that platform), or resolve it anew "
+            "for this machine",
+        )
+    backend = _backend(lock.kind)
+    try:
+        with cache.file_lock(prefix.parent / f".{prefix.name}.lock"):
+            python = cache.ready_python(prefix, lock)  # built while we waited
+            if python is not None:
+                return python
+            cache.sweep(prefix.parent, prefix.name)
+            temp = cache.temp_dir(prefix)
+            try:
+                built = Path(backend.install(lock, settings, temp))
+                cache.mark_ready(temp, lock, built)
+                cache.publish(temp, prefix)
+            finally:
+                if temp.exists():
+                    cache.discard(temp)
+            return prefix / os.path.relpath(built, temp)
+    except OSError as err:
+        raise cache.unwritable(settings.cache_dir, err) from None
+
+
+def _pythonpath(lock: EnvLock, settings: EnvSettings) -> tuple[str, ...]:
+    from grange.environments.shim import shim_dir
+
+    try:
+        names = [str(p.get("name", "")) for p in lock.packages]
+        return (str(shim_dir(settings.cache_dir, names)),)
+    except OSError as err:
+        raise cache.unwritable(settings.cache_dir, err) from None

@@ -1,0 +1,340 @@
+"""The ``@pypi`` backend: a requirement set resolved with uv into a PEP 751 lock
+(``pylock.toml``: the URL and sha256 of every wheel), and a lock installed with uv into
+a relocatable virtual environment.
+
+Called only by :mod:`grange.environments.manager`, which owns the caches and the key.
+A requirement reaches uv as a line of a file, never through a shell or as an option:
+names and version specs are checked first (letters, digits, ``.``, ``_``, ``-``;
+operators and versions), so a ``packages=`` value cannot smuggle an option or a second
+requirement in.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from grange.environments import uvtool
+from grange.environments.envlock import EnvLock, Resolved
+from grange.environments.settings import EnvSettings
+from grange.exceptions import EnvError
+
+if TYPE_CHECKING:
+    from grange.decorators.options import EnvSpec
+
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+NAME = re.compile(rf"^(?P<name>{_NAME})(?:\[(?P<extras>\s*{_NAME}(?:\s*,\s*{_NAME})*\s*)\])?$")
+_VERSION = r"[A-Za-z0-9*+!._-]+"
+CLAUSE = re.compile(rf"^\s*(?P<op>===|==|!=|~=|<=|>=|<|>)\s*(?P<version>{_VERSION})\s*$")
+BARE = re.compile(rf"^\s*(?P<version>{_VERSION})\s*$")
+URL = re.compile(r"^@\s*(?P<url>(?:https?|git\+https?|git\+ssh|file)://[^\s'\"\\;]+)$")
+MAX_MESSAGE_LINES = 15
+PYLOCK = "pylock.toml"
+TOMLI = "tomli>=2"  # grange's own need on Python 3.10 (grange.config reads TOML)
+
+
+def normal_name(name: str) -> str:
+    """A distribution name as indexes compare them (PEP 503): ``Foo.Bar_baz`` →
+    ``foo-bar-baz``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_lines(spec: EnvSpec, python: str | None = None) -> list[str]:
+    """One requirement line per package of ``spec``, sorted: ``"0.9.0"`` means
+    ``==0.9.0``, a spec starting with an operator is used as it is, ``""`` is any
+    version, ``"@ https://..."`` a direct URL. Anything else is an :class:`EnvError`.
+
+    For a Python before 3.11 (``python``), grange's own ``tomli`` is added (a task
+    reads its profile with it there) unless the step names it."""
+    lines = {requirement_line(name, version, spec) for name, version in spec.packages}
+    if python and _before_311(python):
+        names = {re.split(r"[\[=!~<>@ ]", line, maxsplit=1)[0] for line in lines}
+        if "tomli" not in names:
+            lines.add(TOMLI)
+    return sorted(lines)
+
+
+def _before_311(python: str) -> bool:
+    try:
+        parts = tuple(int(p) for p in python.split(".")[:2])
+    except ValueError:
+        return False
+    return len(parts) == 2 and parts < (3, 11)
+
+
+def requirement_line(name: Any, version: Any, spec: EnvSpec) -> str:
+    if not isinstance(name, str) or not (match := NAME.match(name)):
+        raise _bad(
+            spec,
+            f"the package name {name!r} is not a valid name",
+            "write names as on PyPI: letters, digits, '.', '_' and '-' (extras as name[extra])",
+        )
+    line = normal_name(match["name"])
+    if match["extras"]:
+        extras = sorted({normal_name(e.strip()) for e in match["extras"].split(",")})
+        line += f"[{','.join(extras)}]"
+    if version is None:
+        version = ""
+    if not isinstance(version, str):
+        raise _bad(
+            spec,
+            f"the version of {name!r} must be a string, not {version!r}",
+            f'write {{"{name}": "1.2.3"}} (or ">=1.2", or "" for any version)',
+        )
+    text = version.strip()
+    if not text:
+        return line
+    if text.startswith("@"):
+        if url := URL.match(text):
+            return f"{line} @ {url['url']}"
+    elif text[0] in "=!~<>":
+        clauses = [CLAUSE.match(c) for c in text.split(",")]
+        if all(clauses):
+            return line + ",".join(f"{c['op']}{c['version']}" for c in clauses if c)
+    elif bare := BARE.match(text):
+        return f"{line}=={bare['version']}"
+    raise _bad(
+        spec,
+        f"the version spec {version!r} of {name!r} is not a version spec",
+        'write "1.2.3" (exactly that version), an operator and a version '
+        '(">=1.2,<2", "~=1.4"), "" for any version, or "@ https://..." for a URL',
+    )
+
+
+def lock(spec: EnvSpec, settings: EnvSettings, *, python: str | None, platform: str) -> Resolved:
+    """Resolve ``spec`` with ``uv pip compile`` for Python ``python`` (exact, x.y.z) on
+    ``platform`` (uv's ``--python-platform`` name; ``""``: this machine)."""
+    version = python or uvtool.running_interpreter().version
+    lines = requirement_lines(spec, version)
+    work = _work_dir(settings)
+    try:
+        requirements = work / "requirements.in"
+        requirements.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        args = ["pip", "compile", str(requirements), "-o", str(work / PYLOCK)]
+        # x.y: wheels are tagged by minor version; a lock is then good for every
+        # patch release (a pod's image may have another).
+        args += ["--python-version", ".".join(version.split(".")[:2])]
+        if platform:
+            args += ["--python-platform", platform]
+        args += ["--no-python-downloads", "--no-header", "--quiet", *_index_args(settings)]
+        done = uvtool.run_uv(args, settings)
+        if done.returncode != 0:
+            raise _failure(done.stderr, spec, settings, f"cannot resolve {_listed(lines)}")
+        text = (work / PYLOCK).read_text(encoding="utf-8")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return Resolved(
+        text=text, tool=uvtool.uv_version(), packages=parse_packages(text), python=version
+    )
+
+
+def install(lock: EnvLock, settings: EnvSettings, target: Path) -> Path:
+    """Build ``lock`` into the empty folder ``target`` (``uv venv --relocatable`` and
+    ``uv pip sync``, from uv's cache first, from the index when that lacks a package
+    and ``offline`` is off); its interpreter."""
+    found = uvtool.find_python(lock.python, settings) or uvtool.find_python(
+        ".".join(lock.python.split(".")[:2]), settings
+    )
+    if found is None:
+        raise EnvError(
+            f"the environment's lock is for Python {lock.python}, and no Python "
+            f"{_minor(lock.python)} is on this machine",
+            fix=f"install Python {_minor(lock.python)} (or put it on PATH)",
+        )
+    done = uvtool.run_uv(
+        [
+            "venv",
+            "--relocatable",
+            "--no-python-downloads",
+            "--quiet",
+            "-p",
+            found.path,
+            str(target),
+        ],
+        settings,
+    )
+    if done.returncode != 0:
+        raise _failure(done.stderr, None, settings, "cannot create the environment")
+    python = target / "bin" / "python"
+    pylock = target / PYLOCK
+    pylock.write_text(lock.text, encoding="utf-8")
+    sync = ["pip", "sync", "--python", str(python), "--quiet"]
+    sync += _index_args(settings, offline=False)
+    preview = {"UV_PREVIEW_FEATURES": "pylock"}
+    done = uvtool.run_uv([*sync, "--offline", str(pylock)], settings, extra_env=preview)
+    if done.returncode != 0 and not settings.offline:
+        done = uvtool.run_uv([*sync, str(pylock)], settings, extra_env=preview)
+    if done.returncode != 0:
+        raise _failure(
+            done.stderr,
+            None,
+            settings,
+            f"cannot install {_listed(_pins(lock))}",
+            fix="check that the lock's files can still be downloaded (uv's message above), "
+            "or resolve the environment again (a new run)",
+        )
+    return python
+
+
+def parse_packages(text: str) -> tuple[dict[str, Any], ...]:
+    """``name``, ``version`` and, when known, ``url`` and ``sha256`` of each package of a
+    ``pylock.toml`` (the first wheel's, else the source archive's), sorted by name."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise EnvError(
+            f"uv wrote a pylock.toml that cannot be read ({err})",
+            fix="upgrade uv (pip install -U 'grange[pypi]')",
+        ) from None
+    packages = []
+    for entry in data.get("packages") or []:
+        package: dict[str, Any] = {
+            "name": str(entry.get("name", "")),
+            "version": str(entry.get("version", "")),
+        }
+        files = [*(entry.get("wheels") or []), entry.get("sdist"), entry.get("archive")]
+        for source in files:
+            if isinstance(source, dict) and source.get("url"):
+                package["url"] = str(source["url"])
+                sha = (source.get("hashes") or {}).get("sha256")
+                if sha:
+                    package["sha256"] = str(sha)
+                break
+        else:
+            vcs = entry.get("vcs") or entry.get("directory")
+            if isinstance(vcs, dict) and (vcs.get("url") or vcs.get("path")):
+                package["url"] = str(vcs.get("url") or vcs.get("path"))
+        packages.append(package)
+    return tuple(sorted(packages, key=lambda p: p["name"]))
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def _index_args(settings: EnvSettings, *, offline: bool = True) -> list[str]:
+    args = ["--index-url", settings.index_url] if settings.index_url else []
+    for url in settings.extra_index_urls:
+        args += ["--extra-index-url", url]
+    for link in settings.find_links:
+        args += ["--find-links", link]
+    if offline and settings.offline:
+        args.append("--offline")
+    return args
+
+
+def _work_dir(settings: EnvSettings) -> Path:
+    from grange.environments.cache import sweep, temp_dir, unwritable
+
+    try:
+        sweep(settings.cache_dir / "tmp", "resolve", locked=False)
+        return temp_dir(settings.cache_dir / "tmp" / "resolve")
+    except OSError as err:
+        raise unwritable(settings.cache_dir, err) from None
+
+
+def _pins(lock: EnvLock) -> list[str]:
+    return [f"{p.get('name')}=={p.get('version')}" for p in lock.packages]
+
+
+def _listed(lines: list[str]) -> str:
+    if not lines:
+        return "an empty requirement set"
+    shown = ", ".join(lines[:6])
+    return shown + (f" (and {len(lines) - 6} more)" if len(lines) > 6 else "")
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def _bad(spec: EnvSpec, message: str, fix: str) -> EnvError:
+    return EnvError(
+        f"{spec.decorator or '@pypi'}: {message}",
+        file=spec.file,
+        line=spec.line,
+        step=spec.step or None,
+        fix=fix,
+    )
+
+
+_NETWORK = (
+    "request failed",
+    "dns error",
+    "failed to lookup address",
+    "tcp connect error",
+    "connection refused",
+    "connection reset",
+    "timed out",
+    "error sending request",
+    "network is unreachable",
+    "certificate",
+)
+_OFFLINE = ("network was disabled", "network connectivity is disabled")
+
+
+def _failure(
+    stderr: str,
+    spec: EnvSpec | None,
+    settings: EnvSettings,
+    what: str,
+    fix: str = "change the packages or versions asked for (uv's explanation above)",
+) -> EnvError:
+    """uv's failure as an :class:`EnvError`: its ``error:``/``cause:``/``hint:`` lines
+    kept (trimmed), a network failure or an offline cache miss said in plain words."""
+    detail = trimmed(stderr)
+    lowered = stderr.lower()
+    where: dict[str, Any] = {}
+    label = "@pypi"
+    if spec is not None:
+        where = {"file": spec.file, "line": spec.line, "step": spec.step or None}
+        label = spec.decorator or "@pypi"
+    if "no interpreter found" in lowered:
+        return EnvError(
+            f"{label}: {what}: the Python it needs is not on this machine:\n{detail}",
+            fix="install that Python or put it on PATH (grange never downloads one), "
+            f"or drop python= from {label}",
+            **where,
+        )
+    if any(word in lowered for word in _OFFLINE):
+        return EnvError(
+            f"{label}: {what}: offline ([environments] offline = true or "
+            f"GRANGE_ENV_OFFLINE=1) and the package cache {settings.cache_dir / 'uv'} "
+            f"does not hold everything needed:\n{detail}",
+            fix="run once with the network on to fill the cache (offline = false), or "
+            "point find_links in [environments] at a folder of wheels",
+            **where,
+        )
+    if any(word in lowered for word in _NETWORK):
+        index = settings.index_url or "https://pypi.org/simple"
+        return EnvError(
+            f"{label}: {what}: no network to the package index {index}:\n{detail}",
+            fix="check the network, or set index_url in the profile's [environments] "
+            "table to an index you can reach, or use the environment cache only with "
+            "offline = true there (once it holds the packages)",
+            **where,
+        )
+    return EnvError(f"{label}: {what}:\n{detail}", fix=fix, **where)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def trimmed(stderr: str, limit: int = MAX_MESSAGE_LINES) -> str:
+    """uv's message: no colours, no progress, no blank lines, at most ``limit`` lines
+    of at most 300 characters, indented under grange's."""
+    lines = [
+        _ANSI.sub("", line).rstrip()
+        for line in stderr.splitlines()
+        if line.strip() and not line.lstrip().startswith(("Resolved ", "Using ", "warning:"))
+    ]
+    if len(lines) > limit:
+        lines = [*lines[: limit - 1], f"... ({len(lines) - limit + 1} more lines)"]
+    cut = [line if len(line) <= 300 else line[:297] + "..." for line in lines]
+    return "\n".join(f"  {line}" for line in cut) or "  (uv said nothing)"

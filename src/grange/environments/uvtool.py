@@ -1,0 +1,203 @@
+"""Running uv: finding its binary, the environment it runs in, and finding Pythons.
+
+uv is a separate program (the ``uv`` wheel carries its binary: ``grange[pypi]``); it is
+always run with a list of arguments (never a shell), from the cache folder (so that no
+project's ``uv.toml`` or ``pyproject.toml`` applies), with ``--no-config``, with Python
+downloads off, and with its own cache under grange's (``<cache>/uv``). The user's
+``UV_*`` variables that would change what is resolved are left out: the profile's
+``[environments]`` table says where packages come from, and the environment's key
+records it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from grange.environments.settings import EnvSettings
+from grange.exceptions import EnvError
+
+# The user's uv variables that only say how to talk to an index (not which packages):
+# kept. Every other UV_* variable is dropped.
+_KEPT = (
+    "UV_HTTP_TIMEOUT",
+    "UV_HTTP_RETRIES",
+    "UV_NATIVE_TLS",
+    "UV_SYSTEM_CERTS",
+    "UV_KEYRING_PROVIDER",
+    "UV_CONCURRENT_DOWNLOADS",
+    "UV_CONCURRENT_BUILDS",
+    "UV_CONCURRENT_INSTALLS",
+    "UV_INSECURE_HOST",
+    "UV_LINK_MODE",
+)
+_DROPPED_ALSO = ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH", "PYTHONHOME")
+PYTHONS_FILE = "pythons.json"
+
+
+@functools.lru_cache(maxsize=1)
+def uv_binary() -> str:
+    """The uv program: the one on PATH, else the ``uv`` wheel's."""
+    found = shutil.which("uv")
+    if found:
+        return found
+    try:
+        import uv  # type: ignore[import-not-found,unused-ignore]
+
+        return str(uv.find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        raise EnvError(
+            "@pypi needs uv: pip install 'grange[pypi]'",
+            fix="install uv (pip install 'grange[pypi]', or put a uv binary on PATH)",
+        ) from None
+
+
+@functools.lru_cache(maxsize=1)
+def uv_version() -> str:
+    """``uv 0.13.9``: what a lock records as its tool."""
+    done = subprocess.run([uv_binary(), "--version"], capture_output=True, text=True, check=False)
+    words = done.stdout.split()
+    return " ".join(words[:2]) if done.returncode == 0 and words else "uv"
+
+
+def uv_env(settings: EnvSettings, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment uv runs in: the caller's without the variables that would change
+    what is resolved or where it is installed, plus grange's cache and no downloads."""
+    base = os.environ if base is None else base
+    env = {
+        k: v
+        for k, v in base.items()
+        if not (k.startswith("UV_") and k not in _KEPT) and k not in _DROPPED_ALSO
+    }
+    env["UV_CACHE_DIR"] = str(settings.cache_dir / "uv")
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["UV_NO_PROGRESS"] = "1"
+    if settings.offline:
+        env["UV_OFFLINE"] = "1"
+    return env
+
+
+def run_uv(
+    args: Sequence[str],
+    settings: EnvSettings,
+    *,
+    stdin: str | None = None,
+    cwd: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``uv ARGS`` (``--no-config`` added), its output captured; never raises for uv's
+    own failures (the caller reads ``returncode`` and ``stderr``)."""
+    env = uv_env(settings)
+    if extra_env:
+        env.update(extra_env)
+    folder = cwd or settings.cache_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    argv = [uv_binary(), "--no-config", *args]
+    try:
+        return subprocess.run(
+            argv,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=folder,
+            env=env,
+            check=False,
+        )
+    except OSError as err:
+        raise EnvError(
+            f"cannot run uv ({argv[0]}): {err.strerror or err}",
+            fix="reinstall uv: pip install --force-reinstall 'grange[pypi]'",
+        ) from None
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """A Python found on this machine: its ``path`` and exact ``version`` (``3.11.7``)."""
+
+    path: str
+    version: str
+
+
+def running_interpreter() -> Interpreter:
+    """The Python running grange."""
+    v = sys.version_info
+    return Interpreter(sys.executable, f"{v.major}.{v.minor}.{v.micro}")
+
+
+def find_python(request: str, settings: EnvSettings) -> Interpreter | None:
+    """A Python of version ``request`` (``3.11``, ``3.11.7``) on this machine, or None.
+
+    The running interpreter when it matches; else ``uv python find`` (remembered in
+    ``<cache>/pythons.json`` while the interpreter's file is unchanged)."""
+    running = running_interpreter()
+    if matches(running.version, request):
+        return running
+    remembered = _remembered(settings.cache_dir, request)
+    if remembered is not None:
+        return remembered
+    done = run_uv(["python", "find", "--no-python-downloads", request], settings)
+    path = done.stdout.strip().splitlines()[-1] if done.returncode == 0 and done.stdout else ""
+    if not path:
+        return None
+    probe = subprocess.run(
+        [path, "-I", "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    version = probe.stdout.strip()
+    if probe.returncode != 0 or not matches(version, request):
+        return None
+    found = Interpreter(path, version)
+    _remember(settings.cache_dir, request, found)
+    return found
+
+
+def matches(version: str, request: str) -> bool:
+    """Whether the exact ``version`` (``3.11.7``) is what ``request`` asks
+    (``3``, ``3.11``, ``3.11.7``)."""
+    have, want = version.split("."), request.split(".")
+    return have[: len(want)] == want
+
+
+def _stamp(path: str) -> str:
+    info = os.stat(os.path.realpath(path))
+    return f"{info.st_size}:{info.st_ino}:{info.st_mtime_ns}"
+
+
+def _remembered(cache: Path, request: str) -> Interpreter | None:
+    try:
+        entry = json.loads((cache / PYTHONS_FILE).read_text())[request]
+        if entry["stamp"] != _stamp(entry["path"]):
+            return None
+        return Interpreter(str(entry["path"]), str(entry["version"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _remember(cache: Path, request: str, found: Interpreter) -> None:
+    from grange.environments.cache import write_atomic
+
+    path = cache / PYTHONS_FILE
+    try:
+        known = json.loads(path.read_text())
+        if not isinstance(known, dict):
+            known = {}
+    except (OSError, ValueError):
+        known = {}
+    try:
+        known[request] = {
+            "path": found.path,
+            "version": found.version,
+            "stamp": _stamp(found.path),
+        }
+        write_atomic(path, json.dumps(known, indent=1, sort_keys=True))
+    except OSError:
+        pass  # a cache only: the next call asks uv again
