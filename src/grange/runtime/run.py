@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import inspect
 import json
 import os
 import platform
@@ -33,39 +32,29 @@ from grange.datastore import (
     read_record,
 )
 from grange.datastore.runs import write_final
-from grange.decorators.environments import environment_spec
-from grange.decorators.flow import flow_decorators_of
-from grange.decorators.options import TaskOptions
 from grange.decorators.project import ProjectInfo
-from grange.decorators.registry import (
-    check_siblings,
-    parse_decospec,
-    step_decorators,
-    task_options,
-)
 from grange.environments.package import PackageInBackground
-from grange.exceptions import CommandError, DecoratorError
+from grange.exceptions import CommandError
 from grange.flowspec import FlowSpec
 from grange.graph import FlowGraph, graph_of, lint
 from grange.parameters import flow_constants
 from grange.runtime.attempts import AttemptPolicy
-from grange.runtime.env_launcher import EnvLauncher
 from grange.runtime.envs import (
     RunEnvironments,
     hand_over,
     origin_environments,
     prepare_environments,
 )
-from grange.runtime.launcher import Launcher, SpawnLauncher
 from grange.runtime.loop import LoopResult, RunLoop
 from grange.runtime.output import Output
 from grange.runtime.resources import Machine, ResourcePool
 from grange.runtime.resume import ClonePlan, plan_resume
+from grange.runtime.run_launcher import innermost, run_launcher
 from grange.runtime.scheduler import Pending, Scheduler
 from grange.runtime.signals import StopSignals, exit_code
+from grange.runtime.step_options import step_options
 from grange.runtime.summary import summarize
 from grange.runtime.zygote import ForkLauncher
-from grange.task.execute import flow_facts, run_task
 from grange.task.spec import TaskSpec
 from grange.task.stores import (
     PARAMETERS_STEP,
@@ -122,7 +111,7 @@ def execute(req: RunRequest) -> int:
     if req.metadata_url != "local":
         os.environ["GRANGE_METADATA"] = req.metadata_url
     _check_paths(req)
-    launcher = _launcher(req)
+    launcher = run_launcher(req, graph, options)
     # The code package is built while the run starts up (after the fork server
     # started: no thread is forked), stored once the datastore is open, and
     # recorded in the run's claim.
@@ -168,7 +157,7 @@ def execute(req: RunRequest) -> int:
         output = _output(req, graph)
         for text in notices:
             output.notice(text)
-        local = _innermost(launcher)  # a KubeLauncher (an EnvLauncher) wraps the local one
+        local = innermost(launcher)  # a KubeLauncher (an EnvLauncher) wraps the local one
         if isinstance(local, ForkLauncher):
             local.pause_threads = output.paused
         if plan is not None:  # resume: the origin run's locks, for steps unchanged
@@ -379,120 +368,12 @@ def _claim_extra(
     return extra or None
 
 
-def _innermost(launcher: Launcher) -> Launcher:
-    while isinstance(getattr(launcher, "inner", None), Launcher):
-        launcher = launcher.inner  # type: ignore[attr-defined]
-    return launcher
-
-
-def step_options(
-    flow_cls: type[FlowSpec], graph: FlowGraph, decospecs: tuple[str, ...]
-) -> dict[str, TaskOptions]:
-    """Each step's TaskOptions from its decorators and the run's ``--with`` ones;
-    a ``--with`` decorator a step refuses (``@catch`` on a foreach) is an error."""
-    extra = [parse_decospec(spec) for spec in decospecs]
-    flow_decorators = flow_decorators_of(flow_cls)
-    options = {}
-    for node in graph:
-        decorators = step_decorators(getattr(flow_cls, node.name), extra)
-        check_siblings(decorators, file=node.file, line=node.line, step=node.name)
-        for deco in decorators:
-            reason = None if deco.statically_defined else deco.step_init(node=node)
-            if reason:
-                raise DecoratorError(
-                    f"--with {deco.name}: {reason}",
-                    file=node.file,
-                    line=node.line,
-                    step=node.name,
-                    fix=f"add @{deco.name} to the steps that can take it instead of --with",
-                )
-        options[node.name] = task_options(decorators)
-        written = node.decorator("pypi") or node.decorator("conda")
-        options[node.name].environment = environment_spec(
-            decorators,
-            flow_decorators,
-            step=node.name,
-            file=node.file,
-            line=(written.line if written else None) or node.line,
-        )
-    return options
-
-
 def _output(req: RunRequest, graph: FlowGraph) -> Output:
     if req.live and not req.quiet:
         from grange.runtime.progress import LiveOutput
 
         return LiveOutput([n.name for n in graph])
     return Output(quiet=req.quiet)
-
-
-def _launcher(req: RunRequest) -> Launcher:
-    """The run's launcher: forked workers (or fresh interpreters), and Kubernetes Jobs
-    for the steps that ask for them (checked before anything starts)."""
-    from grange.runtime import kube_launcher
-
-    graph = graph_of(req.flow_cls)
-    options = step_options(req.flow_cls, graph, req.decospecs)
-    gangs = {n.name for n in graph if "parallel" in _decorator_names(req.flow_cls, n.name)}
-    kube = kube_launcher.prepare(options, datastore_root=req.datastore_root, gangs=gangs)
-    inner = _local_launcher(req)
-    step_args = ["--max-num-splits", str(req.max_num_splits)]
-    if any(o.environment is not None and o.kubernetes is None for o in options.values()):
-        # Environment steps run in their own interpreters; started once prepared.
-        inner = EnvLauncher(
-            inner,
-            flow_file=req.flow_file,
-            top_level_args=req.top_level_args,
-            step_args=step_args,
-            fork=req.fork,
-        )
-    if kube is None:
-        return inner
-    try:
-        more: dict[str, Any] = {}
-        if "environments" in inspect.signature(kube.wrap).parameters:
-            # Filled in once the locks are stored (_environments), before any launch.
-            more["environments"] = {}
-        return kube.wrap(
-            inner,
-            flow=req.flow_cls.__name__,
-            flow_file=req.flow_file,
-            datastore_root=req.datastore_root,
-            options=options,
-            top_level_args=req.top_level_args,
-            step_args=step_args,
-            suffixes=req.package_suffixes,
-            **more,
-        )
-    except BaseException:
-        inner.close()
-        raise
-
-
-def _decorator_names(flow_cls: type[FlowSpec], step: str) -> set[str]:
-    return {d.name for d in step_decorators(getattr(flow_cls, step))}
-
-
-def _local_launcher(req: RunRequest) -> Launcher:
-    if req.fork and hasattr(os, "fork"):
-        flow_cls, root, limit = req.flow_cls, req.datastore_root, req.max_num_splits
-        project = req.project
-
-        flow_facts(flow_cls)  # computed once here, inherited by every task
-
-        def entry(spec: TaskSpec) -> int:
-            stores = TaskStores(root.open(), spec.flow)
-            record = run_task(flow_cls, spec, stores, max_num_splits=limit, project=project)
-            return 0 if record.status == "ok" else 1
-
-        return ForkLauncher(entry, fallback=lambda: _spawn_launcher(req))
-    return _spawn_launcher(req)
-
-
-def _spawn_launcher(req: RunRequest) -> SpawnLauncher:
-    return SpawnLauncher(
-        req.flow_file, req.top_level_args, step_args=["--max-num-splits", str(req.max_num_splits)]
-    )
 
 
 def _spec(
