@@ -35,9 +35,12 @@ def _host_has(name: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def env_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One environment cache per session: PyPI is asked once."""
-    return tmp_path_factory.mktemp("grange-env-cache")
+def env_cache() -> Path:
+    """The session's environment cache (under the session's GRANGE_CACHE_DIR, shared
+    with the engine's tests): PyPI is asked once."""
+    from grange.environments.settings import default_cache_dir
+
+    return default_cache_dir()
 
 
 @pytest.fixture(params=["fake", "uv"])
