@@ -123,6 +123,13 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
         "repeatable), or @file.json holding the payload.",
     )
     @click.option("--trigger-json", metavar="TEXT|@FILE", hidden=True)
+    @click.option(
+        "--environment",
+        type=click.Choice(["local", "pypi", "conda"]),
+        default="local",
+        help="Accepted as Metaflow's: @pypi/@pypi_base and @conda/@conda_base alone put "
+        "their steps in an environment; other steps run in this Python.",
+    )
     @profile_option
     @click.pass_context
     def cli(
@@ -141,6 +148,7 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
         trigger_event: str | None,
         trigger_payload: tuple[str, ...],
         trigger_json: str | None,
+        environment: str,
         profile: str | None,
     ) -> None:
         branch, production = _project_options(ctx, flow_cls, branch, production)

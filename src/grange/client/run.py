@@ -10,7 +10,7 @@ succeeded, which implies its end step did.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -153,6 +153,19 @@ class Run(ClientObject):
         graph = self._claim_extra().get("graph")
         return dict(graph) if isinstance(graph, dict) else None
 
+    @property
+    def environment(self) -> dict[str, EnvironmentInfo]:
+        """The ``@pypi``/``@conda`` environment of each step that had one, by step name:
+        what :attr:`Step.environment_info` gives ({} for a run without any)."""
+        recorded = self._claim_extra().get("environments")
+        if not isinstance(recorded, dict):
+            return {}
+        return {
+            step: EnvironmentInfo(dict(info), self._stores.blobs)
+            for step, info in sorted(recorded.items())
+            if isinstance(info, dict)
+        }
+
     def _claim_extra(self) -> dict[str, Any]:
         """What the run recorded in its claim's ``extra`` (read once; {} for none)."""
         if self._extra is None:
@@ -266,3 +279,36 @@ def _as_list(tags: str | Iterable[str]) -> list[str]:
 def _checked(tags: Iterable[str]) -> Iterable[str]:
     """A list of the tags; a lone string goes through, for the store to refuse clearly."""
     return tags if isinstance(tags, str) else list(tags)
+
+
+class EnvironmentInfo(Mapping[str, Any]):
+    """A step's environment as its run recorded it: the lock's summary (``type``
+    "pypi"/"conda", ``python``, ``platform``, ``packages`` with name, version, url and
+    sha256, ``requested``, ``sha``, ``key``, ``tool``, ``lock_key``) and ``lock``, the
+    lock file's text, read from the datastore when first asked for."""
+
+    def __init__(self, summary: dict[str, Any], blobs: Any) -> None:
+        self._summary = summary
+        self._blobs = blobs
+        self._lock: str | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        if key != "lock":
+            return self._summary[key]
+        if self._lock is None:
+            import json
+
+            stored = json.loads(self._blobs.get_bytes(str(self._summary["lock_key"])))
+            self._lock = str(stored["text"])
+        return self._lock
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._summary
+        if "lock" not in self._summary:
+            yield "lock"
+
+    def __len__(self) -> int:
+        return len(self._summary) + ("lock" not in self._summary)
+
+    def __repr__(self) -> str:
+        return f"EnvironmentInfo({self._summary!r})"

@@ -21,7 +21,7 @@ from grange.datastore import latest_record
 from grange.metastore import StepRow, TaskRow
 
 if TYPE_CHECKING:
-    from grange.client.run import Run
+    from grange.client.run import EnvironmentInfo, Run
     from grange.client.task import Task
 
 _DIGITS = re.compile(r"(\d+)")
@@ -103,6 +103,13 @@ class Step(ClientObject):
     def task(self) -> Task | None:
         """One task of the step (the first by id): THE task of a step outside a foreach."""
         return next(iter(self), None)
+
+    @property
+    def environment_info(self) -> EnvironmentInfo | None:
+        """The step's ``@pypi``/``@conda`` environment (as Metaflow's): the lock's summary
+        (packages with versions and sha256, python, platform) and ``"lock"``, the lock
+        file's text; ``None`` for a step run in the runtime's own Python."""
+        return self.parent.environment.get(self._components[2])
 
     def tasks(self, *tags: str) -> Iterator[Task]:
         """The step's tasks (tags, as in Metaflow, filter on the run's tags)."""

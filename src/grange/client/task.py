@@ -29,6 +29,7 @@ from grange.metastore.status import RUNNING
 
 if TYPE_CHECKING:
     from grange.client.artifact import DataArtifact
+    from grange.client.run import EnvironmentInfo
     from grange.client.step import Step
 
 LOG_STREAMS = ("stdout", "stderr")
@@ -103,6 +104,12 @@ class Task(ClientObject):
     def parent(self) -> Step:
         step: Step = super().parent  # type: ignore[assignment]
         return step
+
+    @property
+    def environment_info(self) -> EnvironmentInfo | None:
+        """The environment the task ran in (its step's: :attr:`Step.environment_info`),
+        or ``None`` for a task run in the runtime's own Python."""
+        return self.parent.environment_info
 
     # -- attempts ------------------------------------------------------------------------
 

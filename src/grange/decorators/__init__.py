@@ -11,6 +11,7 @@ from grange.decorators.base import StepDecorator, decorators_of, make_step_decor
 from grange.decorators.card import card
 from grange.decorators.catch import catch
 from grange.decorators.environment import environment
+from grange.decorators.environments import conda, conda_base, pypi, pypi_base
 from grange.decorators.flow import FlowDecorator, flow_decorators_of, make_flow_decorator
 from grange.decorators.kubernetes import kubernetes
 from grange.decorators.parallel import parallel
@@ -29,6 +30,8 @@ __all__ = [
     "StepDecorator",
     "card",
     "catch",
+    "conda",
+    "conda_base",
     "decorators_of",
     "environment",
     "flow_decorators_of",
@@ -38,6 +41,8 @@ __all__ = [
     "parallel",
     "project",
     "project_info",
+    "pypi",
+    "pypi_base",
     "resources",
     "retry",
     "schedule",

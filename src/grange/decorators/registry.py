@@ -3,7 +3,9 @@
 ``--with retry`` or ``--with retry:times=5,minutes_between_retries=0`` add a
 decorator to every step that does not have it already: a step's own
 decorator wins. Values are read as JSON, else as text
-(``--with environment:vars={"A":"1"}``).
+(``--with environment:vars={"A":"1"}``); ``--with pypi:...`` / ``--with conda:...``
+go to the steps with no environment decorator of either kind
+(:func:`grange.decorators.environments.environment_spec`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from grange.decorators.base import StepDecorator, decorators_of
 from grange.decorators.card import CardDecorator
 from grange.decorators.catch import CatchDecorator
 from grange.decorators.environment import EnvironmentDecorator
+from grange.decorators.environments import (
+    CondaBaseDecorator,
+    CondaDecorator,
+    PyPIBaseDecorator,
+    PyPIDecorator,
+)
 from grange.decorators.flow import FlowDecorator
 from grange.decorators.kubernetes import KubernetesDecorator
 from grange.decorators.options import TaskOptions
@@ -35,9 +43,11 @@ STEP_DECORATORS: dict[str, type[StepDecorator]] = {
     for cls in (
         CardDecorator,
         CatchDecorator,
+        CondaDecorator,
         EnvironmentDecorator,
         KubernetesDecorator,
         ParallelDecorator,
+        PyPIDecorator,
         ResourcesDecorator,
         RetryDecorator,
         SecretsDecorator,
@@ -48,7 +58,14 @@ STEP_DECORATORS: dict[str, type[StepDecorator]] = {
 # Flow decorators (above the class) by name.
 FLOW_DECORATORS: dict[str, type[FlowDecorator]] = {
     cls.name: cls
-    for cls in (ProjectDecorator, ScheduleDecorator, TriggerDecorator, TriggerOnFinishDecorator)
+    for cls in (
+        CondaBaseDecorator,
+        ProjectDecorator,
+        PyPIBaseDecorator,
+        ScheduleDecorator,
+        TriggerDecorator,
+        TriggerOnFinishDecorator,
+    )
 }
 
 

@@ -42,7 +42,9 @@ parameter-step-clash   no parameter attribute is also a step name
 decorator-placement    each decorator accepts the step it is on (@catch: no split)
 decorator-attribute    ``@catch(var=...)`` names no parameter, step or reserved attribute
 decorator-conflict     decorators given several times on a step agree (two ``@card``
-                       have different ids, one at most has ``customize=True``)
+                       have different ids, one at most has ``customize=True``);
+                       @pypi/@conda (or _base) not both on a step, no package
+                       pinned to two versions by @pypi_base and @pypi
 flow-decorator         each flow decorator accepts the flow it is on (@trigger and
                        @trigger_on_finish are not combined)
 =====================  ==========================================================
@@ -100,6 +102,7 @@ RULES: list[Rule] = [
     decorators.decorator_placement,
     decorators.decorator_attributes,
     decorators.decorator_siblings,
+    decorators.environment_decorators,
     decorators.flow_decorator_checks,
 ]
 

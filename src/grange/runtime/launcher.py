@@ -126,7 +126,9 @@ class SpawnLauncher(Launcher):
         env: dict[str, str] | None = None,
         *,
         step_args: Sequence[str] = (),
+        python: str | None = None,
     ) -> None:
+        self.python = python or sys.executable  # another one: a step's environment's
         self.flow_file = flow_file
         self.top_level_args = top_level_args
         self.env = env
@@ -140,7 +142,7 @@ class SpawnLauncher(Launcher):
     def command(self, spec: TaskSpec) -> tuple[list[str], list[str]]:
         """The command line of ``spec`` and temp files to delete afterwards."""
         cmd = [
-            sys.executable,
+            self.python,
             self.flow_file,
             *self.top_level_args,
             "step",

@@ -32,30 +32,29 @@ from grange.datastore import (
     read_record,
 )
 from grange.datastore.runs import write_final
-from grange.decorators.options import TaskOptions
 from grange.decorators.project import ProjectInfo
-from grange.decorators.registry import (
-    check_siblings,
-    parse_decospec,
-    step_decorators,
-    task_options,
-)
 from grange.environments.package import PackageInBackground
-from grange.exceptions import CommandError, DecoratorError
+from grange.exceptions import CommandError
 from grange.flowspec import FlowSpec
 from grange.graph import FlowGraph, graph_of, lint
 from grange.parameters import flow_constants
 from grange.runtime.attempts import AttemptPolicy
-from grange.runtime.launcher import Launcher, SpawnLauncher
+from grange.runtime.envs import (
+    RunEnvironments,
+    hand_over,
+    origin_environments,
+    prepare_environments,
+)
 from grange.runtime.loop import LoopResult, RunLoop
 from grange.runtime.output import Output
 from grange.runtime.resources import Machine, ResourcePool
 from grange.runtime.resume import ClonePlan, plan_resume
+from grange.runtime.run_launcher import innermost, run_launcher
 from grange.runtime.scheduler import Pending, Scheduler
 from grange.runtime.signals import StopSignals, exit_code
+from grange.runtime.step_options import step_options
 from grange.runtime.summary import summarize
 from grange.runtime.zygote import ForkLauncher
-from grange.task.execute import flow_facts, run_task
 from grange.task.spec import TaskSpec
 from grange.task.stores import (
     PARAMETERS_STEP,
@@ -112,13 +111,19 @@ def execute(req: RunRequest) -> int:
     if req.metadata_url != "local":
         os.environ["GRANGE_METADATA"] = req.metadata_url
     _check_paths(req)
-    launcher = _launcher(req)
+    launcher = run_launcher(req, graph, options)
     # The code package is built while the run starts up (after the fork server
     # started: no thread is forked), stored once the datastore is open, and
     # recorded in the run's claim.
     packaging = PackageInBackground(req.flow_file, flow, req.package_suffixes, req.datastore_root)
     stop_signals = StopSignals().__enter__()  # after the fork server: not inherited
     try:
+        notices: list[str] = []  # said once the output is up
+        environments = None
+        if not req.resume:  # now, so that their fork servers warm up while the run starts
+            environments = prepare_environments(options, notice=notices.append)
+            if environments is not None:
+                hand_over(environments, launcher)
         from grange.metastore import MetadataStore
         from grange.metastore.liveness import current_process
         from grange.reindex import open_local_index, start_run
@@ -128,7 +133,6 @@ def execute(req: RunRequest) -> int:
         # survive its forks (grange.datastore.s3.connect).
         blobs = _open_blobs(req.datastore_root)
         stores = TaskStores(blobs, flow)
-        notices: list[str] = []  # said once the output is up
         if req.metadata_url == "local":
             index_dir = req.datastore_root.make_index_dir()
             metadata = open_local_index(index_dir, blobs, notice=notices.append)
@@ -153,9 +157,20 @@ def execute(req: RunRequest) -> int:
         output = _output(req, graph)
         for text in notices:
             output.notice(text)
-        local = getattr(launcher, "inner", launcher)  # a KubeLauncher wraps the local one
+        local = innermost(launcher)  # a KubeLauncher (an EnvLauncher) wraps the local one
         if isinstance(local, ForkLauncher):
             local.pause_threads = output.paused
+        if plan is not None:  # resume: the origin run's locks, for steps unchanged
+            environments = prepare_environments(
+                options,
+                notice=output.notice,
+                blobs=blobs,
+                origin=origin_environments(blobs, flow, plan.origin_run_id),
+                origin_run=plan.origin_run_id,
+            )
+        if environments is not None:  # recorded before the claim; an error: no run
+            environments.store(blobs)
+            hand_over(environments, launcher)
         code_package, package_notes = packaging.result()
         for text in package_notes:
             output.notice(text)
@@ -178,7 +193,7 @@ def execute(req: RunRequest) -> int:
             origin_run_id=plan.origin_run_id if plan else None,
             notice=output.notice,
             process=current_process(),
-            extra=_claim_extra(req, blobs, plan, code_package, graph),
+            extra=_claim_extra(req, blobs, plan, code_package, graph, environments),
         )
         try:
             early_params = None
@@ -332,13 +347,16 @@ def _claim_extra(
     plan: ClonePlan | None,
     code_package: Any,
     graph: FlowGraph,
+    environments: RunEnvironments | None = None,
 ) -> dict[str, Any] | None:
     """What the run's claim records besides the usual: its graph (``Run.graph``, the
-    UI's DAG), its code package and the events that started it (a resumed run: its
-    origin run's)."""
+    UI's DAG), its code package, its steps' environments (``Run.environment``) and the
+    events that started it (a resumed run: its origin run's)."""
     extra: dict[str, Any] = {"graph": graph.to_dict()}
     if code_package:
         extra["code_package"] = code_package.to_dict()
+    if environments is not None:
+        extra["environments"] = environments.claim
     trigger = req.trigger
     if plan is not None:
         from grange.datastore.runs import read_claim
@@ -350,90 +368,12 @@ def _claim_extra(
     return extra or None
 
 
-def step_options(
-    flow_cls: type[FlowSpec], graph: FlowGraph, decospecs: tuple[str, ...]
-) -> dict[str, TaskOptions]:
-    """Each step's TaskOptions from its decorators and the run's ``--with`` ones;
-    a ``--with`` decorator a step refuses (``@catch`` on a foreach) is an error."""
-    extra = [parse_decospec(spec) for spec in decospecs]
-    options = {}
-    for node in graph:
-        decorators = step_decorators(getattr(flow_cls, node.name), extra)
-        check_siblings(decorators, file=node.file, line=node.line, step=node.name)
-        for deco in decorators:
-            reason = None if deco.statically_defined else deco.step_init(node=node)
-            if reason:
-                raise DecoratorError(
-                    f"--with {deco.name}: {reason}",
-                    file=node.file,
-                    line=node.line,
-                    step=node.name,
-                    fix=f"add @{deco.name} to the steps that can take it instead of --with",
-                )
-        options[node.name] = task_options(decorators)
-    return options
-
-
 def _output(req: RunRequest, graph: FlowGraph) -> Output:
     if req.live and not req.quiet:
         from grange.runtime.progress import LiveOutput
 
         return LiveOutput([n.name for n in graph])
     return Output(quiet=req.quiet)
-
-
-def _launcher(req: RunRequest) -> Launcher:
-    """The run's launcher: forked workers (or fresh interpreters), and Kubernetes Jobs
-    for the steps that ask for them (checked before anything starts)."""
-    from grange.runtime import kube_launcher
-
-    graph = graph_of(req.flow_cls)
-    options = step_options(req.flow_cls, graph, req.decospecs)
-    gangs = {n.name for n in graph if "parallel" in _decorator_names(req.flow_cls, n.name)}
-    kube = kube_launcher.prepare(options, datastore_root=req.datastore_root, gangs=gangs)
-    inner = _local_launcher(req)
-    if kube is None:
-        return inner
-    try:
-        return kube.wrap(
-            inner,
-            flow=req.flow_cls.__name__,
-            flow_file=req.flow_file,
-            datastore_root=req.datastore_root,
-            options=options,
-            top_level_args=req.top_level_args,
-            step_args=["--max-num-splits", str(req.max_num_splits)],
-            suffixes=req.package_suffixes,
-        )
-    except BaseException:
-        inner.close()
-        raise
-
-
-def _decorator_names(flow_cls: type[FlowSpec], step: str) -> set[str]:
-    return {d.name for d in step_decorators(getattr(flow_cls, step))}
-
-
-def _local_launcher(req: RunRequest) -> Launcher:
-    if req.fork and hasattr(os, "fork"):
-        flow_cls, root, limit = req.flow_cls, req.datastore_root, req.max_num_splits
-        project = req.project
-
-        flow_facts(flow_cls)  # computed once here, inherited by every task
-
-        def entry(spec: TaskSpec) -> int:
-            stores = TaskStores(root.open(), spec.flow)
-            record = run_task(flow_cls, spec, stores, max_num_splits=limit, project=project)
-            return 0 if record.status == "ok" else 1
-
-        return ForkLauncher(entry, fallback=lambda: _spawn_launcher(req))
-    return _spawn_launcher(req)
-
-
-def _spawn_launcher(req: RunRequest) -> SpawnLauncher:
-    return SpawnLauncher(
-        req.flow_file, req.top_level_args, step_args=["--max-num-splits", str(req.max_num_splits)]
-    )
 
 
 def _spec(

@@ -49,6 +49,7 @@ class CommandEntry:
 
 
 COMMANDS: tuple[CommandEntry, ...] = (
+    CommandEntry("_fork-server", "fork_server:fork_server"),
     CommandEntry("argo-finish", "argo_finish:argo_finish"),
     CommandEntry("argo-workflows", "argo:make_argo_group"),
     CommandEntry("card", "card:card"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from grange.decorators.environments import KINDS
+from grange.decorators.environments import conflicts as environment_conflicts
 from grange.decorators.registry import FLOW_DECORATORS, STEP_DECORATORS
 from grange.exceptions import LintProblem
 from grange.graph.model import DecoratorInfo, FlowGraph
@@ -47,6 +49,31 @@ def decorator_siblings(graph: FlowGraph) -> Iterable[LintProblem]:
                 yield LintProblem(
                     "decorator-conflict", message, node.file, info.line or node.line, node.name, fix
                 )
+
+
+def environment_decorators(graph: FlowGraph) -> Iterable[LintProblem]:
+    """(decorator-conflict) A step's @pypi/@conda agree with the flow's @pypi_base/
+    @conda_base: one kind of environment per step, no package pinned to two versions."""
+    base = {
+        info.name: info.attributes
+        for info in graph.decorators
+        if info.name in ("pypi_base", "conda_base")
+    }
+    for node in graph:
+        own = {info.name: info for info in node.decorators if info.name in KINDS}
+        if not own and not base:
+            continue
+        attrs = {name: info.attributes for name, info in own.items()}
+        for blame, message, fix in environment_conflicts(attrs, base):
+            info = own.get(blame)
+            yield LintProblem(
+                "decorator-conflict",
+                message,
+                node.file,
+                (info.line if info else None) or node.line,
+                node.name,
+                fix,
+            )
 
 
 def flow_decorator_checks(graph: FlowGraph) -> Iterable[LintProblem]:

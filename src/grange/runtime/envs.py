@@ -1,0 +1,182 @@
+"""A run's step environments (``@pypi``/``@conda``), made ready before the run is claimed.
+
+For every step with an environment (:attr:`TaskOptions.environment`): the lock is
+resolved (or, on ``resume``, the origin run's lock is reused when the step asks for
+what it asked then: nothing is resolved again), stored in the datastore and recorded
+in the run's claim (``extra["environments"][step]``: the lock's summary and
+``lock_key``). A step run here gets its environment built (cached across runs); a
+``@kubernetes`` step's lock is resolved for the pods' platform and only stored: the
+pod builds it. Identical requirement sets are resolved once. An error (no such
+package, no network) is an :class:`EnvError` raised before anything is claimed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from grange.decorators.options import EnvSpec, TaskOptions
+from grange.environments.envlock import EnvLock, PreparedEnv
+from grange.runtime.env_launcher import EnvLauncher
+from grange.runtime.launcher import Launcher
+
+# Where a lock is for: this machine, or the pods of @kubernetes steps.
+HERE, POD = "local", "pod"
+
+
+@dataclass
+class RunEnvironments:
+    """What :func:`prepare_environments` made ready; :meth:`store` records the locks."""
+
+    locks: dict[str, tuple[EnvLock, str, str | None]] = field(default_factory=dict)
+    local: dict[str, PreparedEnv] = field(default_factory=dict)  # steps run on this machine
+    remote: dict[str, tuple[str, str]] = field(default_factory=dict)  # step -> (lock URL, sha)
+    claim: dict[str, dict[str, Any]] = field(default_factory=dict)  # extra["environments"]
+
+    def store(self, blobs: Any) -> None:
+        """Store every lock in the datastore (once per lock) and fill ``claim`` and
+        ``remote`` (step -> (lock URL, lock sha) for the pods of @kubernetes steps)."""
+        from grange.environments import manager
+
+        keys: dict[str, str] = {}
+        for step, (lock, where, key) in self.locks.items():
+            if key is None:
+                key = keys.get(lock.sha) or manager.store_lock(blobs, lock)
+            keys[lock.sha] = key
+            self.claim[step] = {**lock.summary(), "lock_key": key, "where": where}
+            if where == POD:
+                self.remote[step] = (blobs.url(key), lock.sha)
+
+
+def environment_steps(options: Mapping[str, TaskOptions]) -> dict[str, EnvSpec]:
+    return {s: o.environment for s, o in options.items() if o.environment is not None}
+
+
+def prepare_environments(
+    options: Mapping[str, TaskOptions],
+    *,
+    notice: Callable[[str], None],
+    blobs: Any = None,
+    origin: Mapping[str, Any] | None = None,
+    origin_run: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> RunEnvironments | None:
+    """Resolve (or reuse) every step's lock and build the environments of local steps;
+    :meth:`RunEnvironments.store` then records the locks.
+
+    ``origin``: the origin run's ``extra["environments"]`` when resuming (its locks are
+    read from ``blobs``). None when no step has an environment (nothing is imported)."""
+    specs = environment_steps(options)
+    if not specs:
+        return None
+    from grange.config.active import active
+    from grange.environments import manager
+    from grange.environments.settings import EnvSettings
+
+    env = os.environ if env is None else env
+    settings = EnvSettings.from_table(active(env).environments, env)
+    out = RunEnvironments()
+    locks: dict[tuple[Any, ...], tuple[EnvLock, str | None]] = {}  # same request: one lock
+    built: dict[str, PreparedEnv] = {}  # lock sha -> environment
+    for step, spec in specs.items():
+        where = POD if options[step].kubernetes is not None else HERE
+        same = (spec.kind, spec.packages, spec.python, spec.channels, where)
+        if same not in locks:
+            recorded = (origin or {}).get(step)
+            locks[same] = _lock(spec, settings, manager, where, recorded, blobs, origin_run, notice)
+        lock, key = locks[same]
+        out.locks[step] = (lock, where, key)
+        if where == POD:
+            continue
+        if lock.sha not in built:
+            started = time.monotonic()
+            built[lock.sha] = manager.build(lock, settings)
+            spent = time.monotonic() - started
+            if spent >= 0.5:  # a cache hit says nothing; a build says how long it took
+                notice(f"Built environment {lock.sha[:12]} for {step} in {spent:.1f} s")
+        out.local[step] = built[lock.sha]
+    return out
+
+
+def _lock(
+    spec: EnvSpec,
+    settings: Any,
+    manager: Any,
+    where: str,
+    recorded: Mapping[str, Any] | None,
+    blobs: Any,
+    origin_run: str | None,
+    notice: Callable[[str], None],
+) -> tuple[EnvLock, str | None]:
+    """The step's lock (and its datastore key when already stored): the origin run's if
+    the step asks for what it asked then, else resolved now."""
+    step = spec.step
+    if recorded and recorded.get("lock_key") and blobs is not None:
+        key = str(recorded["lock_key"])
+        lock = manager.load_lock(blobs, key)
+        if _unchanged(spec, settings, manager, lock, recorded, where):
+            notice(f"Reusing environment {lock.sha[:12]} for {step} (from run {origin_run})")
+            return lock, key
+        notice(
+            f"The environment of {step} changed since run {origin_run} "
+            f"({spec.decorator}); resolving it again"
+        )
+    started = time.monotonic()
+    platform = settings.pod_platform if where == POD else None
+    lock = manager.resolve(spec, settings, platform=platform)
+    wanted = ", ".join(_requirement(p, v) for p, v in spec.packages) or "no packages"
+    python = f", python {lock.python}" if lock.python else ""
+    on = f" for {lock.platform}" if where == POD else ""
+    notice(
+        f"Resolved {spec.decorator} environment for {step}{on}: {wanted}{python} "
+        f"({lock.sha[:12]}) in {time.monotonic() - started:.1f} s"
+    )
+    return lock, None
+
+
+def _requirement(name: str, version: str) -> str:
+    if not version:
+        return name
+    return f"{name}=={version}" if version[0].isalnum() else f"{name}{version}"
+
+
+def _unchanged(
+    spec: EnvSpec,
+    settings: Any,
+    manager: Any,
+    lock: EnvLock,
+    recorded: Mapping[str, Any],
+    where: str,
+) -> bool:
+    """The step asks for what it asked when ``lock`` was resolved, for the same place:
+    the same key (packages, Python, platform, index or channels), computed unresolved."""
+    if recorded.get("where", HERE) != where or lock.kind != spec.kind:
+        return False
+    platform = settings.pod_platform if where == POD else None
+    return bool(lock.key == manager.spec_key(spec, settings, platform))
+
+
+def origin_environments(blobs: Any, flow: str, origin_run: str) -> dict[str, Any]:
+    """The ``extra["environments"]`` the origin run of a resume recorded ({} for none)."""
+    from grange.datastore.runs import read_claim
+
+    claim = read_claim(blobs, flow, origin_run)
+    found = claim.extra.get("environments") if claim is not None else None
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def hand_over(environments: RunEnvironments, launcher: Launcher) -> None:
+    """Give the environments to the run's launchers: local steps' to the
+    :class:`EnvLauncher` (its fork servers start now), the stored locks of pods to a
+    launcher with an ``environments`` dict (the KubeLauncher's: step -> (URL, sha))."""
+    layer: Any = launcher
+    while layer is not None:
+        if isinstance(layer, EnvLauncher) and environments.local:
+            layer.use(environments.local)
+        remote = getattr(layer, "environments", None)
+        if isinstance(remote, dict) and environments.remote:
+            remote.update(environments.remote)
+        layer = getattr(layer, "inner", None)

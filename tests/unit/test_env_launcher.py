@@ -1,0 +1,58 @@
+"""EnvLauncher: which launcher a task goes to, and the variables of an env's process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grange.environments.envlock import EnvLock, PreparedEnv
+from grange.runtime.env_launcher import EnvLauncher, env_variables
+from grange.runtime.launcher import Event, Exited, Launcher, Worker
+from grange.task.spec import TaskSpec
+
+
+class Recording(Launcher):
+    def __init__(self, base: int) -> None:
+        self.base = base
+        self.launched: list[str] = []
+        self.pending: list[Event] = []
+
+    def launch(self, spec: TaskSpec) -> None:
+        self.launched.append(spec.step)
+        self.pending.append(Worker(spec, self.base + len(self.launched), -1, -1))
+
+    def events(self) -> list[Event]:
+        out, self.pending = self.pending, []
+        return out
+
+
+def _env(sha_text: str) -> PreparedEnv:
+    lock = EnvLock("pypi", "k", "3.11.7", "p", sha_text, "t")
+    return PreparedEnv(lock, Path("/envs/x"), Path("/envs/x/bin/python"), ("/shim",))
+
+
+def _spec(step: str, **extra: object) -> TaskSpec:
+    return TaskSpec(flow="F", run_id="1", step=step, task_id="2", extra=dict(extra))
+
+
+def test_routing() -> None:
+    inner, made = Recording(100), Recording(200)
+    launcher = EnvLauncher(inner, flow_file="f.py", top_level_args=[], fork=False)
+    launcher._make = lambda prepared: made  # type: ignore[method-assign]
+    launcher.use({"train": _env("a"), "score": _env("a")})  # one lock: one launcher
+    assert launcher._launchers == {_env("a").lock.sha: made}
+    for spec in (_spec("start"), _spec("train"), _spec("score"), _spec("train", catch={})):
+        launcher.launch(spec)
+    assert made.launched == ["train", "score"]
+    assert inner.launched == ["start", "train"]  # a @catch fallback runs no user code
+    events = launcher.events()
+    assert {e.pid for e in events if isinstance(e, Worker)} == {101, 102, 201, 202}
+    assert launcher._owner[201] is made and launcher._owner[101] is inner
+    made.pending.append(Exited(201, 0))
+    launcher.events()
+    assert 201 not in launcher._owner and launcher._owner[202] is made
+
+
+def test_env_variables_put_the_shim_first() -> None:
+    env = env_variables(_env("a"), {"PYTHONPATH": "/mine", "VIRTUAL_ENV": "/v", "A": "1"})
+    assert env["PYTHONPATH"] == "/shim:/mine"
+    assert "VIRTUAL_ENV" not in env and env["A"] == "1"

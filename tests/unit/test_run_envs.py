@@ -1,0 +1,111 @@
+"""grange.runtime.envs with a fake engine: what is resolved where, deduplicated, stored,
+reused on resume, and handed to the launchers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grange.decorators.options import EnvSpec, KubernetesOptions, TaskOptions
+from grange.environments import manager
+from grange.environments.envlock import EnvLock, PreparedEnv
+from grange.runtime import envs
+
+
+class Blobs:
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    def url(self, key: str) -> str:
+        return f"file:///store/{key}"
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[str, Any]]:
+    seen: list[tuple[str, Any]] = []
+
+    def resolve(spec: EnvSpec, settings: Any, *, platform: str | None = None) -> EnvLock:
+        seen.append(("resolve", (spec.step, platform)))
+        text = repr((spec.packages, platform))
+        return EnvLock("pypi", f"key-{text}", "3.11.7", platform or "here", text, "fake")
+
+    def build(lock: EnvLock, settings: Any) -> PreparedEnv:
+        seen.append(("build", lock.platform))
+        return PreparedEnv(lock, tmp_path, tmp_path / "bin" / "python", ())
+
+    def store_lock(blobs: Blobs, lock: EnvLock) -> str:
+        seen.append(("store", lock.platform))
+        return f"envs/locks/{lock.sha}.json"
+
+    def load_lock(blobs: Blobs, key: str) -> EnvLock:
+        seen.append(("load", key))
+        return EnvLock("pypi", "key-old", "3.11.7", "here", "old", "fake")
+
+    def spec_key(spec: EnvSpec, settings: Any, platform: str | None = None) -> str:
+        return "key-old" if spec.packages == (("a", "1"),) else "key-new"
+
+    for name, fake in {
+        "resolve": resolve, "build": build, "store_lock": store_lock,
+        "load_lock": load_lock, "spec_key": spec_key,
+    }.items():  # fmt: skip
+        monkeypatch.setattr(manager, name, fake, raising=False)
+    monkeypatch.setenv("GRANGE_ENV_CACHE", str(tmp_path / "cache"))
+    return seen
+
+
+def _options(step: str, packages: tuple[tuple[str, str], ...], pod: bool = False) -> TaskOptions:
+    return TaskOptions(
+        environment=EnvSpec("pypi", packages, step=step, decorator="@pypi"),
+        kubernetes=KubernetesOptions() if pod else None,
+    )
+
+
+def test_local_and_pod_steps(calls: list[tuple[str, Any]]) -> None:
+    options = {
+        "a": _options("a", (("t", "1"),)),
+        "b": _options("b", (("t", "1"),)),  # the same request: resolved once
+        "c": _options("c", (("t", "1"),), pod=True),
+        "d": TaskOptions(),
+    }
+    said: list[str] = []
+    prepared = envs.prepare_environments(options, notice=said.append)
+    assert prepared is not None
+    pod = calls[2][1][1]
+    assert calls[:3] == [("resolve", ("a", None)), ("build", "here"), ("resolve", ("c", pod))]
+    assert set(prepared.local) == {"a", "b"} and prepared.local["a"] is prepared.local["b"]
+    assert [s for s in said if s.startswith("Resolved")] == [
+        "Resolved @pypi environment for a: t==1, python 3.11.7 "
+        f"({prepared.locks['a'][0].sha[:12]}) in 0.0 s",
+        f"Resolved @pypi environment for c for {pod}: t==1, python 3.11.7 "
+        f"({prepared.locks['c'][0].sha[:12]}) in 0.0 s",
+    ]
+    prepared.store(Blobs())
+    assert [c for c in calls if c[0] == "store"] == [("store", "here"), ("store", pod)]
+    assert set(prepared.claim) == {"a", "b", "c"} and prepared.claim["c"]["where"] == "pod"
+    lock = prepared.locks["c"][0]
+    assert prepared.remote == {"c": (f"file:///store/envs/locks/{lock.sha}.json", lock.sha)}
+
+
+def test_resume_reuses_unchanged_and_resolves_changed(calls: list[tuple[str, Any]]) -> None:
+    options = {"a": _options("a", (("a", "1"),)), "b": _options("b", (("b", "2"),))}
+    origin = {
+        "a": {"lock_key": "envs/locks/old.json", "where": "local"},
+        "b": {"lock_key": "envs/locks/old.json", "where": "local"},
+    }
+    said: list[str] = []
+    prepared = envs.prepare_environments(
+        options, notice=said.append, blobs=Blobs(), origin=origin, origin_run="7"
+    )
+    assert prepared is not None
+    assert said[0].startswith("Reusing environment") and said[0].endswith("for a (from run 7)")
+    assert said[1] == "The environment of b changed since run 7 (@pypi); resolving it again"
+    assert [c for c in calls if c[0] == "resolve"] == [("resolve", ("b", None))]
+    assert prepared.locks["a"][2] == "envs/locks/old.json"  # not stored again
+    prepared.store(Blobs())
+    assert prepared.claim["a"]["lock_key"] == "envs/locks/old.json"
+
+
+def test_no_environment_reads_nothing() -> None:
+    assert envs.prepare_environments({"a": TaskOptions()}, notice=print) is None
