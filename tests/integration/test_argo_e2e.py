@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from tests.argo_schema import validate
 
-import grange
 from argo_executor import WorkflowResult, run_workflow
 from grange import Flow, metadata, namespace
 from grange.datastore import DatastoreLocation
@@ -202,9 +201,6 @@ NO_LOCAL_RUN = {"flows/deploy-decorated", "docs/project-0"}
 def test_every_golden_flow_runs_as_locally(runner: Runner, name: str, source: Path | str) -> None:
     if name in CANNOT_RUN:
         pytest.skip(CANNOT_RUN[name])
-    text = source if isinstance(source, str) else source.read_text()
-    if "pypi" in text and not hasattr(grange, "pypi"):  # merged from wt/runtime
-        pytest.skip("the @pypi decorators are not merged in this checkout yet")
     if isinstance(source, str):  # a whole flow from docs/, in a folder of its own
         file = runner.cwd / name.replace("/", "_") / "flow.py"
         file.parent.mkdir()

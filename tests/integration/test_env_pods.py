@@ -3,12 +3,11 @@ the bootstrap rebuilds the environment from the lock stored in the datastore and
 in it (the packages from the datastore with no index when stored there, on a local
 datastore and on loopback S3); a deployed flow run by the local Argo executor, whose
 env step imports tabulate and whose plain step cannot; a @kubernetes step on the fake
-cluster. Skipped until grange.environments.manager is implemented."""
+cluster (``run``, and a Job of the launcher given packages in the datastore); a
+conda lock rebuilt from the tests' local channel; ``argo-workflows create`` as typed."""
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
 import os
 import subprocess
 import sys
@@ -19,7 +18,6 @@ from typing import Any
 import pytest
 from tests.argo_schema import validate
 
-import grange
 from grange.datastore import DatastoreLocation
 from grange.decorators.options import EnvSpec
 from grange.environments.package import package_flow
@@ -38,15 +36,6 @@ print("tabulate", tabulate.__version__)
 print("grange", os.path.dirname(os.path.dirname(grange.__file__)))
 print("args", sys.argv[1:])
 """
-
-
-def _engine_ready() -> bool:
-    from grange.environments import manager
-
-    return "NotImplementedError" not in inspect.getsource(manager.resolve)
-
-
-pytestmark = pytest.mark.skipif(not _engine_ready(), reason="the environments engine is a stub")
 
 
 @pytest.fixture(scope="session")
@@ -371,10 +360,6 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("grange.runtime.envs") is None,
-    reason="runs with environments are not merged yet",
-)
 def test_run_with_a_kubernetes_pypi_step(runner: Runner, tmp_path: Path, kube: Any) -> None:
     """``run``: the @kubernetes @pypi step's lock is resolved for the pods and stored,
     its pod (the fake kubelet's, on this host) rebuilds the environment and imports
@@ -413,10 +398,6 @@ print("testpkg", grange_testpkg.VERSION)
 """
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("grange.environments.conda") is None,
-    reason="the @conda backend is not merged yet",
-)
 def test_the_pod_rebuilds_a_conda_environment(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -442,7 +423,6 @@ def test_the_pod_rebuilds_a_conda_environment(
 # -- argo-workflows create, as a user types it -----------------------------------------
 
 
-@pytest.mark.skipif(not hasattr(grange, "pypi"), reason="the @pypi decorators are not merged yet")
 def test_create_stores_the_lock_and_its_packages(runner: Runner, tmp_path: Path) -> None:
     """``argo-workflows create`` resolves the @pypi step's lock for the pods, stores it
     and (wheels_in_datastore) its packages, and gives only that step's pod the lock."""

@@ -94,3 +94,29 @@ def test_packages_in_the_datastore_and_a_shared_cache_reach_the_pod(
     assert env["GRANGE_ENV_CACHE"] == str(tmp_path / "cache")
     plain = {e["name"] for e in container(kube, "plain").get("env") or []}
     assert not any(name.startswith("GRANGE_ENV_") for name in plain)
+
+
+def test_a_kubernetes_conda_steps_lock_is_for_the_pods_conda_platform(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A run resolves a @kubernetes step's lock for the pods, in the kind's own naming:
+    uv's platform for @pypi, conda's subdir (linux-64) for @conda."""
+    from grange.environments import manager
+    from grange.environments.envlock import EnvLock
+    from grange.runtime import envs
+
+    asked: dict[str, Any] = {}
+
+    def resolve(spec: EnvSpec, settings: Any, *, platform: str | None = None) -> EnvLock:
+        asked[spec.step] = platform
+        return EnvLock(spec.kind, f"k-{spec.step}", "3.11.7", str(platform), spec.step, "fake")
+
+    monkeypatch.setattr(manager, "resolve", resolve)
+    monkeypatch.setenv("GRANGE_ENV_CACHE", str(tmp_path))
+    pod = KubernetesOptions()
+    options = {
+        "c": TaskOptions(kubernetes=pod, environment=EnvSpec("conda", (("x", "1"),), step="c")),
+        "p": TaskOptions(kubernetes=pod, environment=EnvSpec("pypi", (("x", "1"),), step="p")),
+    }
+    envs.prepare_environments(options, notice=lambda text: None)
+    assert asked == {"c": "linux-64", "p": "x86_64-manylinux_2_28"}

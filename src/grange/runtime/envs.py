@@ -125,8 +125,7 @@ def _lock(
             f"({spec.decorator}); resolving it again"
         )
     started = time.monotonic()
-    platform = settings.pod_platform if where == POD else None
-    lock = manager.resolve(spec, settings, platform=platform)
+    lock = manager.resolve(spec, settings, platform=_platform(spec, settings, where))
     wanted = ", ".join(_requirement(p, v) for p, v in spec.packages) or "no packages"
     python = f", python {lock.python}" if lock.python else ""
     on = f" for {lock.platform}" if where == POD else ""
@@ -155,8 +154,15 @@ def _unchanged(
     the same key (packages, Python, platform, index or channels), computed unresolved."""
     if recorded.get("where", HERE) != where or lock.kind != spec.kind:
         return False
-    platform = settings.pod_platform if where == POD else None
-    return bool(lock.key == manager.spec_key(spec, settings, platform))
+    return bool(lock.key == manager.spec_key(spec, settings, _platform(spec, settings, where)))
+
+
+def _platform(spec: EnvSpec, settings: Any, where: str) -> str | None:
+    """What a lock is resolved for: this machine, or the pods' platform in the kind's
+    own naming (uv's ``x86_64-manylinux_2_28``, conda's ``linux-64``)."""
+    from grange.environments.podenv import pod_platform
+
+    return pod_platform(spec.kind, settings) if where == POD else None
 
 
 def origin_environments(blobs: Any, flow: str, origin_run: str) -> dict[str, Any]:
