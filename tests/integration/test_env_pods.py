@@ -100,6 +100,28 @@ def test_the_pod_rebuilds_the_environment_from_the_lock(tmp_path: Path, env_cach
     assert seen["grange"] == str(tmp_path / "code" / ref.sha)  # the package's grange
 
 
+def test_the_images_pythonpath_does_not_shadow_the_environment(
+    tmp_path: Path, env_cache: Path
+) -> None:
+    """A tabulate on the image's PYTHONPATH (or in its user site) is not the step's:
+    the environment's python gets the package and the shim only."""
+    shadow = tmp_path / "shadow" / "tabulate"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text('__version__ = "shadow"\n')
+    location = DatastoreLocation.of(tmp_path / "store")
+    ref = probe_package(tmp_path, location)
+    _lock, stored = store_for_pods(TABULATE, settings(env_cache), location)
+    done = bootstrap(
+        ref,
+        stored,
+        tmp_path,
+        GRANGE_ENV_CACHE=str(env_cache),
+        PYTHONPATH=os.pathsep.join([str(SRC), str(tmp_path / "shadow")]),
+    )
+    assert done.returncode == 0, done.stderr
+    assert facts(done.stdout)["tabulate"] == "0.9.0"
+
+
 @pytest.mark.parametrize("where", ["local", "s3"])
 def test_packages_from_the_datastore_and_no_index(
     where: str, tmp_path: Path, env_cache: Path, request: pytest.FixtureRequest

@@ -140,9 +140,12 @@ def test_run_execs_the_environments_python_with_the_package_then_the_shim(
     bootstrap.run(tmp_path / "pkg", "flow.py", ref, ["step", "s"], prepared=env)
     python, args, environ = calls[0]
     assert python == str(tmp_path / "bin" / "python") and args[1:] == ["flow.py", "step", "s"]
-    assert environ["PYTHONPATH"].split(":") == [str(tmp_path / "pkg"), "/shim", "/before"]
+    # The image's PYTHONPATH and user site would shadow the environment's packages.
+    assert environ["PYTHONPATH"].split(":") == [str(tmp_path / "pkg"), "/shim"]
+    assert environ["PYTHONNOUSERSITE"] == "1"
     bootstrap.run(tmp_path / "pkg", "flow.py", ref, [])
-    assert calls[1][0] == sys.executable  # no environment: this Python
+    assert calls[1][0] == sys.executable  # no environment: this Python, its PYTHONPATH kept
+    assert calls[1][2]["PYTHONPATH"].split(":") == [str(tmp_path / "pkg"), "/before"]
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,9 @@ A step with a ``@pypi``/``@conda`` environment also gets its lock
 is rebuilt from it (:mod:`grange.environments.podenv`, cached across tasks) and
 the step runs in that environment's interpreter instead of this one, with the
 unpacked folder, then the environment's shim (grange's task-path dependencies),
-first on ``PYTHONPATH``.
+as its whole ``PYTHONPATH`` (the image's own ``PYTHONPATH`` is dropped, and
+``PYTHONNOUSERSITE=1`` set, so that nothing of the image shadows the
+environment's packages).
 
 Its imports are kept light: a pod pays for them on every task.
 """
@@ -335,8 +337,12 @@ def run(
     first = [str(folder)]
     python = sys.executable
     if prepared is not None:
+        # The environment sees the package and its shim only: the image's PYTHONPATH
+        # and user site-packages would shadow the environment's own packages.
         first += [str(p) for p in prepared.pythonpath]
         python = str(prepared.python)
+        path = None
+        env["PYTHONNOUSERSITE"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(first + ([path] if path else []))
     env[ENV_URL] = ref.url
     env[ENV_SHA] = ref.sha
