@@ -152,6 +152,21 @@ def test_packages_from_the_datastore_and_no_index(
     assert facts(done.stdout)["python"].startswith(str(fresh))
 
 
+def test_an_sdist_only_package_is_refused_when_pods_install_from_the_datastore(
+    tmp_path: Path, env_cache: Path
+) -> None:
+    """docopt 0.6.2 has no wheel: with wheels_in_datastore its lock is refused when it
+    is stored (deploy time), naming it and the two ways out."""
+    from grange.exceptions import EnvError
+
+    docopt = EnvSpec(kind="pypi", packages=(("docopt", "0.6.2"),), step="opts", decorator="@pypi")
+    location = DatastoreLocation.of(tmp_path / "store")
+    with pytest.raises(EnvError) as info:
+        store_for_pods(docopt, settings(env_cache, wheels_in_datastore=True), location)
+    assert "no wheel for docopt 0.6.2 (only a source archive)" in info.value.message
+    assert info.value.step == "opts" and "pin a version" in (info.value.fix or "")
+
+
 def test_a_package_missing_from_the_datastore_is_named(tmp_path: Path, env_cache: Path) -> None:
     location = DatastoreLocation.of(tmp_path / "store")
     ref = probe_package(tmp_path, location)

@@ -153,6 +153,7 @@ def test_run_execs_the_environments_python_with_the_package_then_the_shim(
     [
         ("missing", "the environment lock {url}0 does not exist"),
         ("garbage", "is damaged: not JSON"),
+        ("deep", "is damaged: not JSON"),  # nested past Python's recursion limit
         ("other", "is not the one asked for: its sha256 is"),
         ("tampered", "is damaged: its text's sha256 is"),
     ],
@@ -172,6 +173,8 @@ def test_a_missing_or_damaged_lock_is_refused(
         url += "0"
     elif change == "garbage":
         Path(url).write_text("{")
+    elif change == "deep":
+        Path(url).write_text("[" * 100_000 + "]" * 100_000)
     elif change == "other":
         sha = "1" * 64
     else:
@@ -259,6 +262,46 @@ def test_no_index_and_no_packages_in_the_datastore_says_so(
     assert "Failed to download `tabulate==0.9.0` / Caused by" in info.value.message
     assert "wheels_in_datastore = true" in (info.value.fix or "")
     assert info.value.step == "train"
+
+
+def test_an_offline_build_from_the_datastore_does_not_blame_offline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Installing from the datastore's packages is offline by design: the message
+    says so, not that the user set offline."""
+    from tests.unit.test_env_wheels import wheel_lock
+
+    from grange.environments.wheels import store_packages
+
+    engine_says = (
+        "@pypi: cannot build: offline ([environments] offline = true or GRANGE_ENV_OFFLINE=1) "
+        "and the package cache /c/uv does not hold everything needed:\n"
+        "error: Failed to build `docopt==0.6.2`"
+    )
+    builds(monkeypatch, EnvError(engine_says, fix="run once with the network on"))
+    lock, files = wheel_lock()
+    store = DatastoreLocation.of(tmp_path / "store")
+    store_packages(store.open(), lock, download=files.__getitem__)
+    with pytest.raises(EnvError) as info:
+        podenv.rebuild(
+            lock, EnvSettings(cache_dir=tmp_path / "c"), packages=str(tmp_path / "store")
+        )
+    assert "offline" not in info.value.message and "offline" not in (info.value.fix or "")
+    assert "from the packages stored in the datastore, with no index" in info.value.message
+    assert "Failed to build `docopt==0.6.2`" in info.value.message
+    assert "wheels_in_datastore = false" in (info.value.fix or "")
+
+
+def test_an_unwritable_cache_names_grange_env_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from grange.environments import cache
+
+    builds(monkeypatch, cache.unwritable(tmp_path, PermissionError(13, "Permission denied")))
+    with pytest.raises(EnvError) as info:
+        podenv.rebuild(make_lock(), EnvSettings(cache_dir=tmp_path))
+    assert "GRANGE_ENV_CACHE" in (info.value.fix or "")
+    assert "cache_dir" not in (info.value.fix or "")
 
 
 def test_other_build_errors_keep_uvs_message(

@@ -112,4 +112,117 @@ def test_a_download_error_is_named(store: Any) -> None:
         raise OSError("Connection refused")
 
     with pytest.raises(EnvError, match=r"cannot download package 'a' .*Connection refused"):
-        store_packages(store, lock, download=fail)
+        store_packages(store, lock, download=fail, sleep=lambda s: None)
+
+
+def local_store(tmp_path: Path) -> Any:
+    return DatastoreLocation.of(tmp_path / "store").open()
+
+
+def test_a_cut_download_is_tried_again_then_named(tmp_path: Path) -> None:
+    """A truncated response (http.client.IncompleteRead) is tried again, 3 times in
+    all with a growing wait; the last failure is one EnvError, never a traceback."""
+    import http.client
+
+    lock, served = wheel_lock()
+    store = local_store(tmp_path)
+    cuts = {"n": 0}
+    waits: list[float] = []
+
+    def flaky(url: str) -> Any:
+        if cuts["n"] < 2:
+            cuts["n"] += 1
+            yield b"wh"
+            raise http.client.IncompleteRead(b"wh", 5)
+        yield served[url]
+
+    store_packages(store, lock, download=flaky, sleep=waits.append)
+    assert waits == [1.0, 2.0]
+    assert fetch_packages(store, lock, tmp_path / "w")  # the stored bytes are whole
+
+    def cut(url: str) -> bytes:
+        raise http.client.IncompleteRead(b"x" * 100, 35152)
+
+    lock2, _ = wheel_lock({"c-1.0-py3-none-any.whl": b"wheel c"})
+    with pytest.raises(EnvError, match=r"tried 3 times\): the download was cut short \(100 bytes"):
+        store_packages(store, lock2, download=cut, sleep=lambda s: None)
+
+
+def test_a_missing_file_on_the_index_is_not_tried_again(tmp_path: Path) -> None:
+    import urllib.error
+
+    lock, _ = wheel_lock()
+    waits: list[float] = []
+
+    def gone(url: str) -> bytes:
+        raise urllib.error.HTTPError(url, 404, "Not Found", None, None)  # type: ignore[arg-type]
+
+    with pytest.raises(EnvError, match=r"cannot download package 'a' .* from \S+: Not Found"):
+        store_packages(local_store(tmp_path), lock, download=gone, sleep=waits.append)
+    assert waits == []
+
+
+def test_a_damaged_file_in_the_nodes_folder_is_replaced(tmp_path: Path) -> None:
+    lock, served = wheel_lock()
+    store = local_store(tmp_path)
+    store_packages(store, lock, download=served.__getitem__)
+    folder = fetch_packages(store, lock, tmp_path / "w")
+    (folder / "a-1.0-py3-none-any.whl").write_bytes(b"half a wh")  # a node's disk went bad
+    fetch_packages(store, lock, folder)
+    assert (folder / "a-1.0-py3-none-any.whl").read_bytes() == b"wheel a"
+
+
+def test_an_unwritable_packages_folder_is_one_error(tmp_path: Path) -> None:
+    lock, served = wheel_lock()
+    store = local_store(tmp_path)
+    store_packages(store, lock, download=served.__getitem__)
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(EnvError, match=r"cannot write the packages of the lock \w+ into") as info:
+        fetch_packages(store, lock, tmp_path / "file" / "w")
+    assert "GRANGE_ENV_CACHE" in (info.value.fix or "")
+
+
+def test_a_response_shorter_than_its_content_length_is_cut(tmp_path: Path) -> None:
+    """The real downloader: a server closing the connection before Content-Length."""
+    import socket
+    import threading
+
+    from grange.environments import wheels
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"x" * 100)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/a-1.0-py3-none-any.whl"
+    with pytest.raises(OSError, match=r"cut short \(100 of 5000 bytes read\)"):
+        b"".join(wheels._download(url))
+    server.close()
+
+
+def test_a_package_with_only_a_source_archive_is_refused_before_downloading(
+    tmp_path: Path,
+) -> None:
+    """Pods installing from the datastore have no index: an sdist could not be built."""
+    text = (
+        '[[packages]]\nname = "docopt"\nversion = "0.6.2"\n'
+        'sdist = { url = "https://x/docopt-0.6.2.tar.gz", hashes = { sha256 = "'
+        + "1" * 64
+        + '" } }\n'
+    )
+    lock = EnvLock("pypi", "k", "3.11.7", "p", text, "uv")
+    asked: list[str] = []
+    with pytest.raises(
+        EnvError, match=r"no wheel for docopt 0.6.2 \(only a source archive\)"
+    ) as info:
+        store_packages(local_store(tmp_path), lock, download=lambda u: asked.append(u) or b"")
+    assert "pin a version" in (info.value.fix or "") and "wheels_in_datastore = false" in (
+        info.value.fix or ""
+    )
+    assert asked == []

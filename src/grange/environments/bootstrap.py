@@ -243,7 +243,7 @@ def read_lock(url: str, sha: str, **retry: Any) -> Any:
     fix = "deploy (or run) the flow again: that stores its environments' locks anew"
     try:
         lock = EnvLock.from_dict(json.loads(data), where=f"the environment lock {url}")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         raise EnvError(f"the environment lock {url} is damaged: not JSON", fix=fix) from None
     if lock.sha != sha:
         raise EnvError(

@@ -143,7 +143,12 @@ def store_lock_packages(blobs: Any, lock: EnvLock, settings: EnvSettings, *, ste
         return
     from grange.environments.wheels import store_packages
 
-    store_packages(blobs, lock)
+    try:
+        store_packages(blobs, lock)
+    except EnvError as err:
+        if step and not err.step:
+            err.step = step
+        raise
 
 
 def pod_env(settings: EnvSettings, location: DatastoreLocation | str) -> dict[str, str]:
@@ -225,6 +230,24 @@ def _build_error(
 ) -> EnvError:
     message = _trim(err.message)
     where = f"cannot rebuild the environment of the lock {lock.sha[:12]}"
+    if message.startswith("cannot write the environment cache"):  # pods ignore cache_dir
+        return EnvError(
+            f"{where}: {message}",
+            step=step or None,
+            fix="set GRANGE_ENV_CACHE in the pod to a folder it may write to (or mount a "
+            "writable volume at $HOME/.cache/grange)",
+        )
+    if packages and lock.kind == "pypi" and "offline (" in message:
+        # The build is offline because the packages come from the datastore: uv's
+        # words, not the engine's (which blame an offline setting nobody set).
+        detail = _trim(err.message.split("\n", 1)[-1])
+        return EnvError(
+            f"{where} from the packages stored in the datastore, with no index: {detail}",
+            step=step or None,
+            fix="a package of the lock may have no wheel (only a source archive, which "
+            "needs build tools from an index): pin a version with wheels, or set "
+            "wheels_in_datastore = false in the profile's [environments] table",
+        )
     if not packages and any(word in message for word in NETWORK_WORDS):
         return EnvError(
             f"{where}: no package index is reachable from this pod, and the lock's "
