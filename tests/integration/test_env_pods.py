@@ -282,6 +282,10 @@ def test_a_deployed_env_step_imports_tabulate_and_a_plain_step_cannot(
     assert run["table"].task.data.table_has == "0.9.0"
     assert "a  1" in run["table"].task.data.text
     assert run.data.end_has is False
+    # The deployment's locks are the run's (recorded by start when it claims the run).
+    recorded = run.environment["table"]
+    assert recorded["sha"] == refs["table"][1] and recorded["where"] == "pod"
+    assert "tabulate" in recorded["lock"] and run["start"].environment_info is None
 
 
 # -- a @kubernetes step on the fake cluster ----------------------------------------------

@@ -65,3 +65,38 @@ def test_no_code_package_no_environment() -> None:
     env = EnvSpec(kind="pypi", step="end", decorator="@pypi")
     with pytest.raises(CompileError, match="this deployment has no code package"):
         compiled(LINEAR, {"end": env}, package=None, environments={"end": (URL, SHA)})
+
+
+def test_the_start_pod_is_told_every_steps_lock_for_the_runs_claim() -> None:
+    """start claims the run: it gets {step: lock key} to record run.environment."""
+    import json
+
+    from grange.environments.podenv import DEPLOYED_LOCKS_ENV
+
+    env = EnvSpec(kind="pypi", packages=(("tabulate", "0.9.0"),), step="end", decorator="@pypi")
+    template = compiled(LINEAR, {"end": env}, environments={"end": (URL, SHA)})
+    steps = templates_of(template)
+    start_env = {e["name"]: e.get("value") for e in steps["start"]["container"]["env"]}
+    assert json.loads(start_env[DEPLOYED_LOCKS_ENV]) == {"end": f"envs/locks/{SHA}.json"}
+    assert DEPLOYED_LOCKS_ENV not in str(steps["end"]["container"].get("env"))
+    plain = compiled(LINEAR, {})
+    assert DEPLOYED_LOCKS_ENV not in str(plain)
+
+
+def test_the_claim_records_the_deployed_locks(tmp_path: Path) -> None:
+    from grange.datastore import DatastoreLocation
+    from grange.environments import manager
+    from grange.environments.envlock import EnvLock
+    from grange.environments.podenv import claim_of, deployed_locks
+    from grange.exceptions import EnvError
+
+    lock = EnvLock("pypi", "k" * 64, "3.11.7", "x86_64-manylinux_2_28", "t", "uv", ())
+    blobs = DatastoreLocation.of(tmp_path).open()
+    key = manager.store_lock(blobs, lock)
+    url = str(tmp_path / key)
+    given = deployed_locks({"b": (url, lock.sha), "a": (url, lock.sha)})
+    claim = claim_of(blobs, given)
+    assert set(claim) == {"a", "b"}
+    assert claim["a"] == {**lock.summary(), "lock_key": key, "where": "pod"}
+    with pytest.raises(EnvError, match="is not a JSON object"):
+        claim_of(blobs, "[1]")

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from grange.decorators.options import EnvSpec
 
 PACKAGES_ENV = "GRANGE_ENV_PACKAGES"
+#: On a deployment's start pod: ``{step: lock key}`` of every step with a lock (JSON),
+#: which the run's claim records (:func:`claim_of`).
+DEPLOYED_LOCKS_ENV = "GRANGE_ARGO_ENVIRONMENTS"
 LOCKS_PREFIX = "envs/locks"
 #: conda's subdir of a uv platform name (pods: ``x86_64-manylinux_2_28``).
 CONDA_SUBDIRS = {"x86_64": "linux-64", "aarch64": "linux-aarch64"}
@@ -159,6 +162,41 @@ def pod_env(settings: EnvSettings, location: DatastoreLocation | str) -> dict[st
     if settings.pod_offline:
         env[OFFLINE_ENV] = "1"
     return env
+
+
+def deployed_locks(refs: Mapping[str, EnvRef]) -> str:
+    """What a deployment's start pod is told of its steps' locks (``refs``: step ->
+    (lock URL, sha)): ``{step: lock key}`` as compact JSON."""
+    import json
+
+    keys = {step: split_lock_url(url)[1] for step, (url, _sha) in sorted(refs.items())}
+    return json.dumps(keys, separators=(",", ":"))
+
+
+def claim_of(blobs: Any, given: str) -> dict[str, dict[str, Any]]:
+    """The run's ``extra["environments"]`` from :func:`deployed_locks`' JSON: each
+    step's lock summary, its key and ``where = "pod"`` (each lock read once)."""
+    import json
+
+    from grange.environments import manager
+
+    try:
+        keys = json.loads(given)
+    except ValueError:
+        keys = None
+    if not isinstance(keys, dict):
+        raise EnvError(
+            f"{DEPLOYED_LOCKS_ENV} is not a JSON object of step -> lock key: {given[:80]!r}",
+            fix="deploy the flow again (argo-workflows create)",
+        )
+    locks: dict[str, EnvLock] = {}
+    out: dict[str, dict[str, Any]] = {}
+    for step, key in sorted(keys.items()):
+        key = str(key)
+        if key not in locks:
+            locks[key] = manager.load_lock(blobs, key)
+        out[str(step)] = {**locks[key].summary(), "lock_key": key, "where": "pod"}
+    return out
 
 
 # -- in the pod ------------------------------------------------------------------------

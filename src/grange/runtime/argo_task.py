@@ -184,12 +184,26 @@ def _start_run(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReques
         system_tags=req.project.system_tags if req.project is not None else (),
         trigger=trigger,
         graph=graph_of(flow_cls).to_dict(),
+        environments=_deployed_environments(stores),
     )
     written = read_record(
         stores.blobs, stores.flow, req.run_id, PARAMETERS_STEP, PARAMETERS_TASK, 0
     )
     if written is None:  # not by an earlier attempt of start
         write_parameters(stores, req.run_id, {**flow_constants(flow_cls), **values})
+
+
+def _deployed_environments(stores: TaskStores) -> dict[str, Any]:
+    """The locks the deployment gave its steps (@pypi/@conda), as the run's claim
+    records them; {} for a deployment without any."""
+    from grange.environments.podenv import DEPLOYED_LOCKS_ENV
+
+    given = os.environ.get(DEPLOYED_LOCKS_ENV)
+    if not given:
+        return {}
+    from grange.environments.podenv import claim_of
+
+    return claim_of(stores.blobs, given)
 
 
 def _code_package(stores: TaskStores) -> dict[str, Any] | None:

@@ -250,8 +250,12 @@ def claim_argo_run(
     system_tags: Iterable[str] = (),
     trigger: Sequence[Mapping[str, Any]] = (),
     graph: Mapping[str, Any] | None = None,
+    environments: Mapping[str, Any] | None = None,
 ) -> None:
     """Claim run ``run_id`` for this workflow (its start task), idempotently.
+
+    ``environments``: the steps' @pypi/@conda locks the deployment stored
+    (``extra["environments"]``, as a local run records them: ``run.environment``).
 
     ``graph``: the flow's ``FlowGraph.to_dict()``, which the client shows as ``run.graph``.
 
@@ -285,6 +289,7 @@ def claim_argo_run(
             **({"code_package": dict(code_package)} if code_package else {}),
             **({"trigger": [dict(t) for t in trigger]} if trigger else {}),
             **({"graph": dict(graph)} if graph else {}),
+            **({"environments": dict(environments)} if environments else {}),
         },
     )
     if claim_run(stores.blobs, claim):

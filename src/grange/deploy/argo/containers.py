@@ -188,6 +188,11 @@ class ContainerBuilder:
         if lock is not None:
             argv = with_lock(argv, lock, node)
             shared = {**shared, **self.settings.environment_env}
+        if node.name == self.graph.start and self.settings.environments:
+            # start claims the run: it records the steps' locks (run.environment)
+            from grange.environments.podenv import DEPLOYED_LOCKS_ENV, deployed_locks
+
+            shared = {**shared, DEPLOYED_LOCKS_ENV: deployed_locks(self.settings.environments)}
         plan = plan_pod(
             node.name,
             options,
