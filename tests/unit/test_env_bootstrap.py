@@ -85,6 +85,8 @@ def test_parse_the_lock_options() -> None:
         (["--env-lock-url", "x"], "--env-lock-url needs --env-lock-sha too"),
         (["--env-lock-sha", "0" * 64], "--env-lock-sha needs --env-lock-url too"),
         (["--env-lock-url", "x", "--env-lock-sha", "abc"], "--env-lock-sha 'abc' is not a sha256"),
+        (["--package-url", "v"], "--package-url is given twice"),
+        (["--env-lock-url=x", "--env-lock-url", "y"], "--env-lock-url is given twice"),
     ],
 )
 def test_bad_lock_options_get_one_line_and_status_2(

@@ -17,7 +17,7 @@ from grange.runtime.kube_launcher import KubeLauncher
 from grange.runtime.launcher import Launcher
 from grange.task.spec import TaskSpec
 
-SHA = "c" * 64
+LOCK_TEXT = 'lock-version = "1.0"\n'
 
 
 class Inner(Launcher):
@@ -34,7 +34,12 @@ class Inner(Launcher):
         pass
 
 
-def launcher(tmp_path: Path, env_settings: EnvSettings, **settings: Any) -> KubeLauncher:
+def launcher(
+    tmp_path: Path, env_settings: EnvSettings, text: str = LOCK_TEXT, **settings: Any
+) -> KubeLauncher:
+    from grange.environments import manager
+    from grange.environments.envlock import EnvLock
+
     flow = tmp_path / "flow.py"
     flow.write_text("from grange import FlowSpec\n")
     env = EnvSpec(kind="pypi", packages=(("tabulate", "0.9.0"),), step="train")
@@ -43,7 +48,8 @@ def launcher(tmp_path: Path, env_settings: EnvSettings, **settings: Any) -> Kube
         "plain": TaskOptions(kubernetes=KubernetesOptions()),
     }
     root = DatastoreLocation.of(tmp_path / "store")
-    url = str(root.path / "envs" / "locks" / f"{SHA}.json")
+    lock = EnvLock("pypi", "k" * 64, "3.11.7", "x86_64-manylinux_2_28", text, "uv")
+    url = str(root.path / manager.store_lock(root.open(), lock))
     return KubeLauncher(
         Inner(),
         flow="F",
@@ -54,7 +60,7 @@ def launcher(tmp_path: Path, env_settings: EnvSettings, **settings: Any) -> Kube
         package=build_package(str(flow), "F"),
         datastore_root=root,
         settings={"image": "python:3.11", **settings},
-        environments={"train": (url, SHA)},
+        environments={"train": (url, lock.sha)},
         env_settings=env_settings,
     )
 
@@ -69,17 +75,37 @@ def test_the_env_step_pod_gets_its_lock(tmp_path: Path, monkeypatch: pytest.Monk
     kube = launcher(tmp_path, EnvSettings(cache_dir=tmp_path, pod_offline=False))
     args = container(kube, "train")["args"]
     split = args.index("--")
+    sha = kube.environments["train"][1]
     assert args[split - 4 : split] == [
         "--env-lock-url",
-        str(tmp_path / "store" / "envs" / "locks" / f"{SHA}.json"),
+        str(tmp_path / "store" / "envs" / "locks" / f"{sha}.json"),
         "--env-lock-sha",
-        SHA,
+        sha,
     ]
     assert args[split + 1 : split + 3] == ["step", "train"]
     env = {e["name"]: e.get("value") for e in container(kube, "train").get("env") or []}
     assert not any(name.startswith("GRANGE_ENV_") for name in env)  # not shared: not passed
     plain = container(kube, "plain")
     assert "--env-lock-url" not in plain["args"]
+
+
+def test_a_wheel_on_this_disk_is_refused_for_a_pod_that_does_not_share_it(
+    tmp_path: Path,
+) -> None:
+    """Without wheels_in_datastore the pod installs from the lock's URLs: a find_links
+    file on this machine would be a file:// URL the pod cannot read."""
+    from grange.exceptions import EnvError
+
+    text = (
+        'lock-version = "1.0"\n\n[[packages]]\nname = "revpkg"\nversion = "1.0"\n'
+        'wheels = [{ url = "file:///tmp/wh/revpkg-1.0-py3-none-any.whl", '
+        'hashes = { sha256 = "' + "a" * 64 + '" } }]\n'
+    )
+    kube = launcher(tmp_path, EnvSettings(cache_dir=tmp_path), text=text)
+    with pytest.raises(EnvError, match=r"package 'revpkg' of the lock .* comes from this machine"):
+        container(kube, "train")
+    shared = launcher(tmp_path, EnvSettings(cache_dir=tmp_path), text=text, shared_filesystem=True)
+    assert "--env-lock-url" in container(shared, "train")["args"]  # the pods share this disk
 
 
 def test_packages_in_the_datastore_and_a_shared_cache_reach_the_pod(

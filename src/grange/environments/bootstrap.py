@@ -123,6 +123,8 @@ def parse_all(args: list[str]) -> tuple[PackageRef, tuple[str, str] | None, list
                 raise BootstrapError(f"{name} needs a value; {USAGE}")
             i += 1
             value = options[i]
+        if name in values:  # which one was meant? refuse rather than guess
+            raise BootstrapError(f"{name} is given twice; {USAGE}")
         values[name] = value
         i += 1
     missing = [name for name in known if not values.get(name)]

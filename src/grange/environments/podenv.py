@@ -99,10 +99,30 @@ def store_for_pods(
     if lock is None:
         lock = manager.resolve(spec, settings, platform=pod_platform(spec.kind, settings))
     blobs = location.open() if blobs is None else blobs
-    key = manager.store_lock(blobs, lock)
     if settings.wheels_in_datastore or settings.pod_offline:
         store_lock_packages(blobs, lock, settings, step=spec.step)
+    else:
+        check_reachable(lock, step=spec.step)
+    key = manager.store_lock(blobs, lock)
     return lock, (lock_url(location, blobs, key), lock.sha)
+
+
+def check_reachable(lock: EnvLock, *, step: str) -> None:
+    """Pods installing from the lock's URLs cannot read a package from this machine's
+    disk (a ``find_links`` wheel): an EnvError naming it."""
+    from grange.environments.wheels import on_this_disk
+
+    local = on_this_disk(lock)
+    if local:
+        name, where = local[0]
+        raise EnvError(
+            f"package {name!r} of the lock {lock.sha[:12]} comes from this machine's disk "
+            f"({where}): pods cannot read it there",
+            step=step or None,
+            fix="set wheels_in_datastore = true in the profile's [environments] table (its "
+            "file is then stored in the datastore for the pods), or publish it to an "
+            "index the pods reach",
+        )
 
 
 def locks_for_pods(
@@ -122,11 +142,23 @@ def locks_for_pods(
     settings = EnvSettings.from_table(table, os.environ)
     blobs = location.open()
     refs: dict[str, EnvRef] = {}
+    done: dict[tuple[Any, ...], tuple[EnvLock, EnvRef]] = {}  # same request: one lock
+    steps_of: dict[str, list[str]] = {}  # lock sha -> its steps
     for step, spec in sorted(wanted.items()):
-        lock, refs[step] = store_for_pods(spec, settings, location, blobs=blobs)
-        if say is not None:
+        same = (spec.kind, spec.packages, spec.python, spec.channels)
+        if same not in done:
+            done[same] = store_for_pods(spec, settings, location, blobs=blobs)
+        lock, refs[step] = done[same]
+        steps_of.setdefault(lock.sha, []).append(step)
+    if say is not None:  # one line per lock (@pypi_base: every step shares one)
+        for lock, _ref in done.values():
+            steps = steps_of.pop(lock.sha, [])
+            if not steps:
+                continue
+            spec = wanted[steps[0]]
             say(
-                f"Step {step}: {spec.decorator or lock.kind} environment, lock {lock.sha[:12]} "
+                f"Step{'s' if len(steps) > 1 else ''} {', '.join(steps)}: "
+                f"{spec.decorator or lock.kind} environment, lock {lock.sha[:12]} "
                 f"for Python {lock.python} on {lock.platform} ({len(lock.packages)} packages)."
             )
     return refs, pod_env(settings, location)

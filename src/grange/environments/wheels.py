@@ -124,6 +124,24 @@ def _entries(lock: EnvLock) -> list[dict[str, Any]]:
     return [entry for entry in entries if isinstance(entry, dict)]
 
 
+def on_this_disk(lock: EnvLock) -> list[tuple[str, str]]:
+    """``(name, where)`` of each package of a pypi lock that comes from this machine's
+    disk (a ``find_links`` folder, a local path): a pod cannot read it there."""
+    if lock.kind != "pypi":
+        return []
+    out = []
+    for entry in _entries(lock):
+        name = str(entry.get("name") or "?")
+        sources = [*(entry.get("wheels") or []), entry.get("sdist") or {}]
+        sources += [entry[k] for k in ("directory", "archive") if isinstance(entry.get(k), dict)]
+        for source in sources:
+            url = str(source.get("url") or "")
+            if url.startswith("file:") or source.get("path"):
+                out.append((name, url or str(source.get("path"))))
+                break
+    return out
+
+
 def local_lock(lock: EnvLock, folder: Path) -> EnvLock:
     """``lock`` installing its files from ``folder`` (where :func:`fetch_packages` put
     them): each stored file's ``url`` in the ``pylock.toml`` becomes its ``path``."""
@@ -280,7 +298,7 @@ def _file_sha(path: Path) -> str:
 def _download(url: str) -> Iterator[bytes]:
     read = 0
     with urllib.request.urlopen(url, timeout=60) as response:
-        size = response.length  # Content-Length, when the server gave one
+        size = getattr(response, "length", None)  # Content-Length (HTTP), if given
         for chunk in iter(lambda: response.read(CHUNK), b""):
             read += len(chunk)
             yield chunk

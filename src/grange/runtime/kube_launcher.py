@@ -245,17 +245,27 @@ class KubeLauncher(Launcher):
 
     def _stored_lock_packages(self, step: str, url: str) -> None:
         """With ``wheels_in_datastore``: the packages of the step's lock in the datastore
-        (once per step of the run; a package stored already is not downloaded again)."""
+        (once per step of the run; a package stored already is not downloaded again).
+        Without, unless the pods share this disk: no package of the lock may come from
+        this machine's disk (an EnvError naming it)."""
         settings = self.env_settings
         if step in self._stored_locks or settings is None:
             return
-        if settings.wheels_in_datastore or settings.pod_offline:
+        stored = settings.wheels_in_datastore or settings.pod_offline
+        if stored or not self.settings.get("shared_filesystem"):
             from grange.environments import manager
-            from grange.environments.podenv import split_lock_url, store_lock_packages
+            from grange.environments.podenv import (
+                check_reachable,
+                split_lock_url,
+                store_lock_packages,
+            )
 
             blobs = self.datastore_root.open()
             lock = manager.load_lock(blobs, split_lock_url(url)[1])
-            store_lock_packages(blobs, lock, settings, step=step)
+            if stored:
+                store_lock_packages(blobs, lock, settings, step=step)
+            else:  # the pods install from the lock's URLs: none may be on this disk
+                check_reachable(lock, step=step)
         self._stored_locks.add(step)
 
     def _env(self, spec: TaskSpec) -> dict[str, str]:
