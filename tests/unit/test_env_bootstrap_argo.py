@@ -100,3 +100,24 @@ def test_the_claim_records_the_deployed_locks(tmp_path: Path) -> None:
     assert claim["a"] == {**lock.summary(), "lock_key": key, "where": "pod"}
     with pytest.raises(EnvError, match="is not a JSON object"):
         claim_of(blobs, "[1]")
+
+
+def test_a_users_image_is_warned_to_have_the_pypi_python() -> None:
+    from grange.decorators.options import KubernetesOptions
+    from grange.deploy.argo.containers import env_image_warnings
+
+    def env(python: str | None) -> EnvSpec:
+        return EnvSpec(kind="pypi", packages=(("tabulate", "0.9.0"),), python=python, step="s")
+
+    steps = {
+        "a": TaskOptions(environment=env("3.10")),
+        "b": TaskOptions(environment=env("3.10")),
+        "c": TaskOptions(environment=env("3.10"), kubernetes=KubernetesOptions(image="mine:1")),
+        "plain": TaskOptions(),
+    }
+    assert env_image_warnings(steps, {}) == [
+        "Warning: image mine:1 (step c) must have Python 3.10: @pypi environments are built "
+        "on the image's Python."
+    ]  # a and b get grange's python:3.10
+    warned = env_image_warnings(steps, {"image": "acme:2"})
+    assert warned[0].startswith("Warning: image acme:2 (steps a, b) must have Python 3.10")

@@ -92,3 +92,27 @@ def test_steps_sharing_a_lock_are_resolved_once_and_said_once(
         line.startswith("Steps a, end, start: @pypi_base environment, lock ") for line in said
     )
     assert any(line.startswith("Step b: @pypi environment, lock ") for line in said)
+
+
+def test_grange_default_image_follows_the_pypi_python() -> None:
+    """@pypi(python="3.10") builds on the image's Python: grange's default image is
+    then python:3.10; a step's or profile's own image is kept."""
+    import sys
+
+    from grange.compute.kubernetes.pod import plan_pod
+    from grange.decorators.options import KubernetesOptions, TaskOptions
+
+    def image(python: Any, kind: str = "pypi", **defaults: Any) -> str:
+        env = EnvSpec(kind=kind, packages=TABULATE, python=python, step="s")
+        plan = plan_pod("s", TaskOptions(environment=env), command=["x"], defaults=defaults)
+        return str(plan.container.image)
+
+    here = "python:{}.{}".format(*sys.version_info[:2])
+    assert image("3.10") == image("3.10.4") == "python:3.10"
+    assert image(None) == here and image("3.10", kind="conda") == here
+    assert image("3.10", image="ghcr.io/acme/base:2") == "ghcr.io/acme/base:2"
+    own = TaskOptions(
+        kubernetes=KubernetesOptions(image="mine:1"),
+        environment=EnvSpec(kind="pypi", packages=TABULATE, python="3.10", step="s"),
+    )
+    assert plan_pod("s", own, command=["x"]).container.image == "mine:1"

@@ -204,6 +204,10 @@ class Deployment:
         environments, environment_env = locks_for_pods(
             specs, self.profile.environments, root, say=flow.say
         )
+        from grange.deploy.argo.containers import env_image_warnings
+
+        for warning in env_image_warnings(steps, settings.pod_defaults()):
+            flow.say(warning)
         settings = replace(
             settings,
             package=package,

@@ -19,8 +19,8 @@ The mapping (as Metaflow's, so that a flow asks a cluster for the same):
   ``annotations``, ``service_account``, ``namespace``: the pod's (the step's
   value over the profile's ``[kubernetes]`` one; labels and annotations merged);
 - ``image``: the step's, else the profile's ``[kubernetes] image``, else
-  ``python:<major>.<minor>`` of the interpreter running the flow
-  (:func:`default_image`).
+  ``python:<major>.<minor>`` of the step's ``@pypi(python=...)`` or of the
+  interpreter running the flow (:func:`default_image`).
 """
 
 from __future__ import annotations
@@ -66,9 +66,26 @@ def k8s_models() -> Any:
     return client
 
 
-def default_image() -> str:
-    """The image of a pod that no step or profile names: ``python:<major>.<minor>``."""
+def default_image(options: TaskOptions | None = None) -> str:
+    """The image of a pod that no step or profile names: ``python:<major>.<minor>``
+    of this interpreter, or of the step's ``@pypi(python=...)`` (its environment is
+    built on the image's Python)."""
+    python = env_python(options)
+    if python is not None:
+        return f"python:{python}"
     return f"python:{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def env_python(options: TaskOptions | None) -> str | None:
+    """``major.minor`` of the Python a step's ``@pypi`` asks for, or None (none asked;
+    ``@conda`` brings its own Python)."""
+    spec = options.environment if options is not None else None
+    if spec is None or spec.kind != "pypi" or not spec.python:
+        return None
+    parts = str(spec.python).strip().split(".")
+    if len(parts) < 2 or not all(part.isdigit() for part in parts[:2]):
+        return None  # not a version: the environment's resolution says so
+    return ".".join(parts[:2])
 
 
 DEFAULT_IMAGE = default_image()
@@ -192,7 +209,7 @@ def plan_pod(
     secrets = list(dict.fromkeys((*p.secrets, *k.secrets)))
     container = k8s.V1Container(
         name="main",
-        image=k.image or p.image or default_image(),
+        image=k.image or p.image or default_image(options),
         image_pull_policy=k.image_pull_policy or p.image_pull_policy,
         command=list(command),
         args=list(args) or None,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -329,3 +330,27 @@ def _retry_delay(options: TaskOptions, explicit: bool) -> float:
     if options.retry_delay or explicit:
         return options.retry_delay
     return DEFAULT_RETRY_DELAY
+
+
+def env_image_warnings(steps: Mapping[str, TaskOptions], defaults: Mapping[str, Any]) -> list[str]:
+    """A ``@pypi`` environment is built on its pod image's Python: for each image the
+    user chose (not grange's default ``python:X.Y``, which follows ``python=``), a
+    warning that it must have the Python the lock is for."""
+    import platform
+
+    from grange.compute.kubernetes.pod import default_image, env_python
+
+    here = ".".join(platform.python_version().split(".")[:2])
+    chosen: dict[tuple[str, str], list[str]] = {}  # (image, python) -> steps
+    for step, options in sorted(steps.items()):
+        spec = options.environment
+        if spec is None or spec.kind != "pypi":
+            continue
+        image = plan_pod(step, options, command=["true"], defaults=defaults).image
+        if image != default_image(options):
+            chosen.setdefault((image, env_python(options) or here), []).append(step)
+    return [
+        f"Warning: image {image} (step{'s' if len(names) > 1 else ''} {', '.join(names)}) "
+        f"must have Python {python}: @pypi environments are built on the image's Python."
+        for (image, python), names in chosen.items()
+    ]
