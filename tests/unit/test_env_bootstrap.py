@@ -250,6 +250,38 @@ def test_packages_from_the_datastore_make_the_build_offline(
     assert names == ["a-1.0-py3-none-any.whl", "b_x-2.0-py3-none-any.whl"]
 
 
+def test_a_built_environment_does_not_fetch_or_rehash_its_packages(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Once the node has the environment, a task's pod does not read (or hash) the
+    packages again; a relative GRANGE_ENV_CACHE is made absolute."""
+    import shutil
+
+    from tests.unit.test_env_wheels import wheel_lock
+
+    from grange.environments import cache
+    from grange.environments.wheels import local_lock, store_packages
+
+    builds(monkeypatch)
+    lock, files = wheel_lock()
+    store_packages(
+        DatastoreLocation.of(tmp_path / "store").open(), lock, download=files.__getitem__
+    )
+    settings = EnvSettings(cache_dir=tmp_path / "c")
+    podenv.rebuild(lock, settings, packages=str(tmp_path / "store"))
+    built = local_lock(lock, tmp_path / "c" / "packages" / lock.sha[:16])
+    prefix = cache.env_path(tmp_path / "c", built)
+    (prefix / "bin").mkdir(parents=True)
+    (prefix / "bin" / "python").write_text("")
+    cache.mark_ready(prefix, built, prefix / "bin" / "python")
+    shutil.rmtree(tmp_path / "store")  # not read again
+    podenv.rebuild(lock, settings, packages=str(tmp_path / "store"))
+    monkeypatch.chdir(tmp_path)
+    seen = builds(monkeypatch)
+    podenv.rebuild(lock, EnvSettings(cache_dir=Path("c")), packages=str(tmp_path / "store"))
+    assert seen[0].cache_dir == tmp_path / "c"
+
+
 def test_no_index_and_no_packages_in_the_datastore_says_so(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

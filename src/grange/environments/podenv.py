@@ -273,19 +273,23 @@ def rebuild(
     """The environment of ``lock`` built on this machine (cached under the settings'
     ``cache_dir``): from the packages stored in the datastore at ``packages`` and no
     index when given, else from the lock's URLs. Never resolves."""
-    from grange.environments import manager
+    from grange.environments import cache, manager
 
     check_python(lock)
     if lock.kind == "pypi" and find_uv() is None:
         raise EnvError("uv is not installed in this image", step=step or None, fix=FIX_UV)
+    # The lock's files are named by absolute paths (a relative GRANGE_ENV_CACHE too).
+    settings = replace(settings, cache_dir=settings.cache_dir.absolute())
     if packages and lock.kind == "pypi":
         from grange.datastore import DatastoreLocation
         from grange.environments.wheels import fetch_packages, local_lock
 
         folder = settings.cache_dir / "packages" / lock.sha[:16]
-        fetch_packages(DatastoreLocation.of(packages).open(), lock, folder)
         # Installed from those files (their paths in the lock), with no index at all.
         built = local_lock(lock, folder)
+        if cache.ready_python(cache.env_path(settings.cache_dir, built), built) is None:
+            # (each file checked against its sha256: not on every task once built)
+            fetch_packages(DatastoreLocation.of(packages).open(), lock, folder)
         settings = replace(settings, find_links=(str(folder),), offline=True)
     else:
         built = lock
