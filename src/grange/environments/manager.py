@@ -54,19 +54,40 @@ def spec_key(spec: EnvSpec, settings: EnvSettings, platform: str | None = None) 
 def resolve(spec: EnvSpec, settings: EnvSettings, *, platform: str | None = None) -> EnvLock:
     """The lock of ``spec`` for ``platform`` (None: this machine's). Errors: EnvError naming
     the step and decorator (``spec.step``, ``spec.decorator``, ``spec.file``/``line``)."""
-    settings = _absolute(settings)
+    return _resolve(spec, _absolute(settings), platform, seed=False)[0]
+
+
+def _resolve(
+    spec: EnvSpec, settings: EnvSettings, platform: str | None, *, seed: bool
+) -> tuple[EnvLock, Path | None]:
+    """The lock of ``spec`` and, when ``seed`` and the backend can, a folder it started
+    an environment in while resolving (the cold path of :func:`prepare`: the backend's
+    ``speculate``), for :func:`_build` to finish; None otherwise."""
     key, python, target = _keyed(spec, settings, platform)
     found = cache.cached_lock(settings.cache_dir, key)
     if found is not None:
         # As this step asked it (the same requirements may be written otherwise).
-        return replace(found, requested=_requested(spec, settings))
+        return replace(found, requested=_requested(spec, settings)), None
     backend = _backend(spec.kind, spec)
+    folder: Path | None = None
+    started: Any = None
     try:
         with cache.file_lock(settings.cache_dir / "locks" / f".{key}.lock"):
             found = cache.cached_lock(settings.cache_dir, key)  # resolved while we waited
             if found is not None:
-                return replace(found, requested=_requested(spec, settings))
-            resolved = backend.lock(spec, settings, python=python, platform=target)
+                return replace(found, requested=_requested(spec, settings)), None
+            speculate = getattr(backend, "speculate", None)
+            if seed and speculate is not None and buildable_here(target):
+                folder = _seed_dir(settings)
+                started = speculate(spec, settings, python=python, platform=target, target=folder)
+            try:
+                resolved = backend.lock(spec, settings, python=python, platform=target)
+            except BaseException:
+                if started is not None:
+                    started.cancel()
+                if folder is not None:
+                    cache.discard(folder)
+                raise
             lock = EnvLock(
                 kind=spec.kind,
                 key=key,
@@ -78,26 +99,57 @@ def resolve(spec: EnvSpec, settings: EnvSettings, *, platform: str | None = None
                 requested=_requested(spec, settings),
             )
             cache.cache_lock(settings.cache_dir, lock)
+        if folder is not None and (started is None or not started.wait()):
+            cache.discard(folder)  # no environment was started there: build afresh
+            folder = None
     except OSError as err:
         raise cache.unwritable(settings.cache_dir, err) from None
-    return lock
+    return lock, folder
+
+
+def _seed_dir(settings: EnvSettings) -> Path:
+    """An empty folder beside the environments to start one in before its lock (and so
+    its name) is known; leftovers of dead processes removed."""
+    envs = settings.cache_dir / "envs"
+    if envs.is_dir():
+        cache.sweep(envs, "seed", locked=False)
+    return cache.temp_dir(envs / "seed")
 
 
 def build(lock: EnvLock, settings: EnvSettings) -> PreparedEnv:
     """The environment of ``lock`` on this machine, built once and cached."""
-    settings = _absolute(settings)
+    return _built(lock, _absolute(settings), None)
+
+
+def _built(lock: EnvLock, settings: EnvSettings, seed: Path | None) -> PreparedEnv:
     prefix = cache.env_path(settings.cache_dir, lock)
     python = cache.ready_python(prefix, lock)
     if python is None:
-        python = _build(lock, settings, prefix)
+        python = _build(lock, settings, prefix, seed)
+    elif seed is not None:
+        cache.discard(seed)
     return PreparedEnv(
         lock=lock, prefix=prefix, python=python, pythonpath=_pythonpath(lock, settings)
     )
 
 
 def prepare(spec: EnvSpec, settings: EnvSettings, *, lock: EnvLock | None = None) -> PreparedEnv:
-    """``build(lock or resolve(spec, settings), settings)``."""
-    return build(lock if lock is not None else resolve(spec, settings), settings)
+    """``build(lock or resolve(spec, settings), settings)``.
+
+    Without ``lock``, when the spec's lock is not cached yet (the cold path), the
+    backend may start building the environment while it resolves (``@pypi``:
+    ``uv pip install`` of the requirements concurrently with ``uv pip compile``);
+    the environment is then synced to the lock, so it is exactly the lock's either
+    way."""
+    settings = _absolute(settings)
+    if lock is not None:
+        return _built(lock, settings, None)
+    found, seed = _resolve(spec, settings, None, seed=True)
+    try:
+        return _built(found, settings, seed)
+    finally:
+        if seed is not None and seed.exists():
+            cache.discard(seed)
 
 
 def store_lock(blobs: Any, lock: EnvLock) -> str:
@@ -313,7 +365,7 @@ def _backend(kind: str, spec: EnvSpec | None = None) -> Any:
         ) from None
 
 
-def _build(lock: EnvLock, settings: EnvSettings, prefix: Path) -> Path:
+def _build(lock: EnvLock, settings: EnvSettings, prefix: Path, seed: Path | None) -> Path:
     if lock.kind == "pypi" and not buildable_here(lock.platform):
         raise EnvError(
             f"the environment's lock is for {lock.platform}, not this machine "
@@ -328,7 +380,7 @@ def _build(lock: EnvLock, settings: EnvSettings, prefix: Path) -> Path:
             if python is not None:
                 return python
             cache.sweep(prefix.parent, prefix.name)
-            temp = cache.temp_dir(prefix)
+            temp = seed if seed is not None else cache.temp_dir(prefix)
             try:
                 built = Path(backend.install(lock, settings, temp, final=prefix))
                 cache.mark_ready(temp, lock, built)
