@@ -18,7 +18,10 @@ from grange.exceptions import EnvError
 
 pytestmark = pytest.mark.skipif(not uv_available(), reason="uv is not installed")
 
-LIST = "import importlib.metadata as m, json; print(json.dumps(sorted((d.metadata['Name'].lower(), d.version) for d in m.distributions())))"
+LIST = (
+    "import importlib.metadata as m, json, re; print(json.dumps(sorted("
+    "(re.sub('[-_.]+', '-', d.metadata['Name']).lower(), d.version) for d in m.distributions())))"
+)
 
 
 def installed(python: Path) -> list[tuple[str, str]]:
@@ -80,3 +83,27 @@ def test_a_failed_resolution_leaves_no_seed(tmp_path: Path) -> None:
     assert not envs.exists() or not list(envs.iterdir())
     work = settings.cache_dir / "tmp"
     assert not work.exists() or not list(work.iterdir())
+
+
+def test_an_s3_task_s_packages_are_in_a_pypi_environment(tmp_path: Path) -> None:
+    """On an S3 datastore a task imports obstore (compiled): the runtime's pin joins
+    the resolution, so the environment imports it (any Python, and in pods)."""
+    pytest.importorskip("obstore")
+    runtime = manager.datastore_packages("s3")
+    settings = fresh_settings(tmp_path / "cache")
+    env = manager.prepare(pypi_spec(), settings, runtime=runtime)
+    assert sorted(installed(env.python)) == sorted([TABULATE, *runtime, *extras(env)])
+    done = subprocess.run(
+        [str(env.python), "-c", "import obstore, tabulate"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert env.lock.requested["packages"] == {"tabulate": "0.9.0"}
+
+
+def extras(env: Any) -> list[tuple[str, str]]:
+    """The lock's packages other than tabulate and obstore (their dependencies)."""
+    return [
+        (pypi.normal_name(p["name"]), p["version"])
+        for p in env.lock.packages
+        if p["name"] not in ("tabulate", "obstore")
+    ]

@@ -45,29 +45,100 @@ LOCKS_PREFIX = "envs/locks"
 _PYTHON = re.compile(r"^3(\.\d{1,2}){1,2}$")
 
 
-def spec_key(spec: EnvSpec, settings: EnvSettings, platform: str | None = None) -> str:
+Runtime = tuple[tuple[str, str], ...]  # (name, version) pairs: see datastore_packages
+
+
+def datastore_packages(datastore: str, *, boto3: bool = False) -> Runtime:
+    """What a task on a ``datastore`` (``"local"``, ``"s3"``) imports beyond grange's
+    own task dependencies, pinned to this machine's versions: on S3, ``obstore`` and,
+    when credentials come from boto3's chain (``S3Settings.use_boto3_credentials``),
+    ``boto3``. Pass it as ``runtime=`` to :func:`spec_key`, :func:`resolve`,
+    :func:`build` and :func:`prepare` for every environment step of that run:
+
+    - ``@pypi``: the packages join the resolution (and so the key and the lock), so
+      the environment has them, for any Python and in pods;
+    - ``@conda``: the host's copies are linked into the shim, which needs the
+      environment's Python x.y to be the host's (compiled modules): otherwise
+      :func:`resolve` raises an EnvError saying so.
+
+    A step that asks for one of these packages itself keeps its own version."""
+    if datastore != "s3":
+        return ()
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("obstore", "boto3") if boto3 else ("obstore",):
+        try:
+            found.append((name, version(name)))
+        except PackageNotFoundError:
+            continue  # the datastore reports it missing, with its fix
+    return tuple(found)
+
+
+def spec_key(
+    spec: EnvSpec, settings: EnvSettings, platform: str | None = None, *, runtime: Runtime = ()
+) -> str:
     """The key :func:`resolve` files ``spec``'s lock under for ``platform`` (None: this
     machine's), computed without resolving."""
-    return _keyed(spec, settings, platform)[0]
+    return _keyed(_with_runtime(spec, runtime), settings, platform)[0]
 
 
-def resolve(spec: EnvSpec, settings: EnvSettings, *, platform: str | None = None) -> EnvLock:
+def resolve(
+    spec: EnvSpec, settings: EnvSettings, *, platform: str | None = None, runtime: Runtime = ()
+) -> EnvLock:
     """The lock of ``spec`` for ``platform`` (None: this machine's). Errors: EnvError naming
-    the step and decorator (``spec.step``, ``spec.decorator``, ``spec.file``/``line``)."""
-    return _resolve(spec, _absolute(settings), platform, seed=False)[0]
+    the step and decorator (``spec.step``, ``spec.decorator``, ``spec.file``/``line``).
+    ``runtime``: :func:`datastore_packages`."""
+    return _resolve(spec, _absolute(settings), platform, seed=False, runtime=runtime)[0]
+
+
+def _with_runtime(spec: EnvSpec, runtime: Runtime) -> EnvSpec:
+    """``spec`` with the runtime's packages it does not name: added to a @pypi spec's
+    packages (``requested`` keeps what the step asked); a @conda spec is only checked
+    (the shim provides them: the environment's Python x.y must be the host's)."""
+    if not runtime:
+        return spec
+    if spec.kind == "conda":
+        want = _check_python(spec)
+        if want is not None and want.split(".")[:2] != _running().split(".")[:2]:
+            names = ", ".join(name for name, _ in runtime)
+            raise EnvError(
+                f"{spec.decorator or '@conda'}: on this datastore a task imports {names} "
+                f"from grange's Python {_minor(_running())}, which cannot load in the "
+                f"environment's Python {want}",
+                file=spec.file,
+                line=spec.line,
+                step=spec.step or None,
+                fix=f'use python="{_minor(_running())}" in {spec.decorator or "@conda"} '
+                "(or drop python=), or use @pypi for this step",
+            )
+        return spec
+    from grange.environments.pypi import normal_name
+
+    named = {normal_name(name.split("[")[0]) for name, _ in spec.packages}
+    extra = tuple((n, v) for n, v in runtime if normal_name(n) not in named)
+    if not extra:
+        return spec
+    packages = tuple(sorted(spec.packages + extra))
+    return replace(spec, packages=packages)
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
 
 
 def _resolve(
-    spec: EnvSpec, settings: EnvSettings, platform: str | None, *, seed: bool
+    asked: EnvSpec, settings: EnvSettings, platform: str | None, *, seed: bool, runtime: Runtime
 ) -> tuple[EnvLock, Path | None]:
     """The lock of ``spec`` and, when ``seed`` and the backend can, a folder it started
     an environment in while resolving (the cold path of :func:`prepare`: the backend's
     ``speculate``), for :func:`_build` to finish; None otherwise."""
+    spec = _with_runtime(asked, runtime)  # what is resolved; ``asked`` is recorded
     key, python, target = _keyed(spec, settings, platform)
     found = cache.cached_lock(settings.cache_dir, key)
     if found is not None:
         # As this step asked it (the same requirements may be written otherwise).
-        return replace(found, requested=_requested(spec, settings)), None
+        return replace(found, requested=_requested(asked, settings)), None
     backend = _backend(spec.kind, spec)
     folder: Path | None = None
     started: Any = None
@@ -75,7 +146,7 @@ def _resolve(
         with cache.file_lock(settings.cache_dir / "locks" / f".{key}.lock"):
             found = cache.cached_lock(settings.cache_dir, key)  # resolved while we waited
             if found is not None:
-                return replace(found, requested=_requested(spec, settings)), None
+                return replace(found, requested=_requested(asked, settings)), None
             speculate = getattr(backend, "speculate", None)
             if seed and speculate is not None and buildable_here(target):
                 folder = _seed_dir(settings)
@@ -96,7 +167,7 @@ def _resolve(
                 text=resolved.text,
                 tool=resolved.tool,
                 packages=resolved.packages,
-                requested=_requested(spec, settings),
+                requested=_requested(asked, settings),
             )
             cache.cache_lock(settings.cache_dir, lock)
         if folder is not None and (started is None or not started.wait()):
@@ -116,12 +187,15 @@ def _seed_dir(settings: EnvSettings) -> Path:
     return cache.temp_dir(envs / "seed")
 
 
-def build(lock: EnvLock, settings: EnvSettings) -> PreparedEnv:
-    """The environment of ``lock`` on this machine, built once and cached."""
-    return _built(lock, _absolute(settings), None)
+def build(lock: EnvLock, settings: EnvSettings, *, runtime: Runtime = ()) -> PreparedEnv:
+    """The environment of ``lock`` on this machine, built once and cached. ``runtime``:
+    :func:`datastore_packages` (a @conda environment's shim links them)."""
+    return _built(lock, _absolute(settings), None, runtime)
 
 
-def _built(lock: EnvLock, settings: EnvSettings, seed: Path | None) -> PreparedEnv:
+def _built(
+    lock: EnvLock, settings: EnvSettings, seed: Path | None, runtime: Runtime = ()
+) -> PreparedEnv:
     prefix = cache.env_path(settings.cache_dir, lock)
     python = cache.ready_python(prefix, lock)
     if python is None:
@@ -129,12 +203,15 @@ def _built(lock: EnvLock, settings: EnvSettings, seed: Path | None) -> PreparedE
     elif seed is not None:
         cache.discard(seed)
     return PreparedEnv(
-        lock=lock, prefix=prefix, python=python, pythonpath=_pythonpath(lock, settings)
+        lock=lock, prefix=prefix, python=python, pythonpath=_pythonpath(lock, settings, runtime)
     )
 
 
-def prepare(spec: EnvSpec, settings: EnvSettings, *, lock: EnvLock | None = None) -> PreparedEnv:
-    """``build(lock or resolve(spec, settings), settings)``.
+def prepare(
+    spec: EnvSpec, settings: EnvSettings, *, lock: EnvLock | None = None, runtime: Runtime = ()
+) -> PreparedEnv:
+    """``build(lock or resolve(spec, settings, runtime=runtime), settings, runtime=runtime)``
+    (``runtime``: :func:`datastore_packages`; pass the same to :func:`spec_key`).
 
     Without ``lock``, when the spec's lock is not cached yet (the cold path), the
     backend may start building the environment while it resolves (``@pypi``:
@@ -143,10 +220,10 @@ def prepare(spec: EnvSpec, settings: EnvSettings, *, lock: EnvLock | None = None
     way."""
     settings = _absolute(settings)
     if lock is not None:
-        return _built(lock, settings, None)
-    found, seed = _resolve(spec, settings, None, seed=True)
+        return _built(lock, settings, None, runtime)
+    found, seed = _resolve(spec, settings, None, seed=True, runtime=runtime)
     try:
-        return _built(found, settings, seed)
+        return _built(found, settings, seed, runtime)
     finally:
         if seed is not None and seed.exists():
             cache.discard(seed)
@@ -393,11 +470,13 @@ def _build(lock: EnvLock, settings: EnvSettings, prefix: Path, seed: Path | None
         raise cache.unwritable(settings.cache_dir, err) from None
 
 
-def _pythonpath(lock: EnvLock, settings: EnvSettings) -> tuple[str, ...]:
+def _pythonpath(lock: EnvLock, settings: EnvSettings, runtime: Runtime) -> tuple[str, ...]:
     from grange.environments.shim import shim_dir
 
+    # A @pypi lock has the runtime's packages; a @conda environment gets the host's.
+    extra = [name for name, _ in runtime] if lock.kind == "conda" else []
     try:
         names = [str(p.get("name", "")) for p in lock.packages]
-        return (str(shim_dir(settings.cache_dir, names)),)
+        return (str(shim_dir(settings.cache_dir, names, extra)),)
     except OSError as err:
         raise cache.unwritable(settings.cache_dir, err) from None
