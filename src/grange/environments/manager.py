@@ -95,7 +95,11 @@ def resolve(
 def _with_runtime(spec: EnvSpec, runtime: Runtime) -> EnvSpec:
     """``spec`` with the runtime's packages it does not name: added to a @pypi spec's
     packages (``requested`` keeps what the step asked); a @conda spec is only checked
-    (the shim provides them: the environment's Python x.y must be the host's)."""
+    (the shim provides them: the environment's Python x.y must be the host's). A
+    @conda spec for a Python before 3.11 gets ``tomli`` (grange reads its profile with
+    it there; @pypi adds it in :func:`grange.environments.pypi.requirement_lines`)."""
+    if spec.kind == "conda":
+        spec = _conda_tomli(spec)
     if not runtime:
         return spec
     if spec.kind == "conda":
@@ -121,6 +125,18 @@ def _with_runtime(spec: EnvSpec, runtime: Runtime) -> EnvSpec:
         return spec
     packages = tuple(sorted(spec.packages + extra))
     return replace(spec, packages=packages)
+
+
+def _conda_tomli(spec: EnvSpec) -> EnvSpec:
+    python = _check_python(spec) or _running()
+    try:
+        before_311 = tuple(int(p) for p in python.split(".")[:2]) < (3, 11)
+    except ValueError:
+        return spec
+    names = {name.lower().replace("_", "-") for name, _ in spec.packages}
+    if not before_311 or "tomli" in names:
+        return spec
+    return replace(spec, packages=tuple(sorted((*spec.packages, ("tomli", ">=2")))))
 
 
 def _minor(version: str) -> str:

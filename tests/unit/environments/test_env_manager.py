@@ -292,3 +292,29 @@ def test_conda_with_another_python_on_s3_is_refused(
         assert err.value.line == 12 and f'python="{running}"' in (err.value.fix or "")
     assert backend.locks == 0
     manager.spec_key(replace(spec, python=running), settings, runtime=RUNTIME)  # same x.y: fine
+
+
+def test_conda_before_python_3_11_gets_tomli(backend: FakeBackend, settings: EnvSettings) -> None:
+    """grange reads its profile with tomli there: the solve includes it (the conda
+    way: a package of the environment), unless the step names it."""
+    spec = replace(pypi_spec(), kind="conda", decorator="@conda", python="3.10")
+    lock = manager.resolve(spec, settings)
+    assert [(p["name"], p["version"]) for p in lock.packages] == [
+        ("tabulate", "0.9.0"),
+        ("tomli", ">=2"),
+    ]
+    assert lock.requested["packages"] == {"tabulate": "0.9.0"}
+    own = replace(spec, packages=(("tabulate", "0.9.0"), ("tomli", "2.0.1")))
+    assert ("tomli", "2.0.1") in [
+        (p["name"], p["version"]) for p in manager.resolve(own, settings).packages
+    ]
+    newer = manager.resolve(replace(spec, python="3.11"), settings)
+    assert [p["name"] for p in newer.packages] == ["tabulate"]
+
+
+def test_conda_tomli_spec_is_a_valid_match_spec() -> None:
+    rattler = pytest.importorskip("rattler")
+    from grange.environments import conda_specs
+
+    spec = replace(pypi_spec(("tomli", ">=2")), kind="conda", decorator="@conda")
+    assert [str(m) for m in conda_specs.match_specs(spec, rattler)][0].startswith("tomli")
