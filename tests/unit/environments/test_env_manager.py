@@ -317,4 +317,4 @@ def test_conda_tomli_spec_is_a_valid_match_spec() -> None:
     from grange.environments import conda_specs
 
     spec = replace(pypi_spec(("tomli", ">=2")), kind="conda", decorator="@conda")
-    assert [str(m) for m in conda_specs.match_specs(spec, rattler)][0].startswith("tomli")
+    assert next(str(m) for m in conda_specs.match_specs(spec, rattler)).startswith("tomli")
