@@ -422,3 +422,24 @@ def test_python_3_10_gets_tomli(tmp_path: Path) -> None:
     done = run(env.python, "import sys, tomli; print(sys.version_info[:2], tomli.VERSION)")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(3, 10) 2.0.1"
+
+
+def test_on_s3_the_shim_brings_the_host_s_obstore(settings: EnvSettings) -> None:
+    """A task on an S3 datastore imports obstore: a @conda environment of the host's
+    Python gets the host's (the lock is unchanged)."""
+    pytest.importorskip("obstore")
+    runtime = manager.datastore_packages("s3")
+    env = manager.prepare(spec(("grange-testpkg", "1.0")), settings, runtime=runtime)
+    plain = manager.prepare(spec(("grange-testpkg", "1.0")), settings)
+    assert env.lock == plain.lock and env.prefix == plain.prefix
+    code = "import obstore, grange_testpkg; print(grange_testpkg.VERSION)"
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join(env.pythonpath)}
+    done = subprocess.run(
+        [str(env.python), "-c", code], capture_output=True, text=True, env=environ
+    )
+    assert done.returncode == 0, done.stderr
+    environ["PYTHONPATH"] = os.pathsep.join(plain.pythonpath)
+    done = subprocess.run(
+        [str(env.python), "-c", code], capture_output=True, text=True, env=environ
+    )
+    assert "No module named 'obstore'" in done.stderr

@@ -10,6 +10,10 @@ steps.
 
 A package the environment has itself (a step that asks for ``click``) is left out of the
 shim, so that the environment's own version is the one imported.
+
+On an S3 datastore a ``@conda`` environment (of the host's Python x.y) also gets the
+host's ``obstore`` (and boto3's chain when credentials come from it) here; a ``@pypi``
+environment has them in its lock instead (``manager.datastore_packages``).
 """
 
 from __future__ import annotations
