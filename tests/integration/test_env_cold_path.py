@@ -1,7 +1,8 @@
-"""@pypi's cold path against real uv and PyPI: when a spec's lock is not cached,
-``prepare`` installs its requirements while it resolves them, then syncs that
-environment to the lock, so the environment is exactly the lock's even when what was
-installed early differs from it."""
+"""@pypi's cold path against real uv and PyPI: with ``manager.SPECULATE`` on, when a
+spec's lock is not cached, ``prepare`` installs its requirements while it resolves
+them, then syncs that environment to the lock, so the environment is exactly the
+lock's even when what was installed early differs from it. (And what an S3 datastore
+adds to a @pypi environment.)"""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ from grange.environments import manager, pypi
 from grange.exceptions import EnvError
 
 pytestmark = pytest.mark.skipif(not uv_available(), reason="uv is not installed")
+
+
+@pytest.fixture(autouse=True)
+def speculate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The concurrent install is off by default (manager.SPECULATE): on here."""
+    monkeypatch.setattr(manager, "SPECULATE", True)
+
 
 LIST = (
     "import importlib.metadata as m, json, re; print(json.dumps(sorted("
@@ -107,3 +115,16 @@ def extras(env: Any) -> list[tuple[str, str]]:
         for p in env.lock.packages
         if p["name"] not in ("tabulate", "obstore")
     ]
+
+
+def test_by_default_the_cold_path_installs_from_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(manager, "SPECULATE", False)
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("speculated")
+
+    monkeypatch.setattr(pypi, "speculate", refuse)
+    env = manager.prepare(pypi_spec(), fresh_settings(tmp_path / "cache"))
+    assert installed(env.python) == [TABULATE]
