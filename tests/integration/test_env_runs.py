@@ -251,3 +251,20 @@ def test_conda_step_runs_from_the_local_channel(
     assert info is not None and info["type"] == "conda"
     assert "grange-testpkg" in {p["name"] for p in info["packages"]}
     assert info["lock"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["self", "server", "host"])
+def test_a_dying_launcher_kills_no_other_launchers_task(
+    runner: Runner, env_cache: Path, mode: str
+) -> None:
+    """Each environment has its own launcher; one whose task (or fork server) dies
+    ends what that left behind, never the processes of another launcher."""
+    proc, run_id = _run(
+        runner, "fake", env_cache, "kill_flow", "run", fork=mode != "self", ok=False,
+        KILL_MODE=mode,
+    )  # fmt: skip
+    said = proc.stdout + proc.stderr
+    assert "Internal error" not in said and "Traceback" not in said, said
+    survivor = Flow("KillFlow")[run_id]["survivor"].task
+    assert survivor.successful and survivor.data.survived, said

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 
 from grange.environments.envlock import PreparedEnv
 from grange.runtime.launcher import Event, Exited, Launcher, SpawnLauncher, Worker
-from grange.runtime.processes import PARENT_PID_ENV
+from grange.runtime.processes import PARENT_PID_ENV, spare
 from grange.runtime.zygote import ForkLauncher
 from grange.task.spec import TaskSpec
 
@@ -100,6 +100,7 @@ class EnvForkLauncher(ForkLauncher):
         finally:
             server_requests.close()
             server_events.close()
+        spare(self.zygote_pid)  # another launcher ending its dead tasks' leftovers must not kill it
         self._events.setblocking(False)
         self._requests.setblocking(False)
         self._zygote_status = None

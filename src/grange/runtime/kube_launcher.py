@@ -43,7 +43,7 @@ from typing import Any
 from grange.decorators.options import TaskOptions
 from grange.exceptions import GrangeError, KubernetesError
 from grange.runtime.launcher import Event, Exited, Launcher, NotStarted, SpawnLauncher, Worker
-from grange.runtime.processes import SPARED
+from grange.runtime.processes import spare, unspare
 from grange.task.spec import TaskSpec
 
 BOOTSTRAP = ["python", "-m", "grange.environments.bootstrap"]
@@ -162,7 +162,7 @@ class KubeLauncher(Launcher):
         finally:
             with contextlib.suppress(OSError):
                 os.close(ready_w)
-        SPARED.add(proc.pid)  # another launcher ending its tasks' leftovers must not kill it
+        spare(proc.pid)  # another launcher ending its tasks' leftovers must not kill it
         assert proc.stdout is not None and proc.stderr is not None
         out, err_fd = os.dup(proc.stdout.fileno()), os.dup(proc.stderr.fileno())
         proc.stdout.close()
@@ -307,7 +307,7 @@ class KubeLauncher(Launcher):
                 out.append(Worker(f.spec, pid, f.stdout, f.stderr, cleanup=f.files))
             if code is not None and f.ready < 0:
                 del self._followers[pid]
-                SPARED.discard(pid)
+                unspare(pid)
                 out.append(Exited(pid, code))
         return out
 
@@ -341,7 +341,7 @@ class KubeLauncher(Launcher):
                     with contextlib.suppress(OSError):
                         os.close(fd)
             _remove(f.files)
-            SPARED.discard(f.proc.pid)
+            unspare(f.proc.pid)
         self._followers.clear()
         self.inner.close()
 

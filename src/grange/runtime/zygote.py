@@ -43,7 +43,14 @@ from contextlib import AbstractContextManager
 from grange.datastore.s3 import connect as s3_connect
 from grange.runtime.forking import task_fork
 from grange.runtime.launcher import Event, Exited, Launcher, Notice, NotStarted, Worker
-from grange.runtime.processes import adopt_orphans, child_pids, die_with_parent, end_children
+from grange.runtime.processes import (
+    adopt_orphans,
+    child_pids,
+    die_with_parent,
+    end_children,
+    spare,
+    unspare,
+)
 from grange.task.spec import TaskSpec
 
 TaskEntry = Callable[[TaskSpec], int]  # runs one task in the current process, returns exit code
@@ -125,6 +132,7 @@ class ForkLauncher(Launcher):
         zygote_requests.close()
         zygote_events.close()
         self.zygote_pid = pid
+        spare(pid)  # another launcher ending its dead tasks' leftovers must not kill it
         self._events.setblocking(False)
         self._requests.setblocking(False)
         self._zygote_status: int | None = None  # wait status, once the zygote is gone
@@ -193,6 +201,7 @@ class ForkLauncher(Launcher):
             pid, status = self.zygote_pid, 0
         if pid == 0:
             return False
+        unspare(self.zygote_pid)
         self._zygote_status = status
         return True
 
