@@ -56,3 +56,22 @@ def test_env_variables_put_the_shim_first() -> None:
     env = env_variables(_env("a"), {"PYTHONPATH": "/mine", "VIRTUAL_ENV": "/v", "A": "1"})
     assert env["PYTHONPATH"] == "/shim:/mine"
     assert "VIRTUAL_ENV" not in env and env["A"] == "1"
+
+
+def test_startup_allowance_is_per_task() -> None:
+    """A plain step's @timeout backstop is not delayed by an env step's fresh
+    interpreters; a task forked by an env's fork server has nothing left to import."""
+    from grange.runtime.env_launcher import EnvForkLauncher
+    from grange.runtime.launcher import SpawnLauncher
+
+    inner, made = Recording(100), Recording(200)
+    made.startup_allowance = SpawnLauncher.startup_allowance
+    launcher = EnvLauncher(inner, flow_file="f.py", top_level_args=[], fork=False)
+    launcher._make = lambda prepared: made  # type: ignore[method-assign]
+    launcher.use({"train": _env("a")})
+    launcher.launch(_spec("start"))
+    launcher.launch(_spec("train"))
+    workers = {e.spec.step: e for e in launcher.events() if isinstance(e, Worker)}
+    assert launcher.allowance(workers["start"]) == 0.0
+    assert launcher.allowance(workers["train"]) == SpawnLauncher.startup_allowance
+    assert EnvForkLauncher.startup_allowance == 0.0

@@ -52,7 +52,10 @@ class EnvForkLauncher(ForkLauncher):
     """A :class:`ForkLauncher` whose zygote is a fork server started in another
     interpreter (the environment's), talking over the sockets it was handed."""
 
-    startup_allowance = SpawnLauncher.startup_allowance  # the first tasks wait for it to start
+    # A task is forked (and its Worker reported) once the server has imported the
+    # flow: nothing is left to import before the step begins. Fresh interpreters
+    # (the fallback) set the allowance of theirs.
+    startup_allowance = 0.0
 
     def __init__(
         self,
@@ -132,6 +135,7 @@ class EnvLauncher(Launcher):
         self.top_level_args = list(top_level_args)
         self.step_args = list(step_args)
         self.fork = fork and hasattr(os, "posix_spawn")
+        # The largest (for what reads one value); the loop asks allowance(worker).
         self.startup_allowance = max(inner.startup_allowance, SpawnLauncher.startup_allowance)
         self._by_step: dict[str, Launcher] = {}
         self._launchers: dict[str, Launcher] = {}  # lock sha -> its launcher
@@ -207,6 +211,9 @@ class EnvLauncher(Launcher):
 
     def kill(self, worker: Worker, sig: int = signal.SIGKILL) -> None:
         self._owner.get(worker.pid, self.inner).kill(worker, sig)
+
+    def allowance(self, worker: Worker) -> float:
+        return self._owner.get(worker.pid, self.inner).allowance(worker)
 
     def close(self) -> None:
         try:

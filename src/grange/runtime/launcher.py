@@ -92,6 +92,11 @@ class Launcher(ABC):
     # begins: the runtime's @timeout backstop waits this much longer.
     startup_allowance: float = 0.0
 
+    def allowance(self, worker: Worker) -> float:
+        """The startup allowance of ``worker`` (a launcher routing tasks to others
+        answers for the one that started it)."""
+        return self.startup_allowance
+
     @abstractmethod
     def launch(self, spec: TaskSpec) -> None:
         """Ask for the task of ``spec`` to start."""
