@@ -109,17 +109,31 @@ def test_env_step_runs_in_its_environment(
 
 
 @pytest.mark.slow
-def test_resume_reuses_the_lock(runner: Runner, engine: str, env_cache: Path) -> None:
+def test_resume_reuses_the_lock(
+    runner: Runner, engine: str, env_cache: Path, tmp_path: Path
+) -> None:
+    """A resume that clones the env step prepares nothing for it (even offline with an
+    empty cache) and keeps the origin's record; one that runs it again reuses the lock."""
     _, first = _run(runner, engine, env_cache, "env_flow", "run", "--fail", "true", ok=False)
-    proc, second = _run(runner, engine, env_cache, "env_flow", "resume", ENV_FLOW_FIXED="1")
+    proc, second = _run(
+        runner, engine, tmp_path / "empty-cache", "env_flow", "resume",
+        ENV_FLOW_FIXED="1", GRANGE_ENV_OFFLINE="1", FAKE_ENGINE_NO_BUILD="1",
+    )  # fmt: skip
     said = proc.stdout + proc.stderr
-    assert "Reusing environment" in said and "Resolved" not in said, said
+    assert "Resolved" not in said and "Reusing environment" not in said, said
     before = Flow("EnvFlow")[first].environment["train"]
     after = Flow("EnvFlow")[second].environment["train"]
     assert after["sha"] == before["sha"] and after["lock_key"] == before["lock_key"]
+    proc, third = _run(
+        runner, engine, env_cache, "env_flow", "resume", "train", "--origin-run-id", str(first),
+        ENV_FLOW_FIXED="1",
+    )  # fmt: skip
+    said = proc.stdout + proc.stderr
+    assert "Reusing environment" in said and "Resolved" not in said, said
+    assert Flow("EnvFlow")[third].environment["train"]["sha"] == before["sha"]
     if engine == "fake":
         log = (runner.cwd / "resolutions.log").read_text().splitlines()
-        assert log == ["resolve train"]  # the resume resolved nothing
+        assert log == ["resolve train"]  # the resumes resolved nothing
 
 
 def test_bad_package_stops_before_the_claim(runner: Runner, engine: str, env_cache: Path) -> None:

@@ -75,3 +75,24 @@ def test_startup_allowance_is_per_task() -> None:
     assert launcher.allowance(workers["start"]) == 0.0
     assert launcher.allowance(workers["train"]) == SpawnLauncher.startup_allowance
     assert EnvForkLauncher.startup_allowance == 0.0
+
+
+def test_a_deferred_environment_is_built_at_the_first_launch() -> None:
+    from grange.exceptions import EnvError
+    from grange.runtime.launcher import NotStarted
+
+    inner, made = Recording(100), Recording(200)
+    launcher = EnvLauncher(inner, flow_file="f.py", top_level_args=[], fork=False)
+    launcher._make = lambda prepared: made  # type: ignore[method-assign]
+    launcher.deferred["train"] = lambda: _env("a")
+
+    def fails() -> PreparedEnv:
+        raise EnvError("cannot build it")
+
+    launcher.deferred["score"] = fails
+    launcher.launch(_spec("train"))
+    launcher.launch(_spec("score"))
+    assert made.launched == ["train"] and inner.launched == []  # never the host's Python
+    assert not launcher.flush()  # news to read
+    events = launcher.events()
+    assert [e.reason for e in events if isinstance(e, NotStarted)] == ["cannot build it"]

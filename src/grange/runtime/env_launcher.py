@@ -27,10 +27,11 @@ import select
 import signal
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from grange.environments.envlock import PreparedEnv
-from grange.runtime.launcher import Event, Exited, Launcher, SpawnLauncher, Worker
+from grange.exceptions import GrangeError
+from grange.runtime.launcher import Event, Exited, Launcher, NotStarted, SpawnLauncher, Worker
 from grange.runtime.processes import PARENT_PID_ENV, spare
 from grange.runtime.zygote import ForkLauncher
 from grange.task.spec import TaskSpec
@@ -142,6 +143,10 @@ class EnvLauncher(Launcher):
         self._owner: dict[int, Launcher] = {}  # pid -> the launcher that started it
         self._poll = select.epoll() if hasattr(select, "epoll") else None
         self._watched: set[int] = set()
+        # resume: step -> how to build the environment of a step it expected to clone
+        # (see grange.runtime.envs), when one of its tasks must run after all.
+        self.deferred: dict[str, Callable[[], PreparedEnv]] = {}
+        self._said: list[Event] = []  # notices and tasks that could not start
 
     def use(self, prepared: Mapping[str, PreparedEnv]) -> None:
         """Start a launcher (a fork server, warming up now) for each environment."""
@@ -168,6 +173,15 @@ class EnvLauncher(Launcher):
         )
 
     def launch(self, spec: TaskSpec) -> None:
+        if spec.step in self.deferred and "catch" not in spec.extra:
+            build = self.deferred.pop(spec.step)
+            try:
+                self.use({spec.step: build()})
+            except GrangeError as error:
+                self.deferred[spec.step] = build  # its other tasks say the same
+                fix = f"; {error.fix}" if error.fix else ""
+                self._said.append(NotStarted(spec, f"{error.message}{fix}"))
+                return
         target = self._by_step.get(spec.step)
         if target is None or "catch" in spec.extra:
             self.inner.launch(spec)  # a @catch fallback runs no user code: here
@@ -178,7 +192,7 @@ class EnvLauncher(Launcher):
         return [self.inner, *self._launchers.values()]
 
     def events(self) -> list[Event]:
-        out: list[Event] = []
+        out, self._said = self._said, []
         for launcher in self._all():
             for event in launcher.events():
                 if isinstance(event, Worker):
@@ -207,7 +221,7 @@ class EnvLauncher(Launcher):
         return self._poll.fileno()
 
     def flush(self) -> bool:
-        return all([launcher.flush() for launcher in self._all()])
+        return all([launcher.flush() for launcher in self._all()]) and not self._said
 
     def kill(self, worker: Worker, sig: int = signal.SIGKILL) -> None:
         self._owner.get(worker.pid, self.inner).kill(worker, sig)

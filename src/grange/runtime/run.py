@@ -167,6 +167,7 @@ def execute(req: RunRequest) -> int:
                 blobs=blobs,
                 origin=origin_environments(blobs, flow, plan.origin_run_id),
                 origin_run=plan.origin_run_id,
+                runs=plan.steps_that_may_run(),
             )
         if environments is not None:  # recorded before the claim; an error: no run
             environments.store(blobs)
