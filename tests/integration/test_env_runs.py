@@ -282,3 +282,45 @@ def test_a_dying_launcher_kills_no_other_launchers_task(
     assert "Internal error" not in said and "Traceback" not in said, said
     survivor = Flow("KillFlow")[run_id]["survivor"].task
     assert survivor.successful and survivor.data.survived, said
+
+
+@pytest.mark.slow
+def test_a_cloned_task_reports_the_environment_it_ran_in(runner: Runner, env_cache: Path) -> None:
+    """train's requirement changed before the resume: its task that ran again has the new
+    environment, the one reused from the origin run still reports the origin's."""
+    import json
+
+    from grange import Task
+    from grange.exceptions import ClientError
+
+    flow = runner.cwd / "partial_flow.py"
+    flow.write_text((FLOWS / "partial_flow.py").read_text())
+    argv = [sys.executable, str(FAKE), str(flow)]
+    env = runner.env(
+        FAKE_ENGINE_LOG=str(runner.cwd / "resolutions.log"),
+        FAKE_ENGINE_ENVS=str(runner.cwd / "envs"),
+    )
+
+    def run(*args: str, **more: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*argv, *args], cwd=runner.cwd, env={**env, **more}, capture_output=True,
+            text=True, check=False,
+        )  # fmt: skip
+
+    assert run("run", FAIL_ONE="1").returncode == 1
+    flow.write_text(flow.read_text().replace('"tabulate": "0.9.0"', '"tabulate": "0.8.10"'))
+    proc = run("resume")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tasks = {t.data.version: t for t in Flow("PartialEnvFlow")["2"]["train"].tasks()}
+    assert set(tasks) == {"0.9.0", "0.8.10"}
+    for version, task in tasks.items():
+        info = task.environment_info
+        assert info is not None and info["packages"][0]["version"] == version
+        assert json.loads(json.dumps(info)) == info  # a plain dict, as Metaflow's
+    assert tasks["0.9.0"].origin_pathspec is not None
+    # A damaged lock file: a clear error naming the step and the run.
+    key = Flow("PartialEnvFlow")["2"].environment["train"]["lock_key"]
+    (damaged,) = runner.root.rglob(Path(key).name)
+    damaged.write_text("{not json")
+    with pytest.raises(ClientError, match=r"step 'train' of run PartialEnvFlow/2 .*damaged"):
+        Task(tasks["0.8.10"].pathspec).environment_info
