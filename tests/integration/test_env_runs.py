@@ -324,3 +324,18 @@ def test_a_cloned_task_reports_the_environment_it_ran_in(runner: Runner, env_cac
     damaged.write_text("{not json")
     with pytest.raises(ClientError, match=r"step 'train' of run PartialEnvFlow/2 .*damaged"):
         Task(tasks["0.8.10"].pathspec).environment_info
+
+
+@pytest.mark.slow
+def test_a_flow_file_that_cannot_be_imported_in_the_environment(
+    runner: Runner, env_cache: Path
+) -> None:
+    proc, _ = _run(runner, "fake", env_cache, "top_import_flow", "run", ok=False)
+    said = proc.stdout + proc.stderr
+    assert (
+        "step 'a': the flow file cannot be imported in its @pypi environment "
+        "(top_import_flow.py line 7: No module named 'no_such_module_grange_test'); "
+        "import it inside the steps that use it, or add it to @pypi"
+    ) in said, said
+    assert "Traceback" not in said and "stopped unexpectedly" not in said, said
+    assert "fresh interpreters" not in said

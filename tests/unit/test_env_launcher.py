@@ -96,3 +96,22 @@ def test_a_deferred_environment_is_built_at_the_first_launch() -> None:
     assert not launcher.flush()  # news to read
     events = launcher.events()
     assert [e.reason for e in events if isinstance(e, NotStarted)] == ["cannot build it"]
+
+
+def test_import_failure_reads_the_traceback_of_the_flow_file(tmp_path: Path) -> None:
+    from grange.runtime.env_launcher import import_failure
+
+    flow = tmp_path / "flow.py"
+    flow.write_text("")
+    frames = f'Traceback (most recent call last):\n  File "{flow}", line 3, in <module>\n    x\n'
+    assert import_failure(frames + "ModuleNotFoundError: No module named 'x'\n", str(flow)) == (
+        "flow.py line 3",
+        "No module named 'x'",
+    )
+    assert import_failure(frames + "ValueError: bad\n", str(flow)) == (
+        "flow.py line 3",
+        "ValueError: bad",
+    )
+    other = 'Traceback (most recent call last):\n  File "/grange/x.py", line 1\nOSError: no\n'
+    assert import_failure(other, str(flow)) is None  # not the flow file's: restarted
+    assert import_failure("", str(flow)) is None

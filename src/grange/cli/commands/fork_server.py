@@ -49,6 +49,11 @@ def fork_server(flow: FlowContext, requests_fd: int, events_fd: int, max_num_spl
 
     code = 0
     try:
+        # The flow imported in this interpreter: what fails from now on is not the
+        # flow file's top level (the runtime tells the two apart).
+        from grange.runtime.zygote import _EVENT
+
+        events.send(_EVENT.pack(b"r", 0, 0))
         _Zygote(requests, events, entry, signal.getsignal(signal.SIGHUP)).serve()
     except BaseException:
         code = 1
