@@ -339,3 +339,23 @@ def test_a_flow_file_that_cannot_be_imported_in_the_environment(
     ) in said, said
     assert "Traceback" not in said and "stopped unexpectedly" not in said, said
     assert "fresh interpreters" not in said
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fork", [True, False], ids=["fork-server", "no-fork"])
+def test_the_callers_pythonpath_does_not_reach_the_environment(
+    runner: Runner, engine: str, env_cache: Path, fork: bool
+) -> None:
+    """A tabulate.py on the caller's PYTHONPATH does not shadow the locked one, and
+    the shim that gives the task grange is not passed on to what the step starts."""
+    import os
+
+    shadow = runner.cwd / "shadow"
+    shadow.mkdir()
+    (shadow / "tabulate.py").write_text("__version__ = 'shadow'\n")
+    path = os.pathsep.join([str(shadow), os.environ.get("PYTHONPATH", "")])
+    _, run_id = _run(runner, engine, env_cache, "env_flow", "run", fork=fork, PYTHONPATH=path)
+    task = Flow("EnvFlow")[run_id]["train"].task
+    if engine == "uv":  # the fake engine's environment is this Python, with PYTHONPATH
+        assert task.data.version == "0.9.0"
+    assert task.data.task_pythonpath is None

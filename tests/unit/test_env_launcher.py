@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from grange.environments.envlock import EnvLock, PreparedEnv
 from grange.runtime.env_launcher import EnvLauncher, env_variables
@@ -52,10 +55,25 @@ def test_routing() -> None:
     assert 201 not in launcher._owner and launcher._owner[202] is made
 
 
-def test_env_variables_put_the_shim_first() -> None:
+def test_env_variables_give_the_shim_alone() -> None:
+    """The caller's PYTHONPATH would shadow the environment's packages: dropped."""
     env = env_variables(_env("a"), {"PYTHONPATH": "/mine", "VIRTUAL_ENV": "/v", "A": "1"})
-    assert env["PYTHONPATH"] == "/shim:/mine"
+    assert env["PYTHONPATH"] == "/shim" == env["GRANGE_ENV_SHIM"]
+    assert env["PYTHONNOUSERSITE"] == "1"
     assert "VIRTUAL_ENV" not in env and env["A"] == "1"
+
+
+def test_forget_shim(monkeypatch: pytest.MonkeyPatch) -> None:
+    from grange.runtime.processes import forget_shim
+
+    monkeypatch.setenv("GRANGE_ENV_SHIM", "/shim")
+    monkeypatch.setenv("PYTHONPATH", "/shim:/added")
+    forget_shim()
+    assert os.environ["PYTHONPATH"] == "/added" and "GRANGE_ENV_SHIM" not in os.environ
+    monkeypatch.setenv("GRANGE_ENV_SHIM", "/shim")
+    monkeypatch.setenv("PYTHONPATH", "/shim")
+    forget_shim()
+    assert "PYTHONPATH" not in os.environ
 
 
 def test_startup_allowance_is_per_task() -> None:

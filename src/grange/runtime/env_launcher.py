@@ -42,7 +42,7 @@ from grange.runtime.launcher import (
     SpawnLauncher,
     Worker,
 )
-from grange.runtime.processes import PARENT_PID_ENV, spare
+from grange.runtime.processes import PARENT_PID_ENV, SHIM_ENV, spare
 from grange.runtime.zygote import ForkLauncher
 from grange.task.spec import TaskSpec
 
@@ -50,10 +50,21 @@ FORK_SERVER_COMMAND = "_fork-server"
 
 
 def env_variables(prepared: PreparedEnv, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment variables of a process run in ``prepared``'s interpreter."""
+    """The environment variables of a process run in ``prepared``'s interpreter.
+
+    ``PYTHONPATH`` is the shim alone (grange and its task-path dependencies): the
+    caller's would put the host's modules ahead of the environment's packages (a
+    ``tabulate.py`` there would shadow the locked one). The user's site-packages
+    (``~/.local``) is off too. The process drops the shim from its own
+    ``PYTHONPATH`` once started (:func:`~grange.runtime.processes.forget_shim`)."""
     env = dict(os.environ if base is None else base)
-    path = [*prepared.pythonpath, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(path))
+    shim = os.pathsep.join(dict.fromkeys(prepared.pythonpath))
+    env.pop("PYTHONPATH", None)
+    env.pop(SHIM_ENV, None)
+    if shim:
+        env["PYTHONPATH"] = shim
+        env[SHIM_ENV] = shim
+    env["PYTHONNOUSERSITE"] = "1"
     env.pop("PYTHONHOME", None)
     env.pop("VIRTUAL_ENV", None)
     return env

@@ -32,6 +32,23 @@ if TYPE_CHECKING:
     import ctypes
 
 PARENT_PID_ENV = "GRANGE_PARENT_PID"  # set for `step` processes that must die with the runtime
+# The PYTHONPATH entries a step environment's process got only to import grange (the
+# shim): dropped from os.environ once it started (sys.path keeps them), so that what
+# the step starts (a subprocess, another Python) does not inherit them.
+SHIM_ENV = "GRANGE_ENV_SHIM"
+
+
+def forget_shim() -> None:
+    """Remove the entries of :data:`SHIM_ENV` from this process's ``PYTHONPATH``."""
+    shim = os.environ.pop(SHIM_ENV, None)
+    if not shim:
+        return
+    drop = set(shim.split(os.pathsep))
+    kept = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p not in drop]
+    if kept:
+        os.environ["PYTHONPATH"] = os.pathsep.join(kept)
+    else:
+        os.environ.pop("PYTHONPATH", None)
 
 
 def die_with_parent(parent: int | None = None, sig: int = signal.SIGKILL) -> bool:

@@ -61,7 +61,9 @@ def build(lock, settings):
         (root / pkg[0] / "__init__.py").write_text(f"__version__ = {pkg[1]!r}\n")
     root.mkdir(parents=True, exist_ok=True)
     python = Path(os.environ.get("FAKE_ENGINE_PYTHON") or sys.executable)
-    return PreparedEnv(lock=lock, prefix=root, python=python, pythonpath=(str(root),))
+    # grange itself: from the caller's PYTHONPATH (a worktree), as a shim would give it
+    caller = tuple(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
+    return PreparedEnv(lock=lock, prefix=root, python=python, pythonpath=(str(root), *caller))
 
 
 def store_lock(blobs, lock):
