@@ -359,3 +359,32 @@ def test_the_callers_pythonpath_does_not_reach_the_environment(
     if engine == "uv":  # the fake engine's environment is this Python, with PYTHONPATH
         assert task.data.version == "0.9.0"
     assert task.data.task_pythonpath is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_stopped_while_resolving(runner: Runner, env_cache: Path, sig: str) -> None:
+    import signal
+    import time
+
+    marker = runner.cwd / "resolving"
+    argv, _ = runner.argv(FLOWS / "env_flow.py", "run")
+    variables = runner.env(
+        GRANGE_ENV_CACHE=str(env_cache),
+        FAKE_ENGINE_LOG=str(runner.cwd / "resolutions.log"),
+        FAKE_ENGINE_ENVS=str(runner.cwd / "envs"),
+        FAKE_ENGINE_HANG=str(marker),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(FAKE), *argv[1:]], cwd=runner.cwd, env=variables,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    while not marker.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(getattr(signal, sig))
+    out, err = proc.communicate()
+    number = getattr(signal, sig)
+    assert proc.returncode == 128 + number, out + err
+    how = "Ctrl-C" if sig == "SIGINT" else sig
+    assert f"Stopped ({how}) while resolving the environment of step train" in err, out + err
+    assert "Traceback" not in out + err and "Aborted!" not in out + err

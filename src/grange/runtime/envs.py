@@ -23,6 +23,7 @@ from grange.environments.envlock import EnvLock, PreparedEnv
 from grange.exceptions import EnvError
 from grange.runtime.env_launcher import EnvLauncher
 from grange.runtime.launcher import Launcher
+from grange.runtime.signals import Stopped, signal_of
 
 # Where a lock is for: this machine, or the pods of @kubernetes steps.
 HERE, POD = "local", "pod"
@@ -102,27 +103,58 @@ def prepare_environments(
         groups[(spec.kind, spec.packages, spec.python, spec.channels, where)].append(step)
     built: dict[str, PreparedEnv] = {}  # lock sha -> environment
     for (*_, where), steps in groups.items():
-        first = steps[0]
-        recorded = (origin or {}).get(first)
-        lock, key = _lock(
-            specs[first], settings, manager, where, recorded, blobs, origin_run, notice,
-            names=_names(steps),
-        )  # fmt: skip
-        for step in steps:
-            out.locks[step] = (lock, where, key)
-        if where == POD:
-            continue
-        if lock.sha not in built:
-            started = time.monotonic()
-            built[lock.sha] = manager.build(lock, settings)
-            spent = time.monotonic() - started
-            if spent >= 0.5:  # a cache hit says nothing; a build says how long it took
-                notice(
-                    f"Built environment {lock.sha[:12]} for {_names(steps)} in {spent:.1f} s"
-                )
-        for step in steps:
-            out.local[step] = built[lock.sha]
+        try:
+            _prepare_group(
+                out, steps, where, specs, settings, manager, origin, blobs, origin_run,
+                notice, built,
+            )  # fmt: skip
+        except KeyboardInterrupt as interrupt:  # Ctrl-C, SIGTERM: say what it stopped
+            raise StoppedPreparing(signal_of(interrupt), _names(steps)) from None
     return out
+
+
+class StoppedPreparing(Stopped):
+    """Ctrl-C (or SIGTERM, SIGHUP) while the environment of ``steps`` was prepared."""
+
+    def __init__(self, signum: int, steps: str) -> None:
+        super().__init__(signum)
+        self.steps = steps
+
+
+def _prepare_group(
+    out: RunEnvironments,
+    steps: list[str],
+    where: str,
+    specs: Mapping[str, EnvSpec],
+    settings: Any,
+    manager: Any,
+    origin: Mapping[str, Any] | None,
+    blobs: Any,
+    origin_run: str | None,
+    notice: Callable[[str], None],
+    built: dict[str, PreparedEnv],
+) -> None:
+    """Resolve (or reuse) the lock of ``steps`` (one request) and build it if local."""
+    first = steps[0]
+    recorded = (origin or {}).get(first)
+    lock, key = _lock(
+        specs[first], settings, manager, where, recorded, blobs, origin_run, notice,
+        names=_names(steps),
+    )  # fmt: skip
+    for step in steps:
+        out.locks[step] = (lock, where, key)
+    if where == POD:
+        return
+    if lock.sha not in built:
+        started = time.monotonic()
+        built[lock.sha] = manager.build(lock, settings)
+        spent = time.monotonic() - started
+        if spent >= 0.5:  # a cache hit says nothing; a build says how long it took
+            notice(
+                f"Built environment {lock.sha[:12]} for {_names(steps)} in {spent:.1f} s"
+            )
+    for step in steps:
+        out.local[step] = built[lock.sha]
 
 
 def _names(steps: list[str]) -> str:

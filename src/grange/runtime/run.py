@@ -43,6 +43,7 @@ from grange.runtime.envs import (
     RunEnvironments,
     hand_over,
     origin_environments,
+    StoppedPreparing,
     prepare_environments,
 )
 from grange.runtime.loop import LoopResult, RunLoop
@@ -273,6 +274,15 @@ def execute(req: RunRequest) -> int:
         if result.interrupted:
             return exit_code(result.stop_signal)
         return 0 if status == "succeeded" else 1
+    except StoppedPreparing as stopped:  # before the run was claimed: nothing to resume
+        how = "Ctrl-C" if stopped.signum == signal.SIGINT else signal.Signals(stopped.signum).name
+        print(
+            f"Stopped ({how}) while resolving the environment of step {stopped.steps}; "
+            "no run was started.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return exit_code(stopped.signum)
     finally:
         stop_signals.__exit__()
         launcher.close()

@@ -34,6 +34,11 @@ def resolve(spec, settings, *, platform=None):
             )
     with open(os.environ["FAKE_ENGINE_LOG"], "a") as log:
         log.write(f"resolve {spec.step}\n")
+    if os.environ.get("FAKE_ENGINE_HANG"):  # says it is resolving, then takes its time
+        Path(os.environ["FAKE_ENGINE_HANG"]).write_text("")
+        import time
+
+        time.sleep(60)
     text = json.dumps({"packages": spec.packages, "python": spec.python}, sort_keys=True)
     return EnvLock(
         kind=spec.kind,
