@@ -323,7 +323,7 @@ def test_a_cloned_task_reports_the_environment_it_ran_in(runner: Runner, env_cac
     (damaged,) = runner.root.rglob(Path(key).name)
     damaged.write_text("{not json")
     with pytest.raises(ClientError, match=r"step 'train' of run PartialEnvFlow/2 .*damaged"):
-        Task(tasks["0.8.10"].pathspec).environment_info
+        _ = Task(tasks["0.8.10"].pathspec).environment_info
 
 
 @pytest.mark.slow

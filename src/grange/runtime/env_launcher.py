@@ -139,7 +139,7 @@ class EnvForkLauncher(ForkLauncher):
         self._requests.setblocking(False)
         self._zygote_status = None
 
-    def _switch_to_fallback(self) -> list[Event]:
+    def _switch_to_fallback(self, instead: Launcher | None = None) -> list[Event]:
         """The server died. Before it imported the flow file, and because that failed
         (a module the environment lacks, imported at its top): every task of its
         steps fails at once with what is wrong, without restarts (a new server, or
@@ -149,8 +149,10 @@ class EnvForkLauncher(ForkLauncher):
         if not self.serving:
             failure = import_failure(said, self.flow_file)
             if failure is not None:
-                return super()._switch_to_fallback(_Refusing(self._refusal(failure)))
-        out = super()._switch_to_fallback()
+                instead = _Refusing(self._refusal(failure))
+        out = super()._switch_to_fallback(instead)
+        if instead is not None:
+            return out
         if said.strip():
             tail = "\n".join(said.strip().splitlines()[-12:])
             sha = self.prepared.lock.sha[:12]

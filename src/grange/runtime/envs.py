@@ -150,9 +150,7 @@ def _prepare_group(
         built[lock.sha] = manager.build(lock, settings)
         spent = time.monotonic() - started
         if spent >= 0.5:  # a cache hit says nothing; a build says how long it took
-            notice(
-                f"Built environment {lock.sha[:12]} for {_names(steps)} in {spent:.1f} s"
-            )
+            notice(f"Built environment {lock.sha[:12]} for {_names(steps)} in {spent:.1f} s")
     for step in steps:
         out.local[step] = built[lock.sha]
 
@@ -188,7 +186,7 @@ def _keep(
         if recorded and recorded.get("lock_key") and blobs is not None:
             lock = manager.load_lock(blobs, str(recorded["lock_key"]))
             if _unchanged(spec, settings, manager, lock, recorded, where):
-                return manager.build(lock, settings)  # type: ignore[no-any-return]
+                return manager.build(lock, settings)
             why = f"its {spec.decorator} environment changed since run {origin_run}"
         else:
             why = f"run {origin_run} recorded no environment for it"

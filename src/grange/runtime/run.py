@@ -41,9 +41,9 @@ from grange.parameters import flow_constants
 from grange.runtime.attempts import AttemptPolicy
 from grange.runtime.envs import (
     RunEnvironments,
+    StoppedPreparing,
     hand_over,
     origin_environments,
-    StoppedPreparing,
     prepare_environments,
 )
 from grange.runtime.loop import LoopResult, RunLoop
