@@ -85,3 +85,13 @@ def other_python(below: tuple[int, int] | None = None) -> tuple[str, Path] | Non
         if (folder / f"python{version[0]}.{version[1]}").exists():
             return f"{version[0]}.{version[1]}", folder
     return None
+
+
+def pypi_lock(text: str = 'lock-version = "1.0"\n') -> Any:
+    """A @pypi lock for the running Python on this machine (``text`` as the lock)."""
+    from grange.environments.envlock import EnvLock
+
+    version = ".".join(map(str, sys.version_info[:3]))
+    return EnvLock(
+        kind="pypi", key="k" * 64, python=version, platform="", text=text, tool="uv 0.13.9"
+    )

@@ -388,3 +388,58 @@ def test_prepare_writes_the_final_prefix_into_conda_files(
     )
     text = (prepared.prefix / "share/grange-testscript/prefix.txt").read_text()
     assert text == f"{prepared.prefix}\n"
+
+
+PY310 = sorted(Path.home().glob(".pyenv/versions/3.10*/bin/python3.10"))
+
+
+@pytest.mark.skipif(not PY310, reason="no Python 3.10 (pyenv) on this machine")
+def test_python_3_10_gets_tomli(tmp_path: Path) -> None:
+    """A @conda environment of Python 3.10 has tomli (grange reads its profile with it
+    there), solved from the channel as any package."""
+    from conda_channel import Package, build_channel, host_subdir, noarch_python
+
+    host = os.path.realpath(PY310[-1])
+    version = subprocess.run(
+        [host, "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    cfg = f"home = {os.path.dirname(host)}\ninclude-system-site-packages = false\nversion = {version}\n"
+    stub = Package(
+        name="python",
+        version=version,
+        build="grange_test_stub_0",
+        subdir=host_subdir(),
+        files={"pyvenv.cfg": cfg.encode(), "lib/python3.10/site-packages/.keep": b""},
+        symlinks={"bin/python": host, "bin/python3": "python", "bin/python3.10": "python"},
+    )
+    tomli = noarch_python("tomli", "2.0.1", {"tomli/__init__.py": "VERSION = '2.0.1'\n"})
+    url = build_channel(tmp_path / "channel", [stub, tomli])
+    settings = EnvSettings(cache_dir=tmp_path / "cache", channels=(url,))
+    env = manager.prepare(spec(python="3.10"), settings)
+    assert [p["name"] for p in env.lock.packages if p["name"] == "tomli"] == ["tomli"]
+    done = run(env.python, "import sys, tomli; print(sys.version_info[:2], tomli.VERSION)")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(3, 10) 2.0.1"
+
+
+def test_on_s3_the_shim_brings_the_host_s_obstore(settings: EnvSettings) -> None:
+    """A task on an S3 datastore imports obstore: a @conda environment of the host's
+    Python gets the host's (the lock is unchanged)."""
+    pytest.importorskip("obstore")
+    runtime = manager.datastore_packages("s3")
+    env = manager.prepare(spec(("grange-testpkg", "1.0")), settings, runtime=runtime)
+    plain = manager.prepare(spec(("grange-testpkg", "1.0")), settings)
+    assert env.lock == plain.lock and env.prefix == plain.prefix
+    code = "import obstore, grange_testpkg; print(grange_testpkg.VERSION)"
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join(env.pythonpath)}
+    done = subprocess.run(
+        [str(env.python), "-c", code], capture_output=True, text=True, env=environ
+    )
+    assert done.returncode == 0, done.stderr
+    environ["PYTHONPATH"] = os.pathsep.join(plain.pythonpath)
+    done = subprocess.run(
+        [str(env.python), "-c", code], capture_output=True, text=True, env=environ
+    )
+    assert "No module named 'obstore'" in done.stderr

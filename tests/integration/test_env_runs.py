@@ -109,17 +109,31 @@ def test_env_step_runs_in_its_environment(
 
 
 @pytest.mark.slow
-def test_resume_reuses_the_lock(runner: Runner, engine: str, env_cache: Path) -> None:
+def test_resume_reuses_the_lock(
+    runner: Runner, engine: str, env_cache: Path, tmp_path: Path
+) -> None:
+    """A resume that clones the env step prepares nothing for it (even offline with an
+    empty cache) and keeps the origin's record; one that runs it again reuses the lock."""
     _, first = _run(runner, engine, env_cache, "env_flow", "run", "--fail", "true", ok=False)
-    proc, second = _run(runner, engine, env_cache, "env_flow", "resume", ENV_FLOW_FIXED="1")
+    proc, second = _run(
+        runner, engine, tmp_path / "empty-cache", "env_flow", "resume",
+        ENV_FLOW_FIXED="1", GRANGE_ENV_OFFLINE="1", FAKE_ENGINE_NO_BUILD="1",
+    )  # fmt: skip
     said = proc.stdout + proc.stderr
-    assert "Reusing environment" in said and "Resolved" not in said, said
+    assert "Resolved" not in said and "Reusing environment" not in said, said
     before = Flow("EnvFlow")[first].environment["train"]
     after = Flow("EnvFlow")[second].environment["train"]
     assert after["sha"] == before["sha"] and after["lock_key"] == before["lock_key"]
+    proc, third = _run(
+        runner, engine, env_cache, "env_flow", "resume", "train", "--origin-run-id", str(first),
+        ENV_FLOW_FIXED="1",
+    )  # fmt: skip
+    said = proc.stdout + proc.stderr
+    assert "Reusing environment" in said and "Resolved" not in said, said
+    assert Flow("EnvFlow")[third].environment["train"]["sha"] == before["sha"]
     if engine == "fake":
         log = (runner.cwd / "resolutions.log").read_text().splitlines()
-        assert log == ["resolve train"]  # the resume resolved nothing
+        assert log == ["resolve train"]  # the resumes resolved nothing
 
 
 def test_bad_package_stops_before_the_claim(runner: Runner, engine: str, env_cache: Path) -> None:
@@ -251,3 +265,126 @@ def test_conda_step_runs_from_the_local_channel(
     assert info is not None and info["type"] == "conda"
     assert "grange-testpkg" in {p["name"] for p in info["packages"]}
     assert info["lock"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["self", "server", "host"])
+def test_a_dying_launcher_kills_no_other_launchers_task(
+    runner: Runner, env_cache: Path, mode: str
+) -> None:
+    """Each environment has its own launcher; one whose task (or fork server) dies
+    ends what that left behind, never the processes of another launcher."""
+    proc, run_id = _run(
+        runner, "fake", env_cache, "kill_flow", "run", fork=mode != "self", ok=False,
+        KILL_MODE=mode,
+    )  # fmt: skip
+    said = proc.stdout + proc.stderr
+    assert "Internal error" not in said and "Traceback" not in said, said
+    survivor = Flow("KillFlow")[run_id]["survivor"].task
+    assert survivor.successful and survivor.data.survived, said
+
+
+@pytest.mark.slow
+def test_a_cloned_task_reports_the_environment_it_ran_in(runner: Runner, env_cache: Path) -> None:
+    """train's requirement changed before the resume: its task that ran again has the new
+    environment, the one reused from the origin run still reports the origin's."""
+    import json
+
+    from grange import Task
+    from grange.exceptions import ClientError
+
+    flow = runner.cwd / "partial_flow.py"
+    flow.write_text((FLOWS / "partial_flow.py").read_text())
+    argv = [sys.executable, str(FAKE), str(flow)]
+    env = runner.env(
+        FAKE_ENGINE_LOG=str(runner.cwd / "resolutions.log"),
+        FAKE_ENGINE_ENVS=str(runner.cwd / "envs"),
+    )
+
+    def run(*args: str, **more: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*argv, *args], cwd=runner.cwd, env={**env, **more}, capture_output=True,
+            text=True, check=False,
+        )  # fmt: skip
+
+    assert run("run", FAIL_ONE="1").returncode == 1
+    flow.write_text(flow.read_text().replace('"tabulate": "0.9.0"', '"tabulate": "0.8.10"'))
+    proc = run("resume")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tasks = {t.data.version: t for t in Flow("PartialEnvFlow")["2"]["train"].tasks()}
+    assert set(tasks) == {"0.9.0", "0.8.10"}
+    for version, task in tasks.items():
+        info = task.environment_info
+        assert info is not None and info["packages"][0]["version"] == version
+        assert json.loads(json.dumps(info)) == info  # a plain dict, as Metaflow's
+    assert tasks["0.9.0"].origin_pathspec is not None
+    # A damaged lock file: a clear error naming the step and the run.
+    key = Flow("PartialEnvFlow")["2"].environment["train"]["lock_key"]
+    (damaged,) = runner.root.rglob(Path(key).name)
+    damaged.write_text("{not json")
+    with pytest.raises(ClientError, match=r"step 'train' of run PartialEnvFlow/2 .*damaged"):
+        _ = Task(tasks["0.8.10"].pathspec).environment_info
+
+
+@pytest.mark.slow
+def test_a_flow_file_that_cannot_be_imported_in_the_environment(
+    runner: Runner, env_cache: Path
+) -> None:
+    proc, _ = _run(runner, "fake", env_cache, "top_import_flow", "run", ok=False)
+    said = proc.stdout + proc.stderr
+    assert (
+        "step 'a': the flow file cannot be imported in its @pypi environment "
+        "(top_import_flow.py line 7: No module named 'no_such_module_grange_test'); "
+        "import it inside the steps that use it, or add it to @pypi"
+    ) in said, said
+    assert "Traceback" not in said and "stopped unexpectedly" not in said, said
+    assert "fresh interpreters" not in said
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fork", [True, False], ids=["fork-server", "no-fork"])
+def test_the_callers_pythonpath_does_not_reach_the_environment(
+    runner: Runner, engine: str, env_cache: Path, fork: bool
+) -> None:
+    """A tabulate.py on the caller's PYTHONPATH does not shadow the locked one, and
+    the shim that gives the task grange is not passed on to what the step starts."""
+    import os
+
+    shadow = runner.cwd / "shadow"
+    shadow.mkdir()
+    (shadow / "tabulate.py").write_text("__version__ = 'shadow'\n")
+    path = os.pathsep.join([str(shadow), os.environ.get("PYTHONPATH", "")])
+    _, run_id = _run(runner, engine, env_cache, "env_flow", "run", fork=fork, PYTHONPATH=path)
+    task = Flow("EnvFlow")[run_id]["train"].task
+    if engine == "uv":  # the fake engine's environment is this Python, with PYTHONPATH
+        assert task.data.version == "0.9.0"
+    assert task.data.task_pythonpath is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_stopped_while_resolving(runner: Runner, env_cache: Path, sig: str) -> None:
+    import signal
+    import time
+
+    marker = runner.cwd / "resolving"
+    argv, _ = runner.argv(FLOWS / "env_flow.py", "run")
+    variables = runner.env(
+        GRANGE_ENV_CACHE=str(env_cache),
+        FAKE_ENGINE_LOG=str(runner.cwd / "resolutions.log"),
+        FAKE_ENGINE_ENVS=str(runner.cwd / "envs"),
+        FAKE_ENGINE_HANG=str(marker),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(FAKE), *argv[1:]], cwd=runner.cwd, env=variables,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    while not marker.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(getattr(signal, sig))
+    out, err = proc.communicate()
+    number = getattr(signal, sig)
+    assert proc.returncode == 128 + number, out + err
+    how = "Ctrl-C" if sig == "SIGINT" else sig
+    assert f"Stopped ({how}) while resolving the environment of step train" in err, out + err
+    assert "Traceback" not in out + err and "Aborted!" not in out + err

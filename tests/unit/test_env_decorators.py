@@ -127,6 +127,8 @@ def test_with_python_float() -> None:
         ({"packages": {"": "1"}}, "not a non-empty string"),
         ({"python": 3}, "python must be text"),
         ({"python": "three"}, "python must be a version"),
+        ({"python": "3"}, "python must be a version x.y or x.y.z"),
+        ({"python": "3.11.7.1"}, "python must be a version"),
         ({"disabled": "maybe"}, "disabled must be True or False"),
     ],
 )
@@ -237,7 +239,26 @@ def test_with_conda_on_a_pypi_base_flow_is_an_error_at_run() -> None:
 
     with pytest.raises(DecoratorError) as err:
         _envs(Flow, 'conda:packages={"numpy":""}')
-    assert err.value.message.startswith("--with conda: @conda and @pypi_base both")
+    assert err.value.message.startswith("--with conda and @pypi_base both")
+
+
+def test_a_with_pin_clash_names_with() -> None:
+    @pypi_base(packages={"tabulate": "0.9.0"})
+    class Flow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    with pytest.raises(DecoratorError) as err:
+        _envs(Flow, 'pypi:packages={"tabulate":"0.8.10"}')
+    assert err.value.message == (
+        "'tabulate' is pinned to '0.8.10' by --with pypi and to '0.9.0' by @pypi_base"
+    )
+    assert "the step's --with pypi adds to" in (err.value.fix or "")
 
 
 def test_flow_decorator_on_a_step_is_refused() -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from grange.environments.envlock import EnvLock, PreparedEnv
 from grange.runtime.env_launcher import EnvLauncher, env_variables
@@ -52,7 +55,81 @@ def test_routing() -> None:
     assert 201 not in launcher._owner and launcher._owner[202] is made
 
 
-def test_env_variables_put_the_shim_first() -> None:
+def test_env_variables_give_the_shim_alone() -> None:
+    """The caller's PYTHONPATH would shadow the environment's packages: dropped."""
     env = env_variables(_env("a"), {"PYTHONPATH": "/mine", "VIRTUAL_ENV": "/v", "A": "1"})
-    assert env["PYTHONPATH"] == "/shim:/mine"
+    assert env["PYTHONPATH"] == "/shim" == env["GRANGE_ENV_SHIM"]
+    assert env["PYTHONNOUSERSITE"] == "1"
     assert "VIRTUAL_ENV" not in env and env["A"] == "1"
+
+
+def test_forget_shim(monkeypatch: pytest.MonkeyPatch) -> None:
+    from grange.runtime.processes import forget_shim
+
+    monkeypatch.setenv("GRANGE_ENV_SHIM", "/shim")
+    monkeypatch.setenv("PYTHONPATH", "/shim:/added")
+    forget_shim()
+    assert os.environ["PYTHONPATH"] == "/added" and "GRANGE_ENV_SHIM" not in os.environ
+    monkeypatch.setenv("GRANGE_ENV_SHIM", "/shim")
+    monkeypatch.setenv("PYTHONPATH", "/shim")
+    forget_shim()
+    assert "PYTHONPATH" not in os.environ
+
+
+def test_startup_allowance_is_per_task() -> None:
+    """A plain step's @timeout backstop is not delayed by an env step's fresh
+    interpreters; a task forked by an env's fork server has nothing left to import."""
+    from grange.runtime.env_launcher import EnvForkLauncher
+    from grange.runtime.launcher import SpawnLauncher
+
+    inner, made = Recording(100), Recording(200)
+    made.startup_allowance = SpawnLauncher.startup_allowance
+    launcher = EnvLauncher(inner, flow_file="f.py", top_level_args=[], fork=False)
+    launcher._make = lambda prepared: made  # type: ignore[method-assign]
+    launcher.use({"train": _env("a")})
+    launcher.launch(_spec("start"))
+    launcher.launch(_spec("train"))
+    workers = {e.spec.step: e for e in launcher.events() if isinstance(e, Worker)}
+    assert launcher.allowance(workers["start"]) == 0.0
+    assert launcher.allowance(workers["train"]) == SpawnLauncher.startup_allowance
+    assert EnvForkLauncher.startup_allowance == 0.0
+
+
+def test_a_deferred_environment_is_built_at_the_first_launch() -> None:
+    from grange.exceptions import EnvError
+    from grange.runtime.launcher import NotStarted
+
+    inner, made = Recording(100), Recording(200)
+    launcher = EnvLauncher(inner, flow_file="f.py", top_level_args=[], fork=False)
+    launcher._make = lambda prepared: made  # type: ignore[method-assign]
+    launcher.deferred["train"] = lambda: _env("a")
+
+    def fails() -> PreparedEnv:
+        raise EnvError("cannot build it")
+
+    launcher.deferred["score"] = fails
+    launcher.launch(_spec("train"))
+    launcher.launch(_spec("score"))
+    assert made.launched == ["train"] and inner.launched == []  # never the host's Python
+    assert not launcher.flush()  # news to read
+    events = launcher.events()
+    assert [e.reason for e in events if isinstance(e, NotStarted)] == ["cannot build it"]
+
+
+def test_import_failure_reads_the_traceback_of_the_flow_file(tmp_path: Path) -> None:
+    from grange.runtime.env_launcher import import_failure
+
+    flow = tmp_path / "flow.py"
+    flow.write_text("")
+    frames = f'Traceback (most recent call last):\n  File "{flow}", line 3, in <module>\n    x\n'
+    assert import_failure(frames + "ModuleNotFoundError: No module named 'x'\n", str(flow)) == (
+        "flow.py line 3",
+        "No module named 'x'",
+    )
+    assert import_failure(frames + "ValueError: bad\n", str(flow)) == (
+        "flow.py line 3",
+        "ValueError: bad",
+    )
+    other = 'Traceback (most recent call last):\n  File "/grange/x.py", line 1\nOSError: no\n'
+    assert import_failure(other, str(flow)) is None  # not the flow file's: restarted
+    assert import_failure("", str(flow)) is None

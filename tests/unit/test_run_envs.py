@@ -76,7 +76,7 @@ def test_local_and_pod_steps(calls: list[tuple[str, Any]]) -> None:
     assert calls[:3] == [("resolve", ("a", None)), ("build", "here"), ("resolve", ("c", pod))]
     assert set(prepared.local) == {"a", "b"} and prepared.local["a"] is prepared.local["b"]
     assert [s for s in said if s.startswith("Resolved")] == [
-        "Resolved @pypi environment for a: t==1, python 3.11.7 "
+        "Resolved @pypi environment for a and b: t==1, python 3.11.7 "
         f"({prepared.locks['a'][0].sha[:12]}) in 0.0 s",
         f"Resolved @pypi environment for c for {pod}: t==1, python 3.11.7 "
         f"({prepared.locks['c'][0].sha[:12]}) in 0.0 s",
@@ -109,3 +109,40 @@ def test_resume_reuses_unchanged_and_resolves_changed(calls: list[tuple[str, Any
 
 def test_no_environment_reads_nothing() -> None:
     assert envs.prepare_environments({"a": TaskOptions()}, notice=print) is None
+
+
+def test_resume_keeps_the_record_of_cloned_steps(calls: list[tuple[str, Any]]) -> None:
+    """Steps a resume clones: nothing loaded, resolved or built; the origin's record is
+    kept; built from the origin's lock only if a task must run after all."""
+    from grange.exceptions import EnvError
+
+    options = {
+        "a": _options("a", (("a", "1"),)),  # unchanged
+        "c": _options("c", (("c", "3"),)),  # changed since
+        "b": _options("b", (("b", "2"),)),  # runs
+    }
+    recorded = {"lock_key": "envs/locks/old.json", "where": "local", "sha": "s"}
+    origin = {"a": recorded, "c": recorded}
+    prepared = envs.prepare_environments(
+        options, notice=print, blobs=Blobs(), origin=origin, origin_run="7", runs={"b"}
+    )
+    assert prepared is not None
+    assert [c[0] for c in calls] == ["resolve", "build"]  # b's only
+    prepared.store(Blobs())
+    assert prepared.claim["a"] == recorded == prepared.claim["c"]
+    assert set(prepared.local) == {"b"} and set(prepared.deferred) == {"a", "c"}
+    calls.clear()
+    prepared.deferred["a"]()
+    assert [c[0] for c in calls] == ["load", "build"]
+    with pytest.raises(EnvError, match="resume from that step"):
+        prepared.deferred["c"]()
+
+
+def test_steps_sharing_a_lock_are_all_named(calls: list[tuple[str, Any]]) -> None:
+    said: list[str] = []
+    two = {s: _options(s, (("t", "1"),)) for s in ("start", "end")}
+    envs.prepare_environments(two, notice=said.append)
+    five = {s: _options(s, (("u", "1"),)) for s in ("a", "b", "c", "d", "e")}
+    envs.prepare_environments(five, notice=said.append)
+    assert said[0].startswith("Resolved @pypi environment for start and end: t==1")
+    assert said[1].startswith("Resolved @pypi environment for a and 4 more: u==1")

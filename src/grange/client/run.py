@@ -10,7 +10,7 @@ succeeded, which implies its end step did.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,7 @@ class Run(ClientObject):
     _end_step: str | None = None  # found once, then kept
     _code: Any = _UNREAD  # the CodePackage once read (None: the run has none)
     _extra: dict[str, Any] | None = None  # the claim's extra, once read
+    _environment: dict[str, dict[str, Any]] | None = None  # its steps' environments, once read
 
     def _fetch(self) -> RunRow:
         flow, run_id = self._components
@@ -157,14 +158,16 @@ class Run(ClientObject):
     def environment(self) -> dict[str, EnvironmentInfo]:
         """The ``@pypi``/``@conda`` environment of each step that had one, by step name:
         what :attr:`Step.environment_info` gives ({} for a run without any)."""
-        recorded = self._claim_extra().get("environments")
-        if not isinstance(recorded, dict):
-            return {}
-        return {
-            step: EnvironmentInfo(dict(info), self._stores.blobs)
-            for step, info in sorted(recorded.items())
-            if isinstance(info, dict)
-        }
+        if self._environment is None:
+            recorded = self._claim_extra().get("environments")
+            found: dict[str, EnvironmentInfo] = {}
+            locks: dict[str, str] = {}  # steps sharing a lock read it once
+            for step, info in sorted(recorded.items() if isinstance(recorded, dict) else ()):
+                if isinstance(info, dict):
+                    where = f"step '{step}' of run {self.pathspec}"
+                    found[step] = _environment_info(dict(info), self._stores.blobs, where, locks)
+            self._environment = found
+        return {step: dict(info) for step, info in self._environment.items()}
 
     def _claim_extra(self) -> dict[str, Any]:
         """What the run recorded in its claim's ``extra`` (read once; {} for none)."""
@@ -281,34 +284,44 @@ def _checked(tags: Iterable[str]) -> Iterable[str]:
     return tags if isinstance(tags, str) else list(tags)
 
 
-class EnvironmentInfo(Mapping[str, Any]):
-    """A step's environment as its run recorded it: the lock's summary (``type``
-    "pypi"/"conda", ``python``, ``platform``, ``packages`` with name, version, url and
-    sha256, ``requested``, ``sha``, ``key``, ``tool``, ``lock_key``) and ``lock``, the
-    lock file's text, read from the datastore when first asked for."""
+#: A step's environment as its run recorded it (a plain dict, as in Metaflow:
+#: ``json.dumps`` takes it): the lock's summary (``type`` "pypi"/"conda", ``python``,
+#: ``platform``, ``packages`` with name, version, url and sha256, ``requested``,
+#: ``sha``, ``key``, ``tool``, ``lock_key``) and ``lock``, the lock file's text (read
+#: from the datastore with the summary: a lock is a few kilobytes).
+EnvironmentInfo = dict[str, Any]
 
-    def __init__(self, summary: dict[str, Any], blobs: Any) -> None:
-        self._summary = summary
-        self._blobs = blobs
-        self._lock: str | None = None
 
-    def __getitem__(self, key: str) -> Any:
-        if key != "lock":
-            return self._summary[key]
-        if self._lock is None:
-            import json
+def _environment_info(
+    summary: dict[str, Any], blobs: Any, where: str, locks: dict[str, str]
+) -> EnvironmentInfo:
+    """``summary`` with the text of its lock (``locks``: those read already, by key)."""
+    import json
 
-            stored = json.loads(self._blobs.get_bytes(str(self._summary["lock_key"])))
-            self._lock = str(stored["text"])
-        return self._lock
+    from grange.exceptions import BlobNotFound
 
-    def __iter__(self) -> Iterator[str]:
-        yield from self._summary
-        if "lock" not in self._summary:
-            yield "lock"
-
-    def __len__(self) -> int:
-        return len(self._summary) + ("lock" not in self._summary)
-
-    def __repr__(self) -> str:
-        return f"EnvironmentInfo({self._summary!r})"
+    key = summary.get("lock_key")
+    if not isinstance(key, str) or not key:
+        raise ClientError(
+            f"the environment that {where} recorded names no lock (no lock_key)",
+            fix="the run's claim is damaged; run the flow again to record it anew",
+        )
+    if key not in locks:
+        try:
+            stored = json.loads(blobs.get_bytes(key))
+            text = stored["text"]
+            if not isinstance(text, str):
+                raise TypeError(f"its text is a {type(text).__name__}")
+        except BlobNotFound as error:
+            raise ClientError(
+                f"the lock file of {where} ({key}) is missing from the datastore",
+                fix="it was deleted from the datastore; run the flow again to record it",
+            ) from error
+        except (ValueError, KeyError, TypeError) as error:
+            what = "not JSON" if isinstance(error, ValueError) else f"no lock text: {error}"
+            raise ClientError(
+                f"the lock file of {where} ({key}) is damaged ({what})",
+                fix="run the flow again to record its environment anew",
+            ) from error
+        locks[key] = text
+    return {**summary, "lock": locks[key]}

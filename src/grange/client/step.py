@@ -108,7 +108,9 @@ class Step(ClientObject):
     def environment_info(self) -> EnvironmentInfo | None:
         """The step's ``@pypi``/``@conda`` environment (as Metaflow's): the lock's summary
         (packages with versions and sha256, python, platform) and ``"lock"``, the lock
-        file's text; ``None`` for a step run in the runtime's own Python."""
+        file's text, in a plain dict; ``None`` for a step run in the runtime's own
+        Python. A task ``resume`` reused may have run in another: see
+        :attr:`Task.environment_info`."""
         return self.parent.environment.get(self._components[2])
 
     def tasks(self, *tags: str) -> Iterator[Task]:

@@ -108,8 +108,10 @@ class Task(ClientObject):
     @property
     def environment_info(self) -> EnvironmentInfo | None:
         """The environment the task ran in (its step's: :attr:`Step.environment_info`),
-        or ``None`` for a task run in the runtime's own Python."""
-        return self.parent.environment_info
+        or ``None`` for a task run in the runtime's own Python. A task that ``resume``
+        reused ran in an earlier run: that run's environment for the step (``None``
+        when that run recorded none, as runs made before environments)."""
+        return self._ran_as().parent.environment_info
 
     # -- attempts ------------------------------------------------------------------------
 

@@ -89,9 +89,10 @@ def _packages(name: str, arg: str, value: Any) -> dict[str, str]:
 def _python(name: str, value: Any) -> str | None:
     if value is None or isinstance(value, str):
         text = value.strip() if isinstance(value, str) else None
-        if text is not None and not re.fullmatch(r"\d+(\.\d+){0,2}", text):
+        if text is not None and not re.fullmatch(r"\d+(\.\d+){1,2}", text):
             raise DecoratorError(
-                f"@{name}(python={value!r}): python must be a version such as '3.11' or '3.11.7'",
+                f"@{name}(python={value!r}): python must be a version x.y or x.y.z, such as "
+                "'3.11' or '3.11.7'",
                 fix=f'write @{name}(python="3.11")',
             )
         return text or None
@@ -178,15 +179,23 @@ def normal_version(version: str) -> str:
 
 
 def conflicts(
-    step: Mapping[str, Mapping[str, Any]], base: Mapping[str, Mapping[str, Any]]
+    step: Mapping[str, Mapping[str, Any]],
+    base: Mapping[str, Mapping[str, Any]],
+    *,
+    added: bool = False,
 ) -> list[tuple[str, str, str]]:
     """What is wrong with a step's environment decorators together: ``step`` maps its
     own decorator names (``pypi``/``conda``) to their arguments, ``base`` the flow's
-    (``pypi_base``/``conda_base``). Each problem: ``(decorator to blame, message, fix)``."""
+    (``pypi_base``/``conda_base``); ``added``: the step's came from ``--with``. Each
+    problem: ``(decorator to blame, message, fix)``."""
+
+    def said(kind: str) -> str:
+        return f"--with {kind}" if added else f"@{kind}"
+
     problems: list[tuple[str, str, str]] = []
     kinds = {k for k in KINDS if k in step or f"{k}_base" in base}
     if len(kinds) > 1:
-        written = [f"@{k}" for k in KINDS if k in step] + [
+        written = [said(k) for k in KINDS if k in step] + [
             f"@{k}_base" for k in KINDS if f"{k}_base" in base
         ]
         blame = next((k for k in reversed(KINDS) if k in step), f"{KINDS[1]}_base")
@@ -212,9 +221,9 @@ def conflicts(
             problems.append(
                 (
                     kind,
-                    f"'{pkg}' is pinned to {version!r} by @{kind} and to {other[1]!r} by "
-                    f"@{kind}_base",
-                    f"remove '{pkg}' from one of them (the step's @{kind} adds to "
+                    f"'{pkg}' is pinned to {version!r} by {said(kind)} and to {other[1]!r} "
+                    f"by @{kind}_base",
+                    f"remove '{pkg}' from one of them (the step's {said(kind)} adds to "
                     f"@{kind}_base's packages)",
                 )
             )
@@ -241,9 +250,9 @@ def environment_spec(
     if not chosen and not base:
         return None
     step_attrs = {d.name: d.attributes for d in chosen}
-    for blame, message, fix in conflicts(step_attrs, {n: d.attributes for n, d in base.items()}):
-        origin = "" if own else f"--with {blame}: "
-        raise DecoratorError(f"{origin}{message}", file=file, line=line, step=step, fix=fix)
+    bases = {n: d.attributes for n, d in base.items()}
+    for _blame, message, fix in conflicts(step_attrs, bases, added=not own):
+        raise DecoratorError(message, file=file, line=line, step=step, fix=fix)
     kind = chosen[0].name if chosen else next(iter(base)).removesuffix("_base")
     mine = step_attrs.get(kind)
     flow = base[f"{kind}_base"].attributes if f"{kind}_base" in base else None

@@ -11,9 +11,12 @@ requirement in.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -142,43 +145,29 @@ def lock(spec: EnvSpec, settings: EnvSettings, *, python: str | None, platform: 
 def install(
     lock: EnvLock, settings: EnvSettings, target: Path, *, final: Path | None = None
 ) -> Path:
-    """Build ``lock`` into the empty folder ``target`` (``uv venv --relocatable`` and
+    """Build ``lock`` into the folder ``target`` (``uv venv --relocatable`` and
     ``uv pip sync``, from uv's cache first, from the index when that lacks a package
     and ``offline`` is off); its interpreter. The environment is relocatable: the
-    folder it is renamed to (``final``) need not be known."""
+    folder it is renamed to (``final``) need not be known.
+
+    ``target`` is empty, or holds a virtual environment :func:`speculate` filled: the
+    sync then makes it exactly the lock (what the lock lacks is removed, other
+    versions replaced)."""
     uvtool.uv_version()  # checked
-    found = uvtool.find_python(lock.python, settings) or uvtool.find_python(
-        ".".join(lock.python.split(".")[:2]), settings
-    )
-    if found is None:
-        raise EnvError(
-            f"the environment's lock is for Python {lock.python}, and no Python "
-            f"{_minor(lock.python)} is on this machine",
-            fix=f"install Python {_minor(lock.python)} (or put it on PATH)",
-        )
-    done = uvtool.run_uv(
-        [
-            "venv",
-            "--relocatable",
-            "--no-python-downloads",
-            "--quiet",
-            "-p",
-            found.path,
-            str(target),
-        ],
-        settings,
-    )
-    if done.returncode != 0:
-        raise _failure(done.stderr, None, settings, "cannot create the environment")
     python = target / "bin" / "python"
+    if not python.exists():
+        _make_venv(_interpreter(lock.python, settings), target, settings)
     pylock = target / PYLOCK
     pylock.write_text(lock.text, encoding="utf-8")
     sync = ["pip", "sync", "--python", str(python), "--quiet"]
     sync += _index_args(settings, offline=False)
     preview = {"UV_PREVIEW_FEATURES": "pylock"}
-    done = uvtool.run_uv([*sync, "--offline", str(pylock)], settings, extra_env=preview)
-    if done.returncode != 0 and not settings.offline:
+    done = None
+    if settings.offline or not cold_cache(settings):
+        done = uvtool.run_uv([*sync, "--offline", str(pylock)], settings, extra_env=preview)
+    if (done is None or done.returncode != 0) and not settings.offline:
         done = uvtool.run_uv([*sync, str(pylock)], settings, extra_env=preview)
+    assert done is not None
     if done.returncode != 0:
         raise _failure(
             done.stderr,
@@ -189,6 +178,115 @@ def install(
             "or resolve the environment again (a new run)",
         )
     return python
+
+
+def cold_cache(settings: EnvSettings) -> bool:
+    """Whether uv's package cache is known to be empty (an offline install from it
+    would only fail)."""
+    try:
+        with os.scandir(settings.cache_dir / "uv") as entries:
+            return not any(entries)
+    except OSError:
+        return True
+
+
+def _interpreter(version: str, settings: EnvSettings) -> uvtool.Interpreter:
+    found = uvtool.find_python(version, settings) or uvtool.find_python(_minor(version), settings)
+    if found is None:
+        raise EnvError(
+            f"the environment's lock is for Python {version}, and no Python "
+            f"{_minor(version)} is on this machine",
+            fix=f"install Python {_minor(version)} (or put it on PATH)",
+        )
+    return found
+
+
+def _venv_args(found: uvtool.Interpreter, target: Path) -> list[str]:
+    return [
+        "venv",
+        "--relocatable",
+        "--no-python-downloads",
+        "--quiet",
+        "-p",
+        found.path,
+        str(target),
+    ]
+
+
+def _make_venv(found: uvtool.Interpreter, target: Path, settings: EnvSettings) -> None:
+    done = uvtool.run_uv(_venv_args(found, target), settings)
+    if done.returncode != 0:
+        raise _failure(done.stderr, None, settings, "cannot create the environment")
+
+
+class Speculation:
+    """``uv venv`` and ``uv pip install`` of a spec's requirement lines into a folder,
+    in a thread, while the spec is being resolved: the packages it downloads fill uv's
+    cache, and the environment it makes is the start :func:`install` syncs to the lock.
+    Its failures are not errors (the resolution reports what is wrong): the
+    install then starts from what there is."""
+
+    def __init__(self, steps: list[list[str]], settings: EnvSettings, work: Path) -> None:
+        self._steps = steps
+        self._work = work
+        self._settings = settings
+        self._guard = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._cancelled = False
+        self.venv_made = False
+        self._thread = threading.Thread(target=self._run, name="grange-uv-speculate", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        for index, args in enumerate(self._steps):
+            with self._guard:
+                if self._cancelled:
+                    return
+                try:
+                    self._proc = uvtool.start_uv(args, self._settings)
+                except EnvError:
+                    return
+            if self._proc.wait() != 0:
+                return
+            if index == 0:
+                self.venv_made = True
+
+    def wait(self) -> bool:
+        """Wait for it to end; whether its folder holds a virtual environment."""
+        self._thread.join()
+        shutil.rmtree(self._work, ignore_errors=True)
+        return self.venv_made
+
+    def cancel(self) -> None:
+        """Stop it (its uv killed) and wait for it."""
+        with self._guard:
+            self._cancelled = True
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.kill()
+        self.wait()
+
+
+def speculate(
+    spec: EnvSpec, settings: EnvSettings, *, python: str, platform: str, target: Path
+) -> Speculation | None:
+    """Start installing ``spec``'s requirement lines into the empty folder ``target``
+    (a virtual environment of Python ``python`` on this machine, ``platform``
+    uv's name of this machine or ``""``), to run while it is resolved; None when it
+    cannot help (no such Python here)."""
+    found = uvtool.find_python(python, settings)
+    if found is None:
+        return None
+    work = _work_dir(settings)
+    requirements = work / "requirements.in"
+    lines = requirement_lines(spec, found.version)
+    requirements.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    install = ["pip", "install", "--python", str(target / "bin" / "python"), "--quiet"]
+    install += ["-r", str(requirements)]
+    if platform:
+        install += ["--python-platform", platform]
+    install += _index_args(settings)
+    steps = [_venv_args(found, target)] + ([install] if lines else [])
+    return Speculation(steps, settings, work)
 
 
 def parse_packages(text: str) -> tuple[dict[str, Any], ...]:

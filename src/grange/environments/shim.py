@@ -10,6 +10,10 @@ steps.
 
 A package the environment has itself (a step that asks for ``click``) is left out of the
 shim, so that the environment's own version is the one imported.
+
+On an S3 datastore a ``@conda`` environment (of the host's Python x.y) also gets the
+host's ``obstore`` (and boto3's chain when credentials come from it) here; a ``@pypi``
+environment has them in its lock instead (``manager.datastore_packages``).
 """
 
 from __future__ import annotations
@@ -28,14 +32,29 @@ from grange.environments.cache import discard, temp_dir
 # What a task imports of grange's dependencies (measured: a run's step processes
 # import click and pathspec and no other third-party package).
 TASK_DEPS = ("click", "pathspec") + (("tomli",) if sys.version_info < (3, 11) else ())
+# What a task on an S3 datastore imports beyond them, by the package asked for
+# (measured on moto: obstore; boto3's chain when credentials come from ~/.aws).
+CLOSURES = {
+    "obstore": ("obstore",),
+    "boto3": ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3"),
+}
+_DISTS = {"dateutil": "python-dateutil"}  # import name -> distribution name
 
 
-def shim_dir(cache_dir: Path, provided: Iterable[str] = ()) -> Path:
+def shim_dir(cache_dir: Path, provided: Iterable[str] = (), extra: Iterable[str] = ()) -> Path:
     """The shim folder under ``cache_dir`` for the running grange, created (atomically)
     if needed. ``provided``: normalised names of packages the environment has itself,
-    left out."""
-    left_out = tuple(sorted({_normal(n) for n in provided} & set(TASK_DEPS)))
-    links = tuple((name, target) for name, target, dep in _links() if dep not in left_out)
+    left out. ``extra``: more of the host's packages to link (keys of
+    :data:`CLOSURES`, with what they import), for an environment of the host's
+    Python x.y (compiled modules are ABI-specific)."""
+    deps = list(TASK_DEPS)
+    for name in sorted(set(extra)):
+        deps += [d for d in CLOSURES.get(name, (name,)) if d not in deps]
+    provided_names = {_normal(n) for n in provided}
+    left_out = tuple(sorted(d for d in deps if _normal(_DISTS.get(d, d)) in provided_names))
+    links = tuple(
+        (name, target) for name, target, dep in _links(tuple(deps)) if dep not in left_out
+    )
     from grange._version import __version__
 
     digest = hashlib.sha256(repr((links, left_out)).encode()).hexdigest()[:12]
@@ -57,13 +76,13 @@ def shim_dir(cache_dir: Path, provided: Iterable[str] = ()) -> Path:
     return final
 
 
-@functools.lru_cache(maxsize=1)
-def _links() -> tuple[tuple[str, str, str], ...]:
+@functools.lru_cache(maxsize=8)
+def _links(deps: tuple[str, ...] = TASK_DEPS) -> tuple[tuple[str, str, str], ...]:
     """``(name in the shim, what it links to, the dependency it belongs to)``: grange's
     package folder, then each task dependency's package and ``.dist-info`` folders."""
     package = Path(__file__).resolve().parents[1]  # grange/environments/shim.py
     links = [("grange", str(package), "grange")]
-    for dep in TASK_DEPS:
+    for dep in deps:
         try:
             spec = importlib.util.find_spec(dep)
         except (ImportError, ValueError):
@@ -80,7 +99,8 @@ def _links() -> tuple[tuple[str, str, str], ...]:
         links.append((target.name, str(target), dep))
         with contextlib.suppress(OSError):
             for entry in os.scandir(target.parent):
-                if entry.name.endswith(".dist-info") and _dist_name(entry.name) == dep:
+                dist = _normal(_DISTS.get(dep, dep))
+                if entry.name.endswith(".dist-info") and _dist_name(entry.name) == dist:
                     links.append((entry.name, os.path.realpath(entry.path), dep))
     return tuple(links)
 

@@ -121,12 +121,7 @@ def run_uv(
 ) -> subprocess.CompletedProcess[str]:
     """``uv ARGS`` (``--no-config`` added), its output captured; never raises for uv's
     own failures (the caller reads ``returncode`` and ``stderr``)."""
-    env = uv_env(settings)
-    if extra_env:
-        env.update(extra_env)
-    folder = cwd or settings.cache_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    argv = [uv_binary(), "--no-config", *args]
+    argv, env, folder = _command(args, settings, cwd, extra_env)
     try:
         return subprocess.run(
             argv,
@@ -138,10 +133,44 @@ def run_uv(
             check=False,
         )
     except OSError as err:
-        raise EnvError(
-            f"cannot run uv ({argv[0]}): {err.strerror or err}",
-            fix="reinstall uv: pip install --force-reinstall 'grange[pypi]'",
-        ) from None
+        raise _unrunnable(argv[0], err) from None
+
+
+def start_uv(args: Sequence[str], settings: EnvSettings) -> subprocess.Popen[bytes]:
+    """``uv ARGS`` started as :func:`run_uv` runs it, its output discarded."""
+    argv, env, folder = _command(args, settings, None, None)
+    try:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=folder,
+            env=env,
+        )
+    except OSError as err:
+        raise _unrunnable(argv[0], err) from None
+
+
+def _command(
+    args: Sequence[str],
+    settings: EnvSettings,
+    cwd: Path | None,
+    extra_env: Mapping[str, str] | None,
+) -> tuple[list[str], dict[str, str], Path]:
+    env = uv_env(settings)
+    if extra_env:
+        env.update(extra_env)
+    folder = cwd or settings.cache_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    return [uv_binary(), "--no-config", *args], env, folder
+
+
+def _unrunnable(program: str, err: OSError) -> EnvError:
+    return EnvError(
+        f"cannot run uv ({program}): {err.strerror or err}",
+        fix="reinstall uv: pip install --force-reinstall 'grange[pypi]'",
+    )
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from grange.decorators.options import EnvSpec, TaskOptions
 from grange.environments.envlock import EnvLock, PreparedEnv
+from grange.exceptions import EnvError
 from grange.runtime.env_launcher import EnvLauncher
 from grange.runtime.launcher import Launcher
+from grange.runtime.signals import Stopped, signal_of
 
 # Where a lock is for: this machine, or the pods of @kubernetes steps.
 HERE, POD = "local", "pod"
@@ -35,6 +37,11 @@ class RunEnvironments:
     local: dict[str, PreparedEnv] = field(default_factory=dict)  # steps run on this machine
     remote: dict[str, tuple[str, str]] = field(default_factory=dict)  # step -> (lock URL, sha)
     claim: dict[str, dict[str, Any]] = field(default_factory=dict)  # extra["environments"]
+    # resume: steps it expects to clone keep the origin's record (nothing resolved or
+    # built); if one of their tasks must run after all, ``deferred`` builds its
+    # environment then (the origin's lock, or an EnvError saying what to do).
+    kept: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deferred: dict[str, Callable[[], PreparedEnv]] = field(default_factory=dict)
 
     def store(self, blobs: Any) -> None:
         """Store every lock in the datastore (once per lock) and fill ``claim`` and
@@ -49,6 +56,10 @@ class RunEnvironments:
             self.claim[step] = {**lock.summary(), "lock_key": key, "where": where}
             if where == POD:
                 self.remote[step] = (blobs.url(key), lock.sha)
+        for step, recorded in self.kept.items():
+            self.claim[step] = dict(recorded)
+            if recorded.get("where") == POD and recorded.get("sha"):
+                self.remote[step] = (blobs.url(str(recorded["lock_key"])), str(recorded["sha"]))
 
 
 def environment_steps(options: Mapping[str, TaskOptions]) -> dict[str, EnvSpec]:
@@ -63,12 +74,15 @@ def prepare_environments(
     origin: Mapping[str, Any] | None = None,
     origin_run: str | None = None,
     env: Mapping[str, str] | None = None,
+    runs: Collection[str] | None = None,
 ) -> RunEnvironments | None:
     """Resolve (or reuse) every step's lock and build the environments of local steps;
     :meth:`RunEnvironments.store` then records the locks.
 
     ``origin``: the origin run's ``extra["environments"]`` when resuming (its locks are
-    read from ``blobs``). None when no step has an environment (nothing is imported)."""
+    read from ``blobs``). ``runs``: on resume, the steps whose tasks may run (the
+    others are cloned: they keep the origin's record, and nothing is resolved or
+    built for them). None when no step has an environment (nothing is imported)."""
     specs = environment_steps(options)
     if not specs:
         return None
@@ -79,26 +93,114 @@ def prepare_environments(
     env = os.environ if env is None else env
     settings = EnvSettings.from_table(active(env).environments, env)
     out = RunEnvironments()
-    locks: dict[tuple[Any, ...], tuple[EnvLock, str | None]] = {}  # same request: one lock
-    built: dict[str, PreparedEnv] = {}  # lock sha -> environment
+    groups: dict[tuple[Any, ...], list[str]] = {}  # the same request: one lock
     for step, spec in specs.items():
         where = POD if options[step].kubernetes is not None else HERE
-        same = (spec.kind, spec.packages, spec.python, spec.channels, where)
-        if same not in locks:
-            recorded = (origin or {}).get(step)
-            locks[same] = _lock(spec, settings, manager, where, recorded, blobs, origin_run, notice)
-        lock, key = locks[same]
-        out.locks[step] = (lock, where, key)
-        if where == POD:
+        if runs is not None and step not in runs:
+            _keep(out, spec, settings, manager, where, (origin or {}).get(step), blobs, origin_run)
             continue
-        if lock.sha not in built:
-            started = time.monotonic()
-            built[lock.sha] = manager.build(lock, settings)
-            spent = time.monotonic() - started
-            if spent >= 0.5:  # a cache hit says nothing; a build says how long it took
-                notice(f"Built environment {lock.sha[:12]} for {step} in {spent:.1f} s")
-        out.local[step] = built[lock.sha]
+        groups.setdefault((spec.kind, spec.packages, spec.python, spec.channels, where), [])
+        groups[(spec.kind, spec.packages, spec.python, spec.channels, where)].append(step)
+    built: dict[str, PreparedEnv] = {}  # lock sha -> environment
+    for (*_, where), steps in groups.items():
+        try:
+            _prepare_group(
+                out, steps, where, specs, settings, manager, origin, blobs, origin_run,
+                notice, built,
+            )  # fmt: skip
+        except KeyboardInterrupt as interrupt:  # Ctrl-C, SIGTERM: say what it stopped
+            raise StoppedPreparing(signal_of(interrupt), _names(steps)) from None
     return out
+
+
+class StoppedPreparing(Stopped):
+    """Ctrl-C (or SIGTERM, SIGHUP) while the environment of ``steps`` was prepared."""
+
+    def __init__(self, signum: int, steps: str) -> None:
+        super().__init__(signum)
+        self.steps = steps
+
+
+def _prepare_group(
+    out: RunEnvironments,
+    steps: list[str],
+    where: str,
+    specs: Mapping[str, EnvSpec],
+    settings: Any,
+    manager: Any,
+    origin: Mapping[str, Any] | None,
+    blobs: Any,
+    origin_run: str | None,
+    notice: Callable[[str], None],
+    built: dict[str, PreparedEnv],
+) -> None:
+    """Resolve (or reuse) the lock of ``steps`` (one request) and build it if local."""
+    first = steps[0]
+    recorded = (origin or {}).get(first)
+    lock, key = _lock(
+        specs[first], settings, manager, where, recorded, blobs, origin_run, notice,
+        names=_names(steps),
+    )  # fmt: skip
+    for step in steps:
+        out.locks[step] = (lock, where, key)
+    if where == POD:
+        return
+    if lock.sha not in built:
+        started = time.monotonic()
+        built[lock.sha] = manager.build(lock, settings)
+        spent = time.monotonic() - started
+        if spent >= 0.5:  # a cache hit says nothing; a build says how long it took
+            notice(f"Built environment {lock.sha[:12]} for {_names(steps)} in {spent:.1f} s")
+    for step in steps:
+        out.local[step] = built[lock.sha]
+
+
+def _names(steps: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``, ``a and 4 more``."""
+    if len(steps) == 1:
+        return steps[0]
+    if len(steps) <= 3:
+        return f"{', '.join(steps[:-1])} and {steps[-1]}"
+    return f"{steps[0]} and {len(steps) - 1} more"
+
+
+def _keep(
+    out: RunEnvironments,
+    spec: EnvSpec,
+    settings: Any,
+    manager: Any,
+    where: str,
+    recorded: Mapping[str, Any] | None,
+    blobs: Any,
+    origin_run: str | None,
+) -> None:
+    """A step resume clones: the origin's record stays; its environment is built only
+    if one of its tasks must run after all (one the origin never finished)."""
+    step = spec.step
+    if recorded and recorded.get("lock_key"):
+        out.kept[step] = dict(recorded)
+    if where == POD:
+        return  # a pod builds its environment from the lock itself
+
+    def build() -> PreparedEnv:
+        if recorded and recorded.get("lock_key") and blobs is not None:
+            lock = manager.load_lock(blobs, str(recorded["lock_key"]))
+            if _unchanged(spec, settings, manager, lock, recorded, where):
+                return manager.build(lock, settings)
+            why = f"its {spec.decorator} environment changed since run {origin_run}"
+        else:
+            why = f"run {origin_run} recorded no environment for it"
+        raise EnvError(
+            f"resume expected to reuse every task of step '{step}' from run {origin_run}, "
+            f"but one must run again and {why}",
+            file=spec.file,
+            line=spec.line,
+            step=step,
+            fix=f"resume from that step (python <flow file> resume {step}), which "
+            "prepares its environment anew",
+        )
+
+    out.deferred[step] = build
 
 
 def _lock(
@@ -110,10 +212,12 @@ def _lock(
     blobs: Any,
     origin_run: str | None,
     notice: Callable[[str], None],
+    *,
+    names: str | None = None,
 ) -> tuple[EnvLock, str | None]:
     """The step's lock (and its datastore key when already stored): the origin run's if
     the step asks for what it asked then, else resolved now."""
-    step = spec.step
+    step = names or spec.step
     if recorded and recorded.get("lock_key") and blobs is not None:
         key = str(recorded["lock_key"])
         lock = manager.load_lock(blobs, key)
@@ -180,8 +284,10 @@ def hand_over(environments: RunEnvironments, launcher: Launcher) -> None:
     launcher with an ``environments`` dict (the KubeLauncher's: step -> (URL, sha))."""
     layer: Any = launcher
     while layer is not None:
-        if isinstance(layer, EnvLauncher) and environments.local:
-            layer.use(environments.local)
+        if isinstance(layer, EnvLauncher):
+            if environments.local:
+                layer.use(environments.local)
+            layer.deferred.update(environments.deferred)
         remote = getattr(layer, "environments", None)
         if isinstance(remote, dict) and environments.remote:
             remote.update(environments.remote)

@@ -43,7 +43,7 @@ from typing import Any
 from grange.decorators.options import TaskOptions
 from grange.exceptions import GrangeError, KubernetesError
 from grange.runtime.launcher import Event, Exited, Launcher, NotStarted, SpawnLauncher, Worker
-from grange.runtime.processes import SPARED
+from grange.runtime.processes import spare, unspare
 from grange.task.spec import TaskSpec
 
 BOOTSTRAP = ["python", "-m", "grange.environments.bootstrap"]
@@ -101,10 +101,9 @@ class KubeLauncher(Launcher):
         self.env_settings = env_settings
         self._stored_locks: set[str] = set()  # steps whose lock's packages are stored
         self.settings = dict(settings)
-        self.allowance = float(settings.get("startup_allowance") or DEFAULT_STARTUP_ALLOWANCE)
-        # One value for every worker (the runtime reads it as each starts): the
-        # larger, which only delays the backstop of local tasks' own alarms.
-        self.startup_allowance = max(inner.startup_allowance, self.allowance)
+        self.pod_allowance = float(settings.get("startup_allowance") or DEFAULT_STARTUP_ALLOWANCE)
+        # The larger, for what reads one value; the runtime asks allowance(worker).
+        self.startup_allowance = max(inner.startup_allowance, self.pod_allowance)
         self._followers: dict[int, _Follower] = {}
         self._events: list[Event] = []
         self._follower_env = dict(os.environ)
@@ -162,7 +161,7 @@ class KubeLauncher(Launcher):
         finally:
             with contextlib.suppress(OSError):
                 os.close(ready_w)
-        SPARED.add(proc.pid)  # another launcher ending its tasks' leftovers must not kill it
+        spare(proc.pid)  # another launcher ending its tasks' leftovers must not kill it
         assert proc.stdout is not None and proc.stderr is not None
         out, err_fd = os.dup(proc.stdout.fileno()), os.dup(proc.stderr.fileno())
         proc.stdout.close()
@@ -211,7 +210,7 @@ class KubeLauncher(Launcher):
         )
         deadline = None
         if options.timeout:  # a guard: the runtime stops the attempt well before
-            deadline = math.ceil(options.timeout + self.allowance) + 60
+            deadline = math.ceil(options.timeout + self.pod_allowance) + 60
         labels = {
             "app.kubernetes.io/managed-by": "grange",
             "grange.dev/flow": self.flow,
@@ -317,7 +316,7 @@ class KubeLauncher(Launcher):
                 out.append(Worker(f.spec, pid, f.stdout, f.stderr, cleanup=f.files))
             if code is not None and f.ready < 0:
                 del self._followers[pid]
-                SPARED.discard(pid)
+                unspare(pid)
                 out.append(Exited(pid, code))
         return out
 
@@ -327,6 +326,9 @@ class KubeLauncher(Launcher):
 
     def flush(self) -> bool:
         return self.inner.flush()
+
+    def allowance(self, worker: Worker) -> float:
+        return self.pod_allowance if worker.pid in self._followers else self.inner.allowance(worker)
 
     def kill(self, worker: Worker, sig: int = signal.SIGKILL) -> None:
         if worker.pid in self._followers:
@@ -351,7 +353,7 @@ class KubeLauncher(Launcher):
                     with contextlib.suppress(OSError):
                         os.close(fd)
             _remove(f.files)
-            SPARED.discard(f.proc.pid)
+            unspare(f.proc.pid)
         self._followers.clear()
         self.inner.close()
 

@@ -28,6 +28,8 @@ from grange.runtime.processes import (
     adopt_orphans,
     child_pids,
     end_children,
+    spare,
+    unspare,
 )
 from grange.task.spec import TaskSpec, frames_to_json
 
@@ -89,6 +91,11 @@ class Launcher(ABC):
     # Seconds a task may spend starting (importing the flow) before its step
     # begins: the runtime's @timeout backstop waits this much longer.
     startup_allowance: float = 0.0
+
+    def allowance(self, worker: Worker) -> float:
+        """The startup allowance of ``worker`` (a launcher routing tasks to others
+        answers for the one that started it)."""
+        return self.startup_allowance
 
     @abstractmethod
     def launch(self, spec: TaskSpec) -> None:
@@ -206,6 +213,7 @@ class SpawnLauncher(Launcher):
             return
         assert proc.stdout is not None and proc.stderr is not None
         self._procs[proc.pid] = proc
+        spare(proc.pid)  # not for another launcher to end with its dead tasks' leftovers
         out, err = os.dup(proc.stdout.fileno()), os.dup(proc.stderr.fileno())
         proc.stdout.close()
         proc.stderr.close()
@@ -220,6 +228,7 @@ class SpawnLauncher(Launcher):
             if code is not None:
                 done.append(Exited(pid, code))
                 del self._procs[pid]
+                unspare(pid)
                 killed = killed or code < 0
         if killed and self._adopting:
             end_children(keep=self._own_children | set(self._procs))
@@ -239,6 +248,7 @@ class SpawnLauncher(Launcher):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            unspare(proc.pid)
         self._procs.clear()
         if self._adopting:
             end_children(keep=self._own_children)

@@ -257,7 +257,7 @@ class RunLoop:
         self.live[worker.pid] = _Live(
             worker,
             now,
-            self.policy.deadline(worker.spec, now, startup=self.launcher.startup_allowance),
+            self.policy.deadline(worker.spec, now, startup=self.launcher.allowance(worker)),
         )
         self.pipes.add(worker.pid, worker.spec, worker.stdout, worker.stderr)
 

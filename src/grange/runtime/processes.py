@@ -32,6 +32,23 @@ if TYPE_CHECKING:
     import ctypes
 
 PARENT_PID_ENV = "GRANGE_PARENT_PID"  # set for `step` processes that must die with the runtime
+# The PYTHONPATH entries a step environment's process got only to import grange (the
+# shim): dropped from os.environ once it started (sys.path keeps them), so that what
+# the step starts (a subprocess, another Python) does not inherit them.
+SHIM_ENV = "GRANGE_ENV_SHIM"
+
+
+def forget_shim() -> None:
+    """Remove the entries of :data:`SHIM_ENV` from this process's ``PYTHONPATH``."""
+    shim = os.environ.pop(SHIM_ENV, None)
+    if not shim:
+        return
+    drop = set(shim.split(os.pathsep))
+    kept = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p not in drop]
+    if kept:
+        os.environ["PYTHONPATH"] = os.pathsep.join(kept)
+    else:
+        os.environ.pop("PYTHONPATH", None)
 
 
 def die_with_parent(parent: int | None = None, sig: int = signal.SIGKILL) -> bool:
@@ -88,10 +105,27 @@ def child_pids() -> set[int]:
     return pids
 
 
-#: Children that :func:`end_children` leaves alone: processes that another launcher
-#: owns and ends itself (the followers of Kubernetes Jobs, which must delete their
-#: Job first: killed, they would leave it running).
+#: Children that :func:`end_children` leaves alone: processes a launcher owns and
+#: ends itself (task processes, fork servers, the followers of Kubernetes Jobs,
+#: which must delete their Job first: killed, they would leave it running). A run
+#: has several launchers (one per step environment): when one of them ends what
+#: its dead tasks left behind, it must not kill the others' processes. Only the
+#: process that registered them honours it (a forked child inherits a stale copy).
 SPARED: set[int] = set()
+_spared_in = [0]  # the pid of the process whose children SPARED names
+
+
+def spare(pid: int) -> None:
+    """Register ``pid`` (a child of this process) as owned by a launcher: see :data:`SPARED`."""
+    if _spared_in[0] != os.getpid():
+        SPARED.clear()
+        _spared_in[0] = os.getpid()
+    SPARED.add(pid)
+
+
+def unspare(pid: int) -> None:
+    """``pid`` was reaped (or is about to be killed by its launcher)."""
+    SPARED.discard(pid)
 
 
 def end_children(*, keep: frozenset[int] = frozenset()) -> None:
@@ -99,7 +133,9 @@ def end_children(*, keep: frozenset[int] = frozenset()) -> None:
     and the orphans they leave (which come to us with :func:`adopt_orphans`), until
     none is left."""
     for _ in range(1000):  # a fork bomb must not keep us here forever
-        pids = child_pids() - keep - SPARED
+        pids = child_pids() - keep
+        if _spared_in[0] == os.getpid():
+            pids -= SPARED
         if not pids:
             return
         for pid in pids:

@@ -52,6 +52,7 @@ class ClonePlan:
     origin_tasks: dict[Identity, AttemptRecord]
     graph: FlowGraph
     parameters: dict[str, Any] = field(default_factory=dict)
+    failed_steps: frozenset[str] = frozenset()  # with a task whose every attempt failed
     _cloned: set[str] = field(default_factory=set)  # "step/task" of cloned tasks in the new run
 
     def __call__(self, pending: Pending, spec: TaskSpec) -> AttemptRecord | None:
@@ -63,6 +64,24 @@ class ClonePlan:
             return None
         self._cloned.add(f"{spec.step}/{spec.task_id}")
         return self._copy(origin, spec)
+
+    def steps_that_may_run(self) -> frozenset[str]:
+        """The steps whose tasks may run again rather than be cloned (for what must be
+        made ready for them, such as their environments): the steps resumed from, those
+        the origin did not finish (no task, a failed one, one that no longer fits) and
+        all that follow them. A step the origin left half done without any record
+        (its tasks killed) looks finished here: the caller copes with that too."""
+        done: set[str] = set()
+        seeds = set(self.rerun_steps) | set(self.failed_steps)
+        for (step, _frames, _iteration), record in self.origin_tasks.items():
+            done.add(step)
+            if not _still_fits(self.graph[step], record):
+                seeds.add(step)
+        seeds |= {step for step in self.graph.nodes if step not in done}
+        out: set[str] = set()
+        for step in seeds:
+            out |= _downstream(self.graph, step)
+        return frozenset(out)
 
     def clone_parameters(self, spec: TaskSpec) -> AttemptRecord:
         origin = self.stores.parameters_record(self.origin_run_id)
@@ -149,12 +168,14 @@ def plan_resume(
         )
     rerun = _downstream(graph, step) if step else frozenset()
     tasks: dict[Identity, AttemptRecord] = {}
+    failed: set[str] = set()
     for task_step, task_id in committed:
         if task_step == PARAMETERS_STEP or task_step not in graph:
             continue
         try:
             record = stores.final_record(flow, origin.run_id, task_step, task_id)
         except MissingInputError:
+            failed.add(task_step)
             continue  # every attempt failed
         frames = tuple(Frame.from_list(f) for f in record.extra.get("frames", ()))
         identity = (
@@ -164,7 +185,15 @@ def plan_resume(
         )
         tasks[identity] = record
     tasks = whole_gangs(graph, tasks)  # a gang that failed runs again, all of it
-    return ClonePlan(stores, origin.run_id, rerun, tasks, graph, parameters=dict(origin.parameters))
+    return ClonePlan(
+        stores,
+        origin.run_id,
+        rerun,
+        tasks,
+        graph,
+        parameters=dict(origin.parameters),
+        failed_steps=frozenset(failed),
+    )
 
 
 def committed_tasks(stores: TaskStores, flow: str, run_id: str) -> list[tuple[str, str]]:

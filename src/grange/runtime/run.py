@@ -41,6 +41,7 @@ from grange.parameters import flow_constants
 from grange.runtime.attempts import AttemptPolicy
 from grange.runtime.envs import (
     RunEnvironments,
+    StoppedPreparing,
     hand_over,
     origin_environments,
     prepare_environments,
@@ -167,6 +168,7 @@ def execute(req: RunRequest) -> int:
                 blobs=blobs,
                 origin=origin_environments(blobs, flow, plan.origin_run_id),
                 origin_run=plan.origin_run_id,
+                runs=plan.steps_that_may_run(),
             )
         if environments is not None:  # recorded before the claim; an error: no run
             environments.store(blobs)
@@ -272,6 +274,15 @@ def execute(req: RunRequest) -> int:
         if result.interrupted:
             return exit_code(result.stop_signal)
         return 0 if status == "succeeded" else 1
+    except StoppedPreparing as stopped:  # before the run was claimed: nothing to resume
+        how = "Ctrl-C" if stopped.signum == signal.SIGINT else signal.Signals(stopped.signum).name
+        print(
+            f"Stopped ({how}) while resolving the environment of step {stopped.steps}; "
+            "no run was started.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return exit_code(stopped.signum)
     finally:
         stop_signals.__exit__()
         launcher.close()

@@ -43,13 +43,21 @@ from contextlib import AbstractContextManager
 from grange.datastore.s3 import connect as s3_connect
 from grange.runtime.forking import task_fork
 from grange.runtime.launcher import Event, Exited, Launcher, Notice, NotStarted, Worker
-from grange.runtime.processes import adopt_orphans, child_pids, die_with_parent, end_children
+from grange.runtime.processes import (
+    adopt_orphans,
+    child_pids,
+    die_with_parent,
+    end_children,
+    spare,
+    unspare,
+)
 from grange.task.spec import TaskSpec
 
 TaskEntry = Callable[[TaskSpec], int]  # runs one task in the current process, returns exit code
 _REQUEST = struct.Struct("=II")  # request id, length of the spec's JSON that follows
+# b"p", request, pid | b"x", pid, exit code | b"f", request, errno | b"r", 0, 0 (ready)
 _EVENT = struct.Struct("=cii")
-MAX_RESTARTS = 3  # then fresh interpreters: a zygote that keeps dying is not worth forking  # b"p", request, pid | b"x", pid, exit code | b"f", request, errno
+MAX_RESTARTS = 3  # then fresh interpreters: a zygote that keeps dying is not worth forking
 
 
 class ForkLauncher(Launcher):
@@ -125,9 +133,11 @@ class ForkLauncher(Launcher):
         zygote_requests.close()
         zygote_events.close()
         self.zygote_pid = pid
+        spare(pid)  # another launcher ending its dead tasks' leftovers must not kill it
         self._events.setblocking(False)
         self._requests.setblocking(False)
         self._zygote_status: int | None = None  # wait status, once the zygote is gone
+        self.serving = False  # said so (b"r"): only fork servers of environments do
 
     def launch(self, spec: TaskSpec) -> None:
         if self._fallback is not None:
@@ -182,6 +192,8 @@ class ForkLauncher(Launcher):
             elif kind == b"x":
                 self._running.discard(a)
                 out.append(Exited(a, b))
+            elif kind == b"r":  # a fork server of another interpreter imported the flow
+                self.serving = True
             else:  # b"f": the zygote could not fork
                 reason = f"could not start the task's process: {os.strerror(b)}"
                 out.append(NotStarted(self._requested.pop(a), reason))
@@ -193,12 +205,14 @@ class ForkLauncher(Launcher):
             pid, status = self.zygote_pid, 0
         if pid == 0:
             return False
+        unspare(self.zygote_pid)
         self._zygote_status = status
         return True
 
-    def _switch_to_fallback(self) -> list[Event]:
+    def _switch_to_fallback(self, instead: Launcher | None = None) -> list[Event]:
         """The zygote died: its tasks died with it. Start a new one (or, after
-        :data:`MAX_RESTARTS`, fresh interpreters) and relaunch what was asked."""
+        :data:`MAX_RESTARTS`, fresh interpreters) and relaunch what was asked.
+        ``instead``: no restart, no notice; that launcher takes every task now."""
         status = self._zygote_status or 0
         how = (
             f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
@@ -220,6 +234,11 @@ class ForkLauncher(Launcher):
         self._events.close()
         self._requests.close()
         end_children(keep=self._own_children)  # the dead tasks, and what they started
+        if instead is not None:
+            self._fallback = instead
+            for spec in waiting:
+                instead.launch(spec)
+            return out + instead.events()
         if self._restart():
             out.insert(0, Notice(f"{said} A new one was started."))
             for spec in waiting:

@@ -24,6 +24,7 @@ class EnvFlow(FlowSpec):
         self.pid = os.getpid()
         self.launched_by = "fork-server" if "_fork-server" in sys.argv else "step"
         self.executable = sys.executable
+        self.task_pythonpath = os.environ.get("PYTHONPATH")  # what its subprocesses inherit
         self.next(self.join)
 
     @step

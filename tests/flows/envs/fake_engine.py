@@ -34,6 +34,11 @@ def resolve(spec, settings, *, platform=None):
             )
     with open(os.environ["FAKE_ENGINE_LOG"], "a") as log:
         log.write(f"resolve {spec.step}\n")
+    if os.environ.get("FAKE_ENGINE_HANG"):  # says it is resolving, then takes its time
+        Path(os.environ["FAKE_ENGINE_HANG"]).write_text("")
+        import time
+
+        time.sleep(60)
     text = json.dumps({"packages": spec.packages, "python": spec.python}, sort_keys=True)
     return EnvLock(
         kind=spec.kind,
@@ -53,13 +58,17 @@ def spec_key(spec, settings, platform=None):
 
 
 def build(lock, settings):
+    if os.environ.get("FAKE_ENGINE_NO_BUILD"):
+        raise EnvError("building is not allowed here (FAKE_ENGINE_NO_BUILD)")
     root = Path(os.environ["FAKE_ENGINE_ENVS"]) / lock.sha[:16]
     for pkg in json.loads(lock.text)["packages"]:
         (root / pkg[0]).mkdir(parents=True, exist_ok=True)
         (root / pkg[0] / "__init__.py").write_text(f"__version__ = {pkg[1]!r}\n")
     root.mkdir(parents=True, exist_ok=True)
     python = Path(os.environ.get("FAKE_ENGINE_PYTHON") or sys.executable)
-    return PreparedEnv(lock=lock, prefix=root, python=python, pythonpath=(str(root),))
+    # grange itself: from the caller's PYTHONPATH (a worktree), as a shim would give it
+    caller = tuple(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
+    return PreparedEnv(lock=lock, prefix=root, python=python, pythonpath=(str(root), *caller))
 
 
 def store_lock(blobs, lock):

@@ -228,3 +228,93 @@ def test_a_cached_lock_records_what_this_step_asked(
         "python": None,
         "decorator": "@pypi_base",
     }
+
+
+# -- a datastore's packages (S3: obstore, boto3) ---------------------------------------
+
+
+def test_datastore_packages_are_the_host_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    assert manager.datastore_packages("local") == ()
+    monkeypatch.setattr(
+        metadata,
+        "version",
+        lambda name: {"obstore": "0.12.1"}[name] if name == "obstore" else "1.40.0",
+    )
+    assert manager.datastore_packages("s3") == (("obstore", "0.12.1"),)
+    assert manager.datastore_packages("s3", boto3=True) == (
+        ("obstore", "0.12.1"),
+        ("boto3", "1.40.0"),
+    )
+
+
+RUNTIME = (("obstore", "0.12.1"),)
+
+
+def test_pypi_resolves_the_runtime_s_packages_too(
+    backend: FakeBackend, settings: EnvSettings
+) -> None:
+    lock = manager.resolve(pypi_spec(), settings, runtime=RUNTIME)
+    assert sorted(p["name"] for p in lock.packages) == ["obstore", "tabulate"]
+    assert lock.requested["packages"] == {"tabulate": "0.9.0"}  # what the step asked
+    assert lock.key == manager.spec_key(pypi_spec(), settings, runtime=RUNTIME)
+    assert lock.key != manager.spec_key(pypi_spec(), settings)
+    # A step naming the package itself keeps its own version.
+    own = manager.resolve(pypi_spec(("obstore", "0.11.0")), settings, runtime=RUNTIME)
+    assert [(p["name"], p["version"]) for p in own.packages] == [("obstore", "0.11.0")]
+    env = manager.build(lock, settings, runtime=RUNTIME)
+    assert "obstore" not in os.listdir(env.pythonpath[0])  # the env has its own
+
+
+def test_conda_gets_the_runtime_s_packages_from_the_shim(
+    backend: FakeBackend, settings: EnvSettings
+) -> None:
+    pytest.importorskip("obstore")
+    spec = replace(pypi_spec(), kind="conda", decorator="@conda")
+    plain = manager.spec_key(spec, settings)
+    assert manager.spec_key(spec, settings, runtime=RUNTIME) == plain
+    env = manager.prepare(spec, settings, runtime=RUNTIME)
+    names = os.listdir(env.pythonpath[0])
+    assert "obstore" in names and any(n.startswith("obstore-") for n in names)
+    assert "obstore" not in os.listdir(manager.prepare(spec, settings).pythonpath[0])
+
+
+def test_conda_with_another_python_on_s3_is_refused(
+    backend: FakeBackend, settings: EnvSettings
+) -> None:
+    running = ".".join(map(str, sys.version_info[:2]))
+    other = "3.10" if running != "3.10" else "3.12"
+    spec = replace(pypi_spec(), kind="conda", decorator="@conda", python=other)
+    for call in (manager.spec_key, manager.resolve, manager.prepare):
+        with pytest.raises(EnvError, match=f"Python {other}") as err:
+            call(spec, settings, runtime=RUNTIME)
+        assert err.value.line == 12 and f'python="{running}"' in (err.value.fix or "")
+    assert backend.locks == 0
+    manager.spec_key(replace(spec, python=running), settings, runtime=RUNTIME)  # same x.y: fine
+
+
+def test_conda_before_python_3_11_gets_tomli(backend: FakeBackend, settings: EnvSettings) -> None:
+    """grange reads its profile with tomli there: the solve includes it (the conda
+    way: a package of the environment), unless the step names it."""
+    spec = replace(pypi_spec(), kind="conda", decorator="@conda", python="3.10")
+    lock = manager.resolve(spec, settings)
+    assert [(p["name"], p["version"]) for p in lock.packages] == [
+        ("tabulate", "0.9.0"),
+        ("tomli", ">=2"),
+    ]
+    assert lock.requested["packages"] == {"tabulate": "0.9.0"}
+    own = replace(spec, packages=(("tabulate", "0.9.0"), ("tomli", "2.0.1")))
+    assert ("tomli", "2.0.1") in [
+        (p["name"], p["version"]) for p in manager.resolve(own, settings).packages
+    ]
+    newer = manager.resolve(replace(spec, python="3.11"), settings)
+    assert [p["name"] for p in newer.packages] == ["tabulate"]
+
+
+def test_conda_tomli_spec_is_a_valid_match_spec() -> None:
+    rattler = pytest.importorskip("rattler")
+    from grange.environments import conda_specs
+
+    spec = replace(pypi_spec(("tomli", ">=2")), kind="conda", decorator="@conda")
+    assert next(str(m) for m in conda_specs.match_specs(spec, rattler)).startswith("tomli")

@@ -182,3 +182,57 @@ def test_an_index_password_is_never_shown() -> None:
     err = pypi._failure(stderr, pypi_spec(), settings, "cannot resolve x")
     assert "s3cret" not in err.render()
     assert "https://me:***@idx/simple" in err.message
+
+
+class RecordingUv:
+    """``uvtool.run_uv`` that records its calls and answers ``codes`` in turn."""
+
+    def __init__(self, *codes: int) -> None:
+        self.calls: list[list[str]] = []
+        self.codes = list(codes)
+
+    def __call__(self, args: Any, settings: Any, **kw: Any) -> Any:
+        import subprocess
+
+        self.calls.append(list(args))
+        return subprocess.CompletedProcess(args, self.codes.pop(0), "", "")
+
+
+def seeded_target(tmp_path: Path) -> Path:
+    target = tmp_path / "env"
+    (target / "bin").mkdir(parents=True)
+    (target / "bin" / "python").write_text("")
+    return target
+
+
+def test_a_cold_cache_skips_the_offline_attempt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from env_support import pypi_lock
+
+    monkeypatch.setattr(uvtool, "uv_version", lambda: "uv 0.13.9")
+    run = RecordingUv(0)
+    monkeypatch.setattr(uvtool, "run_uv", run)
+    settings = EnvSettings(cache_dir=tmp_path / "cache")
+    pypi.install(pypi_lock(), settings, seeded_target(tmp_path))
+    assert len(run.calls) == 1 and "--offline" not in run.calls[0]  # no venv: seeded
+
+
+def test_a_warm_cache_is_tried_offline_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from env_support import pypi_lock
+
+    monkeypatch.setattr(uvtool, "uv_version", lambda: "uv 0.13.9")
+    settings = EnvSettings(cache_dir=tmp_path / "cache")
+    (settings.cache_dir / "uv" / "wheels-v5").mkdir(parents=True)
+    run = RecordingUv(1, 0)  # offline misses, online installs
+    monkeypatch.setattr(uvtool, "run_uv", run)
+    pypi.install(pypi_lock(), settings, seeded_target(tmp_path))
+    assert ["--offline" in c for c in run.calls] == [True, False]
+    # Offline settings: the cache only, even when it looks empty.
+    offline = EnvSettings(cache_dir=tmp_path / "cold", offline=True)
+    run = RecordingUv(0)
+    monkeypatch.setattr(uvtool, "run_uv", run)
+    pypi.install(pypi_lock(), offline, seeded_target(tmp_path / "2"))
+    assert len(run.calls) == 1 and "--offline" in run.calls[0]

@@ -27,12 +27,18 @@ from grange.cli.runtime_options import datastore_root
 @click.option("--max-num-splits", type=int, default=100_000)
 @pass_flow
 def fork_server(flow: FlowContext, requests_fd: int, events_fd: int, max_num_splits: int) -> None:
-    from grange.runtime.processes import PARENT_PID_ENV, die_with_parent, end_children
+    from grange.runtime.processes import (
+        PARENT_PID_ENV,
+        die_with_parent,
+        end_children,
+        forget_shim,
+    )
     from grange.runtime.zygote import _Zygote
     from grange.task.execute import flow_facts, run_task
     from grange.task.spec import TaskSpec
     from grange.task.stores import TaskStores
 
+    forget_shim()  # not for what its tasks start
     parent = os.environ.pop(PARENT_PID_ENV, None)
     if parent and parent.isdigit():
         die_with_parent(int(parent))  # never outlive the runtime
@@ -49,6 +55,11 @@ def fork_server(flow: FlowContext, requests_fd: int, events_fd: int, max_num_spl
 
     code = 0
     try:
+        # The flow imported in this interpreter: what fails from now on is not the
+        # flow file's top level (the runtime tells the two apart).
+        from grange.runtime.zygote import _EVENT
+
+        events.send(_EVENT.pack(b"r", 0, 0))
         _Zygote(requests, events, entry, signal.getsignal(signal.SIGHUP)).serve()
     except BaseException:
         code = 1

@@ -108,12 +108,13 @@ def step(
     outputs_dir: str | None,
     foreach_batch_size: int,
 ) -> None:
-    from grange.runtime.processes import PARENT_PID_ENV, guard_task
+    from grange.runtime.processes import PARENT_PID_ENV, forget_shim, guard_task
     from grange.task.execute import run_task
     from grange.task.spec import TaskSpec, frames_from_json
     from grange.task.stores import TaskStores
 
     _check_step(flow, step_name)
+    forget_shim()  # a step environment's: not for what the step starts
     parent = os.environ.pop(PARENT_PID_ENV, None)
     if parent and parent.isdigit():  # started by a local runtime: never outlive it
         guard_task(int(parent))
