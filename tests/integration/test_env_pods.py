@@ -489,3 +489,76 @@ def test_create_stores_the_lock_and_its_packages(runner: Runner, tmp_path: Path)
     wheels = list((runner.root / "envs" / "packages").glob("*/tabulate-0.9.0-py3-none-any.whl"))
     assert len(wheels) == 1
     assert f"Step table: @pypi environment, lock {sha[:12]}" in result.stderr
+
+
+# -- on an S3 datastore: the environment has grange's S3 client -----------------------
+
+S3_FLOW = """
+from grange import FlowSpec, pypi, step
+
+
+class EnvS3Flow(FlowSpec):
+    @step
+    def start(self):
+        self.numbers = [1, 2, 3]
+        self.next(self.table)
+
+    @pypi(packages={"tabulate": "0.9.0"})
+    @step
+    def table(self):
+        import tabulate
+
+        self.text = tabulate.tabulate([[n] for n in self.numbers])  # read from S3
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.lines = len(self.text.splitlines())
+
+
+if __name__ == "__main__":
+    EnvS3Flow()
+"""
+
+
+def test_a_deployed_env_step_reads_and_writes_artifacts_on_s3(
+    runner: Runner, s3_server: Any, s3_bucket: str, env_cache: Path
+) -> None:
+    """On an S3 datastore a task imports obstore: the deployment's lock for the pods has
+    it (the deployer's version), so the pod's environment reads start's artifact from
+    S3 and writes its own there, and the run records the lock."""
+    import yaml
+
+    from argo_executor import run_workflow
+    from grange import Flow, metadata, namespace
+    from grange.deploy.argo.trigger import trigger_workflow
+
+    file = runner.cwd / "project" / "env_s3_flow.py"
+    file.parent.mkdir()
+    file.write_text(textwrap.dedent(S3_FLOW))
+    root = f"s3://{s3_bucket}/runs"
+    config = runner.cwd / "config.toml"
+    config.write_text(
+        'default_profile = "p"\n[profiles.p.environments]\nwheels_in_datastore = true\n'
+    )
+    env = runner.env(
+        GRANGE_DATASTORE_ROOT=root,
+        GRANGE_CONFIG=str(config),
+        GRANGE_ENV_CACHE=str(env_cache),
+        KUBECONFIG=str(runner.cwd / "missing"),
+        **s3_server.env(),
+    )
+    created = runner(file, "argo-workflows", "create", "--only-yaml", env=env)
+    template = next(d for d in yaml.safe_load_all(created.stdout) if d)
+    workflow = trigger_workflow(template, {}, USER)
+    pod_env = {**env, "GRANGE_CODE_DIR": str(runner.cwd / "code"), "PYTHONPATH": str(SRC)}
+    pod_env["GRANGE_ENV_CACHE"] = str(runner.cwd / "pod-cache")  # a new node
+    result = run_workflow(template, workflow, env=pod_env, cwd=runner.cwd, time_scale=0.001)
+    assert result.phase == "Succeeded", result.explain()
+    metadata(f"local@{root}")
+    namespace(None)
+    run = Flow("EnvS3Flow")[f"argo-{result.name}"]
+    assert run.data.lines == 5 and "1" in run["table"].task.data.text
+    packages = {p["name"] for p in run.environment["table"]["packages"]}
+    assert {"tabulate", "obstore"} <= packages
+    assert run.environment["table"]["requested"]["packages"] == {"tabulate": "0.9.0"}

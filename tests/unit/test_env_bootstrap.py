@@ -113,7 +113,10 @@ def test_runs_the_step_in_the_rebuilt_environment(
     prepared = PreparedEnv(lock, tmp_path / "env", tmp_path / "env/bin/python", ("/shim",))
     rebuilt: list[tuple[EnvLock, EnvSettings, Any, str]] = []
 
-    def rebuild(lock: EnvLock, settings: EnvSettings, *, packages: Any, step: str) -> PreparedEnv:
+    def rebuild(
+        lock: EnvLock, settings: EnvSettings, *, packages: Any, step: str, datastore: str
+    ) -> PreparedEnv:
+        assert datastore == "local"
         rebuilt.append((lock, settings, packages, step))
         return prepared
 
@@ -221,7 +224,7 @@ def builds(monkeypatch: pytest.MonkeyPatch, error: EnvError | None = None) -> li
 
     seen: list[EnvSettings] = []
 
-    def build(lock: EnvLock, settings: EnvSettings) -> PreparedEnv:
+    def build(lock: EnvLock, settings: EnvSettings, runtime: Any = ()) -> PreparedEnv:
         seen.append(settings)
         if error:
             raise error
@@ -280,6 +283,26 @@ def test_a_built_environment_does_not_fetch_or_rehash_its_packages(
     seen = builds(monkeypatch)
     podenv.rebuild(lock, EnvSettings(cache_dir=Path("c")), packages=str(tmp_path / "store"))
     assert seen[0].cache_dir == tmp_path / "c"
+
+
+def test_on_s3_the_rebuild_gives_the_shim_the_datastore_packages(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A @conda environment in a pod on S3 gets the image's obstore through its shim
+    (a @pypi lock for pods has it already); the bootstrap tells S3 by the lock's URL."""
+    from grange.environments import manager
+
+    given: list[Any] = []
+
+    def build(lock: EnvLock, settings: EnvSettings, runtime: Any = ()) -> PreparedEnv:
+        given.append(runtime)
+        return PreparedEnv(lock, tmp_path, tmp_path / "python")
+
+    monkeypatch.setattr(manager, "build", build)
+    monkeypatch.setattr(manager, "datastore_packages", lambda kind: ((kind, "1"),))
+    podenv.rebuild(make_lock(kind="conda"), EnvSettings(cache_dir=tmp_path), datastore="s3")
+    podenv.rebuild(make_lock(kind="conda"), EnvSettings(cache_dir=tmp_path))
+    assert given == [(("s3", "1"),), (("local", "1"),)]
 
 
 def test_no_index_and_no_packages_in_the_datastore_says_so(

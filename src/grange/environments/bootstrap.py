@@ -265,7 +265,8 @@ def environment(lock_ref: tuple[str, str], step: str) -> Any:
     try:
         lock = read_lock(url, sha)
         settings, packages = settings_from_env(os.environ)
-        return rebuild(lock, settings, packages=packages, step=step)
+        datastore = "s3" if url.startswith("s3://") else "local"  # the lock is in the run's
+        return rebuild(lock, settings, packages=packages, step=step, datastore=datastore)
     except EnvError as err:
         if step and not err.step:
             err.step = step

@@ -66,6 +66,16 @@ def pod_platform(kind: str, settings: EnvSettings) -> str:
     return settings.pod_platform
 
 
+def pod_runtime(datastore: str) -> tuple[tuple[str, str], ...]:
+    """What a pod's task imports on a ``datastore`` (``"local"``, ``"s3"``) beyond
+    grange's task dependencies (``manager.datastore_packages``: obstore on S3): a
+    @pypi lock for pods has them, a @conda environment's shim links the image's.
+    Never boto3: pods get their credentials from the cluster, not ``~/.aws``."""
+    from grange.environments import manager
+
+    return manager.datastore_packages(datastore)
+
+
 def lock_url(location: DatastoreLocation, blobs: Any, key: str) -> str:
     """What a pod reads the lock stored at ``key`` from: a path or an ``s3://`` URL."""
     return str(location.path / key) if location.is_local else str(blobs.url(key))
@@ -97,7 +107,12 @@ def store_for_pods(
     from grange.environments import manager
 
     if lock is None:
-        lock = manager.resolve(spec, settings, platform=pod_platform(spec.kind, settings))
+        lock = manager.resolve(
+            spec,
+            settings,
+            platform=pod_platform(spec.kind, settings),
+            runtime=pod_runtime(location.kind),
+        )
     blobs = location.open() if blobs is None else blobs
     if settings.wheels_in_datastore or settings.pod_offline:
         store_lock_packages(blobs, lock, settings, step=spec.step)
@@ -268,11 +283,17 @@ def find_uv() -> str | None:
 
 
 def rebuild(
-    lock: EnvLock, settings: EnvSettings, *, packages: str | None = None, step: str = ""
+    lock: EnvLock,
+    settings: EnvSettings,
+    *,
+    packages: str | None = None,
+    step: str = "",
+    datastore: str = "local",
 ) -> PreparedEnv:
     """The environment of ``lock`` built on this machine (cached under the settings'
     ``cache_dir``): from the packages stored in the datastore at ``packages`` and no
-    index when given, else from the lock's URLs. Never resolves."""
+    index when given, else from the lock's URLs. Never resolves. ``datastore``: the
+    kind of the run's datastore (on ``"s3"`` a @conda shim links the image's obstore)."""
     from grange.environments import cache, manager
 
     check_python(lock)
@@ -294,7 +315,7 @@ def rebuild(
     else:
         built = lock
     try:
-        return manager.build(built, settings)
+        return manager.build(built, settings, runtime=pod_runtime(datastore))
     except EnvError as err:
         raise _build_error(err, lock, settings, packages, step) from None
 
