@@ -106,7 +106,7 @@ def _with_runtime(spec: EnvSpec, runtime: Runtime) -> EnvSpec:
     @conda spec for a Python before 3.11 gets ``tomli`` (grange reads its profile with
     it there; @pypi adds it in :func:`grange.environments.pypi.requirement_lines`)."""
     if spec.kind == "conda":
-        spec = _conda_tomli(spec)
+        spec = _conda_tomli(_conda_python(spec))
     if not runtime:
         return spec
     if spec.kind == "conda":
@@ -134,12 +134,43 @@ def _with_runtime(spec: EnvSpec, runtime: Runtime) -> EnvSpec:
     return replace(spec, packages=packages)
 
 
+def _conda_python(spec: EnvSpec) -> EnvSpec:
+    """A @conda spec whose packages name ``python``: that is the Python asked for (a
+    version x.y or x.y.z becomes ``python=``; a range stays a package, solved as is).
+    Given with ``python=`` too, it is an error (which one would win is a guess)."""
+    asked = [(n, v) for n, v in spec.packages if n.strip().lower() == "python"]
+    if not asked:
+        return spec
+    label = spec.decorator or "@conda"
+    if spec.python is not None and spec.python != "":
+        raise EnvError(
+            f"{label}: Python is asked twice, python={spec.python!r} and "
+            f"packages={{'python': {asked[0][1]!r}}}",
+            file=spec.file,
+            line=spec.line,
+            step=spec.step or None,
+            fix=f"give the Python version once: python= (or packages['python']) in {label}",
+        )
+    version = str(asked[0][1]).strip()
+    if _PYTHON.match(version):
+        rest = tuple(p for p in spec.packages if p not in asked)
+        return replace(spec, python=version, packages=rest)
+    return spec
+
+
+def _asked_range(spec: EnvSpec) -> bool:
+    """A @conda spec with a python range in its packages (see :func:`_conda_python`)."""
+    return spec.kind == "conda" and any(n.strip().lower() == "python" for n, _ in spec.packages)
+
+
 def _conda_tomli(spec: EnvSpec) -> EnvSpec:
     python = _check_python(spec) or _running()
     try:
         before_311 = tuple(int(p) for p in python.split(".")[:2]) < (3, 11)
     except ValueError:
         return spec
+    # A python range may end before 3.11: tomli then, harmless on later Pythons.
+    before_311 = before_311 or _asked_range(spec)
     names = {name.lower().replace("_", "-") for name, _ in spec.packages}
     if not before_311 or "tomli" in names:
         return spec
@@ -175,13 +206,23 @@ def _resolve(
                 folder = _seed_dir(settings)
                 started = speculate(spec, settings, python=python, platform=target, target=folder)
             try:
-                resolved = backend.lock(spec, settings, python=python, platform=target)
+                resolved = backend.lock(spec, settings, python=python or None, platform=target)
             except BaseException:
                 if started is not None:
                     started.cancel()
                 if folder is not None:
                     cache.discard(folder)
                 raise
+            if runtime and spec.kind == "conda" and _minor(resolved.python) != _minor(_running()):
+                raise EnvError(
+                    f"{spec.decorator or '@conda'}: the solution has Python {resolved.python}; "
+                    f"on this datastore a task imports {', '.join(n for n, _ in runtime)} from "
+                    f"grange's Python {_minor(_running())}, which cannot load in it",
+                    file=spec.file,
+                    line=spec.line,
+                    step=spec.step or None,
+                    fix=f"ask for python {_minor(_running())} in {spec.decorator or '@conda'}",
+                )
             lock = EnvLock(
                 kind=spec.kind,
                 key=key,
@@ -306,9 +347,13 @@ def _keyed(spec: EnvSpec, settings: EnvSettings, platform: str | None) -> tuple[
         sources: Any = settings.index_settings()
     else:
         target = conda_platform(platform)
-        python = _check_python(spec) or _running()
+        # A python range among the packages: in the requirements, no Python of its own.
+        python = "" if _asked_range(spec) else _check_python(spec) or _running()
         requirements = sorted([name, version or ""] for name, version in spec.packages)
-        sources = _channels(spec, settings)
+        from grange.environments.conda_specs import channel_urls
+
+        # As solved: names as URLs, folders absolute (``./chan`` here is not there).
+        sources = channel_urls(spec, settings)
     payload = {
         "format": KEY_FORMAT,
         "kind": spec.kind,
