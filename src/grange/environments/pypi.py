@@ -92,6 +92,17 @@ def requirement_line(name: Any, version: Any, spec: EnvSpec) -> str:
         return line
     if text.startswith("@"):
         if url := URL.match(text):
+            if url["url"].startswith("file:"):
+                raise _bad(
+                    spec,
+                    f"{name!r} comes from a local path ({url['url']}): its later edits would "
+                    "never reach the environment (the lock is reused), and a pod cannot "
+                    "read this machine's files",
+                    "build a wheel of it (uv build, or pip wheel <folder> -w <wheels>) and "
+                    "list that folder in [environments] find_links (or publish it to an "
+                    f'index), then ask for it by version: {{"{name}": "1.0"}}; '
+                    "https:// URLs work too",
+                )
             return f"{line} @ {url['url']}"
     elif text[0] in "=!~<>":
         clauses = [CLAUSE.match(c) for c in text.split(",")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from env_support import pypi_spec
-from grange.environments.pypi import requirement_lines
+from grange.environments.pypi import requirement_line, requirement_lines
 from grange.exceptions import EnvError
 
 
@@ -69,3 +69,10 @@ def test_hostile_or_broken_requirements_are_refused(name: str, version: object, 
     assert err.message.startswith("@pypi: ")
     assert (err.step, err.file, err.line) == ("start", "flow.py", 12)
     assert err.fix
+
+
+@pytest.mark.parametrize("url", ["file:///srv/mypkg", "file:///srv/mypkg-1.0-py3-none-any.whl"])
+def test_a_local_path_is_refused_with_the_fix(url: str) -> None:
+    with pytest.raises(EnvError, match="local path") as err:
+        requirement_line("mypkg", f"@ {url}", pypi_spec())
+    assert "find_links" in str(err.value.fix) and err.value.step == "start"
