@@ -153,6 +153,16 @@ def test_no_such_package(tmp_path: Path) -> None:
     assert "Traceback" not in err.render()
 
 
+def test_an_old_click_is_refused_at_resolve_time(tmp_path: Path) -> None:
+    """Tasks import click from the environment when it has one: a click grange cannot
+    run with is said at resolve time, not as a crash of every task."""
+    with pytest.raises(EnvError) as caught:
+        manager.resolve(pypi_spec(("click", "7.1.2")), fresh_settings(tmp_path / "cache"))
+    err = caught.value
+    assert "has click 7.1.2" in err.message and "click>=8.2" in err.message
+    assert err.step == "start" and err.fix and "click>=8.2" in err.fix
+
+
 def test_no_such_version(tmp_path: Path) -> None:
     with pytest.raises(EnvError) as caught:
         manager.resolve(pypi_spec(("tabulate", "99.0")), fresh_settings(tmp_path / "cache"))

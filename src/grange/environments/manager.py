@@ -223,6 +223,7 @@ def _resolve(
                     step=spec.step or None,
                     fix=f"ask for python {_minor(_running())} in {spec.decorator or '@conda'}",
                 )
+            _check_task_deps(spec, resolved.packages)
             lock = EnvLock(
                 kind=spec.kind,
                 key=key,
@@ -240,6 +241,30 @@ def _resolve(
     except OSError as err:
         raise cache.unwritable(settings.cache_dir, err) from None
     return lock, folder
+
+
+def _check_task_deps(spec: EnvSpec, packages: Any) -> None:
+    """An environment that has one of grange's task dependencies (click, pathspec) keeps
+    its own version, which tasks then import: one grange cannot run with is an EnvError."""
+    from grange.environments.requires import satisfies, task_requirements
+
+    needs = task_requirements()
+    for package in packages:
+        name = str(package.get("name", "")).lower().replace("_", "-")
+        version = str(package.get("version", ""))
+        need = needs.get(name)
+        if need is None or not version or satisfies(version, need):
+            continue
+        label = spec.decorator or "@" + spec.kind
+        raise EnvError(
+            f"{label}: the environment has {name} {version}, but grange's tasks import "
+            f"{name} from the environment and grange needs {name}{need}",
+            file=spec.file,
+            line=spec.line,
+            step=spec.step or None,
+            fix=f"ask for {name}{need} in {label} (a package that needs an older {name} "
+            "cannot share a step's environment with grange: run it in a subprocess)",
+        )
 
 
 def _seed_dir(settings: EnvSettings) -> Path:
