@@ -549,6 +549,8 @@ def _build(lock: EnvLock, settings: EnvSettings, prefix: Path, seed: Path | None
             if python is not None:
                 return python
             cache.sweep(prefix.parent, prefix.name)
+            if _in_place(lock, settings) and seed is None:
+                return _build_in_place(lock, settings, prefix, backend)
             temp = seed if seed is not None else cache.temp_dir(prefix)
             try:
                 built = Path(backend.install(lock, settings, temp, final=prefix))
@@ -560,6 +562,30 @@ def _build(lock: EnvLock, settings: EnvSettings, prefix: Path, seed: Path | None
             return prefix / os.path.relpath(built, temp)
     except OSError as err:
         raise cache.unwritable(settings.cache_dir, err) from None
+
+
+def _in_place(lock: EnvLock, settings: EnvSettings) -> bool:
+    """micromamba and conda write their prefix into the files they install (scripts'
+    shebangs, ``conda-meta``): they build at the final path, never renamed after."""
+    from grange.environments.conda_tool import TOOLS
+
+    return lock.kind == "conda" and settings.conda_tool in TOOLS
+
+
+def _build_in_place(lock: EnvLock, settings: EnvSettings, prefix: Path, backend: Any) -> Path:
+    """Build at ``prefix`` itself (the caller holds its file lock): what is there
+    without a ready marker is a damaged build, removed first; the marker is written
+    last, so a build killed half way is never taken for a complete one."""
+    if prefix.exists():
+        cache.discard(prefix)
+    prefix.mkdir(parents=True)
+    try:
+        built = Path(backend.install(lock, settings, prefix, final=prefix))
+        cache.mark_ready(prefix, lock, built)
+    except BaseException:
+        cache.discard(prefix)
+        raise
+    return built
 
 
 def _pythonpath(lock: EnvLock, settings: EnvSettings, runtime: Runtime) -> tuple[str, ...]:
