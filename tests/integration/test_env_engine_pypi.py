@@ -220,6 +220,22 @@ def test_a_pod_lock_is_resolved_for_the_pod_platform(tmp_path: Path) -> None:
             manager.build(lock, settings)
 
 
+def test_a_pod_lock_needs_no_python_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pod's Python (3.12 here, with no 3.12 on PATH) is resolved for without an
+    interpreter of it: uv resolves for x.y."""
+    from grange.environments import uvtool
+
+    settings = fresh_settings(tmp_path / "cache")
+    monkeypatch.setenv("PATH", str(Path(uvtool.running_interpreter().path).parent))
+    if uvtool.find_python("3.12", settings) is not None:
+        pytest.skip("this machine has Python 3.12 beside the running one")
+    lock = manager.resolve(pypi_spec(python="3.12"), settings, platform="aarch64-manylinux_2_28")
+    assert lock.python == "3.12" and lock.packages[0]["name"] == TABULATE[0]
+    with pytest.raises(EnvError) as caught:
+        manager.resolve(pypi_spec(python="3.12"), settings)  # for here: needs one
+    assert "no Python 3.12 found" in caught.value.message
+
+
 # -- processes racing and dying ------------------------------------------------------
 
 BUILDER = """

@@ -47,7 +47,7 @@ KINDS = ("pypi", "conda")
 # follows (uv keeps an installed distribution of the right version). Worth measuring
 # again on a machine with more cores.
 SPECULATE = False
-KEY_FORMAT = 1  # changes when what goes into a key changes
+KEY_FORMAT = 2  # changes when what goes into a key changes
 LOCKS_PREFIX = "envs/locks"
 _PYTHON = re.compile(r"^3(\.\d{1,2}){1,2}$")
 
@@ -369,11 +369,13 @@ def _keyed(spec: EnvSpec, settings: EnvSettings, platform: str | None) -> tuple[
         target = pypi_platform(platform)
         python = _pypi_python(spec, settings, target)
         requirements: Any = pypi.requirement_lines(spec, python)
+        keyed_python = _minor(python)  # uv resolves for x.y: a patch upgrade is one key
         sources: Any = settings.index_settings()
     else:
         target = conda_platform(platform)
         # A python range among the packages: in the requirements, no Python of its own.
         python = "" if _asked_range(spec) else _check_python(spec) or _running()
+        keyed_python = python
         requirements = sorted([name, version or ""] for name, version in spec.packages)
         from grange.environments.conda_specs import channel_urls
 
@@ -383,7 +385,7 @@ def _keyed(spec: EnvSpec, settings: EnvSettings, platform: str | None) -> tuple[
         "format": KEY_FORMAT,
         "kind": spec.kind,
         "requirements": requirements,
-        "python": python,
+        "python": keyed_python,
         "platform": target,
         "sources": sources,
     }
@@ -395,11 +397,11 @@ def _pypi_python(spec: EnvSpec, settings: EnvSettings, target: str) -> str:
     from grange.environments import uvtool
 
     request = _check_python(spec) or ".".join(_running().split(".")[:2])
+    if not buildable_here(target):
+        return request  # for a pod's image: uv resolves for x.y without an interpreter
     found = uvtool.find_python(request, settings)
     if found is not None:
         return found.version
-    if not buildable_here(target):
-        return request  # resolved for a pod's image, whose Python this machine lacks
     label = spec.decorator or "@pypi"
     raise EnvError(
         f"no Python {request} found for {label} on step '{spec.step}' "

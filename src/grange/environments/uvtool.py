@@ -227,6 +227,11 @@ def running_interpreter() -> Interpreter:
     return Interpreter(sys.executable, f"{v.major}.{v.minor}.{v.micro}")
 
 
+# Pythons ``uv python find`` did not find in this process, by (request, PATH): not
+# kept in the cache file (one installed later is found by the next process).
+_MISSES: set[tuple[str, str]] = set()
+
+
 def find_python(request: str, settings: EnvSettings) -> Interpreter | None:
     """A Python of version ``request`` (``3.11``, ``3.11.7``) on this machine, or None.
 
@@ -238,9 +243,13 @@ def find_python(request: str, settings: EnvSettings) -> Interpreter | None:
     remembered = _remembered(settings.cache_dir, request)
     if remembered is not None:
         return remembered
+    missed = (request, os.environ.get("PATH", ""))
+    if missed in _MISSES:  # asked already in this process, under this PATH
+        return None
     done = run_uv(["python", "find", "--no-python-downloads", request], settings)
     path = done.stdout.strip().splitlines()[-1] if done.returncode == 0 and done.stdout else ""
     if not path:
+        _MISSES.add(missed)
         return None
     try:
         probe = subprocess.run(

@@ -197,3 +197,52 @@ def test_conda_python_in_packages_reaches_the_solver(
     manager.resolve(spec, settings)
     assert seen[0][0] == passed
     assert ("python", python) in seen[0][1] or passed == python
+
+
+def test_a_pod_key_looks_for_no_python_here(
+    settings: EnvSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grange.environments import uvtool
+
+    def find_python(request: str, settings: EnvSettings) -> None:
+        raise AssertionError("looked for a Python on this machine")
+
+    monkeypatch.setattr(uvtool, "find_python", find_python)
+    spec = replace(pypi_spec(), python="3.12")
+    assert len(key(spec, settings, "aarch64-manylinux_2_28")) == 64
+
+
+def test_a_patch_release_is_the_same_pypi_key(
+    settings: EnvSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grange.environments import uvtool
+
+    found = [uvtool.Interpreter("/usr/bin/python3.10", "3.10.4")]
+    monkeypatch.setattr(uvtool, "find_python", lambda request, settings: found[0])
+    spec = replace(pypi_spec(), python="3.10")
+    before = key(spec, settings)
+    found[0] = uvtool.Interpreter("/usr/bin/python3.10", "3.10.14")
+    assert key(spec, settings) == before
+
+
+def test_a_python_not_found_is_asked_once_per_process(
+    settings: EnvSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from grange.environments import uvtool
+
+    calls: list[list[str]] = []
+
+    def run_uv(args: list[str], settings: EnvSettings, **kw: object) -> object:
+        calls.append(list(args))
+        return subprocess.CompletedProcess(args, 2, "", "not found")
+
+    monkeypatch.setattr(uvtool, "run_uv", run_uv)
+    monkeypatch.setattr(uvtool, "_MISSES", set())
+    assert uvtool.find_python("3.98", settings) is None
+    assert uvtool.find_python("3.98", settings) is None
+    assert len(calls) == 1
+    monkeypatch.setenv("PATH", "/elsewhere")
+    assert uvtool.find_python("3.98", settings) is None
+    assert len(calls) == 2
