@@ -126,6 +126,16 @@ def check_local_channels(urls: list[str], spec: EnvSpec) -> None:
 
 def package_spec(name: str, version: str, spec: EnvSpec) -> str:
     """``name`` and the decorator's version text as one conda match spec string."""
+    if isinstance(name, str) and "::" in name:
+        channel, _, package = name.partition("::")
+        raise EnvError(
+            f"{decorator(spec)}: {name!r} names a channel ({channel.strip()!r}) in the "
+            "package name; grange takes channels from [environments] channels, for "
+            "every package",
+            fix=f'write "{package.strip()}" in {decorator(spec)}(packages=...) and add '
+            f'"{channel.strip()}" to channels in the [environments] table of the profile',
+            **where(spec),
+        )
     if not isinstance(name, str) or not _NAME.match(name):
         raise EnvError(
             f"{decorator(spec)}: {name!r} is not a conda package name "

@@ -79,7 +79,7 @@ def test_hostile_versions_are_refused_before_the_solver(version: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["", "a b", "pkg[url=http://x]", "conda-forge::pkg", "../pkg", "-pkg", "pkg\n"]
+    "name", ["", "a b", "pkg[url=http://x]", "../pkg", "-pkg", "pkg\n"]
 )
 def test_hostile_names_are_refused(name: str) -> None:
     with pytest.raises(EnvError, match="is not a conda package name"):
@@ -288,3 +288,9 @@ def test_a_lock_naming_a_relative_package_path_is_damaged(tmp_path: Path) -> Non
     lock = EnvLock(kind="conda", key="k", python="3.11.7", platform=here, text=text, tool="")
     with pytest.raises(EnvError, match="is not a rattler lock file"):
         conda.install(lock, EnvSettings(cache_dir=tmp_path), tmp_path / "env")
+
+
+def test_a_channel_in_the_package_name_says_where_channels_go() -> None:
+    with pytest.raises(EnvError, match="names a channel \\('bioconda'\\)") as err:
+        conda_specs.package_spec("bioconda::samtools", "1.19", SPEC)
+    assert '"samtools"' in (err.value.fix or "") and "[environments]" in (err.value.fix or "")
