@@ -33,7 +33,8 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
 _VERSION = re.compile(r"[A-Za-z0-9_.*+!<>=~,|\-]*( [A-Za-z0-9_.*]+)?\Z")
 _OPERATORS = ("==", ">=", "<=", "!=", "~=", ">", "<", "=")
 _CHANNEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*\Z")
-_SCHEMES = ("http", "https", "file", "s3", "gcs", "oci")
+_SCHEMES = ("http", "https", "file")
+_UNREAD = ("s3", "gcs", "oci")  # channel URLs py-rattler's gateway cannot read here
 _PATH_PREFIXES = ("/", "./", "../", "~")
 
 
@@ -90,6 +91,14 @@ def channel_url(raw: str, spec: EnvSpec) -> str:
         return path.as_uri()
     if not bad and "://" in text:
         parsed = urlparse(text)
+        if parsed.scheme in _UNREAD:
+            raise EnvError(
+                f"{decorator(spec)}: the channel {text!r} is a {parsed.scheme}:// URL, "
+                "which grange's conda solver (py-rattler) cannot read",
+                fix="serve the channel over https:// (or copy it to a local folder) and "
+                "list that in [environments] channels",
+                **where(spec),
+            )
         if parsed.scheme in _SCHEMES and (parsed.netloc or parsed.scheme == "file"):
             return text.rstrip("/")
         bad = True

@@ -135,7 +135,6 @@ def test_a_python_that_is_no_version_is_refused() -> None:
         ("https://repo.example.com/chan/", "https://repo.example.com/chan"),
         ("http://127.0.0.1:9/x", "http://127.0.0.1:9/x"),
         ("file:///srv/chan", "file:///srv/chan"),
-        ("s3://bucket/chan", "s3://bucket/chan"),
         ("/srv/chan", "file:///srv/chan"),
     ],
 )
@@ -294,3 +293,10 @@ def test_a_channel_in_the_package_name_says_where_channels_go() -> None:
     with pytest.raises(EnvError, match="names a channel \\('bioconda'\\)") as err:
         conda_specs.package_spec("bioconda::samtools", "1.19", SPEC)
     assert '"samtools"' in (err.value.fix or "") and "[environments]" in (err.value.fix or "")
+
+
+@pytest.mark.parametrize("url", ["s3://bucket/chan", "gcs://bucket/chan", "oci://ghcr.io/chan"])
+def test_a_channel_rattler_cannot_read_is_refused(url: str) -> None:
+    with pytest.raises(EnvError, match="cannot read") as err:
+        conda_specs.channel_url(url, SPEC)
+    assert "https://" in (err.value.fix or "")
