@@ -6,8 +6,9 @@ Version specs follow Metaflow's ``@conda``: ``"0.22.0"`` means exactly that vers
 (``==0.22.0``), a spec starting with an operator (``>=1.2``, ``<2``, ``!=1.3``,
 ``~=1.4``, ``==1.5``, conda's ``=1.6`` meaning ``1.6.*``) is used as is, a glob
 (``1.7.*``) too, and ``""`` is any version. ``python="3.11"`` asks for ``python
-3.11.*``, ``python="3.11.7"`` for ``python ==3.11.7``; no ``python`` asks for the
-running interpreter's ``x.y``.
+3.11.*``, ``python="3.11.7"`` for ``python ==3.11.7``. No ``python``: the manager
+passes the running interpreter's exact x.y.z; a ``python`` in the packages (x.y,
+x.y.z or a range) is used instead (both given is an error).
 
 Only this module and :mod:`grange.environments.conda` import ``rattler``, and only
 when a conda environment is resolved or built (``grange[conda]``).

@@ -441,13 +441,23 @@ def _channels(spec: EnvSpec, settings: EnvSettings) -> list[str]:
 
 def _requested(spec: EnvSpec, settings: EnvSettings) -> dict[str, Any]:
     requested: dict[str, Any] = {
-        "packages": {name: version for name, version in spec.packages},
+        "packages": {name: mask_url(version) for name, version in spec.packages},
         "python": spec.python,
         "decorator": spec.decorator,
     }
     if spec.kind == "conda":
         requested["channels"] = _channels(spec, settings)
     return requested
+
+
+def mask_url(text: Any) -> Any:
+    """``text`` with the credentials of a URL in it masked: ``user:***@`` for a
+    password, ``***@`` for an http(s) token (``git+ssh://git@`` is no secret)."""
+    if not isinstance(text, str):
+        return text
+    from grange.environments.pypi import masked
+
+    return masked(text)
 
 
 # -- platforms -----------------------------------------------------------------------

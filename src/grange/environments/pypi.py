@@ -39,6 +39,17 @@ PYLOCK = "pylock.toml"
 TOMLI = "tomli>=2"  # grange's own need on Python 3.10 (grange.config reads TOML)
 
 
+_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*):[^/@\s]*@")
+_TOKEN = re.compile(r"(?P<head>(?:git\+)?https?://)[^/@\s:]+@")
+
+
+def masked(text: str) -> str:
+    """``text`` with the credentials of the URLs in it masked: ``user:***@`` for a
+    password, ``***@`` for an http(s) token (``git+ssh://git@`` is no secret)."""
+    text = _PASSWORD.sub(lambda m: f"{m['head']}:***@", text)
+    return _TOKEN.sub(lambda m: f"{m['head']}***@", text)
+
+
 def normal_name(name: str) -> str:
     """A distribution name as indexes compare them (PEP 503): ``Foo.Bar_baz`` →
     ``foo-bar-baz``."""
@@ -323,7 +334,7 @@ def parse_packages(text: str) -> tuple[dict[str, Any], ...]:
         files = [*(entry.get("wheels") or []), entry.get("sdist"), entry.get("archive")]
         for source in files:
             if isinstance(source, dict) and source.get("url"):
-                package["url"] = str(source["url"])
+                package["url"] = masked(str(source["url"]))
                 sha = (source.get("hashes") or {}).get("sha256")
                 if sha:
                     package["sha256"] = str(sha)
@@ -331,7 +342,7 @@ def parse_packages(text: str) -> tuple[dict[str, Any], ...]:
         else:
             vcs = entry.get("vcs") or entry.get("directory")
             if isinstance(vcs, dict) and (vcs.get("url") or vcs.get("path")):
-                package["url"] = str(vcs.get("url") or vcs.get("path"))
+                package["url"] = masked(str(vcs.get("url") or vcs.get("path")))
         packages.append(package)
     return tuple(sorted(packages, key=lambda p: p["name"]))
 

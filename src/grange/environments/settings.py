@@ -186,8 +186,7 @@ def _check_url(value: str, where: str) -> None:
     if scheme and not re.match(r"^[A-Za-z]:[\\/]", value):
         raise ConfigError(
             f"{where}: {value!r} is not a URL ({scheme[1]}: without //)",
-            fix=f"write {scheme[1]}://... (file:///abs/path for a folder), or the folder "
-            "itself",
+            fix=f"write {scheme[1]}://... (file:///abs/path for a folder), or the folder itself",
         )
 
 

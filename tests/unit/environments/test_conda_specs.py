@@ -78,9 +78,7 @@ def test_hostile_versions_are_refused_before_the_solver(version: str) -> None:
     assert err.value.fix
 
 
-@pytest.mark.parametrize(
-    "name", ["", "a b", "pkg[url=http://x]", "../pkg", "-pkg", "pkg\n"]
-)
+@pytest.mark.parametrize("name", ["", "a b", "pkg[url=http://x]", "../pkg", "-pkg", "pkg\n"])
 def test_hostile_names_are_refused(name: str) -> None:
     with pytest.raises(EnvError, match="is not a conda package name"):
         conda_specs.package_spec(name, "1.0", SPEC)
