@@ -397,6 +397,8 @@ def _bad(spec: EnvSpec, message: str, fix: str) -> EnvError:
 
 
 _NETWORK = (
+    "could not resolve host",
+    "failed to connect",
     "request failed",
     "dns error",
     "failed to lookup address",
@@ -461,6 +463,13 @@ def _explain(
         )
     if any(word in lowered for word in _NETWORK):
         index = settings.index_url or "https://pypi.org/simple"
+        direct = _direct_failed(stderr, spec)
+        if direct:  # a direct URL or git repository, not the index
+            return EnvError(
+                f"{label}: {what}: cannot reach {masked(direct[0])}:\n{detail}",
+                fix="check the network and that URL in the step's packages",
+                **where,
+            )
         return EnvError(
             f"{label}: {what}: no network to the package index {index}:\n{detail}",
             fix="check the network, or set index_url in the profile's [environments] "
@@ -472,6 +481,23 @@ def _explain(
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _direct_failed(stderr: str, spec: EnvSpec | None) -> list[str]:
+    """The direct URLs (``"@ https://..."``, ``git+...``) of ``spec`` that uv's
+    ``stderr`` names: a network failure there is not the index's."""
+    if spec is None:
+        return []
+    text = _ANSI.sub("", stderr)
+    found = []
+    for _, version in spec.packages:
+        match = URL.match(str(version or "").strip())
+        if match is None:
+            continue
+        url = match["url"]
+        if url in text or url.removeprefix("git+") in text:
+            found.append(url)
+    return found
 
 
 def trimmed(stderr: str, limit: int = MAX_MESSAGE_LINES) -> str:
