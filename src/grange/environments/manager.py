@@ -24,11 +24,13 @@ shim for grange are this module's (and :mod:`~grange.environments.cache`'s).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import platform as _platform
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -87,7 +89,8 @@ def spec_key(
 ) -> str:
     """The key :func:`resolve` files ``spec``'s lock under for ``platform`` (None: this
     machine's), computed without resolving."""
-    return _keyed(_with_runtime(spec, runtime), settings, platform)[0]
+    with _at(spec):
+        return _keyed(_with_runtime(spec, runtime), settings, platform)[0]
 
 
 def resolve(
@@ -96,7 +99,20 @@ def resolve(
     """The lock of ``spec`` for ``platform`` (None: this machine's). Errors: EnvError naming
     the step and decorator (``spec.step``, ``spec.decorator``, ``spec.file``/``line``).
     ``runtime``: :func:`datastore_packages`."""
-    return _resolve(spec, _absolute(settings), platform, seed=False, runtime=runtime)[0]
+    with _at(spec):
+        return _resolve(spec, _absolute(settings), platform, seed=False, runtime=runtime)[0]
+
+
+@contextlib.contextmanager
+def _at(spec: EnvSpec) -> Iterator[None]:
+    """An EnvError raised inside that names no step (uv missing, a cache that cannot be
+    written, an install that failed) gets ``spec``'s step, file and line."""
+    try:
+        yield
+    except EnvError as err:
+        if err.step is None and spec.step:
+            err.step, err.file, err.line = spec.step, err.file or spec.file, err.line or spec.line
+        raise
 
 
 def _with_runtime(spec: EnvSpec, runtime: Runtime) -> EnvSpec:
@@ -306,7 +322,13 @@ def prepare(
     (the cold path), the backend starts building the environment while it resolves
     (``@pypi``: ``uv pip install`` of the requirements concurrently with ``uv pip
     compile``), then syncs it to the lock: its versions are exactly the lock's."""
-    settings = _absolute(settings)
+    with _at(spec):
+        return _prepare(spec, _absolute(settings), lock, runtime)
+
+
+def _prepare(
+    spec: EnvSpec, settings: EnvSettings, lock: EnvLock | None, runtime: Runtime
+) -> PreparedEnv:
     if lock is not None:
         return _built(lock, settings, None, runtime)
     found, seed = _resolve(spec, settings, None, seed=SPECULATE, runtime=runtime)
