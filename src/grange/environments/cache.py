@@ -133,7 +133,10 @@ def discard(folder: Path) -> None:
 def sweep(folder: Path, name: str, *, locked: bool = True) -> None:
     """Remove the leftovers of killed builds of ``name`` in ``folder``. ``locked``: the
     caller holds the file lock of ``name``, so no build of it is under way and every
-    leftover is dead; else only those whose process is gone are removed."""
+    leftover is dead; else only those whose process is gone are removed. The process
+    is judged by the pid in the leftover's name on this machine: a cache shared by
+    several machines (NFS) is swept with ``locked=True`` only (under the file lock,
+    which such a file system must then support), never by pids."""
     for entry in folder.glob(f".{name}.*-*-*"):
         pid = entry.name.rsplit("-", 2)[-2]
         if not locked and (not pid.isdigit() or _alive(int(pid))):
