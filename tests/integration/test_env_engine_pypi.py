@@ -132,6 +132,13 @@ def test_a_damaged_environment_is_rebuilt(tmp_path: Path) -> None:
     again = manager.prepare(pypi_spec(), settings)
     assert again.python.exists()
     assert in_env(again, "import tabulate").returncode == 0
+    # An installed package's folder deleted by hand: found and rebuilt too.
+    import shutil
+
+    (dist,) = again.prefix.glob("lib/python*/site-packages/tabulate-*.dist-info")
+    shutil.rmtree(dist)
+    third = manager.prepare(pypi_spec(), settings)
+    assert in_env(third, "import tabulate").returncode == 0 and dist.is_dir()
 
 
 def test_empty_package_set(tmp_path: Path) -> None:
