@@ -132,6 +132,13 @@ def test_a_damaged_environment_is_rebuilt(tmp_path: Path) -> None:
     again = manager.prepare(pypi_spec(), settings)
     assert again.python.exists()
     assert in_env(again, "import tabulate").returncode == 0
+    # An installed package's folder deleted by hand: found and rebuilt too.
+    import shutil
+
+    (dist,) = again.prefix.glob("lib/python*/site-packages/tabulate-*.dist-info")
+    shutil.rmtree(dist)
+    third = manager.prepare(pypi_spec(), settings)
+    assert in_env(third, "import tabulate").returncode == 0 and dist.is_dir()
 
 
 def test_empty_package_set(tmp_path: Path) -> None:
@@ -151,6 +158,16 @@ def test_no_such_package(tmp_path: Path) -> None:
     assert err.message.startswith("@pypi: cannot resolve grange-no-such-package-xyz==1.0")
     assert "was not found in the package registry" in err.message
     assert "Traceback" not in err.render()
+
+
+def test_an_old_click_is_refused_at_resolve_time(tmp_path: Path) -> None:
+    """Tasks import click from the environment when it has one: a click grange cannot
+    run with is said at resolve time, not as a crash of every task."""
+    with pytest.raises(EnvError) as caught:
+        manager.resolve(pypi_spec(("click", "7.1.2")), fresh_settings(tmp_path / "cache"))
+    err = caught.value
+    assert "has click 7.1.2" in err.message and "click>=8.2" in err.message
+    assert err.step == "start" and err.fix and "click>=8.2" in err.fix
 
 
 def test_no_such_version(tmp_path: Path) -> None:
@@ -208,6 +225,22 @@ def test_a_pod_lock_is_resolved_for_the_pod_platform(tmp_path: Path) -> None:
     if not manager.host_platform().startswith("aarch64"):
         with pytest.raises(EnvError, match="not this machine"):
             manager.build(lock, settings)
+
+
+def test_a_pod_lock_needs_no_python_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pod's Python (3.12 here, with no 3.12 on PATH) is resolved for without an
+    interpreter of it: uv resolves for x.y."""
+    from grange.environments import uvtool
+
+    settings = fresh_settings(tmp_path / "cache")
+    monkeypatch.setenv("PATH", str(Path(uvtool.running_interpreter().path).parent))
+    if uvtool.find_python("3.12", settings) is not None:
+        pytest.skip("this machine has Python 3.12 beside the running one")
+    lock = manager.resolve(pypi_spec(python="3.12"), settings, platform="aarch64-manylinux_2_28")
+    assert lock.python == "3.12" and lock.packages[0]["name"] == TABULATE[0]
+    with pytest.raises(EnvError) as caught:
+        manager.resolve(pypi_spec(python="3.12"), settings)  # for here: needs one
+    assert "no Python 3.12 found" in caught.value.message
 
 
 # -- processes racing and dying ------------------------------------------------------

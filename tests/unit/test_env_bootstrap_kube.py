@@ -133,7 +133,9 @@ def test_a_kubernetes_conda_steps_lock_is_for_the_pods_conda_platform(
 
     asked: dict[str, Any] = {}
 
-    def resolve(spec: EnvSpec, settings: Any, *, platform: str | None = None) -> EnvLock:
+    def resolve(
+        spec: EnvSpec, settings: Any, *, platform: str | None = None, runtime: Any = ()
+    ) -> EnvLock:
         asked[spec.step] = platform
         return EnvLock(spec.kind, f"k-{spec.step}", "3.11.7", str(platform), spec.step, "fake")
 

@@ -26,12 +26,14 @@ class Blobs:
 def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[str, Any]]:
     seen: list[tuple[str, Any]] = []
 
-    def resolve(spec: EnvSpec, settings: Any, *, platform: str | None = None) -> EnvLock:
+    def resolve(
+        spec: EnvSpec, settings: Any, *, platform: str | None = None, runtime: Any = ()
+    ) -> EnvLock:
         seen.append(("resolve", (spec.step, platform)))
         text = repr((spec.packages, platform))
         return EnvLock("pypi", f"key-{text}", "3.11.7", platform or "here", text, "fake")
 
-    def build(lock: EnvLock, settings: Any) -> PreparedEnv:
+    def build(lock: EnvLock, settings: Any, *, runtime: Any = ()) -> PreparedEnv:
         seen.append(("build", lock.platform))
         return PreparedEnv(lock, tmp_path, tmp_path / "bin" / "python", ())
 
@@ -43,7 +45,9 @@ def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[str, An
         seen.append(("load", key))
         return EnvLock("pypi", "key-old", "3.11.7", "here", "old", "fake")
 
-    def spec_key(spec: EnvSpec, settings: Any, platform: str | None = None) -> str:
+    def spec_key(
+        spec: EnvSpec, settings: Any, platform: str | None = None, *, runtime: Any = ()
+    ) -> str:
         return "key-old" if spec.packages == (("a", "1"),) else "key-new"
 
     for name, fake in {

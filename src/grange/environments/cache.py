@@ -93,15 +93,23 @@ def ready_python(prefix: Path, lock: EnvLock) -> Path | None:
         if marker.get("sha") != lock.sha:
             return None
         python = prefix / str(marker["python"])
+        dists = [prefix / str(d) for d in marker.get("dists") or ()]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return python if os.path.exists(python) else None
+    # A stat per installed distribution (microseconds): a folder deleted by hand
+    # makes the environment damaged, so it is built again.
+    if not os.path.exists(python) or not all(os.path.isdir(d) for d in dists):
+        return None
+    return python
 
 
 def mark_ready(prefix: Path, lock: EnvLock, python: Path) -> None:
     """Write the lock (for humans) and, last, the ready marker into ``prefix``."""
     (prefix / LOCK_FILE).write_text(json.dumps(lock.to_dict(), indent=1), encoding="utf-8")
-    marker = {"sha": lock.sha, "python": os.path.relpath(python, prefix)}
+    dists = sorted(
+        os.path.relpath(d, prefix) for d in prefix.glob("lib/python*/site-packages/*.dist-info")
+    )
+    marker = {"sha": lock.sha, "python": os.path.relpath(python, prefix), "dists": dists}
     write_atomic(prefix / READY, json.dumps(marker))
 
 
@@ -133,7 +141,10 @@ def discard(folder: Path) -> None:
 def sweep(folder: Path, name: str, *, locked: bool = True) -> None:
     """Remove the leftovers of killed builds of ``name`` in ``folder``. ``locked``: the
     caller holds the file lock of ``name``, so no build of it is under way and every
-    leftover is dead; else only those whose process is gone are removed."""
+    leftover is dead; else only those whose process is gone are removed. The process
+    is judged by the pid in the leftover's name on this machine: a cache shared by
+    several machines (NFS) is swept with ``locked=True`` only (under the file lock,
+    which such a file system must then support), never by pids."""
     for entry in folder.glob(f".{name}.*-*-*"):
         pid = entry.name.rsplit("-", 2)[-2]
         if not locked and (not pid.isdigit() or _alive(int(pid))):

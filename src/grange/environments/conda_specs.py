@@ -6,8 +6,9 @@ Version specs follow Metaflow's ``@conda``: ``"0.22.0"`` means exactly that vers
 (``==0.22.0``), a spec starting with an operator (``>=1.2``, ``<2``, ``!=1.3``,
 ``~=1.4``, ``==1.5``, conda's ``=1.6`` meaning ``1.6.*``) is used as is, a glob
 (``1.7.*``) too, and ``""`` is any version. ``python="3.11"`` asks for ``python
-3.11.*``, ``python="3.11.7"`` for ``python ==3.11.7``; no ``python`` asks for the
-running interpreter's ``x.y``.
+3.11.*``, ``python="3.11.7"`` for ``python ==3.11.7``. No ``python``: the manager
+passes the running interpreter's exact x.y.z; a ``python`` in the packages (x.y,
+x.y.z or a range) is used instead (both given is an error).
 
 Only this module and :mod:`grange.environments.conda` import ``rattler``, and only
 when a conda environment is resolved or built (``grange[conda]``).
@@ -33,7 +34,8 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
 _VERSION = re.compile(r"[A-Za-z0-9_.*+!<>=~,|\-]*( [A-Za-z0-9_.*]+)?\Z")
 _OPERATORS = ("==", ">=", "<=", "!=", "~=", ">", "<", "=")
 _CHANNEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*\Z")
-_SCHEMES = ("http", "https", "file", "s3", "gcs", "oci")
+_SCHEMES = ("http", "https", "file")
+_UNREAD = ("s3", "gcs", "oci")  # channel URLs py-rattler's gateway cannot read here
 _PATH_PREFIXES = ("/", "./", "../", "~")
 
 
@@ -90,6 +92,14 @@ def channel_url(raw: str, spec: EnvSpec) -> str:
         return path.as_uri()
     if not bad and "://" in text:
         parsed = urlparse(text)
+        if parsed.scheme in _UNREAD:
+            raise EnvError(
+                f"{decorator(spec)}: the channel {text!r} is a {parsed.scheme}:// URL, "
+                "which grange's conda solver (py-rattler) cannot read",
+                fix="serve the channel over https:// (or copy it to a local folder) and "
+                "list that in [environments] channels",
+                **where(spec),
+            )
         if parsed.scheme in _SCHEMES and (parsed.netloc or parsed.scheme == "file"):
             return text.rstrip("/")
         bad = True
@@ -126,6 +136,16 @@ def check_local_channels(urls: list[str], spec: EnvSpec) -> None:
 
 def package_spec(name: str, version: str, spec: EnvSpec) -> str:
     """``name`` and the decorator's version text as one conda match spec string."""
+    if isinstance(name, str) and "::" in name:
+        channel, _, package = name.partition("::")
+        raise EnvError(
+            f"{decorator(spec)}: {name!r} names a channel ({channel.strip()!r}) in the "
+            "package name; grange takes channels from [environments] channels, for "
+            "every package",
+            fix=f'write "{package.strip()}" in {decorator(spec)}(packages=...) and add '
+            f'"{channel.strip()}" to channels in the [environments] table of the profile',
+            **where(spec),
+        )
     if not isinstance(name, str) or not _NAME.match(name):
         raise EnvError(
             f"{decorator(spec)}: {name!r} is not a conda package name "

@@ -8,6 +8,7 @@ never resolving again. It is plain data, JSON-safe through :meth:`EnvLock.to_dic
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,9 @@ class EnvLock:
     by. ``python``: the exact Python version resolved for (``"3.11.7"``). ``platform``:
     uv's ``--python-platform`` name (``"x86_64-manylinux_2_28"``) or a conda subdir
     (``"linux-64"``). ``text``: the lock file itself (uv's ``pylock.toml``, rattler's
-    lock YAML). ``sha``: sha256 (hex) of ``text`` (checked on load). ``tool``: what
+    lock YAML). ``sha``: sha256 (hex) of ``text``; ``record_sha``: sha256 of
+    everything but ``requested`` (both checked on load: an edited Python, platform,
+    key or package list is a damaged lock). ``tool``: what
     resolved it (``"uv 0.13.9"``). ``packages``: one dict per package, at least
     ``name`` and ``version`` (and ``url``, ``sha256`` when known), sorted by name.
     ``requested``: what the decorators asked (``{"packages": {...}, "python": ...,
@@ -46,9 +49,28 @@ class EnvLock:
     def sha(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
+    @property
+    def record_sha(self) -> str:
+        """sha256 of the canonical JSON of everything but ``requested`` (what the step
+        asked, as written: informative), the text's sha included."""
+        return hashlib.sha256(_canonical(self._record()).encode()).hexdigest()
+
+    def _record(self) -> dict[str, Any]:
+        return {
+            "format": LOCK_FORMAT,
+            "type": self.kind,
+            "key": self.key,
+            "sha": self.sha,
+            "python": self.python,
+            "platform": self.platform,
+            "tool": self.tool,
+            "packages": [dict(p) for p in self.packages],
+        }
+
     def summary(self) -> dict[str, Any]:
         """Everything but the lock file's text (what a run's claim records)."""
         return {
+            "record_sha": self.record_sha,
             "format": LOCK_FORMAT,
             "type": self.kind,
             "key": self.key,
@@ -83,12 +105,23 @@ class EnvLock:
                 fix="run the flow again to resolve and record its environments",
             ) from None
         sha = data.get("sha")
+        fix = "run the flow again to resolve and record its environments"
         if sha and sha != lock.sha:
             raise EnvError(
                 f"{where} is damaged: its text's sha256 is {lock.sha}, it says {sha}",
-                fix="run the flow again to resolve and record its environments",
+                fix=fix,
+            )
+        if data.get("record_sha") != lock.record_sha:
+            raise EnvError(
+                f"{where} is damaged: its Python, platform, key or packages are not "
+                "what was recorded (record_sha differs)",
+                fix=fix,
             )
         return lock
+
+
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,12 @@ shim for grange are this module's (and :mod:`~grange.environments.cache`'s).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import platform as _platform
-import re
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,20 @@ from typing import Any
 from grange.decorators.options import EnvSpec
 from grange.environments import cache
 from grange.environments.envlock import EnvLock, PreparedEnv
+from grange.environments.keys import KEY_FORMAT as KEY_FORMAT
+from grange.environments.keys import KINDS as KINDS
+from grange.environments.keys import Runtime as Runtime
+from grange.environments.keys import _keyed, _minor, _with_runtime
+from grange.environments.keys import _requested as _requested
+from grange.environments.keys import _running as _running
+from grange.environments.keys import mask_url as mask_url
+from grange.environments.platforms import buildable_here as buildable_here
+from grange.environments.platforms import conda_platform as conda_platform
+from grange.environments.platforms import host_platform as host_platform
+from grange.environments.platforms import pypi_platform as pypi_platform
 from grange.environments.settings import EnvSettings
 from grange.exceptions import BlobNotFound, EnvError
 
-KINDS = ("pypi", "conda")
 # Off: measured on 2 shared cores, installing while resolving was no faster than
 # resolving then installing from the lock (median 1.19x vs 1.10x ``uv venv && uv pip
 # install``, 12 alternating cold runs of numpy, pandas and scikit-learn), and a package
@@ -47,12 +58,7 @@ KINDS = ("pypi", "conda")
 # follows (uv keeps an installed distribution of the right version). Worth measuring
 # again on a machine with more cores.
 SPECULATE = False
-KEY_FORMAT = 1  # changes when what goes into a key changes
 LOCKS_PREFIX = "envs/locks"
-_PYTHON = re.compile(r"^3(\.\d{1,2}){1,2}$")
-
-
-Runtime = tuple[tuple[str, str], ...]  # (name, version) pairs: see datastore_packages
 
 
 def datastore_packages(datastore: str, *, boto3: bool = False) -> Runtime:
@@ -87,7 +93,8 @@ def spec_key(
 ) -> str:
     """The key :func:`resolve` files ``spec``'s lock under for ``platform`` (None: this
     machine's), computed without resolving."""
-    return _keyed(_with_runtime(spec, runtime), settings, platform)[0]
+    with _at(spec):
+        return _keyed(_with_runtime(spec, runtime), settings, platform)[0]
 
 
 def resolve(
@@ -96,58 +103,20 @@ def resolve(
     """The lock of ``spec`` for ``platform`` (None: this machine's). Errors: EnvError naming
     the step and decorator (``spec.step``, ``spec.decorator``, ``spec.file``/``line``).
     ``runtime``: :func:`datastore_packages`."""
-    return _resolve(spec, _absolute(settings), platform, seed=False, runtime=runtime)[0]
+    with _at(spec):
+        return _resolve(spec, _absolute(settings), platform, seed=False, runtime=runtime)[0]
 
 
-def _with_runtime(spec: EnvSpec, runtime: Runtime) -> EnvSpec:
-    """``spec`` with the runtime's packages it does not name: added to a @pypi spec's
-    packages (``requested`` keeps what the step asked); a @conda spec is only checked
-    (the shim provides them: the environment's Python x.y must be the host's). A
-    @conda spec for a Python before 3.11 gets ``tomli`` (grange reads its profile with
-    it there; @pypi adds it in :func:`grange.environments.pypi.requirement_lines`)."""
-    if spec.kind == "conda":
-        spec = _conda_tomli(spec)
-    if not runtime:
-        return spec
-    if spec.kind == "conda":
-        want = _check_python(spec)
-        if want is not None and want.split(".")[:2] != _running().split(".")[:2]:
-            names = ", ".join(name for name, _ in runtime)
-            raise EnvError(
-                f"{spec.decorator or '@conda'}: on this datastore a task imports {names} "
-                f"from grange's Python {_minor(_running())}, which cannot load in the "
-                f"environment's Python {want}",
-                file=spec.file,
-                line=spec.line,
-                step=spec.step or None,
-                fix=f'use python="{_minor(_running())}" in {spec.decorator or "@conda"} '
-                "(or drop python=), or use @pypi for this step",
-            )
-        return spec
-    from grange.environments.pypi import normal_name
-
-    named = {normal_name(name.split("[")[0]) for name, _ in spec.packages}
-    extra = tuple((n, v) for n, v in runtime if normal_name(n) not in named)
-    if not extra:
-        return spec
-    packages = tuple(sorted(spec.packages + extra))
-    return replace(spec, packages=packages)
-
-
-def _conda_tomli(spec: EnvSpec) -> EnvSpec:
-    python = _check_python(spec) or _running()
+@contextlib.contextmanager
+def _at(spec: EnvSpec) -> Iterator[None]:
+    """An EnvError raised inside that names no step (uv missing, a cache that cannot be
+    written, an install that failed) gets ``spec``'s step, file and line."""
     try:
-        before_311 = tuple(int(p) for p in python.split(".")[:2]) < (3, 11)
-    except ValueError:
-        return spec
-    names = {name.lower().replace("_", "-") for name, _ in spec.packages}
-    if not before_311 or "tomli" in names:
-        return spec
-    return replace(spec, packages=tuple(sorted((*spec.packages, ("tomli", ">=2")))))
-
-
-def _minor(version: str) -> str:
-    return ".".join(version.split(".")[:2])
+        yield
+    except EnvError as err:
+        if err.step is None and spec.step:
+            err.step, err.file, err.line = spec.step, err.file or spec.file, err.line or spec.line
+        raise
 
 
 def _resolve(
@@ -175,13 +144,24 @@ def _resolve(
                 folder = _seed_dir(settings)
                 started = speculate(spec, settings, python=python, platform=target, target=folder)
             try:
-                resolved = backend.lock(spec, settings, python=python, platform=target)
+                resolved = backend.lock(spec, settings, python=python or None, platform=target)
             except BaseException:
                 if started is not None:
                     started.cancel()
                 if folder is not None:
                     cache.discard(folder)
                 raise
+            if runtime and spec.kind == "conda" and _minor(resolved.python) != _minor(_running()):
+                raise EnvError(
+                    f"{spec.decorator or '@conda'}: the solution has Python {resolved.python}; "
+                    f"on this datastore a task imports {', '.join(n for n, _ in runtime)} from "
+                    f"grange's Python {_minor(_running())}, which cannot load in it",
+                    file=spec.file,
+                    line=spec.line,
+                    step=spec.step or None,
+                    fix=f"ask for python {_minor(_running())} in {spec.decorator or '@conda'}",
+                )
+            _check_task_deps(spec, resolved.packages)
             lock = EnvLock(
                 kind=spec.kind,
                 key=key,
@@ -199,6 +179,30 @@ def _resolve(
     except OSError as err:
         raise cache.unwritable(settings.cache_dir, err) from None
     return lock, folder
+
+
+def _check_task_deps(spec: EnvSpec, packages: Any) -> None:
+    """An environment that has one of grange's task dependencies (click, pathspec) keeps
+    its own version, which tasks then import: one grange cannot run with is an EnvError."""
+    from grange.environments.requires import satisfies, task_requirements
+
+    needs = task_requirements()
+    for package in packages:
+        name = str(package.get("name", "")).lower().replace("_", "-")
+        version = str(package.get("version", ""))
+        need = needs.get(name)
+        if need is None or not version or satisfies(version, need):
+            continue
+        label = spec.decorator or "@" + spec.kind
+        raise EnvError(
+            f"{label}: the environment has {name} {version}, but grange's tasks import "
+            f"{name} from the environment and grange needs {name}{need}",
+            file=spec.file,
+            line=spec.line,
+            step=spec.step or None,
+            fix=f"ask for {name}{need} in {label} (a package that needs an older {name} "
+            "cannot share a step's environment with grange: run it in a subprocess)",
+        )
 
 
 def _seed_dir(settings: EnvSettings) -> Path:
@@ -240,7 +244,13 @@ def prepare(
     (the cold path), the backend starts building the environment while it resolves
     (``@pypi``: ``uv pip install`` of the requirements concurrently with ``uv pip
     compile``), then syncs it to the lock: its versions are exactly the lock's."""
-    settings = _absolute(settings)
+    with _at(spec):
+        return _prepare(spec, _absolute(settings), lock, runtime)
+
+
+def _prepare(
+    spec: EnvSpec, settings: EnvSettings, lock: EnvLock | None, runtime: Runtime
+) -> PreparedEnv:
     if lock is not None:
         return _built(lock, settings, None, runtime)
     found, seed = _resolve(spec, settings, None, seed=SPECULATE, runtime=runtime)
@@ -284,172 +294,6 @@ def _absolute(settings: EnvSettings) -> EnvSettings:
     return replace(settings, cache_dir=settings.cache_dir.absolute())
 
 
-# -- the key -------------------------------------------------------------------------
-
-
-def _keyed(spec: EnvSpec, settings: EnvSettings, platform: str | None) -> tuple[str, str, str]:
-    """``(key, python, platform)``: what ``spec`` resolves under, for which Python
-    (exact version) and platform."""
-    if spec.kind not in KINDS:
-        raise EnvError(
-            f"unknown environment kind {spec.kind!r} (known: {', '.join(KINDS)})",
-            step=spec.step or None,
-            file=spec.file,
-            line=spec.line,
-        )
-    if spec.kind == "pypi":
-        from grange.environments import pypi
-
-        target = pypi_platform(platform)
-        python = _pypi_python(spec, settings, target)
-        requirements: Any = pypi.requirement_lines(spec, python)
-        sources: Any = settings.index_settings()
-    else:
-        target = conda_platform(platform)
-        python = _check_python(spec) or _running()
-        requirements = sorted([name, version or ""] for name, version in spec.packages)
-        sources = _channels(spec, settings)
-    payload = {
-        "format": KEY_FORMAT,
-        "kind": spec.kind,
-        "requirements": requirements,
-        "python": python,
-        "platform": target,
-        "sources": sources,
-    }
-    return cache.key_of(payload), python, target
-
-
-def _pypi_python(spec: EnvSpec, settings: EnvSettings, target: str) -> str:
-    """The exact version of the Python ``spec`` asks for, as found on this machine."""
-    from grange.environments import uvtool
-
-    request = _check_python(spec) or ".".join(_running().split(".")[:2])
-    found = uvtool.find_python(request, settings)
-    if found is not None:
-        return found.version
-    if not buildable_here(target):
-        return request  # resolved for a pod's image, whose Python this machine lacks
-    label = spec.decorator or "@pypi"
-    raise EnvError(
-        f"no Python {request} found for {label} on step '{spec.step}' "
-        f"(this grange runs on Python {_running()})",
-        file=spec.file,
-        line=spec.line,
-        step=spec.step or None,
-        fix=f"install Python {request} or put it on PATH (grange never downloads "
-        f"one), or drop python= from {label} to use Python {_running()}",
-    )
-
-
-def _check_python(spec: EnvSpec) -> str | None:
-    if spec.python is None or spec.python == "":
-        return None
-    text = str(spec.python).strip()
-    if not _PYTHON.match(text):
-        raise EnvError(
-            f"{spec.decorator or '@' + spec.kind}: python={spec.python!r} is not a Python version",
-            file=spec.file,
-            line=spec.line,
-            step=spec.step or None,
-            fix='write python="3.11" (or an exact version, "3.11.7")',
-        )
-    return text
-
-
-def _running() -> str:
-    return _platform.python_version()
-
-
-def _channels(spec: EnvSpec, settings: EnvSettings) -> list[str]:
-    channels = list(settings.channels)
-    channels += [c for c in spec.channels if c not in channels]
-    return channels
-
-
-def _requested(spec: EnvSpec, settings: EnvSettings) -> dict[str, Any]:
-    requested: dict[str, Any] = {
-        "packages": {name: version for name, version in spec.packages},
-        "python": spec.python,
-        "decorator": spec.decorator,
-    }
-    if spec.kind == "conda":
-        requested["channels"] = _channels(spec, settings)
-    return requested
-
-
-# -- platforms -----------------------------------------------------------------------
-
-
-def host_platform() -> str:
-    """This machine in uv's ``--python-platform`` names: ``x86_64-manylinux_2_28`` on
-    Linux (``_2_17`` under an older glibc, ``-unknown-linux-musl`` without one),
-    ``aarch64-apple-darwin`` on a Mac; ``""`` elsewhere (uv's own guess)."""
-    arch = _arch()
-    system = _platform.system()
-    if system == "Linux":
-        glibc = _glibc()
-        if glibc is None:
-            return f"{arch}-unknown-linux-musl"
-        return f"{arch}-manylinux_2_28" if glibc >= (2, 28) else f"{arch}-manylinux_2_17"
-    if system == "Darwin":
-        return f"{arch}-apple-darwin"
-    return ""
-
-
-_CONDA_TO_UV = {
-    "linux-64": "x86_64-manylinux_2_28",
-    "linux-aarch64": "aarch64-manylinux_2_28",
-    "osx-64": "x86_64-apple-darwin",
-    "osx-arm64": "aarch64-apple-darwin",
-}
-
-
-def pypi_platform(platform: str | None) -> str:
-    """uv's name for ``platform`` given in either naming (None: this machine's)."""
-    if platform is None:
-        return host_platform()
-    return _CONDA_TO_UV.get(platform, platform)
-
-
-def conda_platform(platform: str | None) -> str:
-    """A conda subdir (``linux-64``) for ``platform`` in either naming (None: this
-    machine's)."""
-    name = host_platform() if platform is None else platform
-    arch = name.split("-", 1)[0]
-    if "linux" in name and name.startswith(("x86_64", "aarch64", "ppc64le")):
-        return {"x86_64": "linux-64", "aarch64": "linux-aarch64"}.get(arch, "linux-ppc64le")
-    if name.endswith("apple-darwin"):
-        return "osx-arm64" if arch == "aarch64" else "osx-64"
-    return name
-
-
-def buildable_here(platform: str) -> bool:
-    """Whether a @pypi lock for ``platform`` installs on this machine."""
-    host = host_platform()
-    if platform in ("", host):
-        return True
-    match = re.match(r"^(\w+)-manylinux_(\d+)_(\d+)$", platform)
-    glibc = _glibc()
-    if match and host.startswith(f"{match[1]}-manylinux") and glibc is not None:
-        return (int(match[2]), int(match[3])) <= glibc
-    return False
-
-
-def _arch() -> str:
-    machine = _platform.machine().lower()
-    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
-
-
-def _glibc() -> tuple[int, int] | None:
-    try:
-        text = os.confstr("CS_GNU_LIBC_VERSION") or ""
-    except (ValueError, OSError, AttributeError):
-        return None
-    match = re.match(r"^glibc (\d+)\.(\d+)", text)
-    return (int(match[1]), int(match[2])) if match else None
-
-
 # -- building ------------------------------------------------------------------------
 
 
@@ -479,6 +323,8 @@ def _build(lock: EnvLock, settings: EnvSettings, prefix: Path, seed: Path | None
             if python is not None:
                 return python
             cache.sweep(prefix.parent, prefix.name)
+            if _in_place(lock, settings) and seed is None:
+                return _build_in_place(lock, settings, prefix, backend)
             temp = seed if seed is not None else cache.temp_dir(prefix)
             try:
                 built = Path(backend.install(lock, settings, temp, final=prefix))
@@ -490,6 +336,30 @@ def _build(lock: EnvLock, settings: EnvSettings, prefix: Path, seed: Path | None
             return prefix / os.path.relpath(built, temp)
     except OSError as err:
         raise cache.unwritable(settings.cache_dir, err) from None
+
+
+def _in_place(lock: EnvLock, settings: EnvSettings) -> bool:
+    """micromamba and conda write their prefix into the files they install (scripts'
+    shebangs, ``conda-meta``): they build at the final path, never renamed after."""
+    from grange.environments.conda_tool import TOOLS
+
+    return lock.kind == "conda" and settings.conda_tool in TOOLS
+
+
+def _build_in_place(lock: EnvLock, settings: EnvSettings, prefix: Path, backend: Any) -> Path:
+    """Build at ``prefix`` itself (the caller holds its file lock): what is there
+    without a ready marker is a damaged build, removed first; the marker is written
+    last, so a build killed half way is never taken for a complete one."""
+    if prefix.exists():
+        cache.discard(prefix)
+    prefix.mkdir(parents=True)
+    try:
+        built = Path(backend.install(lock, settings, prefix, final=prefix))
+        cache.mark_ready(prefix, lock, built)
+    except BaseException:
+        cache.discard(prefix)
+        raise
+    return built
 
 
 def _pythonpath(lock: EnvLock, settings: EnvSettings, runtime: Runtime) -> tuple[str, ...]:

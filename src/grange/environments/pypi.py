@@ -39,6 +39,17 @@ PYLOCK = "pylock.toml"
 TOMLI = "tomli>=2"  # grange's own need on Python 3.10 (grange.config reads TOML)
 
 
+_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*):[^/@\s]*@")
+_TOKEN = re.compile(r"(?P<head>(?:git\+)?https?://)[^/@\s:]+@")
+
+
+def masked(text: str) -> str:
+    """``text`` with the credentials of the URLs in it masked: ``user:***@`` for a
+    password, ``***@`` for an http(s) token (``git+ssh://git@`` is no secret)."""
+    text = _PASSWORD.sub(lambda m: f"{m['head']}:***@", text)
+    return _TOKEN.sub(lambda m: f"{m['head']}***@", text)
+
+
 def normal_name(name: str) -> str:
     """A distribution name as indexes compare them (PEP 503): ``Foo.Bar_baz`` →
     ``foo-bar-baz``."""
@@ -92,6 +103,17 @@ def requirement_line(name: Any, version: Any, spec: EnvSpec) -> str:
         return line
     if text.startswith("@"):
         if url := URL.match(text):
+            if url["url"].startswith("file:"):
+                raise _bad(
+                    spec,
+                    f"{name!r} comes from a local path ({url['url']}): its later edits would "
+                    "never reach the environment (the lock is reused), and a pod cannot "
+                    "read this machine's files",
+                    "build a wheel of it (uv build, or pip wheel <folder> -w <wheels>) and "
+                    "list that folder in [environments] find_links (or publish it to an "
+                    f'index), then ask for it by version: {{"{name}": "1.0"}}; '
+                    "https:// URLs work too",
+                )
             return f"{line} @ {url['url']}"
     elif text[0] in "=!~<>":
         clauses = [CLAUSE.match(c) for c in text.split(",")]
@@ -312,7 +334,7 @@ def parse_packages(text: str) -> tuple[dict[str, Any], ...]:
         files = [*(entry.get("wheels") or []), entry.get("sdist"), entry.get("archive")]
         for source in files:
             if isinstance(source, dict) and source.get("url"):
-                package["url"] = str(source["url"])
+                package["url"] = masked(str(source["url"]))
                 sha = (source.get("hashes") or {}).get("sha256")
                 if sha:
                     package["sha256"] = str(sha)
@@ -320,7 +342,7 @@ def parse_packages(text: str) -> tuple[dict[str, Any], ...]:
         else:
             vcs = entry.get("vcs") or entry.get("directory")
             if isinstance(vcs, dict) and (vcs.get("url") or vcs.get("path")):
-                package["url"] = str(vcs.get("url") or vcs.get("path"))
+                package["url"] = masked(str(vcs.get("url") or vcs.get("path")))
         packages.append(package)
     return tuple(sorted(packages, key=lambda p: p["name"]))
 
@@ -375,6 +397,8 @@ def _bad(spec: EnvSpec, message: str, fix: str) -> EnvError:
 
 
 _NETWORK = (
+    "could not resolve host",
+    "failed to connect",
     "request failed",
     "dns error",
     "failed to lookup address",
@@ -439,6 +463,13 @@ def _explain(
         )
     if any(word in lowered for word in _NETWORK):
         index = settings.index_url or "https://pypi.org/simple"
+        direct = _direct_failed(stderr, spec)
+        if direct:  # a direct URL or git repository, not the index
+            return EnvError(
+                f"{label}: {what}: cannot reach {masked(direct[0])}:\n{detail}",
+                fix="check the network and that URL in the step's packages",
+                **where,
+            )
         return EnvError(
             f"{label}: {what}: no network to the package index {index}:\n{detail}",
             fix="check the network, or set index_url in the profile's [environments] "
@@ -450,6 +481,23 @@ def _explain(
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _direct_failed(stderr: str, spec: EnvSpec | None) -> list[str]:
+    """The direct URLs (``"@ https://..."``, ``git+...``) of ``spec`` that uv's
+    ``stderr`` names: a network failure there is not the index's."""
+    if spec is None:
+        return []
+    text = _ANSI.sub("", stderr)
+    found = []
+    for _, version in spec.packages:
+        match = URL.match(str(version or "").strip())
+        if match is None:
+            continue
+        url = match["url"]
+        if url in text or url.removeprefix("git+") in text:
+            found.append(url)
+    return found
 
 
 def trimmed(stderr: str, limit: int = MAX_MESSAGE_LINES) -> str:

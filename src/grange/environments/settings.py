@@ -174,12 +174,19 @@ def _absolute(value: str) -> str:
 
 
 def _check_url(value: str, where: str) -> None:
-    """A URL, folder or channel name: one line, no spaces, not an option."""
+    """A URL, folder or channel name: one line, no spaces, not an option, and a URL
+    with its ``scheme://`` (``file:/x`` would become a folder named ``file:``)."""
     if not value.strip() or value.startswith("-") or any(c.isspace() for c in value):
         raise ConfigError(
             f"{where}: {value!r} is not a URL, folder or name (it is empty, has spaces "
             "or starts with '-')",
             fix=f"write one URL (https://...) or folder per entry in [{TABLE}]",
+        )
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+):(?!//)", value)
+    if scheme and not re.match(r"^[A-Za-z]:[\\/]", value):
+        raise ConfigError(
+            f"{where}: {value!r} is not a URL ({scheme[1]}: without //)",
+            fix=f"write {scheme[1]}://... (file:///abs/path for a folder), or the folder itself",
         )
 
 

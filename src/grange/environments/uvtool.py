@@ -15,11 +15,13 @@ import functools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from grange.environments.settings import EnvSettings
 from grange.exceptions import EnvError
@@ -131,6 +133,7 @@ def run_uv(
             cwd=folder,
             env=env,
             check=False,
+            preexec_fn=dies_with_parent(),
         )
     except OSError as err:
         raise _unrunnable(argv[0], err) from None
@@ -147,9 +150,46 @@ def start_uv(args: Sequence[str], settings: EnvSettings) -> subprocess.Popen[byt
             stderr=subprocess.DEVNULL,
             cwd=folder,
             env=env,
+            preexec_fn=dies_with_parent(),
         )
     except OSError as err:
         raise _unrunnable(argv[0], err) from None
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+@functools.lru_cache(maxsize=1)
+def _prctl() -> Any:
+    """libc's ``prctl`` (Linux), looked up once in the parent: the child only calls it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def dies_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the child killed (SIGKILL) when this process dies, so
+    a uv grange started never outlives it (kill -9 of a run while it resolves); if
+    this process died before the call took effect, the child exits at once. None where
+    the system has no such thing (a private copy of the runtime's: layers)."""
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent = os.getpid()
+    kill = int(signal.SIGKILL)
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
 
 
 def _command(
@@ -187,6 +227,11 @@ def running_interpreter() -> Interpreter:
     return Interpreter(sys.executable, f"{v.major}.{v.minor}.{v.micro}")
 
 
+# Pythons ``uv python find`` did not find in this process, by (request, PATH): not
+# kept in the cache file (one installed later is found by the next process).
+_MISSES: set[tuple[str, str]] = set()
+
+
 def find_python(request: str, settings: EnvSettings) -> Interpreter | None:
     """A Python of version ``request`` (``3.11``, ``3.11.7``) on this machine, or None.
 
@@ -198,9 +243,13 @@ def find_python(request: str, settings: EnvSettings) -> Interpreter | None:
     remembered = _remembered(settings.cache_dir, request)
     if remembered is not None:
         return remembered
+    missed = (request, os.environ.get("PATH", ""))
+    if missed in _MISSES:  # asked already in this process, under this PATH
+        return None
     done = run_uv(["python", "find", "--no-python-downloads", request], settings)
     path = done.stdout.strip().splitlines()[-1] if done.returncode == 0 and done.stdout else ""
     if not path:
+        _MISSES.add(missed)
         return None
     try:
         probe = subprocess.run(

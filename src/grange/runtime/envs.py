@@ -25,6 +25,8 @@ from grange.runtime.env_launcher import EnvLauncher
 from grange.runtime.launcher import Launcher
 from grange.runtime.signals import Stopped, signal_of
 
+Runtime = tuple[tuple[str, str], ...]  # grange.environments.manager.datastore_packages
+
 # Where a lock is for: this machine, or the pods of @kubernetes steps.
 HERE, POD = "local", "pod"
 
@@ -92,12 +94,14 @@ def prepare_environments(
 
     env = os.environ if env is None else env
     settings = EnvSettings.from_table(active(env).environments, env)
+    runtime = datastore_runtime(env)
     out = RunEnvironments()
     groups: dict[tuple[Any, ...], list[str]] = {}  # the same request: one lock
     for step, spec in specs.items():
         where = POD if options[step].kubernetes is not None else HERE
         if runs is not None and step not in runs:
-            _keep(out, spec, settings, manager, where, (origin or {}).get(step), blobs, origin_run)
+            recorded = (origin or {}).get(step)
+            _keep(out, spec, settings, manager, where, recorded, blobs, origin_run, runtime)
             continue
         groups.setdefault((spec.kind, spec.packages, spec.python, spec.channels, where), [])
         groups[(spec.kind, spec.packages, spec.python, spec.channels, where)].append(step)
@@ -106,7 +110,7 @@ def prepare_environments(
         try:
             _prepare_group(
                 out, steps, where, specs, settings, manager, origin, blobs, origin_run,
-                notice, built,
+                notice, built, runtime,
             )  # fmt: skip
         except KeyboardInterrupt as interrupt:  # Ctrl-C, SIGTERM: say what it stopped
             raise StoppedPreparing(signal_of(interrupt), _names(steps)) from None
@@ -133,13 +137,14 @@ def _prepare_group(
     origin_run: str | None,
     notice: Callable[[str], None],
     built: dict[str, PreparedEnv],
+    runtime: Runtime,
 ) -> None:
     """Resolve (or reuse) the lock of ``steps`` (one request) and build it if local."""
     first = steps[0]
     recorded = (origin or {}).get(first)
     lock, key = _lock(
         specs[first], settings, manager, where, recorded, blobs, origin_run, notice,
-        names=_names(steps),
+        names=_names(steps), runtime=runtime,
     )  # fmt: skip
     for step in steps:
         out.locks[step] = (lock, where, key)
@@ -147,7 +152,7 @@ def _prepare_group(
         return
     if lock.sha not in built:
         started = time.monotonic()
-        built[lock.sha] = manager.build(lock, settings)
+        built[lock.sha] = manager.build(lock, settings, runtime=runtime)
         spent = time.monotonic() - started
         if spent >= 0.5:  # a cache hit says nothing; a build says how long it took
             notice(f"Built environment {lock.sha[:12]} for {_names(steps)} in {spent:.1f} s")
@@ -173,6 +178,7 @@ def _keep(
     recorded: Mapping[str, Any] | None,
     blobs: Any,
     origin_run: str | None,
+    runtime: Runtime = (),
 ) -> None:
     """A step resume clones: the origin's record stays; its environment is built only
     if one of its tasks must run after all (one the origin never finished)."""
@@ -185,8 +191,8 @@ def _keep(
     def build() -> PreparedEnv:
         if recorded and recorded.get("lock_key") and blobs is not None:
             lock = manager.load_lock(blobs, str(recorded["lock_key"]))
-            if _unchanged(spec, settings, manager, lock, recorded, where):
-                return manager.build(lock, settings)
+            if _unchanged(spec, settings, manager, lock, recorded, where, runtime):
+                return manager.build(lock, settings, runtime=runtime)
             why = f"its {spec.decorator} environment changed since run {origin_run}"
         else:
             why = f"run {origin_run} recorded no environment for it"
@@ -214,6 +220,7 @@ def _lock(
     notice: Callable[[str], None],
     *,
     names: str | None = None,
+    runtime: Runtime = (),
 ) -> tuple[EnvLock, str | None]:
     """The step's lock (and its datastore key when already stored): the origin run's if
     the step asks for what it asked then, else resolved now."""
@@ -221,7 +228,7 @@ def _lock(
     if recorded and recorded.get("lock_key") and blobs is not None:
         key = str(recorded["lock_key"])
         lock = manager.load_lock(blobs, key)
-        if _unchanged(spec, settings, manager, lock, recorded, where):
+        if _unchanged(spec, settings, manager, lock, recorded, where, runtime):
             notice(f"Reusing environment {lock.sha[:12]} for {step} (from run {origin_run})")
             return lock, key
         notice(
@@ -229,7 +236,8 @@ def _lock(
             f"({spec.decorator}); resolving it again"
         )
     started = time.monotonic()
-    lock = manager.resolve(spec, settings, platform=_platform(spec, settings, where))
+    platform = _platform(spec, settings, where)
+    lock = manager.resolve(spec, settings, platform=platform, runtime=runtime)
     wanted = ", ".join(_requirement(p, v) for p, v in spec.packages) or "no packages"
     python = f", python {lock.python}" if lock.python else ""
     on = f" for {lock.platform}" if where == POD else ""
@@ -253,12 +261,29 @@ def _unchanged(
     lock: EnvLock,
     recorded: Mapping[str, Any],
     where: str,
+    runtime: Runtime = (),
 ) -> bool:
     """The step asks for what it asked when ``lock`` was resolved, for the same place:
     the same key (packages, Python, platform, index or channels), computed unresolved."""
     if recorded.get("where", HERE) != where or lock.kind != spec.kind:
         return False
-    return bool(lock.key == manager.spec_key(spec, settings, _platform(spec, settings, where)))
+    key = manager.spec_key(spec, settings, _platform(spec, settings, where), runtime=runtime)
+    return bool(lock.key == key)
+
+
+def datastore_runtime(env: Mapping[str, str]) -> Runtime:
+    """What the run's tasks import for its datastore beyond grange's task dependencies
+    (:func:`grange.environments.manager.datastore_packages`): computed once per run and
+    passed to every key, resolution and build, so a resume compares like with like."""
+    from grange.environments import manager
+
+    root = str(env.get("GRANGE_DATASTORE_ROOT") or "")
+    if not root.startswith("s3://"):
+        return manager.datastore_packages("local")
+    from grange.datastore.s3.settings import S3Settings
+
+    boto3 = S3Settings.from_env(env).use_boto3_credentials
+    return manager.datastore_packages("s3", boto3=boto3)
 
 
 def _platform(spec: EnvSpec, settings: Any, where: str) -> str | None:

@@ -22,7 +22,7 @@ from grange.environments.envlock import EnvLock, PreparedEnv
 from grange.exceptions import EnvError
 
 
-def resolve(spec, settings, *, platform=None):
+def resolve(spec, settings, *, platform=None, runtime=()):
     for name, _ in spec.packages:
         if name.startswith("no-such"):
             raise EnvError(
@@ -52,12 +52,12 @@ def resolve(spec, settings, *, platform=None):
     )
 
 
-def spec_key(spec, settings, platform=None):
+def spec_key(spec, settings, platform=None, *, runtime=()):
     text = json.dumps({"packages": spec.packages, "python": spec.python}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def build(lock, settings):
+def build(lock, settings, *, runtime=()):
     if os.environ.get("FAKE_ENGINE_NO_BUILD"):
         raise EnvError("building is not allowed here (FAKE_ENGINE_NO_BUILD)")
     root = Path(os.environ["FAKE_ENGINE_ENVS"]) / lock.sha[:16]

@@ -169,3 +169,30 @@ def test_a_tool_that_makes_no_python_is_an_error(
     settings = settings_for(tmp_path_factory, conda_tool="micromamba")
     with pytest.raises(EnvError, match="has no Python"):
         conda.install(locked, settings, tmp_path / "env")
+
+
+@pytest.mark.parametrize("tool", ["micromamba", "conda"])
+def test_the_manager_has_the_tool_build_at_the_final_prefix(
+    tool: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+    locked: EnvLock,
+) -> None:
+    """These tools write the prefix into what they install: never built elsewhere and
+    renamed. A half build left there (no ready marker) is replaced."""
+    from dataclasses import replace
+
+    from grange.environments import cache, manager
+
+    record = fake_tool(tmp_path, monkeypatch, tool)
+    settings = replace(settings_for(tmp_path_factory, conda_tool=tool), cache_dir=tmp_path / "c")
+    final = cache.env_path(settings.cache_dir, locked)
+    (final / "half").mkdir(parents=True)  # a killed build
+    env = manager.build(locked, settings)
+    argv = json.loads(record.read_text())["argv"]
+    assert argv[argv.index("-p") + 1] == str(final) == str(env.prefix)
+    assert env.python == final / "bin" / "python" and not (final / "half").exists()
+    assert cache.ready_python(final, locked) is not None
+    record.unlink()
+    assert manager.build(locked, settings).prefix == final and not record.exists()  # warm

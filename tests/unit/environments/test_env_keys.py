@@ -133,3 +133,116 @@ def test_a_conda_platform_name_means_the_same_for_pypi(settings: EnvSettings) ->
     )
     assert manager.pypi_platform("osx-arm64") == "aarch64-apple-darwin"
     assert manager.pypi_platform(None) == manager.host_platform()
+
+
+def test_conda_keys_use_the_channels_urls(
+    settings: EnvSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative channel folder is keyed by where it is: the same text in another
+    folder is another channel; a name and its URL are one."""
+    spec = EnvSpec(kind="conda", packages=(("numpy", "1.26"),), step="s")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    relative = replace(settings, channels=("./chan",))
+    monkeypatch.chdir(tmp_path / "a")
+    in_a = key(spec, relative)
+    monkeypatch.chdir(tmp_path / "b")
+    assert key(spec, relative) != in_a
+    absolute = replace(settings, channels=(str(tmp_path / "b" / "chan"),))
+    assert key(spec, relative) == key(spec, absolute)
+    named = key(spec, replace(settings, channels=("conda-forge",)))
+    url = replace(settings, channels=("https://conda.anaconda.org/conda-forge",))
+    assert named == key(spec, url)
+
+
+def test_conda_python_in_packages_is_the_python_asked(settings: EnvSettings) -> None:
+    spec = EnvSpec(kind="conda", packages=(("numpy", "1.26"),), step="s", decorator="@conda")
+    asked = key(replace(spec, python="3.10"), settings)
+    assert key(replace(spec, packages=(("numpy", "1.26"), ("python", "3.10"))), settings) == asked
+    assert asked != key(spec, settings)
+    ranged = replace(spec, packages=(("numpy", "1.26"), ("python", "<3.11")))
+    assert key(ranged, settings) not in (asked, key(spec, settings))
+
+
+def test_conda_python_asked_twice_is_an_error(settings: EnvSettings) -> None:
+    spec = EnvSpec(
+        kind="conda",
+        packages=(("python", "3.10"),),
+        python="3.11",
+        step="s",
+        decorator="@conda",
+        file="flow.py",
+        line=7,
+    )
+    with pytest.raises(EnvError, match="Python is asked twice") as err:
+        key(spec, settings)
+    assert err.value.step == "s" and err.value.line == 7
+
+
+@pytest.mark.parametrize(("python", "passed"), [("3.10", "3.10"), ("<3.11", None)])
+def test_conda_python_in_packages_reaches_the_solver(
+    settings: EnvSettings, monkeypatch: pytest.MonkeyPatch, python: str, passed: str | None
+) -> None:
+    from grange.environments import conda
+    from grange.environments.envlock import Resolved
+
+    seen: list[tuple[str | None, tuple[tuple[str, str], ...]]] = []
+
+    def lock(spec: EnvSpec, settings: EnvSettings, *, python: str | None, platform: str):  # type: ignore[no-untyped-def]
+        seen.append((python, spec.packages))
+        return Resolved(text="t", python="3.10.1", tool="fake", packages=())
+
+    monkeypatch.setattr(conda, "lock", lock)
+    spec = EnvSpec(kind="conda", packages=(("python", python),), step="s", decorator="@conda")
+    manager.resolve(spec, settings)
+    assert seen[0][0] == passed
+    assert ("python", python) in seen[0][1] or passed == python
+
+
+def test_a_pod_key_looks_for_no_python_here(
+    settings: EnvSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grange.environments import uvtool
+
+    def find_python(request: str, settings: EnvSettings) -> None:
+        raise AssertionError("looked for a Python on this machine")
+
+    monkeypatch.setattr(uvtool, "find_python", find_python)
+    spec = replace(pypi_spec(), python="3.12")
+    assert len(key(spec, settings, "aarch64-manylinux_2_28")) == 64
+
+
+def test_a_patch_release_is_the_same_pypi_key(
+    settings: EnvSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grange.environments import uvtool
+
+    found = [uvtool.Interpreter("/usr/bin/python3.10", "3.10.4")]
+    monkeypatch.setattr(uvtool, "find_python", lambda request, settings: found[0])
+    spec = replace(pypi_spec(), python="3.10")
+    before = key(spec, settings)
+    found[0] = uvtool.Interpreter("/usr/bin/python3.10", "3.10.14")
+    assert key(spec, settings) == before
+
+
+def test_a_python_not_found_is_asked_once_per_process(
+    settings: EnvSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from grange.environments import uvtool
+
+    calls: list[list[str]] = []
+
+    def run_uv(args: list[str], settings: EnvSettings, **kw: object) -> object:
+        calls.append(list(args))
+        return subprocess.CompletedProcess(args, 2, "", "not found")
+
+    monkeypatch.setattr(uvtool, "run_uv", run_uv)
+    monkeypatch.setattr(uvtool, "_MISSES", set())
+    assert uvtool.find_python("3.98", settings) is None
+    assert uvtool.find_python("3.98", settings) is None
+    assert len(calls) == 1
+    monkeypatch.setenv("PATH", "/elsewhere")
+    assert uvtool.find_python("3.98", settings) is None
+    assert len(calls) == 2

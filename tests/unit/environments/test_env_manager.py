@@ -155,7 +155,7 @@ def test_the_shim_holds_grange_and_its_task_deps(
 def test_a_package_the_env_has_is_left_out_of_the_shim(
     backend: FakeBackend, settings: EnvSettings
 ) -> None:
-    env = manager.prepare(pypi_spec(("Click", "8.1.0")), settings)
+    env = manager.prepare(pypi_spec(("Click", "8.2.1")), settings)
     (shim,) = env.pythonpath
     names = os.listdir(shim)
     assert "grange" in names and "pathspec" in names
@@ -171,8 +171,9 @@ def test_a_cache_that_cannot_be_written_is_named(backend: FakeBackend, tmp_path:
         blocked = tmp_path / "ro"
         blocked.mkdir(mode=0o500)
         settings = EnvSettings(cache_dir=blocked / "cache")
-    with pytest.raises(EnvError, match="cannot write the environment cache"):
+    with pytest.raises(EnvError, match="cannot write the environment cache") as err:
         manager.prepare(pypi_spec(), settings)
+    assert (err.value.step, err.value.file, err.value.line) == ("start", "flow.py", 12)
 
 
 def test_a_lock_given_is_built_without_resolving(

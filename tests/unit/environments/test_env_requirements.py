@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from env_support import pypi_spec
-from grange.environments.pypi import requirement_lines
+from grange.environments.pypi import requirement_line, requirement_lines
 from grange.exceptions import EnvError
 
 
@@ -69,3 +71,26 @@ def test_hostile_or_broken_requirements_are_refused(name: str, version: object, 
     assert err.message.startswith("@pypi: ")
     assert (err.step, err.file, err.line) == ("start", "flow.py", 12)
     assert err.fix
+
+
+@pytest.mark.parametrize("url", ["file:///srv/mypkg", "file:///srv/mypkg-1.0-py3-none-any.whl"])
+def test_a_local_path_is_refused_with_the_fix(url: str) -> None:
+    with pytest.raises(EnvError, match="local path") as err:
+        requirement_line("mypkg", f"@ {url}", pypi_spec())
+    assert "find_links" in str(err.value.fix) and err.value.step == "start"
+
+
+def test_credentials_in_a_url_are_masked_in_what_is_recorded(tmp_path: Path) -> None:
+    from grange.environments import manager
+    from grange.environments.settings import EnvSettings
+
+    url = "@ https://me:s3cret@host.example/pkg-1.0-py3-none-any.whl"
+    requested = manager._requested(pypi_spec(("pkg", url)), EnvSettings(cache_dir=tmp_path))
+    assert requested["packages"]["pkg"] == "@ https://me:***@host.example/pkg-1.0-py3-none-any.whl"
+    text = (
+        '[[packages]]\nname = "pkg"\nversion = "1.0"\n'
+        '[packages.archive]\nurl = "https://tok@h/p.whl"\n'
+    )
+    from grange.environments.pypi import parse_packages
+
+    assert "tok" not in repr(parse_packages(text))

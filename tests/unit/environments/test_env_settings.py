@@ -112,3 +112,10 @@ def test_folders_are_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     settings = EnvSettings.from_table(table, HOME)
     assert settings.find_links == (str(tmp_path / "wheels"), "https://x/links")
     assert settings.index_url == str(tmp_path / "idx")
+
+
+@pytest.mark.parametrize("key", ["index_url", "find_links"])
+def test_a_url_without_its_slashes_is_refused(key: str) -> None:
+    value: Any = "file:/srv/wheels" if key == "index_url" else ["file:/srv/wheels"]
+    with pytest.raises(ConfigError, match="is not a URL \\(file: without //\\)"):
+        EnvSettings.from_table({key: value}, {})

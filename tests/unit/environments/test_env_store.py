@@ -61,3 +61,29 @@ def test_a_lock_under_another_sha_is_damaged() -> None:
     blobs.put_bytes(other, json.dumps(LOCK.to_dict()).encode())
     with pytest.raises(EnvError, match=f"holds the lock {LOCK.sha}"):
         manager.load_lock(blobs, other)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"python": "3.10.0"},
+        {"key": "e" * 64},
+        {"platform": "linux-aarch64"},
+        {"type": "conda"},
+        {"packages": [{"name": "tabulate", "version": "0.8.0"}]},
+        {"record_sha": None},
+    ],
+)
+def test_an_edited_record_is_damaged(edit: dict[str, object]) -> None:
+    blobs = MemoryBlobStore()
+    key = f"envs/locks/{LOCK.sha}.json"
+    blobs.put_bytes(key, json.dumps({**LOCK.to_dict(), **edit}).encode())
+    with pytest.raises(EnvError, match="is damaged"):
+        manager.load_lock(blobs, key)
+
+
+def test_what_was_asked_is_not_covered() -> None:
+    blobs = MemoryBlobStore()
+    key = f"envs/locks/{LOCK.sha}.json"
+    blobs.put_bytes(key, json.dumps({**LOCK.to_dict(), "requested": {"x": 1}}).encode())
+    assert manager.load_lock(blobs, key).requested == {"x": 1}

@@ -236,3 +236,36 @@ def test_a_warm_cache_is_tried_offline_first(
     monkeypatch.setattr(uvtool, "run_uv", run)
     pypi.install(pypi_lock(), offline, seeded_target(tmp_path / "2"))
     assert len(run.calls) == 1 and "--offline" in run.calls[0]
+
+
+GIT_DNS = """error: Failed to download and build `pkg @ git+https://git.invalid/x/y`
+  Caused by: Git operation failed
+fatal: unable to access 'https://git.invalid/x/y/': Could not resolve host: git.invalid
+"""
+URL_DOWN = """error: Failed to download `pkg @ https://files.invalid/pkg-1.0-py3-none-any.whl`
+  Caused by: Request failed after 3 retries
+  Caused by: error sending request for url (https://files.invalid/pkg-1.0-py3-none-any.whl)
+"""
+INDEX_DOWN = """error: Request failed after 3 retries
+  Caused by: Failed to fetch: `https://pypi.org/simple/tabulate/`
+  Caused by: dns error: failed to lookup address information
+"""
+
+
+@pytest.mark.parametrize(
+    ("stderr", "said"),
+    [
+        (GIT_DNS, "cannot reach git+https://git.invalid/x/y"),
+        (URL_DOWN, "cannot reach https://files.invalid/pkg-1.0-py3-none-any.whl"),
+        (INDEX_DOWN, "no network to the package index https://pypi.org/simple"),
+    ],
+)
+def test_a_network_failure_names_what_could_not_be_reached(
+    stderr: str, said: str, tmp_path: Path
+) -> None:
+    spec = pypi_spec(
+        ("pkg", "@ git+https://git.invalid/x/y"),
+        ("other", "@ https://files.invalid/pkg-1.0-py3-none-any.whl"),
+    )
+    err = pypi._failure(stderr, spec, EnvSettings(cache_dir=tmp_path), "cannot resolve")
+    assert said in err.message and err.step == "start"
