@@ -11,6 +11,7 @@ import pytest
 from grange.decorators.options import EnvSpec, KubernetesOptions, TaskOptions
 from grange.environments import manager
 from grange.environments.envlock import EnvLock, PreparedEnv
+from grange.exceptions import EnvError
 from grange.runtime import envs
 
 
@@ -150,3 +151,25 @@ def test_steps_sharing_a_lock_are_all_named(calls: list[tuple[str, Any]]) -> Non
     envs.prepare_environments(five, notice=said.append)
     assert said[0].startswith("Resolved @pypi environment for start and end: t==1")
     assert said[1].startswith("Resolved @pypi environment for a and 4 more: u==1")
+
+
+def test_the_notice_masks_a_password_in_a_direct_url(calls: list[tuple[str, Any]]) -> None:
+    said: list[str] = []
+    url = "@ https://ada:s3cret@example.com/t-1.0-py3-none-any.whl"
+    envs.prepare_environments({"a": _options("a", (("t", url),))}, notice=said.append)
+    assert "s3cret" not in said[0]
+    assert "ada:***@example.com" in said[0]
+
+
+def test_a_build_error_names_the_steps_that_need_the_environment(
+    calls: list[tuple[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def build(lock: EnvLock, settings: Any, *, runtime: Any = ()) -> PreparedEnv:
+        raise EnvError("cannot install t==1: no space left on device")
+
+    monkeypatch.setattr(manager, "build", build)
+    options = {s: _options(s, (("t", "1"),)) for s in ("a", "b")}
+    with pytest.raises(EnvError) as caught:
+        envs.prepare_environments(options, notice=lambda _: None)
+    assert caught.value.step == "a and b"
+    assert "step 'a and b'" in caught.value.render()

@@ -152,7 +152,13 @@ def _prepare_group(
         return
     if lock.sha not in built:
         started = time.monotonic()
-        built[lock.sha] = manager.build(lock, settings, runtime=runtime)
+        try:
+            built[lock.sha] = manager.build(lock, settings, runtime=runtime)
+        except EnvError as err:
+            if err.step is None:  # the lock knows no step: name those that need it
+                spec = specs[first]
+                err.step, err.file, err.line = _names(steps), spec.file, spec.line
+            raise
         spent = time.monotonic() - started
         if spent >= 0.5:  # a cache hit says nothing; a build says how long it took
             notice(f"Built environment {lock.sha[:12]} for {_names(steps)} in {spent:.1f} s")
@@ -238,7 +244,10 @@ def _lock(
     started = time.monotonic()
     platform = _platform(spec, settings, where)
     lock = manager.resolve(spec, settings, platform=platform, runtime=runtime)
-    wanted = ", ".join(_requirement(p, v) for p, v in spec.packages) or "no packages"
+    from grange.environments.keys import mask_url
+
+    wanted = ", ".join(mask_url(_requirement(p, v)) for p, v in spec.packages)
+    wanted = wanted or "no packages"
     python = f", python {lock.python}" if lock.python else ""
     on = f" for {lock.platform}" if where == POD else ""
     notice(
