@@ -51,9 +51,16 @@ def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[str, An
     ) -> str:
         return "key-old" if spec.packages == (("a", "1"),) else "key-new"
 
+    def shared_lock(
+        spec: EnvSpec, settings: Any, blobs: Blobs, *, platform: str | None = None,
+        runtime: Any = (),
+    ) -> EnvLock | None:  # fmt: skip
+        found = blobs.data.get("shared")
+        return EnvLock("pypi", "key-shared", "3.11.7", "here", found.decode(), "fake") if found else None
+
     for name, fake in {
         "resolve": resolve, "build": build, "store_lock": store_lock,
-        "load_lock": load_lock, "spec_key": spec_key,
+        "load_lock": load_lock, "spec_key": spec_key, "shared_lock": shared_lock,
     }.items():  # fmt: skip
         monkeypatch.setattr(manager, name, fake, raising=False)
     monkeypatch.setenv("GRANGE_ENV_CACHE", str(tmp_path / "cache"))
@@ -173,3 +180,21 @@ def test_a_build_error_names_the_steps_that_need_the_environment(
         envs.prepare_environments(options, notice=lambda _: None)
     assert caught.value.step == "a and b"
     assert "step 'a and b'" in caught.value.render()
+
+
+def test_a_lock_an_earlier_run_stored_is_reused(calls: list[tuple[str, Any]]) -> None:
+    """Local lock cache, then the datastore's key index, then resolution: a lock the
+    datastore holds for the step's key is reused (and said), nothing is resolved."""
+    blobs = Blobs()
+    blobs.data["shared"] = b"shared text"
+    said: list[str] = []
+    prepared = envs.prepare_environments(
+        {"a": _options("a", (("t", "1"),))}, notice=said.append, blobs=blobs
+    )
+    assert prepared is not None
+    assert [c[0] for c in calls] == ["build"]  # nothing resolved
+    sha = prepared.locks["a"][0].sha
+    assert sha == EnvLock("pypi", "k", "3", "here", "shared text", "fake").sha
+    assert said == [
+        f"Reusing the team's @pypi environment {sha[:12]} for a (resolved by an earlier run)"
+    ]

@@ -11,7 +11,9 @@ bootstrap and the compilers use (docs/environments.md).
 - :func:`prepare`: both (``lock=`` given: no resolution, as ``resume`` and pods do).
 - :func:`spec_key`: the key :func:`resolve` would file the lock under (``resume``
   compares it with the origin run's to reuse that lock).
-- :func:`store_lock` / :func:`load_lock`: a lock in the datastore, content-addressed.
+- :func:`store_lock` / :func:`load_lock`: a lock in the datastore, content-addressed;
+  :func:`find_lock` / :func:`shared_lock`: the lock the datastore's key index holds
+  for a requirement set (what every machine on that datastore reuses).
 
 Backends (one module each, imported only when used): ``grange.environments.pypi`` and
 ``grange.environments.conda`` each provide
@@ -59,6 +61,7 @@ from grange.exceptions import BlobNotFound, EnvError
 # again on a machine with more cores.
 SPECULATE = False
 LOCKS_PREFIX = "envs/locks"
+KEYS_PREFIX = "envs/keys"  # the key index: <key>.json -> the lock stored for it
 
 
 def datastore_packages(datastore: str, *, boto3: bool = False) -> Runtime:
@@ -263,11 +266,82 @@ def _prepare(
 
 def store_lock(blobs: Any, lock: EnvLock) -> str:
     """Store ``lock`` in the datastore (``blobs``: a BlobStore) at
-    ``envs/locks/<sha>.json`` unless there already; return that key."""
+    ``envs/locks/<sha>.json`` unless there already, and file it in the datastore's key
+    index, ``envs/keys/<lock key>.json`` (write-once: the first lock stored for a key
+    stays the one every machine on that datastore reuses, :func:`find_lock`); return
+    the lock's storage key."""
     key = f"{LOCKS_PREFIX}/{lock.sha}.json"
     data = json.dumps(lock.to_dict(), sort_keys=True, indent=1).encode()
     blobs.put_bytes(key, data)  # write-once: a lock there already is this very lock
+    if lock.key:
+        pointer = {"lock": key, "sha": lock.sha, "record_sha": lock.record_sha}
+        blobs.put_bytes(index_key(lock.key), json.dumps(pointer, sort_keys=True).encode())
     return key
+
+
+def index_key(key: str) -> str:
+    """Where the datastore's key index files the lock of the requirement set ``key``."""
+    return f"{KEYS_PREFIX}/{key}.json"
+
+
+def find_lock(blobs: Any, key: str) -> EnvLock | None:
+    """The lock the datastore's key index holds for the requirement set ``key`` (stored
+    by an earlier run or deployment on any machine), or None. A pointer or lock that
+    does not match (edited, truncated) is an EnvError saying it is damaged."""
+    pointer_key = index_key(key)
+    where = f"the environment key index entry {pointer_key} in the {blobs.describe()}"
+    fix = (
+        f"delete {pointer_key} from the datastore: the next run resolves the "
+        "environment again and files its lock there"
+    )
+    try:
+        raw = blobs.get_bytes(pointer_key)
+    except BlobNotFound:
+        return None
+    try:
+        pointer = json.loads(raw)
+    except ValueError as err:
+        raise EnvError(f"{where} is damaged (not JSON: {err})", fix=fix) from None
+    stored = pointer.get("lock") if isinstance(pointer, dict) else None
+    if not isinstance(stored, str) or not stored.startswith(f"{LOCKS_PREFIX}/"):
+        raise EnvError(f"{where} is damaged: it names no lock under {LOCKS_PREFIX}/", fix=fix)
+    try:
+        lock = load_lock(blobs, stored)
+    except EnvError as err:
+        raise EnvError(f"{where} points to a lock that cannot be used: {err.message}", fix=fix) from None
+    if lock.key != key or lock.sha != pointer.get("sha") or (
+        lock.record_sha != pointer.get("record_sha")
+    ):
+        raise EnvError(
+            f"{where} is damaged: it points to the lock {lock.sha[:12]} (key "
+            f"{lock.key[:12]}), which is not what it records",
+            fix=fix,
+        )
+    return lock
+
+
+def shared_lock(
+    spec: EnvSpec,
+    settings: EnvSettings,
+    blobs: Any,
+    *,
+    platform: str | None = None,
+    runtime: Runtime = (),
+) -> EnvLock | None:
+    """When the local lock cache has no lock for ``spec`` (for ``platform``, with
+    ``runtime``: as :func:`resolve`), the one the datastore's key index holds
+    (:func:`find_lock`), put in the local lock cache; None otherwise (then
+    :func:`resolve` finds it in the local cache, or resolves)."""
+    with _at(spec):
+        settings = _absolute(settings)
+        key = _keyed(_with_runtime(spec, runtime), settings, platform)[0]
+        if cache.cached_lock(settings.cache_dir, key) is not None:
+            return None
+        lock = find_lock(blobs, key)
+        if lock is None:
+            return None
+        cache.cache_lock(settings.cache_dir, lock)
+        return replace(lock, requested=_requested(spec, settings))
 
 
 def load_lock(blobs: Any, key: str) -> EnvLock:

@@ -102,18 +102,20 @@ def store_for_pods(
     blobs: Any = None,
 ) -> tuple[EnvLock, EnvRef]:
     """``spec``'s lock for the pods' platform (``lock`` given: that one, as ``resume``
-    reuses a recorded lock), stored in ``location`` with, if the settings say so, its
+    reuses a recorded lock; else the local lock cache's, the datastore key index's, or
+    resolved now), stored in ``location`` with, if the settings say so, its
     packages; return it and what the pod's bootstrap gets."""
     from grange.environments import manager
 
-    if lock is None:
-        lock = manager.resolve(
-            spec,
-            settings,
-            platform=pod_platform(spec.kind, settings),
-            runtime=pod_runtime(location.kind),
-        )
     blobs = location.open() if blobs is None else blobs
+    if lock is None:
+        platform = pod_platform(spec.kind, settings)
+        runtime = pod_runtime(location.kind)
+        # The local lock cache's, else the datastore key index's (an earlier run or
+        # deployment on any machine), else resolved now.
+        lock = manager.shared_lock(
+            spec, settings, blobs, platform=platform, runtime=runtime
+        ) or manager.resolve(spec, settings, platform=platform, runtime=runtime)
     if settings.wheels_in_datastore or settings.pod_offline:
         store_lock_packages(blobs, lock, settings, step=spec.step)
     else:
@@ -149,8 +151,8 @@ def locks_for_pods(
 ) -> tuple[dict[str, EnvRef], dict[str, str]]:
     """What a deployment gives the pods of its steps with an environment (``specs``:
     each step's EnvSpec or None; ``table``: the profile's ``[environments]``): each
-    one's ``(lock URL, lock sha)``, resolved for the pods (or taken from the lock
-    cache) and stored; and the variables those pods get."""
+    one's ``(lock URL, lock sha)``, resolved for the pods (or taken from the local lock
+    cache or the datastore's key index) and stored; and the variables those pods get."""
     wanted = {step: spec for step, spec in specs.items() if spec is not None}
     if not wanted:
         return {}, {}

@@ -2,7 +2,8 @@
 
 For every step with an environment (:attr:`TaskOptions.environment`): the lock is
 resolved (or, on ``resume``, the origin run's lock is reused when the step asks for
-what it asked then: nothing is resolved again), stored in the datastore and recorded
+what it asked then: nothing is resolved again; or the lock an earlier run on the same
+datastore stored for the same requirement set is reused), stored in the datastore and recorded
 in the run's claim (``extra["environments"][step]``: the lock's summary and
 ``lock_key``). A step run here gets its environment built (cached across runs); a
 ``@kubernetes`` step's lock is resolved for the pods' platform and only stored: the
@@ -229,7 +230,9 @@ def _lock(
     runtime: Runtime = (),
 ) -> tuple[EnvLock, str | None]:
     """The step's lock (and its datastore key when already stored): the origin run's if
-    the step asks for what it asked then, else resolved now."""
+    the step asks for what it asked then; else the local lock cache's, the one the
+    datastore's key index holds (stored by an earlier run or deployment, on any
+    machine), or resolved now, in that order."""
     step = names or spec.step
     if recorded and recorded.get("lock_key") and blobs is not None:
         key = str(recorded["lock_key"])
@@ -243,6 +246,14 @@ def _lock(
         )
     started = time.monotonic()
     platform = _platform(spec, settings, where)
+    if blobs is not None:  # resolved by an earlier run on this datastore (any machine)
+        shared = manager.shared_lock(spec, settings, blobs, platform=platform, runtime=runtime)
+        if shared is not None:
+            notice(
+                f"Reusing the team's {spec.decorator or '@' + spec.kind} environment "
+                f"{shared.sha[:12]} for {step} (resolved by an earlier run)"
+            )
+            return shared, None
     lock = manager.resolve(spec, settings, platform=platform, runtime=runtime)
     from grange.environments.keys import mask_url
 

@@ -121,8 +121,11 @@ def execute(req: RunRequest) -> int:
     try:
         notices: list[str] = []  # said once the output is up
         environments = None
+        # Opened after the fork server started: an S3 client's threads would not
+        # survive its forks (grange.datastore.s3.connect).
+        blobs = _open_blobs(req.datastore_root)
         if not req.resume:  # now, so that their fork servers warm up while the run starts
-            environments = prepare_environments(options, notice=notices.append)
+            environments = prepare_environments(options, notice=notices.append, blobs=blobs)
             if environments is not None:
                 hand_over(environments, launcher)
         from grange.metastore import MetadataStore
@@ -130,9 +133,6 @@ def execute(req: RunRequest) -> int:
         from grange.reindex import open_local_index, start_run
         from grange.runtime.recorder import Recorder
 
-        # Opened after the fork server started: an S3 client's threads would not
-        # survive its forks (grange.datastore.s3.connect).
-        blobs = _open_blobs(req.datastore_root)
         stores = TaskStores(blobs, flow)
         if req.metadata_url == "local":
             index_dir = req.datastore_root.make_index_dir()

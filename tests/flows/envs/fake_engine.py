@@ -85,6 +85,7 @@ manager.resolve, manager.build, manager.store_lock, manager.load_lock = (
     resolve, build, store_lock, load_lock,
 )  # fmt: skip
 manager.spec_key = spec_key
+manager.shared_lock = lambda spec, settings, blobs, *, platform=None, runtime=(): None
 
 if __name__ == "__main__":
     flow_file = sys.argv[1]
