@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import grange
 from env_support import (
     TABULATE,
     fresh_settings,
@@ -52,9 +53,13 @@ def test_resolve_build_and_use_tabulate(tmp_path: Path) -> None:
     assert env.prefix.parent == settings.cache_dir / "envs"
     assert env.prefix.name == lock.sha[:16]
     assert (env.prefix / "grange-lock.json").is_file()
-    done = in_env(env, "import tabulate, grange; print(tabulate.__version__)")
+    done = in_env(env, "import tabulate, grange; print(tabulate.__version__, grange.__file__)")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "0.9.0"
+    version, grange_file = done.stdout.split()
+    assert version == "0.9.0"
+    # grange is the running one (through the shim), not a copy installed in the env
+    assert Path(grange_file).resolve() == Path(grange.__file__).resolve()
+    assert not list(env.prefix.glob("lib/python*/site-packages/grange"))
     # Isolation: the host's packages (numpy, if the host has it) are not in the env ...
     if host_has("numpy"):
         done = in_env(env, "import numpy")

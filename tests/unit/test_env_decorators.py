@@ -210,6 +210,27 @@ class BothFlow(FlowSpec):
         pass
 
 
+@pypi_base(packages={"tabulate": "0.9.0"})
+class ThreeFlow(FlowSpec):
+    @conda(packages={"numpy": ""})
+    @pypi(packages={"rich": ""})
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_three_environment_decorators_on_one_step() -> None:
+    [(message, _line_no, _)] = _problems(ThreeFlow)
+    assert message == (
+        "@pypi, @conda and @pypi_base all apply: a step runs in a PyPI environment "
+        "or a conda one, not both"
+    )
+
+
 def test_pypi_and_conda_on_one_step() -> None:
     [(message, line, _)] = _problems(MixedFlow)
     assert message == (

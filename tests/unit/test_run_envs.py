@@ -56,7 +56,11 @@ def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[str, An
         runtime: Any = (),
     ) -> EnvLock | None:  # fmt: skip
         found = blobs.data.get("shared")
-        return EnvLock("pypi", "key-shared", "3.11.7", "here", found.decode(), "fake") if found else None
+        return (
+            EnvLock("pypi", "key-shared", "3.11.7", "here", found.decode(), "fake")
+            if found
+            else None
+        )
 
     for name, fake in {
         "resolve": resolve, "build": build, "store_lock": store_lock,

@@ -202,8 +202,8 @@ def conflicts(
         problems.append(
             (
                 blame,
-                f"{' and '.join(written)} both apply: a step runs in a PyPI environment or "
-                "a conda one, not both",
+                f"{_all(written)} apply: a step runs in a PyPI environment or a conda one, "
+                "not both",
                 "use one of @pypi or @conda for the step (under @conda_base, give the step "
                 "@conda; under @pypi_base, @pypi)",
             )
@@ -275,3 +275,10 @@ def environment_spec(
         file=file,
         line=line,
     )
+
+
+def _all(written: list[str]) -> str:
+    """``a and b both``, ``a, b and c all``."""
+    if len(written) == 2:
+        return f"{written[0]} and {written[1]} both"
+    return f"{', '.join(written[:-1])} and {written[-1]} all"

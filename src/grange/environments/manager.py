@@ -308,9 +308,13 @@ def find_lock(blobs: Any, key: str) -> EnvLock | None:
     try:
         lock = load_lock(blobs, stored)
     except EnvError as err:
-        raise EnvError(f"{where} points to a lock that cannot be used: {err.message}", fix=fix) from None
-    if lock.key != key or lock.sha != pointer.get("sha") or (
-        lock.record_sha != pointer.get("record_sha")
+        raise EnvError(
+            f"{where} points to a lock that cannot be used: {err.message}", fix=fix
+        ) from None
+    if (
+        lock.key != key
+        or lock.sha != pointer.get("sha")
+        or (lock.record_sha != pointer.get("record_sha"))
     ):
         raise EnvError(
             f"{where} is damaged: it points to the lock {lock.sha[:12]} (key "

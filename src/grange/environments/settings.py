@@ -52,7 +52,8 @@ KEYS: Mapping[str, str] = {
     "find_links": "folders or pages of wheels uv may install from",
     "offline": "never reach a package index: the cache only (default false)",
     "channels": "conda channels, names or URLs (default conda-forge)",
-    "conda_tool": 'what solves @conda: "rattler" (default), "micromamba" or "conda"',
+    "conda_tool": 'what installs @conda environments (rattler always solves): "rattler" '
+    '(default), "micromamba" or "conda"',
     "pod_platform": "the platform pods run on (default x86_64-manylinux_2_28)",
     "wheels_in_datastore": "keep every package of a lock in the datastore, for pods",
     "pod_offline": "pods install from the datastore's packages only (no index)",

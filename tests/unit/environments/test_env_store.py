@@ -113,9 +113,12 @@ OTHER = EnvLock(**{**LOCK.__dict__, "key": "o" * 64, "text": "other\n"})
         json.dumps({"lock": "elsewhere.json", "sha": LOCK.sha}).encode(),
         # another key's lock (a pointer edited or copied by hand)
         json.dumps(
-            {"lock": f"envs/locks/{OTHER.sha}.json", "sha": OTHER.sha,
-             "record_sha": OTHER.record_sha}
-        ).encode(),  # fmt: skip
+            {
+                "lock": f"envs/locks/{OTHER.sha}.json",
+                "sha": OTHER.sha,
+                "record_sha": OTHER.record_sha,
+            }
+        ).encode(),
         json.dumps({"lock": f"envs/locks/{LOCK.sha}.json", "sha": "0" * 64}).encode(),
         json.dumps({"lock": f"envs/locks/{'2' * 64}.json", "sha": "2" * 64}).encode(),
     ],
@@ -139,5 +142,5 @@ def test_a_tampered_lock_behind_the_index_is_an_error() -> None:
     manager.store_lock(blobs, LOCK)
     edited = {**LOCK.to_dict(), "python": "3.12.1"}
     blobs.put_bytes(f"envs/locks/{LOCK.sha}.json", json.dumps(edited).encode(), overwrite=True)
-    with pytest.raises(EnvError, match="cannot be used: .*damaged"):
+    with pytest.raises(EnvError, match=r"cannot be used: .*damaged"):
         manager.find_lock(blobs, LOCK.key)
