@@ -81,3 +81,22 @@ def test_a_deploy_reuses_the_lock_of_a_run(runner: Runner, tmp_path: Path) -> No
     _said, again = _deploy(runner, tmp_path / "another-deploy-machine")
     assert again == recorded["sha"]
     assert _index(runner) == {recorded["key"]: recorded["sha"]}
+
+
+@pytest.mark.slow
+def test_a_tampered_index_entry_stops_the_run_with_the_fix(runner: Runner, tmp_path: Path) -> None:
+    """(c) An index entry pointing to another lock: the run stops before its claim,
+    naming the step, the entry and the fix (delete it)."""
+    _said, run_id = _run(runner, default_cache_dir(), PYPI_STEP)
+    key = Flow("PypiStepFlow")[run_id].environment["table"]["key"]
+    entry = runner.root / "envs" / "keys" / f"{key}.json"
+    entry.write_text(json.dumps({**json.loads(entry.read_text()), "sha": "0" * 64}))
+    argv, _id_file = runner.argv(PYPI_STEP, "run")
+    env = runner.env(GRANGE_ENV_CACHE=str(tmp_path / "other-machine"))
+    proc = subprocess.run(argv, cwd=runner.cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode != 0
+    said = proc.stdout + proc.stderr
+    assert "pypi_step.py:21, step 'table': Environment error:" in said, said
+    assert f"envs/keys/{key}.json" in said and "is damaged" in said
+    assert f"Fix: delete envs/keys/{key}.json from the datastore" in said
+    assert "Traceback" not in said
