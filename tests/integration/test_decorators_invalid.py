@@ -57,7 +57,7 @@ def test_a_misused_decorator_is_reported_with_file_line_and_step(
         (
             "slurm",
             "--with slurm: there is no step decorator 'slurm'",
-            "step decorators: card, catch, environment, kubernetes, resources, retry, secrets, timeout",
+            "step decorators: card, catch, conda, environment, kubernetes, pypi, resources, retry, secrets, timeout",
         ),
         (
             "parallel",
