@@ -64,8 +64,10 @@ __all__ = [  # noqa: RUF022 (plain sorted(), as the API test checks)
     "IncludeFile",
     "JSONType",
     "Metaflow",
+    "NBRunner",
     "Parameter",
     "Run",
+    "Runner",
     "S3",
     "S3GetObject",
     "S3Object",
@@ -113,13 +115,16 @@ _S3_NAMES = frozenset({"S3", "S3GetObject", "S3Object", "S3PutObject"})
 
 _DEPLOY_NAMES = frozenset({"DeployedFlow", "Deployer", "TriggeredRun"})
 
+_RUNNER_NAMES = frozenset({"NBRunner", "Runner"})
+
 
 def __getattr__(name: str) -> typing.Any:
-    """Import the client API, ``S3`` or ``Deployer`` on first use (PEP 562)."""
+    """Import the client API, ``S3``, ``Deployer`` or ``Runner`` on first use (PEP 562)."""
     for names, module_name in (
         (_CLIENT_NAMES, "grange.client"),
         (_S3_NAMES, "grange.datatools.s3"),
         (_DEPLOY_NAMES, "grange.deploy.deployer"),
+        (_RUNNER_NAMES, "grange.runner"),
     ):
         if name in names:
             module = importlib.import_module(module_name)
@@ -130,4 +135,4 @@ def __getattr__(name: str) -> typing.Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _CLIENT_NAMES | _S3_NAMES | _DEPLOY_NAMES)
+    return sorted(set(globals()) | _CLIENT_NAMES | _S3_NAMES | _DEPLOY_NAMES | _RUNNER_NAMES)

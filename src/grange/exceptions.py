@@ -379,3 +379,12 @@ def _display_path(path: str) -> str:
     except ValueError:
         return path
     return path if rel.startswith("..") else rel
+
+
+class RunnerError(GrangeError):
+    """A bad argument to ``Runner``/``NBRunner`` (an unknown option, a value that is not
+    JSON-able, no flow in the notebook cell). The flow's own errors are a failed
+    ``ExecutingRun`` instead, with the command's output."""
+
+    exit_code = 2
+    headline = "Cannot start the run"

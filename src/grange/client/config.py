@@ -258,13 +258,30 @@ def _default_stores() -> Stores:
     return _profile_stores(resolve(None, os.environ), os.environ)
 
 
-def _profile_stores(effective: Effective, env: Mapping[str, str]) -> Stores:
+def stores_for(
+    profile: str | None,
+    env: Mapping[str, str],
+    cwd: Path | str,
+    flags: Mapping[str, str | None] | None = None,
+) -> Stores:
+    """The stores a flow's command line uses when started in ``cwd`` with ``env``,
+    ``--profile profile`` and the top-level ``flags`` (``datastore``,
+    ``datastore_root``, ``metadata``): how :class:`grange.Runner` reads the run
+    it started, wherever the client itself points."""
+    from grange.config import resolve
+
+    return _profile_stores(resolve(profile, env, flags=flags), env, Path(cwd))
+
+
+def _profile_stores(
+    effective: Effective, env: Mapping[str, str], cwd: Path | None = None
+) -> Stores:
     from grange.datastore.location import resolve_location
     from grange.metastore import sqlite_url
 
     kind = effective.datastore
     root = resolve_location(
-        Path.cwd(),
+        cwd or Path.cwd(),
         effective.datastore_root.value,
         env,
         kind=kind.value if kind.source != "default" else None,

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from grange.exceptions import GrangeError
+from grange.runner import cliargs
 
 
 class DeployerError(GrangeError):
@@ -38,81 +39,14 @@ class DeployerError(GrangeError):
     headline = "Deployment failed"
 
 
-# Keyword arguments whose option is not simply --name-with-dashes (Metaflow's names).
-_RENAMED = {"tags": "tag", "with_": "with"}
-# Options that are on/off pairs: False is --no-<name>, not "leave it out".
-_TOGGLES = frozenset({"auto_emit_argo_events", "notify_on_error", "notify_on_success"})
-
-
-def _option(name: str, value: Any, parameters: Mapping[str, Any]) -> list[str]:
-    """The command-line words of one keyword argument: a flow parameter by its own
-    name (``--learning_rate 0.5``, a bool as ``true``/``false``), else a command option
-    (``max_workers=3`` -> ``--max-workers 3``; ``tags=[...]`` -> ``--tag`` each)."""
-    param = parameters.get(name) or parameters.get(name.replace("_", "-"))
-    if param is not None:
-        flag = "--" + param.name
-        if value is None:
-            return []
-        if getattr(param, "is_flag", False):
-            return [flag] if value else []
-        if isinstance(value, bool):
-            return [flag, "true" if value else "false"]
-        if isinstance(value, (dict, list, tuple)):
-            return [flag, json.dumps(value)]
-        return [flag, str(value)]
-    flag = "--" + _RENAMED.get(name, name).replace("_", "-")
-    if value is True:
-        return [flag]
-    if value is False:
-        return ["--no-" + flag[2:]] if name in _TOGGLES else []
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return [part for item in value for part in (flag, str(item))]
-    if isinstance(value, dict):
-        return [flag, json.dumps(value)]
-    return [flag, str(value)]
-
-
 def _options(values: Mapping[str, Any], parameters: Mapping[str, Any] | None = None) -> list[str]:
-    return [
-        part for name, value in values.items() for part in _option(name, value, parameters or {})
-    ]
+    return cliargs.options(values, parameters)
 
 
 def _flow_parameters(flow_file: str) -> dict[str, Any]:
-    """The flow's parameters by name, read from the file once (as Metaflow's Deployer
-    does: the module is imported; ``if __name__ == "__main__"`` keeps it from running)."""
-    import importlib.util
-
-    from grange.flowspec import FlowSpec
-    from grange.parameters import flow_parameters
-
-    spec = importlib.util.spec_from_file_location("_grange_deployed_flow", flow_file)
-    if spec is None or spec.loader is None:
-        return {}
-    module = importlib.util.module_from_spec(spec)
-    added = os.path.dirname(flow_file) not in sys.path
-    if added:
-        sys.path.insert(0, os.path.dirname(flow_file))
-    try:
-        spec.loader.exec_module(module)
-    except Exception as err:
-        raise DeployerError(
-            f"cannot read the flow in {flow_file}: {type(err).__name__}: {err}",
-            fix=f"check it with: python {flow_file} check",
-        ) from None
-    finally:
-        if added:
-            sys.path.remove(os.path.dirname(flow_file))
-    flows = [
-        v for v in vars(module).values()
-        if isinstance(v, type) and issubclass(v, FlowSpec) and v is not FlowSpec
-        and v.__module__ == module.__name__
-    ]  # fmt: skip
-    if not flows:
-        return {}
-    return {p.name: p for p in flow_parameters(flows[-1])}
+    """The flow's parameters by name, read from the file once."""
+    loaded = cliargs.load_flow(flow_file, DeployerError)
+    return loaded[1] if loaded else {}
 
 
 class Deployer:

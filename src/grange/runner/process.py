@@ -1,0 +1,177 @@
+"""One flow command in a subprocess, its output in log files (read, followed, echoed).
+
+The process leads its own process group, so that :meth:`FlowProcess.kill` ends
+the run and every task process it started, and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import IO
+
+STREAMS = ("stdout", "stderr")
+POLL = 0.05  # seconds between looks at a running process and its log files
+KILL_GRACE = 10.0  # seconds for the run to stop its tasks on SIGTERM before SIGKILL
+
+
+class FlowProcess:
+    """``argv`` started in ``cwd`` with ``env``; stdout and stderr go to files in ``folder``."""
+
+    def __init__(
+        self, argv: list[str], *, env: Mapping[str, str], cwd: str, folder: Path
+    ) -> None:
+        self.argv = argv
+        self.log_files = {name: folder / f"{name}.log" for name in STREAMS}
+        self.timed_out = False
+        self.killed = False
+        with (
+            open(self.log_files["stdout"], "wb") as out,
+            open(self.log_files["stderr"], "wb") as err,
+        ):
+            self.process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=dict(env),
+                cwd=cwd,
+                start_new_session=True,
+            )
+        self._echoed = dict.fromkeys(STREAMS, 0)
+        self._kept: dict[str, str] | None = None
+
+    def keep_output(self) -> None:
+        """Read the output into memory (before its files are removed)."""
+        if self._kept is None:
+            self._kept = {name: self.read(name) for name in STREAMS}
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.poll()
+
+    def read(self, stream: str) -> str:
+        """All the output of ``stream`` so far."""
+        if self._kept is not None:
+            return self._kept[stream]
+        return self.log_files[stream].read_bytes().decode("utf-8", errors="replace")
+
+    def echo(self) -> None:
+        """Copy the output written since the last echo to this process's stdout/stderr."""
+        for stream, target in (("stdout", sys.stdout), ("stderr", sys.stderr)):
+            with open(self.log_files[stream], "rb") as f:
+                f.seek(self._echoed[stream])
+                data = f.read()
+            if data:
+                self._echoed[stream] += len(data)
+                _write(target, data)
+
+    def wait_blocking(self, show_output: bool) -> int:
+        """Wait for the end, echoing the output as it comes when ``show_output``."""
+        while True:
+            try:
+                code = self.process.wait(timeout=0.1 if show_output else None)
+            except subprocess.TimeoutExpired:
+                self.echo()
+                continue
+            if show_output:
+                self.echo()
+            return code
+
+    async def wait(self, timeout: float | None = None, stream: str | None = None) -> None:
+        """Wait for the end (killing the run after ``timeout`` seconds), printing
+        ``stream`` (``"stdout"`` or ``"stderr"``) to this process's stdout meanwhile."""
+        check_stream(stream, optional=True)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        position = 0
+        while True:
+            done = self.returncode is not None
+            if stream is not None:
+                position = self._print_from(stream, position, final=done)
+            if done:
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                self.timed_out = True
+                self.kill()
+                continue
+            await asyncio.sleep(POLL)
+
+    def _print_from(self, stream: str, position: int, *, final: bool) -> int:
+        with open(self.log_files[stream], "rb") as f:
+            f.seek(position)
+            data = f.read()
+        if not final:
+            data = data[: data.rfind(b"\n") + 1]  # whole lines only while it runs
+        if data:
+            _write(sys.stdout, data)
+        return position + len(data)
+
+    async def stream_log(
+        self, stream: str, position: int | None = None
+    ) -> AsyncIterator[tuple[int, str]]:
+        """``(position after the line, line)`` for each line of ``stream`` from
+        ``position`` (a byte offset a previous call yielded), as they are written,
+        until the process has ended and every line is read."""
+        check_stream(stream)
+        offset = position or 0
+        pending = b""
+        while True:
+            done = self.returncode is not None  # before reading: nothing is missed
+            with open(self.log_files[stream], "rb") as f:
+                f.seek(offset + len(pending))
+                pending += f.read()
+            while b"\n" in pending:
+                line, _, pending = pending.partition(b"\n")
+                offset += len(line) + 1
+                yield offset, line.decode("utf-8", errors="replace")
+            if done:
+                if pending:
+                    offset += len(pending)
+                    yield offset, pending.decode("utf-8", errors="replace")
+                return
+            await asyncio.sleep(POLL)
+
+    def kill(self, grace: float = KILL_GRACE) -> None:
+        """End the run: SIGTERM (the runtime stops its tasks and records the run as
+        stopped, as on Ctrl-C), then after ``grace`` seconds SIGKILL to every process
+        of its group. Nothing when it has ended already."""
+        if self.process.poll() is None:
+            self.killed = True
+            _signal(self.process.pid, signal.SIGTERM, group=False)
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                _signal(self.process.pid, signal.SIGKILL, group=True)
+                self.process.wait()
+        _signal(self.process.pid, signal.SIGKILL, group=True)  # any task left behind
+
+
+def check_stream(stream: str | None, *, optional: bool = False) -> None:
+    from grange.exceptions import RunnerError
+
+    if (stream is None and optional) or stream in STREAMS:
+        return
+    raise RunnerError(
+        f"no output stream {stream!r}", fix="pass stream='stdout' or stream='stderr'"
+    )
+
+
+def _signal(pid: int, sig: int, *, group: bool) -> None:
+    try:
+        if group:
+            os.killpg(pid, sig)  # the process leads its group (start_new_session)
+        else:
+            os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _write(target: IO[str], data: bytes) -> None:
+    target.write(data.decode("utf-8", errors="replace"))
+    target.flush()
