@@ -13,7 +13,7 @@ import pytest
 
 from grange import NBRunner, Runner
 from grange.exceptions import RunnerError
-from grange.runner import nbrun
+from grange.runner import ExecutingRun, nbrun
 from support import FLOWS, RUN_FLOWS, USER
 
 CHATTY = FLOWS / "runner" / "chatty.py"
@@ -37,7 +37,9 @@ def _alive(pid: int) -> bool:
 
 def test_blocking_run_returns_the_run_with_its_artifacts(tmp_path: Path) -> None:
     with Runner(RUN_FLOWS / "params.py", show_output=False, env=_env(tmp_path)) as runner:
-        result = runner.run(alpha=0.3, flag=True, config={"k": [1, 2]}, learning_rate=0.2, tags=["x"])
+        result = runner.run(
+            alpha=0.3, flag=True, config={"k": [1, 2]}, learning_rate=0.2, tags=["x"]
+        )
     assert result.status == "successful", result.stdout + result.stderr
     assert result.returncode == 0
     run = result.run
@@ -91,7 +93,9 @@ def test_a_flow_that_cannot_start_is_a_failed_run_with_the_commands_message(
     assert "nope.py" in missing.stderr
 
     broken = tmp_path / "broken.py"
-    broken.write_text("from grange import FlowSpec, step\n\nclass B(FlowSpec):\n    def start(self)\n")
+    broken.write_text(
+        "from grange import FlowSpec, step\n\nclass B(FlowSpec):\n    def start(self)\n"
+    )
     result = Runner(broken, show_output=False, env=_env(tmp_path)).run(alpha=1)
     assert result.status == "failed" and result.run is None
     assert "SyntaxError" in result.stderr and "line 4" in result.stderr
@@ -159,16 +163,17 @@ def test_async_run_to_the_end_streams_every_line(tmp_path: Path) -> None:
 
 
 def test_the_context_manager_kills_a_running_run_and_removes_its_files(tmp_path: Path) -> None:
-    async def scenario() -> tuple[Runner, object]:
+    async def scenario() -> tuple[ExecutingRun, Path]:
         with Runner(CHATTY, env=_env(tmp_path, CHATTY_DIR=str(tmp_path))) as runner:
             executing = await runner.async_run()
             folder = runner._folder
             assert folder is not None and folder.is_dir()
-        return runner, (executing, folder)
+        return executing, folder
 
-    runner, (executing, folder) = asyncio.run(scenario())
-    assert executing.status == "failed"  # type: ignore[attr-defined]
-    assert not folder.exists()  # type: ignore[attr-defined]
+    executing, folder = asyncio.run(scenario())
+    assert executing.status == "failed"
+    assert not folder.exists()
+    assert isinstance(executing.stdout, str)  # kept in memory before the files went
     pids = [int(p.read_text()) for p in tmp_path.glob("*.pid")]
     assert pids and not any(_alive(pid) for pid in pids)
 

@@ -61,7 +61,9 @@ def option(name: str, value: Any, parameters: Mapping[str, Any]) -> list[str]:
 
 def options(values: Mapping[str, Any], parameters: Mapping[str, Any] | None = None) -> list[str]:
     """The words of all ``values``, in order."""
-    return [part for name, value in values.items() for part in option(name, value, parameters or {})]
+    return [
+        part for name, value in values.items() for part in option(name, value, parameters or {})
+    ]
 
 
 def load_flow(flow_file: str, error: type[GrangeError]) -> tuple[str, dict[str, Any]] | None:

@@ -24,9 +24,7 @@ KILL_GRACE = 10.0  # seconds for the run to stop its tasks on SIGTERM before SIG
 class FlowProcess:
     """``argv`` started in ``cwd`` with ``env``; stdout and stderr go to files in ``folder``."""
 
-    def __init__(
-        self, argv: list[str], *, env: Mapping[str, str], cwd: str, folder: Path
-    ) -> None:
+    def __init__(self, argv: list[str], *, env: Mapping[str, str], cwd: str, folder: Path) -> None:
         self.argv = argv
         self.log_files = {name: folder / f"{name}.log" for name in STREAMS}
         self.timed_out = False
@@ -157,9 +155,7 @@ def check_stream(stream: str | None, *, optional: bool = False) -> None:
 
     if (stream is None and optional) or stream in STREAMS:
         return
-    raise RunnerError(
-        f"no output stream {stream!r}", fix="pass stream='stdout' or stream='stderr'"
-    )
+    raise RunnerError(f"no output stream {stream!r}", fix="pass stream='stdout' or stream='stderr'")
 
 
 def _signal(pid: int, sig: int, *, group: bool) -> None:

@@ -136,7 +136,9 @@ class ExecutingRun:
         await self.command_obj.wait(timeout, stream)
         return self
 
-    def stream_log(self, stream: str, position: int | None = None) -> AsyncIterator[tuple[int, str]]:
+    def stream_log(
+        self, stream: str, position: int | None = None
+    ) -> AsyncIterator[tuple[int, str]]:
         """``async for position, line in executing.stream_log("stdout")``: the lines as
         they are written; ``position`` (a previous one) continues where that line ended."""
         return self.command_obj.stream_log(stream, position)
@@ -312,7 +314,10 @@ class Runner:
 
 
 def _check_names(
-    kwargs: Mapping[str, Any], known: frozenset[str], what: str, parameters: Mapping[str, Any] | None
+    kwargs: Mapping[str, Any],
+    known: frozenset[str],
+    what: str,
+    parameters: Mapping[str, Any] | None,
 ) -> None:
     """Refuse a keyword that is neither an option of the command nor a flow parameter
     (the parameters are unknown, None, when the flow file could not be read here)."""
@@ -343,7 +348,13 @@ def _check_values(kwargs: Mapping[str, Any], what: str) -> None:
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+    return (
+        None
+        if value is None
+        else os.fspath(value)
+        if isinstance(value, os.PathLike)
+        else str(value)
+    )
 
 
 def _flow_name_in(flow_file: str) -> str | None:

@@ -1,0 +1,95 @@
+"""``Runner``'s keyword arguments: the option names it accepts are the flow CLI's, and
+the notebook cell becomes a flow file."""
+
+from __future__ import annotations
+
+import click
+import pytest
+
+from grange.cli.flow import build_flow_cli
+from grange.exceptions import RunnerError
+from grange.runner import cliargs
+from grange.runner.nbrun import current_cell, flow_file_text
+from grange.runner.runner import RESUME_OPTIONS, RUN_OPTIONS, TOP_LEVEL_OPTIONS
+from support import RUN_FLOWS, load_flow
+
+# Options the Runner sets itself, or that only the command line uses.
+_OWN = {"--run-id-file", "--trigger-json", "--profile"}
+
+
+def _cli_flags(params: list[click.Parameter], flow_cls: type) -> set[str]:
+    from grange.parameters import flow_parameters
+
+    own = {"--" + p.name for p in flow_parameters(flow_cls)}
+    return {p.opts[0] for p in params if isinstance(p, click.Option)} - own - _OWN
+
+
+def _runner_flags(names: frozenset[str]) -> set[str]:
+    return {
+        cliargs.option(name, "v", {})[0] for name in names if name not in ("step", "step_to_rerun")
+    }
+
+
+@pytest.mark.parametrize("flow_file", ["params.py", "project_facts.py"])
+def test_the_option_names_are_the_flow_clis(flow_file: str) -> None:
+    flow = load_flow(RUN_FLOWS / flow_file)
+    group = build_flow_cli(flow)
+    ctx = click.Context(group)
+    run = group.get_command(ctx, "run")
+    resume = group.get_command(ctx, "resume")
+    assert run is not None and resume is not None
+    assert _cli_flags(group.params, flow) == _runner_flags(TOP_LEVEL_OPTIONS)
+    # --branch/--production follow run and resume only for a @project flow.
+    assert _cli_flags(run.params, flow) | {"--branch", "--production"} == _runner_flags(RUN_OPTIONS)
+    assert _cli_flags(resume.params, flow) | {"--branch", "--production"} == _runner_flags(
+        RESUME_OPTIONS
+    )
+
+
+def test_keywords_become_options() -> None:
+    params = {p.name: p for p in [*vars(load_flow(RUN_FLOWS / "params.py")).values()]
+              if hasattr(p, "is_flag")}  # fmt: skip
+    words = cliargs.options(
+        {"alpha": 0.3, "flag": False, "config": {"k": 1}, "learning_rate": 2, "tags": ["a", "b"],
+         "with_": ["retry"], "no_fork": True, "max_workers": None},
+        params,
+    )  # fmt: skip
+    assert words == [
+        "--alpha", "0.3", "--flag", "false", "--config", '{"k": 1}', "--learning-rate", "2",
+        "--tag", "a", "--tag", "b", "--with", "retry", "--no-fork",
+    ]  # fmt: skip
+
+
+CELL = """from __future__ import annotations
+from grange import FlowSpec, step
+
+class CellFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+NBRunner(CellFlow).nbrun()
+"""
+
+
+def test_the_cell_becomes_a_flow_file_cut_after_the_class() -> None:
+    text = flow_file_text(CELL, "CellFlow", ["import os\nx = 1", "import os, sys", "not python ("])
+    lines = text.splitlines()
+    assert lines[0] == "from __future__ import annotations"
+    assert lines[1:3] == ["import os", "import os, sys"]
+    assert "NBRunner" not in text
+    assert lines[-2:] == ['if __name__ == "__main__":', "    CellFlow()"]
+    compile(text, "cell.py", "exec")
+
+
+def test_a_cell_without_the_flow_or_no_cell_is_refused() -> None:
+    with pytest.raises(RunnerError, match="class OtherFlow is not defined"):
+        flow_file_text(CELL, "OtherFlow")
+    with pytest.raises(RunnerError, match="does not parse"):
+        flow_file_text("class (", "X")
+    with pytest.raises(RunnerError, match="no notebook cell"):
+        current_cell(object())
