@@ -35,6 +35,19 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _group(pgid: int) -> list[int]:
+    """The running processes of process group ``pgid`` (the run's, as it leads it)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
+
+
 def test_blocking_run_returns_the_run_with_its_artifacts(tmp_path: Path) -> None:
     with Runner(RUN_FLOWS / "params.py", show_output=False, env=_env(tmp_path)) as runner:
         result = runner.run(
@@ -113,6 +126,7 @@ def test_async_run_streams_lines_before_the_end_and_kill_ends_every_process(
         runner = Runner(CHATTY, env=_env(tmp_path, CHATTY_DIR=str(tmp_path)))
         executing = await runner.async_run()
         assert executing.status == "running"
+        leader = executing.command_obj.process.pid
         assert executing.run is not None  # async_run returns once the run has started
         lines: list[str] = []
         async for _, line in executing.stream_log("stdout"):
@@ -122,6 +136,7 @@ def test_async_run_streams_lines_before_the_end_and_kill_ends_every_process(
         assert executing.status == "running"  # the lines came while it ran
         executing.kill()
         await executing.wait()
+        assert _group(leader) == []  # no task, fork server or runtime left
         status, code = executing.status, executing.returncode
         runner.cleanup()
         return lines, status, code, executing.stdout
