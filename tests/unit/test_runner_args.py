@@ -93,3 +93,64 @@ def test_a_cell_without_the_flow_or_no_cell_is_refused() -> None:
         flow_file_text("class (", "X")
     with pytest.raises(RunnerError, match="no notebook cell"):
         current_cell(object())
+
+
+class _Recorded:
+    """Stands in for FlowProcess: keeps the command line, starts nothing."""
+
+    def __init__(self, argv: list[str], **_: object) -> None:
+        self.argv = argv
+        self.returncode = 0
+        self.timed_out = False
+
+    def kill(self) -> None:
+        pass
+
+    def keep_output(self) -> None:
+        pass
+
+
+_STEP_FLOW = """\
+from grange import FlowSpec, Parameter, step
+
+
+class StepParamFlow(FlowSpec):
+    step = Parameter("step", default="a")
+    step_to_rerun = Parameter("step_to_rerun", default="b")
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    StepParamFlow()
+"""
+
+
+def _argv(monkeypatch: pytest.MonkeyPatch, tmp_path, verb: str, **kwargs: object) -> list[str]:
+    from grange.runner import runner as runner_mod
+
+    monkeypatch.setattr(runner_mod, "FlowProcess", _Recorded)
+    flow = tmp_path / "stepflow.py"
+    flow.write_text(_STEP_FLOW)
+    with runner_mod.Runner(str(flow), show_output=False) as r:
+        return r._start(verb, dict(kwargs)).command_obj.argv  # type: ignore[no-any-return]
+
+
+def test_a_parameter_named_step_is_passed_on_run(monkeypatch, tmp_path) -> None:
+    argv = _argv(monkeypatch, tmp_path, "run", step="x", step_to_rerun="y")
+    run = argv[argv.index("run") :]
+    assert "--step" in run and run[run.index("--step") + 1] == "x"
+    assert "--step_to_rerun" in run or "--step-to-rerun" in run
+
+
+def test_resume_takes_one_step_to_rerun(monkeypatch, tmp_path) -> None:
+    argv = _argv(monkeypatch, tmp_path, "resume", step="end")
+    assert argv[argv.index("resume") + 1] == "end"
+    with pytest.raises(RunnerError, match="both step_to_rerun and step"):
+        _argv(monkeypatch, tmp_path, "resume", step="end", step_to_rerun="start")

@@ -243,9 +243,16 @@ class Runner:
                 fix="read the id from the result: executing.run_id or executing.run.id",
             )
         words: list[str] = []
-        step = kwargs.pop("step_to_rerun", None) or kwargs.pop("step", None)
-        if verb == "resume" and step is not None:
-            words.append(str(step))
+        if verb == "resume":
+            if kwargs.get("step_to_rerun") is not None and kwargs.get("step") is not None:
+                raise RunnerError(
+                    "resume was given both step_to_rerun and step",
+                    fix="name the step to rerun once: resume(step_to_rerun='train')",
+                )
+            step = kwargs.pop("step_to_rerun", None)
+            step = kwargs.pop("step", None) if step is None else kwargs.pop("step", step)
+            if step is not None:
+                words.append(str(step))
         _check_names(kwargs, known, f"{verb} option", parameters if verb == "run" else {})
         _check_values(kwargs, "parameter")
         words += cliargs.options(kwargs, parameters or {})
