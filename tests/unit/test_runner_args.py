@@ -3,6 +3,8 @@ the notebook cell becomes a flow file."""
 
 from __future__ import annotations
 
+import os
+
 import click
 import pytest
 
@@ -154,3 +156,55 @@ def test_resume_takes_one_step_to_rerun(monkeypatch, tmp_path) -> None:
     assert argv[argv.index("resume") + 1] == "end"
     with pytest.raises(RunnerError, match="both step_to_rerun and step"):
         _argv(monkeypatch, tmp_path, "resume", step="end", step_to_rerun="start")
+
+
+_ENV_FLOW = """\
+import os
+from pathlib import Path
+
+from grange import FlowSpec, JSONType, Parameter, step
+
+NEED = os.environ["NEEDED"] + Path("here.txt").read_text()
+
+
+class EnvFlow(FlowSpec):
+    xs = Parameter("xs", type=JSONType, default="[]")
+    on = Parameter("on", default=True)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def _env_argv(monkeypatch, tmp_path, env: dict[str, str] | None, **kwargs: object) -> list[str]:
+    from grange.runner import runner as runner_mod
+
+    monkeypatch.setattr(runner_mod, "FlowProcess", _Recorded)
+    monkeypatch.delenv("NEEDED", raising=False)
+    flow = tmp_path / "envflow.py"
+    flow.write_text(_ENV_FLOW)
+    (tmp_path / "cwd").mkdir(exist_ok=True)
+    (tmp_path / "cwd" / "here.txt").write_text("!")
+    with runner_mod.Runner(str(flow), show_output=False, env=env, cwd=tmp_path / "cwd") as r:
+        return r._start("run", dict(kwargs)).command_obj.argv  # type: ignore[no-any-return]
+
+
+def test_the_flow_is_read_with_the_runners_env_and_cwd(monkeypatch, tmp_path) -> None:
+    before = (dict(os.environ), os.getcwd())
+    argv = _env_argv(monkeypatch, tmp_path, {"NEEDED": "v"}, xs=[1, 2], on=False)
+    assert (dict(os.environ), os.getcwd()) == before
+    run = argv[argv.index("run") :]
+    assert run[run.index("--xs") + 1] == "[1, 2]" and run.count("--xs") == 1
+    assert run[run.index("--on") + 1] == "false"
+
+
+def test_a_typed_value_for_an_unreadable_flow_is_refused(monkeypatch, tmp_path) -> None:
+    with pytest.raises(RunnerError, match=r"depends on the parameter's type.*KeyError"):
+        _env_argv(monkeypatch, tmp_path, None, on=False)
+    argv = _env_argv(monkeypatch, tmp_path, None, xs="[1]")
+    assert argv[argv.index("--xs") + 1] == "[1]"

@@ -183,6 +183,7 @@ class Runner:
             top_level_options
         )
         self._flow: tuple[str | None, dict[str, Any] | None] | None = None
+        self._import_error = ""
         self._stores: Any = None
         self._folder: Path | None = None
         self._started: list[ExecutingRun] = []
@@ -204,16 +205,28 @@ class Runner:
     # -- the flow ---------------------------------------------------------------------
 
     def _read_flow(self) -> tuple[str | None, dict[str, Any] | None]:
-        """The flow's name and parameters, read once from the file; a file that cannot
-        be imported here is left to the command line to report (parameters None)."""
+        """The flow's name and parameters, read once by importing the file with the
+        run's environment and working directory in place (restored after); a file that
+        cannot be imported here is left to the command line to report (parameters
+        None, the reason kept in ``_import_error``)."""
         if self._flow is None:
+            saved_env, saved_cwd = dict(os.environ), os.getcwd()
             try:
+                os.environ.clear()
+                os.environ.update(self.env)
+                os.chdir(self.cwd)
                 loaded = cliargs.load_flow(self.flow_file, RunnerError)
-            except RunnerError:
+            except (RunnerError, OSError) as err:
                 loaded = None
+                self._import_error = str(err).splitlines()[0]
+            finally:
+                os.environ.clear()
+                os.environ.update(saved_env)
+                os.chdir(saved_cwd)
             if loaded is not None:
                 self._flow = (loaded[0], loaded[1])
             else:
+                self._import_error = self._import_error or "no FlowSpec class in the file"
                 self._flow = (_flow_name_in(self.flow_file), None)
         return self._flow
 
@@ -255,6 +268,8 @@ class Runner:
                 words.append(str(step))
         _check_names(kwargs, known, f"{verb} option", parameters if verb == "run" else {})
         _check_values(kwargs, "parameter")
+        if parameters is None:
+            self._refuse_typed(kwargs, known)
         words += cliargs.options(kwargs, parameters or {})
         if self._folder is None:
             self._folder = Path(tempfile.mkdtemp(prefix="grange-runner-"))
@@ -268,6 +283,24 @@ class Runner:
         executing = ExecutingRun(self, process, run_id_file)
         self._started.append(executing)
         return executing
+
+    def _refuse_typed(self, kwargs: Mapping[str, Any], known: frozenset[str]) -> None:
+        """With the flow unreadable here, a parameter's command-line words are known
+        only when they do not depend on its type: a str, number or path is passed as
+        text for the command line to check. A bool (a flag, or a value?) or a list or
+        dict (JSON, or repeated?) is refused rather than guessed."""
+        for name, value in kwargs.items():
+            if name in known or value is None:
+                continue
+            if isinstance(value, (bool, list, tuple, dict)):
+                raise RunnerError(
+                    f"cannot pass parameter {name}={value!r}: how it goes on the command "
+                    f"line depends on the parameter's type, and the flow could not be read "
+                    f"here ({self._import_error})",
+                    fix="make the flow file importable with the Runner's env and cwd, "
+                    "or pass the value as the text the command line takes (e.g. 'true', "
+                    "'[1, 2]')",
+                )
 
     def _blocking(self, verb: str, kwargs: dict[str, Any]) -> ExecutingRun:
         executing = self._start(verb, dict(kwargs))
