@@ -208,3 +208,21 @@ def test_a_typed_value_for_an_unreadable_flow_is_refused(monkeypatch, tmp_path) 
         _env_argv(monkeypatch, tmp_path, None, on=False)
     argv = _env_argv(monkeypatch, tmp_path, None, xs="[1]")
     assert argv[argv.index("--xs") + 1] == "[1]"
+
+
+def test_the_cells_are_read_as_ipython_transformed_them() -> None:
+    class History:
+        input_hist_raw = ["", "%matplotlib inline\nimport numpy", "%%time\n" + CELL]
+        input_hist_parsed = [
+            "",
+            "get_ipython().run_line_magic('matplotlib', 'inline')\nimport numpy",
+            CELL,
+        ]
+
+    class Shell:
+        history_manager = History()
+
+    cell, earlier = current_cell(Shell())
+    assert cell == CELL
+    text = flow_file_text(cell, "CellFlow", earlier)
+    assert "import numpy" in text.splitlines()

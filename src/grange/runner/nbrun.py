@@ -33,8 +33,13 @@ def _shell() -> Any:
 
 
 def current_cell(shell: Any) -> tuple[str, list[str]]:
-    """The cell being run and the cells run before it (IPython's raw input history)."""
-    history = list(getattr(getattr(shell, "history_manager", None), "input_hist_raw", []) or [])
+    """The cell being run and the cells run before it, from IPython's transformed input
+    history (``In``: magics and ``!`` commands already turned into Python, so that a
+    cell using them still parses; the raw history would not)."""
+    manager = getattr(shell, "history_manager", None)
+    history = list(getattr(manager, "input_hist_parsed", None) or [])
+    if not history:
+        history = list((getattr(shell, "user_ns", None) or {}).get("In", []) or [])
     if not history or not history[-1].strip():
         raise RunnerError(
             "found no notebook cell being run",
