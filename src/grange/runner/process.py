@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import IO
 
+from grange.exceptions import RunnerError
+
 STREAMS = ("stdout", "stderr")
 POLL = 0.05  # seconds between looks at a running process and its log files
 KILL_GRACE = 10.0  # seconds for the run to stop its tasks on SIGTERM before SIGKILL
@@ -33,22 +35,29 @@ class FlowProcess:
             open(self.log_files["stdout"], "wb") as out,
             open(self.log_files["stderr"], "wb") as err,
         ):
-            self.process = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                env=dict(env),
-                cwd=cwd,
-                start_new_session=True,
-            )
+            try:
+                self.process = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    env=dict(env),
+                    cwd=cwd,
+                    start_new_session=True,
+                )
+            except (OSError, ValueError) as exc:  # E2BIG, a NUL in a value, a missing cwd
+                raise RunnerError(
+                    f"cannot start the flow's command ({type(exc).__name__}: {exc})",
+                    fix="check the cwd, and that no argument or env value holds a NUL "
+                    "character or is too long for a command line (pass big inputs as a file)",
+                ) from None
         self._echoed = dict.fromkeys(STREAMS, 0)
-        self._kept: dict[str, str] | None = None
+        self._kept: dict[str, bytes] | None = None
 
     def keep_output(self) -> None:
         """Read the output into memory (before its files are removed)."""
         if self._kept is None:
-            self._kept = {name: self.read(name) for name in STREAMS}
+            self._kept = {name: self._bytes(name, 0) for name in STREAMS}
 
     @property
     def returncode(self) -> int | None:
@@ -56,16 +65,21 @@ class FlowProcess:
 
     def read(self, stream: str) -> str:
         """All the output of ``stream`` so far."""
+        return self._bytes(stream, 0).decode("utf-8", errors="replace")
+
+    def _bytes(self, stream: str, start: int) -> bytes:
+        """The output of ``stream`` from byte ``start``: from its file, or from memory
+        once the file is gone (after cleanup)."""
         if self._kept is not None:
-            return self._kept[stream]
-        return self.log_files[stream].read_bytes().decode("utf-8", errors="replace")
+            return self._kept[stream][start:]
+        with open(self.log_files[stream], "rb") as f:
+            f.seek(start)
+            return f.read()
 
     def echo(self) -> None:
         """Copy the output written since the last echo to this process's stdout/stderr."""
         for stream, target in (("stdout", sys.stdout), ("stderr", sys.stderr)):
-            with open(self.log_files[stream], "rb") as f:
-                f.seek(self._echoed[stream])
-                data = f.read()
+            data = self._bytes(stream, self._echoed[stream])
             if data:
                 self._echoed[stream] += len(data)
                 _write(target, data)
@@ -101,9 +115,7 @@ class FlowProcess:
             await asyncio.sleep(POLL)
 
     def _print_from(self, stream: str, position: int, *, final: bool) -> int:
-        with open(self.log_files[stream], "rb") as f:
-            f.seek(position)
-            data = f.read()
+        data = self._bytes(stream, position)
         if not final:
             data = data[: data.rfind(b"\n") + 1]  # whole lines only while it runs
         if data:
@@ -121,9 +133,7 @@ class FlowProcess:
         pending = b""
         while True:
             done = self.returncode is not None  # before reading: nothing is missed
-            with open(self.log_files[stream], "rb") as f:
-                f.seek(offset + len(pending))
-                pending += f.read()
+            pending += self._bytes(stream, offset + len(pending))
             while b"\n" in pending:
                 line, _, pending = pending.partition(b"\n")
                 offset += len(line) + 1
