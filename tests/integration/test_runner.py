@@ -230,11 +230,11 @@ FLOW_CELL = textwrap.dedent(
 
 class _History:
     def __init__(self, cells: list[str]) -> None:
-        self.input_hist_raw = ["", *cells]
+        self.input_hist_parsed = ["", *cells]
 
 
 class _Shell:
-    """What NBRunner reads of IPython: the raw input history, the running cell last."""
+    """What NBRunner reads of IPython: the transformed input history, the running cell last."""
 
     def __init__(self, cells: list[str]) -> None:
         self.history_manager = _History(cells)
