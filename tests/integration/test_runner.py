@@ -183,6 +183,9 @@ def test_the_context_manager_kills_a_running_run_and_removes_its_files(tmp_path:
             executing = await runner.async_run()
             folder = runner._folder
             assert folder is not None and folder.is_dir()
+            # The run id comes before the first task: wait for a task to be killed too.
+            while executing.status == "running" and not any(tmp_path.glob("*.pid")):
+                await asyncio.sleep(0.05)
         return executing, folder
 
     executing, folder = asyncio.run(scenario())
