@@ -187,6 +187,8 @@ CANNOT_RUN = {
     "docs/secrets-0": "reads a secret from the user's own secrets folder",
     "docs/events-0": "a decorator excerpt without `if __name__ == '__main__'`: runs nothing",
     "docs/events-3": "reads current.trigger.run: runs when triggered (test_argo_events.py)",
+    # A notebook cell: NBRunner writes the file with its `if __name__ == '__main__'` line.
+    "docs/programmatic-2": "a notebook cell without `if __name__ == '__main__'`: runs nothing",
     "examples/ml_workflow-ingest": "reads data.csv from where it runs (not in the code package)",
     "examples/ml_workflow-train": "reads current.trigger.run: runs when triggered",
 }
