@@ -29,6 +29,9 @@ Every one ends the CLI with status 2, as docs/cli.md says (1 is a failed run,
     ├── SecretError                  a secret cannot be read from its source
     ├── KubernetesError              a cluster cannot be reached or used as asked
     ├── EventError                   an event cannot be published, received or recorded
+    ├── HarnessError                 grange.testing was asked for what it cannot do
+    │   ├── FlowFailed               run_flow: the flow could not start (its output)
+    │   └── StepFailed               run_step: the step raised (the user's traceback)
     ├── MetadataError                the metadata store cannot do what was asked
     │   └── TagError                 a run tag is invalid or may not be changed
     └── ClientError                  the client API cannot give what was asked
@@ -45,6 +48,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 
 class GrangeError(Exception):
@@ -388,3 +392,44 @@ class RunnerError(GrangeError):
 
     exit_code = 2
     headline = "Cannot start the run"
+
+
+class HarnessError(GrangeError):
+    """``grange.testing`` was asked for what it cannot do: a step the flow does not
+    have, an input that cannot be pickled, inputs of the wrong shape for the step."""
+
+    exit_code = 2
+    headline = "Cannot test the flow"
+
+
+class FlowFailed(HarnessError):
+    """``run_flow``: the flow could not start (a lint error, a bad parameter, a file that
+    does not import). ``output`` is what its command printed."""
+
+    headline = "The flow did not start"
+
+    def __init__(self, message: str, *, output: str = "", **where: Any) -> None:
+        super().__init__(message, **where)
+        self.output = output
+
+
+class StepFailed(HarnessError):
+    """``run_step``: the step raised. ``traceback`` is the user's traceback as a run
+    prints it, ``exception`` the recorded exception (``type``, ``message``,
+    ``traceback``), ``result`` the artifacts the step had set when it failed."""
+
+    headline = "The step failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        traceback: str = "",
+        exception: dict[str, Any] | None = None,
+        result: Any = None,
+        **where: Any,
+    ) -> None:
+        super().__init__(message, **where)
+        self.traceback = traceback
+        self.exception = exception or {}
+        self.result = result

@@ -1,0 +1,393 @@
+"""``run_step``: run one step of a flow alone, on inputs the test gives, for unit tests.
+
+The step runs through the task executor a real run uses (``run_task``), in a
+store of its own (a temporary folder): the parents' records are written there
+first, made of the test's ``inputs`` (as if a parent step had set them), with the
+run's parameters (``params=`` over the defaults, as ``run`` resolves them) and
+the flow's constants. So ``self.x`` reads an input as it reads an artifact,
+``self.next(...)`` is checked against the graph as in a run, ``current`` says
+the flow, run (``"test"``), step and task, and a join's ``inputs`` are views of
+the branches (``merge_artifacts`` included).
+
+By default the task runs in a forked child process, as a run's tasks do: what
+the step does to its process (module globals, ``os.environ`` through
+``@environment``, signal handlers through ``@timeout``, the working directory)
+does not reach the test. ``fork=False`` runs it in the test's own process
+(for a debugger, a coverage tool that does not follow forks, or where there is
+no ``fork``): then those effects stay.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from grange.datastore import AttemptRecord, LocalBlobStore, read_record, save_items, write_record
+from grange.decorators.registry import step_decorators, task_options
+from grange.exceptions import GrangeError, HarnessError, StepFailed
+from grange.flowspec import FlowSpec
+from grange.graph import FlowGraph, StepNode, graph_of
+from grange.parameters import current_username, flow_constants, resolve_values
+from grange.task.execute import run_task
+from grange.task.spec import Frame, TaskSpec
+from grange.task.stores import TaskStores, write_parameters
+from grange.testing.result import StepResult
+
+RUN_ID = "test"
+TASK_ID = "1"
+#: As ``run --max-num-splits``' default: a foreach the step starts may have this many items.
+MAX_NUM_SPLITS = 100_000
+_NO_INPUT = object()
+
+
+def run_step(
+    flow_cls: type[FlowSpec],
+    step: str,
+    inputs: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    params: Mapping[str, Any] | None = None,
+    *,
+    input: Any = _NO_INPUT,  # noqa: A002 (the step's self.input)
+    index: int | None = None,
+    fork: bool = True,
+) -> StepResult:
+    """Run step ``step`` of ``flow_cls`` once and return its artifacts.
+
+    ``inputs``: the artifacts the step starts with, as its parent step would have
+    set them (a dict); for a join, one dict per incoming branch (a list, in branch
+    order; or, after a static split, a dict by branch step name). ``params``: the
+    run's parameter values by name (the defaults fill the rest, and are checked
+    and converted as ``run --name value`` would). ``input``/``index``: the item
+    (``self.input``) and its position (``self.index``, default 0) of a step inside
+    a foreach. ``fork``: run in a child process (see the module's doc).
+
+    A step that raises raises :class:`~grange.exceptions.StepFailed` with the
+    user's traceback; a step that raises and has ``@catch`` returns with
+    ``.caught`` True, as its last attempt in a run would. Only one attempt runs
+    (``@retry`` adds none). ``@timeout``, ``@environment``, ``@card`` and
+    ``@secrets`` act as in a run; ``@resources``, ``@kubernetes``, ``@pypi`` and
+    ``@conda`` do not: the step runs in this interpreter, on this machine.
+    """
+    if not (isinstance(flow_cls, type) and issubclass(flow_cls, FlowSpec)):
+        raise HarnessError(
+            f"run_step takes a FlowSpec class, not {flow_cls!r}",
+            fix="pass the class itself: run_step(MyFlow, 'train', ...)",
+        )
+    graph = graph_of(flow_cls)  # cached on the class: a forked child inherits it
+    node = _node(flow_cls, graph, step)
+    folder = tempfile.mkdtemp(prefix=f"grange-step-{flow_cls.__name__}-")
+    blobs = LocalBlobStore(folder)
+    stores = TaskStores(blobs, flow_cls.__name__)
+    try:
+        spec = _prepare(flow_cls, graph, node, stores, inputs, params, input, index)
+        if fork and hasattr(os, "fork"):
+            _run_forked(flow_cls, spec, stores, folder)
+        else:
+            run_task(flow_cls, spec, stores, max_num_splits=MAX_NUM_SPLITS)
+        record = read_record(blobs, spec.flow, spec.run_id, spec.step, spec.task_id, 0)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if record is None:
+        raise StepFailed(
+            f"step '{step}' ended its process without a result (see its output above: "
+            "os._exit() in the step, or a crash in C code)",
+            step=step,
+            file=node.file,
+            line=node.line,
+            fix="run it with fork=False to see the crash in the test's own process",
+        )
+    result = StepResult(record, stores.cas, folder)
+    if record.status != "ok":
+        exception = record.exception or {}
+        text = str(exception.get("text") or exception.get("message") or "")
+        # The record's text opens with "Step 'x' (task ...) failed:" — say it once.
+        head, _, rest = text.partition("\n")
+        shown = rest if head.startswith("Step '") and rest else text
+        raise StepFailed(
+            f"step '{step}' of {flow_cls.__name__} raised:\n{shown}",
+            traceback=text,
+            exception=exception,
+            result=result,
+        )
+    return result
+
+
+def _node(flow_cls: type, graph: FlowGraph, step: str) -> StepNode:
+    if isinstance(step, str) and step in graph:
+        return graph[step]
+    import difflib
+
+    names = [n.name for n in graph]
+    close = difflib.get_close_matches(str(step), names, n=1)
+    raise HarnessError(
+        f"{flow_cls.__name__} has no step {step!r}",
+        file=graph[names[0]].file if names else None,
+        fix=f"did you mean {close[0]!r}?" if close else f"its steps are: {', '.join(names)}",
+    )
+
+
+# -- the records a real run would have written before the task ----------------------
+
+
+def _prepare(
+    flow_cls: type[FlowSpec],
+    graph: FlowGraph,
+    node: StepNode,
+    stores: TaskStores,
+    inputs: Any,
+    params: Mapping[str, Any] | None,
+    item: Any,
+    index: int | None,
+) -> TaskSpec:
+    """Write the run's parameters and the step's parent records; the task's spec."""
+    values = run_values(flow_cls, params)
+    write_parameters(stores, RUN_ID, values)
+    foreach = _enclosing_foreach(graph, node)
+    frames: tuple[Frame, ...] = ()
+    if foreach is None:
+        if item is not _NO_INPUT or index is not None:
+            raise HarnessError(
+                f"step '{node.name}' is not inside a foreach: it has no self.input or self.index",
+                step=node.name,
+                fix="leave out input= and index=",
+            )
+    else:
+        frames = (_foreach_frame(stores, node, foreach, item, index),)
+    where = {"step": node.name, "file": node.file, "line": node.line}
+    reserved = set(values)
+    if node.is_join:
+        branches = _branches(graph, node, inputs)
+        paths = []
+        for i, (parent, data) in enumerate(branches):
+            task_id = str(i + 1)
+            branch_frame = Frame(parent[1], "1", i, len(branches), parent[2])
+            _write_parent(stores, parent[0], task_id, data, node, reserved, (branch_frame,))
+            paths.append(f"{parent[0]}/{task_id}")
+        input_paths = tuple(paths)
+    elif not node.in_funcs:
+        if inputs:
+            raise HarnessError(
+                f"step '{node.name}' has no parent step: it starts with the parameters only",
+                fix="pass parameter values with params=, not inputs=",
+                **where,
+            )
+        input_paths = ()
+    else:
+        if inputs is not None and not isinstance(inputs, Mapping):
+            raise HarnessError(
+                f"inputs of step '{node.name}' must be a dict of artifacts, "
+                f"not {type(inputs).__name__}",
+                fix="pass inputs={'name': value, ...} (a list of dicts is for a join)",
+                **where,
+            )
+        parent = node.in_funcs[0]
+        _write_parent(stores, parent, "1", inputs or {}, node, reserved, frames, foreach)
+        input_paths = (f"{parent}/1",)
+    options = task_options(step_decorators(getattr(flow_cls, node.name), []))
+    extra: dict[str, Any] = {}
+    if options.env:
+        extra["env"] = dict(options.env)
+    if options.timeout:
+        extra["timeout"] = options.timeout
+    return TaskSpec(
+        flow=flow_cls.__name__,
+        run_id=RUN_ID,
+        step=node.name,
+        task_id=TASK_ID,
+        input_paths=input_paths,
+        frames=frames,
+        user=current_username(),
+        extra=extra,
+    )
+
+
+def run_values(flow_cls: type[FlowSpec], params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The run's ``_parameters``: the flow's constants and every parameter's value."""
+    if params is not None and not isinstance(params, Mapping):
+        raise HarnessError(
+            f"params must be a dict of parameter values, not {type(params).__name__}",
+            fix="pass params={'alpha': 0.3}",
+        )
+    # CONFIG SEAM (issue 15, Config): once grange.user_configs lands, bind the flow's
+    # Config values here (their defaults, or configs= given to run_step), before the
+    # parameters are resolved and the constants read, as a run does. Nothing else in
+    # grange.testing needs to change for it.
+    return {**flow_constants(flow_cls), **resolve_values(flow_cls, dict(params or {}))}
+
+
+def _enclosing_foreach(graph: FlowGraph, node: StepNode) -> StepNode | None:
+    """The innermost foreach (or num_parallel) split the step runs inside, or None."""
+    fanouts = [graph[p] for p in node.split_parents if p in graph and graph[p].is_fanout]
+    return fanouts[-1] if fanouts else None
+
+
+def _foreach_frame(
+    stores: TaskStores, node: StepNode, split: StepNode, item: Any, index: int | None
+) -> Frame:
+    if item is _NO_INPUT:
+        over = f"foreach over self.{split.foreach_var}" if split.foreach_var else "parallel split"
+        raise HarnessError(
+            f"step '{node.name}' runs inside the {over} of step '{split.name}': "
+            "run_step needs the item it works on",
+            step=node.name,
+            file=node.file,
+            line=node.line,
+            fix="pass input=<the item> (self.input), and index=<its position> (self.index, "
+            "default 0)",
+        )
+    if index is None:
+        index = 0
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise HarnessError(
+            f"index= must be a position (an int >= 0), not {index!r}", step=node.name
+        )
+    # Only item `index` is ever read by the task: the others are placeholders.
+    items = [None] * index + [item]
+    try:
+        ref = save_items(
+            stores.cas, stores.flow, items, max_items=len(items), name="input", step=split.name
+        )
+    except GrangeError as err:
+        raise HarnessError(
+            f"input= of step '{node.name}' cannot be stored: {err.message}",
+            step=node.name,
+            fix="items of a foreach travel pickled: pass a picklable value",
+        ) from None
+    return Frame(split.name, "1", index, len(items), True, ref.key)
+
+
+def _branches(
+    graph: FlowGraph, node: StepNode, inputs: Any
+) -> list[tuple[tuple[str, str, bool], Mapping[str, Any]]]:
+    """Each branch of a join: ((parent step, split step, foreach?), its artifacts)."""
+    splits = [n for n in graph if n.matching_join == node.name]
+    split = splits[0] if splits else None
+    fanout = bool(split is not None and split.is_fanout)
+    split_name = split.name if split is not None else node.in_funcs[0]
+    parents = list(node.in_funcs)
+    how = (
+        "one dict per task of the foreach, e.g. inputs=[{'score': 1}, {'score': 2}]"
+        if fanout
+        else f"one dict per branch ({', '.join(parents)}), as a list in that order or a "
+        "dict by branch step name"
+    )
+    where = {"step": node.name, "file": node.file, "line": node.line}
+    if isinstance(inputs, Mapping) and not fanout and set(inputs) == set(parents):
+        inputs = [inputs[p] for p in parents]
+    if (
+        isinstance(inputs, (str, bytes, Mapping))
+        or not isinstance(inputs, Sequence)
+        or not inputs
+        or not all(isinstance(i, Mapping) for i in inputs)
+    ):
+        raise HarnessError(
+            f"step '{node.name}' is a join: its inputs are the branches arriving at it",
+            fix=f"pass {how}",
+            **where,
+        )
+    if not fanout and len(inputs) != len(parents):
+        raise HarnessError(
+            f"step '{node.name}' joins {len(parents)} branches ({', '.join(parents)}), "
+            f"and {len(inputs)} were given",
+            fix=f"pass {how}",
+            **where,
+        )
+    steps = [parents[0]] * len(inputs) if fanout else parents
+    return [((steps[i], split_name, fanout), data) for i, data in enumerate(inputs)]
+
+
+def _write_parent(
+    stores: TaskStores,
+    step: str,
+    task_id: str,
+    values: Mapping[str, Any],
+    child: StepNode,
+    reserved: set[str],
+    frames: tuple[Frame, ...],
+    split: StepNode | None = None,
+) -> None:
+    """Commit the record of a parent task that set ``values`` and went to ``child``."""
+    for name in values:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise HarnessError(
+                f"input {name!r} of step '{child.name}' is not an artifact name",
+                step=child.name,
+                fix="name inputs as the attributes the step reads (self.<name>)",
+            )
+        if name in reserved:
+            raise HarnessError(
+                f"input {name!r} of step '{child.name}' is a parameter or constant of the flow",
+                step=child.name,
+                fix=f"pass a parameter's value with params={{'{name}': ...}}; "
+                "a constant is the class's",
+            )
+    try:
+        refs = stores.save_artifacts(dict(values), step)
+    except GrangeError as err:
+        raise HarnessError(
+            f"an input of step '{child.name}' cannot be stored: {err.message}",
+            step=child.name,
+            fix="artifacts travel between steps pickled: pass values that pickle "
+            "(no open files, locks, lambdas or local classes)",
+        ) from None
+    extra: dict[str, Any] = {"next": [child.name], "frames": [f.to_list() for f in frames]}
+    if split is not None and split.name == step and frames:
+        extra["foreach"] = {"key": frames[-1].items_key, "count": frames[-1].count}
+    now = time.time()
+    write_record(
+        stores.blobs,
+        AttemptRecord(stores.flow, RUN_ID, step, task_id, 0, "ok", now, now, refs, None, extra),
+    )
+
+
+# -- the task in a child process ------------------------------------------------------
+
+
+def _run_forked(flow_cls: type[FlowSpec], spec: TaskSpec, stores: TaskStores, folder: str) -> None:
+    """``run_task`` in a forked child; the parent waits (and ends the child if it is
+    itself interrupted). The child leaves through ``os._exit``: no test teardown,
+    no ``atexit`` of the test process runs in it. An error of grange's own in the
+    child (not the step's: that is in the record) is raised here."""
+    error_file = os.path.join(folder, "run_step.error")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns when a process with threads forks; the child runs
+        # only the task's code and leaves with os._exit.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child; its effects are what the tests check)
+        code = 0
+        try:
+            run_task(flow_cls, spec, stores, max_num_splits=MAX_NUM_SPLITS)
+        except BaseException as err:  # grange could not run the task: say why, to the parent
+            import traceback
+
+            text = err.render() if isinstance(err, GrangeError) else traceback.format_exc()
+            with open(error_file, "w") as f:
+                f.write(text)
+            code = 1
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    try:
+        os.waitpid(pid, 0)
+    except BaseException:
+        import signal
+
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    if os.path.exists(error_file):
+        with open(error_file) as f:
+            raise HarnessError(f"step '{spec.step}' could not run:\n{f.read()}", step=spec.step)
