@@ -153,7 +153,10 @@ def test_foreach_join_takes_one_dict_per_task() -> None:
 
 
 def test_static_join_by_list_or_by_branch_name() -> None:
-    for inputs in ([{"v": 2, "x": 1}, {"v": 3, "x": 1}], {"b": {"v": 3, "x": 1}, "a": {"v": 2, "x": 1}}):
+    for inputs in (
+        [{"v": 2, "x": 1}, {"v": 3, "x": 1}],
+        {"b": {"v": 3, "x": 1}, "a": {"v": 2, "x": 1}},
+    ):
         result = run_step(BranchFlow, "join", inputs)
         assert (result.total, result.x) == (5, 1)
         assert "v" not in result
@@ -218,6 +221,23 @@ def test_harness_errors_say_what_to_pass(
 ) -> None:
     with pytest.raises(HarnessError, match="(?s)" + message):
         run_step(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class BrokenFlow(FlowSpec):
+    name = Parameter("name", default="x")  # reserved: a run refuses the flow
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_a_flow_a_run_refuses_is_refused() -> None:
+    with pytest.raises(GrangeError, match="reserved"):
+        run_step(BrokenFlow, "start")
 
 
 def test_an_unknown_parameter_is_named() -> None:

@@ -232,7 +232,12 @@ _created: list[str] = []
 
 def _fresh_folder() -> Path:
     if not _created:
-        atexit.register(lambda: [shutil.rmtree(f, ignore_errors=True) for f in _created])
+        atexit.register(_remove_created)
     folder = tempfile.mkdtemp(prefix="grange-test-")
     _created.append(folder)
     return Path(folder)
+
+
+def _remove_created() -> None:
+    for folder in _created:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -31,7 +31,7 @@ from grange.datastore import AttemptRecord, LocalBlobStore, read_record, save_it
 from grange.decorators.registry import step_decorators, task_options
 from grange.exceptions import GrangeError, HarnessError, StepFailed
 from grange.flowspec import FlowSpec
-from grange.graph import FlowGraph, StepNode, graph_of
+from grange.graph import FlowGraph, StepNode, graph_of, lint
 from grange.parameters import current_username, flow_constants, resolve_values
 from grange.task.execute import run_task
 from grange.task.spec import Frame, TaskSpec
@@ -51,7 +51,7 @@ def run_step(
     inputs: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     params: Mapping[str, Any] | None = None,
     *,
-    input: Any = _NO_INPUT,  # noqa: A002 (the step's self.input)
+    input: Any = _NO_INPUT,
     index: int | None = None,
     fork: bool = True,
 ) -> StepResult:
@@ -79,6 +79,7 @@ def run_step(
         )
     graph = graph_of(flow_cls)  # cached on the class: a forked child inherits it
     node = _node(flow_cls, graph, step)
+    lint.check(graph)  # a flow that a run refuses passes no test of its steps either
     folder = tempfile.mkdtemp(prefix=f"grange-step-{flow_cls.__name__}-")
     blobs = LocalBlobStore(folder)
     stores = TaskStores(blobs, flow_cls.__name__)
@@ -160,16 +161,16 @@ def _prepare(
             )
     else:
         frames = (_foreach_frame(stores, node, foreach, item, index),)
-    where = {"step": node.name, "file": node.file, "line": node.line}
+    where: dict[str, Any] = {"step": node.name, "file": node.file, "line": node.line}
     reserved = set(values)
     if node.is_join:
         branches = _branches(graph, node, inputs)
         paths = []
-        for i, (parent, data) in enumerate(branches):
+        for i, ((branch, split, fanout), data) in enumerate(branches):
             task_id = str(i + 1)
-            branch_frame = Frame(parent[1], "1", i, len(branches), parent[2])
-            _write_parent(stores, parent[0], task_id, data, node, reserved, (branch_frame,))
-            paths.append(f"{parent[0]}/{task_id}")
+            branch_frame = Frame(split, "1", i, len(branches), fanout)
+            _write_parent(stores, branch, task_id, data, node, reserved, (branch_frame,))
+            paths.append(f"{branch}/{task_id}")
         input_paths = tuple(paths)
     elif not node.in_funcs:
         if inputs:
@@ -278,7 +279,7 @@ def _branches(
         else f"one dict per branch ({', '.join(parents)}), as a list in that order or a "
         "dict by branch step name"
     )
-    where = {"step": node.name, "file": node.file, "line": node.line}
+    where: dict[str, Any] = {"step": node.name, "file": node.file, "line": node.line}
     if isinstance(inputs, Mapping) and not fanout and set(inputs) == set(parents):
         inputs = [inputs[p] for p in parents]
     if (
