@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from grange import Flow
-from support import Runner
+from grange.testing import run_step
+from support import RUN_FLOWS, Runner, load_flow
 
 
 def test_join_reads_branches_and_inherits_only_parameters(runner: Runner) -> None:
@@ -27,22 +28,31 @@ def test_join_reads_branches_and_inherits_only_parameters(runner: Runner) -> Non
     assert join["weight"].data == 7
 
 
-def merged(runner: Runner, mode: str) -> set[str]:
-    run_id = runner.run("merge", "--mode", mode).run_id
-    task = Flow("MergeRunFlow")[run_id]["join"].task
-    return {artifact.id for artifact in task} - {"mode"}
+MERGE_FLOW = load_flow(RUN_FLOWS / "merge.py")
+# What branches a and b of MergeRunFlow arrive with (as its start, a and b set them).
+BRANCHES = {
+    "a": {"shared": ["same", "in", "both"], "x": 1, "only_a": "a"},
+    "b": {"shared": ["same", "in", "both"], "x": 2},
+}
 
 
-def test_merge_artifacts_exclude(runner: Runner) -> None:
-    assert merged(runner, "exclude") == {"shared", "only_a"}
+def merged(mode: str) -> set[str]:
+    """The join's artifacts, run alone on the branches' artifacts (grange.testing)."""
+    result = run_step(MERGE_FLOW, "join", BRANCHES, {"mode": mode})
+    return set(result) - {"mode"}
 
 
-def test_merge_artifacts_include(runner: Runner) -> None:
-    assert merged(runner, "include") == {"shared"}
+def test_merge_artifacts_exclude() -> None:
+    assert merged("exclude") == {"shared", "only_a"}
+
+
+def test_merge_artifacts_include() -> None:
+    assert merged("include") == {"shared"}
 
 
 def test_merge_artifacts_keeps_what_the_join_set(runner: Runner) -> None:
-    assert merged(runner, "preset") == {"shared", "only_a", "x"}
+    assert merged("preset") == {"shared", "only_a", "x"}
+    runner.run("merge", "--mode", "preset")
     run = Flow("MergeRunFlow").latest_run
     assert run is not None
     assert run.data.x == 0
