@@ -3,6 +3,7 @@ whole runs in an isolated store, with flows defined in this module and flow file
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -186,3 +187,26 @@ def test_the_plugin_in_a_project_with_only_grange_installed(pytester: pytest.Pyt
     failed = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_fails.py")
     failed.assert_outcomes(failed=1)
     failed.stdout.fnmatch_lines(["*ValueError: no greeting for boom*"])
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _block(text: str, after: str) -> str:
+    """The first ```python block after the line ``after``."""
+    found = re.search(re.escape(after) + r".*?```python\n(.*?)```", text, re.S)
+    assert found is not None, after
+    return found.group(1)
+
+
+@pytest.mark.slow
+def test_the_readme_and_docs_testing_examples_pass(pytester: pytest.Pytester) -> None:
+    readme = (ROOT / "README.md").read_text()
+    docs = (ROOT / "docs" / "testing.md").read_text()
+    pytester.makepyfile(
+        train=_block(readme, "## A flow"),
+        test_readme=_block(readme, "Test a step alone"),
+        test_train=_block(docs, "# Testing flows"),
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=5)
