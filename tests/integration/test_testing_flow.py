@@ -88,6 +88,19 @@ def test_grange_variables_of_the_test_do_not_leak_in(
     assert not elsewhere.exists()
 
 
+def test_a_profile_gives_its_settings_but_not_its_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "team-store"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[profiles.team]\ndatastore_root = "{elsewhere}"\n')
+    monkeypatch.setenv("GRANGE_CONFIG", str(config))
+    run = run_flow(SquareFlow, tmp_path=tmp_path / "t", profile="team", show_output=False)
+    assert run.successful and not elsewhere.exists()
+    with pytest.raises(FlowFailed, match="nope"):
+        run_flow(SquareFlow, tmp_path=tmp_path / "t", profile="nope", show_output=False)
+
+
 def test_a_flow_that_cannot_start_raises_flow_failed(tmp_path: Path) -> None:
     with pytest.raises(FlowFailed, match="not a valid int") as info:
         run_flow(SquareFlow, {"n": "abc"}, tmp_path=tmp_path, show_output=False)

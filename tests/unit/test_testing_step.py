@@ -145,6 +145,8 @@ def test_start_step_and_a_foreach_it_starts() -> None:
 def test_foreach_body_gets_input_and_index() -> None:
     assert run_step(GridFlow, "train", input=20, index=1).score == 41
     assert run_step(GridFlow, "train", input=5).score == 10  # index 0
+    with pytest.raises(StepFailed, match="NoneType"):  # an item None, given with its index
+        run_step(GridFlow, "train", input=None, index=0)
 
 
 def test_foreach_join_takes_one_dict_per_task() -> None:

@@ -5,7 +5,8 @@ The flow runs as a user runs it, ``python flow.py run``, in a subprocess (throug
 the runtime forks worker processes and installs signal handlers, which must not
 happen inside the test's own process. The command stores its run under
 ``<tmp>/.grange`` (``--datastore-root``, ``--metadata local``) with every
-``GRANGE_*`` variable of the test's environment left out (but the cache folder)
+``GRANGE_*`` variable of the test's environment left out (but the cache folder
+and the user name)
 and ``GRANGE_CONFIG`` pointing at an empty file, so that neither the user's
 profile nor a store named in the environment is used. The ``Run`` returned is
 bound to that store, whatever the client itself points at.
@@ -31,9 +32,10 @@ from typing import Any
 
 from grange.exceptions import FlowFailed, HarnessError
 
-#: GRANGE_* variables an isolated store keeps: the cache of built environments
-#: (@pypi/@conda) is worth sharing, and says nothing about where runs go.
-KEPT_VARIABLES = ("GRANGE_CACHE_DIR",)
+#: GRANGE_* variables an isolated store keeps, as they say nothing about where runs go:
+#: the cache of built environments (@pypi/@conda) is worth sharing, and the user's
+#: name is the namespace the client reads in.
+KEPT_VARIABLES = ("GRANGE_CACHE_DIR", "GRANGE_USER")
 STORE_FOLDER = ".grange"
 SCRATCH_FOLDER = ".grange-testing"
 
@@ -134,8 +136,16 @@ def run_flow(
             output=output,
         )
     from grange.client import Run
+    from grange.exceptions import ObjectNotFound
 
-    return Run(f"{flow_name}/{run_id}", _namespace_check=False, _stores=store_stores(root))
+    try:
+        return Run(f"{flow_name}/{run_id}", _namespace_check=False, _stores=store_stores(root))
+    except ObjectNotFound:  # an id, and no run under it: the command died before its claim
+        raise FlowFailed(
+            f"{flow_name} did not start run {run_id} (exit status {process.returncode}):\n"
+            f"{output.strip()}",
+            output=output,
+        ) from None
 
 
 # -- which file the command runs ---------------------------------------------------------

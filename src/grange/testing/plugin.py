@@ -5,7 +5,7 @@ at module level (grange.testing's helpers load when a fixture is first used).
 Turn it off with ``-p no:grange``.
 
 ``grange_store``: an isolated store for the test. Every ``GRANGE_*`` variable
-is left out of the test's environment (but the cache folder),
+is left out of the test's environment (but the cache folder and the user name),
 ``GRANGE_DATASTORE_ROOT`` points at ``<tmp_path>/.grange`` and ``GRANGE_CONFIG``
 at an empty file, and the client reads that store: whatever the test runs
 (``Runner``, ``python flow.py run``, ``run_flow``) and reads (``Flow(...)``)

@@ -42,7 +42,6 @@ RUN_ID = "test"
 TASK_ID = "1"
 #: As ``run --max-num-splits``' default: a foreach the step starts may have this many items.
 MAX_NUM_SPLITS = 100_000
-_NO_INPUT = object()
 
 
 def run_step(
@@ -51,7 +50,7 @@ def run_step(
     inputs: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     params: Mapping[str, Any] | None = None,
     *,
-    input: Any = _NO_INPUT,
+    input: Any = None,
     index: int | None = None,
     fork: bool = True,
 ) -> StepResult:
@@ -63,7 +62,8 @@ def run_step(
     run's parameter values by name (the defaults fill the rest, and are checked
     and converted as ``run --name value`` would). ``input``/``index``: the item
     (``self.input``) and its position (``self.index``, default 0) of a step inside
-    a foreach. ``fork``: run in a child process (see the module's doc).
+    a foreach (an item ``None`` is given with an explicit ``index``). ``fork``: run
+    in a child process (see the module's doc; without ``os.fork``, in this one).
 
     A step that raises raises :class:`~grange.exceptions.StepFailed` with the
     user's traceback; a step that raises and has ``@catch`` returns with
@@ -153,7 +153,7 @@ def _prepare(
     foreach = _enclosing_foreach(graph, node)
     frames: tuple[Frame, ...] = ()
     if foreach is None:
-        if item is not _NO_INPUT or index is not None:
+        if item is not None or index is not None:
             raise HarnessError(
                 f"step '{node.name}' is not inside a foreach: it has no self.input or self.index",
                 step=node.name,
@@ -232,7 +232,7 @@ def _enclosing_foreach(graph: FlowGraph, node: StepNode) -> StepNode | None:
 def _foreach_frame(
     stores: TaskStores, node: StepNode, split: StepNode, item: Any, index: int | None
 ) -> Frame:
-    if item is _NO_INPUT:
+    if item is None and index is None:
         over = f"foreach over self.{split.foreach_var}" if split.foreach_var else "parallel split"
         raise HarnessError(
             f"step '{node.name}' runs inside the {over} of step '{split.name}': "
@@ -241,7 +241,7 @@ def _foreach_frame(
             file=node.file,
             line=node.line,
             fix="pass input=<the item> (self.input), and index=<its position> (self.index, "
-            "default 0)",
+            "default 0; give it for an item None)",
         )
     if index is None:
         index = 0
