@@ -13,8 +13,9 @@ import pytest
 from grange import Flow, FlowSpec, Parameter, Runner, get_metadata, step
 from grange.exceptions import HarnessError
 from grange.testing import FlowFailed, run_flow
+from grange.testing.flow import _class_file
 from grange.testing.plugin import GrangeStore
-from support import RUN_FLOWS
+from support import RUN_FLOWS, load_flow
 
 pytest_plugins = ["pytester"]
 
@@ -68,6 +69,14 @@ def test_with_maps_to_the_with_option(tmp_path: Path) -> None:
 def test_a_flow_file_and_its_parameters(tmp_path: Path) -> None:
     run = run_flow(RUN_FLOWS / "params.py", {"alpha": 0.3, "flag": True}, show_output=False)
     assert run.successful and run.data.alpha == 0.3
+
+
+def test_a_class_of_a_flow_file_runs_that_file(tmp_path: Path) -> None:
+    flow_cls = load_flow(RUN_FLOWS / "linear.py")
+    assert _class_file(flow_cls, tmp_path) == str(RUN_FLOWS / "linear.py")
+    assert _class_file(SquareFlow, tmp_path) != __file__  # a test module: a loader file
+    run = run_flow(flow_cls, tmp_path=tmp_path, show_output=False)
+    assert run.successful and run.pathspec.startswith("LinearRunFlow/")
 
 
 def test_a_failed_run_is_returned_and_its_output_shown(capfd: pytest.CaptureFixture[str]) -> None:

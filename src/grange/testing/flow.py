@@ -93,6 +93,7 @@ def run_flow(
     start (a lint error, a bad parameter, a file that does not import) raises
     :class:`~grange.exceptions.FlowFailed` with the command's output.
     """
+    __tracebackhide__ = True  # pytest: the failure is the flow's, not this frame's
     from grange.runner import cliargs
     from grange.runner.process import FlowProcess
 

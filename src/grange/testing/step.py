@@ -72,6 +72,7 @@ def run_step(
     ``@secrets`` act as in a run; ``@resources``, ``@kubernetes``, ``@pypi`` and
     ``@conda`` do not: the step runs in this interpreter, on this machine.
     """
+    __tracebackhide__ = True  # pytest: the failure is the step's, not this frame's
     if not (isinstance(flow_cls, type) and issubclass(flow_cls, FlowSpec)):
         raise HarnessError(
             f"run_step takes a FlowSpec class, not {flow_cls!r}",
