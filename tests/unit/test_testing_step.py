@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 
 import pytest
 
@@ -235,6 +236,29 @@ class BrokenFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+class ExitFlow(FlowSpec):
+    how = Parameter("how", default="exit")
+
+    @step
+    def start(self):
+        if self.how == "exit":
+            sys.exit(3)
+        if self.how == "die":
+            os._exit(3)  # as a crash in C code: the process ends with no record
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_sys_exit_fails_the_step_and_a_dead_process_is_said() -> None:
+    with pytest.raises(StepFailed, match="SystemExit"):
+        run_step(ExitFlow, "start")
+    with pytest.raises(StepFailed, match="ended its process without a result"):
+        run_step(ExitFlow, "start", params={"how": "die"})
 
 
 def test_a_flow_a_run_refuses_is_refused() -> None:
