@@ -9,8 +9,20 @@ import sys
 
 import pytest
 
-from grange import FlowSpec, Parameter, card, catch, current, environment, retry, step, timeout
+from grange import (
+    FlowSpec,
+    Parameter,
+    card,
+    catch,
+    current,
+    environment,
+    project,
+    retry,
+    step,
+    timeout,
+)
 from grange.exceptions import GrangeError
+from grange.parameters import current_username
 from grange.testing import HarnessError, StepFailed, run_step
 
 MODULE_STATE: list[str] = []
@@ -259,6 +271,23 @@ def test_sys_exit_fails_the_step_and_a_dead_process_is_said() -> None:
         run_step(ExitFlow, "start")
     with pytest.raises(StepFailed, match="ended its process without a result"):
         run_step(ExitFlow, "start", params={"how": "die"})
+
+
+@project(name="fraud")
+class ProjectFlow(FlowSpec):
+    @step
+    def start(self):
+        self.facts = (current.project_name, current.branch_name, current.is_user_branch)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_project_facts_are_the_users_own_branch() -> None:
+    facts = run_step(ProjectFlow, "start").facts
+    assert facts == ("fraud", f"user.{current_username()}", True)
 
 
 def test_a_flow_a_run_refuses_is_refused() -> None:

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from grange.datastore import AttemptRecord, LocalBlobStore, read_record, save_items, write_record
+from grange.decorators.project import ProjectInfo, project_info
 from grange.decorators.registry import step_decorators, task_options
 from grange.exceptions import GrangeError, HarnessError, StepFailed
 from grange.flowspec import FlowSpec
@@ -86,10 +87,12 @@ def run_step(
     stores = TaskStores(blobs, flow_cls.__name__)
     try:
         spec = _prepare(flow_cls, graph, node, stores, inputs, params, input, index)
+        # @project: the facts of the user's own branch (user.<name>), as a local run's.
+        project = project_info(flow_cls, user=spec.user)
         if fork and hasattr(os, "fork"):
-            _run_forked(flow_cls, spec, stores, folder)
+            _run_forked(flow_cls, spec, stores, project, folder)
         else:
-            run_task(flow_cls, spec, stores, max_num_splits=MAX_NUM_SPLITS)
+            run_task(flow_cls, spec, stores, max_num_splits=MAX_NUM_SPLITS, project=project)
         record = read_record(blobs, spec.flow, spec.run_id, spec.step, spec.task_id, 0)
     except BaseException:
         import shutil
@@ -352,7 +355,13 @@ def _write_parent(
 # -- the task in a child process ------------------------------------------------------
 
 
-def _run_forked(flow_cls: type[FlowSpec], spec: TaskSpec, stores: TaskStores, folder: str) -> None:
+def _run_forked(
+    flow_cls: type[FlowSpec],
+    spec: TaskSpec,
+    stores: TaskStores,
+    project: ProjectInfo | None,
+    folder: str,
+) -> None:
     """``run_task`` in a forked child; the parent waits (and ends the child if it is
     itself interrupted). The child leaves through ``os._exit``: no test teardown,
     no ``atexit`` of the test process runs in it. An error of grange's own in the
@@ -368,7 +377,7 @@ def _run_forked(flow_cls: type[FlowSpec], spec: TaskSpec, stores: TaskStores, fo
     if pid == 0:  # pragma: no cover (the child; its effects are what the tests check)
         code = 0
         try:
-            run_task(flow_cls, spec, stores, max_num_splits=MAX_NUM_SPLITS)
+            run_task(flow_cls, spec, stores, max_num_splits=MAX_NUM_SPLITS, project=project)
         except BaseException as err:  # grange could not run the task: say why, to the parent
             import traceback
 
