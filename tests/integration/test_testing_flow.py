@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,7 +153,9 @@ def test_grange_store_sends_runner_cli_and_client_to_the_tmp_store(
     assert (grange_store.root / "LinearRunFlow").is_dir()
 
 
-def test_grange_run_runs_into_the_store(grange_run, grange_store: GrangeStore) -> None:  # type: ignore[no-untyped-def]
+def test_grange_run_runs_into_the_store(
+    grange_run: Callable[..., Any], grange_store: GrangeStore
+) -> None:
     run = grange_run(SquareFlow, n=5)
     assert run.data.square == 25
     assert grange_store.flow("SquareFlow").latest_run.id == run.id
