@@ -49,17 +49,19 @@ class OriginTask:
         return f"{self.run_id}/{self.step}/{self.task_id}"
 
 
-def origin_task(run: Run, step: str, task_id: str | None, *, command: str) -> OriginTask:
+def origin_task(
+    run: Run, step: str, task_id: str | None, *, command: str, run_command: str
+) -> OriginTask:
     """The task ``task_id`` of ``step`` in ``run``; without one, the step's first failed task
-    (what an edit-and-retry loop is after), else its first. ``command`` is how the user
-    types ``spin`` (``python flow.py spin``), for the fixes."""
+    (what an edit-and-retry loop is after), else its first. ``command`` and ``run_command``
+    are how the user types ``spin`` and ``run`` (``python flow.py spin``), for the fixes."""
     flow, run_id = run.pathspec.split("/")
     steps = [s.id for s in run]
     if step not in steps:
-        raise _step_not_run(run, step, steps, command)
+        raise _step_not_run(run, step, steps, command, run_command)
     tasks = list(run[step])
     if not tasks:
-        raise _step_not_run(run, step, steps, command)
+        raise _step_not_run(run, step, steps, command, run_command)
     if task_id is None:
         failed = [t for t in tasks if t.finished and not t.successful]
         task = failed[0] if failed else tasks[0]
@@ -97,7 +99,9 @@ def _origin_of(task: Task, siblings: int, flow: str, run_id: str, step: str) -> 
     )
 
 
-def _step_not_run(run: Run, step: str, steps: list[str], command: str) -> CommandError:
+def _step_not_run(
+    run: Run, step: str, steps: list[str], command: str, run_command: str
+) -> CommandError:
     flow, run_id = run.pathspec.split("/")
     ran = [s for s in steps if not s.startswith("_")]
     how = f"it {'failed' if run.finished else 'is running'}"
@@ -107,7 +111,7 @@ def _step_not_run(run: Run, step: str, steps: list[str], command: str) -> Comman
         f"spin it in a run that ran it: {command} {others[0]}/{step}"
         + (f" (runs that did: {', '.join(others)})" if len(others) > 1 else "")
         if others
-        else f"no recent run ran it: run the flow first ({command.replace(' spin', ' run')})"
+        else f"no recent run ran it: run the flow first ({run_command})"
     )
     return CommandError(
         f"run {flow}/{run_id} did not run step '{step}' ({state})", step=step, fix=fix
