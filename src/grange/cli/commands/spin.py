@@ -102,6 +102,7 @@ def spin(
     # A run named explicitly is read in every namespace (as logs and dump do); the
     # latest run is the current namespace's, as Metaflow's spin takes it.
     connect(flow.settings, every_namespace=given_run is not None)
+    _check_store(flow)
     run = find_run(
         flow.flow_name, given_run, flow.command_line("--namespace NAMESPACE spin " + pathspec)
     )
@@ -151,6 +152,18 @@ def _parse(flow: FlowContext, text: str, run_id: str | None) -> tuple[str | None
             fix=f"give the run once: spin {given}/{step}" + (f"/{task}" if task else ""),
         )
     return given, step, task
+
+
+def _check_store(flow: FlowContext) -> None:
+    from grange.client.config import current_stores
+
+    stores = current_stores()
+    if not stores.exists():
+        raise CommandError(
+            f"no run of {flow.flow_name} is stored at {stores.root}: spin re-runs a step of "
+            "an earlier run",
+            fix=f"run the flow first: {flow.command_line('run')}",
+        )
 
 
 def _check_step(flow: FlowContext, step: str) -> None:

@@ -104,8 +104,8 @@ def _step_not_run(
 ) -> CommandError:
     flow, run_id = run.pathspec.split("/")
     ran = [s for s in steps if not s.startswith("_")]
-    how = f"it {'failed' if run.finished else 'is running'}"
-    state = f"{how} after {', '.join(ran)}" if ran else f"{how} before its first step"
+    how = f"it {'failed' if run.finished and not run.successful else 'is running'}"
+    state = f"{how}; the steps it ran: {', '.join(ran)}" if ran else f"{how} before any step"
     others = _runs_that_ran(run, step)
     fix = (
         f"spin it in a run that ran it: {command} {others[0]}/{step}"
