@@ -73,7 +73,9 @@ def test_a_run_of_another_flow(folder: Path) -> None:
 
 def test_a_run_that_failed_before_the_step(folder: Path) -> None:
     said = refused(folder, "middle", flow="early.py")
-    assert "run SpinEarlyFlow/1 did not run step 'middle' (it failed; the steps it ran: start)" in said
+    assert (
+        "run SpinEarlyFlow/1 did not run step 'middle' (it failed; the steps it ran: start)" in said
+    )
     assert "no recent run ran it: run the flow first (python early.py run)" in said
 
 
@@ -116,8 +118,13 @@ def test_the_flow_file_changed_the_steps_parents(folder: Path) -> None:
 
 def test_a_pypi_step_is_refused_unless_decorators_are_skipped(folder: Path) -> None:
     text = (folder / "linear.py").read_text()
-    text = text.replace("import FlowSpec, Parameter, step", "import FlowSpec, Parameter, pypi, step")
-    text = text.replace("    @step\n    def train", "    @pypi(packages={'six': '1.16.0'})\n    @step\n    def train")
+    text = text.replace(
+        "import FlowSpec, Parameter, step", "import FlowSpec, Parameter, pypi, step"
+    )
+    text = text.replace(
+        "    @step\n    def train",
+        "    @pypi(packages={'six': '1.16.0'})\n    @step\n    def train",
+    )
     (folder / "withpypi.py").write_text(text)
     said = refused(folder, "train", flow="withpypi.py")
     assert "step 'train' runs in its own @pypi environment, which spin does not build" in said

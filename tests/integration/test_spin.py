@@ -149,7 +149,9 @@ def test_spin_a_join_and_artifacts_for_its_inputs(project: Project) -> None:
     assert len(bodies) == 3
     plain = project.ok("spinflow.py", "spin", "join")
     assert "total  int  28  (new)" in plain.stdout  # 2 * (1 + 4 + 9)
-    (project.folder / "arts.py").write_text(f"ARTIFACTS = {{'1/body/{bodies[0]}': {{'sq': 100}}}}\n")
+    (project.folder / "arts.py").write_text(
+        f"ARTIFACTS = {{'1/body/{bodies[0]}': {{'sq': 100}}}}\n"
+    )
     given = project.ok("spinflow.py", "spin", "join", "--artifacts-module", "arts.py")
     assert "total  int  126  (new)" in given.stdout  # 100 + 8 + 18
     project.spins()

@@ -66,7 +66,9 @@ def _index_url(location: DatastoreLocation) -> str:
 def _origin(given: str | Path | None) -> DatastoreLocation:
     if given is None:
         current = current_stores()
-        return current.origin if isinstance(current, SpinStores) and current.origin else current.root
+        return (
+            current.origin if isinstance(current, SpinStores) and current.origin else current.root
+        )
     if is_s3_url(str(given)):
         return DatastoreLocation.of(str(given))
     path = Path(given).expanduser().absolute()

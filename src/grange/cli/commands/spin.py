@@ -106,9 +106,7 @@ def spin(
     run = find_run(
         flow.flow_name, given_run, flow.command_line("--namespace NAMESPACE spin " + pathspec)
     )
-    origin = origin_task(
-        run, step, task_id, command=command, run_command=flow.command_line("run")
-    )
+    origin = origin_task(run, step, task_id, command=command, run_command=flow.command_line("run"))
     check_inputs(origin, flow.graph(), flow.flow_file, run.graph)
     flow.say(_announce(origin, task_id, command))
     result = spin_step(

@@ -97,7 +97,7 @@ def sort_overrides(
     """Sort ``ARTIFACTS`` of module ``path`` by where each value goes, for ``step``
     (a join or not) whose ``parents`` are ``run/step/task`` paths."""
     out = Overrides()
-    where = {"file": path, "step": step}
+    where: dict[str, Any] = {"file": path, "step": step}
     for key, value in artifacts.items():
         if not isinstance(key, str):
             raise CommandError(

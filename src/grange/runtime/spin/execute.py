@@ -200,7 +200,7 @@ def _task_extra(req: SpinRequest, graph: FlowGraph) -> dict[str, Any]:
     step = req.origin.step
     node = graph[step]
     options = step_options(req.flow_cls, graph, ())[step]
-    where = {"file": req.flow_file, "line": node.line, "step": step}
+    where: dict[str, Any] = {"file": req.flow_file, "line": node.line, "step": step}
     if node.parallel_step or node.decorator("parallel"):
         raise CommandError(
             f"step '{step}' is a @parallel step: its tasks run as a gang, which spin cannot "

@@ -63,8 +63,8 @@ def captured_output(write: LogWriter | None, spec: TaskSpec, *, limit: int) -> I
         yield
         return
     out, err = sys.stdout, sys.stderr
-    sys.stdout = _Tee(out, write, spec, "stdout", limit)  # type: ignore[assignment]
-    sys.stderr = _Tee(err, write, spec, "stderr", limit)  # type: ignore[assignment]
+    sys.stdout = _Tee(out, write, spec, "stdout", limit)
+    sys.stderr = _Tee(err, write, spec, "stderr", limit)
     try:
         yield
     finally:

@@ -143,7 +143,7 @@ def check_inputs(
     recorded = sorted({p.split("/")[1] for p in origin.parents})
     now = [] if node.type is NodeType.START else sorted(set(node.in_funcs))
     fix = "run the flow again (or resume it): spin re-runs a step with the inputs a run recorded"
-    where = {"file": flow_file, "line": node.line, "step": origin.step}
+    where: dict[str, Any] = {"file": flow_file, "line": node.line, "step": origin.step}
     if not set(recorded) <= set(now) or (now and not recorded):
         was = ", ".join(recorded) or "no step (it was the start step)"
         is_ = ", ".join(now) or "no step (it is the start step now)"
