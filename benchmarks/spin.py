@@ -63,7 +63,9 @@ def measure(python: str, tool: str, repeat: int) -> list[tuple[str, float, float
             for _ in range(repeat):
                 runs.append(_timed(python, run, folder, env))
                 spins.append(_timed(python, spin, folder, env))
-            rows.append((f"{tool} {name[:-3]} {step}", statistics.median(runs), statistics.median(spins)))
+            rows.append(
+                (f"{tool} {name[:-3]} {step}", statistics.median(runs), statistics.median(spins))
+            )
             shutil.rmtree(folder / ".grange", ignore_errors=True)
     return rows
 
