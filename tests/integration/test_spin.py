@@ -203,3 +203,56 @@ def test_constants_and_new_parameters_come_from_the_file_as_it_is_now(project: P
     project.edit("spinflow.py", "+ self.OFFSET", "+ self.OFFSET + self.beta")
     result = project.ok("spinflow.py", "spin", "1/body/2")
     assert "sq  int  15  (new)" in result.stdout  # 1 * 1 * 1 + 10 + 4
+
+
+def test_a_join_whose_input_is_missing_is_refused(project: Project) -> None:
+    project.ok("spinflow.py", "run")
+    project.real()
+    body = grange.Run("SpinFlow/1")["body"].task.id
+    grange.default_metadata()
+    shutil.rmtree(project.root / "SpinFlow" / "1" / "body" / body)  # its records are gone
+    result = project.cmd("spinflow.py", "spin", "join")
+    assert result.returncode == 2, result.stdout + result.stderr
+    said = " ".join(result.stderr.split())
+    assert f"input 1/body/{body} of task 1/join/" in said
+    assert "has no successful attempt" in said and "spin needs every input the task read" in said
+
+
+def test_the_latest_run_is_the_current_namespaces(project: Project) -> None:
+    project.ok("linear.py", "run")  # ada's run 1
+    bobs = python(
+        project.folder / "linear.py", "run", "--alpha", "10", cwd=project.folder,
+        env=clean_env(GRANGE_USER="bob"), check=False,
+    )  # fmt: skip
+    assert bobs.returncode == 0, bobs.stderr
+    mine = project.ok("linear.py", "spin", "train")  # ada's latest: run 1, not bob's 2
+    assert "Spinning SpinLinearFlow/1/train/2" in mine.stderr
+    theirs = project.ok("linear.py", "spin", "2/train")  # named: any namespace
+    assert "model  float  60.0  (new)" in theirs.stdout
+
+
+def test_spin_a_run_stored_in_s3(
+    project: Project, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    root = f"s3://{s3_bucket}/runs"
+    cache = tmp_path / "cache"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith(("AWS_", "GRANGE_S3", "GRANGE_ENDPOINT"))
+    }
+    env.update(GRANGE_DATASTORE_ROOT=root, GRANGE_CACHE_DIR=str(cache))
+    project.ok("linear.py", "run", "--alpha", "3", **env)
+    result = project.ok("linear.py", "spin", "train", **env)
+    assert "model  float  18.0  (new)" in result.stdout
+    # The spin store is local (this machine's cache), the original run in S3 untouched.
+    assert list(cache.rglob("spin/metadata.db"))
+    monkeypatch.setenv("GRANGE_CACHE_DIR", str(cache))
+    grange.inspect_spin(root)
+    grange.namespace(None)
+    assert grange.Task("SpinLinearFlow/spin-1/train/2").data.data == [1, 2, 3]  # from S3
+    grange.metadata(f"local@{root}")
+    assert [r.id for r in grange.Flow("SpinLinearFlow").runs()] == ["1"]
+    grange.default_metadata()
