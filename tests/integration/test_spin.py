@@ -256,3 +256,22 @@ def test_spin_a_run_stored_in_s3(
     grange.metadata(f"local@{root}")
     assert [r.id for r in grange.Flow("SpinLinearFlow").runs()] == ["1"]
     grange.default_metadata()
+
+
+def test_decorators_that_apply_to_a_task_apply_to_a_spin(project: Project) -> None:
+    from grange.cards import get_cards
+
+    project.ok("decorated.py", "run")
+    result = project.ok("decorated.py", "spin", "work")
+    assert "greeting  str  'hello'  (new)" in result.stdout  # @environment
+    assert "without @catch (for runs)" in result.stderr
+    slow = project.cmd("decorated.py", "spin", "work", SPIN_SLOW="1")  # @timeout, not caught
+    assert slow.returncode == 1
+    assert "TimeoutException: step 'work' timed out after 2 seconds" in slow.stderr
+    bare = project.ok("decorated.py", "spin", "work", "--skip-decorators")
+    assert "greeting  NoneType  None  (new)" in bare.stdout
+    project.spins()
+    assert len(get_cards(grange.Task("SpinDecoratedFlow/spin-1/work/2"))) == 1  # @card
+    assert not grange.Run("SpinDecoratedFlow/spin-2").successful
+    assert len(get_cards(grange.Task("SpinDecoratedFlow/spin-3/work/2"))) == 0
+    grange.default_metadata()

@@ -122,6 +122,7 @@ def spin(
             skip_decorators=skip_decorators,
             persist=persist,
             max_log_size=max_log_size * 1024 * 1024,
+            decospecs=flow.settings.with_decorators,
             project=flow.project(),
             notice=flow.say,
         )

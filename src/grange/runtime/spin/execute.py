@@ -70,6 +70,7 @@ class SpinRequest:
     persist: bool = True
     max_log_size: int = 10 * 1024 * 1024  # bytes per stream
     max_num_splits: int = 100_000
+    decospecs: tuple[str, ...] = ()  # the top-level --with DECORATOR[:k=v,...]
     project: ProjectInfo | None = None
     notice: Any = print  # one-line notes for the user (stderr)
 
@@ -199,7 +200,7 @@ def _task_extra(req: SpinRequest, graph: FlowGraph) -> dict[str, Any]:
     which decorators' task hooks run. Refuses what cannot run here."""
     step = req.origin.step
     node = graph[step]
-    options = step_options(req.flow_cls, graph, ())[step]
+    options = step_options(req.flow_cls, graph, req.decospecs)[step]
     where: dict[str, Any] = {"file": req.flow_file, "line": node.line, "step": step}
     if node.parallel_step or node.decorator("parallel"):
         raise CommandError(
@@ -220,6 +221,8 @@ def _task_extra(req: SpinRequest, graph: FlowGraph) -> dict[str, Any]:
             **where,
         )
     extra: dict[str, Any] = {"only_decorators": list(SPIN_DECORATORS)}
+    if req.decospecs:
+        extra["with"] = list(req.decospecs)
     if options.env:
         extra["env"] = dict(options.env)
     if options.timeout:

@@ -63,8 +63,9 @@ def origin_task(
     if not tasks:
         raise _step_not_run(run, step, steps, command, run_command)
     if task_id is None:
-        failed = [t for t in tasks if t.finished and not t.successful]
-        task = failed[0] if failed else tasks[0]
+        # A run that succeeded has no failed task: no need to look at each one's attempts.
+        failed = () if run.successful else (t for t in tasks if t.finished and not t.successful)
+        task = next(iter(failed), tasks[0])
     else:
         found = [t for t in tasks if t.id == task_id]
         if not found:
