@@ -275,3 +275,12 @@ def test_decorators_that_apply_to_a_task_apply_to_a_spin(project: Project) -> No
     assert not grange.Run("SpinDecoratedFlow/spin-2").successful
     assert len(get_cards(grange.Task("SpinDecoratedFlow/spin-3/work/2"))) == 0
     grange.default_metadata()
+
+
+def test_inspect_spin_where_nothing_was_spun(project: Project) -> None:
+    project.ok("linear.py", "run")
+    grange.inspect_spin(project.folder)  # a folder holding .grange, as Metaflow's "."
+    with pytest.raises(grange.GrangeError) as err:
+        list(grange.Flow("SpinLinearFlow").runs())
+    assert "no step of" in str(err.value) and "was spun" in str(err.value)
+    grange.default_metadata()

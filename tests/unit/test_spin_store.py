@@ -97,3 +97,28 @@ def test_artifacts_that_cannot_be_used_are_said(
     with pytest.raises(CommandError) as err:
         _sorted(artifacts, **kw)
     assert said in err.value.message
+
+
+def test_output_is_shown_and_logged_up_to_the_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from grange.runtime.spin.logs import captured_output
+    from grange.task.spec import TaskSpec
+
+    spec = TaskSpec(flow="F", run_id="spin-1", step="train", task_id="2")
+    logged: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+
+    def log(_spec: TaskSpec, stream: str, data: bytes) -> None:
+        logged[stream] += data
+
+    with captured_output(log, spec, limit=10):
+        print("hello world, this is long")
+        print("more")
+        print("oops", file=sys.stderr)
+    shown = capsys.readouterr()
+    assert shown.out == "hello world, this is long\nmore\n" and shown.err == "oops\n"
+    assert logged["stdout"].startswith(b"hello worl\n[log truncated at --max-log-size")
+    assert b"more" not in logged["stdout"] and logged["stderr"] == b"oops\n"
+    with captured_output(None, spec, limit=10):  # --no-persist: nothing logged
+        print("quiet")
+    assert b"quiet" not in logged["stdout"]

@@ -34,6 +34,8 @@ class _Tee:
 
     def write(self, text: str) -> int:
         written = self._stream.write(text)
+        if "\n" in text:  # live, line by line, also when the output is a pipe
+            self._stream.flush()
         if self._left > 0 and text:
             data = text.encode("utf-8", errors="replace")
             if len(data) > self._left:
