@@ -49,6 +49,7 @@ if typing.TYPE_CHECKING:
         default_namespace,
         get_metadata,
         get_namespace,
+        inspect_spin,
         metadata,
         namespace,
     )
@@ -86,6 +87,7 @@ __all__ = [  # noqa: RUF022 (plain sorted(), as the API test checks)
     "environment",
     "get_metadata",
     "get_namespace",
+    "inspect_spin",
     "kubernetes",
     "metadata",
     "namespace",
@@ -106,7 +108,8 @@ __all__ = [  # noqa: RUF022 (plain sorted(), as the API test checks)
 _CLIENT_NAMES = frozenset(
     {
         "DataArtifact", "Flow", "Metaflow", "Run", "Step", "Task", "default_metadata",
-        "default_namespace", "get_metadata", "get_namespace", "metadata", "namespace",
+        "default_namespace", "get_metadata", "get_namespace", "inspect_spin", "metadata",
+        "namespace",
     }
 )  # fmt: skip
 

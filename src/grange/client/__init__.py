@@ -32,6 +32,7 @@ from grange.client.config import (
 from grange.client.data import Metadata, TaskData, TaskException
 from grange.client.flow import Flow, Metaflow
 from grange.client.run import Run
+from grange.client.spin import inspect_spin
 from grange.client.step import Step
 from grange.client.task import Task
 from grange.exceptions import InvalidPathspec, NamespaceMismatch, ObjectNotFound
@@ -53,6 +54,7 @@ __all__ = [
     "default_namespace",
     "get_metadata",
     "get_namespace",
+    "inspect_spin",
     "metadata",
     "namespace",
 ]

@@ -21,9 +21,14 @@ WORKER_DIED = "WorkerDied"
 
 
 def decorators_for(flow_cls: type, spec: TaskSpec) -> list[StepDecorator]:
-    """The step's own decorators and the run's ``--with`` ones."""
+    """The step's own decorators and the run's ``--with`` ones; a task run outside a run
+    (``spin``) names in ``extra["only_decorators"]`` the ones whose hooks apply."""
     extra = [parse_decospec(s) for s in spec.extra.get("with", ())]
-    return step_decorators(getattr(flow_cls, spec.step), extra)
+    decorators = step_decorators(getattr(flow_cls, spec.step), extra)
+    only = spec.extra.get("only_decorators")
+    if only is not None:
+        decorators = [d for d in decorators if d.name in only]
+    return decorators
 
 
 def has_cards(decorators: list[StepDecorator]) -> bool:

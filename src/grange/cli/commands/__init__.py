@@ -63,6 +63,7 @@ COMMANDS: tuple[CommandEntry, ...] = (
     CommandEntry("resume", "run:make_resume_command"),
     CommandEntry("run", "run:make_run_command"),
     CommandEntry("show", "show:show", for_flow_file=True),
+    CommandEntry("spin", "spin:spin"),
     CommandEntry("step", "step:step"),
     CommandEntry("tag", "tag:tag"),
     CommandEntry("version", "version:version"),
