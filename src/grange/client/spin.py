@@ -48,13 +48,18 @@ def inspect_spin(datastore_root: str | Path | None = None) -> str:
     ``./.grange``); by default the one the client reads now.
     """
     origin = _origin(datastore_root)
-    location = spin_location(origin)
     current = _settings.stores
-    s3 = current.s3 if current is not None else {}
-    stores = SpinStores(location, _index_url(location), s3=s3, origin=origin)
-    stores._blobs = SpinBlobStore(location.open(), origin.open(s3=s3 or None))
-    _settings.stores = stores
+    _settings.stores = spin_stores(origin, current.s3 if current is not None else {})
     return get_metadata()
+
+
+def spin_stores(origin: DatastoreLocation, s3: dict[str, object] | None = None) -> SpinStores:
+    """The stores of datastore ``origin``'s spins (``s3``: its S3 settings), to pass
+    as ``_stores=`` to the client's objects without switching the whole client."""
+    location = spin_location(origin)
+    stores = SpinStores(location, _index_url(location), s3=dict(s3 or {}), origin=origin)
+    stores._blobs = SpinBlobStore(location.open(), origin.open(s3=s3 or None))
+    return stores
 
 
 def _index_url(location: DatastoreLocation) -> str:

@@ -8,6 +8,6 @@ from __future__ import annotations
 
 from grange.exceptions import RunnerError
 from grange.runner.nbrun import NBRunner
-from grange.runner.runner import ExecutingRun, Runner
+from grange.runner.runner import ExecutingRun, ExecutingTask, Runner
 
-__all__ = ["ExecutingRun", "NBRunner", "Runner", "RunnerError"]
+__all__ = ["ExecutingRun", "ExecutingTask", "NBRunner", "Runner", "RunnerError"]

@@ -22,7 +22,9 @@ from grange.exceptions import GrangeError
 # Keyword arguments whose option is not simply --name-with-dashes (Metaflow's names).
 RENAMED = {"tags": "tag", "with_": "with", "decospecs": "with"}
 # Options that are on/off pairs: False is --no-<name>, not "leave it out".
-TOGGLES = frozenset({"auto_emit_argo_events", "notify_on_error", "notify_on_success"})
+TOGGLES = frozenset(
+    {"auto_emit_argo_events", "notify_on_error", "notify_on_success", "persist", "skip_decorators"}
+)
 
 
 def find_parameter(name: str, parameters: Mapping[str, Any]) -> Any:

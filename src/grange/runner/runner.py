@@ -54,6 +54,10 @@ _BOTH = frozenset(
 )  # fmt: skip
 RUN_OPTIONS = _BOTH | {"trigger", "trigger_event", "trigger_payload"}
 RESUME_OPTIONS = _BOTH | {"origin_run_id", "force", "step_to_rerun", "step"}
+SPIN_OPTIONS = frozenset(
+    {"run_id", "artifacts_module", "skip_decorators", "persist", "max_log_size", "with_",
+     "decospecs"}
+)  # fmt: skip
 _STORE_FLAGS = ("datastore", "datastore_root", "metadata")
 
 
@@ -149,6 +153,45 @@ class ExecutingRun:
 
     def __repr__(self) -> str:
         return f"ExecutingRun({self.runner.flow_name}/{self.run_id or '?'}, {self.status})"
+
+
+class ExecutingTask(ExecutingRun):
+    """A step re-run by :meth:`Runner.spin`: as :class:`ExecutingRun`, with ``.task``,
+    the spun task in the spin store (``run_id`` is the spin's, ``spin-N``; ``.run``
+    the spin run). Both are None when the step could not be spun, or with
+    ``persist=False`` (nothing is kept)."""
+
+    @property
+    def run(self) -> Any:
+        if self._run is None and self.run_id is not None:
+            from grange.client import Run
+            from grange.client.spin import spin_stores
+            from grange.exceptions import ObjectNotFound
+
+            stores = self.runner.stores
+            try:
+                self._run = Run(
+                    f"{self.runner.flow_name}/{self.run_id}",
+                    _namespace_check=False,
+                    _stores=spin_stores(stores.root, stores.s3),
+                )
+            except ObjectNotFound:
+                return None
+        return self._run
+
+    @property
+    def task(self) -> Any:
+        """The client's ``Task`` of the spun step (the spin run's only step)."""
+        run = self.run
+        if run is None:
+            return None
+        for step in run:
+            return step.task
+        return None
+
+    def __repr__(self) -> str:
+        task = self.task
+        return f"ExecutingTask({task.pathspec if task is not None else '?'}, {self.status})"
 
 
 class Runner:
@@ -249,13 +292,16 @@ class Runner:
 
     def _start(self, verb: str, kwargs: dict[str, Any]) -> ExecutingRun:
         _, parameters = self._read_flow()
-        known = RUN_OPTIONS if verb == "run" else RESUME_OPTIONS
+        known = {"run": RUN_OPTIONS, "resume": RESUME_OPTIONS, "spin": SPIN_OPTIONS}[verb]
         if "run_id_file" in kwargs:
             raise RunnerError(
                 "run_id_file is the Runner's own: it learns the run id with it",
                 fix="read the id from the result: executing.run_id or executing.run.id",
             )
         words: list[str] = []
+        if verb == "spin":
+            words.append(str(kwargs.pop("pathspec")))
+            parameters = {}  # spin takes no parameters: unknown names are refused
         if verb == "resume":
             if kwargs.get("step_to_rerun") is not None and kwargs.get("step") is not None:
                 raise RunnerError(
@@ -280,7 +326,8 @@ class Runner:
             "--run-id-file", str(run_id_file),
         ]  # fmt: skip
         process = FlowProcess(argv, env=self.env, cwd=self.cwd, folder=folder)
-        executing = ExecutingRun(self, process, run_id_file)
+        kind = ExecutingTask if verb == "spin" else ExecutingRun
+        executing = kind(self, process, run_id_file)
         self._started.append(executing)
         return executing
 
@@ -339,6 +386,20 @@ class Runner:
     async def async_resume(self, **kwargs: Any) -> ExecutingRun:
         """As :meth:`async_run`, for ``resume``."""
         return await self._until_started("resume", kwargs)
+
+    def spin(self, pathspec: str, **kwargs: Any) -> ExecutingTask:
+        """Re-run one step of an earlier run with the flow file as it is now, and wait
+        (``python flow.py spin PATHSPEC``): ``pathspec`` is ``"train"`` (the latest
+        run's), ``"12/train"`` or ``"12/train/4"``; ``kwargs`` are ``spin``'s options
+        (``artifacts_module="m.py"``, ``persist=False``, ``skip_decorators=True``)."""
+        return self._blocking("spin", {**kwargs, "pathspec": pathspec})  # type: ignore[return-value]
+
+    async def async_spin(self, pathspec: str, **kwargs: Any) -> ExecutingTask:
+        """As :meth:`spin`, returning at once; the task is known once the step has run
+        (``await executing.wait()``)."""
+        executing = self._start("spin", {**kwargs, "pathspec": pathspec})
+        assert isinstance(executing, ExecutingTask)
+        return executing
 
     def cleanup(self) -> None:
         """Kill any run still running (and its tasks); remove the temporary files
