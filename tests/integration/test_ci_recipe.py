@@ -136,7 +136,7 @@ def repo(tmp_path: Path, s3_bucket: str) -> Path:
     repo = tmp_path / "repo"
     shutil.copytree(EXAMPLE, repo)
     config = repo / "grange.toml"
-    text = config.read_text().replace("s3://acme-ml/grange", f"s3://{s3_bucket}/grange")
+    text = config.read_text().replace("s3://acme-ml/", f"s3://{s3_bucket}/")
     text, count = re.subn(
         r'production_tokens = \{ ci = "sha256:[0-9a-f]{64}" \}',
         f'production_tokens = {{ ci = "{token_hash(TOKEN)}" }}',
