@@ -28,7 +28,10 @@ import yaml
 from grange.config import token_hash
 from kubefake import FakeKube
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ci"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "ci"
+PAGE = (ROOT / "docs" / "cicd.md").read_text()
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 WORKFLOW = ".github/workflows/flow.yml"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 TERM = re.compile(r"^([A-Za-z_][\w.]*)\s*==\s*'([^']*)'$")
@@ -36,8 +39,6 @@ TOKEN = "grange-deploy-" + "5" * 64  # CI's machine token, as a repository secre
 NAMESPACE = "ml"  # the profiles' [kubernetes] namespace
 PR = "fraud.test.pr-12.trainflow"
 PROD = "fraud.prod.trainflow"
-
-pytestmark = pytest.mark.slow  # every job runs the flow's tests and grange commands
 
 
 @dataclass
@@ -190,6 +191,19 @@ def test_the_workflow_is_what_the_test_models() -> None:
     ]
 
 
+def test_docs_cicd_shows_the_example_as_it_is() -> None:
+    blocks: dict[str, list[str]] = {}
+    for lang, body in FENCE.findall(PAGE):
+        blocks.setdefault(lang, []).append(body)
+    assert blocks["yaml"] == [(EXAMPLE / WORKFLOW).read_text()]
+    toml = (EXAMPLE / "grange.toml").read_text().splitlines(keepends=True)
+    assert blocks["toml"] == ["".join(line for line in toml if not line.startswith("#"))[1:]]
+    tests, compare = blocks["python"]
+    assert tests == (EXAMPLE / "tests" / "test_train.py").read_text().split('"""\n\n', 1)[1]
+    assert compare == (EXAMPLE / "compare.py").read_text().split('"""\n\n', 1)[1]
+
+
+@pytest.mark.slow  # each job runs the flow's tests and grange's commands
 def test_a_pull_request_tests_and_deploys_its_branch_beside_production(
     repo: Path, runner_env: Any, kube: FakeKube
 ) -> None:
@@ -246,8 +260,17 @@ def test_a_pull_request_tests_and_deploys_its_branch_beside_production(
     redeployed = push(TOKEN)
     assert redeployed.failed is None
     assert f"WorkflowTemplate {PROD} updated" in redeployed.output("Deploy production")
+    # docs/cicd.md: both side by side
+    listed = subprocess.run(
+        ["python", "train.py", "--profile", "staging", "argo-workflows", "list-workflow-templates"],
+        cwd=repo, env={**runner_env(), "GRANGE_CONFIG": str(repo / "grange.toml")},
+        capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    shown = "$ python train.py --profile staging argo-workflows list-workflow-templates\n"
+    assert shown + listed.stdout in PAGE
 
 
+@pytest.mark.slow
 def test_compare_a_branch_with_production_through_the_client(repo: Path, runner_env: Any) -> None:
     """docs/cicd.md's A/B: a run on each branch, side by side (compare.py)."""
     env = {**runner_env(), "GRANGE_CONFIG": str(repo / "grange.toml")}
@@ -273,6 +296,7 @@ def test_compare_a_branch_with_production_through_the_client(repo: Path, runner_
     assert lines[1].startswith("test.pr-12 ") and lines[1].endswith("threshold 0.85")
 
 
+@pytest.mark.slow
 def test_two_branch_spellings_of_one_kubernetes_name_are_refused(
     repo: Path, runner_env: Any, kube: FakeKube
 ) -> None:
