@@ -231,17 +231,22 @@ def test_a_pull_request_tests_and_deploys_its_branch_beside_production(
         main = context(repo, "push", ref="refs/heads/main", secret=secret)
         return run_job(repo, main, runner_env())
 
+    said = {}
     for secret, why in (
         ("", "without one of its machine tokens (GRANGE_DEPLOY_TOKEN is not set)"),
         ("grange-deploy-" + "6" * 64, "with a GRANGE_DEPLOY_TOKEN that is none of its machine"),
     ):
         refused = push(secret)
         assert refused.failed == "Deploy production"
-        said = refused.output("Deploy production")
-        assert f"profile 'production' refuses a --production deploy {why}" in said
-        assert "[profiles.production.policy] production_tokens = { ci = " in said
-        assert "Traceback" not in said
+        said[secret] = refused.output("Deploy production")
+        assert f"profile 'production' refuses a --production deploy {why}" in said[secret]
+        assert "[profiles.production.policy] production_tokens = { ci = " in said[secret]
+        assert "Traceback" not in said[secret]
         assert list(templates(kube)) == [PR]
+    example = re.search(r"sha256:[0-9a-f]{64}", (EXAMPLE / "grange.toml").read_text())
+    assert example is not None
+    documented = PAGE.split("```text\ngrange.toml:", 1)[1].split("```", 1)[0]
+    assert "grange.toml:" + documented in said[""].replace(token_hash(TOKEN), example.group())
 
     # with it: production beside the PR's branch, deployed by 'ci'
     deployed = push(TOKEN)
