@@ -110,3 +110,11 @@ def test_a_deployment_token_derived_from_the_machine_token() -> None:
         ProductionTokens("ml", print, "another").for_create(existing, "trainflow", {}, mine)
     with pytest.raises(CommandError, match="is the deployment of TrainFlow, not of Train_Flow"):
         again.for_create(existing, "trainflow", {}, identity("Train_Flow", None))
+
+
+def test_config_show_shows_the_hashes_not_a_mask() -> None:
+    from grange.config import mask
+
+    hashes = {"ci": token_hash(TOKEN)}
+    assert mask(hashes, "production_tokens") == hashes  # hashes only: nothing secret
+    assert mask("s3cr3t", "deploy_token") == "***"

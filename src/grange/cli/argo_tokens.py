@@ -132,7 +132,8 @@ class ProductionTokens:
                 "by grange",
                 fix="choose another name with `argo-workflows --name NAME ...`",
             )
-        if token in (authorize, self.derived(name), self.saved(name)):
+        held = [t for t in (authorize, self.derived(name), self.saved(name)) if t]
+        if any(hmac.compare_digest(str(token).encode(), t.encode()) for t in held):
             return
         owner = annotations.get(OWNER_ANNOTATION, "someone else")
         raise CommandError(
