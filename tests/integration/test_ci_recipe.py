@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +163,8 @@ def runner_env(tmp_path: Path, kube: FakeKube) -> Any:
             if not (k.startswith("GRANGE_") and not k.startswith(keep))
             and not k.startswith("PYTEST_")
         }
+        # `python` is this interpreter, as setup-python's is the job's
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env["GRANGE_HOME"] = str(tmp_path / f"runner-{next(counter)}" / ".grange")
         env["GRANGE_USER"] = "runner"
         return env
