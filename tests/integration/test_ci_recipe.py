@@ -35,7 +35,7 @@ PAGE = (ROOT / "docs" / "cicd.md").read_text()
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 WORKFLOW = ".github/workflows/flow.yml"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-TERM = re.compile(r"^([A-Za-z_][\w.]*)\s*==\s*'([^']*)'$")
+TERM = re.compile(r"^([A-Za-z_][\w.]*)\s*(==|!=)\s*'([^']*)'$")
 TOKEN = "grange-deploy-" + "5" * 64  # CI's machine token, as a repository secret
 NAMESPACE = "ml"  # the profiles' [kubernetes] namespace
 PR = "fraud.test.pr-12.trainflow"
@@ -61,12 +61,15 @@ def workflow() -> dict[str, Any]:
     return doc
 
 
-def context(repo: Path, event: str, *, number: str = "", ref: str, secret: str) -> dict[str, str]:
+def context(
+    repo: Path, event: str, *, number: str = "", action: str = "", ref: str, secret: str
+) -> dict[str, str]:
     """GitHub's expression context as the workflow uses it (an absent value reads '')."""
     return {
         "github.workspace": str(repo),
         "github.event_name": event,
         "github.event.number": number,
+        "github.event.action": action,
         "github.ref": ref,
         "secrets.GRANGE_PROD_TOKEN": secret,  # '' when the secret is not given (a fork)
         "secrets.KUBECONFIG": "(CI's kubeconfig)",
@@ -92,7 +95,8 @@ def condition(expr: Any, ctx: Mapping[str, str]) -> bool:
         match = TERM.match(term.strip())
         if match is None or match.group(1) not in ctx:
             pytest.fail(f"{WORKFLOW}: the condition {expr!r} is outside the test's subset")
-        result = result and ctx[match.group(1)] == match.group(2)
+        equal = ctx[match.group(1)] == match.group(3)
+        result = result and (equal if match.group(2) == "==" else not equal)
     return result
 
 
@@ -179,13 +183,17 @@ def templates(kube: FakeKube) -> dict[str, dict[str, Any]]:
 def test_the_workflow_is_what_the_test_models() -> None:
     doc = workflow()
     triggers = doc.get("on", doc.get(True))  # YAML 1.1 (PyYAML) reads `on:` as True
-    assert triggers == {"pull_request": None, "push": {"branches": ["main"]}}
+    assert triggers == {
+        "pull_request": {"types": ["opened", "synchronize", "reopened", "closed"]},
+        "push": {"branches": ["main"]},
+    }
     (job,) = doc["jobs"].values()
     runs = [s for s in job["steps"] if "run" in s]
     assert [s["name"] for s in runs] == [
         "Install",
         "Test the flow",
         "Deploy the pull request's branch to staging",
+        "Remove the pull request's branch from staging",
         "Deploy production",
     ]
     # the machine token reaches the production deploy alone
@@ -210,17 +218,21 @@ def test_docs_cicd_shows_the_example_as_it_is() -> None:
 def test_a_pull_request_tests_and_deploys_its_branch_beside_production(
     repo: Path, runner_env: Any, kube: FakeKube
 ) -> None:
-    pr = context(repo, "pull_request", number="12", ref="refs/pull/12/merge", secret="")
-    job = run_job(repo, pr, runner_env())
+    def pull_request(action: str) -> Job:
+        pr = context(repo, "pull_request", number="12", action=action,
+                     ref="refs/pull/12/merge", secret="")  # fmt: skip
+        return run_job(repo, pr, runner_env())
+
+    job = pull_request("opened")
     assert job.failed is None, job.output(job.failed) if job.failed else ""
     assert list(job.ran) == ["Test the flow", "Deploy the pull request's branch to staging"]
-    assert job.skipped == ["Deploy production"]
+    assert job.skipped == ["Remove the pull request's branch from staging", "Deploy production"]
     assert "2 passed" in job.output("Test the flow")
     assert f"WorkflowTemplate {PR} created in namespace {NAMESPACE}" in job.output(
         "Deploy the pull request's branch to staging"
     )
     # a second push to the PR, from a fresh runner, replaces its deployment
-    again = run_job(repo, pr, runner_env())
+    again = pull_request("synchronize")
     assert again.failed is None, again.output(again.failed) if again.failed else ""
     assert f"WorkflowTemplate {PR} updated" in again.output(
         "Deploy the pull request's branch to staging"
@@ -255,7 +267,10 @@ def test_a_pull_request_tests_and_deploys_its_branch_beside_production(
     deployed = push(TOKEN)
     assert deployed.failed is None, deployed.output(deployed.failed) if deployed.failed else ""
     assert list(deployed.ran) == ["Test the flow", "Deploy production"]
-    assert deployed.skipped == ["Deploy the pull request's branch to staging"]
+    assert deployed.skipped == [
+        "Deploy the pull request's branch to staging",
+        "Remove the pull request's branch from staging",
+    ]
     found = templates(kube)
     assert sorted(found) == sorted([PR, PROD])
     notes = found[PROD]["metadata"]["annotations"]
@@ -276,6 +291,15 @@ def test_a_pull_request_tests_and_deploys_its_branch_beside_production(
     )  # fmt: skip
     shown = "$ python train.py --profile staging argo-workflows list-workflow-templates\n"
     assert shown + listed.stdout in PAGE
+    # the PR closes: its branch is removed from staging (template and Sensor), not production
+    closed = pull_request("closed")
+    assert closed.failed is None, closed.output(closed.failed) if closed.failed else ""
+    assert list(closed.ran) == ["Remove the pull request's branch from staging"]
+    removed = closed.output("Remove the pull request's branch from staging")
+    assert f"WorkflowTemplate {PR}" in removed
+    assert list(templates(kube)) == [PROD]
+    (sensor,) = kube.objects("sensors", NAMESPACE)
+    assert sensor["metadata"]["name"].startswith("fraud-prod-trainflow")
 
 
 @pytest.mark.slow
