@@ -239,23 +239,24 @@ def test_a_project_branch_on_argo(runner: Runner) -> None:
     """@project: the deployment's --branch reaches every pod (current.*) and the run's
     system tags, as in a local run of that branch; client calls in a deployed run's steps
     read that branch's runs (as Metaflow's deployed runs read their deployment's
-    namespace), where a local run's read the user's."""
+    namespace), where a local run's read the user's. The branch has a dash, as a CI
+    job names a pull request's (docs/cicd.md)."""
     file = RUN_FLOWS / "project_facts.py"
-    template = deploy(str(runner.root), file, top_level_args=["--branch", "exp1"])
+    template = deploy(str(runner.root), file, top_level_args=["--branch", "exp-1"])
     result, run_id = trigger(runner, template)
     assert result.phase == "Succeeded", result.explain()
     run = Flow("ProjectFactsFlow")[run_id]
-    assert {"project:demo", "project_branch:test.exp1"} <= set(run.system_tags)
-    local = runner.run(file, top=("--branch", "exp1"))
+    assert {"project:demo", "project_branch:test.exp-1"} <= set(run.system_tags)
+    local = runner.run(file, top=("--branch", "exp-1"))
     there = Flow("ProjectFactsFlow")[str(local.run_id)]
-    assert run.data.facts["namespace"] == "project_branch:test.exp1"
+    assert run.data.facts["namespace"] == "project_branch:test.exp-1"
     assert there.data.facts["namespace"] == "user:tester"
     assert {**run.data.facts, "namespace": None} == {**there.data.facts, "namespace": None}
-    assert run.data.facts["branch_name"] == "test.exp1"
+    assert run.data.facts["branch_name"] == "test.exp-1"
 
     def without_namespace(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{**f, "namespace": None} for f in facts]
 
     here_work = run["join"].task.data.work_facts
-    assert {f["namespace"] for f in here_work} == {"project_branch:test.exp1"}
+    assert {f["namespace"] for f in here_work} == {"project_branch:test.exp-1"}
     assert without_namespace(here_work) == without_namespace(there["join"].task.data.work_facts)

@@ -129,6 +129,7 @@ def test_branch_options_need_a_project(runner: Runner) -> None:
         assert "Traceback" not in result.output
     bad = runner.run(FLOW, top=("--branch", "My-Branch"), ok=False)
     assert "--branch 'My-Branch': a branch name may contain only lowercase letters" in bad.stderr
+    assert "Fix: pass e.g. --branch my-branch" in bad.stderr
     assert not (runner.root / "LinearRunFlow").exists()
 
 

@@ -232,3 +232,34 @@ def test_resume_after_the_flow_file_changed_reruns_what_no_longer_fits(
     assert "Internal error" not in resumed.output
     assert run["start"].task.origin_pathspec is None  # its transition changed: it ran again
     assert run.data.trail[-1] in ("a", "gather")
+
+
+def test_a_reused_task_shows_the_code_and_metadata_of_the_run_it_ran_in(runner: Runner) -> None:
+    import shutil
+
+    import grange
+    from support import RUN_FLOWS
+
+    file = runner.cwd / "fail.py"
+    shutil.copy(RUN_FLOWS / "fail.py", file)
+    failed_id = runner.run(file, env=runner.env(FAIL_ITEM="2"), ok=False).run_id
+    file.write_text(file.read_text() + "\n# edited before the resume\n")
+    run = Flow("FailRunFlow")[runner.resume(file).run_id]
+    origin = Flow("FailRunFlow")[failed_id]
+    assert run.code is not None and origin.code is not None
+    assert run.code.sha != origin.code.sha  # the flow file changed in between
+    reused = run["start"].task
+    assert reused.origin_pathspec is not None
+    assert reused.code is not None and reused.code.sha == origin.code.sha
+    rerun = next(t for t in run["work"] if not t.origin_pathspec)
+    assert rerun.code is not None and rerun.code.sha == run.code.sha
+    # Metaflow's metadata names, read from the run's records (the task wrote none)
+    meta = rerun.metadata_dict
+    assert meta["user"] == "tester" and meta["runtime"] == "local"
+    assert meta["script-name"] == "fail.py"
+    assert meta["ds-type"] == "local" and meta["ds-root"] == str(runner.root.resolve())
+    assert meta["attempt-done"] == "0" and meta["attempt_ok"] == "True"
+    assert meta["grange_version"] == grange.__version__
+    assert meta["origin-run-id"] == failed_id
+    assert meta["python_version"].count(".") == 2
+    assert list(rerun.loglines("stdout")) == [(None, line) for line in rerun.stdout.splitlines()]

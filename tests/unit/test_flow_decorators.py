@@ -119,7 +119,7 @@ def test_flow_decorators_of_a_base_class_are_the_subclass_s_too() -> None:
         (
             "BadBranch",
             "flow-decorator",
-            "@project(branch='my-branch'): the branch name may contain only",
+            "@project(branch='My_Branch'): the branch name may contain only",
             "@project(branch='my_branch')",
         ),
         ("Twice", "flow-decorator", "@project is given twice on Twice", "keep one @project"),

@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from grange.cli.argo_tokens import PREFIX, TOKEN_ANNOTATION, ProductionTokens
+from grange.cli.argo_tokens import PREFIX, ProductionTokens, identity
 from grange.cli.context import FlowContext
 from grange.cli.runtime_options import datastore_root, effective, metadata_url
+from grange.config import DEPLOY_TOKEN_ENV
 from grange.exceptions import CommandError
 from grange.parameters import current_username
 
@@ -155,8 +156,8 @@ class Deployment:
         steps = step_options(flow.flow_cls, graph, decospecs)
         info = self.project(options.get("branch"), options.get("production", False))
         production = bool(info and info.is_production) or bool(options.get("production"))
-        if production:
-            check_production_deploy(self.profile.policy)
+        policy, machine = self.profile.policy, self.tokens.machine_token  # CI's, if any
+        deployer = check_production_deploy(policy, token=machine) if production else None
         root = datastore_root(flow.settings)
         if root.is_local and only is None:
             raise CommandError(
@@ -170,7 +171,10 @@ class Deployment:
                 "(fine for reading the manifests or running them with a local executor)."
             )
         name = self.template_name(options.get("branch"), options.get("production", False))
-        token = None if only else self._token_for_create(name, options)
+        token = None
+        if only is None:  # --only-yaml/--only-json: no cluster
+            found = self.cluster.get("WorkflowTemplate", name)
+            token = self.tokens.for_create(found, name, options, identity(flow.flow_name, info))
         settings = ArgoSettings(
             **event_settings(self, options, info),
             name=name,
@@ -224,8 +228,7 @@ class Deployment:
             click.echo(manifests.to_yaml())
             return
         template = manifests.workflow_template
-        annotations = template["metadata"].setdefault("annotations", {})
-        annotations[TOKEN_ANNOTATION] = token
+        self.tokens.annotate(template, token, deployer)
         flow.say(f"Deploying {flow.flow_name} to Argo Workflows as {name} ...")
         previous = self.cluster.get("WorkflowTemplate", name)
         check_owners(self, name, manifests)
@@ -327,18 +330,18 @@ class Deployment:
     # -- ownership ---------------------------------------------------------------
     @property
     def tokens(self) -> ProductionTokens:
-        return ProductionTokens(self.namespace, self.flow.say)
-
-    def _token_for_create(self, name: str, options: dict[str, Any]) -> str:
-        return self.tokens.for_create(self.cluster.get("WorkflowTemplate", name), name, options)
+        return ProductionTokens(self.namespace, self.flow.say, os.environ.get(DEPLOY_TOKEN_ENV))
 
     # -- runs --------------------------------------------------------------------
     def trigger(self, options: dict[str, Any]) -> None:
         from grange.deploy.argo import trigger_workflow
         from grange.deploy.argo.include import store_include_files
 
-        name = self.template_name(options.get("branch"), options.get("production", False))
+        branch, production = options.get("branch"), options.get("production", False)
+        name = self.template_name(branch, production)
         template = self._deployed(name)
+        info = self.project(branch, production)
+        self.tokens.check_same(template, name, identity(self.flow.flow_name, info))
         # Only what is given: the others keep the deployment's defaults (those given to
         # create, the stored IncludeFile files), whatever this machine has.
         values, paths = self._given_values(options)
@@ -409,7 +412,8 @@ class Deployment:
                 f"no deployment {name} in namespace {self.namespace}",
                 fix="check the name (argo-workflows list-workflow-templates) and the branch",
             )
-        self.tokens.check_owner(existing, name, authorize)
+        mine = identity(self.flow.flow_name, self.project(branch, production))
+        self.tokens.check_owner(existing, name, authorize, mine)
         annotations = existing["metadata"].get("annotations") or {}
         deleted = []
         if delete_owned(self, "CronWorkflow", name, name):

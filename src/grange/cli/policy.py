@@ -11,11 +11,13 @@ stores.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from grange.cli.context import FlowContext
 from grange.config import (
+    DEPLOY_TOKEN_ENV,
     Effective,
     Policy,
     check_datastore_root,
@@ -41,11 +43,12 @@ def enforce_run_policy(
 
     ``production``: the run is on a ``@project``'s production branch. Its runs
     carry ``project_branch:prod`` and are what production's tasks read, so the
-    rule that decides who may deploy ``--production`` decides who may run so too.
+    rule that decides who may deploy ``--production`` decides who may run so too
+    (under ``production_tokens``, with a machine token in ``$GRANGE_DEPLOY_TOKEN``).
     """
     policy = profile.policy
     if production:
-        check_production_deploy(policy, action="run")
+        check_production_deploy(policy, action="run", token=os.environ.get(DEPLOY_TOKEN_ENV))
     secrets = secrets_policy(profile)
     if policy.is_empty and secrets is None:
         return

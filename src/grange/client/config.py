@@ -157,15 +157,15 @@ def use_stores(root: Path | str | DatastoreLocation, url: str | None = None) -> 
     return _settings.stores
 
 
-def metadata(spec: str) -> str:
+def metadata(ms: str) -> str:
     """Read runs from another store; returns :func:`get_metadata`.
 
-    ``spec`` is ``"local@/path/to/.grange"`` (or a path), ``"local"`` for the
+    ``ms`` (named as Metaflow's argument) is ``"local@/path/to/.grange"`` (or a path), ``"local"`` for the
     default local store, ``"profile:NAME"`` for a profile's stores, or a database URL: ``sqlite:///.../metadata.db``
     (its folder is the datastore root) or ``postgresql://...`` (artifacts are
     then read from ``GRANGE_DATASTORE_ROOT`` or the nearest ``.grange/``).
     """
-    _settings.stores = _parse_spec(spec)
+    _settings.stores = _parse_spec(ms)
     return get_metadata()
 
 

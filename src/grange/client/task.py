@@ -24,12 +24,13 @@ from grange.client.sync import index_if_stored
 from grange.current import current
 from grange.datastore import log_key, read_log
 from grange.exceptions import ObjectNotFound
-from grange.metastore import ArtifactRow, AttemptRow, TaskRow
+from grange.metastore import ArtifactRow, AttemptRow, RunRow, TaskRow
 from grange.metastore.status import RUNNING
 
 if TYPE_CHECKING:
     from grange.client.artifact import DataArtifact
-    from grange.client.run import EnvironmentInfo
+    from grange.client.code import CodePackage
+    from grange.client.run import EnvironmentInfo, Run
     from grange.client.step import Step
 
 LOG_STREAMS = ("stdout", "stderr")
@@ -112,6 +113,21 @@ class Task(ClientObject):
         reused ran in an earlier run: that run's environment for the step (``None``
         when that run recorded none, as runs made before environments)."""
         return self._ran_as().parent.environment_info
+
+    @property
+    def code(self) -> CodePackage | None:
+        """The code package of the run the task ran in (:attr:`Run.code`): for a task
+        that ``resume`` reused, the earlier run's, whose code produced its artifacts
+        and logs. ``None`` when that run recorded none."""
+        return self._run_of(self._ran_as()).code
+
+    def _run_of(self, task: Task) -> Run:
+        from grange.client.run import Run
+
+        flow, run_id = task._components[:2]
+        return Run(
+            f"{flow}/{run_id}", _namespace_check=False, _stores=self._stores, _namespace=None
+        )
 
     # -- attempts ------------------------------------------------------------------------
 
@@ -284,8 +300,16 @@ class Task(ClientObject):
     def stderr_size(self) -> int:
         return len(self.log_bytes("stderr"))
 
-    def loglines(self, stream: str, as_unicode: bool = True) -> Iterator[tuple[None, Any]]:
-        """``(timestamp, line)`` pairs; grange keeps no per-line times, so the first is ``None``."""
+    def loglines(
+        self, stream: str, as_unicode: bool = True, meta_dict: dict[str, Any] | None = None
+    ) -> Iterator[tuple[None, Any]]:
+        """``(timestamp, line)`` pairs, as Metaflow's; the timestamp is always ``None``.
+
+        grange keeps no per-line times: a task's output goes straight to its log
+        file (no pipe, no reader stamping each line), which keeps a task's start and
+        its prints cheap. Print a time yourself where it matters. ``meta_dict``
+        (Metaflow's, for its log service) is accepted and ignored.
+        """
         for line in self.log_bytes(stream).splitlines():
             yield None, line.decode("utf-8", errors="replace") if as_unicode else line
 
@@ -318,17 +342,28 @@ class Task(ClientObject):
 
     @property
     def metadata(self) -> list[Metadata]:
-        """Metadata entries of every attempt (of the pinned one, if any), oldest first."""
+        """Metadata entries of every attempt (of the pinned one, if any), oldest first.
+
+        Metaflow's names where grange knows the value: ``attempt``, ``attempt_ok``,
+        ``attempt-done``, ``origin-run-id``/``origin-task-id`` (a resumed run),
+        ``user``, ``runtime``, ``python_version``, ``grange_version`` (Metaflow's
+        ``metaflow_version``), ``script-name``, ``ds-type``, ``ds-root``. They are
+        read from the run's and the attempts' records when asked for: a task
+        records nothing more for them while it runs.
+        """
         flow, run_id, step, task_id = self._components
         entries: list[Metadata] = []
         for row in self._attempts():
             entries.append(self._entry("attempt", str(row.attempt), row.started_at))
             if row.status != RUNNING:
-                ok = str(row.successful)
-                entries.append(self._entry("attempt_ok", ok, row.finished_at or row.started_at))
+                done = row.finished_at or row.started_at
+                entries.append(self._entry("attempt_ok", str(row.successful), done))
+                entries.append(self._entry("attempt-done", str(row.attempt), done))
         origin = self._row.origin_task
         created = self._row.created_at
         run = self._stores.metadata.get_run(flow, run_id)
+        if run is not None:
+            entries += [self._entry(k, v, created) for k, v in self._run_facts(run).items()]
         if origin:
             entries.append(self._entry("origin-run-id", origin.split("/")[1], created))
             entries.append(self._entry("origin-task-id", origin.split("/")[3], created))
@@ -336,13 +371,27 @@ class Task(ClientObject):
             # as in Metaflow, every task of a resumed run names the origin run
             entries.append(self._entry("origin-run-id", run.origin_run_id, created))
         for tag in run.tags.system if run is not None else ():
-            if tag.startswith("python_version:"):  # the interpreter every task of it ran
-                entries.append(self._entry("python_version", tag.split(":", 1)[1], created))
+            name, _, value = tag.partition(":")  # what every task of the run ran with
+            if name in ("python_version", "grange_version"):
+                entries.append(self._entry(name, value, created))
         stored = self._stores.metadata.task_metadata(
             flow, run_id, step=step, task_id=task_id, attempt=self._attempt
         )
         entries += [self._entry(m.name, m.value, m.created_at) for m in stored]
         return sorted(entries, key=lambda m: m.created_at)
+
+    def _run_facts(self, run: RunRow) -> dict[str, str]:
+        """Metaflow's per-task metadata that grange keeps once per run (or knows)."""
+        facts = {
+            "user": run.user,
+            "runtime": run.runtime,
+            "ds-type": self._stores.root.kind,
+            "ds-root": self._stores.root.url,
+        }
+        code = self._run_of(self).code
+        if code is not None:
+            facts["script-name"] = code.script_name
+        return facts
 
     def _entry(self, name: str, value: str, when: float | None) -> Metadata:
         return Metadata(name, value, epoch_ms(when), name, self)

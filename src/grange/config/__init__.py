@@ -31,11 +31,14 @@ from grange.config.load import CONFIG_ENV, config_path, parse_config, read_confi
 from grange.config.mask import mask, mask_text
 from grange.config.model import ConfigFile, Policy, Profile, Rule, Secrets
 from grange.config.policy import (
+    DEPLOY_TOKEN_ENV,
     check_datastore_root,
     check_image,
     check_production_deploy,
     check_resources,
     check_tags,
+    new_deploy_token,
+    token_hash,
 )
 from grange.config.resolve import (
     PROFILE_ENV,
@@ -48,6 +51,7 @@ from grange.config.resolve import (
 
 __all__ = [
     "CONFIG_ENV",
+    "DEPLOY_TOKEN_ENV",
     "PROFILE_ENV",
     "ConfigFile",
     "Effective",
@@ -66,9 +70,11 @@ __all__ = [
     "config_path",
     "mask",
     "mask_text",
+    "new_deploy_token",
     "parse_config",
     "read_config",
     "resolve",
     "resolve_profile",
+    "token_hash",
     "without_stores",
 ]

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 MASK = "***"
+# Names that say "token" but hold no secret: production_tokens lists sha256 hashes.
+_PUBLIC_NAMES = frozenset({"production_tokens"})
 _SECRET_NAME = re.compile(r"password|passwd|secret|token|key|credential|auth", re.I)
 # scheme://user:password@host -> scheme://user:***@host
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/@:\s]*):(?P<pw>\S*)@")
@@ -21,7 +23,7 @@ _QUERY_SECRET = re.compile(
 
 def is_secret_name(name: str) -> bool:
     """Whether a setting called ``name`` holds a secret."""
-    return bool(_SECRET_NAME.search(name))
+    return name not in _PUBLIC_NAMES and bool(_SECRET_NAME.search(name))
 
 
 def mask_text(text: str) -> str:

@@ -43,6 +43,7 @@ class Policy:
     max_resources: Mapping[str, float] | None = None
     allowed_registries: tuple[str, ...] | None = None
     allow_production_deploy: bool | None = None
+    production_tokens: Mapping[str, str] | None = None  # name -> "sha256:<hex>"
     required_tags: tuple[str, ...] = ()
     readable_profiles: tuple[str, ...] = ()
     rules: Mapping[str, Rule] = field(default_factory=dict)

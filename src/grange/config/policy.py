@@ -14,7 +14,10 @@ allowed ``s3://bucket/data`` covers ``s3://bucket/data`` and
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import hmac
 import os
+import secrets
 from collections.abc import Iterable, Mapping
 
 from grange.config.model import Policy, Rule
@@ -123,11 +126,31 @@ def check_tags(policy: Policy, tags: Iterable[str]) -> None:
             )
 
 
-def check_production_deploy(policy: Policy, *, action: str = "deploy") -> None:
-    """A ``--production`` deploy is allowed (``allow_production_deploy`` is not false).
+#: Where a machine token reaches grange (a CI secret, e.g. ``secrets.GRANGE_PROD_TOKEN``).
+DEPLOY_TOKEN_ENV = "GRANGE_DEPLOY_TOKEN"
+_TOKEN_PREFIX = "grange-deploy-"
+
+
+def new_deploy_token() -> str:
+    """A fresh machine token (256 random bits): ``grange config token`` prints it."""
+    return _TOKEN_PREFIX + secrets.token_hex(32)
+
+
+def token_hash(token: str) -> str:
+    """``sha256:<hex>``: how ``production_tokens`` holds a machine token."""
+    return "sha256:" + hashlib.sha256(token.strip().encode("utf-8")).hexdigest()
+
+
+def check_production_deploy(
+    policy: Policy, *, action: str = "deploy", token: str | None = None
+) -> str | None:
+    """A ``--production`` deploy is allowed (``allow_production_deploy`` is not false),
+    and, under ``production_tokens``, ``token`` (``$GRANGE_DEPLOY_TOKEN``) is one of the
+    machine tokens whose hashes the rule lists. Returns that token's name (the
+    deployer), or None when the profile has no such rule.
 
     ``action`` names what was asked in the message: ``"run"`` for a local run on a
-    ``@project``'s production branch, which the same rule governs.
+    ``@project``'s production branch, which the same rules govern.
     """
     if policy.allow_production_deploy is False:
         raise refusal(
@@ -137,6 +160,36 @@ def check_production_deploy(policy: Policy, *, action: str = "deploy") -> None:
             f"{action} from a profile that allows it (--profile NAME), "
             f"or {action} without --production",
         )
+    hashes = policy.production_tokens
+    if hashes is None:
+        return None
+    fix = (
+        f"--production {action}s under profile {policy.profile!r} come from CI, which holds "
+        f"a machine token in {DEPLOY_TOKEN_ENV}; {action} without --production (e.g. "
+        "--branch NAME), or give a token whose hash the rule lists (`grange config token` "
+        "makes one)"
+    )
+    if not token or not token.strip():
+        raise refusal(
+            policy,
+            "production_tokens",
+            f"a --production {action} without one of its machine tokens "
+            f"({DEPLOY_TOKEN_ENV} is not set)",
+            fix,
+        )
+    given = token_hash(token)
+    found = None
+    for name, digest in hashes.items():  # every entry compared, in constant time each
+        if hmac.compare_digest(given.encode(), digest.encode()) and found is None:
+            found = name
+    if found is None:
+        raise refusal(
+            policy,
+            "production_tokens",
+            f"a --production {action} with a {DEPLOY_TOKEN_ENV} that is none of its machine tokens",
+            fix,
+        )
+    return found
 
 
 def check_image(policy: Policy, image: str) -> None:

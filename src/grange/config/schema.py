@@ -141,6 +141,27 @@ def _free_table(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+TOKEN_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _token_hashes(value: Any) -> dict[str, str]:
+    """``{ ci = "sha256:<64 hex digits>" }``: a name per machine token, and its hash."""
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f'must be a table of name = "sha256:..." entries, not {value!r}')
+    out = {}
+    for name, digest in value.items():
+        if not TOKEN_NAME.match(name):
+            raise ValueError(f"{name!r} is not a token name (letters, digits, '_', '.', '-')")
+        if not isinstance(digest, str) or not TOKEN_HASH.match(digest.strip()):
+            raise ValueError(
+                f"the hash of {name!r} must read sha256:<64 lowercase hex digits>, as "
+                f"`grange config token --name {name}` prints it, not {digest!r}"
+            )
+        out[name] = digest.strip()
+    return out
+
+
 RESOURCES: Mapping[str, Key] = {
     "cpu": Key(_non_negative_number, "CPUs a task may ask for"),
     "gpu": Key(_non_negative_number, "GPUs a task may ask for"),
@@ -169,6 +190,9 @@ POLICY: Mapping[str, Key] = {
     "max_resources": Key(_free_table, "the most @resources a step may ask for"),
     "allowed_registries": Key(_strings, "registries container images may come from"),
     "allow_production_deploy": Key(_boolean, "whether --production deploys are allowed"),
+    "production_tokens": Key(
+        _token_hashes, "the machine tokens (by name, as sha256 hashes) --production needs"
+    ),
     "required_tags": Key(_strings, "tag patterns every run must match"),
     "readable_profiles": Key(_profile_names, "other profiles whose runs may be read"),
 }

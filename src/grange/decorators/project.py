@@ -35,13 +35,19 @@ from grange.exceptions import CommandError, DecoratorError
 # As Metaflow's: other systems (scheduler names, tags) rely on these limits.
 NAME_CHARACTERS = re.compile(r"[^a-z0-9_]")
 MAX_NAME_LENGTH = 128
+# A branch may also hold single dashes between other characters (grange's addition:
+# `--branch pr-12` for a pull request); every name made from it stays valid
+# (Kubernetes object names and labels, Argo names, tags, event names).
+BRANCH_CHARACTERS = re.compile(r"[^a-z0-9_-]")
+BRANCH_NAME = re.compile(r"^[a-z0-9_]+(-[a-z0-9_]+)*$")
 
 
 class ProjectDecorator(FlowDecorator):
     """Put the flow in project ``name``; its runs and deployments belong to a branch.
 
     ``name``: lowercase letters, digits and ``_``, at most 128 characters, unique
-    among the projects deployed to the same scheduler. ``branch`` and
+    among the projects deployed to the same scheduler; a ``branch`` may also hold
+    dashes (``pr-12``), single and between other characters. ``branch`` and
     ``production`` fix what ``--branch NAME`` and ``--production`` would say.
     In every task, ``current.project_name``, ``current.branch_name``,
     ``current.project_flow_name``, ``current.is_production`` and
@@ -65,11 +71,11 @@ class ProjectDecorator(FlowDecorator):
             )
         branch = self.attributes["branch"]
         if branch is not None:
-            problem = name_problem(branch)
+            problem = branch_problem(branch)
             if problem:
                 raise DecoratorError(
                     f"@project(branch={branch!r}): the branch name {problem}",
-                    fix=f"use e.g. @project(branch={_suggest(branch)!r}), or leave branch= out "
+                    fix=f"use e.g. @project(branch={suggest_branch(branch)!r}), or leave branch= out "
                     "and pass --branch on the command line",
                 )
         if not isinstance(self.attributes["production"], bool):
@@ -93,9 +99,29 @@ def name_problem(value: object) -> str | None:
     return None
 
 
+def branch_problem(value: object) -> str | None:
+    """Why ``value`` cannot name a branch, or None: a project name's rules, and single
+    dashes between other characters (Metaflow allows no dash)."""
+    if not isinstance(value, str) or not value:
+        return "must be a non-empty string"
+    if BRANCH_CHARACTERS.search(value):
+        return "may contain only lowercase letters (a-z), digits, underscores and dashes"
+    if not BRANCH_NAME.match(value):
+        return "may not start or end with a dash, nor hold two dashes in a row"
+    if len(value) > MAX_NAME_LENGTH:
+        return f"is {len(value)} characters long; at most {MAX_NAME_LENGTH} are allowed"
+    return None
+
+
 def _suggest(value: object) -> str:
     text = NAME_CHARACTERS.sub("_", str(value).lower()).strip("_")
     return (text or "my_project")[:MAX_NAME_LENGTH]
+
+
+def suggest_branch(value: object) -> str:
+    """A valid branch name close to ``value`` (``My Branch!`` -> ``my-branch``)."""
+    text = re.sub(r"-{2,}", "-", BRANCH_CHARACTERS.sub("-", str(value).lower())).strip("-")
+    return (text or "my_branch")[:MAX_NAME_LENGTH].rstrip("-")
 
 
 @dataclass(frozen=True)
@@ -201,11 +227,11 @@ def project_info(
         branch = attributes["branch"]
     production = production or bool(attributes["production"])
     if branch is not None:
-        problem = name_problem(branch)
+        problem = branch_problem(branch)
         if problem:
             raise CommandError(
                 f"--branch {branch!r}: a branch name {problem}",
-                fix=f"pass e.g. --branch {_suggest(branch)}",
+                fix=f"pass e.g. --branch {suggest_branch(branch)}",
             )
     if branch is not None:
         branch_name = f"prod.{branch}" if production else f"test.{branch}"

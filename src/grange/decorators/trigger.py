@@ -350,20 +350,20 @@ def _project(name: str, where: str, fix: str) -> str:
 def _branch(branch: str, where: str, fix: str) -> str:
     """A branch as ``@project`` names them: ``prod``, ``prod.NAME``, ``test.NAME``
     (NAME by @project's rules, as ``--branch NAME``) or ``user.<user name>``."""
-    from grange.decorators.project import _suggest, name_problem
+    from grange.decorators.project import branch_problem, suggest_branch
 
     kind, dot, name = branch.partition(".")
     if branch == "prod" or USER_BRANCH.match(branch):
         return branch
     if kind in ("prod", "test") and dot:
-        problem = name_problem(name)
+        problem = branch_problem(name)
         if problem is None:
             return branch
         reason = f"its name {name!r} {problem}"
-        likely = f"{kind}.{_suggest(name)}"
+        likely = f"{kind}.{suggest_branch(name)}"
     else:
         reason = "a branch is prod, prod.NAME, test.NAME or user.NAME"
-        likely = f"test.{_suggest(branch)}"
+        likely = f"test.{suggest_branch(branch)}"
     raise DecoratorError(
         f"@trigger_on_finish: {where}: {branch!r} is not a @project branch ({reason}), so no "
         "flow can emit the event it waits for",

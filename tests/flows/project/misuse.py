@@ -33,7 +33,7 @@ class UnknownArgument(Steps):
     pass
 
 
-@project(name="demo", branch="my-branch")
+@project(name="demo", branch="My_Branch")
 class BadBranch(Steps):
     pass
 

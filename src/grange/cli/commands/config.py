@@ -18,7 +18,7 @@ import click
 from grange.cli.context import Settings
 from grange.cli.options import profile_option, store_options
 from grange.cli.runtime_options import effective
-from grange.exceptions import ConfigError
+from grange.exceptions import CommandError, ConfigError
 
 if TYPE_CHECKING:
     from grange.config import Effective
@@ -63,6 +63,36 @@ def show(
         click.echo(json.dumps(report, indent=2, sort_keys=False))
     else:
         click.echo(render(report))
+
+
+@config.command(
+    short_help="Make a machine token for --production deploys (production_tokens).",
+    help="Print a new machine token and the line that admits it in a profile's policy: "
+    "keep the token secret (a CI secret, given to grange as $GRANGE_DEPLOY_TOKEN) and "
+    "write the line in [profiles.NAME.policy] of config.toml, which holds its sha256 only "
+    "(docs/profiles.md, docs/cicd.md).",
+)
+@click.option("--name", default="ci", show_default=True, metavar="NAME",
+              help="The token's name in the policy, recorded on what it deploys.")  # fmt: skip
+def token(name: str) -> None:
+    """Print a new machine token and its ``production_tokens`` line."""
+    from grange.config import DEPLOY_TOKEN_ENV, new_deploy_token, token_hash
+    from grange.config.schema import TOKEN_NAME
+
+    if not TOKEN_NAME.match(name):
+        raise CommandError(
+            f"--name {name!r} cannot name a token",
+            fix="use letters, digits, '_', '.' and '-', e.g. --name ci",
+        )
+    secret = new_deploy_token()
+    click.echo(secret)
+    click.echo(f'production_tokens = {{ {name} = "{token_hash(secret)}" }}')
+    click.echo(
+        f"The first line is the token: store it as a CI secret and give it to grange as "
+        f"{DEPLOY_TOKEN_ENV}; it is not shown again. The second goes in "
+        "[profiles.NAME.policy] of config.toml (add to the table if it has entries).",
+        err=True,
+    )
 
 
 def describe(settings: Settings) -> dict[str, Any]:
