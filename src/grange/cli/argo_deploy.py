@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from grange.cli.argo_tokens import PREFIX, TOKEN_ANNOTATION, ProductionTokens
-from grange.cli.configs import deployed_configs_env
 from grange.cli.context import FlowContext
 from grange.cli.runtime_options import datastore_root, effective, metadata_url
 from grange.exceptions import CommandError
@@ -323,9 +322,6 @@ class Deployment:
         if secrets is not None:  # the @secrets rules, as a local run gives its tasks
             env.update(secrets.as_env())
         env["GRANGE_USER"] = self.user
-        # The configs bound for this deployment (--config, defaults) are baked into the
-        # template: its pods bind them as they are, without the files they came from.
-        env.update(deployed_configs_env(self.flow.flow_cls))
         return env
 
     # -- ownership ---------------------------------------------------------------

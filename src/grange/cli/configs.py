@@ -121,24 +121,3 @@ def _flow_file(flow_cls: type) -> str:
     except TypeError:
         return os.path.abspath(".")
 
-
-def deployed_configs_env(flow_cls: type) -> dict[str, str]:
-    """``GRANGE_FLOW_CONFIG_BOUND`` for a deployment's pods: the values bound now."""
-    import json
-
-    from grange.runtime.configs import MAX_ENV_BYTES
-    from grange.user_configs import bound_values
-    from grange.user_configs.read import BOUND_ENV
-
-    values = bound_values(flow_cls)
-    if values is None:
-        return {}
-    text = json.dumps(values, separators=(",", ":"), sort_keys=True)
-    if len(text.encode()) > MAX_ENV_BYTES:
-        raise CommandError(
-            f"the flow's configs are {len(text.encode()) // 1024} KiB of JSON: too big to "
-            f"bake into a workflow template (at most {MAX_ENV_BYTES // 1024} KiB)",
-            fix="keep large data out of configs: read it in a step (IncludeFile, S3, a file "
-            "in the code package) and keep the config small",
-        )
-    return {BOUND_ENV: text}
