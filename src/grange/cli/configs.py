@@ -31,8 +31,13 @@ def config_options(flow_cls: type) -> list[click.Option]:
         return []
     names = [c.name for c in configs.values() if isinstance(c.name, str)]
     lines = "; ".join(
-        f"{c.name}" + (f": {c.help}" if c.help else "")
-        + (f" [default: {c.default}]" if c.default and c.show_default and not callable(c.default) else "")
+        f"{c.name}"
+        + (f": {c.help}" if c.help else "")
+        + (
+            f" [default: {c.default}]"
+            if c.default and c.show_default and not callable(c.default)
+            else ""
+        )
         for c in configs.values()
     )
     choice = click.Choice(names)
@@ -120,4 +125,3 @@ def _flow_file(flow_cls: type) -> str:
         return os.path.abspath(inspect.getfile(flow_cls))
     except TypeError:
         return os.path.abspath(".")
-

@@ -85,9 +85,7 @@ def bind_configs(
     problems += [where.config(p.config or None, p.message, p.fix) for p in read_problems]
     if problems:
         raise LintError(problems)
-    type.__setattr__(
-        flow_cls, BOUND, {attr: (read[attr], configs[attr].plain) for attr in configs}
-    )
+    type.__setattr__(flow_cls, BOUND, {attr: (read[attr], configs[attr].plain) for attr in configs})
     scope: dict[str, Any] = {}
     for attr, config in configs.items():
         scope[config.ident] = wrapped(read[attr], config.plain)
@@ -252,9 +250,7 @@ def _expr_problem(err: ConfigExprError, what: str, scope: Mapping[str, Any]) -> 
     )
 
 
-def _bind_parameters(
-    flow_cls: type, scope: Mapping[str, Any], where: _Where
-) -> list[LintProblem]:
+def _bind_parameters(flow_cls: type, scope: Mapping[str, Any], where: _Where) -> list[LintProblem]:
     problems = []
     for param in flow_parameters(flow_cls):
         source = param.__dict__.get("config_default")
@@ -268,9 +264,7 @@ def _bind_parameters(
         except ConfigExprError as err:
             message, fix = _expr_problem(err, f"the default of parameter '{param.name}'", scope)
             file, line = where.parameter(param.attribute or param.name)
-            problems.append(
-                LintProblem(RULE, message, file, line, None, fix)
-            )
+            problems.append(LintProblem(RULE, message, file, line, None, fix))
             continue
         if not param.type_given:
             param.type = param._resolve_type(None, param.default)

@@ -154,4 +154,3 @@ def resolve(value: Any, configs: Mapping[str, Any]) -> Any:
     if isinstance(value, (list, tuple, set, frozenset)):
         return type(value)(resolve(v, configs) for v in value)
     return value
-

@@ -86,7 +86,7 @@ def sources_from_env(
                 raise ValueError("not a JSON object")
         except ValueError as exc:
             errors.append(
-                f"{var} must be a JSON object {{\"config name\": ...}}: {exc} (it is {text[:80]!r})"
+                f'{var} must be a JSON object {{"config name": ...}}: {exc} (it is {text[:80]!r})'
             )
             continue
         for name, value in given.items():
@@ -158,7 +158,9 @@ def _value(config: Config, sources: ConfigSources) -> Any:
 def _from_default(config: Config, sources: ConfigSources) -> Any:
     name = config.name
     if config.default is not None:
-        path = _call(config, config.default, sources) if callable(config.default) else config.default
+        path = (
+            _call(config, config.default, sources) if callable(config.default) else config.default
+        )
         if path is None:
             return None
         path = os.fspath(path)
@@ -248,14 +250,13 @@ def _checked(config: Config, value: Any, where: str) -> Any:
         raise _Problem(
             f"config '{config.name}' must be a mapping (a JSON object), but {where} gives "
             f"{type(value).__name__}",
-            "give a JSON object such as {\"key\": 1}, or declare the config plain=True",
+            'give a JSON object such as {"key": 1}, or declare the config plain=True',
         )
     try:
         json.dumps(plain_copy(value))
     except (TypeError, ValueError) as exc:
         raise _Problem(
-            f"config '{config.name}' ({where}) holds a value that cannot be stored as "
-            f"JSON: {exc}",
+            f"config '{config.name}' ({where}) holds a value that cannot be stored as JSON: {exc}",
             "keep a config to JSON types (dicts, lists, strings, numbers, booleans, null)",
         ) from None
     return value
@@ -291,4 +292,6 @@ def configs_namespace(values: Mapping[str, Any]) -> types.SimpleNamespace:
     """``ctx.configs`` of a parameter's default function: configs by name."""
     from grange.user_configs.value import wrapped
 
-    return types.SimpleNamespace(**{k.replace("-", "_"): wrapped(v, False) for k, v in values.items()})
+    return types.SimpleNamespace(
+        **{k.replace("-", "_"): wrapped(v, False) for k, v in values.items()}
+    )
