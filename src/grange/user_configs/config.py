@@ -50,6 +50,16 @@ class Config:
     """
 
     _grange_config = True  # how parameters and lint know a Config without importing it
+    name: str
+    default: Any
+    default_value: Any
+    help: str | None
+    required: bool
+    parser: Any
+    plain: bool
+    show_default: bool
+    attribute: str | None
+    unknown_arguments: list[str]
 
     def __init__(
         self,

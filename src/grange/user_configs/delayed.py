@@ -40,6 +40,8 @@ class DelayedValue:
 
     _grange_delayed = True
     __slots__ = ("expr", "globals")
+    expr: str
+    globals: Mapping[str, Any] | None
 
     def __init__(self, expr: str, globals_: Mapping[str, Any] | None = None) -> None:
         object.__setattr__(self, "expr", expr)

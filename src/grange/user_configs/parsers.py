@@ -7,7 +7,7 @@ from typing import Any
 
 def yaml_parser(text: str) -> dict[str, Any]:
     """A YAML document as a mapping (``Config("cfg", default="cfg.yaml", parser=yaml_parser)``)."""
-    import yaml
+    import yaml  # type: ignore[import-untyped]  # (a dependency of grange)
 
     value = yaml.safe_load(text)
     if value is None:

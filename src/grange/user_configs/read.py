@@ -281,7 +281,7 @@ def _parser(config: Config) -> Callable[[str], Any]:
             f"parser '{parser}' of config '{config.name}' is not a function",
             "give a function, or its dotted import name (e.g. 'grange.yaml_parser')",
         )
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _parser_name(parser: Any) -> str:

@@ -19,7 +19,7 @@ def _immutable(*_args: Any, **_kwargs: Any) -> NoReturn:
     raise TypeError("ConfigValue is immutable: a config is read-only in a flow")
 
 
-class ConfigValue(dict):  # type: ignore[type-arg]
+class ConfigValue(dict[Any, Any]):
     """A config's value: keys readable as attributes or items, never changed."""
 
     def __init__(self, data: Mapping[Any, Any] | None = None) -> None:
@@ -40,7 +40,7 @@ class ConfigValue(dict):  # type: ignore[type-arg]
     __delattr__ = _immutable
     __setitem__ = _immutable
     __delitem__ = _immutable
-    __ior__ = _immutable  # type: ignore[assignment]
+    __ior__ = _immutable
     clear = _immutable
     pop = _immutable
     popitem = _immutable
@@ -49,9 +49,9 @@ class ConfigValue(dict):  # type: ignore[type-arg]
 
     def to_dict(self) -> dict[Any, Any]:
         """The value as plain dicts and lists (a copy)."""
-        return _unwrap(self)  # type: ignore[no-any-return]
+        return _unwrap(self)
 
-    def copy(self) -> ConfigValue:  # type: ignore[override]
+    def copy(self) -> ConfigValue:
         return self
 
     def __copy__(self) -> ConfigValue:
@@ -66,7 +66,7 @@ class ConfigValue(dict):  # type: ignore[type-arg]
     def __repr__(self) -> str:
         return f"ConfigValue({dict.__repr__(self)})"
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
 
 def _missing(value: ConfigValue, key: Any) -> str:

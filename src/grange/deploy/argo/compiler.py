@@ -20,7 +20,6 @@ from grange.exceptions import CompileError
 from grange.graph.lint import check as check_graph
 from grange.graph.model import FlowGraph, NodeType
 
-
 #: A config baked into a template is one environment variable of every pod (Linux
 #: refuses one over 128 KiB).
 MAX_CONFIGS_BYTES = 100 * 1024
