@@ -34,7 +34,7 @@ def _configs_env(flow_cls: type) -> dict[str, str]:
     values = bound_values(flow_cls)
     if values is None:
         return {}
-    text = json.dumps(values, separators=(",", ":"), sort_keys=True)
+    text = json.dumps(values, separators=(",", ":"))  # in the order given
     if len(text.encode()) > MAX_CONFIGS_BYTES:
         raise CompileError(
             f"the flow's configs are {len(text.encode()) // 1024} KiB of JSON: too big to "

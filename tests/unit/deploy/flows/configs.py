@@ -29,3 +29,7 @@ class ConfigsFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+if __name__ == "__main__":
+    ConfigsFlow()
