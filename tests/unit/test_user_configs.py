@@ -248,8 +248,9 @@ def test_sources_from_the_environment() -> None:
     assert sources.texts == {"b": '{"x": 1}', "c": '{"y": 2}'}
     _, errors = sources_from_env({"GRANGE_FLOW_CONFIG_VALUE": "[1]"})
     assert errors and "must be a JSON object" in errors[0]
-    bound, _ = sources_from_env({"GRANGE_FLOW_CONFIG_BOUND": '{"a": {"k": 1}}'})
-    assert bound.bound == {"a": {"k": 1}}
+    given = {"GRANGE_FLOW_CONFIG_BOUND": '{"flow": "F", "configs": {"a": {"k": 1}}}'}
+    assert sources_from_env(given, flow_name="F")[0].bound == {"a": {"k": 1}}
+    assert sources_from_env(given, flow_name="Other")[0].bound is None  # another flow's
 
 
 def test_definition_problems() -> None:

@@ -23,6 +23,8 @@ written.
 from __future__ import annotations
 
 import ast
+import functools
+import inspect
 import os
 import types
 from collections.abc import Mapping
@@ -276,8 +278,18 @@ class _Where:
 
     def __init__(self, flow_cls: type) -> None:
         self.flow_cls = flow_cls
-        self.file, self.line = _class_location(flow_cls)
-        self.flow_dir = os.path.dirname(self.file) if os.path.isabs(self.file) else None
+        try:  # cheap (the module's __file__): the source is parsed only to report a problem
+            self.flow_dir: str | None = os.path.dirname(os.path.abspath(inspect.getfile(flow_cls)))
+        except (TypeError, OSError):
+            self.flow_dir = None
+
+    @functools.cached_property
+    def _location(self) -> tuple[str, int]:
+        return _class_location(self.flow_cls)
+
+    @property
+    def line(self) -> int:
+        return self._location[1]
 
     def file_of(self, klass: type) -> str | None:
         file = _class_location(klass)[0]

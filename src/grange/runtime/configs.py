@@ -3,7 +3,8 @@
 The runtime binds the flow's configs once (the command line did), records them
 in the run's claim (``extra["configs"]``: ``{name: {"value", "plain"}}``, read by
 ``Run.config`` and ``resume``) and hands them to every task process it starts
-through ``GRANGE_FLOW_CONFIG_BOUND`` (JSON ``{name: value}``): a task binds them
+through ``GRANGE_FLOW_CONFIG_BOUND`` (JSON ``{"flow": name, "configs": {name: value}}``): a
+task binds them
 as they are, without reading ``config.json`` again (a pod has none).
 """
 
@@ -42,7 +43,7 @@ def export_configs(flow_cls: type) -> str | None:
     if values is None:
         os.environ.pop(BOUND_ENV, None)
         return None
-    text = json.dumps(values, separators=(",", ":"))
+    text = json.dumps({"flow": flow_cls.__name__, "configs": values}, separators=(",", ":"))
     if len(text.encode()) <= MAX_ENV_BYTES:
         os.environ[BOUND_ENV] = text
         return None

@@ -8,7 +8,8 @@ each ``Config(...)``.
 Where values come from (:class:`ConfigSources`), first found:
 
 1. ``bound``: final values a task receives from the run that started it
-   (``GRANGE_FLOW_CONFIG_BOUND``, JSON ``{name: value}``): nothing is re-read
+   (``GRANGE_FLOW_CONFIG_BOUND``, JSON ``{"flow": name, "configs": {name: value}}``,
+   ignored by another flow): nothing is re-read
    or re-parsed, so a pod needs no ``config.json``;
 2. ``files`` (``--config NAME PATH``, ``GRANGE_FLOW_CONFIG='{"name": "path"}'``) and
    ``texts`` (``--config-value NAME JSON``, ``GRANGE_FLOW_CONFIG_VALUE``), parsed
@@ -70,10 +71,13 @@ def sources_from_env(
             if bound.startswith("@"):
                 with open(bound[1:], encoding="utf-8") as fh:
                     bound = fh.read()
-            values = json.loads(bound)
-            if not isinstance(values, dict):
-                raise ValueError("not a JSON object")
-            sources.bound = values
+            given = json.loads(bound)
+            if not isinstance(given, dict) or not isinstance(given.get("configs"), dict):
+                raise ValueError('not a JSON object {"flow": ..., "configs": {...}}')
+            # Set by a run for its own tasks: another flow started from one of them
+            # (a step running a flow) reads its own configs.
+            if given.get("flow") in (None, flow_name) or not flow_name:
+                sources.bound = given["configs"]
         except (OSError, ValueError) as exc:
             errors.append(f"{BOUND_ENV} cannot be read: {exc}")
     for var, target in ((FILES_ENV, sources.files), (TEXTS_ENV, sources.texts)):

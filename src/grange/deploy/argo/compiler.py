@@ -34,7 +34,9 @@ def _configs_env(flow_cls: type) -> dict[str, str]:
     values = bound_values(flow_cls)
     if values is None:
         return {}
-    text = json.dumps(values, separators=(",", ":"))  # in the order given
+    text = json.dumps(  # in the order given
+        {"flow": flow_cls.__name__, "configs": values}, separators=(",", ":")
+    )
     if len(text.encode()) > MAX_CONFIGS_BYTES:
         raise CompileError(
             f"the flow's configs are {len(text.encode()) // 1024} KiB of JSON: too big to "
