@@ -5,20 +5,19 @@ click builds a subcommand (``run`` and its parameter options, whose defaults may
 read configs) before the group's callback runs, so the binding happens in
 :meth:`grange.cli.commands.LazyGroup.resolve_command`, from the group's options
 already parsed. ``resume`` takes no config: it binds its origin run's values
-(:func:`bind_origin_configs`), as Metaflow's resume does.
+(:mod:`grange.cli.origin_configs`), as Metaflow's resume does.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import click
 
 from grange.exceptions import CommandError
 from grange.graph.configs import bind_configs, has_configs
 from grange.user_configs import flow_configs
-from grange.user_configs.read import ConfigSources, sources_from_env
+from grange.user_configs.read import sources_from_env
 
 FILES_DEST = "config_files"
 TEXTS_DEST = "config_texts"
@@ -91,31 +90,6 @@ def bind_for_command(ctx: click.Context, flow_cls: type, command: str | None) ->
     sources.files.update(files)
     sources.texts.update(texts)
     bind_configs(flow_cls, sources=sources)
-
-
-def bind_origin_configs(flow: Any, origin_run_id: str | None) -> str | None:
-    """``resume``: bind the configs the origin run was started with. Returns the origin
-    run's id when this had to find it (a flow with configs), else ``origin_run_id``."""
-    flow_cls = flow.flow_cls
-    if not has_configs(flow_cls):
-        return origin_run_id
-    from grange.cli.runtime_options import datastore_root, metadata_url
-    from grange.parameters import current_username
-    from grange.runtime.configs import origin_configs
-
-    recorded = origin_configs(
-        datastore_root(flow.settings),
-        metadata_url(flow.settings),
-        flow_cls.__name__,
-        current_username(),
-        origin_run_id,
-    )
-    run_id, values = recorded
-    if values is None:  # a run from before configs were recorded: the defaults
-        bind_configs(flow_cls, sources=ConfigSources(flow_name=flow_cls.__name__))
-    else:
-        bind_configs(flow_cls, values)
-    return run_id
 
 
 def _flow_file(flow_cls: type) -> str:

@@ -242,7 +242,7 @@ def make_resume_command(flow_cls: type) -> click.Command:
                 fix="leave them out, or start a new run with them: "
                 + flow.command_line("--trigger ... run"),
             )
-        from grange.cli.configs import bind_origin_configs
+        from grange.cli.origin_configs import bind_origin_configs
 
         # Before @project's branch: its name may come from the origin run's configs.
         origin_run_id = bind_origin_configs(flow, origin_run_id)
