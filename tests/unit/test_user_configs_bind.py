@@ -188,3 +188,16 @@ def test_a_parameter_default_reading_a_missing_key_is_named(tmp_path: Path) -> N
     bad = {"cpu": 2, "project": "p", "retry": {}, "env": {}}
     [(_, message, line, _, _)] = _problems(cls, {"cfg": bad})
     assert line == 13 and message.startswith("the default of parameter 'alpha' reads cfg.alpha")
+
+
+def test_a_step_cannot_assign_a_config(tmp_path: Path) -> None:
+    from grange.exceptions import ParameterAssignmentError
+
+    cls = _flow(tmp_path, FLOW)
+    bind_configs(cls)
+
+    def step_body(self: object) -> None:
+        self.cfg = {"cpu": 9}  # type: ignore[attr-defined]
+
+    with pytest.raises(ParameterAssignmentError, match="'cfg' is a config of the flow"):
+        step_body(cls(use_cli=False))
