@@ -278,3 +278,23 @@ def test_a_kubernetes_pod_sees_the_runs_configs_without_the_file(
     start = Flow("KubeConfigFlow")[str(result.run_id)]["start"].task.data
     assert start.pod.startswith("kubeconfigflow-start-")  # it ran in a pod
     assert (start.greeting, start.cpu, start.had_file) == ("given", 3, False)
+
+
+def test_the_runner_passes_configs(runner: Runner, flow: Path) -> None:
+    import grange
+
+    value = {**DEFAULT, "greeting": "from the runner"}
+    with grange.Runner(
+        str(flow), show_output=False, env=runner.env(), config_value=[("cfg", value)]
+    ) as started:
+        result = started.run()
+    assert result.status == "successful", result.stdout + result.stderr
+    assert result.run.data.end_greeting == "from the runner"
+    with grange.Runner(
+        str(flow),
+        show_output=False,
+        env=runner.env(),
+        config={"cfg": str(flow.parent / "other.json")},
+    ) as started:
+        result = started.run()
+    assert result.run.config["cfg"].greeting == "other"
