@@ -215,6 +215,8 @@ def test_bad_values_are_named(tmp_path: Path) -> None:
     assert "must be a mapping" in listed and "list" in listed
     [both] = _messages(tmp_path, cfg, texts={"cfg": "{}"}, files={"cfg": "x"})
     assert "both as a file and as a value" in both
+    [deep] = _messages(tmp_path, cfg, texts={"cfg": '{"a":' * 100_000})
+    assert deep.startswith("configuration value for 'cfg' is not valid JSON")
     [unknown] = _messages(tmp_path, cfg, texts={"cgf": "{}"})
     assert unknown == "the flow has no config 'cgf'"
 

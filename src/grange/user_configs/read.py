@@ -78,7 +78,7 @@ def sources_from_env(
             # (a step running a flow) reads its own configs.
             if given.get("flow") in (None, flow_name) or not flow_name:
                 sources.bound = given["configs"]
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             errors.append(f"{BOUND_ENV} cannot be read: {exc}")
     for var, target in ((FILES_ENV, sources.files), (TEXTS_ENV, sources.texts)):
         text = environ.get(var)
@@ -88,7 +88,7 @@ def sources_from_env(
             given = json.loads(text)
             if not isinstance(given, dict):
                 raise ValueError("not a JSON object")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             errors.append(
                 f'{var} must be a JSON object {{"config name": ...}}: {exc} (it is {text[:80]!r})'
             )
@@ -241,7 +241,7 @@ def _parse(config: Config, text: str, where: str) -> Any:
         return text
     try:
         value = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise _Problem(
             f"configuration value for '{name}' is not valid JSON ({where}): {exc}",
             "give a JSON object, e.g. '{\"cpu\": 2}', or a parser= for another format",
@@ -258,7 +258,7 @@ def _checked(config: Config, value: Any, where: str) -> Any:
         )
     try:
         json.dumps(plain_copy(value))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise _Problem(
             f"config '{config.name}' ({where}) holds a value that cannot be stored as JSON: {exc}",
             "keep a config to JSON types (dicts, lists, strings, numbers, booleans, null)",
