@@ -201,3 +201,9 @@ def test_a_step_cannot_assign_a_config(tmp_path: Path) -> None:
 
     with pytest.raises(ParameterAssignmentError, match="'cfg' is a config of the flow"):
         step_body(cls(use_cli=False))
+
+
+def test_the_graph_of_an_unbound_flow_binds_the_defaults(tmp_path: Path) -> None:
+    cls = _flow(tmp_path, FLOW)
+    assert graph_of(cls)["start"].decorators[0].attributes["cpu"] == 2
+    assert is_bound(cls)
