@@ -298,3 +298,24 @@ def test_the_runner_passes_configs(runner: Runner, flow: Path) -> None:
     ) as started:
         result = started.run()
     assert result.run.config["cfg"].greeting == "other"
+
+
+def test_argo_create_bakes_the_given_config_into_the_template(
+    runner: Runner, flow: Path, tmp_path: Path
+) -> None:
+    import yaml
+
+    env = runner.env(KUBECONFIG=str(tmp_path / "missing"))
+    other = str(flow.parent / "other.json")
+    top = ("--config", "cfg", other)
+    result = runner(flow, "argo-workflows", "create", "--only-yaml", env=env, top=top)
+    template = next(d for d in yaml.safe_load_all(result.stdout) if d)
+    assert template["metadata"]["name"].startswith("otherproj.")  # @project from the config
+    start = next(t for t in template["spec"]["templates"] if t["name"] == "start")
+    env_vars = {e["name"]: e.get("value") for e in start["container"]["env"]}
+    assert env_vars["GREETING"] == "other" and env_vars["CPU"] == "2"
+    baked = json.loads(env_vars["GRANGE_FLOW_CONFIG_BOUND"])
+    assert baked == {"flow": "ConfigFlow", "configs": {"cfg": OTHER}}
+    assert start["retryStrategy"]["limit"] == "2"  # @retry(**cfg.retry)
+    params = {p["name"]: p.get("value") for p in template["spec"]["arguments"]["parameters"]}
+    assert params["alpha"] == "1.5"
