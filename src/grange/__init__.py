@@ -36,6 +36,7 @@ from grange.decorators import (
 from grange.exceptions import GrangeError
 from grange.flowspec import FlowSpec
 from grange.parameters import IncludeFile, JSONType, Parameter
+from grange.user_configs import Config, ConfigValue, config_expr, yaml_parser
 
 if typing.TYPE_CHECKING:
     from grange.client import (
@@ -56,6 +57,8 @@ if typing.TYPE_CHECKING:
     from grange.datatools.s3 import S3, S3GetObject, S3Object, S3PutObject
 
 __all__ = [  # noqa: RUF022 (plain sorted(), as the API test checks)
+    "Config",
+    "ConfigValue",
     "DataArtifact",
     "DeployedFlow",
     "Deployer",
@@ -81,6 +84,7 @@ __all__ = [  # noqa: RUF022 (plain sorted(), as the API test checks)
     "catch",
     "conda",
     "conda_base",
+    "config_expr",
     "current",
     "default_metadata",
     "default_namespace",
@@ -103,6 +107,7 @@ __all__ = [  # noqa: RUF022 (plain sorted(), as the API test checks)
     "timeout",
     "trigger",
     "trigger_on_finish",
+    "yaml_parser",
 ]
 
 _CLIENT_NAMES = frozenset(

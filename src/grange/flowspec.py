@@ -24,13 +24,27 @@ def _read_only_constant(name: str, what: str) -> ParameterAssignmentError:
     """``self.<constant> = ...`` in a step: an AttributeError at the user's line, as the
     read-only property it is in Metaflow."""
     frame = user_frame()
+    kind = "a constant of the flow (a class attribute)"
+    if name in _configs_of(frame):
+        kind = "a config of the flow (Config)"
     return ParameterAssignmentError(
-        f"'{name}' is a constant of the flow (a class attribute): it is read-only and "
-        f"cannot be {what} in a step",
+        f"'{name}' is {kind}: it is read-only and cannot be {what} in a step",
         file=frame.f_code.co_filename,
         line=frame.f_lineno,
         fix=f"store the changed value under another name, e.g. self.{name}_used = ...",
     )
+
+
+def _configs_of(frame: Any) -> set[str]:
+    """The config attributes of the flow whose step runs in ``frame`` (its ``self``)."""
+    flow = frame.f_locals.get("self")
+    klass = type(flow) if flow is not None else object
+    return {
+        attr
+        for k in klass.__mro__
+        for attr, value in vars(k).items()
+        if getattr(type(value), "_grange_config", False)
+    }
 
 
 @dataclass(frozen=True)

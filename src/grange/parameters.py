@@ -112,6 +112,7 @@ class Parameter:
         self.required = bool(required) and default is None
         self.show_default = True if show_default is None else show_default
         self.separator = separator
+        self.type_given = type is not None
         self.type = self._resolve_type(type, default)
         self.attribute: str | None = None  # set by __set_name__
 
@@ -202,7 +203,7 @@ class Parameter:
             problems.append(f"parameter '{self.name}' has is_flag=True but is not of type bool")
         if self.separator is not None and self.type is not str:
             problems.append(f"parameter '{self.name}' has a separator but is not of type str")
-        if self.default is not None and not callable(self.default):
+        if self.default is not None and not callable(self.default) and not _delayed(self.default):
             try:
                 self.convert(self.default)
             except ParameterError as err:
@@ -235,12 +236,24 @@ class Parameter:
             return converted.split(self.separator)
         return converted
 
-    def default_value(self, flow_name: str) -> Any:
-        """The default, with a callable default evaluated now; ``None`` if none."""
+    def default_value(self, flow_name: str, configs: Any = None) -> Any:
+        """The default, with a callable default evaluated now; ``None`` if none.
+        ``configs``: the flow's bound configs, by name (``ctx.configs`` of a default function)."""
         default = self.default
+        if _delayed(default):
+            raise ParameterError(
+                f"the default of parameter '{self.name}' reads a config, and the flow's "
+                "configs are not bound",
+                parameter=self.name,
+                fix="start the flow from its command line, or bind its configs first "
+                "(grange.graph.configs.bind_configs)",
+            )
         if callable(default):
             ctx = ParameterContext(
-                flow_name=flow_name, user_name=current_username(), parameter_name=self.name
+                flow_name=flow_name,
+                user_name=current_username(),
+                parameter_name=self.name,
+                configs=configs,
             )
             try:
                 default = default(ctx)
@@ -316,6 +329,12 @@ class IncludeFile(Parameter):
             ) from exc
 
 
+def _delayed(value: Any) -> bool:
+    """A config value not bound yet (``default=config.alpha``): grange.user_configs sits
+    beside this module, which knows its values by their type's marker."""
+    return getattr(type(value), "_grange_delayed", False) is True
+
+
 def normalized_name(name: str) -> str:
     return name.replace("-", "_").lower()
 
@@ -384,7 +403,14 @@ def flow_constants(flow_cls: type) -> Mapping[str, Any]:
         if klass.__module__.startswith("grange.") or klass is object:
             continue
         for attr, value in vars(klass).items():
-            if attr.startswith("_") or isinstance(value, _NOT_CONSTANTS):
+            stored = getattr(type(value), "_grange_stored", None)
+            if stored is not None:  # a Config: its bound value, as plain dicts
+                present, plain = stored(value, flow_cls)
+                found.pop(attr, None)
+                if present:
+                    found[attr] = plain
+                continue
+            if attr.startswith("_") or isinstance(value, _NOT_CONSTANTS) or _delayed(value):
                 found.pop(attr, None)
                 continue
             found[attr] = value
@@ -426,13 +452,14 @@ def resolve_values(flow_cls: type, given: dict[str, Any]) -> dict[str, Any]:
         )
         raise ParameterError(f"the flow has no parameter '{name}'", parameter=name, fix=hint)
     normalized_given = {normalized_name(k): v for k, v in given.items()}
+    configs = flow_cls.__dict__.get("_grange_configs_namespace")  # bound configs, by name
     values: dict[str, Any] = {}
     for param in params:
         raw = normalized_given.get(normalized_name(param.name))
         if raw is not None:
             value = param.convert(raw)
         else:
-            value = param.default_value(flow_cls.__name__)
+            value = param.default_value(flow_cls.__name__, configs)
             if value is None and param.required:
                 raise ParameterError(
                     f"parameter '{param.name}' is required and has no value",

@@ -77,13 +77,13 @@ CHECK = textwrap.dedent(
 
 def test_swap_imports_keeps_used_names_and_records_missing_ones() -> None:
     code = (
-        "from metaflow import FlowSpec, step, card, project, Config\n"
-        "@project(name='x')\nclass F(FlowSpec): step, Config\n"
+        "from metaflow import FlowSpec, step, card, project, FlowMutator\n"
+        "@project(name='x')\nclass F(FlowSpec): step, FlowMutator\n"
     )
     adapted = swap_imports(code, NAMES)
-    assert adapted.code.splitlines()[0] == "from grange import FlowSpec, step, project, Config"
-    assert adapted.missing == ["Config"]
-    assert adapted.features == ["Config"]
+    assert adapted.code.splitlines()[0] == "from grange import FlowSpec, step, project, FlowMutator"
+    assert adapted.missing == ["FlowMutator"]
+    assert adapted.features == ["custom decorators"]
 
 
 def test_swap_imports_keeps_code_on_the_same_line() -> None:
@@ -136,10 +136,12 @@ def test_swap_names_env_and_qualified_names() -> None:
     code = (
         "os.environ['METAFLOW_RUN_X'] = os.environ['METAFLOW_USER']\n"
         'e = "metaflow.plugins.timeout_decorator." "TimeoutException"\n'
+        "os.environ['METAFLOW_FLOW_CONFIG_VALUE'] = os.environ['METAFLOW_FLOW_CONFIG']\n"
     )
     assert swap_names(code) == (
         "os.environ['GRANGE_RUN_X'] = os.environ['GRANGE_USER']\n"
         'e = "grange.decorators.timeout.TimeoutException"\n'
+        "os.environ['GRANGE_FLOW_CONFIG_VALUE'] = os.environ['GRANGE_FLOW_CONFIG']\n"
     )
 
 

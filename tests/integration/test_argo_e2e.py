@@ -21,6 +21,7 @@ from grange.deploy.argo.trigger import trigger_workflow
 from grange.environments.package import package_flow
 from grange.environments.podenv import locks_for_pods
 from grange.graph import graph_of
+from grange.graph.configs import bind_configs
 from grange.runtime.run import step_options
 from support import FLOWS, RUN_FLOWS, USER, Runner, load_flow
 
@@ -31,6 +32,7 @@ def deploy(
     """What ``argo-workflows create`` would submit: the WorkflowTemplate (with
     ``--with`` ``decospecs``: in the steps' options and every pod's arguments)."""
     cls = load_flow(file)
+    bind_configs(cls)  # as create: the configs' defaults, baked into the template
     graph = graph_of(cls)
     location = DatastoreLocation.of(root)
     package = package_flow(str(file), location, cls.__name__)

@@ -344,3 +344,40 @@ def test_a_chain_deployed_with_a_password_url_runs_in_that_database(sched: Sched
             ("ChainA", SUCCEEDED), ("ChainB", SUCCEEDED), ("ChainC", SUCCEEDED),
         ], done.stderr  # fmt: skip
         dispose_all()
+
+
+CONFIGURED = """
+from grange import Config, FlowSpec, environment, step
+import os
+
+class ConfiguredFlow(FlowSpec):
+    cfg = Config("cfg", default="configured.json")
+
+    @environment(vars={"WHO": cfg.who})
+    @step
+    def start(self):
+        self.who = (self.cfg.who, os.environ["WHO"])
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    ConfiguredFlow()
+"""
+
+
+def test_a_deployment_runs_with_the_configs_bound_at_deploy(sched: Scheduling) -> None:
+    folder = sched.cwd / "configured"
+    folder.mkdir()
+    (folder / "configured.py").write_text(CONFIGURED)
+    (folder / "configured.json").write_text('{"who": "the default file"}')  # not packaged
+    flow = [sys.executable, str(folder / "configured.py")]
+    sched._run([*flow, "--config-value", "cfg", '{"who": "deploy"}', "deploy"])
+    (folder / "configured.json").unlink()  # the runs do not read it
+    sched.grange("deployments", "trigger", "ConfiguredFlow")
+    sched.once()
+    (run,) = runs("ConfiguredFlow")
+    assert run.successful and run.data.who == ("deploy", "deploy")
+    assert run.config["cfg"].who == "deploy"

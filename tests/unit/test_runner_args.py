@@ -4,12 +4,13 @@ the notebook cell becomes a flow file."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 import pytest
 
 from grange.cli.flow import build_flow_cli
-from grange.exceptions import RunnerError
+from grange.exceptions import GrangeError, RunnerError
 from grange.runner import cliargs
 from grange.runner.nbrun import current_cell, flow_file_text
 from grange.runner.runner import RESUME_OPTIONS, RUN_OPTIONS, TOP_LEVEL_OPTIONS
@@ -40,7 +41,9 @@ def test_the_option_names_are_the_flow_clis(flow_file: str) -> None:
     run = group.get_command(ctx, "run")
     resume = group.get_command(ctx, "resume")
     assert run is not None and resume is not None
-    assert _cli_flags(group.params, flow) == _runner_flags(TOP_LEVEL_OPTIONS)
+    # --config/--config-value: a flow with configs only (tests/integration/test_config.py)
+    configs = {"--config", "--config-value"}
+    assert _cli_flags(group.params, flow) | configs == _runner_flags(TOP_LEVEL_OPTIONS)
     # --branch/--production follow run and resume only for a @project flow.
     assert _cli_flags(run.params, flow) | {"--branch", "--production"} == _runner_flags(RUN_OPTIONS)
     assert _cli_flags(resume.params, flow) | {"--branch", "--production"} == _runner_flags(
@@ -226,3 +229,15 @@ def test_the_cells_are_read_as_ipython_transformed_them() -> None:
     assert cell == CELL
     text = flow_file_text(cell, "CellFlow", earlier)
     assert "import numpy" in text.splitlines()
+
+
+def test_configs_become_top_level_options() -> None:
+    words = cliargs.options(
+        {"config": [("cfg", Path("a.json"))], "config_value": {"cfg": {"k": 1}, "b": '{"x": 2}'}}
+    )
+    assert words == [
+        "--config", "cfg", "a.json", "--config-value", "cfg", '{"k": 1}', "--config-value", "b",
+        '{"x": 2}',
+    ]  # fmt: skip
+    with pytest.raises(GrangeError, match="pairs or a dict"):
+        cliargs.options({"config": ["cfg"]})

@@ -40,10 +40,12 @@ def run_flow_cli(flow_cls: type[FlowSpec], argv: Sequence[str] | None = None) ->
 def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
     """The click group of ``flow_cls``: top-level options and every registered command."""
     flow_file = _flow_file(flow_cls)
+    from grange.cli.configs import bind_for_command, config_options
 
     @click.group(
         cls=LazyGroup,
         flow_cls=flow_cls,
+        before_command=lambda ctx, name: bind_for_command(ctx, flow_cls, name),
         invoke_without_command=True,
         context_settings=CONTEXT_SETTINGS,
         help=_group_help(flow_cls),
@@ -150,7 +152,11 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
         trigger_json: str | None,
         environment: str,
         profile: str | None,
+        config_files: tuple[tuple[str, str], ...] = (),
+        config_texts: tuple[tuple[str, str], ...] = (),
     ) -> None:
+        if ctx.invoked_subcommand is None:  # `check` by default: no command was built
+            bind_for_command(ctx, flow_cls, None)
         branch, production = _project_options(ctx, flow_cls, branch, production)
         settings = Settings(
             debug=debug,
@@ -170,12 +176,21 @@ def build_flow_cli(flow_cls: type[FlowSpec]) -> click.Group:
             trigger_json=trigger_json,
         )
         ctx.obj = FlowContext(flow_cls, settings, flow_file)
-        if branch is not None or production:
+        if (branch is not None or production) and _configs_ready(flow_cls):
             ctx.obj.project()  # said now, whatever the command: no @project, a bad name
         if ctx.invoked_subcommand is None:
             _default_command(ctx, ctx.obj)
 
+    cli.params.extend(config_options(flow_cls))
     return cli
+
+
+def _configs_ready(flow_cls: type) -> bool:
+    """False for ``resume`` of a flow with configs: bound later, from its origin run
+    (its @project name may come from them)."""
+    from grange.graph.configs import has_configs, is_bound
+
+    return is_bound(flow_cls) or not has_configs(flow_cls)
 
 
 def _suffixes(text: str | None) -> tuple[str, ...]:

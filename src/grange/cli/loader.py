@@ -115,6 +115,9 @@ def for_flow_file(command: click.Command) -> click.Command:
         ctx = click.get_current_context()
         settings = ctx.find_object(Settings) or Settings()
         flow_cls = load_flow_class(flow_file, flow)
+        from grange.cli.configs import bind_for_command
+
+        bind_for_command(ctx, flow_cls, None)  # its configs' defaults (or the environment's)
         ctx.obj = FlowContext(flow_cls, settings, flow_file, via_grange=True, flow_option=flow)
         return ctx.invoke(callback, **kwargs)
 

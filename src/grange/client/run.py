@@ -155,6 +155,23 @@ class Run(ClientObject):
         return dict(graph) if isinstance(graph, dict) else None
 
     @property
+    def config(self) -> dict[str, Any]:
+        """The run's configs (``Config(...)`` of the flow) by name, with the values it was
+        started with: a :class:`~grange.ConfigValue` each (a ``plain=True`` config's value
+        as it is); {} for a flow without configs. A grange extension: Metaflow's client
+        has only the artifacts (``run.data.config``, a dict)."""
+        from grange.user_configs.value import wrapped
+
+        recorded = self._claim_extra().get("configs")
+        if not isinstance(recorded, dict):
+            return {}
+        return {
+            name: wrapped(item.get("value"), bool(item.get("plain")))
+            for name, item in recorded.items()
+            if isinstance(item, dict)
+        }
+
+    @property
     def environment(self) -> dict[str, EnvironmentInfo]:
         """The ``@pypi``/``@conda`` environment of each step that had one, by step name:
         what :attr:`Step.environment_info` gives ({} for a run without any)."""

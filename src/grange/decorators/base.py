@@ -74,7 +74,13 @@ class StepDecorator:
     ) -> None:
         self.attributes: dict[str, Any] = with_defaults(self.name, self.defaults, attributes)
         self.statically_defined = statically_defined
-        self.validate()
+        # Arguments holding config values (``cpu=config.cpu``) have no value until the
+        # flow's configs are bound (grange.graph.configs): checked then, not now.
+        self.config_source: dict[str, Any] | None = (
+            dict(attributes or {}) if has_delayed(attributes) else None
+        )
+        if self.config_source is None:
+            self.validate()
 
     def validate(self) -> None:
         """Check ``self.attributes``; raise :class:`DecoratorError` if unusable."""
@@ -135,7 +141,8 @@ def with_defaults(
     """A decorator's arguments over its ``defaults``; an unknown one is a
     :class:`DecoratorError` naming the accepted ones (step and flow decorators)."""
     given = dict(given or {})
-    unknown = sorted(set(given) - set(defaults))
+    # ``**config.x`` is one placeholder until the configs are bound (grange.user_configs).
+    unknown = sorted(k for k in set(given) - set(defaults) if not is_unpack(given[k]))
     if unknown:
         accepted = ", ".join(sorted(defaults)) or "no arguments"
         raise DecoratorError(
@@ -143,6 +150,28 @@ def with_defaults(
             fix=f"@{name} accepts: {accepted}",
         )
     return {**defaults, **given}
+
+
+def is_delayed(value: Any) -> bool:
+    """A config value not bound yet (``config.cpu`` in a class body), known by its type's
+    marker: grange.user_configs sits beside this package, which never imports it."""
+    return getattr(type(value), "_grange_delayed", False) is True
+
+
+def is_unpack(value: Any) -> bool:
+    """``**config.x`` in a decorator's arguments, before the configs are bound."""
+    return getattr(type(value), "_grange_unpack", False) is True
+
+
+def has_delayed(value: Any) -> bool:
+    """Whether ``value`` is or holds (in dicts, lists, tuples, sets) a delayed config value."""
+    if is_delayed(value):
+        return True
+    if isinstance(value, dict):
+        return any(has_delayed(k) or has_delayed(v) for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(has_delayed(v) for v in value)
+    return False
 
 
 def keyword_decorator(

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from grange.decorators.base import (
     DecoratorProblem,
     _record_problem,
+    has_delayed,
     keyword_decorator,
     with_defaults,
 )
@@ -83,7 +84,12 @@ class FlowDecorator:
         self.attributes: dict[str, Any] = with_defaults(self.name, self.defaults, attributes)
         self.given = frozenset(attributes or {})
         self.statically_defined = statically_defined
-        self.validate()
+        # As for step decorators: arguments holding config values are checked once bound.
+        self.config_source: dict[str, Any] | None = (
+            dict(attributes or {}) if has_delayed(attributes) else None
+        )
+        if self.config_source is None:
+            self.validate()
 
     def validate(self) -> None:
         """Check ``self.attributes``; raise :class:`DecoratorError` if unusable."""

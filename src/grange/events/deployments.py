@@ -121,6 +121,9 @@ class DeploymentSpec:
     # The events table's last seq when it was deployed: every later event counts for
     # it, even one a scheduler's pass under way when it was saved moved past.
     events_after: int | None = None
+    # The flow's configs as bound at deploy ({name: value}): its runs use them, not the
+    # files they came from (not in the code package), as an Argo template bakes them.
+    configs: Mapping[str, Any] | None = None
 
     @property
     def manual_only(self) -> bool:
@@ -187,6 +190,7 @@ class DeploymentSpec:
             "flow_file": self.flow_file,
             "user": self.user,
             "events_after": self.events_after,
+            "configs": None if self.configs is None else dict(self.configs),
         }
 
     @classmethod
@@ -220,6 +224,7 @@ class DeploymentSpec:
             flow_file=str(data.get("flow_file") or ""),
             user=str(data.get("user") or ""),
             events_after=None if data.get("events_after") is None else int(data["events_after"]),
+            configs=data.get("configs"),
         )
 
 

@@ -9,9 +9,16 @@ from grange.graph.model import DecoratorInfo, FlowGraph, NodeType, ParameterInfo
 
 
 def graph_of(flow_cls: type) -> FlowGraph:
-    """The graph of a flow class, read from its source once and cached on the class."""
+    """The graph of a flow class, read from its source once and cached on the class (its
+    configs bound first, with their defaults, if nothing bound them)."""
     cached = flow_cls.__dict__.get("_grange_graph")
     if cached is None:
+        if "_grange_config_values" not in flow_cls.__dict__:
+            # Configs not bound yet (the command line binds them first): their defaults,
+            # never the graph of decorators still waiting for config values.
+            from grange.graph.configs import bind_configs
+
+            bind_configs(flow_cls)
         cached = FlowGraph.from_flow_class(flow_cls)
         type.__setattr__(flow_cls, "_grange_graph", cached)
     return cached

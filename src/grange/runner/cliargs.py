@@ -27,6 +27,29 @@ TOGGLES = frozenset(
 )
 
 
+# A flow's configs (top-level): config=[("cfg", "file.json")], config_value={"cfg": {...}}.
+CONFIG_OPTIONS = frozenset({"config", "config_value"})
+
+
+def _config_words(flag: str, value: Any) -> list[str]:
+    pairs = value.items() if isinstance(value, Mapping) else value
+    words = []
+    for pair in pairs:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise GrangeError(
+                f"{flag[2:].replace('-', '_')}= takes (config name, value) pairs or a dict, "
+                f"not {pair!r}",
+                fix=f'e.g. {flag[2:].replace("-", "_")}=[("config", ...)]',
+            )
+        name, given = pair
+        if flag == "--config":  # a file
+            text = os.fspath(given)
+        else:  # JSON: a dict as such, a string as given
+            text = given if isinstance(given, str) else json.dumps(given)
+        words += [flag, str(name), text]
+    return words
+
+
 def find_parameter(name: str, parameters: Mapping[str, Any]) -> Any:
     """The flow parameter a keyword argument names (``learning_rate`` finds
     ``learning-rate``), or None."""
@@ -48,6 +71,8 @@ def option(name: str, value: Any, parameters: Mapping[str, Any]) -> list[str]:
             return [flag, json.dumps(value)]
         return [flag, str(value)]
     flag = "--" + RENAMED.get(name, name).replace("_", "-")
+    if name in CONFIG_OPTIONS and isinstance(value, (Mapping, list, tuple)):
+        return _config_words(flag, value)
     if value is True:
         return [flag]
     if value is False:

@@ -45,7 +45,7 @@ TOP_LEVEL_OPTIONS = frozenset(
     {
         "debug", "quiet", "datastore", "datastore_root", "metadata", "with_", "decospecs",
         "namespace", "package_suffixes", "branch", "production", "trigger", "trigger_event",
-        "trigger_payload", "environment",
+        "trigger_payload", "environment", "config", "config_value",
     }
 )  # fmt: skip
 _BOTH = frozenset(

@@ -47,6 +47,7 @@ from grange.parameters import (
     resolve_values,
 )
 from grange.runtime.argo_gang import GangWatch, gang_info, report_failure
+from grange.runtime.configs import claim_configs
 from grange.runtime.remote_task import (
     argo_task_id,
     claim_argo_run,
@@ -185,6 +186,7 @@ def _start_run(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReques
         trigger=trigger,
         graph=graph_of(flow_cls).to_dict(),
         environments=_deployed_environments(stores),
+        configs=claim_configs(flow_cls),
     )
     written = read_record(
         stores.blobs, stores.flow, req.run_id, PARAMETERS_STEP, PARAMETERS_TASK, 0

@@ -42,6 +42,7 @@ from typing import Any
 
 from grange.decorators.options import TaskOptions
 from grange.exceptions import GrangeError, KubernetesError
+from grange.runtime.configs import pod_configs_env
 from grange.runtime.launcher import Event, Exited, Launcher, NotStarted, SpawnLauncher, Worker
 from grange.runtime.processes import spare, unspare
 from grange.task.spec import TaskSpec
@@ -106,6 +107,7 @@ class KubeLauncher(Launcher):
         self.startup_allowance = max(inner.startup_allowance, self.pod_allowance)
         self._followers: dict[int, _Follower] = {}
         self._events: list[Event] = []
+        self._configs_env = pod_configs_env()  # too big for a pod: said before the run starts
         self._follower_env = dict(os.environ)
         from grange.config.export import pod_env
 
@@ -277,6 +279,7 @@ class KubeLauncher(Launcher):
             {k: v for k, v in os.environ.items() if k.startswith(("GRANGE_S3_", "GRANGE_SECRETS_"))}
         )
         env.update(self._profile_env)
+        env.update(self._configs_env)  # the run's configs: a pod has no config.json
         env["PYTHONUNBUFFERED"] = "1"
         env["GRANGE_USER"] = spec.user
         if spec.step in self.environments and self.env_settings is not None:

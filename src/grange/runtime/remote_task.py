@@ -251,11 +251,14 @@ def claim_argo_run(
     trigger: Sequence[Mapping[str, Any]] = (),
     graph: Mapping[str, Any] | None = None,
     environments: Mapping[str, Any] | None = None,
+    configs: Mapping[str, Any] | None = None,
 ) -> None:
     """Claim run ``run_id`` for this workflow (its start task), idempotently.
 
     ``environments``: the steps' @pypi/@conda locks the deployment stored
     (``extra["environments"]``, as a local run records them: ``run.environment``).
+
+    ``configs``: the flow's configs as the deployment baked them (``Run.config``).
 
     ``graph``: the flow's ``FlowGraph.to_dict()``, which the client shows as ``run.graph``.
 
@@ -290,6 +293,7 @@ def claim_argo_run(
             **({"trigger": [dict(t) for t in trigger]} if trigger else {}),
             **({"graph": dict(graph)} if graph else {}),
             **({"environments": dict(environments)} if environments else {}),
+            **({"configs": dict(configs)} if configs else {}),
         },
     )
     if claim_run(stores.blobs, claim):

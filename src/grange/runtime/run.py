@@ -39,6 +39,7 @@ from grange.flowspec import FlowSpec
 from grange.graph import FlowGraph, graph_of, lint
 from grange.parameters import flow_constants
 from grange.runtime.attempts import AttemptPolicy
+from grange.runtime.configs import claim_configs, export_configs
 from grange.runtime.envs import (
     RunEnvironments,
     StoppedPreparing,
@@ -112,6 +113,9 @@ def execute(req: RunRequest) -> int:
     if req.metadata_url != "local":
         os.environ["GRANGE_METADATA"] = req.metadata_url
     _check_paths(req)
+    # The configs bound by the command line go to every task process (before the fork
+    # server: forked tasks inherit the bound class, others bind these values).
+    configs_file = export_configs(flow_cls)
     launcher = run_launcher(req, graph, options)
     # The code package is built while the run starts up (after the fork server
     # started: no thread is forked), stored once the datastore is open, and
@@ -287,6 +291,9 @@ def execute(req: RunRequest) -> int:
         stop_signals.__exit__()
         launcher.close()
         packaging.close()  # a run that failed to start: its packing thread ends too
+        if configs_file is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(configs_file)
 
 
 def _finish(metadata: Any, blobs: BlobStore, flow: str, run_id: str, status: str) -> None:
@@ -376,6 +383,9 @@ def _claim_extra(
         trigger = (origin.extra.get("trigger") if origin is not None else None) or None
     if trigger:
         extra["trigger"] = list(trigger)
+    configs = claim_configs(req.flow_cls)
+    if configs is not None:  # Run.config, and what resume binds again
+        extra["configs"] = configs
     return extra or None
 
 

@@ -10,9 +10,10 @@ Only what a user switching from Metaflow would change is changed:
 * ``from metaflow.<module> import X``: the few names grange has elsewhere are
   mapped (:data:`MODULE_NAMES`); any other module keeps its path under
   ``grange`` and is recorded as missing.
-* ``METAFLOW_USER``, ``METAFLOW_RUN_<PARAM>``, ``METAFLOW_BRANCH`` and
-  ``METAFLOW_PRODUCTION`` become ``GRANGE_USER``, ``GRANGE_RUN_<PARAM>``,
-  ``GRANGE_BRANCH`` and ``GRANGE_PRODUCTION``, the variables grange reads.
+* ``METAFLOW_USER``, ``METAFLOW_RUN_<PARAM>``, ``METAFLOW_BRANCH``,
+  ``METAFLOW_PRODUCTION`` and ``METAFLOW_FLOW_CONFIG(_VALUE)`` become
+  ``GRANGE_USER``, ``GRANGE_RUN_<PARAM>``, ``GRANGE_BRANCH``,
+  ``GRANGE_PRODUCTION`` and ``GRANGE_FLOW_CONFIG(_VALUE)``, the variables grange reads.
 * Two private attributes of Metaflow's ``FlowSpec`` that some tests read
   (:data:`PRIVATE_ATTRIBUTES`) become the public equivalent:
   ``self._current_step`` is ``current.step_name``, and ``self._foreach_stack``
@@ -82,6 +83,8 @@ ENV_NAMES: dict[str, str] = {
     "METAFLOW_USER": "GRANGE_USER",
     "METAFLOW_BRANCH": "GRANGE_BRANCH",  # --branch and --production, from the environment
     "METAFLOW_PRODUCTION": "GRANGE_PRODUCTION",
+    # Config: GRANGE_FLOW_CONFIG ({"name": "file"}) and GRANGE_FLOW_CONFIG_VALUE
+    "METAFLOW_FLOW_CONFIG": "GRANGE_FLOW_CONFIG",
 }
 
 #: The feature (as the issues name it) that a missing name or module stands for.

@@ -15,6 +15,7 @@ from grange.decorators.project import project_info
 from grange.decorators.triggers import schedule_of, triggers_of
 from grange.deploy.argo import ArgoSettings, Manifests, compile_flow
 from grange.environments.package import PackageRef
+from grange.graph.configs import bind_configs
 from grange.graph.model import FlowGraph
 from grange.runtime.run import step_options
 
@@ -57,6 +58,7 @@ def stand_in_locks(options: dict[str, Any]) -> dict[str, tuple[str, str]]:
 
 def compile_path(path: Path | str, **overrides: Any) -> Manifests:
     cls = load_flow(Path(path))
+    bind_configs(cls)  # as argo-workflows create: its configs' defaults (or --config)
     graph = FlowGraph.from_flow_class(cls)
     options = step_options(cls, graph, ())  # as argo-workflows create: @pypi_base merged
     overrides.setdefault("environments", stand_in_locks(options))

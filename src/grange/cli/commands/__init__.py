@@ -84,12 +84,16 @@ class LazyGroup(GuardedGroup):
         entries: Sequence[CommandEntry] = COMMANDS,
         wrap: Callable[[click.Command], click.Command] | None = None,
         flow_cls: type | None = None,
+        before_command: Callable[[click.Context, str], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.entries = {entry.name: entry for entry in entries}
         self.wrap = wrap
         self.flow_cls = flow_cls
+        # Called with the group's options parsed, before the command is built (a flow's
+        # configs are bound there: `run`'s options read them).
+        self.before_command = before_command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.entries, *self.commands})
@@ -112,4 +116,6 @@ class LazyGroup(GuardedGroup):
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             ctx.fail(f"No such command '{name}'.{hint}")
+        if self.before_command is not None and name in known:
+            self.before_command(ctx, name)
         return super().resolve_command(ctx, args)

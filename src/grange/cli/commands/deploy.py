@@ -96,6 +96,24 @@ def parameter_words(flow_cls: type, options: dict[str, Any]) -> dict[str, tuple[
     return words
 
 
+def _deployed_configs(flow_cls: type) -> dict[str, Any] | None:
+    """The configs bound now (``--config``, defaults), which the deployment's runs use."""
+    import json
+
+    from grange.exceptions import CommandError
+    from grange.runtime.configs import MAX_ENV_BYTES
+    from grange.user_configs import bound_values
+
+    values = bound_values(flow_cls)
+    if values is not None and len(json.dumps(values)) > MAX_ENV_BYTES:
+        raise CommandError(
+            f"the flow's configs are {len(json.dumps(values)) // 1024} KiB of JSON: too big "
+            f"for a deployment's runs (at most {MAX_ENV_BYTES // 1024} KiB)",
+            fix="keep large data out of configs: read it in a step and keep the config small",
+        )
+    return values
+
+
 def check_run_tags(tags: tuple[str, ...], profile: Any) -> None:
     """Refuse now the tags that ``run`` would refuse at every run: empty, too long,
     in a system tag's form, too many, or against the profile's policy."""
@@ -169,6 +187,7 @@ def deploy_flow(flow: FlowContext, options: dict[str, Any]) -> None:
         flow_file=flow.flow_file,
         user=user,
         events_after=events_after,
+        configs=_deployed_configs(flow.flow_cls),
     )
     before = Deployments(store).save(spec, user=user, now=now)
     verb = "Deployed"

@@ -20,6 +20,32 @@ from grange.exceptions import CompileError
 from grange.graph.lint import check as check_graph
 from grange.graph.model import FlowGraph, NodeType
 
+#: A config baked into a template is one environment variable of every pod (Linux
+#: refuses one over 128 KiB).
+MAX_CONFIGS_BYTES = 100 * 1024
+
+
+def _configs_env(flow_cls: type) -> dict[str, str]:
+    """The flow's configs as bound for this deployment (``--config``, defaults), baked into
+    the template: its pods bind them as they are, without the files they came from."""
+    from grange.user_configs import bound_values
+    from grange.user_configs.read import BOUND_ENV
+
+    values = bound_values(flow_cls)
+    if values is None:
+        return {}
+    text = json.dumps(  # in the order given
+        {"flow": flow_cls.__name__, "configs": values}, separators=(",", ":")
+    )
+    if len(text.encode()) > MAX_CONFIGS_BYTES:
+        raise CompileError(
+            f"the flow's configs are {len(text.encode()) // 1024} KiB of JSON: too big to "
+            f"bake into a workflow template (at most {MAX_CONFIGS_BYTES // 1024} KiB)",
+            fix="keep large data out of configs: read it in a step (IncludeFile, S3, a file "
+            "in the code package) and keep the config small",
+        )
+    return {BOUND_ENV: text}
+
 
 def compile_flow(
     flow_cls: type,
@@ -43,7 +69,9 @@ def compile_flow(
     _check_parameter_names(graph)
     _check_environments(graph, options, settings)
     deps = sensor.dependencies(settings.triggers, graph) if settings.triggers else []
-    settings = replace(settings, env={**settings.env, **_events_env(name, settings)})
+    settings = replace(
+        settings, env={**settings.env, **_events_env(name, settings), **_configs_env(flow_cls)}
+    )
 
     flow_file = os.path.basename(graph.file)
     builder = ContainerBuilder(

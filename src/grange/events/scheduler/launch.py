@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from grange.events.deployments import DeploymentSpec
 from grange.metastore.liveness import is_alive, start_time, this_host
+from grange.user_configs.read import BOUND_ENV
 
 #: Whether ``--trigger-json`` goes after ``run`` (True) or before it, with the
 #: top-level options (the flow's command line accepts it there).
@@ -164,6 +165,8 @@ class ProcessLauncher:
         if spec.storage.profile:
             env["GRANGE_PROFILE"] = spec.storage.profile
         env["GRANGE_METADATA"] = self.metadata or "local"  # the scheduler's database
+        if spec.configs is not None:  # the values bound at deploy (grange.user_configs)
+            env[BOUND_ENV] = json.dumps({"flow": spec.flow, "configs": dict(spec.configs)})
         command = self.command(spec, trigger_file, run_id_file, parameter_args)
         with open(log, "ab") as out:
             out.write(f"$ {' '.join(command)}\n".encode())

@@ -1,0 +1,37 @@
+"""``resume`` of a flow with configs: bind the values its origin run was started with.
+
+Apart from :mod:`grange.cli.configs` (which every command of a flow imports, and
+through it whatever reads a flow file) because it opens the run index.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grange.graph.configs import bind_configs, has_configs
+from grange.user_configs.read import ConfigSources
+
+
+def bind_origin_configs(flow: Any, origin_run_id: str | None) -> str | None:
+    """``resume``: bind the configs the origin run was started with. Returns the origin
+    run's id when this had to find it (a flow with configs), else ``origin_run_id``."""
+    flow_cls = flow.flow_cls
+    if not has_configs(flow_cls):
+        return origin_run_id
+    from grange.cli.runtime_options import datastore_root, metadata_url
+    from grange.parameters import current_username
+    from grange.runtime.configs import origin_configs
+
+    recorded = origin_configs(
+        datastore_root(flow.settings),
+        metadata_url(flow.settings),
+        flow_cls.__name__,
+        current_username(),
+        origin_run_id,
+    )
+    run_id, values = recorded
+    if values is None:  # a run from before configs were recorded: the defaults
+        bind_configs(flow_cls, sources=ConfigSources(flow_name=flow_cls.__name__))
+    else:
+        bind_configs(flow_cls, values)
+    return run_id
