@@ -284,3 +284,15 @@ def test_inspect_spin_where_nothing_was_spun(project: Project) -> None:
         list(grange.Flow("SpinLinearFlow").runs())
     assert "no step of" in str(err.value) and "was spun" in str(err.value)
     grange.default_metadata()
+
+
+def test_a_spin_uses_the_config_values_its_run_was_started_with(project: Project) -> None:
+    value = '{"scale": 10, "greeting": "from-run"}'
+    project.ok("configured.py", "--config-value", "cfg", value, "run")
+    result = project.ok("configured.py", "spin", "train")
+    project.spins()
+    task = grange.Flow("SpinConfigFlow").latest_run["train"].task
+    assert task.data.model == 60  # the run's scale (10), not the default (2)
+    assert task.data.greeting == "from-run"  # the decorator bound to the run's value
+    assert task.data.cfg == {"scale": 10, "greeting": "from-run"}
+    assert "Traceback" not in result.stderr

@@ -17,6 +17,7 @@ from grange.exceptions import HarnessError
 from grange.testing import FlowFailed, run_flow
 from grange.testing.flow import _class_file
 from grange.testing.plugin import GrangeStore
+from support import FLOWS as FLOWS_DIR
 from support import RUN_FLOWS, load_flow
 
 pytest_plugins = ["pytester"]
@@ -236,3 +237,12 @@ def test_the_readme_and_docs_testing_examples_pass(pytester: pytest.Pytester) ->
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=5)
+
+
+def test_configs_are_passed_as_config_values(tmp_path: Path) -> None:
+    flow = FLOWS_DIR / "spin" / "configured.py"
+    run = run_flow(flow, tmp_path=tmp_path, configs={"cfg": {"scale": 3, "greeting": "yo"}})
+    assert run.successful
+    train = run["train"].task.data
+    assert (train.model, train.greeting) == (18, "yo")
+    assert run_flow(flow, tmp_path=tmp_path / "again")["train"].task.data.model == 12  # defaults

@@ -77,6 +77,7 @@ def run_flow(
     profile: str | None = None,
     env: Mapping[str, str] | None = None,
     show_output: bool = True,
+    configs: Mapping[str, Any] | None = None,
 ) -> Any:
     """Run ``flow`` (a FlowSpec class, or the path of a flow file) to its end, storing
     under ``tmp_path/.grange`` (default: a fresh temporary folder, removed when the
@@ -87,7 +88,8 @@ def run_flow(
     ``"retry:times=2"``); ``profile``: a profile of your configuration for all but
     where runs go (its Kubernetes settings, say); ``env``: variables for the run's
     processes. ``show_output`` prints the run's output (pytest shows it for a test
-    that fails).
+    that fails). ``configs``: the flow's ``Config`` values by name (a dict each,
+    passed as ``--config-value NAME JSON``); the others take their defaults.
 
     A run that fails returns its ``Run`` (``.successful`` False); a flow that cannot
     start (a lint error, a bad parameter, a file that does not import) raises
@@ -116,6 +118,8 @@ def run_flow(
     top = [f"--profile={profile}"] if profile else []
     top += ["--datastore", "local", "--datastore-root", str(root), "--metadata", "local"]
     top += [word for spec in decorators for word in ("--with", str(spec))]
+    if configs:
+        top += cliargs.options({"config_value": dict(configs)})
     folder = Path(tempfile.mkdtemp(prefix="run-", dir=scratch))
     run_id_file = folder / "run-id"
     argv = [

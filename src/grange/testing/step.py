@@ -54,6 +54,7 @@ def run_step(
     input: Any = None,
     index: int | None = None,
     fork: bool = True,
+    configs: Mapping[str, Any] | None = None,
 ) -> StepResult:
     """Run step ``step`` of ``flow_cls`` once and return its artifacts.
 
@@ -65,6 +66,10 @@ def run_step(
     (``self.input``) and its position (``self.index``, default 0) of a step inside
     a foreach (an item ``None`` is given with an explicit ``index``). ``fork``: run
     in a child process (see the module's doc; without ``os.fork``, in this one).
+    ``configs``: the values of the flow's configs by name (a dict each, as a
+    parser would return it); the others take their defaults, as ``run`` without
+    ``--config`` does (never the ``GRANGE_FLOW_CONFIG`` variables of the test's
+    environment). Decorators and parameter defaults that read a config see them.
 
     A step that raises raises :class:`~grange.exceptions.StepFailed` with the
     user's traceback; a step that raises and has ``@catch`` returns with
@@ -79,6 +84,7 @@ def run_step(
             f"run_step takes a FlowSpec class, not {flow_cls!r}",
             fix="pass the class itself: run_step(MyFlow, 'train', ...)",
         )
+    bind_test_configs(flow_cls, configs)
     graph = graph_of(flow_cls)  # cached on the class: a forked child inherits it
     node = _node(flow_cls, graph, step)
     lint.check(graph)  # a flow that a run refuses passes no test of its steps either
@@ -213,6 +219,34 @@ def _prepare(
     )
 
 
+def bind_test_configs(flow_cls: type[FlowSpec], configs: Mapping[str, Any] | None) -> None:
+    """Bind the flow's configs for a test: ``configs`` as given, the rest their defaults
+    (the test's environment is not read). Binding again with other values re-binds."""
+    from grange.graph.configs import bind_configs, has_configs
+    from grange.user_configs.read import ConfigSources
+
+    if configs is not None and not isinstance(configs, Mapping):
+        raise HarnessError(
+            f"configs must be a dict of config values by name, not {type(configs).__name__}",
+            fix="pass configs={'config': {'cpu': 2}}",
+        )
+    if not has_configs(flow_cls):
+        if configs:
+            raise HarnessError(
+                f"{flow_cls.__name__} has no Config, but configs= names "
+                f"{', '.join(sorted(configs))}",
+                fix="leave configs= out, or add the Config to the flow",
+            )
+        return
+    module = sys.modules.get(flow_cls.__module__)
+    where = getattr(module, "__file__", None)
+    sources = ConfigSources(
+        flow_dir=os.path.dirname(os.path.abspath(where)) if where else None,
+        flow_name=flow_cls.__name__,
+    )
+    bind_configs(flow_cls, dict(configs) if configs else None, sources=sources)
+
+
 def run_values(flow_cls: type[FlowSpec], params: Mapping[str, Any] | None) -> dict[str, Any]:
     """The run's ``_parameters``: the flow's constants and every parameter's value."""
     if params is not None and not isinstance(params, Mapping):
@@ -220,10 +254,6 @@ def run_values(flow_cls: type[FlowSpec], params: Mapping[str, Any] | None) -> di
             f"params must be a dict of parameter values, not {type(params).__name__}",
             fix="pass params={'alpha': 0.3}",
         )
-    # CONFIG SEAM (issue 15, Config): once grange.user_configs lands, bind the flow's
-    # Config values here (their defaults, or configs= given to run_step), before the
-    # parameters are resolved and the constants read, as a run does. Nothing else in
-    # grange.testing needs to change for it.
     return {**flow_constants(flow_cls), **resolve_values(flow_cls, dict(params or {}))}
 
 

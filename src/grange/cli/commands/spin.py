@@ -106,6 +106,7 @@ def spin(
     run = find_run(
         flow.flow_name, given_run, flow.command_line("--namespace NAMESPACE spin " + pathspec)
     )
+    _bind_recorded_configs(flow, run)
     origin = origin_task(run, step, task_id, command=command, run_command=flow.command_line("run"))
     check_inputs(origin, flow.graph(), flow.flow_file, run.graph)
     flow.say(_announce(origin, task_id, command))
@@ -195,3 +196,21 @@ def _announce(origin: object, task_given: str | None, command: str) -> str:
             f"{command} {origin.run_id}/{origin.step}/TASK"
         )
     return text
+
+
+def _bind_recorded_configs(flow: FlowContext, run: object) -> None:
+    """A flow with configs spins with the values the run was started with (as resume
+    does): its decorators and parameter defaults see them, not this command's."""
+    from grange.graph.configs import bind_configs, has_configs
+    from grange.user_configs import ConfigValue
+
+    if not has_configs(flow.flow_cls):
+        return
+    recorded = getattr(run, "config", None) or {}
+    if not recorded:  # a run from before configs were recorded: as the command line bound
+        return
+    values = {
+        name: value.to_dict() if isinstance(value, ConfigValue) else value
+        for name, value in recorded.items()
+    }
+    bind_configs(flow.flow_cls, values)

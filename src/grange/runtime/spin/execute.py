@@ -275,10 +275,8 @@ def _parameter_refs(
             fix="spin a run that started properly, or run the flow again",
         ) from None
     refs = dict(recorded.artifacts)
-    # SEAM (issue 15, Config): configs are stored with the run's parameters, so copying
-    # the original run's _parameters above keeps its config values. Binding those values
-    # into the flow's decorators (instead of the defaults the command line bound) belongs
-    # here, once grange.user_configs can re-bind a flow class from recorded values.
+    # Configs are stored with the run's parameters: copying the original's _parameters
+    # keeps their values (the spin command bound the flow class to them before this).
     values: dict[str, Any] = dict(flow_constants(req.flow_cls))
     for param in flow_parameters(req.flow_cls):
         name = param.attribute or param.name
