@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from grange.cli.argo_tokens import PREFIX, ProductionTokens, identity
+from grange.cli.argo_tokens import PREFIX, ProductionTokens, check_branch_label, identity
 from grange.cli.context import FlowContext
 from grange.cli.runtime_options import datastore_root, effective, metadata_url
 from grange.config import DEPLOY_TOKEN_ENV
@@ -131,7 +131,6 @@ class Deployment:
             events_notes,
             remove_stale,
         )
-        from grange.config import check_production_deploy
         from grange.deploy.argo import ArgoSettings, compile_flow
         from grange.deploy.argo.include import store_include_files
         from grange.graph import lint
@@ -156,8 +155,9 @@ class Deployment:
         steps = step_options(flow.flow_cls, graph, decospecs)
         info = self.project(options.get("branch"), options.get("production", False))
         production = bool(info and info.is_production) or bool(options.get("production"))
-        policy, machine = self.profile.policy, self.tokens.machine_token  # CI's, if any
-        deployer = check_production_deploy(policy, token=machine) if production else None
+        if info is not None:
+            check_branch_label(info, flow.say)
+        deployer = self.check_production("deploy") if production else None
         root = datastore_root(flow.settings)
         if root.is_local and only is None:
             raise CommandError(
@@ -328,9 +328,25 @@ class Deployment:
         return env
 
     # -- ownership ---------------------------------------------------------------
-    @property
+    @cached_property
     def tokens(self) -> ProductionTokens:
-        return ProductionTokens(self.namespace, self.flow.say, os.environ.get(DEPLOY_TOKEN_ENV))
+        listed = self.profile.policy.production_tokens or {}
+        return ProductionTokens(
+            self.namespace, self.flow.say, os.environ.get(DEPLOY_TOKEN_ENV), listed=listed
+        )
+
+    def check_production(self, action: str) -> str | None:
+        """The profile's rules for the production branch (``allow_production_deploy``,
+        ``production_tokens`` with ``$GRANGE_DEPLOY_TOKEN``), for ``action`` on it: as a
+        ``--production`` run is refused, so are a deploy, a trigger and a delete. Returns
+        the admitting machine token's name, which may then act on CI's deployments."""
+        from grange.config import check_production_deploy
+
+        admitted = check_production_deploy(
+            self.profile.policy, action=action, token=self.tokens.machine_token
+        )
+        self.tokens.admitted = admitted
+        return admitted
 
     # -- runs --------------------------------------------------------------------
     def trigger(self, options: dict[str, Any]) -> None:
@@ -339,8 +355,10 @@ class Deployment:
 
         branch, production = options.get("branch"), options.get("production", False)
         name = self.template_name(branch, production)
-        template = self._deployed(name)
         info = self.project(branch, production)
+        if info is not None and info.is_production:
+            self.check_production("trigger")
+        template = self._deployed(name)
         self.tokens.check_same(template, name, identity(self.flow.flow_name, info))
         # Only what is given: the others keep the deployment's defaults (those given to
         # create, the stored IncludeFile files), whatever this machine has.
@@ -391,6 +409,10 @@ class Deployment:
 
     def list_runs(self, *, branch: str | None, production: bool) -> None:
         name = self.template_name(branch, production)
+        template = self.cluster.get("WorkflowTemplate", name)
+        if template is not None:  # pr_12 must not list pr12's runs
+            info = self.project(branch, production)
+            self.tokens.check_same(template, name, identity(self.flow.flow_name, info))
         runs = self.cluster.list("Workflow", label_selector=f"{PREFIX}workflow-template={name}")
         runs.sort(key=lambda w: w.get("metadata", {}).get("creationTimestamp") or "")
         if not runs:
@@ -402,28 +424,17 @@ class Deployment:
                 f"{status.get('startedAt') or '-'}\t{status.get('finishedAt') or '-'}"
             )
 
-    def delete(self, *, branch: str | None, production: bool, authorize: str | None) -> None:
-        from grange.cli.argo_events import delete_owned
+    def delete(
+        self,
+        *,
+        branch: str | None,
+        production: bool,
+        authorize: str | None,
+        if_exists: bool = False,
+    ) -> None:
+        from grange.cli.argo_events import delete_deployment
 
-        name = self.template_name(branch, production)
-        existing = self.cluster.get("WorkflowTemplate", name)
-        if existing is None:
-            raise CommandError(
-                f"no deployment {name} in namespace {self.namespace}",
-                fix="check the name (argo-workflows list-workflow-templates) and the branch",
-            )
-        mine = identity(self.flow.flow_name, self.project(branch, production))
-        self.tokens.check_owner(existing, name, authorize, mine)
-        annotations = existing["metadata"].get("annotations") or {}
-        deleted = []
-        if delete_owned(self, "CronWorkflow", name, name):
-            deleted.append(f"CronWorkflow {name}")
-        for sensor in json.loads(annotations.get(PREFIX + "sensors", "[]") or "[]"):
-            if delete_owned(self, "Sensor", sensor, name):
-                deleted.append(f"Sensor {sensor}")
-        self.cluster.delete("WorkflowTemplate", name)
-        deleted.append(f"WorkflowTemplate {name}")
-        self.flow.say("Deleted " + ", ".join(deleted) + ". Runs already started go on.")
+        delete_deployment(self, branch, production, authorize=authorize, if_exists=if_exists)
 
     def list_templates(self, *, all_flows: bool) -> None:
         selector = "app.kubernetes.io/part-of=grange"

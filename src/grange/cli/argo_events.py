@@ -189,3 +189,45 @@ def _count(value: Any, key: str) -> int:
             fix=f"set e.g. [argo] {key} = 10",
         )
     return value
+
+
+def delete_deployment(
+    deployment: Deployment,
+    branch: str | None,
+    production: bool,
+    *,
+    authorize: str | None,
+    if_exists: bool,
+) -> None:
+    """``argo-workflows delete``: the template, its CronWorkflow and its Sensors. A
+    deployment that does not exist is an error, as Metaflow's; with ``if_exists``
+    (grange's addition, for CI removing a closed pull request's branch) it is not."""
+    from grange.cli.argo_tokens import identity
+
+    name = deployment.template_name(branch, production)
+    info = deployment.project(branch, production)
+    if info is not None and info.is_production:  # as a --production run or deploy
+        deployment.check_production("delete")
+    say, namespace = deployment.flow.say, deployment.namespace
+    existing = deployment.cluster.get("WorkflowTemplate", name)
+    if existing is None:
+        if if_exists:
+            say(f"No deployment {name} in namespace {namespace}: nothing to delete.")
+            return
+        raise CommandError(
+            f"no deployment {name} in namespace {namespace}",
+            fix="check the name (argo-workflows list-workflow-templates) and the branch; "
+            "--if-exists makes a missing deployment no error",
+        )
+    mine = identity(deployment.flow.flow_name, info)
+    deployment.tokens.check_owner(existing, name, authorize, mine, verb="delete")
+    annotations = existing["metadata"].get("annotations") or {}
+    deleted = []
+    if delete_owned(deployment, "CronWorkflow", name, name):
+        deleted.append(f"CronWorkflow {name}")
+    for sensor in json.loads(annotations.get(PREFIX + "sensors", "[]") or "[]"):
+        if delete_owned(deployment, "Sensor", sensor, name):
+            deleted.append(f"Sensor {sensor}")
+    deployment.cluster.delete("WorkflowTemplate", name)
+    deleted.append(f"WorkflowTemplate {name}")
+    say("Deleted " + ", ".join(deleted) + ". Runs already started go on.")

@@ -11,7 +11,11 @@ the profile's ``production_tokens`` rule admitted (a machine token in
 ``$GRANGE_DEPLOY_TOKEN``, see :func:`grange.config.check_production_deploy`)
 therefore uses a token *derived* from the machine token and the deployment's
 name: every later job that holds the machine token derives it again, and the
-annotation never shows the machine token itself.
+annotation never shows the machine token itself. The template records the
+machine token's name (``grange.dev/deployed-by``); a deploy admitted by *any*
+machine token the rule lists may replace or delete a deployment that a listed
+machine token made, so that rotating the token (list ``ci2`` beside ``ci``,
+deploy with ``ci2``, then remove ``ci``) never locks CI out.
 
 A deployment also records what it deploys (flow, project and branch): two
 names that meet once made Kubernetes names (``pr_12`` and ``pr12`` both give
@@ -25,10 +29,11 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from grange.config import DEPLOY_TOKEN_ENV
 from grange.exceptions import CommandError
 
 PREFIX = "grange.dev/"  # as grange.deploy.argo.metadata's
@@ -47,11 +52,20 @@ class ProductionTokens:
     """The tokens of the deployments in one namespace, as this machine knows them."""
 
     def __init__(
-        self, namespace: str, say: Callable[[str], None], machine_token: str | None = None
+        self,
+        namespace: str,
+        say: Callable[[str], None],
+        machine_token: str | None = None,
+        *,
+        listed: Iterable[str] = (),
     ) -> None:
         self.namespace = namespace
         self.say = say
         self.machine_token = machine_token or None  # $GRANGE_DEPLOY_TOKEN
+        # The names of the machine tokens the profile's production_tokens lists, and the
+        # one that admitted this deploy (set once check_production_deploy passed).
+        self.listed = frozenset(listed)
+        self.admitted: str | None = None
 
     def for_create(
         self,
@@ -68,8 +82,20 @@ class ProductionTokens:
             return str(options["given_token"])
         if options.get("generate_new_token") or existing is None:
             return self.derived(name) or new_token()
+        if self.machine_may_take_over(existing):  # e.g. a rotated machine token
+            return str(self.derived(name))
         self.check_owner(existing, name, options.get("authorize"))
         return str(existing["metadata"]["annotations"][TOKEN_ANNOTATION])
+
+    def machine_may_take_over(self, existing: dict[str, Any]) -> bool:
+        """Whether this deploy, admitted by one of the profile's machine tokens, may act
+        on ``existing`` as its owner: a machine token the same rule lists deployed it."""
+        if self.admitted is None or not self.machine_token:
+            return False
+        annotations = existing.get("metadata", {}).get("annotations") or {}
+        if TOKEN_ANNOTATION not in annotations:
+            return False  # not grange's
+        return annotations.get(DEPLOYER_ANNOTATION) in self.listed
 
     def derived(self, name: str) -> str | None:
         """The deployment's token for a holder of the machine token (None without one)."""
@@ -119,9 +145,12 @@ class ProductionTokens:
         name: str,
         authorize: str | None,
         mine: dict[str, str | None] | None = None,
+        *,
+        verb: str = "create",
     ) -> None:
         """Refuse to touch a deployment whose token this user does not hold (or, given
-        ``mine``, that is another flow's or branch's)."""
+        ``mine``, that is another flow's or branch's). ``verb``: what was asked, for
+        the fix (only ``create`` can take a deployment over)."""
         if mine is not None:
             self.check_same(existing, name, mine)
         annotations = existing.get("metadata", {}).get("annotations") or {}
@@ -135,11 +164,24 @@ class ProductionTokens:
         held = [t for t in (authorize, self.derived(name), self.saved(name)) if t]
         if any(hmac.compare_digest(str(token).encode(), t.encode()) for t in held):
             return
-        owner = annotations.get(OWNER_ANNOTATION, "someone else")
+        if self.machine_may_take_over(existing):
+            return
+        machine = annotations.get(DEPLOYER_ANNOTATION)
+        if machine:
+            owner = f"the machine token {machine!r} (CI)"
+            ask = (
+                f"run it where {machine!r} or another machine token of the profile's "
+                f"production_tokens is in {DEPLOY_TOKEN_ENV} (CI), or pass --authorize TOKEN "
+                "with the deployment's token"
+            )
+        else:
+            user = annotations.get(OWNER_ANNOTATION)
+            owner = user or "someone else"
+            ask = f"ask {user or 'its owner'} for its token and pass --authorize TOKEN"
+        takeover = ", or take the deployment over with --generate-new-token"
         raise CommandError(
             f"the deployment {name} belongs to {owner} (another production token)",
-            fix=f"ask {owner} for its token and pass --authorize TOKEN, or take the deployment "
-            "over with --generate-new-token",
+            fix=ask + (takeover if verb == "create" else ""),
         )
 
     def file(self, name: str) -> Path:
@@ -172,6 +214,31 @@ def identity(flow: str, info: Any) -> dict[str, str | None]:
         "project": info.project_name if info is not None else None,
         "branch": info.branch_name if info is not None else None,
     }
+
+
+def check_branch_label(info: Any, say: Callable[[str], None]) -> None:
+    """The branch name labels the deployment's objects (``grange.dev/branch``), which
+    Kubernetes limits to 63 characters: a longer ``--branch`` is refused (its objects
+    could not be selected by branch); a user branch, named after the user, is deployed
+    without the label, with a warning. ``info``: a ProjectInfo."""
+    from grange.deploy.argo.metadata import is_label_value
+
+    branch = info.branch_name
+    if is_label_value(branch):
+        return
+    if not info.is_user_branch:
+        kind, _, name = branch.partition(".")
+        raise CommandError(
+            f"the branch {branch!r} is {len(branch)} characters long: a Kubernetes label "
+            "(grange.dev/branch, on the deployment's objects) holds at most 63",
+            fix=f"use a --branch name of at most {63 - len(kind) - 1} characters "
+            f"(this one has {len(name)})",
+        )
+    say(
+        f"Warning: the branch {branch!r} cannot be a Kubernetes label value (at most 63 "
+        "letters, digits, '-', '_', '.'): the deployment's objects carry no "
+        "grange.dev/branch label (select them by grange.dev/workflow-template)."
+    )
 
 
 def _describe(identity: dict[str, str | None]) -> str:

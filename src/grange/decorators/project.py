@@ -40,6 +40,7 @@ MAX_NAME_LENGTH = 128
 # (Kubernetes object names and labels, Argo names, tags, event names).
 BRANCH_CHARACTERS = re.compile(r"[^a-z0-9_-]")
 BRANCH_NAME = re.compile(r"^[a-z0-9_]+(-[a-z0-9_]+)*$")
+ALNUM = re.compile(r"[a-z0-9]")
 
 
 class ProjectDecorator(FlowDecorator):
@@ -108,6 +109,9 @@ def branch_problem(value: object) -> str | None:
         return "may contain only lowercase letters (a-z), digits, underscores and dashes"
     if not BRANCH_NAME.match(value):
         return "may not start or end with a dash, nor hold two dashes in a row"
+    if not ALNUM.search(value):
+        # Kubernetes names drop '_': `--branch _` would vanish from them
+        return "must hold at least one letter or digit"
     if len(value) > MAX_NAME_LENGTH:
         return f"is {len(value)} characters long; at most {MAX_NAME_LENGTH} are allowed"
     return None
@@ -121,6 +125,8 @@ def _suggest(value: object) -> str:
 def suggest_branch(value: object) -> str:
     """A valid branch name close to ``value`` (``My Branch!`` -> ``my-branch``)."""
     text = re.sub(r"-{2,}", "-", BRANCH_CHARACTERS.sub("-", str(value).lower())).strip("-")
+    if not ALNUM.search(text):
+        text = ""
     return (text or "my_branch")[:MAX_NAME_LENGTH].rstrip("-")
 
 

@@ -199,9 +199,16 @@ def list_runs(deployment: Any, branch: str | None, production: bool) -> None:
 @click.option("--branch", metavar="NAME", help="The @project branch test.NAME.")
 @click.option("--production", is_flag=True, help="The production deployment.")
 @click.option("--authorize", metavar="TOKEN", help="The deployment's production token.")
+@click.option("--if-exists", is_flag=True,
+              help="A deployment that does not exist is no error (e.g. CI removing a closed "
+              "pull request's branch that was never deployed).")  # fmt: skip
 @click.pass_obj
-def delete(deployment: Any, branch: str | None, production: bool, authorize: str | None) -> None:
-    deployment.delete(branch=branch, production=production, authorize=authorize)
+def delete(
+    deployment: Any, branch: str | None, production: bool, authorize: str | None, if_exists: bool
+) -> None:
+    deployment.delete(
+        branch=branch, production=production, authorize=authorize, if_exists=if_exists
+    )
 
 
 @click.command("list-workflow-templates", cls=GuardedCommand,

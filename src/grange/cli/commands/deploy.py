@@ -145,6 +145,13 @@ def deploy_flow(flow: FlowContext, options: dict[str, Any]) -> None:
     project = flow.project(
         branch=options.get("deploy_branch"), production=bool(options.get("deploy_production"))
     )
+    if project is not None and project.is_production:  # as argo-workflows create
+        import os
+
+        from grange.config import DEPLOY_TOKEN_ENV, check_production_deploy
+
+        policy = effective(flow.settings).policy
+        check_production_deploy(policy, token=os.environ.get(DEPLOY_TOKEN_ENV))
     schedule = schedule_of(flow.flow_cls)
     triggers = triggers_of(flow.flow_cls, project)
     now = time.time()

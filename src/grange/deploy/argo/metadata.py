@@ -39,9 +39,15 @@ def object_labels(name: str, settings: ArgoSettings, kind: str) -> dict[str, str
     project = settings.project or {}
     for key, field in (("project", "project_name"), ("branch", "branch_name")):
         value = str(project.get(field) or "")
-        if value and len(value) <= 63 and _LABEL_VALUE.match(value):
+        if is_label_value(value):
             out[f"{PREFIX}{key}"] = value
     return out
+
+
+def is_label_value(value: str) -> bool:
+    """Whether ``value`` can be a Kubernetes label's value (at most 63 characters, ...):
+    a project or branch name that cannot gets no ``grange.dev/`` label."""
+    return bool(value) and len(value) <= 63 and bool(_LABEL_VALUE.match(value))
 
 
 def object_annotations(graph: FlowGraph, settings: ArgoSettings) -> dict[str, str]:
