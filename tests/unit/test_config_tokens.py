@@ -118,3 +118,54 @@ def test_config_show_shows_the_hashes_not_a_mask() -> None:
     hashes = {"ci": token_hash(TOKEN)}
     assert mask(hashes, "production_tokens") == hashes  # hashes only: nothing secret
     assert mask("s3cr3t", "deploy_token") == "***"
+
+
+def _deployed_by(token: str, deployer: str | None) -> dict[str, dict[str, dict[str, str]]]:
+    notes = {"grange.dev/production-token": token, "grange.dev/flow-name": "TrainFlow",
+             "grange.dev/owner": "runner"}  # fmt: skip
+    if deployer:
+        notes["grange.dev/deployed-by"] = deployer
+    return {"metadata": {"annotations": notes}}
+
+
+def test_a_rotated_machine_token_takes_over_what_a_listed_one_deployed() -> None:
+    """docs/profiles.md: list ci2 beside ci, deploy with ci2, then remove ci."""
+    other = "grange-deploy-" + "b" * 64
+    mine = identity("TrainFlow", None)
+    made = ProductionTokens("ml", print, TOKEN).derived("trainflow")
+    assert made is not None
+    existing = _deployed_by(made, "ci")
+    ci2 = ProductionTokens("ml", print, other, listed=["ci", "ci2"])
+    with pytest.raises(CommandError, match="belongs to the machine token 'ci'"):
+        ci2.for_create(existing, "trainflow", {}, mine)  # not admitted (no policy check)
+    ci2.admitted = "ci2"
+    token = ci2.for_create(existing, "trainflow", {}, mine)
+    assert token == ci2.derived("trainflow") != made  # its own from now on
+    ci2.check_owner(existing, "trainflow", None, mine, verb="delete")
+    # a listed machine token may not take over a person's deployment, nor one made by a
+    # machine token that the rule no longer lists
+    person = _deployed_by("grange-0123", None)
+    with pytest.raises(CommandError, match="belongs to runner"):
+        ci2.for_create(person, "trainflow", {}, mine)
+    gone = ProductionTokens("ml", print, other, listed=["ci2"])
+    gone.admitted = "ci2"
+    with pytest.raises(CommandError, match="belongs to the machine token 'ci'"):
+        gone.for_create(existing, "trainflow", {}, mine)
+
+
+def test_the_delete_refusal_names_the_deployer_and_no_option_delete_lacks() -> None:
+    mine = identity("TrainFlow", None)
+    someone = ProductionTokens("ml", print)
+    with pytest.raises(CommandError) as info:
+        someone.check_owner(_deployed_by("grange-x", "ci"), "trainflow", None, mine, verb="delete")
+    assert "belongs to the machine token 'ci' (CI)" in str(info.value)
+    assert "GRANGE_DEPLOY_TOKEN" in str(info.value.fix) and "--authorize" in str(info.value.fix)
+    assert "--generate-new-token" not in str(info.value.fix)
+    with pytest.raises(CommandError) as info:
+        someone.check_owner(_deployed_by("grange-x", None), "trainflow", None, mine, verb="delete")
+    assert "belongs to runner" in str(info.value) and "--generate-new-token" not in str(
+        info.value.fix
+    )
+    with pytest.raises(CommandError) as info:
+        someone.for_create(_deployed_by("grange-x", None), "trainflow", {}, mine)
+    assert "--generate-new-token" in str(info.value.fix)

@@ -78,6 +78,10 @@ def test_pr_12_and_pr12_are_different_deployments_by_name() -> None:
         ("pr--12", "nor hold two dashes in a row"),
         ("PR-12", "lowercase letters (a-z), digits, underscores and dashes"),
         ("a.b", "lowercase letters (a-z), digits, underscores and dashes"),
+        ("_", "at least one letter or digit"),  # Kubernetes names drop '_': it would vanish
+        ("__", "at least one letter or digit"),
+        ("_-_", "at least one letter or digit"),
+        ("_1", None),
     ],
 )
 def test_the_branch_rule(branch: str, problem: str | None) -> None:
@@ -91,3 +95,27 @@ def test_a_bad_branch_suggests_a_dashed_one() -> None:
     with pytest.raises(CommandError) as info:
         project_info(cls, user="tester", branch="Feature/X")
     assert info.value.fix == "pass e.g. --branch feature-x"
+    assert suggest_branch("_-_") == "my_branch"
+    with pytest.raises(CommandError, match="at least one letter or digit"):
+        project_info(cls, user="tester", branch="__")
+
+
+def test_a_branch_too_long_for_a_label_is_refused_at_deploy_and_a_user_branch_warned() -> None:
+    from grange.cli.argo_tokens import check_branch_label
+
+    cls = load_flow(FLOWS / "finish_project.py")
+    said: list[str] = []
+    fits = project_info(cls, user="tester", branch="b" * 58)  # test. + 58 = 63
+    assert fits is not None
+    check_branch_label(fits, said.append)
+    assert said == []
+    long = project_info(cls, user="tester", branch="b" * 59)
+    assert long is not None
+    with pytest.raises(CommandError, match="64 characters long: a Kubernetes label") as info:
+        check_branch_label(long, said.append)
+    assert info.value.fix == "use a --branch name of at most 58 characters (this one has 59)"
+    user = project_info(cls, user="u" * 70)
+    assert user is not None
+    check_branch_label(user, said.append)
+    (warning,) = said
+    assert "carry no grange.dev/branch label" in warning
