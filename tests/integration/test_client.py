@@ -8,11 +8,13 @@ the namespace ``user:ada``.
 from __future__ import annotations
 
 import hashlib
+import json
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -192,6 +194,32 @@ def test_task_status_attempts_and_metadata(store: Store) -> None:
         Task(task.pathspec, attempt=3)
     assert task.runtime_name == "local"
     assert task.index is None
+
+
+def test_task_metadata_reads_each_runs_code_package_record_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Task.metadata of a run's many tasks: the run's claim is read once, not per task."""
+    import grange.client.task as task_module
+    import grange.datastore.runs as runs
+
+    monkeypatch.setattr(task_module, "_RUN_PACKAGES", {})
+    read = runs.read_claim
+    calls: list[tuple[str, str]] = []
+
+    def counted(blobs: Any, flow: str, run_id: str) -> Any:
+        calls.append((flow, run_id))
+        return read(blobs, flow, run_id)
+
+    monkeypatch.setattr(runs, "read_claim", counted)
+    run = Run(f"ClientParamsFlow/{store.first}")
+    tasks = [task for step in run for task in step]
+    assert len(tasks) > 2
+    packages = {task.metadata_dict["code-package"] for task in tasks}
+    assert calls == [("ClientParamsFlow", store.first)]
+    (package,) = packages
+    assert run.code is not None and json.loads(package)["sha"] == run.code.sha
+    assert {task.metadata_dict["runtime"] for task in tasks} == {"dev"}
 
 
 def test_a_failed_task_exposes_its_exception(store: Store) -> None:

@@ -4,6 +4,8 @@ latest run, and its re-run tasks see ``current.origin_run_id``."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from grange import Flow
@@ -255,11 +257,16 @@ def test_a_reused_task_shows_the_code_and_metadata_of_the_run_it_ran_in(runner: 
     assert rerun.code is not None and rerun.code.sha == run.code.sha
     # Metaflow's metadata names, read from the run's records (the task wrote none)
     meta = rerun.metadata_dict
-    assert meta["user"] == "tester" and meta["runtime"] == "local"
+    assert meta["user"] == "tester" and meta["runtime"] == "dev"  # Metaflow's local name
     assert meta["script-name"] == "fail.py"
     assert meta["ds-type"] == "local" and meta["ds-root"] == str(runner.root.resolve())
     assert meta["attempt-done"] == "0" and meta["attempt_ok"] == "True"
     assert meta["grange_version"] == grange.__version__
     assert meta["origin-run-id"] == failed_id
     assert meta["python_version"].count(".") == 2
+    # Metaflow's Task.code reads this: the package of the run the task ran in
+    assert json.loads(meta["code-package"]) == {
+        "ds_type": "local", "sha": run.code.sha, "location": run.code.path,
+    }  # fmt: skip
+    assert json.loads(reused.metadata_dict["code-package"])["sha"] == origin.code.sha
     assert list(rerun.loglines("stdout")) == [(None, line) for line in rerun.stdout.splitlines()]

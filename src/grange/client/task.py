@@ -11,6 +11,7 @@ flow's parameters included; ``task.data`` reads each one lazily.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import namedtuple
 from collections.abc import Iterator
@@ -30,10 +31,17 @@ from grange.metastore.status import RUNNING
 if TYPE_CHECKING:
     from grange.client.artifact import DataArtifact
     from grange.client.code import CodePackage
-    from grange.client.run import EnvironmentInfo, Run
+    from grange.client.run import EnvironmentInfo
     from grange.client.step import Step
+    from grange.environments.package import PackageRef
 
 LOG_STREAMS = ("stdout", "stderr")
+# grange's runtime names -> Metaflow's (its METAFLOW_RUNTIME_NAME: "dev" when local)
+METAFLOW_RUNTIMES = {"local": "dev", "argo": "argo-workflows"}
+# The code package of each run seen, by (datastore, flow, run id): Task.metadata and
+# Task.code of a run's many tasks read its claim once.
+_RUN_PACKAGES: dict[tuple[str, str, str], PackageRef | None] = {}
+_RUN_PACKAGES_KEPT = 1024
 
 
 def running_task_row(pathspec: str) -> TaskRow | None:
@@ -119,15 +127,30 @@ class Task(ClientObject):
         """The code package of the run the task ran in (:attr:`Run.code`): for a task
         that ``resume`` reused, the earlier run's, whose code produced its artifacts
         and logs. ``None`` when that run recorded none."""
-        return self._run_of(self._ran_as()).code
+        from grange.client.code import CodePackage
 
-    def _run_of(self, task: Task) -> Run:
-        from grange.client.run import Run
+        flow, run_id = self._ran_as()._components[:2]
+        ref = self._package_of(flow, run_id)
+        return CodePackage(ref, flow, self._stores.blobs) if ref is not None else None
 
-        flow, run_id = task._components[:2]
-        return Run(
-            f"{flow}/{run_id}", _namespace_check=False, _stores=self._stores, _namespace=None
-        )
+    def _package_of(self, flow: str, run_id: str) -> PackageRef | None:
+        """The code package run ``flow/run_id`` recorded in its claim (read once per run
+        and datastore in this process: a claim does not change once written)."""
+        key = (self._stores.root.url, flow, run_id)
+        if key in _RUN_PACKAGES:
+            return _RUN_PACKAGES[key]
+        from grange.client.code import code_of
+        from grange.datastore.runs import read_claim
+
+        claim = read_claim(self._stores.blobs, flow, run_id)
+        if claim is None:
+            return None  # not cached: the run may not have written it yet
+        code = code_of(dict(claim.extra), flow, None)
+        ref = code.ref if code is not None else None
+        if len(_RUN_PACKAGES) >= _RUN_PACKAGES_KEPT:
+            _RUN_PACKAGES.pop(next(iter(_RUN_PACKAGES)))
+        _RUN_PACKAGES[key] = ref
+        return ref
 
     # -- attempts ------------------------------------------------------------------------
 
@@ -381,16 +404,26 @@ class Task(ClientObject):
         return sorted(entries, key=lambda m: m.created_at)
 
     def _run_facts(self, run: RunRow) -> dict[str, str]:
-        """Metaflow's per-task metadata that grange keeps once per run (or knows)."""
+        """Metaflow's per-task metadata that grange keeps once per run (or knows):
+        ``runtime`` in Metaflow's words (``dev`` for a local run, ``argo-workflows``),
+        ``ds-root`` the datastore the task's records were read from, which is where it
+        wrote them, and ``code-package`` as Metaflow's ``Task.code`` reads it."""
         facts = {
             "user": run.user,
-            "runtime": run.runtime,
+            "runtime": METAFLOW_RUNTIMES.get(run.runtime, run.runtime),
             "ds-type": self._stores.root.kind,
             "ds-root": self._stores.root.url,
         }
-        code = self._run_of(self).code
+        ref = self._package_of(run.flow, run.run_id)
+        if ref is not None:
+            facts["script-name"] = ref.flow_file.rsplit("/", 1)[-1]
+        ran = self._ran_as()._components[:2]  # a reused task: the earlier run's (Task.code)
+        code = ref if ran == (run.flow, run.run_id) else self._package_of(*ran)
         if code is not None:
-            facts["script-name"] = code.script_name
+            where = "s3" if code.url.startswith("s3://") else "local"
+            facts["code-package"] = json.dumps(
+                {"ds_type": where, "sha": code.sha, "location": code.url}
+            )
         return facts
 
     def _entry(self, name: str, value: str, when: float | None) -> Metadata:
