@@ -32,7 +32,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from grange.datastore.location import DatastoreLocation
 from grange.exceptions import ClientError, ObjectNotFound
@@ -62,6 +62,9 @@ class Stores:
     _cas: dict[str, ContentAddressedStore] = field(default_factory=dict, repr=False)
     # flows whose stored runs were compared with the index (grange.client.sync)
     synced: set[str] = field(default_factory=set, repr=False, compare=False)
+    # the code package each run's claim records, by (flow, run id): Task.metadata and
+    # Task.code of a run's many tasks read the claim once (grange.client.task)
+    packages: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def is_local(self) -> bool:

@@ -38,10 +38,6 @@ if TYPE_CHECKING:
 LOG_STREAMS = ("stdout", "stderr")
 # grange's runtime names -> Metaflow's (its METAFLOW_RUNTIME_NAME: "dev" when local)
 METAFLOW_RUNTIMES = {"local": "dev", "argo": "argo-workflows"}
-# The code package of each run seen, by (datastore, flow, run id): Task.metadata and
-# Task.code of a run's many tasks read its claim once.
-_RUN_PACKAGES: dict[tuple[str, str, str], PackageRef | None] = {}
-_RUN_PACKAGES_KEPT = 1024
 
 
 def running_task_row(pathspec: str) -> TaskRow | None:
@@ -135,10 +131,11 @@ class Task(ClientObject):
 
     def _package_of(self, flow: str, run_id: str) -> PackageRef | None:
         """The code package run ``flow/run_id`` recorded in its claim (read once per run
-        and datastore in this process: a claim does not change once written)."""
-        key = (self._stores.root.url, flow, run_id)
-        if key in _RUN_PACKAGES:
-            return _RUN_PACKAGES[key]
+        by the client's stores: a claim does not change once written)."""
+        known = self._stores.packages
+        if (flow, run_id) in known:
+            ref: PackageRef | None = known[flow, run_id]
+            return ref
         from grange.client.code import code_of
         from grange.datastore.runs import read_claim
 
@@ -146,10 +143,7 @@ class Task(ClientObject):
         if claim is None:
             return None  # not cached: the run may not have written it yet
         code = code_of(dict(claim.extra), flow, None)
-        ref = code.ref if code is not None else None
-        if len(_RUN_PACKAGES) >= _RUN_PACKAGES_KEPT:
-            _RUN_PACKAGES.pop(next(iter(_RUN_PACKAGES)))
-        _RUN_PACKAGES[key] = ref
+        known[flow, run_id] = ref = code.ref if code is not None else None
         return ref
 
     # -- attempts ------------------------------------------------------------------------
