@@ -298,3 +298,64 @@ def test_a_flow_a_run_refuses_is_refused() -> None:
 def test_an_unknown_parameter_is_named() -> None:
     with pytest.raises(GrangeError, match="no parameter 'beta'"):
         run_step(TrainFlow, "train", {"data": [1]}, {"beta": 1})
+
+
+class CarryFlow(FlowSpec):
+    alpha = Parameter("alpha", default=1, type=int)
+    SCALE = 10
+
+    @step
+    def start(self):
+        self.items = ["x", "y", "z"]
+        self.next(self.work, foreach="items")
+
+    @step
+    def work(self):
+        self.v = self.input
+        self.stack = [(i, n) for i, n, _ in self.foreach_stack()]
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.seen = ([i.alpha for i in inputs], [i.SCALE for i in inputs], self.alpha)
+        self.next(self.split)
+
+    @step
+    def split(self):
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.next(self.both)
+
+    @step
+    def b(self):
+        self.next(self.both)
+
+    @step
+    def both(self, inputs):
+        self.seen = [i.alpha * i.SCALE for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_made_up_parents_carry_parameters_and_constants_as_real_ones() -> None:
+    assert run_step(CarryFlow, "join", [{"v": 1}, {"v": 2}]).seen == ([1, 1], [10, 10], 1)
+    result = run_step(CarryFlow, "join", [{"v": 1}, {"v": 2}], params={"alpha": 3})
+    assert result.seen == ([3, 3], [10, 10], 3)
+    assert run_step(CarryFlow, "both", [{}, {}], params={"alpha": 2}).seen == [20, 20]
+    assert run_step(CarryFlow, "work", input="x")["alpha"] == 1  # the foreach's parent too
+
+
+def test_a_foreach_body_takes_its_items_from_the_inputs() -> None:
+    result = run_step(CarryFlow, "work", {"items": ["x", "y", "z"]}, index=2)
+    assert (result.v, result.stack) == ("z", [(2, 3)])
+    assert run_step(CarryFlow, "work", {"items": ["x", "y"]}).v == "x"
+    assert run_step(CarryFlow, "work", {"items": ["x", "y"]}, input="q", index=1).v == "q"
+    with pytest.raises(HarnessError, match="past the 2 items"):
+        run_step(CarryFlow, "work", {"items": ["x", "y"]}, index=2)
+    with pytest.raises(HarnessError, match="not a list of items"):
+        run_step(CarryFlow, "work", {"items": 3})
