@@ -37,8 +37,9 @@ pytest_plugins = ["pytester"]
 
 def _pyproject_entry_points() -> str:
     """The ``pytest11`` table of pyproject.toml as an ``entry_points.txt``."""
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     root = Path(__file__).resolve().parents[2]
     table = tomllib.loads((root / "pyproject.toml").read_text())["project"]["entry-points"]

@@ -57,9 +57,7 @@ def test_run_flow_inside_a_run_it_started_is_refused(monkeypatch: pytest.MonkeyP
 
 
 @pytest.mark.parametrize("call", ["run_step(ScriptFlow, 'end')", "run_flow(ScriptFlow)"])
-def test_a_class_typed_at_stdin_says_its_source_cannot_be_read(
-    tmp_path: Path, call: str
-) -> None:
+def test_a_class_typed_at_stdin_says_its_source_cannot_be_read(tmp_path: Path, call: str) -> None:
     done = _python(tmp_path, SCRIPT.format(call=call), stdin=True)
     assert done.returncode != 0
     assert "the source of ScriptFlow cannot be read" in done.stderr

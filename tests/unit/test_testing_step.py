@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tempfile
 
 import pytest
 
@@ -259,6 +260,10 @@ class ExitFlow(FlowSpec):
             sys.exit(3)
         if self.how == "die":
             os._exit(3)  # as a crash in C code: the process ends with no record
+        if self.how == "ctrl-c":
+            os.kill(os.getpid(), signal.SIGINT)  # as the user's Ctrl-C
+        if self.how == "raise":
+            raise KeyboardInterrupt  # the step's own: a failure of the step
         self.next(self.end)
 
     @step
@@ -269,8 +274,21 @@ class ExitFlow(FlowSpec):
 def test_sys_exit_fails_the_step_and_a_dead_process_is_said() -> None:
     with pytest.raises(StepFailed, match="SystemExit"):
         run_step(ExitFlow, "start")
-    with pytest.raises(StepFailed, match="ended its process without a result"):
+    before = set(os.listdir(tempfile.gettempdir()))
+    with pytest.raises(StepFailed, match=r"without a result \(exit status 3") as info:
         run_step(ExitFlow, "start", params={"how": "die"})
+    assert "run it with fork=False" not in str(info.value.fix)  # that ends the test process
+    left = {n for n in set(os.listdir(tempfile.gettempdir())) - before if "ExitFlow" in n}
+    assert not left  # its temporary store is removed
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_ctrl_c_in_the_step_stops_the_test_run(fork: bool) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        run_step(ExitFlow, "start", params={"how": "ctrl-c"}, fork=fork)
+    with pytest.raises(StepFailed, match="KeyboardInterrupt"):
+        run_step(ExitFlow, "start", params={"how": "raise"}, fork=fork)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 @project(name="fraud")

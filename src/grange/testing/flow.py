@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ast
 import atexit
-import inspect
 import os
 import shutil
 import sys

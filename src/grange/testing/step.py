@@ -23,27 +23,24 @@ import os
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from grange.datastore import AttemptRecord, LocalBlobStore, read_record, save_items, write_record
-from grange.decorators.project import ProjectInfo, project_info
+from grange.decorators.project import project_info
 from grange.decorators.registry import step_decorators, task_options
 from grange.exceptions import GrangeError, HarnessError, StepFailed
 from grange.flowspec import FlowSpec
 from grange.graph import FlowGraph, StepNode, graph_of, lint
 from grange.parameters import current_username, flow_constants, resolve_values
-from grange.task.execute import run_task
 from grange.task.spec import Frame, TaskSpec
 from grange.task.stores import TaskStores, write_parameters
+from grange.testing.child import ended, run_forked, run_here
 from grange.testing.result import StepResult
 from grange.testing.source import check_readable
 
 RUN_ID = "test"
 TASK_ID = "1"
-#: As ``run --max-num-splits``' default: a foreach the step starts may have this many items.
-MAX_NUM_SPLITS = 100_000
 
 
 def run_step(
@@ -98,24 +95,25 @@ def run_step(
         # @project: the facts of the user's own branch (user.<name>), as a local run's.
         project = project_info(flow_cls, user=spec.user)
         if fork and hasattr(os, "fork"):
-            _run_forked(flow_cls, spec, stores, project, folder)
+            status = run_forked(flow_cls, spec, stores, project, folder)
         else:
-            run_task(flow_cls, spec, stores, max_num_splits=MAX_NUM_SPLITS, project=project)
+            status = run_here(flow_cls, spec, stores, project)
         record = read_record(blobs, spec.flow, spec.run_id, spec.step, spec.task_id, 0)
+        if record is None:
+            raise StepFailed(
+                f"step '{step}' ended its process without a result ({ended(status)}; see "
+                "its output above: os._exit() in the step, or a crash in C code)",
+                step=step,
+                file=node.file,
+                line=node.line,
+                fix="find the os._exit() or the crash in the step (run with fork=False, "
+                "it would end the test's own process the same way)",
+            )
     except BaseException:
         import shutil
 
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    if record is None:
-        raise StepFailed(
-            f"step '{step}' ended its process without a result (see its output above: "
-            "os._exit() in the step, or a crash in C code)",
-            step=step,
-            file=node.file,
-            line=node.line,
-            fix="run it with fork=False to see the crash in the test's own process",
-        )
     result = StepResult(record, stores.cas, folder)
     if record.status != "ok":
         exception = record.exception or {}
@@ -426,55 +424,3 @@ def _write_parent(
         stores.blobs,
         AttemptRecord(stores.flow, RUN_ID, step, task_id, 0, "ok", now, now, refs, None, extra),
     )
-
-
-# -- the task in a child process ------------------------------------------------------
-
-
-def _run_forked(
-    flow_cls: type[FlowSpec],
-    spec: TaskSpec,
-    stores: TaskStores,
-    project: ProjectInfo | None,
-    folder: str,
-) -> None:
-    """``run_task`` in a forked child; the parent waits (and ends the child if it is
-    itself interrupted). The child leaves through ``os._exit``: no test teardown,
-    no ``atexit`` of the test process runs in it. An error of grange's own in the
-    child (not the step's: that is in the record) is raised here."""
-    error_file = os.path.join(folder, "run_step.error")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    with warnings.catch_warnings():
-        # Python 3.12+ warns when a process with threads forks; the child runs
-        # only the task's code and leaves with os._exit.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover (the child; its effects are what the tests check)
-        code = 0
-        try:
-            run_task(flow_cls, spec, stores, max_num_splits=MAX_NUM_SPLITS, project=project)
-        except BaseException as err:  # grange could not run the task: say why, to the parent
-            import traceback
-
-            text = err.render() if isinstance(err, GrangeError) else traceback.format_exc()
-            with open(error_file, "w") as f:
-                f.write(text)
-            code = 1
-        finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
-    try:
-        os.waitpid(pid, 0)
-    except BaseException:
-        import signal
-
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise
-    if os.path.exists(error_file):
-        with open(error_file) as f:
-            raise HarnessError(f"step '{spec.step}' could not run:\n{f.read()}", step=spec.step)
