@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import platform
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from grange.datastore import (
 from grange.datastore.runs import write_final
 from grange.datastore.spin import SpinBlobStore, record_origin, spin_location
 from grange.decorators.project import ProjectInfo
-from grange.exceptions import CommandError, DatastoreError, GrangeError
+from grange.exceptions import CommandError, DatastoreError, GrangeError, MetadataError
 from grange.flowspec import FlowSpec
 from grange.graph import FlowGraph, graph_of, lint
 from grange.parameters import flow_constants, flow_parameters
@@ -52,6 +53,7 @@ from grange.task.stores import (
 SPIN_DECORATORS = ("card", "environment", "secrets", "timeout")
 IGNORED = ("retry", "catch", "resources", "kubernetes")
 NO_PERSIST_RUN = "spin"  # the run id of a spin that keeps nothing
+MAX_ID_TRIES = 50  # spins racing for the next spin-N id
 
 
 @dataclass
@@ -331,8 +333,12 @@ class _SpinIndex:
         metadata = open_local_index(location.path, top)
         flow = req.flow_cls.__name__
         origin = req.origin
-        number = _next_number(metadata.run_ids(flow))
-        for attempt in range(8):
+        # Spins started at once allocate their ids at once: the one that loses a race
+        # for spin-N (in the index or in the datastore) takes the next free number.
+        number = 0
+        for attempt in range(MAX_ID_TRIES):
+            # Past the last number tried too: a claim the index does not know is taken.
+            number = max(_next_number(metadata.run_ids(flow)), number + 1)
             try:
                 run_id = start_run(
                     metadata,
@@ -347,7 +353,7 @@ class _SpinIndex:
                         *(req.project.system_tags if req.project is not None else ()),
                     ],
                     origin_run_id=origin.run_id,
-                    run_id=f"spin-{number + attempt}",
+                    run_id=f"spin-{number}",
                     process=current_process(),
                     extra={
                         "graph": graph.to_dict(),
@@ -359,9 +365,10 @@ class _SpinIndex:
                     },
                 )
                 return cls(metadata, top, flow, run_id)
-            except DatastoreError:
-                if attempt == 7:
+            except (DatastoreError, MetadataError):
+                if attempt == MAX_ID_TRIES - 1:
                     raise
+                time.sleep(random.uniform(0, 0.05))
         raise AssertionError("unreachable")
 
     def begin(self, spec: TaskSpec, params: AttemptRecord) -> None:
