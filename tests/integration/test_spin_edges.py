@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_spin import Project
 
 import grange
 from flow_runs import clean_env
-from test_spin import Project
 
 
 @pytest.fixture
@@ -26,9 +26,12 @@ def test_spins_started_at_once_each_get_their_own_id(project: Project) -> None:
     spins = [
         subprocess.Popen(
             [sys.executable, "linear.py", "spin", "train"],
-            cwd=project.folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=project.folder,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for _ in range(6)
     ]
     outputs = [spin.communicate() for spin in spins]
@@ -37,3 +40,19 @@ def test_spins_started_at_once_each_get_their_own_id(project: Project) -> None:
     ids = sorted(r.id for r in grange.Flow("SpinLinearFlow").runs())
     assert ids == [f"spin-{n}" for n in range(1, 7)]
     grange.default_metadata()
+
+
+def test_artifacts_no_step_reads_are_refused_not_shown_as_given(project: Project) -> None:
+    project.ok("spinflow.py", "run")
+    refused = {
+        "{'input': 1}": "'input' is the step's place in its foreach",
+        "{'index': 7}": "'index' is the step's place in its foreach",
+        "{'_task_ok': False}": "'_task_ok' starts with '_'",
+        "{'next': 3}": "'next' is a step or method of the flow class",
+        "{'join': 3}": "'join' is a step or method of the flow class",
+    }
+    for artifacts, message in refused.items():
+        (project.folder / "arts.py").write_text(f"ARTIFACTS = {artifacts}\n")
+        result = project.cmd("spinflow.py", "spin", "body", "--artifacts-module", "arts.py")
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert message in result.stderr and "from --artifacts-module" not in result.stdout

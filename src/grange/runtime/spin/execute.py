@@ -124,6 +124,7 @@ def spin(req: SpinRequest) -> SpinResult:
     origin_stores = TaskStores(origin_blobs, flow)
     node = graph[origin.step]
     constants = flow_constants(flow_cls)
+    names = [p.attribute or p.name for p in flow_parameters(flow_cls)]
     overrides = (
         sort_overrides(
             req.artifacts,
@@ -132,8 +133,11 @@ def spin(req: SpinRequest) -> SpinResult:
             run_id=origin.run_id,
             parents=origin.parents,
             is_join=node.is_join,
-            parameters=[p.attribute or p.name for p in flow_parameters(flow_cls)],
+            parameters=names,
             constants=list(constants),
+            taken=frozenset(n for n in dir(flow_cls) if not n.startswith("_"))
+            - set(names)
+            - set(constants),
         )
         if req.artifacts is not None
         else Overrides()
