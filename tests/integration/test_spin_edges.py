@@ -56,3 +56,19 @@ def test_artifacts_no_step_reads_are_refused_not_shown_as_given(project: Project
         result = project.cmd("spinflow.py", "spin", "body", "--artifacts-module", "arts.py")
         assert result.returncode == 2, result.stdout + result.stderr
         assert message in result.stderr and "from --artifacts-module" not in result.stdout
+
+
+def test_a_config_given_to_spin_replaces_the_runs(project: Project) -> None:
+    project.ok("configured.py", "--config-value", "cfg", '{"scale": 10, "greeting": "run"}', "run")
+    given = '{"scale": 3, "greeting": "given"}'
+    result = project.ok("configured.py", "--config-value", "cfg", given, "spin", "train")
+    assert "but cfg, given on the command line" in result.stderr
+    again = project.ok("configured.py", "spin", "train")  # none given: the run's
+    assert "given on the command line" not in again.stderr
+    project.spins()
+    run = grange.Run("SpinConfigFlow/spin-1")
+    task = run["train"].task
+    assert (task.data.model, task.data.greeting) == (18, "given")  # 6 * 3, the decorator too
+    assert task.data.cfg == {"scale": 3, "greeting": "given"} and run.config["cfg"]["scale"] == 3
+    assert grange.Run("SpinConfigFlow/spin-2")["train"].task.data.model == 60
+    grange.default_metadata()

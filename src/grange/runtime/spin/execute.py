@@ -332,6 +332,7 @@ class _SpinIndex:
     def open(cls, req: SpinRequest, top: BlobStore, graph: FlowGraph) -> _SpinIndex:
         from grange.metastore.liveness import current_process
         from grange.reindex import open_local_index, start_run
+        from grange.runtime.configs import claim_configs
 
         location = spin_location(req.datastore_root)
         metadata = open_local_index(location.path, top)
@@ -339,6 +340,7 @@ class _SpinIndex:
         origin = req.origin
         # Spins started at once allocate their ids at once: the one that loses a race
         # for spin-N (in the index or in the datastore) takes the next free number.
+        configs = claim_configs(req.flow_cls)  # what the spin ran with: its Run.config
         number = 0
         for attempt in range(MAX_ID_TRIES):
             # Past the last number tried too: a claim the index does not know is taken.
@@ -361,6 +363,7 @@ class _SpinIndex:
                     process=current_process(),
                     extra={
                         "graph": graph.to_dict(),
+                        **({"configs": configs} if configs else {}),
                         "spin": {
                             "origin": origin.pathspec,
                             "datastore_root": str(req.datastore_root),
