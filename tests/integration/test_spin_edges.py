@@ -72,3 +72,66 @@ def test_a_config_given_to_spin_replaces_the_runs(project: Project) -> None:
     assert task.data.cfg == {"scale": 3, "greeting": "given"} and run.config["cfg"]["scale"] == 3
     assert grange.Run("SpinConfigFlow/spin-2")["train"].task.data.model == 60
     grange.default_metadata()
+
+
+EXITING = """
+import os
+from grange import FlowSpec, step
+
+
+class ExitingFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.work)
+
+    @step
+    def work(self):
+        if os.environ.get("EXIT_IN_STEP"):
+            os._exit(0)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    ExitingFlow()
+"""
+
+
+def test_a_step_calling_os_exit_fails_the_spin(project: Project) -> None:
+    (project.folder / "exiting.py").write_text(EXITING)
+    project.ok("exiting.py", "run")
+    result = project.cmd("exiting.py", "spin", "work", EXIT_IN_STEP="1")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Spin ExitingFlow/spin-1/work/2 failed in" in result.stderr
+    assert "StepExited: the step called os._exit(0)" in result.stderr
+    assert 'exiting.py", line' in result.stderr  # where, in the user's file
+    project.spins()
+    assert not grange.Run("ExitingFlow/spin-1").successful
+    grange.default_metadata()
+
+
+def test_a_class_of_the_artifacts_module_pickles(project: Project) -> None:
+    project.ok("linear.py", "run")
+    (project.folder / "arts.py").write_text(
+        "class Data(list):\n    pass\n\n\nARTIFACTS = {'data': Data([1, 2])}\n"
+    )
+    result = project.ok("linear.py", "spin", "train", "--artifacts-module", "arts.py")
+    assert "training on [1, 2]" in result.stdout
+    assert "data   arts.Data  [1, 2]  (from --artifacts-module)" in result.stdout
+    assert "model  float      6.0  (new)" in result.stdout  # (1 + 2) * 2.0
+
+
+def test_the_printed_hint_reads_the_spin_and_a_missing_folder_is_said(project: Project) -> None:
+    project.ok("linear.py", "run")
+    result = project.ok("linear.py", "spin", "train")
+    hint = f"grange.inspect_spin('{project.root}')"
+    assert hint in result.stdout
+    grange.inspect_spin(str(project.root))
+    grange.namespace(None)
+    assert grange.Task("SpinLinearFlow/spin-1/train/2").data.model == 12.0
+    with pytest.raises(grange.GrangeError, match="no such folder"):
+        grange.inspect_spin(project.folder / "nonexistent")
+    grange.default_metadata()

@@ -48,7 +48,12 @@ def read_artifacts_module(path: str) -> dict[str, Any]:
             + (" (it is a directory)" if os.path.isdir(path) else ""),
             fix="give the path of a .py file that defines ARTIFACTS = {'name': value, ...}",
         )
-    name = "_grange_spin_artifacts"
+    # Under its own name (as Metaflow loads it), kept in sys.modules: a class the
+    # module defines pickles as <module>.<class>, and loads again where the module
+    # imports (beside the flow file). A name taken already gets a private one.
+    name = os.path.splitext(os.path.basename(path))[0]
+    if not name.isidentifier() or name in sys.modules:
+        name = "_grange_spin_artifacts"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise CommandError(
@@ -56,9 +61,11 @@ def read_artifacts_module(path: str) -> dict[str, Any]:
             fix="give a .py file that defines ARTIFACTS = {'name': value, ...}",
         )
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except BaseException as err:  # the user's module: whatever it raises is said, not shown
+        sys.modules.pop(name, None)
         if isinstance(err, KeyboardInterrupt):
             raise
         raise CommandError(
@@ -67,8 +74,6 @@ def read_artifacts_module(path: str) -> dict[str, Any]:
             line=_user_line(err, path),
             fix="fix the module: it must import on its own and define ARTIFACTS = {...}",
         ) from None
-    finally:
-        sys.modules.pop(name, None)
     if not hasattr(module, "ARTIFACTS"):
         raise CommandError(
             f"{OPTION} {path} defines no ARTIFACTS",

@@ -9,13 +9,15 @@ store (:mod:`grange.datastore.spin`). The original run is only read.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import platform
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from grange._version import __version__
 from grange.datastore import (
@@ -88,6 +90,7 @@ class SpinResult:
     inputs: dict[str, ArtifactRef] = field(default_factory=dict)  # what the task started with
     given: set[str] = field(default_factory=set)  # names ARTIFACTS set
     blobs: BlobStore | None = None  # where the artifacts can be loaded from
+    origin: DatastoreLocation | None = None  # the datastore spun from: inspect_spin(origin)
 
     @property
     def pathspec(self) -> str:
@@ -174,8 +177,9 @@ def spin(req: SpinRequest) -> SpinResult:
         index.begin(spec, params)
     started = time.monotonic()
     try:
-        with captured_output(
-            index.log if index is not None else None, spec, limit=req.max_log_size
+        with (
+            captured_output(index.log if index is not None else None, spec, limit=req.max_log_size),
+            _exit_fails_the_step(),
         ):
             record = run_task(
                 flow_cls, spec, stores, max_num_splits=req.max_num_splits, project=req.project
@@ -198,7 +202,35 @@ def spin(req: SpinRequest) -> SpinResult:
         inputs=inputs,
         given=overrides.names,
         blobs=blobs,
+        origin=req.datastore_root,
     )
+
+
+class StepExited(Exception):
+    """The spun step called ``os._exit()``: in a run its task would end without a
+    result, and fail; the spin (which runs it in its own process) fails it instead."""
+
+
+@contextlib.contextmanager
+def _exit_fails_the_step() -> Iterator[None]:
+    """While the step runs in this process, ``os._exit()`` raises :class:`StepExited`
+    (the task records the failure, spin says it) instead of ending spin unseen; a
+    process the step forks (multiprocessing) still exits with it."""
+    real, pid = os._exit, os.getpid()
+
+    def _exit(code: int) -> NoReturn:
+        if os.getpid() != pid:
+            real(code)
+        raise StepExited(
+            f"the step called os._exit({code}): in a run its task would end there, "
+            "without a result, and fail"
+        )
+
+    os._exit = _exit
+    try:
+        yield
+    finally:
+        os._exit = real
 
 
 def _task_extra(req: SpinRequest, graph: FlowGraph) -> dict[str, Any]:
