@@ -377,3 +377,20 @@ def test_a_foreach_body_takes_its_items_from_the_inputs() -> None:
         run_step(CarryFlow, "work", {"items": ["x", "y"]}, index=2)
     with pytest.raises(HarnessError, match="not a list of items"):
         run_step(CarryFlow, "work", {"items": 3})
+
+
+class ClientFlow(FlowSpec):
+    @step
+    def start(self):
+        self.run_id = current.run.id
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_current_run_says_there_is_no_run_to_look_up() -> None:
+    for fork in (True, False):
+        with pytest.raises(StepFailed, match="current.run: run_step runs the step alone"):
+            run_step(ClientFlow, "start", fork=fork)

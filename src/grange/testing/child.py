@@ -3,10 +3,12 @@ own process, a Ctrl-C stopping the test run either way (see :mod:`grange.testing
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from grange.decorators.project import ProjectInfo
@@ -24,11 +26,33 @@ def run_here(
     flow_cls: type[FlowSpec], spec: TaskSpec, stores: TaskStores, project: ProjectInfo | None
 ) -> int:
     """``run_task`` in this process; KeyboardInterrupt on a Ctrl-C during the step."""
-    with _Interrupts() as interrupts:
+    with _Interrupts() as interrupts, _no_client_objects():
         run_task(flow_cls, spec, stores, max_num_splits=MAX_NUM_SPLITS, project=project)
     if interrupts.hit:  # Ctrl-C: the test run stops, the step did not fail
         raise KeyboardInterrupt
     return 0
+
+
+@contextlib.contextmanager
+def _no_client_objects() -> Iterator[None]:
+    """``current.run`` / ``current.task`` raise, saying why: the step runs in no run
+    that the client can read (it would look in the user's own store instead)."""
+    from grange.task import context
+
+    def refuse(pathspec: str, kind: str) -> Any:
+        raise HarnessError(
+            f"current.{kind}: run_step runs the step alone, in no run that the client can "
+            "read, so it has no client object",
+            fix=f"test what reads current.{kind} with run_flow (a whole run), or give the "
+            "step what it reads as inputs",
+        )
+
+    real = context._client_object
+    context._client_object = refuse
+    try:
+        yield
+    finally:
+        context._client_object = real
 
 
 def run_forked(
@@ -54,7 +78,7 @@ def run_forked(
     if pid == 0:  # pragma: no cover (the child; its effects are what the tests check)
         code = 0
         try:
-            with _Interrupts() as interrupts:
+            with _Interrupts() as interrupts, _no_client_objects():
                 run_task(flow_cls, spec, stores, max_num_splits=MAX_NUM_SPLITS, project=project)
             if interrupts.hit:
                 open(interrupted_file, "w").close()
