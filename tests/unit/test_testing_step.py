@@ -392,5 +392,5 @@ class ClientFlow(FlowSpec):
 
 def test_current_run_says_there_is_no_run_to_look_up() -> None:
     for fork in (True, False):
-        with pytest.raises(StepFailed, match="current.run: run_step runs the step alone"):
+        with pytest.raises(StepFailed, match=r"current\.run: run_step runs the step alone"):
             run_step(ClientFlow, "start", fork=fork)

@@ -218,11 +218,11 @@ def _exit_fails_the_step() -> Iterator[None]:
     process the step forks (multiprocessing) still exits with it."""
     real, pid = os._exit, os.getpid()
 
-    def _exit(code: int) -> NoReturn:
+    def _exit(status: int) -> NoReturn:
         if os.getpid() != pid:
-            real(code)
+            real(status)
         raise StepExited(
-            f"the step called os._exit({code}): in a run its task would end there, "
+            f"the step called os._exit({status}): in a run its task would end there, "
             "without a result, and fail"
         )
 
