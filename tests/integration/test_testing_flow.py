@@ -272,7 +272,16 @@ if __name__ == "__main__":
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-def test_a_killed_test_process_stops_its_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "call",
+    [
+        "from grange.testing import run_flow; run_flow('sleepy.py', tmp_path='.')",
+        "from grange.testing import run_step; from sleepy import SleepyFlow; "
+        "run_step(SleepyFlow, 'start')",
+    ],
+    ids=["run_flow", "run_step"],
+)
+def test_a_killed_test_process_stops_its_run(tmp_path: Path, call: str) -> None:
     import os
     import signal
     import time
@@ -280,7 +289,7 @@ def test_a_killed_test_process_stops_its_run(tmp_path: Path) -> None:
     (tmp_path / "sleepy.py").write_text(SLEEPY_FLOW)
     pid_file = tmp_path / "task.pid"
     driver = subprocess.Popen(
-        [sys.executable, "-c", "from grange.testing import run_flow; run_flow('sleepy.py', tmp_path='.')"],
+        [sys.executable, "-c", call],
         cwd=tmp_path,
         env={**os.environ, "PID_FILE": str(pid_file)},
     )  # fmt: skip

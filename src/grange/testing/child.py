@@ -66,6 +66,9 @@ def run_forked(
     itself interrupted). The child leaves through ``os._exit``: no test teardown,
     no ``atexit`` of the test process runs in it. An error of grange's own in the
     child (not the step's: that is in the record) is raised here."""
+    from grange.testing.source import die_with_this_process
+
+    die_with_test = die_with_this_process(signal.SIGKILL)
     error_file = os.path.join(folder, "run_step.error")
     interrupted_file = os.path.join(folder, "run_step.interrupted")
     sys.stdout.flush()
@@ -77,6 +80,8 @@ def run_forked(
         pid = os.fork()
     if pid == 0:  # pragma: no cover (the child; its effects are what the tests check)
         code = 0
+        if die_with_test is not None:  # a test process killed takes its step along
+            die_with_test()
         try:
             with _Interrupts() as interrupts, _no_client_objects():
                 run_task(flow_cls, spec, stores, max_num_splits=MAX_NUM_SPLITS, project=project)

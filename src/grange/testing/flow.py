@@ -97,7 +97,7 @@ def run_flow(
     __tracebackhide__ = True  # pytest: the failure is the flow's, not this frame's
     from grange.runner import cliargs
     from grange.runner.process import FlowProcess
-    from grange.testing.source import NESTED_VARIABLE, check_not_nested
+    from grange.testing.source import NESTED_VARIABLE, check_not_nested, die_with_this_process
 
     check_not_nested()
     base = Path(tmp_path) if tmp_path is not None else _fresh_folder()
@@ -130,7 +130,7 @@ def run_flow(
         "--run-id-file", str(run_id_file),
     ]  # fmt: skip
     process = FlowProcess(
-        argv, env=run_env, cwd=os.getcwd(), folder=folder, preexec_fn=_die_with_this_process()
+        argv, env=run_env, cwd=os.getcwd(), folder=folder, preexec_fn=die_with_this_process()
     )
     try:
         process.wait_blocking(show_output)
@@ -155,30 +155,6 @@ def run_flow(
             f"{output.strip()}",
             output=output,
         ) from None
-
-
-def _die_with_this_process() -> Any:
-    """On Linux, what the run's command does before it starts: ask the kernel for a
-    SIGTERM when this process ends (``PR_SET_PDEATHSIG``). A test process killed
-    (SIGTERM, SIGKILL) then stops its run as Ctrl-C does; the command leads its own
-    session, so no signal to the test's process group reaches it otherwise."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-    import signal
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the test ended before the call
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return preexec
 
 
 # -- which file the command runs ---------------------------------------------------------

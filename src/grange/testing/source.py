@@ -1,4 +1,4 @@
-"""Whether a flow class can be tested: grange reads a flow's steps from its source
+"""Whether a flow class can be tested (and processes that end with the test): grange reads a flow's steps from its source
 file, and ``run_flow``'s processes import the class from it.
 
 A class defined in a notebook cell, in ``python -c`` or on standard input has no
@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import inspect
 import os
+import signal
 import sys
+from collections.abc import Callable
 
 from grange.exceptions import HarnessError
 
@@ -88,3 +90,27 @@ def check_not_nested() -> None:
             fix='call run_flow from a test, not in the flow file\'s `if __name__ == "__main__":` '
             "block (that block should call the flow class: MyFlow())",
         )
+
+
+def die_with_this_process(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """On Linux, a function for a child process to call first: the kernel sends it
+    ``sig`` when this process ends (``PR_SET_PDEATHSIG``). A test process killed
+    (SIGTERM, SIGKILL: a cancelled CI job) then stops what it started, though
+    ``run_flow``'s command leads its own session and no signal to the test's group
+    reaches it. None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def call() -> None:
+        prctl(1, sig)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent ended before the call
+            os.kill(os.getpid(), sig)
+
+    return call
