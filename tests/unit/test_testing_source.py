@@ -79,3 +79,32 @@ def test_run_flow_refuses_main_before_starting_anything(monkeypatch: pytest.Monk
     monkeypatch.setattr(MainFlow, "__module__", "__main__")
     with pytest.raises(HarnessError, match="defined in the script being run"):
         run_flow(MainFlow)
+
+
+IPYTHON_SCRIPT = """
+from IPython.testing.globalipapp import start_ipython
+ip = start_ipython()
+ip.run_cell('''
+from grange import FlowSpec, step
+from grange.testing import run_step, run_flow
+class CellFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+    @step
+    def end(self):
+        pass
+''')
+for call in ("run_step(CellFlow, 'end')", "run_flow(CellFlow)"):
+    result = ip.run_cell(call)
+    print("ERROR", type(result.error_in_exec).__name__, result.error_in_exec)
+"""
+
+
+def test_a_class_of_an_ipython_shell_started_from_a_script(tmp_path: Path) -> None:
+    pytest.importorskip("IPython")
+    done = _python(tmp_path, IPYTHON_SCRIPT)
+    errors = [line for line in done.stdout.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 2, done.stdout + done.stderr
+    for line in errors:  # neither a made-up "no step 'end'" nor the script run again
+        assert "HarnessError" in line and "source of CellFlow cannot be read" in line
