@@ -247,6 +247,7 @@ def test_spin_a_run_stored_in_s3(
     project.ok("linear.py", "run", "--alpha", "3", **env)
     result = project.ok("linear.py", "spin", "train", **env)
     assert "model  float  18.0  (new)" in result.stdout
+    assert f"grange.inspect_spin('{root}')" in result.stdout  # the hint names the S3 root
     # The spin store is local (this machine's cache), the original run in S3 untouched.
     assert list(cache.rglob("spin/metadata.db"))
     monkeypatch.setenv("GRANGE_CACHE_DIR", str(cache))

@@ -14,7 +14,7 @@ PAGE = Path(__file__).parents[2] / "docs" / "programmatic.md"
 
 def _section() -> tuple[str, str, str, str]:
     text = PAGE.read_text().split("## spin: re-run one step", 1)[1]
-    flow, fake, reading = re.findall(r"```python\n(.*?)```", text, re.S)
+    flow, fake, reading = re.findall(r"```python\n(.*?)```", text, re.S)[:3]  # then Runner.spin
     shown = re.findall(r"```\n(\$ .*?)```", text, re.S)[0]
     return flow, fake, reading, shown
 

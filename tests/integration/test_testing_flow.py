@@ -246,3 +246,63 @@ def test_configs_are_passed_as_config_values(tmp_path: Path) -> None:
     train = run["train"].task.data
     assert (train.model, train.greeting) == (18, "yo")
     assert run_flow(flow, tmp_path=tmp_path / "again")["train"].task.data.model == 12  # defaults
+
+
+SLEEPY_FLOW = """
+import os, time
+from grange import FlowSpec, step
+
+class SleepyFlow(FlowSpec):
+    @step
+    def start(self):
+        with open(os.environ["PID_FILE"] + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(os.environ["PID_FILE"] + ".tmp", os.environ["PID_FILE"])
+        time.sleep(600)
+        open(os.environ["PID_FILE"] + ".finished", "w").close()
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    SleepyFlow()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize(
+    "call",
+    [
+        "from grange.testing import run_flow; run_flow('sleepy.py', tmp_path='.')",
+        "from grange.testing import run_step; from sleepy import SleepyFlow; "
+        "run_step(SleepyFlow, 'start')",
+    ],
+    ids=["run_flow", "run_step"],
+)
+def test_a_killed_test_process_stops_its_run(tmp_path: Path, call: str) -> None:
+    import os
+    import signal
+    import time
+
+    (tmp_path / "sleepy.py").write_text(SLEEPY_FLOW)
+    pid_file = tmp_path / "task.pid"
+    driver = subprocess.Popen(
+        [sys.executable, "-c", call],
+        cwd=tmp_path,
+        env={**os.environ, "PID_FILE": str(pid_file)},
+    )  # fmt: skip
+    while not pid_file.exists():
+        assert driver.poll() is None, "the run did not start its step"
+        time.sleep(0.1)
+    task = int(pid_file.read_text())
+    driver.send_signal(signal.SIGTERM)  # as a CI job cancelled, without the test's cleanup
+    assert driver.wait() == -signal.SIGTERM
+    while True:  # the step's process ends with the run (else after its 600 s of sleep)
+        try:
+            os.kill(task, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    assert not Path(f"{pid_file}.finished").exists()

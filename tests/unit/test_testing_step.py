@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tempfile
 
 import pytest
 
@@ -259,6 +260,10 @@ class ExitFlow(FlowSpec):
             sys.exit(3)
         if self.how == "die":
             os._exit(3)  # as a crash in C code: the process ends with no record
+        if self.how == "ctrl-c":
+            os.kill(os.getpid(), signal.SIGINT)  # as the user's Ctrl-C
+        if self.how == "raise":
+            raise KeyboardInterrupt  # the step's own: a failure of the step
         self.next(self.end)
 
     @step
@@ -269,8 +274,21 @@ class ExitFlow(FlowSpec):
 def test_sys_exit_fails_the_step_and_a_dead_process_is_said() -> None:
     with pytest.raises(StepFailed, match="SystemExit"):
         run_step(ExitFlow, "start")
-    with pytest.raises(StepFailed, match="ended its process without a result"):
+    before = set(os.listdir(tempfile.gettempdir()))
+    with pytest.raises(StepFailed, match=r"without a result \(exit status 3") as info:
         run_step(ExitFlow, "start", params={"how": "die"})
+    assert "run it with fork=False" not in str(info.value.fix)  # that ends the test process
+    left = {n for n in set(os.listdir(tempfile.gettempdir())) - before if "ExitFlow" in n}
+    assert not left  # its temporary store is removed
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_ctrl_c_in_the_step_stops_the_test_run(fork: bool) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        run_step(ExitFlow, "start", params={"how": "ctrl-c"}, fork=fork)
+    with pytest.raises(StepFailed, match="KeyboardInterrupt"):
+        run_step(ExitFlow, "start", params={"how": "raise"}, fork=fork)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 @project(name="fraud")
@@ -298,3 +316,81 @@ def test_a_flow_a_run_refuses_is_refused() -> None:
 def test_an_unknown_parameter_is_named() -> None:
     with pytest.raises(GrangeError, match="no parameter 'beta'"):
         run_step(TrainFlow, "train", {"data": [1]}, {"beta": 1})
+
+
+class CarryFlow(FlowSpec):
+    alpha = Parameter("alpha", default=1, type=int)
+    SCALE = 10
+
+    @step
+    def start(self):
+        self.items = ["x", "y", "z"]
+        self.next(self.work, foreach="items")
+
+    @step
+    def work(self):
+        self.v = self.input
+        self.stack = [(i, n) for i, n, _ in self.foreach_stack()]
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.seen = ([i.alpha for i in inputs], [i.SCALE for i in inputs], self.alpha)
+        self.next(self.split)
+
+    @step
+    def split(self):
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.next(self.both)
+
+    @step
+    def b(self):
+        self.next(self.both)
+
+    @step
+    def both(self, inputs):
+        self.seen = [i.alpha * i.SCALE for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_made_up_parents_carry_parameters_and_constants_as_real_ones() -> None:
+    assert run_step(CarryFlow, "join", [{"v": 1}, {"v": 2}]).seen == ([1, 1], [10, 10], 1)
+    result = run_step(CarryFlow, "join", [{"v": 1}, {"v": 2}], params={"alpha": 3})
+    assert result.seen == ([3, 3], [10, 10], 3)
+    assert run_step(CarryFlow, "both", [{}, {}], params={"alpha": 2}).seen == [20, 20]
+    assert run_step(CarryFlow, "work", input="x")["alpha"] == 1  # the foreach's parent too
+
+
+def test_a_foreach_body_takes_its_items_from_the_inputs() -> None:
+    result = run_step(CarryFlow, "work", {"items": ["x", "y", "z"]}, index=2)
+    assert (result.v, result.stack) == ("z", [(2, 3)])
+    assert run_step(CarryFlow, "work", {"items": ["x", "y"]}).v == "x"
+    assert run_step(CarryFlow, "work", {"items": ["x", "y"]}, input="q", index=1).v == "q"
+    with pytest.raises(HarnessError, match="past the 2 items"):
+        run_step(CarryFlow, "work", {"items": ["x", "y"]}, index=2)
+    with pytest.raises(HarnessError, match="not a list of items"):
+        run_step(CarryFlow, "work", {"items": 3})
+
+
+class ClientFlow(FlowSpec):
+    @step
+    def start(self):
+        self.run_id = current.run.id
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_current_run_says_there_is_no_run_to_look_up() -> None:
+    for fork in (True, False):
+        with pytest.raises(StepFailed, match=r"current\.run: run_step runs the step alone"):
+            run_step(ClientFlow, "start", fork=fork)

@@ -77,6 +77,12 @@ def _origin(given: str | Path | None) -> DatastoreLocation:
     if is_s3_url(str(given)):
         return DatastoreLocation.of(str(given))
     path = Path(given).expanduser().absolute()
+    if not path.exists():
+        raise ObjectNotFound(
+            f"inspect_spin: no such folder {path}",
+            fix="give the datastore whose spins to read (its .grange folder, a folder "
+            "holding it, or an s3:// root), or nothing for the one the client reads",
+        )
     if path.name == SPIN_DIR and path.is_dir():  # the spin store itself
         from grange.datastore.local import LocalBlobStore
 

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -26,7 +26,15 @@ KILL_GRACE = 10.0  # seconds for the run to stop its tasks on SIGTERM before SIG
 class FlowProcess:
     """``argv`` started in ``cwd`` with ``env``; stdout and stderr go to files in ``folder``."""
 
-    def __init__(self, argv: list[str], *, env: Mapping[str, str], cwd: str, folder: Path) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        env: Mapping[str, str],
+        cwd: str,
+        folder: Path,
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
         self.argv = argv
         self.log_files = {name: folder / f"{name}.log" for name in STREAMS}
         self.timed_out = False
@@ -44,6 +52,7 @@ class FlowProcess:
                     env=dict(env),
                     cwd=cwd,
                     start_new_session=True,
+                    preexec_fn=preexec_fn,  # grange.testing: the run dies with the test
                 )
             except (OSError, ValueError) as exc:  # E2BIG, a NUL in a value, a missing cwd
                 raise RunnerError(

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ast
 import atexit
-import inspect
 import os
 import shutil
 import sys
@@ -98,7 +97,9 @@ def run_flow(
     __tracebackhide__ = True  # pytest: the failure is the flow's, not this frame's
     from grange.runner import cliargs
     from grange.runner.process import FlowProcess
+    from grange.testing.source import NESTED_VARIABLE, check_not_nested, die_with_this_process
 
+    check_not_nested()
     base = Path(tmp_path) if tmp_path is not None else _fresh_folder()
     root = (base / STORE_FOLDER).absolute()
     scratch = (base / SCRATCH_FOLDER).absolute()
@@ -114,6 +115,7 @@ def run_flow(
             [*python_path, *filter(None, [run_env.get("PYTHONPATH")])]
         )
     run_env.update({str(k): str(v) for k, v in dict(env or {}).items()})
+    run_env[NESTED_VARIABLE] = "1"
     decorators = [with_] if isinstance(with_, str) else list(with_ or ())
     top = [f"--profile={profile}"] if profile else []
     top += ["--datastore", "local", "--datastore-root", str(root), "--metadata", "local"]
@@ -127,7 +129,9 @@ def run_flow(
         *cliargs.options(dict(params or {}), parameters),
         "--run-id-file", str(run_id_file),
     ]  # fmt: skip
-    process = FlowProcess(argv, env=run_env, cwd=os.getcwd(), folder=folder)
+    process = FlowProcess(
+        argv, env=run_env, cwd=os.getcwd(), folder=folder, preexec_fn=die_with_this_process()
+    )
     try:
         process.wait_blocking(show_output)
     except BaseException:  # Ctrl-C in the test: the run must not go on unseen
@@ -188,18 +192,17 @@ def _flow_command(
 def _class_file(flow_cls: type, scratch: Path) -> str:
     """The file that runs ``flow_cls``: its module's file when that is a flow file
     (its ``__main__`` block calls the class), else a generated one that loads it."""
+    from grange.testing.source import check_not_main, check_readable
+
     module = sys.modules.get(flow_cls.__module__)
-    try:
-        source_file = inspect.getsourcefile(flow_cls)
-    except TypeError:
-        source_file = None
-    if flow_cls.__qualname__ != flow_cls.__name__ or module is None or not source_file:
+    if flow_cls.__qualname__ != flow_cls.__name__ or module is None:
         raise HarnessError(
             f"{flow_cls.__qualname__} is not defined at the top level of a module file, so "
             "a run's processes cannot import it",
             fix="define the flow class at the top level of the test module (or a flow file)",
         )
-    source_file = os.path.abspath(source_file)
+    source_file = check_readable(flow_cls, "run_flow")
+    check_not_main(flow_cls, source_file)
     if _main_calls(source_file, flow_cls.__name__):
         return source_file
     path = scratch / f"run_{flow_cls.__name__}.py"

@@ -2,7 +2,10 @@
 
 Loaded by every pytest session where grange is installed: imports nothing heavy
 at module level (grange.testing's helpers load when a fixture is first used).
-Turn it off with ``-p no:grange``.
+Turn it off with ``-p no:grange.testing.plugin``. The entry point is named by
+the module's path, as pytest names a plugin that ``-p`` or ``pytest_plugins``
+loads: loading it again that way is then a no-op (under another name, pytest
+would register the module twice and stop the session).
 
 ``grange_store``: an isolated store for the test. Every ``GRANGE_*`` variable
 is left out of the test's environment (but the cache folder and the user name),

@@ -23,26 +23,24 @@ import os
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from grange.datastore import AttemptRecord, LocalBlobStore, read_record, save_items, write_record
-from grange.decorators.project import ProjectInfo, project_info
+from grange.decorators.project import project_info
 from grange.decorators.registry import step_decorators, task_options
 from grange.exceptions import GrangeError, HarnessError, StepFailed
 from grange.flowspec import FlowSpec
 from grange.graph import FlowGraph, StepNode, graph_of, lint
 from grange.parameters import current_username, flow_constants, resolve_values
-from grange.task.execute import run_task
 from grange.task.spec import Frame, TaskSpec
 from grange.task.stores import TaskStores, write_parameters
+from grange.testing.child import ended, run_forked, run_here
 from grange.testing.result import StepResult
+from grange.testing.source import check_readable
 
 RUN_ID = "test"
 TASK_ID = "1"
-#: As ``run --max-num-splits``' default: a foreach the step starts may have this many items.
-MAX_NUM_SPLITS = 100_000
 
 
 def run_step(
@@ -84,6 +82,7 @@ def run_step(
             f"run_step takes a FlowSpec class, not {flow_cls!r}",
             fix="pass the class itself: run_step(MyFlow, 'train', ...)",
         )
+    check_readable(flow_cls, "run_step")
     bind_test_configs(flow_cls, configs)
     graph = graph_of(flow_cls)  # cached on the class: a forked child inherits it
     node = _node(flow_cls, graph, step)
@@ -96,24 +95,25 @@ def run_step(
         # @project: the facts of the user's own branch (user.<name>), as a local run's.
         project = project_info(flow_cls, user=spec.user)
         if fork and hasattr(os, "fork"):
-            _run_forked(flow_cls, spec, stores, project, folder)
+            status = run_forked(flow_cls, spec, stores, project, folder)
         else:
-            run_task(flow_cls, spec, stores, max_num_splits=MAX_NUM_SPLITS, project=project)
+            status = run_here(flow_cls, spec, stores, project)
         record = read_record(blobs, spec.flow, spec.run_id, spec.step, spec.task_id, 0)
+        if record is None:
+            raise StepFailed(
+                f"step '{step}' ended its process without a result ({ended(status)}; see "
+                "its output above: os._exit() in the step, or a crash in C code)",
+                step=step,
+                file=node.file,
+                line=node.line,
+                fix="find the os._exit() or the crash in the step (run with fork=False, "
+                "it would end the test's own process the same way)",
+            )
     except BaseException:
         import shutil
 
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    if record is None:
-        raise StepFailed(
-            f"step '{step}' ended its process without a result (see its output above: "
-            "os._exit() in the step, or a crash in C code)",
-            step=step,
-            file=node.file,
-            line=node.line,
-            fix="run it with fork=False to see the crash in the test's own process",
-        )
     result = StepResult(record, stores.cas, folder)
     if record.status != "ok":
         exception = record.exception or {}
@@ -159,7 +159,9 @@ def _prepare(
 ) -> TaskSpec:
     """Write the run's parameters and the step's parent records; the task's spec."""
     values = run_values(flow_cls, params)
-    write_parameters(stores, RUN_ID, values)
+    # Every task of a run carries the run's parameters and the flow's constants: so do
+    # the made-up parents (a join reads them as inputs[i].alpha).
+    carried = dict(write_parameters(stores, RUN_ID, values).artifacts)
     foreach = _enclosing_foreach(graph, node)
     frames: tuple[Frame, ...] = ()
     if foreach is None:
@@ -170,7 +172,7 @@ def _prepare(
                 fix="leave out input= and index=",
             )
     else:
-        frames = (_foreach_frame(stores, node, foreach, item, index),)
+        frames = (_foreach_frame(stores, node, foreach, item, index, inputs),)
     where: dict[str, Any] = {"step": node.name, "file": node.file, "line": node.line}
     reserved = set(values)
     if node.is_join:
@@ -179,7 +181,9 @@ def _prepare(
         for i, ((branch, split, fanout), data) in enumerate(branches):
             task_id = str(i + 1)
             branch_frame = Frame(split, "1", i, len(branches), fanout)
-            _write_parent(stores, branch, task_id, data, node, reserved, (branch_frame,))
+            _write_parent(
+                stores, branch, task_id, data, node, reserved, (branch_frame,), carried=carried
+            )
             paths.append(f"{branch}/{task_id}")
         input_paths = tuple(paths)
     elif not node.in_funcs:
@@ -199,7 +203,9 @@ def _prepare(
                 **where,
             )
         parent = node.in_funcs[0]
-        _write_parent(stores, parent, "1", inputs or {}, node, reserved, frames, foreach)
+        _write_parent(
+            stores, parent, "1", inputs or {}, node, reserved, frames, foreach, carried=carried
+        )
         input_paths = (f"{parent}/1",)
     options = task_options(step_decorators(getattr(flow_cls, node.name), []))
     extra: dict[str, Any] = {}
@@ -264,10 +270,32 @@ def _enclosing_foreach(graph: FlowGraph, node: StepNode) -> StepNode | None:
 
 
 def _foreach_frame(
-    stores: TaskStores, node: StepNode, split: StepNode, item: Any, index: int | None
+    stores: TaskStores,
+    node: StepNode,
+    split: StepNode,
+    item: Any,
+    index: int | None,
+    inputs: Any,
 ) -> Frame:
-    if item is None and index is None:
-        over = f"foreach over self.{split.foreach_var}" if split.foreach_var else "parallel split"
+    """The step's place in its foreach. When ``inputs`` has the list the foreach runs
+    over (``self.<foreach var>``, as the split step's task carries it), the items and
+    their number are that list's (``input=`` defaults to its item ``index``); else a
+    placeholder list of ``index + 1`` items ends with ``input``."""
+    var = split.foreach_var
+    given = inputs.get(var) if var and isinstance(inputs, Mapping) else None
+    items: list[Any] | None = None
+    if given is not None:
+        try:
+            items = list(given)
+        except TypeError:
+            raise HarnessError(
+                f"input {var!r} of step '{node.name}' is what the foreach of step "
+                f"'{split.name}' runs over, and {type(given).__name__} is not a list of items",
+                step=node.name,
+                fix=f"pass the list of items as {var}=[...], or leave it out",
+            ) from None
+    if item is None and index is None and not items:
+        over = f"foreach over self.{var}" if var else "parallel split"
         raise HarnessError(
             f"step '{node.name}' runs inside the {over} of step '{split.name}': "
             "run_step needs the item it works on",
@@ -275,7 +303,8 @@ def _foreach_frame(
             file=node.file,
             line=node.line,
             fix="pass input=<the item> (self.input), and index=<its position> (self.index, "
-            "default 0; give it for an item None)",
+            "default 0; give it for an item None)"
+            + (f", or inputs={{'{var}': [...]}} (its items)" if var else ""),
         )
     if index is None:
         index = 0
@@ -283,8 +312,19 @@ def _foreach_frame(
         raise HarnessError(
             f"index= must be a position (an int >= 0), not {index!r}", step=node.name
         )
-    # Only item `index` is ever read by the task: the others are placeholders.
-    items = [None] * index + [item]
+    if items is not None:
+        if index >= len(items):
+            raise HarnessError(
+                f"index={index} is past the {len(items)} items of input {var!r} of step "
+                f"'{node.name}'",
+                step=node.name,
+                fix=f"pass an index below {len(items)}",
+            )
+        if item is not None:
+            items[index] = item
+    else:
+        # Only item `index` is ever read by the task: the others are placeholders.
+        items = [None] * index + [item]
     try:
         ref = save_items(
             stores.cas, stores.flow, items, max_items=len(items), name="input", step=split.name
@@ -347,8 +387,11 @@ def _write_parent(
     reserved: set[str],
     frames: tuple[Frame, ...],
     split: StepNode | None = None,
+    *,
+    carried: Mapping[str, Any],
 ) -> None:
-    """Commit the record of a parent task that set ``values`` and went to ``child``."""
+    """Commit the record of a parent task that set ``values`` and went to ``child``,
+    carrying the run's parameters and constants (``carried``: their stored refs)."""
     for name in values:
         if not isinstance(name, str) or not name.isidentifier():
             raise HarnessError(
@@ -372,6 +415,7 @@ def _write_parent(
             fix="artifacts travel between steps pickled: pass values that pickle "
             "(no open files, locks, lambdas or local classes)",
         ) from None
+    refs = {**carried, **refs}
     extra: dict[str, Any] = {"next": [child.name], "frames": [f.to_list() for f in frames]}
     if split is not None and split.name == step and frames:
         extra["foreach"] = {"key": frames[-1].items_key, "count": frames[-1].count}
@@ -380,55 +424,3 @@ def _write_parent(
         stores.blobs,
         AttemptRecord(stores.flow, RUN_ID, step, task_id, 0, "ok", now, now, refs, None, extra),
     )
-
-
-# -- the task in a child process ------------------------------------------------------
-
-
-def _run_forked(
-    flow_cls: type[FlowSpec],
-    spec: TaskSpec,
-    stores: TaskStores,
-    project: ProjectInfo | None,
-    folder: str,
-) -> None:
-    """``run_task`` in a forked child; the parent waits (and ends the child if it is
-    itself interrupted). The child leaves through ``os._exit``: no test teardown,
-    no ``atexit`` of the test process runs in it. An error of grange's own in the
-    child (not the step's: that is in the record) is raised here."""
-    error_file = os.path.join(folder, "run_step.error")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    with warnings.catch_warnings():
-        # Python 3.12+ warns when a process with threads forks; the child runs
-        # only the task's code and leaves with os._exit.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover (the child; its effects are what the tests check)
-        code = 0
-        try:
-            run_task(flow_cls, spec, stores, max_num_splits=MAX_NUM_SPLITS, project=project)
-        except BaseException as err:  # grange could not run the task: say why, to the parent
-            import traceback
-
-            text = err.render() if isinstance(err, GrangeError) else traceback.format_exc()
-            with open(error_file, "w") as f:
-                f.write(text)
-            code = 1
-        finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
-    try:
-        os.waitpid(pid, 0)
-    except BaseException:
-        import signal
-
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise
-    if os.path.exists(error_file):
-        with open(error_file) as f:
-            raise HarnessError(f"step '{spec.step}' could not run:\n{f.read()}", step=spec.step)

@@ -200,9 +200,12 @@ def _announce(origin: object, task_given: str | None, command: str) -> str:
 
 def _bind_recorded_configs(flow: FlowContext, run: object) -> None:
     """A flow with configs spins with the values the run was started with (as resume
-    does): its decorators and parameter defaults see them, not this command's."""
+    does): its decorators and parameter defaults see them. A config named on this
+    command line (``--config``/``--config-value``) takes the value given instead: the
+    user is trying it out on the step."""
+    from grange.cli.configs import FILES_DEST, TEXTS_DEST
     from grange.graph.configs import bind_configs, has_configs
-    from grange.user_configs import ConfigValue
+    from grange.user_configs import ConfigValue, bound_values
 
     if not has_configs(flow.flow_cls):
         return
@@ -213,4 +216,13 @@ def _bind_recorded_configs(flow: FlowContext, run: object) -> None:
         name: value.to_dict() if isinstance(value, ConfigValue) else value
         for name, value in recorded.items()
     }
+    params = click.get_current_context().find_root().params
+    given = {name for dest in (FILES_DEST, TEXTS_DEST) for name, _ in params.get(dest) or ()}
+    if given:  # bound from the command line already (before this command ran)
+        current = bound_values(flow.flow_cls) or {}
+        values.update({name: current[name] for name in given if name in current})
+        flow.say(
+            "spin uses the configs of run "
+            f"{getattr(run, 'id', '?')} but {', '.join(sorted(given))}, given on the command line"
+        )
     bind_configs(flow.flow_cls, values)

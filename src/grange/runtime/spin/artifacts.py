@@ -22,6 +22,8 @@ from typing import Any
 from grange.exceptions import CommandError
 
 OPTION = "--artifacts-module"
+#: Read by a step as self.input / self.index, from its task's place in the foreach.
+FOREACH_NAMES = ("input", "index")
 
 
 @dataclass
@@ -46,7 +48,12 @@ def read_artifacts_module(path: str) -> dict[str, Any]:
             + (" (it is a directory)" if os.path.isdir(path) else ""),
             fix="give the path of a .py file that defines ARTIFACTS = {'name': value, ...}",
         )
-    name = "_grange_spin_artifacts"
+    # Under its own name (as Metaflow loads it), kept in sys.modules: a class the
+    # module defines pickles as <module>.<class>, and loads again where the module
+    # imports (beside the flow file). A name taken already gets a private one.
+    name = os.path.splitext(os.path.basename(path))[0]
+    if not name.isidentifier() or name in sys.modules:
+        name = "_grange_spin_artifacts"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise CommandError(
@@ -54,9 +61,11 @@ def read_artifacts_module(path: str) -> dict[str, Any]:
             fix="give a .py file that defines ARTIFACTS = {'name': value, ...}",
         )
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except BaseException as err:  # the user's module: whatever it raises is said, not shown
+        sys.modules.pop(name, None)
         if isinstance(err, KeyboardInterrupt):
             raise
         raise CommandError(
@@ -65,8 +74,6 @@ def read_artifacts_module(path: str) -> dict[str, Any]:
             line=_user_line(err, path),
             fix="fix the module: it must import on its own and define ARTIFACTS = {...}",
         ) from None
-    finally:
-        sys.modules.pop(name, None)
     if not hasattr(module, "ARTIFACTS"):
         raise CommandError(
             f"{OPTION} {path} defines no ARTIFACTS",
@@ -93,9 +100,11 @@ def sort_overrides(
     is_join: bool,
     parameters: list[str],
     constants: list[str],
+    taken: frozenset[str] = frozenset(),
 ) -> Overrides:
     """Sort ``ARTIFACTS`` of module ``path`` by where each value goes, for ``step``
-    (a join or not) whose ``parents`` are ``run/step/task`` paths."""
+    (a join or not) whose ``parents`` are ``run/step/task`` paths. ``taken``: the flow
+    class's own attributes (its steps, ``next``...), which no artifact can be."""
     out = Overrides()
     where: dict[str, Any] = {"file": path, "step": step}
     for key, value in artifacts.items():
@@ -107,9 +116,10 @@ def sort_overrides(
             )
         if "/" in key:
             parent = _parent_of(key, run_id, parents, path, **where)
-            out.parents.setdefault(parent, {}).update(_values_for(parent, key, value, path))
+            values = _values_for(parent, key, value, path, constants, taken)
+            out.parents.setdefault(parent, {}).update(values)
             continue
-        _check_name(key, path, constants)
+        _check_name(key, path, constants, taken)
         if key in parameters:
             out.parameters[key] = value
         elif not parents:
@@ -150,7 +160,14 @@ def _parent_of(key: str, run_id: str, parents: tuple[str, ...], path: str, **whe
     return candidate
 
 
-def _values_for(parent: str, key: str, value: Any, path: str) -> dict[str, Any]:
+def _values_for(
+    parent: str,
+    key: str,
+    value: Any,
+    path: str,
+    constants: list[str],
+    taken: frozenset[str],
+) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise CommandError(
             f"{OPTION} {path}: ARTIFACTS['{key}'] is a {type(value).__name__}; for an input "
@@ -165,16 +182,40 @@ def _values_for(parent: str, key: str, value: Any, path: str) -> dict[str, Any]:
                 file=path,
                 fix="use the artifacts' names (strings) as keys",
             )
-        _check_name(name, path, ())
+        _check_name(name, path, constants, taken)
     return dict(value)
 
 
-def _check_name(name: str, path: str, constants: list[str] | tuple[str, ...]) -> None:
-    if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_grange_"):
+def _check_name(name: str, path: str, constants: list[str], taken: frozenset[str]) -> None:
+    """Refuse a name no step reads as an artifact: the value would be stored, shown as
+    given, and never seen by the step."""
+    if not name.isidentifier() or keyword.iskeyword(name):
         raise CommandError(
             f"{OPTION} {path}: '{name}' cannot be an artifact's name",
             file=path,
             fix="an artifact is an attribute of the step: use a Python identifier",
+        )
+    if name.startswith("_"):
+        raise CommandError(
+            f"{OPTION} {path}: '{name}' starts with '_': grange keeps no state of its own "
+            "in such artifacts (Metaflow's _task_ok, _foreach_stack are not grange's), and "
+            "the client does not show them",
+            file=path,
+            fix="give the artifacts the step reads as self.<name>",
+        )
+    if name in FOREACH_NAMES:
+        raise CommandError(
+            f"{OPTION} {path}: '{name}' is the step's place in its foreach (self.{name}), "
+            "which comes from the task spun, not from an artifact",
+            file=path,
+            fix="spin the task of that item instead: spin RUN/STEP/TASK",
+        )
+    if name in taken:
+        raise CommandError(
+            f"{OPTION} {path}: '{name}' is a step or method of the flow class, not an "
+            "artifact: the step would never see the value",
+            file=path,
+            fix="give the artifacts the step reads as self.<name>",
         )
     if name in constants:
         raise CommandError(

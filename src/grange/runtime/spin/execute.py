@@ -9,12 +9,15 @@ store (:mod:`grange.datastore.spin`). The original run is only read.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import platform
+import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from grange._version import __version__
 from grange.datastore import (
@@ -28,7 +31,7 @@ from grange.datastore import (
 from grange.datastore.runs import write_final
 from grange.datastore.spin import SpinBlobStore, record_origin, spin_location
 from grange.decorators.project import ProjectInfo
-from grange.exceptions import CommandError, DatastoreError, GrangeError
+from grange.exceptions import CommandError, DatastoreError, GrangeError, MetadataError
 from grange.flowspec import FlowSpec
 from grange.graph import FlowGraph, graph_of, lint
 from grange.parameters import flow_constants, flow_parameters
@@ -52,6 +55,7 @@ from grange.task.stores import (
 SPIN_DECORATORS = ("card", "environment", "secrets", "timeout")
 IGNORED = ("retry", "catch", "resources", "kubernetes")
 NO_PERSIST_RUN = "spin"  # the run id of a spin that keeps nothing
+MAX_ID_TRIES = 50  # spins racing for the next spin-N id
 
 
 @dataclass
@@ -86,6 +90,7 @@ class SpinResult:
     inputs: dict[str, ArtifactRef] = field(default_factory=dict)  # what the task started with
     given: set[str] = field(default_factory=set)  # names ARTIFACTS set
     blobs: BlobStore | None = None  # where the artifacts can be loaded from
+    origin: DatastoreLocation | None = None  # the datastore spun from: inspect_spin(origin)
 
     @property
     def pathspec(self) -> str:
@@ -122,6 +127,7 @@ def spin(req: SpinRequest) -> SpinResult:
     origin_stores = TaskStores(origin_blobs, flow)
     node = graph[origin.step]
     constants = flow_constants(flow_cls)
+    names = [p.attribute or p.name for p in flow_parameters(flow_cls)]
     overrides = (
         sort_overrides(
             req.artifacts,
@@ -130,8 +136,11 @@ def spin(req: SpinRequest) -> SpinResult:
             run_id=origin.run_id,
             parents=origin.parents,
             is_join=node.is_join,
-            parameters=[p.attribute or p.name for p in flow_parameters(flow_cls)],
+            parameters=names,
             constants=list(constants),
+            taken=frozenset(n for n in dir(flow_cls) if not n.startswith("_"))
+            - set(names)
+            - set(constants),
         )
         if req.artifacts is not None
         else Overrides()
@@ -168,8 +177,9 @@ def spin(req: SpinRequest) -> SpinResult:
         index.begin(spec, params)
     started = time.monotonic()
     try:
-        with captured_output(
-            index.log if index is not None else None, spec, limit=req.max_log_size
+        with (
+            captured_output(index.log if index is not None else None, spec, limit=req.max_log_size),
+            _exit_fails_the_step(),
         ):
             record = run_task(
                 flow_cls, spec, stores, max_num_splits=req.max_num_splits, project=req.project
@@ -192,7 +202,35 @@ def spin(req: SpinRequest) -> SpinResult:
         inputs=inputs,
         given=overrides.names,
         blobs=blobs,
+        origin=req.datastore_root,
     )
+
+
+class StepExited(Exception):
+    """The spun step called ``os._exit()``: in a run its task would end without a
+    result, and fail; the spin (which runs it in its own process) fails it instead."""
+
+
+@contextlib.contextmanager
+def _exit_fails_the_step() -> Iterator[None]:
+    """While the step runs in this process, ``os._exit()`` raises :class:`StepExited`
+    (the task records the failure, spin says it) instead of ending spin unseen; a
+    process the step forks (multiprocessing) still exits with it."""
+    real, pid = os._exit, os.getpid()
+
+    def _exit(status: int) -> NoReturn:
+        if os.getpid() != pid:
+            real(status)
+        raise StepExited(
+            f"the step called os._exit({status}): in a run its task would end there, "
+            "without a result, and fail"
+        )
+
+    os._exit = _exit
+    try:
+        yield
+    finally:
+        os._exit = real
 
 
 def _task_extra(req: SpinRequest, graph: FlowGraph) -> dict[str, Any]:
@@ -326,13 +364,19 @@ class _SpinIndex:
     def open(cls, req: SpinRequest, top: BlobStore, graph: FlowGraph) -> _SpinIndex:
         from grange.metastore.liveness import current_process
         from grange.reindex import open_local_index, start_run
+        from grange.runtime.configs import claim_configs
 
         location = spin_location(req.datastore_root)
         metadata = open_local_index(location.path, top)
         flow = req.flow_cls.__name__
         origin = req.origin
-        number = _next_number(metadata.run_ids(flow))
-        for attempt in range(8):
+        # Spins started at once allocate their ids at once: the one that loses a race
+        # for spin-N (in the index or in the datastore) takes the next free number.
+        configs = claim_configs(req.flow_cls)  # what the spin ran with: its Run.config
+        number = 0
+        for attempt in range(MAX_ID_TRIES):
+            # Past the last number tried too: a claim the index does not know is taken.
+            number = max(_next_number(metadata.run_ids(flow)), number + 1)
             try:
                 run_id = start_run(
                     metadata,
@@ -347,10 +391,11 @@ class _SpinIndex:
                         *(req.project.system_tags if req.project is not None else ()),
                     ],
                     origin_run_id=origin.run_id,
-                    run_id=f"spin-{number + attempt}",
+                    run_id=f"spin-{number}",
                     process=current_process(),
                     extra={
                         "graph": graph.to_dict(),
+                        **({"configs": configs} if configs else {}),
                         "spin": {
                             "origin": origin.pathspec,
                             "datastore_root": str(req.datastore_root),
@@ -359,9 +404,10 @@ class _SpinIndex:
                     },
                 )
                 return cls(metadata, top, flow, run_id)
-            except DatastoreError:
-                if attempt == 7:
+            except (DatastoreError, MetadataError):
+                if attempt == MAX_ID_TRIES - 1:
                     raise
+                time.sleep(random.uniform(0, 0.05))
         raise AssertionError("unreachable")
 
     def begin(self, spec: TaskSpec, params: AttemptRecord) -> None:

@@ -49,9 +49,10 @@ def summary_lines(result: SpinResult) -> list[str]:
 def _where(result: SpinResult) -> list[str]:
     if result.store is None:
         return ["Nothing was kept (--no-persist)."]
+    origin = f"{str(result.origin)!r}" if result.origin is not None else ""
     return [
         f"Kept apart from real runs in {result.store}; read it with: "
-        f'grange.inspect_spin(); grange.Task("{result.pathspec}")'
+        f'grange.inspect_spin({origin}); grange.Task("{result.pathspec}")'
     ]
 
 
