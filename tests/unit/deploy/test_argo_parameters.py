@@ -137,3 +137,9 @@ def test_a_missing_include_file_is_named(tmp_path) -> None:
     with pytest.raises(ParameterError) as err:
         store_include_files(load_flow(flow), MemoryBlobStore(), {"data": tmp_path / "nope.csv"})
     assert err.value.parameter == "data" and "nope.csv" in err.value.message
+
+
+def test_a_default_function_reads_the_bound_configs() -> None:
+    # docs/config.md: a parameter's default function reads ctx.configs; create gives it
+    man = compile_path(FLOWS / "config_default_fn.py")
+    assert _arguments(man)["b"] == "4"
