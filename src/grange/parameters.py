@@ -373,7 +373,9 @@ def flow_parameters(flow_cls: type) -> list[Parameter]:
     for klass in reversed(flow_cls.__mro__):
         for attr, value in vars(klass).items():
             if isinstance(value, Parameter):
-                seen.pop(attr, None)
+                # a copy made by binding configs keeps the place of the one it copies
+                if not (attr in seen and value.__dict__.get("_grange_config_copy")):
+                    seen.pop(attr, None)
                 seen[attr] = value
     return list(seen.values())
 

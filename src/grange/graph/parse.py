@@ -95,7 +95,11 @@ def _parameter_info(flow_cls: type, problems: list[Any]) -> list[ParameterInfo]:
     """Parameters of the flow, each located at its assignment in the class body."""
     where: dict[str, tuple[str, int]] = {}
     for klass in reversed(flow_cls.__mro__):
-        params = [a for a, v in vars(klass).items() if isinstance(v, Parameter)]
+        params = [
+            a
+            for a, v in vars(klass).items()
+            if isinstance(v, Parameter) and not v.__dict__.get("_grange_config_copy")
+        ]
         if not params and not any(is_step(v) for v in vars(klass).values()):
             continue
         file, line = _class_location(klass)

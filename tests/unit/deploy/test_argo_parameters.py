@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from tests.argo_schema import validate
@@ -139,7 +140,30 @@ def test_a_missing_include_file_is_named(tmp_path) -> None:
     assert err.value.parameter == "data" and "nope.csv" in err.value.message
 
 
-def test_a_default_function_reads_the_bound_configs() -> None:
+CONFIG_DEFAULT_FN = """
+from grange import Config, FlowSpec, Parameter, step
+
+
+def double(ctx):
+    return ctx.configs.cfg.a * 2
+
+
+class ConfigDefaultFnFlow(FlowSpec):
+    cfg = Config("cfg", default_value={"a": 2})
+    b = Parameter("b", default=double, type=int)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_a_default_function_reads_the_bound_configs(tmp_path: Path) -> None:
     # docs/config.md: a parameter's default function reads ctx.configs; create gives it
-    man = compile_path(FLOWS / "config_default_fn.py")
+    (tmp_path / "flow.py").write_text(CONFIG_DEFAULT_FN)
+    man = compile_path(tmp_path / "flow.py")
     assert _arguments(man)["b"] == "4"
