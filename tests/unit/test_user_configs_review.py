@@ -259,3 +259,33 @@ def test_bad_config_arguments_are_lint_errors_at_their_line(tmp_path: Path) -> N
 def test_config_value_fromkeys() -> None:
     value = ConfigValue.fromkeys(["a", "b"], 1)
     assert isinstance(value, ConfigValue) and value.a == 1
+
+
+# -- MEDIUM 9: @catch cannot store into a config ------------------------------------------
+
+CATCH = """
+from grange import Config, FlowSpec, catch, step
+
+class CatchFlow(FlowSpec):
+    cfg = Config("cfg", default_value={"v": "cfg"})
+
+    @catch(var=VAR)
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+@pytest.mark.parametrize("var", ["cfg.v", "'cfg'"])
+def test_catch_var_naming_a_config_is_refused(tmp_path: Path, var: str) -> None:
+    from grange.graph import graph_of
+    from grange.graph.lint import lint
+
+    cls = _flow(tmp_path, CATCH.replace("VAR", var))
+    problems = lint(graph_of(cls))
+    assert [(p.rule, p.step) for p in problems] == [("decorator-attribute", "start")]
+    assert "self.cfg, which is the config 'cfg'" in problems[0].message

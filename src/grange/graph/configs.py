@@ -67,6 +67,7 @@ def bind_configs(
     values: Mapping[str, Any] | None = None,
     *,
     sources: ConfigSources | None = None,
+    lenient: bool = False,
 ) -> dict[str, Any]:
     """Bind the configs of ``flow_cls``; return ``{config name: value}`` (plain dicts).
 
@@ -97,6 +98,10 @@ def bind_configs(
     problems += [p for _attr, p in definition]
     skip = {attr for attr, _p in definition}
     read, read_problems = read_values(configs, sources, skip=skip)
+    if lenient:
+        problems = [p for _attr, p in definition]
+        read_problems = []
+        read = {attr: read.get(attr) for attr in configs}
     problems += [where.config(p.config or None, p.message, p.fix) for p in read_problems]
     if problems:
         raise LintError(problems)
@@ -329,9 +334,9 @@ def _bind_parameters(flow_cls: type, scope: Mapping[str, Any], where: _Where) ->
         attr = param.attribute or param.name
         if flow_cls.__dict__.get(attr) is not param:
             param = copy.copy(param)
-            param._grange_config_copy = True  # type: ignore[attr-defined]
+            param.__dict__["_grange_config_copy"] = True
             type.__setattr__(flow_cls, attr, param)
-        param.config_default = source  # type: ignore[attr-defined]
+        param.__dict__["config_default"] = source
         try:
             param.default = resolve(source, scope)
         except ConfigExprError as err:

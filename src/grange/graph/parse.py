@@ -29,12 +29,16 @@ def parse_flow_class(flow_cls: type) -> FlowGraph:
     file, line = _class_location(flow_cls)
     nodes: dict[str, StepNode] = {}
     others: list[str] = []
+    configs: list[str] = []
     problems: list[tuple[str, str, str, int | None, str | None, str]] = []
     for attr in dir(flow_cls):
         if attr.startswith("__"):
             _dunder_step(flow_cls, attr, problems)
             continue
         obj = inspect.getattr_static(flow_cls, attr, None)
+        if getattr(type(obj), "_grange_config", False) is True:
+            configs.append(attr)
+            continue
         func = obj.__func__ if isinstance(obj, (staticmethod, classmethod)) else obj
         if not inspect.isfunction(func):
             continue
@@ -69,6 +73,7 @@ def parse_flow_class(flow_cls: type) -> FlowGraph:
         other_methods=tuple(sorted(others)),
         decorators=read_flow_decorators(flow_cls, problems),
         definition_problems=problems,
+        config_attributes=tuple(configs),
     )
     annotate(graph)
     return graph

@@ -61,7 +61,7 @@ class Config:
     required: bool
     parser: Any
     plain: bool
-    plain_given: Any
+    _plain_given: Any
     show_default: bool
     attribute: str | None
     unknown_arguments: list[str]
@@ -86,7 +86,7 @@ class Config:
         d["required"] = bool(required)
         d["parser"] = parser
         d["plain"] = plain is True
-        d["plain_given"] = plain
+        d["_plain_given"] = plain
         d["show_default"] = show_default
         d["attribute"] = None
         d["unknown_arguments"] = sorted(kwargs)
@@ -187,10 +187,10 @@ class Config:
                     f"choose another name, e.g. Config('{self.name}_config', ...)",
                 )
             )
-        if self.plain_given is not None and not isinstance(self.plain_given, bool):
+        if self._plain_given is not None and not isinstance(self._plain_given, bool):
             out.append(
                 (
-                    f"plain= of config '{self.name}' is {self.plain_given!r}, not True or False",
+                    f"plain= of config '{self.name}' is {self._plain_given!r}, not True or False",
                     "write plain=True or plain=False",
                 )
             )

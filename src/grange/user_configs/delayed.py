@@ -86,8 +86,8 @@ class DelayedValue:
         raise TypeError(
             f"{self._expr} has no value in the class body (configs are read when the flow "
             f"starts), so it cannot be {what}: write the whole expression as "
-            f"config_expr(\"...\"), e.g. config_expr(\"str({self._expr})\") or "
-            f"config_expr(\"{self._expr} * 2\"), and pass that to the decorator or Parameter"
+            f'config_expr("..."), e.g. config_expr("str({self._expr})") or '
+            f'config_expr("{self._expr} * 2"), and pass that to the decorator or Parameter'
         )
 
     def __str__(self) -> str:

@@ -48,7 +48,7 @@ class ConfigValue(dict[Any, Any]):
     update = _immutable
 
     @classmethod
-    def fromkeys(cls, iterable: Any, value: Any = None) -> ConfigValue:  # type: ignore[override]
+    def fromkeys(cls, iterable: Any, value: Any = None) -> ConfigValue:
         """A ConfigValue with the keys of ``iterable``, each mapped to ``value``."""
         return cls(dict.fromkeys(iterable, value))
 

@@ -62,7 +62,11 @@ def default_values(
             if given is not None and info.name in given:
                 default = given[info.name]
             else:
-                default = param.default_value(graph.name, configs_context(flow_cls)) if param is not None else info.default
+                default = (
+                    param.default_value(graph.name, configs_context(flow_cls))
+                    if param is not None
+                    else info.default
+                )
         except ParameterError as err:
             err.file, err.line = err.file or info.file, err.line or info.line
             raise
