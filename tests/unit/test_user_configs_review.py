@@ -42,8 +42,12 @@ def test_a_value_is_bound_as_json_keeps_it() -> None:
     assert problems == []
     assert values["c"] == {"stages": {"1": 4}, "t": [1, 2]}  # as --no-fork, pods, Argo see it
     assert values["p"] == {"2": [3]}
-    bound, problems = _read(Config("c"), bound={"c": {"k": {1: (2,)}}})
-    assert bound["c"] == {"k": {"1": [2]}}
+
+
+def test_values_given_to_bind_are_bound_as_json_keeps_them(tmp_path: Path) -> None:
+    cls = _flow(tmp_path, CACHED)
+    assert bind_configs(cls, {"cfg": {"k": {1: (2,)}}}) == {"cfg": {"k": {"1": [2]}}}
+    assert object.__new__(cls).cfg.k == {"1": [2]}
 
 
 def test_keys_that_json_would_merge_are_refused() -> None:

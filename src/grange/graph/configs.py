@@ -43,6 +43,7 @@ from grange.user_configs.config import BOUND, WRAPPED, Config, bound_values, flo
 from grange.user_configs.delayed import ConfigExprError, resolve
 from grange.user_configs.read import (
     ConfigSources,
+    bound_value,
     read_values,
     sources_from_env,
     unknown_config,
@@ -88,12 +89,17 @@ def bind_configs(
         )
         problems += [where.config(None, m, "fix the variable, or unset it") for m in errors]
     if values is not None:
-        names = {c.name for c in configs.values()}
-        for name in values:
-            if name not in names:
-                p = unknown_config(str(name), names)
+        by_name = {c.name: c for c in configs.values()}
+        given: dict[str, Any] = {}
+        for name, value in values.items():
+            if name not in by_name:
+                p = unknown_config(str(name), set(by_name))
                 problems.append(where.config(None, p.message + " (in the values to bind)", p.fix))
-        sources = replace(sources, bound={**(sources.bound or {}), **dict(values)})
+                continue
+            given[name], problem = bound_value(by_name[name], value)
+            if problem is not None:
+                problems.append(where.config(problem.config or None, problem.message, problem.fix))
+        sources = replace(sources, bound={**(sources.bound or {}), **given})
     definition = _definition_problems(flow_cls, configs, where)
     problems += [p for _attr, p in definition]
     skip = {attr for attr, _p in definition}

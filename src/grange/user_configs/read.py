@@ -121,6 +121,17 @@ def read_values(
     return values, problems
 
 
+def bound_value(config: Config, value: Any) -> tuple[Any, ConfigProblem | None]:
+    """``value`` given to bind ``config`` (``bind_configs(values=...)``) as a run would
+    bind it (checked as a parsed value, its JSON round trip), or the problem."""
+    if value is None:
+        return None, None
+    try:
+        return _checked(config, value, "the value given to bind"), None
+    except _Problem as p:
+        return None, ConfigProblem(config.attribute or "", p.message, p.fix)
+
+
 class _Problem(Exception):
     def __init__(self, message: str, fix: str) -> None:
         super().__init__(message)
@@ -144,8 +155,7 @@ def unknown_config(name: str, names: set[str]) -> ConfigProblem:
 def _value(config: Config, sources: ConfigSources) -> Any:
     name = config.name
     if sources.bound is not None and name in sources.bound:
-        value = sources.bound[name]
-        return None if value is None else _checked(config, value, "the value bound")
+        return sources.bound[name]  # JSON already (a run's), or checked by bound_value
     if name in sources.files and name in sources.texts:
         raise _Problem(
             f"config '{name}' is given both as a file and as a value",
