@@ -373,7 +373,9 @@ def flow_parameters(flow_cls: type) -> list[Parameter]:
     for klass in reversed(flow_cls.__mro__):
         for attr, value in vars(klass).items():
             if isinstance(value, Parameter):
-                seen.pop(attr, None)
+                # a copy made by binding configs keeps the place of the one it copies
+                if not (attr in seen and value.__dict__.get("_grange_config_copy")):
+                    seen.pop(attr, None)
                 seen[attr] = value
     return list(seen.values())
 
@@ -430,6 +432,12 @@ _NOT_CONSTANTS = (
 )
 
 
+def configs_context(flow_cls: type) -> Any:
+    """``ctx.configs`` for the default functions of ``flow_cls``'s parameters: its bound
+    configs by name (set by :func:`grange.graph.configs.bind_configs`), or None."""
+    return flow_cls.__dict__.get("_grange_configs_namespace")
+
+
 def resolve_values(flow_cls: type, given: dict[str, Any]) -> dict[str, Any]:
     """Values for every parameter of a run, keyed by attribute name.
 
@@ -452,7 +460,7 @@ def resolve_values(flow_cls: type, given: dict[str, Any]) -> dict[str, Any]:
         )
         raise ParameterError(f"the flow has no parameter '{name}'", parameter=name, fix=hint)
     normalized_given = {normalized_name(k): v for k, v in given.items()}
-    configs = flow_cls.__dict__.get("_grange_configs_namespace")  # bound configs, by name
+    configs = configs_context(flow_cls)
     values: dict[str, Any] = {}
     for param in params:
         raw = normalized_given.get(normalized_name(param.name))

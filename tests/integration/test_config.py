@@ -319,3 +319,59 @@ def test_argo_create_bakes_the_given_config_into_the_template(
     assert start["retryStrategy"]["limit"] == "2"  # @retry(**cfg.retry)
     params = {p["name"]: p.get("value") for p in template["spec"]["arguments"]["parameters"]}
     assert params["alpha"] == "1.5"
+
+
+KEYS_FLOW = """
+from grange import Config, FlowSpec, step
+
+class KeysFlow(FlowSpec):
+    cfg = Config("cfg", default_value={"stages": {1: 4}, "pair": (1, 2)})
+    req = Config("req", required=True)
+
+    @step
+    def start(self):
+        self.seen = (self.cfg.to_dict(), self.req.to_dict())
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    KeysFlow()
+"""
+
+
+def test_a_task_sees_the_value_every_other_place_sees(
+    runner: Runner, tmp_path: Path, fork: bool
+) -> None:
+    path = tmp_path / "keys_flow.py"
+    path.write_text(textwrap.dedent(KEYS_FLOW))
+    result = runner.run(path, fork=fork, top=("--config-value", "req", "{}"))
+    run = Flow("KeysFlow")[str(result.run_id)]
+    as_json = {"stages": {"1": 4}, "pair": [1, 2]}
+    assert run["start"].task.data.seen == (as_json, {})
+    assert run.data.cfg == as_json and run.config["cfg"] == as_json
+
+
+def test_a_missing_config_blocks_only_what_needs_it(runner: Runner, tmp_path: Path) -> None:
+    path = tmp_path / "keys_flow.py"
+    path.write_text(textwrap.dedent(KEYS_FLOW))
+    assert "--max-workers" in runner(path, "run", "--help").output
+    out = runner(path, "logs", "1/start", ok=False).output
+    assert "missing configuration" not in out
+    out = _error(runner, path)
+    assert "missing configuration for 'req': it is required and has no value" in out
+    twice = ("--config-value", "req", "{}", "--config-value", "req", '{"a": 1}')
+    result = runner.run(path, top=twice, ok=False)
+    assert "config 'req' is given twice with --config-value" in result.output
+
+
+def test_resume_ignores_a_bad_config_variable(runner: Runner, flow: Path) -> None:
+    marker = flow.parent / "fail-now"
+    marker.touch()
+    given = {**DEFAULT, "fail_if": str(marker)}
+    runner.run(flow, top=("--config-value", "cfg", json.dumps(given)), ok=False)
+    marker.unlink()
+    resumed = runner.resume(flow, env=runner.env(GRANGE_FLOW_CONFIG_VALUE="{bad"))
+    assert Flow("ConfigFlow")[str(resumed.run_id)].data.cfg == given

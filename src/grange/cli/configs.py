@@ -11,10 +11,12 @@ already parsed. ``resume`` takes no config: it binds its origin run's values
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
-from grange.exceptions import CommandError
+from grange.cli.commands import COMMAND_ARGS
+from grange.exceptions import CommandError, LintError
 from grange.graph.configs import bind_configs, has_configs
 from grange.user_configs import flow_configs
 from grange.user_configs.read import sources_from_env
@@ -65,8 +67,8 @@ def bind_for_command(ctx: click.Context, flow_cls: type, command: str | None) ->
     environment. ``resume`` refuses the options and binds later, from its origin run."""
     if not has_configs(flow_cls):
         return
-    files = dict(ctx.params.get(FILES_DEST) or ())
-    texts = dict(ctx.params.get(TEXTS_DEST) or ())
+    files = _once(ctx.params.get(FILES_DEST) or (), "--config", "FILE")
+    texts = _once(ctx.params.get(TEXTS_DEST) or (), "--config-value", "JSON")
     if command == "resume":
         if files or texts:
             raise CommandError(
@@ -89,7 +91,45 @@ def bind_for_command(ctx: click.Context, flow_cls: type, command: str | None) ->
             sources.bound.pop(name, None)
     sources.files.update(files)
     sources.texts.update(texts)
-    bind_configs(flow_cls, sources=sources)
+    try:
+        bind_configs(flow_cls, sources=sources)
+    except LintError:
+        if not _uses_no_values(ctx, command):
+            raise
+        # Metaflow defers a config error to the commands that use the values: `logs`,
+        # `tag`, `--help`... work with a config missing (bound to None for them).
+        try:
+            bind_configs(flow_cls, sources=sources, lenient=True)
+        except LintError:
+            pass
+        else:
+            return
+        raise
+
+
+#: Commands that read runs, not the flow's configs.
+_NO_VALUES = frozenset({"card", "dump", "help", "logs", "tag", "version"})
+
+
+def _uses_no_values(ctx: click.Context, command: str | None) -> bool:
+    if command in _NO_VALUES:
+        return True
+    args = ctx.meta.get(COMMAND_ARGS) or ()
+    return any(a in ("--help", "-h") for a in args)
+
+
+def _once(pairs: Any, option: str, metavar: str) -> dict[str, str]:
+    """``{name: value}`` from an option's ``(name, value)`` pairs; a name given twice is
+    refused (which one was meant?)."""
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        if name in out:
+            raise CommandError(
+                f"config '{name}' is given twice with {option}",
+                fix=f"give each config once: {option} {name} {metavar}",
+            )
+        out[name] = value
+    return out
 
 
 def _flow_file(flow_cls: type) -> str:

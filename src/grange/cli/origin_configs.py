@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from grange.graph.configs import bind_configs, has_configs
+from grange.user_configs import flow_configs
 from grange.user_configs.read import ConfigSources
 
 
@@ -30,8 +31,23 @@ def bind_origin_configs(flow: Any, origin_run_id: str | None) -> str | None:
         origin_run_id,
     )
     run_id, values = recorded
+    # Neither --config nor GRANGE_FLOW_CONFIG(_VALUE) apply to a resumed run (a config
+    # added since the origin run gets its default): the environment is not read.
+    sources = ConfigSources(flow_name=flow_cls.__name__, flow_dir=_flow_dir(flow_cls))
     if values is None:  # a run from before configs were recorded: the defaults
-        bind_configs(flow_cls, sources=ConfigSources(flow_name=flow_cls.__name__))
+        bind_configs(flow_cls, sources=sources)
     else:
-        bind_configs(flow_cls, values)
+        names = {c.name for c in flow_configs(flow_cls).values()}
+        # a config the flow no longer declares is left behind with its origin run
+        bind_configs(flow_cls, {k: v for k, v in values.items() if k in names}, sources=sources)
     return run_id
+
+
+def _flow_dir(flow_cls: type) -> str | None:
+    import inspect
+    import os
+
+    try:
+        return os.path.dirname(os.path.abspath(inspect.getfile(flow_cls)))
+    except (TypeError, OSError):
+        return None

@@ -32,6 +32,10 @@ from grange.exceptions import DecoratorError
 C = TypeVar("C")
 
 FLOW_DECORATORS = "__grange_flow_decorators__"
+#: On a flow class whose configs are bound: ``{base class: its flow decorators}`` for
+#: each base whose decorators read configs, rebuilt with the values bound on this class
+#: (the base's own list stays as it is: it serves the base and its other subclasses).
+BOUND_FLOW_DECORATORS = "_grange_bound_flow_decorators"
 FLOW_PROBLEMS = "__grange_flow_problems__"
 
 
@@ -114,8 +118,17 @@ def flow_decorators_of(flow_cls: type) -> list[FlowDecorator]:
     class's in the order written (top first)."""
     found: list[FlowDecorator] = []
     for klass in reversed(flow_cls.__mro__):
-        found.extend(klass.__dict__.get(FLOW_DECORATORS, ()))
+        found.extend(own_flow_decorators(flow_cls, klass))
     return found
+
+
+def own_flow_decorators(flow_cls: type, klass: type) -> Any:
+    """The flow decorators written on ``klass`` (``flow_cls`` or one of its bases), as
+    ``flow_cls`` sees them (with the config values bound on ``flow_cls``)."""
+    bound = flow_cls.__dict__.get(BOUND_FLOW_DECORATORS)
+    if bound and klass in bound:
+        return bound[klass]
+    return klass.__dict__.get(FLOW_DECORATORS, ())
 
 
 def flow_decorator(flow_cls: type, name: str) -> FlowDecorator | None:

@@ -23,6 +23,7 @@ written.
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import inspect
 import os
@@ -32,15 +33,21 @@ from dataclasses import replace
 from typing import Any
 
 from grange.decorators.base import DECORATORS, decorators_of
-from grange.decorators.flow import FLOW_DECORATORS
+from grange.decorators.flow import BOUND_FLOW_DECORATORS, FLOW_DECORATORS
 from grange.decorators.step import is_step
 from grange.exceptions import DecoratorError, LintError, LintProblem
 from grange.graph.parse import _class_location, _decorator_name, _find_class
 from grange.graph.rules.steps import FLOW_ATTRIBUTES
 from grange.parameters import RESERVED_PARAMETER_NAMES, flow_parameters, normalized_name
-from grange.user_configs.config import BOUND, Config, bound_values, flow_configs
+from grange.user_configs.config import BOUND, WRAPPED, Config, bound_values, flow_configs
 from grange.user_configs.delayed import ConfigExprError, resolve
-from grange.user_configs.read import ConfigSources, read_values, sources_from_env
+from grange.user_configs.read import (
+    ConfigSources,
+    bound_value,
+    read_values,
+    sources_from_env,
+    unknown_config,
+)
 from grange.user_configs.value import wrapped
 
 RULE = "config"
@@ -61,6 +68,7 @@ def bind_configs(
     values: Mapping[str, Any] | None = None,
     *,
     sources: ConfigSources | None = None,
+    lenient: bool = False,
 ) -> dict[str, Any]:
     """Bind the configs of ``flow_cls``; return ``{config name: value}`` (plain dicts).
 
@@ -81,13 +89,34 @@ def bind_configs(
         )
         problems += [where.config(None, m, "fix the variable, or unset it") for m in errors]
     if values is not None:
-        sources = replace(sources, bound={**(sources.bound or {}), **dict(values)})
-    problems += _definition_problems(flow_cls, configs, where)
-    read, read_problems = read_values(configs, sources)
+        by_name = {c.name: c for c in configs.values()}
+        given: dict[str, Any] = {}
+        for name, value in values.items():
+            if name not in by_name:
+                p = unknown_config(str(name), set(by_name))
+                problems.append(where.config(None, p.message + " (in the values to bind)", p.fix))
+                continue
+            given[name], problem = bound_value(by_name[name], value)
+            if problem is not None:
+                problems.append(where.config(problem.config or None, problem.message, problem.fix))
+        sources = replace(sources, bound={**(sources.bound or {}), **given})
+    definition = _definition_problems(flow_cls, configs, where)
+    problems += [p for _attr, p in definition]
+    skip = {attr for attr, _p in definition}
+    read, read_problems = read_values(configs, sources, skip=skip)
+    if lenient:
+        problems = [p for _attr, p in definition]
+        read_problems = []
+        read = {attr: read.get(attr) for attr in configs}
     problems += [where.config(p.config or None, p.message, p.fix) for p in read_problems]
     if problems:
         raise LintError(problems)
     type.__setattr__(flow_cls, BOUND, {attr: (read[attr], configs[attr].plain) for attr in configs})
+    # What self.<config> gives in a step: built once per binding (Config.__get__), apart
+    # from the scope below so that nothing a step does reaches a decorator's arguments.
+    type.__setattr__(
+        flow_cls, WRAPPED, {attr: wrapped(read[attr], configs[attr].plain) for attr in configs}
+    )
     scope: dict[str, Any] = {}
     for attr, config in configs.items():
         scope[config.ident] = wrapped(read[attr], config.plain)
@@ -107,20 +136,22 @@ def bind_configs(
 
 def _definition_problems(
     flow_cls: type, configs: Mapping[str, Config], where: _Where
-) -> list[LintProblem]:
+) -> list[tuple[str, LintProblem]]:
+    """``(attribute, problem)`` for each config whose definition is wrong."""
     out = []
     params = {normalized_name(p.name): p for p in flow_parameters(flow_cls)}
     seen: dict[str, str] = {}
     for attr, config in configs.items():
         for message, fix in config.definition_problems():
-            out.append(where.config(attr, message, fix))
+            out.append((attr, where.config(attr, message, fix)))
         if not isinstance(config.name, str):
             continue
         key = normalized_name(config.name)
         if key in seen:
             out.append(
-                where.config(
+                _at(
                     attr,
+                    where,
                     f"configs '{seen[key]}' and '{config.name}' have the same name",
                     "give each Config(...) its own name",
                 )
@@ -128,8 +159,9 @@ def _definition_problems(
         seen[key] = config.name
         if key in params:
             out.append(
-                where.config(
+                _at(
                     attr,
+                    where,
                     f"config '{config.name}' has the name of parameter '{params[key].name}' "
                     "(names ignore case, and '-' and '_' count as the same)",
                     "rename the config or the parameter",
@@ -137,8 +169,9 @@ def _definition_problems(
             )
         elif key in RESERVED_PARAMETER_NAMES:
             out.append(
-                where.config(
+                _at(
                     attr,
+                    where,
                     f"config '{config.name}' has a reserved name: grange uses it for its own "
                     "command-line options",
                     f"choose another name, e.g. Config('{config.name}_config', ...)",
@@ -146,8 +179,9 @@ def _definition_problems(
             )
         if attr in FLOW_ATTRIBUTES:
             out.append(
-                where.config(
+                _at(
                     attr,
+                    where,
                     f"config attribute '{attr}' is reserved: every flow already has "
                     f"self.{attr}, and the config would hide it",
                     f"rename the attribute, e.g. {attr}_config = Config(...)",
@@ -156,39 +190,76 @@ def _definition_problems(
     return out
 
 
+def _at(attr: str, where: _Where, message: str, fix: str) -> tuple[str, LintProblem]:
+    return attr, where.config(attr, message, fix)
+
+
 def _bind_step_decorators(
     flow_cls: type, scope: Mapping[str, Any], where: _Where
 ) -> list[LintProblem]:
+    """Rebuild the config-reading decorators of the steps ``flow_cls`` has (resolved by
+    its MRO). A step it inherits is copied onto ``flow_cls`` with the rebuilt decorators:
+    the base class's function, shared with the base and its other subclasses, is never
+    changed."""
     problems = []
-    for klass in reversed(flow_cls.__mro__):
-        for attr, func in list(vars(klass).items()):
-            if not is_step(func):
+    names = dict.fromkeys(a for klass in reversed(flow_cls.__mro__) for a in vars(klass))
+    for attr in names:
+        func = inspect.getattr_static(flow_cls, attr, None)
+        if not inspect.isfunction(func) or not is_step(func):
+            continue
+        decos = decorators_of(func)
+        if all(getattr(d, "config_source", None) is None for d in decos):
+            continue
+        owner = next(k for k in flow_cls.__mro__ if attr in vars(k))
+        written = getattr(func, _COPY_OF, owner)  # the class whose source has the step
+        for i, deco in enumerate(decos):
+            source = getattr(deco, "config_source", None)
+            if source is None:
                 continue
-            decos = decorators_of(func)
-            changed = False
-            for i, deco in enumerate(decos):
-                source = getattr(deco, "config_source", None)
-                if source is None:
-                    continue
-                what = f"@{deco.name} on step '{attr}'"
-                bound, problem = _rebuilt(type(deco), deco, source, scope, what)
-                if bound is None:
-                    line = where.step_decorator(klass, attr, deco.name)
-                    problems.append(
-                        LintProblem(RULE, problem[0], where.file_of(klass), line, attr, problem[1])
-                    )
-                    continue
-                decos[i] = bound
-                changed = True
-            if changed:
-                setattr(func, DECORATORS, decos)
+            what = f"@{deco.name} on step '{attr}'"
+            bound, problem = _rebuilt(type(deco), deco, source, scope, what)
+            if bound is None:
+                line = where.step_decorator(written, attr, deco.name)
+                problems.append(
+                    LintProblem(RULE, problem[0], where.file_of(written), line, attr, problem[1])
+                )
+                continue
+            decos[i] = bound
+        if owner is flow_cls:
+            setattr(func, DECORATORS, decos)
+        else:
+            type.__setattr__(flow_cls, attr, _step_copy(func, decos, owner))
     return problems
+
+
+_COPY_OF = "_grange_config_copy_of"  # on a step copied by binding: the class it came from
+
+
+def _step_copy(func: types.FunctionType, decos: list[Any], owner: type) -> types.FunctionType:
+    """``func`` as a new function object (same code, globals and closure) with its own
+    attributes and the decorators ``decos``."""
+    new = types.FunctionType(
+        func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__
+    )
+    new.__dict__.update(func.__dict__)
+    new.__kwdefaults__ = func.__kwdefaults__
+    new.__qualname__ = func.__qualname__
+    new.__module__ = func.__module__
+    new.__doc__ = func.__doc__
+    new.__annotations__ = dict(func.__annotations__)
+    setattr(new, DECORATORS, decos)
+    setattr(new, _COPY_OF, owner)
+    return new
 
 
 def _bind_flow_decorators(
     flow_cls: type, scope: Mapping[str, Any], where: _Where
 ) -> list[LintProblem]:
+    """Rebuild the config-reading flow decorators of ``flow_cls`` and its bases. A base's
+    rebuilt list goes to ``flow_cls`` (:data:`BOUND_FLOW_DECORATORS`, by class): the
+    base's own list is never changed."""
     problems = []
+    for_bases: dict[type, list[Any]] = {}
     for klass in reversed(flow_cls.__mro__):
         own = list(klass.__dict__.get(FLOW_DECORATORS, ()))
         changed = False
@@ -206,8 +277,11 @@ def _bind_flow_decorators(
                 continue
             own[i] = bound
             changed = True
-        if changed:
+        if changed and klass is flow_cls:
             type.__setattr__(klass, FLOW_DECORATORS, own)
+        elif changed:
+            for_bases[klass] = own
+    type.__setattr__(flow_cls, BOUND_FLOW_DECORATORS, for_bases)
     return problems
 
 
@@ -253,6 +327,9 @@ def _expr_problem(err: ConfigExprError, what: str, scope: Mapping[str, Any]) -> 
 
 
 def _bind_parameters(flow_cls: type, scope: Mapping[str, Any], where: _Where) -> list[LintProblem]:
+    """Resolve the config-reading defaults of the parameters ``flow_cls`` has. A
+    parameter it inherits is copied onto ``flow_cls`` first (marked
+    ``_grange_config_copy``: it keeps its place and its line): the base's is not changed."""
     problems = []
     for param in flow_parameters(flow_cls):
         source = param.__dict__.get("config_default")
@@ -260,12 +337,17 @@ def _bind_parameters(flow_cls: type, scope: Mapping[str, Any], where: _Where) ->
             if not getattr(type(param.default), "_grange_delayed", False):
                 continue
             source = param.default
-            param.config_default = source  # type: ignore[attr-defined]
+        attr = param.attribute or param.name
+        if flow_cls.__dict__.get(attr) is not param:
+            param = copy.copy(param)
+            param.__dict__["_grange_config_copy"] = True
+            type.__setattr__(flow_cls, attr, param)
+        param.__dict__["config_default"] = source
         try:
             param.default = resolve(source, scope)
         except ConfigExprError as err:
             message, fix = _expr_problem(err, f"the default of parameter '{param.name}'", scope)
-            file, line = where.parameter(param.attribute or param.name)
+            file, line = where.parameter(attr)
             problems.append(LintProblem(RULE, message, file, line, None, fix))
             continue
         if not param.type_given:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grange.decorators.flow import FLOW_DECORATORS, FLOW_PROBLEMS
+from grange.decorators.flow import FLOW_PROBLEMS, own_flow_decorators
 from grange.graph.model import DecoratorInfo
 
 RULE = "flow-decorator"
@@ -23,7 +23,7 @@ def read_flow_decorators(flow_cls: type, problems: list[Any]) -> tuple[Decorator
 
     infos: list[DecoratorInfo] = []
     for klass in reversed(flow_cls.__mro__):
-        own = klass.__dict__.get(FLOW_DECORATORS, ())
+        own = own_flow_decorators(flow_cls, klass)
         misuses = klass.__dict__.get(FLOW_PROBLEMS, ())
         if not own and not misuses:
             continue

@@ -193,6 +193,8 @@ class FlowGraph:
     definition_problems: list[tuple[str, str, str, int | None, str | None, str]] = field(
         default_factory=list
     )
+    # Attributes of the flow class that are configs (``cfg = Config(...)``).
+    config_attributes: tuple[str, ...] = ()
 
     @classmethod
     def from_flow_class(cls, flow_cls: type) -> FlowGraph:

@@ -29,12 +29,16 @@ def parse_flow_class(flow_cls: type) -> FlowGraph:
     file, line = _class_location(flow_cls)
     nodes: dict[str, StepNode] = {}
     others: list[str] = []
+    configs: list[str] = []
     problems: list[tuple[str, str, str, int | None, str | None, str]] = []
     for attr in dir(flow_cls):
         if attr.startswith("__"):
             _dunder_step(flow_cls, attr, problems)
             continue
         obj = inspect.getattr_static(flow_cls, attr, None)
+        if getattr(type(obj), "_grange_config", False) is True:
+            configs.append(attr)
+            continue
         func = obj.__func__ if isinstance(obj, (staticmethod, classmethod)) else obj
         if not inspect.isfunction(func):
             continue
@@ -69,6 +73,7 @@ def parse_flow_class(flow_cls: type) -> FlowGraph:
         other_methods=tuple(sorted(others)),
         decorators=read_flow_decorators(flow_cls, problems),
         definition_problems=problems,
+        config_attributes=tuple(configs),
     )
     annotate(graph)
     return graph
@@ -95,7 +100,11 @@ def _parameter_info(flow_cls: type, problems: list[Any]) -> list[ParameterInfo]:
     """Parameters of the flow, each located at its assignment in the class body."""
     where: dict[str, tuple[str, int]] = {}
     for klass in reversed(flow_cls.__mro__):
-        params = [a for a, v in vars(klass).items() if isinstance(v, Parameter)]
+        params = [
+            a
+            for a, v in vars(klass).items()
+            if isinstance(v, Parameter) and not v.__dict__.get("_grange_config_copy")
+        ]
         if not params and not any(is_step(v) for v in vars(klass).values()):
             continue
         file, line = _class_location(klass)

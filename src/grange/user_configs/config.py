@@ -15,6 +15,8 @@ keeps the bound values (``_grange_config_values``, set by
 
 from __future__ import annotations
 
+import keyword
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NoReturn
@@ -24,6 +26,8 @@ from grange.user_configs.value import plain_copy, wrapped
 
 #: Where the bound values live on a flow class: ``{attribute: (value, plain)}``.
 BOUND = "_grange_config_values"
+#: Beside it: ``{attribute: what self.<attribute> gives}``, built once per binding.
+WRAPPED = "_grange_config_wrapped"
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
@@ -57,6 +61,7 @@ class Config:
     required: bool
     parser: Any
     plain: bool
+    _plain_given: Any
     show_default: bool
     attribute: str | None
     unknown_arguments: list[str]
@@ -80,7 +85,8 @@ class Config:
         d["help"] = help
         d["required"] = bool(required)
         d["parser"] = parser
-        d["plain"] = bool(plain)
+        d["plain"] = plain is True
+        d["_plain_given"] = plain
         d["show_default"] = show_default
         d["attribute"] = None
         d["unknown_arguments"] = sorted(kwargs)
@@ -123,6 +129,9 @@ class Config:
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
             return self
+        cache = getattr(type(instance), WRAPPED, None)
+        if cache is not None and self.attribute in cache:
+            return cache[self.attribute]
         bound = getattr(type(instance), BOUND, None)
         if bound is None or self.attribute not in bound:
             raise AttributeError(
@@ -168,6 +177,45 @@ class Config:
                 (
                     f"config name {self.name!r} is not valid",
                     "use letters, digits, '_' or '-', starting with a letter",
+                )
+            )
+        elif keyword.iskeyword(self.ident):
+            out.append(
+                (
+                    f"config name {self.name!r} is a Python keyword: expressions over the "
+                    "configs (config_expr, decorator arguments) could not name it",
+                    f"choose another name, e.g. Config('{self.name}_config', ...)",
+                )
+            )
+        if self._plain_given is not None and not isinstance(self._plain_given, bool):
+            out.append(
+                (
+                    f"plain= of config '{self.name}' is {self._plain_given!r}, not True or False",
+                    "write plain=True or plain=False",
+                )
+            )
+        default = self.default
+        if default is not None and not (
+            isinstance(default, (str, os.PathLike)) or callable(default)
+        ):
+            out.append(
+                (
+                    f"default= of config '{self.name}' is {type(default).__name__} "
+                    f"{default!r}, not a file path",
+                    "default= names a file (a path, or a function of the context returning "
+                    "one); give the value itself with default_value=",
+                )
+            )
+        value = self.default_value
+        if value is not None and not (
+            self.plain or isinstance(value, (Mapping, str)) or callable(value)
+        ):
+            out.append(
+                (
+                    f"default_value= of config '{self.name}' is {type(value).__name__}, not a "
+                    "mapping",
+                    "give a dict, a JSON string, or a function returning one; or declare the "
+                    "config plain=True",
                 )
             )
         if self.default is not None and self.default_value is not None:

@@ -23,7 +23,7 @@ import importlib
 import json
 import os
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,22 +99,37 @@ def sources_from_env(
 
 
 def read_values(
-    configs: Mapping[str, Config], sources: ConfigSources
+    configs: Mapping[str, Config], sources: ConfigSources, *, skip: Collection[str] = ()
 ) -> tuple[dict[str, Any], list[ConfigProblem]]:
-    """``{attribute: value}`` for ``configs`` (by attribute), and the problems found."""
+    """``{attribute: value}`` for ``configs`` (by attribute), and the problems found;
+    the configs in ``skip`` (by attribute: their definitions are wrong) are not read."""
     values: dict[str, Any] = {}
     problems: list[ConfigProblem] = []
     names = {c.name for c in configs.values()}
     for given in (sources.files, sources.texts):
         for name in given:
             if name not in names:
-                problems.append(_unknown(name, names))
+                problems.append(unknown_config(name, names))
     for attr, config in configs.items():
+        if attr in skip:
+            values[attr] = None
+            continue
         try:
             values[attr] = _value(config, sources)
         except _Problem as p:
             problems.append(ConfigProblem(attr, p.message, p.fix))
     return values, problems
+
+
+def bound_value(config: Config, value: Any) -> tuple[Any, ConfigProblem | None]:
+    """``value`` given to bind ``config`` (``bind_configs(values=...)``) as a run would
+    bind it (checked as a parsed value, its JSON round trip), or the problem."""
+    if value is None:
+        return None, None
+    try:
+        return _checked(config, value, "the value given to bind"), None
+    except _Problem as p:
+        return None, ConfigProblem(config.attribute or "", p.message, p.fix)
 
 
 class _Problem(Exception):
@@ -124,7 +139,8 @@ class _Problem(Exception):
         self.fix = fix
 
 
-def _unknown(name: str, names: set[str]) -> ConfigProblem:
+def unknown_config(name: str, names: set[str]) -> ConfigProblem:
+    """The problem of a value given for ``name``, which is none of the flow's ``names``."""
     import difflib
 
     close = difflib.get_close_matches(name, sorted(names), n=1)
@@ -139,7 +155,7 @@ def _unknown(name: str, names: set[str]) -> ConfigProblem:
 def _value(config: Config, sources: ConfigSources) -> Any:
     name = config.name
     if sources.bound is not None and name in sources.bound:
-        return sources.bound[name]
+        return sources.bound[name]  # JSON already (a run's), or checked by bound_value
     if name in sources.files and name in sources.texts:
         raise _Problem(
             f"config '{name}' is given both as a file and as a value",
@@ -167,6 +183,13 @@ def _from_default(config: Config, sources: ConfigSources) -> Any:
         )
         if path is None:
             return None
+        if not isinstance(path, (str, os.PathLike)):
+            raise _Problem(
+                f"the default of config '{name}' gives {type(path).__name__} {path!r}, not a "
+                "file path",
+                "default= names a file (a path, or a function returning one); give the "
+                "value itself with default_value=",
+            )
         path = os.fspath(path)
         found = path
         if not os.path.isabs(path) and not os.path.exists(path) and sources.flow_dir:
@@ -179,9 +202,11 @@ def _from_default(config: Config, sources: ConfigSources) -> Any:
         default = _call(config, default, sources)
     if default is None:
         return None
-    if isinstance(default, str) and not config.plain:
-        return _parse(config, default, "default_value")
-    if isinstance(default, str) and config.parser is not None:
+    if config.plain and not isinstance(default, str):
+        # A plain config's value is text, as --config-value gives it (Metaflow's rule):
+        # a default that is not a string is given as its JSON text.
+        default = json.dumps(_checked(config, default, "default_value"))
+    if isinstance(default, str) and (config.parser is not None or not config.plain):
         return _parse(config, default, "default_value")
     return _checked(config, default, "default_value")
 
@@ -250,6 +275,8 @@ def _parse(config: Config, text: str, where: str) -> Any:
 
 
 def _checked(config: Config, value: Any, where: str) -> Any:
+    """``value`` as every task of the run sees it: its JSON round trip (keys strings,
+    tuples lists), so that a forked task and a pod never see two values."""
     if not config.plain and not isinstance(value, Mapping):
         raise _Problem(
             f"config '{config.name}' must be a mapping (a JSON object), but {where} gives "
@@ -257,20 +284,47 @@ def _checked(config: Config, value: Any, where: str) -> Any:
             'give a JSON object such as {"key": 1}, or declare the config plain=True',
         )
     try:
-        json.dumps(plain_copy(value))
+        return json.loads(json.dumps(plain_copy(value)), object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise _Problem(
+            f"config '{config.name}' ({where}) has two keys that are both {exc.key!r} in JSON "
+            "(e.g. 1 and '1'): a config travels as JSON, whose keys are strings, so one "
+            "would be lost",
+            "give each key once; keys are read as strings (1 and '1' are the same key)",
+        ) from None
     except (TypeError, ValueError, RecursionError) as exc:
         raise _Problem(
             f"config '{config.name}' ({where}) holds a value that cannot be stored as JSON: {exc}",
             "keep a config to JSON types (dicts, lists, strings, numbers, booleans, null)",
         ) from None
-    return value
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return out
 
 
 def _parser(config: Config) -> Callable[[str], Any]:
     parser = config.parser
     if callable(parser):
         return parser
-    assert isinstance(parser, str)
+    if not isinstance(parser, str):
+        raise _Problem(
+            f"parser= of config '{config.name}' is {parser!r}, not a function",
+            "pass a function taking the text, or its dotted import name",
+        )
     dotted = "grange" + parser if parser.startswith(".") else parser
     module_name, _, attr = dotted.rpartition(".")
     try:

@@ -47,6 +47,11 @@ class ConfigValue(dict[Any, Any]):
     setdefault = _immutable
     update = _immutable
 
+    @classmethod
+    def fromkeys(cls, iterable: Any, value: Any = None) -> ConfigValue:
+        """A ConfigValue with the keys of ``iterable``, each mapped to ``value``."""
+        return cls(dict.fromkeys(iterable, value))
+
     def to_dict(self) -> dict[Any, Any]:
         """The value as plain dicts and lists (a copy)."""
         return _unwrap(self)

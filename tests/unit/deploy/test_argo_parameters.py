@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from tests.argo_schema import validate
@@ -137,3 +138,66 @@ def test_a_missing_include_file_is_named(tmp_path) -> None:
     with pytest.raises(ParameterError) as err:
         store_include_files(load_flow(flow), MemoryBlobStore(), {"data": tmp_path / "nope.csv"})
     assert err.value.parameter == "data" and "nope.csv" in err.value.message
+
+
+CONFIG_DEFAULT_FN = """
+from grange import Config, FlowSpec, Parameter, step
+
+
+def double(ctx):
+    return ctx.configs.cfg.a * 2
+
+
+class ConfigDefaultFnFlow(FlowSpec):
+    cfg = Config("cfg", default_value={"a": 2})
+    b = Parameter("b", default=double, type=int)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_a_default_function_reads_the_bound_configs(tmp_path: Path) -> None:
+    # docs/config.md: a parameter's default function reads ctx.configs; create gives it
+    (tmp_path / "flow.py").write_text(CONFIG_DEFAULT_FN)
+    man = compile_path(tmp_path / "flow.py")
+    assert _arguments(man)["b"] == "4"
+
+
+CONFIG_INCLUDE = """
+from grange import Config, FlowSpec, IncludeFile, step
+
+
+class ConfigIncludeFlow(FlowSpec):
+    cfg = Config("cfg", default_value={"file": "notes.txt"})
+    notes = IncludeFile("notes", default=lambda ctx: ctx.configs.cfg.file)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_an_include_files_default_function_reads_the_bound_configs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grange.datastore import DatastoreLocation
+    from grange.deploy.argo.include import store_include_files
+    from grange.graph.configs import bind_configs
+
+    (tmp_path / "flow.py").write_text(CONFIG_INCLUDE)
+    (tmp_path / "notes.txt").write_text("hello")
+    monkeypatch.chdir(tmp_path)
+    cls = load_flow(tmp_path / "flow.py")
+    bind_configs(cls)
+    blobs = DatastoreLocation.of(str(tmp_path / "store")).open()
+    assert set(store_include_files(cls, blobs)) == {"notes"}

@@ -22,6 +22,10 @@ import click
 
 from grange.cli.errors import GuardedGroup
 
+#: ``ctx.meta`` key: the arguments after the command's name (``before_command`` reads
+#: them, e.g. for ``--help``).
+COMMAND_ARGS = "grange.command_args"
+
 
 @dataclass(frozen=True)
 class CommandEntry:
@@ -117,5 +121,6 @@ class LazyGroup(GuardedGroup):
             hint = f" Did you mean '{close[0]}'?" if close else ""
             ctx.fail(f"No such command '{name}'.{hint}")
         if self.before_command is not None and name in known:
+            ctx.meta[COMMAND_ARGS] = list(args)
             self.before_command(ctx, name)
         return super().resolve_command(ctx, args)

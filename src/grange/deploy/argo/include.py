@@ -15,7 +15,12 @@ from typing import Any
 from grange.datastore.backend import BlobStore
 from grange.datastore.included import read_path, store
 from grange.exceptions import ParameterError
-from grange.parameters import ParameterContext, current_username, flow_parameters
+from grange.parameters import (
+    ParameterContext,
+    configs_context,
+    current_username,
+    flow_parameters,
+)
 
 
 def store_include_files(
@@ -55,7 +60,10 @@ def _default_path(flow_cls: type, param: Any) -> Any:
     default = param.default
     if callable(default):  # a deploy-time default, evaluated now as Metaflow does
         ctx = ParameterContext(
-            flow_name=flow_cls.__name__, user_name=current_username(), parameter_name=param.name
+            flow_name=flow_cls.__name__,
+            user_name=current_username(),
+            parameter_name=param.name,
+            configs=configs_context(flow_cls),
         )
         default = default(ctx)
     return default

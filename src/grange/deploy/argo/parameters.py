@@ -26,6 +26,7 @@ from hera.workflows import models as m
 
 from grange.exceptions import CompileError, ParameterError
 from grange.graph.model import FlowGraph, ParameterInfo
+from grange.parameters import configs_context
 
 # One value at most 32 KiB and all of them at most 64 KiB: the start pod's
 # resolved template (ARGO_TEMPLATE, one environment string) stays under Linux's
@@ -61,7 +62,11 @@ def default_values(
             if given is not None and info.name in given:
                 default = given[info.name]
             else:
-                default = param.default_value(graph.name) if param is not None else info.default
+                default = (
+                    param.default_value(graph.name, configs_context(flow_cls))
+                    if param is not None
+                    else info.default
+                )
         except ParameterError as err:
             err.file, err.line = err.file or info.file, err.line or info.line
             raise

@@ -134,6 +134,8 @@ def _clash(name: str, graph: FlowGraph, parameters: set[str]) -> str | None:
     """Why setting ``self.<name>`` in a step would hide or replace something (None if free)."""
     if name in parameters:
         return f"is the parameter '{name}': storing there would replace its value"
+    if name in graph.config_attributes:
+        return f"is the config '{name}': storing there would replace its value"
     if name in graph.nodes:
         return f"is the step '{name}': storing there would hide the step"
     if name in FLOW_ATTRIBUTES:
