@@ -297,3 +297,20 @@ def test_a_spin_uses_the_config_values_its_run_was_started_with(project: Project
     assert task.data.greeting == "from-run"  # the decorator bound to the run's value
     assert task.data.cfg == {"scale": 10, "greeting": "from-run"}
     assert "Traceback" not in result.stderr
+
+
+def test_a_parameter_added_since_the_run_defaults_from_its_configs(project: Project) -> None:
+    project.ok("configured.py", "--config-value", "cfg", '{"scale": 10, "greeting": "g"}', "run")
+    project.edit(
+        "configured.py",
+        '    cfg = Config("cfg", default_value={"scale": 2, "greeting": "default"})\n',
+        '    cfg = Config("cfg", default_value={"scale": 2, "greeting": "default"})\n'
+        '    beta = Parameter("beta", default=lambda ctx: ctx.configs.cfg.scale * 100)\n',
+    )
+    project.edit(
+        "configured.py", "from grange import Config,", "from grange import Config, Parameter,"
+    )
+    project.ok("configured.py", "spin", "train")
+    project.spins()
+    task = grange.Flow("SpinConfigFlow").latest_run["train"].task
+    assert task.data.beta == "1000"  # the run's scale (10), not the default's; str as in a run

@@ -34,7 +34,7 @@ from grange.decorators.project import ProjectInfo
 from grange.exceptions import CommandError, DatastoreError, GrangeError, MetadataError
 from grange.flowspec import FlowSpec
 from grange.graph import FlowGraph, graph_of, lint
-from grange.parameters import flow_constants, flow_parameters
+from grange.parameters import configs_context, flow_constants, flow_parameters
 from grange.runtime.spin.artifacts import Overrides, sort_overrides
 from grange.runtime.spin.logs import captured_output
 from grange.runtime.spin.origin import OriginTask
@@ -320,7 +320,7 @@ def _parameter_refs(
         name = param.attribute or param.name
         if name in refs or name in overrides.parameters:
             continue
-        value = param.default_value(task.flow)
+        value = param.default_value(task.flow, configs_context(req.flow_cls))
         if value is None and param.required:
             raise CommandError(
                 f"parameter '{param.name}' is new since run {task.flow}/{task.run_id} and has "
