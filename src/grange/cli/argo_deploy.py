@@ -130,6 +130,7 @@ class Deployment:
             event_settings,
             events_notes,
             remove_stale,
+            require_values,
         )
         from grange.deploy.argo import ArgoSettings, compile_flow
         from grange.deploy.argo.include import store_include_files
@@ -200,7 +201,7 @@ class Deployment:
         )
         self._check_images(steps, settings.pod_defaults())  # before anything is stored
         values, paths = self._given_values(options)
-        _require_values(flow.flow_cls, info, {*values, *paths})
+        require_values(flow.flow_cls, info, {*values, *paths})
         package = self._package(root)
         from grange.environments.podenv import locks_for_pods  # @pypi/@conda: locks for pods
 
@@ -492,19 +493,3 @@ def _write_attributes(path: str | None, name: str, flow: str, **extra: str) -> N
         Path(path).write_text(json.dumps(data))
     except OSError as err:
         print(f"cannot write {path}: {err}", file=sys.stderr)
-
-
-def _require_values(flow_cls: type, info: Any, given: set[str]) -> None:
-    """Refuse a deployment in which a required parameter could get no value: nothing
-    given to ``create``, and no event that maps it (``trigger --NAME`` may still give
-    one to a flow without schedule or trigger, as Metaflow allows)."""
-    from grange.decorators.triggers import require_parameter_values, schedule_of, triggers_of
-
-    require_parameter_values(
-        flow_cls,
-        triggers_of(flow_cls, info),
-        schedule_of(flow_cls),
-        given,
-        command="argo-workflows create",
-        manual_values=True,
-    )

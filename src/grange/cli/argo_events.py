@@ -231,3 +231,19 @@ def delete_deployment(
     deployment.cluster.delete("WorkflowTemplate", name)
     deleted.append(f"WorkflowTemplate {name}")
     say("Deleted " + ", ".join(deleted) + ". Runs already started go on.")
+
+
+def require_values(flow_cls: type, info: Any, given: set[str]) -> None:
+    """Refuse a deployment in which a required parameter could get no value: nothing
+    given to ``create``, and no event that maps it (``trigger --NAME`` may still give
+    one to a flow without schedule or trigger, as Metaflow allows)."""
+    from grange.decorators.triggers import require_parameter_values, schedule_of, triggers_of
+
+    require_parameter_values(
+        flow_cls,
+        triggers_of(flow_cls, info),
+        schedule_of(flow_cls),
+        given,
+        command="argo-workflows create",
+        manual_values=True,
+    )
