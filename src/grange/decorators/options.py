@@ -9,6 +9,7 @@ compute layers read the same values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -99,6 +100,16 @@ class TaskOptions:
     # @pypi / @conda (and their flow-level _base): the step runs in its own interpreter
     # of an environment built from a recorded lock. None: the runtime's own Python.
     environment: EnvSpec | None = None
+
+    def task_extra(self) -> dict[str, Any]:
+        """What a task process reads of these options (``TaskSpec.extra``): the
+        @environment variables and the @timeout seconds, each only when set."""
+        extra: dict[str, Any] = {}
+        if self.env:
+            extra["env"] = dict(self.env)
+        if self.timeout:
+            extra["timeout"] = self.timeout
+        return extra
 
     @property
     def max_attempts(self) -> int:

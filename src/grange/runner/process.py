@@ -33,7 +33,7 @@ class FlowProcess:
         env: Mapping[str, str],
         cwd: str,
         folder: Path,
-        preexec_fn: Callable[[], None] | None = None,
+        preexec_fn: Callable[[], object] | None = None,
     ) -> None:
         self.argv = argv
         self.log_files = {name: folder / f"{name}.log" for name in STREAMS}

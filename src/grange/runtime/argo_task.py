@@ -116,11 +116,7 @@ def run_argo_task(flow_cls: type[FlowSpec], stores: TaskStores, req: ArgoTaskReq
             getattr(flow_cls, req.step), [parse_decospec(s) for s in req.with_decorators]
         )
     )
-    extra: dict[str, Any] = {}
-    if options.env:
-        extra["env"] = dict(options.env)
-    if options.timeout:
-        extra["timeout"] = options.timeout
+    extra = options.task_extra()
     if req.with_decorators:
         extra["with"] = list(req.with_decorators)
     if options.catch and req.attempt > req.max_user_retries:

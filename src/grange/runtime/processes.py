@@ -26,6 +26,7 @@ import functools
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -68,6 +69,15 @@ def die_with_parent(parent: int | None = None, sig: int = signal.SIGKILL) -> boo
     if parent is not None and os.getppid() != parent:
         os.kill(os.getpid(), sig)
     return True
+
+
+def dies_with_this_process(sig: int) -> Callable[[], object] | None:
+    """A ``preexec_fn`` (or first call of a forked child) that has the child sent
+    ``sig`` when this process dies (:func:`die_with_parent`); None where the system
+    has no such thing. libc is looked up here, before the fork."""
+    if _libc() is None or not sys.platform.startswith("linux"):
+        return None
+    return functools.partial(die_with_parent, os.getpid(), sig)
 
 
 _PR_SET_CHILD_SUBREAPER = 36

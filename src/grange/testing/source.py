@@ -92,25 +92,13 @@ def check_not_nested() -> None:
         )
 
 
-def die_with_this_process(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+def die_with_this_process(sig: int = signal.SIGTERM) -> Callable[[], object] | None:
     """On Linux, a function for a child process to call first: the kernel sends it
-    ``sig`` when this process ends (``PR_SET_PDEATHSIG``). A test process killed
+    ``sig`` when this process ends (``PR_SET_PDEATHSIG``, through the runtime's
+    :func:`~grange.runtime.processes.die_with_parent`). A test process killed
     (SIGTERM, SIGKILL: a cancelled CI job) then stops what it started, though
     ``run_flow``'s command leads its own session and no signal to the test's group
     reaches it. None elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
+    from grange.runtime.processes import dies_with_this_process
 
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def call() -> None:
-        prctl(1, sig)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the parent ended before the call
-            os.kill(os.getpid(), sig)
-
-    return call
+    return dies_with_this_process(sig)

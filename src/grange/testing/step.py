@@ -208,11 +208,7 @@ def _prepare(
         )
         input_paths = (f"{parent}/1",)
     options = task_options(step_decorators(getattr(flow_cls, node.name), []))
-    extra: dict[str, Any] = {}
-    if options.env:
-        extra["env"] = dict(options.env)
-    if options.timeout:
-        extra["timeout"] = options.timeout
+    extra = options.task_extra()
     return TaskSpec(
         flow=flow_cls.__name__,
         run_id=RUN_ID,

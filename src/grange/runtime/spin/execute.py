@@ -258,13 +258,9 @@ def _task_extra(req: SpinRequest, graph: FlowGraph) -> dict[str, Any]:
             "flow (resume from the step reuses what ran before)",
             **where,
         )
-    extra: dict[str, Any] = {"only_decorators": list(SPIN_DECORATORS)}
+    extra: dict[str, Any] = {"only_decorators": list(SPIN_DECORATORS), **options.task_extra()}
     if req.decospecs:
         extra["with"] = list(req.decospecs)
-    if options.env:
-        extra["env"] = dict(options.env)
-    if options.timeout:
-        extra["timeout"] = options.timeout
     ignored = [n for n in IGNORED if node.decorator(n)]
     if ignored:
         names = ", ".join(f"@{n}" for n in ignored)
