@@ -13,24 +13,23 @@ from grange.user_configs import flow_configs
 from grange.user_configs.read import ConfigSources
 
 
-def bind_origin_configs(flow: Any, origin_run_id: str | None) -> str | None:
-    """``resume``: bind the configs the origin run was started with. Returns the origin
-    run's id when this had to find it (a flow with configs), else ``origin_run_id``."""
+def bind_origin_configs(flow: Any, origin_run_id: str | None) -> None:
+    """``resume``: bind the configs the origin run (``origin_run_id``, or the user's
+    latest run) was started with."""
     flow_cls = flow.flow_cls
     if not has_configs(flow_cls):
-        return origin_run_id
+        return
     from grange.cli.runtime_options import datastore_root, metadata_url
     from grange.parameters import current_username
     from grange.runtime.configs import origin_configs
 
-    recorded = origin_configs(
+    values = origin_configs(
         datastore_root(flow.settings),
         metadata_url(flow.settings),
         flow_cls.__name__,
         current_username(),
         origin_run_id,
     )
-    run_id, values = recorded
     # Neither --config nor GRANGE_FLOW_CONFIG(_VALUE) apply to a resumed run (a config
     # added since the origin run gets its default): the environment is not read.
     sources = ConfigSources(flow_name=flow_cls.__name__, flow_dir=_flow_dir(flow_cls))
@@ -40,7 +39,6 @@ def bind_origin_configs(flow: Any, origin_run_id: str | None) -> str | None:
         names = {c.name for c in flow_configs(flow_cls).values()}
         # a config the flow no longer declares is left behind with its origin run
         bind_configs(flow_cls, {k: v for k, v in values.items() if k in names}, sources=sources)
-    return run_id
 
 
 def _flow_dir(flow_cls: type) -> str | None:

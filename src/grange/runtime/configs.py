@@ -71,9 +71,9 @@ def pod_configs_env() -> dict[str, str]:
 
 def origin_configs(
     root: Any, url: str, flow: str, user: str, origin_run_id: str | None
-) -> tuple[str | None, dict[str, Any] | None]:
-    """``resume``: the origin run (``origin_run_id``, or the user's latest run) and the
-    config values its claim records (None: none recorded)."""
+) -> dict[str, Any] | None:
+    """``resume``: the config values recorded by the claim of the origin run
+    (``origin_run_id``, or the user's latest run); None: none recorded."""
     from grange.datastore.runs import read_claim
     from grange.metastore import MetadataStore
     from grange.reindex import open_local_index
@@ -93,5 +93,5 @@ def origin_configs(
     claim = read_claim(blobs, flow, run.run_id)
     recorded = (claim.extra or {}).get("configs") if claim is not None else None
     if recorded is None:
-        return origin_run_id, None
-    return origin_run_id, {name: item.get("value") for name, item in recorded.items()}
+        return None
+    return {name: item.get("value") for name, item in recorded.items()}

@@ -344,12 +344,3 @@ def _parser(config: Config) -> Callable[[str], Any]:
 
 def _parser_name(parser: Any) -> str:
     return parser if isinstance(parser, str) else getattr(parser, "__name__", repr(parser))
-
-
-def configs_namespace(values: Mapping[str, Any]) -> types.SimpleNamespace:
-    """``ctx.configs`` of a parameter's default function: configs by name."""
-    from grange.user_configs.value import wrapped
-
-    return types.SimpleNamespace(
-        **{k.replace("-", "_"): wrapped(v, False) for k, v in values.items()}
-    )

@@ -245,7 +245,7 @@ def make_resume_command(flow_cls: type) -> click.Command:
         from grange.cli.origin_configs import bind_origin_configs
 
         # Before @project's branch: its name may come from the origin run's configs.
-        origin_run_id = bind_origin_configs(flow, origin_run_id)
+        bind_origin_configs(flow, origin_run_id)
         if options.pop("open_ui", False):
             options["run_id_file"] = _open_ui(flow, options.get("run_id_file"))
         request = build_request(
