@@ -26,11 +26,18 @@ def run_here(
     flow_cls: type[FlowSpec], spec: TaskSpec, stores: TaskStores, project: ProjectInfo | None
 ) -> int:
     """``run_task`` in this process; KeyboardInterrupt on a Ctrl-C during the step."""
-    with _Interrupts() as interrupts, _no_client_objects():
-        run_task(flow_cls, spec, stores, max_num_splits=MAX_NUM_SPLITS, project=project)
-    if interrupts.hit:  # Ctrl-C: the test run stops, the step did not fail
+    if _run(flow_cls, spec, stores, project):  # Ctrl-C: the test run stops, the step did not fail
         raise KeyboardInterrupt
     return 0
+
+
+def _run(
+    flow_cls: type[FlowSpec], spec: TaskSpec, stores: TaskStores, project: ProjectInfo | None
+) -> bool:
+    """``run_task`` as run_step runs it; True when a Ctrl-C came during the step."""
+    with _Interrupts() as interrupts, _no_client_objects():
+        run_task(flow_cls, spec, stores, max_num_splits=MAX_NUM_SPLITS, project=project)
+    return interrupts.hit
 
 
 @contextlib.contextmanager
@@ -83,9 +90,7 @@ def run_forked(
         if die_with_test is not None:  # a test process killed takes its step along
             die_with_test()
         try:
-            with _Interrupts() as interrupts, _no_client_objects():
-                run_task(flow_cls, spec, stores, max_num_splits=MAX_NUM_SPLITS, project=project)
-            if interrupts.hit:
+            if _run(flow_cls, spec, stores, project):
                 open(interrupted_file, "w").close()
         except BaseException as err:  # grange could not run the task: say why, to the parent
             import traceback
